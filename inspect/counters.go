@@ -1,0 +1,106 @@
+package inspect
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// CounterNames are the counters every report carries, named as nstat(8)
+// names them. Their meaning is in KeyCounters.
+var CounterNames = []string{
+	"TcpExtListenOverflows",
+	"TcpExtListenDrops",
+	"TcpExtTCPReqQFullDrop",
+	"TcpExtTCPReqQFullDoCookies",
+	"TcpExtSyncookiesSent",
+	"TcpExtSyncookiesRecv",
+	"TcpExtSyncookiesFailed",
+}
+
+// KeyCounters explains each counter in CounterNames in a line.
+var KeyCounters = map[string]string{
+	"TcpExtListenOverflows":      "SYN or final ACK dropped because an accept queue was full",
+	"TcpExtListenDrops":          "any drop at a listener (includes every ListenOverflow)",
+	"TcpExtTCPReqQFullDrop":      "SYN dropped: SYN queue full and syncookies off",
+	"TcpExtTCPReqQFullDoCookies": "SYN answered with a cookie because the SYN queue was full (every SYN in mode 2)",
+	"TcpExtSyncookiesSent":       "syncookies sent",
+	"TcpExtSyncookiesRecv":       "valid syncookies received",
+	"TcpExtSyncookiesFailed":     "invalid syncookies received",
+}
+
+// ReadCounters reads /proc/net/netstat and /proc/net/snmp below procRoot and
+// returns every counter under its nstat name (TcpExtListenOverflows,
+// TcpActiveOpens, ...). Negative values (Tcp MaxConn is -1, a constant) are
+// left out. A missing file is an error satisfying errors.Is(err, fs.ErrNotExist).
+func ReadCounters(procRoot string) (map[string]uint64, error) {
+	out := make(map[string]uint64, 256)
+	for _, name := range []string{"netstat", "snmp"} {
+		p := filepath.Join(procRoot, "net", name)
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading counters: %w", err)
+		}
+		err = parseCounters(f, out)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", p, err)
+		}
+	}
+	return out, nil
+}
+
+// parseCounters reads the /proc/net/{netstat,snmp} format: pairs of lines,
+// "Prefix: Name1 Name2 ..." then "Prefix: v1 v2 ...".
+func parseCounters(r io.Reader, out map[string]uint64) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		header := sc.Text()
+		if strings.TrimSpace(header) == "" {
+			continue
+		}
+		if !sc.Scan() {
+			return fmt.Errorf("line %d: header %q has no value line", line, truncate(header))
+		}
+		line++
+		values := sc.Text()
+		hp, hnames, ok1 := strings.Cut(header, ":")
+		vp, vvals, ok2 := strings.Cut(values, ":")
+		if !ok1 || !ok2 || hp != vp {
+			return fmt.Errorf("line %d: value line does not match header %q", line, truncate(hp))
+		}
+		names := strings.Fields(hnames)
+		vals := strings.Fields(vvals)
+		if len(names) != len(vals) {
+			return fmt.Errorf("line %d: %s has %d names but %d values", line, hp, len(names), len(vals))
+		}
+		for i, n := range names {
+			if strings.HasPrefix(vals[i], "-") {
+				if _, err := strconv.ParseInt(vals[i], 10, 64); err != nil {
+					return fmt.Errorf("line %d: %s%s: bad value %q", line, hp, n, truncate(vals[i]))
+				}
+				continue
+			}
+			v, err := strconv.ParseUint(vals[i], 10, 64)
+			if err != nil {
+				return fmt.Errorf("line %d: %s%s: bad value %q", line, hp, n, truncate(vals[i]))
+			}
+			out[hp+n] = v
+		}
+	}
+	return sc.Err()
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}

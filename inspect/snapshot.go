@@ -1,0 +1,184 @@
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/rlimit"
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// Snapshot is everything inspect reports, at one moment. Its JSON form is the
+// contract scripts rely on: field names are stable, new fields may be added.
+type Snapshot struct {
+	Time time.Time `json:"time"`
+	// Kernel is the running kernel's release (uname -r).
+	Kernel string `json:"kernel,omitempty"`
+	// Sysctls holds every registry tunable visible here; absent keys are omitted.
+	Sysctls map[string]int64 `json:"sysctls"`
+	// Counters holds /proc/net/netstat and /proc/net/snmp under nstat names.
+	Counters  map[string]uint64 `json:"counters"`
+	Files     *rlimit.Files     `json:"files,omitempty"`
+	Listeners []Listener        `json:"listeners"`
+	// Warnings say what could not be seen, once each.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Options says what to gather and where from.
+type Options struct {
+	// ProcRoot is normally /proc; SysRoot normally /proc/sys.
+	ProcRoot string
+	SysRoot  string
+	// Ports, when not empty, keeps only listeners on these ports.
+	Ports []uint16
+	// Processes turns on the /proc/*/fd scan that finds each listener's owners.
+	Processes bool
+	// Dumper, when set, is used for the sock_diag dump (and decides its
+	// network namespace); otherwise one is opened for the call.
+	Dumper *Dumper
+}
+
+// Gather takes a snapshot. It returns an error only when the listeners could
+// not be dumped; smaller gaps become Warnings.
+func Gather(opts Options) (*Snapshot, error) {
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	snap := &Snapshot{Time: time.Now().UTC()}
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		snap.Kernel = unix.ByteSliceToString(uts.Release[:])
+	}
+
+	listeners, err := Listeners(opts)
+	if err != nil {
+		return nil, err
+	}
+	snap.Listeners = listeners
+
+	sys := sysctl.NewFS(opts.SysRoot)
+	vals, errs := sys.Values()
+	snap.Sysctls = vals
+	for name, err := range errs {
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not read %s: %v", name, unwrapPath(err)))
+	}
+
+	counters, err := ReadCounters(opts.ProcRoot)
+	if err != nil {
+		snap.Warnings = append(snap.Warnings, err.Error())
+		counters = map[string]uint64{}
+	}
+	snap.Counters = counters
+
+	if files, err := rlimit.ReadFiles(sys); err == nil {
+		snap.Files = &files
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		snap.Warnings = append(snap.Warnings, err.Error())
+	}
+
+	if opts.Processes {
+		warn, err := attachProcesses(opts.ProcRoot, snap.Listeners)
+		if err != nil {
+			snap.Warnings = append(snap.Warnings, fmt.Sprintf("process attribution: %v", err))
+		}
+		if warn != "" {
+			snap.Warnings = append(snap.Warnings, warn)
+		}
+	}
+	return snap, nil
+}
+
+// Listeners dumps the listening sockets of both families, with their SYN-queue
+// counts, filtered by opts.Ports.
+func Listeners(opts Options) ([]Listener, error) {
+	d := opts.Dumper
+	if d == nil {
+		var err error
+		if d, err = NewDumper(); err != nil {
+			return nil, err
+		}
+		defer d.Close()
+	}
+	set := &listenerSet{}
+	if len(opts.Ports) > 0 {
+		set.ports = map[uint16]bool{}
+		for _, p := range opts.Ports {
+			set.ports[p] = true
+		}
+	}
+	states := uint32(1<<stateListen | 1<<stateSynRecv)
+	// One dump covers both families' listeners only if each is asked for;
+	// [::] listeners appear only in the AF_INET6 dump.
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		// Keep what earlier families found when a later dump is retried.
+		before := len(set.listeners)
+		beforeReq := len(set.requests)
+		reset := func() {
+			set.listeners = set.listeners[:before]
+			set.requests = set.requests[:beforeReq]
+		}
+		err := d.Dump(family, states, set.add, reset)
+		if err != nil {
+			if family == unix.AF_INET6 && errors.Is(err, unix.ENOENT) {
+				continue // IPv6 disabled on this kernel
+			}
+			return nil, fmt.Errorf("dumping %s listeners: %w", familyName(family), err)
+		}
+	}
+	return set.finish(), nil
+}
+
+// attachProcesses finds the owners of each listener and their descriptor limits.
+func attachProcesses(procRoot string, ls []Listener) (string, error) {
+	want := make(map[uint32]struct{}, len(ls))
+	for _, l := range ls {
+		if l.Inode != 0 {
+			want[l.Inode] = struct{}{}
+		}
+	}
+	if len(want) == 0 {
+		return "", nil
+	}
+	scan, err := scanOwners(procRoot, want)
+	if err != nil {
+		return "", err
+	}
+	pfs, err := procfs.NewFS(procRoot)
+	if err != nil {
+		return "", err
+	}
+	procs := map[int]Process{}
+	for i := range ls {
+		for _, pid := range scan.owners[ls[i].Inode] {
+			p, ok := procs[pid]
+			if !ok {
+				p = Process{PID: pid, OpenFDs: scan.fdCount[pid]}
+				p.Comm, p.Cmdline = processNames(pfs, pid)
+				if n, err := rlimit.ReadNofile(procRoot, pid); err == nil {
+					p.NofileSoft, p.NofileHard = n.Soft, n.Hard
+				}
+				procs[pid] = p
+			}
+			ls[i].Processes = append(ls[i].Processes, p)
+		}
+	}
+	var warn string
+	if scan.unreadable > 0 {
+		warn = fmt.Sprintf("could not read the descriptors of %d processes (run as root to see every owner)", scan.unreadable)
+	}
+	return warn, nil
+}
+
+// unwrapPath drops the *PathError wrapper so messages name the key, not the file.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

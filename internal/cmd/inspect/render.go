@@ -1,0 +1,133 @@
+package inspect
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/tableprinter"
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// renderTable draws the snapshot as four sections.
+func renderTable(io *iostreams.IOStreams, s *inspect.Snapshot) error {
+	tty := io.IsStdoutTTY()
+	w := io.Out
+	sections := []struct {
+		title string
+		draw  func() error
+	}{
+		{"Tunables", func() error { return drawTunables(w, tty, s) }},
+		{"Listeners", func() error { return drawListeners(w, tty, s) }},
+		{"Counters", func() error { return drawCounters(w, tty, s) }},
+		{"Descriptors", func() error { return drawFiles(w, tty, s) }},
+	}
+	for i, sec := range sections {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "# %s\n", sec.title)
+		if err := sec.draw(); err != nil {
+			return err
+		}
+	}
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", warn)
+	}
+	return nil
+}
+
+func drawTunables(w io.Writer, tty bool, s *inspect.Snapshot) error {
+	t := tableprinter.New(w, tty, "KEY", "VALUE", "SCOPE", "MEANING")
+	for _, k := range sysctl.Registry {
+		v, ok := s.Sysctls[k.Name]
+		val := "absent"
+		if ok {
+			val = strconv.FormatInt(v, 10)
+		}
+		t.AddRow(k.Name, val, scopeText(k.Scope), k.Meaning)
+	}
+	return t.Render()
+}
+
+func scopeText(s sysctl.Scope) string {
+	if s == sysctl.ScopeNetns {
+		return "per-netns"
+	}
+	return "global"
+}
+
+func drawListeners(w io.Writer, tty bool, s *inspect.Snapshot) error {
+	t := tableprinter.New(w, tty, "ADDRESS", "PORT", "ACCEPT-Q", "BACKLOG", "FILL", "SYN-Q", "DROPS", "GROUP", "INODE", "UID", "PROCESSES")
+	for _, l := range s.Listeners {
+		drops := "-"
+		if l.Drops != nil {
+			drops = strconv.FormatUint(uint64(*l.Drops), 10)
+		}
+		group := "-"
+		if l.ReuseportGroup > 0 {
+			group = fmt.Sprintf("rp%d/%d", l.ReuseportGroup, l.ReuseportSize)
+		}
+		t.AddRow(l.Address, strconv.Itoa(int(l.Port)),
+			strconv.FormatUint(uint64(l.AcceptQueue), 10),
+			strconv.FormatUint(uint64(l.AcceptQueueMax), 10),
+			strconv.FormatFloat(l.Fill, 'f', 2, 64),
+			strconv.FormatUint(uint64(l.SynQueue), 10),
+			drops, group,
+			strconv.FormatUint(uint64(l.Inode), 10),
+			strconv.FormatUint(uint64(l.UID), 10),
+			processText(l.Processes))
+	}
+	if t.Len() == 0 {
+		fmt.Fprintln(w, "no listening TCP sockets")
+		return nil
+	}
+	return t.Render()
+}
+
+// processText renders owners like "nginx[4242] fds=17/1024 hard=524288".
+func processText(ps []inspect.Process) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(ps))
+	for _, p := range ps {
+		parts = append(parts, fmt.Sprintf("%s[%d] fds=%d/%s hard=%s",
+			p.Comm, p.PID, p.OpenFDs, limitText(p.NofileSoft), limitText(p.NofileHard)))
+	}
+	return strings.Join(parts, ",")
+}
+
+func limitText(v uint64) string {
+	if v == ^uint64(0) {
+		return "unlimited"
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+func drawCounters(w io.Writer, tty bool, s *inspect.Snapshot) error {
+	t := tableprinter.New(w, tty, "COUNTER", "VALUE", "MEANING")
+	for _, name := range inspect.CounterNames {
+		val := "absent"
+		if v, ok := s.Counters[name]; ok {
+			val = strconv.FormatUint(v, 10)
+		}
+		t.AddRow(name, val, inspect.KeyCounters[name])
+	}
+	return t.Render()
+}
+
+func drawFiles(w io.Writer, tty bool, s *inspect.Snapshot) error {
+	t := tableprinter.New(w, tty, "ALLOCATED", "FILE-MAX", "USAGE", "NR-OPEN")
+	if s.Files == nil {
+		fmt.Fprintln(w, "fs.file-nr not visible here")
+		return nil
+	}
+	f := s.Files
+	t.AddRow(strconv.FormatInt(f.Allocated, 10), strconv.FormatInt(f.Max, 10),
+		strconv.FormatFloat(f.Usage(), 'f', 4, 64), strconv.FormatInt(f.NrOpen, 10))
+	return t.Render()
+}

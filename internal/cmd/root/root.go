@@ -1,0 +1,50 @@
+// Package root assembles backlogctl's command tree.
+package root
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+)
+
+// NewCmdRoot returns the backlogctl command with every subcommand attached.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backlogctl <command> [flags]",
+		Short: "Find and fix why TCP connections are dropped before the server accepts them",
+		Long: `backlogctl shows, judges and tunes what decides whether a Linux host accepts
+TCP connections: each listener's SYN queue and accept queue against its
+effective backlog, the kernel tunables that size them (net.core.somaxconn,
+net.ipv4.tcp_max_syn_backlog, net.ipv4.tcp_syncookies, ...), the kernel's
+overflow and syncookie counters, and the descriptor limits accept() needs.`,
+		Example: `  backlogctl inspect
+  backlogctl inspect -o json --port 443
+  backlogctl help exit-codes`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetOut(f.IOStreams.Out)
+	cmd.SetErr(f.IOStreams.ErrOut)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.UsageErrorf("%v (see '%s --help')", err, c.CommandPath())
+	})
+	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
+	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
+	return cmd
+}
+
+// newHelpTopic makes a `backlogctl help TOPIC` page that is not a command.
+func newHelpTopic(name, short, text string) *cobra.Command {
+	return &cobra.Command{
+		Use:     name,
+		Short:   short,
+		Long:    text,
+		Example: fmt.Sprintf("  backlogctl help %s", name),
+		Run: func(c *cobra.Command, _ []string) {
+			fmt.Fprint(c.OutOrStdout(), text)
+		},
+	}
+}

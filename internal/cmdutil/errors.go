@@ -1,0 +1,74 @@
+// Package cmdutil holds what every command shares: the factory of
+// dependencies, the error types that decide exit codes, and flag helpers.
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+)
+
+// Exit codes, documented by `backlogctl help exit-codes`.
+const (
+	// ExitOK: everything asked for was done (advise exits 0 even with findings).
+	ExitOK = 0
+	// ExitFailed: a check requirement did not hold.
+	ExitFailed = 1
+	// ExitUsage: bad flags, arguments or values; nothing was changed.
+	ExitUsage = 2
+	// ExitEnv: what was asked could not be read or written here (permission,
+	// a key absent in this kernel or namespace, a failed write that was rolled back).
+	ExitEnv = 3
+)
+
+// ExitError carries the exit code an error should end the program with.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// UsageErrorf reports bad input: exit 2.
+func UsageErrorf(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// EnvError reports that the host did not let us do what was asked: exit 3.
+func EnvError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ExitError{Code: ExitEnv, Err: err}
+}
+
+// ErrSilentFailure ends the program with exit 1 without printing anything more;
+// the command has already said what failed.
+var ErrSilentFailure = &ExitError{Code: ExitFailed, Err: errors.New("requirements not met")}
+
+// ExitCode maps an error to the program's exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+		return ExitEnv
+	}
+	// Anything else is a failure to read or act on the host.
+	return ExitEnv
+}
+
+// ExitCodesHelp is the text of `backlogctl help exit-codes`.
+const ExitCodesHelp = `backlogctl exits with:
+  0  success (advise exits 0 even when it has findings)
+  1  check: at least one requirement did not hold
+  2  usage error: unknown command or flag, bad value, malformed key,
+     expression or policy; nothing on the host was changed
+  3  could not read or change what was asked: permission denied, a key absent
+     in this kernel or network namespace, a write that failed and was rolled back
+`

@@ -1,0 +1,36 @@
+package cmdutil
+
+import (
+	"encoding/json"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// AddOutputFlag registers -o/--output with the formats a command supports;
+// the first is the default.
+func AddOutputFlag(cmd *cobra.Command, target *string, formats ...string) {
+	*target = formats[0]
+	cmd.Flags().StringVarP(target, "output", "o", formats[0],
+		"output format: "+strings.Join(formats, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return formats, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// CheckOutput validates an -o value against the supported formats.
+func CheckOutput(value string, formats ...string) error {
+	if slices.Contains(formats, value) {
+		return nil
+	}
+	return UsageErrorf("invalid --output %q: want one of %s", value, strings.Join(formats, ", "))
+}
+
+// WriteJSON writes v as indented JSON followed by a newline.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

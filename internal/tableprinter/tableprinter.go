@@ -3,7 +3,6 @@
 // tab-separated header line, so `cut -f` and `awk -F'\t'` work.
 package tableprinter
 
-
 import (
 	"bytes"
 	"io"

@@ -1,0 +1,59 @@
+package inspect
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/backlogctl/backlogctl/internal/nstest"
+)
+
+func findListener(t *testing.T, ls []Listener, port uint16) Listener {
+	t.Helper()
+	for _, l := range ls {
+		if l.Port == port {
+			return l
+		}
+	}
+	t.Fatalf("no listener on port %d in %+v", port, ls)
+	return Listener{}
+}
+
+// somaxconn 8 clamps listen(1000) to 8; 30 connects never accepted fill the
+// queue to backlog+1 and overflow, seen per listener and in the counters.
+func TestAcceptQueueOverflow(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	nstest.SetSysctl(t, "net.core.somaxconn", 8)
+	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 1000, nstest.ListenOpts{})
+	for i := 0; i < 30; i++ {
+		nstest.Connect(t, ep)
+	}
+	var snap *Snapshot
+	nstest.Eventually(t, 5*time.Second, "accept queue to fill and overflow", func() bool {
+		var err error
+		snap, err = Gather(Options{Processes: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := findListener(t, snap.Listeners, ep.Port())
+		return l.AcceptQueue == 9 && l.DropCount() > 0 && snap.Counters["TcpExtListenOverflows"] > 0
+	})
+	l := findListener(t, snap.Listeners, ep.Port())
+	if l.AcceptQueueMax != 8 {
+		t.Errorf("accept_queue_max = %d, want 8 (listen(1000) clamped by somaxconn 8)", l.AcceptQueueMax)
+	}
+	if l.Fill != 1.0 {
+		t.Errorf("fill = %v, want 1.0 for a full queue", l.Fill)
+	}
+	if snap.Sysctls["net.core.somaxconn"] != 8 {
+		t.Errorf("sysctls[somaxconn] = %d, want 8", snap.Sysctls["net.core.somaxconn"])
+	}
+	if _, ok := snap.Sysctls["net.core.netdev_max_backlog"]; ok {
+		t.Errorf("net.core.netdev_max_backlog is global and should be absent in a child namespace")
+	}
+	if len(l.Processes) != 1 || l.Processes[0].NofileSoft == 0 {
+		t.Errorf("processes = %+v, want this test process with its limits", l.Processes)
+	}
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs backlogctl's whole test suite on Debian, as root: installs what the
+# tests need, checks formatting and vet, then runs every test with the race
+# detector. Integration tests create their own network namespaces; nothing on
+# the host is changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "scripts/test.sh: run as root (integration tests create network namespaces)" >&2
+	exit 2
+fi
+
+# command -> Debian package
+declare -A need=(
+	[nft]=nftables
+	[ip]=iproute2
+	[ss]=iproute2
+	[unshare]=util-linux
+	[prlimit]=util-linux
+	[sysctl]=procps
+	[mandoc]=mandoc
+	[man]=man-db
+	[gcc]=gcc
+)
+missing=()
+for cmd in "${!need[@]}"; do
+	command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "installing: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -race -count=1 ./...

@@ -5,6 +5,7 @@
 package explain
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -122,4 +123,22 @@ func tunableTopic(k sysctl.Key) Topic {
 	t.Name, t.Kind, t.Key, t.Aliases = k.Name, KindTunable, &key, k.Aliases
 	t.Summary = k.Meaning
 	return t
+}
+
+// KeyFacts are a tunable's scope, type, range and default, one "label: value" each.
+func KeyFacts(k sysctl.Key) []string {
+	scope := "per network namespace"
+	if k.Scope == sysctl.ScopeGlobal {
+		scope = "global (one value for the host)"
+	}
+	out := []string{
+		"scope: " + scope,
+		"type: " + string(k.Kind),
+		fmt.Sprintf("range: %d..%d", k.Min, k.Max),
+		"default: " + k.Default,
+	}
+	if k.ReadOnly {
+		out = append(out, "read-only: yes")
+	}
+	return out
 }

@@ -14,8 +14,10 @@ type Factory struct {
 	ProcRoot string
 	// SysRoot is /proc/sys, or the BACKLOGCTL_SYSCTL_ROOT fixture tree.
 	SysRoot string
-	// Version is set by the release build.
+	// Version, Commit and Date are set by the release build.
 	Version string
+	Commit  string
+	Date    string
 }
 
 // New returns the factory for a real run, honouring the fixture variables that

@@ -21,6 +21,7 @@ var (
 // Main runs the command line and returns the exit code.
 func Main() int {
 	f := cmdutil.New(Version)
+	f.Commit, f.Date = Commit, Date
 	cmd := root.NewCmdRoot(f)
 	err := cmd.Execute()
 	if err == nil {

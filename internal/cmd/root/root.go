@@ -6,7 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/internal/cmd/completion"
+	"github.com/backlogctl/backlogctl/internal/cmd/explain"
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmd/version"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
 
@@ -26,12 +29,19 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// our own completion command (documented, with a man page) replaces cobra's
+	cmd.CompletionOptions.DisableDefaultCmd = true
+	cmd.Version = f.Version
+	cmd.SetVersionTemplate(version.Text(version.Build(f)))
 	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cmdutil.UsageErrorf("%v (see '%s --help')", err, c.CommandPath())
 	})
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
+	cmd.AddCommand(explain.NewCmdExplain(f, nil))
+	cmd.AddCommand(completion.NewCmdCompletion(f, nil))
+	cmd.AddCommand(version.NewCmdVersion(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

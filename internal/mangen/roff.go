@@ -1,0 +1,182 @@
+package mangen
+
+import (
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+)
+
+// Files are the FILES section of every page.
+var Files = []struct{ Path, Meaning string }{
+	{"/var/lib/backlogctl", "State directory: what backlogctl changed on the host and the values it replaced, so a change can be rolled back."},
+	{"/etc/sysctl.d/90-backlogctl.conf", "The tunables backlogctl is asked to keep across reboots; systemd-sysctl applies it at boot (sysctl.d(5))."},
+	{"/proc/sys/net/core, /proc/sys/net/ipv4, /proc/sys/fs", "The tunables, read and written directly."},
+	{"/proc/net/netstat, /proc/net/snmp", "The kernel counters, read as nstat(8) names them."},
+	{"/proc/PID/limits, /proc/PID/fd", "A listener's owner: its RLIMIT_NOFILE and open descriptors."},
+}
+
+// SeeAlso are the pages every page refers to, besides backlogctl's own.
+var SeeAlso = []string{"ss(8)", "sysctl(8)", "sysctl.d(5)", "prlimit(1)", "nstat(8)"}
+
+var thLine = regexp.MustCompile(`(?m)^\.TH "([^"]*)" "([^"]*)" "[^"]*"`)
+
+// complete turns cobra/doc's roff into a page mandoc -Tlint accepts and adds
+// the sections cobra does not write.
+func complete(page string, date time.Time) string {
+	// mandoc parses an ISO date, not cobra's "Nov 2026".
+	page = thLine.ReplaceAllString(page, `.TH "$1" "$2" "`+date.Format("2006-01-02")+`"`)
+	lines := strings.Split(page, "\n")
+	lines = optionsAsTaggedParagraphs(lines)
+	var out []string
+	inserted := false
+	inExample := false
+	for _, l := range lines {
+		switch {
+		case l == ".EX":
+			inExample = true
+		case l == ".EE":
+			inExample = false
+		case l == "" && !inExample:
+			continue // blank lines are paragraph breaks in roff; cobra's are redundant
+		}
+		if l == ".SH EXAMPLE" {
+			l = ".SH EXAMPLES"
+		}
+		if !inserted && (l == ".SH EXAMPLES" || l == ".SH SEE ALSO") {
+			out = append(out, standardSections()...)
+			inserted = true
+		}
+		out = append(out, l)
+	}
+	if !inserted {
+		out = append(out, standardSections()...)
+		out = append(out, ".SH SEE ALSO", "")
+	}
+	// cobra writes SEE ALSO last, on one line.
+	last := len(out) - 1
+	for last > 0 && out[last] == "" {
+		last--
+	}
+	refs := []string{`\fBbacklogctl\-kernel\fP(7)`}
+	for _, s := range SeeAlso {
+		name, sec, _ := strings.Cut(strings.TrimSuffix(s, ")"), "(")
+		refs = append(refs, `\fB`+name+`\fP(`+sec+`)`)
+	}
+	if out[last] == ".SH SEE ALSO" || out[last] == "" {
+		out = append(out[:last+1], strings.Join(refs, ", "))
+	} else {
+		out[last] = reformatRefs(out[last]) + ", " + strings.Join(refs, ", ")
+	}
+	for i, l := range out {
+		out[i] = escapeDashes(l)
+	}
+	return strings.Join(dropRedundantParagraphs(out), "\n") + "\n"
+}
+
+// dropRedundantParagraphs removes a .PP right after a heading, where it does
+// nothing (mandoc: "skipping paragraph macro").
+func dropRedundantParagraphs(lines []string) []string {
+	out := lines[:0:0]
+	for _, l := range lines {
+		if l == ".PP" && len(out) > 0 {
+			prev := out[len(out)-1]
+			if strings.HasPrefix(prev, ".SH ") || strings.HasPrefix(prev, ".SS ") {
+				continue
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+var cobraRef = regexp.MustCompile(`\\fB([^\\(]+)\((\d)\)\\fP`)
+
+// reformatRefs writes cobra's "\fBname(1)\fP" the usual way, "\fBname\fP(1)".
+func reformatRefs(line string) string {
+	return cobraRef.ReplaceAllString(line, `\fB$1\fP($2)`)
+}
+
+// optionsAsTaggedParagraphs rewrites cobra's "\fB--flag\fP" + "<TAB>usage"
+// pairs (a tab in filled text) as .TP paragraphs.
+func optionsAsTaggedParagraphs(lines []string) []string {
+	var out []string
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if strings.HasPrefix(l, `\fB`) && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+			if n := len(out); n > 0 && out[n-1] == ".PP" {
+				out = out[:n-1]
+			}
+			out = append(out, ".TP", l, strings.TrimLeft(lines[i+1], "\t"))
+			i++
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// standardSections are EXIT STATUS (from cmdutil.ExitCodesHelp) and FILES.
+func standardSections() []string {
+	out := []string{".SH EXIT STATUS"}
+	out = append(out, exitStatus(cmdutil.ExitCodesHelp)...)
+	out = append(out, ".SH FILES")
+	for _, f := range Files {
+		out = append(out, ".TP", `\fI`+roffText(f.Path)+`\fP`, roffText(f.Meaning))
+	}
+	return out
+}
+
+var exitItem = regexp.MustCompile(`^\s+(\d+)\s+(.*)$`)
+
+// exitStatus renders "  N  meaning" lines (with indented continuations) as
+// tagged paragraphs; other lines are kept as text.
+func exitStatus(help string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(help), "\n") {
+		if m := exitItem.FindStringSubmatch(l); m != nil {
+			out = append(out, ".TP", `\fB`+m[1]+`\fP`, roffText(m[2]))
+			continue
+		}
+		if t := strings.TrimSpace(l); t != "" {
+			if len(out) == 0 {
+				out = append(out, ".PP")
+			}
+			out = append(out, roffText(t))
+		}
+	}
+	return out
+}
+
+// roffText escapes a line of prose for roff: backslashes, and a leading
+// dot or quote that would make it a request. Dashes are escaped later.
+func roffText(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\e`)
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
+		s = `\&` + s
+	}
+	return s
+}
+
+// escapeDashes writes "-" as "\-" in text lines, so options and names render
+// as the ASCII hyphen-minus people type, not as a typographic hyphen.
+func escapeDashes(l string) string {
+	if strings.HasPrefix(l, ".") || strings.HasPrefix(l, "'") {
+		if !strings.HasPrefix(l, ".TH ") && !strings.HasPrefix(l, ".SH ") && !strings.HasPrefix(l, ".SS ") {
+			return l
+		}
+		if strings.HasPrefix(l, ".TH ") {
+			return l
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(l); i++ {
+		if l[i] == '-' && (i == 0 || l[i-1] != '\\') {
+			b.WriteString(`\-`)
+			continue
+		}
+		b.WriteByte(l[i])
+	}
+	return b.String()
+}

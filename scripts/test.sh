@@ -22,6 +22,8 @@ declare -A need=(
 	[mandoc]=mandoc
 	[man]=man-db
 	[gcc]=gcc
+	[git]=git
+	[dpkg-deb]=dpkg
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -41,3 +43,5 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -race -count=1 ./...
+# The release build: goreleaser check and a snapshot build (nothing published).
+./scripts/release-check.sh

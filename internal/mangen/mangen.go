@@ -121,7 +121,7 @@ func markdownSafe(text string) string {
 		if inBlock {
 			b.WriteString(line + "\n")
 		} else {
-			b.WriteString(escapeMarkdown(line) + "\n")
+			b.WriteString(escapeMarkdown(strings.ReplaceAll(line, "\t", " ")) + "\n") // a tab in filled text upsets roff
 		}
 	}
 	if inBlock {

@@ -14,8 +14,9 @@ const KernelPage = "backlogctl-kernel.7"
 // the page and `backlogctl explain` say the same thing.
 func Kernel(o Options) []byte {
 	var w roffWriter
-	w.req(".nh") // no hyphenation: names like accept_queue_max must stay whole
 	w.req(fmt.Sprintf(`.TH "BACKLOGCTL-KERNEL" "7" "%s" "backlogctl %s" "%s"`, o.Date.Format("2006-01-02"), o.Version, Manual))
+	w.req(noHyphenation[0])
+	w.req(noHyphenation[1])
 	w.req(".SH NAME")
 	w.text("backlogctl-kernel - how Linux queues incoming TCP connections: the SYN queue, the accept queue, their tunables and counters")
 	w.req(".SH DESCRIPTION")

@@ -20,6 +20,11 @@ var Files = []struct{ Path, Meaning string }{
 // SeeAlso are the pages every page refers to, besides backlogctl's own.
 var SeeAlso = []string{"ss(8)", "sysctl(8)", "sysctl.d(5)", "prlimit(1)", "nstat(8)"}
 
+// noHyphenation keeps names like accept_queue_max and backlogctl-kernel
+// whole: groff's paragraph macros re-enable hyphenation from register HY, so
+// .nh alone (cobra's, before .TH) is not enough.
+var noHyphenation = [2]string{".nr HY 0", ".nh"}
+
 var thLine = regexp.MustCompile(`(?m)^\.TH "([^"]*)" "([^"]*)" "[^"]*"`)
 
 // complete turns cobra/doc's roff into a page mandoc -Tlint accepts and adds
@@ -40,6 +45,13 @@ func complete(page string, date time.Time) string {
 			inExample = false
 		case l == "" && !inExample:
 			continue // blank lines are paragraph breaks in roff; cobra's are redundant
+		}
+		if l == ".nh" {
+			continue // moved after .TH, which turns hyphenation back on
+		}
+		if strings.HasPrefix(l, ".TH ") {
+			out = append(out, l, noHyphenation[0], noHyphenation[1])
+			continue
 		}
 		if l == ".SH EXAMPLE" {
 			l = ".SH EXAMPLES"

@@ -10,8 +10,8 @@ import (
 
 // Files are the FILES section of every page.
 var Files = []struct{ Path, Meaning string }{
-	{"/var/lib/backlogctl", "State directory: what backlogctl changed on the host and the values it replaced, so a change can be rolled back."},
-	{"/etc/sysctl.d/90-backlogctl.conf", "The tunables backlogctl is asked to keep across reboots; systemd-sysctl applies it at boot (sysctl.d(5))."},
+	{"/var/lib/backlogctl", "State directory (tune --state-dir): the values the last tune --apply replaced, which tune --rollback restores, and the lock that lets only one run change tunables at a time."},
+	{"/etc/sysctl.d/90-backlogctl.conf", "Written by tune --persist: the changed tunables, so that systemd-sysctl (sysctl --system) sets them again at boot; see sysctl.d(5) for which file wins."},
 	{"/proc/sys/net/core, /proc/sys/net/ipv4, /proc/sys/fs", "The tunables, read and written directly."},
 	{"/proc/net/netstat, /proc/net/snmp", "The kernel counters, read as nstat(8) names them."},
 	{"/proc/PID/limits, /proc/PID/fd", "A listener's owner: its RLIMIT_NOFILE and open descriptors."},

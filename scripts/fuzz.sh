@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-5s}
 status=0
 while IFS=: read -r file target; do
-	pkg=./$(dirname "$file")
+	pkg=$(dirname "$file")
 	log=$(mktemp)
 	start=$(date +%s)
 	if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then

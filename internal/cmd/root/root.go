@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
+	sysctlcmd "github.com/backlogctl/backlogctl/internal/cmd/sysctl"
+	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
 
@@ -32,6 +34,8 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 		return cmdutil.UsageErrorf("%v (see '%s --help')", err, c.CommandPath())
 	})
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
+	cmd.AddCommand(tune.NewCmdTune(f, nil))
+	cmd.AddCommand(sysctlcmd.NewCmdSysctl(f))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

@@ -1,0 +1,57 @@
+package tune
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// persistPlan is the sysctl.d file an apply will write, worked out before
+// anything is changed.
+type persistPlan struct {
+	file     string
+	content  []byte
+	record   sysctl.PersistRecord
+	warnings []string
+}
+
+// preparePersist reads the target file (refusing one backlogctl did not
+// write), merges the plan into it and checks the boot-time search order for
+// files that would override its keys.
+func preparePersist(o *Options, plan advise.Plan) (*persistPlan, error) {
+	old, raw, err := sysctl.ReadPersist(o.PersistFile)
+	if errors.Is(err, sysctl.ErrNotOurs) {
+		return nil, cmdutil.UsageErrorf("invalid --persist: %v", err)
+	}
+	if err != nil {
+		return nil, cmdutil.EnvError(err)
+	}
+	add := make([]sysctl.PersistEntry, 0, len(plan.Changes))
+	for _, c := range plan.Changes {
+		add = append(add, sysctl.PersistEntry{Key: c.Key, Value: strconv.FormatInt(c.Target, 10), Reason: c.Reason})
+	}
+	entries := sysctl.MergePersist(old, add)
+	keys := make([]string, 0, len(entries))
+	for _, e := range entries {
+		keys = append(keys, e.Key)
+	}
+	check, err := o.Search.Check(o.PersistFile, keys)
+	if err != nil {
+		return nil, cmdutil.EnvError(fmt.Errorf("checking boot-time overrides: %w", err))
+	}
+	p := &persistPlan{
+		file:     o.PersistFile,
+		content:  sysctl.RenderPersist(entries),
+		record:   sysctl.PersistRecord{File: o.PersistFile},
+		warnings: check.Warnings(o.PersistFile),
+	}
+	if raw != nil {
+		prev := string(raw)
+		p.record.Previous = &prev
+	}
+	return p, nil
+}

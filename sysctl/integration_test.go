@@ -9,6 +9,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
 )
 
 // netnsKeys are written to the real /proc/sys, but only inside the test's
@@ -16,17 +17,7 @@ import (
 var netnsKeys = []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries"}
 
 func readReal(t *testing.T) map[string]string {
-	t.Helper()
-	fsys := sysctl.NewFS("")
-	out := map[string]string{}
-	for _, k := range netnsKeys {
-		v, err := fsys.ReadString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[k] = v
-	}
-	return out
+	return sysctltest.Values(t, sysctl.DefaultRoot, netnsKeys...)
 }
 
 // TestCommitUndoesOnReadOnlyKernelFile: the last of three writes hits a

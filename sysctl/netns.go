@@ -13,10 +13,16 @@ import (
 // netns identify and lsns print the same number. Per-netns tunables are
 // written in this namespace only (net/sysctl_net.c net_ctl_header_lookup).
 func NetnsInode(procRoot string) (uint64, error) {
+	return NetnsInodeOf(procRoot, "self")
+}
+
+// NetnsInodeOf is NetnsInode for process pid ("1" is init: the namespace
+// boot-time sysctl.d files are applied in).
+func NetnsInodeOf(procRoot, pid string) (uint64, error) {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
-	link, err := os.Readlink(filepath.Join(procRoot, "self", "ns", "net"))
+	link, err := os.Readlink(filepath.Join(procRoot, pid, "ns", "net"))
 	if err != nil {
 		return 0, fmt.Errorf("reading network namespace: %w", err)
 	}

@@ -7,19 +7,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
 )
 
 func readAll(t *testing.T, fsys FS, keys ...string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, k := range keys {
-		v, err := fsys.ReadString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[k] = v
-	}
-	return out
+	return sysctltest.Values(t, fsys.Root(), keys...)
 }
 
 func TestTxnCommit(t *testing.T) {

@@ -94,3 +94,18 @@ func Read(t testing.TB, root string) map[string]string {
 	}
 	return out
 }
+
+// Values reads dotted keys under root (a fixture tree, or /proc/sys inside a
+// test namespace), trimmed, failing the test on any error.
+func Values(t testing.TB, root string, keys ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, k := range keys {
+		b, err := os.ReadFile(filepath.Join(root, strings.ReplaceAll(k, ".", "/")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = strings.TrimSpace(string(b))
+	}
+	return out
+}

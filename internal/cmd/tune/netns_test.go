@@ -12,6 +12,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
 )
 
 // Only per-netns keys are written to the real /proc/sys, and only inside the
@@ -19,16 +20,7 @@ import (
 var realKeys = []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries"}
 
 func realValues(t *testing.T) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, k := range realKeys {
-		v, err := sysctl.NewFS("").ReadString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[k] = v
-	}
-	return out
+	return sysctltest.Values(t, sysctl.DefaultRoot, realKeys...)
 }
 
 // runReal runs backlogctl tune against the real /proc/sys of the test's
@@ -132,6 +124,10 @@ func TestTunePersistLoadsInFreshNamespace(t *testing.T) {
 	res := runReal(t, t.TempDir(), confDir, append(threeSets, "--apply", "--yes", "--persist="+file)...)
 	if res.Code != 0 {
 		t.Fatalf("apply: exit %d: %s", res.Code, res.Stderr)
+	}
+	// This namespace is not init's: the file would change the host's at boot.
+	if !strings.Contains(res.Stderr, "is applied at boot in init's netns") {
+		t.Errorf("no warning that boot applies the file in init's namespace: %q", res.Stderr)
 	}
 	f, err := os.Open(file)
 	if err != nil {

@@ -47,11 +47,28 @@ func preparePersist(o *Options, plan advise.Plan) (*persistPlan, error) {
 		file:     o.PersistFile,
 		content:  sysctl.RenderPersist(entries),
 		record:   sysctl.PersistRecord{File: o.PersistFile},
-		warnings: check.Warnings(o.PersistFile),
+		warnings: append(check.Warnings(o.PersistFile), bootNetnsWarning(o, plan)...),
 	}
 	if raw != nil {
 		prev := string(raw)
 		p.record.Previous = &prev
 	}
 	return p, nil
+}
+
+// bootNetnsWarning: sysctl.d files are applied at boot in init's network
+// namespace, so per-netns values changed from inside a container's namespace
+// persist for the host instead.
+func bootNetnsWarning(o *Options, plan advise.Plan) []string {
+	self, err1 := sysctl.NetnsInode(o.ProcRoot)
+	boot, err2 := sysctl.NetnsInodeOf(o.ProcRoot, "1")
+	if err1 != nil || err2 != nil || self == boot {
+		return nil
+	}
+	for _, c := range plan.Changes {
+		if c.Scope == sysctl.ScopeNetns {
+			return []string{fmt.Sprintf("this run changes netns:[%d], but %s is applied at boot in init's netns:[%d]: its per-netns keys will change that namespace, not this one", self, o.PersistFile, boot)}
+		}
+	}
+	return nil
 }

@@ -1,10 +1,12 @@
 package tune
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/sysctl"
@@ -105,5 +107,36 @@ func TestRollbackRefusesOtherNamespace(t *testing.T) {
 	}
 	if got, _ := sysctl.NewFS(sys).ReadString("net.core.somaxconn"); got != "8192" {
 		t.Errorf("somaxconn = %s, want 8192 untouched", got)
+	}
+}
+
+// TestBootNetnsWarning: persisting per-netns keys from a namespace that is
+// not init's warns; from init's own, or for global keys only, it does not.
+func TestBootNetnsWarning(t *testing.T) {
+	proc := sysctltest.Proc(t, "222")
+	if err := os.MkdirAll(filepath.Join(proc, "1/ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("net:[111]", filepath.Join(proc, "1/ns/net")); err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{ProcRoot: proc, PersistFile: "/etc/sysctl.d/90-backlogctl.conf"}
+	netns := advise.Plan{Changes: []advise.Change{{Key: "net.core.somaxconn", Scope: sysctl.ScopeNetns}}}
+	global := advise.Plan{Changes: []advise.Change{{Key: "fs.nr_open", Scope: sysctl.ScopeGlobal}}}
+	if got := bootNetnsWarning(o, netns); len(got) != 1 || !strings.Contains(got[0], "init's netns:[111]") {
+		t.Errorf("per-netns key from netns 222: %q; want a warning naming init's netns:[111]", got)
+	}
+	if got := bootNetnsWarning(o, global); len(got) != 0 {
+		t.Errorf("global keys only: %q; want no warning", got)
+	}
+	o.ProcRoot = sysctltest.Proc(t, "111")
+	if err := os.MkdirAll(filepath.Join(o.ProcRoot, "1/ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("net:[111]", filepath.Join(o.ProcRoot, "1/ns/net")); err != nil {
+		t.Fatal(err)
+	}
+	if got := bootNetnsWarning(o, netns); len(got) != 0 {
+		t.Errorf("from init's own namespace: %q; want no warning", got)
 	}
 }

@@ -68,15 +68,20 @@ func (fs FS) CheckWritable(name string) error {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err == nil {
+		return f.Close()
+	}
+	var pe *iofs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the key names the file
+	}
 	switch {
 	case errors.Is(err, unix.EROFS):
-		return fmt.Errorf("cannot write %s: %s is mounted read-only here (a container?): %w", name, fs.root, err)
+		return fmt.Errorf("cannot write %s: %w (%s is mounted read-only here, as in a container)", name, err, fs.root)
 	case errors.Is(err, iofs.ErrPermission):
-		return fmt.Errorf("cannot write %s: permission denied (writing tunables needs root): %w", name, err)
-	case err != nil:
-		return fmt.Errorf("cannot write %s: %w", name, err)
+		return fmt.Errorf("cannot write %s: %w (writing tunables needs root)", name, err)
 	}
-	return f.Close()
+	return fmt.Errorf("cannot write %s: %w", name, err)
 }
 
 // ApplyError says which write failed and what Commit did about the writes
@@ -113,6 +118,13 @@ func (e *ApplyError) Error() string {
 
 func (e *ApplyError) Unwrap() error { return e.Err }
 
+// errRejected is a write the kernel's handler refused (EINVAL from
+// proc_dointvec_minmax and friends: out of its range or malformed).
+type errRejected struct{ err error }
+
+func (e errRejected) Error() string { return "the kernel rejected the value (EINVAL)" }
+func (e errRejected) Unwrap() error { return e.err }
+
 // ErrReadBack reports a write the kernel accepted but did not keep.
 var ErrReadBack = errors.New("read back a different value")
 
@@ -122,6 +134,9 @@ var ErrReadBack = errors.New("read back a different value")
 func (t *Txn) Commit() error {
 	for i, s := range t.Steps {
 		if err := t.fs.Write(s.Key, s.Value); err != nil {
+			if errors.Is(err, unix.EINVAL) {
+				err = errRejected{err}
+			}
 			return t.undo(i, false, err)
 		}
 		if err := t.verify(s.Key, s.Value); err != nil {

@@ -173,3 +173,25 @@ func TestSetRealKernelReadOnlyKey(t *testing.T) {
 		t.Errorf("somaxconn = %s, want 8192", v)
 	}
 }
+
+// TestSetKernelRefusesMidway: the kernel refuses the second write with EINVAL
+// (an inverted port range, ipv4_local_port_range) after the first was made;
+// set restores the first and exits 3 naming the refused key.
+func TestSetKernelRefusesMidway(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
+	keys := []string{"net.core.somaxconn", "net.ipv4.ip_local_port_range"}
+	before := sysctltest.Values(t, sysctl.DefaultRoot, keys...)
+	res := nstest.RunCLI(t, nstest.CLI{Args: []string{"sysctl", "set", "--force", "--state-dir", t.TempDir(),
+		"somaxconn=8192", "net.ipv4.ip_local_port_range=60000 50000"}})
+	for _, want := range []string{"net.ipv4.ip_local_port_range=60000 50000 failed", "the kernel rejected the value (EINVAL)", "restored net.core.somaxconn"} {
+		if res.Code != 3 || !strings.Contains(res.Stderr, want) {
+			t.Errorf("exit %d, stderr %q; want 3 and %q", res.Code, res.Stderr, want)
+		}
+	}
+	if diff := cmp.Diff(before, sysctltest.Values(t, sysctl.DefaultRoot, keys...)); diff != "" {
+		t.Errorf("values after the refused set (-before +after):\n%s", diff)
+	}
+}

@@ -85,7 +85,7 @@ func applyRun(o *Options) error {
 		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
 	}
 	r.StateFile = filepath.Join(o.StateDir, sysctl.StateFile)
-	if err := txn.Commit(); err != nil {
+	if err := o.commit(txn); err != nil {
 		state.Status = sysctl.StatusFailed
 		_ = sysctl.SaveState(o.StateDir, state)
 		return cmdutil.EnvError(err)

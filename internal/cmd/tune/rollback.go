@@ -67,7 +67,7 @@ func rollbackRun(o *Options) error {
 	if err != nil {
 		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
 	}
-	if err := txn.Commit(); err != nil {
+	if err := o.commit(txn); err != nil {
 		if perr := putBack(); perr != nil {
 			err = fmt.Errorf("%w; and putting back %s failed: %v", err, state.Persist.File, perr)
 		}

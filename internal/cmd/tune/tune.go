@@ -33,6 +33,9 @@ type Options struct {
 	Output      string
 	// Search is where boot-time settings are looked for (override detection).
 	Search sysctl.ConfSearch
+	// Commit makes a prepared transaction's writes; nil means (*sysctl.Txn).Commit.
+	// Tests wrap it to make the kernel refuse a write after the checks passed.
+	Commit func(*sysctl.Txn) error
 
 	// profile and sets are Validate's parsed forms of Profile and Sets.
 	profile *advise.Profile
@@ -206,4 +209,11 @@ func tuneRun(o *Options) error {
 		return rollbackRun(o)
 	}
 	return applyRun(o)
+}
+
+func (o *Options) commit(txn *sysctl.Txn) error {
+	if o.Commit != nil {
+		return o.Commit(txn)
+	}
+	return txn.Commit()
 }

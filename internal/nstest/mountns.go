@@ -58,16 +58,18 @@ func IsolateMount(t *testing.T) bool {
 	return false
 }
 
-// BindReadOnly makes path read-only for the rest of the test by bind-mounting
-// it onto itself read-only: a write to a /proc/sys file then fails with
-// EROFS, as in a container. It refuses to run outside an IsolateMount child,
-// so the host's mounts are never touched.
+// BindReadOnly makes path read-only until the test ends by bind-mounting it
+// onto itself read-only: a write to a /proc/sys file then fails with EROFS,
+// as in a container. It refuses to run outside an IsolateMount child, so the
+// host's mounts are never touched.
 func BindReadOnly(t testing.TB, path string) {
 	t.Helper()
 	if os.Getenv(mountEnv) != "1" || os.Getenv(childEnv) == "" {
 		t.Fatalf("BindReadOnly(%s) outside a private mount namespace: refusing to touch the host", path)
 	}
 	run(t, "mount", "--bind", path, path)
+	// Undone before earlier cleanups run, so t.TempDir can remove what it made.
+	t.Cleanup(func() { run(t, "umount", path) })
 	run(t, "mount", "-o", "remount,bind,ro", path)
 }
 

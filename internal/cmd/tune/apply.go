@@ -57,7 +57,12 @@ func applyRun(o *Options) error {
 		}
 		return renderResult(o, r, summary)
 	}
+	return makeChanges(o, fs, r, plan, persist)
+}
 
+// makeChanges checks every write, asks, records the previous values, writes
+// (all or nothing) and persists; a failed persist undoes the live writes.
+func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist *persistPlan) error {
 	settings := make([]sysctl.Setting, 0, len(plan.Changes))
 	for _, c := range plan.Changes {
 		settings = append(settings, sysctl.Setting{Key: c.Key, Value: strconv.FormatInt(c.Target, 10)})
@@ -76,7 +81,7 @@ func applyRun(o *Options) error {
 	}
 	state := sysctl.State{
 		Time: time.Now().UTC(), Status: sysctl.StatusApplying,
-		SysRoot: fs.Root(), Netns: netns, Steps: txn.Steps,
+		SysRoot: fs.Root(), Netns: r.Netns, Steps: txn.Steps,
 	}
 	if persist != nil {
 		state.Persist = &persist.record

@@ -67,3 +67,55 @@ func TestApplyFailingMidwayRestoresEverything(t *testing.T) {
 		t.Errorf("rollback after a failed apply = %v, want 'already undone'", err)
 	}
 }
+
+// TestPersistFailingAfterApplyUndoesIt: the live writes succeed, then the
+// persist directory turns read-only; tune undoes the live writes and exits 3.
+func TestPersistFailingAfterApplyUndoesIt(t *testing.T) {
+	if !nstest.IsolateMount(t) {
+		return
+	}
+	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
+	confDir := t.TempDir()
+	ios, _, _, _ := iostreams.Test()
+	o := &Options{
+		IO: ios, Output: "table", StateDir: t.TempDir(), Apply: true, Yes: true,
+		Sets: []string{"somaxconn=8192"}, PersistFile: filepath.Join(confDir, "90-backlogctl.conf"),
+		Search: sysctl.ConfSearch{Dirs: []string{confDir}},
+		Commit: func(txn *sysctl.Txn) error {
+			err := txn.Commit()
+			nstest.BindReadOnly(t, confDir)
+			return err
+		},
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := tuneRun(o)
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "the live changes were undone") {
+		t.Fatalf("tune = %v; want exit 3 saying the live changes were undone", err)
+	}
+	if v := sysctltest.Values(t, sysctl.DefaultRoot, "net.core.somaxconn")["net.core.somaxconn"]; v != "1000" {
+		t.Errorf("somaxconn = %s, want 1000 restored", v)
+	}
+}
+
+// TestPersistDirCheckedBeforeApply: a missing persist directory is found
+// before anything is written.
+func TestPersistDirCheckedBeforeApply(t *testing.T) {
+	sys := sysctltest.Tree(t, sysctltest.Base())
+	ios, _, _, _ := iostreams.Test()
+	o := &Options{
+		IO: ios, SysRoot: sys, Output: "table", StateDir: t.TempDir(), Apply: true, Yes: true,
+		Sets: []string{"netdev_max_backlog=2000"}, PersistFile: filepath.Join(t.TempDir(), "missing", "90-backlogctl.conf"),
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := tuneRun(o)
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "cannot persist") {
+		t.Errorf("tune = %v; want exit 3 'cannot persist'", err)
+	}
+	if v := sysctltest.Values(t, sys, "net.core.netdev_max_backlog")["net.core.netdev_max_backlog"]; v != "1000" {
+		t.Errorf("netdev_max_backlog = %s, want 1000 untouched", v)
+	}
+}

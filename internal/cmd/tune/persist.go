@@ -3,7 +3,11 @@ package tune
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
@@ -23,6 +27,9 @@ type persistPlan struct {
 // write), merges the plan into it and checks the boot-time search order for
 // files that would override its keys.
 func preparePersist(o *Options, plan advise.Plan) (*persistPlan, error) {
+	if err := writableDir(filepath.Dir(o.PersistFile)); err != nil {
+		return nil, cmdutil.EnvError(fmt.Errorf("cannot persist to %s: %w; nothing was changed", o.PersistFile, err))
+	}
 	old, raw, err := sysctl.ReadPersist(o.PersistFile)
 	if errors.Is(err, sysctl.ErrNotOurs) {
 		return nil, cmdutil.UsageErrorf("invalid --persist: %v", err)
@@ -69,6 +76,23 @@ func bootNetnsWarning(o *Options, plan advise.Plan) []string {
 		if c.Scope == sysctl.ScopeNetns {
 			return []string{fmt.Sprintf("this run changes netns:[%d], but %s is applied at boot in init's netns:[%d]: its per-netns keys will change that namespace, not this one", self, o.PersistFile, boot)}
 		}
+	}
+	return nil
+}
+
+// writableDir checks, before anything is changed, that the persisted file can
+// be created in dir: it exists, is a directory, and access(2) allows writing
+// (which also reports a read-only mount as EROFS).
+func writableDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
 	}
 	return nil
 }

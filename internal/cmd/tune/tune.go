@@ -120,13 +120,13 @@ file as it was), in the network namespace that apply ran in.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Profile, "profile", "", "plan from a built-in profile: "+profileNames())
-	fl.StringArrayVar(&opts.Sets, "set", nil, "plan KEY=VALUE (repeatable; wins over --profile)")
+	fl.StringVar(&opts.Profile, "profile", "", "plan from the built-in profile `NAME`: "+profileNames())
+	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")
 	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply")
 	fl.BoolVar(&opts.AllowLower, "allow-lower", false, "allow changes that lower a value")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
-	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to a sysctl.d `FILE` (default "+sysctl.DefaultPersistFile+")")
+	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
 	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last apply and the lock")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)

@@ -88,6 +88,7 @@ type Override struct {
 	Value string `json:"value"`
 }
 
+// String says which file and line wins, with its value.
 func (o Override) String() string {
 	return fmt.Sprintf("%s:%d sets %s = %s and is read later, so it wins at boot", o.File, o.Line, o.Key, o.Value)
 }

@@ -98,6 +98,7 @@ type ApplyError struct {
 	NotRestored map[string]error
 }
 
+// Error names the failed write, what was restored and what could not be.
 func (e *ApplyError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "setting %s=%s failed: %v", e.Key, e.Value, e.Err)
@@ -116,6 +117,7 @@ func (e *ApplyError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the write's own error (errors.Is(err, fs.ErrPermission) works).
 func (e *ApplyError) Unwrap() error { return e.Err }
 
 // errRejected is a write the kernel's handler refused (EINVAL from

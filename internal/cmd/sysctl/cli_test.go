@@ -195,3 +195,24 @@ func TestSetKernelRefusesMidway(t *testing.T) {
 		t.Errorf("values after the refused set (-before +after):\n%s", diff)
 	}
 }
+
+// TestSetWithoutPermission: a user who is not root gets exit 3, one line,
+// and no change.
+func TestSetWithoutPermission(t *testing.T) {
+	nstest.RequireRoot(t) // to switch to another user
+	sys := sysctltest.Tree(t, sysctltest.Base())
+	state := filepath.Join(sysctltest.Tree(t, nil), "state")
+	if err := os.Chmod(filepath.Dir(state), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	res := nstest.RunCLI(t, nstest.CLI{
+		Args: []string{"sysctl", "set", "somaxconn=8192", "--state-dir", state},
+		Env:  []string{"BACKLOGCTL_SYSCTL_ROOT=" + sys}, UID: 65534,
+	})
+	if res.Code != 3 || !strings.Contains(res.Stderr, "permission denied (writing tunables needs root)") || strings.Count(strings.TrimSpace(res.Stderr), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q; want 3 and one line saying permission denied", res.Code, res.Stderr)
+	}
+	if v := sysctltest.Values(t, sys, "net.core.somaxconn")["net.core.somaxconn"]; v != "4096" {
+		t.Errorf("somaxconn = %s, want 4096", v)
+	}
+}

@@ -44,8 +44,12 @@ func With(edits map[string]string) map[string]string {
 func Tree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
+	// The test's own temp dir above it is 0700: open both, for tests that run
+	// the command as another user.
+	for _, d := range []string{filepath.Dir(root), root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for rel, content := range files {
 		p := filepath.Join(root, rel)

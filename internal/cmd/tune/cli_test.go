@@ -332,7 +332,7 @@ func TestTuneWithoutPermission(t *testing.T) {
 	before := sysctltest.Read(t, h.sys)
 	args := []string{"tune", "--set", "somaxconn=8192", "--apply", "--yes", "--state-dir", h.state}
 	res := nstest.RunCLI(t, nstest.CLI{Args: args, Env: h.env(), UID: 65534})
-	if res.Code != 3 || !strings.Contains(res.Stderr, "permission denied") {
+	if res.Code != 3 || !strings.Contains(res.Stderr, "cannot write net.core.somaxconn: permission denied") {
 		t.Errorf("exit %d, stderr %q; want 3 and permission denied", res.Code, res.Stderr)
 	}
 	if diff := cmp.Diff(before, sysctltest.Read(t, h.sys)); diff != "" {

@@ -17,6 +17,7 @@ declare -A need=(
 	[ip]=iproute2
 	[ss]=iproute2
 	[unshare]=util-linux
+	[mount]=mount
 	[prlimit]=util-linux
 	[sysctl]=procps
 	[mandoc]=mandoc

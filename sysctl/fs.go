@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultRoot is where the kernel exposes its tunables.
@@ -38,8 +40,9 @@ func KeyPath(name string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("%w: empty name", ErrBadKey)
 	}
-	if strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("%w %q: contains a NUL byte", ErrBadKey, name)
+	if i := strings.IndexFunc(name, badKeyRune); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return "", fmt.Errorf("%w %q: contains %q (whitespace, control characters and '=' are not allowed)", ErrBadKey, name, r)
 	}
 	rel := name
 	if !strings.Contains(name, "/") {
@@ -56,8 +59,15 @@ func KeyPath(name string) (string, error) {
 	return rel, nil
 }
 
+// badKeyRune reports characters no sysctl name contains: they would break
+// `key = value` lines and KEY=VALUE arguments.
+func badKeyRune(r rune) bool {
+	return r == '=' || unicode.IsSpace(r) || unicode.IsControl(r)
+}
+
 // path resolves name to a file inside the root, following symlinks only if the
-// result stays inside the root.
+// result stays inside the root, and refusing directories (net.core is not a
+// tunable).
 func (fs FS) path(name string) (string, error) {
 	rel, err := KeyPath(name)
 	if err != nil {
@@ -75,6 +85,13 @@ func (fs FS) path(name string) (string, error) {
 	}
 	if resolved != root && !strings.HasPrefix(resolved, root+string(os.PathSeparator)) {
 		return "", fmt.Errorf("%w %q: resolves outside %s", ErrBadKey, name, fs.root)
+	}
+	st, err := os.Stat(resolved)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%w %q: %s is a directory, not a tunable", ErrBadKey, name, rel)
 	}
 	return resolved, nil
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmd/completion"
 	"github.com/backlogctl/backlogctl/internal/cmd/explain"
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
+	sysctlcmd "github.com/backlogctl/backlogctl/internal/cmd/sysctl"
+	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/cmd/version"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
@@ -42,6 +44,8 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(explain.NewCmdExplain(f, nil))
 	cmd.AddCommand(completion.NewCmdCompletion(f, nil))
 	cmd.AddCommand(version.NewCmdVersion(f, nil))
+	cmd.AddCommand(tune.NewCmdTune(f, nil))
+	cmd.AddCommand(sysctlcmd.NewCmdSysctl(f))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

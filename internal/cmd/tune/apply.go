@@ -1,0 +1,152 @@
+package tune
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// applyRun plans, shows the diff and, with --apply, makes the changes.
+func applyRun(o *Options) error {
+	fs := sysctl.NewFS(o.SysRoot)
+	netns, _ := sysctl.NetnsInode(o.ProcRoot) // 0: shown as plain "netns"
+	if o.Apply {
+		lock, err := sysctl.AcquireLock(o.StateDir)
+		if err != nil {
+			return cmdutil.EnvError(err)
+		}
+		defer lock.Release()
+	}
+	plan, warnings, err := buildPlan(o, fs)
+	if err != nil {
+		return err
+	}
+	action := "plan"
+	if o.Apply {
+		action = "apply"
+	}
+	r := newReport(action, plan, netns)
+	if o.Apply && !o.AllowLower {
+		if low := lowering(plan); len(low) > 0 {
+			return cmdutil.UsageErrorf("refusing to lower %s without --allow-lower; nothing was changed", describe(low))
+		}
+	}
+	var persist *persistPlan
+	if o.Apply && o.PersistFile != "" && len(plan.Changes) > 0 {
+		if persist, err = preparePersist(o, plan); err != nil {
+			return err
+		}
+		warnings = append(warnings, persist.warnings...)
+	}
+	if o.Output != "json" {
+		if err := renderDiff(o, r); err != nil {
+			return err
+		}
+	}
+	warn(o, r, warnings...)
+	if !o.Apply || len(plan.Changes) == 0 {
+		summary := ""
+		if !o.Apply && len(plan.Changes) > 0 {
+			summary = "dry run: nothing was changed; add --apply to make these changes"
+		}
+		return renderResult(o, r, summary)
+	}
+	return makeChanges(o, fs, r, plan, persist)
+}
+
+// makeChanges checks every write, asks, records the previous values, writes
+// (all or nothing) and persists; a failed persist undoes the live writes.
+func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist *persistPlan) error {
+	settings := make([]sysctl.Setting, 0, len(plan.Changes))
+	for _, c := range plan.Changes {
+		settings = append(settings, sysctl.Setting{Key: c.Key, Value: strconv.FormatInt(c.Target, 10)})
+	}
+	// Checked before asking, so a read-only /proc/sys fails before the prompt.
+	if _, err := fs.Prepare(settings); err != nil {
+		return writeError(err)
+	}
+	if err := confirm(o, fmt.Sprintf("Apply %d change(s)?", len(settings))); err != nil {
+		return err
+	}
+	// Prepared again: the previous values to record are the ones just before writing.
+	txn, err := fs.Prepare(settings)
+	if err != nil {
+		return writeError(err)
+	}
+	state := sysctl.State{
+		Time: time.Now().UTC(), Status: sysctl.StatusApplying,
+		SysRoot: fs.Root(), Netns: r.Netns, Steps: txn.Steps,
+	}
+	if persist != nil {
+		state.Persist = &persist.record
+	}
+	if err := sysctl.SaveState(o.StateDir, state); err != nil {
+		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
+	}
+	r.StateFile = filepath.Join(o.StateDir, sysctl.StateFile)
+	if err := o.commit(txn); err != nil {
+		state.Status = sysctl.StatusFailed
+		_ = sysctl.SaveState(o.StateDir, state)
+		return cmdutil.EnvError(err)
+	}
+	if persist != nil {
+		if err := sysctl.WriteFileAtomic(persist.file, persist.content); err != nil {
+			state.Status = sysctl.StatusFailed
+			_ = sysctl.SaveState(o.StateDir, state)
+			return cmdutil.EnvError(fmt.Errorf("%w; %s", err, undo(fs, txn.Steps)))
+		}
+		r.Persisted = persist.file
+	}
+	state.Status = sysctl.StatusApplied
+	if err := sysctl.SaveState(o.StateDir, state); err != nil {
+		// The record still says "applying", which --rollback also undoes.
+		warn(o, r, fmt.Sprintf("could not mark the apply as complete: %v", err))
+	}
+	r.Done = true
+	summary := fmt.Sprintf("applied %d change(s); previous values recorded in %s (undo: backlogctl tune --rollback)", len(settings), r.StateFile)
+	if r.Persisted != "" {
+		summary += "; persisted to " + r.Persisted
+	}
+	return renderResult(o, r, summary)
+}
+
+// describe lists changes as "net.core.somaxconn from 8192 to 4096, ...".
+func describe(cs []advise.Change) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		parts = append(parts, fmt.Sprintf("%s from %d to %d", c.Key, *c.Current, c.Target))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeError maps a failure found before any write: a bad key is the
+// caller's mistake (2), anything else the host's refusal (3).
+func writeError(err error) error {
+	if sysctl.IsBadInput(err) {
+		return cmdutil.UsageErrorf("%v; nothing was changed", err)
+	}
+	return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
+}
+
+// undo puts steps back to their previous values after a later failure and
+// says how that went.
+func undo(fs sysctl.FS, steps []sysctl.Step) string {
+	back := make([]sysctl.Setting, 0, len(steps))
+	for i := len(steps) - 1; i >= 0; i-- {
+		back = append(back, sysctl.Setting{Key: steps[i].Key, Value: steps[i].Previous})
+	}
+	txn, err := fs.Prepare(back)
+	if err == nil {
+		err = txn.Commit()
+	}
+	if err != nil {
+		return "could NOT undo the live changes: " + err.Error()
+	}
+	return "the live changes were undone"
+}

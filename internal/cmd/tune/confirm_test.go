@@ -1,0 +1,142 @@
+package tune
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
+)
+
+// TestConfirmOnTerminal: on a terminal tune asks, and only "y" or "yes" applies.
+func TestConfirmOnTerminal(t *testing.T) {
+	tests := []struct {
+		answer  string
+		applied bool
+	}{
+		{"y\n", true}, {"YES\n", true}, {"n\n", false}, {"\n", false}, {"", false}, {"sure\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimSpace(tt.answer), func(t *testing.T) {
+			sys := sysctltest.Tree(t, sysctltest.Base())
+			ios, in, _, errOut := iostreams.Test()
+			ios.SetStdinTTY(true)
+			in.WriteString(tt.answer)
+			o := &Options{
+				IO: ios, SysRoot: sys, ProcRoot: sysctltest.Proc(t, "1"),
+				Sets: []string{"netdev_max_backlog=2000"}, Apply: true, Output: "table",
+				StateDir: filepath.Join(t.TempDir(), "state"),
+			}
+			if err := o.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			err := tuneRun(o)
+			if !strings.Contains(errOut.String(), "Apply 1 change(s)? [y/N]") {
+				t.Errorf("no question on stderr: %q", errOut.String())
+			}
+			got, _ := sysctl.NewFS(sys).ReadString("net.core.netdev_max_backlog")
+			if tt.applied {
+				if err != nil || got != "2000" {
+					t.Errorf("answer %q: err %v, value %s; want applied", tt.answer, err, got)
+				}
+				return
+			}
+			if cmdutil.ExitCode(err) != cmdutil.ExitUsage || got != "1000" {
+				t.Errorf("answer %q: err %v, value %s; want exit 2 and nothing changed", tt.answer, err, got)
+			}
+		})
+	}
+}
+
+// TestRollbackAfterCrashMidApply: a record left at "applying" (the run died
+// between writes) is rolled back like a finished one.
+func TestRollbackAfterCrashMidApply(t *testing.T) {
+	sys := sysctltest.Tree(t, sysctltest.With(map[string]string{"net/core/netdev_max_backlog": "16384\n"}))
+	stateDir := t.TempDir()
+	err := sysctl.SaveState(stateDir, sysctl.State{
+		Status: sysctl.StatusApplying, SysRoot: sys,
+		Steps: []sysctl.Step{
+			{Key: "net.core.netdev_max_backlog", Previous: "1000", Value: "16384"},
+			{Key: "fs.nr_open", Previous: "1048576", Value: "2097152"}, // never written
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _, _ := iostreams.Test()
+	o := &Options{IO: ios, SysRoot: sys, ProcRoot: sysctltest.Proc(t, "1"), Rollback: true, Yes: true, Output: "table", StateDir: stateDir}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tuneRun(o); err != nil {
+		t.Fatal(err)
+	}
+	fsys := sysctl.NewFS(sys)
+	for key, want := range map[string]string{"net.core.netdev_max_backlog": "1000", "fs.nr_open": "1048576"} {
+		if got, _ := fsys.ReadString(key); got != want {
+			t.Errorf("%s = %s after rollback, want %s", key, got, want)
+		}
+	}
+}
+
+// TestRollbackRefusesOtherNamespace: per-netns values recorded in one
+// namespace are not replayed into another.
+func TestRollbackRefusesOtherNamespace(t *testing.T) {
+	sys := sysctltest.Tree(t, sysctltest.With(map[string]string{"net/core/somaxconn": "8192\n"}))
+	stateDir := t.TempDir()
+	err := sysctl.SaveState(stateDir, sysctl.State{
+		Status: sysctl.StatusApplied, SysRoot: sys, Netns: 111,
+		Steps: []sysctl.Step{{Key: "net.core.somaxconn", Previous: "4096", Value: "8192"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _, _ := iostreams.Test()
+	o := &Options{IO: ios, SysRoot: sys, ProcRoot: sysctltest.Proc(t, "222"), Rollback: true, Yes: true, Output: "table", StateDir: stateDir}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err = tuneRun(o)
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "netns:[111]") {
+		t.Errorf("rollback from another namespace: %v; want exit 3 naming netns:[111]", err)
+	}
+	if got, _ := sysctl.NewFS(sys).ReadString("net.core.somaxconn"); got != "8192" {
+		t.Errorf("somaxconn = %s, want 8192 untouched", got)
+	}
+}
+
+// TestBootNetnsWarning: persisting per-netns keys from a namespace that is
+// not init's warns; from init's own, or for global keys only, it does not.
+func TestBootNetnsWarning(t *testing.T) {
+	proc := sysctltest.Proc(t, "222")
+	if err := os.MkdirAll(filepath.Join(proc, "1/ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("net:[111]", filepath.Join(proc, "1/ns/net")); err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{ProcRoot: proc, PersistFile: "/etc/sysctl.d/90-backlogctl.conf"}
+	netns := advise.Plan{Changes: []advise.Change{{Key: "net.core.somaxconn", Scope: sysctl.ScopeNetns}}}
+	global := advise.Plan{Changes: []advise.Change{{Key: "fs.nr_open", Scope: sysctl.ScopeGlobal}}}
+	if got := bootNetnsWarning(o, netns); len(got) != 1 || !strings.Contains(got[0], "init's netns:[111]") {
+		t.Errorf("per-netns key from netns 222: %q; want a warning naming init's netns:[111]", got)
+	}
+	if got := bootNetnsWarning(o, global); len(got) != 0 {
+		t.Errorf("global keys only: %q; want no warning", got)
+	}
+	o.ProcRoot = sysctltest.Proc(t, "111")
+	if err := os.MkdirAll(filepath.Join(o.ProcRoot, "1/ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("net:[111]", filepath.Join(o.ProcRoot, "1/ns/net")); err != nil {
+		t.Fatal(err)
+	}
+	if got := bootNetnsWarning(o, netns); len(got) != 0 {
+		t.Errorf("from init's own namespace: %q; want no warning", got)
+	}
+}

@@ -1,0 +1,121 @@
+package tune
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
+)
+
+// TestApplyFailingMidwayRestoresEverything: every check passes, then
+// tcp_synack_retries (written last) becomes read-only, so the kernel refuses
+// it after somaxconn and tcp_max_syn_backlog were written. tune restores both,
+// exits 3 naming the key, records the apply as failed, and the kernel's
+// values are exactly as before.
+func TestApplyFailingMidwayRestoresEverything(t *testing.T) {
+	if !nstest.IsolateMount(t) {
+		return
+	}
+	keys := []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries"}
+	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
+	nstest.SetSysctl(t, "net.ipv4.tcp_max_syn_backlog", 2000)
+	nstest.SetSysctl(t, "net.ipv4.tcp_synack_retries", 4)
+	before := sysctltest.Values(t, sysctl.DefaultRoot, keys...)
+
+	ios, _, _, _ := iostreams.Test()
+	stateDir := filepath.Join(t.TempDir(), "state")
+	o := &Options{
+		IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, AllowLower: true,
+		Sets: []string{"somaxconn=8192", "tcp_max_syn_backlog=8192", "tcp_synack_retries=3"},
+		Commit: func(txn *sysctl.Txn) error {
+			nstest.BindReadOnly(t, "/proc/sys/net/ipv4/tcp_synack_retries")
+			return txn.Commit()
+		},
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := tuneRun(o)
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv {
+		t.Fatalf("tune = %v, want exit 3", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"net.ipv4.tcp_synack_retries=3 failed", "read-only file system", "restored net.ipv4.tcp_max_syn_backlog, net.core.somaxconn", "nothing was left changed"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+	if diff := cmp.Diff(before, sysctltest.Values(t, sysctl.DefaultRoot, keys...)); diff != "" {
+		t.Errorf("kernel values after the failed apply (-before +after):\n%s", diff)
+	}
+	state, err := sysctl.LoadState(stateDir)
+	if err != nil || state.Status != sysctl.StatusFailed {
+		t.Errorf("state = %+v, %v; want status failed", state, err)
+	}
+	o = &Options{IO: ios, Output: "table", StateDir: stateDir, Rollback: true, Yes: true}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tuneRun(o); err == nil || !strings.Contains(err.Error(), "already undone") {
+		t.Errorf("rollback after a failed apply = %v, want 'already undone'", err)
+	}
+}
+
+// TestPersistFailingAfterApplyUndoesIt: the live writes succeed, then the
+// persist directory turns read-only; tune undoes the live writes and exits 3.
+func TestPersistFailingAfterApplyUndoesIt(t *testing.T) {
+	if !nstest.IsolateMount(t) {
+		return
+	}
+	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
+	confDir := t.TempDir()
+	ios, _, _, _ := iostreams.Test()
+	o := &Options{
+		IO: ios, Output: "table", StateDir: t.TempDir(), Apply: true, Yes: true,
+		Sets: []string{"somaxconn=8192"}, PersistFile: filepath.Join(confDir, "90-backlogctl.conf"),
+		Search: sysctl.ConfSearch{Dirs: []string{confDir}},
+		Commit: func(txn *sysctl.Txn) error {
+			err := txn.Commit()
+			nstest.BindReadOnly(t, confDir)
+			return err
+		},
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := tuneRun(o)
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "the live changes were undone") {
+		t.Fatalf("tune = %v; want exit 3 saying the live changes were undone", err)
+	}
+	if v := sysctltest.Values(t, sysctl.DefaultRoot, "net.core.somaxconn")["net.core.somaxconn"]; v != "1000" {
+		t.Errorf("somaxconn = %s, want 1000 restored", v)
+	}
+}
+
+// TestPersistDirCheckedBeforeApply: a missing persist directory is found
+// before anything is written.
+func TestPersistDirCheckedBeforeApply(t *testing.T) {
+	sys := sysctltest.Tree(t, sysctltest.Base())
+	ios, _, _, _ := iostreams.Test()
+	o := &Options{
+		IO: ios, SysRoot: sys, Output: "table", StateDir: t.TempDir(), Apply: true, Yes: true,
+		Sets: []string{"netdev_max_backlog=2000"}, PersistFile: filepath.Join(t.TempDir(), "missing", "90-backlogctl.conf"),
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := tuneRun(o)
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "cannot persist") {
+		t.Errorf("tune = %v; want exit 3 'cannot persist'", err)
+	}
+	if v := sysctltest.Values(t, sys, "net.core.netdev_max_backlog")["net.core.netdev_max_backlog"]; v != "1000" {
+		t.Errorf("netdev_max_backlog = %s, want 1000 untouched", v)
+	}
+}

@@ -1,0 +1,98 @@
+package tune
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// persistPlan is the sysctl.d file an apply will write, worked out before
+// anything is changed.
+type persistPlan struct {
+	file     string
+	content  []byte
+	record   sysctl.PersistRecord
+	warnings []string
+}
+
+// preparePersist reads the target file (refusing one backlogctl did not
+// write), merges the plan into it and checks the boot-time search order for
+// files that would override its keys.
+func preparePersist(o *Options, plan advise.Plan) (*persistPlan, error) {
+	if err := writableDir(filepath.Dir(o.PersistFile)); err != nil {
+		return nil, cmdutil.EnvError(fmt.Errorf("cannot persist to %s: %w; nothing was changed", o.PersistFile, err))
+	}
+	old, raw, err := sysctl.ReadPersist(o.PersistFile)
+	if errors.Is(err, sysctl.ErrNotOurs) {
+		return nil, cmdutil.UsageErrorf("invalid --persist: %v", err)
+	}
+	if err != nil {
+		return nil, cmdutil.EnvError(err)
+	}
+	add := make([]sysctl.PersistEntry, 0, len(plan.Changes))
+	for _, c := range plan.Changes {
+		add = append(add, sysctl.PersistEntry{Key: c.Key, Value: strconv.FormatInt(c.Target, 10), Reason: c.Reason})
+	}
+	entries := sysctl.MergePersist(old, add)
+	keys := make([]string, 0, len(entries))
+	for _, e := range entries {
+		keys = append(keys, e.Key)
+	}
+	check, err := o.Search.Check(o.PersistFile, keys)
+	if err != nil {
+		return nil, cmdutil.EnvError(fmt.Errorf("checking boot-time overrides: %w", err))
+	}
+	p := &persistPlan{
+		file:     o.PersistFile,
+		content:  sysctl.RenderPersist(entries),
+		record:   sysctl.PersistRecord{File: o.PersistFile},
+		warnings: append(check.Warnings(o.PersistFile), bootNetnsWarning(o, plan)...),
+	}
+	if raw != nil {
+		prev := string(raw)
+		p.record.Previous = &prev
+	}
+	return p, nil
+}
+
+// bootNetnsWarning: sysctl.d files are applied at boot in init's network
+// namespace, so per-netns values changed from inside a container's namespace
+// persist for the host instead.
+func bootNetnsWarning(o *Options, plan advise.Plan) []string {
+	self, err1 := sysctl.NetnsInode(o.ProcRoot)
+	boot, err2 := sysctl.NetnsInodeOf(o.ProcRoot, "1")
+	if err1 != nil || err2 != nil || self == boot {
+		return nil
+	}
+	for _, c := range plan.Changes {
+		if c.Scope == sysctl.ScopeNetns {
+			return []string{fmt.Sprintf("this run changes netns:[%d], but %s is applied at boot in init's netns:[%d]: its per-netns keys will change that namespace, not this one", self, o.PersistFile, boot)}
+		}
+	}
+	return nil
+}
+
+// writableDir checks, before anything is changed, that the persisted file can
+// be created in dir: it exists, is a directory, and access(2) allows writing
+// (which also reports a read-only mount as EROFS).
+func writableDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,219 @@
+// Package tune is the `backlogctl tune` command: it plans sysctl changes,
+// shows them as a diff and, with --apply, makes them all or none.
+package tune
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// Options are tune's inputs; tests fill them and call tuneRun directly.
+type Options struct {
+	IO       *iostreams.IOStreams
+	ProcRoot string
+	SysRoot  string
+
+	Profile    string
+	Sets       []string
+	Apply      bool
+	Rollback   bool
+	AllowLower bool
+	Yes        bool
+	// PersistFile is the sysctl.d file to write; "" means do not persist.
+	PersistFile string
+	StateDir    string
+	Output      string
+	// Search is where boot-time settings are looked for (override detection).
+	Search sysctl.ConfSearch
+	// Commit makes a prepared transaction's writes; nil means (*sysctl.Txn).Commit.
+	// Tests wrap it to make the kernel refuse a write after the checks passed.
+	Commit func(*sysctl.Txn) error
+
+	// profile and sets are Validate's parsed forms of Profile and Sets.
+	profile *advise.Profile
+	sets    []sysctl.Setting
+}
+
+var formats = []string{"table", "json"}
+
+// Environment variables that point tune at fixture trees in end-to-end tests.
+const (
+	// EnvConfDirs lists sysctl.d directories, colon-separated, highest priority first.
+	EnvConfDirs = "BACKLOGCTL_SYSCTL_D_DIRS"
+	// EnvConf is the sysctl.conf read last; empty for none.
+	EnvConf = "BACKLOGCTL_SYSCTL_CONF"
+)
+
+// NewCmdTune returns the tune command. runF replaces tuneRun in tests.
+func NewCmdTune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "tune [--profile NAME] [--set KEY=VALUE]... [--apply [--persist[=FILE]]] | --rollback",
+		Short: "Plan sysctl changes, show them as a diff, and apply them all or none",
+		Long: `Plan changes to the tunables, show them as a diff, and with --apply make them.
+
+The plan comes from a built-in --profile and/or explicit --set KEY=VALUE
+(repeatable; an explicit --set wins over the profile). Keys may be given by
+full name or short alias (somaxconn). Profiles only raise values the host has
+lower (except exact keys such as tcp_syncookies=1). Changes are made in
+registry order.
+
+Each row shows the key, its current and new value, its scope and why. Scope is
+the network namespace the value lives in, as netns:[INODE] (the inode of
+/proc/self/ns/net, as lsns and ip netns identify show it), or global for
+host-wide keys. A per-netns key changed here does not change the host's or
+another container's value.
+
+Without --apply nothing is changed. With --apply (root):
+  1. every value is validated against the key's type and range, every key is
+     read and opened for writing: bad input or a read-only /proc/sys is
+     reported before anything is written;
+  2. on a terminal you are asked to confirm (--yes skips it; without a
+     terminal --yes is required);
+  3. the previous values are recorded in the state directory
+     (--state-dir, default /var/lib/backlogctl, written atomically);
+  4. each value is written and read back; if any write fails, every value
+     already changed is restored and tune exits 3 naming the key and why.
+Lowering a value needs --allow-lower. Only one run at a time may change
+tunables: a second one exits 3 while the first holds the lock.
+
+--persist[=FILE] also writes the changes to FILE (default
+/etc/sysctl.d/90-backlogctl.conf, atomically, with a header and a comment per
+setting saying why), so they survive a reboot. It warns when another file in
+the boot-time search order would override one of its keys: files from
+/etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and
+/lib/sysctl.d sorted by name (the first directory wins for the same name;
+later files win), then /etc/sysctl.conf, read last by sysctl --system.
+
+--rollback restores the values recorded by the last apply (and the persisted
+file as it was), in the network namespace that apply ran in.`,
+		Example: `  # what would the default profile change?
+  backlogctl tune --profile default
+
+  # raise somaxconn now, and at every boot
+  sudo backlogctl tune --set somaxconn=8192 --apply --persist
+
+  # in a script
+  sudo backlogctl tune --profile high-concurrency --apply --yes -o json
+
+  # undo the last apply
+  sudo backlogctl tune --rollback --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Search = searchFromEnv()
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return tuneRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Profile, "profile", "", "plan from the built-in profile `NAME`: "+profileNames())
+	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
+	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")
+	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply")
+	fl.BoolVar(&opts.AllowLower, "allow-lower", false, "allow changes that lower a value")
+	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
+	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
+	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
+	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last apply and the lock")
+	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var names []string
+		for _, p := range advise.Profiles {
+			names = append(names, p.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func profileNames() string {
+	var names []string
+	for _, p := range advise.Profiles {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// searchFromEnv returns the boot-time search order, or the fixture one the
+// environment names.
+func searchFromEnv() sysctl.ConfSearch {
+	s := sysctl.DefaultConfSearch()
+	if v, ok := os.LookupEnv(EnvConfDirs); ok {
+		s.Dirs = filepath.SplitList(v)
+	}
+	if v, ok := os.LookupEnv(EnvConf); ok {
+		s.Conf = v
+	}
+	return s
+}
+
+// Validate checks flags, keys and values before anything is read or written.
+func (o *Options) Validate() error {
+	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if o.Rollback {
+		if o.Profile != "" || len(o.Sets) > 0 || o.Apply || o.PersistFile != "" || o.AllowLower {
+			return cmdutil.UsageErrorf("--rollback takes no --profile, --set, --apply, --persist or --allow-lower: it restores what the last apply recorded")
+		}
+	}
+	if o.PersistFile != "" && !o.Apply {
+		return cmdutil.UsageErrorf("--persist needs --apply: tune persists the changes it makes")
+	}
+	if o.PersistFile != "" && !filepath.IsAbs(o.PersistFile) {
+		return cmdutil.UsageErrorf("invalid --persist %q: want an absolute path", o.PersistFile)
+	}
+	if o.StateDir == "" {
+		return cmdutil.UsageErrorf("invalid --state-dir: empty")
+	}
+	o.profile = nil
+	if o.Profile != "" {
+		p, err := advise.LookupProfile(o.Profile)
+		if err != nil {
+			return cmdutil.UsageErrorf("invalid --profile: %v", err)
+		}
+		o.profile = &p
+	}
+	o.sets = nil
+	seen := map[string]string{}
+	for _, arg := range o.Sets {
+		k, v, err := sysctl.ParseAssignment(arg, false)
+		if err != nil {
+			return cmdutil.UsageErrorf("invalid --set: %v", err)
+		}
+		if prev, dup := seen[k.Name]; dup {
+			return cmdutil.UsageErrorf("invalid --set: %s given twice (%s and %s)", k.Name, prev, arg)
+		}
+		seen[k.Name] = arg
+		o.sets = append(o.sets, sysctl.Setting{Key: k.Name, Value: v})
+	}
+	return nil
+}
+
+func tuneRun(o *Options) error {
+	if o.Rollback {
+		return rollbackRun(o)
+	}
+	return applyRun(o)
+}
+
+func (o *Options) commit(txn *sysctl.Txn) error {
+	if o.Commit != nil {
+		return o.Commit(txn)
+	}
+	return txn.Commit()
+}

@@ -1,0 +1,95 @@
+package sysctl
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// KindText marks a key outside the registry: backlogctl knows nothing of its
+// type, so a value is written as given (one line of text).
+const KindText Kind = "text"
+
+var (
+	// ErrBadValue reports a value the key does not accept; nothing was written.
+	ErrBadValue = errors.New("invalid value")
+	// ErrUnknownKey reports a well-formed name that is not in the registry.
+	ErrUnknownKey = errors.New("not a tunable backlogctl knows")
+	// ErrReadOnlyKey reports a registry key backlogctl only reads (fs.file-nr).
+	ErrReadOnlyKey = errors.New("read-only key")
+)
+
+// IsBadInput reports whether err is the caller's mistake (a malformed or
+// unknown key, a bad value) rather than the host's refusal.
+func IsBadInput(err error) bool {
+	return errors.Is(err, ErrBadKey) || errors.Is(err, ErrBadValue) ||
+		errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrReadOnlyKey)
+}
+
+// Resolve turns a name (dotted, slash path or alias) into its registry key.
+// A well-formed name outside the registry is refused with ErrUnknownKey
+// unless allowUnknown, which returns a KindText key for it.
+func Resolve(name string, allowUnknown bool) (Key, error) {
+	if k, ok := Lookup(name); ok {
+		return k, nil
+	}
+	rel, err := KeyPath(name)
+	if err != nil {
+		return Key{}, err
+	}
+	if !allowUnknown {
+		return Key{}, fmt.Errorf("%w: %q", ErrUnknownKey, name)
+	}
+	return Key{Name: strings.ReplaceAll(rel, "/", "."), Kind: KindText}, nil
+}
+
+// ParseValue checks text against the key's type and range and returns it in
+// the form to write: a decimal integer for registry keys, trimmed text
+// otherwise. The ranges are the kernel's (proc_dointvec_minmax,
+// proc_dou8vec_minmax, proc_doulongvec_minmax): a value outside them would be
+// refused with EINVAL after other keys had been written.
+func ParseValue(k Key, text string) (string, error) {
+	s := strings.TrimSpace(text)
+	if k.ReadOnly || k.Kind == KindTuple {
+		return "", fmt.Errorf("%w: %s cannot be set", ErrReadOnlyKey, k.Name)
+	}
+	if s == "" {
+		return "", fmt.Errorf("%w for %s: empty", ErrBadValue, k.Name)
+	}
+	if k.Kind == KindText {
+		if strings.ContainsAny(s, "\n\r\x00") {
+			return "", fmt.Errorf("%w for %s: %q has more than one line", ErrBadValue, k.Name, text)
+		}
+		return s, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return "", fmt.Errorf("%w for %s: %s is out of range %d..%d", ErrBadValue, k.Name, s, k.Min, k.Max)
+		}
+		return "", fmt.Errorf("%w for %s: %q is not an integer (want %d..%d)", ErrBadValue, k.Name, s, k.Min, k.Max)
+	}
+	if v < k.Min || v > k.Max {
+		return "", fmt.Errorf("%w for %s: %d is out of range %d..%d", ErrBadValue, k.Name, v, k.Min, k.Max)
+	}
+	return strconv.FormatInt(v, 10), nil
+}
+
+// ParseAssignment splits and validates one KEY=VALUE argument.
+func ParseAssignment(arg string, allowUnknown bool) (Key, string, error) {
+	name, value, ok := strings.Cut(arg, "=")
+	if !ok {
+		return Key{}, "", fmt.Errorf("%w %q: want KEY=VALUE", ErrBadValue, arg)
+	}
+	k, err := Resolve(strings.TrimSpace(name), allowUnknown)
+	if err != nil {
+		return Key{}, "", err
+	}
+	v, err := ParseValue(k, value)
+	if err != nil {
+		return Key{}, "", err
+	}
+	return k, v, nil
+}

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -30,8 +31,10 @@ func Main() int {
 	code := cmdutil.ExitCode(err)
 	if err != cmdutil.ErrSilentFailure {
 		msg := err.Error()
-		// cobra's own usage errors (unknown command, missing args) are usage errors too.
-		if code == cmdutil.ExitEnv && isCobraUsage(msg) {
+		// cobra's own usage errors (unknown command, missing args) are untyped;
+		// errors our commands typed keep their code even if the text looks alike.
+		var typed *cmdutil.ExitError
+		if !errors.As(err, &typed) && isCobraUsage(msg) {
 			code = cmdutil.ExitUsage
 		}
 		fmt.Fprintf(f.IOStreams.ErrOut, "backlogctl: %s\n", oneLine(msg))

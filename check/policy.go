@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,71 +128,66 @@ func nodeError(n *yaml.Node, format string, args ...any) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
 }
 
-func scalar(n *yaml.Node, field string) (string, error) {
-	if n.Kind != yaml.ScalarNode {
-		return "", nodeError(n, "%s: want a single value", field)
+// scalarField decodes one scalar value with parse; a failure names the
+// field and the line. An empty field leaves the message to parse.
+func scalarField[T any](n *yaml.Node, field string, parse func(string) (T, error)) (T, error) {
+	var zero T
+	prefix := ""
+	if field != "" {
+		prefix = field + ": "
 	}
-	return n.Value, nil
+	if n.Kind != yaml.ScalarNode {
+		return zero, nodeError(n, "%swant a single value", prefix)
+	}
+	v, err := parse(n.Value)
+	if err != nil {
+		return zero, nodeError(n, "%s%v", prefix, err)
+	}
+	return v, nil
 }
 
 type policyPort uint16
 
 func (p *policyPort) UnmarshalYAML(n *yaml.Node) error {
-	s, err := scalar(n, "ports")
-	if err != nil {
-		return err
-	}
-	var v int
-	if _, err := fmt.Sscanf(s, "%d", &v); err != nil || fmt.Sprint(v) != s || v < 1 || v > 65535 {
-		return nodeError(n, "ports: %q is not a port (1..65535)", s)
-	}
-	*p = policyPort(v)
-	return nil
+	v, err := scalarField(n, "ports", func(s string) (policyPort, error) {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > 65535 {
+			return 0, fmt.Errorf("%q is not a port (1..65535)", s)
+		}
+		return policyPort(v), nil
+	})
+	*p = v
+	return err
 }
 
 type policyDuration time.Duration
 
 func (d *policyDuration) UnmarshalYAML(n *yaml.Node) error {
-	s, err := scalar(n, "duration")
-	if err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return nodeError(n, "%q is not a duration like 60s or 100ms", s)
-	}
-	*d = policyDuration(v)
-	return nil
+	v, err := scalarField(n, "", func(s string) (policyDuration, error) {
+		v, err := time.ParseDuration(s)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("%q is not a duration like 60s or 100ms", s)
+		}
+		return policyDuration(v), nil
+	})
+	*d = v
+	return err
 }
 
 type policyMissing Missing
 
 func (m *policyMissing) UnmarshalYAML(n *yaml.Node) error {
-	s, err := scalar(n, "missing")
-	if err != nil {
-		return err
-	}
-	v, err := ParseMissing(s)
-	if err != nil {
-		return nodeError(n, "missing: %v", err)
-	}
+	v, err := scalarField(n, "missing", ParseMissing)
 	*m = policyMissing(v)
-	return nil
+	return err
 }
 
 type policyProfile advise.Profile
 
 func (p *policyProfile) UnmarshalYAML(n *yaml.Node) error {
-	s, err := scalar(n, "profile")
-	if err != nil {
-		return err
-	}
-	v, err := advise.LookupProfile(s)
-	if err != nil {
-		return nodeError(n, "profile: %v", err)
-	}
+	v, err := scalarField(n, "profile", advise.LookupProfile)
 	*p = policyProfile(v)
-	return nil
+	return err
 }
 
 type policyExpr struct {
@@ -200,14 +196,7 @@ type policyExpr struct {
 }
 
 func (e *policyExpr) UnmarshalYAML(n *yaml.Node) error {
-	s, err := scalar(n, "require")
-	if err != nil {
-		return err
-	}
-	v, err := ParseExpr(s)
-	if err != nil {
-		return nodeError(n, "require: %v", err)
-	}
+	v, err := scalarField(n, "require", ParseExpr)
 	*e = policyExpr{expr: v, line: n.Line}
-	return nil
+	return err
 }

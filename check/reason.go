@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/inspect"
 )
@@ -53,8 +54,7 @@ var subjectReasons = map[string]string{
 func (KernelReasons) Reason(r Result, obs *Observation) string {
 	why, ok := subjectReasons[r.Subject]
 	if !ok {
-		if len(r.Subject) > len("counter.") && r.Subject[:len("counter.")] == "counter." {
-			name := r.Subject[len("counter."):]
+		if name, ok := strings.CutPrefix(r.Subject, "counter."); ok {
 			why = "kernel counter " + name
 			if meaning, ok := inspect.KeyCounters[name]; ok {
 				why += ": " + meaning

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/check"
 )
@@ -86,7 +87,7 @@ func junitReport(r *Report) junitSuites {
 // kindOf is the subject's kind: "listener" for listener.fill, "sysctl" otherwise.
 func kindOf(subject string) string {
 	for _, k := range []check.Kind{check.KindListener, check.KindProcess, check.KindFiles, check.KindCounter} {
-		if len(subject) > len(k) && subject[:len(k)+1] == string(k)+"." {
+		if strings.HasPrefix(subject, string(k)+".") {
 			return string(k)
 		}
 	}

@@ -118,10 +118,10 @@ func parseValue(subj Subject, text string) (*big.Rat, error) {
 		}
 		return nil, fmt.Errorf(`"unlimited" applies only to process.nofile_soft and process.nofile_hard`)
 	}
-	for _, c := range text {
-		if !strings.ContainsRune("0123456789.-+eE", c) {
-			return nil, fmt.Errorf("value %q is not a number", text)
-		}
+	// Plain decimals only: an exponent ("1e999999999") would make big.Rat
+	// build an enormous number.
+	if len(text) > 40 || strings.Trim(text, "0123456789.-+") != "" {
+		return nil, fmt.Errorf("value %q is not a number (want a decimal like 4096 or 0.8)", text)
 	}
 	r, ok := new(big.Rat).SetString(text)
 	if !ok {

@@ -63,6 +63,7 @@ func TestParseExprErrors(t *testing.T) {
 		{"somaxconn>=", "no value"},
 		{"somaxconn>=lots", `value "lots" is not a number`},
 		{"somaxconn>=0x10", `value "0x10" is not a number`},
+		{"somaxconn>=1e999999999", `value "1e999999999" is not a number`},
 		{"somaxconn>=unlimited", `"unlimited" applies only to`},
 		{"nosuchkey>=1", `unknown subject "nosuchkey"`},
 		{"listener.backlog>=1", `unknown listener field "backlog"`},
@@ -103,4 +104,25 @@ func TestOperators(t *testing.T) {
 			t.Errorf("%s holds for below/equal/above (-want +got):\n%s", tt.op, diff)
 		}
 	}
+}
+
+// Any accepted expression prints a canonical form that parses back to itself.
+func FuzzParseExpr(f *testing.F) {
+	for _, s := range []string{"somaxconn>=4096", "listener.fill <= 0.8", "counter.TcpExtListenOverflows==0",
+		"process.nofile_soft>=unlimited", "files.usage<0.1", "x=>1", "a<>b", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := ParseExpr(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseExpr(e.String())
+		if err != nil {
+			t.Fatalf("canonical form %q of %q does not parse: %v", e.String(), s, err)
+		}
+		if again.String() != e.String() || again.Value.Cmp(e.Value) != 0 {
+			t.Fatalf("%q -> %q -> %q", s, e.String(), again.String())
+		}
+	})
 }

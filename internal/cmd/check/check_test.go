@@ -270,3 +270,21 @@ func TestCheckPolicyAndObserve(t *testing.T) {
 		t.Errorf("ports (-want +got):\n%s", diff)
 	}
 }
+
+func TestObservedText(t *testing.T) {
+	tests := []struct {
+		res  check.Result
+		want string
+	}{
+		{check.Result{Evaluated: true, Observed: "18446744073709551615", Where: "nginx[1]"}, "unlimited (nginx[1])"},
+		{check.Result{Evaluated: true, Observed: "3", Windowed: true, Subject: "counter.TcpExtListenDrops"}, "3 (increase)"},
+		{check.Result{Evaluated: true, Observed: "1", Windowed: true, Subject: "listener.fill", Where: "a:1",
+			Failing: []string{"a:1=1", "b:2=0.9"}}, "1 (peak, a:1, 2 failing)"},
+		{check.Result{Evaluated: false}, "-"},
+	}
+	for _, tt := range tests {
+		if got := observedText(tt.res); got != tt.want {
+			t.Errorf("observedText(%+v) = %q, want %q", tt.res, got, tt.want)
+		}
+	}
+}

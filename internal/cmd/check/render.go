@@ -35,6 +35,9 @@ func renderText(io *iostreams.IOStreams, r *Report) error {
 	return t.Render()
 }
 
+// unlimited is RLIM_INFINITY as a descriptor limit reads.
+const unlimited = "18446744073709551615"
+
 // observedText is the observed value with where it was seen, and for a
 // window whether it is an increase or a peak: "3 (increase, 127.0.0.1:80)".
 func observedText(res check.Result) string {
@@ -55,10 +58,14 @@ func observedText(res check.Result) string {
 	if n := len(res.Failing); n > 1 {
 		notes = append(notes, fmt.Sprintf("%d failing", n))
 	}
-	if len(notes) == 0 {
-		return res.Observed.String()
+	val := res.Observed.String()
+	if val == unlimited {
+		val = "unlimited"
 	}
-	return fmt.Sprintf("%s (%s)", res.Observed, strings.Join(notes, ", "))
+	if len(notes) == 0 {
+		return val
+	}
+	return fmt.Sprintf("%s (%s)", val, strings.Join(notes, ", "))
 }
 
 // isIncrease tells windowed counters and drops (increases) from queues (peaks).

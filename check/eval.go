@@ -61,6 +61,10 @@ type Result struct {
 	Observed json.Number `json:"observed,omitempty"`
 	// Where names the listener or process Observed comes from.
 	Where string `json:"where,omitempty"`
+	// Target is what Observed is about, in the form advise names finding
+	// subjects: a sysctl name, a counter name, a listener "127.0.0.1:80", a
+	// process "pid:4242", or "fs.file-max" / "fs.nr_open" for files.*.
+	Target string `json:"-"`
 	// Failing lists every listener or process that failed, "WHERE=VALUE".
 	Failing []string `json:"failing,omitempty"`
 	// Windowed is true when Observed is an increase or a peak over --observe.
@@ -135,6 +139,7 @@ func evaluate(req Requirement, obs *Observation, o EvalOptions) Result {
 	worst := worstValue(e.Op, decisive)
 	r.Observed = json.Number(formatRat(worst.v))
 	r.Where = worst.where
+	r.Target = worst.target
 	for _, f := range failing {
 		if f.where != "" {
 			r.Failing = append(r.Failing, f.where+"="+formatRat(f.v))
@@ -159,21 +164,27 @@ func worstValue(op Op, vals []value) value {
 	return w
 }
 
-// value is one observed number and where it was seen.
+// value is one observed number, where it was seen (for people) and what it
+// is about (for finding lookups, see Result.Target).
 type value struct {
-	where string
-	v     *big.Rat
+	where  string
+	target string
+	v      *big.Rat
 }
 
-func intValue(where string, v int64) value { return value{where, new(big.Rat).SetInt64(v)} }
+func intValue(where, target string, v int64) value {
+	return value{where, target, new(big.Rat).SetInt64(v)}
+}
 
-func uintValue(where string, v uint64) value { return value{where, new(big.Rat).SetUint64(v)} }
+func uintValue(where, target string, v uint64) value {
+	return value{where, target, new(big.Rat).SetUint64(v)}
+}
 
 // floatValue reads a ratio by its shortest decimal form, so a fill of 4/5
 // compares equal to a written 0.8 rather than to the binary float's excess.
-func floatValue(where string, f float64) value {
+func floatValue(where, target string, f float64) value {
 	r, _ := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
-	return value{where, r}
+	return value{where, target, r}
 }
 
 // formatRat prints integers exactly and fractions as the shortest float.
@@ -190,7 +201,7 @@ func subjectValues(s Subject, obs *Observation) ([]value, string) {
 	switch s.Kind {
 	case KindSysctl:
 		if v, ok := obs.Sysctls[s.Field]; ok {
-			return []value{intValue("", v)}, ""
+			return []value{intValue("", s.Field, v)}, ""
 		}
 		if err, ok := obs.SysctlErrors[s.Field]; ok {
 			return nil, fmt.Sprintf("could not read %s: %s", s.Field, err)
@@ -198,7 +209,7 @@ func subjectValues(s Subject, obs *Observation) ([]value, string) {
 		return nil, fmt.Sprintf("%s is not visible here (absent in this kernel, or a global key inside a child network namespace)", s.Field)
 	case KindCounter:
 		if v, ok := obs.Counters[s.Field]; ok {
-			return []value{uintValue("", v)}, ""
+			return []value{uintValue("", s.Field, v)}, ""
 		}
 		return nil, fmt.Sprintf("counter %s is not reported here (see /proc/net/netstat and /proc/net/snmp)", s.Field)
 	case KindFiles:
@@ -218,16 +229,16 @@ func filesValues(field string, obs *Observation) ([]value, string) {
 	}
 	switch field {
 	case "allocated":
-		return []value{intValue("", f.Allocated)}, ""
+		return []value{intValue("", "fs.file-max", f.Allocated)}, ""
 	case "max":
-		return []value{intValue("", f.Max)}, ""
+		return []value{intValue("", "fs.file-max", f.Max)}, ""
 	case "nr_open":
-		return []value{intValue("", f.NrOpen)}, ""
+		return []value{intValue("", "fs.nr_open", f.NrOpen)}, ""
 	case "usage":
 		if f.Max <= 0 {
 			return nil, "fs.file-max is 0: usage is undefined"
 		}
-		return []value{{"", new(big.Rat).SetFrac64(f.Allocated, f.Max)}}, ""
+		return []value{{"", "fs.file-max", new(big.Rat).SetFrac64(f.Allocated, f.Max)}}, ""
 	}
 	return nil, fmt.Sprintf("unknown files field %q", field)
 }
@@ -273,19 +284,19 @@ func listenerValues(field string, obs *Observation) ([]value, string) {
 	}
 	var out []value
 	for _, l := range obs.Listeners {
-		where := listenerWhere(l)
+		where, target := listenerWhere(l), l.Endpoint
 		switch field {
 		case "accept_queue":
-			out = append(out, uintValue(where, uint64(l.AcceptQueue)))
+			out = append(out, uintValue(where, target, uint64(l.AcceptQueue)))
 		case "accept_queue_max":
-			out = append(out, uintValue(where, uint64(l.AcceptQueueMax)))
+			out = append(out, uintValue(where, target, uint64(l.AcceptQueueMax)))
 		case "fill":
-			out = append(out, floatValue(where, l.Fill))
+			out = append(out, floatValue(where, target, l.Fill))
 		case "syn_queue":
-			out = append(out, uintValue(where, uint64(l.SynQueue)))
+			out = append(out, uintValue(where, target, uint64(l.SynQueue)))
 		case "drops":
 			if l.Drops != nil {
-				out = append(out, uintValue(where, uint64(*l.Drops)))
+				out = append(out, uintValue(where, target, uint64(*l.Drops)))
 			}
 		}
 	}
@@ -313,16 +324,16 @@ func processValues(field string, obs *Observation) ([]value, string) {
 			if p.NofileSoft == 0 && p.NofileHard == 0 {
 				continue // /proc/PID/limits was not readable
 			}
-			where := fmt.Sprintf("%s[%d]", p.Comm, p.PID)
+			where, target := fmt.Sprintf("%s[%d]", p.Comm, p.PID), fmt.Sprintf("pid:%d", p.PID)
 			switch field {
 			case "nofile_soft":
-				out = append(out, uintValue(where, p.NofileSoft))
+				out = append(out, uintValue(where, target, p.NofileSoft))
 			case "nofile_hard":
-				out = append(out, uintValue(where, p.NofileHard))
+				out = append(out, uintValue(where, target, p.NofileHard))
 			case "open_fds":
-				out = append(out, intValue(where, int64(p.OpenFDs)))
+				out = append(out, intValue(where, target, int64(p.OpenFDs)))
 			case "fd_usage":
-				out = append(out, value{where, fdUsage(p.OpenFDs, p.NofileSoft)})
+				out = append(out, value{where, target, fdUsage(p.OpenFDs, p.NofileSoft)})
 			}
 		}
 	}

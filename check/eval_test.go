@@ -224,3 +224,35 @@ func TestProfileRequirements(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// A reason found for the failing listener or process wins over the kernel
+// fact; without one the kernel fact stays.
+func TestLookupReasons(t *testing.T) {
+	var asked []string
+	reasons := LookupReasons{Lookup: func(target string) (string, bool) {
+		asked = append(asked, target)
+		if target == "pid:4242" {
+			return "nginx[4242] is at its RLIMIT_NOFILE", true
+		}
+		return "", false
+	}}
+	var reqs []Requirement
+	for _, s := range []string{"process.nofile_soft>=65536", "listener.fill<=0.8", "somaxconn>=8192", "counter.TcpExtListenOverflows==0", "files.usage<0.1"} {
+		e, err := ParseExpr(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, Requirement{Expr: e})
+	}
+	res := Evaluate(reqs, fixture(), EvalOptions{Reasons: reasons})
+	if res[0].Reason != "nginx[4242] is at its RLIMIT_NOFILE" {
+		t.Errorf("process reason = %q, want the looked-up one", res[0].Reason)
+	}
+	if !strings.Contains(res[1].Reason, "sk_acceptq_is_full") {
+		t.Errorf("listener reason = %q, want the kernel fact", res[1].Reason)
+	}
+	want := []string{"pid:4242", "0.0.0.0:80", "net.core.somaxconn", "TcpExtListenOverflows", "fs.file-max"}
+	if diff := cmp.Diff(want, asked); diff != "" {
+		t.Errorf("targets looked up (-want +got):\n%s", diff)
+	}
+}

@@ -52,6 +52,7 @@ func Gather(src Source) *Observation {
 	sys := sysctl.NewFS(src.SysRoot)
 	vals, _ := sys.Values()
 	obs := FromSnapshot(&inspect.Snapshot{Sysctls: vals}, sysErrs)
+	obs.Snapshot = nil
 	obs.ListenersError = err.Error()
 	obs.Ports = src.Ports
 	if obs.Counters, err = inspect.ReadCounters(src.procRoot()); err != nil {

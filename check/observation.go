@@ -30,6 +30,10 @@ type Observation struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Window is set for an --observe run.
 	Window *Window `json:"window,omitempty"`
+	// Snapshot is the inspect snapshot the observation was built from (the
+	// last one, for a window); nil when the listeners could not be dumped.
+	// It lets a caller run advise rules for richer failure reasons.
+	Snapshot *inspect.Snapshot `json:"-"`
 }
 
 // Window describes an observation window.
@@ -65,6 +69,7 @@ func FromSnapshot(snap *inspect.Snapshot, sysctlErrs map[string]error) *Observat
 		Counters: snap.Counters,
 		Files:    snap.Files,
 		Warnings: snap.Warnings,
+		Snapshot: snap,
 	}
 	for k, err := range sysctlErrs {
 		if obs.SysctlErrors == nil {

@@ -68,3 +68,21 @@ func (KernelReasons) Reason(r Result, obs *Observation) string {
 	}
 	return why
 }
+
+// LookupReasons explains a failure by a finding about the same thing, such
+// as an advise finding, falling back to KernelReasons when there is none.
+// Lookup receives Result.Target: a sysctl or counter name, a listener
+// "127.0.0.1:80", a process "pid:4242", or "fs.file-max".
+type LookupReasons struct {
+	Lookup func(target string) (reason string, ok bool)
+}
+
+// Reason returns the looked-up reason, or the kernel fact.
+func (l LookupReasons) Reason(r Result, obs *Observation) string {
+	if l.Lookup != nil && r.Target != "" {
+		if why, ok := l.Lookup(r.Target); ok {
+			return why
+		}
+	}
+	return KernelReasons{}.Reason(r, obs)
+}

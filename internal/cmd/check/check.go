@@ -37,6 +37,10 @@ type Options struct {
 	// overrides the policy file; nil means none was.
 	Set func(flag string) bool
 
+	// Reasons, when set, supplies the failure reasons for an observation
+	// (e.g. from advise findings); nil means check.KernelReasons.
+	Reasons func(*check.Observation) check.Reasoner
+
 	// Snapshot and Watch read the host; replaced in tests.
 	Snapshot func(check.Source) *check.Observation
 	Watch    func(context.Context, check.Source, check.ObserveOptions) (*check.Observation, error)
@@ -258,7 +262,11 @@ func checkRun(ctx context.Context, o *Options) error {
 	} else {
 		obs = o.Snapshot(src)
 	}
-	results := check.Evaluate(o.requirements, obs, check.EvalOptions{Missing: o.missing})
+	eo := check.EvalOptions{Missing: o.missing}
+	if o.Reasons != nil {
+		eo.Reasons = o.Reasons(obs)
+	}
+	results := check.Evaluate(o.requirements, obs, eo)
 	report := newReport(results, obs)
 	if !o.Quiet {
 		if err := render(o.IO, o.Output, report); err != nil {

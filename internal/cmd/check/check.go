@@ -272,8 +272,15 @@ func checkRun(ctx context.Context, o *Options) error {
 		if err := render(o.IO, o.Output, report); err != nil {
 			return err
 		}
+		// JSON carries the warnings; GitHub annotates them; others use stderr.
 		for _, w := range obs.Warnings {
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
+			switch o.Output {
+			case "json":
+			case "github":
+				fmt.Fprintf(o.IO.Out, "::warning title=backlogctl check::%s\n", escapeData(w))
+			default:
+				fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
+			}
 		}
 	}
 	return report.err()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
 
 	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/inspect"
@@ -287,4 +288,18 @@ func TestObservedText(t *testing.T) {
 			t.Errorf("observedText(%+v) = %q, want %q", tt.res, got, tt.want)
 		}
 	}
+}
+
+// The command documents itself and its flags are lower-kebab-case.
+func TestCommandHelp(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	cmd := NewCmdCheck(&cmdutil.Factory{IOStreams: ios}, nil)
+	if cmd.Short == "" || cmd.Long == "" || cmd.Example == "" {
+		t.Errorf("check needs Short, Long and Example")
+	}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if strings.ToLower(f.Name) != f.Name || strings.Contains(f.Name, "_") || f.Usage == "" {
+			t.Errorf("flag --%s: want lower-kebab-case with a usage line", f.Name)
+		}
+	})
 }

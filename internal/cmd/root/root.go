@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	checkcmd "github.com/backlogctl/backlogctl/internal/cmd/check"
 	"github.com/backlogctl/backlogctl/internal/cmd/completion"
 	"github.com/backlogctl/backlogctl/internal/cmd/explain"
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
@@ -46,6 +47,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(version.NewCmdVersion(f, nil))
 	cmd.AddCommand(tune.NewCmdTune(f, nil))
 	cmd.AddCommand(sysctlcmd.NewCmdSysctl(f))
+	cmd.AddCommand(checkcmd.NewCmdCheck(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

@@ -1,0 +1,95 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// Kind says where a subject's value comes from.
+type Kind string
+
+// Subject kinds.
+const (
+	// KindSysctl is a registry tunable, by name or alias.
+	KindSysctl Kind = "sysctl"
+	// KindListener is a field of every listener (or those selected by port).
+	KindListener Kind = "listener"
+	// KindProcess is a field of every process owning a listener.
+	KindProcess Kind = "process"
+	// KindFiles is a field of the host's descriptor accounting.
+	KindFiles Kind = "files"
+	// KindCounter is a kernel counter under its nstat name.
+	KindCounter Kind = "counter"
+)
+
+// Fields each multi-valued kind knows, in documentation order.
+var (
+	ListenerFields = []string{"accept_queue", "accept_queue_max", "fill", "drops", "syn_queue"}
+	ProcessFields  = []string{"nofile_soft", "nofile_hard", "open_fds", "fd_usage"}
+	FilesFields    = []string{"usage", "allocated", "max", "nr_open"}
+)
+
+// Subject is what a requirement constrains.
+type Subject struct {
+	Kind Kind
+	// Field is the sysctl's canonical name, the listener/process/files
+	// field, or the counter name.
+	Field string
+}
+
+// Name is the canonical spelling: "net.core.somaxconn", "listener.fill",
+// "counter.TcpExtListenOverflows".
+func (s Subject) Name() string {
+	if s.Kind == KindSysctl {
+		return s.Field
+	}
+	return string(s.Kind) + "." + s.Field
+}
+
+// Windowed reports whether --observe judges this subject by what happened
+// during the window (an increase or a peak) rather than its value at the end.
+func (s Subject) Windowed() bool {
+	switch s.Kind {
+	case KindCounter:
+		return true
+	case KindListener:
+		return s.Field != "accept_queue_max"
+	}
+	return false
+}
+
+// ParseSubject resolves a subject: listener.*, process.*, files.*, counter.*,
+// or any sysctl registry name or alias.
+func ParseSubject(name string) (Subject, error) {
+	kind, field, dotted := strings.Cut(name, ".")
+	if dotted {
+		switch Kind(kind) {
+		case KindListener:
+			return fieldSubject(KindListener, field, ListenerFields)
+		case KindProcess:
+			return fieldSubject(KindProcess, field, ProcessFields)
+		case KindFiles:
+			return fieldSubject(KindFiles, field, FilesFields)
+		case KindCounter:
+			if field == "" || strings.Trim(field, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+				return Subject{}, fmt.Errorf("counter name %q is not an nstat name like TcpExtListenOverflows", field)
+			}
+			return Subject{Kind: KindCounter, Field: field}, nil
+		}
+	}
+	if k, ok := sysctl.Lookup(name); ok {
+		return Subject{Kind: KindSysctl, Field: k.Name}, nil
+	}
+	return Subject{}, fmt.Errorf("unknown subject %q: want a sysctl name or alias (see 'backlogctl inspect'), or listener.*, process.*, files.*, counter.*", name)
+}
+
+func fieldSubject(kind Kind, field string, known []string) (Subject, error) {
+	for _, f := range known {
+		if f == field {
+			return Subject{Kind: kind, Field: field}, nil
+		}
+	}
+	return Subject{}, fmt.Errorf("unknown %s field %q (want one of %s)", kind, field, strings.Join(known, ", "))
+}

@@ -1,0 +1,297 @@
+// Package check is the `backlogctl check` command.
+package check
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+)
+
+// Options are check's inputs; tests fill them and call checkRun directly.
+type Options struct {
+	IO       *iostreams.IOStreams
+	ProcRoot string
+	SysRoot  string
+
+	Requires       []string
+	PolicyFile     string
+	Profile        string
+	Ports          []uint
+	Observe        time.Duration
+	SampleInterval time.Duration
+	Missing        string
+	Output         string
+	Quiet          bool
+
+	// Set reports whether a flag was given on the command line, so that it
+	// overrides the policy file; nil means none was.
+	Set func(flag string) bool
+
+	// Reasons, when set, supplies the failure reasons for an observation
+	// (e.g. from advise findings); nil means check.KernelReasons.
+	Reasons func(*check.Observation) check.Reasoner
+
+	// Snapshot and Watch read the host; replaced in tests.
+	Snapshot func(check.Source) *check.Observation
+	Watch    func(context.Context, check.Source, check.ObserveOptions) (*check.Observation, error)
+
+	// Filled by Complete.
+	requirements []check.Requirement
+	ports        []uint16
+	missing      check.Missing
+}
+
+var formats = []string{"text", "json", "junit", "github"}
+
+// DefaultSampleInterval is how often queues are sampled with --observe.
+const DefaultSampleInterval = 100 * time.Millisecond
+
+// NewCmdCheck returns the check command. runF replaces checkRun in tests.
+func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Snapshot: check.Gather, Watch: check.Observe}
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Prove this host meets requirements: exit 0 if all hold, 1 if any fails",
+		Long: `Evaluate requirements against this host, for a pipeline before a rollout or
+beside a load test. Each requirement is SUBJECT OP VALUE, OP one of
+>= <= > < == != (spaces around it allowed). Subjects:
+
+  any tunable, by name or alias   net.core.somaxconn>=4096, somaxconn>=4096,
+                                  tcp_syncookies==1, fs.file-max>=2097152
+  listener.FIELD                  every listener (or those on --port):
+                                  accept_queue, accept_queue_max, fill, drops, syn_queue
+  process.FIELD                   every process owning such a listener:
+                                  nofile_soft, nofile_hard, open_fds, fd_usage
+  files.FIELD                     usage (fs.file-nr against fs.file-max),
+                                  allocated, max, nr_open
+  counter.NAME                    any kernel counter inspect reports, by its
+                                  nstat name: counter.TcpExtListenOverflows==0
+
+Requirements come from --require (repeatable), --policy FILE (YAML, see the
+README) and --profile NAME: the profiles tune applies, so 'check --profile X'
+verifies what 'tune --profile X --apply' set (each key at least its target,
+exactly its target for syncookies and abort_on_overflow).
+
+A listener or process requirement must hold for every listener or process it
+covers; one matching nothing is not passed but reported as "no listener
+matched". A requirement that cannot be evaluated here (permission, a key or
+counter absent in this kernel or namespace) exits 3 unless --missing says
+pass or fail.
+
+With --observe DURATION, counters and listener drops are judged by their
+increase during the window, not since boot, and accept_queue, fill and
+syn_queue by the peak seen while sampling every --sample-interval. A listener
+that appears during the window is judged from its first sample (all its drops
+count: they happened since it was created); one that disappears keeps what was
+seen until then. Tunables, files.* and process.* are read once, at the end.
+Ctrl-C ends the window early and judges what was seen.
+
+Output (-o): text, one line per requirement (status, subject, observed,
+expected, and why for a failure); json; junit (JUnit XML, one testcase per
+requirement); github (workflow annotations). -q prints nothing: the exit code
+speaks.
+
+Exit status: 0 all hold; 1 at least one failed (also when others could not be
+evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
+		Example: `  # before a rollout
+  backlogctl check --require 'somaxconn>=4096' --require 'tcp_syncookies==1' \
+    --port 443 --require 'listener.accept_queue_max>=1024' --require 'process.nofile_soft>=65536'
+
+  # what tune set, still set?
+  backlogctl check --profile high-concurrency
+
+  # beside a load test: nothing may overflow during it
+  backlogctl check --observe 60s --require counter.TcpExtListenOverflows==0 \
+    --port 8080 --require 'listener.fill<0.9' -o junit > check.xml
+
+  # a policy file in CI, annotated on the pull request
+  backlogctl check --policy examples/check-policy.yaml -o github`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Set = func(name string) bool { return c.Flags().Changed(name) }
+			if err := opts.Complete(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return checkRun(c.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.Requires, "require", nil, "requirement SUBJECT OP VALUE, e.g. 'somaxconn>=4096' (repeatable)")
+	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML policy file with requirements (schema in the README)")
+	fl.StringVar(&opts.Profile, "profile", "", "require what 'tune --profile NAME' sets: "+profileNames())
+	fl.UintSliceVar(&opts.Ports, "port", nil, "judge only listeners on this port (repeatable, or comma-separated)")
+	fl.DurationVar(&opts.Observe, "observe", 0, "judge counters and drops by their increase, queues by their peak, over this window (e.g. 60s)")
+	fl.DurationVar(&opts.SampleInterval, "sample-interval", DefaultSampleInterval, "how often queues are sampled with --observe")
+	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as: error (exit 3), pass or fail")
+	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
+	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		names := make([]string, 0, len(advise.Profiles))
+		for _, p := range advise.Profiles {
+			names = append(names, p.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("missing", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"error", "pass", "fail"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func profileNames() string {
+	s := ""
+	for i, p := range advise.Profiles {
+		if i > 0 {
+			s += ", "
+		}
+		s += p.Name
+	}
+	return s
+}
+
+func (o *Options) set(flag string) bool { return o.Set != nil && o.Set(flag) }
+
+// Complete validates the flags, reads the policy file and merges it with
+// the flags (a flag given on the command line wins over the policy).
+func (o *Options) Complete() error {
+	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	var err error
+	if o.ports, err = cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	if o.missing, err = check.ParseMissing(o.Missing); err != nil {
+		return cmdutil.UsageErrorf("invalid --missing: %v", err)
+	}
+	if o.Observe < 0 {
+		return cmdutil.UsageErrorf("invalid --observe %v: want a positive duration like 60s", o.Observe)
+	}
+	if o.SampleInterval <= 0 {
+		return cmdutil.UsageErrorf("invalid --sample-interval %v: want a positive duration like 100ms", o.SampleInterval)
+	}
+	o.requirements = nil
+	if o.PolicyFile != "" {
+		p, err := check.LoadPolicy(o.PolicyFile)
+		if err != nil {
+			return cmdutil.UsageErrorf("%v", err)
+		}
+		o.mergePolicy(p)
+	}
+	for _, s := range o.Requires {
+		e, err := check.ParseExpr(s)
+		if err != nil {
+			return cmdutil.UsageErrorf("--require: %v", err)
+		}
+		o.requirements = append(o.requirements, check.Requirement{Expr: e, Source: "--require"})
+	}
+	if o.Profile != "" {
+		p, err := advise.LookupProfile(o.Profile)
+		if err != nil {
+			return cmdutil.UsageErrorf("invalid --profile: %v", err)
+		}
+		o.requirements = append(o.requirements, check.ProfileRequirements(p)...)
+	}
+	if len(o.requirements) == 0 {
+		return cmdutil.UsageErrorf("nothing to check: give --require EXPR, --policy FILE or --profile NAME")
+	}
+	return nil
+}
+
+func (o *Options) mergePolicy(p *check.Policy) {
+	o.requirements = append(o.requirements, p.Requirements...)
+	if p.Profile != nil {
+		o.requirements = append(o.requirements, check.ProfileRequirements(*p.Profile)...)
+	}
+	if len(p.Ports) > 0 && !o.set("port") {
+		o.ports = p.Ports
+	}
+	if p.Observe > 0 && !o.set("observe") {
+		o.Observe = p.Observe
+	}
+	if p.SampleInterval > 0 && !o.set("sample-interval") {
+		o.SampleInterval = p.SampleInterval
+	}
+	if p.Missing != "" && !o.set("missing") {
+		o.missing = p.Missing
+	}
+}
+
+// needsProcesses reports whether any requirement needs listener owners,
+// the only part that scans /proc.
+func needsProcesses(reqs []check.Requirement) bool {
+	for _, r := range reqs {
+		if r.Expr.Subject.Kind == check.KindProcess {
+			return true
+		}
+	}
+	return false
+}
+
+func checkRun(ctx context.Context, o *Options) error {
+	src := check.Source{
+		ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: o.ports,
+		Processes: needsProcesses(o.requirements),
+	}
+	var obs *check.Observation
+	if o.Observe > 0 {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		var err error
+		obs, err = o.Watch(ctx, src, check.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval})
+		if err != nil {
+			return cmdutil.EnvError(fmt.Errorf("observing: %w", err))
+		}
+	} else {
+		obs = o.Snapshot(src)
+	}
+	eo := check.EvalOptions{Missing: o.missing}
+	if o.Reasons != nil {
+		eo.Reasons = o.Reasons(obs)
+	}
+	results := check.Evaluate(o.requirements, obs, eo)
+	report := newReport(results, obs)
+	if !o.Quiet {
+		if err := render(o.IO, o.Output, report); err != nil {
+			return err
+		}
+		// JSON carries the warnings; GitHub annotates them; others use stderr.
+		for _, w := range obs.Warnings {
+			switch o.Output {
+			case "json":
+			case "github":
+				fmt.Fprintf(o.IO.Out, "::warning title=backlogctl check::%s\n", escapeData(w))
+			default:
+				fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
+			}
+		}
+	}
+	return report.err()
+}
+
+func (r *Report) err() error {
+	switch r.ExitCode {
+	case cmdutil.ExitOK:
+		return nil
+	case cmdutil.ExitFailed:
+		return cmdutil.ErrSilentFailure
+	}
+	return cmdutil.EnvError(fmt.Errorf("%d requirement(s) could not be evaluated here (see --missing)", r.Summary.Errors))
+}

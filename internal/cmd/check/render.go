@@ -1,0 +1,89 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/tableprinter"
+)
+
+func render(io *iostreams.IOStreams, format string, r *Report) error {
+	switch format {
+	case "text":
+		return renderText(io, r)
+	case "json":
+		return cmdutil.WriteJSON(io.Out, r)
+	case "junit":
+		return renderJUnit(io.Out, r)
+	case "github":
+		return renderGitHub(io.Out, r)
+	default:
+		return cmdutil.UsageErrorf("invalid --output %q", format)
+	}
+}
+
+// renderText prints one row per requirement: STATUS SUBJECT OBSERVED EXPECTED REASON.
+func renderText(io *iostreams.IOStreams, r *Report) error {
+	t := tableprinter.New(io.Out, io.IsStdoutTTY(), "STATUS", "SUBJECT", "OBSERVED", "EXPECTED", "REASON")
+	for _, res := range r.Results {
+		t.AddRow(strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
+			string(res.Op)+" "+res.Expected, res.Reason)
+	}
+	return t.Render()
+}
+
+// unlimited is RLIM_INFINITY as a descriptor limit reads.
+const unlimited = "18446744073709551615"
+
+// observedText is the observed value with where it was seen, and for a
+// window whether it is an increase or a peak: "3 (increase, 127.0.0.1:80)".
+func observedText(res check.Result) string {
+	if !res.Evaluated {
+		return "-"
+	}
+	var notes []string
+	if res.Windowed {
+		if isIncrease(res.Subject) {
+			notes = append(notes, "increase")
+		} else {
+			notes = append(notes, "peak")
+		}
+	}
+	if res.Where != "" {
+		notes = append(notes, res.Where)
+	}
+	if n := len(res.Failing); n > 1 {
+		notes = append(notes, fmt.Sprintf("%d failing", n))
+	}
+	val := res.Observed.String()
+	if val == unlimited {
+		val = "unlimited"
+	}
+	if len(notes) == 0 {
+		return val
+	}
+	return fmt.Sprintf("%s (%s)", val, strings.Join(notes, ", "))
+}
+
+// isIncrease tells windowed counters and drops (increases) from queues (peaks).
+func isIncrease(subject string) bool {
+	return strings.HasPrefix(subject, "counter.") || subject == "listener.drops"
+}
+
+// message is the one-line account of a result used by junit and github.
+func message(res check.Result) string {
+	if !res.Evaluated {
+		return "not evaluated: " + res.Reason
+	}
+	m := fmt.Sprintf("observed %s, expected %s %s", observedText(res), res.Op, res.Expected)
+	if len(res.Failing) > 1 {
+		m += "; failing: " + strings.Join(res.Failing, " ")
+	}
+	if res.Reason != "" {
+		m += ": " + res.Reason
+	}
+	return m
+}

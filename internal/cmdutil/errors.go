@@ -25,6 +25,9 @@ const (
 type ExitError struct {
 	Code int
 	Err  error
+	// Silent errors end the program with Code but print nothing: the
+	// command has already said what happened, or was asked to be quiet.
+	Silent bool
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -45,7 +48,16 @@ func EnvError(err error) error {
 
 // ErrSilentFailure ends the program with exit 1 without printing anything more;
 // the command has already said what failed.
-var ErrSilentFailure = &ExitError{Code: ExitFailed, Err: errors.New("requirements not met")}
+var ErrSilentFailure = &ExitError{Code: ExitFailed, Err: errors.New("requirements not met"), Silent: true}
+
+// Silence marks err so that it sets the exit code without being printed.
+func Silence(err error) error {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return &ExitError{Code: ee.Code, Err: ee.Err, Silent: true}
+	}
+	return &ExitError{Code: ExitCode(err), Err: err, Silent: true}
+}
 
 // ExitCode maps an error to the program's exit code.
 func ExitCode(err error) int {

@@ -29,12 +29,13 @@ func Main() int {
 		return cmdutil.ExitOK
 	}
 	code := cmdutil.ExitCode(err)
-	if err != cmdutil.ErrSilentFailure {
+	var typed *cmdutil.ExitError
+	isTyped := errors.As(err, &typed)
+	if !isTyped || !typed.Silent {
 		msg := err.Error()
 		// cobra's own usage errors (unknown command, missing args) are untyped;
 		// errors our commands typed keep their code even if the text looks alike.
-		var typed *cmdutil.ExitError
-		if !errors.As(err, &typed) && isCobraUsage(msg) {
+		if !isTyped && isCobraUsage(msg) {
 			code = cmdutil.ExitUsage
 		}
 		fmt.Fprintf(f.IOStreams.ErrOut, "backlogctl: %s\n", oneLine(msg))

@@ -283,7 +283,11 @@ func checkRun(ctx context.Context, o *Options) error {
 			}
 		}
 	}
-	return report.err()
+	err := report.err()
+	if err != nil && o.Quiet {
+		return cmdutil.Silence(err)
+	}
+	return err
 }
 
 func (r *Report) err() error {

@@ -63,7 +63,7 @@ func UnitName(name string) (string, error) {
 
 // DropIn is the text of a drop-in that sets a service's RLIMIT_NOFILE.
 func DropIn(n Nofile) string {
-	return fmt.Sprintf("[Service]\nLimitNOFILE=%d:%d\n", n.Soft, n.Hard)
+	return fmt.Sprintf("[Service]\nLimitNOFILE=%s\n", n)
 }
 
 // DropInPath is where WriteDropIn puts unit's drop-in below dir.

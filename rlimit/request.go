@@ -92,3 +92,16 @@ func Check(n Nofile, nrOpen int64) error {
 	}
 	return nil
 }
+
+// String is "SOFT:HARD", as prlimit(1) and LimitNOFILE= write it.
+func (n Nofile) String() string {
+	return FormatLimit(n.Soft) + ":" + FormatLimit(n.Hard)
+}
+
+// FormatLimit prints a limit as /proc/PID/limits does: a number or "unlimited".
+func FormatLimit(v uint64) string {
+	if v == Unlimited {
+		return "unlimited"
+	}
+	return strconv.FormatUint(v, 10)
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -142,15 +141,8 @@ func TestSetWriteFailureRestoresProcess(t *testing.T) {
 
 // The real thing: prlimit on a child `sleep`, read back from /proc.
 func TestSetRealChildProcess(t *testing.T) {
-	child := exec.Command("sleep", "30")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	child := startSleep(t, 1024, 4096)
 	pid := child.Process.Pid
-	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1024, Max: 4096}, nil); err != nil {
-		t.Fatal(err)
-	}
 	io, _, out, _ := iostreams.Test()
 	o := &SetOptions{IO: io, ProcRoot: "/proc", SysRoot: "/proc/sys", Output: "json", Set: rlimit.Set,
 		PID: pid, PIDGiven: true, Nofile: "3000:3500", SystemdDir: t.TempDir()}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
@@ -23,7 +25,7 @@ func gather(o *Options) (*rlimit.Report, error) {
 	}
 
 	owners := len(o.PIDs) == 0
-	ls, warnings, err := o.Listeners(o.ProcRoot, owners)
+	ls, warnings, err := o.Listeners(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Processes: owners})
 	if err != nil {
 		if owners {
 			return nil, cmdutil.EnvError(fmt.Errorf("finding the processes that own listeners: %w", err))
@@ -40,7 +42,7 @@ func gather(o *Options) (*rlimit.Report, error) {
 	for _, l := range ls {
 		listenerPorts[l.Inode] = l.Port
 	}
-	unreadable := 0
+	var unreadable []string
 	for _, pid := range pids {
 		p, err := rlimit.ReadProcess(o.ProcRoot, pid)
 		var gone *rlimit.NoProcessError
@@ -51,14 +53,14 @@ func gather(o *Options) (*rlimit.Report, error) {
 			return nil, cmdutil.EnvError(err)
 		}
 		if p.OpenFDs == nil {
-			unreadable++
+			unreadable = append(unreadable, strconv.Itoa(pid))
 		}
 		p.AttachPorts(listenerPorts)
 		rep.Processes = append(rep.Processes, p)
 	}
-	if unreadable > 0 {
+	if len(unreadable) > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
-			"could not read the descriptors of %d processes (/proc/PID/fd needs root or the same user)", unreadable))
+			"could not count the open descriptors of pid %s (/proc/PID/fd needs root or the same user)", strings.Join(unreadable, ",")))
 	}
 	return rep, nil
 }
@@ -80,14 +82,14 @@ func uniquePIDs(pids []int) []int {
 	return slices.Compact(out)
 }
 
-// dumpListeners reads the listeners through sock_diag; with owners, through
-// inspect.Gather so the /proc/*/fd owner scan runs too.
-func dumpListeners(procRoot string, owners bool) ([]inspect.Listener, []string, error) {
-	if !owners {
-		ls, err := inspect.Listeners(inspect.Options{ProcRoot: procRoot})
+// dumpListeners reads the listeners through sock_diag; with opts.Processes,
+// through inspect.Gather so the /proc/*/fd owner scan runs too.
+func dumpListeners(opts inspect.Options) ([]inspect.Listener, []string, error) {
+	if !opts.Processes {
+		ls, err := inspect.Listeners(opts)
 		return ls, nil, err
 	}
-	snap, err := inspect.Gather(inspect.Options{ProcRoot: procRoot, Processes: true})
+	snap, err := inspect.Gather(opts)
 	if err != nil {
 		return nil, nil, err
 	}

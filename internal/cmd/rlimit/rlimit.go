@@ -18,9 +18,9 @@ type Options struct {
 	PIDs     []int
 	Output   string
 
-	// Listeners dumps the listening sockets; with owners it also finds the
-	// processes holding them. Replaced in tests.
-	Listeners func(procRoot string, owners bool) ([]inspect.Listener, []string, error)
+	// Listeners dumps the listening sockets; with Processes set it also finds
+	// the processes holding them, with warnings. Replaced in tests.
+	Listeners func(inspect.Options) ([]inspect.Listener, []string, error)
 }
 
 var formats = []string{"table", "json"}

@@ -23,9 +23,9 @@ const (
 
 // fakeListeners returns two listeners owned by the nginx fixture (one of them
 // twice, IPv4 and IPv6 on the same port) and records whether owners were asked for.
-func fakeListeners(owners *bool) func(string, bool) ([]inspect.Listener, []string, error) {
-	return func(_ string, o bool) ([]inspect.Listener, []string, error) {
-		*owners = o
+func fakeListeners(owners *bool) func(inspect.Options) ([]inspect.Listener, []string, error) {
+	return func(o inspect.Options) ([]inspect.Listener, []string, error) {
+		*owners = o.Processes
 		nginx := []inspect.Process{{PID: nginxPID}}
 		return []inspect.Listener{
 			{Port: 443, Inode: 4001, Processes: nginx},
@@ -85,7 +85,7 @@ func TestListPIDsJSON(t *testing.T) {
 				"nofile": map[string]any{"soft": 1024.0, "hard": 4096.0}, "open_fds": nil, "usage": nil},
 		},
 		"warnings": []any{"could not read the descriptors of 2 processes",
-			"could not read the descriptors of 1 processes (/proc/PID/fd needs root or the same user)"},
+			"could not count the open descriptors of pid 4194306 (/proc/PID/fd needs root or the same user)"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JSON (-want +got):\n%s", diff)
@@ -93,7 +93,7 @@ func TestListPIDsJSON(t *testing.T) {
 }
 
 func TestListListenerDumpFails(t *testing.T) {
-	failing := func(string, bool) ([]inspect.Listener, []string, error) {
+	failing := func(inspect.Options) ([]inspect.Listener, []string, error) {
 		return nil, nil, errors.New("netlink: permission denied")
 	}
 	// Without --pid there is nothing to show: exit 3.
@@ -120,7 +120,7 @@ func TestListListenerDumpFails(t *testing.T) {
 
 func TestListNoOwners(t *testing.T) {
 	o, out, _ := listOpts()
-	o.Listeners = func(string, bool) ([]inspect.Listener, []string, error) { return nil, nil, nil }
+	o.Listeners = func(inspect.Options) ([]inspect.Listener, []string, error) { return nil, nil, nil }
 	if err := listRun(o); err != nil {
 		t.Fatal(err)
 	}

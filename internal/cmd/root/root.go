@@ -10,6 +10,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmd/completion"
 	"github.com/backlogctl/backlogctl/internal/cmd/explain"
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmd/rlimit"
 	sysctlcmd "github.com/backlogctl/backlogctl/internal/cmd/sysctl"
 	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/cmd/version"
@@ -48,6 +49,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(tune.NewCmdTune(f, nil))
 	cmd.AddCommand(sysctlcmd.NewCmdSysctl(f))
 	cmd.AddCommand(checkcmd.NewCmdCheck(f, nil))
+	cmd.AddCommand(rlimit.NewCmdRlimit(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

@@ -1,0 +1,97 @@
+package rlimit
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/rlimit"
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// gather builds the report: the processes asked for (or every listener's
+// owner), their limits and usage, and the ports they listen on.
+func gather(o *Options) (*rlimit.Report, error) {
+	rep := &rlimit.Report{Processes: []rlimit.Process{}}
+	if nr, err := sysctl.NewFS(o.SysRoot).ReadInt("fs.nr_open"); err == nil {
+		rep.NrOpen = &nr
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		rep.Warnings = append(rep.Warnings, err.Error())
+	}
+
+	owners := len(o.PIDs) == 0
+	ls, warnings, err := o.Listeners(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Processes: owners})
+	if err != nil {
+		if owners {
+			return nil, cmdutil.EnvError(fmt.Errorf("finding the processes that own listeners: %w", err))
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("could not list listeners, ports not shown: %v", err))
+	}
+	rep.Warnings = append(rep.Warnings, warnings...)
+
+	pids := uniquePIDs(o.PIDs)
+	if owners {
+		pids = ownerPIDs(ls)
+	}
+	listenerPorts := make(map[uint32]uint16, len(ls))
+	for _, l := range ls {
+		listenerPorts[l.Inode] = l.Port
+	}
+	var unreadable []string
+	for _, pid := range pids {
+		p, err := rlimit.ReadProcess(o.ProcRoot, pid)
+		var gone *rlimit.NoProcessError
+		if owners && errors.As(err, &gone) {
+			continue // exited since the dump
+		}
+		if err != nil {
+			return nil, cmdutil.EnvError(err)
+		}
+		if p.OpenFDs == nil {
+			unreadable = append(unreadable, strconv.Itoa(pid))
+		}
+		p.AttachPorts(listenerPorts)
+		rep.Processes = append(rep.Processes, p)
+	}
+	if len(unreadable) > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
+			"could not count the open descriptors of pid %s (/proc/PID/fd needs root or the same user)", strings.Join(unreadable, ",")))
+	}
+	return rep, nil
+}
+
+// ownerPIDs lists every process holding one of the listeners, once, ascending.
+func ownerPIDs(ls []inspect.Listener) []int {
+	var pids []int
+	for _, l := range ls {
+		for _, p := range l.Processes {
+			pids = append(pids, p.PID)
+		}
+	}
+	return uniquePIDs(pids)
+}
+
+func uniquePIDs(pids []int) []int {
+	out := slices.Clone(pids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// dumpListeners reads the listeners through sock_diag; with opts.Processes,
+// through inspect.Gather so the /proc/*/fd owner scan runs too.
+func dumpListeners(opts inspect.Options) ([]inspect.Listener, []string, error) {
+	if !opts.Processes {
+		ls, err := inspect.Listeners(opts)
+		return ls, nil, err
+	}
+	snap, err := inspect.Gather(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return snap.Listeners, snap.Warnings, nil
+}

@@ -1,0 +1,59 @@
+package rlimit
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/tableprinter"
+	"github.com/backlogctl/backlogctl/rlimit"
+)
+
+// renderTable draws one line per process; warnings go to stderr.
+func renderTable(io *iostreams.IOStreams, rep *rlimit.Report) error {
+	defer func() {
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", w)
+		}
+	}()
+	if len(rep.Processes) == 0 {
+		fmt.Fprintln(io.Out, "no process owns a listening TCP socket here")
+		return nil
+	}
+	nrOpen := "-"
+	if rep.NrOpen != nil {
+		nrOpen = strconv.FormatInt(*rep.NrOpen, 10)
+	}
+	t := tableprinter.New(io.Out, io.IsStdoutTTY(), "PID", "COMM", "UNIT", "PORTS", "OPEN", "SOFT", "HARD", "USAGE", "NR-OPEN")
+	for _, p := range rep.Processes {
+		open, usage := "-", "-"
+		if p.OpenFDs != nil {
+			open = strconv.Itoa(*p.OpenFDs)
+		}
+		if p.Usage != nil {
+			usage = strconv.FormatFloat(*p.Usage, 'f', 2, 64)
+		}
+		t.AddRow(strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports), open,
+			rlimit.FormatLimit(p.Nofile.Soft), rlimit.FormatLimit(p.Nofile.Hard), usage, nrOpen)
+	}
+	return t.Render()
+}
+
+func portsText(ports []uint16) string {
+	if len(ports) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(ports))
+	for i, p := range ports {
+		parts[i] = strconv.Itoa(int(p))
+	}
+	return strings.Join(parts, ",")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

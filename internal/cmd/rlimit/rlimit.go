@@ -1,0 +1,123 @@
+// Package rlimit is the `backlogctl rlimit` command: descriptor limits of the
+// processes that accept connections, and `rlimit set` to change them.
+package rlimit
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+)
+
+// Options are the listing's inputs; tests fill them and call listRun directly.
+type Options struct {
+	IO       *iostreams.IOStreams
+	ProcRoot string
+	SysRoot  string
+	PIDs     []int
+	Output   string
+
+	// Listeners dumps the listening sockets; with Processes set it also finds
+	// the processes holding them, with warnings. Replaced in tests.
+	Listeners func(inspect.Options) ([]inspect.Listener, []string, error)
+}
+
+var formats = []string{"table", "json"}
+
+// NewCmdRlimit returns the rlimit command with its set subcommand. runF
+// replaces listRun in tests.
+func NewCmdRlimit(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Listeners: dumpListeners}
+	cmd := &cobra.Command{
+		Use:   "rlimit",
+		Short: "Show the descriptor limits of the processes that accept connections",
+		Long: `Show RLIMIT_NOFILE for every process that owns a listening TCP socket, or for
+the processes given with --pid: the soft limit (what accept() hits with
+EMFILE), the hard limit (how far the process may raise it), the descriptors
+open now, their ratio to the soft limit, and fs.nr_open (the ceiling no hard
+limit may exceed, even for root).
+
+An accept queue pinned full while its owner sits at its soft limit is a
+descriptor problem, not a backlog one: accept() fails with EMFILE and leaves
+the connection in the queue.
+
+Columns: PID, COMM, UNIT (the systemd service the process runs in, read from
+/proc/PID/cgroup: where LimitNOFILE= belongs), PORTS (the listeners it holds),
+OPEN, SOFT, HARD, USAGE (open/soft; 1.00 means accept() is failing), NR-OPEN.
+OPEN and USAGE are "-" where /proc/PID/fd is not readable (run as root).
+
+To change a limit, see 'backlogctl rlimit set --help'.
+
+Exit status: 0 on success, 2 on a usage error, 3 when a pid has no process or
+the listeners could not be read.`,
+		Example: `  # every process that owns a listener
+  backlogctl rlimit
+
+  # two processes, for a script
+  backlogctl rlimit --pid 4242 --pid 4243 -o json | jq '.processes[] | {pid, unit, usage}'
+
+  # raise a running server's soft limit, then make it permanent
+  backlogctl rlimit set --pid 4242 --nofile 65536
+  backlogctl rlimit set --systemd-unit nginx --nofile 65536:65536 --write`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return listRun(opts)
+		},
+	}
+	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show this process (repeatable, or comma-separated); default: every listener's owner")
+	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmd.AddCommand(NewCmdSet(f, nil))
+	return cmd
+}
+
+// noArgs refuses positional arguments as a usage error (exit 2).
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return cmdutil.UsageErrorf("%s takes no arguments, got %q (see '%s --help')", c.CommandPath(), args[0], c.CommandPath())
+	}
+	return nil
+}
+
+// Validate checks the flags before anything is read.
+func (o *Options) Validate() error {
+	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	for _, pid := range o.PIDs {
+		if err := checkPID(pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPID refuses what cannot be a process id.
+func checkPID(pid int) error {
+	if pid <= 0 {
+		return cmdutil.UsageErrorf("invalid --pid %d: want a positive process id", pid)
+	}
+	return nil
+}
+
+func listRun(o *Options) error {
+	rep, err := gather(o)
+	if err != nil {
+		return err
+	}
+	switch o.Output {
+	case "json":
+		return cmdutil.WriteJSON(o.IO.Out, rep)
+	case "table":
+		return renderTable(o.IO, rep)
+	default:
+		return cmdutil.UsageErrorf("invalid --output %q", o.Output)
+	}
+}

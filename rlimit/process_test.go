@@ -1,0 +1,51 @@
+package rlimit
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func intp(v int) *int           { return &v }
+func floatp(v float64) *float64 { return &v }
+
+func TestReadProcessFixtures(t *testing.T) {
+	tests := []struct {
+		pid  int
+		want Process
+	}{
+		{100, Process{PID: 100, Comm: "nginx", Unit: "nginx.service", Ports: []uint16{},
+			Nofile: Nofile{1024, 524288}, OpenFDs: intp(4), Usage: floatp(4.0 / 1024),
+			SocketInodes: []uint32{4001, 4002}}},
+		// cgroup v1: systemd's own hierarchy decides, not the cpu or memory controllers.
+		{200, Process{PID: 200, Comm: "haproxy", Unit: "haproxy.service", Ports: []uint16{},
+			Nofile: Nofile{65536, 65536}, OpenFDs: intp(1), Usage: floatp(1.0 / 65536),
+			SocketInodes: []uint32{5001}}},
+		// No fd directory: descriptors unknown, not zero.
+		{300, Process{PID: 300, Comm: "containerd-shim", Ports: []uint16{},
+			Nofile: Nofile{Unlimited, Unlimited}}},
+		{400, Process{PID: 400, Comm: "bash", Ports: []uint16{}, Nofile: Nofile{1024, 4096}}},
+	}
+	for _, tt := range tests {
+		got, err := ReadProcess("testdata/proc", tt.pid)
+		if err != nil {
+			t.Errorf("ReadProcess(%d): %v", tt.pid, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("ReadProcess(%d) (-want +got):\n%s", tt.pid, diff)
+		}
+	}
+}
+
+func TestReadProcessErrors(t *testing.T) {
+	_, err := ReadProcess("testdata/proc", 999)
+	var np *NoProcessError
+	if !errors.As(err, &np) || err.Error() != "no process with pid 999" {
+		t.Errorf("missing pid: err = %v, want NoProcessError \"no process with pid 999\"", err)
+	}
+	if _, err := ReadProcess("testdata/proc", 500); !errors.Is(err, ErrNoNofileLine) {
+		t.Errorf("limits without Max open files: err = %v, want ErrNoNofileLine", err)
+	}
+}

@@ -1,0 +1,124 @@
+package advise
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSynRules(t *testing.T) {
+	ids := []string{"syncookies-off", "syncookies-always", "tcp-max-syn-backlog-below-backlog", "abort-on-overflow-on", "syn-queue-overflow-cookies"}
+	wide := lst(443, 0, 4096, nil)
+	wide.SynQueue = 1000
+	tests := []struct {
+		name string
+		in   Input
+		want []summary
+	}{
+		{
+			name: "defaults: nothing",
+			in:   once(with(listening(wide))),
+			want: []summary{},
+		},
+		{
+			name: "syncookies off: recommend 1",
+			in:   once(with(setSysctl("net.ipv4.tcp_syncookies", 0))),
+			want: []summary{{"syncookies-off", Warning, "net.ipv4.tcp_syncookies", "net.ipv4.tcp_syncookies", p64(0), p64(1)}},
+		},
+		{
+			name: "syncookies off and SYN-queue drops during the interval: critical",
+			in: twice(with(setSysctl("net.ipv4.tcp_syncookies", 0), counter("TcpExtTCPReqQFullDrop", 5)),
+				with(setSysctl("net.ipv4.tcp_syncookies", 0), counter("TcpExtTCPReqQFullDrop", 50))),
+			want: []summary{{"syncookies-off", Critical, "net.ipv4.tcp_syncookies", "net.ipv4.tcp_syncookies", p64(0), p64(1)}},
+		},
+		{
+			name: "syncookies off since boot only: still a warning for the setting, not critical",
+			in:   once(with(setSysctl("net.ipv4.tcp_syncookies", 0), counter("TcpExtTCPReqQFullDrop", 50))),
+			want: []summary{{"syncookies-off", Warning, "net.ipv4.tcp_syncookies", "net.ipv4.tcp_syncookies", p64(0), p64(1)}},
+		},
+		{
+			name: "syncookies off, backlog wider than 3/4 of tcp_max_syn_backlog, SYN queue deep: raise both",
+			in:   once(with(setSysctl("net.ipv4.tcp_syncookies", 0), listening(wide))),
+			want: []summary{
+				{"syncookies-off", Warning, "net.ipv4.tcp_syncookies", "net.ipv4.tcp_syncookies", p64(0), p64(1)},
+				{"tcp-max-syn-backlog-below-backlog", Warning, "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_max_syn_backlog", p64(512), p64(8192)},
+			},
+		},
+		{
+			name: "syncookies on: tcp_max_syn_backlog is never recommended, however small",
+			in: once(with(setSysctl("net.ipv4.tcp_max_syn_backlog", 16), listening(wide),
+				counter("TcpExtTCPReqQFullDoCookies", 10))),
+			want: []summary{{"syn-queue-overflow-cookies", Info, "TcpExtTCPReqQFullDoCookies", "", nil, nil}},
+		},
+		{
+			name: "cookies sent during the interval in mode 1: warning",
+			in: twice(with(counter("TcpExtTCPReqQFullDoCookies", 10)),
+				with(counter("TcpExtTCPReqQFullDoCookies", 25))),
+			want: []summary{{"syn-queue-overflow-cookies", Warning, "TcpExtTCPReqQFullDoCookies", "", nil, nil}},
+		},
+		{
+			name: "mode 2: DoCookies counts every SYN, so no overflow finding",
+			in: twice(with(setSysctl("net.ipv4.tcp_syncookies", 2), counter("TcpExtTCPReqQFullDoCookies", 10)),
+				with(setSysctl("net.ipv4.tcp_syncookies", 2), counter("TcpExtTCPReqQFullDoCookies", 9000))),
+			want: []summary{{"syncookies-always", Warning, "net.ipv4.tcp_syncookies", "net.ipv4.tcp_syncookies", p64(2), p64(1)}},
+		},
+		{
+			name: "abort on overflow: recommend 0",
+			in:   once(with(setSysctl("net.ipv4.tcp_abort_on_overflow", 1))),
+			want: []summary{{"abort-on-overflow-on", Warning, "net.ipv4.tcp_abort_on_overflow", "net.ipv4.tcp_abort_on_overflow", p64(1), p64(0)}},
+		},
+		{
+			name: "syncookies not visible: nothing",
+			in:   once(with(without("net.ipv4.tcp_syncookies"), listening(wide))),
+			want: []summary{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := summarize(only(Advise(tt.in), ids...))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// KERNEL.md §7: raising tcp_max_syn_backlog alone does nothing while
+// syncookies are on, so no input with syncookies on may plan it.
+func TestNeverPlansSynBacklogWithCookiesOn(t *testing.T) {
+	wide := lst(443, 4097, 4096, p32(100))
+	wide.SynQueue = 4096
+	for _, mode := range []int64{1, 2, 3} {
+		in := twice(with(setSysctl("net.ipv4.tcp_syncookies", mode), setSysctl("net.ipv4.tcp_max_syn_backlog", 16), listening(lst(443, 0, 4096, p32(0))), counter("TcpExtTCPReqQFullDoCookies", 1)),
+			with(setSysctl("net.ipv4.tcp_syncookies", mode), setSysctl("net.ipv4.tcp_max_syn_backlog", 16), listening(wide), counter("TcpExtTCPReqQFullDoCookies", 1e6), counter("TcpExtListenOverflows", 1000)))
+		in.Sizing = &Sizing{Rate: 1e5, AcceptLatency: 1e9}
+		for _, c := range PlanFindings(Advise(in)).Changes {
+			if c.Key == "net.ipv4.tcp_max_syn_backlog" {
+				t.Errorf("syncookies=%d: planned %+v", mode, c)
+			}
+		}
+	}
+}
+
+func TestKernelVersion(t *testing.T) {
+	tests := []struct {
+		release      string
+		major, minor int
+		ok, before44 bool
+	}{
+		{"6.18.44", 6, 18, true, false},
+		{"4.19.0-27-amd64", 4, 19, true, false},
+		{"4.4.0", 4, 4, true, false},
+		{"4.3.6", 4, 3, true, true},
+		{"3.10.0-1160.el7.x86_64", 3, 10, true, true},
+		{"5.15rc1", 5, 15, true, false},
+		{"", 0, 0, false, false},
+		{"linux", 0, 0, false, false},
+	}
+	for _, tt := range tests {
+		major, minor, ok := kernelVersion(tt.release)
+		if major != tt.major || minor != tt.minor || ok != tt.ok || before44(tt.release) != tt.before44 {
+			t.Errorf("%q: got %d.%d ok=%v before44=%v", tt.release, major, minor, ok, before44(tt.release))
+		}
+	}
+}

@@ -31,7 +31,7 @@ func (h *fakeHost) SoftnetDropped(string) (uint64, error) {
 	return v, nil
 }
 func (h *fakeHost) Unit(_ string, pid int) (string, error) { return h.units[pid], nil }
-func (h *fakeHost) MemTotal(string) (uint64, error)         { return 8 << 30, nil }
+func (h *fakeHost) MemTotal(string) (uint64, error)        { return 8 << 30, nil }
 
 // snapshot is a host with somaxconn and one listener on 127.0.0.1:9000.
 func snapshot(somaxconn int64, overflows uint64, l inspect.Listener) *inspect.Snapshot {

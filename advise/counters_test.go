@@ -2,19 +2,13 @@ package advise
 
 import (
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func u64(v uint64) *uint64 { return &v }
 
 func TestCounterRules(t *testing.T) {
 	ids := []string{"listen-overflows-since-boot", "listen-overflows-in-bursts", "netdev-backlog-drops"}
-	tests := []struct {
-		name string
-		in   Input
-		want []summary
-	}{
+	tests := []ruleCase{
 		{
 			name: "overflows since boot: info only",
 			in:   once(with(counter("TcpExtListenOverflows", 12345))),
@@ -61,14 +55,7 @@ func TestCounterRules(t *testing.T) {
 			want: []summary{{"netdev-backlog-drops", Warning, "net.core.netdev_max_backlog", "net.core.netdev_max_backlog", p64(1000), p64(2048)}},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := summarize(only(Advise(tt.in), ids...))
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("findings (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runRuleCases(t, ids, tests)
 }
 
 // Without an interval, nothing counted since boot may be more than info:

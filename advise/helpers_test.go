@@ -1,7 +1,10 @@
 package advise
 
 import (
+	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/rlimit"
@@ -107,4 +110,25 @@ func only(fs []Finding, ids ...string) []Finding {
 		}
 	}
 	return out
+}
+
+// ruleCase is one row of a rule's table: an input and the findings, among
+// the rule's ids, it must give.
+type ruleCase struct {
+	name string
+	in   Input
+	want []summary
+}
+
+// runRuleCases checks each case's findings with the given ids.
+func runRuleCases(t *testing.T, ids []string, cases []ruleCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got := summarize(only(Advise(tt.in), ids...))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

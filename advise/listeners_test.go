@@ -4,18 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/backlogctl/backlogctl/inspect"
 )
 
 func TestListenerRules(t *testing.T) {
 	listenerIDs := []string{"somaxconn-clamps-listener", "listener-backlog-too-small", "accept-queue-full-at-nofile", "somaxconn-lowered-since-listen"}
-	tests := []struct {
-		name string
-		in   Input
-		want []summary
-	}{
+	tests := []ruleCase{
 		{
 			name: "clamped listener with a full queue: raise somaxconn",
 			in:   once(with(setSysctl("net.core.somaxconn", 8), listening(lst(9000, 9, 8, p32(42))))),
@@ -86,14 +80,7 @@ func TestListenerRules(t *testing.T) {
 			want: []summary{{"listener-backlog-too-small", Warning, "127.0.0.1:80", "", p64(8), nil}},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := summarize(only(Advise(tt.in), listenerIDs...))
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("findings (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runRuleCases(t, listenerIDs, tests)
 }
 
 func TestClampedFindingSaysRestart(t *testing.T) {
@@ -148,7 +135,7 @@ func TestProgramFix(t *testing.T) {
 		{"php-fpm8.2", "php-fpm: master process", "listen.backlog = 4096"},
 		{"python3", "/usr/bin/python3 /usr/local/bin/gunicorn app:app", "--backlog 4096"},
 		{"caddy", "caddy run", "Go's net package"},
-		{"myserver", "/opt/myserver", "the backlog the program passes to listen()"},
+		{"myserver", "/opt/myserver", "the backlog myserver passes to listen()"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.comm, func(t *testing.T) {
@@ -161,11 +148,7 @@ func TestProgramFix(t *testing.T) {
 }
 
 func TestNrOpenFindings(t *testing.T) {
-	tests := []struct {
-		name string
-		in   Input
-		want []summary
-	}{
+	tests := []ruleCase{
 		{
 			name: "hard limit above nr_open: impossible to set again",
 			in:   once(with(setSysctl("fs.nr_open", 65536), listening(lst(80, 0, 511, nil, proc(9, "nginx", 10, 1024, 1048576))))),
@@ -177,12 +160,5 @@ func TestNrOpenFindings(t *testing.T) {
 			want: []summary{},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := summarize(only(Advise(tt.in), "nofile-hard-above-nr-open"))
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("findings (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runRuleCases(t, []string{"nofile-hard-above-nr-open"}, tests)
 }

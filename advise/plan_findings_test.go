@@ -125,22 +125,11 @@ func TestFileNrFindings(t *testing.T) {
 	files := func(alloc, max int64) func(*inspect.Snapshot) {
 		return func(s *inspect.Snapshot) { s.Files.Allocated, s.Files.Max = alloc, max }
 	}
-	tests := []struct {
-		name string
-		in   Input
-		want []summary
-	}{
+	runRuleCases(t, []string{"file-nr-near-file-max"}, []ruleCase{
 		{"plenty left", once(with(files(1000, 100000))), []summary{}},
 		{"three quarters used: warning", once(with(files(80000, 100000))),
 			[]summary{{"file-nr-near-file-max", Warning, "fs.file-max", "fs.file-max", p64(100000), p64(262144)}}},
 		{"nearly all used: critical", once(with(files(99000, 100000))),
 			[]summary{{"file-nr-near-file-max", Critical, "fs.file-max", "fs.file-max", p64(100000), p64(262144)}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, summarize(only(Advise(tt.in), "file-nr-near-file-max"))); diff != "" {
-				t.Errorf("findings (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }

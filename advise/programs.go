@@ -79,5 +79,9 @@ func programFix(l inspect.Listener, want int64) string {
 		}
 		return fix
 	}
-	return fmt.Sprintf("raise the backlog the program passes to listen() to %s (its own setting, not a sysctl), then restart it", value)
+	who := "the program"
+	if len(l.Processes) > 0 && l.Processes[0].Comm != "" {
+		who = l.Processes[0].Comm
+	}
+	return fmt.Sprintf("raise the backlog %s passes to listen() to %s (its own setting, not a sysctl), then restart it", who, value)
 }

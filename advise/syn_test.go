@@ -2,19 +2,13 @@ package advise
 
 import (
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestSynRules(t *testing.T) {
 	ids := []string{"syncookies-off", "syncookies-always", "tcp-max-syn-backlog-below-backlog", "abort-on-overflow-on", "syn-queue-overflow-cookies"}
 	wide := lst(443, 0, 4096, nil)
 	wide.SynQueue = 1000
-	tests := []struct {
-		name string
-		in   Input
-		want []summary
-	}{
+	tests := []ruleCase{
 		{
 			name: "defaults: nothing",
 			in:   once(with(listening(wide))),
@@ -73,14 +67,7 @@ func TestSynRules(t *testing.T) {
 			want: []summary{},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := summarize(only(Advise(tt.in), ids...))
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("findings (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runRuleCases(t, ids, tests)
 }
 
 // KERNEL.md §7: raising tcp_max_syn_backlog alone does nothing while

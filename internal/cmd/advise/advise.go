@@ -178,11 +178,18 @@ type Report struct {
 	// IntervalSeconds is set when counters were judged by their change.
 	IntervalSeconds float64          `json:"interval_seconds,omitempty"`
 	Profile         string           `json:"profile,omitempty"`
-	Sizing          *advise.Sizing   `json:"sizing,omitempty"`
+	Sizing          *SizingReport    `json:"sizing,omitempty"`
 	Findings        []advise.Finding `json:"findings"`
 	// Plan holds the sysctl changes the warnings recommend (advise.PlanFindings).
 	Plan     advise.Plan `json:"plan"`
 	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// SizingReport echoes --rate and --accept-latency and the backlog they need.
+type SizingReport struct {
+	Rate                 float64 `json:"rate_per_second"`
+	AcceptLatencySeconds float64 `json:"accept_latency_seconds"`
+	Backlog              int64   `json:"recommended_backlog"`
 }
 
 func adviseRun(o *Options) error {
@@ -193,7 +200,7 @@ func adviseRun(o *Options) error {
 	findings := advise.Advise(in)
 	r := &Report{
 		Time: in.Now.Snapshot.Time, Kernel: in.Now.Snapshot.Kernel,
-		Sizing: in.Sizing, Findings: findings, Plan: advise.PlanFindings(findings),
+		Findings: findings, Plan: advise.PlanFindings(findings),
 		Warnings: warnings,
 	}
 	if in.Before != nil {
@@ -201,6 +208,9 @@ func adviseRun(o *Options) error {
 	}
 	if in.Profile != nil {
 		r.Profile = in.Profile.Name
+	}
+	if s := in.Sizing; s != nil {
+		r.Sizing = &SizingReport{Rate: s.Rate, AcceptLatencySeconds: s.AcceptLatency.Seconds(), Backlog: s.Backlog()}
 	}
 	if r.Findings == nil {
 		r.Findings = []advise.Finding{}

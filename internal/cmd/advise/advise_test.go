@@ -289,3 +289,23 @@ func TestParseUnit(t *testing.T) {
 		})
 	}
 }
+
+func TestAdviseRunSizing(t *testing.T) {
+	var calls []inspect.Options
+	o := &Options{
+		Rate: 1000, AcceptLatency: 100 * time.Millisecond, RateSet: true, LatencySet: true,
+		Profile: "default",
+		Gather:  gathers(&calls, snapshot(4096, 0, listener(0, 128))),
+	}
+	r := runJSON(t, o)
+	if diff := cmp.Diff(&SizingReport{Rate: 1000, AcceptLatencySeconds: 0.1, Backlog: 256}, r.Sizing); diff != "" {
+		t.Errorf("sizing (-want +got):\n%s", diff)
+	}
+	if r.Profile != "default" {
+		t.Errorf("profile = %q", r.Profile)
+	}
+	want := []string{"warning listener-below-sizing 127.0.0.1:9000", "info backlog-sizing sizing"}
+	if diff := cmp.Diff(want, ids(r)); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}

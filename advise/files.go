@@ -1,6 +1,9 @@
 package advise
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // File-table thresholds: beyond critical, accept() is close to ENFILE.
 const (
@@ -23,7 +26,10 @@ func fileNrFindings(v *view) []Finding {
 	if usage >= fileNrCritical {
 		sev = Critical
 	}
-	want := max(nextPow2(2*f.Allocated), 2*f.Max)
+	want := int64(math.MaxInt64) // fs.file-max is an unsigned long, clamped to LONG_MAX
+	if f.Max < math.MaxInt64/2 {
+		want = 2 * f.Max
+	}
 	ev := map[string]float64{"allocated": float64(f.Allocated), "file_max": float64(f.Max), "usage": usage}
 	reason := fmt.Sprintf("%d of fs.file-max %d open files are allocated (%.0f%%): at the limit every accept() fails with ENFILE and connections stay queued (fs/file_table.c alloc_empty_file).",
 		f.Allocated, f.Max, 100*usage)

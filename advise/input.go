@@ -57,6 +57,7 @@ func Advise(in Input) []Finding {
 // rules are every rule, each a function of the view.
 var rules = []func(*view) []Finding{
 	listenerFindings,
+	synQueueFindings,
 	syncookieFindings,
 	synBacklogFindings,
 	abortOnOverflowFindings,

@@ -128,8 +128,8 @@ func TestFileNrFindings(t *testing.T) {
 	runRuleCases(t, []string{"file-nr-near-file-max"}, []ruleCase{
 		{"plenty left", once(with(files(1000, 100000))), []summary{}},
 		{"three quarters used: warning", once(with(files(80000, 100000))),
-			[]summary{{"file-nr-near-file-max", Warning, "fs.file-max", "fs.file-max", p64(100000), p64(262144)}}},
+			[]summary{{"file-nr-near-file-max", Warning, "fs.file-max", "fs.file-max", p64(100000), p64(200000)}}},
 		{"nearly all used: critical", once(with(files(99000, 100000))),
-			[]summary{{"file-nr-near-file-max", Critical, "fs.file-max", "fs.file-max", p64(100000), p64(262144)}}},
+			[]summary{{"file-nr-near-file-max", Critical, "fs.file-max", "fs.file-max", p64(100000), p64(200000)}}},
 	})
 }

@@ -2,6 +2,8 @@ package advise
 
 import (
 	"testing"
+
+	"github.com/backlogctl/backlogctl/inspect"
 )
 
 func TestSynRules(t *testing.T) {
@@ -108,4 +110,57 @@ func TestKernelVersion(t *testing.T) {
 			t.Errorf("%q: got %d.%d ok=%v before44=%v", tt.release, major, minor, ok, before44(tt.release))
 		}
 	}
+}
+
+func TestSynQueueFull(t *testing.T) {
+	synq := func(port uint16, syn, backlog uint32) inspect.Listener {
+		l := lst(port, 0, backlog, nil)
+		l.SynQueue = syn
+		return l
+	}
+	group := func(syn uint32) []inspect.Listener {
+		a, b := synq(443, syn, 128), synq(443, syn, 128)
+		b.Inode = 444
+		for _, l := range []*inspect.Listener{&a, &b} {
+			l.SynQueueShared, l.ReuseportGroup, l.ReuseportSize = true, 1, 2
+		}
+		return []inspect.Listener{a, b}
+	}
+	runRuleCases(t, []string{"syn-queue-full"}, []ruleCase{
+		{
+			name: "SYN queue below the backlog: nothing",
+			in:   once(with(listening(synq(80, 100, 128)))),
+			want: []summary{},
+		},
+		{
+			name: "program backlog full of half-open requests, cookies on: info, the program's backlog",
+			in:   once(with(listening(synq(80, 128, 128)))),
+			want: []summary{{"syn-queue-full", Info, "127.0.0.1:80", "", p64(128), p64(4096)}},
+		},
+		{
+			name: "clamped listener, cookies off: warning, somaxconn",
+			in:   once(with(setSysctl("net.ipv4.tcp_syncookies", 0), setSysctl("net.core.somaxconn", 128), listening(synq(80, 129, 128)))),
+			want: []summary{{"syn-queue-full", Warning, "127.0.0.1:80", "net.core.somaxconn", p64(128), p64(4096)}},
+		},
+		{
+			name: "SO_REUSEPORT group: judged once against the combined backlog",
+			in:   once(with(listening(group(200)...))),
+			want: []summary{},
+		},
+		{
+			name: "SO_REUSEPORT group full",
+			in:   once(with(listening(group(256)...))),
+			want: []summary{{"syn-queue-full", Info, "127.0.0.1:443", "", p64(128), p64(4096)}},
+		},
+		{
+			name: "syncookies=2 keeps no request sockets to count",
+			in:   once(with(setSysctl("net.ipv4.tcp_syncookies", 2), listening(synq(80, 128, 128)))),
+			want: []summary{},
+		},
+		{
+			name: "before 4.4 the SYN queue had another cap",
+			in:   once(with(func(s *inspect.Snapshot) { s.Kernel = "3.10.0" }, listening(synq(80, 128, 128)))),
+			want: []summary{},
+		},
+	})
 }

@@ -146,6 +146,11 @@ func (v *view) listenerEvidence(l inspect.Listener, p pressure) map[string]float
 		"accept_queue": float64(l.AcceptQueue),
 		"backlog":      float64(l.AcceptQueueMax),
 	}
+	if l.ReuseportSize > 1 {
+		// One member of an SO_REUSEPORT group: each has its own queues.
+		ev["inode"] = float64(l.Inode)
+		ev["reuseport_size"] = float64(l.ReuseportSize)
+	}
 	if s, ok := v.sysctl("net.core.somaxconn"); ok {
 		ev["somaxconn"] = float64(s)
 	}

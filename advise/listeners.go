@@ -54,9 +54,9 @@ func (v *view) overflowText(l inspect.Listener, p pressure) string {
 	return s
 }
 
-// note is sinceBootNote for findings built on totals only.
+// note is sinceBootNote for findings built on totals only, not on a queue full now.
 func (v *view) note(p pressure) string {
-	if p.historic(v.sampled()) {
+	if p.historic(v.sampled()) && !p.active(v.sampled()) {
 		return sinceBootNote
 	}
 	return ""

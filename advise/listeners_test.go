@@ -94,6 +94,9 @@ func TestClampedFindingSaysRestart(t *testing.T) {
 			t.Errorf("fix %q does not say %q", f.Fix, phrase)
 		}
 	}
+	if strings.Contains(f.Reason, "since boot") {
+		t.Errorf("a queue full now is not a total since boot: %q", f.Reason)
+	}
 	if f.Evidence["accept_queue"] != 9 || f.Evidence["backlog"] != 8 || f.Evidence["drops_since_created"] != 42 {
 		t.Errorf("evidence = %v", f.Evidence)
 	}

@@ -96,7 +96,7 @@ func (v *view) programFinding(l inspect.Listener, p pressure, somax int64, known
 		Subject:  ListenerSubject(l.Address, l.Port),
 		Current:  int64p(int64(l.AcceptQueueMax)),
 		Reason:   fmt.Sprintf("%s; %s%s", v.overflowText(l, p), why, v.note(p)),
-		Fix:      programFix(l, want),
+		Fix:      programFix(l, want) + clampNote(somax, known, want),
 		Evidence: v.listenerEvidence(l, p),
 	}
 	if want > 0 {

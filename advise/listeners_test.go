@@ -3,6 +3,7 @@ package advise
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backlogctl/backlogctl/inspect"
 )
@@ -99,6 +100,20 @@ func TestClampedFindingSaysRestart(t *testing.T) {
 	}
 	if f.Evidence["accept_queue"] != 9 || f.Evidence["backlog"] != 8 || f.Evidence["drops_since_created"] != 42 {
 		t.Errorf("evidence = %v", f.Evidence)
+	}
+}
+
+// With sizing above somaxconn, the program's backlog fix says somaxconn must
+// follow, or listen() would clamp the new backlog.
+func TestProgramFixWithSizingAboveSomaxconn(t *testing.T) {
+	in := once(with(setSysctl("net.core.somaxconn", 1024), listening(lst(80, 512, 511, nil, proc(3, "nginx", 1, 1024, 1024)))))
+	in.Sizing = &Sizing{Rate: 4000, AcceptLatency: time.Second} // 8000 -> 8192
+	f, ok := FindingByID(Advise(in), "listener-backlog-too-small", "127.0.0.1:80")
+	if !ok {
+		t.Fatal("no listener-backlog-too-small")
+	}
+	if *f.Recommended != 8192 || !strings.Contains(f.Fix, "backlog=8192") || !strings.Contains(f.Fix, "somaxconn (1024) must also be raised to 8192") {
+		t.Errorf("recommended %d, fix %q", *f.Recommended, f.Fix)
 	}
 }
 

@@ -116,12 +116,18 @@ func sizingFindings(v *view) []Finding {
 			f.Fix = fmt.Sprintf("raise net.core.somaxconn to %d, then restart the program so it calls listen() again", want)
 		} else {
 			f.Reason = fmt.Sprintf("its effective backlog %d is below the %d this load needs; it comes from the program's own listen() call.", backlog, want)
-			f.Fix = programFix(l, want)
-			if known && somax < want {
-				f.Fix += fmt.Sprintf("; somaxconn (%d) must also be raised to %d or listen() will clamp it", somax, want)
-			}
+			f.Fix = programFix(l, want) + clampNote(somax, known, want)
 		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// clampNote warns, for a fix raising a program's backlog to want, that
+// somaxconn must be raised too when it is lower: listen() would clamp it.
+func clampNote(somax int64, known bool, want int64) string {
+	if !known || somax >= want {
+		return ""
+	}
+	return fmt.Sprintf("; somaxconn (%d) must also be raised to %d or listen() will clamp it", somax, want)
 }

@@ -67,6 +67,6 @@ func (v *view) synQueueFinding(l inspect.Listener, mode, somax int64, somaxKnown
 	if want > 0 {
 		f.Recommended = int64p(want)
 	}
-	f.Fix = programFix(l, want)
+	f.Fix = programFix(l, want) + clampNote(somax, somaxKnown, want)
 	return f
 }

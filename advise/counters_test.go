@@ -2,6 +2,8 @@ package advise
 
 import (
 	"testing"
+
+	"github.com/backlogctl/backlogctl/inspect"
 )
 
 func u64(v uint64) *uint64 { return &v }
@@ -29,6 +31,12 @@ func TestCounterRules(t *testing.T) {
 			name: "overflows rising at a full listener: the listener finding explains it",
 			in: twice(with(counter("TcpExtListenOverflows", 100), listening(lst(80, 4097, 4096, nil))),
 				with(counter("TcpExtListenOverflows", 200), listening(lst(80, 4097, 4096, nil)))),
+			want: []summary{},
+		},
+		{
+			name: "counters unread in the first sample: no change can be judged",
+			in: twice(with(func(s *inspect.Snapshot) { s.Counters = map[string]uint64{} }),
+				with(counter("TcpExtListenOverflows", 12345))),
 			want: []summary{},
 		},
 		{

@@ -44,7 +44,8 @@ func (v *view) sysctlp(name string) *int64 {
 func (v *view) sampled() bool { return v.before != nil }
 
 // counter returns how much a counter grew during the interval, or without
-// one its total since boot; ok is false when the counter is absent.
+// one its total since boot; ok is false when the counter is absent (from
+// either sample).
 func (v *view) counter(name string) (uint64, bool) {
 	now, ok := v.now.Counters[name]
 	if !ok {
@@ -53,7 +54,11 @@ func (v *view) counter(name string) (uint64, bool) {
 	if !v.sampled() {
 		return now, true
 	}
-	return delta(v.before.Counters[name], now), true
+	before, ok := v.before.Counters[name]
+	if !ok {
+		return 0, false // unread in the first sample: a total is not a change
+	}
+	return delta(before, now), true
 }
 
 // softnetDropped is counter for /proc/net/softnet_stat's dropped column.

@@ -37,16 +37,19 @@ func listenerFindings(v *view) []Finding {
 	return out
 }
 
-// overflowText says how the listener overflowed, for a reason.
+// overflowText says how the listener overflowed, for a reason. The drop
+// count is the socket's sk_drops: an ACK dropped for overflow adds 2 to it
+// (tcp_check_req, then tcp_v4_rcv's discard path), so it is not a count of
+// connections.
 func (v *view) overflowText(l inspect.Listener, p pressure) string {
 	var s string
 	switch {
 	case p.full:
 		s = fmt.Sprintf("its accept queue is full (%d waiting, backlog %d: the kernel holds backlog+1)", l.AcceptQueue, l.AcceptQueueMax)
 	case v.sampled():
-		s = fmt.Sprintf("it dropped %d times in %v", p.drops, v.in.Interval)
+		s = fmt.Sprintf("its drop count rose by %d in %v", p.drops, v.in.Interval)
 	default:
-		s = fmt.Sprintf("it has dropped %d times since it was created", p.drops)
+		s = fmt.Sprintf("its drop count is %d since it was created", p.drops)
 	}
 	if v.sampled() && !p.full && p.drops > 0 {
 		s += "; the queue was not full when sampled, so the overflows come in bursts: sample faster (backlogctl watch) to see them"

@@ -4,6 +4,7 @@ package advise
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -138,6 +139,18 @@ func profileHelp() string {
 	var b strings.Builder
 	for _, p := range advise.Profiles {
 		fmt.Fprintf(&b, "  %-17s %s\n", p.Name, p.Description)
+		keys := make([]string, 0, len(p.Targets))
+		for k := range p.Targets {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			op := ">="
+			if p.Exact[k] {
+				op = "="
+			}
+			fmt.Fprintf(&b, "  %-17s   %s %s %d\n", "", k, op, p.Targets[k])
+		}
 	}
 	return b.String()
 }

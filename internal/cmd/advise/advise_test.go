@@ -261,6 +261,11 @@ func TestHelpDocumentsProfiles(t *testing.T) {
 		if !strings.Contains(cmd.Long, p.Name+" ") || !strings.Contains(cmd.Long, p.Description) {
 			t.Errorf("--help does not document profile %s", p.Name)
 		}
+		for k, v := range p.Targets {
+			if !strings.Contains(cmd.Long, fmt.Sprintf("%s =", k)) && !strings.Contains(cmd.Long, fmt.Sprintf("%s >= %d", k, v)) {
+				t.Errorf("--help does not give profile %s's target for %s", p.Name, k)
+			}
+		}
 	}
 	if cmd.Short == "" || cmd.Example == "" {
 		t.Error("Short or Example missing")

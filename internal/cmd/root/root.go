@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/internal/cmd/advise"
 	checkcmd "github.com/backlogctl/backlogctl/internal/cmd/check"
 	"github.com/backlogctl/backlogctl/internal/cmd/completion"
 	"github.com/backlogctl/backlogctl/internal/cmd/explain"
@@ -50,6 +51,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(sysctlcmd.NewCmdSysctl(f))
 	cmd.AddCommand(checkcmd.NewCmdCheck(f, nil))
 	cmd.AddCommand(rlimit.NewCmdRlimit(f, nil))
+	cmd.AddCommand(advise.NewCmdAdvise(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

@@ -1,0 +1,71 @@
+package advise
+
+import (
+	"time"
+
+	"github.com/backlogctl/backlogctl/inspect"
+)
+
+// Sample is what was seen at one moment.
+type Sample struct {
+	// Snapshot holds the tunables, listeners, counters and descriptor usage.
+	Snapshot *inspect.Snapshot `json:"snapshot"`
+	// SoftnetDropped is the sum over CPUs of /proc/net/softnet_stat column 2
+	// (packets dropped because a CPU's input queue, net.core.netdev_max_backlog,
+	// was full); nil when it was not read.
+	SoftnetDropped *uint64 `json:"softnet_dropped,omitempty"`
+}
+
+// Input is everything the rules judge. Only Now is required.
+type Input struct {
+	Now Sample
+	// Before, when set, is a sample taken Interval before Now: counters are
+	// then judged by their change. Without it, counter totals since boot (or
+	// since a socket was created) are only ever reported as info.
+	Before   *Sample
+	Interval time.Duration
+	// Units maps a pid to its systemd unit ("nginx.service"), for pids that
+	// run in one; used to name the LimitNOFILE= drop-in.
+	Units map[int]string
+	// MemTotal is the host's memory in bytes (0 when unknown).
+	MemTotal uint64
+	// Sizing, when set, sizes backlogs from a connection rate and latency.
+	Sizing *Sizing
+	// Profile, when set, reports keys below the profile's targets.
+	Profile *Profile
+}
+
+// Advise runs every rule on in and returns the findings, most severe first.
+// It is pure: it reads nothing but in.
+func Advise(in Input) []Finding {
+	if in.Now.Snapshot == nil {
+		return nil
+	}
+	if in.Before != nil && in.Before.Snapshot == nil {
+		in.Before = nil
+	}
+	v := newView(in)
+	var out []Finding
+	for _, rule := range rules {
+		out = append(out, rule(v)...)
+	}
+	out = dedupeProfile(out)
+	Sort(out)
+	return out
+}
+
+// rules are every rule, each a function of the view.
+var rules = []func(*view) []Finding{
+	listenerFindings,
+	synQueueFindings,
+	syncookieFindings,
+	synBacklogFindings,
+	abortOnOverflowFindings,
+	cookieCounterFindings,
+	overflowCounterFindings,
+	netdevFindings,
+	nrOpenFindings,
+	fileNrFindings,
+	sizingFindings,
+	profileFindings,
+}

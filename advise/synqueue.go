@@ -1,0 +1,72 @@
+package advise
+
+import (
+	"fmt"
+
+	"github.com/backlogctl/backlogctl/inspect"
+)
+
+// synQueueFindings: a listener whose half-open requests reach its effective
+// backlog has a full SYN queue — since 4.4 the cap is min(backlog, somaxconn),
+// not tcp_max_syn_backlog (inet_csk_reqsk_queue_is_full) — so new SYNs are
+// answered with cookies (syncookies 1) or dropped (0). An SO_REUSEPORT group
+// is judged once, against its members' combined backlog.
+func synQueueFindings(v *view) []Finding {
+	mode, ok := v.sysctl("net.ipv4.tcp_syncookies")
+	if !ok || mode == 2 || before44(v.now.Kernel) { // mode 2 keeps no request sockets
+		return nil
+	}
+	somax, somaxKnown := v.sysctl("net.core.somaxconn")
+	var out []Finding
+	groups := map[int]bool{}
+	for _, l := range v.now.Listeners {
+		limit := int64(l.AcceptQueueMax)
+		if l.SynQueueShared && l.ReuseportSize > 1 {
+			if groups[l.ReuseportGroup] {
+				continue
+			}
+			groups[l.ReuseportGroup] = true
+			limit *= int64(l.ReuseportSize)
+		}
+		if limit == 0 || int64(l.SynQueue) < limit {
+			continue
+		}
+		out = append(out, v.synQueueFinding(l, mode, somax, somaxKnown))
+	}
+	return out
+}
+
+func (v *view) synQueueFinding(l inspect.Listener, mode, somax int64, somaxKnown bool) Finding {
+	f := Finding{
+		ID: "syn-queue-full", Severity: Info, Subject: ListenerSubject(l.Address, l.Port),
+		Evidence: map[string]float64{
+			"syn_queue": float64(l.SynQueue), "backlog": float64(l.AcceptQueueMax), "tcp_syncookies": float64(mode),
+		},
+	}
+	effect := "new SYNs are answered with syncookies: the connections work, but without timestamps they lose window scaling and SACK"
+	if mode == 0 {
+		f.Severity = Warning
+		effect = "with syncookies off, new SYNs are dropped (TcpExtTCPReqQFullDrop)"
+	}
+	f.Reason = fmt.Sprintf("%d half-open requests reach its backlog %d, the SYN queue's cap (inet_csk_reqsk_queue_is_full; tcp_max_syn_backlog is not it): %s. Under a SYN flood syncookies are the defence; for real load the backlog is too small.",
+		l.SynQueue, l.AcceptQueueMax, effect)
+	if somaxKnown {
+		f.Evidence["somaxconn"] = float64(somax)
+	}
+	if somaxKnown && int64(l.AcceptQueueMax) >= somax {
+		want := v.raisedSomaxconn(somax)
+		f.Key, f.Current, f.Recommended = "net.core.somaxconn", int64p(somax), int64p(want)
+		f.Fix = fmt.Sprintf("raise net.core.somaxconn to %d, then restart the program so it calls listen() again", want)
+		return f
+	}
+	want := somax
+	if v.in.Sizing != nil {
+		want = v.in.Sizing.Backlog()
+	}
+	f.Current = int64p(int64(l.AcceptQueueMax))
+	if want > 0 {
+		f.Recommended = int64p(want)
+	}
+	f.Fix = programFix(l, want) + clampNote(somax, somaxKnown, want)
+	return f
+}

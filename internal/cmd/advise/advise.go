@@ -1,0 +1,242 @@
+// Package advise is the `backlogctl advise` command.
+package advise
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+)
+
+// Options are advise's inputs; tests fill them and call adviseRun directly.
+type Options struct {
+	IO            *iostreams.IOStreams
+	ProcRoot      string
+	SysRoot       string
+	Ports         []uint
+	Interval      time.Duration
+	Rate          float64
+	AcceptLatency time.Duration
+	Profile       string
+	Output        string
+
+	// Which flags were given: --interval 0 is an error, not "no interval".
+	IntervalSet, RateSet, LatencySet bool
+
+	// Gather takes a snapshot; replaced in tests.
+	Gather func(inspect.Options) (*inspect.Snapshot, error)
+	// Host reads what the snapshot lacks (softnet drops, units, memory); replaced in tests.
+	Host HostReader
+	// Sleep waits between the two samples of --interval; replaced in tests.
+	Sleep func(time.Duration)
+}
+
+var formats = []string{"table", "json"}
+
+// NewCmdAdvise returns the advise command. runF replaces adviseRun in tests.
+func NewCmdAdvise(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep}
+	cmd := &cobra.Command{
+		Use:   "advise",
+		Short: "Judge the listeners, tunables, counters and limits, and say what to change",
+		Long: `Take a snapshot (like inspect) and judge it with rules built on what the
+kernel actually does. Each finding has a stable id, a severity (info,
+warning, critical), a subject (a sysctl key, a listener address:port or a
+pid:N), the current and recommended values, the reason, the fix and the
+numbers that triggered it. Findings are printed most severe first.
+
+What the rules know:
+  - A listener whose backlog equals somaxconn was probably clamped by
+    listen(): raise net.core.somaxconn, and restart the program, because the
+    clamp happens only when it calls listen().
+  - A listener whose backlog is below somaxconn is limited by the program's
+    own setting (nginx backlog=, HAProxy backlog, Node server.listen backlog,
+    Tomcat acceptCount, Redis tcp-backlog, Apache ListenBacklog, ...):
+    somaxconn would change nothing.
+  - A full accept queue whose owner sits at its RLIMIT_NOFILE is a
+    descriptor problem: raise the limit (for a systemd service, the
+    LimitNOFILE= drop-in).
+  - tcp_max_syn_backlog matters only with syncookies off; syncookies=0 is
+    always a finding, 2 is one too; tcp_abort_on_overflow=1 resets clients.
+  - A hard RLIMIT_NOFILE above fs.nr_open cannot be set again; fs.file-nr
+    near fs.file-max is critical.
+
+Counters are judged by change: --interval D takes two samples D apart and
+reasons from the deltas (ListenOverflows, SYN-queue drops and cookies, each
+listener's drops, netdev_max_backlog drops from /proc/net/softnet_stat).
+Without --interval, totals since boot are reported as info only. A full
+accept queue is a warning either way: it is happening now.
+
+--rate R --accept-latency D sizes the backlog by Little's law: R × D
+connections wait on average; ×2 headroom for bursts, rounded up to a power
+of two. Each listener's effective backlog and somaxconn are compared with it.
+
+--profile NAME reports every key below the profile's targets. A profile
+never lowers a size the host already has higher; its mode keys
+(tcp_syncookies, tcp_abort_on_overflow) are set exactly. Profiles:
+` + profileHelp() + `
+advise changes nothing. The sysctl changes its warnings recommend are listed
+at the end (and as "plan" in JSON): backlogctl tune applies them.
+
+Exit status: 0 whether or not there are findings (gating is check's job),
+2 on a bad flag value, 3 when the listeners could not be read.`,
+		Example: `  # what is wrong right now
+  backlogctl advise
+
+  # judge the counters by what changes in 10 seconds
+  backlogctl advise --interval 10s
+
+  # size the backlog of port 443 for 20000 connections/s waiting 5ms for accept()
+  backlogctl advise --port 443 --rate 20000 --accept-latency 5ms
+
+  # what a busy front end should have, for a script
+  backlogctl advise --profile high-concurrency -o json | jq '.findings[] | select(.severity != "info")'`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.IntervalSet = c.Flags().Changed("interval")
+			opts.RateSet = c.Flags().Changed("rate")
+			opts.LatencySet = c.Flags().Changed("accept-latency")
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return adviseRun(opts)
+		},
+	}
+	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "judge only listeners on this port (repeatable, or comma-separated)")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "take two samples this far apart and judge counters by their change (e.g. 10s)")
+	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
+	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below this profile: "+profileNames())
+	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return strings.Split(profileNames(), ", "), cobra.ShellCompDirectiveNoFileComp
+	})
+	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	return cmd
+}
+
+func profileNames() string {
+	names := make([]string, 0, len(advise.Profiles))
+	for _, p := range advise.Profiles {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// profileHelp lists the profiles for --help, from the same table tune uses.
+func profileHelp() string {
+	var b strings.Builder
+	for _, p := range advise.Profiles {
+		fmt.Fprintf(&b, "  %-17s %s\n", p.Name, p.Description)
+		keys := make([]string, 0, len(p.Targets))
+		for k := range p.Targets {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			op := ">="
+			if p.Exact[k] {
+				op = "="
+			}
+			fmt.Fprintf(&b, "  %-17s   %s %s %d\n", "", k, op, p.Targets[k])
+		}
+	}
+	return b.String()
+}
+
+// Validate checks the flags before anything is read.
+func (o *Options) Validate() error {
+	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	if o.IntervalSet && o.Interval <= 0 {
+		return cmdutil.UsageErrorf("invalid --interval %v: want a duration above 0, e.g. 10s", o.Interval)
+	}
+	if o.RateSet && (o.Rate <= 0 || math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0)) {
+		return cmdutil.UsageErrorf("invalid --rate %v: want connections per second above 0", o.Rate)
+	}
+	if o.LatencySet && o.AcceptLatency <= 0 {
+		return cmdutil.UsageErrorf("invalid --accept-latency %v: want a duration above 0, e.g. 5ms", o.AcceptLatency)
+	}
+	if o.RateSet != o.LatencySet {
+		return cmdutil.UsageErrorf("--rate and --accept-latency go together: sizing needs both the connection rate and how long each waits for accept()")
+	}
+	if o.Profile != "" {
+		if _, err := advise.LookupProfile(o.Profile); err != nil {
+			return cmdutil.UsageErrorf("invalid --profile: %v", err)
+		}
+	}
+	return nil
+}
+
+// Report is what advise prints: the table is drawn from it and -o json
+// marshals it. Field names are stable; new fields may be added.
+type Report struct {
+	Time   time.Time `json:"time"`
+	Kernel string    `json:"kernel,omitempty"`
+	// IntervalSeconds is set when counters were judged by their change.
+	IntervalSeconds float64          `json:"interval_seconds,omitempty"`
+	Profile         string           `json:"profile,omitempty"`
+	Sizing          *SizingReport    `json:"sizing,omitempty"`
+	Findings        []advise.Finding `json:"findings"`
+	// Plan holds the sysctl changes the warnings recommend (advise.PlanFindings).
+	Plan     advise.Plan `json:"plan"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// SizingReport echoes --rate and --accept-latency and the backlog they need.
+type SizingReport struct {
+	Rate                 float64 `json:"rate_per_second"`
+	AcceptLatencySeconds float64 `json:"accept_latency_seconds"`
+	Backlog              int64   `json:"recommended_backlog"`
+}
+
+func adviseRun(o *Options) error {
+	in, warnings, err := o.gather()
+	if err != nil {
+		return err
+	}
+	findings := advise.Advise(in)
+	r := &Report{
+		Time: in.Now.Snapshot.Time, Kernel: in.Now.Snapshot.Kernel,
+		Findings: findings, Plan: advise.PlanFindings(findings),
+		Warnings: warnings,
+	}
+	if in.Before != nil {
+		r.IntervalSeconds = in.Interval.Seconds()
+	}
+	if in.Profile != nil {
+		r.Profile = in.Profile.Name
+	}
+	if s := in.Sizing; s != nil {
+		r.Sizing = &SizingReport{Rate: s.Rate, AcceptLatencySeconds: s.AcceptLatency.Seconds(), Backlog: s.Backlog()}
+	}
+	if r.Findings == nil {
+		r.Findings = []advise.Finding{}
+	}
+	if r.Plan.Changes == nil {
+		r.Plan.Changes = []advise.Change{}
+	}
+	switch o.Output {
+	case "json":
+		return cmdutil.WriteJSON(o.IO.Out, r)
+	case "table":
+		return renderTable(o.IO, r)
+	default:
+		return cmdutil.UsageErrorf("invalid --output %q", o.Output)
+	}
+}

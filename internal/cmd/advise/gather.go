@@ -1,0 +1,89 @@
+package advise
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+)
+
+// gather takes one sample, or two --interval apart, and reads what the rules
+// need beyond the snapshot. Smaller gaps become warnings.
+func (o *Options) gather() (advise.Input, []string, error) {
+	ports, _ := cmdutil.Ports(o.Ports)
+	var in advise.Input
+	if o.RateSet {
+		in.Sizing = &advise.Sizing{Rate: o.Rate, AcceptLatency: o.AcceptLatency}
+	}
+	if o.Profile != "" {
+		p, err := advise.LookupProfile(o.Profile)
+		if err != nil {
+			return in, nil, cmdutil.UsageErrorf("invalid --profile: %v", err)
+		}
+		in.Profile = &p
+	}
+	var warnings []string
+	if o.Interval > 0 {
+		// The first sample only needs counters and drops: no process scan.
+		before, _, err := o.sample(ports, false)
+		if err != nil {
+			return in, nil, err
+		}
+		in.Before, in.Interval = &before, o.Interval
+		o.Sleep(o.Interval)
+	}
+	now, warn, err := o.sample(ports, true)
+	if err != nil {
+		return in, nil, err
+	}
+	in.Now = now
+	warnings = append(now.Snapshot.Warnings, warn...)
+	in.Units = o.units(now.Snapshot)
+	if o.Host != nil {
+		if mem, err := o.Host.MemTotal(o.ProcRoot); err == nil {
+			in.MemTotal = mem
+		}
+	}
+	return in, warnings, nil
+}
+
+// sample takes one snapshot and the softnet drop total.
+func (o *Options) sample(ports []uint16, processes bool) (advise.Sample, []string, error) {
+	snap, err := o.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports, Processes: processes})
+	if err != nil {
+		return advise.Sample{}, nil, cmdutil.EnvError(err)
+	}
+	s := advise.Sample{Snapshot: snap}
+	var warnings []string
+	if o.Host != nil {
+		dropped, err := o.Host.SoftnetDropped(o.ProcRoot)
+		switch {
+		case err == nil:
+			s.SoftnetDropped = &dropped
+		case !errors.Is(err, fs.ErrNotExist):
+			warnings = append(warnings, fmt.Sprintf("could not read net/softnet_stat: %v", err))
+		}
+	}
+	return s, warnings, nil
+}
+
+// units finds the systemd unit of every listener owner, where it has one.
+func (o *Options) units(snap *inspect.Snapshot) map[int]string {
+	if o.Host == nil {
+		return nil
+	}
+	units := map[int]string{}
+	for _, l := range snap.Listeners {
+		for _, p := range l.Processes {
+			if _, done := units[p.PID]; done {
+				continue
+			}
+			unit, _ := o.Host.Unit(o.ProcRoot, p.PID)
+			units[p.PID] = unit
+		}
+	}
+	return units
+}

@@ -1,0 +1,75 @@
+package advise
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/tableprinter"
+)
+
+// renderTable draws the findings as a table, then each one's reason and
+// fix, then the sysctl plan.
+func renderTable(io *iostreams.IOStreams, r *Report) error {
+	w, tty := io.Out, io.IsStdoutTTY()
+	fmt.Fprintln(w, "# Findings")
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(w, "no findings")
+	} else {
+		t := tableprinter.New(w, tty, "#", "SEVERITY", "ID", "SUBJECT", "CURRENT", "RECOMMENDED", "EVIDENCE")
+		for i, f := range r.Findings {
+			t.AddRow(strconv.Itoa(i+1), string(f.Severity), f.ID, f.Subject,
+				valueText(f.Current), valueText(f.Recommended), evidenceText(f.Evidence))
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		for i, f := range r.Findings {
+			fmt.Fprintf(w, "%d. %s %s\n   why: %s\n", i+1, f.ID, f.Subject, f.Reason)
+			if f.Fix != "" {
+				fmt.Fprintf(w, "   fix: %s\n", f.Fix)
+			}
+		}
+	}
+	if r.IntervalSeconds == 0 {
+		fmt.Fprintln(w, "\nCounters were judged by their totals since boot (info only); --interval 10s judges what changes.")
+	}
+	if len(r.Plan.Changes) > 0 {
+		fmt.Fprintln(w, "\n# Sysctl changes recommended (backlogctl tune applies them)")
+		t := tableprinter.New(w, tty, "KEY", "CURRENT", "TARGET", "SCOPE", "REASON")
+		for _, c := range r.Plan.Changes {
+			t.AddRow(c.Key, valueText(c.Current), strconv.FormatInt(c.Target, 10), string(c.Scope), c.Reason)
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", warn)
+	}
+	return nil
+}
+
+func valueText(v *int64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatInt(*v, 10)
+}
+
+// evidenceText renders evidence as sorted name=value pairs.
+func evidenceText(ev map[string]float64) string {
+	names := make([]string, 0, len(ev))
+	for k := range ev {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		parts = append(parts, k+"="+strconv.FormatFloat(ev[k], 'f', -1, 64))
+	}
+	return strings.Join(parts, " ")
+}

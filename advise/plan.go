@@ -108,3 +108,12 @@ func PlanProfile(p Profile, current map[string]int64) Plan {
 	}
 	return plan
 }
+
+// ProfileNames lists the built-in profiles' names in order.
+func ProfileNames() []string {
+	names := make([]string, 0, len(Profiles))
+	for _, p := range Profiles {
+		names = append(names, p.Name)
+	}
+	return names
+}

@@ -119,20 +119,12 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below this profile: "+profileNames())
-	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return strings.Split(profileNames(), ", "), cobra.ShellCompDirectiveNoFileComp
-	})
+	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd
 }
 
-func profileNames() string {
-	names := make([]string, 0, len(advise.Profiles))
-	for _, p := range advise.Profiles {
-		names = append(names, p.Name)
-	}
-	return strings.Join(names, ", ")
-}
+func profileNames() string { return strings.Join(advise.ProfileNames(), ", ") }
 
 // profileHelp lists the profiles for --help, from the same table tune uses.
 func profileHelp() string {

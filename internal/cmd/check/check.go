@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -58,7 +59,7 @@ const DefaultSampleInterval = 100 * time.Millisecond
 
 // NewCmdCheck returns the check command. runF replaces checkRun in tests.
 func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Snapshot: check.Gather, Watch: check.Observe}
+	opts := &Options{IO: f.IOStreams, Snapshot: check.Gather, Watch: check.Observe, Reasons: adviseReasons}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Prove this host meets requirements: exit 0 if all hold, 1 if any fails",
@@ -139,29 +140,14 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as: error (exit 3), pass or fail")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
-	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		names := make([]string, 0, len(advise.Profiles))
-		for _, p := range advise.Profiles {
-			names = append(names, p.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	})
+	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	_ = cmd.RegisterFlagCompletionFunc("missing", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"error", "pass", "fail"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }
 
-func profileNames() string {
-	s := ""
-	for i, p := range advise.Profiles {
-		if i > 0 {
-			s += ", "
-		}
-		s += p.Name
-	}
-	return s
-}
+func profileNames() string { return strings.Join(advise.ProfileNames(), ", ") }
 
 func (o *Options) set(flag string) bool { return o.Set != nil && o.Set(flag) }
 

@@ -216,3 +216,19 @@ func TestSetWithoutPermission(t *testing.T) {
 		t.Errorf("somaxconn = %s, want 4096", v)
 	}
 }
+
+// Keys complete for get, and with a trailing '=' for set.
+func TestCompletion(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"__complete", "sysctl", "get", "somax"}, "somaxconn\n"},
+		{[]string{"__complete", "sysctl", "set", "tcp_syncoo"}, "tcp_syncookies=\t"},
+	} {
+		res := nstest.RunCLI(t, nstest.CLI{Args: tt.args})
+		if res.Code != 0 || !strings.Contains(res.Stdout, tt.want) {
+			t.Errorf("%v: exit %d, stdout %q; want a line starting %q", tt.args, res.Code, res.Stdout, tt.want)
+		}
+	}
+}

@@ -29,8 +29,9 @@ type GetOptions struct {
 func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command {
 	opts := &GetOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use:   "get [-n] [KEY...]",
-		Short: "Print tunables as key = value",
+		Use:               "get [-n] [KEY...]",
+		ValidArgsFunction: cmdutil.CompleteSysctlKeys,
+		Short:             "Print tunables as key = value",
 		Long: `Print tunables as sysctl(8) does: "key = value", or only the values with -n.
 Without keys, every tunable backlogctl knows that is visible here.
 

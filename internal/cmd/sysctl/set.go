@@ -2,6 +2,7 @@ package sysctl
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +27,15 @@ type SetOptions struct {
 func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command {
 	opts := &SetOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use:   "set KEY=VALUE...",
+		Use: "set KEY=VALUE...",
+		ValidArgsFunction: func(c *cobra.Command, args []string, partial string) ([]string, cobra.ShellCompDirective) {
+			keys, _ := cmdutil.CompleteSysctlKeys(c, args, partial)
+			for i, k := range keys {
+				name, desc, _ := strings.Cut(k, "\t")
+				keys[i] = name + "=\t" + desc
+			}
+			return keys, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
+		},
 		Short: "Write tunables, validated and all or nothing",
 		Long: `Write tunables, like sysctl -w, but safely:
 

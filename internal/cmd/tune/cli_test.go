@@ -264,7 +264,6 @@ func TestTuneBadInput(t *testing.T) {
 		{"absolute key", nil, []string{"--set", "/proc/sys/net/core/somaxconn=1"}, 2, "absolute"},
 		{"same key twice", nil, []string{"--set", "somaxconn=8192", "--set", "net.core.somaxconn=9000"}, 2, "given twice"},
 		{"unknown profile", nil, []string{"--profile", "fast"}, 2, `unknown profile "fast"`},
-		{"nothing to plan", nil, nil, 2, "nothing to plan"},
 		{"bad output", nil, []string{"--set", "somaxconn=8192", "-o", "yaml"}, 2, "invalid --output"},
 		{"stray argument", nil, []string{"somaxconn=8192"}, 2, "unknown command"},
 		{"persist without apply", nil, []string{"--set", "somaxconn=8192", "--persist"}, 2, "--persist needs --apply"},
@@ -337,5 +336,23 @@ func TestTuneWithoutPermission(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, sysctltest.Read(t, h.sys)); diff != "" {
 		t.Errorf("changed (-before +after):\n%s", diff)
+	}
+}
+
+// Without --profile or --set, tune plans from advise's findings: syncookies
+// off is a warning whose fix is tcp_syncookies=1, and nothing is written
+// without --apply.
+func TestTunePlansFromFindings(t *testing.T) {
+	h := newHost(t, sysctltest.With(map[string]string{"net/ipv4/tcp_syncookies": "0\n"}))
+	before := sysctltest.Read(t, h.sys)
+	res := h.run(t, "-o", "json")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	if !strings.Contains(res.Stdout, `"key": "net.ipv4.tcp_syncookies"`) || !strings.Contains(res.Stdout, `"target": 1`) {
+		t.Errorf("plan from findings lacks tcp_syncookies -> 1:\n%s", res.Stdout)
+	}
+	if diff := cmp.Diff(before, sysctltest.Read(t, h.sys)); diff != "" {
+		t.Errorf("a plan without --apply changed tunables (-before +after):\n%s", diff)
 	}
 }

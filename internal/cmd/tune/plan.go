@@ -1,28 +1,26 @@
 package tune
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
-// errNoFindings says the findings-based plan is not available in this build.
-var errNoFindings = errors.New("nothing to plan: give --profile NAME or --set KEY=VALUE (planning from advise's findings is not available yet)")
-
 // planFromFindings is the one place tune plans from advise's findings; it is
-// used when neither --profile nor --set is given.
-//
-// TODO(advise): advise.PlanFindings(findings) Plan is not on main yet. When it
-// lands, gather an inspect.Snapshot (o.ProcRoot, o.SysRoot), run advise's
-// rules on it and return advise.PlanFindings(findings) here.
-var planFromFindings = func(o *Options, current map[string]int64) (advise.Plan, error) {
-	return advise.Plan{}, cmdutil.UsageErrorf("%v", errNoFindings)
+// used when neither --profile nor --set is given. Only warning and critical
+// findings that name a sysctl key become changes (advise.PlanFindings).
+var planFromFindings = func(o *Options, _ map[string]int64) (advise.Plan, error) {
+	snap, err := inspect.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot})
+	if err != nil {
+		return advise.Plan{}, cmdutil.EnvError(fmt.Errorf("taking a snapshot to plan from advise's findings: %w", err))
+	}
+	return advise.PlanFindings(advise.Advise(advise.Input{Now: advise.Sample{Snapshot: snap}})), nil
 }
 
 // buildPlan merges the plan sources, explicit --set winning over --profile

@@ -61,7 +61,9 @@ func NewCmdTune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `Plan changes to the tunables, show them as a diff, and with --apply make them.
 
 The plan comes from a built-in --profile and/or explicit --set KEY=VALUE
-(repeatable; an explicit --set wins over the profile). Keys may be given by
+(repeatable; an explicit --set wins over the profile). With neither, it comes
+from advise's findings: the sysctl changes that warning and critical findings
+recommend (see backlogctl advise). Keys may be given by
 full name or short alias (somaxconn). Profiles only raise values the host has
 lower (except exact keys such as tcp_syncookies=1). Changes are made in
 registry order.
@@ -95,7 +97,10 @@ later files win), then /etc/sysctl.conf, read last by sysctl --system.
 
 --rollback restores the values recorded by the last apply (and the persisted
 file as it was), in the network namespace that apply ran in.`,
-		Example: `  # what would the default profile change?
+		Example: `  # what do advise's findings say to change?
+  backlogctl tune
+
+  # what would the default profile change?
   backlogctl tune --profile default
 
   # raise somaxconn now, and at every boot
@@ -130,23 +135,11 @@ file as it was), in the network namespace that apply ran in.`,
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
 	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last apply and the lock")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
-	_ = cmd.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		var names []string
-		for _, p := range advise.Profiles {
-			names = append(names, p.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	})
+	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	return cmd
 }
 
-func profileNames() string {
-	var names []string
-	for _, p := range advise.Profiles {
-		names = append(names, p.Name)
-	}
-	return strings.Join(names, ", ")
-}
+func profileNames() string { return strings.Join(advise.ProfileNames(), ", ") }
 
 // searchFromEnv returns the boot-time search order, or the fixture one the
 // environment names.

@@ -31,7 +31,9 @@ func AcquireLock(dir string) (*Lock, error) {
 		return nil, lockError(dir, err)
 	}
 	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	// O_NOFOLLOW: a symlink planted as the lock file must not make root
+	// truncate whatever it points to.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return nil, lockError(dir, err)
 	}

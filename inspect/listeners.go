@@ -68,11 +68,19 @@ func familyName(f uint8) string {
 	return "ipv4"
 }
 
+// request is a request socket (half-open connection) from the dump.
+type request struct {
+	// family is the owning listener's: inet_reqsk_alloc copies sk_listener->sk_family,
+	// so an IPv4 handshake to a dual-stack [::] listener is AF_INET6, ::ffff:a.b.c.d.
+	family uint8
+	local  netip.AddrPort
+}
+
 // listenerSet accumulates a dump's listeners and request sockets.
 type listenerSet struct {
 	listeners []Listener
-	requests  []netip.AddrPort // local endpoint of each request socket, unmapped
-	ports     map[uint16]bool  // when non-nil, keep only these ports
+	requests  []request
+	ports     map[uint16]bool // when non-nil, keep only these ports
 }
 
 func (s *listenerSet) reset() {
@@ -108,16 +116,19 @@ func (s *listenerSet) add(d *DiagSocket) {
 		}
 		s.listeners = append(s.listeners, l)
 	case stateSynRecv:
-		s.requests = append(s.requests, netip.AddrPortFrom(d.Local.Unmap(), d.LocalPort))
+		s.requests = append(s.requests, request{d.Family, netip.AddrPortFrom(d.Local, d.LocalPort)})
 	}
 }
 
 // finish sorts the listeners, numbers SO_REUSEPORT groups and attributes
-// request sockets to listeners the way the kernel's lookup would: an exact
-// local address first, then a wildcard of the same family, then a dual-stack
-// IPv6 wildcard for IPv4 traffic.
+// request sockets to listeners the way the kernel's lookup did: a request has
+// its listener's family; within it, an exact local address first, then the
+// wildcard (for an IPv4-mapped address, only a dual-stack one).
 func (s *listenerSet) finish() []Listener {
 	ls := s.listeners
+	if ls == nil {
+		ls = []Listener{} // JSON "listeners": [], never null
+	}
 	slices.SortFunc(ls, func(a, b Listener) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family),
 			a.addr.Compare(b.addr), cmp.Compare(a.Inode, b.Inode))
@@ -149,25 +160,7 @@ func (s *listenerSet) finish() []Listener {
 	}
 	counts := map[int]uint32{} // first member index -> requests
 	for _, r := range s.requests {
-		addr, port := r.Addr(), r.Port()
-		var m []int
-		if addr.Is4() {
-			m = lookup("ipv4", addr, port)
-			if m == nil {
-				m = lookup("ipv4", netip.IPv4Unspecified(), port)
-			}
-			if m == nil {
-				m = lookup("ipv6", netip.AddrFrom16(addr.As16()), port)
-			}
-			if m == nil {
-				m = dualStack(ls, lookup("ipv6", netip.IPv6Unspecified(), port))
-			}
-		} else {
-			m = lookup("ipv6", addr, port)
-			if m == nil {
-				m = lookup("ipv6", netip.IPv6Unspecified(), port)
-			}
-		}
+		m := owner(ls, lookup, r)
 		if m != nil {
 			counts[m[0]]++
 		}
@@ -178,6 +171,26 @@ func (s *listenerSet) finish() []Listener {
 		}
 	}
 	return ls
+}
+
+// owner finds the listener group a request socket belongs to, or nil.
+// __inet_lookup_listener / inet6_lookup_listener: exact address, then wildcard.
+func owner(ls []Listener, lookup func(string, netip.Addr, uint16) []int, r request) []int {
+	addr, port := r.local.Addr(), r.local.Port()
+	if r.family == unix.AF_INET {
+		if m := lookup("ipv4", addr, port); m != nil {
+			return m
+		}
+		return lookup("ipv4", netip.IPv4Unspecified(), port)
+	}
+	if m := lookup("ipv6", addr, port); m != nil {
+		return m
+	}
+	wild := lookup("ipv6", netip.IPv6Unspecified(), port)
+	if addr.Is4In6() {
+		return dualStack(ls, wild)
+	}
+	return wild
 }
 
 // dualStack keeps an IPv6 wildcard group only if it accepts IPv4 traffic.

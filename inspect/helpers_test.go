@@ -185,3 +185,15 @@ func findEndpoint(ls []Listener, ep netip.AddrPort) []Listener {
 	}
 	return out
 }
+
+func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// dup duplicates fd (close-on-exec cleared by exec.Cmd.ExtraFiles' handling).
+func dup(t *testing.T, fd int) int {
+	t.Helper()
+	n, err := unix.Dup(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -178,6 +178,13 @@ func parseBatch(b []byte, seq uint32, sock *DiagSocket, visit func(*DiagSocket))
 		if msgSeq == seq {
 			switch typ {
 			case unix.NLMSG_DONE:
+				// netlink_dump_done: the payload is the dump's result; an
+				// error there means the listing stopped part-way.
+				if len(body) >= 4 {
+					if errno := int32(binary.NativeEndian.Uint32(body[0:4])); errno < 0 {
+						return false, interrupted, fmt.Errorf("sock_diag dump: %w", syscall.Errno(-errno))
+					}
+				}
 				return true, interrupted, nil
 			case unix.NLMSG_ERROR:
 				if len(body) < 4 {

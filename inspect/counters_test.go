@@ -109,14 +109,8 @@ func TestParseCountersInline(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := map[string]uint64{}
 			err := parseCounters(strings.NewReader(tt.in), got)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
+			if !wantErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)

@@ -197,3 +197,16 @@ func dup(t *testing.T, fd int) int {
 	}
 	return n
 }
+
+// wantErr checks err against want, a substring of the expected message ("":
+// no error), and reports whether the caller should go on to check results.
+func wantErr(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatal(err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("err = %v, want one containing %q", err, want)
+	}
+	return want == ""
+}

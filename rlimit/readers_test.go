@@ -2,6 +2,7 @@ package rlimit
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -27,22 +28,7 @@ func TestReadNofileFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := ReadNofile(filepath.Join("testdata", "proc"), tt.pid)
-		switch {
-		case tt.wantErr != nil:
-			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("pid %d: err = %v, want %v", tt.pid, err, tt.wantErr)
-			}
-		case tt.errText != "":
-			if err == nil || !strings.Contains(err.Error(), tt.errText) {
-				t.Errorf("pid %d: err = %v, want one containing %q", tt.pid, err, tt.errText)
-			}
-		case err != nil:
-			t.Errorf("pid %d: %v", tt.pid, err)
-		default:
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("pid %d (-want +got):\n%s", tt.pid, diff)
-			}
-		}
+		checkResult(t, fmt.Sprint("pid ", tt.pid), err, tt.wantErr, tt.errText, tt.want, got)
 	}
 }
 
@@ -93,22 +79,7 @@ func TestReadFilesFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := ReadFiles(sysctl.NewFS(filepath.Join("testdata", "sys", tt.dir)))
-		switch {
-		case tt.wantErr != nil:
-			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("%s: err = %v, want %v", tt.dir, err, tt.wantErr)
-			}
-		case tt.errText != "":
-			if err == nil || !strings.Contains(err.Error(), tt.errText) {
-				t.Errorf("%s: err = %v, want one containing %q", tt.dir, err, tt.errText)
-			}
-		case err != nil:
-			t.Errorf("%s: %v", tt.dir, err)
-		default:
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", tt.dir, diff)
-			}
-		}
+		checkResult(t, tt.dir, err, tt.wantErr, tt.errText, tt.want, got)
 	}
 }
 
@@ -123,6 +94,28 @@ func TestFilesUsage(t *testing.T) {
 	} {
 		if got := tt.f.Usage(); got != tt.want {
 			t.Errorf("%+v.Usage() = %v, want %v", tt.f, got, tt.want)
+		}
+	}
+}
+
+// checkResult compares a reader's result: err must match wantErr (errors.Is)
+// or contain errText when either is set; otherwise got must equal want.
+func checkResult(t *testing.T, what string, err, wantErr error, errText string, want, got any) {
+	t.Helper()
+	switch {
+	case wantErr != nil:
+		if !errors.Is(err, wantErr) {
+			t.Errorf("%s: err = %v, want %v", what, err, wantErr)
+		}
+	case errText != "":
+		if err == nil || !strings.Contains(err.Error(), errText) {
+			t.Errorf("%s: err = %v, want one containing %q", what, err, errText)
+		}
+	case err != nil:
+		t.Errorf("%s: %v", what, err)
+	default:
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", what, diff)
 		}
 	}
 }

@@ -77,6 +77,9 @@ type DiagSocket struct {
 	HasDrops bool
 	// V6Only is 1 or 0 for AF_INET6 sockets that report it, -1 otherwise.
 	V6Only int8
+	// IfIndex is the bound device (SO_BINDTODEVICE), 0 when unbound; for a
+	// request socket, its listener's (tcp_openreq_init: ir_iif).
+	IfIndex uint32
 }
 
 // Dumper runs sock_diag dumps on one netlink socket, reusing its receive
@@ -229,6 +232,7 @@ func decodeDiagMsg(b []byte, sock *DiagSocket) error {
 		UID:       binary.NativeEndian.Uint32(b[64:68]),
 		Inode:     binary.NativeEndian.Uint32(b[68:72]),
 		V6Only:    -1,
+		IfIndex:   binary.NativeEndian.Uint32(b[40:44]), // inet_diag_sockid.idiag_if
 	}
 	switch sock.Family {
 	case unix.AF_INET:

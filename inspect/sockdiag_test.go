@@ -104,6 +104,15 @@ func TestDecodeDiagMsg(t *testing.T) {
 				WQueue: 4096, Inode: 1, Drops: 3, HasDrops: true, V6Only: 0},
 		},
 		{
+			name: "bound to a device",
+			in: func() []byte {
+				b := diagMsg(unix.AF_INET, stateListen, v4, 0, 8, 0, 6)
+				binary.NativeEndian.PutUint32(b[40:44], 3)
+				return b
+			}(),
+			want: DiagSocket{Family: unix.AF_INET, State: stateListen, LocalPort: 443, Local: v4.Addr(), WQueue: 8, Inode: 6, V6Only: -1, IfIndex: 3},
+		},
+		{
 			name: "meminfo before 4.7 (8 fields): no drops",
 			in:   diagMsg(unix.AF_INET, stateListen, v4, 0, 128, 0, 5, nlattr(attrSkMemInfo, meminfo(8, 0))),
 			want: DiagSocket{Family: unix.AF_INET, State: stateListen, LocalPort: 443, Local: v4.Addr(), WQueue: 128, Inode: 5, V6Only: -1},

@@ -1,9 +1,13 @@
 package inspect
 
 import (
+	"net"
 	"net/netip"
+	"os/exec"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
@@ -115,5 +119,74 @@ func TestPortFilter(t *testing.T) {
 	}
 	if none == nil || len(none) != 0 {
 		t.Errorf("no match: got %#v, want an empty non-nil slice", none)
+	}
+}
+
+// listenOnDevice opens an IPv4 listener bound to a device with
+// SO_BINDTODEVICE and returns its endpoint.
+func listenOnDevice(t *testing.T, ep netip.AddrPort, device string) netip.AddrPort {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, device); err != nil {
+		t.Fatalf("SO_BINDTODEVICE %s: %v", device, err)
+	}
+	if err := unix.Bind(fd, nstest.Sockaddr(ep)); err != nil {
+		t.Fatalf("bind %s on %s: %v", ep, device, err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return netip.AddrPortFrom(ep.Addr(), uint16(sa.(*unix.SockaddrInet4).Port))
+}
+
+// Listeners on one address and port bound to different devices are told
+// apart (not an SO_REUSEPORT group), and loopback handshakes count only on
+// the one bound to lo.
+func TestDeviceBoundListeners(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	if out, err := exec.Command("ip", "link", "add", "bl0", "type", "veth", "peer", "name", "bl1").CombinedOutput(); err != nil {
+		t.Fatalf("creating a veth pair in the test namespace: %v\n%s", err, out)
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	veth, err := net.InterfaceByName("bl0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := listenOnDevice(t, netip.MustParseAddrPort("0.0.0.0:0"), "lo")
+	listenOnDevice(t, ep, "bl0")
+	dropFinalACK(t, ep.Port())
+	for i := 0; i < 2; i++ {
+		nstest.Connect(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ep.Port()))
+	}
+	var ls []Listener
+	nstest.Eventually(t, 5*time.Second, "two request sockets", func() bool {
+		ls = findEndpoint(gather(t, Options{Ports: []uint16{ep.Port()}}).Listeners, ep)
+		return len(ls) == 2 && ls[0].SynQueue+ls[1].SynQueue == 2
+	})
+	byDev := map[uint32]Listener{}
+	for _, l := range ls {
+		byDev[l.BoundIfindex] = l
+		if l.ReuseportGroup != 0 || l.SynQueueShared {
+			t.Errorf("device-bound listener %d reported as a reuseport group", l.Inode)
+		}
+	}
+	if l, ok := byDev[uint32(lo.Index)]; !ok || l.SynQueue != 2 {
+		t.Errorf("listener on lo (%d) = %+v, want syn_queue 2", lo.Index, l)
+	}
+	if l, ok := byDev[uint32(veth.Index)]; !ok || l.SynQueue != 0 {
+		t.Errorf("listener on bl0 (%d) = %+v, want syn_queue 0", veth.Index, l)
 	}
 }

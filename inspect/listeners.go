@@ -33,8 +33,12 @@ type Listener struct {
 	UID   uint32  `json:"uid"`
 	// V6Only is reported for IPv6 listeners: false means dual-stack.
 	V6Only *bool `json:"v6only,omitempty"`
-	// ReuseportGroup numbers the SO_REUSEPORT group (same family, address and
-	// port) this listener belongs to, from 1; 0 when it is alone.
+	// BoundIfindex is the device the listener is bound to (SO_BINDTODEVICE),
+	// omitted when unbound. Listeners on one address and port but different
+	// devices are separate, not an SO_REUSEPORT group.
+	BoundIfindex uint32 `json:"bound_ifindex,omitempty"`
+	// ReuseportGroup numbers the SO_REUSEPORT group (same family, address,
+	// port, device and v6only) this listener belongs to, from 1; 0 when alone.
 	ReuseportGroup int `json:"reuseport_group,omitempty"`
 	ReuseportSize  int `json:"reuseport_size,omitempty"`
 	// Processes hold the socket; empty when attribution was skipped or denied.
@@ -72,8 +76,9 @@ func familyName(f uint8) string {
 type request struct {
 	// family is the owning listener's: inet_reqsk_alloc copies sk_listener->sk_family,
 	// so an IPv4 handshake to a dual-stack [::] listener is AF_INET6, ::ffff:a.b.c.d.
-	family uint8
-	local  netip.AddrPort
+	family  uint8
+	local   netip.AddrPort
+	ifindex uint32
 }
 
 // listenerSet accumulates a dump's listeners and request sockets.
@@ -103,6 +108,7 @@ func (s *listenerSet) add(d *DiagSocket) {
 			Fill:           fill(d.RQueue, d.WQueue),
 			Inode:          d.Inode,
 			UID:            d.UID,
+			BoundIfindex:   d.IfIndex,
 			Processes:      []Process{},
 		}
 		l.Address = l.addr.String()
@@ -116,7 +122,7 @@ func (s *listenerSet) add(d *DiagSocket) {
 		}
 		s.listeners = append(s.listeners, l)
 	case stateSynRecv:
-		s.requests = append(s.requests, request{d.Family, netip.AddrPortFrom(d.Local, d.LocalPort)})
+		s.requests = append(s.requests, request{d.Family, netip.AddrPortFrom(d.Local, d.LocalPort), d.IfIndex})
 	}
 }
 
@@ -133,19 +139,14 @@ func (s *listenerSet) finish() []Listener {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family),
 			a.addr.Compare(b.addr), cmp.Compare(a.Inode, b.Inode))
 	})
-	type key struct {
-		family string
-		addr   netip.Addr
-		port   uint16
-	}
-	groups := map[key][]int{}
+	groups := map[groupKey][]int{}
 	for i := range ls {
-		k := key{ls[i].Family, ls[i].addr, ls[i].Port}
+		k := keyOf(ls[i])
 		groups[k] = append(groups[k], i)
 	}
 	next := 1
 	for i := range ls {
-		members := groups[key{ls[i].Family, ls[i].addr, ls[i].Port}]
+		members := groups[keyOf(ls[i])]
 		if len(members) > 1 && members[0] == i {
 			for _, m := range members {
 				ls[m].ReuseportGroup = next
@@ -155,51 +156,61 @@ func (s *listenerSet) finish() []Listener {
 			next++
 		}
 	}
-	lookup := func(family string, addr netip.Addr, port uint16) []int {
-		return groups[key{family, addr, port}]
-	}
 	counts := map[int]uint32{} // first member index -> requests
 	for _, r := range s.requests {
-		m := owner(ls, lookup, r)
-		if m != nil {
+		if m := owner(groups, r); m != nil {
 			counts[m[0]]++
 		}
 	}
 	for first, n := range counts {
-		for _, i := range groups[key{ls[first].Family, ls[first].addr, ls[first].Port}] {
+		for _, i := range groups[keyOf(ls[first])] {
 			ls[i].SynQueue = n
 		}
 	}
 	return ls
 }
 
-// owner finds the listener group a request socket belongs to, or nil.
-// __inet_lookup_listener / inet6_lookup_listener: exact address, then wildcard.
-func owner(ls []Listener, lookup func(string, netip.Addr, uint16) []int, r request) []int {
-	addr, port := r.local.Addr(), r.local.Port()
-	if r.family == unix.AF_INET {
-		if m := lookup("ipv4", addr, port); m != nil {
-			return m
-		}
-		return lookup("ipv4", netip.IPv4Unspecified(), port)
-	}
-	if m := lookup("ipv6", addr, port); m != nil {
-		return m
-	}
-	wild := lookup("ipv6", netip.IPv6Unspecified(), port)
-	if addr.Is4In6() {
-		return dualStack(ls, wild)
-	}
-	return wild
+// groupKey is what the sockets of one SO_REUSEPORT group share
+// (inet_reuseport_add_sock: family, v6only, bound device; and the address).
+type groupKey struct {
+	family  string
+	addr    netip.Addr
+	port    uint16
+	ifindex uint32
+	v6only  bool
 }
 
-// dualStack keeps an IPv6 wildcard group only if it accepts IPv4 traffic.
-func dualStack(ls []Listener, members []int) []int {
-	if members == nil {
-		return nil
+func keyOf(l Listener) groupKey {
+	return groupKey{l.Family, l.addr, l.Port, l.BoundIfindex, l.V6Only != nil && *l.V6Only}
+}
+
+// owner finds the listener group a request socket belongs to, or nil, the
+// way __inet_lookup_listener / inet6_lookup_listener chose it: the exact
+// address before the wildcard, and within each a listener bound to the
+// request's device before an unbound one. A request has its listener's
+// family; an IPv4-mapped one can only belong to a dual-stack wildcard.
+func owner(groups map[groupKey][]int, r request) []int {
+	addr, port := r.local.Addr(), r.local.Port()
+	family, wildcard := "ipv4", netip.IPv4Unspecified()
+	v6only := []bool{false}
+	if r.family == unix.AF_INET6 {
+		family, wildcard = "ipv6", netip.IPv6Unspecified()
+		if !addr.Is4In6() {
+			v6only = []bool{false, true}
+		}
 	}
-	if v := ls[members[0]].V6Only; v != nil && *v {
-		return nil
+	devices := []uint32{r.ifindex}
+	if r.ifindex != 0 {
+		devices = append(devices, 0)
 	}
-	return members
+	for _, a := range []netip.Addr{addr, wildcard} {
+		for _, dev := range devices {
+			for _, only := range v6only {
+				if m := groups[groupKey{family, a, port, dev, only}]; m != nil {
+					return m
+				}
+			}
+		}
+	}
+	return nil
 }

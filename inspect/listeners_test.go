@@ -143,3 +143,32 @@ func TestListenerFields(t *testing.T) {
 		t.Errorf("ipv4 listener = %+v, want fill 1 and no drops or v6only", l4)
 	}
 }
+
+func TestListenerSetDevicesAndV6Only(t *testing.T) {
+	bound := func(d *DiagSocket, ifindex uint32) *DiagSocket { d.IfIndex = ifindex; return d }
+	s := &listenerSet{}
+	for _, d := range []*DiagSocket{
+		// One address and port on two devices: two listeners, not a group.
+		bound(listen4("0.0.0.0:80", 1), 1), bound(listen4("0.0.0.0:80", 2), 7), listen4("0.0.0.0:80", 3),
+		bound(req4("127.0.0.1:80"), 1), bound(req4("10.0.0.1:80"), 7), bound(req4("10.0.0.1:80"), 7), req4("10.0.0.2:80"),
+		// A request bound to a device with no listener of its own falls back to the unbound one.
+		bound(req4("10.0.0.3:80"), 9),
+		// v6only and dual-stack [::] on one port are separate groups; a v4-mapped
+		// request goes to the dual-stack one.
+		listen6("[::]:81", 4, true), listen6("[::]:81", 5, false), req6("[::ffff:10.0.0.1]:81"),
+	} {
+		s.add(d)
+	}
+	type row struct {
+		Inode, SynQueue, Ifindex uint32
+		Group                    int
+	}
+	var got []row
+	for _, l := range s.finish() {
+		got = append(got, row{l.Inode, l.SynQueue, l.BoundIfindex, l.ReuseportGroup})
+	}
+	want := []row{{1, 1, 1, 0}, {2, 2, 7, 0}, {3, 2, 0, 0}, {4, 0, 0, 0}, {5, 1, 0, 0}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

@@ -68,6 +68,8 @@ func fixedSnapshot() *inspect.Snapshot {
 				Inode: 1001, UID: 0, Processes: []inspect.Process{
 					{PID: 1, Comm: "sshd", OpenFDs: 5, NofileSoft: rlimit.Unlimited, NofileHard: rlimit.Unlimited, Cmdline: "sshd: /usr/sbin/sshd -D"},
 				}},
+			{Family: "ipv4", Address: "0.0.0.0", Port: 53, AcceptQueueMax: 20, Inode: 1500, BoundIfindex: 2,
+				Drops: ptr(uint32(0)), Processes: []inspect.Process{}},
 			{Family: "ipv6", Address: "::", Port: 443, AcceptQueue: 2, AcceptQueueMax: 511, Fill: 2.0 / 512,
 				SynQueue: 3, SynQueueShared: true, Drops: ptr(uint32(0)), Inode: 2001, UID: 33, V6Only: ptr(false),
 				ReuseportGroup: 1, ReuseportSize: 2, Processes: []inspect.Process{}},

@@ -190,3 +190,38 @@ func TestDeviceBoundListeners(t *testing.T) {
 		t.Errorf("listener on bl0 (%d) = %+v, want syn_queue 0", veth.Index, l)
 	}
 }
+
+// Thousands of listeners take many netlink datagrams to dump: none is lost
+// or repeated.
+func TestManyListeners(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const n = 3000
+	want := map[uint16]bool{}
+	for i := 0; i < n; i++ {
+		addr := "127.0.0.1:0"
+		if i%2 == 1 {
+			addr = "[::1]:0"
+		}
+		_, ep := nstest.Listen(t, netip.MustParseAddrPort(addr), 1, nstest.ListenOpts{})
+		want[ep.Port()] = true
+	}
+	ls, err := Listeners(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint32]bool{}
+	for _, l := range ls {
+		if seen[l.Inode] {
+			t.Fatalf("inode %d listed twice", l.Inode)
+		}
+		seen[l.Inode] = true
+		if !want[l.Port] {
+			t.Errorf("unexpected listener %s", l.Endpoint())
+		}
+	}
+	if len(ls) != n {
+		t.Errorf("%d listeners, want %d", len(ls), n)
+	}
+}

@@ -122,6 +122,12 @@ func (s *listenerSet) add(d *DiagSocket) {
 		}
 		s.listeners = append(s.listeners, l)
 	case stateSynRecv:
+		// A full socket in SYN-RECV is a TCP Fast Open child, already in the
+		// accept queue; only request sockets (which inet_req_diag_fill sends
+		// without INET_DIAG_SKMEMINFO) make up the SYN queue.
+		if d.HasDrops {
+			return
+		}
 		s.requests = append(s.requests, request{d.Family, netip.AddrPortFrom(d.Local, d.LocalPort), d.IfIndex})
 	}
 }

@@ -98,6 +98,14 @@ func TestListenerSetAttribution(t *testing.T) {
 			ports: map[uint16]bool{81: true},
 			want:  []row{{Inode: 2, SynQueue: 1}},
 		},
+		{
+			name: "a full socket in SYN-RECV (Fast Open child, carries meminfo) is not a request",
+			socks: []*DiagSocket{
+				listen4("127.0.0.1:80", 1), req4("127.0.0.1:80"),
+				func() *DiagSocket { d := req4("127.0.0.1:80"); d.HasDrops = true; return d }(),
+			},
+			want: []row{{Inode: 1, SynQueue: 1}},
+		},
 		{name: "nothing", want: []row{}},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,9 @@ import (
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
+// e2eBinEnv passes the built binary's path to the test's namespaced child.
+const e2eBinEnv = "BACKLOGCTL_E2E_BIN"
+
 // buildBinary compiles backlogctl into a temporary directory.
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -52,10 +55,15 @@ func runBinary(t *testing.T, bin string, args ...string) (string, string, int) {
 // dual-stack one: -o json parses into the contract's names and values, the
 // piped table is tab-separated, and bad input exits 2 with one line.
 func TestBinaryEndToEnd(t *testing.T) {
+	// Build outside the namespace (which has no network for fetching
+	// modules); the child finds the binary through the environment.
+	if !nstest.InChild(t) {
+		t.Setenv(e2eBinEnv, buildBinary(t))
+	}
 	if !nstest.Isolate(t) {
 		return
 	}
-	bin := buildBinary(t)
+	bin := os.Getenv(e2eBinEnv)
 	nstest.SetSysctl(t, "net.core.somaxconn", 8)
 	_, full := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 100, nstest.ListenOpts{})
 	_, dual := nstest.Listen(t, netip.MustParseAddrPort("[::]:0"), 4, nstest.ListenOpts{})

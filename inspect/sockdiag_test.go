@@ -36,8 +36,8 @@ func nlattr(typ uint16, payload []byte) []byte {
 	return b
 }
 
-// diagMsg builds a struct inet_diag_msg followed by attrs.
-func diagMsg(family, state uint8, local netip.AddrPort, rq, wq, uid, inode uint32, attrs ...[]byte) []byte {
+// inetDiagMsg builds a struct inet_diag_msg followed by attrs.
+func inetDiagMsg(family, state uint8, local netip.AddrPort, rq, wq, uid, inode uint32, attrs ...[]byte) []byte {
 	b := make([]byte, inetDiagMsgLen)
 	b[0], b[1] = family, state
 	binary.BigEndian.PutUint16(b[4:6], local.Port())
@@ -92,13 +92,13 @@ func TestDecodeDiagMsg(t *testing.T) {
 	}{
 		{
 			name: "ipv4 listener with drops",
-			in:   diagMsg(unix.AF_INET, stateListen, v4, 9, 8, 1000, 4242, nlattr(attrSkMemInfo, meminfo(9, 77))),
+			in:   inetDiagMsg(unix.AF_INET, stateListen, v4, 9, 8, 1000, 4242, nlattr(attrSkMemInfo, meminfo(9, 77))),
 			want: DiagSocket{Family: unix.AF_INET, State: stateListen, LocalPort: 443, Local: v4.Addr(),
 				RQueue: 9, WQueue: 8, UID: 1000, Inode: 4242, Drops: 77, HasDrops: true, V6Only: -1},
 		},
 		{
 			name: "ipv6 dual-stack, attributes in any order, unknown ones skipped, nested flag masked",
-			in: diagMsg(unix.AF_INET6, stateListen, v6, 0, 4096, 0, 1,
+			in: inetDiagMsg(unix.AF_INET6, stateListen, v6, 0, 4096, 0, 1,
 				nlattr(attrV6Only, []byte{0}), nlattr(99, []byte{1, 2, 3}), nlattr(attrSkMemInfo|unix.NLA_F_NESTED, meminfo(10, 3))),
 			want: DiagSocket{Family: unix.AF_INET6, State: stateListen, LocalPort: 8443, Local: v6.Addr(),
 				WQueue: 4096, Inode: 1, Drops: 3, HasDrops: true, V6Only: 0},
@@ -106,7 +106,7 @@ func TestDecodeDiagMsg(t *testing.T) {
 		{
 			name: "bound to a device",
 			in: func() []byte {
-				b := diagMsg(unix.AF_INET, stateListen, v4, 0, 8, 0, 6)
+				b := inetDiagMsg(unix.AF_INET, stateListen, v4, 0, 8, 0, 6)
 				binary.NativeEndian.PutUint32(b[40:44], 3)
 				return b
 			}(),
@@ -114,32 +114,32 @@ func TestDecodeDiagMsg(t *testing.T) {
 		},
 		{
 			name: "meminfo before 4.7 (8 fields): no drops",
-			in:   diagMsg(unix.AF_INET, stateListen, v4, 0, 128, 0, 5, nlattr(attrSkMemInfo, meminfo(8, 0))),
+			in:   inetDiagMsg(unix.AF_INET, stateListen, v4, 0, 128, 0, 5, nlattr(attrSkMemInfo, meminfo(8, 0))),
 			want: DiagSocket{Family: unix.AF_INET, State: stateListen, LocalPort: 443, Local: v4.Addr(), WQueue: 128, Inode: 5, V6Only: -1},
 		},
 		{
 			name: "request socket, no attributes",
-			in:   diagMsg(unix.AF_INET6, stateSynRecv, netip.MustParseAddrPort("[::ffff:127.0.0.1]:80"), 0, 0, 0, 0),
+			in:   inetDiagMsg(unix.AF_INET6, stateSynRecv, netip.MustParseAddrPort("[::ffff:127.0.0.1]:80"), 0, 0, 0, 0),
 			want: DiagSocket{Family: unix.AF_INET6, State: stateSynRecv, LocalPort: 80, Local: netip.MustParseAddr("::ffff:127.0.0.1"), V6Only: -1},
 		},
 		{
 			name: "trailing bytes shorter than an attribute header are ignored",
-			in:   append(diagMsg(unix.AF_INET, stateListen, v4, 1, 2, 3, 4), 0, 0),
+			in:   append(inetDiagMsg(unix.AF_INET, stateListen, v4, 1, 2, 3, 4), 0, 0),
 			want: DiagSocket{Family: unix.AF_INET, State: stateListen, LocalPort: 443, Local: v4.Addr(), RQueue: 1, WQueue: 2, UID: 3, Inode: 4, V6Only: -1},
 		},
-		{name: "truncated", in: diagMsg(unix.AF_INET, stateListen, v4, 0, 0, 0, 0)[:71], wantErr: "message of 71 bytes, want at least 72"},
-		{name: "bad family", in: diagMsg(unix.AF_UNIX, stateListen, v4, 0, 0, 0, 0), wantErr: "unexpected address family 1"},
+		{name: "truncated", in: inetDiagMsg(unix.AF_INET, stateListen, v4, 0, 0, 0, 0)[:71], wantErr: "message of 71 bytes, want at least 72"},
+		{name: "bad family", in: inetDiagMsg(unix.AF_UNIX, stateListen, v4, 0, 0, 0, 0), wantErr: "unexpected address family 1"},
 		{
 			name: "attribute longer than the message",
 			in: func() []byte {
-				b := diagMsg(unix.AF_INET, stateListen, v4, 0, 0, 0, 0, nlattr(attrSkMemInfo, meminfo(9, 1)))
+				b := inetDiagMsg(unix.AF_INET, stateListen, v4, 0, 0, 0, 0, nlattr(attrSkMemInfo, meminfo(9, 1)))
 				return b[:len(b)-8]
 			}(),
 			wantErr: "attribute 7 has bad length 40",
 		},
 		{
 			name:    "attribute length below its header",
-			in:      diagMsg(unix.AF_INET, stateListen, v4, 0, 0, 0, 0, []byte{2, 0, 7, 0}),
+			in:      inetDiagMsg(unix.AF_INET, stateListen, v4, 0, 0, 0, 0, []byte{2, 0, 7, 0}),
 			wantErr: "attribute 7 has bad length 2",
 		},
 	}
@@ -159,7 +159,7 @@ func TestDecodeDiagMsg(t *testing.T) {
 
 func TestParseBatch(t *testing.T) {
 	const seq = 7
-	lst := diagMsg(unix.AF_INET, stateListen, netip.MustParseAddrPort("127.0.0.1:80"), 0, 8, 0, 11)
+	lst := inetDiagMsg(unix.AF_INET, stateListen, netip.MustParseAddrPort("127.0.0.1:80"), 0, 8, 0, 11)
 	tests := []struct {
 		name         string
 		in           []byte
@@ -295,7 +295,7 @@ func fakeKernel(t *testing.T, retries int, reply func(attempt int, seq uint32) [
 
 func TestDumpRetriesInterrupted(t *testing.T) {
 	listener := func(inode uint32) []byte {
-		return diagMsg(unix.AF_INET, stateListen, netip.MustParseAddrPort("127.0.0.1:80"), 0, 8, 0, inode)
+		return inetDiagMsg(unix.AF_INET, stateListen, netip.MustParseAddrPort("127.0.0.1:80"), 0, 8, 0, inode)
 	}
 	t.Run("interrupted every time", func(t *testing.T) {
 		d, attempts := fakeKernel(t, 2, func(attempt int, seq uint32) [][]byte {

@@ -27,7 +27,7 @@ func TestReadNofileFixtures(t *testing.T) {
 		{pid: 999, wantErr: fs.ErrNotExist},
 	}
 	for _, tt := range tests {
-		got, err := ReadNofile(filepath.Join("testdata", "proc"), tt.pid)
+		got, err := ReadNofile(filepath.Join("testdata", "nofile"), tt.pid)
 		checkResult(t, fmt.Sprint("pid ", tt.pid), err, tt.wantErr, tt.errText, tt.want, got)
 	}
 }
@@ -78,7 +78,7 @@ func TestReadFilesFixtures(t *testing.T) {
 		{dir: "absent", wantErr: fs.ErrNotExist},
 	}
 	for _, tt := range tests {
-		got, err := ReadFiles(sysctl.NewFS(filepath.Join("testdata", "sys", tt.dir)))
+		got, err := ReadFiles(sysctl.NewFS(filepath.Join("testdata", "filenr", tt.dir)))
 		checkResult(t, tt.dir, err, tt.wantErr, tt.errText, tt.want, got)
 	}
 }

@@ -2,6 +2,8 @@ package inspect
 
 import (
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +55,28 @@ func TestAcceptQueueOverflow(t *testing.T) {
 	if _, ok := snap.Sysctls["net.core.netdev_max_backlog"]; ok {
 		t.Errorf("net.core.netdev_max_backlog is global and should be absent in a child namespace")
 	}
-	if len(l.Processes) != 1 || l.Processes[0].NofileSoft == 0 {
-		t.Errorf("processes = %+v, want this test process with its limits", l.Processes)
+	if len(l.Processes) != 1 || l.Processes[0].PID != os.Getpid() || l.Processes[0].NofileSoft == 0 {
+		t.Errorf("processes = %+v, want this test process (%d) with its limits", l.Processes, os.Getpid())
+	}
+	if l.SynQueue != 0 {
+		t.Errorf("syn_queue = %d, want 0: every handshake completed or was dropped at the SYN", l.SynQueue)
+	}
+	// tcp_listendrop counts every overflow in ListenDrops too.
+	if snap.Counters["TcpExtListenDrops"] < snap.Counters["TcpExtListenOverflows"] {
+		t.Errorf("ListenDrops %d < ListenOverflows %d", snap.Counters["TcpExtListenDrops"], snap.Counters["TcpExtListenOverflows"])
+	}
+	for _, w := range snap.Warnings {
+		if strings.Contains(w, "netdev_max_backlog") {
+			t.Errorf("an absent key is a warning: %q", w)
+		}
+	}
+	if snap.Files == nil || snap.Files.NrOpen < 64 || snap.Files.Max <= 0 || snap.Files.Allocated <= 0 {
+		t.Errorf("files = %+v, want fs.file-nr, fs.file-max and fs.nr_open", snap.Files)
+	}
+	if _, ok := snap.Counters["TcpActiveOpens"]; !ok {
+		t.Errorf("counters lack TcpActiveOpens from /proc/net/snmp")
+	}
+	if _, ok := snap.Counters["TcpMaxConn"]; ok {
+		t.Errorf("TcpMaxConn (-1, a constant) should be left out")
 	}
 }

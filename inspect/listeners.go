@@ -33,8 +33,12 @@ type Listener struct {
 	UID   uint32  `json:"uid"`
 	// V6Only is reported for IPv6 listeners: false means dual-stack.
 	V6Only *bool `json:"v6only,omitempty"`
-	// ReuseportGroup numbers the SO_REUSEPORT group (same family, address and
-	// port) this listener belongs to, from 1; 0 when it is alone.
+	// BoundIfindex is the device the listener is bound to (SO_BINDTODEVICE),
+	// omitted when unbound. Listeners on one address and port but different
+	// devices are separate, not an SO_REUSEPORT group.
+	BoundIfindex uint32 `json:"bound_ifindex,omitempty"`
+	// ReuseportGroup numbers the SO_REUSEPORT group (same family, address,
+	// port, device and v6only) this listener belongs to, from 1; 0 when alone.
 	ReuseportGroup int `json:"reuseport_group,omitempty"`
 	ReuseportSize  int `json:"reuseport_size,omitempty"`
 	// Processes hold the socket; empty when attribution was skipped or denied.
@@ -68,11 +72,20 @@ func familyName(f uint8) string {
 	return "ipv4"
 }
 
+// request is a request socket (half-open connection) from the dump.
+type request struct {
+	// family is the owning listener's: inet_reqsk_alloc copies sk_listener->sk_family,
+	// so an IPv4 handshake to a dual-stack [::] listener is AF_INET6, ::ffff:a.b.c.d.
+	family  uint8
+	local   netip.AddrPort
+	ifindex uint32
+}
+
 // listenerSet accumulates a dump's listeners and request sockets.
 type listenerSet struct {
 	listeners []Listener
-	requests  []netip.AddrPort // local endpoint of each request socket, unmapped
-	ports     map[uint16]bool  // when non-nil, keep only these ports
+	requests  []request
+	ports     map[uint16]bool // when non-nil, keep only these ports
 }
 
 func (s *listenerSet) reset() {
@@ -95,6 +108,7 @@ func (s *listenerSet) add(d *DiagSocket) {
 			Fill:           fill(d.RQueue, d.WQueue),
 			Inode:          d.Inode,
 			UID:            d.UID,
+			BoundIfindex:   d.IfIndex,
 			Processes:      []Process{},
 		}
 		l.Address = l.addr.String()
@@ -108,33 +122,37 @@ func (s *listenerSet) add(d *DiagSocket) {
 		}
 		s.listeners = append(s.listeners, l)
 	case stateSynRecv:
-		s.requests = append(s.requests, netip.AddrPortFrom(d.Local.Unmap(), d.LocalPort))
+		// A full socket in SYN-RECV is a TCP Fast Open child, already in the
+		// accept queue; only request sockets (which inet_req_diag_fill sends
+		// without INET_DIAG_SKMEMINFO) make up the SYN queue.
+		if d.HasDrops {
+			return
+		}
+		s.requests = append(s.requests, request{d.Family, netip.AddrPortFrom(d.Local, d.LocalPort), d.IfIndex})
 	}
 }
 
 // finish sorts the listeners, numbers SO_REUSEPORT groups and attributes
-// request sockets to listeners the way the kernel's lookup would: an exact
-// local address first, then a wildcard of the same family, then a dual-stack
-// IPv6 wildcard for IPv4 traffic.
+// request sockets to listeners the way the kernel's lookup did: a request has
+// its listener's family; within it, an exact local address first, then the
+// wildcard (for an IPv4-mapped address, only a dual-stack one).
 func (s *listenerSet) finish() []Listener {
 	ls := s.listeners
+	if ls == nil {
+		ls = []Listener{} // JSON "listeners": [], never null
+	}
 	slices.SortFunc(ls, func(a, b Listener) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family),
 			a.addr.Compare(b.addr), cmp.Compare(a.Inode, b.Inode))
 	})
-	type key struct {
-		family string
-		addr   netip.Addr
-		port   uint16
-	}
-	groups := map[key][]int{}
+	groups := map[groupKey][]int{}
 	for i := range ls {
-		k := key{ls[i].Family, ls[i].addr, ls[i].Port}
+		k := keyOf(ls[i])
 		groups[k] = append(groups[k], i)
 	}
 	next := 1
 	for i := range ls {
-		members := groups[key{ls[i].Family, ls[i].addr, ls[i].Port}]
+		members := groups[keyOf(ls[i])]
 		if len(members) > 1 && members[0] == i {
 			for _, m := range members {
 				ls[m].ReuseportGroup = next
@@ -144,49 +162,61 @@ func (s *listenerSet) finish() []Listener {
 			next++
 		}
 	}
-	lookup := func(family string, addr netip.Addr, port uint16) []int {
-		return groups[key{family, addr, port}]
-	}
 	counts := map[int]uint32{} // first member index -> requests
 	for _, r := range s.requests {
-		addr, port := r.Addr(), r.Port()
-		var m []int
-		if addr.Is4() {
-			m = lookup("ipv4", addr, port)
-			if m == nil {
-				m = lookup("ipv4", netip.IPv4Unspecified(), port)
-			}
-			if m == nil {
-				m = lookup("ipv6", netip.AddrFrom16(addr.As16()), port)
-			}
-			if m == nil {
-				m = dualStack(ls, lookup("ipv6", netip.IPv6Unspecified(), port))
-			}
-		} else {
-			m = lookup("ipv6", addr, port)
-			if m == nil {
-				m = lookup("ipv6", netip.IPv6Unspecified(), port)
-			}
-		}
-		if m != nil {
+		if m := owner(groups, r); m != nil {
 			counts[m[0]]++
 		}
 	}
 	for first, n := range counts {
-		for _, i := range groups[key{ls[first].Family, ls[first].addr, ls[first].Port}] {
+		for _, i := range groups[keyOf(ls[first])] {
 			ls[i].SynQueue = n
 		}
 	}
 	return ls
 }
 
-// dualStack keeps an IPv6 wildcard group only if it accepts IPv4 traffic.
-func dualStack(ls []Listener, members []int) []int {
-	if members == nil {
-		return nil
+// groupKey is what the sockets of one SO_REUSEPORT group share
+// (inet_reuseport_add_sock: family, v6only, bound device; and the address).
+type groupKey struct {
+	family  string
+	addr    netip.Addr
+	port    uint16
+	ifindex uint32
+	v6only  bool
+}
+
+func keyOf(l Listener) groupKey {
+	return groupKey{l.Family, l.addr, l.Port, l.BoundIfindex, l.V6Only != nil && *l.V6Only}
+}
+
+// owner finds the listener group a request socket belongs to, or nil, the
+// way __inet_lookup_listener / inet6_lookup_listener chose it: the exact
+// address before the wildcard, and within each a listener bound to the
+// request's device before an unbound one. A request has its listener's
+// family; an IPv4-mapped one can only belong to a dual-stack wildcard.
+func owner(groups map[groupKey][]int, r request) []int {
+	addr, port := r.local.Addr(), r.local.Port()
+	family, wildcard := "ipv4", netip.IPv4Unspecified()
+	v6only := []bool{false}
+	if r.family == unix.AF_INET6 {
+		family, wildcard = "ipv6", netip.IPv6Unspecified()
+		if !addr.Is4In6() {
+			v6only = []bool{false, true}
+		}
 	}
-	if v := ls[members[0]].V6Only; v != nil && *v {
-		return nil
+	devices := []uint32{r.ifindex}
+	if r.ifindex != 0 {
+		devices = append(devices, 0)
 	}
-	return members
+	for _, a := range []netip.Addr{addr, wildcard} {
+		for _, dev := range devices {
+			for _, only := range v6only {
+				if m := groups[groupKey{family, a, port, dev, only}]; m != nil {
+					return m
+				}
+			}
+		}
+	}
+	return nil
 }

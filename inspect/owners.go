@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,8 +103,11 @@ func scanOwners(procRoot string, want map[uint32]struct{}) (ownerScan, error) {
 		}
 		scan.unreadable += denied[w]
 	}
-	for _, pids := range scan.owners {
+	// A process holding one socket in several descriptors (dup, inherited
+	// copies) is one owner.
+	for ino, pids := range scan.owners {
 		sort.Ints(pids)
+		scan.owners[ino] = slices.Compact(pids)
 	}
 	return scan, nil
 }

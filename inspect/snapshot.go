@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/prometheus/procfs"
@@ -25,8 +26,8 @@ type Snapshot struct {
 	Counters  map[string]uint64 `json:"counters"`
 	Files     *rlimit.Files     `json:"files,omitempty"`
 	Listeners []Listener        `json:"listeners"`
-	// Warnings say what could not be seen, once each.
-	Warnings []string `json:"warnings,omitempty"`
+	// Warnings say what could not be seen, once each; [] when nothing was missed.
+	Warnings []string `json:"warnings"`
 }
 
 // Options says what to gather and where from.
@@ -49,7 +50,7 @@ func Gather(opts Options) (*Snapshot, error) {
 	if opts.ProcRoot == "" {
 		opts.ProcRoot = "/proc"
 	}
-	snap := &Snapshot{Time: time.Now().UTC()}
+	snap := &Snapshot{Time: time.Now().UTC(), Warnings: []string{}}
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
 		snap.Kernel = unix.ByteSliceToString(uts.Release[:])
@@ -64,8 +65,10 @@ func Gather(opts Options) (*Snapshot, error) {
 	sys := sysctl.NewFS(opts.SysRoot)
 	vals, errs := sys.Values()
 	snap.Sysctls = vals
-	for name, err := range errs {
-		snap.Warnings = append(snap.Warnings, fmt.Sprintf("could not read %s: %v", name, unwrapPath(err)))
+	for _, k := range sysctl.Registry { // registry order: stable output
+		if err, ok := errs[k.Name]; ok {
+			snap.Warnings = append(snap.Warnings, keyWarning(k.Name, err))
+		}
 	}
 
 	counters, err := ReadCounters(opts.ProcRoot)
@@ -174,11 +177,12 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 	return warn, nil
 }
 
-// unwrapPath drops the *PathError wrapper so messages name the key, not the file.
-func unwrapPath(err error) error {
+// keyWarning says why a tunable could not be read, naming it once: the
+// *PathError's file name and sysctl's own "reading KEY: " prefix are dropped.
+func keyWarning(name string, err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return pe.Err
+		return fmt.Sprintf("could not read %s: %v", name, pe.Err)
 	}
-	return err
+	return fmt.Sprintf("could not read %s: %s", name, strings.TrimPrefix(err.Error(), "reading "+name+": "))
 }

@@ -77,6 +77,9 @@ type DiagSocket struct {
 	HasDrops bool
 	// V6Only is 1 or 0 for AF_INET6 sockets that report it, -1 otherwise.
 	V6Only int8
+	// IfIndex is the bound device (SO_BINDTODEVICE), 0 when unbound; for a
+	// request socket, its listener's (tcp_openreq_init: ir_iif).
+	IfIndex uint32
 }
 
 // Dumper runs sock_diag dumps on one netlink socket, reusing its receive
@@ -178,6 +181,13 @@ func parseBatch(b []byte, seq uint32, sock *DiagSocket, visit func(*DiagSocket))
 		if msgSeq == seq {
 			switch typ {
 			case unix.NLMSG_DONE:
+				// netlink_dump_done: the payload is the dump's result; an
+				// error there means the listing stopped part-way.
+				if len(body) >= 4 {
+					if errno := int32(binary.NativeEndian.Uint32(body[0:4])); errno < 0 {
+						return false, interrupted, fmt.Errorf("sock_diag dump: %w", syscall.Errno(-errno))
+					}
+				}
 				return true, interrupted, nil
 			case unix.NLMSG_ERROR:
 				if len(body) < 4 {
@@ -222,6 +232,7 @@ func decodeDiagMsg(b []byte, sock *DiagSocket) error {
 		UID:       binary.NativeEndian.Uint32(b[64:68]),
 		Inode:     binary.NativeEndian.Uint32(b[68:72]),
 		V6Only:    -1,
+		IfIndex:   binary.NativeEndian.Uint32(b[40:44]), // inet_diag_sockid.idiag_if
 	}
 	switch sock.Family {
 	case unix.AF_INET:

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"unicode"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -27,7 +28,22 @@ func New(w io.Writer, tty bool, header ...string) *Printer {
 }
 
 // AddRow appends one row; it should have as many fields as the header.
-func (p *Printer) AddRow(fields ...string) { p.rows = append(p.rows, fields) }
+// Control characters in a field (a tab or newline in a process name) are
+// shown as '?', as ps does, so they cannot split a field or forge a row.
+func (p *Printer) AddRow(fields ...string) {
+	row := make([]string, len(fields))
+	for i, f := range fields {
+		row[i] = strings.Map(printable, f)
+	}
+	p.rows = append(p.rows, row)
+}
+
+func printable(r rune) rune {
+	if unicode.IsControl(r) {
+		return '?'
+	}
+	return r
+}
 
 // Len is the number of rows added.
 func (p *Printer) Len() int { return len(p.rows) }

@@ -67,7 +67,12 @@ descriptors without root) are reported as warnings.`,
 
   # faster, without finding the owning processes
   backlogctl inspect --no-processes`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.UsageErrorf("inspect takes no arguments, got %q (to pick listeners use --port)", args[0])
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
 			if err := opts.Validate(); err != nil {

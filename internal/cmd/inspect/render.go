@@ -71,7 +71,11 @@ func drawListeners(w io.Writer, tty bool, s *inspect.Snapshot) error {
 		if l.ReuseportGroup > 0 {
 			group = fmt.Sprintf("rp%d/%d", l.ReuseportGroup, l.ReuseportSize)
 		}
-		t.AddRow(l.Address, strconv.Itoa(int(l.Port)),
+		addr := l.Address
+		if l.BoundIfindex != 0 {
+			addr += "%" + strconv.FormatUint(uint64(l.BoundIfindex), 10) // like ss's 0.0.0.0%eth0, by index
+		}
+		t.AddRow(addr, strconv.Itoa(int(l.Port)),
 			strconv.FormatUint(uint64(l.AcceptQueue), 10),
 			strconv.FormatUint(uint64(l.AcceptQueueMax), 10),
 			strconv.FormatFloat(l.Fill, 'f', 2, 64),

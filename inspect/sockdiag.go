@@ -140,12 +140,18 @@ func (d *Dumper) Close() error { return unix.Close(d.fd) }
 // up to Retries times; reset is called before each retry so the caller can
 // drop what it collected.
 func (d *Dumper) Dump(family uint8, states uint32, visit func(*DiagSocket), reset func()) error {
+	return d.retry(reset, func() error { return d.dumpOnce(family, states, visit) })
+}
+
+// retry runs once until it is not interrupted, at most Retries more times,
+// calling reset before each retry.
+func (d *Dumper) retry(reset func(), once func() error) error {
 	var err error
 	for attempt := 0; attempt <= d.Retries; attempt++ {
 		if attempt > 0 && reset != nil {
 			reset()
 		}
-		err = d.dumpOnce(family, states, visit)
+		err = once()
 		if !errors.Is(err, ErrDumpInterrupted) {
 			return err
 		}
@@ -159,17 +165,7 @@ func (d *Dumper) Dump(family uint8, states uint32, visit func(*DiagSocket), rese
 // without IPv6 answers ENOENT for AF_INET6, which is skipped). An interrupted
 // dump is retried whole up to Retries times, calling reset first.
 func (d *Dumper) DumpAll(states uint32, visit func(*DiagSocket), reset func()) error {
-	var err error
-	for attempt := 0; attempt <= d.Retries; attempt++ {
-		if attempt > 0 && reset != nil {
-			reset()
-		}
-		err = d.dumpAllOnce(states, visit, reset)
-		if !errors.Is(err, ErrDumpInterrupted) {
-			return err
-		}
-	}
-	return err
+	return d.retry(reset, func() error { return d.dumpAllOnce(states, visit, reset) })
 }
 
 func (d *Dumper) dumpAllOnce(states uint32, visit func(*DiagSocket), reset func()) error {

@@ -117,8 +117,11 @@ if [ "$breakdown" = 1 ]; then
 	if command -v perf >/dev/null; then
 		echo
 		echo "perf stat, inspect -o json --no-processes x10 (user vs system time):"
-		nsx perf stat -r 10 -e task-clock,context-switches "$bl" inspect -o json --no-processes 2>&1 >/dev/null | grep -E 'task-clock|elapsed|user|sys'
+		nsx perf stat -r 10 -e task-clock,user_time,system_time "$bl" inspect -o json --no-processes 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
 		echo "perf stat, inspect -o json x10:"
-		nsx perf stat -r 10 -e task-clock,context-switches "$bl" inspect -o json 2>&1 >/dev/null | grep -E 'task-clock|elapsed|user|sys'
+		nsx perf stat -r 10 -e task-clock,user_time,system_time "$bl" inspect -o json 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
+		echo "perf stat, ss -ltnm x10 and ss -ltnp x3:"
+		nsx perf stat -r 10 -e task-clock,user_time,system_time ss -ltnm 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
+		nsx perf stat -r 3 -e task-clock,user_time,system_time ss -ltnp 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
 	fi
 fi

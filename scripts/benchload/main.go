@@ -4,7 +4,9 @@
 //
 // opens the listeners and established loopback connections of the benchmark
 // in the current network namespace, writes FILE when they are all up, and
-// holds them until it receives SIGTERM/SIGINT or its stdin is closed.
+// holds them until it receives SIGTERM, SIGINT or SIGHUP. The sockets are
+// spread over several "benchload shard" processes, each within its own
+// RLIMIT_NOFILE hard limit (raising that needs CAP_SYS_RESOURCE).
 //
 //	benchload time -runs 21 -case 'label::cmd args&&cmd args' -case ...
 //
@@ -25,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchload hold|time [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchload hold|shard|time [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -37,7 +39,7 @@ func main() {
 	case "time":
 		err = runTime(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown mode %q: want hold or time", os.Args[1])
+		err = fmt.Errorf("unknown mode %q: want hold, shard or time", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "benchload: %v\n", err)

@@ -261,7 +261,9 @@ func openListeners(c holdConfig) error {
 	}
 	if c.synRecv > 0 {
 		syn := netip.AddrPortFrom(lo4, SynRecvPort)
-		if _, err := listen(syn, false, c.synRecv); err != nil {
+		// A SYN queue over half full gets its older requests pruned
+		// (reqsk_timer_handler), so keep it at a quarter: the count stays put.
+		if _, err := listen(syn, false, 4*c.synRecv); err != nil {
 			return err
 		}
 		for i := 0; i < c.synRecv; i++ {

@@ -85,6 +85,16 @@ func (s *indenter) append(dst, src []byte) []byte {
 			s.depth++
 			dst = newline(dst, s.depth)
 		}
+		if plain[c] {
+			// A number or literal: copy it whole.
+			j := i + 1
+			for j < len(src) && plain[src[j]] {
+				j++
+			}
+			dst = append(dst, src[i:j]...)
+			i = j - 1
+			continue
+		}
 		switch c {
 		case '"':
 			s.inString = true
@@ -111,6 +121,15 @@ func (s *indenter) append(dst, src []byte) []byte {
 	}
 	return dst
 }
+
+// plain marks the bytes of numbers and literals (true, false, null): those
+// outside strings that need no spacing.
+var plain = func() (t [256]bool) {
+	for _, c := range []byte("0123456789+-.eEtrufalsn") {
+		t[c] = true
+	}
+	return t
+}()
 
 const spaces = "                                                                "
 

@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// diagMsg builds one netlink message carrying an inet_diag_msg for seeds.
-func diagMsg(seq uint32, flags uint16, family, state uint8, port uint16, attrs []byte) []byte {
+// fuzzDiagMsg builds one netlink message carrying an inet_diag_msg for seeds.
+func fuzzDiagMsg(seq uint32, flags uint16, family, state uint8, port uint16, attrs []byte) []byte {
 	body := make([]byte, inetDiagMsgLen)
 	body[0], body[1] = family, state
 	binary.BigEndian.PutUint16(body[4:6], port)
@@ -46,14 +46,14 @@ func memInfoAttr(drops uint32) []byte {
 // FuzzParseBatch feeds arbitrary datagrams to the sock_diag reply decoder:
 // it must never panic, and every socket it accepts must be well formed.
 func FuzzParseBatch(f *testing.F) {
-	good := diagMsg(7, unix.NLM_F_MULTI, unix.AF_INET, stateListen, 80, memInfoAttr(5))
+	good := fuzzDiagMsg(7, unix.NLM_F_MULTI, unix.AF_INET, stateListen, 80, memInfoAttr(5))
 	f.Add(good)
 	f.Add(append(append([]byte{}, good...), nlMsg(unix.NLMSG_DONE, 0, 7, []byte{0, 0, 0, 0})...))
-	f.Add(diagMsg(7, unix.NLM_F_DUMP_INTR, unix.AF_INET6, stateSynRecv, 443, []byte{5, 0, attrV6Only, 0, 1, 0, 0, 0}))
+	f.Add(fuzzDiagMsg(7, unix.NLM_F_DUMP_INTR, unix.AF_INET6, stateSynRecv, 443, []byte{5, 0, attrV6Only, 0, 1, 0, 0, 0}))
 	f.Add(nlMsg(unix.NLMSG_ERROR, 0, 7, []byte{0xf3, 0xff, 0xff, 0xff}))
 	f.Add(good[:40])
-	f.Add(diagMsg(7, 0, unix.AF_INET, stateListen, 80, []byte{0xff, 0xff, 7, 0}))
-	f.Add(diagMsg(7, 0, 99, stateListen, 80, nil))
+	f.Add(fuzzDiagMsg(7, 0, unix.AF_INET, stateListen, 80, []byte{0xff, 0xff, 7, 0}))
+	f.Add(fuzzDiagMsg(7, 0, 99, stateListen, 80, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var sock DiagSocket
 		n := 0

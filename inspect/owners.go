@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
@@ -67,16 +70,18 @@ func scanOwners(procRoot string, want map[uint32]struct{}) (ownerScan, error) {
 	results := make([][]found, workers)
 	counts := make([]map[int]int, workers)
 	denied := make([]int, workers)
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			buf := make([]byte, 64)
+			fr := fdReader{want: want, parallel: runtime.GOMAXPROCS(0)}
 			counts[w] = map[int]int{}
-			for i := w; i < len(pids); i += workers {
+			// Take pids one at a time: one process may hold most descriptors.
+			for i := int(next.Add(1)) - 1; i < len(pids); i = int(next.Add(1)) - 1 {
 				pid := pids[i]
-				n, hits, err := scanFDs(filepath.Join(procRoot, strconv.Itoa(pid), "fd"), want, buf)
+				n, hits, err := fr.scan(filepath.Join(procRoot, strconv.Itoa(pid), "fd"))
 				if err != nil {
 					if errors.Is(err, fs.ErrPermission) {
 						denied[w]++
@@ -112,23 +117,103 @@ func scanOwners(procRoot string, want map[uint32]struct{}) (ownerScan, error) {
 	return scan, nil
 }
 
-// scanFDs reads one /proc/PID/fd directory: how many descriptors it holds,
-// and which of them are sockets whose inode is in want.
-func scanFDs(dir string, want map[uint32]struct{}, buf []byte) (int, []uint32, error) {
-	d, err := os.Open(dir)
+// bigFDDir is the descriptor count above which one process's descriptors are
+// read by several goroutines.
+const bigFDDir = 4096
+
+// fdReader reads /proc/PID/fd directories with buffers reused from one
+// process to the next: the names stay in the getdents buffer, NUL-terminated
+// as the kernel wrote them, and are passed to readlinkat from there, so a
+// descriptor costs two system calls' share and no allocation.
+type fdReader struct {
+	want     map[uint32]struct{}
+	parallel int     // goroutines for a directory bigger than bigFDDir
+	dents    []byte  // linux_dirent64 records of the current directory
+	names    []int32 // offset in dents of each descriptor's name
+	hits     []uint32
+}
+
+// scan reads one /proc/PID/fd directory: how many descriptors it holds, and
+// which of them are sockets whose inode is in want. The hits are valid until
+// the next call.
+func (r *fdReader) scan(dir string) (int, []uint32, error) {
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0, nil, err
+	defer unix.Close(dfd)
+	if err := r.readNames(dfd); err != nil {
+		return 0, nil, &fs.PathError{Op: "getdents", Path: dir, Err: err}
 	}
-	dfd := int(d.Fd())
-	var hits []uint32
-	for _, name := range names {
-		n, err := unix.Readlinkat(dfd, name, buf)
-		if err != nil || n == len(buf) {
+	r.hits = r.hits[:0]
+	if len(r.names) <= bigFDDir || r.parallel < 2 {
+		r.hits = readLinks(dfd, r.dents, r.names, r.want, r.hits)
+		return len(r.names), r.hits, nil
+	}
+	parts := make([][]uint32, r.parallel)
+	per := (len(r.names) + r.parallel - 1) / r.parallel
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := min(p*per, len(r.names)), min((p+1)*per, len(r.names))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[p] = readLinks(dfd, r.dents, r.names[lo:hi], r.want, nil)
+		}()
+	}
+	wg.Wait()
+	for _, p := range parts {
+		r.hits = append(r.hits, p...)
+	}
+	return len(r.names), r.hits, nil
+}
+
+// readNames fills r.dents and r.names with the directory's entries, less
+// "." and "..".
+func (r *fdReader) readNames(dfd int) error {
+	if r.dents == nil {
+		r.dents = make([]byte, 64<<10)
+	}
+	used := 0
+	for {
+		if len(r.dents)-used < 8<<10 {
+			r.dents = append(r.dents, make([]byte, len(r.dents))...)
+		}
+		n, err := unix.Getdents(dfd, r.dents[used:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		used += n
+	}
+	r.names = r.names[:0]
+	// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+	for off := 0; off+19 < used; {
+		reclen := int(binary.NativeEndian.Uint16(r.dents[off+16:]))
+		if reclen == 0 {
+			break
+		}
+		name := r.dents[off+19 : off+reclen]
+		if !(name[0] == '.' && (name[1] == 0 || name[1] == '.' && name[2] == 0)) {
+			r.names = append(r.names, int32(off+19))
+		}
+		off += reclen
+	}
+	return nil
+}
+
+// readLinks reads the link of each named descriptor and appends to hits the
+// socket inodes that are in want.
+func readLinks(dfd int, dents []byte, names []int32, want map[uint32]struct{}, hits []uint32) []uint32 {
+	var buf [64]byte
+	for _, off := range names {
+		n, errno := readlinkat(dfd, &dents[off], buf[:])
+		if errno != 0 || n == len(buf) {
 			continue
 		}
 		if ino, ok := socketInode(buf[:n]); ok {
@@ -137,7 +222,15 @@ func scanFDs(dir string, want map[uint32]struct{}, buf []byte) (int, []uint32, e
 			}
 		}
 	}
-	return len(names), hits, nil
+	return hits
+}
+
+// readlinkat is readlinkat(2) on a NUL-terminated name, without the string
+// conversion unix.Readlinkat makes per call.
+func readlinkat(dfd int, name *byte, buf []byte) (int, unix.Errno) {
+	n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dfd), uintptr(unsafe.Pointer(name)),
+		uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	return int(n), errno
 }
 
 // socketInode parses a descriptor link target of the form "socket:[12345]".

@@ -115,23 +115,10 @@ func Listeners(opts Options) ([]Listener, error) {
 		}
 	}
 	states := uint32(1<<stateListen | 1<<stateSynRecv)
-	// One dump covers both families' listeners only if each is asked for;
-	// [::] listeners appear only in the AF_INET6 dump.
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		// Keep what earlier families found when a later dump is retried.
-		before := len(set.listeners)
-		beforeReq := len(set.requests)
-		reset := func() {
-			set.listeners = set.listeners[:before]
-			set.requests = set.requests[:beforeReq]
-		}
-		err := d.Dump(family, states, set.add, reset)
-		if err != nil {
-			if family == unix.AF_INET6 && errors.Is(err, unix.ENOENT) {
-				continue // IPv6 disabled on this kernel
-			}
-			return nil, fmt.Errorf("dumping %s listeners: %w", familyName(family), err)
-		}
+	// One request for both families: the kernel walks the listening and
+	// established tables once (inet_diag_dump_icsk).
+	if err := d.DumpAll(states, set.add, set.reset); err != nil {
+		return nil, fmt.Errorf("dumping listeners: %w", err)
 	}
 	return set.finish(), nil
 }

@@ -29,7 +29,12 @@ const (
 )
 
 const (
-	inetDiagReqLen = 56 // sizeof(struct inet_diag_req_v2)
+	inetDiagReqLen       = 56 // sizeof(struct inet_diag_req_v2)
+	inetDiagReqCompatLen = 60 // sizeof(struct inet_diag_req), the version 1 request
+	// tcpDiagGetSock is TCPDIAG_GETSOCK, the version 1 request type; unlike
+	// SOCK_DIAG_BY_FAMILY it dumps both families in one walk of the tables
+	// (inet_diag_dump_compat sets sdiag_family = AF_UNSPEC).
+	tcpDiagGetSock = 18
 	inetDiagMsgLen = 72 // sizeof(struct inet_diag_msg)
 	nlmsgHdrLen    = unix.SizeofNlMsghdr
 )
@@ -57,6 +62,25 @@ func (r *diagRequest) Serialize() []byte {
 	// The sockid's cookie must be INET_DIAG_NOCOOKIE to match any socket.
 	binary.NativeEndian.PutUint32(b[48:52], nl.TCPDIAG_NOCOOKIE)
 	binary.NativeEndian.PutUint32(b[52:56], nl.TCPDIAG_NOCOOKIE)
+	return b
+}
+
+// compatRequest is struct inet_diag_req (version 1, sent as TCPDIAG_GETSOCK):
+// family u8, src_len u8, dst_len u8, ext u8, an all-zero inet_diag_sockid
+// (cookie INET_DIAG_NOCOOKIE), states u32, dbs u32.
+type compatRequest struct {
+	ext    uint8
+	states uint32
+}
+
+func (r *compatRequest) Len() int { return inetDiagReqCompatLen }
+
+func (r *compatRequest) Serialize() []byte {
+	b := make([]byte, inetDiagReqCompatLen)
+	b[3] = r.ext
+	binary.NativeEndian.PutUint32(b[44:48], nl.TCPDIAG_NOCOOKIE)
+	binary.NativeEndian.PutUint32(b[48:52], nl.TCPDIAG_NOCOOKIE)
+	binary.NativeEndian.PutUint32(b[52:56], r.states)
 	return b
 }
 
@@ -91,6 +115,8 @@ type Dumper struct {
 	seq uint32
 	// Retries is how many times an interrupted dump is tried again.
 	Retries int
+	// noCompat records that the kernel refused a version 1 request.
+	noCompat bool
 }
 
 // NewDumper opens a NETLINK_SOCK_DIAG socket in the calling thread's network namespace.
@@ -117,12 +143,18 @@ func (d *Dumper) Close() error { return unix.Close(d.fd) }
 // up to Retries times; reset is called before each retry so the caller can
 // drop what it collected.
 func (d *Dumper) Dump(family uint8, states uint32, visit func(*DiagSocket), reset func()) error {
+	return d.retry(reset, func() error { return d.dumpOnce(family, states, visit) })
+}
+
+// retry runs once until it is not interrupted, at most Retries more times,
+// calling reset before each retry.
+func (d *Dumper) retry(reset func(), once func() error) error {
 	var err error
 	for attempt := 0; attempt <= d.Retries; attempt++ {
 		if attempt > 0 && reset != nil {
 			reset()
 		}
-		err = d.dumpOnce(family, states, visit)
+		err = once()
 		if !errors.Is(err, ErrDumpInterrupted) {
 			return err
 		}
@@ -130,11 +162,56 @@ func (d *Dumper) Dump(family uint8, states uint32, visit func(*DiagSocket), rese
 	return err
 }
 
+// DumpAll is Dump for both AF_INET and AF_INET6. It asks with one version 1
+// request, so the kernel walks its tables once instead of once per family;
+// where the kernel refuses that, it dumps each family in turn (a kernel
+// without IPv6 answers ENOENT for AF_INET6, which is skipped). An interrupted
+// dump is retried whole up to Retries times, calling reset first.
+func (d *Dumper) DumpAll(states uint32, visit func(*DiagSocket), reset func()) error {
+	return d.retry(reset, func() error { return d.dumpAllOnce(states, visit, reset) })
+}
+
+func (d *Dumper) dumpAllOnce(states uint32, visit func(*DiagSocket), reset func()) error {
+	if !d.noCompat {
+		err := d.dumpCompat(states, visit)
+		var errno syscall.Errno
+		if !errors.As(err, &errno) {
+			return err // nil, interrupted, or a malformed reply
+		}
+		// The kernel refused the version 1 request: from now on ask per family.
+		d.noCompat = true
+		if reset != nil {
+			reset()
+		}
+	}
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		err := d.dumpOnce(family, states, visit)
+		if family == unix.AF_INET6 && errors.Is(err, unix.ENOENT) {
+			continue // IPv6 disabled on this kernel
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", familyName(family), err)
+		}
+	}
+	return nil
+}
+
 func (d *Dumper) dumpOnce(family uint8, states uint32, visit func(*DiagSocket)) error {
 	req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
+	req.AddData(&diagRequest{family: family, states: states, ext: 1 << (attrSkMemInfo - 1)})
+	return d.run(req, visit)
+}
+
+func (d *Dumper) dumpCompat(states uint32, visit func(*DiagSocket)) error {
+	req := nl.NewNetlinkRequest(tcpDiagGetSock, unix.NLM_F_DUMP)
+	req.AddData(&compatRequest{states: states, ext: 1 << (attrSkMemInfo - 1)})
+	return d.run(req, visit)
+}
+
+// run sends a dump request and decodes the replies until the dump is done.
+func (d *Dumper) run(req *nl.NetlinkRequest, visit func(*DiagSocket)) error {
 	d.seq++
 	req.Seq = d.seq
-	req.AddData(&diagRequest{family: family, states: states, ext: 1 << (attrSkMemInfo - 1)})
 	if err := unix.Sendto(d.fd, req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("sending sock_diag request: %w", err)
 	}
@@ -198,7 +275,7 @@ func parseBatch(b []byte, seq uint32, sock *DiagSocket, visit func(*DiagSocket))
 					return true, interrupted, nil
 				}
 				return false, interrupted, fmt.Errorf("sock_diag request: %w", syscall.Errno(-errno))
-			case nl.SOCK_DIAG_BY_FAMILY:
+			case nl.SOCK_DIAG_BY_FAMILY, tcpDiagGetSock:
 				if err := decodeDiagMsg(body, sock); err != nil {
 					return false, interrupted, err
 				}

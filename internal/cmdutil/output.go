@@ -1,12 +1,13 @@
 package cmdutil
 
 import (
-	"encoding/json"
 	"io"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 )
 
 // AddOutputFlag registers -o/--output with the formats a command supports;
@@ -28,9 +29,8 @@ func CheckOutput(value string, formats ...string) error {
 	return UsageErrorf("invalid --output %q: want one of %s", value, strings.Join(formats, ", "))
 }
 
-// WriteJSON writes v as indented JSON followed by a newline.
+// WriteJSON writes v as indented JSON followed by a newline, byte for byte
+// what json.Encoder with SetIndent("", "  ") writes (jsonfmt is faster).
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return jsonfmt.Write(w, v)
 }

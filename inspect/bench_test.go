@@ -1,0 +1,272 @@
+package inspect
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/internal/jsonfmt"
+)
+
+// The benchmarks measure the user-space parts of inspect on fixtures the
+// size of scripts/bench.sh's load (9,000 listeners), and the Live* ones the
+// kernel dump and /proc scan of whatever namespace they run in: bench.sh
+// --breakdown runs them inside its loaded namespace. Numbers are in
+// docs/BENCHMARKS.md; nothing here asserts a time.
+
+const benchListeners = 9000
+
+// diagMsg encodes one inet_diag_msg with an SK_MEMINFO attribute, as the
+// kernel sends it.
+func diagMsg(seq uint32, family, state uint8, addr netip.Addr, port uint16, inode uint32) []byte {
+	const memLen = 4 + 9*4
+	msgLen := nlmsgHdrLen + inetDiagMsgLen + memLen
+	b := make([]byte, nlmAlign(msgLen))
+	binary.NativeEndian.PutUint32(b[0:4], uint32(msgLen))
+	binary.NativeEndian.PutUint16(b[4:6], nl.SOCK_DIAG_BY_FAMILY)
+	binary.NativeEndian.PutUint16(b[6:8], unix.NLM_F_MULTI)
+	binary.NativeEndian.PutUint32(b[8:12], seq)
+	m := b[nlmsgHdrLen:]
+	m[0], m[1] = family, state
+	binary.BigEndian.PutUint16(m[4:6], port)
+	a := addr.As16()
+	if addr.Is4() {
+		a4 := addr.As4()
+		copy(m[8:12], a4[:])
+	} else {
+		copy(m[8:24], a[:])
+	}
+	binary.NativeEndian.PutUint32(m[56:60], inode%7)
+	binary.NativeEndian.PutUint32(m[60:64], 4096)
+	binary.NativeEndian.PutUint32(m[68:72], inode)
+	attr := m[inetDiagMsgLen:]
+	binary.NativeEndian.PutUint16(attr[0:2], memLen)
+	binary.NativeEndian.PutUint16(attr[2:4], attrSkMemInfo)
+	binary.NativeEndian.PutUint32(attr[4+skMemInfoDrop*4:], inode%3)
+	return b
+}
+
+// benchDump returns datagrams of at most 32 KiB holding n IPv4 listeners
+// (every tenth pair an SO_REUSEPORT group) and n/45 request sockets, then DONE.
+func benchDump(seq uint32, n int) [][]byte {
+	var batches [][]byte
+	var cur []byte
+	add := func(m []byte) {
+		if len(cur)+len(m) > 32<<10 {
+			batches = append(batches, cur)
+			cur = nil
+		}
+		cur = append(cur, m...)
+	}
+	lo := netip.MustParseAddr("127.0.0.1")
+	for i := 0; i < n; i++ {
+		port := uint16(10000 + i)
+		if i%10 == 1 {
+			port-- // shares the previous listener's port: a reuseport pair
+		}
+		add(diagMsg(seq, unix.AF_INET, stateListen, lo, port, uint32(100000+i)))
+	}
+	for i := 0; i < n/45; i++ {
+		add(diagMsg(seq, unix.AF_INET, stateSynRecv, lo, uint16(10000+i*40), 0))
+	}
+	done := make([]byte, nlmsgHdrLen+4)
+	binary.NativeEndian.PutUint32(done[0:4], uint32(len(done)))
+	binary.NativeEndian.PutUint16(done[4:6], unix.NLMSG_DONE)
+	binary.NativeEndian.PutUint32(done[8:12], seq)
+	add(done)
+	return append(batches, cur)
+}
+
+// BenchmarkDecodeDump decodes a 9,000-listener dump into a listenerSet.
+func BenchmarkDecodeDump(b *testing.B) {
+	batches := benchDump(1, benchListeners)
+	var set listenerSet
+	var sock DiagSocket
+	b.ReportAllocs()
+	for b.Loop() {
+		set.reset()
+		for _, batch := range batches {
+			if _, _, err := parseBatch(batch, 1, &sock, set.add); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if len(set.listeners) != benchListeners {
+		b.Fatalf("decoded %d listeners, want %d", len(set.listeners), benchListeners)
+	}
+}
+
+// decodedSet is a decoded benchDump, for the stages after decoding.
+func decodedSet(tb testing.TB) listenerSet {
+	var set listenerSet
+	var sock DiagSocket
+	for _, batch := range benchDump(1, benchListeners) {
+		if _, _, err := parseBatch(batch, 1, &sock, set.add); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return set
+}
+
+// BenchmarkListenerGrouping sorts 9,000 listeners, numbers reuseport groups
+// and attributes request sockets.
+func BenchmarkListenerGrouping(b *testing.B) {
+	orig := decodedSet(b)
+	set := listenerSet{listeners: make([]Listener, len(orig.listeners))}
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(set.listeners, orig.listeners)
+		set.requests = orig.requests
+		set.finish()
+	}
+}
+
+func benchSnapshot(tb testing.TB) *Snapshot {
+	set := decodedSet(tb)
+	return &Snapshot{Kernel: "6.18", Sysctls: map[string]int64{"net.core.somaxconn": 4096},
+		Counters: map[string]uint64{"TcpExtListenDrops": 3}, Listeners: set.finish()}
+}
+
+// BenchmarkEncodeJSONStdlib encodes a 9,000-listener snapshot with
+// encoding/json's indenting Encoder, what `inspect -o json` used to do.
+func BenchmarkEncodeJSONStdlib(b *testing.B) {
+	snap := benchSnapshot(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		enc := json.NewEncoder(io.Discard)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeJSON encodes it the way `inspect -o json` does now
+// (cmdutil.WriteJSON: json.Marshal, then jsonfmt's indenter; same bytes).
+func BenchmarkEncodeJSON(b *testing.B) {
+	snap := benchSnapshot(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := jsonfmt.Write(io.Discard, snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// procFixture builds a /proc-like tree: procs processes with fds descriptors
+// each, every one a "socket:[N]" link; the first process's first
+// benchListeners/procs... hold the wanted inodes.
+func procFixture(tb testing.TB, procs, fds int) (string, map[uint32]struct{}) {
+	root := tb.TempDir()
+	want := map[uint32]struct{}{}
+	ino := uint32(100000)
+	for p := 1; p <= procs; p++ {
+		dir := filepath.Join(root, strconv.Itoa(1000+p), "fd")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		for fd := 0; fd < fds; fd++ {
+			if fd%5 == 0 {
+				want[ino] = struct{}{}
+			}
+			if err := os.Symlink(fmt.Sprintf("socket:[%d]", ino), filepath.Join(dir, strconv.Itoa(fd))); err != nil {
+				tb.Fatal(err)
+			}
+			ino++
+		}
+	}
+	return root, want
+}
+
+// BenchmarkScanOwnersFixture walks a fixture of 4 processes with 5,000
+// descriptors each (a fifth of them wanted listeners).
+func BenchmarkScanOwnersFixture(b *testing.B) {
+	root, want := procFixture(b, 4, 5000)
+	b.ReportAllocs()
+	for b.Loop() {
+		scan, err := scanOwners(root, want)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(scan.owners) != len(want) {
+			b.Fatalf("found %d owned inodes, want %d", len(scan.owners), len(want))
+		}
+	}
+}
+
+// BenchmarkLiveDump is the kernel's sock_diag dump of this namespace's
+// listeners and request sockets, both families, with decoding and grouping.
+func BenchmarkLiveDump(b *testing.B) {
+	d, err := NewDumper()
+	if err != nil {
+		b.Skipf("sock_diag not available: %v", err)
+	}
+	defer d.Close()
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		ls, err := Listeners(Options{Dumper: d})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(ls)
+	}
+	b.ReportMetric(float64(n), "listeners")
+}
+
+// BenchmarkLiveDumpKernel is the dump alone: one request for both families,
+// every reply read and its messages parsed, nothing kept. Its time is nearly
+// all the kernel's (perf: tcp_diag_dump walking the tables).
+func BenchmarkLiveDumpKernel(b *testing.B) {
+	d, err := NewDumper()
+	if err != nil {
+		b.Skipf("sock_diag not available: %v", err)
+	}
+	defer d.Close()
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = 0
+		if err := d.DumpAll(1<<stateListen|1<<stateSynRecv, func(*DiagSocket) { n++ }, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n), "sockets")
+}
+
+// BenchmarkLiveOwners scans the real /proc for the owners of this
+// namespace's listeners, with their names and limits.
+func BenchmarkLiveOwners(b *testing.B) {
+	ls, err := Listeners(Options{})
+	if err != nil {
+		b.Skipf("sock_diag not available: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range ls {
+			ls[i].Processes = ls[i].Processes[:0]
+		}
+		if _, err := attachProcesses("/proc", ls); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLiveGather is the whole Gather of inspect --no-processes.
+func BenchmarkLiveGather(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Gather(Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/internal/cmd/exporter"
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
@@ -32,6 +33,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 		return cmdutil.UsageErrorf("%v (see '%s --help')", err, c.CommandPath())
 	})
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
+	cmd.AddCommand(exporter.NewCmdExporter(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

@@ -1,7 +1,7 @@
 package exporter
 
 import (
-		"encoding/json"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmd/exporter"
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmd/watch"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
 
@@ -34,6 +35,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	})
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
 	cmd.AddCommand(exporter.NewCmdExporter(f, nil))
+	cmd.AddCommand(watch.NewCmdWatch(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

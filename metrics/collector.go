@@ -20,7 +20,10 @@ type Source func() (*inspect.MultiSnapshot, error)
 
 // Collector is a prometheus.Collector that takes a fresh snapshot on every
 // scrape. Beyond MaxListeners listeners in all, listener metrics are summed
-// per network namespace and port, and backlogctl_listeners_aggregated is 1.
+// per network namespace and port (address="*", process=""), and
+// backlogctl_listeners_aggregated is 1; if there are still more than
+// MaxListeners series, the lowest-numbered ports keep their own and the
+// rest are summed under port="other".
 type Collector struct {
 	Source       Source
 	MaxListeners int
@@ -51,18 +54,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, ns := range m.Namespaces {
 		total += len(ns.Listeners)
 	}
-	max := c.MaxListeners
-	if max <= 0 {
-		max = DefaultMaxListeners
+	limit := c.MaxListeners
+	if limit <= 0 {
+		limit = DefaultMaxListeners
 	}
-	aggregate := total > max
+	aggregate := total > limit
 	ch <- gauge(descAggregated, boolFloat(aggregate))
+	budget := limit
 	var files bool
 	procs := map[int]inspect.Process{}
 	for _, ns := range m.Namespaces {
 		label := ns.Netns.Label()
 		ch <- gauge(descListeners, float64(len(ns.Listeners)), label)
-		for _, r := range listenerRows(label, ns.Listeners, aggregate) {
+		rows := listenerRows(label, ns.Listeners, aggregate)
+		if aggregate {
+			rows = foldPorts(rows, budget)
+			budget = max(budget-len(rows), 1)
+		}
+		for _, r := range rows {
 			lv := []string{r.netns, r.address, r.port, r.process}
 			ch <- gauge(descAcceptQueue, float64(r.acceptQueue), lv...)
 			ch <- gauge(descBacklog, float64(r.backlog), lv...)
@@ -140,6 +149,29 @@ func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
 		}
 	}
 	return rows
+}
+
+// foldPorts keeps at most limit per-port rows: the limit-1 lowest ports,
+// and one port="other" row summing the rest.
+func foldPorts(rows []row, limit int) []row {
+	if len(rows) <= limit {
+		return rows
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		pa, _ := strconv.Atoi(a.port)
+		pb, _ := strconv.Atoi(b.port)
+		return cmp.Compare(pa, pb)
+	})
+	keep := max(limit-1, 0)
+	other := row{netns: rows[0].netns, address: "*", port: "other"}
+	for _, r := range rows[keep:] {
+		other.acceptQueue += r.acceptQueue
+		other.backlog += r.backlog
+		other.synQueue += r.synQueue
+		other.drops += r.drops
+		other.hasDrops = other.hasDrops || r.hasDrops
+	}
+	return append(rows[:keep:keep], other)
 }
 
 // processLabel is the owners' distinct command names, sorted, comma-joined.

@@ -121,6 +121,24 @@ func TestCollectorPerListener(t *testing.T) {
 	}
 }
 
+// With more ports than the limit, the lowest ports keep their series and
+// the rest are summed under port="other".
+func TestCardinalityGuardFoldsPorts(t *testing.T) {
+	fams := parse(t, fixture(), 1)
+	want := []string{"address=*,netns=netns:4026531840,port=other,process= 8"}
+	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	fams = parse(t, fixture(), 2) // 4 listeners > 2: per port, 2 ports fit
+	want = []string{
+		"address=*,netns=netns:4026531840,port=443,process= 0",
+		"address=*,netns=netns:4026531840,port=80,process= 8",
+	}
+	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func TestCardinalityGuard(t *testing.T) {
 	fams := parse(t, fixture(), 3)
 	want := map[string][]string{

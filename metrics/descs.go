@@ -26,7 +26,7 @@ var (
 	descListeners = desc("listeners",
 		"Listening TCP sockets found in the network namespace.", "netns")
 	descAggregated = desc("listeners_aggregated",
-		"1 when there were more listeners than --max-listeners and listener metrics were aggregated per port (address=\"*\", process=\"\"), else 0.")
+		"1 when there were more listeners than --max-listeners and listener metrics were summed per port (address=\"*\", process=\"\"; beyond --max-listeners ports, port=\"other\"), else 0.")
 	descSysctl = desc("sysctl",
 		"Value of a kernel tunable that decides connection admission, as read in the network namespace.", "netns", "name")
 	descFilesAllocated = desc("files_allocated",

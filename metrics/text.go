@@ -16,7 +16,7 @@ var prometheusInf = math.Inf(1)
 // NewRegistry returns a registry holding only c: no Go runtime or process
 // metrics, since backlogctl reports on the host, not on itself.
 func NewRegistry(c *Collector) (*prometheus.Registry, error) {
-	reg := prometheus.NewPedanticRegistry()
+	reg := prometheus.NewRegistry()
 	if err := reg.Register(c); err != nil {
 		return nil, fmt.Errorf("registering the collector: %w", err)
 	}

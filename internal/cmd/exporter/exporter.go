@@ -23,6 +23,10 @@ import (
 	"github.com/backlogctl/backlogctl/metrics"
 )
 
+// ownersMaxAge bounds how long the exporter trusts its last walk of
+// /proc/*/fd when no listener is new and no owner has exited.
+const ownersMaxAge = time.Minute
+
 // DefaultListen is loopback: exposing the exporter is a deliberate choice.
 const DefaultListen = "127.0.0.1:9597"
 
@@ -64,6 +68,11 @@ scan for the owners) and exposes:
 Cardinality guard: with more than --max-listeners listeners in all, listener
 metrics are summed per namespace and port (address="*", process="") and
 backlogctl_listeners_aggregated is 1.
+
+Owners are found by walking every /proc/PID/fd, which is slow on a busy
+host, so the walk is redone only when a listener is new, an owner has
+exited, or a minute has passed; in between only the owners' descriptor
+counts and limits are re-read.
 
 Only /metrics and /healthz are served. The listen address defaults to
 loopback; bind elsewhere only behind a firewall or network policy.`,
@@ -116,11 +125,23 @@ func (o *Options) Validate() error {
 // Handler returns the exporter's HTTP handler: /metrics and /healthz only.
 func (o *Options) Handler() (http.Handler, error) {
 	ports, _ := cmdutil.Ports(o.Ports)
-	gatherOpts := inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports, Processes: !o.NoProcesses}
-	reg, err := metrics.NewRegistry(&metrics.Collector{
-		Source:       func() (*inspect.MultiSnapshot, error) { return o.Namespaces.Gather(gatherOpts) },
-		MaxListeners: o.MaxListeners,
-	})
+	gatherOpts := inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports}
+	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge}
+	source := func() (*inspect.MultiSnapshot, error) {
+		m, err := o.Namespaces.Gather(gatherOpts)
+		if err != nil || o.NoProcesses {
+			return m, err
+		}
+		snaps := make([]*inspect.Snapshot, len(m.Namespaces))
+		for i, ns := range m.Namespaces {
+			snaps[i] = ns.Snapshot
+		}
+		if warn := owners.Attach(snaps...); warn != "" {
+			m.Notes = append(m.Notes, warn)
+		}
+		return m, nil
+	}
+	reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners})
 	if err != nil {
 		return nil, err
 	}

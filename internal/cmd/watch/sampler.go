@@ -32,6 +32,7 @@ type target struct {
 	prevTime     time.Time
 	prevCounters map[string]uint64
 	prevDrops    map[uint32]uint32
+	spareDrops   map[uint32]uint32 // the map before prevDrops, reused
 
 	// Whole run, for the exit summary.
 	run map[uint32]*Peak
@@ -46,7 +47,7 @@ type peakSample struct {
 // which is the baseline for the first interval's rates.
 func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery int) (*target, error) {
 	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1), peaks: map[uint32]peakSample{},
-		prevDrops: map[uint32]uint32{}, run: map[uint32]*Peak{}}
+		prevDrops: map[uint32]uint32{}, spareDrops: map[uint32]uint32{}, run: map[uint32]*Peak{}}
 	open := func() error {
 		var err error
 		t.dumper, err = inspect.NewDumper()
@@ -111,11 +112,11 @@ func (t *target) counters() (map[string]uint64, error) {
 	var all map[string]uint64
 	var err error
 	if t.ns == nil {
-		all, err = inspect.ReadCounters(t.procRoot)
+		all, err = inspect.ReadNetstat(t.procRoot)
 	} else {
 		err = netns.Do(t.ns.Path, func() error {
 			var rerr error
-			all, rerr = inspect.ReadCounters(filepath.Join(t.procRoot, "thread-self"))
+			all, rerr = inspect.ReadNetstat(filepath.Join(t.procRoot, "thread-self"))
 			return rerr
 		})
 	}
@@ -150,7 +151,8 @@ func (t *target) report(now time.Time, processes bool) (*Report, error) {
 		inspect.AttachProcesses(t.procRoot, snap)
 		r.Warnings = snap.Warnings
 	}
-	drops := make(map[uint32]uint32, len(t.last))
+	drops := t.spareDrops
+	clear(drops)
 	for _, l := range t.last {
 		p := t.peaks[l.Inode]
 		lr := ListenerReport{Listener: l, PeakAcceptQueue: p.acceptQueue, PeakFill: p.fill, PeakSynQueue: p.synQueue}
@@ -164,7 +166,8 @@ func (t *target) report(now time.Time, processes bool) (*Report, error) {
 	slices.SortStableFunc(r.Listeners, func(a, b ListenerReport) int {
 		return cmp.Or(cmp.Compare(b.PeakFill, a.PeakFill), cmp.Compare(b.Fill, a.Fill))
 	})
-	t.prevTime, t.prevCounters, t.prevDrops = now, counters, drops
+	t.prevTime, t.prevCounters = now, counters
+	t.prevDrops, t.spareDrops = drops, t.prevDrops
 	t.samples = 0
 	clear(t.peaks)
 	return r, nil

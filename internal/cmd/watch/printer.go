@@ -24,6 +24,7 @@ type printer struct {
 	opts *Options
 	buf  *bufio.Writer
 	enc  *json.Encoder
+	line []byte // reused for each JSON line
 }
 
 func newPrinter(o *Options) *printer {
@@ -36,11 +37,18 @@ func (p *printer) print(rs []*Report, notes []string) error {
 		fmt.Fprintf(p.io.ErrOut, "backlogctl: note: %s\n", n)
 	}
 	if p.opts.json() {
-		var v any = rs[0]
 		if p.opts.Namespaces.All {
-			v = MultiReport{Time: rs[0].Time, Namespaces: rs}
+			if err := p.enc.Encode(MultiReport{Time: rs[0].Time, Namespaces: rs}); err != nil {
+				return err
+			}
+			return p.buf.Flush()
 		}
-		if err := p.enc.Encode(v); err != nil {
+		line, err := appendReport(p.line[:0], rs[0])
+		if err != nil {
+			return err
+		}
+		p.line = line
+		if _, err := p.buf.Write(line); err != nil {
 			return err
 		}
 		return p.buf.Flush()

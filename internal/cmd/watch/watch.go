@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -161,6 +162,9 @@ func watchRun(ctx context.Context, o *Options) error {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
+	// Each sample allocates a little and the live heap stays small: trade a
+	// few MB for less collector work at 100 Hz.
+	debug.SetGCPercent(400)
 	ws, err := newWatcher(o)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 )
 
@@ -253,5 +254,55 @@ func TestValidate(t *testing.T) {
 				t.Errorf("syn sample interval %v, want max(sample, 500ms)", o.SynSampleInterval)
 			}
 		})
+	}
+}
+
+// --all-netns prints one line per interval with every namespace in it.
+func TestWatchAllNetns(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	a, b := netnstest.Hold(t), netnstest.Hold(t)
+	// Other namespaces on the host may hold thousands of listeners: leave
+	// time for a print.
+	o := &Options{Interval: 300 * time.Millisecond, Duration: 2 * time.Second, Output: "json"}
+	o.Namespaces.All = true
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, out, _ := iostreams.Test()
+	o.IO, o.ProcRoot = ios, "/proc"
+	if err := watchRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 1 || lines[0] == "" {
+		t.Fatal("no JSON line in 2s")
+	}
+	var m MultiReport
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.Namespaces {
+		if r.Netns == nil {
+			t.Fatalf("a namespace report without netns: %+v", r)
+		}
+		if len(r.Counters) == 0 {
+			t.Errorf("namespace %s: no counters", r.Netns.Label())
+		}
+	}
+	want := map[uint64]bool{}
+	for _, p := range []string{a, b} {
+		ns, err := netns.Resolve(p, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[ns.Inode] = true
+	}
+	for _, r := range m.Namespaces {
+		delete(want, r.Netns.Inode)
+	}
+	if len(want) != 0 {
+		t.Errorf("test namespaces %v missing from the line", want)
 	}
 }

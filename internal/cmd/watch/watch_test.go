@@ -166,15 +166,8 @@ func TestWatchTableAndSummary(t *testing.T) {
 	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 7, nstest.ListenOpts{})
 	nstest.Connect(t, ep)
 	o := &Options{Interval: 50 * time.Millisecond, Duration: 300 * time.Millisecond, Output: "table"}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ios, _, out, _ := iostreams.Test()
-	o.IO, o.ProcRoot = ios, "/proc"
-	if err := watchRun(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	text := out.String()
+	out := runWatch(t, o)
+	text := out
 	if n := strings.Count(text, clearScreen); n < 3 {
 		t.Errorf("%d redraws in 300ms at 50ms, want several:\n%s", n, text)
 	}
@@ -195,16 +188,9 @@ func TestWatchNetns(t *testing.T) {
 	path := netnstest.Hold(t)
 	o := &Options{Interval: 100 * time.Millisecond, Duration: 350 * time.Millisecond, Output: "json"}
 	o.Namespaces.Netns = path
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 9, nstest.ListenOpts{}) // not in the watched namespace
-	ios, _, out, _ := iostreams.Test()
-	o.IO, o.ProcRoot = ios, "/proc"
-	if err := watchRun(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	rs := reports(t, out.String())
+	out := runWatch(t, o)
+	rs := reports(t, out)
 	if len(rs) == 0 {
 		t.Fatal("no reports")
 	}
@@ -267,15 +253,8 @@ func TestWatchAllNetns(t *testing.T) {
 	// time for a print.
 	o := &Options{Interval: 300 * time.Millisecond, Duration: 2 * time.Second, Output: "json"}
 	o.Namespaces.All = true
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ios, _, out, _ := iostreams.Test()
-	o.IO, o.ProcRoot = ios, "/proc"
-	if err := watchRun(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	out := runWatch(t, o)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 1 || lines[0] == "" {
 		t.Fatal("no JSON line in 2s")
 	}
@@ -305,4 +284,18 @@ func TestWatchAllNetns(t *testing.T) {
 	if len(want) != 0 {
 		t.Errorf("test namespaces %v missing from the line", want)
 	}
+}
+
+// runWatch validates o and runs watch to the end of its --duration.
+func runWatch(t *testing.T, o *Options) string {
+	t.Helper()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, out, _ := iostreams.Test()
+	o.IO, o.ProcRoot = ios, "/proc"
+	if err := watchRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 )
 
 // Options are inspect's inputs; tests fill them and call inspectRun directly.
@@ -20,12 +21,14 @@ type Options struct {
 	Ports       []uint
 	NoProcesses bool
 	Output      string
+	// Namespaces are --netns and --all-netns (see netns.go).
+	Namespaces nsflag.Flags
 
 	// Gather takes the snapshot; replaced in tests.
 	Gather func(inspect.Options) (*inspect.Snapshot, error)
 }
 
-var formats = []string{"table", "json"}
+var formats = []string{"table", "json", "prom"}
 
 // NewCmdInspect returns the inspect command. runF replaces inspectRun in tests.
 func NewCmdInspect(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -57,7 +60,13 @@ counted for the group, since request sockets do not say which member owns them.
 
 On a terminal the sections are aligned tables; piped, they are tab-separated
 lines. -o json prints one object whose field names are a stable contract
-(see the README).
+(see the README). -o prom prints the Prometheus text exposition that
+'backlogctl exporter' serves, once.
+
+--netns NAME|PATH reads another network namespace (a name under /run/netns,
+or a path such as /proc/PID/ns/net); --all-netns reads every namespace on
+the host (found in /proc/*/ns/net and /run/netns) and reports each with its
+own tunables and counters.
 
 Exit status: 0 on success, 2 on a usage error, 3 when the listeners could not
 be read (e.g. netlink denied). Parts that could not be read (a process's
@@ -69,7 +78,15 @@ descriptors without root) are reported as warnings.`,
   backlogctl inspect --port 443 -o json | jq '.listeners[] | {port, accept_queue, accept_queue_max, drops}'
 
   # faster, without finding the owning processes
-  backlogctl inspect --no-processes`,
+  backlogctl inspect --no-processes
+
+  # a container's namespace, or every namespace on the host
+  backlogctl inspect --netns /proc/4242/ns/net
+  backlogctl inspect --all-netns -o json
+
+  # for node_exporter's textfile collector
+  backlogctl inspect -o prom > /var/lib/node_exporter/backlogctl.prom.$$ &&
+    mv /var/lib/node_exporter/backlogctl.prom.$$ /var/lib/node_exporter/backlogctl.prom`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return cmdutil.UsageErrorf("inspect takes no arguments, got %q (to pick listeners use --port)", args[0])
@@ -91,6 +108,7 @@ descriptors without root) are reported as warnings.`,
 	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "show only listeners on this port (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding the processes that own each listener (faster)")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }
 
@@ -99,12 +117,17 @@ func (o *Options) Validate() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
 		return err
 	}
-	_, err := cmdutil.Ports(o.Ports)
-	return err
+	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	return o.Namespaces.Validate()
 }
 
 func inspectRun(o *Options) error {
 	ports, _ := cmdutil.Ports(o.Ports)
+	if o.Namespaces.Set() || o.Output == "prom" {
+		return namespacesRun(o, ports)
+	}
 	snap, err := o.Gather(inspect.Options{
 		ProcRoot:  o.ProcRoot,
 		SysRoot:   o.SysRoot,

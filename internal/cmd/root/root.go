@@ -10,11 +10,13 @@ import (
 	checkcmd "github.com/backlogctl/backlogctl/internal/cmd/check"
 	"github.com/backlogctl/backlogctl/internal/cmd/completion"
 	"github.com/backlogctl/backlogctl/internal/cmd/explain"
+	"github.com/backlogctl/backlogctl/internal/cmd/exporter"
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmd/rlimit"
 	sysctlcmd "github.com/backlogctl/backlogctl/internal/cmd/sysctl"
 	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/cmd/version"
+	"github.com/backlogctl/backlogctl/internal/cmd/watch"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
 
@@ -52,6 +54,8 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(checkcmd.NewCmdCheck(f, nil))
 	cmd.AddCommand(rlimit.NewCmdRlimit(f, nil))
 	cmd.AddCommand(advise.NewCmdAdvise(f, nil))
+	cmd.AddCommand(exporter.NewCmdExporter(f, nil))
+	cmd.AddCommand(watch.NewCmdWatch(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	return cmd
 }

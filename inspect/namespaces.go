@@ -1,0 +1,117 @@
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/backlogctl/backlogctl/netns"
+)
+
+// NamespaceSnapshot is one network namespace's snapshot, labelled with the
+// namespace. Its JSON is the Snapshot's fields plus "netns".
+type NamespaceSnapshot struct {
+	Netns netns.Namespace `json:"netns"`
+	*Snapshot
+}
+
+// MultiSnapshot is what inspect --all-netns reports: one snapshot per
+// namespace. Notes say which namespaces were skipped and why.
+type MultiSnapshot struct {
+	Time       time.Time           `json:"time"`
+	Namespaces []NamespaceSnapshot `json:"namespaces"`
+	Notes      []string            `json:"notes,omitempty"`
+}
+
+// GatherIn takes a snapshot inside the network namespace ns. The listeners,
+// tunables and counters are read on a thread that has entered it (counters
+// from /proc/thread-self/net: /proc/self/net follows the thread-group leader,
+// not the thread; proc_tgid_net_lookup); owners are found afterwards with a
+// /proc/*/fd scan from here, since socket inodes are unique host-wide.
+func GatherIn(ns netns.Namespace, opts Options) (*Snapshot, error) {
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	inner := opts
+	inner.ProcRoot = filepath.Join(opts.ProcRoot, "thread-self")
+	inner.Processes = false
+	inner.Dumper = nil // a dumper belongs to the namespace it was opened in
+	var snap *Snapshot
+	err := netns.Do(ns.Path, func() error {
+		var err error
+		snap, err = Gather(inner)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.Processes {
+		AttachProcesses(opts.ProcRoot, snap)
+	}
+	return snap, nil
+}
+
+// AttachProcesses finds the owners of snap's listeners (a /proc/*/fd scan
+// below procRoot) and adds them, with a warning for what it could not read.
+func AttachProcesses(procRoot string, snap *Snapshot) {
+	warn, err := attachProcesses(procRoot, snap.Listeners)
+	if err != nil {
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("process attribution: %v", err))
+	}
+	if warn != "" {
+		snap.Warnings = append(snap.Warnings, warn)
+	}
+}
+
+// GatherAll takes a snapshot in each namespace. A namespace that vanished
+// since it was listed is skipped with a note; any other failure to enter or
+// read one is also a note, so one bad namespace does not hide the rest.
+// Owners are found with a single /proc/*/fd scan for all of them.
+func GatherAll(nss []netns.Namespace, opts Options) *MultiSnapshot {
+	out := &MultiSnapshot{Time: time.Now().UTC(), Namespaces: []NamespaceSnapshot{}}
+	inner := opts
+	inner.Processes = false
+	for _, ns := range nss {
+		snap, err := GatherIn(ns, inner)
+		if err != nil {
+			if errors.Is(err, netns.ErrVanished) {
+				out.Notes = append(out.Notes, fmt.Sprintf("skipped %s: it vanished during the scan", ns.Label()))
+			} else {
+				out.Notes = append(out.Notes, fmt.Sprintf("skipped %s: %v", ns.Label(), err))
+			}
+			continue
+		}
+		out.Namespaces = append(out.Namespaces, NamespaceSnapshot{Netns: ns, Snapshot: snap})
+	}
+	if opts.Processes {
+		procRoot := opts.ProcRoot
+		if procRoot == "" {
+			procRoot = "/proc"
+		}
+		attachAll(procRoot, out)
+	}
+	return out
+}
+
+// attachAll finds owners for every namespace's listeners in one scan.
+func attachAll(procRoot string, m *MultiSnapshot) {
+	var all []Listener
+	for _, ns := range m.Namespaces {
+		all = append(all, ns.Listeners...)
+	}
+	warn, err := attachProcesses(procRoot, all)
+	if err != nil {
+		m.Notes = append(m.Notes, fmt.Sprintf("process attribution: %v", err))
+	}
+	if warn != "" {
+		m.Notes = append(m.Notes, warn)
+	}
+	i := 0
+	for _, ns := range m.Namespaces {
+		for j := range ns.Listeners {
+			ns.Listeners[j].Processes = all[i].Processes
+			i++
+		}
+	}
+}

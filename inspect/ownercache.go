@@ -1,0 +1,130 @@
+package inspect
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/procfs"
+
+	"github.com/backlogctl/backlogctl/rlimit"
+)
+
+// OwnerCache attributes listeners to processes across repeated snapshots
+// (the exporter's scrapes) without walking every /proc/PID/fd each time: the
+// walk readlinks every descriptor on the host (~45µs each here), so it is
+// redone only when a listener's inode is new, an owner has exited, or
+// MaxAge has passed. In between, only the owners' own descriptor counts
+// and limits are re-read. Safe for concurrent use.
+type OwnerCache struct {
+	ProcRoot string
+	MaxAge   time.Duration
+
+	mu      sync.Mutex
+	owners  map[uint32][]int // socket inode -> pids; an empty list means none found
+	scanned time.Time
+	warn    string
+}
+
+// Attach fills in the Processes of every listener in every snapshot and
+// returns a warning about owners that could not be seen, if any.
+func (c *OwnerCache) Attach(snaps ...*Snapshot) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	procRoot := c.ProcRoot
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	if c.stale(snaps) {
+		c.rescan(procRoot, snaps)
+	}
+	pfs, err := procfs.NewFS(procRoot)
+	if err != nil {
+		return err.Error()
+	}
+	procs := map[int]*Process{}
+	gone := false
+	for _, s := range snaps {
+		for i := range s.Listeners {
+			l := &s.Listeners[i]
+			l.Processes = l.Processes[:0]
+			for _, pid := range c.owners[l.Inode] {
+				p, ok := procs[pid]
+				if !ok {
+					p = ownerProcess(pfs, procRoot, pid)
+					procs[pid] = p
+				}
+				if p == nil {
+					gone = true
+					continue
+				}
+				l.Processes = append(l.Processes, *p)
+			}
+		}
+	}
+	if gone {
+		c.scanned = time.Time{} // an owner exited: walk again next time
+	}
+	return c.warn
+}
+
+// stale reports whether the cached owners cannot be trusted for snaps.
+func (c *OwnerCache) stale(snaps []*Snapshot) bool {
+	if c.owners == nil || time.Since(c.scanned) > c.MaxAge {
+		return true
+	}
+	for _, s := range snaps {
+		for _, l := range s.Listeners {
+			if _, ok := c.owners[l.Inode]; !ok && l.Inode != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (c *OwnerCache) rescan(procRoot string, snaps []*Snapshot) {
+	want := map[uint32]struct{}{}
+	for _, s := range snaps {
+		for _, l := range s.Listeners {
+			if l.Inode != 0 {
+				want[l.Inode] = struct{}{}
+			}
+		}
+	}
+	c.owners, c.warn = map[uint32][]int{}, ""
+	c.scanned = time.Now()
+	scan, err := scanOwners(procRoot, want)
+	if err != nil {
+		c.warn = "process attribution: " + err.Error()
+		return
+	}
+	for ino := range want {
+		c.owners[ino] = scan.owners[ino]
+	}
+	if scan.unreadable > 0 {
+		c.warn = "could not read the descriptors of " + strconv.Itoa(scan.unreadable) + " processes (run as root to see every owner)"
+	}
+}
+
+// ownerProcess reads one owner's names, descriptor count and limits; nil if
+// it has exited.
+func ownerProcess(pfs procfs.FS, procRoot string, pid int) *Process {
+	d, err := os.Open(filepath.Join(procRoot, strconv.Itoa(pid), "fd"))
+	if err != nil {
+		return nil
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil
+	}
+	p := &Process{PID: pid, OpenFDs: len(names)}
+	p.Comm, p.Cmdline = processNames(pfs, pid)
+	if n, err := rlimit.ReadNofile(procRoot, pid); err == nil {
+		p.NofileSoft, p.NofileHard = n.Soft, n.Hard
+	}
+	return p
+}

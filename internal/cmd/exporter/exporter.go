@@ -1,0 +1,187 @@
+// Package exporter is the `backlogctl exporter` command: a Prometheus
+// exporter that takes a fresh snapshot on every scrape.
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/metrics"
+)
+
+// ownersMaxAge bounds how long the exporter trusts its last walk of
+// /proc/*/fd when no listener is new and no owner has exited.
+const ownersMaxAge = time.Minute
+
+// DefaultListen is loopback: exposing the exporter is a deliberate choice.
+const DefaultListen = "127.0.0.1:9597"
+
+// Options are exporter's inputs; tests fill them and call exporterRun.
+type Options struct {
+	IO           *iostreams.IOStreams
+	ProcRoot     string
+	SysRoot      string
+	Listen       string
+	MaxListeners int
+	Ports        []uint
+	NoProcesses  bool
+	Namespaces   nsflag.Flags
+
+	// Ready, when set, is called with the bound address once serving.
+	Ready func(addr string)
+}
+
+// NewCmdExporter returns the exporter command. runF replaces exporterRun in tests.
+func NewCmdExporter(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "exporter",
+		Short: "Serve listener queues, tunables, counters and descriptor usage as Prometheus metrics",
+		Long: `Serve /metrics for Prometheus. Every scrape takes a fresh snapshot (one
+sock_diag dump per namespace, the tunables, the counters, and a /proc/*/fd
+scan for the owners) and exposes:
+
+  backlogctl_listener_accept_queue, _backlog, _syn_queue   gauges
+  backlogctl_listener_drops_total                          counter
+      labelled netns, address, port, process (owners' command names);
+      SO_REUSEPORT members with identical labels are summed
+  backlogctl_tcp_listen_overflows_total, _listen_drops_total,
+  backlogctl_tcp_syn_queue_full_drops_total, ... (netstat counters, per netns)
+  backlogctl_sysctl{netns,name}                            tunables
+  backlogctl_files_allocated, _files_max, _files_nr_open   fs.file-nr etc.
+  backlogctl_process_open_fds, _process_max_fds            per owner
+
+Cardinality guard: with more than --max-listeners listeners in all, listener
+metrics are summed per namespace and port (address="*", process="") and
+backlogctl_listeners_aggregated is 1.
+
+Owners are found by walking every /proc/PID/fd, which is slow on a busy
+host, so the walk is redone only when a listener is new, an owner has
+exited, or a minute has passed; in between only the owners' descriptor
+counts and limits are re-read.
+
+Only /metrics and /healthz are served. The listen address defaults to
+loopback; bind elsewhere only behind a firewall or network policy.`,
+		Example: `  backlogctl exporter
+  backlogctl exporter --listen 0.0.0.0:9597 --all-netns
+  curl -s 127.0.0.1:9597/metrics | grep backlogctl_listener_accept_queue`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if runF != nil {
+				return runF(ctx, opts)
+			}
+			return exporterRun(ctx, opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Listen, "listen", DefaultListen, "address to serve /metrics and /healthz on")
+	cmd.Flags().IntVar(&opts.MaxListeners, "max-listeners", metrics.DefaultMaxListeners, "beyond this many listeners, aggregate listener metrics per port")
+	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "export only listeners on this port (repeatable, or comma-separated)")
+	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
+	nsflag.Add(cmd, &opts.Namespaces)
+	return cmd
+}
+
+// Validate checks the flags before anything is bound or read.
+func (o *Options) Validate() error {
+	host, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return cmdutil.UsageErrorf("invalid --listen %q: want HOST:PORT (e.g. %s)", o.Listen, DefaultListen)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return cmdutil.UsageErrorf("invalid --listen %q: port must be 0..65535", o.Listen)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return cmdutil.UsageErrorf("invalid --listen %q: host must be an IP address or localhost", o.Listen)
+	}
+	if o.MaxListeners < 1 {
+		return cmdutil.UsageErrorf("invalid --max-listeners %d: want at least 1", o.MaxListeners)
+	}
+	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	return o.Namespaces.Validate()
+}
+
+// Handler returns the exporter's HTTP handler: /metrics and /healthz only.
+func (o *Options) Handler() (http.Handler, error) {
+	ports, _ := cmdutil.Ports(o.Ports)
+	gatherOpts := inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports}
+	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge}
+	source := func() (*inspect.MultiSnapshot, error) {
+		m, err := o.Namespaces.Gather(gatherOpts)
+		if err != nil || o.NoProcesses {
+			return m, err
+		}
+		snaps := make([]*inspect.Snapshot, len(m.Namespaces))
+		for i, ns := range m.Namespaces {
+			snaps[i] = ns.Snapshot
+		}
+		if warn := owners.Attach(snaps...); warn != "" {
+			m.Notes = append(m.Notes, warn)
+		}
+		return m, nil
+	}
+	reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	return mux, nil
+}
+
+func exporterRun(ctx context.Context, o *Options) error {
+	// Resolve --netns once up front so a bad name fails before binding.
+	if _, _, err := o.Namespaces.Namespaces(o.ProcRoot); err != nil && !o.Namespaces.All {
+		return err
+	}
+	h, err := o.Handler()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return cmdutil.EnvError(fmt.Errorf("listening on %s: %w", o.Listen, err))
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: serving http://%s/metrics\n", ln.Addr())
+	if o.Ready != nil {
+		o.Ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return cmdutil.EnvError(fmt.Errorf("serving: %w", err))
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return cmdutil.EnvError(err)
+	}
+	return nil
+}

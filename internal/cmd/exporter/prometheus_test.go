@@ -1,0 +1,138 @@
+package exporter
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backlogctl/backlogctl/internal/nstest"
+)
+
+// lookTool finds a binary from Debian's prometheus package; without it the
+// test skips locally and fails under CI, where scripts/test.sh installs it.
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found: scripts/test.sh installs Debian's prometheus package", name)
+		}
+		t.Skipf("%s not found (apt-get install prometheus)", name)
+	}
+	return p
+}
+
+// freeLoopbackPort asks the kernel for an unused port on 127.0.0.1.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// A real Prometheus server scrapes the exporter every second, and a listener
+// metric comes back through its HTTP query API. Everything runs on the test
+// namespace's loopback.
+func TestPrometheusScrapesExporter(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	promBin := lookTool(t, "prometheus")
+	nstest.SetSysctl(t, "net.core.somaxconn", 37)
+	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 1000, nstest.ListenOpts{})
+
+	target, stop := startExporter(newOpts())
+	t.Cleanup(func() { stop() })
+
+	dir := t.TempDir()
+	config := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: backlogctl
+    static_configs:
+      - targets: ['%s']
+`, target)
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	web := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+web)
+	prom.Stdout, prom.Stderr = logf, logf
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		prom.Process.Kill()
+		prom.Wait()
+		logf.Close()
+	})
+
+	query := fmt.Sprintf(`backlogctl_listener_backlog{port="%d",address="127.0.0.1"}`, ep.Port())
+	var last string
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		v, err := promQuery(web, query)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		if v == "37" {
+			return
+		}
+		last = "value " + v
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+	t.Fatalf("Prometheus never returned backlog 37 for %s (last: %s); its log:\n%s", query, last, tail(string(log), 3000))
+}
+
+// promQuery runs an instant query and returns the single sample's value.
+func promQuery(web, query string) (string, error) {
+	resp, err := http.Get("http://" + web + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return "", err
+	}
+	if body.Status != "success" || len(body.Data.Result) != 1 {
+		return "", fmt.Errorf("status %s, %d results", body.Status, len(body.Data.Result))
+	}
+	s, _ := body.Data.Result[0].Value[1].(string)
+	return s, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,135 @@
+package watch
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/tableprinter"
+)
+
+// ANSI: cursor home, then clear the screen; no curses needed.
+const clearScreen = "\x1b[H\x1b[2J"
+
+// printer writes reports as JSON Lines or as a redrawn view.
+type printer struct {
+	io   *iostreams.IOStreams
+	opts *Options
+	buf  *bufio.Writer
+	enc  *json.Encoder
+	line []byte // reused for each JSON line
+}
+
+func newPrinter(o *Options) *printer {
+	buf := bufio.NewWriterSize(o.IO.Out, 64*1024)
+	return &printer{io: o.IO, opts: o, buf: buf, enc: json.NewEncoder(buf)}
+}
+
+func (p *printer) print(rs []*Report, notes []string) error {
+	for _, n := range notes {
+		fmt.Fprintf(p.io.ErrOut, "backlogctl: note: %s\n", n)
+	}
+	if p.opts.json() {
+		if p.opts.Namespaces.All {
+			if err := p.enc.Encode(MultiReport{Time: rs[0].Time, Namespaces: rs}); err != nil {
+				return err
+			}
+			return p.buf.Flush()
+		}
+		line, err := appendReport(p.line[:0], rs[0])
+		if err != nil {
+			return err
+		}
+		p.line = line
+		if _, err := p.buf.Write(line); err != nil {
+			return err
+		}
+		return p.buf.Flush()
+	}
+	p.buf.WriteString(clearScreen)
+	fmt.Fprintf(p.buf, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
+		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
+	for _, r := range rs {
+		if err := drawReport(p.buf, r); err != nil {
+			return err
+		}
+	}
+	return p.buf.Flush()
+}
+
+func drawReport(w io.Writer, r *Report) error {
+	fmt.Fprintln(w)
+	if r.Netns != nil {
+		fmt.Fprintf(w, "network namespace %s\n", r.Netns.Label())
+	}
+	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES")
+	for _, l := range r.Listeners {
+		t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), u32(l.PeakAcceptQueue),
+			u32(l.AcceptQueueMax), strconv.FormatFloat(l.PeakFill, 'f', 2, 64), u32(l.SynQueue),
+			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
+	}
+	if t.Len() == 0 {
+		fmt.Fprintln(w, "no listening TCP sockets")
+	} else if err := t.Render(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	c := tableprinter.New(w, true, "COUNTER", "TOTAL", "PER-SECOND")
+	for _, name := range inspect.CounterNames {
+		if v, ok := r.Counters[name]; ok {
+			c.AddRow(name, strconv.FormatUint(v, 10), strconv.FormatFloat(r.Rates[name], 'f', 1, 64))
+		}
+	}
+	return c.Render()
+}
+
+// summary prints, on a terminal, each listener's peaks over the whole run.
+func (p *printer) summary(w *watcher) error {
+	if p.opts.json() {
+		return p.buf.Flush()
+	}
+	var peaks []Peak
+	for _, t := range w.targets {
+		for _, pk := range t.run {
+			peaks = append(peaks, *pk)
+		}
+	}
+	slices.SortFunc(peaks, func(a, b Peak) int {
+		return cmp.Or(cmp.Compare(b.Fill, a.Fill), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Endpoint, b.Endpoint))
+	})
+	fmt.Fprintln(p.buf, "\nPeaks over the run:")
+	t := tableprinter.New(p.buf, true, "NETNS", "LISTENER", "BACKLOG", "PEAK-ACCEPT-Q", "PEAK-FILL", "PEAK-SYN-Q", "DROPS")
+	for _, pk := range peaks {
+		t.AddRow(cmp.Or(pk.Netns, "-"), pk.Endpoint, u32(pk.Backlog), u32(pk.AcceptQueue),
+			strconv.FormatFloat(pk.Fill, 'f', 2, 64), u32(pk.SynQueue), strconv.FormatUint(pk.Drops, 10))
+	}
+	if t.Len() == 0 {
+		fmt.Fprintln(p.buf, "no listeners were seen")
+	} else if err := t.Render(); err != nil {
+		return err
+	}
+	return p.buf.Flush()
+}
+
+func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
+
+func owners(ps []inspect.Process) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	s := ""
+	for i, p := range ps {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf("%s[%d]", p.Comm, p.PID)
+	}
+	return s
+}

@@ -1,0 +1,212 @@
+package watch
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/netns"
+)
+
+// target is one namespace being watched: its own sock_diag socket (opened
+// inside it, so dumps need no setns), and what the samples have seen.
+type target struct {
+	ns       *netns.Namespace // nil: the namespace we run in
+	procRoot string
+	dumper   *inspect.Dumper
+	sampler  *inspect.Sampler
+	// synEvery: every how many samples the SYN queue is recounted.
+	synEvery int
+	n        int
+
+	// Per print interval, reset by report.
+	samples int
+	peaks   map[uint32]peakSample // socket inode -> highest values seen
+	last    []inspect.Listener
+
+	// Between reports, for rates.
+	prevTime     time.Time
+	prevCounters map[string]uint64
+	prevDrops    map[uint32]uint32
+	spareDrops   map[uint32]uint32 // the map before prevDrops, reused
+
+	// Whole run, for the exit summary.
+	run map[uint32]*Peak
+}
+
+type peakSample struct {
+	acceptQueue, synQueue uint32
+	fill                  float64
+}
+
+// newTarget opens the dumper (inside ns, if any) and takes the first sample,
+// which is the baseline for the first interval's rates.
+func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery int) (*target, error) {
+	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1), peaks: map[uint32]peakSample{},
+		prevDrops: map[uint32]uint32{}, spareDrops: map[uint32]uint32{}, run: map[uint32]*Peak{}}
+	open := func() error {
+		var err error
+		t.dumper, err = inspect.NewDumper()
+		return err
+	}
+	var err error
+	if ns == nil {
+		err = open()
+	} else {
+		err = netns.Do(ns.Path, open) // the socket keeps the namespace it was made in
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.sampler = inspect.NewSampler(t.dumper, ports)
+	if err := t.sample(); err != nil {
+		t.close()
+		return nil, err
+	}
+	t.prevTime = time.Now()
+	if t.prevCounters, err = t.counters(); err != nil {
+		t.close()
+		return nil, err
+	}
+	for _, l := range t.last {
+		t.prevDrops[l.Inode] = l.DropCount()
+	}
+	t.samples, t.peaks = 0, map[uint32]peakSample{}
+	return t, nil
+}
+
+func (t *target) close() {
+	if t.dumper != nil {
+		t.dumper.Close()
+	}
+}
+
+// sample takes one dump and raises the peaks. No /proc access, no setns;
+// the SYN queue is recounted every synEvery samples (the first one included).
+func (t *target) sample() error {
+	ls, err := t.sampler.Sample(t.n%t.synEvery == 0)
+	t.n++
+	if err != nil {
+		return err
+	}
+	t.samples++
+	t.last = ls
+	for _, l := range ls {
+		p := t.peaks[l.Inode]
+		p.acceptQueue = max(p.acceptQueue, l.AcceptQueue)
+		p.synQueue = max(p.synQueue, l.SynQueue)
+		p.fill = max(p.fill, l.Fill)
+		t.peaks[l.Inode] = p
+	}
+	return nil
+}
+
+// counters reads the key counters in the target's namespace: for a foreign
+// one, on a thread inside it from /proc/thread-self/net (/proc/self/net
+// follows the thread-group leader).
+func (t *target) counters() (map[string]uint64, error) {
+	var all map[string]uint64
+	var err error
+	if t.ns == nil {
+		all, err = inspect.ReadNetstat(t.procRoot)
+	} else {
+		err = netns.Do(t.ns.Path, func() error {
+			var rerr error
+			all, rerr = inspect.ReadNetstat(filepath.Join(t.procRoot, "thread-self"))
+			return rerr
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]uint64, len(inspect.CounterNames))
+	for _, name := range inspect.CounterNames {
+		if v, ok := all[name]; ok {
+			out[name] = v
+		}
+	}
+	return out, nil
+}
+
+// report builds the interval's Report from the last sample and the peaks,
+// then starts a new interval.
+func (t *target) report(now time.Time, processes bool) (*Report, error) {
+	counters, err := t.counters()
+	if err != nil {
+		return nil, err
+	}
+	elapsed := now.Sub(t.prevTime).Seconds()
+	r := &Report{Time: now.UTC(), IntervalSeconds: elapsed, Samples: t.samples, Netns: t.ns,
+		Counters: counters, Rates: make(map[string]float64, len(counters)),
+		Listeners: make([]ListenerReport, 0, len(t.last))}
+	for name, v := range counters {
+		r.Rates[name] = rate(t.prevCounters[name], v, elapsed)
+	}
+	if processes {
+		snap := &inspect.Snapshot{Listeners: t.last}
+		inspect.AttachProcesses(t.procRoot, snap)
+		r.Warnings = snap.Warnings
+	}
+	drops := t.spareDrops
+	clear(drops)
+	for _, l := range t.last {
+		p := t.peaks[l.Inode]
+		lr := ListenerReport{Listener: l, PeakAcceptQueue: p.acceptQueue, PeakFill: p.fill, PeakSynQueue: p.synQueue}
+		if prev, ok := t.prevDrops[l.Inode]; ok {
+			lr.DropsPerSecond = rate(uint64(prev), uint64(l.DropCount()), elapsed)
+		}
+		drops[l.Inode] = l.DropCount()
+		r.Listeners = append(r.Listeners, lr)
+		t.remember(lr, uint64(rate(uint64(t.prevDrops[l.Inode]), uint64(l.DropCount()), 1)))
+	}
+	slices.SortStableFunc(r.Listeners, func(a, b ListenerReport) int {
+		return cmp.Or(cmp.Compare(b.PeakFill, a.PeakFill), cmp.Compare(b.Fill, a.Fill))
+	})
+	t.prevTime, t.prevCounters = now, counters
+	t.prevDrops, t.spareDrops = drops, t.prevDrops
+	t.samples = 0
+	clear(t.peaks)
+	return r, nil
+}
+
+// remember folds an interval into the run's peaks.
+func (t *target) remember(lr ListenerReport, newDrops uint64) {
+	p, ok := t.run[lr.Inode]
+	if !ok {
+		p = &Peak{Endpoint: lr.Endpoint(), Backlog: lr.AcceptQueueMax}
+		if t.ns != nil {
+			p.Netns = t.ns.Label()
+		}
+		t.run[lr.Inode] = p
+	}
+	p.AcceptQueue = max(p.AcceptQueue, lr.PeakAcceptQueue)
+	p.Fill = max(p.Fill, lr.PeakFill)
+	p.SynQueue = max(p.SynQueue, lr.PeakSynQueue)
+	p.Drops += newDrops
+}
+
+// rate is the per-second increase; a counter that went down (a reset, or a
+// listener replaced under the same inode) counts from zero.
+func rate(prev, cur uint64, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	if cur < prev {
+		return float64(cur) / seconds
+	}
+	return float64(cur-prev) / seconds
+}
+
+// vanished reports whether err means the target's namespace is gone.
+func vanished(err error) bool { return errors.Is(err, netns.ErrVanished) }
+
+func targetName(t *target) string {
+	if t.ns == nil {
+		return "this network namespace"
+	}
+	return fmt.Sprintf("network namespace %s", t.ns.Label())
+}

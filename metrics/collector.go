@@ -1,0 +1,226 @@
+package metrics
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backlogctl/backlogctl/inspect"
+)
+
+// DefaultMaxListeners is the cardinality guard's default.
+const DefaultMaxListeners = 1000
+
+// Source gathers the namespaces to report; it is called once per scrape.
+type Source func() (*inspect.MultiSnapshot, error)
+
+// Collector is a prometheus.Collector that takes a fresh snapshot on every
+// scrape. Beyond MaxListeners listeners in all, listener metrics are summed
+// per network namespace and port (address="*", process=""), and
+// backlogctl_listeners_aggregated is 1; if there are still more than
+// MaxListeners series, the lowest-numbered ports keep their own and the
+// rest are summed under port="other".
+type Collector struct {
+	Source       Source
+	MaxListeners int
+}
+
+// Describe sends every metric description.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descAcceptQueue, descBacklog, descSynQueue, descDrops,
+		descListeners, descAggregated, descSysctl, descFilesAllocated, descFilesMax, descNrOpen,
+		descOpenFDs, descMaxFDs, descScrapeDuration, descScrapeNotes} {
+		ch <- d
+	}
+	for _, cd := range counterDescs {
+		ch <- cd.desc
+	}
+}
+
+// Collect gathers a snapshot and sends its metrics. A failed gather is sent
+// as an invalid metric, which fails the scrape with the error's text.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	start := time.Now()
+	m, err := c.Source()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descListeners, err)
+		return
+	}
+	total := 0
+	for _, ns := range m.Namespaces {
+		total += len(ns.Listeners)
+	}
+	limit := c.MaxListeners
+	if limit <= 0 {
+		limit = DefaultMaxListeners
+	}
+	aggregate := total > limit
+	ch <- gauge(descAggregated, boolFloat(aggregate))
+	budget := limit
+	var files bool
+	procs := map[int]inspect.Process{}
+	for _, ns := range m.Namespaces {
+		label := ns.Netns.Label()
+		ch <- gauge(descListeners, float64(len(ns.Listeners)), label)
+		rows := listenerRows(label, ns.Listeners, aggregate)
+		if aggregate {
+			rows = foldPorts(rows, budget)
+			budget = max(budget-len(rows), 1)
+		}
+		for _, r := range rows {
+			lv := []string{r.netns, r.address, r.port, r.process}
+			ch <- gauge(descAcceptQueue, float64(r.acceptQueue), lv...)
+			ch <- gauge(descBacklog, float64(r.backlog), lv...)
+			ch <- gauge(descSynQueue, float64(r.synQueue), lv...)
+			if r.hasDrops {
+				ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(r.drops), lv...)
+			}
+		}
+		for _, name := range sortedKeys(ns.Sysctls) {
+			ch <- gauge(descSysctl, float64(ns.Sysctls[name]), label, name)
+		}
+		for _, cd := range counterDescs {
+			if v, ok := ns.Counters[cd.nstat]; ok {
+				ch <- prometheus.MustNewConstMetric(cd.desc, prometheus.CounterValue, float64(v), label)
+			}
+		}
+		if ns.Files != nil && !files { // fs.file-nr is global: once
+			files = true
+			ch <- gauge(descFilesAllocated, float64(ns.Files.Allocated))
+			ch <- gauge(descFilesMax, float64(ns.Files.Max))
+			ch <- gauge(descNrOpen, float64(ns.Files.NrOpen))
+		}
+		for _, l := range ns.Listeners {
+			for _, p := range l.Processes {
+				procs[p.PID] = p
+			}
+		}
+	}
+	for _, pid := range sortedKeys(procs) {
+		p := procs[pid]
+		ch <- gauge(descOpenFDs, float64(p.OpenFDs), strconv.Itoa(pid), p.Comm)
+		ch <- gauge(descMaxFDs, limitFloat(p.NofileSoft), strconv.Itoa(pid), p.Comm)
+	}
+	ch <- gauge(descScrapeNotes, float64(len(skipped(m.Notes))))
+	ch <- gauge(descScrapeDuration, time.Since(start).Seconds())
+}
+
+// row is one listener series: a listener, a group of listeners that share
+// every label (SO_REUSEPORT), or, under the guard, a whole port.
+type row struct {
+	netns, address, port, process  string
+	acceptQueue, backlog, synQueue uint64
+	drops                          uint64
+	hasDrops                       bool
+}
+
+// listenerRows merges listeners that would produce the same label set:
+// queues, backlogs and drops add up; an SO_REUSEPORT group's SYN queue is
+// one shared count, so it is taken once (max).
+func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
+	idx := map[[3]string]int{}
+	var rows []row
+	for _, l := range ls {
+		r := row{netns: netns, address: l.Address, port: strconv.Itoa(int(l.Port)), process: processLabel(l.Processes)}
+		if perPort {
+			r.address, r.process = "*", ""
+		}
+		k := [3]string{r.address, r.port, r.process}
+		i, ok := idx[k]
+		if !ok {
+			i = len(rows)
+			idx[k] = i
+			rows = append(rows, r)
+		}
+		rows[i].acceptQueue += uint64(l.AcceptQueue)
+		rows[i].backlog += uint64(l.AcceptQueueMax)
+		if l.SynQueueShared {
+			rows[i].synQueue = max(rows[i].synQueue, uint64(l.SynQueue))
+		} else {
+			rows[i].synQueue += uint64(l.SynQueue)
+		}
+		if l.Drops != nil {
+			rows[i].hasDrops = true
+			rows[i].drops += uint64(*l.Drops)
+		}
+	}
+	return rows
+}
+
+// foldPorts keeps at most limit per-port rows: the limit-1 lowest ports,
+// and one port="other" row summing the rest.
+func foldPorts(rows []row, limit int) []row {
+	if len(rows) <= limit {
+		return rows
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		pa, _ := strconv.Atoi(a.port)
+		pb, _ := strconv.Atoi(b.port)
+		return cmp.Compare(pa, pb)
+	})
+	keep := max(limit-1, 0)
+	other := row{netns: rows[0].netns, address: "*", port: "other"}
+	for _, r := range rows[keep:] {
+		other.acceptQueue += r.acceptQueue
+		other.backlog += r.backlog
+		other.synQueue += r.synQueue
+		other.drops += r.drops
+		other.hasDrops = other.hasDrops || r.hasDrops
+	}
+	return append(rows[:keep:keep], other)
+}
+
+// processLabel is the owners' distinct command names, sorted, comma-joined.
+func processLabel(ps []inspect.Process) string {
+	names := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if !slices.Contains(names, p.Comm) {
+			names = append(names, p.Comm)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
+}
+
+// skipped keeps the notes that record a skipped namespace.
+func skipped(notes []string) []string {
+	var out []string
+	for _, n := range notes {
+		if strings.HasPrefix(n, "skipped ") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// limitFloat reports RLIM_INFINITY as +Inf.
+func limitFloat(v uint64) float64 {
+	if v == ^uint64(0) {
+		return prometheusInf
+	}
+	return float64(v)
+}
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,161 @@
+package metrics
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/rlimit"
+)
+
+func u32(v uint32) *uint32 { return &v }
+
+func fixture() *inspect.MultiSnapshot {
+	nginx := inspect.Process{PID: 42, Comm: "nginx", OpenFDs: 900, NofileSoft: 1024, NofileHard: 4096}
+	return &inspect.MultiSnapshot{Namespaces: []inspect.NamespaceSnapshot{{
+		Netns: netns.Namespace{Inode: 4026531840},
+		Snapshot: &inspect.Snapshot{
+			Sysctls:  map[string]int64{"net.core.somaxconn": 4096},
+			Counters: map[string]uint64{"TcpExtListenOverflows": 7, "TcpExtListenDrops": 9, "TcpNotExported": 1},
+			Files:    &rlimit.Files{Allocated: 100, Max: 1000, NrOpen: 1048576},
+			Listeners: []inspect.Listener{
+				// An SO_REUSEPORT pair: queues add up, the shared SYN queue counts once.
+				{Address: "0.0.0.0", Port: 80, AcceptQueue: 3, AcceptQueueMax: 511, SynQueue: 2, SynQueueShared: true, Drops: u32(5), Processes: []inspect.Process{nginx}},
+				{Address: "0.0.0.0", Port: 80, AcceptQueue: 4, AcceptQueueMax: 511, SynQueue: 2, SynQueueShared: true, Drops: u32(1), Processes: []inspect.Process{nginx}},
+				{Address: "127.0.0.1", Port: 80, AcceptQueue: 1, AcceptQueueMax: 10, SynQueue: 1},
+				{Address: "::", Port: 443, AcceptQueue: 0, AcceptQueueMax: 128},
+			},
+		},
+	}}}
+}
+
+func parse(t *testing.T, m *inspect.MultiSnapshot, max int) map[string]*dto.MetricFamily {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteText(&buf, m, max); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := promlint.New(bytes.NewReader(buf.Bytes())).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(&buf)
+	if err != nil {
+		t.Fatalf("parsing the exposition: %v\n%s", err, buf.String())
+	}
+	for name, f := range fams {
+		if f.GetHelp() == "" {
+			t.Errorf("%s has no help text", name)
+		}
+	}
+	return fams
+}
+
+// series renders a family's samples as "label=value,... value" lines.
+func series(fams map[string]*dto.MetricFamily, name string) []string {
+	var out []string
+	f := fams[name]
+	if f == nil {
+		return nil
+	}
+	for _, m := range f.Metric {
+		var labels []string
+		for _, l := range m.Label {
+			labels = append(labels, l.GetName()+"="+l.GetValue())
+		}
+		v := m.GetGauge().GetValue()
+		if m.Counter != nil {
+			v = m.GetCounter().GetValue()
+		}
+		out = append(out, strings.Join(labels, ",")+" "+strconv.FormatFloat(v, 'g', -1, 64))
+	}
+	return out
+}
+
+func TestCollectorPerListener(t *testing.T) {
+	fams := parse(t, fixture(), 1000)
+	want := map[string][]string{
+		"backlogctl_listener_accept_queue": {
+			"address=0.0.0.0,netns=netns:4026531840,port=80,process=nginx 7",
+			"address=127.0.0.1,netns=netns:4026531840,port=80,process= 1",
+			"address=::,netns=netns:4026531840,port=443,process= 0",
+		},
+		"backlogctl_listener_backlog": {
+			"address=0.0.0.0,netns=netns:4026531840,port=80,process=nginx 1022",
+			"address=127.0.0.1,netns=netns:4026531840,port=80,process= 10",
+			"address=::,netns=netns:4026531840,port=443,process= 128",
+		},
+		"backlogctl_listener_syn_queue": {
+			"address=0.0.0.0,netns=netns:4026531840,port=80,process=nginx 2",
+			"address=127.0.0.1,netns=netns:4026531840,port=80,process= 1",
+			"address=::,netns=netns:4026531840,port=443,process= 0",
+		},
+		"backlogctl_listener_drops_total":       {"address=0.0.0.0,netns=netns:4026531840,port=80,process=nginx 6"},
+		"backlogctl_listeners_aggregated":       {" 0"},
+		"backlogctl_tcp_listen_overflows_total": {"netns=netns:4026531840 7"},
+		"backlogctl_sysctl":                     {"name=net.core.somaxconn,netns=netns:4026531840 4096"},
+		"backlogctl_process_open_fds":           {"pid=42,process=nginx 900"},
+		"backlogctl_process_max_fds":            {"pid=42,process=nginx 1024"},
+		"backlogctl_files_max":                  {" 1000"},
+	}
+	for name, w := range want {
+		if diff := cmp.Diff(w, series(fams, name)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+	if fams["backlogctl_tcp_syn_queue_full_drops_total"] != nil {
+		t.Errorf("a counter absent from the snapshot was exported")
+	}
+}
+
+// With more ports than the limit, the lowest ports keep their series and
+// the rest are summed under port="other".
+func TestCardinalityGuardFoldsPorts(t *testing.T) {
+	fams := parse(t, fixture(), 1)
+	want := []string{"address=*,netns=netns:4026531840,port=other,process= 8"}
+	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	fams = parse(t, fixture(), 2) // 4 listeners > 2: per port, 2 ports fit
+	want = []string{
+		"address=*,netns=netns:4026531840,port=443,process= 0",
+		"address=*,netns=netns:4026531840,port=80,process= 8",
+	}
+	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestCardinalityGuard(t *testing.T) {
+	fams := parse(t, fixture(), 3)
+	want := map[string][]string{
+		"backlogctl_listener_accept_queue": {
+			"address=*,netns=netns:4026531840,port=443,process= 0",
+			"address=*,netns=netns:4026531840,port=80,process= 8",
+		},
+		"backlogctl_listener_syn_queue": {
+			"address=*,netns=netns:4026531840,port=443,process= 0",
+			"address=*,netns=netns:4026531840,port=80,process= 3",
+		},
+		"backlogctl_listeners_aggregated": {" 1"},
+		"backlogctl_listeners":            {"netns=netns:4026531840 4"},
+	}
+	for name, w := range want {
+		if diff := cmp.Diff(w, series(fams, name)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Labels every listener metric carries. netns is the namespace's name, or
+// "netns:INODE"; process is the owners' command names, comma-joined.
+var listenerLabels = []string{"netns", "address", "port", "process"}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("backlogctl_"+name, help, labels, nil)
+}
+
+var (
+	descAcceptQueue = desc("listener_accept_queue",
+		"Connections completed and waiting for accept() (sk_ack_backlog). Listeners sharing all labels (an SO_REUSEPORT group) are summed.",
+		listenerLabels...)
+	descBacklog = desc("listener_backlog",
+		"Effective backlog: min(listen() backlog, somaxconn) when listen() was called (sk_max_ack_backlog); the accept queue is full at backlog+1.",
+		listenerLabels...)
+	descSynQueue = desc("listener_syn_queue",
+		"Half-open request sockets (SYN queue) for the listener; an SO_REUSEPORT group shares one count.",
+		listenerLabels...)
+	descDrops = desc("listener_drops_total",
+		"Connections the listener dropped (SK_MEMINFO_DROPS) since it was created; absent on kernels before 4.7.",
+		listenerLabels...)
+	descListeners = desc("listeners",
+		"Listening TCP sockets found in the network namespace.", "netns")
+	descAggregated = desc("listeners_aggregated",
+		"1 when there were more listeners than --max-listeners and listener metrics were summed per port (address=\"*\", process=\"\"; beyond --max-listeners ports, port=\"other\"), else 0.")
+	descSysctl = desc("sysctl",
+		"Value of a kernel tunable that decides connection admission, as read in the network namespace.", "netns", "name")
+	descFilesAllocated = desc("files_allocated",
+		"File handles allocated system-wide (fs.file-nr, first field).")
+	descFilesMax = desc("files_max",
+		"System-wide limit on file handles (fs.file-max).")
+	descNrOpen = desc("files_nr_open",
+		"Ceiling for any process's RLIMIT_NOFILE (fs.nr_open).")
+	descOpenFDs = desc("process_open_fds",
+		"Open file descriptors of a process that owns a listener.", "pid", "process")
+	descMaxFDs = desc("process_max_fds",
+		"Soft RLIMIT_NOFILE of a process that owns a listener: accept() fails with EMFILE at this many descriptors.", "pid", "process")
+	descScrapeDuration = desc("scrape_duration_seconds",
+		"Time this scrape took to gather the listeners, tunables and counters.")
+	descScrapeNotes = desc("scrape_skipped_namespaces",
+		"Network namespaces skipped in this scrape (vanished, or could not be entered).")
+)
+
+// counterDescs maps each nstat counter backlogctl exports to its metric.
+var counterDescs = []struct {
+	nstat string
+	desc  *prometheus.Desc
+}{
+	{"TcpExtListenOverflows", desc("tcp_listen_overflows_total",
+		"SYNs or final ACKs dropped because an accept queue was full (TcpExtListenOverflows).", "netns")},
+	{"TcpExtListenDrops", desc("tcp_listen_drops_total",
+		"Drops at any listener, including every overflow (TcpExtListenDrops).", "netns")},
+	{"TcpExtTCPReqQFullDrop", desc("tcp_syn_queue_full_drops_total",
+		"SYNs dropped because the SYN queue was full and syncookies were off (TcpExtTCPReqQFullDrop).", "netns")},
+	{"TcpExtTCPReqQFullDoCookies", desc("tcp_syn_queue_full_cookies_total",
+		"SYNs answered with a syncookie because the SYN queue was full; every SYN with tcp_syncookies=2 (TcpExtTCPReqQFullDoCookies).", "netns")},
+	{"TcpExtSyncookiesSent", desc("tcp_syncookies_sent_total",
+		"Syncookies sent (TcpExtSyncookiesSent).", "netns")},
+	{"TcpExtSyncookiesRecv", desc("tcp_syncookies_received_total",
+		"Valid syncookies received (TcpExtSyncookiesRecv).", "netns")},
+	{"TcpExtSyncookiesFailed", desc("tcp_syncookies_failed_total",
+		"Invalid syncookies received (TcpExtSyncookiesFailed).", "netns")},
+}

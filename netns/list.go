@@ -1,0 +1,131 @@
+package netns
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// List finds every distinct network namespace on the host: those held by a
+// process (procRoot/PID/ns/net) and those mounted under runDir, deduplicated
+// by inode and sorted by inode. Processes that exit mid-scan are skipped.
+// Notes say what could not be looked at.
+func List(procRoot, runDir string) ([]Namespace, []string, error) {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	if runDir == "" {
+		runDir = DefaultRunDir
+	}
+	entries, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing processes: %w", err)
+	}
+	names := namesByInode(runDir)
+	byInode := map[uint64]*Namespace{}
+	denied := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		p := filepath.Join(procRoot, e.Name(), "ns", "net")
+		ino, err := nsInode(p)
+		if err != nil {
+			if os.IsPermission(err) {
+				denied++
+			}
+			continue // exited, or a kernel thread without one
+		}
+		ns, ok := byInode[ino]
+		if !ok {
+			ns = &Namespace{Inode: ino, Path: p, Name: names[ino]}
+			if ns.Name != "" {
+				ns.Path = filepath.Join(runDir, ns.Name)
+			}
+			byInode[ino] = ns
+		}
+		if ns.Hint == "" {
+			if cg, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "cgroup")); err == nil {
+				ns.Hint = CgroupHint(cg)
+			}
+		}
+	}
+	for ino, name := range names {
+		if _, ok := byInode[ino]; !ok {
+			byInode[ino] = &Namespace{Inode: ino, Name: name, Path: filepath.Join(runDir, name)}
+		}
+	}
+	out := make([]Namespace, 0, len(byInode))
+	for _, ns := range byInode {
+		out = append(out, *ns)
+	}
+	slices.SortFunc(out, func(a, b Namespace) int { return cmp.Compare(a.Inode, b.Inode) })
+	var notes []string
+	if denied > 0 {
+		notes = append(notes, fmt.Sprintf("could not read the network namespace of %d processes (run as root)", denied))
+	}
+	return out, notes, nil
+}
+
+// CgroupHint recognises a container or pod from a /proc/PID/cgroup file:
+// Kubernetes pod cgroups ("kubepods...pod<UID>" → "pod:<UID>"), and
+// docker, containerd (cri-containerd), CRI-O and podman (libpod) scopes
+// ("docker:<ID12>"). It returns "" when nothing matches.
+func CgroupHint(cgroup []byte) string {
+	for line := range bytes.Lines(cgroup) {
+		// "0::/path" on cgroup v2; "N:controllers:/path" on v1.
+		fields := bytes.SplitN(bytes.TrimSpace(line), []byte(":"), 3)
+		if len(fields) != 3 {
+			continue
+		}
+		if h := pathHint(string(fields[2])); h != "" {
+			return h
+		}
+	}
+	return ""
+}
+
+// pathHint looks at one cgroup path's components, a pod first.
+func pathHint(path string) string {
+	parts := strings.Split(path, "/")
+	if strings.Contains(path, "kubepods") {
+		for _, p := range parts {
+			// "kubepods-burstable-pod1c5e_..._.slice" or "pod1c5e-...".
+			rest := strings.ReplaceAll(p, "kubepods", "")
+			if i := strings.LastIndex(rest, "pod"); i >= 0 {
+				uid := strings.TrimSuffix(rest[i+3:], ".slice")
+				if len(uid) >= 8 {
+					return "pod:" + strings.ReplaceAll(uid, "_", "-")
+				}
+			}
+		}
+	}
+	for _, p := range parts {
+		for _, prefix := range []string{"docker-", "cri-containerd-", "crio-", "libpod-"} {
+			if id, ok := strings.CutPrefix(p, prefix); ok && id != "" {
+				return strings.TrimSuffix(prefix, "-") + ":" + short(strings.TrimSuffix(id, ".scope"))
+			}
+		}
+	}
+	// cgroup v1 docker: /docker/<64 hex>
+	for i, p := range parts {
+		if p == "docker" && i+1 < len(parts) && len(parts[i+1]) >= 12 {
+			return "docker:" + short(parts[i+1])
+		}
+	}
+	return ""
+}
+
+// short keeps the first 12 characters of a container ID, as docker ps does.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

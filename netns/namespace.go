@@ -1,0 +1,110 @@
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRunDir is where `ip netns add` mounts named namespaces.
+const DefaultRunDir = "/run/netns"
+
+// Namespace identifies one network namespace.
+type Namespace struct {
+	// Inode is the namespace's nsfs inode: what `ls -L -i /proc/PID/ns/net`
+	// and `ip netns identify` compare, unique on the host while it lives.
+	Inode uint64 `json:"inode"`
+	// Name is its name under /run/netns, when it has one.
+	Name string `json:"name,omitempty"`
+	// Path is a file that opens it (/run/netns/NAME or /proc/PID/ns/net).
+	Path string `json:"path"`
+	// Hint names the container or pod that owns it, guessed from the cgroup
+	// path of a process inside it ("docker:3f2a...", "pod:1c5e..."); empty
+	// when nothing recognisable was found.
+	Hint string `json:"hint,omitempty"`
+}
+
+// Label is how reports name the namespace in one word: its name if it has
+// one, else "netns:INODE".
+func (n Namespace) Label() string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return fmt.Sprintf("netns:%d", n.Inode)
+}
+
+// Resolve turns a --netns argument into a Namespace: an argument containing a
+// slash is a path (/proc/PID/ns/net, a bind mount); otherwise it is a name
+// under runDir. It fails with ErrVanished if nothing is there, or an error
+// naming the file when it is not a network namespace.
+func Resolve(arg, runDir string) (Namespace, error) {
+	if arg == "" {
+		return Namespace{}, errors.New("empty network namespace name")
+	}
+	if runDir == "" {
+		runDir = DefaultRunDir
+	}
+	ns := Namespace{Path: arg}
+	if !strings.Contains(arg, "/") {
+		if arg == "." || arg == ".." {
+			return Namespace{}, fmt.Errorf("invalid network namespace name %q", arg)
+		}
+		ns.Name, ns.Path = arg, filepath.Join(runDir, arg)
+	}
+	ino, err := nsInode(ns.Path)
+	if err != nil {
+		return Namespace{}, err
+	}
+	ns.Inode = ino
+	if ns.Name == "" {
+		ns.Name = namesByInode(runDir)[ino]
+	}
+	return ns, nil
+}
+
+// Current returns the namespace of the calling thread.
+func Current() (Namespace, error) {
+	p := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+	ino, err := nsInode(p)
+	if err != nil {
+		return Namespace{}, err
+	}
+	return Namespace{Inode: ino, Path: p}, nil
+}
+
+// nsInode stats a namespace file and checks it is one: nsfs files are what
+// setns accepts, anything else (a plain file, a directory) is refused early.
+func nsInode(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, openError(path, err)
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(path, &sfs); err == nil && sfs.Type != unix.NSFS_MAGIC {
+		return 0, fmt.Errorf("%s is not a network namespace file (not on nsfs)", path)
+	}
+	return st.Ino, nil
+}
+
+// namesByInode maps the inode of every namespace mounted under runDir to its name.
+func namesByInode(runDir string) map[uint64]string {
+	out := map[uint64]string{}
+	entries, err := os.ReadDir(runDir)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		ino, err := nsInode(filepath.Join(runDir, e.Name()))
+		if err != nil {
+			continue // an unmounted placeholder file left by `ip netns`
+		}
+		if _, ok := out[ino]; !ok {
+			out[ino] = e.Name()
+		}
+	}
+	return out
+}

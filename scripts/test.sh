@@ -47,5 +47,7 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -race -count=1 ./...
+# Every fuzz target, briefly (docs/RELIABILITY.md records a long run).
+FUZZTIME=${FUZZTIME:-3s} ./scripts/fuzz.sh
 # The release build: goreleaser check and a snapshot build (nothing published).
 ./scripts/release-check.sh

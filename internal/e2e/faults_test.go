@@ -88,14 +88,15 @@ func TestTuneSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("rollback after a clean apply: exit %d %s", r.code, r.stderr)
 	}
 
-	const rounds = 40
+	const rounds = 60
 	outcomes := map[string]int{}
 	for i := 1; i <= rounds; i++ {
 		c := apply(i)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(full * time.Duration(i) / rounds)
+		// Delays spread from 0 to 1.5x a whole run: before, during and after the writes.
+		time.Sleep(full * 3 * time.Duration(i) / (2 * rounds))
 		_ = c.Process.Signal(syscall.SIGKILL)
 		err := c.Wait()
 		outcome := "completed"
@@ -139,8 +140,10 @@ func TestTuneSurvivesSIGKILL(t *testing.T) {
 		outcomes[outcome]++
 	}
 	t.Logf("SIGKILL outcomes over %d rounds (apply takes ~%v): %v", rounds, full.Round(time.Millisecond), outcomes)
-	if outcomes["killed, record applying"]+outcomes["killed, record rolled-back"]+outcomes["killed, no record"] == 0 {
-		t.Errorf("no round killed the apply mid-way: %v", outcomes)
+	// At least one kill must land after the record was written, i.e. inside
+	// the write path, or the test proved nothing about it.
+	if outcomes["killed, record applying"]+outcomes["killed, record applied"] == 0 {
+		t.Errorf("no round killed tune inside its write path: %v", outcomes)
 	}
 }
 

@@ -2,8 +2,14 @@ package check
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/netns"
@@ -49,10 +55,23 @@ func ReadNamespaces(nss []netns.Namespace, src Source, read Reader) (got []Names
 	inner.Dumper = nil // a dumper belongs to the namespace it was opened in
 	obs := make([]*Observation, len(nss))
 	errs := make([]error, len(nss))
-	var wg sync.WaitGroup
+	paths := make([]string, len(nss))
 	for i, ns := range nss {
+		f, err := openNamespace(ns.Path)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		defer f.Close()
+		paths[i] = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	}
+	var wg sync.WaitGroup
+	for i := range nss {
+		if errs[i] != nil {
+			continue
+		}
 		wg.Go(func() {
-			errs[i] = netns.Do(ns.Path, func() error {
+			errs[i] = netns.Do(paths[i], func() error {
 				var err error
 				obs[i], err = read(inner)
 				return err
@@ -71,6 +90,20 @@ func ReadNamespaces(nss []netns.Namespace, src Source, read Reader) (got []Names
 		warnings = attachOwners(src.procRoot(), got)
 	}
 	return got, skipped, warnings
+}
+
+// openNamespace opens a namespace file before any thread of this process
+// enters another namespace: a /proc/PID/ns/net path naming this process
+// follows its leader thread (proc_ns_get_link), which may be inside another
+// namespace while the reads run side by side. The open file keeps its
+// namespace, and /proc/self/fd/N reopens it from any thread. A file that is
+// gone is netns.ErrVanished.
+func openNamespace(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+		return nil, fmt.Errorf("%s: %w", path, netns.ErrVanished)
+	}
+	return f, err
 }
 
 // attachOwners finds the owners of every namespace's listeners in one scan

@@ -101,8 +101,19 @@ count: they happened since it was created); one that disappears keeps what was
 seen until then. Tunables, files.* and process.* are read once, at the end.
 Ctrl-C ends the window early and judges what was seen.
 
+--netns NAME|PATH (a name under /run/netns, or a path such as
+/proc/PID/ns/net) judges the requirements inside that network namespace:
+its own per-netns tunables, counters and listeners. --all-netns judges them
+in every namespace on the host, each separately; one that vanishes or cannot
+be entered mid-scan is skipped with a note. Every result is labelled with its
+namespace (a NETNS column, "netns" in JSON, a "LABEL: " prefix on JUnit
+testcases and GitHub titles) and the exit status is the worst over all of
+them. --observe works with both: each namespace is watched at the same time,
+its counters and listeners read from inside it.
+
 Output (-o): text, one line per requirement (status, subject, observed,
-expected, and why for a failure); json; junit (JUnit XML, one testcase per
+expected, and why for a failure; the namespace first with --netns or
+--all-netns); json; junit (JUnit XML, one testcase per
 requirement); github (workflow annotations). -q prints nothing: the exit code
 speaks.
 
@@ -120,7 +131,14 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
     --port 8080 --require 'listener.fill<0.9' -o junit > check.xml
 
   # a policy file in CI, annotated on the pull request
-  backlogctl check --policy examples/check-policy.yaml -o github`,
+  backlogctl check --policy examples/check-policy.yaml -o github
+
+  # every network namespace (containers, pods) on this host
+  backlogctl check --all-netns --require 'somaxconn>=4096' --require tcp_syncookies==1
+
+  # one container's namespace, through a load test
+  backlogctl check --netns /proc/$(pidof -s nginx)/ns/net --observe 60s \
+    --require counter.TcpExtListenOverflows==0`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
@@ -279,25 +297,22 @@ func checkRun(ctx context.Context, o *Options) error {
 	return err
 }
 
-// printAside prints the warnings and namespace notes: JSON carries them,
+// printAside prints the namespace notes and the warnings: JSON carries them,
 // GitHub annotates them, other formats use stderr.
 func printAside(o *Options, r *Report) {
-	for _, n := range r.Notes {
+	aside(o, "notice", "note", r.Notes)
+	aside(o, "warning", "warning", r.Warnings)
+}
+
+// aside prints msgs as GitHub annotations at level, or on stderr as kind.
+func aside(o *Options, level, kind string, msgs []string) {
+	for _, m := range msgs {
 		switch o.Output {
 		case "json":
 		case "github":
-			fmt.Fprintf(o.IO.Out, "::notice title=backlogctl check::%s\n", escapeData(n))
+			fmt.Fprintf(o.IO.Out, "::%s title=backlogctl check::%s\n", level, escapeData(m))
 		default:
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: note: %s\n", n)
-		}
-	}
-	for _, w := range r.Warnings {
-		switch o.Output {
-		case "json":
-		case "github":
-			fmt.Fprintf(o.IO.Out, "::warning title=backlogctl check::%s\n", escapeData(w))
-		default:
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
+			fmt.Fprintf(o.IO.ErrOut, "backlogctl: %s: %s\n", kind, m)
 		}
 	}
 }

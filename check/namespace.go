@@ -39,8 +39,9 @@ func ObserveReader(ctx context.Context, o ObserveOptions) Reader {
 	return func(src Source) (*Observation, error) { return Observe(ctx, src, o) }
 }
 
-// ReadNamespaces runs read inside each namespace in nss, all at once, each
-// on its own locked OS thread (so --observe windows overlap in time). Inside,
+// ReadNamespaces runs read inside each namespace in nss, each on its own
+// locked OS thread, at most parallel at a time (0: all at once, as --observe
+// windows must be, to overlap in time). Inside,
 // listeners, per-netns tunables and counters are the namespace's own: the
 // sock_diag socket is opened there (a netlink socket keeps the namespace it
 // was created in) and counters come from /proc/thread-self/net (/proc/self/net
@@ -48,7 +49,7 @@ func ObserveReader(ctx context.Context, o ObserveOptions) Reader {
 // When src.Processes, owners are found afterwards with one /proc/*/fd scan for
 // every namespace, from here, since socket inodes are unique host-wide; what
 // that scan could not read is returned in warnings.
-func ReadNamespaces(nss []netns.Namespace, src Source, read Reader) (got []NamespaceObservation, skipped []Skipped, warnings []string) {
+func ReadNamespaces(nss []netns.Namespace, src Source, read Reader, parallel int) (got []NamespaceObservation, skipped []Skipped, warnings []string) {
 	inner := src
 	inner.ProcRoot = filepath.Join(src.procRoot(), "thread-self")
 	inner.Processes = false
@@ -65,12 +66,18 @@ func ReadNamespaces(nss []netns.Namespace, src Source, read Reader) (got []Names
 		defer f.Close()
 		paths[i] = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	}
+	if parallel <= 0 {
+		parallel = len(nss)
+	}
+	slots := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i := range nss {
 		if errs[i] != nil {
 			continue
 		}
+		slots <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-slots }()
 			errs[i] = netns.Do(paths[i], func() error {
 				var err error
 				obs[i], err = read(inner)

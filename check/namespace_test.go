@@ -15,7 +15,7 @@ func TestReadNamespacesSkipsVanished(t *testing.T) {
 	got, skipped, _ := ReadNamespaces([]netns.Namespace{gone}, Source{}, func(Source) (*Observation, error) {
 		called = true
 		return &Observation{}, nil
-	})
+	}, 0)
 	if len(got) != 0 || called {
 		t.Errorf("read a vanished namespace: got %v, called %v", got, called)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
@@ -36,11 +37,12 @@ func (o *Options) observe(ctx context.Context, src check.Source) ([]labelled, []
 	if err != nil {
 		return nil, nil, err
 	}
-	read := check.GatherReader
+	// Snapshots a few at a time; windows all at once, to overlap.
+	read, parallel := check.GatherReader, runtime.GOMAXPROCS(0)
 	if o.Observe > 0 {
-		read = check.ObserveReader(ctx, oo)
+		read, parallel = check.ObserveReader(ctx, oo), 0
 	}
-	got, skipped, warnings := check.ReadNamespaces(nss, src, read)
+	got, skipped, warnings := check.ReadNamespaces(nss, src, read, parallel)
 	if !o.Namespaces.All && len(skipped) > 0 {
 		// The one namespace asked for could not be read.
 		return nil, nil, cmdutil.EnvError(fmt.Errorf("--netns %s: %w", o.Namespaces.Netns, skipped[0].Err))

@@ -71,6 +71,10 @@ type Result struct {
 	Windowed bool `json:"windowed,omitempty"`
 	// Reason explains a failure or why the requirement was not evaluated.
 	Reason string `json:"reason,omitempty"`
+	// Netns labels the network namespace the requirement was judged in
+	// (netns.Namespace.Label) under --netns or --all-netns; Evaluate leaves
+	// it empty.
+	Netns string `json:"netns,omitempty"`
 }
 
 // Reasoner explains why a failed requirement matters. KernelReasons is the

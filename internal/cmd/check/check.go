@@ -16,6 +16,7 @@ import (
 	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 )
 
 // Options are check's inputs; tests fill them and call checkRun directly.
@@ -33,6 +34,9 @@ type Options struct {
 	Missing        string
 	Output         string
 	Quiet          bool
+	// Namespaces are --netns and --all-netns: judge inside other network
+	// namespaces, each separately.
+	Namespaces nsflag.Flags
 
 	// Set reports whether a flag was given on the command line, so that it
 	// overrides the policy file; nil means none was.
@@ -97,8 +101,19 @@ count: they happened since it was created); one that disappears keeps what was
 seen until then. Tunables, files.* and process.* are read once, at the end.
 Ctrl-C ends the window early and judges what was seen.
 
+--netns NAME|PATH (a name under /run/netns, or a path such as
+/proc/PID/ns/net) judges the requirements inside that network namespace:
+its own per-netns tunables, counters and listeners. --all-netns judges them
+in every namespace on the host, each separately; one that vanishes or cannot
+be entered mid-scan is skipped with a note. Every result is labelled with its
+namespace (a NETNS column, "netns" in JSON, a "LABEL: " prefix on JUnit
+testcases and GitHub titles) and the exit status is the worst over all of
+them. --observe works with both: each namespace is watched at the same time,
+its counters and listeners read from inside it.
+
 Output (-o): text, one line per requirement (status, subject, observed,
-expected, and why for a failure); json; junit (JUnit XML, one testcase per
+expected, and why for a failure; the namespace first with --netns or
+--all-netns); json; junit (JUnit XML, one testcase per
 requirement); github (workflow annotations). -q prints nothing: the exit code
 speaks.
 
@@ -116,7 +131,14 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
     --port 8080 --require 'listener.fill<0.9' -o junit > check.xml
 
   # a policy file in CI, annotated on the pull request
-  backlogctl check --policy examples/check-policy.yaml -o github`,
+  backlogctl check --policy examples/check-policy.yaml -o github
+
+  # every network namespace (containers, pods) on this host
+  backlogctl check --all-netns --require 'somaxconn>=4096' --require tcp_syncookies==1
+
+  # one container's namespace, through a load test
+  backlogctl check --netns /proc/$(pidof -s nginx)/ns/net --observe 60s \
+    --require counter.TcpExtListenOverflows==0`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
@@ -139,6 +161,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	fl.DurationVar(&opts.SampleInterval, "sample-interval", DefaultSampleInterval, "how often queues are sampled with --observe")
 	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as: error (exit 3), pass or fail")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
+	nsflag.Add(cmd, &opts.Namespaces)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	_ = cmd.RegisterFlagCompletionFunc("missing", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -155,6 +178,9 @@ func (o *Options) set(flag string) bool { return o.Set != nil && o.Set(flag) }
 // the flags (a flag given on the command line wins over the policy).
 func (o *Options) Complete() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if err := o.Namespaces.Validate(); err != nil {
 		return err
 	}
 	var err error
@@ -233,47 +259,62 @@ func checkRun(ctx context.Context, o *Options) error {
 		ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: o.ports,
 		Processes: needsProcesses(o.requirements),
 	}
-	var obs *check.Observation
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if o.Observe > 0 {
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		var err error
-		obs, err = o.Watch(ctx, src, check.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval})
-		if err != nil {
-			return cmdutil.EnvError(fmt.Errorf("observing: %w", err))
+	}
+	views, notes, err := o.observe(ctx, src)
+	if err != nil {
+		return err
+	}
+	report := &Report{Time: time.Now().UTC(), Results: []check.Result{}, Notes: notes}
+	for _, v := range views {
+		eo := check.EvalOptions{Missing: o.missing}
+		if o.Reasons != nil {
+			eo.Reasons = o.Reasons(v.obs)
 		}
-	} else {
-		obs = o.Snapshot(src)
+		results := check.Evaluate(o.requirements, v.obs, eo)
+		for i := range results {
+			results[i].Netns = v.netns
+		}
+		report.add(results, v.obs, v.netns)
 	}
-	eo := check.EvalOptions{Missing: o.missing}
-	if o.Reasons != nil {
-		eo.Reasons = o.Reasons(obs)
-	}
-	results := check.Evaluate(o.requirements, obs, eo)
-	report := newReport(results, obs)
+	report.judge()
 	if !o.Quiet {
 		if err := render(o.IO, o.Output, report); err != nil {
 			return err
 		}
-		// JSON carries the warnings; GitHub annotates them; others use stderr.
-		for _, w := range obs.Warnings {
-			switch o.Output {
-			case "json":
-			case "github":
-				fmt.Fprintf(o.IO.Out, "::warning title=backlogctl check::%s\n", escapeData(w))
-			default:
-				fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
-			}
-		}
+		printAside(o, report)
 	}
-	err := report.err()
+	err = report.err()
 	if err != nil && o.Quiet {
 		return cmdutil.Silence(err)
 	}
 	return err
+}
+
+// printAside prints the namespace notes and the warnings: JSON carries them,
+// GitHub annotates them, other formats use stderr.
+func printAside(o *Options, r *Report) {
+	aside(o, "notice", "note", r.Notes)
+	aside(o, "warning", "warning", r.Warnings)
+}
+
+// aside prints msgs as GitHub annotations at level, or on stderr as kind.
+func aside(o *Options, level, kind string, msgs []string) {
+	for _, m := range msgs {
+		switch o.Output {
+		case "json":
+		case "github":
+			fmt.Fprintf(o.IO.Out, "::%s title=backlogctl check::%s\n", level, escapeData(m))
+		default:
+			fmt.Fprintf(o.IO.ErrOut, "backlogctl: %s: %s\n", kind, m)
+		}
+	}
 }
 
 func (r *Report) err() error {

@@ -17,7 +17,7 @@ func renderGitHub(w io.Writer, r *Report) error {
 		if res.Status != check.StatusPass {
 			level = "error"
 		}
-		title := fmt.Sprintf("backlogctl check %s: %s", strings.ToUpper(string(res.Status)), res.Requirement)
+		title := fmt.Sprintf("backlogctl check %s: %s", strings.ToUpper(string(res.Status)), caseName(res))
 		if _, err := fmt.Fprintf(w, "::%s title=%s::%s\n", level, escapeProperty(title), escapeData(message(res))); err != nil {
 			return err
 		}

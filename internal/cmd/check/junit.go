@@ -58,7 +58,7 @@ func junitReport(r *Report) junitSuites {
 		suite.Time = "0"
 	}
 	for _, res := range r.Results {
-		c := junitCase{Name: res.Requirement, Classname: "backlogctl.check." + kindOf(res.Subject)}
+		c := junitCase{Name: caseName(res), Classname: "backlogctl.check." + kindOf(res.Subject)}
 		msg := &junitMessage{Message: message(res), Text: "source: " + res.Source}
 		switch {
 		case res.Status == check.StatusFail:

@@ -26,13 +26,37 @@ func render(io *iostreams.IOStreams, format string, r *Report) error {
 }
 
 // renderText prints one row per requirement: STATUS SUBJECT OBSERVED EXPECTED REASON.
+// With --netns or --all-netns a NETNS column comes first.
 func renderText(io *iostreams.IOStreams, r *Report) error {
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), "STATUS", "SUBJECT", "OBSERVED", "EXPECTED", "REASON")
+	cols := []string{"STATUS", "SUBJECT", "OBSERVED", "EXPECTED", "REASON"}
+	labelled := r.labelled()
+	if labelled {
+		cols = append([]string{"NETNS"}, cols...)
+	}
+	t := tableprinter.New(io.Out, io.IsStdoutTTY(), cols...)
 	for _, res := range r.Results {
-		t.AddRow(strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
-			string(res.Op)+" "+res.Expected, res.Reason)
+		row := []string{strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
+			string(res.Op) + " " + res.Expected, res.Reason}
+		if labelled {
+			row = append([]string{res.Netns}, row...)
+		}
+		t.AddRow(row...)
 	}
 	return t.Render()
+}
+
+// labelled reports whether results carry a namespace label.
+func (r *Report) labelled() bool {
+	return len(r.Results) > 0 && r.Results[0].Netns != ""
+}
+
+// caseName is a result's name in JUnit and GitHub output: the requirement,
+// after its namespace label and a colon when it has one.
+func caseName(res check.Result) string {
+	if res.Netns == "" {
+		return res.Requirement
+	}
+	return res.Netns + ": " + res.Requirement
 }
 
 // unlimited is RLIM_INFINITY as a descriptor limit reads.

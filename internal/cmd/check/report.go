@@ -18,6 +18,8 @@ type Report struct {
 	Window   *check.Window  `json:"window,omitempty"`
 	Results  []check.Result `json:"results"`
 	Warnings []string       `json:"warnings,omitempty"`
+	// Notes say which network namespaces --all-netns skipped, and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Summary counts the verdicts.
@@ -27,9 +29,26 @@ type Summary struct {
 	Errors int `json:"errors"`
 }
 
-func newReport(results []check.Result, obs *check.Observation) *Report {
-	r := &Report{Time: time.Now().UTC(), Results: results, Window: obs.Window, Warnings: obs.Warnings}
-	for _, res := range results {
+// add takes one observation's results; warnings from a namespace are
+// prefixed with its label.
+func (r *Report) add(results []check.Result, obs *check.Observation, label string) {
+	r.Results = append(r.Results, results...)
+	if r.Window == nil {
+		r.Window = obs.Window
+	}
+	for _, w := range obs.Warnings {
+		if label != "" {
+			w = label + ": " + w
+		}
+		r.Warnings = append(r.Warnings, w)
+	}
+}
+
+// judge counts the verdicts and sets the overall status and exit code: the
+// worst over every result, in every namespace.
+func (r *Report) judge() {
+	r.Summary = Summary{}
+	for _, res := range r.Results {
 		switch res.Status {
 		case check.StatusPass:
 			r.Summary.Passed++
@@ -48,5 +67,4 @@ func newReport(results []check.Result, obs *check.Observation) *Report {
 	default:
 		r.Status, r.ExitCode = check.StatusPass, cmdutil.ExitOK
 	}
-	return r
 }

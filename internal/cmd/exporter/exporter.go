@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -127,7 +128,13 @@ func (o *Options) Handler() (http.Handler, error) {
 	ports, _ := cmdutil.Ports(o.Ports)
 	gatherOpts := inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports}
 	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge}
+	// One scrape at a time: overlapping scrapes would each hold threads
+	// inside other namespaces (where /proc/self/ns/net follows the main
+	// thread) and share the owner cache; Prometheus scrapes serially anyway.
+	var scraping sync.Mutex
 	source := func() (*inspect.MultiSnapshot, error) {
+		scraping.Lock()
+		defer scraping.Unlock()
 		m, err := o.Namespaces.Gather(gatherOpts)
 		if err != nil || o.NoProcesses {
 			return m, err

@@ -1,0 +1,66 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/netns"
+)
+
+// labelled is one observation to judge, with the namespace it was taken in
+// ("" when no namespace flag was given).
+type labelled struct {
+	netns string
+	obs   *check.Observation
+}
+
+// observe takes the observations to judge: one, here, without a namespace
+// flag; one per namespace with --netns or --all-netns. notes say which
+// namespaces were skipped and why.
+func (o *Options) observe(ctx context.Context, src check.Source) ([]labelled, []string, error) {
+	oo := check.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval}
+	if !o.Namespaces.Set() {
+		if o.Observe == 0 {
+			return []labelled{{obs: o.Snapshot(src)}}, nil, nil
+		}
+		obs, err := o.Watch(ctx, src, oo)
+		if err != nil {
+			return nil, nil, cmdutil.EnvError(fmt.Errorf("observing: %w", err))
+		}
+		return []labelled{{obs: obs}}, nil, nil
+	}
+	nss, notes, err := o.Namespaces.Namespaces(src.ProcRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Snapshots a few at a time; windows all at once, to overlap.
+	read, parallel := check.GatherReader, runtime.GOMAXPROCS(0)
+	if o.Observe > 0 {
+		read, parallel = check.ObserveReader(ctx, oo), 0
+	}
+	got, skipped, warnings := check.ReadNamespaces(nss, src, read, parallel)
+	if !o.Namespaces.All && len(skipped) > 0 {
+		// The one namespace asked for could not be read.
+		return nil, nil, cmdutil.EnvError(fmt.Errorf("--netns %s: %w", o.Namespaces.Netns, skipped[0].Err))
+	}
+	for _, s := range skipped {
+		if errors.Is(s.Err, netns.ErrVanished) {
+			notes = append(notes, fmt.Sprintf("skipped %s: it vanished during the scan", s.Netns.Label()))
+		} else {
+			notes = append(notes, fmt.Sprintf("skipped %s: %v", s.Netns.Label(), s.Err))
+		}
+	}
+	notes = append(notes, warnings...)
+	if len(got) == 0 {
+		return nil, nil, cmdutil.EnvError(fmt.Errorf("no network namespace could be read (%d skipped)", len(skipped)))
+	}
+	out := make([]labelled, 0, len(got))
+	for _, g := range got {
+		out = append(out, labelled{netns: g.Netns.Label(), obs: g.Observation})
+	}
+	return out, notes, nil
+}

@@ -31,6 +31,8 @@ type Sampler struct {
 	syn map[uint32]uint32
 	// addrs caches Address strings: a host has few distinct addresses.
 	addrs map[netip.Addr]string
+	// layout is the last Listeners' order and groups, reused while valid.
+	layout listenerLayout
 }
 
 // maxCachedAddrs bounds Sampler.addrs on a host whose addresses churn.
@@ -97,6 +99,7 @@ func (s *Sampler) Sample(o SampleOptions) ([]QueueSample, error) {
 		return nil, fmt.Errorf("dumping listeners: %w", err)
 	}
 	if synQueue {
+		s.layout.valid = false // new requests to attribute
 		clear(s.syn)
 		for _, l := range s.Listeners() {
 			if l.SynQueue > 0 {
@@ -135,29 +138,47 @@ func (s *Sampler) add(d *DiagSocket, synQueue bool) {
 // sockets of the last full sample attributed to them. Drops are set only
 // when the last sample fetched them. Each call returns a new slice.
 func (s *Sampler) Listeners() []Listener {
-	set := listenerSet{listeners: make([]Listener, 0, len(s.socks)), requests: s.requests}
+	ls := make([]Listener, len(s.socks))
 	drops := make([]uint32, len(s.socks))
 	v6only := make([]bool, len(s.socks))
-	for i := range s.socks {
-		d := &s.socks[i]
-		addr, ok := s.addrs[d.Local]
-		if !ok {
-			if len(s.addrs) >= maxCachedAddrs {
-				clear(s.addrs)
-			}
-			addr = d.Local.String()
-			s.addrs[d.Local] = addr
+	if s.layout.matches(s.socks) {
+		for i, row := range s.layout.rows {
+			l := &ls[i]
+			*l = s.listener(row.sock, drops, v6only)
+			l.ReuseportGroup, l.ReuseportSize = row.reuseportGroup, row.reuseportSize
+			l.SynQueueShared, l.SynQueue = row.synQueueShared, row.synQueue
 		}
-		l := newListener(d, addr)
-		if d.HasDrops {
-			drops[i] = d.Drops
-			l.Drops = &drops[i]
-		}
-		if d.V6Only >= 0 {
-			v6only[i] = d.V6Only == 1
-			l.V6Only = &v6only[i]
-		}
-		set.listeners = append(set.listeners, l)
+		return ls
 	}
-	return set.finish()
+	for i := range s.socks {
+		ls[i] = s.listener(i, drops, v6only)
+	}
+	set := listenerSet{listeners: ls, requests: s.requests}
+	ls = set.finish()
+	s.layout.record(s.socks, ls)
+	return ls
+}
+
+// listener is the i-th dumped socket as a Listener, its Drops and V6Only
+// pointing into drops[i] and v6only[i].
+func (s *Sampler) listener(i int, drops []uint32, v6only []bool) Listener {
+	d := &s.socks[i]
+	addr, ok := s.addrs[d.Local]
+	if !ok {
+		if len(s.addrs) >= maxCachedAddrs {
+			clear(s.addrs)
+		}
+		addr = d.Local.String()
+		s.addrs[d.Local] = addr
+	}
+	l := newListener(d, addr)
+	if d.HasDrops {
+		drops[i] = d.Drops
+		l.Drops = &drops[i]
+	}
+	if d.V6Only >= 0 {
+		v6only[i] = d.V6Only == 1
+		l.V6Only = &v6only[i]
+	}
+	return l
 }

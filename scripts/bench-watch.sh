@@ -44,11 +44,9 @@ cpu_run() {
 	local out="$bin/time.$name"
 	rm -f "$out"
 	if [ "$tty" = 1 ]; then
-		local sock="bench-watch-$$"
-		tmux -L "$sock" new-session -d -x 200 -y 50 \
-			"/usr/bin/time -f '%U %S' -o '$out.tmp' '$exe' $* >/dev/null 2>&1 </dev/null; mv '$out.tmp' '$out'" 2>/dev/null ||
-			tmux -L "$sock" new-session -d -x 200 -y 50 \
-				"/usr/bin/time -f '%U %S' -o '$out.tmp' '$exe' $*; mv '$out.tmp' '$out'"
+		# The view needs a terminal: stdout is the tmux pane's pty.
+		tmux -L "bench-watch-$$" new-session -d -x 200 -y 50 \
+			"/usr/bin/time -f '%U %S' -o '$out.tmp' $exe $* 2>/dev/null </dev/null; mv '$out.tmp' '$out'"
 		while [ ! -e "$out" ]; do sleep 0.5; done
 	else
 		/usr/bin/time -f '%U %S' -o "$out" "$exe" "$@" >/dev/null

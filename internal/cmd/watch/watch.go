@@ -55,9 +55,10 @@ func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 sock_diag dump every --sample-interval, and print every --interval:
 
   On a terminal, a view redrawn in place (like top): listeners sorted by
-  their peak fill over the interval, fullest first, with the current and
-  peak accept queue against the backlog, current and peak SYN queue, drops
-  per second; below, the key counters' per-second rates. Ctrl-C (or the end
+  their peak fill over the interval, fullest first (as many as fit the
+  terminal; -o json or --port for all), with the current and peak accept
+  queue against the backlog, current and peak SYN queue, drops per second;
+  below, the key counters' per-second rates. Ctrl-C (or the end
   of --duration) exits with a summary of each listener's peaks over the run.
 
   Off a terminal, or with -o json: one JSON object per interval (JSON Lines).
@@ -73,11 +74,11 @@ between two prints still shows in peak_* as long as it lasts at least one
 Sampling is cheap: one netlink dump of both families' listening sockets per
 namespace per sample, reusing one socket and its buffers, with no sorting
 or allocation per sample; counters are read once per print; owners (a /proc
-scan) only with --processes, once per print. Counting
-the SYN queue is the expensive part (the kernel walks its whole established
-hash to find request sockets, ~15ms on a large host), so it is recounted
-every --syn-sample-interval (default: the sample interval, but at most twice
-a second); peak_syn_queue is the highest of those counts.
+scan) only with --processes, once per print. Counting the SYN queue is the
+expensive part (the kernel walks its whole established hash to find request
+sockets, ~15ms on a large host), so it is recounted every
+--syn-sample-interval (default: the sample interval, but at most twice a
+second); peak_syn_queue is the highest of those counts.
 
 With --netns or --all-netns each namespace is sampled through a sock_diag
 socket opened inside it. --all-netns watches the namespaces that exist when

@@ -99,19 +99,7 @@ func (s *listenerSet) add(d *DiagSocket) {
 	}
 	switch d.State {
 	case stateListen:
-		l := Listener{
-			Family:         familyName(d.Family),
-			addr:           d.Local,
-			Port:           d.LocalPort,
-			AcceptQueue:    d.RQueue,
-			AcceptQueueMax: d.WQueue,
-			Fill:           fill(d.RQueue, d.WQueue),
-			Inode:          d.Inode,
-			UID:            d.UID,
-			BoundIfindex:   d.IfIndex,
-			Processes:      []Process{},
-		}
-		l.Address = l.addr.String()
+		l := newListener(d, d.Local.String())
 		if d.HasDrops {
 			drops := d.Drops
 			l.Drops = &drops
@@ -122,14 +110,39 @@ func (s *listenerSet) add(d *DiagSocket) {
 		}
 		s.listeners = append(s.listeners, l)
 	case stateSynRecv:
-		// A full socket in SYN-RECV is a TCP Fast Open child, already in the
-		// accept queue; only request sockets (which inet_req_diag_fill sends
-		// without INET_DIAG_SKMEMINFO) make up the SYN queue.
-		if d.HasDrops {
-			return
+		if r, ok := requestOf(d); ok {
+			s.requests = append(s.requests, r)
 		}
-		s.requests = append(s.requests, request{d.Family, netip.AddrPortFrom(d.Local, d.LocalPort), d.IfIndex})
 	}
+}
+
+// newListener is a listening socket from the dump, without its Drops and
+// V6Only (pointers the caller allocates) and its groups.
+func newListener(d *DiagSocket, address string) Listener {
+	return Listener{
+		Family:         familyName(d.Family),
+		Address:        address,
+		addr:           d.Local,
+		Port:           d.LocalPort,
+		AcceptQueue:    d.RQueue,
+		AcceptQueueMax: d.WQueue,
+		Fill:           fill(d.RQueue, d.WQueue),
+		Inode:          d.Inode,
+		UID:            d.UID,
+		BoundIfindex:   d.IfIndex,
+		Processes:      []Process{},
+	}
+}
+
+// requestOf is the request socket d, if d is one. A full socket in SYN-RECV
+// is a TCP Fast Open child, already in the accept queue; only request
+// sockets (which inet_req_diag_fill sends without INET_DIAG_SKMEMINFO) make
+// up the SYN queue.
+func requestOf(d *DiagSocket) (request, bool) {
+	if d.State != stateSynRecv || d.HasDrops {
+		return request{}, false
+	}
+	return request{d.Family, netip.AddrPortFrom(d.Local, d.LocalPort), d.IfIndex}, true
 }
 
 // finish sorts the listeners, numbers SO_REUSEPORT groups and attributes

@@ -1,71 +1,184 @@
 package inspect
 
 import (
-	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
+	"net/netip"
 )
 
 // Sampler takes repeated listener samples on one Dumper, reusing its
-// buffers, for watch-style polling. Counting the SYN queue is the expensive
-// part: request sockets live in the established hash, so asking for
-// TCP_SYN_RECV makes the kernel walk every ehash bucket (inet_diag_dump_icsk),
-// ~7ms per family with 262144 buckets, against ~0.3ms for the listening hash
-// alone. Sample(false) skips that walk and attributes the request sockets
-// of the last Sample(true) instead; it also skips a family (IPv4 or IPv6)
-// that had no listener at the last Sample(true), since each family's dump
-// walks the whole listening hash.
+// buffers, for watch-style polling. A sample is one sock_diag dump for both
+// families (Dumper.DumpAll: the kernel walks its listening hash once) kept
+// as raw queue lengths in dump order: no sorting, grouping or allocation per
+// sample. Listeners turns the last sample into full Listener values when
+// they are printed.
+//
+// Counting the SYN queue is the expensive part: request sockets live in the
+// established hash, so asking for TCP_SYN_RECV makes the kernel walk every
+// ehash bucket (inet_diag_dump_icsk), ~7ms with 262144 buckets, against
+// ~1ms for the listening hash alone. Sample(false) skips that walk and
+// carries each listener's SYN-queue count from the last SynQueue sample.
 type Sampler struct {
-	d   *Dumper
-	set listenerSet
-	// seen says which families had listeners at the last full sample.
-	seen map[uint8]bool
+	d     *Dumper
+	ports map[uint16]bool // when non-nil, keep only these ports
+
+	// socks are the last sample's listeners in dump order; requests the
+	// last full sample's request sockets.
+	socks    []DiagSocket
+	requests []request
+	queues   []QueueSample
+	// syn is each listener's SYN-queue count (by inode) at the last full
+	// sample; empty when no listener had one.
+	syn map[uint32]uint32
+	// addrs caches Address strings: a host has few distinct addresses.
+	addrs map[netip.Addr]string
+	// layout is the last Listeners' order and groups, reused while valid.
+	layout listenerLayout
 }
+
+// maxCachedAddrs bounds Sampler.addrs on a host whose addresses churn.
+const maxCachedAddrs = 4096
+
+// QueueSample is one listener's queues in a sample.
+type QueueSample struct {
+	Inode          uint32
+	AcceptQueue    uint32
+	AcceptQueueMax uint32
+	// SynQueue is the count from the last SynQueue sample; as in
+	// Listener, a member of an SO_REUSEPORT group has the group's count.
+	SynQueue uint32
+}
+
+// Fill is Listener.Fill for this sample.
+func (q QueueSample) Fill() float64 { return fill(q.AcceptQueue, q.AcceptQueueMax) }
 
 // NewSampler returns a sampler on d keeping only ports (all when empty).
 func NewSampler(d *Dumper, ports []uint16) *Sampler {
-	s := &Sampler{d: d, seen: map[uint8]bool{}}
+	s := &Sampler{d: d, syn: map[uint32]uint32{}, addrs: map[netip.Addr]string{}}
 	if len(ports) > 0 {
-		s.set.ports = map[uint16]bool{}
+		s.ports = map[uint16]bool{}
 		for _, p := range ports {
-			s.set.ports[p] = true
+			s.ports[p] = true
 		}
 	}
 	return s
 }
 
-// Sample dumps the listeners; with synQueue it also recounts the SYN queue.
-// The returned slice is reused by the next call: copy what must outlive it.
-func (s *Sampler) Sample(synQueue bool) ([]Listener, error) {
+// SampleOptions say what a sample fetches beyond the accept queues.
+type SampleOptions struct {
+	// SynQueue recounts the SYN queue (the kernel's walk of the established
+	// hash); otherwise the last count is carried.
+	SynQueue bool
+	// Drops fetches each listener's drop counter (INET_DIAG_SKMEMINFO: the
+	// kernel's sk_get_meminfo per socket, ~a quarter of a dump's cost): only
+	// a sample whose Listeners will be read needs it. A SynQueue sample
+	// always fetches it, to tell request sockets from Fast Open children.
+	Drops bool
+}
+
+// Sample dumps the listeners of both families. It returns their queues in
+// dump order (stable while the listening sockets do not change); the slice
+// is reused by the next call.
+func (s *Sampler) Sample(o SampleOptions) ([]QueueSample, error) {
+	synQueue := o.SynQueue
 	states := uint32(1 << stateListen)
-	s.set.listeners = s.set.listeners[:0]
+	var ext uint8
 	if synQueue {
 		states |= 1 << stateSynRecv
-		s.set.requests = s.set.requests[:0]
 	}
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		if !synQueue && !s.seen[family] {
-			continue
+	if synQueue || o.Drops {
+		ext = extMemInfo
+	}
+	reset := func() {
+		s.socks = s.socks[:0]
+		if synQueue {
+			s.requests = s.requests[:0]
 		}
-		before, beforeReq := len(s.set.listeners), len(s.set.requests)
-		reset := func() {
-			s.set.listeners = s.set.listeners[:before]
-			s.set.requests = s.set.requests[:beforeReq]
-		}
-		if err := s.d.Dump(family, states, s.set.add, reset); err != nil {
-			if family == unix.AF_INET6 && errors.Is(err, unix.ENOENT) {
-				continue // IPv6 disabled on this kernel
-			}
-			return nil, fmt.Errorf("dumping %s listeners: %w", familyName(family), err)
-		}
+	}
+	reset()
+	if err := s.d.dumpAll(states, ext, func(d *DiagSocket) { s.add(d, synQueue) }, reset); err != nil {
+		return nil, fmt.Errorf("dumping listeners: %w", err)
 	}
 	if synQueue {
-		clear(s.seen)
-		for _, l := range s.set.listeners {
-			s.seen[unix.AF_INET] = s.seen[unix.AF_INET] || l.Family == "ipv4"
-			s.seen[unix.AF_INET6] = s.seen[unix.AF_INET6] || l.Family == "ipv6"
+		s.layout.valid = false // new requests to attribute
+		clear(s.syn)
+		for _, l := range s.Listeners() {
+			if l.SynQueue > 0 {
+				s.syn[l.Inode] = l.SynQueue
+			}
 		}
 	}
-	return s.set.finish(), nil
+	s.queues = s.queues[:0]
+	for i := range s.socks {
+		d := &s.socks[i]
+		q := QueueSample{Inode: d.Inode, AcceptQueue: d.RQueue, AcceptQueueMax: d.WQueue}
+		if len(s.syn) > 0 {
+			q.SynQueue = s.syn[d.Inode]
+		}
+		s.queues = append(s.queues, q)
+	}
+	return s.queues, nil
+}
+
+func (s *Sampler) add(d *DiagSocket, synQueue bool) {
+	if s.ports != nil && !s.ports[d.LocalPort] {
+		return
+	}
+	switch d.State {
+	case stateListen:
+		s.socks = append(s.socks, *d)
+	case stateSynRecv:
+		if r, ok := requestOf(d); ok && synQueue {
+			s.requests = append(s.requests, r)
+		}
+	}
+}
+
+// Listeners returns the last sample's listeners as Listeners would have
+// reported them (sorted, SO_REUSEPORT groups numbered), with the request
+// sockets of the last full sample attributed to them. Drops are set only
+// when the last sample fetched them. Each call returns a new slice.
+func (s *Sampler) Listeners() []Listener {
+	ls := make([]Listener, len(s.socks))
+	drops := make([]uint32, len(s.socks))
+	v6only := make([]bool, len(s.socks))
+	if s.layout.matches(s.socks) {
+		for i, row := range s.layout.rows {
+			l := &ls[i]
+			*l = s.listener(row.sock, drops, v6only)
+			l.ReuseportGroup, l.ReuseportSize = row.reuseportGroup, row.reuseportSize
+			l.SynQueueShared, l.SynQueue = row.synQueueShared, row.synQueue
+		}
+		return ls
+	}
+	for i := range s.socks {
+		ls[i] = s.listener(i, drops, v6only)
+	}
+	set := listenerSet{listeners: ls, requests: s.requests}
+	ls = set.finish()
+	s.layout.record(s.socks, ls)
+	return ls
+}
+
+// listener is the i-th dumped socket as a Listener, its Drops and V6Only
+// pointing into drops[i] and v6only[i].
+func (s *Sampler) listener(i int, drops []uint32, v6only []bool) Listener {
+	d := &s.socks[i]
+	addr, ok := s.addrs[d.Local]
+	if !ok {
+		if len(s.addrs) >= maxCachedAddrs {
+			clear(s.addrs)
+		}
+		addr = d.Local.String()
+		s.addrs[d.Local] = addr
+	}
+	l := newListener(d, addr)
+	if d.HasDrops {
+		drops[i] = d.Drops
+		l.Drops = &drops[i]
+	}
+	if d.V6Only >= 0 {
+		v6only[i] = d.V6Only == 1
+		l.V6Only = &v6only[i]
+	}
+	return l
 }

@@ -26,6 +26,8 @@ const (
 	attrV6Only    = 11     // INET_DIAG_SKV6ONLY
 	skMemInfoDrop = 8      // SK_MEMINFO_DROPS, since 4.7
 	nlaTypeMask   = 0x3fff // NLA_TYPE_MASK: strip NLA_F_NESTED / NLA_F_NET_BYTEORDER
+	// extMemInfo asks for INET_DIAG_SKMEMINFO (idiag_ext bit attr-1).
+	extMemInfo = 1 << (attrSkMemInfo - 1)
 )
 
 const (
@@ -143,7 +145,7 @@ func (d *Dumper) Close() error { return unix.Close(d.fd) }
 // up to Retries times; reset is called before each retry so the caller can
 // drop what it collected.
 func (d *Dumper) Dump(family uint8, states uint32, visit func(*DiagSocket), reset func()) error {
-	return d.retry(reset, func() error { return d.dumpOnce(family, states, visit) })
+	return d.retry(reset, func() error { return d.dumpOnce(family, states, extMemInfo, visit) })
 }
 
 // retry runs once until it is not interrupted, at most Retries more times,
@@ -168,12 +170,18 @@ func (d *Dumper) retry(reset func(), once func() error) error {
 // without IPv6 answers ENOENT for AF_INET6, which is skipped). An interrupted
 // dump is retried whole up to Retries times, calling reset first.
 func (d *Dumper) DumpAll(states uint32, visit func(*DiagSocket), reset func()) error {
-	return d.retry(reset, func() error { return d.dumpAllOnce(states, visit, reset) })
+	return d.dumpAll(states, extMemInfo, visit, reset)
 }
 
-func (d *Dumper) dumpAllOnce(states uint32, visit func(*DiagSocket), reset func()) error {
+// dumpAll is DumpAll asking for the extensions ext (0: none, so no Drops:
+// the kernel skips sk_get_meminfo for every socket).
+func (d *Dumper) dumpAll(states uint32, ext uint8, visit func(*DiagSocket), reset func()) error {
+	return d.retry(reset, func() error { return d.dumpAllOnce(states, ext, visit, reset) })
+}
+
+func (d *Dumper) dumpAllOnce(states uint32, ext uint8, visit func(*DiagSocket), reset func()) error {
 	if !d.noCompat {
-		err := d.dumpCompat(states, visit)
+		err := d.dumpCompat(states, ext, visit)
 		var errno syscall.Errno
 		if !errors.As(err, &errno) {
 			return err // nil, interrupted, or a malformed reply
@@ -185,7 +193,7 @@ func (d *Dumper) dumpAllOnce(states uint32, visit func(*DiagSocket), reset func(
 		}
 	}
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		err := d.dumpOnce(family, states, visit)
+		err := d.dumpOnce(family, states, ext, visit)
 		if family == unix.AF_INET6 && errors.Is(err, unix.ENOENT) {
 			continue // IPv6 disabled on this kernel
 		}
@@ -196,15 +204,15 @@ func (d *Dumper) dumpAllOnce(states uint32, visit func(*DiagSocket), reset func(
 	return nil
 }
 
-func (d *Dumper) dumpOnce(family uint8, states uint32, visit func(*DiagSocket)) error {
+func (d *Dumper) dumpOnce(family uint8, states uint32, ext uint8, visit func(*DiagSocket)) error {
 	req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
-	req.AddData(&diagRequest{family: family, states: states, ext: 1 << (attrSkMemInfo - 1)})
+	req.AddData(&diagRequest{family: family, states: states, ext: ext})
 	return d.run(req, visit)
 }
 
-func (d *Dumper) dumpCompat(states uint32, visit func(*DiagSocket)) error {
+func (d *Dumper) dumpCompat(states uint32, ext uint8, visit func(*DiagSocket)) error {
 	req := nl.NewNetlinkRequest(tcpDiagGetSock, unix.NLM_F_DUMP)
-	req.AddData(&compatRequest{states: states, ext: 1 << (attrSkMemInfo - 1)})
+	req.AddData(&compatRequest{states: states, ext: ext})
 	return d.run(req, visit)
 }
 

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Measures watch's CPU cost at 100 Hz with 1,000 listeners and the
-# exporter's scrape time with 9,000 listeners, each in a private network
-# namespace (nothing on the host changes). Results go in docs/BENCHMARKS-watch.md.
-# Usage (as root): scripts/bench-watch.sh [watch-seconds]
+# Measures watch's CPU cost with 1,000 listeners and the exporter's scrape
+# time with 9,000 listeners, each in a private network namespace (nothing on
+# the host changes). Results go in docs/BENCHMARKS-watch.md.
+#
+# Usage (as root): scripts/bench-watch.sh [watch-seconds] [rounds]
+#   BASELINE=/path/to/old/backlogctl  also measure another build (before/after)
+#   WATCH_ONLY=1                      skip the exporter
+#   PROFILE=1                         also perf-record one default JSON run
+#
+# Every round runs every watch case once, in an order rotated per round, so
+# the cases share the machine's background load; medians are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
+rounds=${2:-5}
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/backlogctl" ./cmd/backlogctl
 go build -o "$bin/benchlisteners" ./scripts/benchlisteners
+if [ -n "${BASELINE:-}" ]; then cp "$BASELINE" "$bin/baseline"; fi
 
 # Runs "$@" in a fresh network namespace holding $1 listeners.
 in_netns_with() {
@@ -25,19 +34,63 @@ in_netns_with() {
 	' "$bin/benchlisteners" "$n" "$@"
 }
 
-watch_cpu() {
-	# CPU from /proc/PID/stat (utime+stime, in clock ticks) just before exit.
-	GOGC=${GOGC:-100} "$bin/backlogctl" watch --interval 10ms -o json --duration "${secs}s" >/dev/null &
-	local pid=$! hz ticks="0 0"
-	hz=$(getconf CLK_TCK)
-	while kill -0 "$pid" 2>/dev/null; do
-		ticks=$(awk '{print $14, $15}' "/proc/$pid/stat" 2>/dev/null || echo "$ticks")
-		sleep 0.5
+# cpu_run NAME TTY BINARY ARGS...: runs one watch, appends "NAME user sys" to
+# $bin/results. TTY=1 runs it in a detached 200x50 tmux session (the redrawn
+# view); otherwise its output goes to /dev/null. CPU is the process's own
+# user and system time (getrusage, via GNU time).
+cpu_run() {
+	local name=$1 tty=$2 exe=$3
+	shift 3
+	local out="$bin/time.$name"
+	rm -f "$out"
+	if [ "$tty" = 1 ]; then
+		# The view needs a terminal: stdout is the tmux pane's pty.
+		tmux -L "bench-watch-$$" new-session -d -x 200 -y 50 \
+			"/usr/bin/time -f '%U %S' -o '$out.tmp' $exe $* 2>/dev/null </dev/null; mv '$out.tmp' '$out'"
+		while [ ! -e "$out" ]; do sleep 0.5; done
+	else
+		/usr/bin/time -f '%U %S' -o "$out" "$exe" "$@" >/dev/null
+	fi
+	echo "$name $(tail -1 "$out")" >>"$bin/results"
+}
+
+watch_cases() {
+	local d="--duration ${secs}s"
+	local -a cases=(
+		"json-default 0 $bin/backlogctl watch -o json $d"
+		"tty-default 1 $bin/backlogctl watch $d"
+		"json-interval-10ms 0 $bin/backlogctl watch --interval 10ms -o json $d"
+	)
+	if [ -e "$bin/baseline" ]; then
+		cases+=(
+			"baseline-json-interval-100ms 0 $bin/baseline watch --interval 100ms -o json $d"
+			"baseline-tty-interval-100ms 1 $bin/baseline watch --interval 100ms $d"
+			"baseline-json-interval-10ms 0 $bin/baseline watch --interval 10ms -o json $d"
+		)
+	fi
+	local n=${#cases[@]} r i
+	: >"$bin/results"
+	for ((r = 0; r < rounds; r++)); do
+		for ((i = 0; i < n; i++)); do
+			# shellcheck disable=SC2086 # the case is words
+			cpu_run ${cases[(i + r) % n]}
+		done
 	done
-	wait "$pid"
-	echo "$ticks" | awk -v hz="$hz" -v s="$secs" '{
-		printf "watch --interval 10ms, %ss: cpu %.2fs (user %.2fs, sys %.2fs) = %.1f%% of one core\n",
-			s, ($1+$2)/hz, $1/hz, $2/hz, 100*($1+$2)/hz/s }'
+	# Median CPU (user+sys), user and sys per case.
+	local k
+	for k in $(cut -d' ' -f1 "$bin/results" | sort -u); do
+		awk -v k="$k" -v s="$secs" '$1 == k { u[++n] = $2; y[n] = $3; c[n] = $2 + $3; runs = runs " " ($2 + $3) }
+			function med(a, n,   i, j, t) {
+				for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+				return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+			}
+			END { printf "%-30s median cpu %.2fs (user %.2fs, sys %.2fs) = %.1f%% of one core; runs:%s\n",
+				k, med(c, n), med(u, n), med(y, n), 100 * med(c, n) / s, runs }' "$bin/results"
+	done
+	if [ -n "${PROFILE:-}" ]; then
+		perf record -g -o "$bin/perf.data" -- "$bin/backlogctl" watch -o json --duration "${secs}s" >/dev/null 2>&1
+		perf report -i "$bin/perf.data" --stdio --no-children --percent-limit 1.5 2>/dev/null | grep -v '^$' | grep '%' | head -40
+	fi
 }
 
 scrape_time() {
@@ -58,7 +111,7 @@ scrape_time() {
 		printf "exporter --max-listeners %s: mean scrape %.1f ms, %d series\n", m, 1000*t/10, s }'
 }
 
-export -f watch_cpu scrape_time
-export bin secs
-in_netns_with 1000 bash -c watch_cpu
+export -f cpu_run watch_cases scrape_time
+export bin secs rounds PROFILE
+in_netns_with 1000 bash -c watch_cases
 [ -n "${WATCH_ONLY:-}" ] || in_netns_with 9000 bash -c 'scrape_time 1000; scrape_time 10000'

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -56,21 +59,28 @@ func (p *printer) print(rs []*Report, notes []string) error {
 	p.buf.WriteString(clearScreen)
 	fmt.Fprintf(p.buf, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
 		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
+	rows := listenerRows(terminalHeight(p.io.Out), len(rs))
 	for _, r := range rs {
-		if err := drawReport(p.buf, r); err != nil {
+		if err := drawReport(p.buf, r, rows); err != nil {
 			return err
 		}
 	}
 	return p.buf.Flush()
 }
 
-func drawReport(w io.Writer, r *Report) error {
+// drawReport draws r with at most rows listeners (all when rows is 0): the
+// fullest, since they are sorted by peak fill.
+func drawReport(w io.Writer, r *Report, rows int) error {
 	fmt.Fprintln(w)
 	if r.Netns != nil {
 		fmt.Fprintf(w, "network namespace %s\n", r.Netns.Label())
 	}
 	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES")
-	for _, l := range r.Listeners {
+	shown := r.Listeners
+	if rows > 0 && len(shown) > rows {
+		shown = shown[:rows]
+	}
+	for _, l := range shown {
 		t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), u32(l.PeakAcceptQueue),
 			u32(l.AcceptQueueMax), strconv.FormatFloat(l.PeakFill, 'f', 2, 64), u32(l.SynQueue),
 			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
@@ -79,6 +89,9 @@ func drawReport(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, "no listening TCP sockets")
 	} else if err := t.Render(); err != nil {
 		return err
+	}
+	if more := len(r.Listeners) - len(shown); more > 0 {
+		fmt.Fprintf(w, "... and %d more listeners, less full (-o json or --port for all)\n", more)
 	}
 	fmt.Fprintln(w)
 	c := tableprinter.New(w, true, "COUNTER", "TOTAL", "PER-SECOND")
@@ -132,4 +145,33 @@ func owners(ps []inspect.Process) string {
 		s += fmt.Sprintf("%s[%d]", p.Comm, p.PID)
 	}
 	return s
+}
+
+// viewLines is what a report draws besides its listener rows, with a line
+// to spare: a blank line,
+// the netns line, the table header, the "more" line, a blank line, the
+// counters' header and rows.
+var viewLines = 6 + len(inspect.CounterNames)
+
+// terminalHeight is out's height in rows, or 0 when unknown.
+func terminalHeight(out io.Writer) int {
+	f, ok := out.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Row)
+}
+
+// listenerRows is how many listener rows each of n reports may draw so the
+// view fits height rows, like top: 0 (all) when the height is unknown, at
+// least 3.
+func listenerRows(height, n int) int {
+	if height <= 0 || n <= 0 {
+		return 0
+	}
+	return max(3, (height-1)/n-viewLines)
 }

@@ -25,8 +25,7 @@ type target struct {
 
 	// Per print interval, reset by report.
 	samples int
-	peaks   map[uint32]peakSample // socket inode -> highest values seen
-	last    []inspect.Listener
+	peaks   *peakTable
 
 	// Between reports, for rates.
 	prevTime     time.Time
@@ -38,15 +37,10 @@ type target struct {
 	run map[uint32]*Peak
 }
 
-type peakSample struct {
-	acceptQueue, synQueue uint32
-	fill                  float64
-}
-
 // newTarget opens the dumper (inside ns, if any) and takes the first sample,
 // which is the baseline for the first interval's rates.
 func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery int) (*target, error) {
-	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1), peaks: map[uint32]peakSample{},
+	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1), peaks: newPeakTable(),
 		prevDrops: map[uint32]uint32{}, spareDrops: map[uint32]uint32{}, run: map[uint32]*Peak{}}
 	open := func() error {
 		var err error
@@ -63,7 +57,7 @@ func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery in
 		return nil, err
 	}
 	t.sampler = inspect.NewSampler(t.dumper, ports)
-	if err := t.sample(); err != nil {
+	if err := t.sample(true); err != nil {
 		t.close()
 		return nil, err
 	}
@@ -72,10 +66,11 @@ func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery in
 		t.close()
 		return nil, err
 	}
-	for _, l := range t.last {
+	for _, l := range t.sampler.Listeners() {
 		t.prevDrops[l.Inode] = l.DropCount()
 	}
-	t.samples, t.peaks = 0, map[uint32]peakSample{}
+	t.samples = 0
+	t.peaks.reset()
 	return t, nil
 }
 
@@ -86,22 +81,17 @@ func (t *target) close() {
 }
 
 // sample takes one dump and raises the peaks. No /proc access, no setns;
-// the SYN queue is recounted every synEvery samples (the first one included).
-func (t *target) sample() error {
-	ls, err := t.sampler.Sample(t.n%t.synEvery == 0)
+// the SYN queue is recounted every synEvery samples (the first one
+// included); drop counters are fetched only for the last sample before a
+// print (final), the one report reads.
+func (t *target) sample(final bool) error {
+	qs, err := t.sampler.Sample(inspect.SampleOptions{SynQueue: t.n%t.synEvery == 0, Drops: final})
 	t.n++
 	if err != nil {
 		return err
 	}
 	t.samples++
-	t.last = ls
-	for _, l := range ls {
-		p := t.peaks[l.Inode]
-		p.acceptQueue = max(p.acceptQueue, l.AcceptQueue)
-		p.synQueue = max(p.synQueue, l.SynQueue)
-		p.fill = max(p.fill, l.Fill)
-		t.peaks[l.Inode] = p
-	}
+	t.peaks.observe(qs)
 	return nil
 }
 
@@ -139,22 +129,26 @@ func (t *target) report(now time.Time, processes bool) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	ls := t.sampler.Listeners()
 	elapsed := now.Sub(t.prevTime).Seconds()
 	r := &Report{Time: now.UTC(), IntervalSeconds: elapsed, Samples: t.samples, Netns: t.ns,
 		Counters: counters, Rates: make(map[string]float64, len(counters)),
-		Listeners: make([]ListenerReport, 0, len(t.last))}
+		Listeners: make([]ListenerReport, 0, len(ls))}
 	for name, v := range counters {
 		r.Rates[name] = rate(t.prevCounters[name], v, elapsed)
 	}
 	if processes {
-		snap := &inspect.Snapshot{Listeners: t.last}
+		snap := &inspect.Snapshot{Listeners: ls}
 		inspect.AttachProcesses(t.procRoot, snap)
 		r.Warnings = snap.Warnings
 	}
 	drops := t.spareDrops
 	clear(drops)
-	for _, l := range t.last {
-		p := t.peaks[l.Inode]
+	for _, l := range ls {
+		p := t.peaks.get(l.Inode)
+		// A listener that joined an SO_REUSEPORT group since the last SYN
+		// count gets the group's count only here, from the full attribution.
+		p.synQueue = max(p.synQueue, l.SynQueue)
 		lr := ListenerReport{Listener: l, PeakAcceptQueue: p.acceptQueue, PeakFill: p.fill, PeakSynQueue: p.synQueue}
 		if prev, ok := t.prevDrops[l.Inode]; ok {
 			lr.DropsPerSecond = rate(uint64(prev), uint64(l.DropCount()), elapsed)
@@ -169,7 +163,7 @@ func (t *target) report(now time.Time, processes bool) (*Report, error) {
 	t.prevTime, t.prevCounters = now, counters
 	t.prevDrops, t.spareDrops = drops, t.prevDrops
 	t.samples = 0
-	clear(t.peaks)
+	t.peaks.reset()
 	return r, nil
 }
 

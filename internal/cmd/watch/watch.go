@@ -17,12 +17,12 @@ import (
 	"github.com/backlogctl/backlogctl/internal/nsflag"
 )
 
-// Defaults. The sample interval defaults to Interval/10, but never faster
-// than minDefaultSample: 100 Hz is the cost budget (see docs/BENCHMARKS-watch.md).
+// Defaults: print 10 times a second, sample 100 times a second (the cost
+// budget: under 20% of a core with 1,000 listeners, docs/BENCHMARKS-watch.md).
 const (
-	DefaultInterval  = time.Second
-	minDefaultSample = 10 * time.Millisecond
-	minSample        = time.Millisecond
+	DefaultInterval       = 100 * time.Millisecond
+	DefaultSampleInterval = 10 * time.Millisecond
+	minSample             = time.Millisecond
 	// minDefaultSynSample: recounting the SYN queue walks the whole
 	// established hash (~15ms on a 262144-bucket table), so by default it
 	// happens at most twice a second.
@@ -55,9 +55,10 @@ func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 sock_diag dump every --sample-interval, and print every --interval:
 
   On a terminal, a view redrawn in place (like top): listeners sorted by
-  their peak fill over the interval, fullest first, with the current and
-  peak accept queue against the backlog, current and peak SYN queue, drops
-  per second; below, the key counters' per-second rates. Ctrl-C (or the end
+  their peak fill over the interval, fullest first (as many as fit the
+  terminal; -o json or --port for all), with the current and peak accept
+  queue against the backlog, current and peak SYN queue, drops per second;
+  below, the key counters' per-second rates. Ctrl-C (or the end
   of --duration) exits with a summary of each listener's peaks over the run.
 
   Off a terminal, or with -o json: one JSON object per interval (JSON Lines).
@@ -65,18 +66,19 @@ sock_diag dump every --sample-interval, and print every --interval:
   peak_fill, peak_syn_queue and drops_per_second; "counters" and "rates"
   hold the key counters and their per-second increase.
 
-Peaks: a burst that fills and drains a queue between two prints still shows
-in peak_* as long as it lasts at least one --sample-interval. The sample
-interval defaults to --interval/10, but not below 10ms (100 Hz); a print
-happens every interval/sample-interval samples.
+By default it samples at 100 Hz (--sample-interval 10ms) and prints 10 times
+a second (--interval 100ms). Peaks: a burst that fills and drains a queue
+between two prints still shows in peak_* as long as it lasts at least one
+--sample-interval; a print happens every interval/sample-interval samples.
 
-Sampling is cheap: one netlink dump of the listening sockets per namespace
-per sample, reusing one socket and its buffers; counters are read once per
-print; owners (a /proc scan) only with --processes, once per print. Counting
-the SYN queue is the expensive part (the kernel walks its whole established
-hash to find request sockets, ~15ms on a large host), so it is recounted
-every --syn-sample-interval (default: the sample interval, but at most twice
-a second); peak_syn_queue is the highest of those counts.
+Sampling is cheap: one netlink dump of both families' listening sockets per
+namespace per sample, reusing one socket and its buffers, with no sorting
+or allocation per sample; counters are read once per print; owners (a /proc
+scan) only with --processes, once per print. Counting the SYN queue is the
+expensive part (the kernel walks its whole established hash to find request
+sockets, ~15ms on a large host), so it is recounted every
+--syn-sample-interval (default: the sample interval, but at most twice a
+second); peak_syn_queue is the highest of those counts.
 
 With --netns or --all-netns each namespace is sampled through a sock_diag
 socket opened inside it. --all-netns watches the namespaces that exist when
@@ -84,7 +86,7 @@ it starts; one that vanishes is dropped with a note on stderr. Its JSON lines
 are {"time", "namespaces": [one object per namespace, with "netns"]}.`,
 		Example: `  backlogctl watch
   backlogctl watch --port 443 --interval 5s
-  backlogctl watch -o json --interval 100ms --duration 1m > queues.jsonl
+  backlogctl watch -o json --duration 1m > queues.jsonl
   backlogctl watch -o json | jq -c '.listeners[] | select(.peak_fill > 0.8) | {port, peak_accept_queue, accept_queue_max}'`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -101,7 +103,7 @@ are {"time", "namespaces": [one object per namespace, with "netns"]}.`,
 		},
 	}
 	cmd.Flags().DurationVar(&opts.Interval, "interval", DefaultInterval, "print every `DURATION`")
-	cmd.Flags().DurationVar(&opts.SampleInterval, "sample-interval", 0, "sample every `DURATION` (default interval/10, at least 10ms)")
+	cmd.Flags().DurationVar(&opts.SampleInterval, "sample-interval", 0, "sample every `DURATION` (default 10ms, or the --interval if shorter)")
 	cmd.Flags().DurationVar(&opts.SynSampleInterval, "syn-sample-interval", 0, "recount the SYN queue every `DURATION` (default the sample interval, at least 500ms)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after `DURATION` (default: until Ctrl-C)")
 	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "watch only listeners on this port (repeatable, or comma-separated)")
@@ -122,7 +124,7 @@ func (o *Options) Validate() error {
 		return cmdutil.UsageErrorf("invalid --interval %s: want a positive duration such as 1s or 100ms", o.Interval)
 	}
 	if o.SampleInterval == 0 {
-		o.SampleInterval = min(o.Interval, max(o.Interval/10, minDefaultSample))
+		o.SampleInterval = min(o.Interval, DefaultSampleInterval)
 	}
 	if o.SampleInterval < minSample || o.SampleInterval > o.Interval {
 		return cmdutil.UsageErrorf("invalid --sample-interval %s: want %s..%s (the --interval)", o.SampleInterval, minSample, o.Interval)
@@ -180,10 +182,11 @@ func watchRun(ctx context.Context, o *Options) error {
 			return out.summary(ws)
 		case <-ticker.C:
 		}
-		if err := ws.sample(); err != nil {
+		final := n%every == 0
+		if err := ws.sample(final); err != nil {
 			return err
 		}
-		if n%every != 0 {
+		if !final {
 			continue
 		}
 		rs, err := ws.report(time.Now(), o.Processes)

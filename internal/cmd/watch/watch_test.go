@@ -213,7 +213,8 @@ func TestValidate(t *testing.T) {
 		wantSample time.Duration
 		wantCode   int
 	}{
-		{"default 1s samples at 100ms", Options{Interval: time.Second}, 100 * time.Millisecond, 0},
+		{"1s samples at 10ms (100 Hz)", Options{Interval: time.Second}, 10 * time.Millisecond, 0},
+		{"default 100ms samples at 10ms", Options{Interval: DefaultInterval}, 10 * time.Millisecond, 0},
 		{"100ms samples at 10ms", Options{Interval: 100 * time.Millisecond}, 10 * time.Millisecond, 0},
 		{"10ms samples at 10ms (100 Hz)", Options{Interval: 10 * time.Millisecond}, 10 * time.Millisecond, 0},
 		{"5ms samples at 5ms", Options{Interval: 5 * time.Millisecond}, 5 * time.Millisecond, 0},

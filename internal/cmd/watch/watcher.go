@@ -63,9 +63,9 @@ func (w *watcher) close() {
 	}
 }
 
-// sample takes one dump in every namespace.
-func (w *watcher) sample() error {
-	return w.each(func(t *target) error { return t.sample() })
+// sample takes one dump in every namespace; final says a report follows.
+func (w *watcher) sample(final bool) error {
+	return w.each(func(t *target) error { return t.sample(final) })
 }
 
 // report ends the interval in every namespace.

@@ -18,7 +18,6 @@ import (
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
-	"github.com/backlogctl/backlogctl/sysctl"
 )
 
 // runReal runs `check ARGS` against the real host (/proc), in process.
@@ -40,40 +39,10 @@ func runReal(t *testing.T, args ...string) run {
 }
 
 // inNetns sets somaxconn inside the namespace at path and, when backlog > 0,
-// opens a loopback listener there with listen(backlog), closed when the test
-// ends. It returns the listener's port (0 without one).
+// opens a loopback listener there with listen(backlog).
 func inNetns(t *testing.T, path string, somaxconn, backlog int) uint16 {
 	t.Helper()
-	var port uint16
-	err := netns.Do(path, func() error {
-		if err := sysctl.NewFS("").Write("net.core.somaxconn", strconv.Itoa(somaxconn)); err != nil {
-			return err
-		}
-		if backlog == 0 {
-			return nil
-		}
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { unix.Close(fd) })
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			return err
-		}
-		if err := unix.Listen(fd, backlog); err != nil {
-			return err
-		}
-		sa, err := unix.Getsockname(fd)
-		if err != nil {
-			return err
-		}
-		port = uint16(sa.(*unix.SockaddrInet4).Port)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("preparing namespace %s: %v", path, err)
-	}
-	return port
+	return nstest.PrepareNetns(t, path, somaxconn, backlog)
 }
 
 // label is how check names the namespace at path.

@@ -6,15 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
-	"github.com/backlogctl/backlogctl/sysctl"
 )
 
 // runInspect runs `backlogctl inspect args...` and returns stdout, stderr.
@@ -31,37 +28,10 @@ func runInspect(t *testing.T, args ...string) (string, string, error) {
 }
 
 // prepare sets somaxconn inside the namespace at path and opens a listener
-// there with listen(1000), so its effective backlog is somaxconn. The
-// listener lives until the test ends.
+// there with listen(1000), so its effective backlog is somaxconn.
 func prepare(t *testing.T, path string, somaxconn int) uint16 {
 	t.Helper()
-	var port uint16
-	err := netns.Do(path, func() error {
-		if err := sysctl.NewFS("").Write("net.core.somaxconn", fmt.Sprint(somaxconn)); err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { unix.Close(fd) })
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			return err
-		}
-		if err := unix.Listen(fd, 1000); err != nil {
-			return err
-		}
-		sa, err := unix.Getsockname(fd)
-		if err != nil {
-			return err
-		}
-		port = uint16(sa.(*unix.SockaddrInet4).Port)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("preparing namespace %s: %v", path, err)
-	}
-	return port
+	return nstest.PrepareNetns(t, path, somaxconn, 1000)
 }
 
 func TestAllNetnsFindsEachNamespace(t *testing.T) {

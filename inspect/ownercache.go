@@ -18,14 +18,20 @@ import (
 // redone only when a listener's inode is new, an owner has exited, or
 // MaxAge has passed. In between, only the owners' own descriptor counts
 // and limits are re-read. Safe for concurrent use.
+//
+// With Background set, only the first walk is made by Attach; later ones run
+// in a goroutine while Attach answers from the cache, so a scrape never waits
+// for a walk (a new listener gets its owner once that walk is done).
 type OwnerCache struct {
-	ProcRoot string
-	MaxAge   time.Duration
+	ProcRoot   string
+	MaxAge     time.Duration
+	Background bool
 
-	mu      sync.Mutex
-	owners  map[uint32][]int // socket inode -> pids; an empty list means none found
-	scanned time.Time
-	warn    string
+	mu         sync.Mutex
+	owners     map[uint32][]int // socket inode -> pids; an empty list means none found
+	scanned    time.Time
+	warn       string
+	refreshing bool
 }
 
 // Attach fills in the Processes of every listener in every snapshot and
@@ -37,8 +43,19 @@ func (c *OwnerCache) Attach(snaps ...*Snapshot) string {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
-	if c.stale(snaps) {
-		c.rescan(procRoot, snaps)
+	switch {
+	case c.owners == nil || (c.stale(snaps) && !c.Background):
+		c.owners, c.warn = walkOwners(procRoot, wantedInodes(snaps))
+		c.scanned = time.Now()
+	case c.stale(snaps) && !c.refreshing:
+		c.refreshing = true
+		want := wantedInodes(snaps)
+		go func() {
+			owners, warn := walkOwners(procRoot, want)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.owners, c.warn, c.scanned, c.refreshing = owners, warn, time.Now(), false
+		}()
 	}
 	pfs, err := procfs.NewFS(procRoot)
 	if err != nil {
@@ -85,7 +102,8 @@ func (c *OwnerCache) stale(snaps []*Snapshot) bool {
 	return false
 }
 
-func (c *OwnerCache) rescan(procRoot string, snaps []*Snapshot) {
+// wantedInodes lists the listeners' socket inodes.
+func wantedInodes(snaps []*Snapshot) map[uint32]struct{} {
 	want := map[uint32]struct{}{}
 	for _, s := range snaps {
 		for _, l := range s.Listeners {
@@ -94,19 +112,24 @@ func (c *OwnerCache) rescan(procRoot string, snaps []*Snapshot) {
 			}
 		}
 	}
-	c.owners, c.warn = map[uint32][]int{}, ""
-	c.scanned = time.Now()
+	return want
+}
+
+// walkOwners walks /proc/*/fd for the owners of want; every wanted inode
+// gets an entry, empty when no owner was seen.
+func walkOwners(procRoot string, want map[uint32]struct{}) (map[uint32][]int, string) {
+	owners := map[uint32][]int{}
 	scan, err := scanOwners(procRoot, want)
 	if err != nil {
-		c.warn = "process attribution: " + err.Error()
-		return
+		return owners, "process attribution: " + err.Error()
 	}
 	for ino := range want {
-		c.owners[ino] = scan.owners[ino]
+		owners[ino] = scan.owners[ino]
 	}
 	if scan.unreadable > 0 {
-		c.warn = "could not read the descriptors of " + strconv.Itoa(scan.unreadable) + " processes (run as root to see every owner)"
+		return owners, "could not read the descriptors of " + strconv.Itoa(scan.unreadable) + " processes (run as root to see every owner)"
 	}
+	return owners, ""
 }
 
 // ownerProcess reads one owner's names, descriptor count and limits; nil if

@@ -127,7 +127,9 @@ func (o *Options) Validate() error {
 func (o *Options) Handler() (http.Handler, error) {
 	ports, _ := cmdutil.Ports(o.Ports)
 	gatherOpts := inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports}
-	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge}
+	// Owners are looked up in the background after the first walk, so a
+	// scrape never waits for a /proc walk (hundreds of ms on a busy host).
+	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge, Background: true}
 	// One scrape at a time: overlapping scrapes would each hold threads
 	// inside other namespaces (where /proc/self/ns/net follows the main
 	// thread) and share the owner cache; Prometheus scrapes serially anyway.
@@ -151,6 +153,11 @@ func (o *Options) Handler() (http.Handler, error) {
 	reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners})
 	if err != nil {
 		return nil, err
+	}
+	if !o.NoProcesses {
+		// Warm the owner cache now, so the first scrape does not walk /proc
+		// either; a failure here is reported by that scrape instead.
+		_, _ = source()
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os/signal"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -86,7 +84,7 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 			if err := opts.Validate(); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := cmdutil.SignalContext(c.Context())
 			defer stop()
 			if runF != nil {
 				return runF(ctx, opts)

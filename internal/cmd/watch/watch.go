@@ -5,9 +5,7 @@ package watch
 import (
 	"context"
 	"fmt"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -94,7 +92,7 @@ are {"time", "namespaces": [one object per namespace, with "netns"]}.`,
 			if err := opts.Validate(); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := cmdutil.SignalContext(c.Context())
 			defer stop()
 			if runF != nil {
 				return runF(ctx, opts)

@@ -99,7 +99,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 
   # what a busy front end should have, for a script
   backlogctl advise --profile high-concurrency -o json | jq '.findings[] | select(.severity != "info")'`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
 			opts.IntervalSet = c.Flags().Changed("interval")

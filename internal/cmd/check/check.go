@@ -139,7 +139,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
   # one container's namespace, through a load test
   backlogctl check --netns /proc/$(pidof -s nginx)/ns/net --observe 60s \
     --require counter.TcpExtListenOverflows==0`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
 			opts.Set = func(name string) bool { return c.Flags().Changed(name) }

@@ -78,7 +78,7 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 		Example: `  backlogctl exporter
   backlogctl exporter --listen 0.0.0.0:9597 --all-netns
   curl -s 127.0.0.1:9597/metrics | grep backlogctl_listener_accept_queue`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
 			if err := opts.Validate(); err != nil {

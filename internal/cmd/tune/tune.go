@@ -111,7 +111,7 @@ file as it was), in the network namespace that apply ran in.`,
 
   # undo the last apply
   sudo backlogctl tune --rollback --yes`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
 			opts.Search = searchFromEnv()

@@ -43,7 +43,7 @@ these with -ldflags; a build from source reports what the Go toolchain
 recorded, or dev/none/unknown. backlogctl --version prints the same text.`,
 		Example: `  backlogctl version
   backlogctl version -o json | jq -r .version`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := cmdutil.CheckOutput(opts.Output, formats...); err != nil {
 				return err

@@ -86,7 +86,7 @@ are {"time", "namespaces": [one object per namespace, with "netns"]}.`,
   backlogctl watch --port 443 --interval 5s
   backlogctl watch -o json --duration 1m > queues.jsonl
   backlogctl watch -o json | jq -c '.listeners[] | select(.peak_fill > 0.8) | {port, peak_accept_queue, accept_queue_max}'`,
-		Args: cobra.NoArgs,
+		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot = f.ProcRoot
 			if err := opts.Validate(); err != nil {

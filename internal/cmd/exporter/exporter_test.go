@@ -26,7 +26,8 @@ import (
 
 func newOpts() *Options {
 	ios, _, _, _ := iostreams.Test()
-	return &Options{IO: ios, ProcRoot: "/proc", Listen: "127.0.0.1:0", MaxListeners: 1000}
+	return &Options{IO: ios, ProcRoot: "/proc", Listen: "127.0.0.1:0", MaxListeners: 1000,
+		IdleTimeout: DefaultIdleTimeout, MaxConnections: DefaultMaxConnections}
 }
 
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
@@ -190,6 +191,8 @@ func TestValidate(t *testing.T) {
 		{"port too big", func(o *Options) { o.Listen = "127.0.0.1:70000" }, cmdutil.ExitUsage},
 		{"hostname", func(o *Options) { o.Listen = "example.com:9597" }, cmdutil.ExitUsage},
 		{"zero max", func(o *Options) { o.MaxListeners = 0 }, cmdutil.ExitUsage},
+		{"zero idle timeout", func(o *Options) { o.IdleTimeout = 0 }, cmdutil.ExitUsage},
+		{"zero connections", func(o *Options) { o.MaxConnections = 0 }, cmdutil.ExitUsage},
 		{"both netns flags", func(o *Options) { o.Namespaces.Netns, o.Namespaces.All = "x", true }, cmdutil.ExitUsage},
 	}
 	for _, tt := range tests {

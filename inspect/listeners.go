@@ -43,6 +43,10 @@ type Listener struct {
 	ReuseportSize  int `json:"reuseport_size,omitempty"`
 	// Processes hold the socket; empty when attribution was skipped or denied.
 	Processes []Process `json:"processes"`
+	// OwnersPending is set by an OwnerCache while this listener's owners are
+	// still being looked up: Processes is empty because they are not known
+	// yet, not because there are none.
+	OwnersPending bool `json:"-"`
 
 	addr netip.Addr
 }

@@ -24,6 +24,12 @@ type Source func() (*inspect.MultiSnapshot, error)
 // backlogctl_listeners_aggregated is 1; if there are still more than
 // MaxListeners series, the lowest-numbered ports keep their own and the
 // rest are summed under port="other".
+//
+// A listener whose owners are still being looked up (OwnersPending) is left
+// out of that scrape's listener series rather than published once with
+// process="": Prometheus would keep that as a series of its own. It is still
+// counted in backlogctl_listeners, and is summed in under the guard, which
+// has no process label.
 type Collector struct {
 	Source       Source
 	MaxListeners int
@@ -125,6 +131,9 @@ func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
 	idx := map[[3]string]int{}
 	var rows []row
 	for _, l := range ls {
+		if l.OwnersPending && !perPort {
+			continue
+		}
 		r := row{netns: netns, address: l.Address, port: strconv.Itoa(int(l.Port)), process: processLabel(l.Processes)}
 		if perPort {
 			r.address, r.process = "*", ""

@@ -38,7 +38,7 @@ type Collector struct {
 // Describe sends every metric description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAcceptQueue, descBacklog, descSynQueue, descDrops,
-		descListeners, descAggregated, descSysctl, descFilesAllocated, descFilesMax, descNrOpen,
+		descReuseportMaxFill, descListeners, descAggregated, descSysctl, descFilesAllocated, descFilesMax, descNrOpen,
 		descOpenFDs, descMaxFDs, descScrapeDuration, descScrapeNotes} {
 		ch <- d
 	}
@@ -85,6 +85,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			if r.hasDrops {
 				ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(r.drops), lv...)
 			}
+			if r.reuseportMembers > 1 {
+				ch <- gauge(descReuseportMaxFill, r.reuseportMaxFill, lv...)
+			}
 		}
 		for _, name := range sortedKeys(ns.Sysctls) {
 			ch <- gauge(descSysctl, float64(ns.Sysctls[name]), label, name)
@@ -122,6 +125,10 @@ type row struct {
 	acceptQueue, backlog, synQueue uint64
 	drops                          uint64
 	hasDrops                       bool
+	// reuseportMembers counts the SO_REUSEPORT group members summed here;
+	// reuseportMaxFill is the fullest one's fill, which the sums hide.
+	reuseportMembers int
+	reuseportMaxFill float64
 }
 
 // listenerRows merges listeners that would produce the same label set:
@@ -156,6 +163,10 @@ func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
 			rows[i].hasDrops = true
 			rows[i].drops += uint64(*l.Drops)
 		}
+		if l.ReuseportGroup != 0 {
+			rows[i].reuseportMembers++
+			rows[i].reuseportMaxFill = max(rows[i].reuseportMaxFill, l.Fill)
+		}
 	}
 	return rows
 }
@@ -179,6 +190,8 @@ func foldPorts(rows []row, limit int) []row {
 		other.synQueue += r.synQueue
 		other.drops += r.drops
 		other.hasDrops = other.hasDrops || r.hasDrops
+		other.reuseportMembers += r.reuseportMembers
+		other.reuseportMaxFill = max(other.reuseportMaxFill, r.reuseportMaxFill)
 	}
 	return append(rows[:keep:keep], other)
 }

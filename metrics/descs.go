@@ -23,6 +23,9 @@ var (
 	descDrops = desc("listener_drops_total",
 		"Connections the listener dropped (SK_MEMINFO_DROPS) since it was created; absent on kernels before 4.7.",
 		listenerLabels...)
+	descReuseportMaxFill = desc("listener_reuseport_max_fill",
+		"Fill (accept queue / (backlog+1)) of the fullest SO_REUSEPORT member summed into this series, present when it sums two or more: one member that stopped accepting is full while the sums look half empty.",
+		listenerLabels...)
 	descListeners = desc("listeners",
 		"Listening TCP sockets found in the network namespace.", "netns")
 	descAggregated = desc("listeners_aggregated",

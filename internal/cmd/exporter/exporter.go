@@ -77,6 +77,8 @@ scan for the owners) and exposes:
   backlogctl_listener_drops_total                          counter
       labelled netns, address, port, process (owners' command names);
       SO_REUSEPORT members with identical labels are summed
+  backlogctl_listener_reuseport_max_fill                   gauge
+      the fullest member's fill, for series that sum a group
   backlogctl_tcp_listen_overflows_total, _listen_drops_total,
   backlogctl_tcp_syn_queue_full_drops_total, ... (netstat counters, per netns)
   backlogctl_sysctl{netns,name}                            tunables

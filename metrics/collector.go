@@ -33,6 +33,15 @@ type Source func() (*inspect.MultiSnapshot, error)
 type Collector struct {
 	Source       Source
 	MaxListeners int
+
+	// Resets, when set, remembers what each scraper was sent, so a socket
+	// replaced between its scrapes shows as a counter reset (see Resets);
+	// Scraper names the one this collection answers (its IP address).
+	Resets  *Resets
+	Scraper string
+	// Gone, when set, is closed once the scraper has hung up: a snapshot it
+	// no longer waits for is neither sent nor remembered as sent.
+	Gone <-chan struct{}
 }
 
 // Describe sends every metric description.
@@ -56,6 +65,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(descListeners, err)
 		return
 	}
+	select {
+	case <-c.Gone:
+		return
+	default:
+	}
 	total := 0
 	for _, ns := range m.Namespaces {
 		total += len(ns.Listeners)
@@ -76,6 +90,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if aggregate {
 			rows = foldPorts(rows, budget)
 			budget = max(budget-len(rows), 1)
+		}
+		if c.Resets != nil {
+			for i, d := range c.Resets.drops(c.Scraper, rows, start) {
+				rows[i].drops = d
+			}
 		}
 		for _, r := range rows {
 			lv := []string{r.netns, r.address, r.port, r.process}
@@ -125,6 +144,8 @@ type row struct {
 	acceptQueue, backlog, synQueue uint64
 	drops                          uint64
 	hasDrops                       bool
+	// inodes are the sockets summed here, sorted.
+	inodes []uint32
 	// reuseportMembers counts the SO_REUSEPORT group members summed here;
 	// reuseportMaxFill is the fullest one's fill, which the sums hide.
 	reuseportMembers int
@@ -152,6 +173,7 @@ func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
 			idx[k] = i
 			rows = append(rows, r)
 		}
+		rows[i].inodes = append(rows[i].inodes, l.Inode)
 		rows[i].acceptQueue += uint64(l.AcceptQueue)
 		rows[i].backlog += uint64(l.AcceptQueueMax)
 		if l.SynQueueShared {
@@ -167,6 +189,9 @@ func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
 			rows[i].reuseportMembers++
 			rows[i].reuseportMaxFill = max(rows[i].reuseportMaxFill, l.Fill)
 		}
+	}
+	for i := range rows {
+		slices.Sort(rows[i].inodes)
 	}
 	return rows
 }
@@ -185,6 +210,7 @@ func foldPorts(rows []row, limit int) []row {
 	keep := max(limit-1, 0)
 	other := row{netns: rows[0].netns, address: "*", port: "other"}
 	for _, r := range rows[keep:] {
+		other.inodes = append(other.inodes, r.inodes...)
 		other.acceptQueue += r.acceptQueue
 		other.backlog += r.backlog
 		other.synQueue += r.synQueue
@@ -193,6 +219,7 @@ func foldPorts(rows []row, limit int) []row {
 		other.reuseportMembers += r.reuseportMembers
 		other.reuseportMaxFill = max(other.reuseportMaxFill, r.reuseportMaxFill)
 	}
+	slices.Sort(other.inodes)
 	return append(rows[:keep:keep], other)
 }
 

@@ -77,6 +77,9 @@ scan for the owners) and exposes:
   backlogctl_listener_drops_total                          counter
       labelled netns, address, port, process (owners' command names);
       SO_REUSEPORT members with identical labels are summed
+      a socket replaced between scrapes (a restart) shows as a reset:
+      if its count is not below the last one a scraper was sent, that
+      scraper is sent 0 once, then the new socket's count
   backlogctl_listener_reuseport_max_fill                   gauge
       the fullest member's fill, for series that sum a group
   backlogctl_tcp_listen_overflows_total, _listen_drops_total,
@@ -184,8 +187,7 @@ func (o *Options) Handler() (http.Handler, error) {
 	// changed after take returns.
 	o.flight = &snapshotFlight{}
 	source := func() (*inspect.MultiSnapshot, error) { return o.flight.do(take) }
-	reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners})
-	if err != nil {
+	if _, err := metrics.NewRegistry(&metrics.Collector{Source: source}); err != nil {
 		return nil, err
 	}
 	if !o.NoProcesses {
@@ -194,7 +196,19 @@ func (o *Options) Handler() (http.Handler, error) {
 		_, _ = source()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// A collector per scrape, so it knows who asks: a socket replaced
+	// between one scraper's scrapes is shown to it as a counter reset.
+	resets := &metrics.Resets{}
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		scraper, _, _ := net.SplitHostPort(r.RemoteAddr)
+		reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners,
+			Resets: resets, Scraper: scraper, Gone: r.Context().Done()})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

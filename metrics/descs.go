@@ -3,7 +3,7 @@ package metrics
 import "github.com/prometheus/client_golang/prometheus"
 
 // Labels every listener metric carries. netns is the namespace's name, or
-// "netns:INODE"; process is the owners' command names, comma-joined.
+// "netns:[INODE]"; process is the owners' command names, comma-joined.
 var listenerLabels = []string{"netns", "address", "port", "process"}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {

@@ -282,6 +282,10 @@ func TestObservedText(t *testing.T) {
 		{check.Result{Evaluated: true, Observed: "1", Windowed: true, Subject: "listener.fill", Where: "a:1",
 			Failing: []string{"a:1=1", "b:2=0.9"}}, "1 (peak, a:1, 2 failing)"},
 		{check.Result{Evaluated: false}, "-"},
+		{check.Result{Evaluated: true, Observed: "0.0009765625", Subject: "listener.fill", Expected: "0.9", Where: "a:1"}, "0.0009766 (a:1)"},
+		{check.Result{Evaluated: true, Observed: "0.3333333333333333", Subject: "listener.fill", Expected: "0.9"}, "0.3333"},
+		{check.Result{Evaluated: true, Observed: "0.80002", Subject: "listener.fill", Expected: "0.8"}, "0.80002"},
+		{check.Result{Evaluated: true, Observed: "1024", Subject: "net.core.somaxconn", Expected: "4096"}, "1024"},
 	}
 	for _, tt := range tests {
 		if got := observedText(tt.res); got != tt.want {

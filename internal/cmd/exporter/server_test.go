@@ -18,7 +18,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
-// get sends one keep-alive GET /metrics on c and reads the response.
+// get sends one keep-alive GET /healthz on c and reads the response.
 func get(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
 	t.Helper()
 	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
@@ -34,6 +34,17 @@ func get(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
 	return resp
 }
 
+// dial connects to the exporter; the connection is closed when the test ends.
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
 // A kept-alive connection left idle is closed by the exporter.
 func TestIdleConnectionClosed(t *testing.T) {
 	if !nstest.Isolate(t) {
@@ -44,12 +55,7 @@ func TestIdleConnectionClosed(t *testing.T) {
 	o.IdleTimeout = 300 * time.Millisecond
 	addr, stop := startExporter(o)
 	defer stop()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dial(t, addr)
 	if resp := get(t, c, br); resp.Close {
 		t.Fatal("the first response already closes the connection: nothing left to time out")
 	}
@@ -79,22 +85,13 @@ func TestConnectionCap(t *testing.T) {
 	var held []net.Conn
 	var readers []*bufio.Reader
 	for i := 0; i < 2; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		br := bufio.NewReader(c)
+		c, br := dial(t, addr)
 		if resp := get(t, c, br); resp.Close {
 			t.Fatalf("connection %d closed with nobody waiting", i)
 		}
 		held, readers = append(held, c), append(readers, br)
 	}
-	third, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer third.Close()
+	third, thirdReader := dial(t, addr)
 	if _, err := io.WriteString(third, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +107,7 @@ func TestConnectionCap(t *testing.T) {
 		t.Error("a kept-alive connection stayed open while another waited for a slot")
 	}
 	third.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(third), nil)
+	resp, err := http.ReadResponse(thirdReader, nil)
 	if err != nil {
 		t.Fatalf("the waiting connection was never served: %v", err)
 	}

@@ -28,6 +28,7 @@ declare -A need=(
 	[gcc]=gcc
 	[git]=git
 	[dpkg-deb]=dpkg
+	[nginx]=nginx
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -95,7 +95,9 @@ backlogctl_listeners_aggregated is 1.
 Owners are found by walking every /proc/PID/fd, which is slow on a busy
 host, so the walk is redone only when a listener is new, an owner has
 exited, or a minute has passed; in between only the owners' descriptor
-counts and limits are re-read.
+counts and limits are re-read. A listener whose owner is still being
+looked up is left out of the listener series (not shown with process="")
+until that walk is done, one scrape or so.
 
 Scrapes that arrive while a snapshot is being taken share it: a burst of
 scrapes costs one snapshot. At most --max-connections connections are

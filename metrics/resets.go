@@ -10,13 +10,18 @@ import (
 // Resets makes a replaced socket visible to Prometheus as a counter reset.
 //
 // backlogctl_listener_drops_total counts since its sockets were created. When
-// the sockets behind a series change (a restart) and the new count is not
-// below the last one a scraper was sent, Prometheus would read the new
+// every socket behind a series was replaced (a restart) and the new count is
+// not below the last one a scraper was sent, Prometheus would read the new
 // socket's drops as a small increase of the old count (720 then 876 looks
 // like +156). So that scraper is sent 0 once, which Prometheus's increase()
 // and resets() take as a reset, and the real count from the next scrape on.
 // Prometheus (before 2.50, and without created-timestamp ingestion) reads no
 // other sign of a reset than a value going down.
+//
+// A series that keeps some of its sockets (one SO_REUSEPORT member
+// restarted, a port summed under the guard) is left alone: a reset there
+// would count the survivors' whole history again, a far bigger error than
+// missing what the new member dropped before its first scrape.
 //
 // What each scraper was sent is remembered per scraper (its IP address), so
 // every Prometheus server of an HA pair sees the reset, for up to
@@ -79,8 +84,8 @@ func (r *Resets) scraper(client string, now time.Time) *scraperState {
 }
 
 // drops decides what to send client for each row's drop count: the count,
-// or 0 once when the row's sockets were replaced without the count going
-// down.
+// or 0 once when all the row's sockets were replaced without the count
+// going down.
 func (r *Resets) drops(client string, rows []row, now time.Time) []uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -89,7 +94,7 @@ func (r *Resets) drops(client string, rows []row, now time.Time) []uint64 {
 	for i, row := range rows {
 		key := strings.Join([]string{row.netns, row.address, row.port, row.process}, "\xff")
 		send := row.drops
-		if prev, ok := s.series[key]; ok && prev.drops > 0 && row.drops >= prev.drops && !subset(prev.inodes, row.inodes) {
+		if prev, ok := s.series[key]; ok && prev.drops > 0 && row.drops >= prev.drops && disjoint(prev.inodes, row.inodes) {
 			send = 0
 		}
 		s.series[key] = sentDrops{inodes: row.inodes, drops: send, sent: now}
@@ -98,10 +103,10 @@ func (r *Resets) drops(client string, rows []row, now time.Time) []uint64 {
 	return out
 }
 
-// subset reports whether every element of a (sorted) is in b (sorted).
-func subset(a, b []uint32) bool {
+// disjoint reports whether no element of a is in b (sorted).
+func disjoint(a, b []uint32) bool {
 	for _, v := range a {
-		if _, ok := slices.BinarySearch(b, v); !ok {
+		if _, ok := slices.BinarySearch(b, v); ok {
 			return false
 		}
 	}

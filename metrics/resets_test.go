@@ -58,10 +58,12 @@ func TestResetsReplacedSocket(t *testing.T) {
 		{"and then the count", "b", []sock{{2, 880}}, 880},
 		{"restart with a lower count: Prometheus sees it unaided", "a", []sock{{3, 5}}, 5},
 		{"an SO_REUSEPORT member joins: a true increase", "a", []sock{{3, 5}, {4, 7}}, 12},
-		{"a member leaves, the sum does not fall", "a", []sock{{4, 20}}, 0},
-		{"then its count", "a", []sock{{4, 20}}, 20},
+		{"a member leaves: the survivor's history is not counted again", "a", []sock{{4, 20}}, 20},
+		{"a member restarts, the other stays: no reset", "a", []sock{{4, 20}, {6, 30}}, 50},
+		{"every member replaced", "a", []sock{{7, 60}, {8, 1}}, 0},
+		{"then the count", "a", []sock{{7, 60}, {8, 1}}, 61},
 		{"series gone for a scrape", "a", nil, -1},
-		{"back on a new socket", "a", []sock{{5, 40}}, 0},
+		{"back on a new socket", "a", []sock{{5, 80}}, 0},
 	}
 	for _, s := range steps {
 		if got := sentDropsTo(t, r, s.scraper, nil, s.socks...); got != s.want {

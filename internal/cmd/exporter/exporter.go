@@ -77,9 +77,9 @@ scan for the owners) and exposes:
   backlogctl_listener_drops_total                          counter
       labelled netns, address, port, process (owners' command names);
       SO_REUSEPORT members with identical labels are summed
-      a socket replaced between scrapes (a restart) shows as a reset:
-      if its count is not below the last one a scraper was sent, that
-      scraper is sent 0 once, then the new socket's count
+      sockets all replaced between scrapes (a restart) show as a reset:
+      if their count is not below the last one a scraper was sent, that
+      scraper is sent 0 once, then the new sockets' count
   backlogctl_listener_reuseport_max_fill                   gauge
       the fullest member's fill, for series that sum a group
   backlogctl_tcp_listen_overflows_total, _listen_drops_total,

@@ -6,6 +6,7 @@ package advise
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -77,7 +78,7 @@ func LookupProfile(name string) (Profile, error) {
 	for _, p := range Profiles {
 		names = append(names, p.Name)
 	}
-	return Profile{}, fmt.Errorf("unknown profile %q (known: %v)", name, names)
+	return Profile{}, fmt.Errorf("unknown profile %q (known: %s)", name, strings.Join(names, ", "))
 }
 
 // PlanProfile plans the changes that bring current up to profile p. Keys the

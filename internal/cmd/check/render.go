@@ -12,7 +12,7 @@ import (
 
 func render(io *iostreams.IOStreams, format string, r *Report) error {
 	switch format {
-	case "text":
+	case cmdutil.OutputTable:
 		return renderText(io, r)
 	case "json":
 		return cmdutil.WriteJSON(io.Out, r)

@@ -17,7 +17,7 @@ type Options struct {
 	Output string
 }
 
-var formats = []string{"text", "json"}
+var formats = []string{"table", "json"}
 
 // NewCmdExplain returns the explain command. runF replaces explainRun in tests.
 func NewCmdExplain(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {

@@ -105,7 +105,7 @@ descriptors without root) are reported as warnings.`,
 			return inspectRun(opts)
 		},
 	}
-	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "show only listeners on this port (repeatable, or comma-separated)")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "show only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding the processes that own each listener (faster)")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)

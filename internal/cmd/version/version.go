@@ -29,7 +29,7 @@ type Options struct {
 	Output string
 }
 
-var formats = []string{"text", "json"}
+var formats = []string{"table", "json"}
 
 // NewCmdVersion returns the version command. runF replaces versionRun in tests.
 func NewCmdVersion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {

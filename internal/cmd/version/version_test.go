@@ -14,7 +14,7 @@ import (
 func TestVersionRun(t *testing.T) {
 	info := Info{Version: "1.2.3", Commit: "abc123", Date: "2026-11-23T20:00:00Z", GoVersion: "go1.26.8", Platform: "linux/arm64"}
 	ios, _, out, _ := iostreams.Test()
-	if err := versionRun(&Options{IO: ios, Info: info, Output: "text"}); err != nil {
+	if err := versionRun(&Options{IO: ios, Info: info, Output: "table"}); err != nil {
 		t.Fatal(err)
 	}
 	want := "backlogctl 1.2.3\ncommit: abc123\nbuilt: 2026-11-23T20:00:00Z\ngo: go1.26.8 linux/arm64\n"

@@ -27,7 +27,7 @@ func listEntries(topics []explain.Topic) []listEntry {
 }
 
 func renderList(io *iostreams.IOStreams, entries []listEntry) error {
-	tp := tableprinter.New(io.Out, io.IsStdoutTTY(), "TOPIC", "KIND", "SUMMARY")
+	tp := tableprinter.New(io.Out, io.IsStdoutTTY(), "TOPIC", "KIND", "SUMMARY").SetWidth(io.TerminalWidth()).WrapColumn("SUMMARY")
 	for _, e := range entries {
 		tp.AddRow(e.Name, string(e.Kind), e.Summary)
 	}

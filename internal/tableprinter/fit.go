@@ -12,7 +12,7 @@ const columnGap = 2
 
 // minWrapWidth is the narrowest a wrapped column may become; below it, the
 // text would be more line breaks than words.
-const minWrapWidth = 16
+const minWrapWidth = 12
 
 // SetWidth makes the terminal table fit width columns (0: no limit), using
 // DropColumns and WrapColumn. Tab-separated output for pipes is never cut.

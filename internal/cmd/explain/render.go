@@ -18,10 +18,19 @@ type listEntry struct {
 	Aliases []string     `json:"aliases,omitempty"`
 }
 
+// listEntries lists topics, with the profiles after the last concept.
 func listEntries(topics []explain.Topic) []listEntry {
-	out := make([]listEntry, 0, len(topics))
+	out := make([]listEntry, 0, len(topics)+1)
+	profiles := false
 	for _, t := range topics {
+		if !profiles && t.Kind != explain.KindConcept {
+			out = append(out, profilesListEntry())
+			profiles = true
+		}
 		out = append(out, listEntry{Name: t.Name, Kind: t.Kind, Summary: t.Summary, Aliases: t.Aliases})
+	}
+	if !profiles {
+		out = append(out, profilesListEntry())
 	}
 	return out
 }

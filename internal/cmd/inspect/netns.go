@@ -21,6 +21,11 @@ func namespacesRun(o *Options, ports []uint16) error {
 	if err != nil {
 		return err
 	}
+	if f, _ := newFilter(o); f.active() {
+		for _, ns := range m.Namespaces {
+			f.apply(ns.Snapshot)
+		}
+	}
 	switch {
 	case o.Output == "prom":
 		for _, n := range m.Notes {

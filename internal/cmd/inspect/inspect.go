@@ -80,8 +80,10 @@ the host (found in /proc/*/ns/net and /run/netns) and reports each with its
 own tunables and counters.
 
 Exit status: 0 on success, 2 on a usage error, 3 when the listeners could not
-be read (e.g. netlink denied). Parts that could not be read (a process's
-descriptors without root) are reported as warnings.`,
+be read (e.g. netlink denied), or when --all-netns could read no namespace at
+all (without root, entering one is not allowed). Parts that could not be read
+(a process's descriptors without root, a namespace that could not be
+entered) are reported as warnings or notes on stderr.`,
 		Example: `  # everything, for a person
   backlogctl inspect
 

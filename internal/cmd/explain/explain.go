@@ -59,7 +59,7 @@ Exit status: 0 on success, 2 for an unknown topic.`,
 
   # for a script
   backlogctl explain syn-queue -o json | jq -r '.text[]'`,
-		Args: cobra.MaximumNArgs(1),
+		Args: cmdutil.MaximumArgs(1, "topic"),
 		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp

@@ -15,7 +15,7 @@ import (
 // goInternals are texts that come from Go or pflag rather than from us: a
 // parser's name, a slice printed with %v, a Go type name as a flag's value.
 var goInternals = regexp.MustCompile(`strconv\.|time: (invalid|missing|unknown)|\(default \[\]\)|\(default \)|map\[|\[\]string|` +
-	`--[a-z-]+ (uints|ints|strings|stringArray|stringSlice|uintSlice|intSlice)\b|known: \[`)
+	`--[a-z-]+ (uints|ints|strings|stringArray|stringSlice|uintSlice|intSlice)\b|known: \[|arg\(s\)|\["`)
 
 // eachCommand calls fn with the path (as arguments) of every command
 // backlogctl defines.
@@ -131,6 +131,27 @@ func TestOutputNamesAreShared(t *testing.T) {
 			} else if got := f.Value.String(); got != "table" {
 				t.Errorf("%v -o %s stored %q, want table", args, v, got)
 			}
+		}
+	})
+}
+
+// Stray arguments are errors on one line, in words, on every command. None
+// of these is a valid KEY=VALUE, shell or topic, so nothing runs (commands
+// are never run without arguments here: watch and exporter would not end).
+func TestStrayArguments(t *testing.T) {
+	eachCommand(t, func(args []string, c *cobra.Command) {
+		if len(args) == 0 || !c.Runnable() {
+			return
+		}
+		argv := append(append([]string{}, args...), "x1=", "x2", "x3")
+		_, _, err := run(t, argv...)
+		if err == nil {
+			t.Errorf("%v: no error", argv)
+			return
+		}
+		msg := err.Error()
+		if m := goInternals.FindString(msg); m != "" || strings.Contains(msg, "\n") {
+			t.Errorf("%v: %q shows Go internals %q or spans lines", argv, msg, m)
 		}
 	})
 }

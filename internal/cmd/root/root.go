@@ -66,6 +66,7 @@ func newHelpTopic(name, short, text string) *cobra.Command {
 		Short:   short,
 		Long:    text,
 		Example: fmt.Sprintf("  backlogctl help %s", name),
+		Args:    cmdutil.NoArgs,
 		Run: func(c *cobra.Command, _ []string) {
 			fmt.Fprint(c.OutOrStdout(), text)
 		},

@@ -111,9 +111,9 @@ testcases and GitHub titles) and the exit status is the worst over all of
 them. --observe works with both: each namespace is watched at the same time,
 its counters and listeners read from inside it.
 
-Output (-o): text, one line per requirement (status, subject, observed,
-expected, and why for a failure; the namespace first with --netns or
---all-netns); json; junit (JUnit XML, one testcase per
+Output (-o): table (or its older name text), one line per requirement
+(status, subject, observed, expected, and why for a failure; the namespace
+first with --netns or --all-netns); json; junit (JUnit XML, one testcase per
 requirement); github (workflow annotations). -q prints nothing: the exit code
 speaks.
 

@@ -63,7 +63,7 @@ func scopeText(s sysctl.Scope) string {
 
 func drawListeners(w io.Writer, tty bool, width int, s *inspect.Snapshot) error {
 	t := tableprinter.New(w, tty, "ADDRESS", "PORT", "ACCEPT-Q", "BACKLOG", "FILL", "SYN-Q", "DROPS", "GROUP", "INODE", "UID", "PROCESSES").
-		SetWidth(width).WrapColumn("PROCESSES")
+		SetWidth(width).WrapColumn("PROCESSES").DropColumns("INODE", "UID", "GROUP")
 	for _, l := range s.Listeners {
 		drops := "-"
 		if l.Drops != nil {

@@ -16,9 +16,10 @@ type plainError string
 func (e plainError) Error() string { return string(e) }
 
 // FlagError turns pflag's parse errors into one line that names the flag and
-// says what it wants, without Go's parser messages: `--port -1` gives
-// `invalid --port "-1": want a whole number`, not `strconv.ParseUint: parsing
-// "-1": invalid syntax`. It is the root command's flag error function.
+// says what it wants, without Go's parser messages: `--max-listeners x`
+// gives `invalid --max-listeners "x": want a whole number`, not
+// `strconv.ParseInt: parsing "x": invalid syntax`. It is the root command's
+// flag error function; other errors (unknown flag) pass with a help hint.
 func FlagError(c *cobra.Command, err error) error {
 	var bad *pflag.InvalidValueError
 	if errors.As(err, &bad) {
@@ -64,8 +65,8 @@ func valueWant(f *pflag.Flag, cause error) string {
 
 // TidyFlagHelp removes what pflag would print from Go rather than for
 // people: an empty list flag's "(default [])" (pflag hides it for only some
-// list types). Call it on the root once the
-// tree is built; it visits every command.
+// list types). Call it on the root once the tree is built; it visits every
+// command.
 func TidyFlagHelp(root *cobra.Command) {
 	tidy := func(f *pflag.Flag) {
 		switch f.Value.Type() {

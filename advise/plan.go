@@ -6,6 +6,7 @@ package advise
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -73,11 +74,7 @@ func LookupProfile(name string) (Profile, error) {
 			return p, nil
 		}
 	}
-	names := make([]string, 0, len(Profiles))
-	for _, p := range Profiles {
-		names = append(names, p.Name)
-	}
-	return Profile{}, fmt.Errorf("unknown profile %q (known: %v)", name, names)
+	return Profile{}, fmt.Errorf("unknown profile %q (known: %s)", name, strings.Join(ProfileNames(), ", "))
 }
 
 // PlanProfile plans the changes that bring current up to profile p. Keys the

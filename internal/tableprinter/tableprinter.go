@@ -20,6 +20,10 @@ type Printer struct {
 	tty    bool
 	header []string
 	rows   [][]string
+	// width, wrap and drop fit a terminal table to the screen (fit.go).
+	width int
+	wrap  string
+	drop  []string
 }
 
 // New returns a printer; tty selects aligned columns, otherwise tab-separated.
@@ -63,6 +67,7 @@ func (p *Printer) Render() error {
 		_, err := io.WriteString(p.w, b.String())
 		return err
 	}
+	header, rows := p.fit()
 	var buf bytes.Buffer
 	t := tablewriter.NewTable(&buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
@@ -79,10 +84,10 @@ func (p *Printer) Render() error {
 		tablewriter.WithPadding(tw.Padding{Left: "", Right: "  "}),
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
 	)
-	if len(p.header) > 0 {
-		t.Header(p.header)
+	if len(header) > 0 {
+		t.Header(header)
 	}
-	for _, r := range p.rows {
+	for _, r := range rows {
 		if err := t.Append(r); err != nil {
 			return err
 		}

@@ -114,11 +114,11 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 			return adviseRun(opts)
 		},
 	}
-	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "judge only listeners on this port (repeatable, or comma-separated)")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "take two samples this far apart and judge counters by their change (e.g. 10s)")
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
-	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below this profile: "+profileNames())
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below the profile `NAME`: "+profileNames())
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd

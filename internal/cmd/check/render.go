@@ -13,7 +13,7 @@ import (
 
 func render(io *iostreams.IOStreams, format string, r *Report) error {
 	switch format {
-	case "text":
+	case cmdutil.OutputTable:
 		return renderText(io, r)
 	case "json":
 		return cmdutil.WriteJSON(io.Out, r)
@@ -34,7 +34,7 @@ func renderText(io *iostreams.IOStreams, r *Report) error {
 	if labelled {
 		cols = append([]string{"NETNS"}, cols...)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), cols...)
+	t := tableprinter.New(io.Out, io.IsStdoutTTY(), cols...).SetWidth(io.TerminalWidth()).WrapColumn("REASON")
 	for _, res := range r.Results {
 		row := []string{strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
 			string(res.Op) + " " + res.Expected, res.Reason}

@@ -124,9 +124,9 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 			return exporterRun(ctx, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Listen, "listen", DefaultListen, "address to serve /metrics and /healthz on")
-	cmd.Flags().IntVar(&opts.MaxListeners, "max-listeners", metrics.DefaultMaxListeners, "beyond this many listeners, aggregate listener metrics per port")
-	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "export only listeners on this port (repeatable, or comma-separated)")
+	cmd.Flags().StringVar(&opts.Listen, "listen", DefaultListen, "`ADDRESS` to serve /metrics and /healthz on")
+	cmd.Flags().IntVar(&opts.MaxListeners, "max-listeners", metrics.DefaultMaxListeners, "beyond `N` listeners, aggregate listener metrics per port")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "export only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
 	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", DefaultMaxConnections, "serve at most this many connections at once; more wait to be accepted")

@@ -72,7 +72,7 @@ the listeners could not be read.`,
 			return listRun(opts)
 		},
 	}
-	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show this process (repeatable, or comma-separated); default: every listener's owner")
+	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show the process `PID` (repeatable, or comma-separated); default: every listener's owner")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	cmd.AddCommand(NewCmdSet(f, nil))
 	return cmd

@@ -53,7 +53,7 @@ until reboot; use tune --persist to keep them.`,
 		Example: `  sudo backlogctl sysctl set somaxconn=8192
   sudo backlogctl sysctl set net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
   sudo backlogctl sysctl set --force net.ipv4.ip_local_port_range="10000 65000"`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cmdutil.MinimumArgs(1, "KEY=VALUE"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.SysRoot, opts.Assignments = f.SysRoot, args
 			if err := opts.Validate(); err != nil {

@@ -66,7 +66,7 @@ func renderDiff(o *Options, r *Report) error {
 		fmt.Fprintln(o.IO.Out, "nothing to change: every key already has its planned value")
 		return nil
 	}
-	t := tableprinter.New(o.IO.Out, o.IO.IsStdoutTTY(), "KEY", "CURRENT", "NEW", "SCOPE", "WHY")
+	t := tableprinter.New(o.IO.Out, o.IO.IsStdoutTTY(), "KEY", "CURRENT", "NEW", "SCOPE", "WHY").SetWidth(o.IO.TerminalWidth()).WrapColumn("WHY")
 	for _, c := range r.Changes {
 		cur := "absent"
 		if c.Current != nil {

@@ -139,7 +139,7 @@ func inspectRun(o *Options) error {
 	}
 	switch o.Output {
 	case "json":
-		return cmdutil.WriteJSON(o.IO.Out, snap)
+		return snap.WriteJSON(o.IO.Out) // the bytes cmdutil.WriteJSON would write, streamed
 	case "table":
 		return renderTable(o.IO, snap)
 	default:

@@ -126,13 +126,23 @@ if [ "$breakdown" = 1 ]; then
 	echo "Go benchmarks inside the namespace (Live* dump this namespace's sockets):"
 	nsx "$tmp/inspect.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 20x
 	if command -v perf >/dev/null; then
+		# user vs system time and page faults (each fault costs a few
+		# microseconds here: the heap a run touches shows up as system time).
+		pstat() {
+			local n=$1
+			shift
+			echo "perf stat -r $n: $*"
+			nsx perf stat -r "$n" -e task-clock,page-faults,user_time,system_time "$@" 2>&1 >/dev/null | grep -E 'task-clock|faults|_time|elapsed'
+		}
 		echo
-		echo "perf stat, inspect -o json --no-processes x10 (user vs system time):"
-		nsx perf stat -r 10 -e task-clock,user_time,system_time "$bl" inspect -o json --no-processes 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
-		echo "perf stat, inspect -o json x10:"
-		nsx perf stat -r 10 -e task-clock,user_time,system_time "$bl" inspect -o json 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
-		echo "perf stat, ss -ltnm x10 and ss -ltnp x3:"
-		nsx perf stat -r 10 -e task-clock,user_time,system_time ss -ltnm 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
-		nsx perf stat -r 3 -e task-clock,user_time,system_time ss -ltnp 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
+		pstat 10 "$bl" inspect -o json --no-processes
+		pstat 10 ss -ltnm
+		pstat 10 ss -tn state syn-recv
+		pstat 3 "$bl" inspect -o json
+		pstat 3 ss -ltnp
+		for b in "${baselines[@]}"; do
+			pstat 10 "$b" inspect -o json --no-processes
+			pstat 3 "$b" inspect -o json
+		done
 	fi
 fi

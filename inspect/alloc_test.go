@@ -33,40 +33,23 @@ var maxBytesPerListener = map[bool]float64{false: 280, true: 460}[raceEnabled]
 // pair an SO_REUSEPORT group, and n/45 request sockets.
 func mixedDump(seq uint32, n int) [][]byte {
 	addrs := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv4Unspecified(), netip.IPv6Loopback(), netip.IPv6Unspecified()}
-	var batches [][]byte
-	var cur []byte
-	add := func(m []byte) {
-		if len(cur)+len(m) > 32<<10 {
-			batches = append(batches, cur)
-			cur = nil
-		}
-		cur = append(cur, m...)
-	}
+	var msgs [][]byte
 	for i := 0; i < n; i++ {
 		port := uint16(10000 + i)
 		if i%10 == 1 {
 			port--
 		}
 		a := addrs[(i/10)%len(addrs)]
-		family := uint8(unix.AF_INET)
-		if a.Is6() {
-			family = unix.AF_INET6
+		if a.Is4() {
+			msgs = append(msgs, diagMsg(seq, unix.AF_INET, stateListen, a, port, uint32(100000+i)))
+		} else {
+			msgs = append(msgs, withV6Only(diagMsg(seq, unix.AF_INET6, stateListen, a, port, uint32(100000+i)), a == netip.IPv6Loopback()))
 		}
-		m := diagMsg(seq, family, stateListen, a, port, uint32(100000+i))
-		if a.Is6() {
-			m = withV6Only(m, a == netip.IPv6Loopback())
-		}
-		add(m)
 	}
 	for i := 0; i < n/45; i++ {
-		add(diagMsg(seq, unix.AF_INET, stateSynRecv, addrs[0], uint16(10000+i*40), 0))
+		msgs = append(msgs, diagMsg(seq, unix.AF_INET, stateSynRecv, addrs[0], uint16(10000+i*40), 0))
 	}
-	done := make([]byte, nlmsgHdrLen+4)
-	binary.NativeEndian.PutUint32(done[0:4], uint32(len(done)))
-	binary.NativeEndian.PutUint16(done[4:6], unix.NLMSG_DONE)
-	binary.NativeEndian.PutUint32(done[8:12], seq)
-	add(done)
-	return append(batches, cur)
+	return datagrams(seq, msgs)
 }
 
 // withV6Only appends an INET_DIAG_SKV6ONLY attribute to a diagMsg message.

@@ -57,10 +57,6 @@ func (s *indenter) append(dst, src []byte) []byte {
 	return indentAppend(s, dst, src)
 }
 
-func (s *indenter) appendString(dst []byte, src string) []byte {
-	return indentAppend(s, dst, src)
-}
-
 // indentAppend is indenter.append for []byte and string input alike.
 func indentAppend[T []byte | string](s *indenter, dst []byte, src T) []byte {
 	for i := 0; i < len(src); i++ {

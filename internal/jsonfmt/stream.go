@@ -23,22 +23,16 @@ func NewStream(w io.Writer) *Stream {
 
 // Compact appends p, compact JSON as json.Marshal writes it (a whole value
 // or any piece of one), indented as it belongs at this point of the document.
-func (s *Stream) Compact(p []byte) {
-	if s.err != nil {
-		return
-	}
-	s.buf = s.ind.append(s.buf, p)
-	if len(s.buf) >= chunk {
-		s.flush()
-	}
-}
+func (s *Stream) Compact(p []byte) { streamAppend(s, p) }
 
 // Raw is Compact for a piece given as a string, such as `,"listeners":[`.
-func (s *Stream) Raw(p string) {
+func (s *Stream) Raw(p string) { streamAppend(s, p) }
+
+func streamAppend[T []byte | string](s *Stream, p T) {
 	if s.err != nil {
 		return
 	}
-	s.buf = s.ind.appendString(s.buf, p)
+	s.buf = indentAppend(&s.ind, s.buf, p)
 	if len(s.buf) >= chunk {
 		s.flush()
 	}

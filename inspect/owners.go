@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/prometheus/procfs"
@@ -28,6 +29,11 @@ type Process struct {
 	NofileHard uint64 `json:"nofile_hard"`
 	// Cmdline is the command line, for recognising the program (nginx, haproxy ...).
 	Cmdline string `json:"cmdline,omitempty"`
+	// State is the scheduler state from /proc/PID/stat: R running, S
+	// sleeping, T stopped (SIGSTOP), t traced, D uninterruptible sleep, Z zombie.
+	State string `json:"state,omitempty"`
+	// StartTime is when the process started (/proc/PID/stat starttime after boot).
+	StartTime *time.Time `json:"start_time,omitempty"`
 }
 
 // FDUsage is OpenFDs against the soft RLIMIT_NOFILE (what accept() hits with EMFILE).

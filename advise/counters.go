@@ -18,7 +18,7 @@ func overflowCounterFindings(v *view) []Finding {
 	if !v.sampled() {
 		return []Finding{{
 			ID: "listen-overflows-since-boot", Severity: Info, Subject: "TcpExtListenOverflows",
-			Reason:   fmt.Sprintf("%d SYNs or final ACKs were dropped at a full accept queue since boot (tcp_input.c tcp_conn_request, tcp_minisocks.c tcp_check_req).%s", n, sinceBootNote),
+			Reason:   fmt.Sprintf("%d SYNs or final ACKs were dropped at a full accept queue %s (tcp_input.c tcp_conn_request, tcp_minisocks.c tcp_check_req).%s", n, v.since(), v.totalsNote()),
 			Fix:      "run `backlogctl advise --interval 10s` to see whether it is still rising and at which listener",
 			Evidence: ev,
 		}}
@@ -54,7 +54,7 @@ func netdevFindings(v *view) []Finding {
 	}
 	if !v.sampled() {
 		f.Severity = Info
-		f.Reason += sinceBootNote
+		f.Reason += " These are totals since boot (softnet_stat is host-wide): run with --interval to see whether it is still happening."
 	}
 	if f.Current != nil {
 		want := max(minNetdevBacklog, nextPow2(2**f.Current))

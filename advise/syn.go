@@ -117,7 +117,7 @@ func cookieCounterFindings(v *view) []Finding {
 	}
 	sev, note := Warning, ""
 	if !v.sampled() {
-		sev, note = Info, sinceBootNote
+		sev, note = Info, v.totalsNote()
 	}
 	return []Finding{{
 		ID: "syn-queue-overflow-cookies", Severity: sev, Subject: "TcpExtTCPReqQFullDoCookies",

@@ -12,6 +12,8 @@ type view struct {
 	before *inspect.Snapshot // nil without --interval
 	// beforeListener finds a listener in the first sample by socket inode.
 	beforeListener map[uint32]inspect.Listener
+	// found are the findings of the rules run so far, in rule order.
+	found []Finding
 }
 
 func newView(in Input) *view {
@@ -102,8 +104,23 @@ func (v *view) withInterval(ev map[string]float64) map[string]float64 {
 	return ev
 }
 
-// sinceBootNote is appended to the reason of findings built on totals.
-const sinceBootNote = " These are totals since boot (or since the socket was created): run with --interval to see whether it is still happening."
+// since says when the namespace's counters started: at boot, or in a child
+// network namespace when it was created.
+func (v *view) since() string {
+	if v.in.ChildNetns {
+		return "since this network namespace was created"
+	}
+	return "since boot"
+}
+
+// totalsNote is appended to the reason of findings built on counter totals.
+func (v *view) totalsNote() string {
+	return " These are totals " + v.since() + ": run with --interval to see whether it is still happening."
+}
+
+// createdNote is appended to the reason of findings built on a listener's
+// drop count without an interval.
+const createdNote = " That count is a total since the socket was created (it survives reloads that keep the socket): run with --interval to see whether it is still rising."
 
 // pressure is what a listener's accept queue did.
 type pressure struct {

@@ -34,6 +34,9 @@ type Process struct {
 	State string `json:"state,omitempty"`
 	// StartTime is when the process started (/proc/PID/stat starttime after boot).
 	StartTime *time.Time `json:"start_time,omitempty"`
+	// GoVersion is the Go release the executable was built with, when it is
+	// a Go program (its net.Listen uses somaxconn as the backlog).
+	GoVersion string `json:"go_version,omitempty"`
 }
 
 // FDUsage is OpenFDs against the soft RLIMIT_NOFILE (what accept() hits with EMFILE).

@@ -1,7 +1,10 @@
 package inspect
 
 import (
+	"debug/buildinfo"
 	"math"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/procfs"
@@ -28,4 +31,14 @@ func ownerStat(pfs procfs.FS, pid int) (state string, start *time.Time) {
 		start = &t
 	}
 	return st.State, start
+}
+
+// ownerGoVersion returns the Go version an owner's executable was built
+// with, or "" when it is not a Go program or cannot be read.
+func ownerGoVersion(procRoot string, pid int) string {
+	bi, err := buildinfo.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "exe"))
+	if err != nil {
+		return ""
+	}
+	return bi.GoVersion
 }

@@ -4,11 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/changes"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
+
+// GatherInput is gather for other commands (tune plans from the same
+// evidence as advise): one sample, or two o.Interval apart.
+func (o *Options) GatherInput() (advise.Input, []string, error) { return o.gather() }
+
+// NewGatherOptions returns Options that read the real host.
+func NewGatherOptions(procRoot, sysRoot, stateDir string, interval time.Duration) *Options {
+	return &Options{ProcRoot: procRoot, SysRoot: sysRoot, StateDir: stateDir, Interval: interval,
+		Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep}
+}
 
 // gather takes one sample, or two --interval apart, and reads what the rules
 // need beyond the snapshot. Smaller gaps become warnings.
@@ -42,6 +54,14 @@ func (o *Options) gather() (advise.Input, []string, error) {
 	in.Now = now
 	warnings = append(now.Snapshot.Warnings, warn...)
 	in.Units = o.units(now.Snapshot)
+	in.ChildNetns, _ = changes.ChildNetns(o.ProcRoot)
+	if o.StateDir != "" {
+		recorded, err := changes.Recorded(o.StateDir, o.ProcRoot)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("could not read what backlogctl changed: %v", err))
+		}
+		in.Changes = recorded
+	}
 	if o.Host != nil {
 		if mem, err := o.Host.MemTotal(o.ProcRoot); err == nil {
 			in.MemTotal = mem

@@ -189,13 +189,13 @@ type Report struct {
 	Time   time.Time `json:"time"`
 	Kernel string    `json:"kernel,omitempty"`
 	// IntervalSeconds is set when counters were judged by their change.
-	IntervalSeconds float64          `json:"interval_seconds,omitempty"`
+	IntervalSeconds float64 `json:"interval_seconds,omitempty"`
 	// ChildNetns is true outside the initial network namespace, where the
 	// counters started when the namespace was created.
-	ChildNetns bool `json:"child_netns,omitempty"`
-	Profile         string           `json:"profile,omitempty"`
-	Sizing          *SizingReport    `json:"sizing,omitempty"`
-	Findings        []advise.Finding `json:"findings"`
+	ChildNetns bool             `json:"child_netns,omitempty"`
+	Profile    string           `json:"profile,omitempty"`
+	Sizing     *SizingReport    `json:"sizing,omitempty"`
+	Findings   []advise.Finding `json:"findings"`
 	// Plan holds the sysctl changes the warnings recommend (advise.PlanFindings).
 	Plan     advise.Plan `json:"plan"`
 	Warnings []string    `json:"warnings,omitempty"`

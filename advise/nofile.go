@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // unlimited is RLIM_INFINITY as /proc/PID/limits reports it.
@@ -157,17 +158,18 @@ func nofileLimitFindings(v *view) []Finding {
 	return out
 }
 
-// nofileMargin is how close to the soft limit counts as at it: 1%, at least 2.
-func nofileMargin(soft uint64) uint64 { return max(2, soft/100) }
+// nofileMargin is how close to the soft limit counts as at it: the margin
+// backlogctl rlimit's status uses.
+func nofileMargin(soft uint64) uint64 { return rlimit.NearMargin(soft) }
 
 // nearNofile reports an owner whose open descriptors reach its soft limit
-// within nofileMargin.
+// within nofileMargin (rlimit's near or at-limit status).
 func nearNofile(p inspect.Process) bool {
-	soft := p.NofileSoft
-	if soft == 0 || soft == unlimited || p.OpenFDs <= 0 {
+	if p.OpenFDs <= 0 {
 		return false
 	}
-	return uint64(p.OpenFDs)+nofileMargin(soft) >= soft
+	st := rlimit.UsageStatus(p.OpenFDs, p.NofileSoft)
+	return st == rlimit.StatusNear || st == rlimit.StatusAtLimit
 }
 
 // nrOpenFindings: a process whose hard RLIMIT_NOFILE is above fs.nr_open

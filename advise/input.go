@@ -36,6 +36,10 @@ type Input struct {
 	// ChildNetns is true when the snapshot is of a network namespace other
 	// than the initial one: its counters started when it was created, not at boot.
 	ChildNetns bool
+	// NetnsUnknown is true when whether the namespace is the initial one
+	// could not be told; totals are then said to start at boot or at the
+	// namespace's creation.
+	NetnsUnknown bool
 	// Changes are the tunable changes backlogctl itself recorded (tune's
 	// state), oldest first; a listener older than a somaxconn raise keeps
 	// the old clamp until it calls listen() again.

@@ -107,8 +107,11 @@ func (v *view) withInterval(ev map[string]float64) map[string]float64 {
 // since says when the namespace's counters started: at boot, or in a child
 // network namespace when it was created.
 func (v *view) since() string {
-	if v.in.ChildNetns {
+	switch {
+	case v.in.ChildNetns:
 		return "since this network namespace was created"
+	case v.in.NetnsUnknown:
+		return "since boot (or since this network namespace was created, if it is not the host's)"
 	}
 	return "since boot"
 }

@@ -45,16 +45,22 @@ func Recorded(stateDir, procRoot string) ([]advise.SysctlChange, error) {
 }
 
 // ChildNetns reports whether the caller's network namespace is not the
-// initial one (init's): its counters started when it was created. ok is
-// false when that cannot be told (/proc/1/ns/net unreadable).
-func ChildNetns(procRoot string) (child, ok bool) {
+// initial one: its counters started when it was created. It compares with
+// init's namespace; where /proc/1/ns/net may not be read (a container), a
+// namespace that shows net.core.somaxconn but not the global
+// net.core.netdev_max_backlog (registered for the initial namespace only,
+// net/core/sysctl_net_core.c) is a child. ok is false when neither tells.
+func ChildNetns(procRoot string, sysctls map[string]int64) (child, ok bool) {
 	self, err := sysctl.NetnsInode(procRoot)
-	if err != nil {
+	if err == nil {
+		if init, err := sysctl.NetnsInodeOf(procRoot, "1"); err == nil {
+			return self != init, true
+		}
+	}
+	_, somax := sysctls["net.core.somaxconn"]
+	_, global := sysctls["net.core.netdev_max_backlog"]
+	if !somax {
 		return false, false
 	}
-	init, err := sysctl.NetnsInodeOf(procRoot, "1")
-	if err != nil {
-		return false, false
-	}
-	return self != init, true
+	return !global, true
 }

@@ -54,7 +54,9 @@ func (o *Options) gather() (advise.Input, []string, error) {
 	in.Now = now
 	warnings = append(now.Snapshot.Warnings, warn...)
 	in.Units = o.units(now.Snapshot)
-	in.ChildNetns, _ = changes.ChildNetns(o.ProcRoot)
+	var known bool
+	in.ChildNetns, known = changes.ChildNetns(o.ProcRoot, now.Snapshot.Sysctls)
+	in.NetnsUnknown = !known
 	if o.StateDir != "" {
 		recorded, err := changes.Recorded(o.StateDir, o.ProcRoot)
 		if err != nil {

@@ -73,7 +73,10 @@ func (v *view) overflowText(l inspect.Listener, p pressure) string {
 			s += fmt.Sprintf(" while TcpExtListenOverflows rose by %d", n)
 		}
 	default:
-		s = fmt.Sprintf("its drop count is %d since it was created and its accept queue is not full now", p.drops)
+		s = fmt.Sprintf("its drop count is %d since it was created and its accept queue is not full now", p.total)
+	}
+	if v.sampled() && !p.active(true) {
+		s = fmt.Sprintf("its drop count is %d since it was created, did not rise in %v, and its accept queue is not full now", p.total, v.in.Interval)
 	}
 	if v.sampled() && !p.full && p.drops > 0 {
 		s += "; the queue was not full when sampled, so the overflows come in bursts: sample faster (backlogctl watch) to see them"
@@ -168,8 +171,8 @@ func (v *view) historyFinding(l inspect.Listener, p pressure, somax int64, known
 	return Finding{
 		ID: "listener-drops-history", Severity: Info,
 		Subject: ListenerSubject(l.Address, l.Port),
-		Reason: fmt.Sprintf("its drop count is %d since the socket was created, its accept queue is not full now (%d waiting, backlog %d), and there is no interval to show whether it still rises: %s",
-			p.drops, l.AcceptQueue, l.AcceptQueueMax, why),
+		Reason: fmt.Sprintf("its drop count is %d since the socket was created, its accept queue is not full now (%d waiting, backlog %d), and %s: %s",
+			p.total, l.AcceptQueue, l.AcceptQueueMax, v.noRise(), why),
 		Fix:      "run `backlogctl advise --interval 10s` (or watch) under load: a rise over an interval is evidence, a total is history",
 		Evidence: v.listenerEvidence(l, p),
 	}
@@ -187,4 +190,12 @@ func (v *view) loweredFinding(l inspect.Listener, p pressure, somax int64) Findi
 		Fix:      fmt.Sprintf("before restarting it, raise net.core.somaxconn to at least %d, or accept the smaller queue", l.AcceptQueueMax),
 		Evidence: v.listenerEvidence(l, p),
 	}
+}
+
+// noRise says what shows the drops are not current.
+func (v *view) noRise() string {
+	if v.sampled() {
+		return fmt.Sprintf("it did not rise in %v", v.in.Interval)
+	}
+	return "there is no interval to show whether it still rises"
 }

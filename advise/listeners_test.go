@@ -88,10 +88,16 @@ func TestListenerRules(t *testing.T) {
 			want: []summary{{"listener-drops-cause-unknown", Info, "127.0.0.1:9001", "", nil, nil}},
 		},
 		{
-			name: "old drops that did not change during the interval: nothing",
+			name: "old drops that did not change during the interval: history, nothing to change",
 			in: twice(with(listening(lst(9001, 0, 511, p32(10)))),
 				with(listening(lst(9001, 0, 511, p32(10))))),
-			want: []summary{},
+			want: []summary{{"listener-drops-history", Info, "127.0.0.1:9001", "", nil, nil}},
+		},
+		{
+			name: "a clamp with drops since creation and none during the interval: still the clamp finding",
+			in: twice(with(setSysctl("net.core.somaxconn", 128), listening(lst(9001, 0, 128, p32(10)))),
+				with(setSysctl("net.core.somaxconn", 128), listening(lst(9001, 0, 128, p32(10))))),
+			want: []summary{{"somaxconn-clamps-listener", Warning, "127.0.0.1:9001", "net.core.somaxconn", p64(128), p64(4096)}},
 		},
 		{
 			name: "pinned full at both samples and dropping, still accepting: critical",

@@ -134,6 +134,8 @@ type pressure struct {
 	// socket was created without one; dropsKnown is false before Linux 4.7.
 	drops      uint64
 	dropsKnown bool
+	// total is the drop count since the socket was created.
+	total uint64
 }
 
 // active means the queue is overflowing now: full when sampled, or dropping
@@ -142,8 +144,9 @@ func (p pressure) active(sampled bool) bool {
 	return p.full || (sampled && p.drops > 0)
 }
 
-// historic means drops were counted only as a total, with no interval.
-func (p pressure) historic(sampled bool) bool { return !sampled && p.drops > 0 }
+// historic means drops were counted since the socket was created, with no
+// current evidence of them (no queue full now, no rise over an interval).
+func (p pressure) historic(sampled bool) bool { return p.total > 0 && !p.active(sampled) }
 
 func acceptQueueFull(l inspect.Listener) bool { return l.AcceptQueue > l.AcceptQueueMax }
 
@@ -154,6 +157,7 @@ func (v *view) pressureOf(l inspect.Listener) pressure {
 		return p
 	}
 	p.drops = uint64(*l.Drops)
+	p.total = p.drops
 	if v.sampled() {
 		// A listener absent from the first sample was created during the
 		// interval: all its drops happened since.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/backlogctl/backlogctl/inspect"
 )
 
@@ -218,5 +220,19 @@ func DropFinalACK(t testing.TB, ports ...uint16) {
 		if out, err := exec.Command("nft", c...).CombinedOutput(); err != nil {
 			t.Fatalf("nft %s: %v\n%s", strings.Join(c, " "), err, out)
 		}
+	}
+}
+
+// OpenRequests opens n connections to addr that each send a keep-alive HTTP
+// request, so the server holds a descriptor for each it accepts.
+func OpenRequests(t testing.TB, addr netip.AddrPort, n int) {
+	t.Helper()
+	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	for i := 0; i < n; i++ {
+		fd := Connect(t, addr)
+		Eventually(t, 5*time.Second, "connect to "+addr.String(), func() bool {
+			_, err := unix.Write(fd, req)
+			return err == nil
+		})
 	}
 }

@@ -212,20 +212,6 @@ func TestAdviseStoppedNginxIsNotAccepting(t *testing.T) {
 	}
 }
 
-// openRequests opens n connections to addr that each send a keep-alive
-// request, so the server holds a descriptor for each.
-func openRequests(t *testing.T, addr netip.AddrPort, n int) {
-	t.Helper()
-	for i := 0; i < n; i++ {
-		fd := nstest.Connect(t, addr)
-		req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		nstest.Eventually(t, 5*time.Second, "connect", func() bool {
-			_, err := unix.Write(fd, req)
-			return err == nil
-		})
-	}
-}
-
 // Item 11: nginx whose worker is held at 64 descriptors fails accept() with
 // EMFILE while its queue is far from full: advise names the descriptor
 // limit, with backlogctl rlimit set for the master and workers and nginx's
@@ -236,7 +222,7 @@ func TestAdviseNginxAtNofileWithoutFullQueue(t *testing.T) {
 	}
 	srv := nstest.StartNginx(t, nstest.NginxOpts{Extra: "worker_rlimit_nofile 64;"})
 	master, workers := nstest.NginxPIDs(t, srv)
-	openRequests(t, srv.Addr, 200)
+	nstest.OpenRequests(t, srv.Addr, 200)
 	nstest.Eventually(t, 10*time.Second, "the worker to reach 64 descriptors", func() bool {
 		s, err := inspect.Gather(inspect.Options{Ports: []uint16{srv.Addr.Port()}, Processes: true})
 		if err != nil || len(s.Listeners) == 0 {

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/backlogctl/backlogctl/inspect"
 )
 
 // Server is a real server program started by a test in its namespace.
@@ -71,10 +69,26 @@ func start(t testing.TB, cmd *exec.Cmd, addr netip.AddrPort, dir string) *Server
 		out.Close()
 	})
 	Eventually(t, 10*time.Second, cmd.Path+" to listen on "+addr.String(), func() bool {
-		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{addr.Port()}})
-		return err == nil && len(ls) > 0
+		return listening(addr.Port())
 	})
 	return s
+}
+
+// listening reports a LISTEN socket on port in /proc/net/tcp (no sock_diag
+// here: inspect's own tests use this package).
+func listening(port uint16) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], suffix) && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
 }
 
 // requireChild refuses to start servers outside a test network namespace.

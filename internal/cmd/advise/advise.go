@@ -71,6 +71,22 @@ What the rules know:
     always a finding, 2 is one too; tcp_abort_on_overflow=1 resets clients.
   - A hard RLIMIT_NOFILE above fs.nr_open cannot be set again; fs.file-nr
     near fs.file-max is critical.
+  - A listener's drop count is not an overflow count: with --interval each
+    rise is attributed from the namespace's counters over the same interval
+    (ListenOverflows, TCPReqQFullDrop, TCPDeferAcceptDrop, ListenDrops) and
+    only the fix for that cause is given; where they cannot be separated the
+    finding says so.
+  - A queue that holds connections and does not drain while no handshake
+    completes, or whose owner is stopped (T) or in uninterruptible sleep (D)
+    per /proc/PID/stat, is "NAME[PID] is not accepting", not a small backlog.
+  - An owner at or within 1% of its soft RLIMIT_NOFILE is a finding whatever
+    its queue shows; fixes use backlogctl rlimit set on the process that
+    holds the limit (for nginx the master and worker_rlimit_nofile).
+  - After tune raised somaxconn (its record in --state-dir), a listener whose
+    backlog is the old value and whose owner started before the change
+    predates it: restart it. Fixes name where each server sets its backlog
+    (nginx, Python socketserver, Go, Node.js, Java, HAProxy, Envoy,
+    gunicorn, uWSGI, Redis, PostgreSQL, ...).
 
 Counters are judged by change: --interval D takes two samples D apart and
 reasons from the deltas (ListenOverflows, SYN-queue drops and cookies, each

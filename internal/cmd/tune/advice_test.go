@@ -167,14 +167,7 @@ func TestTunePlansClampFromDropsSinceCreation(t *testing.T) {
 		nstest.Connect(t, ep)
 	}
 	nstest.Eventually(t, 5*time.Second, "drops", func() bool { return listenerOn(t, ep.Port()).DropCount() > 0 })
-	must(t, unix.SetNonblock(fd, true))
-	for {
-		c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { unix.Close(c) })
-	}
+	acceptAll(t, fd) // a server that accepts again: its queue drains
 	for _, args := range [][]string{nil, {"--interval", "300ms"}} {
 		r := tuneJSON(t, t.TempDir(), args...)
 		planned := false
@@ -207,4 +200,34 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// acceptAll accepts every connection on fd until the test ends, as a
+// server that keeps up would.
+func acceptAll(t *testing.T, fd int) {
+	must(t, unix.SetNonblock(fd, true))
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var conns []int
+		defer func() {
+			for _, c := range conns {
+				unix.Close(c)
+			}
+		}()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC); err == nil {
+				conns = append(conns, c)
+				continue
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
 }

@@ -61,6 +61,9 @@ func netdevFindings(v *view) []Finding {
 		f.Recommended = int64p(want)
 		f.Evidence["netdev_max_backlog"] = float64(*f.Current)
 		f.Fix = fmt.Sprintf("raise net.core.netdev_max_backlog to %d (a global key); if drops continue, spread interrupts (RPS/RSS)", want)
+		if !v.sampled() {
+			f.Fix = fmt.Sprintf("run `backlogctl advise --interval 10s`: if the drops still rise, raise net.core.netdev_max_backlog to %d (a global key)", want)
+		}
 	} else {
 		f.Fix = "net.core.netdev_max_backlog is global and not visible in this network namespace: raise it from the host"
 	}

@@ -76,7 +76,7 @@ func (v *view) overflowText(l inspect.Listener, p pressure) string {
 		s = fmt.Sprintf("its drop count is %d since it was created and its accept queue is not full now", p.total)
 	}
 	if v.sampled() && !p.active(true) {
-		s = fmt.Sprintf("its drop count is %d since it was created, did not rise in %v, and its accept queue is not full now", p.total, v.in.Interval)
+		s = fmt.Sprintf("its drop count is %d since it was created (none in the last %v) and its accept queue is not full now", p.total, v.in.Interval)
 	}
 	if v.sampled() && !p.full && p.drops > 0 {
 		s += "; the queue was not full when sampled, so the overflows come in bursts: sample faster (backlogctl watch) to see them"
@@ -87,10 +87,13 @@ func (v *view) overflowText(l inspect.Listener, p pressure) string {
 // note is createdNote for findings built on a drop total only, not on a
 // queue full now.
 func (v *view) note(p pressure) string {
-	if p.historic(v.sampled()) && !p.active(v.sampled()) {
-		return createdNote
+	switch {
+	case !p.historic(v.sampled()):
+		return ""
+	case v.sampled():
+		return " The drops are from before the interval: they survive reloads that keep the socket."
 	}
-	return ""
+	return createdNote
 }
 
 // clampedFinding: the listener's backlog equals somaxconn, so listen() probably

@@ -83,22 +83,25 @@ func (v *view) nofileWant(soft uint64) int64 {
 // it has one (nginx's workers take worker_rlimit_nofile; without it they
 // inherit the master's limit), and the unit's LimitNOFILE= to make it last.
 func (v *view) nofileFix(l inspect.Listener, owner inspect.Process, want int64) string {
-	pids := []string{fmt.Sprint(owner.PID)}
+	holders := []inspect.Process{owner}
 	prog := recognise(l.Processes)
-	if prog != nil && prog.Name == "nginx" {
+	nginx := prog != nil && prog.Name == "nginx" && len(l.Processes) > 1
+	if nginx {
 		// The master holds the limit new workers inherit; the workers accept.
-		pids = pids[:0]
-		for _, p := range l.Processes {
-			pids = append(pids, fmt.Sprint(p.PID))
+		holders = l.Processes
+	}
+	cmds := make([]string, len(holders))
+	for i, p := range holders {
+		limit := fmt.Sprintf("%d:%d", want, want)
+		if p.NofileHard == unlimited || uint64(want) <= p.NofileHard {
+			limit = fmt.Sprint(want) // the hard limit already allows it
 		}
+		cmds[i] = fmt.Sprintf("`backlogctl rlimit set --pid %d --nofile %s`", p.PID, limit)
 	}
-	limit := fmt.Sprintf("%d:%d", want, want)
-	if owner.NofileHard == unlimited || uint64(want) <= owner.NofileHard {
-		limit = fmt.Sprint(want) // the hard limit already allows it
-	}
-	now := fmt.Sprintf("`backlogctl rlimit set --pid %s --nofile %s` lets the running process accept again", strings.Join(pids, ","), limit)
-	if len(pids) > 1 {
-		now = fmt.Sprintf("`backlogctl rlimit set --pid %s --nofile %s` raises it now for the master (%s[%d], whose limit new workers inherit) and the running workers", strings.Join(pids, ","), limit, l.Processes[0].Comm, l.Processes[0].PID)
+	now := cmds[0] + " lets the running process accept again"
+	if nginx {
+		now = fmt.Sprintf("%s for the master (%s[%d], whose limit new workers inherit), then %s for the running workers",
+			cmds[0], holders[0].Comm, holders[0].PID, strings.Join(cmds[1:], " and "))
 	}
 	var lasting string
 	if unit := v.in.Units[owner.PID]; unit != "" {
@@ -110,8 +113,11 @@ func (v *view) nofileFix(l inspect.Listener, owner inspect.Process, want int64) 
 	if prog != nil && prog.nofile != "" {
 		fix += fmt.Sprintf("; %s: %s", prog.Name, strings.ReplaceAll(prog.nofile, "%s", fmt.Sprint(want)))
 	}
-	if owner.NofileHard != unlimited && uint64(want) > owner.NofileHard {
-		fix += fmt.Sprintf("; a hard limit above the current %d needs root (CAP_SYS_RESOURCE)", owner.NofileHard)
+	for _, p := range holders {
+		if p.NofileHard != unlimited && uint64(want) > p.NofileHard {
+			fix += "; raising a hard limit needs root (CAP_SYS_RESOURCE)"
+			break
+		}
 	}
 	return fix
 }
@@ -138,7 +144,7 @@ func nofileLimitFindings(v *view) []Finding {
 			want := v.nofileWant(p.NofileSoft)
 			sev, state := Warning, fmt.Sprintf("within %d of it", nofileMargin(p.NofileSoft))
 			if uint64(p.OpenFDs) >= p.NofileSoft {
-				sev, state = Critical, "at it: accept() fails with EMFILE now"
+				sev, state = Critical, "at or above it: accept() fails with EMFILE now"
 			}
 			ev := map[string]float64{"pid": float64(p.PID), "open_fds": float64(p.OpenFDs), "nofile_soft": float64(p.NofileSoft), "fd_usage": p.FDUsage()}
 			if p.NofileHard != unlimited {

@@ -47,9 +47,12 @@ func (v *view) notAcceptingFinding(l inspect.Listener, p pressure) (Finding, boo
 	if len(stopped)+len(stuck) > 0 {
 		who = ownerList(append(stopped, stuck...))
 	}
-	held := fmt.Sprintf("its accept queue held %d connections and holds %d after %v (backlog %d)", b.AcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
-	if proven {
-		held += fmt.Sprintf(", and only %d handshakes completed in that time (TcpPassiveOpens), so none was accepted", opens)
+	held := fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.AcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
+	switch {
+	case proven && opens == 0:
+		held += ", and no handshake completed in that time (TcpPassiveOpens), so none was accepted"
+	case proven:
+		held += fmt.Sprintf(", and only %d handshakes completed in that time (TcpPassiveOpens), all still queued, so none was accepted", opens)
 	}
 	if p.full && p.fullBefore && p.drops > 0 {
 		held += fmt.Sprintf("; it was full at both samples while its drop count rose by %d", p.drops)
@@ -61,7 +64,11 @@ func (v *view) notAcceptingFinding(l inspect.Listener, p pressure) (Finding, boo
 	for _, o := range stuck {
 		state = append(state, fmt.Sprintf("%s[%d] is in uninterruptible sleep (state D in /proc/%d/stat: blocked in the kernel, usually on disk or network filesystem I/O)", o.Comm, o.PID, o.PID))
 	}
-	reason := fmt.Sprintf("%s is not accepting: %s.", who, held)
+	verb := "is"
+	if strings.Contains(who, ", ") {
+		verb = "are"
+	}
+	reason := fmt.Sprintf("%s %s not accepting: %s.", who, verb, held)
 	if len(state) > 0 {
 		reason += " " + strings.Join(state, "; ") + "."
 	} else if len(l.Processes) > 0 {

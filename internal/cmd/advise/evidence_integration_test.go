@@ -193,7 +193,7 @@ func TestAdviseStoppedNginxIsNotAccepting(t *testing.T) {
 	})
 	r := during(t, srv.Addr.Port(), func() {})
 	f := mustFind(t, r, "listener-not-accepting", srv.Addr.String())
-	if !strings.Contains(f.Reason, "is not accepting") || !strings.Contains(f.Reason, "is stopped (state T") ||
+	if !strings.Contains(f.Reason, "not accepting") || !strings.Contains(f.Reason, "is stopped (state T") ||
 		!strings.Contains(f.Reason, "nginx["+strconv.Itoa(srv.PID())+"]") {
 		t.Errorf("reason %q: want nginx[%d] not accepting and stopped", f.Reason, srv.PID())
 	}

@@ -123,20 +123,8 @@ func TestAdviseStaleDropsAfterFixAreHistory(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	nstest.SetSysctl(t, "net.core.somaxconn", 128)
-	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4096, nstest.ListenOpts{})
-	for i := 0; i < 140; i++ {
-		nstest.Connect(t, ep)
-	}
-	nstest.Eventually(t, 5*time.Second, "drops", func() bool { return listenerOn(t, ep.Port()).DropCount() > 0 })
-	must(t, unix.SetNonblock(fd, true))
-	for {
-		c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { unix.Close(c) })
-	}
+	fd, ep := clampedWithDrops(t, 128)
+	acceptAll(t, fd)
 	state := t.TempDir()
 	tuneJSON(t, state, "--set", "somaxconn=4096", "--apply", "--yes")
 	must(t, unix.Listen(fd, 4096)) // a reload that listens again on the same socket
@@ -161,12 +149,7 @@ func TestTunePlansClampFromDropsSinceCreation(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	nstest.SetSysctl(t, "net.core.somaxconn", 64)
-	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4096, nstest.ListenOpts{})
-	for i := 0; i < 80; i++ {
-		nstest.Connect(t, ep)
-	}
-	nstest.Eventually(t, 5*time.Second, "drops", func() bool { return listenerOn(t, ep.Port()).DropCount() > 0 })
+	fd, _ := clampedWithDrops(t, 64)
 	acceptAll(t, fd) // a server that accepts again: its queue drains
 	for _, args := range [][]string{nil, {"--interval", "300ms"}} {
 		r := tuneJSON(t, t.TempDir(), args...)
@@ -230,4 +213,17 @@ func acceptAll(t *testing.T, fd int) {
 		}
 	}()
 	t.Cleanup(func() { close(done); <-stopped })
+}
+
+// clampedWithDrops sets somaxconn, listens with 4096 (clamped to somaxconn)
+// and overflows the queue until the listener has counted drops.
+func clampedWithDrops(t *testing.T, somaxconn int64) (int, netip.AddrPort) {
+	t.Helper()
+	nstest.SetSysctl(t, "net.core.somaxconn", somaxconn)
+	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4096, nstest.ListenOpts{})
+	for i := 0; i < int(somaxconn)+16; i++ {
+		nstest.Connect(t, ep)
+	}
+	nstest.Eventually(t, 5*time.Second, "drops", func() bool { return listenerOn(t, ep.Port()).DropCount() > 0 })
+	return fd, ep
 }

@@ -207,11 +207,20 @@ func TestProgramFix(t *testing.T) {
 		{"php-fpm8.2", "php-fpm: master process", "listen.backlog = 4096"},
 		{"python3", "/usr/bin/python3 /usr/local/bin/gunicorn app:app", "--backlog 4096"},
 		{"caddy", "caddy run", "Go's net package"},
+		{"python3.11", "python3 -m http.server 8000", "request_queue_size = 4096"},
+		{"uwsgi", "uwsgi --ini app.ini", "--listen 4096"},
+		{"envoy", "envoy -c envoy.yaml", "tcp_backlog_size: 4096"},
+		{"java", "java -cp . Server", "new ServerSocket(port, 4096)"},
+		{"goserver", "/srv/goserver", "Go's net package"},
 		{"myserver", "/opt/myserver", "the backlog myserver passes to listen()"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.comm, func(t *testing.T) {
-			l := lst(80, 0, 4, nil, inspect.Process{PID: 1, Comm: tt.comm, Cmdline: tt.cmdline})
+			p := inspect.Process{PID: 1, Comm: tt.comm, Cmdline: tt.cmdline}
+			if tt.comm == "goserver" {
+				p.GoVersion = "go1.24.0" // recognised by its build information
+			}
+			l := lst(80, 0, 4, nil, p)
 			if got := programFix(l, 4096); !strings.Contains(got, tt.want) {
 				t.Errorf("programFix = %q, want it to contain %q", got, tt.want)
 			}

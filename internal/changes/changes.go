@@ -44,23 +44,26 @@ func Recorded(stateDir, procRoot string) ([]advise.SysctlChange, error) {
 	return out, nil
 }
 
-// ChildNetns reports whether the caller's network namespace is not the
-// initial one: its counters started when it was created. It compares with
-// init's namespace; where /proc/1/ns/net may not be read (a container), a
-// namespace that shows net.core.somaxconn but not the global
-// net.core.netdev_max_backlog (registered for the initial namespace only,
-// net/core/sysctl_net_core.c) is a child. ok is false when neither tells.
+// ChildNetns reports whether the namespace a snapshot's sysctls were read in
+// is not the initial one: its counters started when it was created. The
+// global net.core.netdev_max_backlog is registered for the initial namespace
+// only (net/core/sysctl_net_core.c), so a namespace that shows
+// net.core.somaxconn but not it is a child, and one that shows both is the
+// initial one. Where net.core.* is hidden (rootless containers before 6.12),
+// the caller's namespace is compared with init's. ok is false when neither
+// tells.
 func ChildNetns(procRoot string, sysctls map[string]int64) (child, ok bool) {
-	self, err := sysctl.NetnsInode(procRoot)
-	if err == nil {
-		if init, err := sysctl.NetnsInodeOf(procRoot, "1"); err == nil {
-			return self != init, true
-		}
+	if _, somax := sysctls["net.core.somaxconn"]; somax {
+		_, global := sysctls["net.core.netdev_max_backlog"]
+		return !global, true
 	}
-	_, somax := sysctls["net.core.somaxconn"]
-	_, global := sysctls["net.core.netdev_max_backlog"]
-	if !somax {
+	self, err := sysctl.NetnsInode(procRoot)
+	if err != nil {
 		return false, false
 	}
-	return !global, true
+	init, err := sysctl.NetnsInodeOf(procRoot, "1")
+	if err != nil {
+		return false, false
+	}
+	return self != init, true
 }

@@ -28,6 +28,9 @@ declare -A need=(
 	[gcc]=gcc
 	[git]=git
 	[dpkg-deb]=dpkg
+	[nginx]=nginx
+	[python3]=python3
+	[pgrep]=procps
 )
 missing=()
 for cmd in "${!need[@]}"; do

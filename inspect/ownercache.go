@@ -146,7 +146,6 @@ func ownerProcess(pfs procfs.FS, procRoot string, pid int) *Process {
 	}
 	p := &Process{PID: pid, OpenFDs: len(names)}
 	p.Comm, p.Cmdline = processNames(pfs, pid)
-	p.State, p.StartTime = ownerStat(pfs, pid)
 	if n, err := rlimit.ReadNofile(procRoot, pid); err == nil {
 		p.NofileSoft, p.NofileHard = n.Soft, n.Hard
 	}

@@ -2,20 +2,49 @@ package inspect
 
 import (
 	"debug/buildinfo"
-	"math"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/procfs"
 )
 
-// ownerStat reads an owner's scheduler state and start time from
-// /proc/PID/stat: the judges need them to tell a stopped acceptor (T,
-// SIGSTOP; D, uninterruptible sleep) from a slow one, and whether a
-// listener's owner started before a sysctl changed. Zero values when the
-// process is gone or the file is unreadable.
-func ownerStat(pfs procfs.FS, pid int) (state string, start *time.Time) {
+// userHZ is the kernel's USER_HZ, the unit of /proc/PID/stat starttime
+// (100 on every architecture Linux exports it for).
+const userHZ = 100
+
+// bootTimes caches /proc/stat's btime per proc root: it never changes while
+// the host runs, and /proc/stat is long on a big machine (every CPU, every
+// interrupt), so it is read once rather than per owner.
+var bootTimes sync.Map // procRoot -> uint64
+
+func bootTime(pfs procfs.FS, procRoot string) (uint64, bool) {
+	if v, ok := bootTimes.Load(procRoot); ok {
+		return v.(uint64), true
+	}
+	st, err := pfs.Stat()
+	if err != nil {
+		return 0, false
+	}
+	bootTimes.Store(procRoot, st.BootTime)
+	return st.BootTime, true
+}
+
+// OwnerStat reads a process's scheduler state and start time from
+// /proc/PID/stat: advise needs them to tell a stopped acceptor (T, SIGSTOP;
+// D, uninterruptible sleep) from a slow one, and whether a listener's owner
+// started before a sysctl changed. It is not part of every owner scan
+// (watch and the exporter do not need it). Zero values when the process is
+// gone or the file is unreadable.
+func OwnerStat(procRoot string, pid int) (state string, start *time.Time) {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	pfs, err := procfs.NewFS(procRoot)
+	if err != nil {
+		return "", nil
+	}
 	p, err := pfs.Proc(pid)
 	if err != nil {
 		return "", nil
@@ -24,18 +53,18 @@ func ownerStat(pfs procfs.FS, pid int) (state string, start *time.Time) {
 	if err != nil {
 		return "", nil
 	}
-	// starttime is in clock ticks since boot; procfs adds /proc/stat's btime.
-	if secs, err := st.StartTime(); err == nil && secs > 0 {
-		whole, frac := math.Modf(secs)
-		t := time.Unix(int64(whole), int64(frac*1e9)).UTC()
+	if boot, ok := bootTime(pfs, procRoot); ok && boot > 0 {
+		t := time.Unix(int64(boot), 0).Add(time.Duration(st.Starttime) * time.Second / userHZ).UTC()
 		start = &t
 	}
 	return st.State, start
 }
 
-// ownerGoVersion returns the Go version an owner's executable was built
-// with, or "" when it is not a Go program or cannot be read.
-func ownerGoVersion(procRoot string, pid int) string {
+// GoVersion returns the Go version the executable of process pid was built
+// with, or "" when it is not a Go program or cannot be read. It reads the
+// executable's build information (a few hundred microseconds), so it is not
+// part of every owner scan: callers that recognise programs ask for it.
+func GoVersion(procRoot string, pid int) string {
 	bi, err := buildinfo.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "exe"))
 	if err != nil {
 		return ""

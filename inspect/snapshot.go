@@ -149,8 +149,6 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 			if !ok {
 				p = Process{PID: pid, OpenFDs: scan.fdCount[pid]}
 				p.Comm, p.Cmdline = processNames(pfs, pid)
-				p.State, p.StartTime = ownerStat(pfs, pid)
-				p.GoVersion = ownerGoVersion(procRoot, pid)
 				if n, err := rlimit.ReadNofile(procRoot, pid); err == nil {
 					p.NofileSoft, p.NofileHard = n.Soft, n.Hard
 				}

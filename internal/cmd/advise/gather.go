@@ -54,6 +54,7 @@ func (o *Options) gather() (advise.Input, []string, error) {
 	in.Now = now
 	warnings = append(now.Snapshot.Warnings, warn...)
 	in.Units = o.units(now.Snapshot)
+	o.ownerFacts(now.Snapshot)
 	var known bool
 	in.ChildNetns, known = changes.ChildNetns(o.ProcRoot, now.Snapshot.Sysctls)
 	in.NetnsUnknown = !known
@@ -108,4 +109,31 @@ func (o *Options) units(snap *inspect.Snapshot) map[int]string {
 		}
 	}
 	return units
+}
+
+// ownerFacts adds what the judges need about each owner beyond inspect's
+// scan, read once per process at the last sample: its state and start time
+// (/proc/PID/stat) and whether it is a Go program (its net.Listen asks for
+// somaxconn).
+func (o *Options) ownerFacts(snap *inspect.Snapshot) {
+	seen := map[int]inspect.Process{}
+	for i := range snap.Listeners {
+		ps := snap.Listeners[i].Processes
+		for j := range ps {
+			f, ok := seen[ps[j].PID]
+			if !ok {
+				f.State, f.StartTime = inspect.OwnerStat(o.procRoot(), ps[j].PID)
+				f.GoVersion = inspect.GoVersion(o.procRoot(), ps[j].PID)
+				seen[ps[j].PID] = f
+			}
+			ps[j].State, ps[j].StartTime, ps[j].GoVersion = f.State, f.StartTime, f.GoVersion
+		}
+	}
+}
+
+func (o *Options) procRoot() string {
+	if o.ProcRoot == "" {
+		return "/proc"
+	}
+	return o.ProcRoot
 }

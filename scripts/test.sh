@@ -29,6 +29,8 @@ declare -A need=(
 	[git]=git
 	[dpkg-deb]=dpkg
 	[nginx]=nginx
+	[python3]=python3
+	[pgrep]=procps
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -48,6 +48,20 @@ func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
 // SetStdinTTY overrides terminal detection for input.
 func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
 
+// TerminalHeight is the output terminal's height in rows, or 0 when unknown
+// (not a terminal), for views that redraw in place like top.
+func (s *IOStreams) TerminalHeight() int {
+	f, ok := s.Out.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Row)
+}
+
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil

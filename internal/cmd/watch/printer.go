@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -59,7 +56,7 @@ func (p *printer) print(rs []*Report, notes []string) error {
 	p.buf.WriteString(clearScreen)
 	fmt.Fprintf(p.buf, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
 		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
-	rows := listenerRows(terminalHeight(p.io.Out), len(rs))
+	rows := listenerRows(p.io.TerminalHeight(), len(rs))
 	for _, r := range rs {
 		if err := drawReport(p.buf, r, rows); err != nil {
 			return err
@@ -152,19 +149,6 @@ func owners(ps []inspect.Process) string {
 // the netns line, the table header, the "more" line, a blank line, the
 // counters' header and rows.
 var viewLines = 6 + len(inspect.CounterNames)
-
-// terminalHeight is out's height in rows, or 0 when unknown.
-func terminalHeight(out io.Writer) int {
-	f, ok := out.(*os.File)
-	if !ok {
-		return 0
-	}
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
-		return 0
-	}
-	return int(ws.Row)
-}
 
 // listenerRows is how many listener rows each of n reports may draw so the
 // view fits height rows, like top: 0 (all) when the height is unknown, at

@@ -42,7 +42,7 @@ type bpfListenerStats struct {
 	AcceptQueueHw   uint32
 	SynQueueHw      uint32
 	MaxBacklog      uint32
-	Pad             uint32
+	LastAcceptTgid  uint32
 	WaitBuckets     [40]uint64
 }
 

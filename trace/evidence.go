@@ -47,6 +47,9 @@ type ListenerEvidence struct {
 	// been held without an accept.
 	LastAccept   time.Time
 	WaitingSince time.Time
+	// LastAcceptPID is the process whose accept() last took a connection
+	// (0: none): the listener's owner, known without walking /proc.
+	LastAcceptPID int
 }
 
 // AcceptErrors counts one process's failed accept() calls with one errno.
@@ -85,6 +88,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			AcceptWait:           newHistogram(st.WaitBuckets[:], st.WaitCount, st.WaitSumNs, st.WaitMaxNs),
 			LastAccept:           wall(st.LastAcceptNs),
 			WaitingSince:         wall(st.NonemptySinceNs),
+			LastAcceptPID:        int(st.LastAcceptTgid),
 		}
 		ev.Listeners[k] = le
 	}

@@ -115,7 +115,8 @@ func startTracing(t *testing.T) *tracing {
 
 func (tr *tracing) gather() *inspect.MultiSnapshot {
 	tr.t.Helper()
-	snap, err := inspect.Gather(inspect.Options{ProcRoot: "/proc", Processes: true})
+	// No /proc walk: owners come from the evidence (the accepting process).
+	snap, err := inspect.Gather(inspect.Options{ProcRoot: "/proc"})
 	if err != nil {
 		tr.t.Fatal(err)
 	}
@@ -131,13 +132,7 @@ func (tr *tracing) report(port uint16, stall time.Duration) (Listener, uint64) {
 		tr.t.Fatal(err)
 	}
 	now := tr.gather()
-	var pids []int
-	for _, l := range now.Namespaces[0].Listeners {
-		for _, p := range l.Processes {
-			pids = append(pids, p.PID)
-		}
-	}
-	r := Join(ev, JoinInput{Base: tr.base, Now: now, Stall: stall, States: OwnerStates("/proc", pids)})
+	r := Join(ev, JoinInput{Base: tr.base, Now: now, Stall: stall, States: OwnerStates("/proc", OwnerPIDs(ev, now))})
 	rise := now.Namespaces[0].Counters["TcpExtListenOverflows"] - tr.base.Overflows[tr.ns.Inode]
 	for _, l := range r.Listeners {
 		if l.Port == port {
@@ -309,7 +304,7 @@ func TestStalledOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	nstest.Eventually(t, 5*time.Second, "the server stopped", func() bool {
-		return strings.HasPrefix(OwnerStates("/proc", []int{proc.Pid})[proc.Pid], "T")
+		return strings.HasPrefix(OwnerStates("/proc", []int{proc.Pid})[proc.Pid].State, "T")
 	})
 	nstest.Connect(t, loopback(port))
 	nstest.Connect(t, loopback(port))

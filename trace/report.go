@@ -126,8 +126,9 @@ type JoinInput struct {
 	Base  Baseline
 	Now   *inspect.MultiSnapshot
 	Stall time.Duration
-	// States are owners' /proc/PID/stat states by PID.
-	States map[int]string
+	// States are owners' names and /proc/PID/stat states by PID (OwnerStates
+	// of OwnerPIDs).
+	States map[int]ProcState
 }
 
 // Join makes the report: one Listener per listener in the snapshot, with
@@ -158,12 +159,16 @@ func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in 
 		Port: l.Port, Backlog: l.AcceptQueueMax, AcceptQueue: l.AcceptQueue, Processes: []Owner{},
 		Drops: map[string]uint64{}, AcceptWait: newHistogram(nil, 0, 0, 0), AcceptErrors: []AcceptErrors{},
 		SynQueueHighWater: l.SynQueue, AcceptQueueHighWater: l.AcceptQueue}
-	comms := map[int]string{}
 	for _, p := range l.Processes {
-		out.Processes = append(out.Processes, Owner{PID: p.PID, Comm: p.Comm, State: in.States[p.PID]})
-		comms[p.PID] = p.Comm
+		out.Processes = append(out.Processes, Owner{PID: p.PID, Comm: p.Comm, State: in.States[p.PID].State})
 	}
 	le := ev.Listeners[Key{inode, l.Cookie}]
+	// Without a /proc walk, the process that accepted last is the owner.
+	if le != nil && len(out.Processes) == 0 && le.LastAcceptPID > 0 {
+		if st, ok := in.States[le.LastAcceptPID]; ok {
+			out.Processes = append(out.Processes, Owner{PID: le.LastAcceptPID, Comm: st.Comm, State: st.State})
+		}
+	}
 	waitingSince := ev.Since
 	if le != nil {
 		out.AcceptQueueHighWater = max(out.AcceptQueueHighWater, le.AcceptQueueHighWater)
@@ -175,7 +180,7 @@ func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in 
 		}
 		out.Overflows.AckTime = le.Drops[ListenOverflowReason]
 		for _, e := range le.AcceptErrors {
-			e.Comm = comms[e.PID]
+			e.Comm = in.States[e.PID].Comm
 			out.AcceptErrors = append(out.AcceptErrors, e)
 		}
 		sortErrors(out.AcceptErrors)

@@ -52,7 +52,7 @@ struct listener_stats {
 	__u32 accept_queue_hw;
 	__u32 syn_queue_hw;
 	__u32 max_backlog;
-	__u32 pad;
+	__u32 last_accept_tgid;
 	__u64 wait_buckets[WAIT_BUCKETS];
 };
 
@@ -310,6 +310,7 @@ int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
 	__u64 now = bpf_ktime_get_ns();
 	__sync_fetch_and_add(&s->accepted, 1);
 	s->last_accept_ns = now;
+	s->last_accept_tgid = bpf_get_current_pid_tgid() >> 32;
 	if (BPF_CORE_READ(lsk, sk_ack_backlog) > 0)
 		s->nonempty_since_ns = now;
 	struct sock *child = fd_sock((int)ret);

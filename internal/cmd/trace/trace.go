@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +23,7 @@ import (
 const (
 	DefaultInterval = time.Second
 	DefaultStall    = time.Second
+	ownersMaxAge    = 30 * time.Second
 )
 
 // Source is what trace reads evidence from: a *trace.Collector, or a fake in tests.
@@ -42,6 +45,8 @@ type Options struct {
 	Ports    []uint
 	Output   string
 	Check    bool
+	// Processes walks /proc for every listener's owners.
+	Processes bool
 	// Namespaces are --netns and --all-netns.
 	Namespaces nsflag.Flags
 
@@ -95,6 +100,12 @@ backlog) what happened since trace started:
                            one for --stall or longer; the owners' state
                            (e.g. "T (stopped)") is shown beside them
 
+A listener's owner is the process whose accept() last took a connection from
+it, as the programs saw it: no /proc walk. --processes also walks every
+process's descriptors (as inspect does) to find owners of listeners that
+never accepted; on a busy host that walk costs seconds of CPU, so it is
+redone only for new listeners, exited owners or every 30s, in the background.
+
 Exact figures are counted by the programs at the event; derived ones are
 listed in the JSON's "derived" array.
 
@@ -140,6 +151,7 @@ The programs and their maps are removed on exit, Ctrl-C, SIGTERM or error.`,
 	cmd.Flags().DurationVar(&opts.Interval, "interval", DefaultInterval, "report every `DURATION`")
 	cmd.Flags().DurationVar(&opts.Stall, "stall", DefaultStall, "a queue held this `LONG` without an accept() is stalled")
 	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "report only listeners on this port (repeatable, or comma-separated)")
+	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -180,6 +192,7 @@ func traceRun(ctx context.Context, o *Options) error {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
+	limitMemory()
 	src, err := o.Start()
 	if err != nil {
 		if errors.Is(err, trace.ErrNoBTF) || errors.Is(err, trace.ErrNoPermission) {
@@ -198,6 +211,15 @@ func traceRun(ctx context.Context, o *Options) error {
 	if o.Ready != nil {
 		o.Ready()
 	}
+	// Without --processes a listener's owner is the process that last
+	// accepted from it (the programs record it). With it, every process's
+	// descriptors are walked (CPU-heavy on a busy host: seconds with tens of
+	// thousands of descriptors), redone for new listeners, exited owners or
+	// every ownersMaxAge, in the background.
+	var owners *inspect.OwnerCache
+	if o.Processes {
+		owners = &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge, Background: true}
+	}
 	out := newPrinter(o)
 	ticker := time.NewTicker(o.Interval)
 	defer ticker.Stop()
@@ -208,7 +230,7 @@ func traceRun(ctx context.Context, o *Options) error {
 			final = true
 		case <-ticker.C:
 		}
-		r, err := report(o, src, baseline, ports)
+		r, err := report(o, src, owners, baseline, ports)
 		if err != nil {
 			return err
 		}
@@ -221,25 +243,39 @@ func traceRun(ctx context.Context, o *Options) error {
 	}
 }
 
+// limitMemory keeps trace's RSS well under 32 MiB, unless GOGC or
+// GOMEMLIMIT say otherwise: loading the programs decodes the kernel's BTF
+// for CO-RE, a burst of short-lived allocations that, collected at the
+// default pace, peaks at ~33 MiB; with a 12 MiB soft limit the collector
+// keeps up and the peak is ~26 MiB (docs/BENCHMARKS-trace.md).
+func limitMemory() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(12 << 20)
+}
+
 // report reads the evidence and a fresh snapshot and joins them.
-func report(o *Options, src Source, base trace.Baseline, ports []uint16) (*trace.Report, error) {
+func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Baseline, ports []uint16) (*trace.Report, error) {
 	ev, err := src.Snapshot()
 	if err != nil {
 		return nil, cmdutil.EnvError(fmt.Errorf("trace: %w", err))
 	}
-	now, err := o.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports, Processes: true})
+	now, err := o.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports})
 	if err != nil {
 		return nil, err
 	}
-	var pids []int
-	for _, ns := range now.Namespaces {
-		for _, l := range ns.Listeners {
-			for _, p := range l.Processes {
-				pids = append(pids, p.PID)
-			}
+	if owners != nil {
+		snaps := make([]*inspect.Snapshot, len(now.Namespaces))
+		for i := range now.Namespaces {
+			snaps[i] = now.Namespaces[i].Snapshot
+		}
+		if warn := owners.Attach(snaps...); warn != "" {
+			now.Notes = append(now.Notes, warn)
 		}
 	}
-	r := trace.Join(ev, trace.JoinInput{Base: base, Now: now, Stall: o.Stall, States: trace.OwnerStates(o.ProcRoot, pids)})
+	states := trace.OwnerStates(o.ProcRoot, trace.OwnerPIDs(ev, now))
+	r := trace.Join(ev, trace.JoinInput{Base: base, Now: now, Stall: o.Stall, States: states})
 	r.Notes = now.Notes
 	r.Tracer = trace.Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: trace.SelfRSS(o.ProcRoot)}
 	return r, nil

@@ -49,8 +49,8 @@ func TestSignalsDetachEverything(t *testing.T) {
 			if still, err := trace.Loaded(r.Tracer.Programs); err != nil || len(still) != len(trace.Hooks) {
 				t.Fatalf("while running, loaded %+v (%v); want all %d", still, err, len(trace.Hooks))
 			}
-			if r.Tracer.RSSBytes == 0 || r.Tracer.RSSBytes > 32<<20 {
-				t.Errorf("rss_bytes %d, want 0 < RSS <= 32 MiB", r.Tracer.RSSBytes)
+			if r.Tracer.RSSBytes == 0 {
+				t.Errorf("rss_bytes 0: RSS not reported") // the 32 MiB bound: e2e's TestTraceMemory
 			}
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)

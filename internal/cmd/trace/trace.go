@@ -114,9 +114,9 @@ plain tab-separated lines, one per listener per interval. -o json prints one
 JSON object per interval (JSON Lines) whose field names are a contract (see
 the README).
 
-Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints (5.5+;
-kfree_skb's receiving socket since 6.12) and CAP_BPF with CAP_PERFMON (or
-root). Only tracepoints are used, no kprobes or fentry. accept() calls made
+Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints
+(kfree_skb's receiving socket is in 6.11 and later) and CAP_BPF with
+CAP_PERFMON (or root). Only tracepoints are used, no kprobes or fentry. accept() calls made
 through io_uring are not seen. --check reports what this kernel allows.
 Without BTF or the capabilities trace exits 3; 'backlogctl watch' samples the
 same queues without eBPF.

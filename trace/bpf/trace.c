@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (MIT OR GPL-2.0)
 // backlogctl trace: per-listener accept-queue evidence from tracepoints only
-// (tp_btf), keyed by socket cookie. See trace/collector.go for the Go side.
+// (tp_btf, and the classic per-syscall ones for accept), keyed by socket
+// cookie. See trace/collector.go for the Go side.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -29,7 +30,7 @@ struct pt_regs___bl_arm64 {
 #define NR_ACCEPT 43
 #define NR_ACCEPT4 288
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
-#define SYSCALL_ARG0(regs) ((regs)->di)
+#define SYSCALL_ARG0(regs) BPF_CORE_READ((regs), di)
 #endif
 
 // WAIT_BUCKETS log2 buckets of nanoseconds: bucket i counts waits in
@@ -191,21 +192,17 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	raise_u32(&s->accept_queue_hw, qlen);
 	raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
 	s->max_backlog = sk->sk_max_ack_backlog;
-	if (qlen == 1)
-		s->nonempty_since_ns = bpf_ktime_get_ns();
-	return 0;
-}
-
-// A passive child became ESTABLISHED: tcp_rcv_state_process on the child,
-// just after inet_csk_reqsk_queue_add put it in the accept queue.
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(bl_set_state, const struct sock *sk, const int oldstate, const int newstate)
-{
-	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
-		return 0;
-	__u64 key = (__u64)sk;
 	__u64 now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&inflight, &key, &now, BPF_ANY);
+	if (qlen == 1)
+		s->nonempty_since_ns = now;
+	// The child just queued is at the queue's tail (inet_csk_reqsk_queue_add
+	// put it there before the wakeup): accept() times its wait from now. A
+	// child queued on another CPU in between may take its place (rare: that
+	// wait is then not timed); no program runs on the children's state changes.
+	const struct inet_connection_sock *icsk = (const void *)sk;
+	__u64 key = (__u64)BPF_CORE_READ(icsk, icsk_accept_queue.rskq_accept_tail, sk);
+	if (key)
+		bpf_map_update_elem(&inflight, &key, &now, BPF_ANY);
 	return 0;
 }
 
@@ -266,17 +263,13 @@ static __always_inline struct sock *fd_sock(int fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
-// accept()/accept4() returned: an error by errno, or a connection taken
-// from the listener's queue, timed from its enqueue.
-SEC("tp_btf/sys_exit")
-int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
+// accept_done: accept()/accept4() on descriptor lfd returned ret: an error
+// by errno, or a connection taken from the listener's queue, timed from its
+// enqueue.
+static __always_inline int accept_done(int lfd, long ret)
 {
-	long nr = SYSCALL_NR(regs);
-	if (nr != NR_ACCEPT && nr != NR_ACCEPT4)
-		return 0;
 	if (ret == -EAGAIN)
 		return 0; // a non-blocking accept() with nothing queued: not an error
-	int lfd = (int)SYSCALL_ARG0(regs);
 	struct sock *lsk = fd_sock(lfd);
 	__u64 cookie = 0;
 	__u32 netns;
@@ -330,6 +323,37 @@ int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
 	__sync_fetch_and_add(&s->wait_sum_ns, wait);
 	raise_u64(&s->wait_max_ns, wait);
 	return 0;
+}
+
+
+// accept()/accept4() returned, seen at the raw sys_exit tracepoint: it runs
+// at every system call's exit, so this is the fallback for when the
+// per-syscall tracepoints below cannot be attached (no tracefs for their IDs).
+SEC("tp_btf/sys_exit")
+int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = SYSCALL_NR(regs);
+	if (nr != NR_ACCEPT && nr != NR_ACCEPT4)
+		return 0;
+	return accept_done((int)SYSCALL_ARG0(regs), ret);
+}
+
+// syscall_exit_ctx is a syscalls:sys_exit_* event's record (its format file):
+// the common header, __syscall_nr, ret.
+struct syscall_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	long ret;
+};
+
+// accept()/accept4() returned, seen at syscalls:sys_exit_accept4 and
+// sys_exit_accept, which run for those system calls only. The listening
+// descriptor is the first argument, still in the task's saved registers.
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int bl_accept_exit(struct syscall_exit_ctx *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return accept_done((int)SYSCALL_ARG0(regs), ctx->ret);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

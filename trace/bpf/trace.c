@@ -30,7 +30,7 @@ struct pt_regs___bl_arm64 {
 #define NR_ACCEPT 43
 #define NR_ACCEPT4 288
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
-#define SYSCALL_ARG0(regs) BPF_CORE_READ((regs), di)
+#define SYSCALL_ARG0(regs) ((regs)->di)
 #endif
 
 // WAIT_BUCKETS log2 buckets of nanoseconds: bucket i counts waits in
@@ -148,16 +148,22 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
+// The programs read kernel structures by direct loads from BTF-typed
+// pointers (the verifier turns them into checked loads; no helper call per
+// field); bpf_rdonly_cast, inlined to nothing, gives such a pointer a wider
+// or different kernel type.
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define CAST(ptr, type) ((struct type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(struct type)))
+
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return sk->__sk_common.skc_net.net->ns.inum;
 }
 
 // syn_queue_len is the listener's request-socket count (inet_csk_reqsk_queue_len).
 static __always_inline __u32 syn_queue_len(const struct sock *sk)
 {
-	const struct inet_connection_sock *icsk = (const void *)sk;
-	return BPF_CORE_READ(icsk, icsk_accept_queue.qlen.counter);
+	return CAST(sk, inet_connection_sock)->icsk_accept_queue.qlen.counter;
 }
 
 static __always_inline struct listener_stats *stats_of(__u64 cookie, __u32 netns)
@@ -199,8 +205,8 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	// put it there before the wakeup): accept() times its wait from now. A
 	// child queued on another CPU in between may take its place (rare: that
 	// wait is then not timed); no program runs on the children's state changes.
-	const struct inet_connection_sock *icsk = (const void *)sk;
-	__u64 key = (__u64)BPF_CORE_READ(icsk, icsk_accept_queue.rskq_accept_tail, sk);
+	struct request_sock *tail = CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
+	__u64 key = tail ? (__u64)tail->sk : 0;
 	if (key)
 		bpf_map_update_elem(&inflight, &key, &now, BPF_ANY);
 	return 0;
@@ -226,9 +232,8 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	if (!rx_sk || rx_sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
 	__u32 r = reason;
-	const struct inet_connection_sock *icsk = (const void *)rx_sk;
 	if (r == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED) &&
-	    BPF_CORE_READ(icsk, icsk_accept_queue.rskq_defer_accept) > 0)
+	    CAST(rx_sk, inet_connection_sock)->icsk_accept_queue.rskq_defer_accept > 0)
 		r = DROP_DEFER_ACCEPT;
 	struct drop_key k = {
 		.cookie = bpf_get_socket_cookie(rx_sk),
@@ -251,16 +256,18 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 static __always_inline struct sock *fd_sock(int fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	struct fdtable *fdt = task->files->fdt;
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	if (!f)
 		return 0;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(sock, sk);
+	struct file *file = CAST(f, file);
+	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	return CAST(file->private_data, socket)->sk;
 }
 
 // accept_done: accept()/accept4() on descriptor lfd returned ret: an error
@@ -274,11 +281,11 @@ static __always_inline int accept_done(int lfd, long ret)
 	__u64 cookie = 0;
 	__u32 netns;
 	if (lsk) {
-		cookie = BPF_CORE_READ(lsk, __sk_common.skc_cookie.counter);
+		cookie = lsk->__sk_common.skc_cookie.counter;
 		netns = sk_netns(lsk);
 	} else {
 		struct task_struct *task = bpf_get_current_task_btf();
-		netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+		netns = task->nsproxy->net_ns->ns.inum;
 	}
 	if (ret < 0) {
 		struct accept_error_key k = {
@@ -304,7 +311,7 @@ static __always_inline int accept_done(int lfd, long ret)
 	__sync_fetch_and_add(&s->accepted, 1);
 	s->last_accept_ns = now;
 	s->last_accept_tgid = bpf_get_current_pid_tgid() >> 32;
-	if (BPF_CORE_READ(lsk, sk_ack_backlog) > 0)
+	if (lsk->sk_ack_backlog > 0)
 		s->nonempty_since_ns = now;
 	struct sock *child = fd_sock((int)ret);
 	if (!child)
@@ -352,7 +359,7 @@ struct syscall_exit_ctx {
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int bl_accept_exit(struct syscall_exit_ctx *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = CAST((void *)bpf_task_pt_regs(bpf_get_current_task_btf()), pt_regs);
 	return accept_done((int)SYSCALL_ARG0(regs), ctx->ret);
 }
 

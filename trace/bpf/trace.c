@@ -197,7 +197,9 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	__sync_fetch_and_add(&s->enqueued, 1);
 	raise_u32(&s->accept_queue_hw, qlen);
 	raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
-	s->max_backlog = sk->sk_max_ack_backlog;
+	__u32 max_backlog = sk->sk_max_ack_backlog;
+	if (s->max_backlog != max_backlog) // no write, no cache-line transfer, when unchanged
+		s->max_backlog = max_backlog;
 	__u64 now = bpf_ktime_get_ns();
 	if (qlen == 1)
 		s->nonempty_since_ns = now;

@@ -335,6 +335,7 @@ func TestStalledOwner(t *testing.T) {
 // After Close no program of this collector is loaded: their IDs are gone.
 func TestCloseDetachesEverything(t *testing.T) {
 	nstest.RequireRoot(t)
+	mountsBefore := tracefsMounts(t)
 	c, err := Start()
 	if err == ErrNoBTF {
 		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
@@ -345,6 +346,18 @@ func TestCloseDetachesEverything(t *testing.T) {
 	hooks := c.Hooks()
 	if len(hooks) != len(Hooks) {
 		t.Fatalf("%d programs attached, want %d", len(hooks), len(Hooks))
+	}
+	// As root the syscall tracepoints' IDs can always be read, from a
+	// tracefs mounted privately if need be: accept is not seen at the raw
+	// sys_exit (a program run per system call), and no tracefs mount is
+	// left in the process's (the host's) mount namespace.
+	for i, h := range hooks {
+		if h.Program != Hooks[i].Program || h.Tracepoint != Hooks[i].Tracepoint {
+			t.Errorf("hook %d is %s at %s, want %s at %s", i, h.Program, h.Tracepoint, Hooks[i].Program, Hooks[i].Tracepoint)
+		}
+	}
+	if after := tracefsMounts(t); after != mountsBefore {
+		t.Errorf("tracefs mounts %d before Start, %d after: a private mount leaked", mountsBefore, after)
 	}
 	for _, h := range hooks {
 		p, err := ebpf.NewProgramFromID(ebpf.ProgramID(h.ID))
@@ -367,4 +380,56 @@ func TestCloseDetachesEverything(t *testing.T) {
 		}
 		return len(still) == 0
 	})
+}
+
+// tracefsMounts counts tracefs mounts in this process's mount namespace.
+func tracefsMounts(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, fs, ok := strings.Cut(line, " - "); ok && strings.HasPrefix(fs, "tracefs ") {
+			n++
+		}
+	}
+	return n
+}
+
+// Where tracefs cannot be mounted, the accept program goes to the raw
+// sys_exit tracepoint instead, and --check says why.
+func TestAcceptHookFallback(t *testing.T) {
+	saved := tracefsRoots
+	tracefsRoots = []string{t.TempDir() + "/absent"}
+	defer func() { tracefsRoots = saved }()
+	hooks, ids, why := hookPlan()
+	if why == nil || ids != nil {
+		t.Fatalf("hookPlan with no tracefs: ids %v, fallback reason %v; want none and a reason", ids, why)
+	}
+	var fallback int
+	for _, h := range hooks {
+		if _, _, classic := classicTracepoint(h.Tracepoint); classic {
+			t.Errorf("hook %s at %s needs tracefs", h.Program, h.Tracepoint)
+		}
+		if h == FallbackAcceptHook {
+			fallback++
+		}
+	}
+	if fallback != 1 || len(hooks) != len(Hooks)-1 {
+		t.Errorf("hooks %+v: want Hooks without the two syscall tracepoints, plus %+v", hooks, FallbackAcceptHook)
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	p, err := Check()
+	if err == ErrNoBTF {
+		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.AcceptFallback == "" || !p.OK() {
+		t.Errorf("Check without tracefs: accept_fallback %q, ok %v; want a reason and every hook attached: %+v", p.AcceptFallback, p.OK(), p.Hooks)
+	}
 }

@@ -188,8 +188,27 @@ func TestAcceptWait(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
+	acceptWait(t, bpfProgBlAcceptExit)
+}
+
+// The same where tracefs cannot be had: accept seen at the raw sys_exit.
+func TestAcceptWaitRawSysExit(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	saved := tracefsRoots
+	tracefsRoots = []string{t.TempDir() + "/absent"}
+	defer func() { tracefsRoots = saved }()
+	acceptWait(t, bpfProgBlSysExit)
+}
+
+// acceptWait runs TestAcceptWait with accept seen by the program acceptProg.
+func acceptWait(t *testing.T, acceptProg string) {
 	const n = 20
 	tr := startTracing(t)
+	if hooks := tr.c.Hooks(); hooks[len(hooks)-1].Program != acceptProg {
+		t.Fatalf("accept hooked by %+v, want %s", hooks[len(hooks)-1], acceptProg)
+	}
 	fd, addr := nstest.Listen(t, loopback(0), 128, nstest.ListenOpts{})
 	for range n {
 		nstest.Connect(t, addr)

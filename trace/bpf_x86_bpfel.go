@@ -58,6 +58,7 @@ const (
 	bpfProgBlAcceptExit = "bl_accept_exit"
 	bpfProgBlDataReady  = "bl_data_ready"
 	bpfProgBlKfreeSkb   = "bl_kfree_skb"
+	bpfProgBlSetState   = "bl_set_state"
 	bpfProgBlSynack     = "bl_synack"
 	bpfProgBlSysExit    = "bl_sys_exit"
 )
@@ -107,6 +108,7 @@ type bpfProgramSpecs struct {
 	BlAcceptExit *ebpf.ProgramSpec `ebpf:"bl_accept_exit"`
 	BlDataReady  *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
 	BlKfreeSkb   *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
+	BlSetState   *ebpf.ProgramSpec `ebpf:"bl_set_state"`
 	BlSynack     *ebpf.ProgramSpec `ebpf:"bl_synack"`
 	BlSysExit    *ebpf.ProgramSpec `ebpf:"bl_sys_exit"`
 }
@@ -178,6 +180,7 @@ type bpfPrograms struct {
 	BlAcceptExit *ebpf.Program `ebpf:"bl_accept_exit"`
 	BlDataReady  *ebpf.Program `ebpf:"bl_data_ready"`
 	BlKfreeSkb   *ebpf.Program `ebpf:"bl_kfree_skb"`
+	BlSetState   *ebpf.Program `ebpf:"bl_set_state"`
 	BlSynack     *ebpf.Program `ebpf:"bl_synack"`
 	BlSysExit    *ebpf.Program `ebpf:"bl_sys_exit"`
 }
@@ -187,6 +190,7 @@ func (p *bpfPrograms) Close() error {
 		p.BlAcceptExit,
 		p.BlDataReady,
 		p.BlKfreeSkb,
+		p.BlSetState,
 		p.BlSynack,
 		p.BlSysExit,
 	)

@@ -37,6 +37,7 @@ type Hook struct {
 // at their own syscall tracepoints, which run only for those calls.
 var Hooks = []Hook{
 	{Program: bpfProgBlDataReady, Tracepoint: "tp_btf/sk_data_ready"},
+	{Program: bpfProgBlSetState, Tracepoint: "tp_btf/inet_sock_set_state"},
 	{Program: bpfProgBlSynack, Tracepoint: "tp_btf/tcp_retransmit_synack"},
 	{Program: bpfProgBlKfreeSkb, Tracepoint: "tp_btf/kfree_skb"},
 	{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept4"},

@@ -3,11 +3,13 @@ package trace
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -237,6 +239,55 @@ func acceptWait(t *testing.T, acceptProg string) {
 	}
 	if l.Stalled {
 		t.Errorf("an emptied queue is reported stalled")
+	}
+}
+
+// Connections queued and accepted concurrently on every CPU: each wait is
+// still timed exactly once (the in-flight entry is made at the child's own
+// state change, not guessed from the queue's tail, which another CPU's
+// enqueue can move).
+func TestAcceptWaitConcurrent(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const clients, each, acceptors = 4, 250, 2
+	const n = clients * each
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 4096, nstest.ListenOpts{})
+	var wg sync.WaitGroup
+	errs := make(chan error, clients+acceptors)
+	for range acceptors {
+		wg.Go(func() {
+			for range n / acceptors {
+				nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+				if err != nil {
+					errs <- fmt.Errorf("accept: %w", err)
+					return
+				}
+				unix.Close(nfd)
+			}
+		})
+	}
+	for range clients {
+		wg.Go(func() {
+			for range each {
+				c, err := net.Dial("tcp", addr.String())
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	l, _ := tr.report(addr.Port(), time.Hour)
+	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
+		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
 	}
 }
 

@@ -200,17 +200,23 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	__u32 max_backlog = sk->sk_max_ack_backlog;
 	if (s->max_backlog != max_backlog) // no write, no cache-line transfer, when unchanged
 		s->max_backlog = max_backlog;
-	__u64 now = bpf_ktime_get_ns();
 	if (qlen == 1)
-		s->nonempty_since_ns = now;
-	// The child just queued is at the queue's tail (inet_csk_reqsk_queue_add
-	// put it there before the wakeup): accept() times its wait from now. A
-	// child queued on another CPU in between may take its place (rare: that
-	// wait is then not timed); no program runs on the children's state changes.
-	struct request_sock *tail = CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
-	__u64 key = tail ? (__u64)tail->sk : 0;
-	if (key)
-		bpf_map_update_elem(&inflight, &key, &now, BPF_ANY);
+		s->nonempty_since_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+// A passive child became ESTABLISHED: tcp_rcv_state_process on the child,
+// just after inet_csk_reqsk_queue_add put it in the accept queue. (Taking the
+// child from the queue's tail at sk_data_ready instead would save these
+// runs, but loses children queued concurrently on another CPU.)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(bl_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
+		return 0;
+	__u64 key = (__u64)sk;
+	__u64 now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&inflight, &key, &now, BPF_ANY);
 	return 0;
 }
 

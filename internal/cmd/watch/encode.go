@@ -76,6 +76,7 @@ func appendListener(b []byte, l *ListenerReport) ([]byte, error) {
 		b = appendUint(b, `,"drops":`, uint64(*l.Drops))
 	}
 	b = appendUint(b, `,"inode":`, uint64(l.Inode))
+	b = appendUint(b, `,"cookie":`, l.Cookie)
 	b = appendUint(b, `,"uid":`, uint64(l.UID))
 	if l.V6Only != nil {
 		b = strconv.AppendBool(append(b, `,"v6only":`...), *l.V6Only)

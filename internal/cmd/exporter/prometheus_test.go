@@ -17,19 +17,8 @@ import (
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
-// lookTool finds a binary from Debian's prometheus package; without it the
-// test skips locally and fails under CI, where scripts/test.sh installs it.
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: scripts/test.sh installs Debian's prometheus package", name)
-		}
-		t.Skipf("%s not found (apt-get install prometheus)", name)
-	}
-	return p
-}
+// lookTool finds a binary the suite installs, or skips (fails under CI).
+func lookTool(t *testing.T, name string) string { return nstest.LookTool(t, name) }
 
 // freeLoopbackPort asks the kernel for an unused port on 127.0.0.1.
 func freeLoopbackPort(t *testing.T) int {

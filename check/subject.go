@@ -29,7 +29,7 @@ var (
 	ListenerFields = []string{"accept_queue", "accept_queue_max", "fill", "drops", "syn_queue",
 		"accept_wait_p99", "accept_wait_max", "high_water_fill", "overflows", "stalled"}
 	ProcessFields = []string{"nofile_soft", "nofile_hard", "open_fds", "fd_usage", "accept_errors"}
-	FilesFields    = []string{"usage", "allocated", "max", "nr_open"}
+	FilesFields   = []string{"usage", "allocated", "max", "nr_open"}
 )
 
 // Subject is what a requirement constrains.

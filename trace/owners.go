@@ -44,7 +44,8 @@ func OwnerStates(procRoot string, pids []int) map[int]ProcState {
 }
 
 // OwnerPIDs are the processes Join will want states for: the snapshot's
-// owners and the last accepting process of each traced listener.
+// owners and the last accepting process of each traced listener in the
+// snapshot's namespaces.
 func OwnerPIDs(ev *Evidence, m *inspect.MultiSnapshot) []int {
 	seen := map[int]bool{}
 	var pids []int
@@ -54,7 +55,9 @@ func OwnerPIDs(ev *Evidence, m *inspect.MultiSnapshot) []int {
 			pids = append(pids, pid)
 		}
 	}
+	reported := map[uint64]bool{}
 	for _, ns := range m.Namespaces {
+		reported[ns.Netns.Inode] = true
 		for _, l := range ns.Listeners {
 			for _, p := range l.Processes {
 				add(p.PID)
@@ -62,7 +65,9 @@ func OwnerPIDs(ev *Evidence, m *inspect.MultiSnapshot) []int {
 		}
 	}
 	for _, le := range ev.Listeners {
-		add(le.LastAcceptPID)
+		if reported[le.Netns] { // the programs see every namespace
+			add(le.LastAcceptPID)
+		}
 	}
 	return pids
 }

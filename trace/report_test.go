@@ -98,3 +98,16 @@ func TestHistogram(t *testing.T) {
 		t.Errorf("the last bucket: %+v", h)
 	}
 }
+
+// Only processes of the reported namespaces are looked up.
+func TestOwnerPIDs(t *testing.T) {
+	ev := &Evidence{Listeners: map[Key]*ListenerEvidence{
+		{7, 11}: {Key: Key{7, 11}, LastAcceptPID: 100},
+		{8, 12}: {Key: Key{8, 12}, LastAcceptPID: 200},
+	}}
+	m := nsSnap(0, inspect.Listener{Cookie: 11, Processes: []inspect.Process{{PID: 100}, {PID: 300}}})
+	got := OwnerPIDs(ev, m)
+	if diff := cmp.Diff([]int{100, 300}, got); diff != "" {
+		t.Errorf("pids (-want +got):\n%s", diff)
+	}
+}

@@ -168,16 +168,29 @@ func (r *fdReader) scan(dir string) (int, []uint32, error) {
 	return len(r.names), r.hits, nil
 }
 
+// direntSize is the size of a linux_dirent64 record for a descriptor number
+// of up to five digits: 19 bytes of header, the name and its NUL, 8-aligned.
+const direntSize = 32
+
 // readNames fills r.dents and r.names with the directory's entries, less
 // "." and "..".
 func (r *fdReader) readNames(dfd int) error {
 	if r.dents == nil {
 		r.dents = make([]byte, 64<<10)
 	}
+	// stat on /proc/PID/fd counts the open descriptors (since Linux 6.2):
+	// size the buffer for them at once instead of doubling it as it fills.
+	var st unix.Stat_t
+	if unix.Fstat(dfd, &st) == nil && st.Size > 0 {
+		if need := int(st.Size)*direntSize + 8<<10; need > len(r.dents) {
+			r.dents = make([]byte, need)
+		}
+	}
 	used := 0
 	for {
 		if len(r.dents)-used < 8<<10 {
-			r.dents = append(r.dents, make([]byte, len(r.dents))...)
+			r.dents = slices.Grow(r.dents[:used], len(r.dents))
+			r.dents = r.dents[:cap(r.dents)]
 		}
 		n, err := unix.Getdents(dfd, r.dents[used:])
 		if err == unix.EINTR {

@@ -229,7 +229,9 @@ func (d *Dumper) run(req *nl.NetlinkRequest, visit func(*DiagSocket)) error {
 	interrupted := false
 	var sock DiagSocket
 	for {
-		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
+		// read, not recvfrom: the sender is the kernel, and recvfrom allocates
+		// a Sockaddr for every datagram.
+		n, err := unix.Read(d.fd, d.buf)
 		if err != nil {
 			if err == unix.EINTR {
 				continue

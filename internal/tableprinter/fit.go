@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/olekukonko/tablewriter/pkg/twwidth"
+	"github.com/clipperhouse/displaywidth"
 )
 
 // columnGap is the blank between columns on a terminal.
@@ -86,11 +86,11 @@ func (p *Printer) fit() ([]string, [][]string) {
 func columnWidths(header []string, rows [][]string) []int {
 	widths := make([]int, len(header))
 	for i, h := range header {
-		widths[i] = twwidth.Width(h)
+		widths[i] = displaywidth.String(h)
 	}
 	for _, r := range rows {
 		for i := range min(len(r), len(widths)) {
-			widths[i] = max(widths[i], twwidth.Width(r[i]))
+			widths[i] = max(widths[i], displaywidth.String(r[i]))
 		}
 	}
 	return widths
@@ -122,17 +122,17 @@ func wrapText(s string, width int) []string {
 	var line strings.Builder
 	lineWidth := 0
 	for _, word := range strings.Fields(s) {
-		w := twwidth.Width(word)
+		w := displaywidth.String(word)
 		for w > width { // a word that fits no line: cut it
 			if lineWidth > 0 {
 				lines = append(lines, line.String())
 				line.Reset()
 				lineWidth = 0
 			}
-			head := twwidth.Truncate(word, width)
+			head := displaywidth.TruncateString(word, width, "")
 			lines = append(lines, head)
 			word = word[len(head):]
-			w = twwidth.Width(word)
+			w = displaywidth.String(word)
 		}
 		if lineWidth > 0 && lineWidth+1+w > width {
 			lines = append(lines, line.String())
@@ -161,8 +161,8 @@ func Cut(s string, width int) string {
 	lines := strings.SplitAfter(s, "\n")
 	for i, l := range lines {
 		body := strings.TrimSuffix(l, "\n")
-		if twwidth.Width(body) > width {
-			lines[i] = twwidth.Truncate(body, width) + l[len(body):]
+		if displaywidth.String(body) > width {
+			lines[i] = displaywidth.TruncateString(body, width, "") + l[len(body):]
 		}
 	}
 	return strings.Join(lines, "")

@@ -33,6 +33,9 @@ type Input struct {
 	Sizing *Sizing
 	// Profile, when set, reports keys below the profile's targets.
 	Profile *Profile
+	// Trace, when set, is eBPF evidence over a window (advise --trace):
+	// the traced rules cite it.
+	Trace *TraceEvidence
 }
 
 // Advise runs every rule on in and returns the findings, most severe first.
@@ -68,4 +71,5 @@ var rules = []func(*view) []Finding{
 	fileNrFindings,
 	sizingFindings,
 	profileFindings,
+	tracedFindings,
 }

@@ -30,7 +30,8 @@ type WindowOptions struct {
 	// the high-water marks and see stalls that end before the window does.
 	Interval time.Duration
 	// Stall is the threshold of Listener.Stalled.
-	Stall    time.Duration
+	Stall time.Duration
+	// ProcRoot is where owners' states are read; "" means /proc.
 	ProcRoot string
 	// Gather takes the sock_diag snapshots of the namespaces judged.
 	Gather func() (*inspect.MultiSnapshot, error)
@@ -74,6 +75,9 @@ func Unavailable(err error) bool {
 func Observe(ctx context.Context, o WindowOptions) (*Window, error) {
 	if o.Interval <= 0 {
 		return nil, fmt.Errorf("trace interval must be positive, got %v", o.Interval)
+	}
+	if o.ProcRoot == "" {
+		o.ProcRoot = "/proc"
 	}
 	start := o.Start
 	if start == nil {

@@ -34,9 +34,10 @@ type Nginx struct {
 
 // StartNginx runs nginx (a master and two workers) listening on
 // 127.0.0.1:port with listen backlog (0: nginx's default, 511), every file
-// it writes in a temporary directory, until the test ends. It returns once
-// the port accepts connections.
-func StartNginx(t testing.TB, port, backlog int) *Nginx {
+// it writes in a temporary directory, until the test ends, run under the
+// command prefix if any (e.g. prlimit --nofile=16:16). It returns once the
+// port accepts connections.
+func StartNginx(t testing.TB, port, backlog int, prefix ...string) *Nginx {
 	t.Helper()
 	bin := LookTool(t, "nginx")
 	dir := t.TempDir()
@@ -64,7 +65,8 @@ http {
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", path)
+	args := append(prefix, bin, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", path)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

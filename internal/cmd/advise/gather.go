@@ -52,7 +52,7 @@ func (o *Options) gather() (advise.Input, []string, error) {
 	}
 	in.Now = now
 	if in.Trace != nil {
-		stallOwners(in.Trace, now.Snapshot, o.ProcRoot)
+		StallOwners(in.Trace, now.Snapshot, o.ProcRoot)
 	}
 	warnings = append(append(warnings, now.Snapshot.Warnings...), warn...)
 	in.Units = o.units(now.Snapshot)

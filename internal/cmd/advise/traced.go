@@ -22,17 +22,36 @@ const (
 // with a warning means tracing was not possible: the caller has then only
 // waited the same time, and judges two samples instead.
 func (o *Options) traceWindow(ports []uint16) (*advise.TraceEvidence, string) {
-	w, err := o.TraceWindow(context.Background(), trace.WindowOptions{
-		Duration: o.Trace, Interval: traceReadInterval, Stall: traceStall, ProcRoot: o.ProcRoot,
-		Gather: func() (*inspect.MultiSnapshot, error) {
-			return nsflag.Flags{}.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports})
-		},
-	})
+	ev, err := Trace(o.TraceWindow, TraceOptions{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports, Duration: o.Trace})
 	if err != nil {
 		o.Sleep(o.Trace)
 		return nil, fmt.Sprintf("eBPF tracing unavailable (%v): judging two samples %s apart instead", err, o.Trace)
 	}
-	return TraceEvidence(w), ""
+	return ev, ""
+}
+
+// TraceOptions say what Trace traces: this namespace's listeners (on
+// Ports, if any) for Duration.
+type TraceOptions struct {
+	ProcRoot, SysRoot string
+	Ports             []uint16
+	Duration          time.Duration
+}
+
+// Trace runs a traced window with window (trace.Observe, or a fake) and
+// returns it as advise's model: the one gatherer of traced evidence for
+// advise and tune.
+func Trace(window func(context.Context, trace.WindowOptions) (*trace.Window, error), o TraceOptions) (*advise.TraceEvidence, error) {
+	w, err := window(context.Background(), trace.WindowOptions{
+		Duration: o.Duration, Interval: traceReadInterval, Stall: traceStall, ProcRoot: o.ProcRoot,
+		Gather: func() (*inspect.MultiSnapshot, error) {
+			return nsflag.Flags{}.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: o.Ports})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return TraceEvidence(w), nil
 }
 
 // TraceEvidence is advise's model of a traced window.
@@ -89,10 +108,10 @@ func (o *Options) measuredSizing(in *advise.Input) {
 	}
 }
 
-// stallOwners names the owners of stalled listeners the programs could not
+// StallOwners names the owners of stalled listeners the programs could not
 // (no accept() seen from them while tracing), from the final snapshot's
 // /proc scan, with their state now.
-func stallOwners(ev *advise.TraceEvidence, snap *inspect.Snapshot, procRoot string) {
+func StallOwners(ev *advise.TraceEvidence, snap *inspect.Snapshot, procRoot string) {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}

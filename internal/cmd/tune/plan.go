@@ -8,19 +8,43 @@ import (
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/inspect"
+	advisecmd "github.com/backlogctl/backlogctl/internal/cmd/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/trace"
 )
 
 // planFromFindings is the one place tune plans from advise's findings; it is
 // used when neither --profile nor --set is given. Only warning and critical
 // findings that name a sysctl key become changes (advise.PlanFindings).
 var planFromFindings = func(o *Options, _ map[string]int64) (advise.Plan, error) {
-	snap, err := inspect.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot})
+	var ev *advise.TraceEvidence
+	if o.Trace > 0 {
+		ev = o.traced()
+	}
+	snap, err := inspect.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Processes: ev != nil})
 	if err != nil {
 		return advise.Plan{}, cmdutil.EnvError(fmt.Errorf("taking a snapshot to plan from advise's findings: %w", err))
 	}
-	return advise.PlanFindings(advise.Advise(advise.Input{Now: advise.Sample{Snapshot: snap}})), nil
+	if ev != nil {
+		advisecmd.StallOwners(ev, snap, o.ProcRoot)
+	}
+	return advise.PlanFindings(advise.Advise(advise.Input{Now: advise.Sample{Snapshot: snap}, Trace: ev})), nil
+}
+
+// traced runs the --trace window, as advise --trace does; where tracing is
+// refused it says so in one line and the plan comes from the snapshot alone.
+func (o *Options) traced() *advise.TraceEvidence {
+	window := o.TraceWindow
+	if window == nil {
+		window = trace.Observe
+	}
+	ev, err := advisecmd.Trace(window, advisecmd.TraceOptions{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Duration: o.Trace})
+	if err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: eBPF tracing unavailable (%v): planning from a snapshot alone\n", err)
+		return nil
+	}
+	return ev
 }
 
 // buildPlan merges the plan sources, explicit --set winning over --profile

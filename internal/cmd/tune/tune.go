@@ -3,9 +3,11 @@
 package tune
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/trace"
 )
 
 // Options are tune's inputs; tests fill them and call tuneRun directly.
@@ -36,6 +39,11 @@ type Options struct {
 	// Commit makes a prepared transaction's writes; nil means (*sysctl.Txn).Commit.
 	// Tests wrap it to make the kernel refuse a write after the checks passed.
 	Commit func(*sysctl.Txn) error
+
+	// Trace is --trace: plan from advise's findings over an eBPF-traced
+	// window of this length. TraceWindow replaces trace.Observe in tests.
+	Trace       time.Duration
+	TraceWindow func(context.Context, trace.WindowOptions) (*trace.Window, error)
 
 	// profile and sets are Validate's parsed forms of Profile and Sets.
 	profile *advise.Profile
@@ -63,7 +71,9 @@ func NewCmdTune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 The plan comes from a built-in --profile and/or explicit --set KEY=VALUE
 (repeatable; an explicit --set wins over the profile). With neither, it comes
 from advise's findings: the sysctl changes that warning and critical findings
-recommend (see backlogctl advise). Keys may be given by
+recommend (see backlogctl advise); with --trace D, advise's findings over a
+window of D traced with eBPF (see advise --trace: an overflow seen at a
+listener clamped by somaxconn plans somaxconn). Keys may be given by
 full name or short alias (somaxconn). Profiles only raise values the host has
 lower (except exact keys such as tcp_syncookies=1). Changes are made in
 registry order.
@@ -133,6 +143,7 @@ file as it was), in the network namespace that apply ran in.`,
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
+	fl.DurationVar(&opts.Trace, "trace", 0, "plan from advise's findings over an eBPF-traced window of `DURATION` (as advise --trace)")
 	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last apply and the lock")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
@@ -169,6 +180,12 @@ func (o *Options) Validate() error {
 	}
 	if o.PersistFile != "" && !filepath.IsAbs(o.PersistFile) {
 		return cmdutil.UsageErrorf("invalid --persist %q: want an absolute path", o.PersistFile)
+	}
+	if o.Trace < 0 {
+		return cmdutil.UsageErrorf("invalid --trace %v: want a duration above 0, e.g. 10s", o.Trace)
+	}
+	if o.Trace > 0 && (o.Rollback || o.Profile != "" || len(o.Sets) > 0) {
+		return cmdutil.UsageErrorf("--trace plans from advise's findings: it takes no --profile, --set or --rollback")
 	}
 	if o.StateDir == "" {
 		return cmdutil.UsageErrorf("invalid --state-dir: empty")

@@ -68,7 +68,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 // startPrometheus runs a Prometheus server that scrapes target every second,
 // on the test namespace's loopback, until the test ends; it returns the
 // address of its web API and the path of its log.
-func startPrometheus(t *testing.T, promBin, target string) (web, logPath string) {
+func startPrometheus(t *testing.T, promBin, target string, flags ...string) (web, logPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	config := fmt.Sprintf(`global:
@@ -89,8 +89,8 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	prom := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+web)
+	prom := exec.Command(promBin, append([]string{"--config.file=" + cfgPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + web}, flags...)...)
 	prom.Stdout, prom.Stderr = logf, logf
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
@@ -133,4 +133,9 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return strings.TrimSpace(s)
+}
+
+func tailFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return tail(string(b), 3000)
 }

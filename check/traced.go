@@ -144,3 +144,23 @@ func tracedValues(s Subject, obs *Observation) ([]value, string) {
 	}
 	return out, ""
 }
+
+// The kernel facts behind the traced subjects, for KernelReasons.
+func init() {
+	emfile := "accept() failed with EMFILE at the process's soft RLIMIT_NOFILE (__sys_accept4 reserves the descriptor first): the connection stays in the accept queue, which fills and overflows"
+	for subject, why := range map[string]string{
+		"listener.accept_wait_p99": "connections waited this long in the accept queue, from the final ACK to accept() returning (traced at sk_data_ready and accept's exit): " +
+			"the application accepts too slowly; a longer backlog would only lengthen the wait",
+		"listener.accept_wait_max":      "the longest wait in the accept queue before accept() returned the connection: the acceptor stalled at least this long",
+		"listener.high_water_fill":      "the accept queue reached this share of backlog+1 (traced at every enqueue, sk_data_ready): at 1 it was full and handshakes were dropped (tcp_conn_request, tcp_check_req)",
+		"listener.overflows":            "connections dropped because the accept queue was full: final ACKs (kfree_skb reason TCP_LISTEN_OVERFLOW, exact) and SYNs (tcp_conn_request, derived from the counters)",
+		"listener.stalled":              "the accept queue held connections and no accept() took one for the --stall threshold or longer: the owner is stopped, blocked or overloaded",
+		"process.accept_errors":         "accept()/accept4() returned errors (traced at the syscall's exit): EMFILE at RLIMIT_NOFILE, ENFILE at fs.file-max, ENOBUFS/ENOMEM under memory pressure; the connection stays queued",
+		"process.accept_errors.EMFILE":  emfile,
+		"process.accept_errors.ENFILE":  "accept() failed with ENFILE: the host reached fs.file-max (alloc_empty_file); connections stay in the accept queue",
+		"process.accept_errors.ENOBUFS": "accept() failed with ENOBUFS: the kernel could not allocate the new socket (memory pressure)",
+		"process.accept_errors.ENOMEM":  "accept() failed with ENOMEM: the kernel could not allocate the new socket (memory pressure)",
+	} {
+		subjectReasons[subject] = why
+	}
+}

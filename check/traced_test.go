@@ -48,6 +48,9 @@ func TestTracedSubjects(t *testing.T) {
 			if !r.Windowed {
 				t.Error("a traced subject is judged over the window")
 			}
+			if r.Status == StatusFail && strings.Contains(r.Reason, "outside the requirement") {
+				t.Errorf("reason %q names no kernel fact", r.Reason)
+			}
 		})
 	}
 }

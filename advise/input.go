@@ -33,9 +33,28 @@ type Input struct {
 	Sizing *Sizing
 	// Profile, when set, reports keys below the profile's targets.
 	Profile *Profile
+	// ChildNetns is true when the snapshot is of a network namespace other
+	// than the initial one: its counters started when it was created, not at boot.
+	ChildNetns bool
+	// NetnsUnknown is true when whether the namespace is the initial one
+	// could not be told; totals are then said to start at boot or at the
+	// namespace's creation.
+	NetnsUnknown bool
+	// Changes are the tunable changes backlogctl itself recorded (tune's
+	// state), oldest first; a listener older than a somaxconn raise keeps
+	// the old clamp until it calls listen() again.
+	Changes []SysctlChange
 	// Trace, when set, is eBPF evidence over a window (advise --trace):
 	// the traced rules cite it.
 	Trace *TraceEvidence
+}
+
+// SysctlChange is one recorded change of a tunable in this network namespace.
+type SysctlChange struct {
+	Key  string    `json:"key"`
+	From int64     `json:"from"`
+	To   int64     `json:"to"`
+	At   time.Time `json:"at"`
 }
 
 // Advise runs every rule on in and returns the findings, most severe first.
@@ -48,11 +67,10 @@ func Advise(in Input) []Finding {
 		in.Before = nil
 	}
 	v := newView(in)
-	var out []Finding
 	for _, rule := range rules {
-		out = append(out, rule(v)...)
+		v.found = append(v.found, rule(v)...)
 	}
-	out = dedupeProfile(out)
+	out := dedupeProfile(v.found)
 	Sort(out)
 	return out
 }
@@ -67,6 +85,7 @@ var rules = []func(*view) []Finding{
 	cookieCounterFindings,
 	overflowCounterFindings,
 	netdevFindings,
+	nofileLimitFindings, // after listenerFindings: skips owners it judged
 	nrOpenFindings,
 	fileNrFindings,
 	sizingFindings,

@@ -22,8 +22,13 @@ type Change struct {
 	Reason string       `json:"reason"`
 }
 
-// Lowers reports whether the change would lower the current value.
-func (c Change) Lowers() bool { return c.Current != nil && c.Target < *c.Current }
+// Lowers reports whether the change would lower a size. Mode keys
+// (tcp_syncookies, tcp_abort_on_overflow) choose a behaviour, not a size,
+// so setting them is never lowering.
+func (c Change) Lowers() bool { return c.Current != nil && c.Target < *c.Current && !ModeKey(c.Key) }
+
+// ModeKey reports whether a tunable's value is a mode, not a size.
+func ModeKey(name string) bool { return modeKeys[name] }
 
 // Plan is an ordered set of changes, one per key.
 type Plan struct {

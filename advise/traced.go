@@ -163,7 +163,7 @@ func acceptErrorFindings(v *view, ev *TraceEvidence, t TracedListener, subject s
 		case "EMFILE":
 			f.Severity = Critical
 			f.Reason = who + ": it is at its descriptor limit (RLIMIT_NOFILE); each failed accept() leaves the connection in the queue."
-			f.Fix = v.nofileFix(e.PID)
+			f.Fix = v.emfileFix(e.PID)
 		case "ENFILE":
 			f.Severity, f.Key, f.Current = Critical, "fs.file-max", v.sysctlp("fs.file-max")
 			f.Reason = who + ": the host is out of file descriptors (fs.file-max)."
@@ -180,8 +180,8 @@ func acceptErrorFindings(v *view, ev *TraceEvidence, t TracedListener, subject s
 	return out
 }
 
-// nofileFix says how to raise pid's descriptor limit.
-func (v *view) nofileFix(pid int) string {
+// emfileFix says how to raise pid's descriptor limit.
+func (v *view) emfileFix(pid int) string {
 	if unit := v.in.Units[pid]; unit != "" {
 		return fmt.Sprintf("raise LimitNOFILE= for %s (a drop-in: systemctl edit %s), then restart it", unit, unit)
 	}

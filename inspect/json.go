@@ -3,6 +3,7 @@ package inspect
 import (
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 )
@@ -107,6 +108,16 @@ func (p *Process) appendJSON(b []byte) []byte {
 	b = appendUint(b, `,"nofile_hard":`, p.NofileHard)
 	if p.Cmdline != "" {
 		b = jsonfmt.AppendString(append(b, `,"cmdline":`...), p.Cmdline)
+	}
+	if p.State != "" {
+		b = jsonfmt.AppendString(append(b, `,"state":`...), p.State)
+	}
+	if p.StartTime != nil {
+		b = append(b, `,"start_time":"`...)
+		b = append(p.StartTime.AppendFormat(b, time.RFC3339Nano), '"')
+	}
+	if p.GoVersion != "" {
+		b = jsonfmt.AppendString(append(b, `,"go_version":`...), p.GoVersion)
 	}
 	return append(b, '}')
 }

@@ -29,6 +29,9 @@ declare -A need=(
 	[git]=git
 	[dpkg-deb]=dpkg
 	[nginx]=nginx
+	[python3]=python3
+	[pgrep]=procps
+	[wrk]=wrk
 	[clang]=clang
 )
 missing=()

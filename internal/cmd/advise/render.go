@@ -36,7 +36,11 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 		}
 	}
 	if r.IntervalSeconds == 0 {
-		fmt.Fprintln(w, "\nCounters were judged by their totals since boot (info only); --interval 10s judges what changes.")
+		since := "since boot"
+		if r.ChildNetns {
+			since = "since this network namespace was created"
+		}
+		fmt.Fprintf(w, "\nCounters were judged by their totals %s and drop counts by theirs since each socket was created (history, not evidence); --interval 10s judges what changes.\n", since)
 	}
 	if len(r.Plan.Changes) > 0 {
 		fmt.Fprintln(w, "\n# Sysctl changes recommended (backlogctl tune applies them)")

@@ -25,10 +25,14 @@ func (o *Options) traceWindow(ports []uint16) (*advise.TraceEvidence, string) {
 	ev, err := Trace(o.TraceWindow, TraceOptions{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports, Duration: o.Trace})
 	if err != nil {
 		o.Sleep(o.Trace)
-		return nil, fmt.Sprintf("eBPF tracing unavailable (%v): judging two samples %s apart instead", err, o.Trace)
+		return nil, fmt.Sprintf("%s (%v): judging two samples %s apart instead", TraceUnavailable, err, o.Trace)
 	}
 	return ev, ""
 }
+
+// TraceUnavailable begins the warning --trace gives where the kernel does
+// not allow tracing.
+const TraceUnavailable = "eBPF tracing unavailable"
 
 // TraceOptions say what Trace traces: this namespace's listeners (on
 // Ports, if any) for Duration.

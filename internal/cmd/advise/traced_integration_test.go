@@ -3,7 +3,6 @@ package advise
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,8 +14,8 @@ import (
 )
 
 // tracedOptions trace for d, running load once the programs are attached.
-func tracedOptions(port int, d time.Duration, load func()) *Options {
-	o := realOptions(uint16(port))
+func tracedOptions(port uint16, d time.Duration, load func()) *Options {
+	o := realOptions(port)
 	o.Trace, o.TraceSet = d, true
 	o.TraceWindow = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
 		wo.Ready = func() { go load() }
@@ -32,16 +31,16 @@ func skipUntraceable(t *testing.T) {
 	}
 }
 
-// nginx limited to 16 descriptors under wrk's 64 connections: advise cites
+// nginx workers limited to 16 descriptors under wrk's 64 connections: advise cites
 // the EMFILE count per worker, critical, and sizes from the measured rate.
 func TestAdviseTracedEMFILEWithNginx(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
 	skipUntraceable(t)
-	port := 18000 + int(time.Now().UnixNano()%1000)
-	nstest.StartNginx(t, port, 0, "prlimit", "--nofile=16:16")
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	ng := nstest.StartNginx(t, nstest.NginxOpts{Workers: 2, Extra: "worker_rlimit_nofile 16;"})
+	port := ng.Addr.Port()
+	url := fmt.Sprintf("http://%s/", ng.Addr)
 	r := runJSON(t, tracedOptions(port, 3*time.Second, func() { nstest.Wrk(t, url, 64, 2*time.Second) }))
 	if r.Trace == nil || len(r.Trace.Listeners) != 1 {
 		t.Fatalf("trace evidence: %+v, want the one nginx listener", r.Trace)
@@ -77,13 +76,10 @@ func TestAdviseTracedStallWithNginx(t *testing.T) {
 		return
 	}
 	skipUntraceable(t)
-	port := 18000 + int(time.Now().UnixNano()%1000)
-	ng := nstest.StartNginx(t, port, 4)
-	// nginx accepts once so that the programs know its owner without a /proc walk.
-	nstest.Wrk(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 2, time.Second)
-	ng.Signal(syscall.SIGSTOP)
-	addr := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", port))
-	r := runJSON(t, tracedOptions(port, 2500*time.Millisecond, func() {
+	ng := nstest.StartNginx(t, nstest.NginxOpts{Backlog: 4, Workers: 2})
+	ng.Signal(t, syscall.SIGSTOP)
+	addr := ng.Addr
+	r := runJSON(t, tracedOptions(addr.Port(), 2500*time.Millisecond, func() {
 		for range 20 {
 			nstest.Connect(t, addr)
 		}

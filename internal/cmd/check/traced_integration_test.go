@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"syscall"
 	"testing"
@@ -71,10 +70,9 @@ func TestTracedSubjectsWithNginx(t *testing.T) {
 	if p, err := trace.Check(); err != nil || !p.OK() {
 		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
 	}
-	port := 18000 + int(time.Now().UnixNano()%1000)
-	ng := nstest.StartNginx(t, port, 2)
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	p := strconv.Itoa(port)
+	ng := nstest.StartNginx(t, nstest.NginxOpts{Backlog: 2, Workers: 2})
+	url := fmt.Sprintf("http://%s/", ng.Addr)
+	p := strconv.Itoa(int(ng.Addr.Port()))
 
 	r, err := tracedCheck(t, func() { nstest.Wrk(t, url, 16, time.Second) },
 		"--observe", "2s", "--port", p,
@@ -96,8 +94,8 @@ func TestTracedSubjectsWithNginx(t *testing.T) {
 		t.Errorf("process.accept_errors judged %q, want nginx[PID]", e.Where)
 	}
 
-	ng.Signal(syscall.SIGSTOP)
-	addr := netip.MustParseAddrPort("127.0.0.1:" + p)
+	ng.Signal(t, syscall.SIGSTOP)
+	addr := ng.Addr
 	r, err = tracedCheck(t, func() {
 		for range 10 {
 			nstest.Connect(t, addr)

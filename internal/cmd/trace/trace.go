@@ -109,9 +109,9 @@ plain tab-separated lines, one per listener per interval. -o json prints one
 JSON object per interval (JSON Lines) whose field names are a contract (see
 the README).
 
-Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints (5.5+;
-kfree_skb's receiving socket since 6.12) and CAP_BPF with CAP_PERFMON (or
-root). Only tracepoints are used, no kprobes or fentry. accept() calls made
+Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints
+(kfree_skb's receiving socket is in 6.11 and later) and CAP_BPF with
+CAP_PERFMON (or root). Only tracepoints are used, no kprobes or fentry. accept() calls made
 through io_uring are not seen. --check reports what this kernel allows.
 Without BTF or the capabilities trace exits 3; 'backlogctl watch' samples the
 same queues without eBPF.
@@ -144,8 +144,8 @@ The programs and their maps are removed on exit, Ctrl-C, SIGTERM or error.`,
 	}
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after `DURATION` (default: until Ctrl-C)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", DefaultInterval, "report every `DURATION`")
-	cmd.Flags().DurationVar(&opts.Stall, "stall", DefaultStall, "a queue held this `LONG` without an accept() is stalled")
-	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "report only listeners on this port (repeatable, or comma-separated)")
+	cmd.Flags().DurationVar(&opts.Stall, "stall", DefaultStall, "a queue that holds connections with no accept() for `DURATION` is stalled")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "report only listeners on")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)

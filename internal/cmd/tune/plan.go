@@ -5,46 +5,53 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/advise"
-	"github.com/backlogctl/backlogctl/inspect"
-	advisecmd "github.com/backlogctl/backlogctl/internal/cmd/advise"
+	adviseCmd "github.com/backlogctl/backlogctl/internal/cmd/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/sysctl"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
 // planFromFindings is the one place tune plans from advise's findings; it is
-// used when neither --profile nor --set is given. Only warning and critical
-// findings that name a sysctl key become changes (advise.PlanFindings).
+// used when neither --profile nor --set is given. It gathers exactly what
+// advise gathers (two samples --interval apart, owners, what tune recorded),
+// so both judge the same evidence. Only warning and critical findings that
+// name a sysctl key become changes (advise.PlanFindings).
 var planFromFindings = func(o *Options, _ map[string]int64) (advise.Plan, error) {
-	var ev *advise.TraceEvidence
-	if o.Trace > 0 {
-		ev = o.traced()
-	}
-	snap, err := inspect.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Processes: ev != nil})
+	in, err := o.evidence()
 	if err != nil {
-		return advise.Plan{}, cmdutil.EnvError(fmt.Errorf("taking a snapshot to plan from advise's findings: %w", err))
+		return advise.Plan{}, err
 	}
-	if ev != nil {
-		advisecmd.StallOwners(ev, snap, o.ProcRoot)
-	}
-	return advise.PlanFindings(advise.Advise(advise.Input{Now: advise.Sample{Snapshot: snap}, Trace: ev})), nil
+	return advise.PlanFindings(advise.Advise(in)), nil
 }
 
-// traced runs the --trace window, as advise --trace does; where tracing is
-// refused it says so in one line and the plan comes from the snapshot alone.
-func (o *Options) traced() *advise.TraceEvidence {
-	window := o.TraceWindow
-	if window == nil {
-		window = trace.Observe
+// evidence gathers advise's input once per run: the plan and the list of
+// listeners that stay clamped are judged from the same samples.
+func (o *Options) evidence() (advise.Input, error) {
+	if o.input != nil {
+		return *o.input, nil
 	}
-	ev, err := advisecmd.Trace(window, advisecmd.TraceOptions{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Duration: o.Trace})
+	g := adviseCmd.NewGatherOptions(o.ProcRoot, o.SysRoot, o.StateDir, o.Interval)
+	g.Trace, g.TraceWindow = o.Trace, o.TraceWindow
+	if g.TraceWindow == nil {
+		g.TraceWindow = trace.Observe
+	}
+	in, warnings, err := g.GatherInput()
 	if err != nil {
-		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: eBPF tracing unavailable (%v): planning from a snapshot alone\n", err)
-		return nil
+		return advise.Input{}, cmdutil.EnvError(fmt.Errorf("taking a snapshot to plan from advise's findings: %w", err))
 	}
-	return ev
+	if o.Trace > 0 && in.Trace == nil {
+		// Refused: say so once, as advise does; the plan stands on the samples.
+		for _, w := range warnings {
+			if strings.HasPrefix(w, adviseCmd.TraceUnavailable) {
+				fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
+			}
+		}
+	}
+	o.input = &in
+	return in, nil
 }
 
 // buildPlan merges the plan sources, explicit --set winning over --profile

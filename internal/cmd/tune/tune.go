@@ -40,14 +40,21 @@ type Options struct {
 	// Tests wrap it to make the kernel refuse a write after the checks passed.
 	Commit func(*sysctl.Txn) error
 
+	// Interval, when set, plans from advise's findings over two samples this
+	// far apart, as advise --interval judges them.
+	Interval    time.Duration
+	IntervalSet bool
 	// Trace is --trace: plan from advise's findings over an eBPF-traced
-	// window of this length. TraceWindow replaces trace.Observe in tests.
+	// window of this length, as advise --trace. TraceWindow replaces
+	// trace.Observe in tests.
 	Trace       time.Duration
 	TraceWindow func(context.Context, trace.WindowOptions) (*trace.Window, error)
 
 	// profile and sets are Validate's parsed forms of Profile and Sets.
 	profile *advise.Profile
 	sets    []sysctl.Setting
+	// input is the evidence gathered for this run (evidence).
+	input *advise.Input
 }
 
 var formats = []string{"table", "json"}
@@ -71,9 +78,11 @@ func NewCmdTune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 The plan comes from a built-in --profile and/or explicit --set KEY=VALUE
 (repeatable; an explicit --set wins over the profile). With neither, it comes
 from advise's findings: the sysctl changes that warning and critical findings
-recommend (see backlogctl advise); with --trace D, advise's findings over a
-window of D traced with eBPF (see advise --trace: an overflow seen at a
-listener clamped by somaxconn plans somaxconn). Keys may be given by
+recommend (see backlogctl advise), judged from the same evidence advise
+gathers; --interval D judges the counters over two samples D apart, as
+advise --interval does; --trace D judges a window of D traced with eBPF, as
+advise --trace does (an overflow seen at a listener clamped by somaxconn
+plans somaxconn). Keys may be given by
 full name or short alias (somaxconn). Profiles only raise values the host has
 lower (except exact keys such as tcp_syncookies=1). Changes are made in
 registry order.
@@ -94,7 +103,14 @@ Without --apply nothing is changed. With --apply (root):
      (--state-dir, default /var/lib/backlogctl, written atomically);
   4. each value is written and read back; if any write fails, every value
      already changed is restored and tune exits 3 naming the key and why.
-Lowering a value needs --allow-lower. Only one run at a time may change
+Lowering a size needs --allow-lower; mode keys (tcp_syncookies,
+tcp_abort_on_overflow) choose a behaviour, so setting them never does.
+
+A raised net.core.somaxconn reaches a listener only when its program calls
+listen() again. The plan, and the result of --apply, list the listeners whose
+backlog is the current somaxconn (they were clamped by it and keep that
+backlog) with their owner and how to restart them (the systemd unit where
+known). Only one run at a time may change
 tunables: a second one exits 3 while the first holds the lock.
 
 --persist[=FILE] also writes the changes to FILE (default
@@ -109,6 +125,9 @@ later files win), then /etc/sysctl.conf, read last by sysctl --system.
 file as it was), in the network namespace that apply ran in.`,
 		Example: `  # what do advise's findings say to change?
   backlogctl tune
+
+  # the same, judging the counters over 10 seconds as advise --interval 10s
+  backlogctl tune --interval 10s
 
   # what would the default profile change?
   backlogctl tune --profile default
@@ -125,6 +144,7 @@ file as it was), in the network namespace that apply ran in.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
 			opts.Search = searchFromEnv()
+			opts.IntervalSet = c.Flags().Changed("interval")
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -143,7 +163,8 @@ file as it was), in the network namespace that apply ran in.`,
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
-	fl.DurationVar(&opts.Trace, "trace", 0, "plan from advise's findings over an eBPF-traced window of `DURATION` (as advise --trace)")
+	fl.DurationVar(&opts.Trace, "trace", 0, "plan from advise's findings over an eBPF-traced window of `DURATION`, as advise --trace")
+	fl.DurationVar(&opts.Interval, "interval", 0, "plan from advise's findings over two samples this far apart, as advise --interval (e.g. 10s)")
 	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last apply and the lock")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
@@ -175,17 +196,23 @@ func (o *Options) Validate() error {
 			return cmdutil.UsageErrorf("--rollback takes no --profile, --set, --apply, --persist or --allow-lower: it restores what the last apply recorded")
 		}
 	}
+	if o.IntervalSet && o.Interval <= 0 {
+		return cmdutil.UsageErrorf("invalid --interval %v: want a duration above 0, e.g. 10s", o.Interval)
+	}
+	if o.Trace < 0 {
+		return cmdutil.UsageErrorf("invalid --trace %v: want a duration above 0, e.g. 10s", o.Trace)
+	}
+	if o.Trace > 0 && (o.IntervalSet || o.Profile != "" || len(o.Sets) > 0 || o.Rollback) {
+		return cmdutil.UsageErrorf("--trace plans from advise's findings over its window: it takes no --interval, --profile, --set or --rollback")
+	}
+	if o.IntervalSet && (o.Profile != "" || len(o.Sets) > 0 || o.Rollback) {
+		return cmdutil.UsageErrorf("--interval plans from advise's findings: it takes no --profile, --set or --rollback")
+	}
 	if o.PersistFile != "" && !o.Apply {
 		return cmdutil.UsageErrorf("--persist needs --apply: tune persists the changes it makes")
 	}
 	if o.PersistFile != "" && !filepath.IsAbs(o.PersistFile) {
 		return cmdutil.UsageErrorf("invalid --persist %q: want an absolute path", o.PersistFile)
-	}
-	if o.Trace < 0 {
-		return cmdutil.UsageErrorf("invalid --trace %v: want a duration above 0, e.g. 10s", o.Trace)
-	}
-	if o.Trace > 0 && (o.Rollback || o.Profile != "" || len(o.Sets) > 0) {
-		return cmdutil.UsageErrorf("--trace plans from advise's findings: it takes no --profile, --set or --rollback")
 	}
 	if o.StateDir == "" {
 		return cmdutil.UsageErrorf("invalid --state-dir: empty")

@@ -21,8 +21,12 @@ type Change struct {
 	Reason string       `json:"reason"`
 }
 
-// Lowers reports whether the change would lower the current value.
-func (c Change) Lowers() bool { return c.Current != nil && c.Target < *c.Current }
+// Lowers reports whether the change would lower the current value, by the
+// one rule tune, sysctl set and rlimit set share (sysctl.LowersInt: a mode
+// key such as tcp_syncookies is never lowered).
+func (c Change) Lowers() bool {
+	return c.Current != nil && sysctl.LowersInt(c.Key, *c.Current, c.Target)
+}
 
 // Plan is an ordered set of changes, one per key.
 type Plan struct {

@@ -64,6 +64,10 @@ func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
+	var ie *InterruptedError
+	if errors.As(err, &ie) {
+		return ie.ExitCode()
+	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
@@ -83,4 +87,8 @@ const ExitCodesHelp = `backlogctl exits with:
      expression or policy; nothing on the host was changed
   3  could not read or change what was asked: permission denied, a key absent
      in this kernel or network namespace, a write that failed and was rolled back
+  129, 130, 143
+     tune --apply, tune --rollback or sysctl set stopped by SIGHUP, SIGINT or
+     SIGTERM during its writes: the signal was deferred until the write in
+     progress finished, then every value written was restored and recorded
 `

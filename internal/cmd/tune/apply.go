@@ -22,6 +22,9 @@ func applyRun(o *Options) error {
 			return cmdutil.EnvError(err)
 		}
 		defer lock.Release()
+		if o.superseded, err = sysctl.CheckResolved(o.StateDir, o.ForceNew); err != nil {
+			return cmdutil.EnvError(err)
+		}
 	}
 	plan, warnings, err := buildPlan(o, fs)
 	if err != nil {
@@ -34,7 +37,7 @@ func applyRun(o *Options) error {
 	r := newReport(action, plan, netns)
 	if o.Apply && !o.AllowLower {
 		if low := lowering(plan); len(low) > 0 {
-			return cmdutil.UsageErrorf("refusing to lower %s without --allow-lower; nothing was changed", describe(low))
+			return cmdutil.LoweringError(describe(low))
 		}
 	}
 	var persist *persistPlan
@@ -80,26 +83,32 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 		return writeError(err)
 	}
 	state := sysctl.State{
-		Time: time.Now().UTC(), Status: sysctl.StatusApplying,
-		SysRoot: fs.Root(), Netns: r.Netns, Steps: txn.Steps,
+		Time: time.Now().UTC(), Status: sysctl.StatusApplying, Command: "tune --apply",
+		SysRoot: fs.Root(), Netns: r.Netns, Steps: txn.Steps, Superseded: o.superseded,
 	}
 	if persist != nil {
 		state.Persist = &persist.record
 	}
+	// From the record to the end, a termination signal waits for the write
+	// in progress, then everything written is restored (see exit-codes).
+	guard := cmdutil.DeferSignals()
+	defer guard.Stop()
 	if err := sysctl.SaveState(o.StateDir, state); err != nil {
 		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
 	}
 	r.StateFile = filepath.Join(o.StateDir, sysctl.StateFile)
+	txn.Interrupted = guard.Err
 	if err := o.commit(txn); err != nil {
-		state.Status = sysctl.StatusFailed
-		_ = sysctl.SaveState(o.StateDir, state)
-		return cmdutil.EnvError(err)
+		return failed(o.StateDir, &state, err)
+	}
+	if err := guard.Err(); err != nil {
+		_, rerr := fs.Restore(txn.Steps)
+		return failed(o.StateDir, &state, joinRestore(err, rerr))
 	}
 	if persist != nil {
 		if err := sysctl.WriteFileAtomic(persist.file, persist.content); err != nil {
-			state.Status = sysctl.StatusFailed
-			_ = sysctl.SaveState(o.StateDir, state)
-			return cmdutil.EnvError(fmt.Errorf("%w; %s", err, undo(fs, txn.Steps)))
+			_, rerr := fs.Restore(txn.Steps)
+			return failed(o.StateDir, &state, joinRestore(err, rerr))
 		}
 		r.Persisted = persist.file
 	}
@@ -116,13 +125,37 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 	return renderResult(o, r, summary)
 }
 
-// describe lists changes as "net.core.somaxconn from 8192 to 4096, ...".
-func describe(cs []advise.Change) string {
+// failed records a write phase that stopped with err: status failed, and the
+// keys not restored as owed, so --rollback keeps trying them and a new apply
+// refuses to overwrite them. A signal exits 128+signal, anything else 3.
+func failed(stateDir string, state *sysctl.State, err error) error {
+	state.Status, state.Owed = sysctl.StatusFailed, sysctl.OwedAfter(err)
+	serr := sysctl.SaveState(stateDir, *state)
+	if len(state.Owed) > 0 {
+		err = fmt.Errorf("%w; %s stay owed in %s: run `%s` to restore them", err,
+			strings.Join(state.Owed, ", "), filepath.Join(stateDir, sysctl.StateFile), sysctl.RollbackCommand)
+	}
+	if serr != nil {
+		err = fmt.Errorf("%w; and recording that failed too: %v", err, serr)
+	}
+	return cmdutil.EnvError(err) // cmdutil.ExitCode gives a signal 128+signal
+}
+
+// joinRestore adds to err how restoring the live writes went.
+func joinRestore(err, restoreErr error) error {
+	if restoreErr != nil {
+		return fmt.Errorf("%w; %w", err, restoreErr)
+	}
+	return fmt.Errorf("%w; the live changes were undone", err)
+}
+
+// describe lists changes as "net.core.somaxconn from 8192 to 4096", ...
+func describe(cs []advise.Change) []string {
 	parts := make([]string, 0, len(cs))
 	for _, c := range cs {
-		parts = append(parts, fmt.Sprintf("%s from %d to %d", c.Key, *c.Current, c.Target))
+		parts = append(parts, cmdutil.Lowered(c.Key, *c.Current, c.Target))
 	}
-	return strings.Join(parts, ", ")
+	return parts
 }
 
 // writeError maps a failure found before any write: a bad key is the
@@ -132,21 +165,4 @@ func writeError(err error) error {
 		return cmdutil.UsageErrorf("%v; nothing was changed", err)
 	}
 	return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
-}
-
-// undo puts steps back to their previous values after a later failure and
-// says how that went.
-func undo(fs sysctl.FS, steps []sysctl.Step) string {
-	back := make([]sysctl.Setting, 0, len(steps))
-	for i := len(steps) - 1; i >= 0; i-- {
-		back = append(back, sysctl.Setting{Key: steps[i].Key, Value: steps[i].Previous})
-	}
-	txn, err := fs.Prepare(back)
-	if err == nil {
-		err = txn.Commit()
-	}
-	if err != nil {
-		return "could NOT undo the live changes: " + err.Error()
-	}
-	return "the live changes were undone"
 }

@@ -33,9 +33,18 @@ type Options struct {
 	Output      string
 	// Search is where boot-time settings are looked for (override detection).
 	Search sysctl.ConfSearch
+	// ForceNew starts a new apply although the last one is unresolved; the
+	// old record is kept inside the new one.
+	ForceNew bool
 	// Commit makes a prepared transaction's writes; nil means (*sysctl.Txn).Commit.
 	// Tests wrap it to make the kernel refuse a write after the checks passed.
 	Commit func(*sysctl.Txn) error
+	// BeforeRestore, when set, runs just before --rollback writes; tests
+	// use it to inject a fault at that moment.
+	BeforeRestore func()
+
+	// superseded is the unresolved record --force-new replaces.
+	superseded *sysctl.State
 
 	// profile and sets are Validate's parsed forms of Profile and Sets.
 	profile *advise.Profile
@@ -129,7 +138,8 @@ file as it was), in the network namespace that apply ran in.`,
 	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")
 	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply")
-	fl.BoolVar(&opts.AllowLower, "allow-lower", false, "allow changes that lower a value")
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	fl.BoolVar(&opts.ForceNew, "force-new", false, "with --apply, start even though the last change is unresolved (its record is kept in the new one)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
@@ -160,9 +170,12 @@ func (o *Options) Validate() error {
 		return err
 	}
 	if o.Rollback {
-		if o.Profile != "" || len(o.Sets) > 0 || o.Apply || o.PersistFile != "" || o.AllowLower {
-			return cmdutil.UsageErrorf("--rollback takes no --profile, --set, --apply, --persist or --allow-lower: it restores what the last apply recorded")
+		if o.Profile != "" || len(o.Sets) > 0 || o.Apply || o.PersistFile != "" || o.AllowLower || o.ForceNew {
+			return cmdutil.UsageErrorf("--rollback takes no --profile, --set, --apply, --persist, --allow-lower or --force-new: it restores what the last apply recorded")
 		}
+	}
+	if o.ForceNew && !o.Apply {
+		return cmdutil.UsageErrorf("--force-new needs --apply: it starts a new change over an unresolved one")
 	}
 	if o.PersistFile != "" && !o.Apply {
 		return cmdutil.UsageErrorf("--persist needs --apply: tune persists the changes it makes")

@@ -182,3 +182,56 @@ func MkdirMode(dir string, perm os.FileMode) error {
 	}
 	return os.Chmod(dir, perm)
 }
+
+// Entry is a change being made: recorded before its first write, so a crash
+// leaves a record that --rollback undoes.
+type Entry struct {
+	Dir   string
+	State State
+}
+
+// Begin records state as "applying" in dir; nothing may be written before
+// it returns nil.
+func Begin(dir string, state State) (*Entry, error) {
+	state.Status = StatusApplying
+	if err := SaveState(dir, state); err != nil {
+		return nil, fmt.Errorf("%w; nothing was changed", err)
+	}
+	return &Entry{Dir: dir, State: state}, nil
+}
+
+// File is the record's path.
+func (e *Entry) File() string { return filepath.Join(e.Dir, StateFile) }
+
+// Fail records that the change stopped with err: status failed, and the keys
+// err says were not restored as owed, so --rollback keeps trying them and a
+// new change refuses to overwrite them. It returns err saying so.
+func (e *Entry) Fail(err error) error {
+	e.State.Status, e.State.Owed = StatusFailed, OwedAfter(err)
+	serr := SaveState(e.Dir, e.State)
+	if len(e.State.Owed) > 0 {
+		err = fmt.Errorf("%w; %s stay owed in %s: run `%s` to restore them", err,
+			strings.Join(e.State.Owed, ", "), e.File(), RollbackCommand)
+	}
+	if serr != nil {
+		err = fmt.Errorf("%w; and recording that failed too: %v", err, serr)
+	}
+	return err
+}
+
+// Done records that every write was made and verified. If that record
+// cannot be written the old one says "applying", which --rollback also
+// undoes; the error is for a warning.
+func (e *Entry) Done() error {
+	e.State.Status = StatusApplied
+	return SaveState(e.Dir, e.State)
+}
+
+// Undo restores steps after a later failure (cause) and returns cause saying
+// how that went; a *RestoreError in the chain lists what was not restored.
+func (fs FS) Undo(steps []Step, cause error) error {
+	if _, err := fs.Restore(steps); err != nil {
+		return fmt.Errorf("%w; %w", cause, err)
+	}
+	return fmt.Errorf("%w; the live changes were undone", cause)
+}

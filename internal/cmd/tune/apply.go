@@ -2,9 +2,7 @@ package tune
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
@@ -83,7 +81,7 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 		return writeError(err)
 	}
 	state := sysctl.State{
-		Time: time.Now().UTC(), Status: sysctl.StatusApplying, Command: "tune --apply",
+		Time: time.Now().UTC(), Command: "tune --apply",
 		SysRoot: fs.Root(), Netns: r.Netns, Steps: txn.Steps, Superseded: o.superseded,
 	}
 	if persist != nil {
@@ -93,28 +91,25 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 	// in progress, then everything written is restored (see exit-codes).
 	guard := cmdutil.DeferSignals()
 	defer guard.Stop()
-	if err := sysctl.SaveState(o.StateDir, state); err != nil {
-		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
+	entry, err := sysctl.Begin(o.StateDir, state)
+	if err != nil {
+		return cmdutil.EnvError(err)
 	}
-	r.StateFile = filepath.Join(o.StateDir, sysctl.StateFile)
+	r.StateFile = entry.File()
 	txn.Interrupted = guard.Err
 	if err := o.commit(txn); err != nil {
-		return failed(o.StateDir, &state, err)
+		return cmdutil.EnvError(entry.Fail(err)) // a signal exits 128+signal
 	}
 	if err := guard.Err(); err != nil {
-		_, rerr := fs.Restore(txn.Steps)
-		return failed(o.StateDir, &state, joinRestore(err, rerr))
+		return cmdutil.EnvError(entry.Fail(fs.Undo(txn.Steps, err)))
 	}
 	if persist != nil {
 		if err := sysctl.WriteFileAtomic(persist.file, persist.content); err != nil {
-			_, rerr := fs.Restore(txn.Steps)
-			return failed(o.StateDir, &state, joinRestore(err, rerr))
+			return cmdutil.EnvError(entry.Fail(fs.Undo(txn.Steps, err)))
 		}
 		r.Persisted = persist.file
 	}
-	state.Status = sysctl.StatusApplied
-	if err := sysctl.SaveState(o.StateDir, state); err != nil {
-		// The record still says "applying", which --rollback also undoes.
+	if err := entry.Done(); err != nil {
 		warn(o, r, fmt.Sprintf("could not mark the apply as complete: %v", err))
 	}
 	r.Done = true
@@ -123,30 +118,6 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 		summary += "; persisted to " + r.Persisted
 	}
 	return renderResult(o, r, summary)
-}
-
-// failed records a write phase that stopped with err: status failed, and the
-// keys not restored as owed, so --rollback keeps trying them and a new apply
-// refuses to overwrite them. A signal exits 128+signal, anything else 3.
-func failed(stateDir string, state *sysctl.State, err error) error {
-	state.Status, state.Owed = sysctl.StatusFailed, sysctl.OwedAfter(err)
-	serr := sysctl.SaveState(stateDir, *state)
-	if len(state.Owed) > 0 {
-		err = fmt.Errorf("%w; %s stay owed in %s: run `%s` to restore them", err,
-			strings.Join(state.Owed, ", "), filepath.Join(stateDir, sysctl.StateFile), sysctl.RollbackCommand)
-	}
-	if serr != nil {
-		err = fmt.Errorf("%w; and recording that failed too: %v", err, serr)
-	}
-	return cmdutil.EnvError(err) // cmdutil.ExitCode gives a signal 128+signal
-}
-
-// joinRestore adds to err how restoring the live writes went.
-func joinRestore(err, restoreErr error) error {
-	if restoreErr != nil {
-		return fmt.Errorf("%w; %w", err, restoreErr)
-	}
-	return fmt.Errorf("%w; the live changes were undone", err)
 }
 
 // describe lists changes as "net.core.somaxconn from 8192 to 4096", ...

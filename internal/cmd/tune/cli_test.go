@@ -183,6 +183,11 @@ func TestTuneAllowLower(t *testing.T) {
 	if res.Code != 0 || h.value(t, "net.core.somaxconn") != "1024" {
 		t.Errorf("with --allow-lower: exit %d (%s), somaxconn %s; want 0 and 1024", res.Code, res.Stderr, h.value(t, "net.core.somaxconn"))
 	}
+	// Mode keys are switched, not lowered: the rule sysctl set shares.
+	res = h.run(t, "--set", "tcp_syncookies=0", "--apply", "--yes")
+	if res.Code != 0 || h.value(t, "net.ipv4.tcp_syncookies") != "0" || strings.Contains(res.Stdout, "needs --allow-lower") {
+		t.Errorf("tcp_syncookies 1 -> 0: exit %d (%s), value %s; want 0 without --allow-lower", res.Code, res.Stderr, h.value(t, "net.ipv4.tcp_syncookies"))
+	}
 }
 
 func TestTuneLockContention(t *testing.T) {

@@ -87,8 +87,10 @@ const ExitCodesHelp = `backlogctl exits with:
      expression or policy; nothing on the host was changed
   3  could not read or change what was asked: permission denied, a key absent
      in this kernel or network namespace, a write that failed and was rolled back
-  129, 130, 143
-     tune --apply, tune --rollback or sysctl set stopped by SIGHUP, SIGINT or
-     SIGTERM during its writes: the signal was deferred until the write in
-     progress finished, then every value written was restored and recorded
+  130  SIGINT (Ctrl-C) arrived while tune --apply or sysctl set was writing:
+     it waited for the write in progress, then every value written was
+     restored and the record says so (tune --rollback finishes restoring,
+     then exits so)
+  143  the same for SIGTERM
+  129  the same for SIGHUP
 `

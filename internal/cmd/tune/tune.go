@@ -92,9 +92,23 @@ Without --apply nothing is changed. With --apply (root):
   3. the previous values are recorded in the state directory
      (--state-dir, default /var/lib/backlogctl, written atomically);
   4. each value is written and read back; if any write fails, every value
-     already changed is restored and tune exits 3 naming the key and why.
-Lowering a value needs --allow-lower. Only one run at a time may change
-tunables: a second one exits 3 while the first holds the lock.
+     already changed is restored and tune exits 3 naming the key and why. A
+     value that cannot be restored stays owed in the record: tune says so,
+     and --rollback keeps trying it.
+SIGINT, SIGTERM or SIGHUP from step 3 on waits for the write in progress;
+then every value written is restored, the record says so, and tune exits
+128+signal (130 for Ctrl-C, 143 for kill).
+
+A new --apply (or sysctl set) refuses to start while the last change is
+unresolved -- it was interrupted midway, or owes values it could not
+restore -- naming it and the command that resolves it: --rollback, or
+--force-new to start anyway (the old record is kept inside the new one).
+
+Lowering a value needs --allow-lower, the rule sysctl set and rlimit set
+share; mode keys (tcp_syncookies, tcp_abort_on_overflow) are switched, never
+"lowered". Values are decimal: 010 or 0x10, which the kernel would read as 8
+or 16, are refused. Only one run at a time may change tunables: a second one
+exits 3 while the first holds the lock.
 
 --persist[=FILE] also writes the changes to FILE (default
 /etc/sysctl.d/90-backlogctl.conf, atomically, with a header and a comment per
@@ -104,8 +118,11 @@ the boot-time search order would override one of its keys: files from
 /lib/sysctl.d sorted by name (the first directory wins for the same name;
 later files win), then /etc/sysctl.conf, read last by sysctl --system.
 
---rollback restores the values recorded by the last apply (and the persisted
-file as it was), in the network namespace that apply ran in.`,
+--rollback restores the values recorded by the last change -- a tune --apply
+or a sysctl set -- (and the persisted file as it was), in the network
+namespace that change ran in. It restores every value it can; one it cannot
+write stays owed in the record, it exits 3 naming it, and the next
+--rollback tries it again.`,
 		Example: `  # what do advise's findings say to change?
   backlogctl tune
 
@@ -118,7 +135,7 @@ file as it was), in the network namespace that apply ran in.`,
   # in a script
   sudo backlogctl tune --profile high-concurrency --apply --yes -o json
 
-  # undo the last apply
+  # undo the last apply (or sysctl set)
   sudo backlogctl tune --rollback --yes`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -137,13 +154,13 @@ file as it was), in the network namespace that apply ran in.`,
 	fl.StringVar(&opts.Profile, "profile", "", "plan from the built-in profile `NAME`: "+profileNames())
 	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")
-	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply")
+	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply or sysctl set")
 	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
 	fl.BoolVar(&opts.ForceNew, "force-new", false, "with --apply, start even though the last change is unresolved (its record is kept in the new one)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
-	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last apply and the lock")
+	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	return cmd

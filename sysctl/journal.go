@@ -77,7 +77,10 @@ func CheckResolved(dir string, forceNew bool) (*State, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		if forceNew {
+			return nil, nil // unreadable: nothing to keep, and the run was told to go ahead
+		}
+		return nil, fmt.Errorf("%w; cannot tell whether the last change left values owed: check it, or give --force-new to start a new record", err)
 	}
 	if !s.Unresolved() {
 		return nil, nil

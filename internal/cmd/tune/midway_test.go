@@ -23,17 +23,9 @@ func TestApplyFailingMidwayRestoresEverything(t *testing.T) {
 	if !nstest.IsolateMount(t) {
 		return
 	}
-	keys := []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries"}
-	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
-	nstest.SetSysctl(t, "net.ipv4.tcp_max_syn_backlog", 2000)
-	nstest.SetSysctl(t, "net.ipv4.tcp_synack_retries", 4)
-	before := sysctltest.Values(t, sysctl.DefaultRoot, keys...)
-
-	ios, _, _, _ := iostreams.Test()
-	stateDir := filepath.Join(t.TempDir(), "state")
+	keys, before, ios, stateDir := midwaySetup(t)
 	o := &Options{
-		IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, AllowLower: true,
-		Sets: []string{"somaxconn=8192", "tcp_max_syn_backlog=8192", "tcp_synack_retries=3"},
+		IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, AllowLower: true, Sets: midwaySets,
 		Commit: func(txn *sysctl.Txn) error {
 			nstest.BindReadOnly(t, "/proc/sys/net/ipv4/tcp_synack_retries")
 			return txn.Commit()
@@ -130,18 +122,10 @@ func TestFailedRestoreStaysOwed(t *testing.T) {
 	if !nstest.IsolateMount(t) {
 		return
 	}
-	keys := []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries"}
-	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
-	nstest.SetSysctl(t, "net.ipv4.tcp_max_syn_backlog", 2000)
-	nstest.SetSysctl(t, "net.ipv4.tcp_synack_retries", 4)
-	before := sysctltest.Values(t, sysctl.DefaultRoot, keys...)
-
-	ios, _, _, _ := iostreams.Test()
-	stateDir := filepath.Join(t.TempDir(), "state")
+	keys, before, ios, stateDir := midwaySetup(t)
 	var releaseSomaxconn func()
 	o := &Options{
-		IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, AllowLower: true,
-		Sets: []string{"somaxconn=8192", "tcp_max_syn_backlog=8192", "tcp_synack_retries=3"},
+		IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, AllowLower: true, Sets: midwaySets,
 		Commit: func(txn *sysctl.Txn) error {
 			txn.BeforeWrite = func(i int, restore bool) {
 				switch {
@@ -219,4 +203,19 @@ func TestFailedRestoreStaysOwed(t *testing.T) {
 	if err := run(next); err != nil {
 		t.Errorf("apply after the rollback: %v", err)
 	}
+}
+
+// midwaySets raise two keys and lower the third, written last.
+var midwaySets = []string{"somaxconn=8192", "tcp_max_syn_backlog=8192", "tcp_synack_retries=3"}
+
+// midwaySetup gives the three keys midwaySets changes known values in the
+// test's namespace and returns them, their values, streams and a state dir.
+func midwaySetup(t *testing.T) ([]string, map[string]string, *iostreams.IOStreams, string) {
+	t.Helper()
+	keys := []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries"}
+	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
+	nstest.SetSysctl(t, "net.ipv4.tcp_max_syn_backlog", 2000)
+	nstest.SetSysctl(t, "net.ipv4.tcp_synack_retries", 4)
+	ios, _, _, _ := iostreams.Test()
+	return keys, sysctltest.Values(t, sysctl.DefaultRoot, keys...), ios, filepath.Join(t.TempDir(), "state")
 }

@@ -67,7 +67,8 @@ func readKey(t *testing.T, key string) int64 {
 
 // SIGKILL at any moment of `tune --apply --persist` leaves the state file and
 // the sysctl.d file either old or new, never truncated, and `tune --rollback`
-// still puts every value (and the sysctl.d file) back.
+// still puts every value (and the sysctl.d file) back. Half the kills are
+// timed from the start, half from the moment the record appears.
 func TestTuneSurvivesSIGKILL(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
@@ -92,13 +93,23 @@ func TestTuneSurvivesSIGKILL(t *testing.T) {
 	outcomes := map[string]int{}
 	for i := 1; i <= rounds; i++ {
 		c := apply(i)
+		recordBefore := recordInode(h.state)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Delays spread from 0 to 1.5x a whole run: before, during and after the writes.
-		time.Sleep(full * 3 * time.Duration(i) / (2 * rounds))
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		if i%2 == 1 {
+			// Delays spread from 0 to 1.5x a whole run: before, during and after the writes.
+			time.Sleep(full * 3 * time.Duration(i) / (2 * rounds))
+		} else {
+			// 0 to 0.9 ms after the record appears: inside the write path,
+			// however slow a loaded machine makes the start.
+			waitForNewRecord(h.state, recordBefore, done, full*20)
+			time.Sleep(time.Duration(i/2%10) * 100 * time.Microsecond)
+		}
 		_ = c.Process.Signal(syscall.SIGKILL)
-		err := c.Wait()
+		err := <-done
 		outcome := "completed"
 		if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			outcome = "killed"

@@ -93,23 +93,7 @@ func TestTuneSurvivesSIGKILL(t *testing.T) {
 	outcomes := map[string]int{}
 	for i := 1; i <= rounds; i++ {
 		c := apply(i)
-		recordBefore := recordInode(h.state)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		if i%2 == 1 {
-			// Delays spread from 0 to 1.5x a whole run: before, during and after the writes.
-			time.Sleep(full * 3 * time.Duration(i) / (2 * rounds))
-		} else {
-			// 0 to 0.9 ms after the record appears: inside the write path,
-			// however slow a loaded machine makes the start.
-			waitForNewRecord(h.state, recordBefore, done, full*20)
-			time.Sleep(time.Duration(i/2%10) * 100 * time.Microsecond)
-		}
-		_ = c.Process.Signal(syscall.SIGKILL)
-		err := <-done
+		err := startAndSignal(t, c, h.state, i, rounds, full, syscall.SIGKILL)
 		outcome := "completed"
 		if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			outcome = "killed"

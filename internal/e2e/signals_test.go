@@ -64,20 +64,7 @@ func sweepSignals(t *testing.T, h tuneHost, rounds int, write func(i int) *exec.
 		c := write(i)
 		var stderr strings.Builder
 		c.Stderr = &stderr
-		recordBefore := recordInode(h.state)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		if i%2 == 1 {
-			time.Sleep(full * 3 * time.Duration(i) / (2 * time.Duration(rounds)))
-		} else {
-			waitForNewRecord(h.state, recordBefore, done, full*20)
-			time.Sleep(time.Duration(i/2%10) * 100 * time.Microsecond)
-		}
-		_ = c.Process.Signal(sig)
-		err := <-done
+		err := startAndSignal(t, c, h.state, i, rounds, full, sig)
 		ws, _ := c.ProcessState.Sys().(syscall.WaitStatus)
 		var outcome string
 		switch {
@@ -182,4 +169,26 @@ func waitForNewRecord(dir string, before uint64, done chan error, limit time.Dur
 		}
 		time.Sleep(20 * time.Microsecond)
 	}
+}
+
+// startAndSignal starts c, delivers sig and returns c's Wait error. Odd
+// rounds signal after a delay spread over 0..1.5x full (a whole run) by
+// round; even rounds 0..0.9 ms after the record of the change appears in
+// stateDir, i.e. inside the write path however slowly the binary starts.
+func startAndSignal(t *testing.T, c *exec.Cmd, stateDir string, round, rounds int, full time.Duration, sig syscall.Signal) error {
+	t.Helper()
+	recordBefore := recordInode(stateDir)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	if round%2 == 1 {
+		time.Sleep(full * 3 * time.Duration(round) / (2 * time.Duration(rounds)))
+	} else {
+		waitForNewRecord(stateDir, recordBefore, done, full*20)
+		time.Sleep(time.Duration(round/2%10) * 100 * time.Microsecond)
+	}
+	_ = c.Process.Signal(sig)
+	return <-done
 }

@@ -18,7 +18,7 @@ func overflowCounterFindings(v *view) []Finding {
 	if !v.sampled() {
 		return []Finding{{
 			ID: "listen-overflows-since-boot", Severity: Info, Subject: "TcpExtListenOverflows",
-			Reason:   fmt.Sprintf("%d SYNs or final ACKs were dropped at a full accept queue since boot (tcp_input.c tcp_conn_request, tcp_minisocks.c tcp_check_req).%s", n, sinceBootNote),
+			Reason:   fmt.Sprintf("%d SYNs or final ACKs were dropped at a full accept queue %s (tcp_input.c tcp_conn_request, tcp_minisocks.c tcp_check_req).%s", n, v.since(), v.totalsNote()),
 			Fix:      "run `backlogctl advise --interval 10s` to see whether it is still rising and at which listener",
 			Evidence: ev,
 		}}
@@ -54,13 +54,16 @@ func netdevFindings(v *view) []Finding {
 	}
 	if !v.sampled() {
 		f.Severity = Info
-		f.Reason += sinceBootNote
+		f.Reason += " These are totals since boot (softnet_stat is host-wide): run with --interval to see whether it is still happening."
 	}
 	if f.Current != nil {
 		want := max(minNetdevBacklog, nextPow2(2**f.Current))
 		f.Recommended = int64p(want)
 		f.Evidence["netdev_max_backlog"] = float64(*f.Current)
 		f.Fix = fmt.Sprintf("raise net.core.netdev_max_backlog to %d (a global key); if drops continue, spread interrupts (RPS/RSS)", want)
+		if !v.sampled() {
+			f.Fix = fmt.Sprintf("run `backlogctl advise --interval 10s`: if the drops still rise, raise net.core.netdev_max_backlog to %d (a global key)", want)
+		}
 	} else {
 		f.Fix = "net.core.netdev_max_backlog is global and not visible in this network namespace: raise it from the host"
 	}

@@ -80,14 +80,23 @@ func TestTotalsSinceBootAreInfoOnly(t *testing.T) {
 	if len(got) == 0 {
 		t.Fatal("no findings at all; want info findings for the totals")
 	}
+	// What is true now may warn: a clamp still in place (tune acts on it)
+	// and an owner at its descriptor limit.
+	current := map[string]bool{"somaxconn-clamps-listener": true, "nofile-near-limit": true}
 	for _, f := range got {
-		if f.Severity != Info {
+		if f.Severity != Info && !current[f.ID] {
 			t.Errorf("%s %s is %s from totals since boot; want info", f.ID, f.Subject, f.Severity)
 		}
+		if f.ID == "listener-drops-history" && f.Recommended != nil {
+			t.Errorf("history recommends a value: %+v", f)
+		}
 	}
-	// The same totals, rising during an interval, do warn.
+	if _, ok := FindingByID(got, "listener-drops-history", "127.0.0.1:81"); !ok {
+		t.Errorf("backlog 16 below somaxconn with drops since creation: no listener-drops-history in %v", summarize(got))
+	}
+	// The same totals, rising during an interval with ListenOverflows, do warn.
 	before := with(setSysctl("net.core.somaxconn", 128), listening(lst(80, 3, 128, p32(0))))
-	now := with(setSysctl("net.core.somaxconn", 128), listening(lst(80, 3, 128, p32(50))))
+	now := with(setSysctl("net.core.somaxconn", 128), counter("TcpExtListenOverflows", 25), counter("TcpExtListenDrops", 25), counter("TcpPassiveOpens", 100), listening(lst(80, 3, 128, p32(50))))
 	if w := Worst(Advise(twice(before, now))); w != Warning {
 		t.Errorf("drops rising during the interval: worst = %q, want warning", w)
 	}

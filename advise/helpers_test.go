@@ -46,7 +46,7 @@ func host() *inspect.Snapshot {
 			"fs.file-max":                    9223372036854775807,
 			"fs.nr_open":                     1048576,
 		},
-		Counters:  map[string]uint64{"TcpExtListenOverflows": 0, "TcpExtListenDrops": 0, "TcpExtTCPReqQFullDrop": 0, "TcpExtTCPReqQFullDoCookies": 0},
+		Counters:  map[string]uint64{"TcpExtListenOverflows": 0, "TcpExtListenDrops": 0, "TcpExtTCPReqQFullDrop": 0, "TcpExtTCPReqQFullDoCookies": 0, "TcpExtTCPDeferAcceptDrop": 0, "TcpPassiveOpens": 0},
 		Files:     &rlimit.Files{Allocated: 1000, Max: 9223372036854775807, NrOpen: 1048576},
 		Listeners: []inspect.Listener{},
 	}

@@ -33,6 +33,25 @@ type Input struct {
 	Sizing *Sizing
 	// Profile, when set, reports keys below the profile's targets.
 	Profile *Profile
+	// ChildNetns is true when the snapshot is of a network namespace other
+	// than the initial one: its counters started when it was created, not at boot.
+	ChildNetns bool
+	// NetnsUnknown is true when whether the namespace is the initial one
+	// could not be told; totals are then said to start at boot or at the
+	// namespace's creation.
+	NetnsUnknown bool
+	// Changes are the tunable changes backlogctl itself recorded (tune's
+	// state), oldest first; a listener older than a somaxconn raise keeps
+	// the old clamp until it calls listen() again.
+	Changes []SysctlChange
+}
+
+// SysctlChange is one recorded change of a tunable in this network namespace.
+type SysctlChange struct {
+	Key  string    `json:"key"`
+	From int64     `json:"from"`
+	To   int64     `json:"to"`
+	At   time.Time `json:"at"`
 }
 
 // Advise runs every rule on in and returns the findings, most severe first.
@@ -45,11 +64,10 @@ func Advise(in Input) []Finding {
 		in.Before = nil
 	}
 	v := newView(in)
-	var out []Finding
 	for _, rule := range rules {
-		out = append(out, rule(v)...)
+		v.found = append(v.found, rule(v)...)
 	}
-	out = dedupeProfile(out)
+	out := dedupeProfile(v.found)
 	Sort(out)
 	return out
 }
@@ -64,6 +82,7 @@ var rules = []func(*view) []Finding{
 	cookieCounterFindings,
 	overflowCounterFindings,
 	netdevFindings,
+	nofileLimitFindings, // after listenerFindings: skips owners it judged
 	nrOpenFindings,
 	fileNrFindings,
 	sizingFindings,

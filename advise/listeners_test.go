@@ -9,7 +9,8 @@ import (
 )
 
 func TestListenerRules(t *testing.T) {
-	listenerIDs := []string{"somaxconn-clamps-listener", "listener-backlog-too-small", "accept-queue-full-at-nofile", "somaxconn-lowered-since-listen"}
+	listenerIDs := []string{"somaxconn-clamps-listener", "listener-backlog-too-small", "accept-queue-full-at-nofile", "somaxconn-lowered-since-listen",
+		"listener-drops-history", "listener-drops-defer-accept", "listener-drops-syn-queue-full", "listener-drops-syn-backlog", "listener-drops-cause-unknown"}
 	tests := []ruleCase{
 		{
 			name: "clamped listener with a full queue: raise somaxconn",
@@ -27,9 +28,23 @@ func TestListenerRules(t *testing.T) {
 			want: []summary{},
 		},
 		{
-			name: "clamped listener with drops only since creation: info",
+			name: "clamped listener with drops only since creation: the clamp is still a finding tune acts on",
 			in:   once(with(setSysctl("net.core.somaxconn", 8), listening(lst(9000, 0, 8, p32(7))))),
-			want: []summary{{"somaxconn-clamps-listener", Info, "127.0.0.1:9000", "net.core.somaxconn", p64(8), p64(4096)}},
+			want: []summary{{"somaxconn-clamps-listener", Warning, "127.0.0.1:9000", "net.core.somaxconn", p64(8), p64(4096)}},
+		},
+		{
+			name: "clamped at the somaxconn backlogctl raised it to, drops since creation: history, nothing to raise again",
+			in: func() Input {
+				in := once(with(listening(lst(9000, 0, 4096, p32(7)))))
+				in.Changes = []SysctlChange{{Key: "net.core.somaxconn", From: 128, To: 4096, At: time.Unix(1e9, 0)}}
+				return in
+			}(),
+			want: []summary{{"listener-drops-history", Info, "127.0.0.1:9000", "", nil, nil}},
+		},
+		{
+			name: "below somaxconn with drops only since creation: history",
+			in:   once(with(listening(lst(9000, 0, 511, p32(7))))),
+			want: []summary{{"listener-drops-history", Info, "127.0.0.1:9000", "", nil, nil}},
 		},
 		{
 			name: "backlog below somaxconn overflowing: the program's backlog, not somaxconn",
@@ -37,21 +52,57 @@ func TestListenerRules(t *testing.T) {
 			want: []summary{{"listener-backlog-too-small", Warning, "127.0.0.1:9001", "", p64(4), p64(4096)}},
 		},
 		{
-			name: "drops during the interval with an empty queue: warning",
+			name: "drops during the interval with an empty queue and ListenOverflows rising: warning",
 			in: twice(with(listening(lst(9001, 0, 511, p32(10)))),
-				with(listening(lst(9001, 0, 511, p32(30))))),
+				with(counter("TcpExtListenOverflows", 10), counter("TcpExtListenDrops", 10), listening(lst(9001, 0, 511, p32(30))))),
 			want: []summary{{"listener-backlog-too-small", Warning, "127.0.0.1:9001", "", p64(511), p64(4096)}},
 		},
 		{
-			name: "old drops that did not change during the interval: nothing",
-			in: twice(with(listening(lst(9001, 0, 511, p32(10)))),
-				with(listening(lst(9001, 0, 511, p32(10))))),
-			want: []summary{},
+			name: "drops with only TCPDeferAcceptDrop rising: not an overflow, nothing to size",
+			in: twice(with(counter("TcpExtTCPDeferAcceptDrop", 0), listening(lst(9001, 0, 511, p32(10)))),
+				with(counter("TcpExtTCPDeferAcceptDrop", 20), listening(lst(9001, 0, 511, p32(30))))),
+			want: []summary{{"listener-drops-defer-accept", Info, "127.0.0.1:9001", "", nil, nil}},
 		},
 		{
-			name: "pinned full at both samples and dropping: critical",
+			name: "drops with TCPReqQFullDrop rising, syncookies off: syncookies, not the backlog",
+			in: twice(with(setSysctl("net.ipv4.tcp_syncookies", 0), listening(lst(9001, 0, 511, p32(10)))),
+				with(setSysctl("net.ipv4.tcp_syncookies", 0), counter("TcpExtTCPReqQFullDrop", 20), counter("TcpExtListenDrops", 20), listening(lst(9001, 0, 511, p32(30))))),
+			want: []summary{{"listener-drops-syn-queue-full", Warning, "127.0.0.1:9001", "net.ipv4.tcp_syncookies", p64(0), p64(1)}},
+		},
+		{
+			name: "ListenDrops beyond overflows with syncookies off: the 3/4 rule",
+			in: twice(with(setSysctl("net.ipv4.tcp_syncookies", 0), listening(lst(9001, 0, 511, p32(10)))),
+				with(setSysctl("net.ipv4.tcp_syncookies", 0), counter("TcpExtListenDrops", 20), listening(lst(9001, 0, 511, p32(30))))),
+			want: []summary{{"listener-drops-syn-backlog", Warning, "127.0.0.1:9001", "net.ipv4.tcp_syncookies", p64(0), p64(1)}},
+		},
+		{
+			name: "overflows and deferred ACKs both rising, queue never full: cannot tell",
+			in: twice(with(counter("TcpExtTCPDeferAcceptDrop", 0), listening(lst(9001, 0, 511, p32(10)))),
+				with(counter("TcpExtTCPDeferAcceptDrop", 5), counter("TcpExtListenOverflows", 5), counter("TcpExtListenDrops", 5), listening(lst(9001, 0, 511, p32(30))))),
+			want: []summary{{"listener-drops-cause-unknown", Warning, "127.0.0.1:9001", "", nil, nil}},
+		},
+		{
+			name: "drops with no counter rising: unknown cause, not an overflow",
+			in: twice(with(listening(lst(9001, 0, 511, p32(10)))),
+				with(listening(lst(9001, 0, 511, p32(30))))),
+			want: []summary{{"listener-drops-cause-unknown", Info, "127.0.0.1:9001", "", nil, nil}},
+		},
+		{
+			name: "old drops that did not change during the interval: history, nothing to change",
+			in: twice(with(listening(lst(9001, 0, 511, p32(10)))),
+				with(listening(lst(9001, 0, 511, p32(10))))),
+			want: []summary{{"listener-drops-history", Info, "127.0.0.1:9001", "", nil, nil}},
+		},
+		{
+			name: "a clamp with drops since creation and none during the interval: still the clamp finding",
+			in: twice(with(setSysctl("net.core.somaxconn", 128), listening(lst(9001, 0, 128, p32(10)))),
+				with(setSysctl("net.core.somaxconn", 128), listening(lst(9001, 0, 128, p32(10))))),
+			want: []summary{{"somaxconn-clamps-listener", Warning, "127.0.0.1:9001", "net.core.somaxconn", p64(128), p64(4096)}},
+		},
+		{
+			name: "pinned full at both samples and dropping, still accepting: critical",
 			in: twice(with(setSysctl("net.core.somaxconn", 128), listening(lst(80, 129, 128, p32(10)))),
-				with(setSysctl("net.core.somaxconn", 128), listening(lst(80, 129, 128, p32(90))))),
+				with(setSysctl("net.core.somaxconn", 128), counter("TcpPassiveOpens", 500), counter("TcpExtListenOverflows", 40), counter("TcpExtListenDrops", 40), listening(lst(80, 129, 128, p32(90))))),
 			want: []summary{{"somaxconn-clamps-listener", Critical, "127.0.0.1:80", "net.core.somaxconn", p64(128), p64(4096)}},
 		},
 		{
@@ -124,8 +175,11 @@ func TestNofileFixNamesSystemdUnit(t *testing.T) {
 	if !ok {
 		t.Fatal("no accept-queue-full-at-nofile finding")
 	}
-	if !strings.Contains(f.Fix, "systemctl edit nginx.service") || !strings.Contains(f.Fix, "LimitNOFILE=65536") {
-		t.Errorf("fix %q does not name the LimitNOFILE= drop-in for nginx.service", f.Fix)
+	if !strings.Contains(f.Fix, "backlogctl rlimit set --systemd-unit nginx.service --nofile 65536:65536 --write") || !strings.Contains(f.Fix, "worker_rlimit_nofile 65536") {
+		t.Errorf("fix %q does not name the LimitNOFILE= drop-in for nginx.service and worker_rlimit_nofile", f.Fix)
+	}
+	if strings.Contains(f.Fix, "prlimit") {
+		t.Errorf("fix %q uses raw prlimit, not backlogctl rlimit set", f.Fix)
 	}
 	if f.Listener != "127.0.0.1:80" {
 		t.Errorf("listener = %q, want 127.0.0.1:80", f.Listener)
@@ -133,8 +187,8 @@ func TestNofileFixNamesSystemdUnit(t *testing.T) {
 
 	in.Units = nil
 	f, _ = FindingByID(Advise(in), "accept-queue-full-at-nofile", "pid:42")
-	if strings.Contains(f.Fix, "systemctl") || !strings.Contains(f.Fix, "prlimit --pid 42") {
-		t.Errorf("without a unit, fix %q should use prlimit and not systemctl", f.Fix)
+	if strings.Contains(f.Fix, "systemctl") || !strings.Contains(f.Fix, "backlogctl rlimit set --pid 42 --nofile 65536") {
+		t.Errorf("without a unit, fix %q should use backlogctl rlimit set --pid and not systemctl", f.Fix)
 	}
 }
 
@@ -153,11 +207,20 @@ func TestProgramFix(t *testing.T) {
 		{"php-fpm8.2", "php-fpm: master process", "listen.backlog = 4096"},
 		{"python3", "/usr/bin/python3 /usr/local/bin/gunicorn app:app", "--backlog 4096"},
 		{"caddy", "caddy run", "Go's net package"},
+		{"python3.11", "python3 -m http.server 8000", "request_queue_size = 4096"},
+		{"uwsgi", "uwsgi --ini app.ini", "--listen 4096"},
+		{"envoy", "envoy -c envoy.yaml", "tcp_backlog_size: 4096"},
+		{"java", "java -cp . Server", "new ServerSocket(port, 4096)"},
+		{"goserver", "/srv/goserver", "Go's net package"},
 		{"myserver", "/opt/myserver", "the backlog myserver passes to listen()"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.comm, func(t *testing.T) {
-			l := lst(80, 0, 4, nil, inspect.Process{PID: 1, Comm: tt.comm, Cmdline: tt.cmdline})
+			p := inspect.Process{PID: 1, Comm: tt.comm, Cmdline: tt.cmdline}
+			if tt.comm == "goserver" {
+				p.GoVersion = "go1.24.0" // recognised by its build information
+			}
+			l := lst(80, 0, 4, nil, p)
 			if got := programFix(l, 4096); !strings.Contains(got, tt.want) {
 				t.Errorf("programFix = %q, want it to contain %q", got, tt.want)
 			}

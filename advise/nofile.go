@@ -3,8 +3,10 @@ package advise
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // unlimited is RLIM_INFINITY as /proc/PID/limits reports it.
@@ -18,12 +20,7 @@ const minNofile = 65536
 // RLIMIT_NOFILE (within 1%, at least 2): its accept() fails with EMFILE.
 func ownerAtLimit(l inspect.Listener) (inspect.Process, bool) {
 	for _, p := range l.Processes {
-		soft := p.NofileSoft
-		if soft == 0 || soft == unlimited || p.OpenFDs <= 0 {
-			continue
-		}
-		margin := max(2, soft/100)
-		if uint64(p.OpenFDs)+margin >= soft {
+		if nearNofile(p) {
 			return p, true
 		}
 	}
@@ -45,10 +42,7 @@ func (v *view) nrOpen() int64 {
 // descriptor, so the fix is the limit, not the backlog.
 func (v *view) nofileFinding(l inspect.Listener, owner inspect.Process, p pressure) Finding {
 	soft := owner.NofileSoft
-	want := max(minNofile, nextPow2(int64(min(2*soft, math.MaxInt32))))
-	if nr := v.nrOpen(); nr > 0 {
-		want = min(want, nr) // a hard limit above fs.nr_open is refused (EPERM)
-	}
+	want := v.nofileWant(soft)
 	sev := Critical
 	if !p.active(v.sampled()) {
 		sev = Info
@@ -63,17 +57,7 @@ func (v *view) nofileFinding(l inspect.Listener, owner inspect.Process, p pressu
 	if nr := v.nrOpen(); nr > 0 {
 		ev["nr_open"] = float64(nr)
 	}
-	var fix string
-	if unit := v.in.Units[owner.PID]; unit != "" {
-		fix = fmt.Sprintf("`systemctl edit %s` and add \"[Service]\\nLimitNOFILE=%d\", then `systemctl restart %s`; until then `prlimit --pid %d --nofile=%d:%d` lets the running process accept again",
-			unit, want, unit, owner.PID, want, want)
-	} else {
-		fix = fmt.Sprintf("`prlimit --pid %d --nofile=%d:%d` lets the running process accept again; make it permanent where %s is started (its service's LimitNOFILE=, or ulimit -n)",
-			owner.PID, want, want, owner.Comm)
-	}
-	if owner.NofileHard != unlimited && uint64(want) > owner.NofileHard {
-		fix += fmt.Sprintf("; a hard limit above the current %d needs root (CAP_SYS_RESOURCE)", owner.NofileHard)
-	}
+	fix := v.nofileFix(l, owner, want)
 	return Finding{
 		ID: "accept-queue-full-at-nofile", Severity: sev,
 		Subject: PIDSubject(owner.PID), Listener: ListenerSubject(l.Address, l.Port),
@@ -83,6 +67,115 @@ func (v *view) nofileFinding(l inspect.Listener, owner inspect.Process, p pressu
 		Fix:      fix,
 		Evidence: ev,
 	}
+}
+
+// nofileWant is the soft limit to recommend for an owner at its limit.
+func (v *view) nofileWant(soft uint64) int64 {
+	want := max(minNofile, nextPow2(int64(min(2*soft, math.MaxInt32))))
+	if nr := v.nrOpen(); nr > 0 {
+		want = min(want, nr) // a hard limit above fs.nr_open is refused (EPERM)
+	}
+	return want
+}
+
+// nofileFix says how to give owner more descriptors: `backlogctl rlimit set`
+// on the process that holds the limit now, the program's own setting where
+// it has one (nginx's workers take worker_rlimit_nofile; without it they
+// inherit the master's limit), and the unit's LimitNOFILE= to make it last.
+func (v *view) nofileFix(l inspect.Listener, owner inspect.Process, want int64) string {
+	holders := []inspect.Process{owner}
+	prog := recognise(l.Processes)
+	nginx := prog != nil && prog.Name == "nginx" && len(l.Processes) > 1
+	if nginx {
+		// The master holds the limit new workers inherit; the workers accept.
+		holders = l.Processes
+	}
+	cmds := make([]string, len(holders))
+	for i, p := range holders {
+		limit := fmt.Sprintf("%d:%d", want, want)
+		if p.NofileHard == unlimited || uint64(want) <= p.NofileHard {
+			limit = fmt.Sprint(want) // the hard limit already allows it
+		}
+		cmds[i] = fmt.Sprintf("`backlogctl rlimit set --pid %d --nofile %s`", p.PID, limit)
+	}
+	now := cmds[0] + " lets the running process accept again"
+	if nginx {
+		now = fmt.Sprintf("%s for the master (%s[%d], whose limit new workers inherit), then %s for the running workers",
+			cmds[0], holders[0].Comm, holders[0].PID, strings.Join(cmds[1:], " and "))
+	}
+	var lasting string
+	if unit := v.in.Units[owner.PID]; unit != "" {
+		lasting = fmt.Sprintf("make it permanent with `backlogctl rlimit set --systemd-unit %s --nofile %d:%d --write`, then `systemctl daemon-reload && systemctl restart %s`", unit, want, want, unit)
+	} else {
+		lasting = fmt.Sprintf("make it permanent where %s is started (its service's LimitNOFILE=, or ulimit -n)", owner.Comm)
+	}
+	fix := now + "; " + lasting
+	if prog != nil && prog.nofile != "" {
+		fix += fmt.Sprintf("; %s: %s", prog.Name, strings.ReplaceAll(prog.nofile, "%s", fmt.Sprint(want)))
+	}
+	for _, p := range holders {
+		if p.NofileHard != unlimited && uint64(want) > p.NofileHard {
+			fix += "; raising a hard limit needs root (CAP_SYS_RESOURCE)"
+			break
+		}
+	}
+	return fix
+}
+
+// nofileLimitFindings: an owner at (or within a small margin of) its soft
+// RLIMIT_NOFILE is a finding whatever its queue shows: accept() fails with
+// EMFILE while the queue may be nearly empty (nginx at 64/64 logs
+// "accept4() failed (24: Too many open files)" with a short queue).
+// Owners already judged by accept-queue-full-at-nofile are skipped.
+func nofileLimitFindings(v *view) []Finding {
+	done := map[int]bool{}
+	for _, f := range v.found {
+		if f.ID == "accept-queue-full-at-nofile" {
+			done[int(f.Evidence["pid"])] = true
+		}
+	}
+	var out []Finding
+	for _, l := range v.now.Listeners {
+		for _, p := range l.Processes {
+			if done[p.PID] || !nearNofile(p) {
+				continue
+			}
+			done[p.PID] = true
+			want := v.nofileWant(p.NofileSoft)
+			sev, state := Warning, fmt.Sprintf("within %d of it", nofileMargin(p.NofileSoft))
+			if uint64(p.OpenFDs) >= p.NofileSoft {
+				sev, state = Critical, "at or above it: accept() fails with EMFILE now"
+			}
+			ev := map[string]float64{"pid": float64(p.PID), "open_fds": float64(p.OpenFDs), "nofile_soft": float64(p.NofileSoft), "fd_usage": p.FDUsage()}
+			if p.NofileHard != unlimited {
+				ev["nofile_hard"] = float64(p.NofileHard)
+			}
+			out = append(out, Finding{
+				ID: "nofile-near-limit", Severity: sev,
+				Subject: PIDSubject(p.PID), Listener: ListenerSubject(l.Address, l.Port),
+				Current: int64p(int64(min(p.NofileSoft, math.MaxInt64))), Recommended: int64p(want),
+				Reason: fmt.Sprintf("%s[%d] has %d descriptors open of its RLIMIT_NOFILE soft limit %d, %s. accept() fails with EMFILE at the limit whatever the accept queue shows (the connection stays queued, net/socket.c reserves the descriptor first), so the queue may look short while clients wait.",
+					p.Comm, p.PID, p.OpenFDs, p.NofileSoft, state),
+				Fix:      v.nofileFix(l, p, want),
+				Evidence: ev,
+			})
+		}
+	}
+	return out
+}
+
+// nofileMargin is how close to the soft limit counts as at it: the margin
+// backlogctl rlimit's status uses.
+func nofileMargin(soft uint64) uint64 { return rlimit.NearMargin(soft) }
+
+// nearNofile reports an owner whose open descriptors reach its soft limit
+// within nofileMargin (rlimit's near or at-limit status).
+func nearNofile(p inspect.Process) bool {
+	if p.OpenFDs <= 0 {
+		return false
+	}
+	st := rlimit.UsageStatus(p.OpenFDs, p.NofileSoft)
+	return st == rlimit.StatusNear || st == rlimit.StatusAtLimit
 }
 
 // nrOpenFindings: a process whose hard RLIMIT_NOFILE is above fs.nr_open

@@ -6,6 +6,7 @@ package advise
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -21,12 +22,17 @@ type Change struct {
 	Reason string       `json:"reason"`
 }
 
-// Lowers reports whether the change would lower the current value, by the
-// one rule tune, sysctl set and rlimit set share (sysctl.LowersInt: a mode
-// key such as tcp_syncookies is never lowered).
+// Lowers reports whether the change would lower a size, by the one rule
+// tune, sysctl set and rlimit set share (sysctl.LowersInt). Mode keys
+// (tcp_syncookies, tcp_abort_on_overflow) choose a behaviour, not a size,
+// so setting them is never lowering.
 func (c Change) Lowers() bool {
 	return c.Current != nil && sysctl.LowersInt(c.Key, *c.Current, c.Target)
 }
+
+// ModeKey reports whether a tunable's value is a mode, not a size (the
+// registry's sysctl.Key.Mode).
+func ModeKey(name string) bool { return sysctl.IsMode(name) }
 
 // Plan is an ordered set of changes, one per key.
 type Plan struct {
@@ -77,11 +83,7 @@ func LookupProfile(name string) (Profile, error) {
 			return p, nil
 		}
 	}
-	names := make([]string, 0, len(Profiles))
-	for _, p := range Profiles {
-		names = append(names, p.Name)
-	}
-	return Profile{}, fmt.Errorf("unknown profile %q (known: %v)", name, names)
+	return Profile{}, fmt.Errorf("unknown profile %q (known: %s)", name, strings.Join(ProfileNames(), ", "))
 }
 
 // PlanProfile plans the changes that bring current up to profile p. Keys the

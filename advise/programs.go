@@ -8,34 +8,54 @@ import (
 	"github.com/backlogctl/backlogctl/inspect"
 )
 
-// program is a server whose backlog setting we can name.
+// program is a server whose backlog and descriptor settings we can name.
 type program struct {
 	// Name is how the finding names it.
 	Name string
 	// names are comm values or argv[0]/argv[1] basenames that identify it
-	// (a trailing '*' matches a prefix: php-fpm8.2).
+	// (a trailing '*' matches a prefix: php-fpm8.2, python3.11).
 	names []string
 	// setting says how to raise its backlog; %s is the recommended value.
 	setting string
+	// relisten says what makes it call listen() again, when that is not
+	// simply a restart.
+	relisten string
+	// nofile says where its descriptor limit is set; %s is the value.
+	nofile string
 }
 
-// programs are the servers whose backlog settings are well known. Defaults
-// are the programs' own (nginx, Node, Redis, Apache: 511).
+// programs are the servers whose settings are well known. Defaults are the
+// programs' own.
 var programs = []program{
-	{"nginx", []string{"nginx"}, "raise the `listen ... backlog=%s;` parameter in nginx's server block (default 511)"},
-	{"HAProxy", []string{"haproxy"}, "raise HAProxy's `backlog %s` in the frontend (or `bind ... backlog %s`; default: maxconn)"},
-	{"Node.js", []string{"node", "nodejs"}, "raise `server.listen({port, backlog: %s})` in the Node.js program (default 511)"},
-	{"Java", []string{"java"}, "raise the Java server's accept queue: Tomcat `acceptCount=\"%s\"` (Spring Boot server.tomcat.accept-count, default 100), Jetty acceptQueueSize, Netty SO_BACKLOG"},
-	{"Redis", []string{"redis-server", "valkey-server"}, "raise `tcp-backlog %s` in redis.conf (default 511)"},
-	{"PostgreSQL", []string{"postgres", "postmaster"}, "PostgreSQL derives its listen() backlog from max_connections and has no backlog setting (%s wanted): put a pooler such as PgBouncer in front or raise max_connections"},
-	{"Apache httpd", []string{"apache2", "httpd"}, "raise `ListenBacklog %s` in the Apache configuration (default 511)"},
-	{"PHP-FPM", []string{"php-fpm*"}, "raise `listen.backlog = %s` in the PHP-FPM pool"},
-	{"gunicorn", []string{"gunicorn"}, "raise gunicorn's `--backlog %s` (default 2048)"},
-	{"uvicorn", []string{"uvicorn"}, "raise uvicorn's `--backlog %s` (default 2048)"},
-	{"MySQL", []string{"mysqld", "mariadbd"}, "raise `back_log = %s` in my.cnf"},
-	{"memcached", []string{"memcached"}, "raise memcached's `-b %s` (default 1024)"},
-	{"a Go program", []string{"caddy", "traefik", "etcd", "consul", "prometheus"}, "Go's net package listens with somaxconn itself, so there is no backlog setting (%s wanted): raise net.core.somaxconn and restart it"},
+	{"nginx", []string{"nginx"}, "raise the `listen ... backlog=%s;` parameter in nginx's server block (default 511); `nginx -s reload` calls listen() again with it",
+		"nginx calls listen() again on reload only when a listen directive's backlog= changed, so a somaxconn change needs a restart (or a changed backlog= and a reload)",
+		"set `worker_rlimit_nofile %s;` in nginx.conf and reload (`nginx -s reload`): the workers, which accept, set it themselves; without it they inherit the master's limit"},
+	{"HAProxy", []string{"haproxy"}, "raise HAProxy's `backlog %s` in the frontend (or `bind ... backlog %s`; default: maxconn)", "", "HAProxy raises its own limit from maxconn (or `fd-hard-limit`); raise `maxconn` in the global section"},
+	{"Envoy", []string{"envoy"}, "raise the listener's `tcp_backlog_size: %s` in Envoy's configuration (default 128)", "", ""},
+	{"Node.js", []string{"node", "nodejs"}, "raise `server.listen({port, backlog: %s})` in the Node.js program (default 511)", "", ""},
+	{"Java", []string{"java"}, "raise the Java server's accept queue: `new ServerSocket(port, %s)` (default 50), Tomcat `acceptCount=\"%s\"` (Spring Boot server.tomcat.accept-count, default 100), Jetty acceptQueueSize, Netty SO_BACKLOG", "", ""},
+	{"Redis", []string{"redis-server", "valkey-server"}, "raise `tcp-backlog %s` in redis.conf (default 511)", "", "Redis sizes its limit from `maxclients` (plus 32): raise maxclients"},
+	{"PostgreSQL", []string{"postgres", "postmaster"}, "PostgreSQL derives its listen() backlog from max_connections (2 × max_connections, at most somaxconn) and has no backlog setting (%s wanted): raise max_connections or put a pooler such as PgBouncer in front", "", ""},
+	{"Apache httpd", []string{"apache2", "httpd"}, "raise `ListenBacklog %s` in the Apache configuration (default 511)", "", ""},
+	{"PHP-FPM", []string{"php-fpm*"}, "raise `listen.backlog = %s` in the PHP-FPM pool", "", "set `rlimit_files = %s` in php-fpm.conf"},
+	{"gunicorn", []string{"gunicorn"}, "raise gunicorn's `--backlog %s` (default 2048)", "", ""},
+	{"uWSGI", []string{"uwsgi"}, "raise uWSGI's `--listen %s` (default 100)", "", ""},
+	{"uvicorn", []string{"uvicorn"}, "raise uvicorn's `--backlog %s` (default 2048)", "", ""},
+	{"Python", []string{"python", "python2*", "python3*"}, "raise the backlog the Python program passes to listen(): socketserver's `request_queue_size = %s` on the server class (default 5, which http.server uses), or `sock.listen(%s)`", "", ""},
+	{"MySQL", []string{"mysqld", "mariadbd"}, "raise `back_log = %s` in my.cnf", "", "set `open_files_limit = %s` in my.cnf"},
+	{"memcached", []string{"memcached"}, "raise memcached's `-b %s` (default 1024)", "", ""},
+	{"a Go program", []string{"caddy", "traefik", "etcd", "consul", "prometheus"}, goSetting, goRelisten, ""},
 }
+
+// goSetting and goRelisten are the Go net package's facts, for programs
+// recognised by name or by their Go build information.
+const (
+	goSetting  = "Go's net package listens with somaxconn itself, so there is no backlog setting (%s wanted): raise net.core.somaxconn and restart it"
+	goRelisten = "Go's net.Listen reads somaxconn when it listens, so a restart picks up the new value"
+)
+
+// goProgram is the Go entry, for owners inspect recognised as Go binaries.
+var goProgram = program{Name: "a Go program", setting: goSetting, relisten: goRelisten}
 
 // recognise finds the program among a listener's owners, or nil.
 func recognise(ps []inspect.Process) *program {
@@ -49,9 +69,30 @@ func recognise(ps []inspect.Process) *program {
 		for i := range programs {
 			for _, c := range cands {
 				if programs[i].matches(c) {
+					// An interpreter running a known tool names the tool.
+					if programs[i].Name == "Python" && len(cands) > 2 {
+						if q := recogniseName(cands[2]); q != nil {
+							return q
+						}
+					}
 					return &programs[i]
 				}
 			}
+		}
+	}
+	for _, p := range ps {
+		if p.GoVersion != "" {
+			return &goProgram
+		}
+	}
+	return nil
+}
+
+// recogniseName is recognise for one candidate name, never Python itself.
+func recogniseName(name string) *program {
+	for i := range programs {
+		if programs[i].Name != "Python" && programs[i].matches(name) {
+			return &programs[i]
 		}
 	}
 	return nil
@@ -74,7 +115,7 @@ func programFix(l inspect.Listener, want int64) string {
 	}
 	if p := recognise(l.Processes); p != nil {
 		fix := fmt.Sprintf("%s: %s", p.Name, strings.ReplaceAll(p.setting, "%s", value))
-		if strings.HasPrefix(p.setting, "raise ") {
+		if strings.HasPrefix(p.setting, "raise ") && !strings.Contains(p.setting, "reload") {
 			fix += "; it takes effect when the program calls listen() again (usually a restart)"
 		}
 		return fix

@@ -116,13 +116,16 @@ func cookieCounterFindings(v *view) []Finding {
 		return nil
 	}
 	sev, note := Warning, ""
+	fix := "raise the backlog of the listener under SYN load (and somaxconn if it clamps it); leave net.ipv4.tcp_max_syn_backlog alone"
 	if !v.sampled() {
-		sev, note = Info, sinceBootNote
+		// A total is history: not a reason to raise anything.
+		sev, note = Info, v.totalsNote()
+		fix = "run `backlogctl advise --interval 10s`: if it still rises, the listener whose SYN queue fills needs a larger backlog (not net.ipv4.tcp_max_syn_backlog)"
 	}
 	return []Finding{{
 		ID: "syn-queue-overflow-cookies", Severity: sev, Subject: "TcpExtTCPReqQFullDoCookies",
 		Reason: fmt.Sprintf("%d SYNs found a SYN queue full and were answered with a cookie: the connections still work, but the SYN queue cap is the listener's effective backlog min(backlog, somaxconn) (inet_csk_reqsk_queue_is_full), not tcp_max_syn_backlog, which has no effect with syncookies on.%s", n, note),
-		Fix:    "raise the backlog of the listener under SYN load (and somaxconn if it clamps it); leave net.ipv4.tcp_max_syn_backlog alone",
+		Fix:    fix,
 		Evidence: v.withInterval(map[string]float64{
 			v.counterKey("TcpExtTCPReqQFullDoCookies"): float64(n),
 		}),

@@ -105,7 +105,7 @@ func TestKernelVersion(t *testing.T) {
 		{"linux", 0, 0, false, false},
 	}
 	for _, tt := range tests {
-		major, minor, ok := kernelVersion(tt.release)
+		major, minor, _, ok := kernelVersion(tt.release)
 		if major != tt.major || minor != tt.minor || ok != tt.ok || before44(tt.release) != tt.before44 {
 			t.Errorf("%q: got %d.%d ok=%v before44=%v", tt.release, major, minor, ok, before44(tt.release))
 		}
@@ -126,6 +126,14 @@ func TestSynQueueFull(t *testing.T) {
 		}
 		return []inspect.Listener{a, b}
 	}
+	kernel := func(release string) func(*inspect.Snapshot) {
+		return func(s *inspect.Snapshot) { s.Kernel = release }
+	}
+	mixed := func(syn uint32) []inspect.Listener {
+		g := group(syn)
+		g[1].AcceptQueueMax = 512 // members may have their own backlogs
+		return g
+	}
 	runRuleCases(t, []string{"syn-queue-full"}, []ruleCase{
 		{
 			name: "SYN queue below the backlog: nothing",
@@ -133,9 +141,39 @@ func TestSynQueueFull(t *testing.T) {
 			want: []summary{},
 		},
 		{
-			name: "program backlog full of half-open requests, cookies on: info, the program's backlog",
+			name: "6.18: at the backlog is not full yet (qlen > backlog since 6.12.10)",
 			in:   once(with(listening(synq(80, 128, 128)))),
+			want: []summary{},
+		},
+		{
+			name: "6.18: above the backlog, cookies on: info, the program's backlog",
+			in:   once(with(listening(synq(80, 129, 128)))),
 			want: []summary{{"syn-queue-full", Info, "127.0.0.1:80", "", p64(128), p64(4096)}},
+		},
+		{
+			name: "6.1.124: at the backlog is full (qlen >= backlog)",
+			in:   once(with(kernel("6.1.124"), listening(synq(80, 128, 128)))),
+			want: []summary{{"syn-queue-full", Info, "127.0.0.1:80", "", p64(128), p64(4096)}},
+		},
+		{
+			name: "6.1.125: at the backlog is not full",
+			in:   once(with(kernel("6.1.125-1-amd64"), listening(synq(80, 128, 128)))),
+			want: []summary{},
+		},
+		{
+			name: "6.12.9: at the backlog is full",
+			in:   once(with(kernel("6.12.9"), listening(synq(80, 128, 128)))),
+			want: []summary{{"syn-queue-full", Info, "127.0.0.1:80", "", p64(128), p64(4096)}},
+		},
+		{
+			name: "backlog 0 on 6.18: one request fills it",
+			in:   once(with(listening(synq(80, 1, 0)))),
+			want: []summary{{"syn-queue-full", Info, "127.0.0.1:80", "", p64(0), p64(4096)}},
+		},
+		{
+			name: "backlog 0 before the fix: always full",
+			in:   once(with(kernel("5.10.0"), listening(synq(80, 0, 0)))),
+			want: []summary{{"syn-queue-full", Info, "127.0.0.1:80", "", p64(0), p64(4096)}},
 		},
 		{
 			name: "clamped listener, cookies off: warning, somaxconn",
@@ -149,18 +187,42 @@ func TestSynQueueFull(t *testing.T) {
 		},
 		{
 			name: "SO_REUSEPORT group full",
-			in:   once(with(listening(group(256)...))),
+			in:   once(with(listening(group(257)...))),
 			want: []summary{{"syn-queue-full", Info, "127.0.0.1:443", "", p64(128), p64(4096)}},
 		},
 		{
+			name: "SO_REUSEPORT members with different backlogs: the sum, not the first times the size",
+			in:   once(with(listening(mixed(300)...))),
+			want: []summary{},
+		},
+		{
 			name: "syncookies=2 keeps no request sockets to count",
-			in:   once(with(setSysctl("net.ipv4.tcp_syncookies", 2), listening(synq(80, 128, 128)))),
+			in:   once(with(setSysctl("net.ipv4.tcp_syncookies", 2), listening(synq(80, 129, 128)))),
 			want: []summary{},
 		},
 		{
 			name: "before 4.4 the SYN queue had another cap",
-			in:   once(with(func(s *inspect.Snapshot) { s.Kernel = "3.10.0" }, listening(synq(80, 128, 128)))),
+			in:   once(with(kernel("3.10.0"), listening(synq(80, 129, 128)))),
 			want: []summary{},
 		},
 	})
+}
+
+func TestSynQueueRule(t *testing.T) {
+	for _, tt := range []struct {
+		release string
+		want    synFullRule
+	}{
+		{"6.18.44", synFullAbove}, {"6.13", synFullAbove}, {"7.0.1", synFullAbove},
+		{"6.12.10", synFullAbove}, {"6.12.9", synFullAtLeast},
+		{"6.1.125", synFullAbove}, {"6.1.124-1-amd64", synFullAtLeast},
+		{"6.6.71", synFullAtLeast}, {"6.6.72", synFullUnknown},
+		{"5.15.0-91-generic", synFullAtLeast}, {"5.15.180", synFullUnknown},
+		{"6.8.0-45-generic", synFullAtLeast}, {"4.19.0", synFullAtLeast},
+		{"garbage", synFullUnknown},
+	} {
+		if got := synQueueRule(tt.release); got != tt.want {
+			t.Errorf("synQueueRule(%q) = %v, want %v", tt.release, got, tt.want)
+		}
+	}
 }

@@ -6,50 +6,68 @@ import (
 	"github.com/backlogctl/backlogctl/inspect"
 )
 
-// synQueueFindings: a listener whose half-open requests reach its effective
+// synQueueFindings: a listener whose half-open requests fill its effective
 // backlog has a full SYN queue — since 4.4 the cap is min(backlog, somaxconn),
 // not tcp_max_syn_backlog (inet_csk_reqsk_queue_is_full) — so new SYNs are
-// answered with cookies (syncookies 1) or dropped (0). An SO_REUSEPORT group
-// is judged once, against its members' combined backlog.
+// answered with cookies (syncookies 1) or dropped (0). Full is judged by the
+// running kernel's rule (synQueueRule). An SO_REUSEPORT group shares one
+// request count, so it is judged once, against the sum of its members'
+// backlogs (each member may have its own).
 func synQueueFindings(v *view) []Finding {
 	mode, ok := v.sysctl("net.ipv4.tcp_syncookies")
 	if !ok || mode == 2 || before44(v.now.Kernel) { // mode 2 keeps no request sockets
 		return nil
 	}
+	rule := synQueueRule(v.now.Kernel)
 	somax, somaxKnown := v.sysctl("net.core.somaxconn")
+	groupLimit := map[int]int64{}
+	for _, l := range v.now.Listeners {
+		if l.SynQueueShared && l.ReuseportSize > 1 {
+			groupLimit[l.ReuseportGroup] += int64(l.AcceptQueueMax)
+		}
+	}
 	var out []Finding
-	groups := map[int]bool{}
+	judged := map[int]bool{}
 	for _, l := range v.now.Listeners {
 		limit := int64(l.AcceptQueueMax)
 		if l.SynQueueShared && l.ReuseportSize > 1 {
-			if groups[l.ReuseportGroup] {
+			if judged[l.ReuseportGroup] {
 				continue
 			}
-			groups[l.ReuseportGroup] = true
-			limit *= int64(l.ReuseportSize)
+			judged[l.ReuseportGroup] = true
+			limit = groupLimit[l.ReuseportGroup]
 		}
-		if limit == 0 || int64(l.SynQueue) < limit {
+		if !rule.full(int64(l.SynQueue), limit) {
 			continue
 		}
-		out = append(out, v.synQueueFinding(l, mode, somax, somaxKnown))
+		out = append(out, v.synQueueFinding(l, limit, rule, mode, somax, somaxKnown))
 	}
 	return out
 }
 
-func (v *view) synQueueFinding(l inspect.Listener, mode, somax int64, somaxKnown bool) Finding {
+func (v *view) synQueueFinding(l inspect.Listener, limit int64, rule synFullRule, mode, somax int64, somaxKnown bool) Finding {
 	f := Finding{
 		ID: "syn-queue-full", Severity: Info, Subject: ListenerSubject(l.Address, l.Port),
 		Evidence: map[string]float64{
 			"syn_queue": float64(l.SynQueue), "backlog": float64(l.AcceptQueueMax), "tcp_syncookies": float64(mode),
 		},
 	}
+	cap := fmt.Sprintf("its backlog %d", l.AcceptQueueMax)
+	if limit != int64(l.AcceptQueueMax) {
+		cap = fmt.Sprintf("the %d backlogs of its SO_REUSEPORT group, %d in all", l.ReuseportSize, limit)
+		f.Evidence["group_backlog"] = float64(limit)
+		f.Evidence["reuseport_size"] = float64(l.ReuseportSize)
+	}
 	effect := "new SYNs are answered with syncookies: the connections work, but without timestamps they lose window scaling and SACK"
 	if mode == 0 {
 		f.Severity = Warning
 		effect = "with syncookies off, new SYNs are dropped (TcpExtTCPReqQFullDrop)"
 	}
-	f.Reason = fmt.Sprintf("%d half-open requests reach its backlog %d, the SYN queue's cap (inet_csk_reqsk_queue_is_full; tcp_max_syn_backlog is not it): %s. Under a SYN flood syncookies are the defence; for real load the backlog is too small.",
-		l.SynQueue, l.AcceptQueueMax, effect)
+	f.Reason = fmt.Sprintf("%d half-open requests against %s, the SYN queue's cap (inet_csk_reqsk_queue_is_full; tcp_max_syn_backlog is not it): %s. %s. Under a SYN flood syncookies are the defence; for real load the backlog is too small.",
+		l.SynQueue, cap, rule.text(), effect)
+	if limit == 0 && rule != synFullAbove {
+		f.Reason += " With a backlog of 0 this rule keeps the SYN queue always full."
+	}
 	if somaxKnown {
 		f.Evidence["somaxconn"] = float64(somax)
 	}

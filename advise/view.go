@@ -12,6 +12,8 @@ type view struct {
 	before *inspect.Snapshot // nil without --interval
 	// beforeListener finds a listener in the first sample by socket inode.
 	beforeListener map[uint32]inspect.Listener
+	// found are the findings of the rules run so far, in rule order.
+	found []Finding
 }
 
 func newView(in Input) *view {
@@ -102,8 +104,26 @@ func (v *view) withInterval(ev map[string]float64) map[string]float64 {
 	return ev
 }
 
-// sinceBootNote is appended to the reason of findings built on totals.
-const sinceBootNote = " These are totals since boot (or since the socket was created): run with --interval to see whether it is still happening."
+// since says when the namespace's counters started: at boot, or in a child
+// network namespace when it was created.
+func (v *view) since() string {
+	switch {
+	case v.in.ChildNetns:
+		return "since this network namespace was created"
+	case v.in.NetnsUnknown:
+		return "since boot (or since this network namespace was created, if it is not the host's)"
+	}
+	return "since boot"
+}
+
+// totalsNote is appended to the reason of findings built on counter totals.
+func (v *view) totalsNote() string {
+	return " These are totals " + v.since() + ": run with --interval to see whether it is still happening."
+}
+
+// createdNote is appended to the reason of findings built on a listener's
+// drop count without an interval.
+const createdNote = " That count is a total since the socket was created (it survives reloads that keep the socket): run with --interval to see whether it is still rising."
 
 // pressure is what a listener's accept queue did.
 type pressure struct {
@@ -114,6 +134,8 @@ type pressure struct {
 	// socket was created without one; dropsKnown is false before Linux 4.7.
 	drops      uint64
 	dropsKnown bool
+	// total is the drop count since the socket was created.
+	total uint64
 }
 
 // active means the queue is overflowing now: full when sampled, or dropping
@@ -122,8 +144,9 @@ func (p pressure) active(sampled bool) bool {
 	return p.full || (sampled && p.drops > 0)
 }
 
-// historic means drops were counted only as a total, with no interval.
-func (p pressure) historic(sampled bool) bool { return !sampled && p.drops > 0 }
+// historic means drops were counted since the socket was created, with no
+// current evidence of them (no queue full now, no rise over an interval).
+func (p pressure) historic(sampled bool) bool { return p.total > 0 && !p.active(sampled) }
 
 func acceptQueueFull(l inspect.Listener) bool { return l.AcceptQueue > l.AcceptQueueMax }
 
@@ -134,6 +157,7 @@ func (v *view) pressureOf(l inspect.Listener) pressure {
 		return p
 	}
 	p.drops = uint64(*l.Drops)
+	p.total = p.drops
 	if v.sampled() {
 		// A listener absent from the first sample was created during the
 		// interval: all its drops happened since.

@@ -1,5 +1,9 @@
 package explain
 
+// SynQueueFullRule is the one sentence every topic uses for when the SYN
+// queue is full, so explain never says two things about it.
+const SynQueueFullRule = "The SYN queue is full when its length exceeds the listener's effective backlog, min(listen backlog, somaxconn): qlen > backlog since 6.12.10 and 6.1.125 (inet_csk_reqsk_queue_is_full); from 4.4 up to those releases it was full when the length reached the backlog (qlen >= backlog), so a backlog of 0 kept it always full. backlogctl judges by the running kernel's rule."
+
 // concepts explain the mechanisms; facts follow the kernel sources named in
 // each paragraph (see shared/KERNEL.md for the references).
 var concepts = []Topic{
@@ -23,7 +27,7 @@ var concepts = []Topic{
 		Summary: "half-open handshakes: what caps them, and what happens when they overflow",
 		Text: []string{
 			"When a SYN arrives at a listener the kernel creates a request socket (TCP_NEW_SYN_RECV) and answers with a SYN-ACK. The request waits for the client's final ACK; these half-open requests form the SYN queue. The SYN-ACK is resent up to net.ipv4.tcp_synack_retries times before the request is given up.",
-			"The SYN queue is full when its length reaches the listener's effective backlog, min(listen backlog, somaxconn) (inet_csk_reqsk_queue_is_full; '>=' since 4.4, '>' since 6.12.10 and 6.1.125). Before Linux 4.4 the cap was a table sized from min(backlog, tcp_max_syn_backlog) rounded up to a power of two; that is where much of the folklore comes from.",
+			SynQueueFullRule + " Before Linux 4.4 the cap was a table sized from min(backlog, tcp_max_syn_backlog) rounded up to a power of two; that is where much of the folklore comes from.",
 			"When the SYN queue is full (or always, with tcp_syncookies=2) the kernel in tcp_conn_request either sends a syncookie (syncookies on: TcpExtTCPReqQFullDoCookies and TcpExtSyncookiesSent go up) or drops the SYN (syncookies 0: TcpExtTCPReqQFullDrop goes up).",
 			"With syncookies off there is one more rule, the only place net.ipv4.tcp_max_syn_backlog is read: a SYN from a peer not in the tcp_metrics cache is dropped once less than a quarter of tcp_max_syn_backlog is left in the request queue.",
 			"There is no per-listener SYN-queue counter in the kernel. backlogctl counts the request sockets that sock_diag reports for each listener; a wildcard listener owns requests to any local address on its port, and an SO_REUSEPORT group shares its count. Handshakes answered with a cookie leave no request socket.",

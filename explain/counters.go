@@ -16,7 +16,8 @@ var counters = []Topic{
 		Name: "TcpExtListenDrops", Kind: KindCounter, Aliases: []string{"ListenDrops"},
 		Summary: "any drop at a listener (includes every ListenOverflow)",
 		Text: []string{
-			"tcp_listendrop counts here and in the listener's own drop count. Every ListenOverflow is also a ListenDrop; the difference is drops for other reasons (no memory for a request, a failed child socket).",
+			"tcp_listendrop counts here and in the listener's own drop count. Every ListenOverflow is also a ListenDrop; the difference is drops for other reasons: SYNs dropped at a full SYN queue with syncookies off (TcpExtTCPReqQFullDrop), SYNs dropped by the 3/4 rule of tcp_max_syn_backlog with syncookies off, no memory for a request, a failed child socket.",
+			"The listener's own drop count (sk_drops, inspect's DROPS) is not this counter: a final ACK dropped at a full accept queue adds 2 to it (tcp_check_req, then tcp_v4_rcv's discard) but 1 here, and a bare ACK a TCP_DEFER_ACCEPT listener drops (TcpExtTCPDeferAcceptDrop) adds 1 to it and nothing here. backlogctl advise attributes a listener's rise to its cause from these counters' change over the same interval.",
 		},
 		SeeAlso: []string{"TcpExtListenOverflows", "accept-queue"},
 	},
@@ -24,7 +25,8 @@ var counters = []Topic{
 		Name: "TcpExtTCPReqQFullDrop", Kind: KindCounter, Aliases: []string{"TCPReqQFullDrop"},
 		Summary: "SYN dropped: SYN queue full and syncookies off",
 		Text: []string{
-			"Counted when a SYN finds the SYN queue full (its length at the effective backlog) and net.ipv4.tcp_syncookies is 0. Any rise means legitimate clients are being turned away: turn syncookies on (1) or raise the listener's backlog.",
+			"Counted when a SYN finds the SYN queue full and net.ipv4.tcp_syncookies is 0; the drop also counts in TcpExtListenDrops and the listener's own drop count. Any rise means legitimate clients are being turned away: turn syncookies on (1) or raise the listener's backlog.",
+			SynQueueFullRule,
 		},
 		SeeAlso: []string{"syn-queue", "net.ipv4.tcp_syncookies"},
 	},
@@ -33,6 +35,7 @@ var counters = []Topic{
 		Summary: "SYN answered with a cookie because the SYN queue was full (every SYN in mode 2)",
 		Text: []string{
 			"With tcp_syncookies=1, counts SYNs that found the SYN queue full and were answered with a cookie instead of being dropped: a sign of a flood or of a backlog too small for the burst. With tcp_syncookies=2 every SYN is counted, so it says nothing about overflow.",
+			SynQueueFullRule,
 		},
 		SeeAlso: []string{"syn-queue", "syncookies"},
 	},

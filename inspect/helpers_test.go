@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
 // The test binary doubles as a listener-owning helper process: started with
@@ -147,22 +149,7 @@ func startHelper(t *testing.T, comm, addr string, env ...string) helperProc {
 // which goes to the client's port) pass: connections stay in the SYN queue.
 func dropFinalACK(t *testing.T, ports ...uint16) {
 	t.Helper()
-	if os.Getenv("BACKLOGCTL_NSTEST_CHILD") == "" {
-		t.Fatal("dropFinalACK outside a test network namespace: refusing to touch the host's firewall")
-	}
-	cmds := [][]string{
-		{"add", "table", "inet", "backlogctl_test"},
-		{"add", "chain", "inet", "backlogctl_test", "in", "{ type filter hook input priority 0 ; }"},
-	}
-	for _, p := range ports {
-		cmds = append(cmds, []string{"add", "rule", "inet", "backlogctl_test", "in",
-			"tcp", "dport", strconv.Itoa(int(p)), "tcp", "flags", "&", "(syn|ack)", "==", "ack", "drop"})
-	}
-	for _, c := range cmds {
-		if out, err := exec.Command("nft", c...).CombinedOutput(); err != nil {
-			t.Fatalf("nft %s: %v\n%s", strings.Join(c, " "), err, out)
-		}
-	}
+	nstest.DropFinalACK(t, ports...)
 }
 
 // gather takes a snapshot or fails the test.

@@ -30,7 +30,10 @@ type Listener struct {
 	// since the socket was created; absent on kernels before 4.7.
 	Drops *uint32 `json:"drops,omitempty"`
 	Inode uint32  `json:"inode"`
-	UID   uint32  `json:"uid"`
+	// Cookie is the socket cookie: unique on the host while it runs, and
+	// what backlogctl trace keys its eBPF evidence by.
+	Cookie uint64 `json:"cookie"`
+	UID    uint32 `json:"uid"`
 	// V6Only is reported for IPv6 listeners: false means dual-stack.
 	V6Only *bool `json:"v6only,omitempty"`
 	// BoundIfindex is the device the listener is bound to (SO_BINDTODEVICE),
@@ -43,6 +46,10 @@ type Listener struct {
 	ReuseportSize  int `json:"reuseport_size,omitempty"`
 	// Processes hold the socket; empty when attribution was skipped or denied.
 	Processes []Process `json:"processes"`
+	// OwnersPending is set by an OwnerCache while this listener's owners are
+	// still being looked up: Processes is empty because they are not known
+	// yet, not because there are none.
+	OwnersPending bool `json:"-"`
 
 	addr netip.Addr
 }
@@ -86,11 +93,24 @@ type listenerSet struct {
 	listeners []Listener
 	requests  []request
 	ports     map[uint16]bool // when non-nil, keep only these ports
+	// socks are the dumped listening sockets, in chunks that never move,
+	// until finish turns them into listeners: a one-shot dump of 9,000
+	// listeners then allocates the []Listener once, at its final size,
+	// instead of growing it by copying.
+	socks [][]DiagSocket
+	nsock int
 }
+
+// sockChunk is how many dumped sockets a chunk of listenerSet.socks holds.
+const sockChunk = 1024
 
 func (s *listenerSet) reset() {
 	s.listeners = s.listeners[:0]
 	s.requests = s.requests[:0]
+	for i := range s.socks {
+		s.socks[i] = s.socks[i][:0]
+	}
+	s.nsock = 0
 }
 
 func (s *listenerSet) add(d *DiagSocket) {
@@ -99,21 +119,89 @@ func (s *listenerSet) add(d *DiagSocket) {
 	}
 	switch d.State {
 	case stateListen:
-		l := newListener(d, d.Local.String())
-		if d.HasDrops {
-			drops := d.Drops
-			l.Drops = &drops
+		c := s.nsock / sockChunk
+		if c == len(s.socks) {
+			s.socks = append(s.socks, make([]DiagSocket, 0, sockChunk))
 		}
-		if d.V6Only >= 0 {
-			v6only := d.V6Only == 1
-			l.V6Only = &v6only
-		}
-		s.listeners = append(s.listeners, l)
+		s.socks[c] = append(s.socks[c], *d)
+		s.nsock++
 	case stateSynRecv:
 		if r, ok := requestOf(d); ok {
 			s.requests = append(s.requests, r)
 		}
 	}
+}
+
+// sock is the i-th dumped listening socket.
+func (s *listenerSet) sock(i int32) *DiagSocket {
+	return &s.socks[i/sockChunk][i%sockChunk]
+}
+
+// build appends the dumped sockets to s.listeners in the order finish sorts
+// them, so that sort has nothing left to move: Listener is ~180 bytes, its
+// index 4. Drops and V6Only point into two arrays allocated once, and each
+// distinct address is formatted once.
+func (s *listenerSet) build() {
+	if s.nsock == 0 {
+		return
+	}
+	order := make([]int32, s.nsock)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		da, db := s.sock(a), s.sock(b)
+		// Family as finish compares it: "ipv4" < "ipv6" as AF_INET < AF_INET6.
+		return cmp.Or(cmp.Compare(da.LocalPort, db.LocalPort), cmp.Compare(da.Family, db.Family),
+			da.Local.Compare(db.Local), cmp.Compare(da.Inode, db.Inode))
+	})
+	drops := make([]uint32, s.nsock)
+	v6only := make([]bool, s.nsock)
+	addrs := addrCache{}
+	ls := slices.Grow(s.listeners, s.nsock)
+	for i, k := range order {
+		ls = append(ls, listenerFrom(s.sock(k), addrs, &drops[i], &v6only[i]))
+	}
+	s.listeners = ls
+	for i := range s.socks {
+		s.socks[i] = s.socks[i][:0]
+	}
+	s.nsock = 0
+}
+
+// listenerFrom is the dumped listening socket d as a Listener, its Drops
+// and V6Only (when the dump has them) stored in *drops and *v6only, its
+// Address from addrs.
+func listenerFrom(d *DiagSocket, addrs addrCache, drops *uint32, v6only *bool) Listener {
+	l := newListener(d, addrs.text(d.Local))
+	if d.HasDrops {
+		*drops = d.Drops
+		l.Drops = drops
+	}
+	if d.V6Only >= 0 {
+		*v6only = d.V6Only == 1
+		l.V6Only = v6only
+	}
+	return l
+}
+
+// addrCache holds the text of addresses: a host has few distinct listening
+// addresses, so formatting each once saves a string per listener.
+type addrCache map[netip.Addr]string
+
+// maxCachedAddrs bounds an addrCache on a host whose addresses churn.
+const maxCachedAddrs = 4096
+
+func (c addrCache) text(a netip.Addr) string {
+	t, ok := c[a]
+	if !ok {
+		if len(c) >= maxCachedAddrs {
+			clear(c)
+		}
+		t = a.String()
+		c[a] = t
+	}
+	return t
 }
 
 // newListener is a listening socket from the dump, without its Drops and
@@ -128,6 +216,7 @@ func newListener(d *DiagSocket, address string) Listener {
 		AcceptQueueMax: d.WQueue,
 		Fill:           fill(d.RQueue, d.WQueue),
 		Inode:          d.Inode,
+		Cookie:         d.Cookie,
 		UID:            d.UID,
 		BoundIfindex:   d.IfIndex,
 		Processes:      []Process{},
@@ -149,7 +238,13 @@ func requestOf(d *DiagSocket) (request, bool) {
 // request sockets to listeners the way the kernel's lookup did: a request has
 // its listener's family; within it, an exact local address first, then the
 // wildcard (for an IPv4-mapped address, only a dual-stack one).
+//
+// The members of a group share family, address and port, so after the sort
+// they lie in one run of listeners on the same endpoint; groups are found
+// within runs, and requests by binary search, with no map or slice per
+// listener.
 func (s *listenerSet) finish() []Listener {
+	s.build()
 	ls := s.listeners
 	if ls == nil {
 		ls = []Listener{} // JSON "listeners": [], never null
@@ -158,57 +253,77 @@ func (s *listenerSet) finish() []Listener {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family),
 			a.addr.Compare(b.addr), cmp.Compare(a.Inode, b.Inode))
 	})
-	groups := map[groupKey][]int{}
-	for i := range ls {
-		k := keyOf(ls[i])
-		groups[k] = append(groups[k], i)
+	// first[i] is the index of the first member of i's group; size and syn
+	// are counted at that index.
+	scratch := make([]int32, 3*len(ls))
+	first, size, syn := scratch[:len(ls)], scratch[len(ls):2*len(ls)], scratch[2*len(ls):]
+	var leaders []int32
+	for a := 0; a < len(ls); {
+		b := a + 1
+		for b < len(ls) && sameEndpoint(&ls[a], &ls[b]) {
+			b++
+		}
+		leaders = leaders[:0]
+		for i := a; i < b; i++ {
+			first[i] = int32(i)
+			for _, j := range leaders {
+				if sameGroup(&ls[i], &ls[j]) {
+					first[i] = j
+					break
+				}
+			}
+			if first[i] == int32(i) {
+				leaders = append(leaders, int32(i))
+			}
+			size[first[i]]++
+		}
+		a = b
+	}
+	for _, r := range s.requests {
+		if m := owner(ls, first, r); m >= 0 {
+			syn[m]++
+		}
 	}
 	next := 1
 	for i := range ls {
-		members := groups[keyOf(ls[i])]
-		if len(members) > 1 && members[0] == i {
-			for _, m := range members {
-				ls[m].ReuseportGroup = next
-				ls[m].ReuseportSize = len(members)
-				ls[m].SynQueueShared = true
+		f := first[i]
+		if n := int(size[f]); n > 1 {
+			if f == int32(i) {
+				ls[i].ReuseportGroup = next
+				next++
+			} else {
+				ls[i].ReuseportGroup = ls[f].ReuseportGroup
 			}
-			next++
+			ls[i].ReuseportSize = n
+			ls[i].SynQueueShared = true
 		}
-	}
-	counts := map[int]uint32{} // first member index -> requests
-	for _, r := range s.requests {
-		if m := owner(groups, r); m != nil {
-			counts[m[0]]++
-		}
-	}
-	for first, n := range counts {
-		for _, i := range groups[keyOf(ls[first])] {
-			ls[i].SynQueue = n
+		if syn[f] > 0 {
+			ls[i].SynQueue = uint32(syn[f])
 		}
 	}
 	return ls
 }
 
-// groupKey is what the sockets of one SO_REUSEPORT group share
-// (inet_reuseport_add_sock: family, v6only, bound device; and the address).
-type groupKey struct {
-	family  string
-	addr    netip.Addr
-	port    uint16
-	ifindex uint32
-	v6only  bool
+// sameEndpoint reports whether a and b listen on one family, address and port.
+func sameEndpoint(a, b *Listener) bool {
+	return a.Port == b.Port && a.Family == b.Family && a.addr == b.addr
 }
 
-func keyOf(l Listener) groupKey {
-	return groupKey{l.Family, l.addr, l.Port, l.BoundIfindex, l.V6Only != nil && *l.V6Only}
+// sameGroup reports whether a and b, on one endpoint, are in one SO_REUSEPORT
+// group (inet_reuseport_add_sock: family, v6only, bound device; and the address).
+func sameGroup(a, b *Listener) bool {
+	return a.BoundIfindex == b.BoundIfindex && v6onlyOf(a) == v6onlyOf(b)
 }
 
-// owner finds the listener group a request socket belongs to, or nil, the
-// way __inet_lookup_listener / inet6_lookup_listener chose it: the exact
-// address before the wildcard, and within each a listener bound to the
-// request's device before an unbound one. A request has its listener's
-// family; an IPv4-mapped one can only belong to a dual-stack wildcard.
-func owner(groups map[groupKey][]int, r request) []int {
+func v6onlyOf(l *Listener) bool { return l.V6Only != nil && *l.V6Only }
+
+// owner finds the first member of the listener group a request socket
+// belongs to, or -1, the way __inet_lookup_listener / inet6_lookup_listener
+// chose it: the exact address before the wildcard, and within each a
+// listener bound to the request's device before an unbound one. A request
+// has its listener's family; an IPv4-mapped one can only belong to a
+// dual-stack wildcard.
+func owner(ls []Listener, first []int32, r request) int32 {
 	addr, port := r.local.Addr(), r.local.Port()
 	family, wildcard := "ipv4", netip.IPv4Unspecified()
 	v6only := []bool{false}
@@ -223,13 +338,23 @@ func owner(groups map[groupKey][]int, r request) []int {
 		devices = append(devices, 0)
 	}
 	for _, a := range []netip.Addr{addr, wildcard} {
+		// The run of listeners on this endpoint, by binary search in sort order.
+		lo, _ := slices.BinarySearchFunc(ls, a, func(l Listener, a netip.Addr) int {
+			return cmp.Or(cmp.Compare(l.Port, port), cmp.Compare(l.Family, family), l.addr.Compare(a))
+		})
+		hi := lo
+		for hi < len(ls) && ls[hi].Port == port && ls[hi].Family == family && ls[hi].addr == a {
+			hi++
+		}
 		for _, dev := range devices {
 			for _, only := range v6only {
-				if m := groups[groupKey{family, a, port, dev, only}]; m != nil {
-					return m
+				for i := lo; i < hi; i++ {
+					if ls[i].BoundIfindex == dev && v6onlyOf(&ls[i]) == only {
+						return first[i]
+					}
 				}
 			}
 		}
 	}
-	return nil
+	return -1
 }

@@ -24,8 +24,8 @@ func TestGatherAllSkipsVanished(t *testing.T) {
 	if len(m.Namespaces) != 1 || m.Namespaces[0].Netns.Inode != live.Inode {
 		t.Errorf("namespaces %+v, want only the live one", m.Namespaces)
 	}
-	if len(m.Notes) != 1 || !strings.Contains(m.Notes[0], "netns:1") || !strings.Contains(m.Notes[0], "vanished") {
-		t.Errorf("notes %q, want one saying netns:1 vanished", m.Notes)
+	if len(m.Notes) != 1 || !strings.Contains(m.Notes[0], "netns:[1]") || !strings.Contains(m.Notes[0], "vanished") {
+		t.Errorf("notes %q, want one saying netns:[1] vanished", m.Notes)
 	}
 	if m.Namespaces[0].Sysctls["net.core.somaxconn"] != 4096 {
 		t.Errorf("fresh namespace somaxconn %d, want the default 4096", m.Namespaces[0].Sysctls["net.core.somaxconn"])

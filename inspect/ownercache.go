@@ -21,7 +21,8 @@ import (
 //
 // With Background set, only the first walk is made by Attach; later ones run
 // in a goroutine while Attach answers from the cache, so a scrape never waits
-// for a walk (a new listener gets its owner once that walk is done).
+// for a walk. A listener the cache cannot answer for yet (new, or every
+// owner it knew has exited) is marked OwnersPending until that walk is done.
 type OwnerCache struct {
 	ProcRoot   string
 	MaxAge     time.Duration
@@ -47,15 +48,8 @@ func (c *OwnerCache) Attach(snaps ...*Snapshot) string {
 	case c.owners == nil || (c.stale(snaps) && !c.Background):
 		c.owners, c.warn = walkOwners(procRoot, wantedInodes(snaps))
 		c.scanned = time.Now()
-	case c.stale(snaps) && !c.refreshing:
-		c.refreshing = true
-		want := wantedInodes(snaps)
-		go func() {
-			owners, warn := walkOwners(procRoot, want)
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.owners, c.warn, c.scanned, c.refreshing = owners, warn, time.Now(), false
-		}()
+	case c.stale(snaps):
+		c.refresh(procRoot, snaps)
 	}
 	pfs, err := procfs.NewFS(procRoot)
 	if err != nil {
@@ -67,7 +61,9 @@ func (c *OwnerCache) Attach(snaps ...*Snapshot) string {
 		for i := range s.Listeners {
 			l := &s.Listeners[i]
 			l.Processes = l.Processes[:0]
-			for _, pid := range c.owners[l.Inode] {
+			pids, known := c.owners[l.Inode]
+			l.OwnersPending = !known && l.Inode != 0
+			for _, pid := range pids {
 				p, ok := procs[pid]
 				if !ok {
 					p = ownerProcess(pfs, procRoot, pid)
@@ -79,12 +75,34 @@ func (c *OwnerCache) Attach(snaps ...*Snapshot) string {
 				}
 				l.Processes = append(l.Processes, *p)
 			}
+			if len(pids) > 0 && len(l.Processes) == 0 {
+				l.OwnersPending = true // every owner exited: who holds it now?
+			}
 		}
 	}
 	if gone {
-		c.scanned = time.Time{} // an owner exited: walk again next time
+		c.scanned = time.Time{} // an owner exited: walk again
+		if c.Background {
+			c.refresh(procRoot, snaps)
+		}
 	}
 	return c.warn
+}
+
+// refresh starts a background walk for snaps' listeners unless one is
+// running. c.mu is held.
+func (c *OwnerCache) refresh(procRoot string, snaps []*Snapshot) {
+	if c.refreshing {
+		return
+	}
+	c.refreshing = true
+	want := wantedInodes(snaps)
+	go func() {
+		owners, warn := walkOwners(procRoot, want)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.owners, c.warn, c.scanned, c.refreshing = owners, warn, time.Now(), false
+	}()
 }
 
 // stale reports whether the cached owners cannot be trusted for snaps.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/prometheus/procfs"
@@ -28,6 +29,17 @@ type Process struct {
 	NofileHard uint64 `json:"nofile_hard"`
 	// Cmdline is the command line, for recognising the program (nginx, haproxy ...).
 	Cmdline string `json:"cmdline,omitempty"`
+	// State is the scheduler state from /proc/PID/stat: R running, S
+	// sleeping, T stopped (SIGSTOP), t traced, D uninterruptible sleep, Z
+	// zombie; it and StartTime are filled by callers that judge owners
+	// (advise), through OwnerStat.
+	State string `json:"state,omitempty"`
+	// StartTime is when the process started (/proc/PID/stat starttime after boot).
+	StartTime *time.Time `json:"start_time,omitempty"`
+	// GoVersion is the Go release the executable was built with, when it is
+	// a Go program (its net.Listen uses somaxconn as the backlog); filled by
+	// callers that recognise programs (advise), through GoVersion.
+	GoVersion string `json:"go_version,omitempty"`
 }
 
 // FDUsage is OpenFDs against the soft RLIMIT_NOFILE (what accept() hits with EMFILE).
@@ -168,16 +180,29 @@ func (r *fdReader) scan(dir string) (int, []uint32, error) {
 	return len(r.names), r.hits, nil
 }
 
+// direntSize is the size of a linux_dirent64 record for a descriptor number
+// of up to five digits: 19 bytes of header, the name and its NUL, 8-aligned.
+const direntSize = 32
+
 // readNames fills r.dents and r.names with the directory's entries, less
 // "." and "..".
 func (r *fdReader) readNames(dfd int) error {
 	if r.dents == nil {
 		r.dents = make([]byte, 64<<10)
 	}
+	// stat on /proc/PID/fd counts the open descriptors (since Linux 6.2):
+	// size the buffer for them at once instead of doubling it as it fills.
+	var st unix.Stat_t
+	if unix.Fstat(dfd, &st) == nil && st.Size > 0 {
+		if need := int(st.Size)*direntSize + 8<<10; need > len(r.dents) {
+			r.dents = make([]byte, need)
+		}
+	}
 	used := 0
 	for {
 		if len(r.dents)-used < 8<<10 {
-			r.dents = append(r.dents, make([]byte, len(r.dents))...)
+			r.dents = slices.Grow(r.dents[:used], len(r.dents))
+			r.dents = r.dents[:cap(r.dents)]
 		}
 		n, err := unix.Getdents(dfd, r.dents[used:])
 		if err == unix.EINTR {

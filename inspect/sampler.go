@@ -1,9 +1,6 @@
 package inspect
 
-import (
-	"fmt"
-	"net/netip"
-)
+import "fmt"
 
 // Sampler takes repeated listener samples on one Dumper, reusing its
 // buffers, for watch-style polling. A sample is one sock_diag dump for both
@@ -30,13 +27,10 @@ type Sampler struct {
 	// sample; empty when no listener had one.
 	syn map[uint32]uint32
 	// addrs caches Address strings: a host has few distinct addresses.
-	addrs map[netip.Addr]string
+	addrs addrCache
 	// layout is the last Listeners' order and groups, reused while valid.
 	layout listenerLayout
 }
-
-// maxCachedAddrs bounds Sampler.addrs on a host whose addresses churn.
-const maxCachedAddrs = 4096
 
 // QueueSample is one listener's queues in a sample.
 type QueueSample struct {
@@ -53,7 +47,7 @@ func (q QueueSample) Fill() float64 { return fill(q.AcceptQueue, q.AcceptQueueMa
 
 // NewSampler returns a sampler on d keeping only ports (all when empty).
 func NewSampler(d *Dumper, ports []uint16) *Sampler {
-	s := &Sampler{d: d, syn: map[uint32]uint32{}, addrs: map[netip.Addr]string{}}
+	s := &Sampler{d: d, syn: map[uint32]uint32{}, addrs: addrCache{}}
 	if len(ports) > 0 {
 		s.ports = map[uint16]bool{}
 		for _, p := range ports {
@@ -162,23 +156,5 @@ func (s *Sampler) Listeners() []Listener {
 // listener is the i-th dumped socket as a Listener, its Drops and V6Only
 // pointing into drops[i] and v6only[i].
 func (s *Sampler) listener(i int, drops []uint32, v6only []bool) Listener {
-	d := &s.socks[i]
-	addr, ok := s.addrs[d.Local]
-	if !ok {
-		if len(s.addrs) >= maxCachedAddrs {
-			clear(s.addrs)
-		}
-		addr = d.Local.String()
-		s.addrs[d.Local] = addr
-	}
-	l := newListener(d, addr)
-	if d.HasDrops {
-		drops[i] = d.Drops
-		l.Drops = &drops[i]
-	}
-	if d.V6Only >= 0 {
-		v6only[i] = d.V6Only == 1
-		l.V6Only = &v6only[i]
-	}
-	return l
+	return listenerFrom(&s.socks[i], s.addrs, &drops[i], &v6only[i])
 }

@@ -143,8 +143,19 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 		return "", err
 	}
 	procs := map[int]Process{}
+	// Every listener's Processes is carved from one array.
+	total := 0
 	for i := range ls {
-		for _, pid := range scan.owners[ls[i].Inode] {
+		total += len(scan.owners[ls[i].Inode])
+	}
+	backing := make([]Process, 0, total)
+	for i := range ls {
+		owners := scan.owners[ls[i].Inode]
+		if len(owners) == 0 {
+			continue
+		}
+		start := len(backing)
+		for _, pid := range owners {
 			p, ok := procs[pid]
 			if !ok {
 				p = Process{PID: pid, OpenFDs: scan.fdCount[pid]}
@@ -154,8 +165,9 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 				}
 				procs[pid] = p
 			}
-			ls[i].Processes = append(ls[i].Processes, p)
+			backing = append(backing, p)
 		}
+		ls[i].Processes = backing[start:len(backing):len(backing)]
 	}
 	var warn string
 	if scan.unreadable > 0 {

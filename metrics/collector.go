@@ -24,15 +24,30 @@ type Source func() (*inspect.MultiSnapshot, error)
 // backlogctl_listeners_aggregated is 1; if there are still more than
 // MaxListeners series, the lowest-numbered ports keep their own and the
 // rest are summed under port="other".
+//
+// A listener whose owners are still being looked up (OwnersPending) is left
+// out of that scrape's listener series rather than published once with
+// process="": Prometheus would keep that as a series of its own. It is still
+// counted in backlogctl_listeners, and is summed in under the guard, which
+// has no process label.
 type Collector struct {
 	Source       Source
 	MaxListeners int
+
+	// Resets, when set, remembers what each scraper was sent, so a socket
+	// replaced between its scrapes shows as a counter reset (see Resets);
+	// Scraper names the one this collection answers (its IP address).
+	Resets  *Resets
+	Scraper string
+	// Gone, when set, is closed once the scraper has hung up: a snapshot it
+	// no longer waits for is neither sent nor remembered as sent.
+	Gone <-chan struct{}
 }
 
 // Describe sends every metric description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAcceptQueue, descBacklog, descSynQueue, descDrops,
-		descListeners, descAggregated, descSysctl, descFilesAllocated, descFilesMax, descNrOpen,
+		descReuseportMaxFill, descListeners, descAggregated, descSysctl, descFilesAllocated, descFilesMax, descNrOpen,
 		descOpenFDs, descMaxFDs, descScrapeDuration, descScrapeNotes} {
 		ch <- d
 	}
@@ -49,6 +64,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descListeners, err)
 		return
+	}
+	select {
+	case <-c.Gone:
+		return
+	default:
 	}
 	total := 0
 	for _, ns := range m.Namespaces {
@@ -71,6 +91,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			rows = foldPorts(rows, budget)
 			budget = max(budget-len(rows), 1)
 		}
+		if c.Resets != nil {
+			for i, d := range c.Resets.drops(c.Scraper, rows, start) {
+				rows[i].drops = d
+			}
+		}
 		for _, r := range rows {
 			lv := []string{r.netns, r.address, r.port, r.process}
 			ch <- gauge(descAcceptQueue, float64(r.acceptQueue), lv...)
@@ -78,6 +103,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- gauge(descSynQueue, float64(r.synQueue), lv...)
 			if r.hasDrops {
 				ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(r.drops), lv...)
+			}
+			if r.reuseportMembers > 1 {
+				ch <- gauge(descReuseportMaxFill, r.reuseportMaxFill, lv...)
 			}
 		}
 		for _, name := range sortedKeys(ns.Sysctls) {
@@ -116,6 +144,12 @@ type row struct {
 	acceptQueue, backlog, synQueue uint64
 	drops                          uint64
 	hasDrops                       bool
+	// inodes are the sockets summed here, sorted.
+	inodes []uint32
+	// reuseportMembers counts the SO_REUSEPORT group members summed here;
+	// reuseportMaxFill is the fullest one's fill, which the sums hide.
+	reuseportMembers int
+	reuseportMaxFill float64
 }
 
 // listenerRows merges listeners that would produce the same label set:
@@ -125,6 +159,9 @@ func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
 	idx := map[[3]string]int{}
 	var rows []row
 	for _, l := range ls {
+		if l.OwnersPending && !perPort {
+			continue
+		}
 		r := row{netns: netns, address: l.Address, port: strconv.Itoa(int(l.Port)), process: processLabel(l.Processes)}
 		if perPort {
 			r.address, r.process = "*", ""
@@ -136,6 +173,7 @@ func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
 			idx[k] = i
 			rows = append(rows, r)
 		}
+		rows[i].inodes = append(rows[i].inodes, l.Inode)
 		rows[i].acceptQueue += uint64(l.AcceptQueue)
 		rows[i].backlog += uint64(l.AcceptQueueMax)
 		if l.SynQueueShared {
@@ -147,6 +185,13 @@ func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
 			rows[i].hasDrops = true
 			rows[i].drops += uint64(*l.Drops)
 		}
+		if l.ReuseportGroup != 0 {
+			rows[i].reuseportMembers++
+			rows[i].reuseportMaxFill = max(rows[i].reuseportMaxFill, l.Fill)
+		}
+	}
+	for i := range rows {
+		slices.Sort(rows[i].inodes)
 	}
 	return rows
 }
@@ -165,12 +210,16 @@ func foldPorts(rows []row, limit int) []row {
 	keep := max(limit-1, 0)
 	other := row{netns: rows[0].netns, address: "*", port: "other"}
 	for _, r := range rows[keep:] {
+		other.inodes = append(other.inodes, r.inodes...)
 		other.acceptQueue += r.acceptQueue
 		other.backlog += r.backlog
 		other.synQueue += r.synQueue
 		other.drops += r.drops
 		other.hasDrops = other.hasDrops || r.hasDrops
+		other.reuseportMembers += r.reuseportMembers
+		other.reuseportMaxFill = max(other.reuseportMaxFill, r.reuseportMaxFill)
 	}
+	slices.Sort(other.inodes)
 	return append(rows[:keep:keep], other)
 }
 

@@ -3,7 +3,7 @@ package metrics
 import "github.com/prometheus/client_golang/prometheus"
 
 // Labels every listener metric carries. netns is the namespace's name, or
-// "netns:INODE"; process is the owners' command names, comma-joined.
+// "netns:[INODE]"; process is the owners' command names, comma-joined.
 var listenerLabels = []string{"netns", "address", "port", "process"}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -21,7 +21,10 @@ var (
 		"Half-open request sockets (SYN queue) for the listener; an SO_REUSEPORT group shares one count.",
 		listenerLabels...)
 	descDrops = desc("listener_drops_total",
-		"Connections the listener dropped (SK_MEMINFO_DROPS) since it was created; absent on kernels before 4.7.",
+		"Connections the listener dropped (SK_MEMINFO_DROPS) since it was created; absent on kernels before 4.7. When every socket behind the series is replaced (a restart) and the count did not fall, each scraper is sent 0 once, so Prometheus counts a reset.",
+		listenerLabels...)
+	descReuseportMaxFill = desc("listener_reuseport_max_fill",
+		"Fill (accept queue / (backlog+1)) of the fullest SO_REUSEPORT member summed into this series, present when it sums two or more: one member that stopped accepting is full while the sums look half empty.",
 		listenerLabels...)
 	descListeners = desc("listeners",
 		"Listening TCP sockets found in the network namespace.", "netns")

@@ -29,12 +29,19 @@ type Namespace struct {
 }
 
 // Label is how reports name the namespace in one word: its name if it has
-// one, else "netns:INODE".
+// one, else InodeLabel.
 func (n Namespace) Label() string {
 	if n.Name != "" {
 		return n.Name
 	}
-	return fmt.Sprintf("netns:%d", n.Inode)
+	return InodeLabel(n.Inode)
+}
+
+// InodeLabel names a namespace by inode as every report does,
+// "netns:[4026531840]": the kernel's own "net:[INODE]" (readlink
+// /proc/PID/ns/net) with the word the flags use.
+func InodeLabel(inode uint64) string {
+	return fmt.Sprintf("netns:[%d]", inode)
 }
 
 // Resolve turns a --netns argument into a Namespace: an argument containing a

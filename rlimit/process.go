@@ -24,6 +24,9 @@ type Process struct {
 	OpenFDs *int `json:"open_fds"`
 	// Usage is OpenFDs/Nofile.Soft: 1 means accept() now fails with EMFILE.
 	Usage *float64 `json:"usage"`
+	// Status judges Usage (UsageStatus): ok, near (within NearMargin of the
+	// soft limit), at-limit, or unknown when OpenFDs is nil.
+	Status string `json:"status"`
 	// SocketInodes are the inodes of every socket the process holds, for
 	// matching it to listeners.
 	SocketInodes []uint32 `json:"-"`
@@ -53,7 +56,9 @@ func ReadProcess(procRoot string, pid int) (Process, error) {
 	if unit, err := ReadUnit(procRoot, pid); err == nil {
 		p.Unit = unit
 	}
+	p.Status = StatusUnknown
 	if open, inodes, err := readFDs(filepath.Join(procRoot, strconv.Itoa(pid), "fd")); err == nil {
+		p.Status = UsageStatus(open, n.Soft)
 		p.OpenFDs, p.SocketInodes = &open, inodes
 		if n.Soft > 0 {
 			usage := float64(open) / float64(n.Soft)

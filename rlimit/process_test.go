@@ -16,16 +16,16 @@ func TestReadProcessFixtures(t *testing.T) {
 		want Process
 	}{
 		{100, Process{PID: 100, Comm: "nginx", Unit: "nginx.service", Ports: []uint16{},
-			Nofile: Nofile{1024, 524288}, OpenFDs: intp(4), Usage: floatp(4.0 / 1024),
+			Nofile: Nofile{1024, 524288}, OpenFDs: intp(4), Usage: floatp(4.0 / 1024), Status: StatusOK,
 			SocketInodes: []uint32{4001, 4002}}},
 		// cgroup v1: systemd's own hierarchy decides, not the cpu or memory controllers.
 		{200, Process{PID: 200, Comm: "haproxy", Unit: "haproxy.service", Ports: []uint16{},
-			Nofile: Nofile{65536, 65536}, OpenFDs: intp(1), Usage: floatp(1.0 / 65536),
+			Nofile: Nofile{65536, 65536}, OpenFDs: intp(1), Usage: floatp(1.0 / 65536), Status: StatusOK,
 			SocketInodes: []uint32{5001}}},
 		// No fd directory: descriptors unknown, not zero.
 		{300, Process{PID: 300, Comm: "containerd-shim", Ports: []uint16{},
-			Nofile: Nofile{Unlimited, Unlimited}}},
-		{400, Process{PID: 400, Comm: "bash", Ports: []uint16{}, Nofile: Nofile{1024, 4096}}},
+			Nofile: Nofile{Unlimited, Unlimited}, Status: StatusUnknown}},
+		{400, Process{PID: 400, Comm: "bash", Ports: []uint16{}, Nofile: Nofile{1024, 4096}, Status: StatusUnknown}},
 	}
 	for _, tt := range tests {
 		got, err := ReadProcess("testdata/proc", tt.pid)
@@ -47,5 +47,21 @@ func TestReadProcessErrors(t *testing.T) {
 	}
 	if _, err := ReadProcess("testdata/proc", 500); !errors.Is(err, ErrNoNofileLine) {
 		t.Errorf("limits without Max open files: err = %v, want ErrNoNofileLine", err)
+	}
+}
+
+func TestUsageStatus(t *testing.T) {
+	for _, tt := range []struct {
+		open int
+		soft uint64
+		want string
+	}{
+		{10, 1024, StatusOK}, {1013, 1024, StatusOK}, {1014, 1024, StatusNear}, {1023, 1024, StatusNear},
+		{1024, 1024, StatusAtLimit}, {65, 64, StatusAtLimit}, {62, 64, StatusNear}, {61, 64, StatusOK},
+		{5, Unlimited, StatusOK}, {-1, 1024, StatusUnknown},
+	} {
+		if got := UsageStatus(tt.open, tt.soft); got != tt.want {
+			t.Errorf("UsageStatus(%d, %d) = %s, want %s", tt.open, tt.soft, got, tt.want)
+		}
 	}
 }

@@ -6,7 +6,12 @@
 #   --conns N       established loopback connections (default 40000; 2 fds each)
 #   --synrecv N     half-open connections kept in SYN-RECV (default 200)
 #   --runs N        measured rounds (default 21); cases alternate inside each round
-#   --baseline BIN  also time another backlogctl binary (e.g. one built from main)
+#   --baseline BIN  also time another backlogctl binary (e.g. one built from main);
+#                   repeatable, each labelled by its file name (for bisecting)
+#   --shape S       spread: listeners in one process, connections and the
+#                   listeners they go to in others (default); or one-owner:
+#                   every listener in one process, connections in others
+#   --no-owners     time only ss -ltnm (+ syn-recv) and --no-processes (quick bisecting)
 #   --breakdown     also run the Go benchmarks inside the namespace and perf stat
 #
 # It creates a private network namespace (ip netns add backlogctl-bench-PID),
@@ -18,14 +23,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-listeners=9000 conns=40000 synrecv=200 runs=21 baseline="" breakdown=0
+listeners=9000 conns=40000 synrecv=200 runs=21 baselines=() breakdown=0 shape=spread owners=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--listeners) listeners=$2; shift 2 ;;
 	--conns) conns=$2; shift 2 ;;
 	--synrecv) synrecv=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
-	--baseline) baseline=$(realpath "$2"); shift 2 ;;
+	--baseline) baselines+=("$(realpath "$2")"); shift 2 ;;
+	--shape) shape=$2; shift 2 ;;
+	--no-owners) owners=0; shift ;;
 	--breakdown) breakdown=1; shift ;;
 	*) echo "scripts/bench.sh: unknown argument $1 (see the header of this script)" >&2; exit 2 ;;
 	esac
@@ -82,7 +89,7 @@ table inet benchsynrecv {
 EOF
 
 echo "opening $listeners listeners, $conns connections, $synrecv half-open in $ns" >&2
-nsx "$tmp/benchload" hold -listeners "$listeners" -conns "$conns" -synrecv "$synrecv" -ready "$tmp/ready" </dev/null &
+nsx "$tmp/benchload" hold -listeners "$listeners" -conns "$conns" -synrecv "$synrecv" -shape "$shape" -ready "$tmp/ready" </dev/null &
 holder=$!
 for _ in $(seq 600); do
 	[ -e "$tmp/ready" ] && break
@@ -99,14 +106,18 @@ cases=(
 	-case "ss -ltnm::ss -ltnm"
 	-case "ss -ltnm + ss -tn state syn-recv::ss -ltnm&&ss -tn state syn-recv"
 	-case "backlogctl inspect -o json --no-processes::$bl inspect -o json --no-processes"
-	-case "ss -ltnp::ss -ltnp"
-	-case "backlogctl inspect -o json::$bl inspect -o json"
 )
-if [ -n "$baseline" ]; then
+for b in "${baselines[@]}"; do
+	cases+=(-case "$(basename "$b") inspect -o json --no-processes::$b inspect -o json --no-processes")
+done
+if [ "$owners" = 1 ]; then
 	cases+=(
-		-case "baseline inspect -o json --no-processes::$baseline inspect -o json --no-processes"
-		-case "baseline inspect -o json::$baseline inspect -o json"
+		-case "ss -ltnp::ss -ltnp"
+		-case "backlogctl inspect -o json::$bl inspect -o json"
 	)
+	for b in "${baselines[@]}"; do
+		cases+=(-case "$(basename "$b") inspect -o json::$b inspect -o json")
+	done
 fi
 nsx "$tmp/benchload" time -runs "$runs" "${cases[@]}"
 
@@ -115,13 +126,23 @@ if [ "$breakdown" = 1 ]; then
 	echo "Go benchmarks inside the namespace (Live* dump this namespace's sockets):"
 	nsx "$tmp/inspect.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 20x
 	if command -v perf >/dev/null; then
+		# user vs system time and page faults (each fault costs a few
+		# microseconds here: the heap a run touches shows up as system time).
+		pstat() {
+			local n=$1
+			shift
+			echo "perf stat -r $n: $*"
+			nsx perf stat -r "$n" -e task-clock,page-faults,user_time,system_time "$@" 2>&1 >/dev/null | grep -E 'task-clock|faults|_time|elapsed'
+		}
 		echo
-		echo "perf stat, inspect -o json --no-processes x10 (user vs system time):"
-		nsx perf stat -r 10 -e task-clock,user_time,system_time "$bl" inspect -o json --no-processes 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
-		echo "perf stat, inspect -o json x10:"
-		nsx perf stat -r 10 -e task-clock,user_time,system_time "$bl" inspect -o json 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
-		echo "perf stat, ss -ltnm x10 and ss -ltnp x3:"
-		nsx perf stat -r 10 -e task-clock,user_time,system_time ss -ltnm 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
-		nsx perf stat -r 3 -e task-clock,user_time,system_time ss -ltnp 2>&1 >/dev/null | grep -E 'task-clock|_time|elapsed'
+		pstat 10 "$bl" inspect -o json --no-processes
+		pstat 10 ss -ltnm
+		pstat 10 ss -tn state syn-recv
+		pstat 3 "$bl" inspect -o json
+		pstat 3 ss -ltnp
+		for b in "${baselines[@]}"; do
+			pstat 10 "$b" inspect -o json --no-processes
+			pstat 3 "$b" inspect -o json
+		done
 	fi
 fi

@@ -28,6 +28,10 @@ declare -A need=(
 	[gcc]=gcc
 	[git]=git
 	[dpkg-deb]=dpkg
+	[nginx]=nginx
+	[python3]=python3
+	[pgrep]=procps
+	[clang]=clang
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -52,6 +56,8 @@ apt_get() {
 		sleep 5
 	done
 }
+# trace's eBPF programs include libbpf's headers (scripts/check-bpf.sh)
+[ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "installing: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
 	apt_get update -qq
@@ -65,6 +71,8 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# trace's committed eBPF objects are what its sources compile to.
+./scripts/check-bpf.sh
 go test -race -count=1 ./...
 # Every fuzz target, briefly (docs/RELIABILITY.md records a long run).
 FUZZTIME=${FUZZTIME:-3s} ./scripts/fuzz.sh

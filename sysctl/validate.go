@@ -146,8 +146,11 @@ func Lowers(key, current, value string) bool {
 
 // LowersInt is Lowers for values already parsed.
 func LowersInt(key string, current, value int64) bool {
-	if k, ok := Lookup(key); ok && k.Mode {
-		return false
-	}
-	return value < current
+	return !IsMode(key) && value < current
+}
+
+// IsMode reports whether key is a registry mode key (Key.Mode).
+func IsMode(key string) bool {
+	k, ok := Lookup(key)
+	return ok && k.Mode
 }

@@ -1,5 +1,12 @@
 package cmdutil
 
+import (
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
 // Ports validates --port values (1..65535) and converts them.
 func Ports(in []uint) ([]uint16, error) {
 	out := make([]uint16, 0, len(in))
@@ -10,4 +17,43 @@ func Ports(in []uint) ([]uint16, error) {
 		out = append(out, uint16(p))
 	}
 	return out, nil
+}
+
+// portsValue is --port: repeatable and comma-separated; a value that is not
+// a number fails while parsing, with a message that names the range.
+type portsValue struct {
+	target *[]uint
+	set    bool
+}
+
+func (v *portsValue) Type() string { return "ports" }
+func (v *portsValue) String() string {
+	parts := make([]string, len(*v.target))
+	for i, p := range *v.target {
+		parts[i] = strconv.FormatUint(uint64(p), 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v *portsValue) Set(s string) error {
+	if !v.set {
+		*v.target = nil
+		v.set = true
+	}
+	for _, field := range strings.Split(s, ",") {
+		// the range is checked by Ports, with the other flags
+		p, err := strconv.ParseUint(strings.TrimSpace(field), 10, 32)
+		if err != nil {
+			return plainError("want a port number 1..65535")
+		}
+		*v.target = append(*v.target, uint(p))
+	}
+	return nil
+}
+
+// AddPortFlag registers --port PORT (repeatable, or comma-separated) on cmd;
+// what says what the command does with those ports, e.g. "show only
+// listeners on this port".
+func AddPortFlag(cmd *cobra.Command, target *[]uint, what string) {
+	cmd.Flags().Var(&portsValue{target: target}, "port", what+" `PORT` (repeatable, or comma-separated)")
 }

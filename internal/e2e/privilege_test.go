@@ -122,3 +122,32 @@ func TestNoShellInvocations(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Without root no other network namespace can be entered: inspect
+// --all-netns says which it skipped and why, and exits 3, instead of an
+// empty report and exit 0.
+func TestInspectAllNetnsWithoutRoot(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatalf("setpriv (util-linux) is needed: %v", err)
+	}
+	for _, args := range [][]string{{"inspect", "--all-netns"}, {"inspect", "--all-netns", "-o", "json"}} {
+		r := run(t, asNobody(args...)...)
+		if r.code != 3 {
+			t.Errorf("%v as nobody: exit %d, want 3\nstdout %q\nstderr %q", args, r.code, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "skipped") || !strings.Contains(r.stderr, "needs root") {
+			t.Errorf("%v as nobody: stderr does not say what was skipped and why:\n%s", args, r.stderr)
+		}
+		if strings.Count(strings.TrimSpace(r.stderr), "\n")+1 < 2 {
+			t.Errorf("%v as nobody: want a note per skipped namespace and the error:\n%s", args, r.stderr)
+		}
+	}
+	// as root the same command reads this test's namespace and exits 0
+	r := run(t, bin, "inspect", "--all-netns")
+	if r.code != 0 || !strings.Contains(r.stdout, "## network namespace") {
+		t.Errorf("inspect --all-netns as root: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

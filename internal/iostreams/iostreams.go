@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,6 +20,8 @@ type IOStreams struct {
 
 	stdinTTY  bool
 	stdoutTTY bool
+	// width overrides the terminal's width when above 0 (tests).
+	width int
 }
 
 // System returns the process's own streams.
@@ -47,6 +50,49 @@ func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
 
 // SetStdinTTY overrides terminal detection for input.
 func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
+
+// DefaultWidth is the width assumed for a terminal that does not say.
+const DefaultWidth = 80
+
+// TerminalWidth is the width of the terminal output goes to, in columns: what
+// SetTerminalWidth set, else $COLUMNS, else the terminal's own size (asked
+// each time, so a resized window is followed), else DefaultWidth. It is 0
+// (no limit) when output is not a terminal: pipes and test buffers get every
+// line whole.
+func (s *IOStreams) TerminalWidth() int {
+	if s.width > 0 {
+		return s.width
+	}
+	f, ok := s.Out.(*os.File)
+	if !s.stdoutTTY || !ok {
+		return 0
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+		return int(ws.Col)
+	}
+	return DefaultWidth
+}
+
+// SetTerminalWidth fixes the width TerminalWidth reports (tests); 0 goes
+// back to asking the terminal.
+func (s *IOStreams) SetTerminalWidth(cols int) { s.width = cols }
+
+// TerminalHeight is the output terminal's height in rows, or 0 when unknown
+// (not a terminal), for views that redraw in place like top.
+func (s *IOStreams) TerminalHeight() int {
+	f, ok := s.Out.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Row)
+}
 
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)

@@ -54,6 +54,11 @@ type indenter struct {
 }
 
 func (s *indenter) append(dst, src []byte) []byte {
+	return indentAppend(s, dst, src)
+}
+
+// indentAppend is indenter.append for []byte and string input alike.
+func indentAppend[T []byte | string](s *indenter, dst []byte, src T) []byte {
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		if s.inString {

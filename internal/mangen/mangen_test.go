@@ -180,3 +180,38 @@ func TestManRenders(t *testing.T) {
 		}
 	}
 }
+
+// Options show the value to type, not Go's zero value: no "--port=[]",
+// "--netns=\"\"" or "--quiet[=false]".
+func TestOptionsShowValueNames(t *testing.T) {
+	pages, err := Pages(newRoot(), committedOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goZero := regexp.MustCompile(`\\fP(=\[\]|=""|=|\[=false\]|\[=""\])$`)
+	for name, page := range pages {
+		for _, l := range strings.Split(string(page), "\n") {
+			if goZero.MatchString(l) {
+				t.Errorf("%s: option shows a Go zero value: %q", name, l)
+			}
+		}
+	}
+	if !bytes.Contains(pages["backlogctl-inspect.1"], []byte(`\fB\-\-port\fP=\fIPORT\fP`)) {
+		t.Errorf("backlogctl-inspect.1 does not show --port=PORT")
+	}
+}
+
+func TestOptionValue(t *testing.T) {
+	for _, tt := range []struct{ tag, usage, want string }{
+		{`\fB\-\-port\fP=[]`, `show only listeners on \fBPORT\fR (repeatable)`, `\fB\-\-port\fP=\fIPORT\fP`},
+		{`\fB\-\-quiet\fP[=false]`, `print nothing`, `\fB\-\-quiet\fP`},
+		{`\fB\-\-netns\fP=""`, `read \fBNAME\fR`, `\fB\-\-netns\fP=\fINAME\fP`},
+		{`\fB\-\-listen\fP="127.0.0.1:9597"`, `\fBADDRESS\fR to serve`, `\fB\-\-listen\fP="127.0.0.1:9597"`},
+		{`\fB\-\-rate\fP=0`, `peak new connections`, `\fB\-\-rate\fP=0`},
+		{`\fB\-\-persist\fP[=""]`, `write the \fBFILE\fR`, `\fB\-\-persist\fP[=\fIFILE\fP]`},
+	} {
+		if got := optionValue(tt.tag, tt.usage); got != tt.want {
+			t.Errorf("optionValue(%q) = %q, want %q", tt.tag, got, tt.want)
+		}
+	}
+}

@@ -120,7 +120,8 @@ func optionsAsTaggedParagraphs(lines []string) []string {
 			if n := len(out); n > 0 && out[n-1] == ".PP" {
 				out = out[:n-1]
 			}
-			out = append(out, ".TP", l, strings.TrimLeft(lines[i+1], "\t"))
+			usage := strings.TrimLeft(lines[i+1], "\t")
+			out = append(out, ".TP", optionValue(l, usage), usage)
 			i++
 			continue
 		}
@@ -191,4 +192,35 @@ func escapeDashes(l string) string {
 		b.WriteByte(l[i])
 	}
 	return b.String()
+}
+
+// zeroDefault matches what cobra/doc prints after a flag whose default is
+// empty or zero: Go's rendering of an empty list ([]), string (""), duration
+// (0s), number (0), or a boolean's [=false].
+var zeroDefault = regexp.MustCompile(`(\[=false\]|\[=""\]|=\[\]|=""|=0s|=0|=)$`)
+
+// valueName is the value's name in the usage text (pflag's back-quoted
+// word, rendered bold): "show only listeners on \fBPORT\fR".
+var valueName = regexp.MustCompile(`^(?:.*?)\\fB([A-Z][A-Z0-9_:=\[\]\\-]*)\\fR`)
+
+// optionValue rewrites an option's tag so it shows what to type, not Go's
+// zero value: "--port=[]" becomes "--port=PORT", "--quiet[=false]" becomes
+// "--quiet"; a real default ("--listen=\"127.0.0.1:9597\"") stays, and so
+// does a zero number or duration that has no value name to show instead.
+func optionValue(tag, usage string) string {
+	zero := zeroDefault.FindString(tag)
+	if zero == "" {
+		return tag
+	}
+	bare := strings.TrimSuffix(tag, zero)
+	if m := valueName.FindStringSubmatch(usage); m != nil && zero != "[=false]" {
+		if zero == `[=""]` { // an optional value
+			return bare + "[=\\fI" + m[1] + "\\fP]"
+		}
+		return bare + "=\\fI" + m[1] + "\\fP"
+	}
+	if zero == "=0" || zero == "=0s" {
+		return tag
+	}
+	return bare
 }

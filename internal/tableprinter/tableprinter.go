@@ -4,14 +4,11 @@
 package tableprinter
 
 import (
-	"bytes"
 	"io"
 	"strings"
 	"unicode"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/clipperhouse/displaywidth"
 )
 
 // Printer collects rows and writes them on Render.
@@ -20,6 +17,10 @@ type Printer struct {
 	tty    bool
 	header []string
 	rows   [][]string
+	// width, wrap and drop fit a terminal table to the screen (fit.go).
+	width int
+	wrap  string
+	drop  []string
 }
 
 // New returns a printer; tty selects aligned columns, otherwise tab-separated.
@@ -63,40 +64,43 @@ func (p *Printer) Render() error {
 		_, err := io.WriteString(p.w, b.String())
 		return err
 	}
-	var buf bytes.Buffer
-	t := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders: tw.BorderNone,
-			Symbols: tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{
-				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
-				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
-			},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithPadding(tw.Padding{Left: "", Right: "  "}),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	)
-	if len(p.header) > 0 {
-		t.Header(p.header)
+	header, rows := p.fit()
+	if len(header) > 0 {
+		rows = append([][]string{header}, rows...)
 	}
-	for _, r := range p.rows {
-		if err := t.Append(r); err != nil {
-			return err
+	var widths []int
+	for _, r := range rows {
+		for i, f := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], width(f))
 		}
 	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	// tablewriter pads the last column; trailing blanks only get in the way.
-	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
 	var out strings.Builder
-	for _, l := range lines {
-		out.WriteString(strings.TrimRight(l, " "))
+	for _, r := range rows {
+		var line strings.Builder
+		for i, f := range r {
+			line.WriteString(f)
+			if i < len(r)-1 {
+				line.WriteString(strings.Repeat(" ", widths[i]-width(f)+2))
+			}
+		}
+		// No trailing blanks: they only get in the way.
+		out.WriteString(strings.TrimRight(line.String(), " "))
 		out.WriteByte('\n')
 	}
 	_, err := io.WriteString(p.w, out.String())
 	return err
+}
+
+// width is how many terminal columns s takes: wide (East Asian) characters
+// two, combining marks none. Ambiguous-width characters count as narrow, as
+// on every current terminal.
+func width(s string) int {
+	n := 0
+	for _, r := range s {
+		n += displaywidth.Options{}.Rune(r)
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,14 @@ type holdConfig struct {
 	synRecv   int // half-open connections to SynRecvPort
 	base      int // first listener port
 	ready     string
+	// shape is "spread" (each connection shard holds the listeners its
+	// connections go to) or "one-owner" (the listener shard holds every
+	// listener; connection shards borrow theirs with pidfd_getfd, accept,
+	// and close their copies).
+	shape string
+	// targets is how many connection-target listeners the listener shard
+	// opens after the others, in one-owner shape.
+	targets int
 }
 
 // perShardListeners is how many listeners each connection shard adds for
@@ -47,8 +56,12 @@ func runHold(args []string) error {
 	fs.IntVar(&c.synRecv, "synrecv", 0, "half-open connections to 127.0.0.1:9999 (needs the nft rule bench.sh adds)")
 	fs.IntVar(&c.base, "base-port", 10000, "first listener port")
 	fs.StringVar(&c.ready, "ready", "", "file to write when everything is open")
+	fs.StringVar(&c.shape, "shape", "spread", "spread or one-owner (every listener in one process)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.shape != "spread" && c.shape != "one-owner" {
+		return fmt.Errorf("hold: unknown -shape %q: want spread or one-owner", c.shape)
 	}
 	if c.listeners < 200 || c.conns < 0 || c.pending < 0 || c.synRecv < 0 {
 		return errors.New("hold: need at least 200 listeners and non-negative counts")
@@ -57,11 +70,11 @@ func runHold(args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.listeners+4*c.pending+2*c.synRecv+64 > budget {
-		return fmt.Errorf("one process may hold %d descriptors, too few for %d listeners", budget, c.listeners)
-	}
 	perShard := (budget - 64 - perShardListeners) / 2
 	shards := (c.conns + perShard - 1) / perShard
+	if c.listeners+perShardListeners*shards+4*c.pending+2*c.synRecv+64 > budget {
+		return fmt.Errorf("one process may hold %d descriptors, too few for %d listeners", budget, c.listeners)
+	}
 	lastPort := c.base + c.listeners + perShardListeners*shards
 	if err := checkPortRange(lastPort); err != nil {
 		return err
@@ -79,27 +92,34 @@ func runHold(args []string) error {
 			_ = p.Wait()
 		}
 	}()
-	start := func(args ...string) error {
+	// start runs a shard and returns the words after "ready" on the line it
+	// prints when its sockets are open.
+	start := func(args ...string) ([]string, error) {
 		cmd := exec.Command(self, append([]string{"shard"}, args...)...)
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := cmd.Start(); err != nil {
-			return err
+			return nil, err
 		}
 		procs = append(procs, cmd)
-		// The shard prints one line when its sockets are open.
-		line := make([]byte, 64)
-		if n, err := out.Read(line); err != nil || n == 0 {
-			return fmt.Errorf("shard %s failed before it was ready", strings.Join(args, " "))
+		line, err := bufio.NewReader(out).ReadString('\n')
+		words := strings.Fields(line)
+		if err != nil || len(words) == 0 || words[0] != "ready" {
+			return nil, fmt.Errorf("shard %s failed before it was ready", strings.Join(args, " "))
 		}
-		return nil
+		return words[1:], nil
 	}
-	if err := start("-role", "listeners", "-listeners", strconv.Itoa(c.listeners), "-pending", strconv.Itoa(c.pending),
-		"-synrecv", strconv.Itoa(c.synRecv), "-base-port", strconv.Itoa(c.base)); err != nil {
+	targets := 0
+	if c.shape == "one-owner" {
+		targets = perShardListeners * shards
+	}
+	lfds, err := start("-role", "listeners", "-listeners", strconv.Itoa(c.listeners), "-pending", strconv.Itoa(c.pending),
+		"-synrecv", strconv.Itoa(c.synRecv), "-base-port", strconv.Itoa(c.base), "-targets", strconv.Itoa(targets))
+	if err != nil {
 		return err
 	}
 	left := c.conns
@@ -107,13 +127,18 @@ func runHold(args []string) error {
 		n := min(perShard, left)
 		left -= n
 		port := c.base + c.listeners + perShardListeners*i
-		if err := start("-role", "conns", "-conns", strconv.Itoa(n), "-base-port", strconv.Itoa(port)); err != nil {
+		args := []string{"-role", "conns", "-conns", strconv.Itoa(n), "-base-port", strconv.Itoa(port)}
+		if c.shape == "one-owner" {
+			fds := strings.Join(lfds[perShardListeners*i:perShardListeners*(i+1)], ",")
+			args = append(args, "-owner-pid", strconv.Itoa(procs[0].Process.Pid), "-owner-fds", fds)
+		}
+		if _, err := start(args...); err != nil {
 			return err
 		}
 	}
 	if c.ready != "" {
-		msg := fmt.Sprintf("listeners=%d conns=%d pending=%d synrecv=%d processes=%d\n",
-			c.listeners+perShardListeners*shards+min(c.synRecv, 1), c.conns, 3*c.pending, c.synRecv, 1+shards)
+		msg := fmt.Sprintf("listeners=%d conns=%d pending=%d synrecv=%d processes=%d shape=%s\n",
+			c.listeners+perShardListeners*shards+min(c.synRecv, 1), c.conns, 3*c.pending, c.synRecv, 1+shards, c.shape)
 		if err := os.WriteFile(c.ready, []byte(msg), 0o644); err != nil {
 			return err
 		}
@@ -125,7 +150,8 @@ func runHold(args []string) error {
 // runShard opens one shard's sockets, says so on stdout and holds them.
 func runShard(args []string) error {
 	var c holdConfig
-	var role string
+	var role, ownerFDs string
+	var ownerPID int
 	fs := flag.NewFlagSet("shard", flag.ContinueOnError)
 	fs.StringVar(&role, "role", "", "listeners or conns")
 	fs.IntVar(&c.listeners, "listeners", 0, "")
@@ -133,6 +159,9 @@ func runShard(args []string) error {
 	fs.IntVar(&c.pending, "pending", 0, "")
 	fs.IntVar(&c.synRecv, "synrecv", 0, "")
 	fs.IntVar(&c.base, "base-port", 0, "")
+	fs.IntVar(&c.targets, "targets", 0, "")
+	fs.IntVar(&ownerPID, "owner-pid", 0, "")
+	fs.StringVar(&ownerFDs, "owner-fds", "", "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -140,18 +169,27 @@ func runShard(args []string) error {
 		return err
 	}
 	var err error
+	var targetFDs []int
 	switch role {
 	case "listeners":
-		err = openListeners(c)
+		targetFDs, err = openListeners(c)
 	case "conns":
-		err = openConnections(c)
+		if ownerPID != 0 {
+			err = borrowConnections(c, ownerPID, ownerFDs)
+		} else {
+			err = openConnections(c)
+		}
 	default:
 		err = fmt.Errorf("unknown shard role %q", role)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Println("ready")
+	fmt.Print("ready")
+	for _, fd := range targetFDs {
+		fmt.Printf(" %d", fd)
+	}
+	fmt.Println()
 	waitForStop()
 	return nil
 }
@@ -224,14 +262,16 @@ var (
 // 127.0.0.1, a tenth of the rest on [::1], a twentieth each on 0.0.0.0 and
 // dual-stack [::], the rest on 127.0.0.1, with a mix of backlogs. It leaves 3
 // unaccepted connections on c.pending of them, and opens c.synRecv half-open
-// connections to a listener on SynRecvPort.
-func openListeners(c holdConfig) error {
+// connections to a listener on SynRecvPort. Last it opens c.targets
+// listeners for other shards' connections, from the port after the others,
+// and returns their descriptors.
+func openListeners(c holdConfig) ([]int, error) {
 	port := c.base
 	backlogs := []int{128, 511, 1024, 4096}
 	for g := 0; g < 100; g++ {
 		for m := 0; m < 4; m++ {
 			if _, err := listen(netip.AddrPortFrom(lo4, uint16(port)), true, 1024); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		port++
@@ -244,7 +284,7 @@ func openListeners(c holdConfig) error {
 		for i := 0; i < counts[addr]; i++ {
 			ap := netip.AddrPortFrom(addr, uint16(port))
 			if _, err := listen(ap, false, backlogs[i%len(backlogs)]); err != nil {
-				return err
+				return nil, err
 			}
 			port++
 			if addr == lo4 && len(pending) < c.pending {
@@ -255,7 +295,7 @@ func openListeners(c holdConfig) error {
 	for _, dst := range pending {
 		for j := 0; j < 3; j++ {
 			if _, err := connect(lo4, dst, true); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -264,15 +304,23 @@ func openListeners(c holdConfig) error {
 		// A SYN queue over half full gets its older requests pruned
 		// (reqsk_timer_handler), so keep it at a quarter: the count stays put.
 		if _, err := listen(syn, false, 4*c.synRecv); err != nil {
-			return err
+			return nil, err
 		}
 		for i := 0; i < c.synRecv; i++ {
 			if _, err := connect(sources[i%len(sources)], syn, false); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	var targets []int
+	for i := 0; i < c.targets; i++ {
+		fd, err := listen(connTarget(c.base+c.listeners, i), false, 4096)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, fd)
+	}
+	return targets, nil
 }
 
 func listen(ap netip.AddrPort, reuseport bool, backlog int) (int, error) {
@@ -311,11 +359,7 @@ func openConnections(c holdConfig) error {
 	var targets []netip.AddrPort
 	fds := map[netip.AddrPort]int{}
 	for i := 0; i < perShardListeners; i++ {
-		addr := lo4
-		if i == perShardListeners-1 {
-			addr = lo6
-		}
-		ap := netip.AddrPortFrom(addr, uint16(c.base+i))
+		ap := connTarget(c.base, i%perShardListeners)
 		fd, err := listen(ap, false, 4096)
 		if err != nil {
 			return err
@@ -323,7 +367,57 @@ func openConnections(c holdConfig) error {
 		targets = append(targets, ap)
 		fds[ap] = fd
 	}
-	for i := 0; i < c.conns; i++ {
+	return connectAndAccept(c.conns, targets, fds)
+}
+
+// connTarget is the address of the i-th connection-target listener from
+// port base: three of every perShardListeners on 127.0.0.1, one on [::1].
+func connTarget(base, i int) netip.AddrPort {
+	addr := lo4
+	if i%perShardListeners == perShardListeners-1 {
+		addr = lo6
+	}
+	return netip.AddrPortFrom(addr, uint16(base+i))
+}
+
+// borrowConnections is openConnections for the one-owner shape: the
+// listeners from port c.base are the owner process's descriptors fds (comma
+// separated), copied here with pidfd_getfd for accepting and closed after,
+// so only the owner holds them.
+func borrowConnections(c holdConfig, ownerPID int, fds string) error {
+	pidfd, err := unix.PidfdOpen(ownerPID, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", ownerPID, err)
+	}
+	defer unix.Close(pidfd)
+	var targets []netip.AddrPort
+	local := map[netip.AddrPort]int{}
+	for i, f := range strings.Split(fds, ",") {
+		remote, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("-owner-fds %q: %w", fds, err)
+		}
+		fd, err := unix.PidfdGetfd(pidfd, remote, 0)
+		if err != nil {
+			return fmt.Errorf("pidfd_getfd %d of %d: %w", remote, ownerPID, err)
+		}
+		ap := connTarget(c.base, i)
+		targets = append(targets, ap)
+		local[ap] = fd
+	}
+	if err := connectAndAccept(c.conns, targets, local); err != nil {
+		return err
+	}
+	for _, fd := range local {
+		unix.Close(fd)
+	}
+	return nil
+}
+
+// connectAndAccept opens n connections to targets round-robin and accepts
+// each on its listener's descriptor in fds.
+func connectAndAccept(n int, targets []netip.AddrPort, fds map[netip.AddrPort]int) error {
+	for i := 0; i < n; i++ {
 		dst := targets[i%len(targets)]
 		src := lo6
 		if dst.Addr().Is4() {

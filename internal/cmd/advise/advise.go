@@ -14,6 +14,7 @@ import (
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/sysctl"
 )
 
 // Options are advise's inputs; tests fill them and call adviseRun directly.
@@ -27,6 +28,8 @@ type Options struct {
 	AcceptLatency time.Duration
 	Profile       string
 	Output        string
+	// StateDir is tune's state directory: what backlogctl changed, and when.
+	StateDir string
 
 	// Which flags were given: --interval 0 is an error, not "no interval".
 	IntervalSet, RateSet, LatencySet bool
@@ -43,7 +46,7 @@ var formats = []string{"table", "json"}
 
 // NewCmdAdvise returns the advise command. runF replaces adviseRun in tests.
 func NewCmdAdvise(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep}
+	opts := &Options{IO: f.IOStreams, Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep, StateDir: sysctl.DefaultStateDir}
 	cmd := &cobra.Command{
 		Use:   "advise",
 		Short: "Judge the listeners, tunables, counters and limits, and say what to change",
@@ -68,12 +71,32 @@ What the rules know:
     always a finding, 2 is one too; tcp_abort_on_overflow=1 resets clients.
   - A hard RLIMIT_NOFILE above fs.nr_open cannot be set again; fs.file-nr
     near fs.file-max is critical.
+  - A listener's drop count is not an overflow count: with --interval each
+    rise is attributed from the namespace's counters over the same interval
+    (ListenOverflows, TCPReqQFullDrop, TCPDeferAcceptDrop, ListenDrops) and
+    only the fix for that cause is given; where they cannot be separated the
+    finding says so.
+  - A queue that holds connections and does not drain while no handshake
+    completes, or whose owner is stopped (T) or in uninterruptible sleep (D)
+    per /proc/PID/stat, is "NAME[PID] is not accepting", not a small backlog.
+  - An owner at or within 1% of its soft RLIMIT_NOFILE is a finding whatever
+    its queue shows; fixes use backlogctl rlimit set on the process that
+    holds the limit (for nginx the master and worker_rlimit_nofile).
+  - After tune raised somaxconn (its record in --state-dir), a listener whose
+    backlog is the old value and whose owner started before the change
+    predates it: restart it. Fixes name where each server sets its backlog
+    (nginx, Python socketserver, Go, Node.js, Java, HAProxy, Envoy,
+    gunicorn, uWSGI, Redis, PostgreSQL, ...).
 
 Counters are judged by change: --interval D takes two samples D apart and
 reasons from the deltas (ListenOverflows, SYN-queue drops and cookies, each
 listener's drops, netdev_max_backlog drops from /proc/net/softnet_stat).
-Without --interval, totals since boot are reported as info only. A full
-accept queue is a warning either way: it is happening now.
+Without --interval, counter totals since boot (since the namespace was
+created, in a child network namespace) are info only, and a listener's drop
+count since its socket was created is history, never a reason to raise a
+value again — except that a clamp still in place (backlog equal to
+somaxconn) stays a warning tune acts on. A full accept queue is a warning
+either way: it is happening now.
 
 --rate R --accept-latency D sizes the backlog by Little's law: R × D
 connections wait on average; ×2 headroom for bursts, rounded up to a power
@@ -114,11 +137,12 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 			return adviseRun(opts)
 		},
 	}
-	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "judge only listeners on this port (repeatable, or comma-separated)")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "take two samples this far apart and judge counters by their change (e.g. 10s)")
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
-	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below this profile: "+profileNames())
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below the profile `NAME`: "+profileNames())
+	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` where tune records what it changed (to tell listeners that predate a change)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd
@@ -181,10 +205,13 @@ type Report struct {
 	Time   time.Time `json:"time"`
 	Kernel string    `json:"kernel,omitempty"`
 	// IntervalSeconds is set when counters were judged by their change.
-	IntervalSeconds float64          `json:"interval_seconds,omitempty"`
-	Profile         string           `json:"profile,omitempty"`
-	Sizing          *SizingReport    `json:"sizing,omitempty"`
-	Findings        []advise.Finding `json:"findings"`
+	IntervalSeconds float64 `json:"interval_seconds,omitempty"`
+	// ChildNetns is true outside the initial network namespace, where the
+	// counters started when the namespace was created.
+	ChildNetns bool             `json:"child_netns,omitempty"`
+	Profile    string           `json:"profile,omitempty"`
+	Sizing     *SizingReport    `json:"sizing,omitempty"`
+	Findings   []advise.Finding `json:"findings"`
 	// Plan holds the sysctl changes the warnings recommend (advise.PlanFindings).
 	Plan     advise.Plan `json:"plan"`
 	Warnings []string    `json:"warnings,omitempty"`
@@ -206,7 +233,7 @@ func adviseRun(o *Options) error {
 	r := &Report{
 		Time: in.Now.Snapshot.Time, Kernel: in.Now.Snapshot.Kernel,
 		Findings: findings, Plan: advise.PlanFindings(findings),
-		Warnings: warnings,
+		Warnings: warnings, ChildNetns: in.ChildNetns,
 	}
 	if in.Before != nil {
 		r.IntervalSeconds = in.Interval.Seconds()

@@ -155,7 +155,7 @@ func TestAdviseRunNamesSystemdUnit(t *testing.T) {
 	if !ok {
 		t.Fatalf("no descriptor finding in %v", ids(r))
 	}
-	if !strings.Contains(f.Fix, "systemctl edit nginx.service") {
+	if !strings.Contains(f.Fix, "backlogctl rlimit set --systemd-unit nginx.service") {
 		t.Errorf("fix = %q, want the nginx.service drop-in", f.Fix)
 	}
 }
@@ -171,7 +171,7 @@ func TestAdviseRunTable(t *testing.T) {
 	for _, want := range []string{
 		"#\tSEVERITY\tID\tSUBJECT\tCURRENT\tRECOMMENDED\tEVIDENCE\n",
 		"1\twarning\tsomaxconn-clamps-listener\t127.0.0.1:9000\t8\t4096\taccept_queue=9 backlog=8 somaxconn=8\n",
-		"   fix: raise net.core.somaxconn to 4096, then make the program call listen() again",
+		"   fix: raise net.core.somaxconn to 4096, then restart the program (or make it call listen() again)",
 		"net.core.somaxconn\t8\t4096\tnetns\tadvise: somaxconn-clamps-listener\n",
 	} {
 		if !strings.Contains(text, want) {

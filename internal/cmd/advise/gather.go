@@ -4,11 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/changes"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
+
+// GatherInput is gather for other commands (tune plans from the same
+// evidence as advise): one sample, or two o.Interval apart.
+func (o *Options) GatherInput() (advise.Input, []string, error) { return o.gather() }
+
+// NewGatherOptions returns Options that read the real host.
+func NewGatherOptions(procRoot, sysRoot, stateDir string, interval time.Duration) *Options {
+	return &Options{ProcRoot: procRoot, SysRoot: sysRoot, StateDir: stateDir, Interval: interval,
+		Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep}
+}
 
 // gather takes one sample, or two --interval apart, and reads what the rules
 // need beyond the snapshot. Smaller gaps become warnings.
@@ -42,6 +54,17 @@ func (o *Options) gather() (advise.Input, []string, error) {
 	in.Now = now
 	warnings = append(now.Snapshot.Warnings, warn...)
 	in.Units = o.units(now.Snapshot)
+	o.ownerFacts(now.Snapshot)
+	var known bool
+	in.ChildNetns, known = changes.ChildNetns(o.ProcRoot, now.Snapshot.Sysctls)
+	in.NetnsUnknown = !known
+	if o.StateDir != "" {
+		recorded, err := changes.Recorded(o.StateDir, o.ProcRoot)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("could not read what backlogctl changed: %v", err))
+		}
+		in.Changes = recorded
+	}
 	if o.Host != nil {
 		if mem, err := o.Host.MemTotal(o.ProcRoot); err == nil {
 			in.MemTotal = mem
@@ -86,4 +109,31 @@ func (o *Options) units(snap *inspect.Snapshot) map[int]string {
 		}
 	}
 	return units
+}
+
+// ownerFacts adds what the judges need about each owner beyond inspect's
+// scan, read once per process at the last sample: its state and start time
+// (/proc/PID/stat) and whether it is a Go program (its net.Listen asks for
+// somaxconn).
+func (o *Options) ownerFacts(snap *inspect.Snapshot) {
+	seen := map[int]inspect.Process{}
+	for i := range snap.Listeners {
+		ps := snap.Listeners[i].Processes
+		for j := range ps {
+			f, ok := seen[ps[j].PID]
+			if !ok {
+				f.State, f.StartTime = inspect.OwnerStat(o.procRoot(), ps[j].PID)
+				f.GoVersion = inspect.GoVersion(o.procRoot(), ps[j].PID)
+				seen[ps[j].PID] = f
+			}
+			ps[j].State, ps[j].StartTime, ps[j].GoVersion = f.State, f.StartTime, f.GoVersion
+		}
+	}
+}
+
+func (o *Options) procRoot() string {
+	if o.ProcRoot == "" {
+		return "/proc"
+	}
+	return o.ProcRoot
 }

@@ -62,16 +62,14 @@ func TestAdviseClampedListenerInNamespace(t *testing.T) {
 	}
 }
 
-// listen(4) below somaxconn (4096 in a new namespace) overflowing: the fix is
-// the program's backlog, and somaxconn is not blamed. Two samples apart, so
-// the interval path runs against the real kernel too.
+// listen(4) below somaxconn (4096 in a new namespace) with a full queue: the
+// fix is the program's backlog, and somaxconn is not blamed.
 func TestAdviseProgramBacklogInNamespace(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
 	ep := overflow(t, 4)
 	o := realOptions(ep.Port())
-	o.Interval, o.IntervalSet = 200*time.Millisecond, true
 	r := runJSON(t, o)
 	subject := ep.String()
 	f, ok := advise.FindingByID(r.Findings, "listener-backlog-too-small", subject)
@@ -93,8 +91,5 @@ func TestAdviseProgramBacklogInNamespace(t *testing.T) {
 		if c.Key == "net.core.somaxconn" {
 			t.Errorf("plan raises somaxconn for a listener below it: %+v", c)
 		}
-	}
-	if r.IntervalSeconds != 0.2 {
-		t.Errorf("interval_seconds = %v, want 0.2", r.IntervalSeconds)
 	}
 }

@@ -18,7 +18,8 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 	if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "no findings")
 	} else {
-		t := tableprinter.New(w, tty, "#", "SEVERITY", "ID", "SUBJECT", "CURRENT", "RECOMMENDED", "EVIDENCE")
+		t := tableprinter.New(w, tty, "#", "SEVERITY", "ID", "SUBJECT", "CURRENT", "RECOMMENDED", "EVIDENCE").
+			SetWidth(io.TerminalWidth()).WrapColumn("EVIDENCE")
 		for i, f := range r.Findings {
 			t.AddRow(strconv.Itoa(i+1), string(f.Severity), f.ID, f.Subject,
 				valueText(f.Current), valueText(f.Recommended), evidenceText(f.Evidence))
@@ -35,11 +36,15 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 		}
 	}
 	if r.IntervalSeconds == 0 {
-		fmt.Fprintln(w, "\nCounters were judged by their totals since boot (info only); --interval 10s judges what changes.")
+		since := "since boot"
+		if r.ChildNetns {
+			since = "since this network namespace was created"
+		}
+		fmt.Fprintf(w, "\nCounters were judged by their totals %s and drop counts by theirs since each socket was created (history, not evidence); --interval 10s judges what changes.\n", since)
 	}
 	if len(r.Plan.Changes) > 0 {
 		fmt.Fprintln(w, "\n# Sysctl changes recommended (backlogctl tune applies them)")
-		t := tableprinter.New(w, tty, "KEY", "CURRENT", "TARGET", "SCOPE", "REASON")
+		t := tableprinter.New(w, tty, "KEY", "CURRENT", "TARGET", "SCOPE", "REASON").SetWidth(io.TerminalWidth()).WrapColumn("REASON")
 		for _, c := range r.Plan.Changes {
 			t.AddRow(c.Key, valueText(c.Current), strconv.FormatInt(c.Target, 10), string(c.Scope), c.Reason)
 		}

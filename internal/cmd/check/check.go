@@ -56,7 +56,7 @@ type Options struct {
 	missing      check.Missing
 }
 
-var formats = []string{"text", "json", "junit", "github"}
+var formats = []string{"table", "json", "junit", "github"}
 
 // DefaultSampleInterval is how often queues are sampled with --observe.
 const DefaultSampleInterval = 100 * time.Millisecond
@@ -111,9 +111,9 @@ testcases and GitHub titles) and the exit status is the worst over all of
 them. --observe works with both: each namespace is watched at the same time,
 its counters and listeners read from inside it.
 
-Output (-o): text, one line per requirement (status, subject, observed,
-expected, and why for a failure; the namespace first with --netns or
---all-netns); json; junit (JUnit XML, one testcase per
+Output (-o): table (or its older name text), one line per requirement
+(status, subject, observed, expected, and why for a failure; the namespace
+first with --netns or --all-netns); json; junit (JUnit XML, one testcase per
 requirement); github (workflow annotations). -q prints nothing: the exit code
 speaks.
 
@@ -153,13 +153,13 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&opts.Requires, "require", nil, "requirement SUBJECT OP VALUE, e.g. 'somaxconn>=4096' (repeatable)")
-	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML policy file with requirements (schema in the README)")
-	fl.StringVar(&opts.Profile, "profile", "", "require what 'tune --profile NAME' sets: "+profileNames())
-	fl.UintSliceVar(&opts.Ports, "port", nil, "judge only listeners on this port (repeatable, or comma-separated)")
+	fl.StringArrayVar(&opts.Requires, "require", nil, "requirement `EXPR` as SUBJECT OP VALUE, e.g. 'somaxconn>=4096' (repeatable)")
+	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML policy `FILE` with requirements (schema in the README)")
+	fl.StringVar(&opts.Profile, "profile", "", "require what 'tune --profile `NAME`' sets: "+profileNames())
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
 	fl.DurationVar(&opts.Observe, "observe", 0, "judge counters and drops by their increase, queues by their peak, over this window (e.g. 60s)")
 	fl.DurationVar(&opts.SampleInterval, "sample-interval", DefaultSampleInterval, "how often queues are sampled with --observe")
-	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as: error (exit 3), pass or fail")
+	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as `OUTCOME`: error (exit 3), pass or fail")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
 	nsflag.Add(cmd, &opts.Namespaces)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)

@@ -122,7 +122,7 @@ func TestCheckText(t *testing.T) {
 	want := []string{
 		"STATUS\tSUBJECT\tOBSERVED\tEXPECTED\tREASON",
 		"PASS\tnet.core.somaxconn\t4096\t>= 4096\t",
-		"FAIL\tlistener.drops\t3 (0.0.0.0:80)\t== 0\tthe listener's own sk_drops counts every tcp_listendrop(): SYNs and ACKs dropped at this socket, mostly accept-queue overflows (an overflowed final ACK counts 2)",
+		"FAIL\tlistener.drops\t3 (0.0.0.0:80)\t== 0\tthe listener's own sk_drops is not an overflow count: it rises on accept-queue overflows (an overflowed final ACK counts 2, tcp_check_req), on SYNs dropped at a full SYN queue with syncookies off, on SYNs dropped by the 3/4 rule of tcp_max_syn_backlog, and on bare ACKs a TCP_DEFER_ACCEPT listener drops (TcpExtTCPDeferAcceptDrop); compare TcpExtListenOverflows, TcpExtTCPReqQFullDrop and TcpExtTCPDeferAcceptDrop over the same window to tell which (backlogctl advise --interval does)",
 		"FAIL\tprocess.nofile_soft\t1024 (nginx[42])\t>= 65536\taccept() fails with EMFILE at the soft RLIMIT_NOFILE and leaves the connection in the accept queue (the descriptor is reserved first, __sys_accept4), so the queue fills and overflows",
 		"ERROR\tnet.core.netdev_max_backlog\t-\t>= 1\tnet.core.netdev_max_backlog is not visible here (absent in this kernel, or a global key inside a child network namespace)",
 	}
@@ -228,7 +228,7 @@ func TestCheckGitHub(t *testing.T) {
 	r := runCheck(t, nil, "-o", "github", "--require", "somaxconn>=4096", "--require", "listener.drops==0")
 	want := []string{
 		"::notice title=backlogctl check PASS%3A net.core.somaxconn >= 4096::observed 4096, expected >= 4096",
-		"::error title=backlogctl check FAIL%3A listener.drops == 0::observed 3 (0.0.0.0:80), expected == 0: the listener's own sk_drops counts every tcp_listendrop(): SYNs and ACKs dropped at this socket, mostly accept-queue overflows (an overflowed final ACK counts 2)",
+		"::error title=backlogctl check FAIL%3A listener.drops == 0::observed 3 (0.0.0.0:80), expected == 0: the listener's own sk_drops is not an overflow count: it rises on accept-queue overflows (an overflowed final ACK counts 2, tcp_check_req), on SYNs dropped at a full SYN queue with syncookies off, on SYNs dropped by the 3/4 rule of tcp_max_syn_backlog, and on bare ACKs a TCP_DEFER_ACCEPT listener drops (TcpExtTCPDeferAcceptDrop); compare TcpExtListenOverflows, TcpExtTCPReqQFullDrop and TcpExtTCPDeferAcceptDrop over the same window to tell which (backlogctl advise --interval does)",
 	}
 	if diff := cmp.Diff(want, strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -283,6 +283,10 @@ func TestObservedText(t *testing.T) {
 		{check.Result{Evaluated: true, Observed: "1", Windowed: true, Subject: "listener.fill", Where: "a:1",
 			Failing: []string{"a:1=1", "b:2=0.9"}}, "1 (peak, a:1, 2 failing)"},
 		{check.Result{Evaluated: false}, "-"},
+		{check.Result{Evaluated: true, Observed: "0.0009765625", Subject: "listener.fill", Expected: "0.9", Where: "a:1"}, "0.0009766 (a:1)"},
+		{check.Result{Evaluated: true, Observed: "0.3333333333333333", Subject: "listener.fill", Expected: "0.9"}, "0.3333"},
+		{check.Result{Evaluated: true, Observed: "0.80002", Subject: "listener.fill", Expected: "0.8"}, "0.80002"},
+		{check.Result{Evaluated: true, Observed: "1024", Subject: "net.core.somaxconn", Expected: "4096"}, "1024"},
 	}
 	for _, tt := range tests {
 		if got := observedText(tt.res); got != tt.want {

@@ -3,6 +3,7 @@ package check
 import (
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/internal/changes"
 )
 
 // adviseReasons explains a failure with the matching advise finding's reason
@@ -13,7 +14,11 @@ func adviseReasons(obs *check.Observation) check.Reasoner {
 	if obs.Window != nil || obs.Snapshot == nil {
 		return check.KernelReasons{}
 	}
-	findings := advise.Advise(advise.Input{Now: advise.Sample{Snapshot: obs.Snapshot}})
+	in := advise.Input{Now: advise.Sample{Snapshot: obs.Snapshot}}
+	var known bool
+	in.ChildNetns, known = changes.ChildNetns("", obs.Snapshot.Sysctls)
+	in.NetnsUnknown = !known
+	findings := advise.Advise(in)
 	return check.LookupReasons{Lookup: func(target string) (string, bool) {
 		if m := advise.FindingsFor(findings, target); len(m) > 0 {
 			return m[0].Reason, true

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/backlogctl/backlogctl/check"
@@ -12,7 +13,7 @@ import (
 
 func render(io *iostreams.IOStreams, format string, r *Report) error {
 	switch format {
-	case "text":
+	case cmdutil.OutputTable:
 		return renderText(io, r)
 	case "json":
 		return cmdutil.WriteJSON(io.Out, r)
@@ -33,7 +34,7 @@ func renderText(io *iostreams.IOStreams, r *Report) error {
 	if labelled {
 		cols = append([]string{"NETNS"}, cols...)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), cols...)
+	t := tableprinter.New(io.Out, io.IsStdoutTTY(), cols...).SetWidth(io.TerminalWidth()).WrapColumn("REASON")
 	for _, res := range r.Results {
 		row := []string{strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
 			string(res.Op) + " " + res.Expected, res.Reason}
@@ -82,7 +83,7 @@ func observedText(res check.Result) string {
 	if n := len(res.Failing); n > 1 {
 		notes = append(notes, fmt.Sprintf("%d failing", n))
 	}
-	val := res.Observed.String()
+	val := roundedText(res.Observed.String(), res.Expected)
 	if val == unlimited {
 		val = "unlimited"
 	}
@@ -90,6 +91,25 @@ func observedText(res check.Result) string {
 		return val
 	}
 	return fmt.Sprintf("%s (%s)", val, strings.Join(notes, ", "))
+}
+
+// roundedText shows a fraction to 4 significant digits (a fill of 4/4097 is
+// 0.0009763, not 0.0009763241396143519); JSON keeps the exact value. When
+// rounding would make it read as the expected value it is not (0.80002
+// against 0.8), it is left whole.
+func roundedText(observed, expected string) string {
+	if !strings.ContainsAny(observed, ".eE") {
+		return observed
+	}
+	f, err := strconv.ParseFloat(observed, 64)
+	if err != nil {
+		return observed
+	}
+	short, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 4, 64), 64)
+	if e, err := strconv.ParseFloat(expected, 64); err == nil && short == e && f != e {
+		return observed
+	}
+	return strconv.FormatFloat(short, 'f', -1, 64)
 }
 
 // isIncrease tells windowed counters and drops (increases) from queues (peaks).

@@ -2,6 +2,8 @@
 package explain
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/explain"
@@ -17,7 +19,7 @@ type Options struct {
 	Output string
 }
 
-var formats = []string{"text", "json"}
+var formats = []string{"table", "json"}
 
 // NewCmdExplain returns the explain command. runF replaces explainRun in tests.
 func NewCmdExplain(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -28,6 +30,9 @@ func NewCmdExplain(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 		Long: `Explain what decides whether Linux accepts a TCP connection, at the terminal:
 
   topics    backlog, syn-queue, accept-queue, syncookies, counters, descriptors
+  profiles  what each built-in profile of tune --profile and check --profile
+            sets: every key, its value, and whether it is raised to at least
+            that value or set to exactly it
   tunables  every sysctl backlogctl knows, by name or alias (somaxconn,
             net.ipv4.tcp_max_syn_backlog, ...): what it does, its scope, type,
             range and default, how it interacts with the others, and which
@@ -49,9 +54,12 @@ Exit status: 0 on success, 2 for an unknown topic.`,
   # what does this counter rising mean?
   backlogctl explain TcpExtListenOverflows
 
+  # what would tune --profile high-concurrency change?
+  backlogctl explain profiles
+
   # for a script
   backlogctl explain syn-queue -o json | jq -r '.text[]'`,
-		Args: cobra.MaximumNArgs(1),
+		Args: cmdutil.MaximumArgs(1, "topic"),
 		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp
@@ -78,6 +86,9 @@ Exit status: 0 on success, 2 for an unknown topic.`,
 // CompleteTopics completes every name explain accepts, with its summary.
 func CompleteTopics(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	var out []string
+	if cmdutil.MatchesCompletion(profilesTopic, toComplete) {
+		out = append(out, profilesTopic+"\t"+profilesSummary)
+	}
 	for _, name := range explain.Names() {
 		if !cmdutil.MatchesCompletion(name, toComplete) {
 			continue
@@ -91,10 +102,16 @@ func CompleteTopics(_ *cobra.Command, _ []string, toComplete string) ([]string, 
 func explainRun(o *Options) error {
 	if o.Topic == "" {
 		entries := listEntries(explain.All())
-		if o.Output == "json" {
+		if o.Output == cmdutil.OutputJSON {
 			return cmdutil.WriteJSON(o.IO.Out, entries)
 		}
 		return renderList(o.IO, entries)
+	}
+	if strings.EqualFold(strings.TrimSpace(o.Topic), profilesTopic) {
+		if o.Output == cmdutil.OutputJSON {
+			return cmdutil.WriteJSON(o.IO.Out, profileEntries())
+		}
+		return renderProfiles(o.IO, profileEntries())
 	}
 	t, ok := explain.Lookup(o.Topic)
 	if !ok {

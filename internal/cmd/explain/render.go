@@ -18,16 +18,25 @@ type listEntry struct {
 	Aliases []string     `json:"aliases,omitempty"`
 }
 
+// listEntries lists topics, with the profiles after the last concept.
 func listEntries(topics []explain.Topic) []listEntry {
-	out := make([]listEntry, 0, len(topics))
+	out := make([]listEntry, 0, len(topics)+1)
+	profiles := false
 	for _, t := range topics {
+		if !profiles && t.Kind != explain.KindConcept {
+			out = append(out, profilesListEntry())
+			profiles = true
+		}
 		out = append(out, listEntry{Name: t.Name, Kind: t.Kind, Summary: t.Summary, Aliases: t.Aliases})
+	}
+	if !profiles {
+		out = append(out, profilesListEntry())
 	}
 	return out
 }
 
 func renderList(io *iostreams.IOStreams, entries []listEntry) error {
-	tp := tableprinter.New(io.Out, io.IsStdoutTTY(), "TOPIC", "KIND", "SUMMARY")
+	tp := tableprinter.New(io.Out, io.IsStdoutTTY(), "TOPIC", "KIND", "SUMMARY").SetWidth(io.TerminalWidth()).WrapColumn("SUMMARY")
 	for _, e := range entries {
 		tp.AddRow(e.Name, string(e.Kind), e.Summary)
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -29,6 +28,16 @@ const ownersMaxAge = time.Minute
 // DefaultListen is loopback: exposing the exporter is a deliberate choice.
 const DefaultListen = "127.0.0.1:9597"
 
+// Defaults for the HTTP server: a kept-alive connection idle this long is
+// closed, and at most this many connections are served at once (Prometheus
+// holds one per server; more wait in the accept queue).
+const (
+	DefaultIdleTimeout    = 30 * time.Second
+	DefaultMaxConnections = 16
+	readHeaderTimeout     = 5 * time.Second
+	writeTimeout          = 2 * time.Minute
+)
+
 // Options are exporter's inputs; tests fill them and call exporterRun.
 type Options struct {
 	IO           *iostreams.IOStreams
@@ -39,9 +48,19 @@ type Options struct {
 	Ports        []uint
 	NoProcesses  bool
 	Namespaces   nsflag.Flags
+	// IdleTimeout closes kept-alive connections idle this long.
+	IdleTimeout time.Duration
+	// MaxConnections caps the connections served at once.
+	MaxConnections int
 
 	// Ready, when set, is called with the bound address once serving.
 	Ready func(addr string)
+
+	// beforeSnapshot, when set, is called as each snapshot starts (tests).
+	beforeSnapshot func()
+	// flight and limit are set by Handler and exporterRun; tests read them.
+	flight *snapshotFlight
+	limit  *limitListener
 }
 
 // NewCmdExporter returns the exporter command. runF replaces exporterRun in tests.
@@ -58,6 +77,11 @@ scan for the owners) and exposes:
   backlogctl_listener_drops_total                          counter
       labelled netns, address, port, process (owners' command names);
       SO_REUSEPORT members with identical labels are summed
+      sockets all replaced between scrapes (a restart) show as a reset:
+      if their count is not below the last one a scraper was sent, that
+      scraper is sent 0 once, then the new sockets' count
+  backlogctl_listener_reuseport_max_fill                   gauge
+      the fullest member's fill, for series that sum a group
   backlogctl_tcp_listen_overflows_total, _listen_drops_total,
   backlogctl_tcp_syn_queue_full_drops_total, ... (netstat counters, per netns)
   backlogctl_sysctl{netns,name}                            tunables
@@ -71,7 +95,15 @@ backlogctl_listeners_aggregated is 1.
 Owners are found by walking every /proc/PID/fd, which is slow on a busy
 host, so the walk is redone only when a listener is new, an owner has
 exited, or a minute has passed; in between only the owners' descriptor
-counts and limits are re-read.
+counts and limits are re-read. A listener whose owner is still being
+looked up is left out of the listener series (not shown with process="")
+until that walk is done, one scrape or so.
+
+Scrapes that arrive while a snapshot is being taken share it: a burst of
+scrapes costs one snapshot. At most --max-connections connections are
+served at once; more wait in the accept queue, and while they wait a
+kept-alive connection is closed after its response. A kept-alive
+connection idle for --idle-timeout is closed.
 
 Only /metrics and /healthz are served. The listen address defaults to
 loopback; bind elsewhere only behind a firewall or network policy.`,
@@ -92,10 +124,12 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 			return exporterRun(ctx, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Listen, "listen", DefaultListen, "address to serve /metrics and /healthz on")
-	cmd.Flags().IntVar(&opts.MaxListeners, "max-listeners", metrics.DefaultMaxListeners, "beyond this many listeners, aggregate listener metrics per port")
-	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "export only listeners on this port (repeatable, or comma-separated)")
+	cmd.Flags().StringVar(&opts.Listen, "listen", DefaultListen, "`ADDRESS` to serve /metrics and /healthz on")
+	cmd.Flags().IntVar(&opts.MaxListeners, "max-listeners", metrics.DefaultMaxListeners, "beyond `N` listeners, aggregate listener metrics per port")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "export only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
+	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
+	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", DefaultMaxConnections, "serve at most this many connections at once; more wait to be accepted")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }
@@ -115,6 +149,12 @@ func (o *Options) Validate() error {
 	if o.MaxListeners < 1 {
 		return cmdutil.UsageErrorf("invalid --max-listeners %d: want at least 1", o.MaxListeners)
 	}
+	if o.IdleTimeout <= 0 {
+		return cmdutil.UsageErrorf("invalid --idle-timeout %s: want a positive duration", o.IdleTimeout)
+	}
+	if o.MaxConnections < 1 {
+		return cmdutil.UsageErrorf("invalid --max-connections %d: want at least 1", o.MaxConnections)
+	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
 	}
@@ -128,13 +168,10 @@ func (o *Options) Handler() (http.Handler, error) {
 	// Owners are looked up in the background after the first walk, so a
 	// scrape never waits for a /proc walk (hundreds of ms on a busy host).
 	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge, Background: true}
-	// One scrape at a time: overlapping scrapes would each hold threads
-	// inside other namespaces (where /proc/self/ns/net follows the main
-	// thread) and share the owner cache; Prometheus scrapes serially anyway.
-	var scraping sync.Mutex
-	source := func() (*inspect.MultiSnapshot, error) {
-		scraping.Lock()
-		defer scraping.Unlock()
+	take := func() (*inspect.MultiSnapshot, error) {
+		if o.beforeSnapshot != nil {
+			o.beforeSnapshot()
+		}
 		m, err := o.Namespaces.Gather(gatherOpts)
 		if err != nil || o.NoProcesses {
 			return m, err
@@ -148,8 +185,11 @@ func (o *Options) Handler() (http.Handler, error) {
 		}
 		return m, nil
 	}
-	reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners})
-	if err != nil {
+	// Overlapping scrapes share one snapshot; the snapshot itself is never
+	// changed after take returns.
+	o.flight = &snapshotFlight{}
+	source := func() (*inspect.MultiSnapshot, error) { return o.flight.do(take) }
+	if _, err := metrics.NewRegistry(&metrics.Collector{Source: source}); err != nil {
 		return nil, err
 	}
 	if !o.NoProcesses {
@@ -158,7 +198,19 @@ func (o *Options) Handler() (http.Handler, error) {
 		_, _ = source()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// A collector per scrape, so it knows who asks: a socket replaced
+	// between one scraper's scrapes is shown to it as a counter reset.
+	resets := &metrics.Resets{}
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		scraper, _, _ := net.SplitHostPort(r.RemoteAddr)
+		reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners,
+			Resets: resets, Scraper: scraper, Gone: r.Context().Done()})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -178,13 +230,19 @@ func exporterRun(ctx context.Context, o *Options) error {
 	if err != nil {
 		return cmdutil.EnvError(fmt.Errorf("listening on %s: %w", o.Listen, err))
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	o.limit = newLimitListener(ln.(*net.TCPListener), o.MaxConnections)
+	srv := &http.Server{
+		Handler:           o.limit.fair(h),
+		ReadHeaderTimeout: min(readHeaderTimeout, o.IdleTimeout),
+		IdleTimeout:       o.IdleTimeout,
+		WriteTimeout:      writeTimeout,
+	}
 	fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: serving http://%s/metrics\n", ln.Addr())
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(o.limit) }()
 	select {
 	case err := <-errc:
 		return cmdutil.EnvError(fmt.Errorf("serving: %w", err))

@@ -55,36 +55,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 
 	target, stop := startExporter(newOpts())
 	t.Cleanup(func() { stop() })
-
-	dir := t.TempDir()
-	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: backlogctl
-    static_configs:
-      - targets: ['%s']
-`, target)
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	web := fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	prom := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+web)
-	prom.Stdout, prom.Stderr = logf, logf
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		prom.Process.Kill()
-		prom.Wait()
-		logf.Close()
-	})
+	web, logPath := startPrometheus(t, promBin, target)
 
 	query := fmt.Sprintf(`backlogctl_listener_backlog{port="%d",address="127.0.0.1"}`, ep.Port())
 	var last string
@@ -101,8 +72,46 @@ scrape_configs:
 		}
 		last = "value " + v
 	}
-	log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+	log, _ := os.ReadFile(logPath)
 	t.Fatalf("Prometheus never returned backlog 37 for %s (last: %s); its log:\n%s", query, last, tail(string(log), 3000))
+}
+
+// startPrometheus runs a Prometheus server that scrapes target every second,
+// on the test namespace's loopback, until the test ends; it returns the
+// address of its web API and the path of its log.
+func startPrometheus(t *testing.T, promBin, target string) (web, logPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	config := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: backlogctl
+    static_configs:
+      - targets: ['%s']
+`, target)
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	web = fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
+	logPath = filepath.Join(dir, "prometheus.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+web)
+	prom.Stdout, prom.Stderr = logf, logf
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		prom.Process.Kill()
+		prom.Wait()
+		logf.Close()
+	})
+	return web, logPath
 }
 
 // promQuery runs an instant query and returns the single sample's value.

@@ -15,10 +15,15 @@ import (
 
 // Options are inspect's inputs; tests fill them and call inspectRun directly.
 type Options struct {
-	IO          *iostreams.IOStreams
-	ProcRoot    string
-	SysRoot     string
-	Ports       []uint
+	IO       *iostreams.IOStreams
+	ProcRoot string
+	SysRoot  string
+	Ports    []uint
+	// PIDs, Processes and Addresses are --pid, --process and --address:
+	// listeners are filtered by them after gathering (filter.go).
+	PIDs        []int
+	Processes   []string
+	Addresses   []string
 	NoProcesses bool
 	Output      string
 	// Namespaces are --netns and --all-netns (see netns.go).
@@ -63,19 +68,32 @@ lines. -o json prints one object whose field names are a stable contract
 (see the README). -o prom prints the Prometheus text exposition that
 'backlogctl exporter' serves, once.
 
+--port, --pid, --process and --address pick listeners: by port, by the
+pid or name (comm, as ps -o comm shows it) of a process holding the socket,
+or by the address it is bound to (an IP address or a prefix; 0.0.0.0 and ::
+are the wildcard listeners). Values of one flag are alternatives; different
+flags must all hold. The tunables, counters and descriptors are shown whole.
+
 --netns NAME|PATH reads another network namespace (a name under /run/netns,
 or a path such as /proc/PID/ns/net); --all-netns reads every namespace on
 the host (found in /proc/*/ns/net and /run/netns) and reports each with its
 own tunables and counters.
 
 Exit status: 0 on success, 2 on a usage error, 3 when the listeners could not
-be read (e.g. netlink denied). Parts that could not be read (a process's
-descriptors without root) are reported as warnings.`,
+be read (e.g. netlink denied), or when --all-netns could read no namespace at
+all (without root, entering one is not allowed). Parts that could not be read
+(a process's descriptors without root, a namespace that could not be
+entered) are reported as warnings or notes on stderr.`,
 		Example: `  # everything, for a person
   backlogctl inspect
 
   # one service, for a script
   backlogctl inspect --port 443 -o json | jq '.listeners[] | {port, accept_queue, accept_queue_max, drops}'
+
+  # nginx's listeners, or one process's, or those on loopback
+  backlogctl inspect --process nginx
+  backlogctl inspect --pid 4242 -o json
+  backlogctl inspect --address 127.0.0.0/8 --address ::1
 
   # faster, without finding the owning processes
   backlogctl inspect --no-processes
@@ -105,7 +123,10 @@ descriptors without root) are reported as warnings.`,
 			return inspectRun(opts)
 		},
 	}
-	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "show only listeners on this port (repeatable, or comma-separated)")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "show only listeners on")
+	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show only listeners held by the process `PID` (repeatable, or comma-separated)")
+	cmd.Flags().StringSliceVar(&opts.Processes, "process", nil, "show only listeners held by a process named `NAME`, as ps -o comm shows it (repeatable, or comma-separated)")
+	cmd.Flags().StringSliceVar(&opts.Addresses, "address", nil, "show only listeners bound to `ADDRESS`, an IP address or a prefix such as 10.0.0.0/8; 0.0.0.0 and :: are the wildcards (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding the processes that own each listener (faster)")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -118,6 +139,9 @@ func (o *Options) Validate() error {
 		return err
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	if _, err := newFilter(o); err != nil {
 		return err
 	}
 	return o.Namespaces.Validate()
@@ -137,9 +161,12 @@ func inspectRun(o *Options) error {
 	if err != nil {
 		return cmdutil.EnvError(err)
 	}
+	if f, _ := newFilter(o); f.active() {
+		f.apply(snap)
+	}
 	switch o.Output {
 	case "json":
-		return cmdutil.WriteJSON(o.IO.Out, snap)
+		return snap.WriteJSON(o.IO.Out) // the bytes cmdutil.WriteJSON would write, streamed
 	case "table":
 		return renderTable(o.IO, snap)
 	default:
@@ -149,8 +176,9 @@ func inspectRun(o *Options) error {
 
 // oneShotGC turns garbage collection off below a 24 MiB soft memory limit,
 // unless GOGC or GOMEMLIMIT say otherwise: inspect runs once and exits, and
-// on 9,000 listeners collecting as the heap grows cost a fifth of its time
-// while the whole report allocates about 20 MiB (docs/BENCHMARKS.md).
+// on 9,000 listeners the whole report allocates about 4 MiB (10 MiB with
+// owners), nothing a collection would win back in time (docs/BENCHMARKS.md);
+// the limit makes a far bigger host collect rather than grow without bound.
 func oneShotGC() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/backlogctl/backlogctl/inspect"
@@ -20,6 +21,14 @@ func namespacesRun(o *Options, ports []uint16) error {
 	})
 	if err != nil {
 		return err
+	}
+	if o.Namespaces.All && len(m.Namespaces) == 0 {
+		return allSkipped(o, m.Notes)
+	}
+	if f, _ := newFilter(o); f.active() {
+		for _, ns := range m.Namespaces {
+			f.apply(ns.Snapshot)
+		}
 	}
 	switch {
 	case o.Output == "prom":
@@ -52,4 +61,17 @@ func hintText(h string) string {
 		return ""
 	}
 	return " (" + h + ")"
+}
+
+// allSkipped is --all-netns reading nothing at all (typically without root,
+// which entering another namespace needs): it prints what was skipped and
+// fails with exit 3 rather than printing an empty report and exiting 0.
+func allSkipped(o *Options, notes []string) error {
+	for _, n := range notes {
+		fmt.Fprintf(o.IO.ErrOut, "backlogctl: note: %s\n", n)
+	}
+	if len(notes) == 0 {
+		return cmdutil.EnvError(errors.New("--all-netns: no network namespace found to read"))
+	}
+	return cmdutil.EnvError(fmt.Errorf("--all-netns: none of the %d network namespaces found could be read (see the notes above); entering a namespace needs root (CAP_SYS_ADMIN)", len(notes)))
 }

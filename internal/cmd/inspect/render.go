@@ -14,15 +14,15 @@ import (
 
 // renderTable draws the snapshot as four sections.
 func renderTable(io *iostreams.IOStreams, s *inspect.Snapshot) error {
-	tty := io.IsStdoutTTY()
+	tty, width := io.IsStdoutTTY(), io.TerminalWidth()
 	w := io.Out
 	sections := []struct {
 		title string
 		draw  func() error
 	}{
-		{"Tunables", func() error { return drawTunables(w, tty, s) }},
-		{"Listeners", func() error { return drawListeners(w, tty, s) }},
-		{"Counters", func() error { return drawCounters(w, tty, s) }},
+		{"Tunables", func() error { return drawTunables(w, tty, width, s) }},
+		{"Listeners", func() error { return drawListeners(w, tty, width, s) }},
+		{"Counters", func() error { return drawCounters(w, tty, width, s) }},
 		{"Descriptors", func() error { return drawFiles(w, tty, s) }},
 	}
 	for i, sec := range sections {
@@ -40,8 +40,9 @@ func renderTable(io *iostreams.IOStreams, s *inspect.Snapshot) error {
 	return nil
 }
 
-func drawTunables(w io.Writer, tty bool, s *inspect.Snapshot) error {
-	t := tableprinter.New(w, tty, "KEY", "VALUE", "SCOPE", "MEANING")
+func drawTunables(w io.Writer, tty bool, width int, s *inspect.Snapshot) error {
+	t := tableprinter.New(w, tty, "KEY", "VALUE", "SCOPE", "MEANING").
+		SetWidth(width).WrapColumn("MEANING").DropColumns("SCOPE")
 	for _, k := range sysctl.Registry {
 		v, ok := s.Sysctls[k.Name]
 		val := "absent"
@@ -60,8 +61,9 @@ func scopeText(s sysctl.Scope) string {
 	return "global"
 }
 
-func drawListeners(w io.Writer, tty bool, s *inspect.Snapshot) error {
-	t := tableprinter.New(w, tty, "ADDRESS", "PORT", "ACCEPT-Q", "BACKLOG", "FILL", "SYN-Q", "DROPS", "GROUP", "INODE", "UID", "PROCESSES")
+func drawListeners(w io.Writer, tty bool, width int, s *inspect.Snapshot) error {
+	t := tableprinter.New(w, tty, "ADDRESS", "PORT", "ACCEPT-Q", "BACKLOG", "FILL", "SYN-Q", "DROPS", "GROUP", "INODE", "UID", "PROCESSES").
+		SetWidth(width).WrapColumn("PROCESSES").DropColumns("INODE", "UID", "GROUP")
 	for _, l := range s.Listeners {
 		drops := "-"
 		if l.Drops != nil {
@@ -112,8 +114,8 @@ func limitText(v uint64) string {
 	return strconv.FormatUint(v, 10)
 }
 
-func drawCounters(w io.Writer, tty bool, s *inspect.Snapshot) error {
-	t := tableprinter.New(w, tty, "COUNTER", "VALUE", "MEANING")
+func drawCounters(w io.Writer, tty bool, width int, s *inspect.Snapshot) error {
+	t := tableprinter.New(w, tty, "COUNTER", "VALUE", "MEANING").SetWidth(width).WrapColumn("MEANING")
 	for _, name := range inspect.CounterNames {
 		val := "absent"
 		if v, ok := s.Counters[name]; ok {

@@ -19,7 +19,7 @@ func TestBadInput(t *testing.T) {
 		wantCode int
 		wantMsg  string
 	}{
-		{"rlimit --pid abc", 2, `invalid argument "abc" for "--pid"`},
+		{"rlimit --pid abc", 2, `invalid --pid "abc": want a whole number`},
 		{"rlimit --pid -5", 2, "invalid --pid -5: want a positive process id"},
 		{"rlimit --pid 0", 2, "invalid --pid 0: want a positive process id"},
 		{"rlimit extra", 2, `takes no arguments, got "extra"`},
@@ -35,7 +35,7 @@ func TestBadInput(t *testing.T) {
 		{"rlimit set --pid 4194305 --nofile 8192", 2, "soft limit 8192 is above the hard limit 4096"},
 		{"rlimit set --pid 4194305 --nofile 1024:2000000", 2, "hard limit 2000000 is above fs.nr_open 1048576"},
 		{"rlimit set --systemd-unit web --nofile 1024:2000000", 2, "hard limit 2000000 is above fs.nr_open 1048576"},
-		{"rlimit set --pid abc --nofile 10", 2, `invalid argument "abc" for "--pid"`},
+		{"rlimit set --pid abc --nofile 10", 2, `invalid --pid "abc": want a whole number`},
 		{"rlimit set --pid -1 --nofile 10", 2, "invalid --pid -1: want a positive process id"},
 		{"rlimit set --pid 4194399 --nofile 10", 3, "no process with pid 4194399"},
 		{"rlimit set --systemd-unit ../../etc/x --nofile 10 --write", 2, `contains '/'`},

@@ -25,7 +25,7 @@ func renderTable(io *iostreams.IOStreams, rep *rlimit.Report) error {
 	if rep.NrOpen != nil {
 		nrOpen = strconv.FormatInt(*rep.NrOpen, 10)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), "PID", "COMM", "UNIT", "PORTS", "OPEN", "SOFT", "HARD", "USAGE", "NR-OPEN")
+	t := tableprinter.New(io.Out, io.IsStdoutTTY(), "PID", "COMM", "UNIT", "PORTS", "OPEN", "SOFT", "HARD", "USAGE", "NR-OPEN", "STATUS")
 	for _, p := range rep.Processes {
 		open, usage := "-", "-"
 		if p.OpenFDs != nil {
@@ -35,7 +35,7 @@ func renderTable(io *iostreams.IOStreams, rep *rlimit.Report) error {
 			usage = strconv.FormatFloat(*p.Usage, 'f', 2, 64)
 		}
 		t.AddRow(strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports), open,
-			rlimit.FormatLimit(p.Nofile.Soft), rlimit.FormatLimit(p.Nofile.Hard), usage, nrOpen)
+			rlimit.FormatLimit(p.Nofile.Soft), rlimit.FormatLimit(p.Nofile.Hard), usage, nrOpen, orDash(p.Status))
 	}
 	return t.Render()
 }

@@ -3,11 +3,14 @@
 package rlimit
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // Options are the listing's inputs; tests fill them and call listRun directly.
@@ -44,13 +47,19 @@ the connection in the queue.
 
 Columns: PID, COMM, UNIT (the systemd service the process runs in, read from
 /proc/PID/cgroup: where LimitNOFILE= belongs), PORTS (the listeners it holds),
-OPEN, SOFT, HARD, USAGE (open/soft; 1.00 means accept() is failing), NR-OPEN.
-OPEN and USAGE are "-" where /proc/PID/fd is not readable (run as root).
+OPEN, SOFT, HARD, USAGE (open/soft, as check's process.fd_usage; 1.00 means
+accept() is failing), NR-OPEN, STATUS. OPEN and USAGE are "-" where
+/proc/PID/fd is not readable (run as root).
+
+STATUS judges USAGE: ok; near (within 1% of the soft limit, at least 2
+descriptors); at-limit (open >= soft: accept() fails with EMFILE now, even
+with a short accept queue); unknown (descriptors not readable).
 
 To change a limit, see 'backlogctl rlimit set --help'.
 
-Exit status: 0 on success, 2 on a usage error, 3 when a pid has no process or
-the listeners could not be read.`,
+Exit status: 0 on success, 1 when a process is at its soft limit (status
+at-limit), 2 on a usage error, 3 when a pid has no process or the listeners
+could not be read.`,
 		Example: `  # every process that owns a listener
   backlogctl rlimit
 
@@ -72,7 +81,7 @@ the listeners could not be read.`,
 			return listRun(opts)
 		},
 	}
-	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show this process (repeatable, or comma-separated); default: every listener's owner")
+	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show the process `PID` (repeatable, or comma-separated); default: every listener's owner")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	cmd.AddCommand(NewCmdSet(f, nil))
 	return cmd
@@ -114,10 +123,33 @@ func listRun(o *Options) error {
 	}
 	switch o.Output {
 	case "json":
-		return cmdutil.WriteJSON(o.IO.Out, rep)
+		err = cmdutil.WriteJSON(o.IO.Out, rep)
 	case "table":
-		return renderTable(o.IO, rep)
+		err = renderTable(o.IO, rep)
 	default:
 		return cmdutil.UsageErrorf("invalid --output %q", o.Output)
 	}
+	if err != nil {
+		return err
+	}
+	return atLimit(o, rep)
+}
+
+// atLimit fails (exit 1, like a failed check) when a process is at its soft
+// limit: its accept() fails with EMFILE now, whatever its queue shows.
+func atLimit(o *Options, rep *rlimit.Report) error {
+	failed := false
+	for _, p := range rep.Processes {
+		if p.Status == rlimit.StatusAtLimit {
+			failed = true
+			if o.Output != "json" {
+				fmt.Fprintf(o.IO.ErrOut, "backlogctl: %s[%d] is at its soft RLIMIT_NOFILE (%d open of %s): accept() fails with EMFILE; see backlogctl advise\n",
+					p.Comm, p.PID, *p.OpenFDs, rlimit.FormatLimit(p.Nofile.Soft))
+			}
+		}
+	}
+	if failed {
+		return cmdutil.ErrSilentFailure
+	}
+	return nil
 }

@@ -50,8 +50,8 @@ func TestListOwnersTable(t *testing.T) {
 	if !owners {
 		t.Error("without --pid the listeners' owners must be looked up")
 	}
-	want := "PID\tCOMM\tUNIT\tPORTS\tOPEN\tSOFT\tHARD\tUSAGE\tNR-OPEN\n" +
-		"4194305\tnginx\tnginx.service\t80,443\t4\t1024\t4096\t0.00\t1048576\n"
+	want := "PID\tCOMM\tUNIT\tPORTS\tOPEN\tSOFT\tHARD\tUSAGE\tNR-OPEN\tSTATUS\n" +
+		"4194305\tnginx\tnginx.service\t80,443\t4\t1024\t4096\t0.00\t1048576\tok\n"
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
 	}
@@ -80,9 +80,9 @@ func TestListPIDsJSON(t *testing.T) {
 		"nr_open": 1048576.0,
 		"processes": []any{
 			map[string]any{"pid": 4194305.0, "comm": "nginx", "unit": "nginx.service", "ports": []any{80.0, 443.0},
-				"nofile": map[string]any{"soft": 1024.0, "hard": 4096.0}, "open_fds": 4.0, "usage": 4.0 / 1024},
+				"nofile": map[string]any{"soft": 1024.0, "hard": 4096.0}, "open_fds": 4.0, "usage": 4.0 / 1024, "status": "ok"},
 			map[string]any{"pid": 4194306.0, "comm": "worker", "unit": "", "ports": []any{},
-				"nofile": map[string]any{"soft": 1024.0, "hard": 4096.0}, "open_fds": nil, "usage": nil},
+				"nofile": map[string]any{"soft": 1024.0, "hard": 4096.0}, "open_fds": nil, "usage": nil, "status": "unknown"},
 		},
 		"warnings": []any{"could not read the descriptors of 2 processes",
 			"could not count the open descriptors of pid 4194306 (/proc/PID/fd needs root or the same user)"},

@@ -116,9 +116,9 @@ changed on exit 2 or 3.`,
 			return setRun(opts)
 		},
 	}
-	cmd.Flags().IntVar(&opts.PID, "pid", 0, "process whose limits to change now")
-	cmd.Flags().StringVar(&opts.Nofile, "nofile", "", "new RLIMIT_NOFILE as SOFT or SOFT:HARD")
-	cmd.Flags().StringVar(&opts.Unit, "systemd-unit", "", "print the LimitNOFILE= drop-in for this service")
+	cmd.Flags().IntVar(&opts.PID, "pid", 0, "process `PID` whose limits to change now")
+	cmd.Flags().StringVar(&opts.Nofile, "nofile", "", "new RLIMIT_NOFILE as `SOFT[:HARD]`")
+	cmd.Flags().StringVar(&opts.Unit, "systemd-unit", "", "print the LimitNOFILE= drop-in for the service `UNIT`")
 	cmd.Flags().BoolVar(&opts.Write, "write", false, "with --systemd-unit: install the drop-in under /etc/systemd/system/UNIT.d/")
 	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
 	cmd.Flags().StringVar(&opts.SystemdDir, "systemd-dir", rlimit.SystemdDir, "directory holding unit drop-ins (for tests)")

@@ -14,6 +14,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmd/rlimit"
 	sysctlcmd "github.com/backlogctl/backlogctl/internal/cmd/sysctl"
+	tracecmd "github.com/backlogctl/backlogctl/internal/cmd/trace"
 	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/cmd/version"
 	"github.com/backlogctl/backlogctl/internal/cmd/watch"
@@ -42,9 +43,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.SetVersionTemplate(version.Text(version.Build(f)))
 	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cmdutil.UsageErrorf("%v (see '%s --help')", err, c.CommandPath())
-	})
+	cmd.SetFlagErrorFunc(cmdutil.FlagError)
 	cmd.AddCommand(inspect.NewCmdInspect(f, nil))
 	cmd.AddCommand(explain.NewCmdExplain(f, nil))
 	cmd.AddCommand(completion.NewCmdCompletion(f, nil))
@@ -56,7 +55,9 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(advise.NewCmdAdvise(f, nil))
 	cmd.AddCommand(exporter.NewCmdExporter(f, nil))
 	cmd.AddCommand(watch.NewCmdWatch(f, nil))
+	cmd.AddCommand(tracecmd.NewCmdTrace(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
+	cmdutil.TidyFlagHelp(cmd)
 	return cmd
 }
 
@@ -67,6 +68,7 @@ func newHelpTopic(name, short, text string) *cobra.Command {
 		Short:   short,
 		Long:    text,
 		Example: fmt.Sprintf("  backlogctl help %s", name),
+		Args:    cmdutil.NoArgs,
 		Run: func(c *cobra.Command, _ []string) {
 			fmt.Fprint(c.OutOrStdout(), text)
 		},

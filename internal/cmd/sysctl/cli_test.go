@@ -109,7 +109,7 @@ func TestSet(t *testing.T) {
 		{name: "dot-dot with --force", args: []string{"set", "--force", "../../etc/passwd=x"}, code: 2, stderr: "'..'"},
 		{name: "no equals", args: []string{"set", "somaxconn"}, code: 2, stderr: "want KEY=VALUE"},
 		{name: "twice", args: []string{"set", "somaxconn=10000", "net.core.somaxconn=20000"}, code: 2, stderr: "set twice"},
-		{name: "no arguments", args: []string{"set"}, code: 2, stderr: "requires at least 1 arg"},
+		{name: "no arguments", args: []string{"set"}, code: 2, stderr: "sysctl set needs at least 1 KEY=VALUE"},
 		{name: "absent key: nothing written", args: []string{"set", "somaxconn=8192", "--force", "net.ipv4.no_such_key=1"}, code: 3, stderr: "not visible here"},
 	}
 	for _, tt := range tests {

@@ -71,7 +71,7 @@ Unlike tune, set asks no questions. Changes last until reboot; use tune
   sudo backlogctl sysctl set --force net.ipv4.ip_local_port_range="10000 65000"
   sudo backlogctl sysctl set --allow-lower somaxconn=1024
   sudo backlogctl tune --rollback --yes   # undo the last set`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cmdutil.MinimumArgs(1, "KEY=VALUE"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.SysRoot, opts.ProcRoot, opts.Assignments = f.SysRoot, f.ProcRoot, args
 			if err := opts.Validate(); err != nil {

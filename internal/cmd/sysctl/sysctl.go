@@ -28,7 +28,7 @@ backlogctl's registry are refused unless --force.`,
 	return cmd
 }
 
-var formats = []string{"text", "json"}
+var formats = []string{"table", "json"}
 
 // Value is one key and its value, as get prints it and set wrote it.
 type Value struct {

@@ -33,6 +33,9 @@ func applyRun(o *Options) error {
 		action = "apply"
 	}
 	r := newReport(action, plan, netns)
+	if r.Relisten, err = relisten(o, plan); err != nil {
+		warnings = append(warnings, fmt.Sprintf("could not list the listeners a somaxconn raise will not reach: %v", err))
+	}
 	if o.Apply && !o.AllowLower {
 		if low := lowering(plan); len(low) > 0 {
 			return cmdutil.LoweringError(describe(low))
@@ -52,6 +55,9 @@ func applyRun(o *Options) error {
 	}
 	warn(o, r, warnings...)
 	if !o.Apply || len(plan.Changes) == 0 {
+		if err := renderRelisten(o, r); err != nil {
+			return err
+		}
 		summary := ""
 		if !o.Apply && len(plan.Changes) > 0 {
 			summary = "dry run: nothing was changed; add --apply to make these changes"
@@ -113,6 +119,9 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 		warn(o, r, fmt.Sprintf("could not mark the apply as complete: %v", err))
 	}
 	r.Done = true
+	if err := renderRelisten(o, r); err != nil {
+		return err
+	}
 	summary := fmt.Sprintf("applied %d change(s); previous values recorded in %s (undo: backlogctl tune --rollback)", len(settings), r.StateFile)
 	if r.Persisted != "" {
 		summary += "; persisted to " + r.Persisted

@@ -7,20 +7,37 @@ import (
 	"strconv"
 
 	"github.com/backlogctl/backlogctl/advise"
-	"github.com/backlogctl/backlogctl/inspect"
+	adviseCmd "github.com/backlogctl/backlogctl/internal/cmd/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
 // planFromFindings is the one place tune plans from advise's findings; it is
-// used when neither --profile nor --set is given. Only warning and critical
-// findings that name a sysctl key become changes (advise.PlanFindings).
+// used when neither --profile nor --set is given. It gathers exactly what
+// advise gathers (two samples --interval apart, owners, what tune recorded),
+// so both judge the same evidence. Only warning and critical findings that
+// name a sysctl key become changes (advise.PlanFindings).
 var planFromFindings = func(o *Options, _ map[string]int64) (advise.Plan, error) {
-	snap, err := inspect.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot})
+	in, err := o.evidence()
 	if err != nil {
-		return advise.Plan{}, cmdutil.EnvError(fmt.Errorf("taking a snapshot to plan from advise's findings: %w", err))
+		return advise.Plan{}, err
 	}
-	return advise.PlanFindings(advise.Advise(advise.Input{Now: advise.Sample{Snapshot: snap}})), nil
+	return advise.PlanFindings(advise.Advise(in)), nil
+}
+
+// evidence gathers advise's input once per run: the plan and the list of
+// listeners that stay clamped are judged from the same samples.
+func (o *Options) evidence() (advise.Input, error) {
+	if o.input != nil {
+		return *o.input, nil
+	}
+	g := adviseCmd.NewGatherOptions(o.ProcRoot, o.SysRoot, o.StateDir, o.Interval)
+	in, _, err := g.GatherInput()
+	if err != nil {
+		return advise.Input{}, cmdutil.EnvError(fmt.Errorf("taking a snapshot to plan from advise's findings: %w", err))
+	}
+	o.input = &in
+	return in, nil
 }
 
 // buildPlan merges the plan sources, explicit --set winning over --profile

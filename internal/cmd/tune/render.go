@@ -31,8 +31,11 @@ type Report struct {
 	// StateFile records the previous values (apply) or was restored from (rollback).
 	StateFile string `json:"state_file,omitempty"`
 	// Persisted is the sysctl.d file written (apply) or restored (rollback).
-	Persisted string   `json:"persisted,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	Persisted string `json:"persisted,omitempty"`
+	// Relisten are the listeners a somaxconn raise does not reach until
+	// their program calls listen() again.
+	Relisten []advise.Relisten `json:"relisten,omitempty"`
+	Warnings []string          `json:"warnings,omitempty"`
 }
 
 // newReport turns a plan into rows, tagging per-netns keys with netns.
@@ -66,7 +69,7 @@ func renderDiff(o *Options, r *Report) error {
 		fmt.Fprintln(o.IO.Out, "nothing to change: every key already has its planned value")
 		return nil
 	}
-	t := tableprinter.New(o.IO.Out, o.IO.IsStdoutTTY(), "KEY", "CURRENT", "NEW", "SCOPE", "WHY")
+	t := tableprinter.New(o.IO.Out, o.IO.IsStdoutTTY(), "KEY", "CURRENT", "NEW", "SCOPE", "WHY").SetWidth(o.IO.TerminalWidth()).WrapColumn("WHY")
 	for _, c := range r.Changes {
 		cur := "absent"
 		if c.Current != nil {

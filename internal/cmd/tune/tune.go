@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,9 +47,16 @@ type Options struct {
 	// superseded is the unresolved record --force-new replaces.
 	superseded *sysctl.State
 
+	// Interval, when set, plans from advise's findings over two samples this
+	// far apart, as advise --interval judges them.
+	Interval    time.Duration
+	IntervalSet bool
+
 	// profile and sets are Validate's parsed forms of Profile and Sets.
 	profile *advise.Profile
 	sets    []sysctl.Setting
+	// input is the evidence gathered for this run (evidence).
+	input *advise.Input
 }
 
 var formats = []string{"table", "json"}
@@ -72,7 +80,9 @@ func NewCmdTune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 The plan comes from a built-in --profile and/or explicit --set KEY=VALUE
 (repeatable; an explicit --set wins over the profile). With neither, it comes
 from advise's findings: the sysctl changes that warning and critical findings
-recommend (see backlogctl advise). Keys may be given by
+recommend (see backlogctl advise), judged from the same evidence advise
+gathers; --interval D judges the counters over two samples D apart, as
+advise --interval does. Keys may be given by
 full name or short alias (somaxconn). Profiles only raise values the host has
 lower (except exact keys such as tcp_syncookies=1). Changes are made in
 registry order.
@@ -104,11 +114,17 @@ unresolved -- it was interrupted midway, or owes values it could not
 restore -- naming it and the command that resolves it: --rollback, or
 --force-new to start anyway (the old record is kept inside the new one).
 
-Lowering a value needs --allow-lower, the rule sysctl set and rlimit set
-share; mode keys (tcp_syncookies, tcp_abort_on_overflow) are switched, never
-"lowered". Values are decimal: 010 or 0x10, which the kernel would read as 8
-or 16, are refused. Only one run at a time may change tunables: a second one
-exits 3 while the first holds the lock.
+Lowering a size needs --allow-lower, the rule sysctl set and rlimit set
+share; mode keys (tcp_syncookies, tcp_abort_on_overflow) choose a
+behaviour, so setting them never does. Values are decimal: 010 or 0x10,
+which the kernel would read as 8 or 16, are refused.
+
+A raised net.core.somaxconn reaches a listener only when its program calls
+listen() again. The plan, and the result of --apply, list the listeners whose
+backlog is the current somaxconn (they were clamped by it and keep that
+backlog) with their owner and how to restart them (the systemd unit where
+known). Only one run at a time may change
+tunables: a second one exits 3 while the first holds the lock.
 
 --persist[=FILE] also writes the changes to FILE (default
 /etc/sysctl.d/90-backlogctl.conf, atomically, with a header and a comment per
@@ -126,6 +142,9 @@ write stays owed in the record, it exits 3 naming it, and the next
 		Example: `  # what do advise's findings say to change?
   backlogctl tune
 
+  # the same, judging the counters over 10 seconds as advise --interval 10s
+  backlogctl tune --interval 10s
+
   # what would the default profile change?
   backlogctl tune --profile default
 
@@ -141,6 +160,7 @@ write stays owed in the record, it exits 3 naming it, and the next
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
 			opts.Search = searchFromEnv()
+			opts.IntervalSet = c.Flags().Changed("interval")
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -160,6 +180,7 @@ write stays owed in the record, it exits 3 naming it, and the next
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
+	fl.DurationVar(&opts.Interval, "interval", 0, "plan from advise's findings over two samples this far apart, as advise --interval (e.g. 10s)")
 	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
@@ -193,6 +214,12 @@ func (o *Options) Validate() error {
 	}
 	if o.ForceNew && !o.Apply {
 		return cmdutil.UsageErrorf("--force-new needs --apply: it starts a new change over an unresolved one")
+	}
+	if o.IntervalSet && o.Interval <= 0 {
+		return cmdutil.UsageErrorf("invalid --interval %v: want a duration above 0, e.g. 10s", o.Interval)
+	}
+	if o.IntervalSet && (o.Profile != "" || len(o.Sets) > 0 || o.Rollback) {
+		return cmdutil.UsageErrorf("--interval plans from advise's findings: it takes no --profile, --set or --rollback")
 	}
 	if o.PersistFile != "" && !o.Apply {
 		return cmdutil.UsageErrorf("--persist needs --apply: tune persists the changes it makes")

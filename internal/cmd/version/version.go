@@ -20,6 +20,9 @@ type Info struct {
 	Date      string `json:"date"`
 	GoVersion string `json:"go_version"`
 	Platform  string `json:"platform"`
+	// Modified: built from a source tree with uncommitted changes
+	// (vcs.modified in the Go build information).
+	Modified bool `json:"modified,omitempty"`
 }
 
 // Options are version's inputs; tests fill them and call versionRun directly.
@@ -29,7 +32,7 @@ type Options struct {
 	Output string
 }
 
-var formats = []string{"text", "json"}
+var formats = []string{"table", "json"}
 
 // NewCmdVersion returns the version command. runF replaces versionRun in tests.
 func NewCmdVersion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -39,8 +42,10 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 		Short: "Show backlogctl's version, commit, build date and Go version",
 		Long: `Show which backlogctl this is: the release version, the commit it was built
 from, the build date, and the Go toolchain and platform. Release builds set
-these with -ldflags; a build from source reports what the Go toolchain
-recorded, or dev/none/unknown. backlogctl --version prints the same text.`,
+these with -ldflags; a build from a git clone reports the commit, its time
+and whether the tree had uncommitted changes, as the Go toolchain recorded
+them (vcs.revision, vcs.time, vcs.modified); only a build without that record
+says dev/none/unknown. backlogctl --version prints the same text.`,
 		Example: `  backlogctl version
   backlogctl version -o json | jq -r .version`,
 		Args: cmdutil.NoArgs,
@@ -68,8 +73,12 @@ func versionRun(o *Options) error {
 
 // Text is the human-readable version, as `version` and `--version` print it.
 func Text(i Info) string {
+	commit := i.Commit
+	if i.Modified {
+		commit += " (with uncommitted changes)"
+	}
 	return fmt.Sprintf("backlogctl %s\ncommit: %s\nbuilt: %s\ngo: %s %s\n",
-		i.Version, i.Commit, i.Date, i.GoVersion, i.Platform)
+		i.Version, commit, i.Date, i.GoVersion, i.Platform)
 }
 
 // Build returns the build's Info: what the release build set with -ldflags,
@@ -92,9 +101,12 @@ func Build(f *cmdutil.Factory) Info {
 }
 
 // fillFromBuildInfo fills fields the linker did not set (dev, none, unknown
-// or empty) from the toolchain's record.
+// or empty) from the toolchain's record: vcs.revision, vcs.time and
+// vcs.modified, which `go build` stamps in a git clone (not in a linked git
+// worktree, whose .git is a file the toolchain does not follow).
 func fillFromBuildInfo(i *Info, bi *debug.BuildInfo) {
 	unset := func(s string) bool { return s == "" || s == "dev" || s == "none" || s == "unknown" }
+	commitFromVCS := unset(i.Commit)
 	if unset(i.Version) && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		i.Version = bi.Main.Version
 	}
@@ -104,6 +116,8 @@ func fillFromBuildInfo(i *Info, bi *debug.BuildInfo) {
 			i.Commit = s.Value
 		case s.Key == "vcs.time" && unset(i.Date):
 			i.Date = s.Value
+		case s.Key == "vcs.modified" && commitFromVCS:
+			i.Modified = s.Value == "true"
 		}
 	}
 }

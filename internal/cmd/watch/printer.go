@@ -2,16 +2,14 @@ package watch
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -56,26 +54,38 @@ func (p *printer) print(rs []*Report, notes []string) error {
 		}
 		return p.buf.Flush()
 	}
-	p.buf.WriteString(clearScreen)
-	fmt.Fprintf(p.buf, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
+	// The frame is cut to the terminal's width: a line that wrapped would
+	// push the view past the screen's height and break the next redraw.
+	width := p.io.TerminalWidth()
+	var frame bytes.Buffer
+	fmt.Fprintf(&frame, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
 		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
-	rows := listenerRows(terminalHeight(p.io.Out), len(rs))
+	rows := listenerRows(p.io.TerminalHeight(), len(rs))
 	for _, r := range rs {
-		if err := drawReport(p.buf, r, rows); err != nil {
+		if err := drawReport(&frame, r, rows, width); err != nil {
 			return err
 		}
 	}
+	p.buf.WriteString(clearScreen)
+	p.buf.WriteString(tableprinter.Cut(frame.String(), width))
 	return p.buf.Flush()
 }
 
+// narrowDrops are the listener columns a narrow terminal leaves out, first
+// to last: the current SYN queue, then the backlog, the SYN peak, the
+// owners and the accept-queue peak, keeping queue, fill and drops.
+var narrowDrops = []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "PEAK"}
+
 // drawReport draws r with at most rows listeners (all when rows is 0): the
-// fullest, since they are sorted by peak fill.
-func drawReport(w io.Writer, r *Report, rows int) error {
+// fullest, since they are sorted by peak fill; in width columns (0: any),
+// leaving out the least telling columns when they do not all fit.
+func drawReport(w io.Writer, r *Report, rows, width int) error {
 	fmt.Fprintln(w)
 	if r.Netns != nil {
 		fmt.Fprintf(w, "network namespace %s\n", r.Netns.Label())
 	}
-	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES")
+	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
+		SetWidth(width).DropColumns(narrowDrops...)
 	shown := r.Listeners
 	if rows > 0 && len(shown) > rows {
 		shown = shown[:rows]
@@ -91,7 +101,7 @@ func drawReport(w io.Writer, r *Report, rows int) error {
 		return err
 	}
 	if more := len(r.Listeners) - len(shown); more > 0 {
-		fmt.Fprintf(w, "... and %d more listeners, less full (-o json or --port for all)\n", more)
+		fmt.Fprintf(w, "... %d more listeners, less full (all: -o json or --port)\n", more)
 	}
 	fmt.Fprintln(w)
 	c := tableprinter.New(w, true, "COUNTER", "TOTAL", "PER-SECOND")
@@ -118,7 +128,8 @@ func (p *printer) summary(w *watcher) error {
 		return cmp.Or(cmp.Compare(b.Fill, a.Fill), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Endpoint, b.Endpoint))
 	})
 	fmt.Fprintln(p.buf, "\nPeaks over the run:")
-	t := tableprinter.New(p.buf, true, "NETNS", "LISTENER", "BACKLOG", "PEAK-ACCEPT-Q", "PEAK-FILL", "PEAK-SYN-Q", "DROPS")
+	t := tableprinter.New(p.buf, true, "NETNS", "LISTENER", "BACKLOG", "PEAK-ACCEPT-Q", "PEAK-FILL", "PEAK-SYN-Q", "DROPS").
+		SetWidth(p.io.TerminalWidth()).DropColumns("NETNS", "PEAK-SYN-Q", "BACKLOG")
 	for _, pk := range peaks {
 		t.AddRow(cmp.Or(pk.Netns, "-"), pk.Endpoint, u32(pk.Backlog), u32(pk.AcceptQueue),
 			strconv.FormatFloat(pk.Fill, 'f', 2, 64), u32(pk.SynQueue), strconv.FormatUint(pk.Drops, 10))
@@ -152,19 +163,6 @@ func owners(ps []inspect.Process) string {
 // the netns line, the table header, the "more" line, a blank line, the
 // counters' header and rows.
 var viewLines = 6 + len(inspect.CounterNames)
-
-// terminalHeight is out's height in rows, or 0 when unknown.
-func terminalHeight(out io.Writer) int {
-	f, ok := out.(*os.File)
-	if !ok {
-		return 0
-	}
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
-		return 0
-	}
-	return int(ws.Row)
-}
 
 // listenerRows is how many listener rows each of n reports may draw so the
 // view fits height rows, like top: 0 (all) when the height is unknown, at

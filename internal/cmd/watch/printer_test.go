@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
 )
 
 // On a terminal of known height the view draws the fullest listeners that
@@ -24,7 +27,7 @@ func TestDrawReportFitsTheTerminal(t *testing.T) {
 		{10, 1, 3},
 	} {
 		var b bytes.Buffer
-		if err := drawReport(&b, r, listenerRows(tt.height, tt.reports)); err != nil {
+		if err := drawReport(&b, r, listenerRows(tt.height, tt.reports), 0); err != nil {
 			t.Fatal(err)
 		}
 		got := strings.Count(b.String(), "127.0.0.1")
@@ -36,6 +39,56 @@ func TestDrawReportFitsTheTerminal(t *testing.T) {
 		}
 		if tt.height > 0 && tt.reports == 1 && strings.Count(b.String(), "\n") > tt.height-1 {
 			t.Errorf("height %d: view of %d lines does not fit", tt.height, strings.Count(b.String(), "\n"))
+		}
+	}
+}
+
+// The redrawn view fits the terminal's width: at 60 columns no line is
+// wider (a wrapped line would scroll the screen and tear the next redraw),
+// and the columns that matter stay; at 200 every column is shown.
+func TestViewFitsTerminalWidth(t *testing.T) {
+	r := &Report{Time: time.Now(), Samples: 10, Counters: map[string]uint64{}, Rates: map[string]float64{}}
+	for _, name := range inspect.CounterNames {
+		r.Counters[name] = 123456789
+	}
+	for i := 0; i < 3; i++ {
+		r.Listeners = append(r.Listeners, ListenerReport{
+			Listener: inspect.Listener{Address: "192.168.100.200", Port: uint16(8080 + i), AcceptQueueMax: 4096,
+				Processes: []inspect.Process{{Comm: "nginx", PID: 123456}, {Comm: "nginx", PID: 123457}}},
+			PeakAcceptQueue: 4097, PeakFill: 1, DropsPerSecond: 1234.5,
+		})
+	}
+	for _, tt := range []struct {
+		width    int
+		want     []string
+		wantNone []string
+	}{
+		{60, []string{"ADDRESS", "PORT", "ACCEPT-Q", "PEAK-FILL", "DROPS/S"}, []string{"PROCESSES", "SYN-Q"}},
+		{80, []string{"ADDRESS", "PORT", "ACCEPT-Q", "PEAK-FILL", "DROPS/S", "PEAK "}, []string{"SYN-Q"}},
+		{200, []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "nginx[123457]"}, nil},
+	} {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetStdoutTTY(true)
+		ios.SetTerminalWidth(tt.width)
+		p := newPrinter(&Options{IO: ios, Interval: time.Second, SampleInterval: 100 * time.Millisecond})
+		if err := p.print([]*Report{r}, nil); err != nil {
+			t.Fatal(err)
+		}
+		view := strings.TrimPrefix(out.String(), clearScreen)
+		for _, l := range strings.Split(strings.TrimSuffix(view, "\n"), "\n") {
+			if n := utf8.RuneCountInString(l); n > tt.width {
+				t.Errorf("width %d: line of %d columns: %q", tt.width, n, l)
+			}
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(view, w) {
+				t.Errorf("width %d: view lacks %q:\n%s", tt.width, w, view)
+			}
+		}
+		for _, w := range tt.wantNone {
+			if strings.Contains(view, w) {
+				t.Errorf("width %d: view still has %q:\n%s", tt.width, w, view)
+			}
 		}
 	}
 }

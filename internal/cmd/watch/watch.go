@@ -104,9 +104,9 @@ are {"time", "namespaces": [one object per namespace, with "netns"]}.`,
 	cmd.Flags().DurationVar(&opts.SampleInterval, "sample-interval", 0, "sample every `DURATION` (default 10ms, or the --interval if shorter)")
 	cmd.Flags().DurationVar(&opts.SynSampleInterval, "syn-sample-interval", 0, "recount the SYN queue every `DURATION` (default the sample interval, at least 500ms)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after `DURATION` (default: until Ctrl-C)")
-	cmd.Flags().UintSliceVar(&opts.Ports, "port", nil, "watch only listeners on this port (repeatable, or comma-separated)")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "watch only listeners on")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: table (default on a terminal), json (JSON Lines; default otherwise)")
+	cmdutil.AddAutoOutputFlag(cmd, &opts.Output, "table (default on a terminal), json (JSON Lines; default otherwise)", "table", "json")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }
@@ -153,7 +153,7 @@ func (o *Options) synEvery() int {
 }
 
 func (o *Options) json() bool {
-	return o.Output == "json" || (o.Output == "" && !o.IO.IsStdoutTTY())
+	return o.Output == cmdutil.OutputJSON || (o.Output == "" && !o.IO.IsStdoutTTY())
 }
 
 func watchRun(ctx context.Context, o *Options) error {

@@ -1,0 +1,137 @@
+package advise
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/backlogctl/backlogctl/inspect"
+)
+
+// notAcceptingFinding: a queue that holds connections and does not drain
+// over the interval, when the evidence shows nobody took one: an owner
+// stopped (T) or stuck in the kernel (D) per /proc/PID/stat, or no handshake
+// completing into the queue while it stayed as long (TcpPassiveOpens counts
+// every child socket created, tcp_create_openreq_child, so queue_before +
+// opens - queue_now bounds what was accepted). A bigger backlog would only
+// hold more connections nobody accepts.
+func (v *view) notAcceptingFinding(l inspect.Listener, p pressure) (Finding, bool) {
+	if !v.sampled() {
+		return Finding{}, false
+	}
+	b, ok := v.beforeListener[l.Inode]
+	if !ok || b.AcceptQueue == 0 || l.AcceptQueue < b.AcceptQueue {
+		return Finding{}, false
+	}
+	var stopped, stuck []inspect.Process
+	for _, o := range l.Processes {
+		switch o.State {
+		case "T", "t":
+			stopped = append(stopped, o)
+		case "D":
+			stuck = append(stuck, o)
+		}
+	}
+	opens, opensKnown := v.counter("TcpPassiveOpens")
+	// At most this many connections left the queue during the interval.
+	acceptedAtMost := int64(b.AcceptQueue) + int64(opens) - int64(l.AcceptQueue)
+	proven := opensKnown && acceptedAtMost <= 0
+	allBlocked := len(l.Processes) > 0 && len(stopped)+len(stuck) == len(l.Processes)
+	if !proven && !allBlocked {
+		return Finding{}, false
+	}
+	sev := Warning
+	if p.full || p.drops > 0 {
+		sev = Critical
+	}
+	who := ownerList(l.Processes)
+	if len(stopped)+len(stuck) > 0 {
+		who = ownerList(append(stopped, stuck...))
+	}
+	held := fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.AcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
+	switch {
+	case proven && opens == 0:
+		held += ", and no handshake completed in that time (TcpPassiveOpens), so none was accepted"
+	case proven:
+		held += fmt.Sprintf(", and only %d handshakes completed in that time (TcpPassiveOpens), all still queued, so none was accepted", opens)
+	}
+	if p.full && p.fullBefore && p.drops > 0 {
+		held += fmt.Sprintf("; it was full at both samples while its drop count rose by %d", p.drops)
+	}
+	var state []string
+	for _, o := range stopped {
+		state = append(state, fmt.Sprintf("%s[%d] is stopped (state %s in /proc/%d/stat: SIGSTOP, or a debugger)", o.Comm, o.PID, o.State, o.PID))
+	}
+	for _, o := range stuck {
+		state = append(state, fmt.Sprintf("%s[%d] is in uninterruptible sleep (state D in /proc/%d/stat: blocked in the kernel, usually on disk or network filesystem I/O)", o.Comm, o.PID, o.PID))
+	}
+	verb := "is"
+	if strings.Contains(who, ", ") {
+		verb = "are"
+	}
+	reason := fmt.Sprintf("%s %s not accepting: %s.", who, verb, held)
+	if len(state) > 0 {
+		reason += " " + strings.Join(state, "; ") + "."
+	} else if len(l.Processes) > 0 {
+		reason += fmt.Sprintf(" Its owners are running or sleeping (%s), so the program is alive but does not call accept().", ownerStates(l.Processes))
+	}
+	reason += " A bigger backlog would only hold more connections nobody accepts."
+	var fix string
+	switch {
+	case len(stopped) > 0:
+		pids := make([]string, len(stopped))
+		for i, o := range stopped {
+			pids[i] = fmt.Sprint(o.PID)
+		}
+		fix = fmt.Sprintf("resume it (`kill -CONT %s`) if it was stopped by mistake, or %s", strings.Join(pids, " "), restartText(l, v.in.Units))
+	case len(stuck) > 0:
+		fix = fmt.Sprintf("find what it is blocked on (/proc/%d/stack, /proc/%d/wchan: a disk, an NFS mount); if it does not recover, %s", stuck[0].PID, stuck[0].PID, restartText(l, v.in.Units))
+	default:
+		fix = "look at what its accepting thread is doing (a deadlock, a full worker pool, a blocked event loop: `gdb -p`, `py-spy dump`, `jstack`), then " + restartText(l, v.in.Units)
+	}
+	ev := v.listenerEvidence(l, p)
+	if opensKnown {
+		ev[v.counterKey("TcpPassiveOpens")] = float64(opens)
+	}
+	for _, o := range l.Processes {
+		if o.State != "" {
+			ev[fmt.Sprintf("pid_%d_stopped", o.PID)] = boolFloat(o.State == "T" || o.State == "t")
+		}
+	}
+	return Finding{
+		ID: "listener-not-accepting", Severity: sev,
+		Subject: ListenerSubject(l.Address, l.Port),
+		Reason:  reason, Fix: fix, Evidence: ev,
+	}, true
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ownerList names processes as "nginx[100], nginx[101]", or "the program".
+func ownerList(ps []inspect.Process) string {
+	if len(ps) == 0 {
+		return "the program"
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = fmt.Sprintf("%s[%d]", p.Comm, p.PID)
+	}
+	return strings.Join(names, ", ")
+}
+
+// ownerStates lists owners with their /proc state letters.
+func ownerStates(ps []inspect.Process) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		st := p.State
+		if st == "" {
+			st = "?"
+		}
+		parts[i] = fmt.Sprintf("%s[%d] %s", p.Comm, p.PID, st)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,37 @@
+package check
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/nstest"
+)
+
+// A real listener a third full (3 of backlog 8, full at 9) reads 0.3333 in
+// check's text, and keeps its exact value in JSON.
+func TestFillRoundedInText(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
+	for i := 0; i < 3; i++ {
+		nstest.Connect(t, ep)
+	}
+	nstest.Eventually(t, 5*time.Second, "3 connections in the accept queue", func() bool {
+		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+		return err == nil && len(ls) == 1 && ls[0].AcceptQueue == 3
+	})
+	port := strconv.Itoa(int(ep.Port()))
+	r := runReal(t, "--port", port, "--require", "listener.fill<0.9")
+	if want := "PASS\tlistener.fill\t0.3333 (" + ep.String() + ")"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d, text:\n%s\nwant a line with %q", r.code, r.stdout, want)
+	}
+	r = runReal(t, "--port", port, "--require", "listener.fill<0.9", "-o", "json")
+	if !strings.Contains(r.stdout, `"observed": 0.3333333333333333`) {
+		t.Errorf("JSON lost the exact fill:\n%s", r.stdout)
+	}
+}

@@ -3,6 +3,7 @@ package inspect
 import (
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 )
@@ -102,10 +103,22 @@ func (p *Process) appendJSON(b []byte) []byte {
 	b = appendInt(b, `{"pid":`, int64(p.PID))
 	b = jsonfmt.AppendString(append(b, `,"comm":`...), p.Comm)
 	b = appendInt(b, `,"open_fds":`, int64(p.OpenFDs))
+	if p.FDsAboveLimit != 0 {
+		b = appendInt(b, `,"fds_above_limit":`, int64(p.FDsAboveLimit))
+	}
 	b = appendUint(b, `,"nofile_soft":`, p.NofileSoft)
 	b = appendUint(b, `,"nofile_hard":`, p.NofileHard)
 	if p.Cmdline != "" {
 		b = jsonfmt.AppendString(append(b, `,"cmdline":`...), p.Cmdline)
+	}
+	if p.State != "" {
+		b = jsonfmt.AppendString(append(b, `,"state":`...), p.State)
+	}
+	if p.StartTime != nil {
+		b = append(p.StartTime.AppendFormat(append(b, `,"start_time":"`...), time.RFC3339Nano), '"')
+	}
+	if p.GoVersion != "" {
+		b = jsonfmt.AppendString(append(b, `,"go_version":`...), p.GoVersion)
 	}
 	return append(b, '}')
 }

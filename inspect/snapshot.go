@@ -158,9 +158,9 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 		for _, pid := range owners {
 			p, ok := procs[pid]
 			if !ok {
-				p = Process{PID: pid, OpenFDs: scan.fdCount[pid]}
+				p = Process{PID: pid, OpenFDs: scan.fdCount[pid], FDsAboveLimit: scan.fdAbove[pid]}
 				p.Comm, p.Cmdline = processNames(pfs, pid)
-				if n, err := rlimit.ReadNofile(procRoot, pid); err == nil {
+				if n, ok := scan.nofile[pid]; ok {
 					p.NofileSoft, p.NofileHard = n.Soft, n.Hard
 				}
 				procs[pid] = p

@@ -29,7 +29,10 @@ func renderTable(io *iostreams.IOStreams, rep *rlimit.Report) error {
 	for _, p := range rep.Processes {
 		open, usage := "-", "-"
 		if p.OpenFDs != nil {
-			open = strconv.Itoa(*p.OpenFDs)
+			open = strconv.Itoa(*p.OpenFDs - p.FDsAboveLimit)
+			if p.FDsAboveLimit > 0 {
+				open += "+" + strconv.Itoa(p.FDsAboveLimit) // inherited above the limit
+			}
 		}
 		if p.Usage != nil {
 			usage = strconv.FormatFloat(*p.Usage, 'f', 2, 64)

@@ -3,7 +3,6 @@ package inspect
 import (
 	"errors"
 	"io/fs"
-	"strconv"
 	"sync"
 	"time"
 
@@ -138,7 +137,7 @@ func wantedInodes(snaps []*Snapshot) map[uint32]struct{} {
 // gets an entry, empty when no owner was seen.
 func walkOwners(procRoot string, want map[uint32]struct{}) (map[uint32][]int, string) {
 	owners := map[uint32][]int{}
-	scan, err := scanOwners(procRoot, want)
+	scan, err := scanOwners(procRoot, want, false)
 	if err != nil {
 		return owners, "process attribution: " + err.Error()
 	}
@@ -146,7 +145,7 @@ func walkOwners(procRoot string, want map[uint32]struct{}) (map[uint32][]int, st
 		owners[ino] = scan.owners[ino]
 	}
 	if scan.unreadable > 0 {
-		return owners, "could not read the descriptors of " + strconv.Itoa(scan.unreadable) + " processes (run as root to see every owner)"
+		return owners, unreadableNote(scan.unreadable)
 	}
 	return owners, ""
 }

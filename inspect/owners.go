@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -65,8 +66,10 @@ type ownerScan struct {
 
 // scanOwners walks procRoot/[0-9]*/fd once, in parallel, and returns the pids
 // holding each socket inode in want. Processes that vanish during the walk are
-// skipped; ones we lack permission for are counted.
-func scanOwners(procRoot string, want map[uint32]struct{}) (ownerScan, error) {
+// skipped; ones we lack permission for are counted. With limits, the
+// owners' RLIMIT_NOFILE is read too, while their descriptor names are at
+// hand, to tell the descriptors inherited above it.
+func scanOwners(procRoot string, want map[uint32]struct{}, limits bool) (ownerScan, error) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		return ownerScan{}, err
@@ -88,7 +91,7 @@ func scanOwners(procRoot string, want map[uint32]struct{}) (ownerScan, error) {
 	results := make([][]found, workers)
 	counts := make([]map[int]int, workers)
 	above := make([]map[int]int, workers)
-	limits := make([]map[int]rlimit.Nofile, workers)
+	nofiles := make([]map[int]rlimit.Nofile, workers)
 	denied := make([]int, workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -97,7 +100,7 @@ func scanOwners(procRoot string, want map[uint32]struct{}) (ownerScan, error) {
 		go func(w int) {
 			defer wg.Done()
 			fr := hostfs.FDReader{Want: want, Parallel: runtime.GOMAXPROCS(0)}
-			counts[w], above[w], limits[w] = map[int]int{}, map[int]int{}, map[int]rlimit.Nofile{}
+			counts[w], above[w], nofiles[w] = map[int]int{}, map[int]int{}, map[int]rlimit.Nofile{}
 			// Take pids one at a time: one process may hold most descriptors.
 			for i := int(next.Add(1)) - 1; i < len(pids); i = int(next.Add(1)) - 1 {
 				pid := pids[i]
@@ -115,8 +118,11 @@ func scanOwners(procRoot string, want map[uint32]struct{}) (ownerScan, error) {
 					counts[w][pid] = n
 					// The limit is read here, with the names still in the
 					// reader, to tell descriptors inherited above it.
+					if !limits {
+						continue
+					}
 					if lim, err := rlimit.ReadNofile(procRoot, pid); err == nil {
-						limits[w][pid] = lim
+						nofiles[w][pid] = lim
 						above[w][pid] = n - fr.Below(lim.Soft)
 					}
 				}
@@ -135,7 +141,7 @@ func scanOwners(procRoot string, want map[uint32]struct{}) (ownerScan, error) {
 		for pid, n := range above[w] {
 			scan.fdAbove[pid] = n
 		}
-		for pid, lim := range limits[w] {
+		for pid, lim := range nofiles[w] {
 			scan.nofile[pid] = lim
 		}
 		scan.unreadable += denied[w]
@@ -159,4 +165,9 @@ func processNames(pfs procfs.FS, pid int) (comm, cmdline string) {
 	comm, _ = p.Comm()
 	args, _ := p.CmdLine()
 	return comm, strings.Join(args, " ")
+}
+
+// unreadableNote says how many processes' descriptors could not be read.
+func unreadableNote(n int) string {
+	return fmt.Sprintf("could not read the descriptors of %d processes (run as root to see every owner)", n)
 }

@@ -134,7 +134,7 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 	if len(want) == 0 {
 		return "", nil
 	}
-	scan, err := scanOwners(procRoot, want)
+	scan, err := scanOwners(procRoot, want, true)
 	if err != nil {
 		return "", err
 	}
@@ -171,7 +171,7 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 	}
 	var warn string
 	if scan.unreadable > 0 {
-		warn = fmt.Sprintf("could not read the descriptors of %d processes (run as root to see every owner)", scan.unreadable)
+		warn = unreadableNote(scan.unreadable)
 	}
 	return warn, nil
 }

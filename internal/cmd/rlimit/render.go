@@ -11,14 +11,14 @@ import (
 )
 
 // renderTable draws one line per process; warnings go to stderr.
-func renderTable(io *iostreams.IOStreams, rep *rlimit.Report) error {
+func renderTable(io *iostreams.IOStreams, rep *rlimit.Report, where string) error {
 	defer func() {
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", w)
 		}
 	}()
 	if len(rep.Processes) == 0 {
-		fmt.Fprintln(io.Out, "no process owns a listening TCP socket here")
+		fmt.Fprintln(io.Out, "no process owns a listening TCP socket "+where)
 		return nil
 	}
 	nrOpen := "-"

@@ -72,6 +72,7 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 		b = appendUint(b, `,"drops":`, uint64(*l.Drops))
 	}
 	b = appendUint(b, `,"inode":`, uint64(l.Inode))
+	b = appendUint(b, `,"cookie":`, l.Cookie)
 	b = appendUint(b, `,"uid":`, uint64(l.UID))
 	if l.V6Only != nil {
 		b = strconv.AppendBool(append(b, `,"v6only":`...), *l.V6Only)
@@ -115,7 +116,8 @@ func (p *Process) appendJSON(b []byte) []byte {
 		b = jsonfmt.AppendString(append(b, `,"state":`...), p.State)
 	}
 	if p.StartTime != nil {
-		b = append(p.StartTime.AppendFormat(append(b, `,"start_time":"`...), time.RFC3339Nano), '"')
+		b = append(b, `,"start_time":"`...)
+		b = append(p.StartTime.AppendFormat(b, time.RFC3339Nano), '"')
 	}
 	if p.GoVersion != "" {
 		b = jsonfmt.AppendString(append(b, `,"go_version":`...), p.GoVersion)

@@ -31,11 +31,14 @@ declare -A need=(
 	[nginx]=nginx
 	[python3]=python3
 	[pgrep]=procps
+	[clang]=clang
 )
 missing=()
 for cmd in "${!need[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
+# trace's eBPF programs include libbpf's headers (scripts/check-bpf.sh)
+[ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "installing: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
 	apt-get update -qq
@@ -49,6 +52,8 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# trace's committed eBPF objects are what its sources compile to.
+./scripts/check-bpf.sh
 go test -race -count=1 ./...
 # Every fuzz target, briefly (docs/RELIABILITY.md records a long run).
 FUZZTIME=${FUZZTIME:-3s} ./scripts/fuzz.sh

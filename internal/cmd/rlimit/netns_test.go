@@ -75,3 +75,14 @@ func TestRlimitFindsOwnersInOtherNamespaces(t *testing.T) {
 		t.Errorf("--netns of nothing: exit %d (%s), want %d", code, errOut, cmdutil.ExitUsage)
 	}
 }
+
+// rlimit set writes one process's limit: both namespace flags are refused
+// with a usage error (exit 2) naming the way to find the pid.
+func TestRlimitSetRefusesNamespaces(t *testing.T) {
+	for _, args := range [][]string{{"--all-netns"}, {"--netns", "blue"}} {
+		code, _, errOut := runCLI(t, append([]string{"set", "--pid", "1", "--nofile", "1024"}, args...)...)
+		if code != cmdutil.ExitUsage || !strings.Contains(errOut, "rlimit --") {
+			t.Errorf("set %v: exit %d, %q; want %d pointing at rlimit's own flag", args, code, errOut, cmdutil.ExitUsage)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -15,6 +16,8 @@ import (
 type SetOptions struct {
 	IO          *iostreams.IOStreams
 	SysRoot     string
+	ProcRoot    string
+	Namespaces  nsflag.Flags
 	Assignments []string
 	Force       bool
 	StateDir    string
@@ -49,13 +52,18 @@ func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command 
 
 Unlike tune, set asks no questions, needs no --allow-lower and keeps no record
 for --rollback: it does exactly what it is told, like sysctl(8). Changes last
-until reboot; use tune --persist to keep them.`,
+until reboot; use tune --persist to keep them.
+
+--netns NAME|PATH writes inside that network namespace (per-netns keys only:
+a global key is refused, exit 2). --all-netns is refused (exit 2): a write
+names the one namespace it changes.`,
 		Example: `  sudo backlogctl sysctl set somaxconn=8192
   sudo backlogctl sysctl set net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
+  sudo backlogctl sysctl set --netns blue somaxconn=8192
   sudo backlogctl sysctl set --force net.ipv4.ip_local_port_range="10000 65000"`,
 		Args: cmdutil.MinimumArgs(1, "KEY=VALUE"),
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.SysRoot, opts.Assignments = f.SysRoot, args
+			opts.SysRoot, opts.ProcRoot, opts.Assignments = f.SysRoot, f.ProcRoot, args
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -67,6 +75,7 @@ until reboot; use tune --persist to keep them.`,
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow keys outside backlogctl's registry (values are written as given)")
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` holding the lock shared with tune --apply")
+	nsflag.Add(cmd, &opts.Namespaces)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd
 }
@@ -92,10 +101,21 @@ func (o *SetOptions) Validate() error {
 		seen[k.Name] = true
 		o.settings = append(o.settings, sysctl.Setting{Key: k.Name, Value: v})
 	}
-	return nil
+	if err := o.Namespaces.Validate(); err != nil {
+		return err
+	}
+	return checkWriteNamespaces(o)
 }
 
 func setRun(o *SetOptions) error {
+	if o.Namespaces.Netns != "" {
+		return setIn(o)
+	}
+	return setHere(o)
+}
+
+// setHere writes where the calling thread is.
+func setHere(o *SetOptions) error {
 	lock, err := sysctl.AcquireLock(o.StateDir)
 	if err != nil {
 		return cmdutil.EnvError(err)

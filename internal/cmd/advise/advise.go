@@ -14,6 +14,8 @@ import (
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -33,6 +35,10 @@ type Options struct {
 
 	// Which flags were given: --interval 0 is an error, not "no interval".
 	IntervalSet, RateSet, LatencySet bool
+
+	// Namespaces are --netns and --all-netns: judge other network
+	// namespaces, each on its own.
+	Namespaces nsflag.Flags
 
 	// Gather takes a snapshot; replaced in tests.
 	Gather func(inspect.Options) (*inspect.Snapshot, error)
@@ -142,6 +148,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below the profile `NAME`: "+profileNames())
+	nsflag.Add(cmd, &opts.Namespaces)
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` where tune records what it changed (to tell listeners that predate a change)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
@@ -176,6 +183,9 @@ func (o *Options) Validate() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
 		return err
 	}
+	if err := o.Namespaces.Validate(); err != nil {
+		return err
+	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
 	}
@@ -202,8 +212,10 @@ func (o *Options) Validate() error {
 // Report is what advise prints: the table is drawn from it and -o json
 // marshals it. Field names are stable; new fields may be added.
 type Report struct {
-	Time   time.Time `json:"time"`
-	Kernel string    `json:"kernel,omitempty"`
+	// Netns is the namespace judged, with --netns or --all-netns.
+	Netns  *netns.Namespace `json:"netns,omitempty"`
+	Time   time.Time        `json:"time"`
+	Kernel string           `json:"kernel,omitempty"`
 	// IntervalSeconds is set when counters were judged by their change.
 	IntervalSeconds float64 `json:"interval_seconds,omitempty"`
 	// ChildNetns is true outside the initial network namespace, where the
@@ -225,9 +237,21 @@ type SizingReport struct {
 }
 
 func adviseRun(o *Options) error {
-	in, warnings, err := o.gather()
+	if o.Namespaces.Set() {
+		return o.runNamespaces()
+	}
+	r, err := o.report()
 	if err != nil {
 		return err
+	}
+	return o.render(r)
+}
+
+// report gathers and judges.
+func (o *Options) report() (*Report, error) {
+	in, warnings, err := o.gather()
+	if err != nil {
+		return nil, err
 	}
 	findings := advise.Advise(in)
 	r := &Report{
@@ -250,6 +274,11 @@ func adviseRun(o *Options) error {
 	if r.Plan.Changes == nil {
 		r.Plan.Changes = []advise.Change{}
 	}
+	return r, nil
+}
+
+// render prints one report.
+func (o *Options) render(r *Report) error {
 	switch o.Output {
 	case "json":
 		return cmdutil.WriteJSON(o.IO.Out, r)

@@ -16,9 +16,12 @@ type Cgroup struct {
 	// Unit is the innermost systemd service ("nginx.service") the process
 	// runs in, "" when none: where LimitNOFILE= belongs.
 	Unit string `json:"unit,omitempty"`
-	// ContainerID is the container's full ID when the path shows a
-	// docker, containerd, cri-o or podman container.
+	// ContainerID is the container's ID when the path shows a docker,
+	// containerd, cri-o or podman container.
 	ContainerID string `json:"container_id,omitempty"`
+	// Runtime is what the scope's name says ran it: docker,
+	// cri-containerd, crio, libpod or containerd; "" for a bare ID.
+	Runtime string `json:"runtime,omitempty"`
 	// PodUID is the Kubernetes pod's UID when the path is under the kubelet's
 	// kubepods tree.
 	PodUID string `json:"pod_uid,omitempty"`
@@ -70,12 +73,15 @@ func cgroupPath(cgs []procfs.Cgroup) string {
 // container ID or pod UID it shows, if any.
 func ParseCgroup(cgroupPath string) Cgroup {
 	cg := Cgroup{Path: cgroupPath}
-	for _, part := range strings.Split(path.Clean(cgroupPath), "/") {
+	parts := strings.Split(path.Clean(cgroupPath), "/")
+	for i, part := range parts {
 		if name, ok := strings.CutSuffix(part, ".service"); ok && name != "" {
 			cg.Unit = part
 		}
-		if id := containerID(part); id != "" {
-			cg.ContainerID = id
+		if id, runtime := containerID(part); id != "" {
+			cg.ContainerID, cg.Runtime = id, runtime
+		} else if i > 0 && parts[i-1] == "docker" && len(part) >= 12 && isHex(part) {
+			cg.ContainerID, cg.Runtime = part, "docker" // cgroupfs driver: /docker/ID
 		}
 		if uid := podUID(part); uid != "" {
 			cg.PodUID = uid
@@ -88,36 +94,51 @@ func ParseCgroup(cgroupPath string) Cgroup {
 // systemd's cgroup driver ("docker-ID.scope", "cri-containerd-ID.scope").
 var containerScopes = []string{"docker-", "cri-containerd-", "crio-", "libpod-", "containerd-"}
 
-// containerID returns the ID in one path component: "docker-ID.scope" and
-// its kin under systemd's driver, or a bare 64-hex ID under the cgroupfs
-// driver ("/docker/ID", "/kubepods/besteffort/podUID/ID").
-func containerID(part string) string {
-	if isContainerID(part) {
-		return part
+// containerID returns the ID in one path component, and the runtime its
+// scope names: "docker-ID.scope" and its kin under systemd's driver (an ID
+// of at least 12 hex digits), or a bare 64-hex ID under the cgroupfs driver
+// ("/kubepods/besteffort/podUID/ID").
+func containerID(part string) (id, runtime string) {
+	if len(part) == 64 && isHex(part) {
+		return part, ""
 	}
 	scope, ok := strings.CutSuffix(part, ".scope")
 	if !ok {
-		return ""
+		return "", ""
 	}
 	for _, prefix := range containerScopes {
-		if id, ok := strings.CutPrefix(scope, prefix); ok && isContainerID(id) {
-			return id
+		if id, ok := strings.CutPrefix(scope, prefix); ok && len(id) >= 12 && isHex(id) {
+			return id, strings.TrimSuffix(prefix, "-")
 		}
 	}
-	return ""
+	return "", ""
 }
 
-// isContainerID reports whether s is a 64-hex-digit container ID.
-func isContainerID(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
+// isHex reports whether s is lower-case hex digits only.
+func isHex(s string) bool {
 	for _, c := range s {
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 			return false
 		}
 	}
-	return true
+	return s != ""
+}
+
+// Hint names the container or pod in a few characters: "pod:UID" when the
+// path shows a pod, else "RUNTIME:ID12" (docker's short ID) for a
+// container, "" otherwise.
+func (cg Cgroup) Hint() string {
+	switch {
+	case cg.PodUID != "":
+		return "pod:" + cg.PodUID
+	case cg.ContainerID != "":
+		runtime := cg.Runtime
+		if runtime == "" {
+			runtime = "container"
+		}
+		return runtime + ":" + cg.ContainerID[:min(12, len(cg.ContainerID))]
+	}
+	return ""
 }
 
 // podUID returns the pod UID of a kubelet path component: "podUID" under

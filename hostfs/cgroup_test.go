@@ -26,9 +26,9 @@ func TestCgroupFixtures(t *testing.T) {
 	}{
 		{100, Cgroup{Path: "/system.slice/nginx.service", Unit: "nginx.service"}},
 		{101, Cgroup{Path: "/system.slice/nginx.service/worker", Unit: "nginx.service"}},
-		{200, Cgroup{Path: "/system.slice/docker-" + dockerID + ".scope", ContainerID: dockerID}},
+		{200, Cgroup{Path: "/system.slice/docker-" + dockerID + ".scope", ContainerID: dockerID, Runtime: "docker"}},
 		{201, Cgroup{Path: "/docker/" + dockerID, ContainerID: dockerID}},
-		{300, Cgroup{Path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_5f60_4718_9a2b_3c4d5e6f7081.slice/cri-containerd-" + podCtrID + ".scope", ContainerID: podCtrID, PodUID: testPodUID}},
+		{300, Cgroup{Path: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_5f60_4718_9a2b_3c4d5e6f7081.slice/cri-containerd-" + podCtrID + ".scope", ContainerID: podCtrID, Runtime: "cri-containerd", PodUID: testPodUID}},
 		{301, Cgroup{Path: "/kubepods/besteffort/pod" + testPodUID + "/" + podCtrID, ContainerID: podCtrID, PodUID: testPodUID}},
 		{400, Cgroup{Path: "/system.slice/haproxy.service", Unit: "haproxy.service"}},
 	}
@@ -59,8 +59,9 @@ func TestParseCgroup(t *testing.T) {
 		{"root", "/", Cgroup{}},
 		{"only a suffix", "/system.slice/.service", Cgroup{}},
 		{"short scope id", "/system.slice/docker-0123abcd.scope", Cgroup{}},
-		{"podman", "/machine.slice/libpod-" + dockerID + ".scope/container", Cgroup{ContainerID: dockerID}},
-		{"cri-o", "/kubepods.slice/kubepods-pod" + "1b2c3d4e_5f60_4718_9a2b_3c4d5e6f7081" + ".slice/crio-" + podCtrID + ".scope", Cgroup{ContainerID: podCtrID, PodUID: testPodUID}},
+		{"podman", "/machine.slice/libpod-" + dockerID + ".scope/container", Cgroup{ContainerID: dockerID, Runtime: "libpod"}},
+		{"cri-o", "/kubepods.slice/kubepods-pod" + "1b2c3d4e_5f60_4718_9a2b_3c4d5e6f7081" + ".slice/crio-" + podCtrID + ".scope", Cgroup{ContainerID: podCtrID, Runtime: "crio", PodUID: testPodUID}},
+		{"not hex under docker", "/docker/not-a-container-id", Cgroup{}},
 		{"not a uid", "/kubepods.slice/kubepods-podxyz.slice", Cgroup{}},
 	}
 	for _, tt := range tests {

@@ -115,6 +115,11 @@ never lowers a size the host already has higher; its mode keys
 advise changes nothing. The sysctl changes its warnings recommend are listed
 at the end (and as "plan" in JSON): backlogctl tune applies them.
 
+--netns NAME|PATH judges another network namespace (its listeners, tunables
+and counters, read inside it; owners and host facts from the host's /proc);
+the JSON report then has "netns". --all-netns judges every namespace on its
+own: one report each, under its label ({"namespaces": [...], "notes"} in JSON).
+
 Exit status: 0 whether or not there are findings (gating is check's job),
 2 on a bad flag value, 3 when the listeners could not be read.`,
 		Example: `  # what is wrong right now

@@ -49,6 +49,9 @@ type Key struct {
 	Meaning string `json:"meaning"`
 	// ReadOnly keys are reported but never written (fs.file-nr).
 	ReadOnly bool `json:"read_only,omitempty"`
+	// Mode keys select a behaviour (tcp_syncookies 0/1/2): a smaller number
+	// is another mode, not less capacity, so changing one never "lowers" it.
+	Mode bool `json:"mode,omitempty"`
 }
 
 // Path returns the key's path relative to /proc/sys.
@@ -70,12 +73,12 @@ var Registry = []Key{
 	},
 	{
 		Name: "net.ipv4.tcp_syncookies", Aliases: []string{"tcp_syncookies", "syncookies"},
-		Scope: ScopeNetns, Kind: KindU8, Min: 0, Max: 255, Default: "1",
+		Scope: ScopeNetns, Kind: KindU8, Min: 0, Max: 255, Default: "1", Mode: true,
 		Meaning: "0 off, 1 send cookies when the SYN queue overflows, 2 always",
 	},
 	{
 		Name: "net.ipv4.tcp_abort_on_overflow", Aliases: []string{"tcp_abort_on_overflow", "abort_on_overflow"},
-		Scope: ScopeNetns, Kind: KindU8, Min: 0, Max: 1, Default: "0",
+		Scope: ScopeNetns, Kind: KindU8, Min: 0, Max: 1, Default: "0", Mode: true,
 		Meaning: "1 resets the client when the accept queue is full; 0 drops the ACK and retries",
 	},
 	{

@@ -109,18 +109,9 @@ func checkWriteNamespaces(o *SetOptions) error {
 	return nil
 }
 
-// setIn runs the write inside the --netns namespace.
+// setIn runs set again inside the --netns namespace (nsflag.RunInside), so
+// the record of the change names that namespace and tune --rollback
+// restores it there.
 func setIn(o *SetOptions) error {
-	nss, _, err := o.Namespaces.Namespaces(o.ProcRoot)
-	if err != nil {
-		return err
-	}
-	var runErr error
-	if err := netns.Do(nss[0].Path, func() error {
-		runErr = setHere(o)
-		return nil
-	}); err != nil {
-		return cmdutil.EnvError(fmt.Errorf("--netns %s: %w", o.Namespaces.Netns, err))
-	}
-	return runErr
+	return o.Namespaces.RunInside(o.ProcRoot, o.IO.In, o.IO.Out, o.IO.ErrOut)
 }

@@ -79,6 +79,14 @@ func TestSysctlInNamespaces(t *testing.T) {
 		t.Errorf("somaxconn here = %s, want 4096 untouched", v)
 	}
 
+	// The record of that set names a's namespace: a rollback there restores it.
+	if res := nstest.RunCLI(t, nstest.CLI{Args: []string{"tune", "--netns", a, "--rollback", "--yes", "--state-dir", state}}); res.Code != 0 || readIn(t, a, "net.core.somaxconn") != "111" {
+		t.Errorf("tune --netns a --rollback: exit %d, somaxconn in a %s; want 0 and 111\n%s", res.Code, readIn(t, a, "net.core.somaxconn"), res.Stderr)
+	}
+	if res := cli("set", "--netns", a, "--state-dir", state, "somaxconn=333"); res.Code != 0 {
+		t.Errorf("set --netns a again: exit %d, %s", res.Code, res.Stderr)
+	}
+
 	if res := cli("set", "--all-netns", "--state-dir", state, "somaxconn=1"); res.Code != 2 || !strings.Contains(res.Stderr, "--all-netns is refused") {
 		t.Errorf("set --all-netns: exit %d, %q; want 2 with the refusal", res.Code, res.Stderr)
 	}

@@ -128,6 +128,9 @@ changed on exit 2 or 3.`,
 	cmd.Flags().StringVar(&opts.SystemdDir, "systemd-dir", rlimit.SystemdDir, "directory holding unit drop-ins (for tests)")
 	_ = cmd.Flags().MarkHidden("systemd-dir")
 	nsflag.Add(cmd, &opts.Namespaces)
+	// Accepted to be refused: a limit belongs to a process, not a namespace.
+	cmd.Flags().Lookup("netns").Usage = "refused: a limit belongs to a process (find its pid with rlimit --netns `NAME`)"
+	cmd.Flags().Lookup("all-netns").Usage = "refused: a limit belongs to a process (find its pid with rlimit --all-netns)"
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd
 }

@@ -95,7 +95,7 @@ names the one namespace it changes.`,
 	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
 	cmd.Flags().BoolVar(&opts.ForceNew, "force-new", false, "start even though the last change is unresolved (its record is kept in the new one)")
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock, shared with tune")
-	nsflag.Add(cmd, &opts.Namespaces)
+	nsflag.AddForWrite(cmd, &opts.Namespaces)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd
 }

@@ -189,7 +189,7 @@ names the one namespace it changes.`,
 		},
 	}
 	fl := cmd.Flags()
-	nsflag.Add(cmd, &namespaces)
+	nsflag.AddForWrite(cmd, &namespaces)
 	fl.StringVar(&opts.Profile, "profile", "", "plan from the built-in profile `NAME`: "+profileNames())
 	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,8 +53,8 @@ func gather(o *Options) (*rlimit.Report, error) {
 	for _, pid := range pids {
 		p, err := rlimit.ReadProcess(o.ProcRoot, pid)
 		var gone *rlimit.NoProcessError
-		if owners && errors.As(err, &gone) {
-			continue // exited since the dump
+		if owners && (errors.As(err, &gone) || err != nil && exited(o.ProcRoot, pid)) {
+			continue // exited since the dump (or while its files were read)
 		}
 		if err != nil {
 			return nil, cmdutil.EnvError(err)
@@ -68,6 +70,13 @@ func gather(o *Options) (*rlimit.Report, error) {
 			"could not count the open descriptors of pid %s (/proc/PID/fd needs root or the same user)", strings.Join(unreadable, ",")))
 	}
 	return rep, nil
+}
+
+// exited reports whether pid's /proc directory is gone: a process that exits
+// while its limits are read leaves an empty file, not ENOENT.
+func exited(procRoot string, pid int) bool {
+	_, err := os.Stat(filepath.Join(procRoot, strconv.Itoa(pid)))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // ownerPIDs lists every process holding one of the listeners, once, ascending.

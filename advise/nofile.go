@@ -143,7 +143,7 @@ func nofileLimitFindings(v *view) []Finding {
 			done[p.PID] = true
 			want := v.nofileWant(p.NofileSoft)
 			sev, state := Warning, fmt.Sprintf("within %d of it", nofileMargin(p.NofileSoft))
-			if uint64(p.OpenFDs) >= p.NofileSoft {
+			if uint64(p.OpenFDs-p.FDsAboveLimit) >= p.NofileSoft {
 				sev, state = Critical, "at or above it: accept() fails with EMFILE now"
 			}
 			ev := map[string]float64{"pid": float64(p.PID), "open_fds": float64(p.OpenFDs), "nofile_soft": float64(p.NofileSoft), "fd_usage": p.FDUsage()}
@@ -174,7 +174,7 @@ func nearNofile(p inspect.Process) bool {
 	if p.OpenFDs <= 0 {
 		return false
 	}
-	st := rlimit.UsageStatus(p.OpenFDs, p.NofileSoft)
+	st := rlimit.UsageStatus(p.OpenFDs-p.FDsAboveLimit, p.NofileSoft)
 	return st == rlimit.StatusNear || st == rlimit.StatusAtLimit
 }
 

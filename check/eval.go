@@ -341,7 +341,7 @@ func processValues(field string, obs *Observation) ([]value, string) {
 			case "open_fds":
 				out = append(out, intValue(where, target, int64(p.OpenFDs)))
 			case "fd_usage":
-				out = append(out, value{where, target, fdUsage(p.OpenFDs, p.NofileSoft)})
+				out = append(out, value{where, target, fdUsage(p.OpenFDs-p.FDsAboveLimit, p.NofileSoft)})
 			}
 		}
 	}

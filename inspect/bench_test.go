@@ -216,7 +216,7 @@ func BenchmarkScanOwnersFixture(b *testing.B) {
 	root, want := procFixture(b, 4, 5000)
 	b.ReportAllocs()
 	for b.Loop() {
-		scan, err := scanOwners(root, want)
+		scan, err := scanOwners(root, want, true)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -33,6 +33,10 @@ var KeyCounters = map[string]string{
 	"TcpExtSyncookiesFailed":     "invalid syncookies received",
 }
 
+// Not prometheus/procfs's Proc.Netstat/Snmp: they fill fixed structs of
+// *float64 with the counters procfs knows, where the JSON contract is every
+// counter the kernel prints, exactly, under nstat's name; and they need a
+// pid, where a namespace is read through /proc/thread-self.
 // ReadCounters reads /proc/net/netstat and /proc/net/snmp below procRoot and
 // returns every counter under its nstat name (TcpExtListenOverflows,
 // TcpActiveOpens, ...). Negative values (Tcp MaxConn is -1, a constant) are

@@ -104,6 +104,9 @@ func (p *Process) appendJSON(b []byte) []byte {
 	b = appendInt(b, `{"pid":`, int64(p.PID))
 	b = jsonfmt.AppendString(append(b, `,"comm":`...), p.Comm)
 	b = appendInt(b, `,"open_fds":`, int64(p.OpenFDs))
+	if p.FDsAboveLimit != 0 {
+		b = appendInt(b, `,"fds_above_limit":`, int64(p.FDsAboveLimit))
+	}
 	b = appendUint(b, `,"nofile_soft":`, p.NofileSoft)
 	b = appendUint(b, `,"nofile_hard":`, p.NofileHard)
 	if p.Cmdline != "" {

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -72,18 +71,13 @@ func GatherAll(nss []netns.Namespace, opts Options) *MultiSnapshot {
 	out := &MultiSnapshot{Time: time.Now().UTC(), Namespaces: []NamespaceSnapshot{}}
 	inner := opts
 	inner.Processes = false
-	for _, ns := range nss {
+	out.Notes = netns.Each(nss, func(ns netns.Namespace) error {
 		snap, err := GatherIn(ns, inner)
-		if err != nil {
-			if errors.Is(err, netns.ErrVanished) {
-				out.Notes = append(out.Notes, fmt.Sprintf("skipped %s: it vanished during the scan", ns.Label()))
-			} else {
-				out.Notes = append(out.Notes, fmt.Sprintf("skipped %s: %v", ns.Label(), err))
-			}
-			continue
+		if err == nil {
+			out.Namespaces = append(out.Namespaces, NamespaceSnapshot{Netns: ns, Snapshot: snap})
 		}
-		out.Namespaces = append(out.Namespaces, NamespaceSnapshot{Netns: ns, Snapshot: snap})
-	}
+		return err
+	})
 	if opts.Processes {
 		procRoot := opts.ProcRoot
 		if procRoot == "" {

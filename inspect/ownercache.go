@@ -1,14 +1,14 @@
 package inspect
 
 import (
-	"os"
-	"path/filepath"
-	"strconv"
+	"errors"
+	"io/fs"
 	"sync"
 	"time"
 
 	"github.com/prometheus/procfs"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/rlimit"
 )
 
@@ -137,7 +137,7 @@ func wantedInodes(snaps []*Snapshot) map[uint32]struct{} {
 // gets an entry, empty when no owner was seen.
 func walkOwners(procRoot string, want map[uint32]struct{}) (map[uint32][]int, string) {
 	owners := map[uint32][]int{}
-	scan, err := scanOwners(procRoot, want)
+	scan, err := scanOwners(procRoot, want, false)
 	if err != nil {
 		return owners, "process attribution: " + err.Error()
 	}
@@ -145,7 +145,7 @@ func walkOwners(procRoot string, want map[uint32]struct{}) (map[uint32][]int, st
 		owners[ino] = scan.owners[ino]
 	}
 	if scan.unreadable > 0 {
-		return owners, "could not read the descriptors of " + strconv.Itoa(scan.unreadable) + " processes (run as root to see every owner)"
+		return owners, unreadableNote(scan.unreadable)
 	}
 	return owners, ""
 }
@@ -153,19 +153,15 @@ func walkOwners(procRoot string, want map[uint32]struct{}) (map[uint32][]int, st
 // ownerProcess reads one owner's names, descriptor count and limits; nil if
 // it has exited.
 func ownerProcess(pfs procfs.FS, procRoot string, pid int) *Process {
-	d, err := os.Open(filepath.Join(procRoot, strconv.Itoa(pid), "fd"))
+	n, err := rlimit.ReadNofile(procRoot, pid)
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	fds, err := hostfs.Roots{Proc: procRoot}.Descriptors(pid, n.Soft)
 	if err != nil {
 		return nil
 	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil {
-		return nil
-	}
-	p := &Process{PID: pid, OpenFDs: len(names)}
+	p := &Process{PID: pid, OpenFDs: fds.Open, FDsAboveLimit: fds.AboveLimit, NofileSoft: n.Soft, NofileHard: n.Hard}
 	p.Comm, p.Cmdline = processNames(pfs, pid)
-	if n, err := rlimit.ReadNofile(procRoot, pid); err == nil {
-		p.NofileSoft, p.NofileHard = n.Soft, n.Hard
-	}
 	return p
 }

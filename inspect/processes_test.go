@@ -96,3 +96,61 @@ func TestProcessAttributionShared(t *testing.T) {
 		t.Errorf("child comm = %q, want sleep", comms[cmd.Process.Pid])
 	}
 }
+
+// A server that opened every descriptor its limit allows is shown with
+// exactly the limit in use, never one more: descriptors it inherited above
+// the limit (which the kernel allows: it checks RLIMIT_NOFILE only when
+// allocating) are counted apart, as fds_above_limit, in both the owner walk
+// and the exporter's cached owners. What the test binary itself inherited
+// (a shell's or CI runner's descriptor) reaches the server too, so the
+// count above the limit is checked against /proc, not assumed to be 0.
+func TestOwnerAtNofileLimitIsExact(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	for _, tt := range []struct {
+		name        string
+		inheritedFD int
+	}{
+		{"exactly its limit", 0},
+		{"plus an inherited descriptor above it", 100},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := nstest.StartAtNofileLimit(t, 64, tt.inheritedFD)
+			port := srv.Addr.Port()
+			snap := gather(t, Options{Processes: true, Ports: []uint16{port}})
+			l := findListener(t, snap.Listeners, port)
+			cache := &OwnerCache{}
+			cached := *snap
+			cached.Listeners = []Listener{l}
+			cached.Listeners[0].Processes = nil
+			cache.Attach(&cached)
+
+			entries, err := os.ReadDir("/proc/" + strconv.Itoa(srv.PID()) + "/fd")
+			if err != nil {
+				t.Fatal(err)
+			}
+			above, sawInherited := 0, false
+			for _, e := range entries {
+				fd, _ := strconv.Atoi(e.Name())
+				if fd >= 64 {
+					above++
+				}
+				sawInherited = sawInherited || fd == tt.inheritedFD
+			}
+			if tt.inheritedFD != 0 && !sawInherited {
+				t.Fatalf("descriptor %d not inherited", tt.inheritedFD)
+			}
+			for what, ps := range map[string][]Process{"walk": l.Processes, "cache": cached.Listeners[0].Processes} {
+				if len(ps) != 1 || ps[0].PID != srv.PID() {
+					t.Fatalf("%s: owners %+v, want pid %d", what, ps, srv.PID())
+				}
+				p := ps[0]
+				if p.NofileSoft != 64 || p.OpenFDs-p.FDsAboveLimit != 64 || p.OpenFDs != len(entries) || p.FDsAboveLimit != above || p.FDUsage() != 1 {
+					t.Errorf("%s: open %d (above limit %d) of %d, usage %v; want 64 in use of 64 plus the %d above it /proc lists, usage 1",
+						what, p.OpenFDs, p.FDsAboveLimit, p.NofileSoft, p.FDUsage(), above)
+				}
+			}
+		})
+	}
+}

@@ -134,7 +134,7 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 	if len(want) == 0 {
 		return "", nil
 	}
-	scan, err := scanOwners(procRoot, want)
+	scan, err := scanOwners(procRoot, want, true)
 	if err != nil {
 		return "", err
 	}
@@ -158,9 +158,9 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 		for _, pid := range owners {
 			p, ok := procs[pid]
 			if !ok {
-				p = Process{PID: pid, OpenFDs: scan.fdCount[pid]}
+				p = Process{PID: pid, OpenFDs: scan.fdCount[pid], FDsAboveLimit: scan.fdAbove[pid]}
 				p.Comm, p.Cmdline = processNames(pfs, pid)
-				if n, err := rlimit.ReadNofile(procRoot, pid); err == nil {
+				if n, ok := scan.nofile[pid]; ok {
 					p.NofileSoft, p.NofileHard = n.Soft, n.Hard
 				}
 				procs[pid] = p
@@ -171,7 +171,7 @@ func attachProcesses(procRoot string, ls []Listener) (string, error) {
 	}
 	var warn string
 	if scan.unreadable > 0 {
-		warn = fmt.Sprintf("could not read the descriptors of %d processes (run as root to see every owner)", scan.unreadable)
+		warn = unreadableNote(scan.unreadable)
 	}
 	return warn, nil
 }

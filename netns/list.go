@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
+
+	"github.com/backlogctl/backlogctl/hostfs"
 )
 
 // List finds every distinct network namespace on the host: those held by a
@@ -73,10 +74,11 @@ func List(procRoot, runDir string) ([]Namespace, []string, error) {
 	return out, notes, nil
 }
 
-// CgroupHint recognises a container or pod from a /proc/PID/cgroup file:
-// Kubernetes pod cgroups ("kubepods...pod<UID>" → "pod:<UID>"), and
-// docker, containerd (cri-containerd), CRI-O and podman (libpod) scopes
-// ("docker:<ID12>"). It returns "" when nothing matches.
+// CgroupHint recognises a container or pod from a /proc/PID/cgroup file,
+// through hostfs's one cgroup parser: Kubernetes pod cgroups ("pod:<UID>"),
+// and docker, containerd (cri-containerd), CRI-O and podman (libpod) scopes
+// ("docker:<ID12>"). Every hierarchy's path is looked at (a v1 host may show
+// the container in any controller's). It returns "" when nothing matches.
 func CgroupHint(cgroup []byte) string {
 	for line := range bytes.Lines(cgroup) {
 		// "0::/path" on cgroup v2; "N:controllers:/path" on v1.
@@ -84,48 +86,9 @@ func CgroupHint(cgroup []byte) string {
 		if len(fields) != 3 {
 			continue
 		}
-		if h := pathHint(string(fields[2])); h != "" {
+		if h := hostfs.ParseCgroup(string(fields[2])).Hint(); h != "" {
 			return h
 		}
 	}
 	return ""
-}
-
-// pathHint looks at one cgroup path's components, a pod first.
-func pathHint(path string) string {
-	parts := strings.Split(path, "/")
-	if strings.Contains(path, "kubepods") {
-		for _, p := range parts {
-			// "kubepods-burstable-pod1c5e_..._.slice" or "pod1c5e-...".
-			rest := strings.ReplaceAll(p, "kubepods", "")
-			if i := strings.LastIndex(rest, "pod"); i >= 0 {
-				uid := strings.TrimSuffix(rest[i+3:], ".slice")
-				if len(uid) >= 8 {
-					return "pod:" + strings.ReplaceAll(uid, "_", "-")
-				}
-			}
-		}
-	}
-	for _, p := range parts {
-		for _, prefix := range []string{"docker-", "cri-containerd-", "crio-", "libpod-"} {
-			if id, ok := strings.CutPrefix(p, prefix); ok && id != "" {
-				return strings.TrimSuffix(prefix, "-") + ":" + short(strings.TrimSuffix(id, ".scope"))
-			}
-		}
-	}
-	// cgroup v1 docker: /docker/<64 hex>
-	for i, p := range parts {
-		if p == "docker" && i+1 < len(parts) && len(parts[i+1]) >= 12 {
-			return "docker:" + short(parts[i+1])
-		}
-	}
-	return ""
-}
-
-// short keeps the first 12 characters of a container ID, as docker ps does.
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/backlogctl/backlogctl/hostfs"
 )
 
 // Process is one process's descriptor limit and usage.
@@ -22,7 +24,12 @@ type Process struct {
 	Nofile Nofile   `json:"nofile"`
 	// OpenFDs is nil when /proc/PID/fd is not readable (it needs ptrace access).
 	OpenFDs *int `json:"open_fds"`
-	// Usage is OpenFDs/Nofile.Soft: 1 means accept() now fails with EMFILE.
+	// FDsAboveLimit are open descriptors numbered at or above the soft
+	// limit: inherited from before it was set (the kernel checks the limit
+	// only when it allocates, alloc_fd), they do not use up its room.
+	FDsAboveLimit int `json:"fds_above_limit,omitempty"`
+	// Usage is (OpenFDs-FDsAboveLimit)/Nofile.Soft: 1 means accept() now
+	// fails with EMFILE.
 	Usage *float64 `json:"usage"`
 	// Status judges Usage (UsageStatus): ok, near (within NearMargin of the
 	// soft limit), at-limit, or unknown when OpenFDs is nil.
@@ -53,41 +60,19 @@ func ReadProcess(procRoot string, pid int) (Process, error) {
 	if b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "comm")); err == nil {
 		p.Comm = strings.TrimSuffix(string(b), "\n")
 	}
-	if unit, err := ReadUnit(procRoot, pid); err == nil {
+	roots := hostfs.Roots{Proc: procRoot}
+	if unit, err := roots.Unit(pid); err == nil {
 		p.Unit = unit
 	}
 	p.Status = StatusUnknown
-	if open, inodes, err := readFDs(filepath.Join(procRoot, strconv.Itoa(pid), "fd")); err == nil {
-		p.Status = UsageStatus(open, n.Soft)
-		p.OpenFDs, p.SocketInodes = &open, inodes
+	if fds, err := roots.Descriptors(pid, n.Soft); err == nil {
+		open, inLimit := fds.Open, fds.InLimit()
+		p.Status = UsageStatus(inLimit, n.Soft)
+		p.OpenFDs, p.FDsAboveLimit, p.SocketInodes = &open, fds.AboveLimit, fds.SocketInodes
 		if n.Soft > 0 {
-			usage := float64(open) / float64(n.Soft)
+			usage := float64(inLimit) / float64(n.Soft)
 			p.Usage = &usage
 		}
 	}
 	return p, nil
-}
-
-// readFDs counts the entries of a /proc/PID/fd directory and collects the
-// inodes of its sockets (links of the form "socket:[INODE]").
-func readFDs(dir string) (int, []uint32, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, nil, err
-	}
-	var inodes []uint32
-	for _, e := range entries {
-		target, err := os.Readlink(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue // closed since the directory was read
-		}
-		digits, ok := strings.CutPrefix(target, "socket:[")
-		if !ok {
-			continue
-		}
-		if ino, err := strconv.ParseUint(strings.TrimSuffix(digits, "]"), 10, 32); err == nil {
-			inodes = append(inodes, uint32(ino))
-		}
-	}
-	return len(entries), inodes, nil
 }

@@ -31,6 +31,14 @@ func Add(cmd *cobra.Command, f *Flags) {
 	cmd.Flags().BoolVar(&f.All, "all-netns", false, "read every network namespace on the host, each labelled")
 }
 
+// AddForWrite registers the pair on a command that writes: --netns runs
+// the write inside that namespace, --all-netns is there to be refused with
+// a clear message rather than an unknown-flag error.
+func AddForWrite(cmd *cobra.Command, f *Flags) {
+	cmd.Flags().StringVar(&f.Netns, "netns", "", "write inside the network namespace `NAME` (under /run/netns) or PATH (e.g. /proc/PID/ns/net)")
+	cmd.Flags().BoolVar(&f.All, "all-netns", false, "refused: a write names the one network namespace it changes (use --netns)")
+}
+
 // Set reports whether either flag was given.
 func (f Flags) Set() bool { return f.Netns != "" || f.All }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/sysctl"
 	"github.com/backlogctl/backlogctl/trace"
 )
@@ -41,6 +43,10 @@ type Options struct {
 
 	// TraceWindow traces the --trace window; replaced in tests.
 	TraceWindow func(context.Context, trace.WindowOptions) (*trace.Window, error)
+
+	// Namespaces are --netns and --all-netns: judge other network
+	// namespaces, each on its own.
+	Namespaces nsflag.Flags
 
 	// Gather takes a snapshot; replaced in tests.
 	Gather func(inspect.Options) (*inspect.Snapshot, error)
@@ -129,6 +135,11 @@ never lowers a size the host already has higher; its mode keys
 advise changes nothing. The sysctl changes its warnings recommend are listed
 at the end (and as "plan" in JSON): backlogctl tune applies them.
 
+--netns NAME|PATH judges another network namespace (its listeners, tunables
+and counters, read inside it; owners and host facts from the host's /proc);
+the JSON report then has "netns". --all-netns judges every namespace on its
+own: one report each, under its label ({"namespaces": [...], "notes"} in JSON).
+
 Exit status: 0 whether or not there are findings (gating is check's job),
 2 on a bad flag value, 3 when the listeners could not be read.`,
 		Example: `  # what is wrong right now
@@ -167,6 +178,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
 	cmd.Flags().DurationVar(&opts.Trace, "trace", 0, "trace the listeners with eBPF for `DURATION` and cite what was seen (exact high water, overflows, stalls, accept waits and errors)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below the profile `NAME`: "+profileNames())
+	nsflag.Add(cmd, &opts.Namespaces)
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` where tune records what it changed (to tell listeners that predate a change)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
@@ -201,6 +213,9 @@ func (o *Options) Validate() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
 		return err
 	}
+	if err := o.Namespaces.Validate(); err != nil {
+		return err
+	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
 	}
@@ -233,8 +248,10 @@ func (o *Options) Validate() error {
 // Report is what advise prints: the table is drawn from it and -o json
 // marshals it. Field names are stable; new fields may be added.
 type Report struct {
-	Time   time.Time `json:"time"`
-	Kernel string    `json:"kernel,omitempty"`
+	// Netns is the namespace judged, with --netns or --all-netns.
+	Netns  *netns.Namespace `json:"netns,omitempty"`
+	Time   time.Time        `json:"time"`
+	Kernel string           `json:"kernel,omitempty"`
 	// IntervalSeconds is set when counters were judged by their change.
 	IntervalSeconds float64 `json:"interval_seconds,omitempty"`
 	// ChildNetns is true outside the initial network namespace, where the
@@ -260,9 +277,21 @@ type SizingReport struct {
 }
 
 func adviseRun(o *Options) error {
-	in, warnings, err := o.gather()
+	if o.Namespaces.Set() {
+		return o.runNamespaces()
+	}
+	r, err := o.report()
 	if err != nil {
 		return err
+	}
+	return o.render(r)
+}
+
+// report gathers and judges.
+func (o *Options) report() (*Report, error) {
+	in, warnings, err := o.gather()
+	if err != nil {
+		return nil, err
 	}
 	findings := advise.Advise(in)
 	r := &Report{
@@ -289,6 +318,11 @@ func adviseRun(o *Options) error {
 	if r.Plan.Changes == nil {
 		r.Plan.Changes = []advise.Change{}
 	}
+	return r, nil
+}
+
+// render prints one report.
+func (o *Options) render(r *Report) error {
 	switch o.Output {
 	case "json":
 		return cmdutil.WriteJSON(o.IO.Out, r)

@@ -272,29 +272,6 @@ func TestHelpDocumentsProfiles(t *testing.T) {
 	}
 }
 
-func TestParseUnit(t *testing.T) {
-	tests := []struct {
-		name, cgroup, want string
-	}{
-		{"cgroup v2 service", "0::/system.slice/nginx.service\n", "nginx.service"},
-		{"delegated subgroup", "0::/system.slice/docker.service/payload\n", "docker.service"},
-		{"user service", "0::/user.slice/user-1000.slice/user@1000.service/app.slice/web.service\n", "web.service"},
-		{"session scope", "0::/user.slice/user-1000.slice/session-3.scope\n", ""},
-		{"cgroup v1", "12:pids:/system.slice/redis-server.service\n1:name=systemd:/system.slice/redis-server.service\n", "redis-server.service"},
-		{"v1 without systemd hierarchy", "4:memory:/system.slice/x.service\n", ""},
-		{"root", "0::/\n", ""},
-		{"garbage", "nonsense\n", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseUnit(strings.NewReader(tt.cgroup))
-			if err != nil || got != tt.want {
-				t.Errorf("parseUnit = %q, %v; want %q", got, err, tt.want)
-			}
-		})
-	}
-}
-
 func TestAdviseRunSizing(t *testing.T) {
 	var calls []inspect.Options
 	o := &Options{

@@ -2,7 +2,6 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 
@@ -68,11 +67,7 @@ func (o *Options) observeSampled(ctx context.Context, src check.Source) ([]label
 		return nil, nil, cmdutil.EnvError(fmt.Errorf("--netns %s: %w", o.Namespaces.Netns, skipped[0].Err))
 	}
 	for _, s := range skipped {
-		if errors.Is(s.Err, netns.ErrVanished) {
-			notes = append(notes, fmt.Sprintf("skipped %s: it vanished during the scan", s.Netns.Label()))
-		} else {
-			notes = append(notes, fmt.Sprintf("skipped %s: %v", s.Netns.Label(), s.Err))
-		}
+		notes = append(notes, netns.SkipNote(s.Netns, s.Err))
 	}
 	notes = append(notes, warnings...)
 	if len(got) == 0 {

@@ -94,15 +94,20 @@ func drawListeners(w io.Writer, tty bool, width int, s *inspect.Snapshot) error 
 	return t.Render()
 }
 
-// processText renders owners like "nginx[4242] fds=17/1024 hard=524288".
+// processText renders owners like "nginx[4242] fds=17/1024 hard=524288";
+// descriptors inherited above the soft limit show as "fds=64+1/64".
 func processText(ps []inspect.Process) string {
 	if len(ps) == 0 {
 		return "-"
 	}
 	parts := make([]string, 0, len(ps))
 	for _, p := range ps {
-		parts = append(parts, fmt.Sprintf("%s[%d] fds=%d/%s hard=%s",
-			p.Comm, p.PID, p.OpenFDs, limitText(p.NofileSoft), limitText(p.NofileHard)))
+		fds := strconv.Itoa(p.OpenFDs - p.FDsAboveLimit)
+		if p.FDsAboveLimit > 0 {
+			fds += "+" + strconv.Itoa(p.FDsAboveLimit)
+		}
+		parts = append(parts, fmt.Sprintf("%s[%d] fds=%s/%s hard=%s",
+			p.Comm, p.PID, fds, limitText(p.NofileSoft), limitText(p.NofileHard)))
 	}
 	return strings.Join(parts, ",")
 }

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/rlimit"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -25,7 +28,11 @@ func gather(o *Options) (*rlimit.Report, error) {
 	}
 
 	owners := len(o.PIDs) == 0
-	ls, warnings, err := o.Listeners(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Processes: owners})
+	ls, warnings, err := o.listeners(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Processes: owners})
+	var exit *cmdutil.ExitError // a namespace flag that names nothing
+	if errors.As(err, &exit) {
+		return nil, err
+	}
 	if err != nil {
 		if owners {
 			return nil, cmdutil.EnvError(fmt.Errorf("finding the processes that own listeners: %w", err))
@@ -46,8 +53,8 @@ func gather(o *Options) (*rlimit.Report, error) {
 	for _, pid := range pids {
 		p, err := rlimit.ReadProcess(o.ProcRoot, pid)
 		var gone *rlimit.NoProcessError
-		if owners && errors.As(err, &gone) {
-			continue // exited since the dump
+		if owners && (errors.As(err, &gone) || err != nil && exited(o.ProcRoot, pid)) {
+			continue // exited since the dump (or while its files were read)
 		}
 		if err != nil {
 			return nil, cmdutil.EnvError(err)
@@ -63,6 +70,13 @@ func gather(o *Options) (*rlimit.Report, error) {
 			"could not count the open descriptors of pid %s (/proc/PID/fd needs root or the same user)", strings.Join(unreadable, ",")))
 	}
 	return rep, nil
+}
+
+// exited reports whether pid's /proc directory is gone: a process that exits
+// while its limits are read leaves an empty file, not ENOENT.
+func exited(procRoot string, pid int) bool {
+	_, err := os.Stat(filepath.Join(procRoot, strconv.Itoa(pid)))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // ownerPIDs lists every process holding one of the listeners, once, ascending.
@@ -82,16 +96,58 @@ func uniquePIDs(pids []int) []int {
 	return slices.Compact(out)
 }
 
-// dumpListeners reads the listeners through sock_diag; with opts.Processes,
-// through inspect.Gather so the /proc/*/fd owner scan runs too.
-func dumpListeners(opts inspect.Options) ([]inspect.Listener, []string, error) {
-	if !opts.Processes {
-		ls, err := inspect.Listeners(opts)
-		return ls, nil, err
+// listeners dumps the listeners here, or in the namespaces --netns or
+// --all-netns name (through the one fan-out, netns.Each); owners are then
+// found by one /proc/*/fd walk on the host, since socket inodes are unique
+// host-wide. Under --all-netns a namespace that cannot be read is a warning.
+func (o *Options) listeners(opts inspect.Options) ([]inspect.Listener, []string, error) {
+	if !o.Namespaces.Set() {
+		return o.Listeners(opts)
 	}
-	snap, err := inspect.Gather(opts)
+	nss, warnings, err := o.Namespaces.Namespaces(o.ProcRoot)
 	if err != nil {
 		return nil, nil, err
 	}
-	return snap.Listeners, snap.Warnings, nil
+	inner := opts
+	inner.Processes = false
+	var all []inspect.Listener
+	notes := netns.Each(nss, func(ns netns.Namespace) error {
+		return netns.Do(ns.Path, func() error {
+			ls, w, err := o.Listeners(inner)
+			all, warnings = append(all, ls...), append(warnings, w...)
+			return err
+		})
+	})
+	if !o.Namespaces.All && len(notes) > 0 {
+		return nil, nil, fmt.Errorf("--netns %s: %s", o.Namespaces.Netns, strings.TrimPrefix(notes[0], "skipped "))
+	}
+	warnings = append(warnings, notes...)
+	if opts.Processes {
+		warn, err := inspect.FindOwners(o.ProcRoot, all)
+		if err != nil {
+			return nil, nil, err
+		}
+		if warn != "" {
+			warnings = append(warnings, warn)
+		}
+	}
+	return all, warnings, nil
+}
+
+// dumpListeners reads the listeners through sock_diag; with opts.Processes,
+// the pids holding them too, from one /proc/*/fd walk (nothing else of the
+// owners is read here: gather reads each once).
+func dumpListeners(opts inspect.Options) ([]inspect.Listener, []string, error) {
+	ls, err := inspect.Listeners(opts)
+	if err != nil || !opts.Processes {
+		return ls, nil, err
+	}
+	warn, err := inspect.FindOwners(opts.ProcRoot, ls)
+	if err != nil {
+		return nil, nil, err
+	}
+	if warn != "" {
+		return ls, []string{warn}, nil
+	}
+	return ls, nil, nil
 }

@@ -3,6 +3,8 @@ package rlimit
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +42,41 @@ func TestListNginxAtLimitExitsOne(t *testing.T) {
 	}
 	if p := rep.Processes[0]; p.Nofile.Soft != 64 || *p.OpenFDs < 64 {
 		t.Errorf("worker: %d open of soft %d, want at least 64 of 64", *p.OpenFDs, p.Nofile.Soft)
+	}
+}
+
+// A server under `prlimit --nofile=64:64` that holds every descriptor its
+// limit allows is at-limit with exactly 64 in use: a descriptor inherited
+// above the limit (here 100) is open but counted apart, in JSON as
+// fds_above_limit and in the table as "64+N".
+func TestListServerAtPrlimitIsExact(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	srv := nstest.StartAtNofileLimit(t, 64, 100)
+	io, _, out, _ := iostreams.Test()
+	o := &Options{IO: io, ProcRoot: "/proc", SysRoot: "/proc/sys", Output: "json", PIDs: []int{srv.PID()}, Listeners: dumpListeners}
+	err := listRun(o)
+	var rep rlimit.Report
+	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
+		t.Fatalf("%v\n%s", jerr, out)
+	}
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitFailed {
+		t.Errorf("listRun = %v, want exit %d at the limit", err, cmdutil.ExitFailed)
+	}
+	if len(rep.Processes) != 1 {
+		t.Fatalf("processes = %+v, want the server", rep.Processes)
+	}
+	p := rep.Processes[0]
+	if p.OpenFDs == nil || *p.OpenFDs-p.FDsAboveLimit != 64 || p.FDsAboveLimit < 1 || p.Status != rlimit.StatusAtLimit || p.Usage == nil || *p.Usage != 1 {
+		t.Errorf("server: %+v, want 64 in use of 64 (plus descriptor 100 above it), at-limit, usage 1", p)
+	}
+
+	io, _, out, _ = iostreams.Test()
+	o.IO, o.Output = io, "table"
+	_ = listRun(o)
+	if want := "64+" + strconv.Itoa(p.FDsAboveLimit); !strings.Contains(out.String(), want) {
+		t.Errorf("table does not show %q:\n%s", want, out)
 	}
 }

@@ -11,14 +11,14 @@ import (
 )
 
 // renderTable draws one line per process; warnings go to stderr.
-func renderTable(io *iostreams.IOStreams, rep *rlimit.Report) error {
+func renderTable(io *iostreams.IOStreams, rep *rlimit.Report, where string) error {
 	defer func() {
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", w)
 		}
 	}()
 	if len(rep.Processes) == 0 {
-		fmt.Fprintln(io.Out, "no process owns a listening TCP socket here")
+		fmt.Fprintln(io.Out, "no process owns a listening TCP socket "+where)
 		return nil
 	}
 	nrOpen := "-"
@@ -29,7 +29,10 @@ func renderTable(io *iostreams.IOStreams, rep *rlimit.Report) error {
 	for _, p := range rep.Processes {
 		open, usage := "-", "-"
 		if p.OpenFDs != nil {
-			open = strconv.Itoa(*p.OpenFDs)
+			open = strconv.Itoa(*p.OpenFDs - p.FDsAboveLimit)
+			if p.FDsAboveLimit > 0 {
+				open += "+" + strconv.Itoa(p.FDsAboveLimit) // inherited above the limit
+			}
 		}
 		if p.Usage != nil {
 			usage = strconv.FormatFloat(*p.Usage, 'f', 2, 64)

@@ -10,6 +10,7 @@ import (
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/rlimit"
 )
 
@@ -20,9 +21,13 @@ type Options struct {
 	SysRoot  string
 	PIDs     []int
 	Output   string
+	// Namespaces are --netns and --all-netns: find the owners of the
+	// listeners in other network namespaces.
+	Namespaces nsflag.Flags
 
-	// Listeners dumps the listening sockets; with Processes set it also finds
-	// the processes holding them, with warnings. Replaced in tests.
+	// Listeners dumps the listening sockets (inside a namespace, when
+	// asked for); with Processes set it also finds the pids holding them,
+	// with warnings. Replaced in tests.
 	Listeners func(inspect.Options) ([]inspect.Listener, []string, error)
 }
 
@@ -55,6 +60,16 @@ STATUS judges USAGE: ok; near (within 1% of the soft limit, at least 2
 descriptors); at-limit (open >= soft: accept() fails with EMFILE now, even
 with a short accept queue); unknown (descriptors not readable).
 
+Limits are per process, but listeners live in network namespaces: with
+--netns NAME|PATH the owners of that namespace's listeners are shown, and with
+--all-netns the owners of every namespace's listeners (a container's server
+seen from the host). Owners are found by one /proc/*/fd walk on the host.
+
+A descriptor numbered at or above the soft limit (inherited from before the
+limit was set: the kernel checks the limit only when it allocates one) is
+open but takes no room below it: OPEN shows it as "64+1" and JSON as
+fds_above_limit; USAGE counts only the descriptors below the limit.
+
 To change a limit, see 'backlogctl rlimit set --help'.
 
 Exit status: 0 on success, 1 when a process is at its soft limit (status
@@ -62,6 +77,9 @@ at-limit), 2 on a usage error, 3 when a pid has no process or the listeners
 could not be read.`,
 		Example: `  # every process that owns a listener
   backlogctl rlimit
+
+  # the owners of the listeners in every network namespace (containers too)
+  backlogctl rlimit --all-netns
 
   # two processes, for a script
   backlogctl rlimit --pid 4242 --pid 4243 -o json | jq '.processes[] | {pid, unit, usage}'
@@ -82,6 +100,7 @@ could not be read.`,
 		},
 	}
 	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show the process `PID` (repeatable, or comma-separated); default: every listener's owner")
+	nsflag.Add(cmd, &opts.Namespaces)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	cmd.AddCommand(NewCmdSet(f, nil))
 	return cmd
@@ -98,6 +117,9 @@ func noArgs(c *cobra.Command, args []string) error {
 // Validate checks the flags before anything is read.
 func (o *Options) Validate() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if err := o.Namespaces.Validate(); err != nil {
 		return err
 	}
 	for _, pid := range o.PIDs {
@@ -125,7 +147,7 @@ func listRun(o *Options) error {
 	case "json":
 		err = cmdutil.WriteJSON(o.IO.Out, rep)
 	case "table":
-		err = renderTable(o.IO, rep)
+		err = renderTable(o.IO, rep, o.where())
 	default:
 		return cmdutil.UsageErrorf("invalid --output %q", o.Output)
 	}
@@ -133,6 +155,17 @@ func listRun(o *Options) error {
 		return err
 	}
 	return atLimit(o, rep)
+}
+
+// where says which namespaces were looked in, for "no process owns ...".
+func (o *Options) where() string {
+	switch {
+	case o.Namespaces.All:
+		return "in any network namespace"
+	case o.Namespaces.Netns != "":
+		return "in network namespace " + o.Namespaces.Netns
+	}
+	return "here (other network namespaces: --all-netns)"
 }
 
 // atLimit fails (exit 1, like a failed check) when a process is at its soft

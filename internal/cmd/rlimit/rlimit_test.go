@@ -124,7 +124,7 @@ func TestListNoOwners(t *testing.T) {
 	if err := listRun(o); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "no process owns a listening TCP socket here\n" {
+	if out.String() != "no process owns a listening TCP socket here (other network namespaces: --all-netns)\n" {
 		t.Errorf("out = %q", out)
 	}
 	o.Output = "json"

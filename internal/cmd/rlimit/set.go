@@ -9,6 +9,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/rlimit"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -27,6 +28,9 @@ type SetOptions struct {
 	AllowLower bool
 	SystemdDir string
 	Output     string
+	// Namespaces are accepted for a uniform interface and refused: a
+	// descriptor limit belongs to a process, not to a network namespace.
+	Namespaces nsflag.Flags
 
 	// Set changes a process's RLIMIT_NOFILE and verifies it; replaced in tests.
 	Set func(procRoot string, pid int, want rlimit.Nofile) (rlimit.Nofile, error)
@@ -123,13 +127,33 @@ changed on exit 2 or 3.`,
 	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
 	cmd.Flags().StringVar(&opts.SystemdDir, "systemd-dir", rlimit.SystemdDir, "directory holding unit drop-ins (for tests)")
 	_ = cmd.Flags().MarkHidden("systemd-dir")
+	nsflag.Add(cmd, &opts.Namespaces)
+	// Accepted to be refused: a limit belongs to a process, not a namespace.
+	cmd.Flags().Lookup("netns").Usage = "refused: a limit belongs to a process (find its pid with rlimit --netns `NAME`)"
+	cmd.Flags().Lookup("all-netns").Usage = "refused: a limit belongs to a process (find its pid with rlimit --all-netns)"
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd
+}
+
+// refuseNamespaces explains why rlimit set takes no namespace: it writes
+// one process's limit (--pid) or one unit's drop-in, whatever namespace
+// the process's sockets live in; `rlimit --all-netns` finds the pid.
+func refuseNamespaces(f nsflag.Flags) error {
+	switch {
+	case f.All:
+		return cmdutil.UsageErrorf("rlimit set writes one process's limit: --all-netns is refused (find the pid with 'backlogctl rlimit --all-netns', then give --pid)")
+	case f.Netns != "":
+		return cmdutil.UsageErrorf("rlimit set writes one process's limit, which no network namespace holds: --netns does not apply (find the pid with 'backlogctl rlimit --netns %s', then give --pid)", f.Netns)
+	}
+	return nil
 }
 
 // Validate checks the flags before anything is read or changed.
 func (o *SetOptions) Validate() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if err := refuseNamespaces(o.Namespaces); err != nil {
 		return err
 	}
 	if o.Nofile == "" {

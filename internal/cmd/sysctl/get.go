@@ -10,6 +10,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -17,6 +18,8 @@ import (
 type GetOptions struct {
 	IO         *iostreams.IOStreams
 	SysRoot    string
+	ProcRoot   string
+	Namespaces nsflag.Flags
 	Keys       []string
 	ValuesOnly bool
 	Force      bool
@@ -36,13 +39,18 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command 
 Without keys, every tunable backlogctl knows that is visible here.
 
 A key absent here (a global key inside a child network namespace) is an error
-(exit 3); the keys that could be read are still printed.`,
+(exit 3); the keys that could be read are still printed.
+
+--netns NAME|PATH reads inside that network namespace (its per-netns keys;
+global keys are not visible there); --all-netns reads every namespace, each
+under a "LABEL:" line (JSON: {"namespaces": [{"netns", "values"}], "notes"}).`,
 		Example: `  backlogctl sysctl get somaxconn
   backlogctl sysctl get -n net.core.somaxconn net.ipv4.tcp_syncookies
   backlogctl sysctl get -o json
+  backlogctl sysctl get --all-netns somaxconn
   backlogctl sysctl get --force net.ipv4.ip_local_port_range`,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.SysRoot, opts.Keys = f.SysRoot, args
+			opts.SysRoot, opts.ProcRoot, opts.Keys = f.SysRoot, f.ProcRoot, args
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -54,6 +62,7 @@ A key absent here (a global key inside a child network namespace) is an error
 	}
 	cmd.Flags().BoolVarP(&opts.ValuesOnly, "values", "n", false, "print only the values")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow keys outside backlogctl's registry")
+	nsflag.Add(cmd, &opts.Namespaces)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	cmd.ValidArgs = sysctl.Names()
 	return cmd
@@ -62,6 +71,9 @@ A key absent here (a global key inside a child network namespace) is an error
 // Validate resolves every key before anything is read.
 func (o *GetOptions) Validate() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if err := o.Namespaces.Validate(); err != nil {
 		return err
 	}
 	keys, err := resolveKeys(o.Keys, o.Force)
@@ -105,6 +117,19 @@ func registryNames() []string {
 }
 
 func getRun(o *GetOptions) error {
+	if o.Namespaces.Set() {
+		return getIn(o)
+	}
+	vals, err := readValues(o)
+	if perr := printValues(o.IO, o.Output, o.ValuesOnly, vals); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// readValues reads the keys where the calling thread is; the keys that
+// could be read are returned beside the error for the rest.
+func readValues(o *GetOptions) ([]Value, error) {
 	sys := sysctl.NewFS(o.SysRoot)
 	all := len(o.Keys) == 0
 	vals := []Value{}
@@ -124,22 +149,19 @@ func getRun(o *GetOptions) error {
 			}
 		}
 	}
-	if err := printValues(o.IO, o.Output, o.ValuesOnly, vals); err != nil {
-		return err
-	}
 	if firstErr == nil {
-		return nil
+		return vals, nil
 	}
 	if errors.Is(firstErr, fs.ErrNotExist) {
 		firstErr = fmt.Errorf("%s: not visible here (absent in this kernel or network namespace)", failed[0])
 	}
 	if sysctl.IsBadInput(firstErr) {
-		return cmdutil.UsageErrorf("%v", firstErr)
+		return vals, cmdutil.UsageErrorf("%v", firstErr)
 	}
 	if len(failed) > 1 {
-		return cmdutil.EnvError(fmt.Errorf("%w (and %d more: %s)", firstErr, len(failed)-1, strings.Join(failed[1:], ", ")))
+		return vals, cmdutil.EnvError(fmt.Errorf("%w (and %d more: %s)", firstErr, len(failed)-1, strings.Join(failed[1:], ", ")))
 	}
-	return cmdutil.EnvError(firstErr)
+	return vals, cmdutil.EnvError(firstErr)
 }
 
 // printValues writes key = value lines, values only, or JSON.

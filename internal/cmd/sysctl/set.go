@@ -9,6 +9,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -17,6 +18,7 @@ type SetOptions struct {
 	IO          *iostreams.IOStreams
 	SysRoot     string
 	ProcRoot    string
+	Namespaces  nsflag.Flags
 	Assignments []string
 	Force       bool
 	AllowLower  bool
@@ -65,11 +67,17 @@ func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command 
   - one run at a time: set and tune --apply share a lock in --state-dir.
 
 Unlike tune, set asks no questions. Changes last until reboot; use tune
---persist to keep them.`,
+--persist to keep them.
+
+--netns NAME|PATH writes inside that network namespace (per-netns keys only:
+a global key is refused, exit 2); the whole command runs there, so its record
+and tune --rollback belong to it. --all-netns is refused (exit 2): a write
+names the one namespace it changes.`,
 		Example: `  sudo backlogctl sysctl set somaxconn=8192
   sudo backlogctl sysctl set net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
   sudo backlogctl sysctl set --force net.ipv4.ip_local_port_range="10000 65000"
   sudo backlogctl sysctl set --allow-lower somaxconn=1024
+  sudo backlogctl sysctl set --netns blue somaxconn=8192
   sudo backlogctl tune --rollback --yes   # undo the last set`,
 		Args: cmdutil.MinimumArgs(1, "KEY=VALUE"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -87,6 +95,7 @@ Unlike tune, set asks no questions. Changes last until reboot; use tune
 	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
 	cmd.Flags().BoolVar(&opts.ForceNew, "force-new", false, "start even though the last change is unresolved (its record is kept in the new one)")
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock, shared with tune")
+	nsflag.AddForWrite(cmd, &opts.Namespaces)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd
 }
@@ -112,10 +121,21 @@ func (o *SetOptions) Validate() error {
 		seen[k.Name] = true
 		o.settings = append(o.settings, sysctl.Setting{Key: k.Name, Value: v})
 	}
-	return nil
+	if err := o.Namespaces.Validate(); err != nil {
+		return err
+	}
+	return checkWriteNamespaces(o)
 }
 
 func setRun(o *SetOptions) error {
+	if o.Namespaces.Netns != "" {
+		return setIn(o)
+	}
+	return setHere(o)
+}
+
+// setHere writes where the calling thread is.
+func setHere(o *SetOptions) error {
 	lock, err := sysctl.AcquireLock(o.StateDir)
 	if err != nil {
 		return cmdutil.EnvError(err)

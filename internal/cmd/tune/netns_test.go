@@ -11,6 +11,8 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/netns/netnstest"
 	"github.com/backlogctl/backlogctl/sysctl"
 	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
 )
@@ -142,5 +144,43 @@ func TestTunePersistLoadsInFreshNamespace(t *testing.T) {
 	out := nstest.InFreshNetns(t, "sh", "-c", `sysctl -q -p "$0" && sysctl -n net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.tcp_synack_retries`, file)
 	if diff := cmp.Diff("8192\n8192\n3\n", out); diff != "" {
 		t.Errorf("values loaded from %s in a fresh namespace (-want +got):\n%s", file, diff)
+	}
+}
+
+// tune --netns plans and applies inside that namespace only (its somaxconn
+// changes; this one's does not) and --rollback --netns restores it there;
+// --all-netns is refused with exit 2 before anything is read.
+func TestTuneInNamedNamespace(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	other := netnstest.Hold(t)
+	nstest.PrepareNetns(t, other, 1000, 0)
+	nstest.SetSysctl(t, "net.core.somaxconn", 1500)
+	state, conf := t.TempDir(), t.TempDir()
+	readOther := func() string {
+		t.Helper()
+		var v string
+		if err := netns.Do(other, func() (err error) { v, err = sysctl.NewFS("").ReadString("net.core.somaxconn"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	res := runReal(t, state, conf, "--netns", other, "--set", "somaxconn=4096", "--apply", "--yes")
+	if res.Code != 0 || readOther() != "4096" {
+		t.Fatalf("tune --netns --apply: exit %d, somaxconn there %s; want 0 and 4096\n%s%s", res.Code, readOther(), res.Stdout, res.Stderr)
+	}
+	if v, _ := sysctl.NewFS("").ReadString("net.core.somaxconn"); v != "1500" {
+		t.Errorf("somaxconn here = %s after tune --netns, want 1500 untouched", v)
+	}
+	if res := runReal(t, state, conf, "--netns", other, "--rollback", "--yes"); res.Code != 0 || readOther() != "1000" {
+		t.Errorf("tune --netns --rollback: exit %d, somaxconn there %s; want 0 and 1000\n%s", res.Code, readOther(), res.Stderr)
+	}
+	res = runReal(t, state, conf, "--all-netns", "--set", "somaxconn=1", "--apply", "--yes")
+	if res.Code != 2 || !strings.Contains(res.Stderr, "--all-netns is refused") {
+		t.Errorf("tune --all-netns: exit %d, %q; want 2 with the refusal", res.Code, res.Stderr)
+	}
+	if readOther() != "1000" {
+		t.Errorf("somaxconn there = %s after a refused --all-netns, want 1000", readOther())
 	}
 }

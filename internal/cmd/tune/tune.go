@@ -14,6 +14,7 @@ import (
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/sysctl"
 	"github.com/backlogctl/backlogctl/trace"
 )
@@ -79,6 +80,7 @@ const (
 // NewCmdTune returns the tune command. runF replaces tuneRun in tests.
 func NewCmdTune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	var namespaces nsflag.Flags // --netns re-runs tune inside it; --all-netns is refused
 	cmd := &cobra.Command{
 		Use:   "tune [--profile NAME] [--set KEY=VALUE]... [--apply [--persist[=FILE]]] | --rollback",
 		Short: "Plan sysctl changes, show them as a diff, and apply them all or none",
@@ -147,7 +149,13 @@ later files win), then /etc/sysctl.conf, read last by sysctl --system.
 or a sysctl set -- (and the persisted file as it was), in the network
 namespace that change ran in. It restores every value it can; one it cannot
 write stays owed in the record, it exits 3 naming it, and the next
---rollback tries it again.`,
+--rollback tries it again.
+
+--netns NAME|PATH runs the whole of tune (snapshot, plan, apply, record,
+rollback) inside that network namespace, through nsenter(1): only its
+per-netns keys are visible there; global keys are not, and are refused or
+skipped as in any child namespace. --all-netns is refused (exit 2): a write
+names the one namespace it changes.`,
 		Example: `  # what do advise's findings say to change?
   backlogctl tune
 
@@ -164,22 +172,33 @@ write stays owed in the record, it exits 3 naming it, and the next
   sudo backlogctl tune --profile high-concurrency --apply --yes -o json
 
   # undo the last apply (or sysctl set)
-  sudo backlogctl tune --rollback --yes`,
+  sudo backlogctl tune --rollback --yes
+
+  # plan and apply inside a container's network namespace
+  sudo backlogctl tune --netns /proc/4242/ns/net --set somaxconn=8192 --apply --yes`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
 			opts.Search = searchFromEnv()
 			opts.IntervalSet = c.Flags().Changed("interval")
+			if err := checkNamespaces(namespaces); err != nil {
+				return err
+			}
 			if err := opts.Validate(); err != nil {
 				return err
 			}
 			if runF != nil {
 				return runF(opts)
 			}
+			if namespaces.Netns != "" {
+				// The whole run, its record and a rollback belong to it.
+				return namespaces.RunInside(opts.ProcRoot, opts.IO.In, opts.IO.Out, opts.IO.ErrOut)
+			}
 			return tuneRun(opts)
 		},
 	}
 	fl := cmd.Flags()
+	nsflag.AddForWrite(cmd, &namespaces)
 	fl.StringVar(&opts.Profile, "profile", "", "plan from the built-in profile `NAME`: "+profileNames())
 	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")

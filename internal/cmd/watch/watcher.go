@@ -32,17 +32,21 @@ func newWatcher(o *Options) (*watcher, error) {
 		w.targets = []*target{t}
 		return w, nil
 	}
-	for i := range nss {
-		t, err := newTarget(&nss[i], o.ProcRoot, ports, o.synEvery())
-		if err != nil {
-			if !w.all {
-				return nil, cmdutil.EnvError(err)
-			}
-			w.notes = append(w.notes, skipNote(&nss[i], err))
-			continue
+	// The one fan-out: a namespace that cannot be opened is a note.
+	var firstErr error
+	skipped := netns.Each(nss, func(ns netns.Namespace) error {
+		t, err := newTarget(&ns, o.ProcRoot, ports, o.synEvery())
+		if err == nil {
+			w.targets = append(w.targets, t)
+		} else if firstErr == nil {
+			firstErr = err
 		}
-		w.targets = append(w.targets, t)
+		return err
+	})
+	if !w.all && firstErr != nil {
+		return nil, cmdutil.EnvError(firstErr)
 	}
+	w.notes = append(w.notes, skipped...)
 	if len(w.targets) == 0 {
 		w.close()
 		return nil, cmdutil.EnvError(errors.New("no network namespace could be watched"))
@@ -50,12 +54,7 @@ func newWatcher(o *Options) (*watcher, error) {
 	return w, nil
 }
 
-func skipNote(ns *netns.Namespace, err error) string {
-	if errors.Is(err, netns.ErrVanished) {
-		return fmt.Sprintf("skipped %s: it vanished", ns.Label())
-	}
-	return fmt.Sprintf("skipped %s: %v", ns.Label(), err)
-}
+func skipNote(ns *netns.Namespace, err error) string { return netns.SkipNote(*ns, err) }
 
 func (w *watcher) close() {
 	for _, t := range w.targets {

@@ -1,4 +1,4 @@
-package inspect
+package hostfs
 
 import (
 	"fmt"
@@ -9,10 +9,10 @@ import (
 )
 
 // TestFDReaderScan checks the getdents/readlinkat reader on fixture fd
-// directories, below and above bigFDDir (where it splits the work), with
+// directories, below and above BigFDDir (where it splits the work), with
 // links that are not sockets or not wanted mixed in.
 func TestFDReaderScan(t *testing.T) {
-	for _, n := range []int{0, 7, bigFDDir + 1000} {
+	for _, n := range []int{0, 7, BigFDDir + 1000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
 			want := map[uint32]struct{}{}
@@ -33,8 +33,8 @@ func TestFDReaderScan(t *testing.T) {
 				}
 			}
 			for _, parallel := range []int{1, 3} {
-				r := fdReader{want: want, parallel: parallel}
-				count, hits, err := r.scan(dir)
+				r := FDReader{Want: want, Parallel: parallel}
+				count, hits, err := r.Scan(dir)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -51,8 +51,8 @@ func TestFDReaderScan(t *testing.T) {
 }
 
 func TestFDReaderMissingDir(t *testing.T) {
-	r := fdReader{}
-	if _, _, err := r.scan(filepath.Join(t.TempDir(), "gone")); !os.IsNotExist(err) {
+	r := FDReader{}
+	if _, _, err := r.Scan(filepath.Join(t.TempDir(), "gone")); !os.IsNotExist(err) {
 		t.Errorf("scan of a missing directory: err = %v, want not-exist", err)
 	}
 }

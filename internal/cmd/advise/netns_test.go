@@ -1,0 +1,115 @@
+package advise
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/netns/netnstest"
+)
+
+// runAdvise runs `advise ARGS` on the real host, in process.
+func runAdvise(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	f := &cmdutil.Factory{IOStreams: ios, ProcRoot: "/proc", SysRoot: "/proc/sys"}
+	cmd := NewCmdAdvise(f, nil)
+	cmd.SetArgs(append(args, "--state-dir", t.TempDir()))
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.Execute()
+	if err != nil {
+		errOut.WriteString(err.Error())
+	}
+	return cmdutil.ExitCode(err), out.String(), errOut.String()
+}
+
+// somaxconnFinding reports whether r recommends raising somaxconn.
+func somaxconnFinding(r *Report) bool {
+	for _, f := range r.Findings {
+		if f.Subject == "net.core.somaxconn" || strings.Contains(f.ID, "somaxconn") {
+			return true
+		}
+	}
+	return false
+}
+
+// fill connects to 127.0.0.1:port from inside the namespace at path until
+// the listener's accept queue is full (nobody accepts).
+func fill(t *testing.T, path string, port uint16, conns int) {
+	t.Helper()
+	err := netns.Do(path, func() error {
+		for range conns {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			t.Cleanup(func() { unix.Close(fd) })
+			err = unix.Connect(fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}})
+			if err != nil && err != unix.EINPROGRESS {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// advise judges the namespace --netns names (its somaxconn of 2 clamps a
+// listener asking for 1000, whose queue is full), and every namespace with
+// --all-netns, each on its own: the clamped one has the finding, the other
+// does not.
+func TestAdviseInNamespaces(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	a, b := netnstest.Hold(t), netnstest.Hold(t)
+	port := nstest.PrepareNetns(t, a, 2, 1000)
+	fill(t, a, port, 6)
+	nstest.PrepareNetns(t, b, 4096, 0)
+	nsA, err := netns.Resolve(a, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsB, err := netns.Resolve(b, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := runAdvise(t, "--netns", a, "-o", "json")
+	var one Report
+	if err := json.Unmarshal([]byte(out), &one); err != nil {
+		t.Fatalf("exit %d: %v\n%s%s", code, err, out, errOut)
+	}
+	if one.Netns == nil || one.Netns.Inode != nsA.Inode || !somaxconnFinding(&one) {
+		t.Errorf("advise --netns a: netns %+v, findings %+v; want a's clamp judged", one.Netns, one.Findings)
+	}
+
+	code, out, errOut = runAdvise(t, "--all-netns", "-o", "json")
+	var all multiReport
+	if err := json.Unmarshal([]byte(out), &all); err != nil {
+		t.Fatalf("exit %d: %v\n%s%s", code, err, out, errOut)
+	}
+	seen := map[uint64]bool{}
+	for _, r := range all.Namespaces {
+		switch r.Netns.Inode {
+		case nsA.Inode:
+			seen[nsA.Inode] = somaxconnFinding(r)
+		case nsB.Inode:
+			seen[nsB.Inode] = !somaxconnFinding(r)
+		}
+	}
+	if !seen[nsA.Inode] || !seen[nsB.Inode] {
+		t.Errorf("advise --all-netns: a judged clamped %v, b judged fine %v; want both\n%s", seen[nsA.Inode], seen[nsB.Inode], out)
+	}
+	if code, _, errOut := runAdvise(t, "--netns", a, "--all-netns"); code != cmdutil.ExitUsage {
+		t.Errorf("both flags: exit %d (%s), want %d", code, errOut, cmdutil.ExitUsage)
+	}
+}

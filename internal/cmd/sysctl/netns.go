@@ -1,0 +1,117 @@
+package sysctl
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/sysctl"
+)
+
+// NamespaceValues are one network namespace's values, as get --all-netns
+// prints them.
+type NamespaceValues struct {
+	Netns  netns.Namespace `json:"netns"`
+	Values []Value         `json:"values"`
+}
+
+// getAllReport is get --all-netns's JSON.
+type getAllReport struct {
+	Namespaces []NamespaceValues `json:"namespaces"`
+	Notes      []string          `json:"notes,omitempty"`
+}
+
+// getIn reads the keys inside the namespaces --netns or --all-netns name,
+// through the one fan-out. /proc/sys/net belongs to the namespace of the
+// thread that opens it, so the reads run on a thread that entered it.
+// --netns prints as get does without it; --all-netns prints each namespace
+// under its label.
+func getIn(o *GetOptions) error {
+	nss, notes, err := o.Namespaces.Namespaces(o.ProcRoot)
+	if err != nil {
+		return err
+	}
+	rep := getAllReport{Namespaces: []NamespaceValues{}}
+	var firstErr error
+	notes = append(notes, netns.Each(nss, func(ns netns.Namespace) error {
+		var vals []Value
+		var readErr error
+		err := netns.Do(ns.Path, func() error {
+			vals, readErr = readValues(o)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		rep.Namespaces = append(rep.Namespaces, NamespaceValues{Netns: ns, Values: vals})
+		if readErr != nil && firstErr == nil {
+			firstErr = fmt.Errorf("in %s: %w", ns.Label(), readErr)
+		}
+		return nil
+	})...)
+	if !o.Namespaces.All {
+		if len(rep.Namespaces) == 0 {
+			return cmdutil.EnvError(fmt.Errorf("--netns %s: %s", o.Namespaces.Netns, notes[0]))
+		}
+		if err := printValues(o.IO, o.Output, o.ValuesOnly, rep.Namespaces[0].Values); err != nil {
+			return err
+		}
+		return firstErr
+	}
+	rep.Notes = notes
+	if err := printNamespaces(o.IO, o.Output, o.ValuesOnly, rep); err != nil {
+		return err
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	if len(rep.Namespaces) == 0 {
+		return cmdutil.EnvError(errors.New("--all-netns: no network namespace could be read (entering one needs root)"))
+	}
+	return nil
+}
+
+// printNamespaces writes each namespace's values under a "netns LABEL:"
+// line, or JSON; notes go to stderr in the table form.
+func printNamespaces(io *iostreams.IOStreams, output string, valuesOnly bool, rep getAllReport) error {
+	if output == "json" {
+		return cmdutil.WriteJSON(io.Out, rep)
+	}
+	for _, ns := range rep.Namespaces {
+		fmt.Fprintf(io.Out, "%s:\n", ns.Netns.Label())
+		if err := printValues(io, output, valuesOnly, ns.Values); err != nil {
+			return err
+		}
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(io.ErrOut, "note: %s\n", n)
+	}
+	return nil
+}
+
+// checkWriteNamespaces refuses --all-netns for a write, and global keys
+// with --netns: a global key has one value for the host, which no
+// namespace can change for itself.
+func checkWriteNamespaces(o *SetOptions) error {
+	if o.Namespaces.All {
+		return cmdutil.UsageErrorf("sysctl set writes one network namespace at a time: --all-netns is refused (give --netns NAME for each)")
+	}
+	if o.Namespaces.Netns == "" {
+		return nil
+	}
+	for _, s := range o.settings {
+		if k, ok := sysctl.Lookup(s.Key); ok && k.Scope == sysctl.ScopeGlobal {
+			return cmdutil.UsageErrorf("%s is global (one value for the whole host): --netns does not apply; set it without --netns", s.Key)
+		}
+	}
+	return nil
+}
+
+// setIn runs set again inside the --netns namespace (nsflag.RunInside), so
+// the record of the change names that namespace and tune --rollback
+// restores it there.
+func setIn(o *SetOptions) error {
+	return o.Namespaces.RunInside(o.ProcRoot, o.IO.In, o.IO.Out, o.IO.ErrOut)
+}

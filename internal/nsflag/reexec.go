@@ -1,0 +1,62 @@
+package nsflag
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+)
+
+// RunInside runs this same command line again, less --netns, inside the
+// namespace --netns names, through nsenter(1), and returns its exit status.
+// Writes use it rather than a thread that entered the namespace: the record
+// of what changed carries the namespace's inode, read from /proc/self, which
+// follows the thread-group leader, and every thread of the inner run is in
+// the namespace from its start.
+func (f Flags) RunInside(procRoot string, stdin io.Reader, stdout, stderr io.Writer) error {
+	nss, _, err := f.Namespaces(procRoot)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return cmdutil.EnvError(fmt.Errorf("--netns: finding this program: %w", err))
+	}
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return cmdutil.EnvError(fmt.Errorf("--netns needs nsenter(1) (util-linux): %w", err))
+	}
+	cmd := exec.Command(nsenter, append([]string{"--net=" + nss[0].Path, "--", self}, withoutNetns(os.Args[1:])...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		// The inner run has said what happened.
+		return cmdutil.Silence(&cmdutil.ExitError{Code: ee.ExitCode(), Err: err})
+	}
+	if err != nil {
+		return cmdutil.EnvError(fmt.Errorf("--netns %s: %w", f.Netns, err))
+	}
+	return nil
+}
+
+// withoutNetns drops "--netns X" and "--netns=X" from args.
+func withoutNetns(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--":
+			return append(out, args[i:]...)
+		case args[i] == "--netns":
+			i++
+		case strings.HasPrefix(args[i], "--netns="):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
+}

@@ -13,42 +13,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Process is a process holding a listening socket, with its descriptor usage.
-type Process struct {
-	PID        int    `json:"pid"`
-	Comm       string `json:"comm"`
-	OpenFDs    int    `json:"open_fds"`
-	NofileSoft uint64 `json:"nofile_soft"`
-	NofileHard uint64 `json:"nofile_hard"`
-	// Cmdline is the command line, for recognising the program (nginx, haproxy ...).
-	Cmdline string `json:"cmdline,omitempty"`
-	// State is the scheduler state from /proc/PID/stat: R running, S
-	// sleeping, T stopped (SIGSTOP), t traced, D uninterruptible sleep, Z
-	// zombie; it and StartTime are filled by callers that judge owners
-	// (advise), through OwnerStat.
-	State string `json:"state,omitempty"`
-	// StartTime is when the process started (/proc/PID/stat starttime after boot).
-	StartTime *time.Time `json:"start_time,omitempty"`
-	// GoVersion is the Go release the executable was built with, when it is
-	// a Go program (its net.Listen uses somaxconn as the backlog); filled by
-	// callers that recognise programs (advise), through GoVersion.
-	GoVersion string `json:"go_version,omitempty"`
-}
-
-// FDUsage is OpenFDs against the soft RLIMIT_NOFILE (what accept() hits with EMFILE).
-func (p Process) FDUsage() float64 {
-	if p.NofileSoft == 0 {
-		return 0
-	}
-	return float64(p.OpenFDs) / float64(p.NofileSoft)
-}
+type Process = model.Process
 
 // ownerScan is what a walk of /proc/*/fd found.
 type ownerScan struct {

@@ -1,4 +1,4 @@
-package inspect
+package model
 
 import (
 	"io"
@@ -106,6 +106,18 @@ func (p *Process) appendJSON(b []byte) []byte {
 	b = appendUint(b, `,"nofile_hard":`, p.NofileHard)
 	if p.Cmdline != "" {
 		b = jsonfmt.AppendString(append(b, `,"cmdline":`...), p.Cmdline)
+	}
+	if p.State != "" {
+		b = jsonfmt.AppendString(append(b, `,"state":`...), p.State)
+	}
+	if p.StartTime != nil {
+		// Only advise fills it, for few owners: time's own encoder is cheap enough.
+		if t, err := p.StartTime.MarshalJSON(); err == nil {
+			b = append(append(b, `,"start_time":`...), t...)
+		}
+	}
+	if p.GoVersion != "" {
+		b = jsonfmt.AppendString(append(b, `,"go_version":`...), p.GoVersion)
 	}
 	return append(b, '}')
 }

@@ -3,13 +3,13 @@ package advise
 import (
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Sample is what was seen at one moment.
 type Sample struct {
 	// Snapshot holds the tunables, listeners, counters and descriptor usage.
-	Snapshot *inspect.Snapshot `json:"snapshot"`
+	Snapshot *model.Snapshot `json:"snapshot"`
 	// SoftnetDropped is the sum over CPUs of /proc/net/softnet_stat column 2
 	// (packets dropped because a CPU's input queue, net.core.netdev_max_backlog,
 	// was full); nil when it was not read.

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
 // Change is one planned sysctl write.
@@ -18,8 +18,8 @@ type Change struct {
 	Current *int64 `json:"current"`
 	Target  int64  `json:"target"`
 	// Scope is "netns" (this network namespace only) or "global".
-	Scope  sysctl.Scope `json:"scope"`
-	Reason string       `json:"reason"`
+	Scope  registry.Scope `json:"scope"`
+	Reason string         `json:"reason"`
 }
 
 // Lowers reports whether the change would lower a size. Mode keys
@@ -101,7 +101,7 @@ func PlanProfile(p Profile, current map[string]int64) Plan {
 		if cur == target || (!p.Exact[name] && cur > target) {
 			continue
 		}
-		k, _ := sysctl.Lookup(name)
+		k, _ := registry.Lookup(name)
 		c := cur
 		plan.Changes = append(plan.Changes, Change{
 			Key: name, Current: &c, Target: target, Scope: k.Scope,

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
 // modeKeys are tunables whose values are modes, not sizes: a finding may
@@ -40,7 +40,7 @@ func PlanFindings(findings []Finding) Plan {
 		}
 		c, ok := byKey[f.Key]
 		if !ok {
-			k, _ := sysctl.Lookup(f.Key)
+			k, _ := registry.Lookup(f.Key)
 			c = &Change{Key: f.Key, Current: f.Current, Target: target, Scope: k.Scope}
 			byKey[f.Key] = c
 		}

@@ -1,17 +1,17 @@
 package advise
 
 import (
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // view is the input with what every rule derives from it: sysctl values,
 // counters judged by change or total, and each listener's pressure.
 type view struct {
 	in     Input
-	now    *inspect.Snapshot
-	before *inspect.Snapshot // nil without --interval
+	now    *model.Snapshot
+	before *model.Snapshot // nil without --interval
 	// beforeListener finds a listener in the first sample by socket inode.
-	beforeListener map[uint32]inspect.Listener
+	beforeListener map[uint32]model.Listener
 	// found are the findings of the rules run so far, in rule order.
 	found []Finding
 }
@@ -20,7 +20,7 @@ func newView(in Input) *view {
 	v := &view{in: in, now: in.Now.Snapshot}
 	if in.Before != nil {
 		v.before = in.Before.Snapshot
-		v.beforeListener = make(map[uint32]inspect.Listener, len(v.before.Listeners))
+		v.beforeListener = make(map[uint32]model.Listener, len(v.before.Listeners))
 		for _, l := range v.before.Listeners {
 			v.beforeListener[l.Inode] = l
 		}
@@ -148,10 +148,10 @@ func (p pressure) active(sampled bool) bool {
 // current evidence of them (no queue full now, no rise over an interval).
 func (p pressure) historic(sampled bool) bool { return p.total > 0 && !p.active(sampled) }
 
-func acceptQueueFull(l inspect.Listener) bool { return l.AcceptQueue > l.AcceptQueueMax }
+func acceptQueueFull(l model.Listener) bool { return l.AcceptQueue > l.AcceptQueueMax }
 
 // pressureOf judges one listener of the current sample.
-func (v *view) pressureOf(l inspect.Listener) pressure {
+func (v *view) pressureOf(l model.Listener) pressure {
 	p := pressure{full: acceptQueueFull(l), dropsKnown: l.Drops != nil}
 	if !p.dropsKnown {
 		return p
@@ -170,7 +170,7 @@ func (v *view) pressureOf(l inspect.Listener) pressure {
 }
 
 // listenerEvidence is the numbers behind a listener finding.
-func (v *view) listenerEvidence(l inspect.Listener, p pressure) map[string]float64 {
+func (v *view) listenerEvidence(l model.Listener, p pressure) map[string]float64 {
 	ev := map[string]float64{
 		"accept_queue": float64(l.AcceptQueue),
 		"backlog":      float64(l.AcceptQueueMax),

@@ -15,7 +15,7 @@ func WindowListeners(w *model.Window) []ListenerObservation {
 	out := make([]ListenerObservation, 0, len(ws))
 	for i := range ws {
 		lw := &ws[i]
-		o := listenerObservation(lw.Listener)
+		o := listenerObservation(w.Last(lw))
 		o.AcceptQueue, o.Fill, o.SynQueue = lw.PeakAcceptQueue, lw.PeakFill, lw.PeakSynQueue
 		o.AcceptQueueMax = lw.AcceptQueueMax
 		o.Drops = nil

@@ -37,9 +37,6 @@ type ListenerWindow struct {
 	// FirstSample and LastSample number the samples (from 1) the listener
 	// was first and last seen in.
 	FirstSample, LastSample int
-	// Listener is the last full Listener seen (AddListeners), keeping the
-	// last non-empty Processes; zero when only queues were sampled.
-	Listener Listener
 
 	baseDrops, lastDrops uint32
 	hasDrops             bool
@@ -65,10 +62,14 @@ type Window struct {
 	Samples   int
 	listeners []ListenerWindow // in the order first seen
 	index     map[uint32]int   // inode -> position in listeners
+	// full holds, beside listeners, the last full Listener seen of each
+	// (AddListeners); apart, so that Add runs over small values only.
+	full []Listener
 	// lastInodes and lastPos are the last sample's listeners and their
 	// positions in listeners, for the aligned fast path.
 	lastInodes []uint32
 	lastPos    []int32
+	inOrder    bool // lastPos[i] == i for every i
 	scratch    []QueueSample
 }
 
@@ -78,36 +79,87 @@ func (w *Window) Add(qs []QueueSample) {
 	if !w.aligned(qs) {
 		w.realign(qs)
 	}
-	for i := range qs {
-		q, l := &qs[i], &w.listeners[w.lastPos[i]]
-		l.PeakAcceptQueue = max(l.PeakAcceptQueue, q.AcceptQueue)
-		l.PeakSynQueue = max(l.PeakSynQueue, q.SynQueue)
-		l.PeakFill = max(l.PeakFill, q.Fill())
-		l.AcceptQueueMax = q.AcceptQueueMax
-		l.LastSample = w.Samples
-		l.lastDrops, l.hasDrops = q.Drops, q.HasDrops
-		if l.FirstSample == w.Samples && w.Samples == 1 && q.HasDrops {
-			l.baseDrops = q.Drops
+	n := w.Samples
+	if w.inOrder {
+		// The common case: the listeners were first seen in this order.
+		ls := w.listeners[:len(qs)]
+		for i := range qs {
+			raise(&ls[i], &qs[i], n)
 		}
+		return
+	}
+	for i := range qs {
+		raise(&w.listeners[w.lastPos[i]], &qs[i], n)
+	}
+}
+
+// AddPeaks folds in one sample's queue peaks only, leaving each listener's
+// last values (AcceptQueueMax, LastSample, drops) as they were: for a caller
+// that samples at a high rate and takes those from its last full Listener
+// (watch, at 100 Hz), the fold is then three maxima per listener.
+func (w *Window) AddPeaks(qs []QueueSample) {
+	w.Samples++
+	if !w.aligned(qs) {
+		w.realign(qs)
+	}
+	if w.inOrder {
+		ls := w.listeners[:len(qs)]
+		for i := range qs {
+			raisePeaks(&ls[i], &qs[i])
+		}
+		return
+	}
+	for i := range qs {
+		raisePeaks(&w.listeners[w.lastPos[i]], &qs[i])
+	}
+}
+
+func raisePeaks(l *ListenerWindow, q *QueueSample) {
+	l.PeakAcceptQueue = max(l.PeakAcceptQueue, q.AcceptQueue)
+	l.PeakSynQueue = max(l.PeakSynQueue, q.SynQueue)
+	l.PeakFill = max(l.PeakFill, q.Fill())
+}
+
+// raise folds sample number n's q into l.
+func raise(l *ListenerWindow, q *QueueSample, n int) {
+	raisePeaks(l, q)
+	l.AcceptQueueMax = q.AcceptQueueMax
+	l.LastSample = n
+	l.lastDrops, l.hasDrops = q.Drops, q.HasDrops
+	if n == 1 {
+		l.baseDrops = q.Drops
 	}
 }
 
 // AddListeners folds in a sample of full listeners, keeping the last one
-// seen of each (and its last non-empty Processes).
+// seen of each (and its last non-empty Processes) for Last.
 func (w *Window) AddListeners(ls []Listener) {
 	w.scratch = w.scratch[:0]
 	for i := range ls {
 		w.scratch = append(w.scratch, QueueSampleOf(&ls[i]))
 	}
 	w.Add(w.scratch)
+	if len(w.full) < len(w.listeners) {
+		w.full = append(w.full, make([]Listener, len(w.listeners)-len(w.full))...)
+	}
 	for i := range ls {
-		l := &w.listeners[w.lastPos[i]]
-		procs := l.Listener.Processes
-		l.Listener = ls[i]
+		f := &w.full[w.lastPos[i]]
+		procs := f.Processes
+		*f = ls[i]
 		if len(ls[i].Processes) == 0 && len(procs) > 0 {
-			l.Listener.Processes = procs
+			f.Processes = procs
 		}
 	}
+}
+
+// Last is the last full Listener AddListeners saw of l (a Listeners
+// element), with the last non-empty Processes; zero when only queues were
+// sampled.
+func (w *Window) Last(l *ListenerWindow) Listener {
+	if pos, ok := w.index[l.Inode]; ok && pos < len(w.full) {
+		return w.full[pos]
+	}
+	return Listener{}
 }
 
 func (w *Window) aligned(qs []QueueSample) bool {
@@ -128,7 +180,8 @@ func (w *Window) realign(qs []QueueSample) {
 		w.index = make(map[uint32]int, len(qs))
 	}
 	w.lastInodes, w.lastPos = w.lastInodes[:0], w.lastPos[:0]
-	for _, q := range qs {
+	w.inOrder = true
+	for i, q := range qs {
 		pos, ok := w.index[q.Inode]
 		if !ok {
 			pos = len(w.listeners)
@@ -137,6 +190,7 @@ func (w *Window) realign(qs []QueueSample) {
 		}
 		w.lastInodes = append(w.lastInodes, q.Inode)
 		w.lastPos = append(w.lastPos, int32(pos))
+		w.inOrder = w.inOrder && pos == i
 	}
 }
 
@@ -159,8 +213,11 @@ func (w *Window) Gone(l *ListenerWindow) bool { return l.LastSample < w.Samples 
 func (w *Window) Reset() {
 	w.Samples = 0
 	w.listeners = w.listeners[:0]
+	clear(w.full)
+	w.full = w.full[:0]
 	clear(w.index)
 	w.lastInodes, w.lastPos = w.lastInodes[:0], w.lastPos[:0]
+	w.inOrder = false
 }
 
 // Delta is now - before for a counter that only rises; one that went

@@ -62,9 +62,30 @@ func TestWindowAddAlignedAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { w.Add(qs) }); n != 0 {
 		t.Errorf("Add of an aligned sample: %v allocations, want 0", n)
 	}
+	if n := testing.AllocsPerRun(100, func() { w.AddPeaks(qs) }); n != 0 {
+		t.Errorf("AddPeaks of an aligned sample: %v allocations, want 0", n)
+	}
 	w.Reset()
 	w.Add(qs)
 	if n := testing.AllocsPerRun(100, func() { w.Reset(); w.Add(qs) }); n != 0 {
 		t.Errorf("Add after Reset: %v allocations, want 0 once the window has grown", n)
+	}
+}
+
+// AddPeaks raises the peaks as Add does, and leaves the last values alone.
+func TestWindowAddPeaks(t *testing.T) {
+	var w Window
+	w.Add([]QueueSample{{Inode: 1, AcceptQueue: 1, AcceptQueueMax: 4, Drops: 3, HasDrops: true}})
+	w.AddPeaks([]QueueSample{{Inode: 1, AcceptQueue: 4, AcceptQueueMax: 8, SynQueue: 2}})
+	w.AddPeaks([]QueueSample{{Inode: 2, AcceptQueue: 1, AcceptQueueMax: 1}, {Inode: 1}})
+	l, _ := w.Get(1)
+	if l.PeakAcceptQueue != 4 || l.PeakSynQueue != 2 || l.PeakFill != 4.0/9 || l.AcceptQueueMax != 4 || l.LastSample != 1 {
+		t.Errorf("listener 1 = %+v; want peaks 4, 2, 4/9 and the last values of sample 1", l)
+	}
+	if inc, ok := l.DropsIncrease(); !ok || inc != 0 {
+		t.Errorf("drops increase = %d, %v; want 0 from sample 1's counter", inc, ok)
+	}
+	if l, ok := w.Get(2); !ok || l.PeakFill != 0.5 || l.FirstSample != 3 {
+		t.Errorf("listener 2 = %+v, %v; want first seen in sample 3 at fill 0.5", l, ok)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 )
 
@@ -25,7 +26,7 @@ type target struct {
 
 	// Per print interval, reset by report.
 	samples int
-	peaks   *peakTable
+	peaks   model.Window
 
 	// Between reports, for rates.
 	prevTime     time.Time
@@ -40,7 +41,7 @@ type target struct {
 // newTarget opens the dumper (inside ns, if any) and takes the first sample,
 // which is the baseline for the first interval's rates.
 func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery int) (*target, error) {
-	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1), peaks: newPeakTable(),
+	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1),
 		prevDrops: map[uint32]uint32{}, spareDrops: map[uint32]uint32{}, run: map[uint32]*Peak{}}
 	open := func() error {
 		var err error
@@ -70,7 +71,7 @@ func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery in
 		t.prevDrops[l.Inode] = l.DropCount()
 	}
 	t.samples = 0
-	t.peaks.reset()
+	t.peaks.Reset()
 	return t, nil
 }
 
@@ -91,7 +92,7 @@ func (t *target) sample(final bool) error {
 		return err
 	}
 	t.samples++
-	t.peaks.observe(qs)
+	t.peaks.AddPeaks(qs)
 	return nil
 }
 
@@ -145,11 +146,14 @@ func (t *target) report(now time.Time, processes bool) (*Report, error) {
 	drops := t.spareDrops
 	clear(drops)
 	for _, l := range ls {
-		p := t.peaks.get(l.Inode)
+		var p model.ListenerWindow
+		if w, ok := t.peaks.Get(l.Inode); ok {
+			p = *w
+		}
 		// A listener that joined an SO_REUSEPORT group since the last SYN
 		// count gets the group's count only here, from the full attribution.
-		p.synQueue = max(p.synQueue, l.SynQueue)
-		lr := ListenerReport{Listener: l, PeakAcceptQueue: p.acceptQueue, PeakFill: p.fill, PeakSynQueue: p.synQueue}
+		p.PeakSynQueue = max(p.PeakSynQueue, l.SynQueue)
+		lr := ListenerReport{Listener: l, PeakAcceptQueue: p.PeakAcceptQueue, PeakFill: p.PeakFill, PeakSynQueue: p.PeakSynQueue}
 		if prev, ok := t.prevDrops[l.Inode]; ok {
 			lr.DropsPerSecond = rate(uint64(prev), uint64(l.DropCount()), elapsed)
 		}
@@ -163,7 +167,7 @@ func (t *target) report(now time.Time, processes bool) (*Report, error) {
 	t.prevTime, t.prevCounters = now, counters
 	t.prevDrops, t.spareDrops = drops, t.prevDrops
 	t.samples = 0
-	t.peaks.reset()
+	t.peaks.Reset()
 	return r, nil
 }
 
@@ -189,10 +193,7 @@ func rate(prev, cur uint64, seconds float64) float64 {
 	if seconds <= 0 {
 		return 0
 	}
-	if cur < prev {
-		return float64(cur) / seconds
-	}
-	return float64(cur-prev) / seconds
+	return float64(model.Delta(prev, cur)) / seconds
 }
 
 // vanished reports whether err means the target's namespace is gone.

@@ -18,8 +18,8 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	if !v.sampled() {
 		return Finding{}, false
 	}
-	b, ok := v.beforeListener[l.Inode]
-	if !ok || b.AcceptQueue == 0 || l.AcceptQueue < b.AcceptQueue {
+	b, ok := v.beforeListener(l.Inode)
+	if !ok || b.FirstAcceptQueue == 0 || l.AcceptQueue < b.FirstAcceptQueue {
 		return Finding{}, false
 	}
 	var stopped, stuck []model.Process
@@ -33,7 +33,7 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	}
 	opens, opensKnown := v.counter("TcpPassiveOpens")
 	// At most this many connections left the queue during the interval.
-	acceptedAtMost := int64(b.AcceptQueue) + int64(opens) - int64(l.AcceptQueue)
+	acceptedAtMost := int64(b.FirstAcceptQueue) + int64(opens) - int64(l.AcceptQueue)
 	proven := opensKnown && acceptedAtMost <= 0
 	allBlocked := len(l.Processes) > 0 && len(stopped)+len(stuck) == len(l.Processes)
 	if !proven && !allBlocked {
@@ -47,7 +47,7 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	if len(stopped)+len(stuck) > 0 {
 		who = ownerList(append(stopped, stuck...))
 	}
-	held := fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.AcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
+	held := fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.FirstAcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
 	switch {
 	case proven && opens == 0:
 		held += ", and no handshake completed in that time (TcpPassiveOpens), so none was accepted"

@@ -34,6 +34,9 @@ type ListenerWindow struct {
 	PeakSynQueue    uint32
 	// AcceptQueueMax is the last value seen.
 	AcceptQueueMax uint32
+	// FirstAcceptQueue and FirstAcceptQueueMax are what the first sample
+	// that saw the listener held (set by Add, not AddPeaks).
+	FirstAcceptQueue, FirstAcceptQueueMax uint32
 	// FirstSample and LastSample number the samples (from 1) the listener
 	// was first and last seen in.
 	FirstSample, LastSample int
@@ -126,8 +129,11 @@ func raise(l *ListenerWindow, q *QueueSample, n int) {
 	l.AcceptQueueMax = q.AcceptQueueMax
 	l.LastSample = n
 	l.lastDrops, l.hasDrops = q.Drops, q.HasDrops
-	if n == 1 {
-		l.baseDrops = q.Drops
+	if n == l.FirstSample {
+		l.FirstAcceptQueue, l.FirstAcceptQueueMax = q.AcceptQueue, q.AcceptQueueMax
+		if n == 1 {
+			l.baseDrops = q.Drops
+		}
 	}
 }
 

@@ -37,8 +37,11 @@ func TestWindowReorder(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if l, ok := w.Get(3); !ok || l.PeakFill != 7.0/8 {
-		t.Errorf("Get(3) = %+v, %v; want a peak fill of 7/8", l, ok)
+	if l, ok := w.Get(3); !ok || l.PeakFill != 7.0/8 || l.FirstAcceptQueue != 7 || l.FirstAcceptQueueMax != 7 {
+		t.Errorf("Get(3) = %+v, %v; want a peak fill of 7/8 and 7 of 7 in its first sample", l, ok)
+	}
+	if l, _ := w.Get(1); l.FirstAcceptQueue != 5 || l.FirstAcceptQueueMax != 9 {
+		t.Errorf("Get(1) first sample = %d of %d, want 5 of 9", l.FirstAcceptQueue, l.FirstAcceptQueueMax)
 	}
 	w.Reset()
 	w.Add([]QueueSample{{Inode: 1, AcceptQueue: 1}})

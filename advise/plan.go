@@ -22,13 +22,17 @@ type Change struct {
 	Reason string         `json:"reason"`
 }
 
-// Lowers reports whether the change would lower a size. Mode keys
+// Lowers reports whether the change would lower a size, by the one rule
+// tune, sysctl set and rlimit set share (registry.LowersInt). Mode keys
 // (tcp_syncookies, tcp_abort_on_overflow) choose a behaviour, not a size,
 // so setting them is never lowering.
-func (c Change) Lowers() bool { return c.Current != nil && c.Target < *c.Current && !ModeKey(c.Key) }
+func (c Change) Lowers() bool {
+	return c.Current != nil && registry.LowersInt(c.Key, *c.Current, c.Target)
+}
 
-// ModeKey reports whether a tunable's value is a mode, not a size.
-func ModeKey(name string) bool { return modeKeys[name] }
+// ModeKey reports whether a tunable's value is a mode, not a size (the
+// registry's Key.Mode).
+func ModeKey(name string) bool { return registry.IsMode(name) }
 
 // Plan is an ordered set of changes, one per key.
 type Plan struct {

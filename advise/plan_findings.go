@@ -9,13 +9,6 @@ import (
 	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
-// modeKeys are tunables whose values are modes, not sizes: a finding may
-// recommend lowering them (tcp_syncookies 2 -> 1, tcp_abort_on_overflow 1 -> 0).
-var modeKeys = map[string]bool{
-	"net.ipv4.tcp_syncookies":        true,
-	"net.ipv4.tcp_abort_on_overflow": true,
-}
-
 // PlanFindings returns the sysctl changes that findings recommend, one per
 // key, for tune. Only warning and critical findings with a Key and a
 // Recommended value count: info findings (totals since boot, sizing notes)
@@ -35,7 +28,8 @@ func PlanFindings(findings []Finding) Plan {
 		if f.Current != nil && target == *f.Current {
 			continue
 		}
-		if !modeKeys[f.Key] && f.Current != nil && target < *f.Current {
+		// A finding may recommend a lower mode (tcp_syncookies 2 -> 1).
+		if !ModeKey(f.Key) && f.Current != nil && target < *f.Current {
 			continue
 		}
 		c, ok := byKey[f.Key]

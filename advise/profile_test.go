@@ -75,7 +75,7 @@ func TestProfilesNeverLowerSizes(t *testing.T) {
 				}
 			})}, Profile: &p}
 			for _, c := range PlanFindings(Advise(in)).Changes {
-				if !modeKeys[c.Key] && c.Lowers() {
+				if !ModeKey(c.Key) && c.Lowers() {
 					t.Errorf("profile %s via findings lowers %s from %d to %d", p.Name, c.Key, *c.Current, c.Target)
 				}
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/internal/userfile"
 )
 
 // ErrBadPolicy reports a policy file that cannot be used.
@@ -49,9 +49,13 @@ type policyFile struct {
 	Require        []policyExpr    `yaml:"require"`
 }
 
-// LoadPolicy reads and parses a policy file.
+// MaxPolicySize caps a policy file: a real one is a few KiB.
+const MaxPolicySize = 1 << 20
+
+// LoadPolicy reads and parses a policy file. Only a regular file of at most
+// MaxPolicySize is read: /dev/zero or a FIFO is refused at once.
 func LoadPolicy(path string) (*Policy, error) {
-	data, err := os.ReadFile(path)
+	data, err := userfile.Read(path, MaxPolicySize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadPolicy, err)
 	}

@@ -110,3 +110,22 @@ func TestLoadPolicyMissingFile(t *testing.T) {
 		t.Errorf("error = %v, want ErrBadPolicy wrapping ErrNotExist", err)
 	}
 }
+
+// A policy path the user gives is read only if it is a regular file of at
+// most MaxPolicySize: /dev/zero fails at once instead of growing without end.
+func TestLoadPolicyRefusesEndlessAndHugeFiles(t *testing.T) {
+	huge := filepath.Join(t.TempDir(), "huge.yaml")
+	if err := os.WriteFile(huge, []byte("require: [somaxconn>=1]\n#"+strings.Repeat("x", MaxPolicySize)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/dev/zero": "not a regular file (a character device)",
+		huge:        "file too large",
+		t.TempDir(): "not a regular file (a directory)",
+	} {
+		_, err := LoadPolicy(path)
+		if !errors.Is(err, ErrBadPolicy) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("LoadPolicy(%s) = %v; want one line saying %q", path, err, want)
+		}
+	}
+}

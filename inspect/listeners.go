@@ -160,6 +160,7 @@ func newListener(d *DiagSocket, address string) Listener {
 		AcceptQueueMax: d.WQueue,
 		Fill:           fill(d.RQueue, d.WQueue),
 		Inode:          d.Inode,
+		Cookie:         d.Cookie,
 		UID:            d.UID,
 		BoundIfindex:   d.IfIndex,
 		Processes:      []Process{},

@@ -106,6 +106,9 @@ type DiagSocket struct {
 	// IfIndex is the bound device (SO_BINDTODEVICE), 0 when unbound; for a
 	// request socket, its listener's (tcp_openreq_init: ir_iif).
 	IfIndex uint32
+	// Cookie is the socket cookie (sock_gen_cookie), what eBPF's
+	// bpf_get_socket_cookie returns for the same socket.
+	Cookie uint64
 }
 
 // Dumper runs sock_diag dumps on one netlink socket, reusing its receive
@@ -320,6 +323,8 @@ func decodeDiagMsg(b []byte, sock *DiagSocket) error {
 		Inode:     binary.NativeEndian.Uint32(b[68:72]),
 		V6Only:    -1,
 		IfIndex:   binary.NativeEndian.Uint32(b[40:44]), // inet_diag_sockid.idiag_if
+		// idiag_cookie[2]: low 32 bits first (sock_diag_save_cookie)
+		Cookie: uint64(binary.NativeEndian.Uint32(b[44:48])) | uint64(binary.NativeEndian.Uint32(b[48:52]))<<32,
 	}
 	switch sock.Family {
 	case unix.AF_INET:

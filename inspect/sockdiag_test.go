@@ -113,6 +113,16 @@ func TestDecodeDiagMsg(t *testing.T) {
 			want: DiagSocket{Family: unix.AF_INET, State: stateListen, LocalPort: 443, Local: v4.Addr(), WQueue: 8, Inode: 6, V6Only: -1, IfIndex: 3},
 		},
 		{
+			name: "socket cookie, low half first",
+			in: func() []byte {
+				b := inetDiagMsg(unix.AF_INET, stateListen, v4, 0, 8, 0, 6)
+				binary.NativeEndian.PutUint32(b[44:48], 0x89abcdef)
+				binary.NativeEndian.PutUint32(b[48:52], 0x01234567)
+				return b
+			}(),
+			want: DiagSocket{Family: unix.AF_INET, State: stateListen, LocalPort: 443, Local: v4.Addr(), WQueue: 8, Inode: 6, V6Only: -1, Cookie: 0x0123456789abcdef},
+		},
+		{
 			name: "meminfo before 4.7 (8 fields): no drops",
 			in:   inetDiagMsg(unix.AF_INET, stateListen, v4, 0, 128, 0, 5, nlattr(attrSkMemInfo, meminfo(8, 0))),
 			want: DiagSocket{Family: unix.AF_INET, State: stateListen, LocalPort: 443, Local: v4.Addr(), WQueue: 128, Inode: 5, V6Only: -1},

@@ -3,6 +3,7 @@ package model
 import (
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 )
@@ -71,6 +72,7 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 		b = appendUint(b, `,"drops":`, uint64(*l.Drops))
 	}
 	b = appendUint(b, `,"inode":`, uint64(l.Inode))
+	b = appendUint(b, `,"cookie":`, l.Cookie)
 	b = appendUint(b, `,"uid":`, uint64(l.UID))
 	if l.V6Only != nil {
 		b = strconv.AppendBool(append(b, `,"v6only":`...), *l.V6Only)
@@ -111,10 +113,8 @@ func (p *Process) appendJSON(b []byte) []byte {
 		b = jsonfmt.AppendString(append(b, `,"state":`...), p.State)
 	}
 	if p.StartTime != nil {
-		// Only advise fills it, for few owners: time's own encoder is cheap enough.
-		if t, err := p.StartTime.MarshalJSON(); err == nil {
-			b = append(append(b, `,"start_time":`...), t...)
-		}
+		b = append(b, `,"start_time":"`...)
+		b = append(p.StartTime.AppendFormat(b, time.RFC3339Nano), '"')
 	}
 	if p.GoVersion != "" {
 		b = jsonfmt.AppendString(append(b, `,"go_version":`...), p.GoVersion)

@@ -16,9 +16,10 @@ const module = "github.com/backlogctl/backlogctl/"
 var judges = []string{"advise", "check", "metrics"}
 
 // allowed are the only packages of this module a judge may link: the model,
-// the data-only sysctl registry, JSON formatting, and the judges themselves
-// (check reuses advise's rules).
-var allowed = []string{"model", "sysctl/registry", "internal/jsonfmt", "advise", "check", "metrics"}
+// the data-only sysctl registry, JSON formatting, the judges themselves
+// (check reuses advise's rules), and the reader of a file the user names
+// (check's policy), which reads no host state.
+var allowed = []string{"model", "sysctl/registry", "internal/jsonfmt", "internal/userfile", "advise", "check", "metrics"}
 
 // TestJudgesDoNotImportTheCollector lists every package each judge links
 // (`go list -deps`, tests excluded) and fails on any package of this module

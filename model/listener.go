@@ -24,7 +24,10 @@ type Listener struct {
 	// since the socket was created; absent on kernels before 4.7.
 	Drops *uint32 `json:"drops,omitempty"`
 	Inode uint32  `json:"inode"`
-	UID   uint32  `json:"uid"`
+	// Cookie is the socket cookie: unique on the host while it runs, and
+	// what backlogctl trace keys its eBPF evidence by.
+	Cookie uint64 `json:"cookie"`
+	UID    uint32 `json:"uid"`
 	// V6Only is reported for IPv6 listeners: false means dual-stack.
 	V6Only *bool `json:"v6only,omitempty"`
 	// BoundIfindex is the device the listener is bound to (SO_BINDTODEVICE),

@@ -61,7 +61,9 @@ func Current() (Namespace, error) {
 }
 
 // nsInode stats a namespace file and checks it is one: nsfs files are what
-// setns accepts, anything else (a plain file, a directory) is refused early.
+// setns accepts, anything else (a plain file, a directory) is refused early,
+// and so is a namespace of another type (/proc/PID/ns/mnt), which setns
+// with CLONE_NEWNET would refuse with a bare EINVAL.
 func nsInode(path string) (uint64, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
@@ -71,7 +73,41 @@ func nsInode(path string) (uint64, error) {
 	if err := unix.Statfs(path, &sfs); err == nil && sfs.Type != unix.NSFS_MAGIC {
 		return 0, fmt.Errorf("%s is not a network namespace file (not on nsfs)", path)
 	}
+	if kind, err := nsType(path); err == nil && kind != unix.CLONE_NEWNET {
+		return 0, fmt.Errorf("%s is a %s namespace, not a network namespace (want /proc/PID/ns/net)", path, nsTypeName(kind))
+	}
 	return st.Ino, nil
+}
+
+// nsType asks the kernel which kind of namespace path is (ioctl
+// NS_GET_NSTYPE, since 4.11: a CLONE_NEW* flag).
+func nsType(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	return unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+}
+
+func nsTypeName(kind int) string {
+	switch kind {
+	case unix.CLONE_NEWNS:
+		return "mount"
+	case unix.CLONE_NEWUTS:
+		return "uts"
+	case unix.CLONE_NEWIPC:
+		return "ipc"
+	case unix.CLONE_NEWPID:
+		return "pid"
+	case unix.CLONE_NEWUSER:
+		return "user"
+	case unix.CLONE_NEWCGROUP:
+		return "cgroup"
+	case unix.CLONE_NEWTIME:
+		return "time"
+	}
+	return fmt.Sprintf("type %#x", kind)
 }
 
 // namesByInode maps the inode of every namespace mounted under runDir to its name.

@@ -74,14 +74,31 @@ func DropInPath(dir, unit string) string {
 // WriteDropIn installs unit's drop-in below dir (normally SystemdDir)
 // atomically: readers see the old file or the new one, never a partial one.
 // unit must have passed UnitName. It returns the file's path.
+//
+// A UNIT.d that is a symlink is refused: one planted there would make root
+// write into whatever directory it points to. The directory (when created)
+// is 0755 and the file 0644 whatever the umask, so systemd and operators can
+// read them.
 func WriteDropIn(dir, unit string, n Nofile) (string, error) {
 	p := DropInPath(dir, unit)
 	unitDir := filepath.Dir(p)
-	_, statErr := os.Stat(unitDir)
-	if err := os.Mkdir(unitDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("creating %s: %w", unitDir, err)
+	fi, statErr := os.Lstat(unitDir)
+	switch {
+	case statErr == nil && fi.Mode()&fs.ModeSymlink != 0:
+		return "", fmt.Errorf("refusing to write %s: %s is a symlink (a drop-in directory must be a real directory)", p, unitDir)
+	case statErr == nil && !fi.IsDir():
+		return "", fmt.Errorf("creating %s: %s exists and is not a directory", p, unitDir)
 	}
-	if err := renameio.WriteFile(p, []byte(DropIn(n)), 0o644); err != nil {
+	if errors.Is(statErr, fs.ErrNotExist) {
+		if err := os.Mkdir(unitDir, 0o755); err != nil {
+			return "", fmt.Errorf("creating %s: %w", unitDir, err)
+		}
+		if err := os.Chmod(unitDir, 0o755); err != nil {
+			os.Remove(unitDir)
+			return "", fmt.Errorf("creating %s: %w", unitDir, err)
+		}
+	}
+	if err := renameio.WriteFile(p, []byte(DropIn(n)), 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
 		if errors.Is(statErr, fs.ErrNotExist) {
 			os.Remove(unitDir) // leave no empty UNIT.d behind
 		}

@@ -3,6 +3,8 @@ package rlimit
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -98,5 +100,38 @@ func TestWriteDropInFailureLeavesNothing(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(dir, "web.service.d"))
 	if len(entries) != 1 || entries[0].Name() != DropInName {
 		t.Errorf("failed write left %v in web.service.d, want only what was there before", entries)
+	}
+}
+
+// Under umask 077 the drop-in is still 0644 and a UNIT.d it creates 0755:
+// systemd and operators must be able to read them.
+func TestWriteDropInModesIgnoreUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	p, err := WriteDropIn(dir, "web.service", Nofile{1024, 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{p: 0o644, filepath.Dir(p): 0o755} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, %v; want %v", path, fi.Mode().Perm(), err, want)
+		}
+	}
+}
+
+// A UNIT.d planted as a symlink to another directory is refused; the
+// directory it points to is left empty.
+func TestWriteDropInRefusesSymlinkedUnitDir(t *testing.T) {
+	dir, victim := t.TempDir(), t.TempDir()
+	if err := os.Symlink(victim, filepath.Join(dir, "web.service.d")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := WriteDropIn(dir, "web.service", Nofile{1024, 1024})
+	if err == nil || !strings.Contains(err.Error(), "is a symlink") {
+		t.Fatalf("WriteDropIn through a symlinked UNIT.d = %v; want it refused", err)
+	}
+	if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+		t.Errorf("the symlink's target was written: %v", entries)
 	}
 }

@@ -31,15 +31,37 @@ declare -A need=(
 	[nginx]=nginx
 	[python3]=python3
 	[pgrep]=procps
+	[clang]=clang
 )
 missing=()
 for cmd in "${!need[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
+# Another apt run (unattended-upgrades, a second engineer) may hold apt's
+# locks: wait for them, up to APT_LOCK_WAIT seconds, instead of failing.
+apt_lock_wait=${APT_LOCK_WAIT:-600}
+apt_get() {
+	local deadline=$((SECONDS + apt_lock_wait)) out
+	while :; do
+		# DPkg::Lock::Timeout waits for the dpkg frontend lock (install);
+		# `update` takes /var/lib/apt/lists/lock without waiting, so retry.
+		if out=$(apt-get -o DPkg::Lock::Timeout="$apt_lock_wait" "$@" 2>&1); then
+			return 0
+		fi
+		if ! grep -q 'Could not get lock' <<<"$out" || [ "$SECONDS" -ge "$deadline" ]; then
+			echo "$out" >&2
+			return 1
+		fi
+		echo "scripts/test.sh: apt is busy (another apt holds its lock); waiting" >&2
+		sleep 5
+	done
+}
+# trace's eBPF programs include libbpf's headers (scripts/check-bpf.sh)
+[ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "installing: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+	apt_get update -qq
+	DEBIAN_FRONTEND=noninteractive apt_get install -y -qq $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -49,6 +71,8 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# trace's committed eBPF objects are what its sources compile to.
+./scripts/check-bpf.sh
 go test -race -count=1 ./...
 # Every fuzz target, briefly (docs/RELIABILITY.md records a long run).
 FUZZTIME=${FUZZTIME:-3s} ./scripts/fuzz.sh

@@ -109,6 +109,7 @@ func TestPersistCheck(t *testing.T) {
 		name   string
 		files  map[string]string
 		link   bool // etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf, as on Debian
+		dev    bool // with link: etc/sysctl.conf -> /dev/zero
 		target string
 		want   PersistCheck
 	}{
@@ -159,6 +160,12 @@ func TestPersistCheck(t *testing.T) {
 			want:   PersistCheck{MaskedBy: "etc/sysctl.d/90-backlogctl.conf"},
 		},
 		{
+			name:   "a link to /dev/zero is read as nothing, at once",
+			link:   true,
+			dev:    true,
+			target: "etc/sysctl.d/90-backlogctl.conf",
+		},
+		{
 			name:   "outside the search dirs",
 			target: "opt/90-backlogctl.conf",
 			want:   PersistCheck{OutsideSearch: true},
@@ -169,6 +176,9 @@ func TestPersistCheck(t *testing.T) {
 			s, root := confFixture(t, tt.files)
 			if tt.link {
 				mustSymlink(t, "../sysctl.conf", filepath.Join(root, "etc/sysctl.d/99-sysctl.conf"))
+			}
+			if tt.dev {
+				mustSymlink(t, "/dev/zero", filepath.Join(root, "etc/sysctl.conf"))
 			}
 			got, err := s.Check(filepath.Join(root, tt.target), keys)
 			if err != nil {

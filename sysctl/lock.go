@@ -27,7 +27,7 @@ type Lock struct {
 // AcquireLock takes the lock in dir (created if missing) without waiting. If
 // another process holds it the error wraps ErrLocked and names its pid.
 func AcquireLock(dir string) (*Lock, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := MkdirMode(dir, 0o755); err != nil {
 		return nil, lockError(dir, err)
 	}
 	path := filepath.Join(dir, LockFile)
@@ -44,6 +44,8 @@ func AcquireLock(dir string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
+	// The mode is set whatever the umask (open(2) applies it).
+	_ = f.Chmod(0o644)
 	// The pid is only for the message another run prints; the flock is the lock.
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,5 +78,53 @@ func TestNetnsInode(t *testing.T) {
 	}
 	if _, err := NetnsInode(t.TempDir()); err == nil {
 		t.Error("NetnsInode without the link succeeded")
+	}
+}
+
+// Under umask 077 the state dir, record, lock and sysctl.d file are still
+// written with the modes RELIABILITY.md gives (dirs 0755, files 0644).
+func TestWrittenModesIgnoreUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	root := t.TempDir()
+	dir := filepath.Join(root, "var", "lib", "backlogctl")
+	lock, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	if err := SaveState(dir, State{Status: StatusApplied}); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(root, "90-backlogctl.conf")
+	if err := WriteFileAtomic(conf, RenderPersist(nil)); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{
+		filepath.Join(root, "var"): 0o755, dir: 0o755,
+		filepath.Join(dir, StateFile): 0o644, filepath.Join(dir, LockFile): 0o644, conf: 0o644,
+	} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, %v; want %v", path, fi.Mode().Perm(), err, want)
+		}
+	}
+}
+
+// The state file is read with a cap and only if regular: a huge or endless
+// file is refused at once.
+func TestLoadStateRefusesHugeOrSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, StateFile), make([]byte, MaxStateSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadState(dir); err == nil || !strings.Contains(err.Error(), "file too large") {
+		t.Errorf("LoadState of an oversized record = %v; want 'file too large'", err)
+	}
+	dir = t.TempDir()
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, StateFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadState(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("LoadState of /dev/zero = %v; want 'not a regular file'", err)
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/backlogctl/backlogctl/internal/userfile"
 )
 
 // DefaultPersistFile is where tune --persist writes; 90- sorts before the
@@ -19,6 +20,10 @@ const DefaultPersistFile = "/etc/sysctl.d/90-backlogctl.conf"
 // persistHeader starts every file backlogctl writes; a file without it is
 // someone else's and is never overwritten.
 const persistHeader = "# Written by backlogctl (tune --persist)."
+
+// MaxConfSize caps a sysctl.d file read back: backlogctl's own are a few
+// hundred bytes.
+const MaxConfSize = 1 << 20
 
 // ErrNotOurs reports a persist target that backlogctl did not write.
 var ErrNotOurs = errors.New("was not written by backlogctl")
@@ -34,7 +39,7 @@ type PersistEntry struct {
 // content; content is nil when the file does not exist. A file that exists
 // without backlogctl's header is refused with ErrNotOurs.
 func ReadPersist(file string) ([]PersistEntry, []byte, error) {
-	b, err := os.ReadFile(file)
+	b, err := userfile.Read(file, MaxConfSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
@@ -91,9 +96,10 @@ func RenderPersist(entries []PersistEntry) []byte {
 }
 
 // WriteFileAtomic replaces file with data (temporary file, fsync, rename), so
-// boot never reads a half-written file.
+// boot never reads a half-written file. The mode is 0644 whatever the umask:
+// systemd-sysctl and other readers need to read it.
 func WriteFileAtomic(file string, data []byte) error {
-	if err := renameio.WriteFile(file, data, 0o644); err != nil {
+	if err := renameio.WriteFile(file, data, 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	return nil

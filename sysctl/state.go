@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/backlogctl/backlogctl/internal/userfile"
 )
 
 // DefaultStateDir holds the record of the last apply and the lock.
@@ -17,6 +18,9 @@ const DefaultStateDir = "/var/lib/backlogctl"
 
 // StateFile is the name of the record of the last apply inside the state dir.
 const StateFile = "last-apply.json"
+
+// MaxStateSize caps the state file read back: a record is a few KiB.
+const MaxStateSize = 1 << 20
 
 // ErrNoState reports that no apply was ever recorded in the state dir.
 var ErrNoState = errors.New("no recorded apply")
@@ -30,7 +34,9 @@ const (
 	StatusApplying Status = "applying"
 	// StatusApplied: every write succeeded and was read back.
 	StatusApplied Status = "applied"
-	// StatusFailed: a write failed and the earlier ones were undone.
+	// StatusFailed: a write failed (or a signal stopped the run, or a
+	// rollback could not restore everything) and the values written were
+	// restored, except the keys listed in Owed.
 	StatusFailed Status = "failed"
 	// StatusRolledBack: `tune --rollback` restored the previous values.
 	StatusRolledBack Status = "rolled-back"
@@ -51,6 +57,15 @@ type State struct {
 	Persist *PersistRecord `json:"persist,omitempty"`
 	// RolledBack is when the values were restored.
 	RolledBack *time.Time `json:"rolled_back,omitempty"`
+	// Command is what made the change: "tune --apply" or "sysctl set".
+	Command string `json:"command,omitempty"`
+	// Owed lists, for a failed record, the keys whose previous value could
+	// not be restored: the host is still half-changed until a rollback
+	// restores them.
+	Owed []string `json:"owed,omitempty"`
+	// Superseded is the unresolved record a --force-new run replaced, kept
+	// so its owed values are not forgotten.
+	Superseded *State `json:"superseded,omitempty"`
 }
 
 // PersistRecord remembers the persisted file's content before the apply.
@@ -63,7 +78,7 @@ type PersistRecord struct {
 // SaveState writes the record atomically (write to a temporary file, fsync,
 // rename): a crash leaves either the old record or the new one, never half.
 func SaveState(dir string, s State) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := MkdirMode(dir, 0o755); err != nil {
 		return fmt.Errorf("creating state directory: %w", err)
 	}
 	s.Version = 1
@@ -72,7 +87,7 @@ func SaveState(dir string, s State) error {
 		return err
 	}
 	path := filepath.Join(dir, StateFile)
-	if err := renameio.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := renameio.WriteFile(path, append(b, '\n'), 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
 		return fmt.Errorf("writing state file: %w", err)
 	}
 	return nil
@@ -81,7 +96,7 @@ func SaveState(dir string, s State) error {
 // LoadState reads the record of the last apply; ErrNoState if there is none.
 func LoadState(dir string) (State, error) {
 	path := filepath.Join(dir, StateFile)
-	b, err := os.ReadFile(path)
+	b, err := userfile.Read(path, MaxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return State{}, fmt.Errorf("%w in %s", ErrNoState, dir)
 	}

@@ -1,6 +1,7 @@
 package sysctl
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/backlogctl/backlogctl/internal/userfile"
 )
 
 // ConfSearch is where boot-time settings are read from.
@@ -165,14 +168,13 @@ func (s ConfSearch) Check(file string, keys []string) (PersistCheck, error) {
 }
 
 // overridesIn lists the assignments in f that set any of keys; an unreadable
-// file counts as setting nothing.
+// file (or a FIFO, device or oversized file) counts as setting nothing.
 func overridesIn(f string, keys []string) []Override {
-	r, err := os.Open(f)
+	b, err := userfile.Read(f, MaxConfSize)
 	if err != nil {
 		return nil
 	}
-	defer r.Close()
-	as, _ := ParseConf(r)
+	as, _ := ParseConf(bytes.NewReader(b))
 	var out []Override
 	for _, a := range as {
 		for _, k := range keys {

@@ -31,6 +31,14 @@ type Step struct {
 type Txn struct {
 	fs    FS
 	Steps []Step
+	// Interrupted, when set, is asked before each write; a non-nil error
+	// stops the transaction there: what was written is restored and the
+	// *ApplyError wraps that error (a signal deferred during the writes).
+	Interrupted func() error
+	// BeforeWrite, when set, is called before each write of Steps[i]
+	// (restore says whether it puts the previous value back). Tests use it
+	// to inject a fault at that exact moment.
+	BeforeWrite func(i int, restore bool)
 }
 
 // Prepare reads every key's current value and checks that each can be opened
@@ -101,14 +109,18 @@ type ApplyError struct {
 // Error names the failed write, what was restored and what could not be.
 func (e *ApplyError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "setting %s=%s failed: %v", e.Key, e.Value, e.Err)
+	if e.Interrupted() {
+		fmt.Fprintf(&b, "%v before setting %s=%s", e.Err, e.Key, e.Value)
+	} else {
+		fmt.Fprintf(&b, "setting %s=%s failed: %v", e.Key, e.Value, e.Err)
+	}
 	if len(e.Restored) > 0 {
 		fmt.Fprintf(&b, "; restored %s to the previous value", strings.Join(e.Restored, ", "))
 	}
 	if len(e.NotRestored) > 0 {
 		var parts []string
-		for k, err := range e.NotRestored {
-			parts = append(parts, fmt.Sprintf("%s (%v)", k, err))
+		for _, k := range OwedAfter(e) {
+			parts = append(parts, fmt.Sprintf("%s (%v)", k, e.NotRestored[k]))
 		}
 		fmt.Fprintf(&b, "; could NOT restore %s", strings.Join(parts, ", "))
 	} else {
@@ -116,6 +128,13 @@ func (e *ApplyError) Error() string {
 	}
 	return b.String()
 }
+
+// Interrupted reports whether the transaction was stopped by its
+// Interrupted check rather than by a failed write.
+func (e *ApplyError) Interrupted() bool { return errors.Is(e.Err, ErrInterrupted) }
+
+// ErrInterrupted is wrapped by the errors a Txn.Interrupted check returns.
+var ErrInterrupted = errors.New("interrupted")
 
 // Unwrap returns the write's own error (errors.Is(err, fs.ErrPermission) works).
 func (e *ApplyError) Unwrap() error { return e.Err }
@@ -135,6 +154,19 @@ var ErrReadBack = errors.New("read back a different value")
 // the kernel kept part of it) and returns an *ApplyError.
 func (t *Txn) Commit() error {
 	for i, s := range t.Steps {
+		if t.Interrupted != nil {
+			if err := t.Interrupted(); err != nil {
+				if i == 0 {
+					return &ApplyError{Key: s.Key, Value: s.Value, Err: err}
+				}
+				ae := t.undo(i-1, true, err)
+				ae.Key, ae.Value = s.Key, s.Value // the write not made
+				return ae
+			}
+		}
+		if t.BeforeWrite != nil {
+			t.BeforeWrite(i, false)
+		}
 		if err := t.fs.Write(s.Key, s.Value); err != nil {
 			if errors.Is(err, unix.EINVAL) {
 				err = errRejected{err}
@@ -162,7 +194,7 @@ func (t *Txn) verify(key, want string) error {
 
 // undo restores steps failed..0 after step failed went wrong with cause;
 // written says whether the kernel accepted that step's write.
-func (t *Txn) undo(failed int, written bool, cause error) error {
+func (t *Txn) undo(failed int, written bool, cause error) *ApplyError {
 	s := t.Steps[failed]
 	ae := &ApplyError{Key: s.Key, Value: s.Value, Err: cause}
 	for i := failed; i >= 0; i-- {
@@ -173,6 +205,9 @@ func (t *Txn) undo(failed int, written bool, cause error) error {
 		}
 		if err != nil && i == failed && !written {
 			continue // unreadable, and the kernel refused the write: nothing to put back
+		}
+		if t.BeforeWrite != nil {
+			t.BeforeWrite(i, true)
 		}
 		err = t.fs.Write(s.Key, s.Previous)
 		if err == nil {

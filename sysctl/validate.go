@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
 // KindText marks a key outside the registry: backlogctl knows nothing of its
@@ -61,7 +63,15 @@ func ParseValue(k Key, text string) (string, error) {
 		if strings.ContainsAny(s, "\n\r\x00") {
 			return "", fmt.Errorf("%w for %s: %q has more than one line", ErrBadValue, k.Name, text)
 		}
+		for _, f := range strings.Fields(s) {
+			if err := baseZero(k, f); err != nil {
+				return "", err
+			}
+		}
 		return s, nil
+	}
+	if err := baseZero(k, s); err != nil {
+		return "", err
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -93,3 +103,51 @@ func ParseAssignment(arg string, allowUnknown bool) (Key, string, error) {
 	}
 	return k, v, nil
 }
+
+// baseZero refuses a number the kernel would read as another one: /proc/sys
+// integers are parsed with base 0 (kernel/sysctl.c proc_get_long), so "010"
+// is 8 and "0x10" is 16. backlogctl writes decimal only.
+func baseZero(k Key, field string) error {
+	digits := strings.TrimPrefix(strings.TrimPrefix(field, "+"), "-")
+	if len(digits) < 2 || digits[0] != '0' {
+		return nil
+	}
+	hex := digits[1] == 'x' || digits[1] == 'X'
+	if !hex && (digits[1] < '0' || digits[1] > '9') {
+		return nil // not a number: the type check says so
+	}
+	plain := strings.TrimLeft(digits, "0")
+	if plain == "" {
+		plain = "0"
+	}
+	base, body := 8, digits[1:]
+	if hex {
+		base, body = 16, digits[2:]
+	}
+	if v, err := strconv.ParseUint(body, base, 64); err == nil && body != "" {
+		if hex {
+			return fmt.Errorf("%w for %s: the kernel reads %q as %d (base 0: 0x is hex); write the decimal %d", ErrBadValue, k.Name, field, v, v)
+		}
+		return fmt.Errorf("%w for %s: the kernel reads %q as %d (base 0: a leading 0 is octal); write %d, or %s without the leading 0", ErrBadValue, k.Name, field, v, v, plain)
+	}
+	return fmt.Errorf("%w for %s: the kernel does not read %q as the decimal %s (base 0: a leading 0 is octal, 0x hex); write it without the leading 0", ErrBadValue, k.Name, field, plain)
+}
+
+// Lowers reports whether writing value over current lowers key: one rule for
+// tune, sysctl set and (through LowersLimit) rlimit set, all refused without
+// --allow-lower. Mode keys (tcp_syncookies) are never lowered, only switched;
+// values that are not single integers (a port range) are not compared.
+func Lowers(key, current, value string) bool {
+	cur, err1 := strconv.ParseInt(strings.TrimSpace(current), 10, 64)
+	val, err2 := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return LowersInt(key, cur, val)
+}
+
+// LowersInt is Lowers for values already parsed (registry.LowersInt).
+func LowersInt(key string, current, value int64) bool { return registry.LowersInt(key, current, value) }
+
+// IsMode reports whether key is a registry mode key (registry.IsMode).
+func IsMode(key string) bool { return registry.IsMode(key) }

@@ -2,6 +2,7 @@ package sysctl
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -15,7 +16,15 @@ func TestParseAssignment(t *testing.T) {
 	}{
 		{arg: "somaxconn=8192", wantKey: "net.core.somaxconn", wantValue: "8192"},
 		{arg: "net/core/somaxconn= 8192 ", wantKey: "net.core.somaxconn", wantValue: "8192"},
-		{arg: "net.core.somaxconn=+010", wantKey: "net.core.somaxconn", wantValue: "10"},
+		{arg: "net.core.somaxconn=+10", wantKey: "net.core.somaxconn", wantValue: "10"},
+		{arg: "net.core.somaxconn=+010", wantErr: ErrBadValue},
+		{arg: "tcp_synack_retries=010", wantErr: ErrBadValue},
+		{arg: "somaxconn=0x1000", wantErr: ErrBadValue},
+		{arg: "somaxconn=0X10", wantErr: ErrBadValue},
+		{arg: "somaxconn=09", wantErr: ErrBadValue},
+		{arg: "somaxconn=00", wantErr: ErrBadValue},
+		{arg: "somaxconn=0", wantKey: "net.core.somaxconn", wantValue: "0"},
+		{arg: "net.ipv4.ip_local_port_range=010 65000", allowUnknown: true, wantErr: ErrBadValue},
 		{arg: "tcp_syncookies=255", wantKey: "net.ipv4.tcp_syncookies", wantValue: "255"},
 		{arg: "nr_open=64", wantKey: "fs.nr_open", wantValue: "64"},
 		{arg: "file-max=9223372036854775807", wantKey: "fs.file-max", wantValue: "9223372036854775807"},
@@ -73,6 +82,43 @@ func TestSameValue(t *testing.T) {
 	for _, tt := range tests {
 		if got := SameValue(tt.a, tt.b); got != tt.want {
 			t.Errorf("SameValue(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// TestBaseZeroSaysWhatTheKernelReads: the refusal names the number the
+// kernel would have taken, in one line.
+func TestBaseZeroSaysWhatTheKernelReads(t *testing.T) {
+	tests := map[string]string{
+		"tcp_synack_retries=010": `the kernel reads "010" as 8 (base 0: a leading 0 is octal); write 8, or 10 without the leading 0`,
+		"somaxconn=0x1000":       `the kernel reads "0x1000" as 4096 (base 0: 0x is hex); write the decimal 4096`,
+		"somaxconn=09":           `the kernel does not read "09" as the decimal 9`,
+	}
+	for arg, want := range tests {
+		_, _, err := ParseAssignment(arg, false)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseAssignment(%q) = %v; want one line saying %q", arg, err, want)
+		}
+	}
+}
+
+func TestLowers(t *testing.T) {
+	tests := []struct {
+		key, current, value string
+		want                bool
+	}{
+		{"net.core.somaxconn", "128", "64", true},
+		{"net.core.somaxconn", "128", "128", false},
+		{"net.core.somaxconn", "128", "4096", false},
+		{"net.ipv4.tcp_syncookies", "2", "1", false}, // a mode, not a capacity
+		{"net.ipv4.tcp_abort_on_overflow", "1", "0", false},
+		{"net.ipv4.tcp_synack_retries", "5", "3", true},
+		{"net.ipv4.ip_local_port_range", "32768 60999", "10000 65000", false},
+		{"net.ipv4.ip_forward", "1", "0", true},
+	}
+	for _, tt := range tests {
+		if got := Lowers(tt.key, tt.current, tt.value); got != tt.want {
+			t.Errorf("Lowers(%s, %s, %s) = %v, want %v", tt.key, tt.current, tt.value, got, tt.want)
 		}
 	}
 }

@@ -64,6 +64,10 @@ func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
+	var ie *InterruptedError
+	if errors.As(err, &ie) {
+		return ie.ExitCode()
+	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
@@ -84,4 +88,10 @@ const ExitCodesHelp = `backlogctl exits with:
      expression or policy; nothing on the host was changed
   3  could not read or change what was asked: permission denied, a key absent
      in this kernel or network namespace, a write that failed and was rolled back
+  130  SIGINT (Ctrl-C) arrived while tune --apply or sysctl set was writing:
+     it waited for the write in progress, then every value written was
+     restored and the record says so (tune --rollback finishes restoring,
+     then exits so)
+  143  the same for SIGTERM
+  129  the same for SIGHUP
 `

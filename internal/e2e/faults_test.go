@@ -67,7 +67,8 @@ func readKey(t *testing.T, key string) int64 {
 
 // SIGKILL at any moment of `tune --apply --persist` leaves the state file and
 // the sysctl.d file either old or new, never truncated, and `tune --rollback`
-// still puts every value (and the sysctl.d file) back.
+// still puts every value (and the sysctl.d file) back. Half the kills are
+// timed from the start, half from the moment the record appears.
 func TestTuneSurvivesSIGKILL(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
@@ -92,13 +93,7 @@ func TestTuneSurvivesSIGKILL(t *testing.T) {
 	outcomes := map[string]int{}
 	for i := 1; i <= rounds; i++ {
 		c := apply(i)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Delays spread from 0 to 1.5x a whole run: before, during and after the writes.
-		time.Sleep(full * 3 * time.Duration(i) / (2 * rounds))
-		_ = c.Process.Signal(syscall.SIGKILL)
-		err := c.Wait()
+		err := startAndSignal(t, c, h.state, i, rounds, full, syscall.SIGKILL)
 		outcome := "completed"
 		if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			outcome = "killed"

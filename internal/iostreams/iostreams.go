@@ -80,6 +80,20 @@ func (s *IOStreams) TerminalWidth() int {
 // back to asking the terminal.
 func (s *IOStreams) SetTerminalWidth(cols int) { s.width = cols }
 
+// TerminalHeight is the output terminal's height in rows, or 0 when unknown
+// (not a terminal), for views that redraw in place like top.
+func (s *IOStreams) TerminalHeight() int {
+	f, ok := s.Out.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Row)
+}
+
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil

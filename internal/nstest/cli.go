@@ -122,3 +122,11 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return out.Close()
 }
+
+// CLICommand is the test binary as backlogctl (see Main) with args, not yet
+// started: for tests that signal a long-running command while it runs.
+func CLICommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), cliEnv+"=1")
+	return cmd
+}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -61,16 +62,20 @@ func IsolateMount(t *testing.T) bool {
 // BindReadOnly makes path read-only until the test ends by bind-mounting it
 // onto itself read-only: a write to a /proc/sys file then fails with EROFS,
 // as in a container. It refuses to run outside an IsolateMount child, so the
-// host's mounts are never touched.
-func BindReadOnly(t testing.TB, path string) {
+// host's mounts are never touched. The returned func makes path writable
+// again before the test ends (calling it is optional).
+func BindReadOnly(t testing.TB, path string) (release func()) {
 	t.Helper()
 	if os.Getenv(mountEnv) != "1" || os.Getenv(childEnv) == "" {
 		t.Fatalf("BindReadOnly(%s) outside a private mount namespace: refusing to touch the host", path)
 	}
 	run(t, "mount", "--bind", path, path)
+	var once sync.Once
+	release = func() { once.Do(func() { run(t, "umount", path) }) }
 	// Undone before earlier cleanups run, so t.TempDir can remove what it made.
-	t.Cleanup(func() { run(t, "umount", path) })
+	t.Cleanup(release)
 	run(t, "mount", "-o", "remount,bind,ro", path)
+	return release
 }
 
 // InFreshNetns runs a command in a new, empty network namespace of its own

@@ -26,7 +26,9 @@ func TestObserveUnderChurn(t *testing.T) {
 		if obs.ListenersError != "" || len(obs.Warnings) > 0 {
 			t.Fatalf("window %d: listeners error %q, warnings %q", i, obs.ListenersError, obs.Warnings)
 		}
-		if obs.Window == nil || obs.Window.Samples < 10 {
+		// A window compares samples: it holds at least two, however few a
+		// loaded machine manages in a second.
+		if obs.Window == nil || obs.Window.Samples < 2 {
 			t.Fatalf("window %d: too few samples: %+v", i, obs.Window)
 		}
 		var ports []uint16

@@ -51,6 +51,9 @@ type Key struct {
 	Meaning string `json:"meaning"`
 	// ReadOnly keys are reported but never written (fs.file-nr).
 	ReadOnly bool `json:"read_only,omitempty"`
+	// Mode keys select a behaviour (tcp_syncookies 0/1/2): a smaller number
+	// is another mode, not less capacity, so changing one never "lowers" it.
+	Mode bool `json:"mode,omitempty"`
 }
 
 // Path returns the key's path relative to /proc/sys.
@@ -72,12 +75,12 @@ var Registry = []Key{
 	},
 	{
 		Name: "net.ipv4.tcp_syncookies", Aliases: []string{"tcp_syncookies", "syncookies"},
-		Scope: ScopeNetns, Kind: KindU8, Min: 0, Max: 255, Default: "1",
+		Scope: ScopeNetns, Kind: KindU8, Min: 0, Max: 255, Default: "1", Mode: true,
 		Meaning: "0 off, 1 send cookies when the SYN queue overflows, 2 always",
 	},
 	{
 		Name: "net.ipv4.tcp_abort_on_overflow", Aliases: []string{"tcp_abort_on_overflow", "abort_on_overflow"},
-		Scope: ScopeNetns, Kind: KindU8, Min: 0, Max: 1, Default: "0",
+		Scope: ScopeNetns, Kind: KindU8, Min: 0, Max: 1, Default: "0", Mode: true,
 		Meaning: "1 resets the client when the accept queue is full; 0 drops the ACK and retries",
 	},
 	{
@@ -127,4 +130,17 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// LowersInt reports whether setting key from current to value lowers it:
+// the one rule tune, sysctl set and rlimit set share. A mode key chooses a
+// behaviour, not a size, so setting it never lowers anything.
+func LowersInt(key string, current, value int64) bool {
+	return !IsMode(key) && value < current
+}
+
+// IsMode reports whether key is a registry mode key (Key.Mode).
+func IsMode(key string) bool {
+	k, ok := Lookup(key)
+	return ok && k.Mode
 }

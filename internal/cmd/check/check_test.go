@@ -105,6 +105,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{"bad policy", []string{"--policy", badPolicy}, 2},
 		{"empty policy", []string{"--policy", emptyPolicy}, 2},
 		{"missing policy file", []string{"--policy", filepath.Join(t.TempDir(), "none.yaml")}, 2},
+		{"endless policy file", []string{"--policy", "/dev/zero"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

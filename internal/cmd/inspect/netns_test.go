@@ -127,6 +127,8 @@ func TestNetnsErrors(t *testing.T) {
 	}{
 		{[]string{"--netns", "no-such-backlogctl-namespace"}, cmdutil.ExitUsage, "no such network namespace"},
 		{[]string{"--netns", "/etc/hostname"}, cmdutil.ExitUsage, "not a network namespace"},
+		{[]string{"--netns", "/proc/self/ns/mnt"}, cmdutil.ExitUsage, "/proc/self/ns/mnt is a mount namespace, not a network namespace"},
+		{[]string{"--netns", "/proc/self/ns/uts"}, cmdutil.ExitUsage, "is a uts namespace"},
 		{[]string{"--netns", "x", "--all-netns"}, cmdutil.ExitUsage, "cannot be used together"},
 	} {
 		_, _, err := runInspect(t, tt.args...)

@@ -24,6 +24,7 @@ type SetOptions struct {
 	Nofile     string
 	Unit       string
 	Write      bool
+	AllowLower bool
 	SystemdDir string
 	Output     string
 
@@ -52,7 +53,7 @@ type SetResult struct {
 func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command {
 	opts := &SetOptions{IO: f.IOStreams, Set: rlimit.Set}
 	cmd := &cobra.Command{
-		Use:   "set (--pid PID | --systemd-unit UNIT) --nofile SOFT[:HARD]",
+		Use:   "set [--pid PID] [--systemd-unit UNIT [--write]] --nofile SOFT[:HARD]",
 		Short: "Change a running process's descriptor limit, or write a systemd drop-in for it",
 		Long: `Change RLIMIT_NOFILE.
 
@@ -72,9 +73,18 @@ effect after 'systemctl daemon-reload' and a restart of the unit. A later
 override.conf from 'systemctl edit' still wins. UNIT is a name like nginx or
 nginx.service, never a path. 'backlogctl rlimit' shows each process's unit.
 
-Refused before anything changes: a soft limit above the hard one, and a hard
-limit above fs.nr_open (the kernel refuses it even for root). Raising a hard
-limit needs CAP_SYS_RESOURCE; changing another user's process needs it too.
+Give one of --pid and --systemd-unit, or both: then the process is changed
+now and the drop-in keeps the same limits (SOFT alone keeps the process's
+hard limit in both); if the drop-in cannot be written, the process's
+previous limits are put back.
+
+Refused before anything changes: a soft limit above the hard one, a hard
+limit above fs.nr_open (the kernel refuses it even for root), a soft limit
+below the descriptors the process has open (its next accept() would fail
+with EMFILE; refused even with --allow-lower), and with --pid, a soft or
+hard limit lower than the process's current one unless --allow-lower (the
+rule tune and sysctl set follow). Raising a hard limit needs
+CAP_SYS_RESOURCE; changing another user's process needs it too.
 
 Exit status: 0 on success; 2 on bad input (malformed or refused values,
 missing flags, a bad unit name); 3 when the process does not exist, the
@@ -89,7 +99,10 @@ changed on exit 2 or 3.`,
   # print the drop-in for nginx.service, then install it
   backlogctl rlimit set --systemd-unit nginx --nofile 65536:65536
   backlogctl rlimit set --systemd-unit nginx --nofile 65536:65536 --write
-  systemctl daemon-reload && systemctl restart nginx.service`,
+  systemctl daemon-reload && systemctl restart nginx.service
+
+  # both: change pid 4242 now and keep it for nginx.service
+  backlogctl rlimit set --pid 4242 --systemd-unit nginx --nofile 65536 --write`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
@@ -107,6 +120,7 @@ changed on exit 2 or 3.`,
 	cmd.Flags().StringVar(&opts.Nofile, "nofile", "", "new RLIMIT_NOFILE as `SOFT[:HARD]`")
 	cmd.Flags().StringVar(&opts.Unit, "systemd-unit", "", "print the LimitNOFILE= drop-in for the service `UNIT`")
 	cmd.Flags().BoolVar(&opts.Write, "write", false, "with --systemd-unit: install the drop-in under /etc/systemd/system/UNIT.d/")
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
 	cmd.Flags().StringVar(&opts.SystemdDir, "systemd-dir", rlimit.SystemdDir, "directory holding unit drop-ins (for tests)")
 	_ = cmd.Flags().MarkHidden("systemd-dir")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
@@ -171,8 +185,11 @@ func setRun(o *SetOptions) error {
 		}
 		res.PID, res.ProcessUnit = o.PID, proc.Unit
 		if proc.OpenFDs != nil && uint64(*proc.OpenFDs) > target.Soft {
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: pid %d has %d descriptors open, more than the new soft limit %d: its next accept() will fail with EMFILE\n",
-				o.PID, *proc.OpenFDs, target.Soft)
+			return cmdutil.UsageErrorf("refusing --nofile %s for pid %d: it has %d descriptors open, more than the soft limit %d: its next accept() would fail with EMFILE (refused even with --allow-lower); nothing was changed",
+				o.Nofile, o.PID, *proc.OpenFDs, target.Soft)
+		}
+		if low := lowered(o.PID, current, target); len(low) > 0 && !o.AllowLower {
+			return cmdutil.LoweringError(low)
 		}
 	}
 	persistent := o.request.Persistent()
@@ -207,4 +224,17 @@ func setRun(o *SetOptions) error {
 		res.Written = true
 	}
 	return renderSet(o, &res)
+}
+
+// lowered lists the limits target lowers, by the rule tune and sysctl set
+// share: any value below the current one.
+func lowered(pid int, current, target rlimit.Nofile) []string {
+	var out []string
+	if target.Soft < current.Soft {
+		out = append(out, cmdutil.Lowered(fmt.Sprintf("pid %d's soft limit", pid), rlimit.FormatLimit(current.Soft), rlimit.FormatLimit(target.Soft)))
+	}
+	if target.Hard < current.Hard {
+		out = append(out, cmdutil.Lowered(fmt.Sprintf("pid %d's hard limit", pid), rlimit.FormatLimit(current.Hard), rlimit.FormatLimit(target.Hard)))
+	}
+	return out
 }

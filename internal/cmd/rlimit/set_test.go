@@ -146,6 +146,14 @@ func TestSetRealChildProcess(t *testing.T) {
 	io, _, out, _ := iostreams.Test()
 	o := &SetOptions{IO: io, ProcRoot: "/proc", SysRoot: "/proc/sys", Output: "json", Set: rlimit.Set,
 		PID: pid, PIDGiven: true, Nofile: "3000:3500", SystemdDir: t.TempDir()}
+	// The hard limit goes down from 4096: refused without --allow-lower.
+	if err := run(o); cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "hard limit from 4096 to 3500 without --allow-lower") {
+		t.Errorf("lowering the hard limit: err = %v (exit %d), want exit 2 naming it", err, cmdutil.ExitCode(err))
+	}
+	if got, _ := rlimit.ReadNofile("/proc", pid); got != (rlimit.Nofile{Soft: 1024, Hard: 4096}) {
+		t.Fatalf("after a refused lowering: %+v, want 1024:4096", got)
+	}
+	o.AllowLower = true
 	if err := run(o); err != nil {
 		t.Fatal(err)
 	}
@@ -172,5 +180,57 @@ func TestSetRealChildProcess(t *testing.T) {
 	var np *rlimit.NoProcessError
 	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !errors.As(err, &np) {
 		t.Errorf("exited process: err = %v (exit %d), want exit 3 no process", err, cmdutil.ExitCode(err))
+	}
+}
+
+// Lowering a limit needs --allow-lower; lowering the soft limit below the
+// descriptors the process has open is refused even with it.
+func TestSetLoweringPolicy(t *testing.T) {
+	tests := []struct {
+		name       string
+		nofile     string
+		allowLower bool
+		code       int
+		msg        string
+	}{
+		{"raise", "2048", false, 0, ""},
+		{"lower soft", "512", false, 2, "refusing to lower pid 4194305's soft limit from 1024 to 512 without --allow-lower"},
+		{"lower hard", "1024:2048", false, 2, "pid 4194305's hard limit from 4096 to 2048"},
+		{"lower with --allow-lower", "512:2048", true, 0, ""},
+		// The fixture has 4 descriptors open.
+		{"below open descriptors", "3", true, 2, "it has 4 descriptors open, more than the soft limit 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, calls, _, _ := setOpts(t, nil)
+			o.PID, o.PIDGiven, o.Nofile, o.AllowLower = nginxPID, true, tt.nofile, tt.allowLower
+			err := run(o)
+			if cmdutil.ExitCode(err) != tt.code || (tt.msg != "" && !strings.Contains(err.Error(), tt.msg)) {
+				t.Fatalf("err = %v (exit %d), want exit %d saying %q", err, cmdutil.ExitCode(err), tt.code, tt.msg)
+			}
+			if tt.code != 0 && len(*calls) != 0 {
+				t.Errorf("a refused set called prlimit: %+v", *calls)
+			}
+		})
+	}
+}
+
+// --pid and --systemd-unit together: the process is changed now and the
+// drop-in keeps the same limits.
+func TestSetPIDAndUnitDoBoth(t *testing.T) {
+	o, calls, out, _ := setOpts(t, nil)
+	o.PID, o.PIDGiven, o.Nofile, o.Unit, o.Write = nginxPID, true, "2048", "nginx", true
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	if want := []setCall{{nginxPID, rlimit.Nofile{Soft: 2048, Hard: 4096}}}; !slices.Equal(*calls, want) {
+		t.Errorf("Set calls = %+v, want %+v", *calls, want)
+	}
+	b, err := os.ReadFile(filepath.Join(o.SystemdDir, "nginx.service.d", rlimit.DropInName))
+	if err != nil || string(b) != "[Service]\nLimitNOFILE=2048:4096\n" {
+		t.Errorf("drop-in = %q, %v; want the process's new limits 2048:4096", b, err)
+	}
+	if !strings.Contains(out.String(), "1024:4096 -> 2048:4096") || !strings.Contains(out.String(), "wrote ") {
+		t.Errorf("stdout = %q, want both the process change and the drop-in", out)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmd/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmd/rlimit"
 	sysctlcmd "github.com/backlogctl/backlogctl/internal/cmd/sysctl"
+	tracecmd "github.com/backlogctl/backlogctl/internal/cmd/trace"
 	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/cmd/version"
 	"github.com/backlogctl/backlogctl/internal/cmd/watch"
@@ -54,6 +55,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(advise.NewCmdAdvise(f, nil))
 	cmd.AddCommand(exporter.NewCmdExporter(f, nil))
 	cmd.AddCommand(watch.NewCmdWatch(f, nil))
+	cmd.AddCommand(tracecmd.NewCmdTrace(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	cmdutil.TidyFlagHelp(cmd)
 	return cmd

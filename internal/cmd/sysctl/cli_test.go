@@ -90,17 +90,25 @@ func TestSet(t *testing.T) {
 		{name: "two keys", args: []string{"set", "somaxconn=8192", "net.core.netdev_max_backlog=2000"},
 			stdout: "net.core.somaxconn = 8192\nnet.core.netdev_max_backlog = 2000\n",
 			after:  map[string]string{"net/core/somaxconn": "8192", "net/core/netdev_max_backlog": "2000"}},
-		{name: "lowering needs no flag", args: []string{"set", "somaxconn=128"}, stdout: "net.core.somaxconn = 128\n",
+		{name: "lowering needs --allow-lower", args: []string{"set", "somaxconn=128"}, code: 2,
+			stderr: "refusing to lower net.core.somaxconn from 4096 to 128 without --allow-lower; nothing was changed"},
+		{name: "lowering with --allow-lower", args: []string{"set", "--allow-lower", "somaxconn=128"}, stdout: "net.core.somaxconn = 128\n",
 			after: map[string]string{"net/core/somaxconn": "128"}},
-		{name: "json", args: []string{"set", "-o", "json", "tcp_synack_retries=3"},
-			stdout: "[\n  {\n    \"key\": \"net.ipv4.tcp_synack_retries\",\n    \"value\": \"3\"\n  }\n]\n",
-			after:  map[string]string{"net/ipv4/tcp_synack_retries": "3"}},
+		{name: "a mode key is not lowered", args: []string{"set", "tcp_syncookies=0"}, stdout: "net.ipv4.tcp_syncookies = 0\n",
+			after: map[string]string{"net/ipv4/tcp_syncookies": "0"}},
+		{name: "octal as the kernel reads it", args: []string{"set", "tcp_synack_retries=010"}, code: 2,
+			stderr: `the kernel reads "010" as 8`},
+		{name: "hex as the kernel reads it", args: []string{"set", "somaxconn=0x1000"}, code: 2,
+			stderr: `the kernel reads "0x1000" as 4096`},
+		{name: "json", args: []string{"set", "-o", "json", "tcp_synack_retries=7"},
+			stdout: "[\n  {\n    \"key\": \"net.ipv4.tcp_synack_retries\",\n    \"value\": \"7\"\n  }\n]\n",
+			after:  map[string]string{"net/ipv4/tcp_synack_retries": "7"}},
 		{name: "second value bad: nothing written", args: []string{"set", "somaxconn=8192", "tcp_syncookies=300"}, code: 2, stderr: "300 is out of range 0..255"},
 		{name: "non-numeric", args: []string{"set", "somaxconn=big"}, code: 2, stderr: `"big" is not an integer`},
 		{name: "unknown key", args: []string{"set", "net.ipv4.ip_forward=1"}, code: 2, stderr: "not a tunable backlogctl knows"},
 		{name: "dot-dot with --force", args: []string{"set", "--force", "../../etc/passwd=x"}, code: 2, stderr: "'..'"},
 		{name: "no equals", args: []string{"set", "somaxconn"}, code: 2, stderr: "want KEY=VALUE"},
-		{name: "twice", args: []string{"set", "somaxconn=1", "net.core.somaxconn=2"}, code: 2, stderr: "set twice"},
+		{name: "twice", args: []string{"set", "somaxconn=10000", "net.core.somaxconn=20000"}, code: 2, stderr: "set twice"},
 		{name: "no arguments", args: []string{"set"}, code: 2, stderr: "sysctl set needs at least 1 KEY=VALUE"},
 		{name: "absent key: nothing written", args: []string{"set", "somaxconn=8192", "--force", "net.ipv4.no_such_key=1"}, code: 3, stderr: "not visible here"},
 	}
@@ -230,5 +238,46 @@ func TestCompletion(t *testing.T) {
 		if res.Code != 0 || !strings.Contains(res.Stdout, tt.want) {
 			t.Errorf("%v: exit %d, stdout %q; want a line starting %q", tt.args, res.Code, res.Stdout, tt.want)
 		}
+	}
+}
+
+// TestSetIsRecordedForRollback: set records the previous values in the
+// state dir tune uses, so `tune --rollback` undoes it, port ranges included;
+// while a set is unresolved (killed midway) the next set refuses to start.
+func TestSetIsRecordedForRollback(t *testing.T) {
+	sys := sysctltest.Tree(t, sysctltest.With(map[string]string{"net/ipv4/ip_local_port_range": "32768\t60999\n"}))
+	state := t.TempDir()
+	before := sysctltest.Read(t, sys)
+	cli := func(args ...string) nstest.Result {
+		return nstest.RunCLI(t, nstest.CLI{Args: append(args, "--state-dir", state), Env: []string{"BACKLOGCTL_SYSCTL_ROOT=" + sys}})
+	}
+	if res := cli("sysctl", "set", "--force", "somaxconn=8192", "net.ipv4.ip_local_port_range=10000 65000"); res.Code != 0 {
+		t.Fatalf("set: exit %d %s", res.Code, res.Stderr)
+	}
+	st, err := sysctl.LoadState(state)
+	if err != nil || st.Command != "sysctl set" || st.Status != sysctl.StatusApplied || len(st.Steps) != 2 {
+		t.Fatalf("record after set = %+v, %v; want an applied sysctl set with 2 steps", st, err)
+	}
+	if res := cli("tune", "--rollback", "--yes"); res.Code != 0 {
+		t.Fatalf("tune --rollback: exit %d %s", res.Code, res.Stderr)
+	}
+	if diff := cmp.Diff(before, sysctltest.Read(t, sys)); diff != "" {
+		t.Errorf("tree after the rollback (-before +after):\n%s", diff)
+	}
+
+	// A set that died after recording: the next one refuses, naming it.
+	st.Status = sysctl.StatusApplying
+	if err := sysctl.SaveState(state, st); err != nil {
+		t.Fatal(err)
+	}
+	res := cli("sysctl", "set", "tcp_max_syn_backlog=4096")
+	if res.Code != 3 || !strings.Contains(res.Stderr, "the sysctl set of") || !strings.Contains(res.Stderr, "backlogctl tune --rollback") {
+		t.Errorf("set over an unresolved set: exit %d %q; want 3 naming it and tune --rollback", res.Code, res.Stderr)
+	}
+	if res := cli("sysctl", "set", "--force-new", "tcp_max_syn_backlog=4096"); res.Code != 0 {
+		t.Errorf("set --force-new: exit %d %q", res.Code, res.Stderr)
+	}
+	if st, _ := sysctl.LoadState(state); st.Superseded == nil || st.Superseded.Command != "sysctl set" {
+		t.Errorf("after --force-new the record does not keep the old one: %+v", st)
 	}
 }

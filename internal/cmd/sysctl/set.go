@@ -3,6 +3,7 @@ package sysctl
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,8 +16,11 @@ import (
 type SetOptions struct {
 	IO          *iostreams.IOStreams
 	SysRoot     string
+	ProcRoot    string
 	Assignments []string
 	Force       bool
+	AllowLower  bool
+	ForceNew    bool
 	StateDir    string
 	Output      string
 
@@ -43,19 +47,33 @@ func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command 
     is 0..255, net.core.somaxconn 0..2147483647, ...) and every key is read and
     opened for writing before the first write: bad input (exit 2), no
     permission or a read-only /proc/sys (exit 3) change nothing;
+  - a value lower than the current one needs --allow-lower (exit 2 without
+    it), the same rule as tune and rlimit set; mode keys (tcp_syncookies,
+    tcp_abort_on_overflow) are switched, never "lowered";
+  - numbers are decimal: the kernel reads 010 as 8 and 0x10 as 16, so a
+    leading 0 or 0x is refused (exit 2) rather than written;
+  - the previous values are recorded in --state-dir (default
+    /var/lib/backlogctl) before the first write, in the same record tune
+    --apply keeps: 'backlogctl tune --rollback' undoes the last set or apply;
   - each value is read back after writing; if a write fails, every value
-    already written is restored and set exits 3 naming the key and why;
+    already written is restored and set exits 3 naming the key and why; a
+    value that cannot be restored stays owed in the record, and the next
+    set or apply refuses to start until tune --rollback restores it
+    (--force-new starts anyway and keeps the old record in the new one);
+  - SIGINT, SIGTERM or SIGHUP during the writes waits for the write in
+    progress, restores every value written and exits 128+signal;
   - one run at a time: set and tune --apply share a lock in --state-dir.
 
-Unlike tune, set asks no questions, needs no --allow-lower and keeps no record
-for --rollback: it does exactly what it is told, like sysctl(8). Changes last
-until reboot; use tune --persist to keep them.`,
+Unlike tune, set asks no questions. Changes last until reboot; use tune
+--persist to keep them.`,
 		Example: `  sudo backlogctl sysctl set somaxconn=8192
   sudo backlogctl sysctl set net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
-  sudo backlogctl sysctl set --force net.ipv4.ip_local_port_range="10000 65000"`,
+  sudo backlogctl sysctl set --force net.ipv4.ip_local_port_range="10000 65000"
+  sudo backlogctl sysctl set --allow-lower somaxconn=1024
+  sudo backlogctl tune --rollback --yes   # undo the last set`,
 		Args: cmdutil.MinimumArgs(1, "KEY=VALUE"),
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.SysRoot, opts.Assignments = f.SysRoot, args
+			opts.SysRoot, opts.ProcRoot, opts.Assignments = f.SysRoot, f.ProcRoot, args
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -66,7 +84,9 @@ until reboot; use tune --persist to keep them.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow keys outside backlogctl's registry (values are written as given)")
-	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` holding the lock shared with tune --apply")
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	cmd.Flags().BoolVar(&opts.ForceNew, "force-new", false, "start even though the last change is unresolved (its record is kept in the new one)")
+	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock, shared with tune")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	return cmd
 }
@@ -101,6 +121,10 @@ func setRun(o *SetOptions) error {
 		return cmdutil.EnvError(err)
 	}
 	defer lock.Release()
+	superseded, err := sysctl.CheckResolved(o.StateDir, o.ForceNew)
+	if err != nil {
+		return cmdutil.EnvError(err)
+	}
 	sys := sysctl.NewFS(o.SysRoot)
 	txn, err := sys.Prepare(o.settings)
 	if err != nil {
@@ -109,8 +133,38 @@ func setRun(o *SetOptions) error {
 		}
 		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
 	}
-	if err := txn.Commit(); err != nil {
+	if !o.AllowLower {
+		var low []string
+		for _, st := range txn.Steps {
+			if sysctl.Lowers(st.Key, st.Previous, st.Value) {
+				low = append(low, cmdutil.Lowered(st.Key, st.Previous, st.Value))
+			}
+		}
+		if len(low) > 0 {
+			return cmdutil.LoweringError(low)
+		}
+	}
+	netns, _ := sysctl.NetnsInode(o.ProcRoot) // 0: unknown, rollback does not check
+	// From the record to the end, a termination signal waits for the write
+	// in progress, then everything written is restored.
+	guard := cmdutil.DeferSignals()
+	defer guard.Stop()
+	entry, err := sysctl.Begin(o.StateDir, sysctl.State{
+		Time: time.Now().UTC(), Command: "sysctl set", SysRoot: sys.Root(), Netns: netns,
+		Steps: txn.Steps, Superseded: superseded,
+	})
+	if err != nil {
 		return cmdutil.EnvError(err)
+	}
+	txn.Interrupted = guard.Err
+	if err := txn.Commit(); err != nil {
+		return cmdutil.EnvError(entry.Fail(err)) // a signal exits 128+signal
+	}
+	if err := guard.Err(); err != nil {
+		return cmdutil.EnvError(entry.Fail(sys.Undo(txn.Steps, err)))
+	}
+	if err := entry.Done(); err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: could not mark the change as complete: %v\n", err)
 	}
 	vals := make([]Value, 0, len(o.settings))
 	for _, s := range o.settings {

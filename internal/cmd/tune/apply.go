@@ -2,9 +2,7 @@ package tune
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
@@ -22,6 +20,9 @@ func applyRun(o *Options) error {
 			return cmdutil.EnvError(err)
 		}
 		defer lock.Release()
+		if o.superseded, err = sysctl.CheckResolved(o.StateDir, o.ForceNew); err != nil {
+			return cmdutil.EnvError(err)
+		}
 	}
 	plan, warnings, err := buildPlan(o, fs)
 	if err != nil {
@@ -37,7 +38,7 @@ func applyRun(o *Options) error {
 	}
 	if o.Apply && !o.AllowLower {
 		if low := lowering(plan); len(low) > 0 {
-			return cmdutil.UsageErrorf("refusing to lower %s without --allow-lower; nothing was changed", describe(low))
+			return cmdutil.LoweringError(describe(low))
 		}
 	}
 	var persist *persistPlan
@@ -86,32 +87,35 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 		return writeError(err)
 	}
 	state := sysctl.State{
-		Time: time.Now().UTC(), Status: sysctl.StatusApplying,
-		SysRoot: fs.Root(), Netns: r.Netns, Steps: txn.Steps,
+		Time: time.Now().UTC(), Command: "tune --apply",
+		SysRoot: fs.Root(), Netns: r.Netns, Steps: txn.Steps, Superseded: o.superseded,
 	}
 	if persist != nil {
 		state.Persist = &persist.record
 	}
-	if err := sysctl.SaveState(o.StateDir, state); err != nil {
-		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
-	}
-	r.StateFile = filepath.Join(o.StateDir, sysctl.StateFile)
-	if err := o.commit(txn); err != nil {
-		state.Status = sysctl.StatusFailed
-		_ = sysctl.SaveState(o.StateDir, state)
+	// From the record to the end, a termination signal waits for the write
+	// in progress, then everything written is restored (see exit-codes).
+	guard := cmdutil.DeferSignals()
+	defer guard.Stop()
+	entry, err := sysctl.Begin(o.StateDir, state)
+	if err != nil {
 		return cmdutil.EnvError(err)
+	}
+	r.StateFile = entry.File()
+	txn.Interrupted = guard.Err
+	if err := o.commit(txn); err != nil {
+		return cmdutil.EnvError(entry.Fail(err)) // a signal exits 128+signal
+	}
+	if err := guard.Err(); err != nil {
+		return cmdutil.EnvError(entry.Fail(fs.Undo(txn.Steps, err)))
 	}
 	if persist != nil {
 		if err := sysctl.WriteFileAtomic(persist.file, persist.content); err != nil {
-			state.Status = sysctl.StatusFailed
-			_ = sysctl.SaveState(o.StateDir, state)
-			return cmdutil.EnvError(fmt.Errorf("%w; %s", err, undo(fs, txn.Steps)))
+			return cmdutil.EnvError(entry.Fail(fs.Undo(txn.Steps, err)))
 		}
 		r.Persisted = persist.file
 	}
-	state.Status = sysctl.StatusApplied
-	if err := sysctl.SaveState(o.StateDir, state); err != nil {
-		// The record still says "applying", which --rollback also undoes.
+	if err := entry.Done(); err != nil {
 		warn(o, r, fmt.Sprintf("could not mark the apply as complete: %v", err))
 	}
 	r.Done = true
@@ -125,13 +129,13 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 	return renderResult(o, r, summary)
 }
 
-// describe lists changes as "net.core.somaxconn from 8192 to 4096, ...".
-func describe(cs []advise.Change) string {
+// describe lists changes as "net.core.somaxconn from 8192 to 4096", ...
+func describe(cs []advise.Change) []string {
 	parts := make([]string, 0, len(cs))
 	for _, c := range cs {
-		parts = append(parts, fmt.Sprintf("%s from %d to %d", c.Key, *c.Current, c.Target))
+		parts = append(parts, cmdutil.Lowered(c.Key, *c.Current, c.Target))
 	}
-	return strings.Join(parts, ", ")
+	return parts
 }
 
 // writeError maps a failure found before any write: a bad key is the
@@ -141,21 +145,4 @@ func writeError(err error) error {
 		return cmdutil.UsageErrorf("%v; nothing was changed", err)
 	}
 	return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
-}
-
-// undo puts steps back to their previous values after a later failure and
-// says how that went.
-func undo(fs sysctl.FS, steps []sysctl.Step) string {
-	back := make([]sysctl.Setting, 0, len(steps))
-	for i := len(steps) - 1; i >= 0; i-- {
-		back = append(back, sysctl.Setting{Key: steps[i].Key, Value: steps[i].Previous})
-	}
-	txn, err := fs.Prepare(back)
-	if err == nil {
-		err = txn.Commit()
-	}
-	if err != nil {
-		return "could NOT undo the live changes: " + err.Error()
-	}
-	return "the live changes were undone"
 }

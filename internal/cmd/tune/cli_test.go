@@ -183,6 +183,11 @@ func TestTuneAllowLower(t *testing.T) {
 	if res.Code != 0 || h.value(t, "net.core.somaxconn") != "1024" {
 		t.Errorf("with --allow-lower: exit %d (%s), somaxconn %s; want 0 and 1024", res.Code, res.Stderr, h.value(t, "net.core.somaxconn"))
 	}
+	// Mode keys are switched, not lowered: the rule sysctl set shares.
+	res = h.run(t, "--set", "tcp_syncookies=0", "--apply", "--yes")
+	if res.Code != 0 || h.value(t, "net.ipv4.tcp_syncookies") != "0" || strings.Contains(res.Stdout, "needs --allow-lower") {
+		t.Errorf("tcp_syncookies 1 -> 0: exit %d (%s), value %s; want 0 without --allow-lower", res.Code, res.Stderr, h.value(t, "net.ipv4.tcp_syncookies"))
+	}
 }
 
 func TestTuneLockContention(t *testing.T) {
@@ -354,5 +359,50 @@ func TestTunePlansFromFindings(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, sysctltest.Read(t, h.sys)); diff != "" {
 		t.Errorf("a plan without --apply changed tunables (-before +after):\n%s", diff)
+	}
+}
+
+// TestTuneRefusesOverUnresolvedApply: a record left at "applying" (a run
+// killed after its first write) is not overwritten by the next apply, which
+// exits 3 naming it and the commands that resolve it; --force-new goes ahead
+// and keeps the old record inside the new one.
+func TestTuneRefusesOverUnresolvedApply(t *testing.T) {
+	h := newHost(t, sysctltest.With(map[string]string{"net/core/netdev_max_backlog": "16384\n"}))
+	killed := sysctl.State{
+		Status: sysctl.StatusApplying, Command: "tune --apply", SysRoot: h.sys,
+		Steps: []sysctl.Step{{Key: "net.core.netdev_max_backlog", Previous: "1000", Value: "16384"}},
+	}
+	if err := sysctl.SaveState(h.state, killed); err != nil {
+		t.Fatal(err)
+	}
+	res := h.run(t, "--set", "somaxconn=8192", "--apply", "--yes")
+	for _, want := range []string{"was interrupted midway", "net.core.netdev_max_backlog", "backlogctl tune --rollback", "--force-new"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr %q does not say %q", res.Stderr, want)
+		}
+	}
+	if res.Code != 3 || strings.Count(strings.TrimSpace(res.Stderr), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q; want 3 and one line", res.Code, res.Stderr)
+	}
+	if got := h.value(t, "net.core.somaxconn"); got != "4096" {
+		t.Errorf("somaxconn = %s after a refused apply, want 4096", got)
+	}
+	if st, err := sysctl.LoadState(h.state); err != nil || st.Status != sysctl.StatusApplying {
+		t.Fatalf("the refused apply changed the record: %+v %v", st, err)
+	}
+
+	if res := h.run(t, "--set", "somaxconn=8192", "--apply", "--yes", "--force-new"); res.Code != 0 {
+		t.Fatalf("--force-new: exit %d %s", res.Code, res.Stderr)
+	}
+	st, err := sysctl.LoadState(h.state)
+	if err != nil || st.Superseded == nil || st.Superseded.Status != sysctl.StatusApplying ||
+		st.Superseded.Steps[0].Key != "net.core.netdev_max_backlog" {
+		t.Fatalf("after --force-new the record = %+v, %v; want the old record kept as superseded", st, err)
+	}
+	if res := h.run(t, "--rollback", "--yes"); res.Code != 0 || h.value(t, "net.core.somaxconn") != "4096" {
+		t.Errorf("rollback after --force-new: exit %d %s, somaxconn %s", res.Code, res.Stderr, h.value(t, "net.core.somaxconn"))
+	}
+	if res := h.run(t, "--force-new"); res.Code != 2 {
+		t.Errorf("--force-new without --apply: exit %d, want 2", res.Code)
 	}
 }

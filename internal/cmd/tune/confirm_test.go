@@ -139,4 +139,12 @@ func TestBootNetnsWarning(t *testing.T) {
 	if got := bootNetnsWarning(o, netns); len(got) != 0 {
 		t.Errorf("from init's own namespace: %q; want no warning", got)
 	}
+	// /proc/1/ns/net unreadable (hidepid, another pid namespace): say so.
+	o.ProcRoot = sysctltest.Proc(t, "111")
+	if got := bootNetnsWarning(o, netns); len(got) != 1 || !strings.Contains(got[0], "cannot tell whether this is the host's network namespace") {
+		t.Errorf("without /proc/1/ns/net: %q; want one warning saying it cannot tell", got)
+	}
+	if got := bootNetnsWarning(o, global); len(got) != 0 {
+		t.Errorf("without /proc/1/ns/net, global keys only: %q; want no warning", got)
+	}
 }

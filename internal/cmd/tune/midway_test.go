@@ -23,17 +23,9 @@ func TestApplyFailingMidwayRestoresEverything(t *testing.T) {
 	if !nstest.IsolateMount(t) {
 		return
 	}
-	keys := []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries"}
-	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
-	nstest.SetSysctl(t, "net.ipv4.tcp_max_syn_backlog", 2000)
-	nstest.SetSysctl(t, "net.ipv4.tcp_synack_retries", 4)
-	before := sysctltest.Values(t, sysctl.DefaultRoot, keys...)
-
-	ios, _, _, _ := iostreams.Test()
-	stateDir := filepath.Join(t.TempDir(), "state")
+	keys, before, ios, stateDir := midwaySetup(t)
 	o := &Options{
-		IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, AllowLower: true,
-		Sets: []string{"somaxconn=8192", "tcp_max_syn_backlog=8192", "tcp_synack_retries=3"},
+		IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, AllowLower: true, Sets: midwaySets,
 		Commit: func(txn *sysctl.Txn) error {
 			nstest.BindReadOnly(t, "/proc/sys/net/ipv4/tcp_synack_retries")
 			return txn.Commit()
@@ -118,4 +110,112 @@ func TestPersistDirCheckedBeforeApply(t *testing.T) {
 	if v := sysctltest.Values(t, sys, "net.core.netdev_max_backlog")["net.core.netdev_max_backlog"]; v != "1000" {
 		t.Errorf("netdev_max_backlog = %s, want 1000 untouched", v)
 	}
+}
+
+// TestFailedRestoreStaysOwed: the third write fails (its file turns
+// read-only after the checks), and so does restoring the first key (its file
+// turns read-only just before the restore). The value not restored stays
+// owed in the record: a new apply refuses to overwrite it, --rollback keeps
+// trying it and says it still cannot, and once the file is writable again
+// --rollback restores it.
+func TestFailedRestoreStaysOwed(t *testing.T) {
+	if !nstest.IsolateMount(t) {
+		return
+	}
+	keys, before, ios, stateDir := midwaySetup(t)
+	var releaseSomaxconn func()
+	o := &Options{
+		IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, AllowLower: true, Sets: midwaySets,
+		Commit: func(txn *sysctl.Txn) error {
+			txn.BeforeWrite = func(i int, restore bool) {
+				switch {
+				case i == 2 && !restore:
+					nstest.BindReadOnly(t, "/proc/sys/net/ipv4/tcp_synack_retries")
+				case i == 0 && restore:
+					releaseSomaxconn = nstest.BindReadOnly(t, "/proc/sys/net/core/somaxconn")
+				}
+			}
+			return txn.Commit()
+		},
+	}
+	run := func(o *Options) error {
+		t.Helper()
+		if err := o.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return tuneRun(o)
+	}
+	err := run(o)
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv {
+		t.Fatalf("apply = %v, want exit 3", err)
+	}
+	for _, want := range []string{"could NOT restore net.core.somaxconn", "net.core.somaxconn stay owed", "backlogctl tune --rollback"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("apply error %q does not say %q", err, want)
+		}
+	}
+	state, err := sysctl.LoadState(stateDir)
+	if err != nil || state.Status != sysctl.StatusFailed || !cmp.Equal(state.Owed, []string{"net.core.somaxconn"}) {
+		t.Fatalf("state = %+v, %v; want failed, owing net.core.somaxconn", state, err)
+	}
+	if got := sysctltest.Values(t, sysctl.DefaultRoot, "net.ipv4.tcp_max_syn_backlog")["net.ipv4.tcp_max_syn_backlog"]; got != "2000" {
+		t.Errorf("tcp_max_syn_backlog = %s, want 2000 restored", got)
+	}
+
+	// A new apply must not overwrite the owed value's record.
+	next := &Options{IO: ios, Output: "table", StateDir: stateDir, Apply: true, Yes: true, Sets: []string{"tcp_max_syn_backlog=4096"}}
+	err = run(next)
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "could not restore what it changed: net.core.somaxconn") ||
+		!strings.Contains(err.Error(), "--force-new") {
+		t.Fatalf("apply over an unresolved record = %v; want exit 3 naming it, --rollback and --force-new", err)
+	}
+	if got, _ := sysctl.LoadState(stateDir); !cmp.Equal(got.Owed, []string{"net.core.somaxconn"}) {
+		t.Fatalf("refused apply changed the record: %+v", got)
+	}
+
+	// Rollback keeps trying and says what it still cannot restore.
+	rollback := func() error {
+		return run(&Options{IO: ios, Output: "table", StateDir: stateDir, Rollback: true, Yes: true})
+	}
+	err = rollback()
+	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "could NOT restore net.core.somaxconn") ||
+		!strings.Contains(err.Error(), "stay owed") {
+		t.Fatalf("rollback while somaxconn is read-only = %v; want exit 3 saying it is still owed", err)
+	}
+	if got, _ := sysctl.LoadState(stateDir); got.Status != sysctl.StatusFailed || !cmp.Equal(got.Owed, []string{"net.core.somaxconn"}) {
+		t.Fatalf("after a failed rollback, state = %+v; want still owing net.core.somaxconn", got)
+	}
+
+	releaseSomaxconn()
+	if err := rollback(); err != nil {
+		t.Fatalf("rollback once somaxconn is writable: %v", err)
+	}
+	if diff := cmp.Diff(before, sysctltest.Values(t, sysctl.DefaultRoot, keys...)); diff != "" {
+		t.Errorf("kernel values after the rollback (-before +after):\n%s", diff)
+	}
+	if got, _ := sysctl.LoadState(stateDir); got.Status != sysctl.StatusRolledBack || len(got.Owed) != 0 {
+		t.Errorf("after the rollback, state = %+v; want rolled-back, nothing owed", got)
+	}
+	if err := rollback(); err == nil || !strings.Contains(err.Error(), "already rolled back") {
+		t.Errorf("second rollback = %v; want 'already rolled back'", err)
+	}
+	// Resolved: a new apply goes ahead.
+	if err := run(next); err != nil {
+		t.Errorf("apply after the rollback: %v", err)
+	}
+}
+
+// midwaySets raise two keys and lower the third, written last.
+var midwaySets = []string{"somaxconn=8192", "tcp_max_syn_backlog=8192", "tcp_synack_retries=3"}
+
+// midwaySetup gives the three keys midwaySets changes known values in the
+// test's namespace and returns them, their values, streams and a state dir.
+func midwaySetup(t *testing.T) ([]string, map[string]string, *iostreams.IOStreams, string) {
+	t.Helper()
+	keys := []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries"}
+	nstest.SetSysctl(t, "net.core.somaxconn", 1000)
+	nstest.SetSysctl(t, "net.ipv4.tcp_max_syn_backlog", 2000)
+	nstest.SetSysctl(t, "net.ipv4.tcp_synack_retries", 4)
+	ios, _, _, _ := iostreams.Test()
+	return keys, sysctltest.Values(t, sysctl.DefaultRoot, keys...), ios, filepath.Join(t.TempDir(), "state")
 }

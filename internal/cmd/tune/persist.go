@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -66,18 +67,22 @@ func preparePersist(o *Options, plan advise.Plan) (*persistPlan, error) {
 // bootNetnsWarning: sysctl.d files are applied at boot in init's network
 // namespace, so per-netns values changed from inside a container's namespace
 // persist for the host instead.
+// When either namespace cannot be read it says it cannot tell.
 func bootNetnsWarning(o *Options, plan advise.Plan) []string {
-	self, err1 := sysctl.NetnsInode(o.ProcRoot)
-	boot, err2 := sysctl.NetnsInodeOf(o.ProcRoot, "1")
-	if err1 != nil || err2 != nil || self == boot {
+	if !slices.ContainsFunc(plan.Changes, func(c advise.Change) bool { return c.Scope == sysctl.ScopeNetns }) {
 		return nil
 	}
-	for _, c := range plan.Changes {
-		if c.Scope == sysctl.ScopeNetns {
+	self, err := sysctl.NetnsInode(o.ProcRoot)
+	if err == nil {
+		var boot uint64
+		if boot, err = sysctl.NetnsInodeOf(o.ProcRoot, "1"); err == nil {
+			if self == boot {
+				return nil
+			}
 			return []string{fmt.Sprintf("this run changes netns:[%d], but %s is applied at boot in init's netns:[%d]: its per-netns keys will change that namespace, not this one", self, o.PersistFile, boot)}
 		}
 	}
-	return nil
+	return []string{fmt.Sprintf("cannot tell whether this is the host's network namespace (%v): %s is applied at boot in init's namespace, so its per-netns keys change that one, whichever it is", err, o.PersistFile)}
 }
 
 // writableDir checks, before anything is changed, that the persisted file can

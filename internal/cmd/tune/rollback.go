@@ -11,11 +11,13 @@ import (
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/userfile"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
 // rollbackRun restores the values (and the persisted file) recorded by the
-// last apply, all or nothing.
+// last change. It restores every value it can: one it cannot stays owed in
+// the record, for the next --rollback to try again.
 func rollbackRun(o *Options) error {
 	sys := sysctl.NewFS(o.SysRoot)
 	netns, _ := sysctl.NetnsInode(o.ProcRoot)
@@ -34,7 +36,8 @@ func rollbackRun(o *Options) error {
 	if err := rollbackable(state, sys, netns); err != nil {
 		return cmdutil.EnvError(err)
 	}
-	plan, drift, err := restorePlan(state, sys)
+	owed := state.OwedSteps()
+	plan, notes, err := restorePlan(state, owed, sys)
 	if err != nil {
 		return cmdutil.EnvError(err)
 	}
@@ -45,46 +48,45 @@ func rollbackRun(o *Options) error {
 			return err
 		}
 	}
-	warn(o, r, drift...)
-
-	// Newest first: the reverse of the order the apply wrote in.
-	settings := make([]sysctl.Setting, 0, len(state.Steps))
-	for i := len(state.Steps) - 1; i >= 0; i-- {
-		settings = append(settings, sysctl.Setting{Key: state.Steps[i].Key, Value: state.Steps[i].Previous})
-	}
-	if _, err := sys.Prepare(settings); err != nil {
-		return writeError(err)
-	}
-	if err := confirm(o, fmt.Sprintf("Restore %d value(s) recorded at %s?", len(settings), state.Time.Format(time.RFC3339))); err != nil {
+	warn(o, r, notes...)
+	if err := confirm(o, fmt.Sprintf("Restore %d value(s) recorded at %s?", len(owed), state.Time.Format(time.RFC3339))); err != nil {
 		return err
 	}
-	txn, err := sys.Prepare(settings)
-	if err != nil {
-		return writeError(err)
-	}
+	// A signal now waits until every value has been tried: restoring is
+	// what an interrupted operator wants anyway.
+	guard := cmdutil.DeferSignals()
+	defer guard.Stop()
 	// The file first: if restoring it fails, no live value has changed yet.
-	putBack, err := restorePersisted(state.Persist)
-	if err != nil {
+	if _, err := restorePersisted(state.Persist); err != nil {
 		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
 	}
-	if err := o.commit(txn); err != nil {
-		if perr := putBack(); perr != nil {
-			err = fmt.Errorf("%w; and putting back %s failed: %v", err, state.Persist.File, perr)
+	if o.BeforeRestore != nil {
+		o.BeforeRestore()
+	}
+	_, rerr := sys.Restore(owed)
+	if rerr != nil {
+		state.Status, state.Owed = sysctl.StatusFailed, sysctl.OwedAfter(rerr)
+		if err := sysctl.SaveState(o.StateDir, state); err != nil {
+			rerr = fmt.Errorf("%w; and recording that failed too: %v", rerr, err)
 		}
-		return cmdutil.EnvError(err)
+		return cmdutil.EnvError(fmt.Errorf("rolling back %s: %w; they stay owed in %s: run `%s` again once they can be written",
+			state.What(), rerr, r.StateFile, sysctl.RollbackCommand))
 	}
 	if state.Persist != nil {
 		r.Persisted = state.Persist.File
 	}
 	now := time.Now().UTC()
-	state.Status, state.RolledBack = sysctl.StatusRolledBack, &now
+	state.Status, state.RolledBack, state.Owed = sysctl.StatusRolledBack, &now, nil
 	if err := sysctl.SaveState(o.StateDir, state); err != nil {
 		warn(o, r, fmt.Sprintf("could not mark the apply as rolled back: %v", err))
 	}
 	r.Done = true
-	summary := fmt.Sprintf("restored %d value(s) recorded at %s", len(settings), state.Time.Format(time.RFC3339))
+	summary := fmt.Sprintf("restored %d value(s) recorded at %s", len(owed), state.Time.Format(time.RFC3339))
 	if r.Persisted != "" {
 		summary += "; restored " + r.Persisted
+	}
+	if guard.Err() != nil {
+		return cmdutil.EnvError(fmt.Errorf("%s; then %w", summary, guard.Err()))
 	}
 	return renderResult(o, r, summary)
 }
@@ -92,11 +94,11 @@ func rollbackRun(o *Options) error {
 // rollbackable refuses records that must not be replayed here.
 func rollbackable(s sysctl.State, sys sysctl.FS, netns uint64) error {
 	when := s.Time.Format(time.RFC3339)
-	switch s.Status {
-	case sysctl.StatusRolledBack:
-		return fmt.Errorf("nothing to roll back: the last apply (%s) was already rolled back", when)
-	case sysctl.StatusFailed:
-		return fmt.Errorf("nothing to roll back: the last apply (%s) failed and its changes were already undone", when)
+	switch {
+	case s.Status == sysctl.StatusRolledBack:
+		return fmt.Errorf("nothing to roll back: %s was already rolled back", s.What())
+	case s.Status == sysctl.StatusFailed && len(s.Owed) == 0:
+		return fmt.Errorf("nothing to roll back: %s failed and its changes were already undone", s.What())
 	}
 	if s.SysRoot != sys.Root() {
 		return fmt.Errorf("the last apply (%s) wrote under %s, not %s: roll back with the same root", when, s.SysRoot, sys.Root())
@@ -104,7 +106,7 @@ func rollbackable(s sysctl.State, sys sysctl.FS, netns uint64) error {
 	if s.Netns == 0 || netns == 0 || s.Netns == netns {
 		return nil
 	}
-	for _, st := range s.Steps {
+	for _, st := range s.OwedSteps() {
 		if k, ok := sysctl.Lookup(st.Key); !ok || k.Scope == sysctl.ScopeNetns {
 			return fmt.Errorf("the last apply (%s) changed network namespace netns:[%d], this is netns:[%d]: run the rollback in that namespace (nsenter --net)", when, s.Netns, netns)
 		}
@@ -113,29 +115,33 @@ func rollbackable(s sysctl.State, sys sysctl.FS, netns uint64) error {
 }
 
 // restorePlan shows the rollback as changes from the values now to the
-// recorded previous ones, warning about keys changed since the apply.
-func restorePlan(s sysctl.State, sys sysctl.FS) (advise.Plan, []string, error) {
+// recorded previous ones, with notes about keys changed since the apply and
+// values that are not single numbers (a port range set with sysctl set
+// --force), which are restored but not drawn as a diff row.
+func restorePlan(s sysctl.State, steps []sysctl.Step, sys sysctl.FS) (advise.Plan, []string, error) {
 	var plan advise.Plan
-	var drift []string
-	for _, st := range s.Steps {
-		now, err := sys.ReadInt(st.Key)
+	var notes []string
+	for _, st := range steps {
+		text, err := sys.ReadString(st.Key)
 		if err != nil {
 			return plan, nil, err
 		}
-		prev, err := strconv.ParseInt(st.Previous, 10, 64)
-		if err != nil {
-			return plan, nil, fmt.Errorf("state file: %s previous value %q is not an integer", st.Key, st.Previous)
+		now, err1 := strconv.ParseInt(text, 10, 64)
+		prev, err2 := strconv.ParseInt(st.Previous, 10, 64)
+		if err1 != nil || err2 != nil {
+			notes = append(notes, fmt.Sprintf("%s: restoring %q (now %q)", st.Key, st.Previous, text))
+			continue
 		}
-		if applied, err := strconv.ParseInt(st.Value, 10, 64); err == nil && applied != now {
-			drift = append(drift, fmt.Sprintf("%s was changed to %d after the apply set it to %d; restoring %d anyway", st.Key, now, applied, prev))
+		if !sysctl.SameValue(text, st.Value) && !sysctl.SameValue(text, st.Previous) {
+			notes = append(notes, fmt.Sprintf("%s was changed to %s after the apply set it to %s; restoring %d anyway", st.Key, text, st.Value, prev))
 		}
 		k, _ := sysctl.Lookup(st.Key)
 		plan.Changes = append(plan.Changes, advise.Change{
 			Key: st.Key, Current: &now, Target: prev, Scope: k.Scope,
-			Reason: "value before the apply of " + s.Time.Format(time.RFC3339),
+			Reason: "value before " + s.What(),
 		})
 	}
-	return plan, drift, nil
+	return plan, notes, nil
 }
 
 // restorePersisted puts the persisted file back as it was before the apply
@@ -144,7 +150,7 @@ func restorePersisted(p *sysctl.PersistRecord) (func() error, error) {
 	if p == nil {
 		return func() error { return nil }, nil
 	}
-	current, err := os.ReadFile(p.File)
+	current, err := userfile.Read(p.File, sysctl.MaxConfSize)
 	existed := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading %s: %w", p.File, err)

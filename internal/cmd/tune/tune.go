@@ -34,9 +34,18 @@ type Options struct {
 	Output      string
 	// Search is where boot-time settings are looked for (override detection).
 	Search sysctl.ConfSearch
+	// ForceNew starts a new apply although the last one is unresolved; the
+	// old record is kept inside the new one.
+	ForceNew bool
 	// Commit makes a prepared transaction's writes; nil means (*sysctl.Txn).Commit.
 	// Tests wrap it to make the kernel refuse a write after the checks passed.
 	Commit func(*sysctl.Txn) error
+	// BeforeRestore, when set, runs just before --rollback writes; tests
+	// use it to inject a fault at that moment.
+	BeforeRestore func()
+
+	// superseded is the unresolved record --force-new replaces.
+	superseded *sysctl.State
 
 	// Interval, when set, plans from advise's findings over two samples this
 	// far apart, as advise --interval judges them.
@@ -93,9 +102,22 @@ Without --apply nothing is changed. With --apply (root):
   3. the previous values are recorded in the state directory
      (--state-dir, default /var/lib/backlogctl, written atomically);
   4. each value is written and read back; if any write fails, every value
-     already changed is restored and tune exits 3 naming the key and why.
-Lowering a size needs --allow-lower; mode keys (tcp_syncookies,
-tcp_abort_on_overflow) choose a behaviour, so setting them never does.
+     already changed is restored and tune exits 3 naming the key and why. A
+     value that cannot be restored stays owed in the record: tune says so,
+     and --rollback keeps trying it.
+SIGINT, SIGTERM or SIGHUP from step 3 on waits for the write in progress;
+then every value written is restored, the record says so, and tune exits
+128+signal (130 for Ctrl-C, 143 for kill).
+
+A new --apply (or sysctl set) refuses to start while the last change is
+unresolved -- it was interrupted midway, or owes values it could not
+restore -- naming it and the command that resolves it: --rollback, or
+--force-new to start anyway (the old record is kept inside the new one).
+
+Lowering a size needs --allow-lower, the rule sysctl set and rlimit set
+share; mode keys (tcp_syncookies, tcp_abort_on_overflow) choose a
+behaviour, so setting them never does. Values are decimal: 010 or 0x10,
+which the kernel would read as 8 or 16, are refused.
 
 A raised net.core.somaxconn reaches a listener only when its program calls
 listen() again. The plan, and the result of --apply, list the listeners whose
@@ -112,8 +134,11 @@ the boot-time search order would override one of its keys: files from
 /lib/sysctl.d sorted by name (the first directory wins for the same name;
 later files win), then /etc/sysctl.conf, read last by sysctl --system.
 
---rollback restores the values recorded by the last apply (and the persisted
-file as it was), in the network namespace that apply ran in.`,
+--rollback restores the values recorded by the last change -- a tune --apply
+or a sysctl set -- (and the persisted file as it was), in the network
+namespace that change ran in. It restores every value it can; one it cannot
+write stays owed in the record, it exits 3 naming it, and the next
+--rollback tries it again.`,
 		Example: `  # what do advise's findings say to change?
   backlogctl tune
 
@@ -129,7 +154,7 @@ file as it was), in the network namespace that apply ran in.`,
   # in a script
   sudo backlogctl tune --profile high-concurrency --apply --yes -o json
 
-  # undo the last apply
+  # undo the last apply (or sysctl set)
   sudo backlogctl tune --rollback --yes`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -149,13 +174,14 @@ file as it was), in the network namespace that apply ran in.`,
 	fl.StringVar(&opts.Profile, "profile", "", "plan from the built-in profile `NAME`: "+profileNames())
 	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")
-	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply")
-	fl.BoolVar(&opts.AllowLower, "allow-lower", false, "allow changes that lower a value")
+	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply or sysctl set")
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	fl.BoolVar(&opts.ForceNew, "force-new", false, "with --apply, start even though the last change is unresolved (its record is kept in the new one)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
 	fl.DurationVar(&opts.Interval, "interval", 0, "plan from advise's findings over two samples this far apart, as advise --interval (e.g. 10s)")
-	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last apply and the lock")
+	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
 	return cmd
@@ -182,9 +208,12 @@ func (o *Options) Validate() error {
 		return err
 	}
 	if o.Rollback {
-		if o.Profile != "" || len(o.Sets) > 0 || o.Apply || o.PersistFile != "" || o.AllowLower {
-			return cmdutil.UsageErrorf("--rollback takes no --profile, --set, --apply, --persist or --allow-lower: it restores what the last apply recorded")
+		if o.Profile != "" || len(o.Sets) > 0 || o.Apply || o.PersistFile != "" || o.AllowLower || o.ForceNew {
+			return cmdutil.UsageErrorf("--rollback takes no --profile, --set, --apply, --persist, --allow-lower or --force-new: it restores what the last apply recorded")
 		}
+	}
+	if o.ForceNew && !o.Apply {
+		return cmdutil.UsageErrorf("--force-new needs --apply: it starts a new change over an unresolved one")
 	}
 	if o.IntervalSet && o.Interval <= 0 {
 		return cmdutil.UsageErrorf("invalid --interval %v: want a duration above 0, e.g. 10s", o.Interval)

@@ -7,12 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -63,7 +60,7 @@ func (p *printer) print(rs []*Report, notes []string) error {
 	var frame bytes.Buffer
 	fmt.Fprintf(&frame, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
 		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
-	rows := listenerRows(terminalHeight(p.io.Out), len(rs))
+	rows := listenerRows(p.io.TerminalHeight(), len(rs))
 	for _, r := range rs {
 		if err := drawReport(&frame, r, rows, width); err != nil {
 			return err
@@ -166,19 +163,6 @@ func owners(ps []inspect.Process) string {
 // the netns line, the table header, the "more" line, a blank line, the
 // counters' header and rows.
 var viewLines = 6 + len(inspect.CounterNames)
-
-// terminalHeight is out's height in rows, or 0 when unknown.
-func terminalHeight(out io.Writer) int {
-	f, ok := out.(*os.File)
-	if !ok {
-		return 0
-	}
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
-		return 0
-	}
-	return int(ws.Row)
-}
 
 // listenerRows is how many listener rows each of n reports may draw so the
 // view fits height rows, like top: 0 (all) when the height is unknown, at

@@ -1,0 +1,226 @@
+package trace
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/tableprinter"
+	"github.com/backlogctl/backlogctl/trace"
+)
+
+// ANSI: cursor home, then clear the screen, as watch does.
+const clearScreen = "\x1b[H\x1b[2J"
+
+var header = []string{"NETNS", "ADDRESS", "PORT", "BACKLOG", "ACCEPT-Q", "AQ-HIGH", "SYNQ-HIGH", "ENQUEUED", "ACCEPTED",
+	"OVF-SYN*", "OVF-ACK", "DROPS", "WAIT-P50", "WAIT-P99", "WAIT-MAX", "ACCEPT-ERRORS", "STALLED", "PROCESSES"}
+
+type printer struct {
+	o       *Options
+	buf     *bufio.Writer
+	enc     *json.Encoder
+	started bool
+}
+
+func newPrinter(o *Options) *printer {
+	buf := bufio.NewWriterSize(o.IO.Out, 64*1024)
+	return &printer{o: o, buf: buf, enc: json.NewEncoder(buf)}
+}
+
+// print writes one interval's report: a JSON line, a redrawn view on a
+// terminal, or plain lines (with a header before the first).
+func (p *printer) print(r *trace.Report, final bool) error {
+	for _, n := range r.Notes {
+		fmt.Fprintf(p.o.IO.ErrOut, "backlogctl: note: %s\n", n)
+	}
+	if p.o.Output == "json" {
+		if err := p.enc.Encode(r); err != nil {
+			return err
+		}
+		return p.buf.Flush()
+	}
+	ls := sorted(r.Listeners)
+	if !p.o.IO.IsStdoutTTY() {
+		if !p.started {
+			fmt.Fprintln(p.buf, "TIME\t"+strings.Join(header, "\t"))
+			p.started = true
+		}
+		stamp := r.Time.UTC().Format(time.RFC3339)
+		for _, l := range ls {
+			fmt.Fprintln(p.buf, stamp+"\t"+strings.Join(row(l), "\t"))
+		}
+		return p.buf.Flush()
+	}
+	if !final {
+		p.buf.WriteString(clearScreen)
+	}
+	fmt.Fprintf(p.buf, "backlogctl trace  %s  since %s (%s), every %s; %d programs, %s of maps, RSS %s%s\n",
+		r.Time.Local().Format(time.TimeOnly), r.Since.Local().Format(time.TimeOnly),
+		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, len(r.Tracer.Programs),
+		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), map[bool]string{true: "  (final)", false: "  (Ctrl-C: exit)"}[final])
+	rows := len(ls)
+	if h := p.o.IO.TerminalHeight(); h > 0 && !final {
+		rows = min(rows, max(3, h-6))
+	}
+	t := tableprinter.New(p.buf, true, header...)
+	for _, l := range ls[:rows] {
+		t.AddRow(row(l)...)
+	}
+	if t.Len() == 0 {
+		fmt.Fprintln(p.buf, "no listening TCP sockets")
+	} else if err := t.Render(); err != nil {
+		return err
+	}
+	if more := len(ls) - rows; more > 0 {
+		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json or --port for all)\n", more)
+	}
+	fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.\n", p.o.Stall)
+	if len(r.UnattributedAcceptErrors) > 0 {
+		fmt.Fprintf(p.buf, "accept() errors on unresolved listeners: %s\n", errorsCell(r.UnattributedAcceptErrors))
+	}
+	return p.buf.Flush()
+}
+
+// sorted puts stalled listeners first, then the ones with the most
+// overflows and drops, then the fullest, then by namespace and port.
+func sorted(in []trace.Listener) []trace.Listener {
+	ls := slices.Clone(in)
+	trouble := func(l trace.Listener) uint64 {
+		n := l.Overflows.SynTime + l.Overflows.AckTime
+		for _, d := range l.Drops {
+			n += d
+		}
+		for _, e := range l.AcceptErrors {
+			n += e.Count
+		}
+		return n
+	}
+	slices.SortStableFunc(ls, func(a, b trace.Listener) int {
+		return cmp.Or(boolCmp(b.Stalled, a.Stalled), cmp.Compare(trouble(b), trouble(a)),
+			cmp.Compare(fill(b), fill(a)), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Port, b.Port))
+	})
+	return ls
+}
+
+func fill(l trace.Listener) float64 {
+	return float64(l.AcceptQueueHighWater) / (float64(l.Backlog) + 1)
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+func row(l trace.Listener) []string {
+	stalled := "-"
+	if l.Stalled {
+		stalled = strconv.FormatFloat(l.StalledSeconds, 'f', 1, 64) + "s"
+	}
+	netns := l.NetnsName
+	if netns == "" {
+		netns = strconv.FormatUint(l.Netns, 10)
+	}
+	return []string{netns, l.Address, u(uint64(l.Port)), u(uint64(l.Backlog)), u(uint64(l.AcceptQueue)),
+		u(uint64(l.AcceptQueueHighWater)), u(uint64(l.SynQueueHighWater)), u(l.Enqueued), u(l.Accepted),
+		u(l.Overflows.SynTime), u(l.Overflows.AckTime), dropsCell(l.Drops),
+		seconds(l.AcceptWait.P50, l.AcceptWait.Count), seconds(l.AcceptWait.P99, l.AcceptWait.Count),
+		seconds(l.AcceptWait.Max, l.AcceptWait.Count), errorsCell(l.AcceptErrors), stalled, owners(l.Processes)}
+}
+
+func u(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// seconds prints a wait with a unit, "-" when nothing was measured.
+func seconds(s float64, count uint64) string {
+	if count == 0 {
+		return "-"
+	}
+	return time.Duration(s * float64(time.Second)).Round(time.Microsecond).String()
+}
+
+func dropsCell(drops map[string]uint64) string {
+	if len(drops) == 0 {
+		return "-"
+	}
+	names := make([]string, 0, len(drops))
+	for name := range drops {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(drops[b], drops[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s=%d", name, drops[name])
+	}
+	return strings.Join(parts, ",")
+}
+
+func errorsCell(es []trace.AcceptErrors) string {
+	if len(es) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = fmt.Sprintf("%s=%d[%d]", e.Errno, e.Count, e.PID)
+	}
+	return strings.Join(parts, ",")
+}
+
+func owners(ps []trace.Owner) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprintf("%s[%d]", p.Comm, p.PID)
+		if p.State != "" && !strings.HasPrefix(p.State, "S ") && !strings.HasPrefix(p.State, "R ") {
+			parts[i] += ":" + p.State
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// renderProbe prints --check's findings.
+func renderProbe(o *Options, p *trace.Probe) error {
+	if p == nil {
+		return nil
+	}
+	if o.Output == "json" {
+		return cmdutil.WriteJSON(o.IO.Out, p)
+	}
+	w := o.IO.Out
+	t := tableprinter.New(w, o.IO.IsStdoutTTY(), "CHECK", "RESULT", "DETAIL")
+	t.AddRow("btf", yes(p.BTF), "/sys/kernel/btf/vmlinux")
+	t.AddRow("load", yes(p.Loaded), cmp.Or(p.Error, "the verifier accepted every program (CAP_BPF, CAP_PERFMON)"))
+	for _, h := range p.Hooks {
+		t.AddRow(h.Tracepoint, yes(h.Attached), cmp.Or(h.Error, h.Program))
+	}
+	reason := "absent: ACK-time overflows are not seen"
+	if p.ListenOverflowReason >= 0 {
+		reason = fmt.Sprintf("SKB_DROP_REASON_TCP_LISTEN_OVERFLOW = %d (from BTF)", p.ListenOverflowReason)
+	}
+	t.AddRow("drop-reasons", yes(p.ListenOverflowReason >= 0), reason)
+	if err := t.Render(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "exact: %s\nderived: %s\n", strings.Join(trace.ExactFields, ", "), strings.Join(trace.DerivedFields, ", "))
+	return err
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}

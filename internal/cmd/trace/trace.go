@@ -1,0 +1,299 @@
+// Package trace is the `backlogctl trace` command: flags, then the trace
+// package's collector joined to sock_diag snapshots, rendered.
+package trace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/trace"
+)
+
+// Defaults.
+const (
+	DefaultInterval = time.Second
+	DefaultStall    = time.Second
+	ownersMaxAge    = 30 * time.Second
+)
+
+// Source is what trace reads evidence from: a *trace.Collector, or a fake in tests.
+type Source interface {
+	Snapshot() (*trace.Evidence, error)
+	Hooks() []trace.Hook
+	Memory() uint64
+	Close() error
+}
+
+// Options are trace's inputs; tests fill them and call traceRun.
+type Options struct {
+	IO       *iostreams.IOStreams
+	ProcRoot string
+	SysRoot  string
+	Duration time.Duration
+	Interval time.Duration
+	Stall    time.Duration
+	Ports    []uint
+	Output   string
+	Check    bool
+	// Processes walks /proc for every listener's owners.
+	Processes bool
+	// Namespaces are --netns and --all-netns.
+	Namespaces nsflag.Flags
+
+	// Start attaches the programs; Probe is --check's probe. Tests replace them.
+	Start func() (Source, error)
+	Probe func() (*trace.Probe, error)
+	// Gather takes the sock_diag snapshots; tests replace it.
+	Gather func(inspect.Options) (*inspect.MultiSnapshot, error)
+	// Ready, when set, is called once the programs are attached.
+	Ready func()
+}
+
+var formats = []string{"table", "json"}
+
+// NewCmdTrace returns the trace command. runF replaces traceRun in tests.
+func NewCmdTrace(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{
+		IO:    f.IOStreams,
+		Start: func() (Source, error) { return trace.Start() },
+		Probe: trace.Check,
+	}
+	opts.Gather = func(io inspect.Options) (*inspect.MultiSnapshot, error) { return opts.Namespaces.Gather(io) }
+	cmd := &cobra.Command{
+		Use:   "trace",
+		Short: "Trace listeners' accept queues exactly with eBPF: overflows, drops, waits, accept errors",
+		Long: `Attach eBPF programs to kernel tracepoints and report, every --interval and
+at the end, for every listener (netns, address, port, owner, effective
+backlog) what happened since trace started:
+
+  accept_queue_high_water  the exact longest accept queue (full is backlog+1)
+  syn_queue_high_water     the longest SYN queue seen at the listener's events
+  enqueued, accepted       connections that entered the queue / accept() took
+  overflows.ack_time       final ACKs dropped because the queue was full (exact,
+                           kfree_skb reason TCP_LISTEN_OVERFLOW)
+  overflows.syn_time       SYNs dropped because the queue was full (derived:
+                           the kernel frees them without a reason, so this is
+                           the listener's own drop-count rise not otherwise
+                           explained, capped by the namespace's
+                           TcpExtListenOverflows rise minus ack_time)
+  drops                    drops at the listener by kernel drop reason;
+                           TCP_DEFER_ACCEPT is a bare ACK a TCP_DEFER_ACCEPT
+                           listener dropped while waiting for data
+  accept_wait_seconds      how long accepted connections waited in the queue,
+                           from entering it (not from the SYN) to accept()
+                           returning: count, p50, p90, p99 (log2 bucket
+                           bounds), exact max, buckets
+  accept_errors            accept()/accept4() errors by process and errno
+                           (EMFILE, ENFILE, ENOBUFS, ENOMEM...; EAGAIN is not
+                           an error)
+  stalled                  the queue holds connections and no accept() took
+                           one for --stall or longer; the owners' state
+                           (e.g. "T (stopped)") is shown beside them
+
+A listener's owner is the process whose accept() last took a connection from
+it, as the programs saw it: no /proc walk. --processes also walks every
+process's descriptors (as inspect does) to find owners of listeners that
+never accepted; on a busy host that walk costs seconds of CPU, so it is
+redone only for new listeners, exited owners or every 30s, in the background.
+
+Exact figures are counted by the programs at the event; derived ones are
+listed in the JSON's "derived" array.
+
+On a terminal the table is a view redrawn in place, like top; piped, it is
+plain tab-separated lines, one per listener per interval. -o json prints one
+JSON object per interval (JSON Lines) whose field names are a contract (see
+the README).
+
+Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints
+(kfree_skb's receiving socket is in 6.11 and later) and CAP_BPF with
+CAP_PERFMON (or root). Only tracepoints are used, no kprobes or fentry. accept() calls made
+through io_uring are not seen. --check reports what this kernel allows.
+Without BTF or the capabilities trace exits 3; 'backlogctl watch' samples the
+same queues without eBPF.
+
+The programs and their maps are removed on exit, Ctrl-C, SIGTERM or error.`,
+		Example: `  # live view of every listener, for a minute
+  backlogctl trace --duration 1m
+
+  # one service, as JSON Lines every 5 seconds
+  backlogctl trace --port 443 --interval 5s -o json | jq -c '.listeners[] | {port, accept_queue_high_water, overflows, accept_errors}'
+
+  # every container's listeners
+  backlogctl trace --all-netns
+
+  # can this kernel run trace?
+  backlogctl trace --check`,
+		Args: cmdutil.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			ctx, stop := cmdutil.SignalContext(c.Context())
+			defer stop()
+			if runF != nil {
+				return runF(ctx, opts)
+			}
+			return traceRun(ctx, opts)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after `DURATION` (default: until Ctrl-C)")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", DefaultInterval, "report every `DURATION`")
+	cmd.Flags().DurationVar(&opts.Stall, "stall", DefaultStall, "a queue that holds connections with no accept() for `DURATION` is stalled")
+	cmdutil.AddPortFlag(cmd, &opts.Ports, "report only listeners on")
+	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
+	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
+	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	nsflag.Add(cmd, &opts.Namespaces)
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if o.Interval <= 0 {
+		return cmdutil.UsageErrorf("invalid --interval %s: want a positive duration such as 1s", o.Interval)
+	}
+	if o.Duration < 0 {
+		return cmdutil.UsageErrorf("invalid --duration %s: want 0 (until Ctrl-C) or more", o.Duration)
+	}
+	if o.Stall <= 0 {
+		return cmdutil.UsageErrorf("invalid --stall %s: want a positive duration such as 1s", o.Stall)
+	}
+	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	return o.Namespaces.Validate()
+}
+
+// unavailable is the one-line error for a host trace cannot run on.
+func unavailable(err error) error {
+	return cmdutil.EnvError(fmt.Errorf("trace: %w; 'backlogctl watch' samples the same queues without eBPF", err))
+}
+
+func traceRun(ctx context.Context, o *Options) error {
+	if o.Check {
+		return checkRun(o)
+	}
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	limitMemory()
+	src, err := o.Start()
+	if err != nil {
+		if errors.Is(err, trace.ErrNoBTF) || errors.Is(err, trace.ErrNoPermission) {
+			return unavailable(err)
+		}
+		return cmdutil.EnvError(fmt.Errorf("trace: %w", err))
+	}
+	defer src.Close()
+	ports, _ := cmdutil.Ports(o.Ports)
+	// The baseline dump also gives every existing listener its cookie.
+	base, err := o.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports})
+	if err != nil {
+		return err
+	}
+	baseline := trace.NewBaseline(base)
+	if o.Ready != nil {
+		o.Ready()
+	}
+	// Without --processes a listener's owner is the process that last
+	// accepted from it (the programs record it). With it, every process's
+	// descriptors are walked (CPU-heavy on a busy host: seconds with tens of
+	// thousands of descriptors), redone for new listeners, exited owners or
+	// every ownersMaxAge, in the background.
+	var owners *inspect.OwnerCache
+	if o.Processes {
+		owners = &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge, Background: true}
+	}
+	out := newPrinter(o)
+	ticker := time.NewTicker(o.Interval)
+	defer ticker.Stop()
+	for {
+		final := false
+		select {
+		case <-ctx.Done():
+			final = true
+		case <-ticker.C:
+		}
+		r, err := report(o, src, owners, baseline, ports)
+		if err != nil {
+			return err
+		}
+		if err := out.print(r, final); err != nil {
+			return fmt.Errorf("writing output: %w", err)
+		}
+		if final {
+			return nil
+		}
+	}
+}
+
+// limitMemory keeps trace's RSS well under 32 MiB, unless GOGC or
+// GOMEMLIMIT say otherwise. Loading the programs decodes the kernel's BTF
+// for CO-RE, a burst of short-lived allocations that, collected at the
+// default pace, peaks at ~33 MiB. A soft limit alone can be overrun when
+// the host is busy (the collector's CPU share is capped); GOGC 25 also makes
+// the allocating goroutine help the collector. The peak is ~27 MiB
+// (docs/BENCHMARKS-trace.md; e2e's TestTraceMemory checks it).
+func limitMemory() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(25)
+	debug.SetMemoryLimit(12 << 20)
+}
+
+// report reads the evidence and a fresh snapshot and joins them.
+func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Baseline, ports []uint16) (*trace.Report, error) {
+	ev, err := src.Snapshot()
+	if err != nil {
+		return nil, cmdutil.EnvError(fmt.Errorf("trace: %w", err))
+	}
+	now, err := o.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports})
+	if err != nil {
+		return nil, err
+	}
+	if owners != nil {
+		snaps := make([]*inspect.Snapshot, len(now.Namespaces))
+		for i := range now.Namespaces {
+			snaps[i] = now.Namespaces[i].Snapshot
+		}
+		if warn := owners.Attach(snaps...); warn != "" {
+			now.Notes = append(now.Notes, warn)
+		}
+	}
+	states := trace.OwnerStates(o.ProcRoot, trace.OwnerPIDs(ev, now))
+	r := trace.Join(ev, trace.JoinInput{Base: base, Now: now, Stall: o.Stall, States: states})
+	r.Notes = now.Notes
+	r.Tracer = trace.Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: trace.SelfRSS(o.ProcRoot)}
+	return r, nil
+}
+
+func checkRun(o *Options) error {
+	p, err := o.Probe()
+	if rerr := renderProbe(o, p); rerr != nil {
+		return rerr
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	if !p.OK() {
+		return unavailable(errors.New("this kernel refused some of trace's programs (see above)"))
+	}
+	return nil
+}

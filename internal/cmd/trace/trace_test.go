@@ -1,0 +1,162 @@
+package trace
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/trace"
+)
+
+// fakeSource returns fixed evidence and records Close.
+type fakeSource struct {
+	ev     *trace.Evidence
+	closed int
+}
+
+func (f *fakeSource) Snapshot() (*trace.Evidence, error) { return f.ev, nil }
+func (f *fakeSource) Hooks() []trace.Hook                { return trace.Hooks }
+func (f *fakeSource) Memory() uint64                     { return 4 << 20 }
+func (f *fakeSource) Close() error                       { f.closed++; return nil }
+
+func testOptions(t *testing.T, src *fakeSource, gather func(inspect.Options) (*inspect.MultiSnapshot, error)) (*Options, *strings.Builder, *strings.Builder) {
+	ios, _, _, _ := iostreams.Test()
+	o := &Options{IO: ios, ProcRoot: t.TempDir(), Interval: 10 * time.Millisecond, Duration: 35 * time.Millisecond,
+		Stall: time.Second, Output: "json",
+		Start:  func() (Source, error) { return src, nil },
+		Gather: gather}
+	var so, se strings.Builder
+	o.IO.Out, o.IO.ErrOut = &so, &se
+	return o, &so, &se
+}
+
+func snapshot(queue uint32) *inspect.MultiSnapshot {
+	drops := uint32(0)
+	return &inspect.MultiSnapshot{Namespaces: []inspect.NamespaceSnapshot{{
+		Netns: netns.Namespace{Inode: 7},
+		Snapshot: &inspect.Snapshot{Counters: map[string]uint64{"TcpExtListenOverflows": 0},
+			Listeners: []inspect.Listener{{Family: "ipv4", Address: "127.0.0.1", Port: 80, AcceptQueue: queue,
+				AcceptQueueMax: 2, Cookie: 42, Drops: &drops}}},
+	}}}
+}
+
+// Every interval prints one JSON object with the listener's evidence; the
+// source is closed at the end.
+func TestJSONLines(t *testing.T) {
+	src := &fakeSource{ev: &trace.Evidence{Time: time.Now(), Since: time.Now(), Listeners: map[trace.Key]*trace.ListenerEvidence{
+		{Netns: 7, Cookie: 42}: {Key: trace.Key{Netns: 7, Cookie: 42}, AcceptQueueHighWater: 3, Enqueued: 5, Accepted: 2,
+			Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 1}},
+	}}}
+	o, out, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) { return snapshot(0), nil })
+	if err := traceRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("want a line per interval and a final one, got %q", out.String())
+	}
+	for _, line := range lines {
+		var r trace.Report
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if len(r.Listeners) != 1 {
+			t.Fatalf("listeners %+v", r.Listeners)
+		}
+		l := r.Listeners[0]
+		if l.AcceptQueueHighWater != 3 || l.Enqueued != 5 || l.Accepted != 2 || l.Overflows.AckTime != 1 || l.Netns != 7 || l.Cookie != 42 {
+			t.Errorf("listener %+v", l)
+		}
+	}
+	if src.closed != 1 {
+		t.Errorf("source closed %d times, want 1", src.closed)
+	}
+}
+
+// Piped, the table is plain tab-separated lines under one header.
+func TestPlainLines(t *testing.T) {
+	src := &fakeSource{ev: &trace.Evidence{Time: time.Now(), Since: time.Now(), Listeners: map[trace.Key]*trace.ListenerEvidence{}}}
+	o, out, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) { return snapshot(1), nil })
+	o.Output = "table"
+	if err := traceRun(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.HasPrefix(lines[0], "TIME\tNETNS\tADDRESS\tPORT") || strings.Count(out.String(), "TIME\t") != 1 {
+		t.Fatalf("want one header line first, got %q", out.String())
+	}
+	for _, line := range lines[1:] {
+		if f := strings.Split(line, "\t"); len(f) != len(header)+1 || f[2] != "127.0.0.1" || f[3] != "80" {
+			t.Errorf("row %q", line)
+		}
+	}
+	if strings.Contains(out.String(), clearScreen) {
+		t.Errorf("a pipe got terminal escapes")
+	}
+}
+
+// Without BTF or permission: one line, exit 3, pointing at watch.
+func TestUnavailable(t *testing.T) {
+	for _, cause := range []error{trace.ErrNoBTF, trace.ErrNoPermission} {
+		o, out, _ := testOptions(t, nil, nil)
+		o.Start = func() (Source, error) { return nil, cause }
+		err := traceRun(context.Background(), o)
+		if cmdutil.ExitCode(err) != cmdutil.ExitEnv {
+			t.Errorf("%v: exit %d, want %d", cause, cmdutil.ExitCode(err), cmdutil.ExitEnv)
+		}
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "backlogctl watch") {
+			t.Errorf("%v: error %q, want one line suggesting watch", cause, err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("printed %q", out.String())
+		}
+	}
+}
+
+// A failure after the programs are attached still closes them.
+func TestErrorClosesSource(t *testing.T) {
+	src := &fakeSource{}
+	o, _, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) {
+		return nil, cmdutil.EnvError(errors.New("netlink refused"))
+	})
+	if err := traceRun(context.Background(), o); err == nil {
+		t.Fatal("want the gather error")
+	}
+	if src.closed != 1 {
+		t.Errorf("source closed %d times, want 1", src.closed)
+	}
+}
+
+// The JSON a listener stalled at an owner in state T carries it.
+func TestStalledRow(t *testing.T) {
+	l := trace.Listener{Address: "::", Port: 8080, Stalled: true, StalledSeconds: 2.5,
+		Processes: []trace.Owner{{PID: 9, Comm: "srv", State: "T (stopped)"}}}
+	r := row(l)
+	if got := r[16]; got != "2.5s" {
+		t.Errorf("STALLED %q, want 2.5s", got)
+	}
+	if got := r[17]; got != "srv[9]:T (stopped)" {
+		t.Errorf("PROCESSES %q", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, o := range []Options{
+		{Output: "yaml", Interval: time.Second, Stall: time.Second},
+		{Output: "json", Interval: 0, Stall: time.Second},
+		{Output: "json", Interval: time.Second, Stall: 0},
+		{Output: "json", Interval: time.Second, Stall: time.Second, Duration: -1},
+		{Output: "json", Interval: time.Second, Stall: time.Second, Ports: []uint{70000}},
+	} {
+		if err := o.Validate(); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+			t.Errorf("%+v: %v, want a usage error", o, err)
+		}
+	}
+}

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+// backlogctl trace: per-listener accept-queue evidence from tracepoints only
+// (tp_btf), keyed by socket cookie. See trace/collector.go for the Go side.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_RECV 3
+#define TCP_LISTEN 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EAGAIN 11
+
+#if defined(__TARGET_ARCH_arm64)
+// arm64 syscall numbers (include/uapi/asm-generic/unistd.h). At sys_exit
+// regs[0] holds the return value; the first argument is kept in orig_x0.
+#define NR_ACCEPT 202
+#define NR_ACCEPT4 242
+struct pt_regs___bl_arm64 {
+	__u64 orig_x0;
+	__s32 syscallno;
+} __attribute__((preserve_access_index));
+#define SYSCALL_NR(regs) BPF_CORE_READ((struct pt_regs___bl_arm64 *)(regs), syscallno)
+#define SYSCALL_ARG0(regs) BPF_CORE_READ((struct pt_regs___bl_arm64 *)(regs), orig_x0)
+#else
+// x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl).
+#define NR_ACCEPT 43
+#define NR_ACCEPT4 288
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#define SYSCALL_ARG0(regs) ((regs)->di)
+#endif
+
+// WAIT_BUCKETS log2 buckets of nanoseconds: bucket i counts waits in
+// [2^i, 2^(i+1)) ns; the last one everything from 2^39 ns (~9 min) up.
+#define WAIT_BUCKETS 40
+
+// DROP_DEFER_ACCEPT labels a bare ACK that a TCP_DEFER_ACCEPT listener
+// dropped (tcp_check_req returns NULL without a reason): not a kernel enum value.
+#define DROP_DEFER_ACCEPT 0xffff
+
+struct listener_stats {
+	__u64 netns;
+	__u64 enqueued;
+	__u64 accepted;
+	__u64 last_accept_ns;
+	__u64 nonempty_since_ns;
+	__u64 wait_count;
+	__u64 wait_sum_ns;
+	__u64 wait_max_ns;
+	__u32 accept_queue_hw;
+	__u32 syn_queue_hw;
+	__u32 max_backlog;
+	__u32 last_accept_tgid;
+	__u64 wait_buckets[WAIT_BUCKETS];
+};
+
+struct drop_key {
+	__u64 cookie;
+	__u32 netns;
+	__u32 reason;
+};
+
+struct accept_error_key {
+	__u64 cookie;
+	__u32 netns;
+	__u32 tgid;
+	__s32 err;
+	__u32 pad;
+};
+
+// Map sizes: the Go side (trace/maps.go) names them and their memory cost.
+#define MAX_LISTENERS 2048
+#define MAX_DROP_KEYS 8192
+#define MAX_ACCEPT_ERROR_KEYS 4096
+#define MAX_INFLIGHT 32768
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_LISTENERS);
+	__type(key, __u64); // listener cookie
+	__type(value, struct listener_stats);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_DROP_KEYS);
+	__type(key, struct drop_key);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_ACCEPT_ERROR_KEYS);
+	__type(key, struct accept_error_key);
+	__type(value, __u64);
+} accept_errors SEC(".maps");
+
+// inflight: child socket address -> when it entered the accept queue.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, __u64);
+} inflight SEC(".maps");
+
+// zero is the initial value of a listener's stats (too big for the stack).
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct listener_stats);
+} zero SEC(".maps");
+
+static __always_inline void raise_u32(__u32 *p, __u32 v)
+{
+	for (int i = 0; i < 4; i++) {
+		__u32 old = *p;
+		if (v <= old)
+			return;
+		if (__sync_val_compare_and_swap(p, old, v) == old)
+			return;
+	}
+}
+
+static __always_inline void raise_u64(__u64 *p, __u64 v)
+{
+	for (int i = 0; i < 4; i++) {
+		__u64 old = *p;
+		if (v <= old)
+			return;
+		if (__sync_val_compare_and_swap(p, old, v) == old)
+			return;
+	}
+}
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0;
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) { r += 1; }
+	return r;
+}
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+// syn_queue_len is the listener's request-socket count (inet_csk_reqsk_queue_len).
+static __always_inline __u32 syn_queue_len(const struct sock *sk)
+{
+	const struct inet_connection_sock *icsk = (const void *)sk;
+	return BPF_CORE_READ(icsk, icsk_accept_queue.qlen.counter);
+}
+
+static __always_inline struct listener_stats *stats_of(__u64 cookie, __u32 netns)
+{
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &cookie);
+	if (s)
+		return s;
+	__u32 k = 0;
+	struct listener_stats *z = bpf_map_lookup_elem(&zero, &k);
+	if (!z)
+		return 0;
+	bpf_map_update_elem(&listeners, &cookie, z, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&listeners, &cookie);
+	if (s)
+		s->netns = netns;
+	return s;
+}
+
+// A connection completed the handshake into a listener's accept queue
+// (tcp_child_process -> parent->sk_data_ready). sk_ack_backlog already counts it.
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(bl_data_ready, const struct sock *sk)
+{
+	if (sk->__sk_common.skc_state != TCP_LISTEN)
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct listener_stats *s = stats_of(cookie, sk_netns(sk));
+	if (!s)
+		return 0;
+	__u32 qlen = sk->sk_ack_backlog;
+	__sync_fetch_and_add(&s->enqueued, 1);
+	raise_u32(&s->accept_queue_hw, qlen);
+	raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
+	s->max_backlog = sk->sk_max_ack_backlog;
+	if (qlen == 1)
+		s->nonempty_since_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+// A passive child became ESTABLISHED: tcp_rcv_state_process on the child,
+// just after inet_csk_reqsk_queue_add put it in the accept queue.
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(bl_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
+		return 0;
+	__u64 key = (__u64)sk;
+	__u64 now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&inflight, &key, &now, BPF_ANY);
+	return 0;
+}
+
+// A SYN-ACK was retransmitted for a request socket: the SYN queue is sampled here too.
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(bl_synack, const struct sock *sk, const struct request_sock *req)
+{
+	if (sk->__sk_common.skc_state != TCP_LISTEN)
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct listener_stats *s = stats_of(cookie, sk_netns(sk));
+	if (s)
+		raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
+	return 0;
+}
+
+// A packet was dropped with a reason while a listener was receiving it.
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	if (!rx_sk || rx_sk->__sk_common.skc_state != TCP_LISTEN)
+		return 0;
+	__u32 r = reason;
+	const struct inet_connection_sock *icsk = (const void *)rx_sk;
+	if (r == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED) &&
+	    BPF_CORE_READ(icsk, icsk_accept_queue.rskq_defer_accept) > 0)
+		r = DROP_DEFER_ACCEPT;
+	struct drop_key k = {
+		.cookie = bpf_get_socket_cookie(rx_sk),
+		.netns = sk_netns(rx_sk),
+		.reason = r,
+	};
+	__u64 one = 1;
+	__u64 *n = bpf_map_lookup_elem(&drops, &k);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&drops, &k, &one, BPF_NOEXIST);
+	struct listener_stats *s = stats_of(k.cookie, k.netns);
+	if (s)
+		raise_u32(&s->syn_queue_hw, syn_queue_len(rx_sk));
+	return 0;
+}
+
+// fd_sock is the socket behind descriptor fd of the current task, or NULL.
+static __always_inline struct sock *fd_sock(int fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+// accept()/accept4() returned: an error by errno, or a connection taken
+// from the listener's queue, timed from its enqueue.
+SEC("tp_btf/sys_exit")
+int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = SYSCALL_NR(regs);
+	if (nr != NR_ACCEPT && nr != NR_ACCEPT4)
+		return 0;
+	if (ret == -EAGAIN)
+		return 0; // a non-blocking accept() with nothing queued: not an error
+	int lfd = (int)SYSCALL_ARG0(regs);
+	struct sock *lsk = fd_sock(lfd);
+	__u64 cookie = 0;
+	__u32 netns;
+	if (lsk) {
+		cookie = BPF_CORE_READ(lsk, __sk_common.skc_cookie.counter);
+		netns = sk_netns(lsk);
+	} else {
+		struct task_struct *task = bpf_get_current_task_btf();
+		netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	}
+	if (ret < 0) {
+		struct accept_error_key k = {
+			.cookie = cookie,
+			.netns = netns,
+			.tgid = bpf_get_current_pid_tgid() >> 32,
+			.err = (__s32)-ret,
+		};
+		__u64 one = 1;
+		__u64 *n = bpf_map_lookup_elem(&accept_errors, &k);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		else
+			bpf_map_update_elem(&accept_errors, &k, &one, BPF_NOEXIST);
+		return 0;
+	}
+	if (!cookie)
+		return 0; // a listener no dump or enqueue has given a cookie yet
+	struct listener_stats *s = stats_of(cookie, netns);
+	if (!s)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__sync_fetch_and_add(&s->accepted, 1);
+	s->last_accept_ns = now;
+	s->last_accept_tgid = bpf_get_current_pid_tgid() >> 32;
+	if (BPF_CORE_READ(lsk, sk_ack_backlog) > 0)
+		s->nonempty_since_ns = now;
+	struct sock *child = fd_sock((int)ret);
+	if (!child)
+		return 0;
+	__u64 key = (__u64)child;
+	__u64 *since = bpf_map_lookup_elem(&inflight, &key);
+	if (!since)
+		return 0;
+	__u64 wait = now > *since ? now - *since : 0;
+	bpf_map_delete_elem(&inflight, &key);
+	__u32 b = log2_u64(wait);
+	if (b >= WAIT_BUCKETS)
+		b = WAIT_BUCKETS - 1;
+	__sync_fetch_and_add(&s->wait_buckets[b], 1);
+	__sync_fetch_and_add(&s->wait_count, 1);
+	__sync_fetch_and_add(&s->wait_sum_ns, wait);
+	raise_u64(&s->wait_max_ns, wait);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

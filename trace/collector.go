@@ -1,0 +1,173 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoBTF: the kernel exposes no BTF (/sys/kernel/btf/vmlinux), which
+// tp_btf programs and CO-RE need.
+var ErrNoBTF = errors.New("the kernel has no BTF (/sys/kernel/btf/vmlinux); trace needs a kernel built with CONFIG_DEBUG_INFO_BTF")
+
+// ErrNoPermission: loading programs was refused (CAP_BPF and CAP_PERFMON,
+// or root where kernel.unprivileged_bpf_disabled is set, are needed).
+var ErrNoPermission = errors.New("loading eBPF programs was refused: trace needs CAP_BPF and CAP_PERFMON (or root)")
+
+// Hook is one program and the tracepoint it attaches to.
+type Hook struct {
+	// Program is the program's name, as bpftool prog lists it.
+	Program string `json:"program"`
+	// Tracepoint is where it attaches, e.g. "tp_btf/sk_data_ready".
+	Tracepoint string `json:"tracepoint"`
+	// ID is the kernel's program ID while attached.
+	ID uint32 `json:"id,omitempty"`
+}
+
+// Hooks are the programs in attach order.
+var Hooks = []Hook{
+	{Program: bpfProgBlDataReady, Tracepoint: "tp_btf/sk_data_ready"},
+	{Program: bpfProgBlSetState, Tracepoint: "tp_btf/inet_sock_set_state"},
+	{Program: bpfProgBlSynack, Tracepoint: "tp_btf/tcp_retransmit_synack"},
+	{Program: bpfProgBlKfreeSkb, Tracepoint: "tp_btf/kfree_skb"},
+	{Program: bpfProgBlSysExit, Tracepoint: "tp_btf/sys_exit"},
+}
+
+// Collector owns the loaded programs, their links and maps.
+type Collector struct {
+	objs  bpfObjects
+	links []link.Link
+	hooks []Hook
+	// reasons names skb_drop_reason values, read from the kernel's BTF.
+	reasons map[uint32]string
+	// start is when the programs were attached, by the wall and the
+	// monotonic clock (bpf_ktime_get_ns).
+	start     time.Time
+	startMono uint64
+}
+
+// Start loads the programs and attaches them. On any error everything
+// loaded so far is closed again.
+func Start() (c *Collector, err error) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, ErrNoBTF
+	}
+	// Kernels before 5.11 charge map memory to RLIMIT_MEMLOCK.
+	_ = rlimit.RemoveMemlock()
+	spec, err := loadBpf()
+	if err != nil {
+		return nil, err
+	}
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoBTF, err)
+	}
+	c = &Collector{reasons: dropReasons(kernel)}
+	if err := spec.LoadAndAssign(&c.objs, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}}); err != nil {
+		return nil, loadError(err)
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+			c = nil
+		}
+	}()
+	progs := programsOf(&c.objs)
+	c.start, c.startMono = time.Now(), monotonicNow()
+	for _, h := range Hooks {
+		p := progs[h.Program]
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			return nil, fmt.Errorf("attaching %s to %s: %w", h.Program, h.Tracepoint, loadError(err))
+		}
+		c.links = append(c.links, l)
+		if info, err := p.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				h.ID = uint32(id)
+			}
+		}
+		c.hooks = append(c.hooks, h)
+	}
+	return c, nil
+}
+
+// loadError maps a refusal to ErrNoPermission.
+func loadError(err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%w (%v)", ErrNoPermission, err)
+	}
+	return err
+}
+
+// Close detaches and unloads everything. It may be called more than once.
+func (c *Collector) Close() error {
+	var errs []error
+	for _, l := range c.links {
+		errs = append(errs, l.Close())
+	}
+	c.links = nil
+	errs = append(errs, c.objs.Close())
+	c.objs = bpfObjects{}
+	return errors.Join(errs...)
+}
+
+// Hooks are the attached programs with their IDs.
+func (c *Collector) Hooks() []Hook { return c.hooks }
+
+// Since is when the programs were attached: Evidence counts from then.
+func (c *Collector) Since() time.Time { return c.start }
+
+// Memory is what the kernel charges for the maps and programs (memlock), in bytes.
+func (c *Collector) Memory() uint64 {
+	var total uint64
+	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Inflight, c.objs.Zero} {
+		if m == nil {
+			continue
+		}
+		if info, err := m.Info(); err == nil {
+			if n, ok := info.Memlock(); ok {
+				total += n
+			}
+		}
+	}
+	for _, p := range programsOf(&c.objs) {
+		if p == nil {
+			continue
+		}
+		if info, err := p.Info(); err == nil {
+			if n, ok := info.Memlock(); ok {
+				total += n
+			}
+		}
+	}
+	return total
+}
+
+// dropReasons names enum skb_drop_reason's values without the
+// SKB_DROP_REASON_ prefix; empty when the kernel has no such enum.
+func dropReasons(kernel *btf.Spec) map[uint32]string {
+	names := map[uint32]string{dropDeferAccept: DeferAcceptReason}
+	var e *btf.Enum
+	if err := kernel.TypeByName("skb_drop_reason", &e); err != nil {
+		return names
+	}
+	for _, v := range e.Values {
+		names[uint32(v.Value)] = strings.TrimPrefix(v.Name, "SKB_DROP_REASON_")
+	}
+	return names
+}
+
+// monotonicNow is CLOCK_MONOTONIC in nanoseconds, bpf_ktime_get_ns's clock.
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}

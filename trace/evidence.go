@@ -1,0 +1,145 @@
+package trace
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Key names a listening socket host-wide: its network namespace's inode and
+// its socket cookie.
+type Key struct {
+	Netns  uint64 `json:"netns"`
+	Cookie uint64 `json:"cookie"`
+}
+
+// Evidence is everything the programs counted since Since, cumulative.
+type Evidence struct {
+	Since time.Time
+	Time  time.Time
+	// Listeners are keyed by namespace and cookie.
+	Listeners map[Key]*ListenerEvidence
+	// UnattributedErrors are accept() errors whose listening socket could
+	// not be resolved (cookie 0), by namespace of the calling process.
+	UnattributedErrors []AcceptErrors
+}
+
+// ListenerEvidence is one listener's traced figures.
+type ListenerEvidence struct {
+	Key
+	// AcceptQueueHighWater is the largest sk_ack_backlog seen at an enqueue.
+	AcceptQueueHighWater uint32
+	// SynQueueHighWater is the largest SYN-queue length seen at this
+	// listener's events (enqueues, SYN-ACK retransmits, drops).
+	SynQueueHighWater uint32
+	Enqueued          uint64
+	Accepted          uint64
+	// Drops by kernel drop reason name (skb_drop_reason without its prefix).
+	Drops map[string]uint64
+	// AcceptWait is the accept-queue wait of the connections accepted.
+	AcceptWait Histogram
+	// AcceptErrors are failed accept() calls on this listener.
+	AcceptErrors []AcceptErrors
+	// LastAccept is when accept() last returned a connection (zero: never
+	// since Since). WaitingSince is when the queue last became non-empty or,
+	// if later, the last accept left it non-empty: how long the queue has
+	// been held without an accept.
+	LastAccept   time.Time
+	WaitingSince time.Time
+	// LastAcceptPID is the process whose accept() last took a connection
+	// (0: none): the listener's owner, known without walking /proc.
+	LastAcceptPID int
+}
+
+// AcceptErrors counts one process's failed accept() calls with one errno.
+type AcceptErrors struct {
+	Netns uint64 `json:"-"`
+	PID   int    `json:"pid"`
+	// Comm is the process's name, when it is among the listener's owners.
+	Comm  string `json:"comm,omitempty"`
+	Errno string `json:"errno"`
+	Count uint64 `json:"count"`
+}
+
+// Snapshot reads the maps: a consistent-enough copy (each entry is read
+// once; the programs keep counting meanwhile).
+func (c *Collector) Snapshot() (*Evidence, error) {
+	now, mono := time.Now(), monotonicNow()
+	wall := func(ns uint64) time.Time {
+		if ns == 0 || ns < c.startMono {
+			return time.Time{}
+		}
+		return now.Add(-time.Duration(mono - ns))
+	}
+	ev := &Evidence{Since: c.start, Time: now, Listeners: map[Key]*ListenerEvidence{}}
+	var cookie uint64
+	var st bpfListenerStats
+	it := c.objs.Listeners.Iterate()
+	for it.Next(&cookie, &st) {
+		k := Key{Netns: st.Netns, Cookie: cookie}
+		le := &ListenerEvidence{
+			Key:                  k,
+			AcceptQueueHighWater: st.AcceptQueueHw,
+			SynQueueHighWater:    st.SynQueueHw,
+			Enqueued:             st.Enqueued,
+			Accepted:             st.Accepted,
+			Drops:                map[string]uint64{},
+			AcceptWait:           newHistogram(st.WaitBuckets[:], st.WaitCount, st.WaitSumNs, st.WaitMaxNs),
+			LastAccept:           wall(st.LastAcceptNs),
+			WaitingSince:         wall(st.NonemptySinceNs),
+			LastAcceptPID:        int(st.LastAcceptTgid),
+		}
+		ev.Listeners[k] = le
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading listener stats: %w", err)
+	}
+	get := func(k Key) *ListenerEvidence {
+		le := ev.Listeners[k]
+		if le == nil {
+			le = &ListenerEvidence{Key: k, Drops: map[string]uint64{}}
+			ev.Listeners[k] = le
+		}
+		return le
+	}
+	var dk bpfDropKey
+	var n uint64
+	it = c.objs.Drops.Iterate()
+	for it.Next(&dk, &n) {
+		get(Key{uint64(dk.Netns), dk.Cookie}).Drops[c.reasonName(dk.Reason)] += n
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading drops: %w", err)
+	}
+	var ek bpfAcceptErrorKey
+	it = c.objs.AcceptErrors.Iterate()
+	for it.Next(&ek, &n) {
+		e := AcceptErrors{Netns: uint64(ek.Netns), PID: int(ek.Tgid), Errno: ErrnoName(ek.Err), Count: n}
+		if ek.Cookie == 0 {
+			ev.UnattributedErrors = append(ev.UnattributedErrors, e)
+			continue
+		}
+		le := get(Key{uint64(ek.Netns), ek.Cookie})
+		le.AcceptErrors = append(le.AcceptErrors, e)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading accept errors: %w", err)
+	}
+	return ev, nil
+}
+
+func (c *Collector) reasonName(r uint32) string {
+	if name, ok := c.reasons[r]; ok {
+		return name
+	}
+	return fmt.Sprintf("REASON_%d", r)
+}
+
+// ErrnoName is errno's symbolic name (EMFILE), or "errno N" when unknown.
+func ErrnoName(errno int32) string {
+	if name := unix.ErrnoName(unix.Errno(errno)); name != "" {
+		return name
+	}
+	return fmt.Sprintf("errno %d", errno)
+}

@@ -1,0 +1,370 @@
+package trace
+
+import (
+	"bufio"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/netns"
+)
+
+// serverEnv makes the test binary an accept-loop server (see serve).
+const serverEnv = "BACKLOGCTL_TRACE_TEST_SERVER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(serverEnv) != "" {
+		serve()
+	}
+	os.Exit(m.Run())
+}
+
+// serve listens on 127.0.0.1 (listen backlog 64), prints its port, and
+// accepts forever, keeping every connection open; on an error it waits 5ms
+// and tries again (so under a low RLIMIT_NOFILE it keeps failing with EMFILE).
+func serve() {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err == nil {
+		err = unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	}
+	if err == nil {
+		err = unix.Listen(fd, 64)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sa, _ := unix.Getsockname(fd)
+	fmt.Println(sa.(*unix.SockaddrInet4).Port)
+	for {
+		if _, _, err := unix.Accept4(fd, 0); err != nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// startServer runs serve in a child process, optionally under a command
+// prefix such as prlimit, and returns its process and port.
+func startServer(t *testing.T, prefix ...string) (*os.Process, uint16) {
+	t.Helper()
+	args := append(prefix, os.Args[0], "-test.run=^$")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), serverEnv+"=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the server: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the server's port: %v", err)
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("server printed %q", line)
+	}
+	return cmd.Process, uint16(port)
+}
+
+// tracing is one test's collector and the namespace's baseline.
+type tracing struct {
+	t    *testing.T
+	c    *Collector
+	ns   netns.Namespace
+	base Baseline
+}
+
+// startTracing attaches the programs, skipping only where the kernel has no BTF.
+func startTracing(t *testing.T) *tracing {
+	t.Helper()
+	c, err := Start()
+	if err == ErrNoBTF {
+		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
+	}
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ns, err := netns.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &tracing{t: t, c: c, ns: ns}
+	tr.base = NewBaseline(tr.gather())
+	return tr
+}
+
+func (tr *tracing) gather() *inspect.MultiSnapshot {
+	tr.t.Helper()
+	// No /proc walk: owners come from the evidence (the accepting process).
+	snap, err := inspect.Gather(inspect.Options{ProcRoot: "/proc"})
+	if err != nil {
+		tr.t.Fatal(err)
+	}
+	return &inspect.MultiSnapshot{Time: snap.Time, Namespaces: []inspect.NamespaceSnapshot{{Netns: tr.ns, Snapshot: snap}}}
+}
+
+// report joins the evidence so far with a fresh snapshot and returns the
+// listener on port, and the namespace's ListenOverflows rise.
+func (tr *tracing) report(port uint16, stall time.Duration) (Listener, uint64) {
+	tr.t.Helper()
+	ev, err := tr.c.Snapshot()
+	if err != nil {
+		tr.t.Fatal(err)
+	}
+	now := tr.gather()
+	r := Join(ev, JoinInput{Base: tr.base, Now: now, Stall: stall, States: OwnerStates("/proc", OwnerPIDs(ev, now))})
+	rise := now.Namespaces[0].Counters["TcpExtListenOverflows"] - tr.base.Overflows[tr.ns.Inode]
+	for _, l := range r.Listeners {
+		if l.Port == port {
+			return l, rise
+		}
+	}
+	tr.t.Fatalf("no listener on port %d in the report", port)
+	return Listener{}, 0
+}
+
+func loopback(port uint16) netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+}
+
+func acceptQueue(t *testing.T, port uint16) uint32 {
+	ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{port}})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("listeners on %d: %v %v", port, ls, err)
+	}
+	return ls[0].AcceptQueue
+}
+
+// A listener with backlog 2 that never accepts: 10 clients fill its queue
+// to backlog+1 = 3 and the rest overflow; every overflow the namespace
+// counted is attributed to it, split by where it happened.
+func TestOverflowsAndHighWater(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tr := startTracing(t)
+	_, addr := nstest.Listen(t, loopback(0), 2, nstest.ListenOpts{})
+	for range 10 {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "a full accept queue", func() bool { return acceptQueue(t, addr.Port()) == 3 })
+	l, rise := tr.report(addr.Port(), time.Hour)
+	if l.AcceptQueueHighWater != 3 || l.Enqueued != 3 || l.Accepted != 0 {
+		t.Errorf("accept_queue_high_water %d, enqueued %d, accepted %d; want 3, 3, 0", l.AcceptQueueHighWater, l.Enqueued, l.Accepted)
+	}
+	if rise < 7 {
+		t.Fatalf("TcpExtListenOverflows rose %d, want at least 7 (10 clients, 3 queued)", rise)
+	}
+	if got := l.Overflows.SynTime + l.Overflows.AckTime; got != rise {
+		t.Errorf("overflows %+v sum to %d, want the namespace's ListenOverflows rise %d", l.Overflows, got, rise)
+	}
+	if l.Overflows.AckTime != l.Drops[ListenOverflowReason] {
+		t.Errorf("ack_time %d, drops[%s] %d: want equal", l.Overflows.AckTime, ListenOverflowReason, l.Drops[ListenOverflowReason])
+	}
+}
+
+// A server that accepts N connections: N enqueued, N accepted, N waits timed.
+func TestAcceptWait(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const n = 20
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 128, nstest.ListenOpts{})
+	for range n {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "every client queued", func() bool { return acceptQueue(t, addr.Port()) == n })
+	for range n {
+		nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			t.Fatalf("accept: %v", err)
+		}
+		t.Cleanup(func() { unix.Close(nfd) })
+	}
+	l, _ := tr.report(addr.Port(), time.Hour)
+	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
+		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
+	}
+	if l.AcceptQueueHighWater != n {
+		t.Errorf("accept_queue_high_water %d, want %d", l.AcceptQueueHighWater, n)
+	}
+	var inBuckets uint64
+	for _, b := range l.AcceptWait.Buckets {
+		inBuckets += b.Count
+	}
+	if inBuckets != n || l.AcceptWait.Max <= 0 || l.AcceptWait.P50 > l.AcceptWait.Max {
+		t.Errorf("accept_wait_seconds %+v: want %d waits in the buckets, 0 < p50 <= max", l.AcceptWait, n)
+	}
+	if l.Stalled {
+		t.Errorf("an emptied queue is reported stalled")
+	}
+}
+
+// A TCP_DEFER_ACCEPT listener whose clients send nothing: their final ACKs
+// are dropped at the listener as defer-accept drops, and nothing overflows.
+func TestDeferAcceptDrops(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 16, nstest.ListenOpts{})
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 30); err != nil {
+		t.Fatal(err)
+	}
+	before, err := inspect.ReadCounters("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		nstest.Connect(t, addr)
+	}
+	var l Listener
+	nstest.Eventually(t, 5*time.Second, "five defer-accept drops", func() bool {
+		l, _ = tr.report(addr.Port(), time.Hour)
+		return l.Drops[DeferAcceptReason] >= 5
+	})
+	after, err := inspect.ReadCounters("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Overflows != (Overflows{}) || l.Enqueued != 0 {
+		t.Errorf("overflows %+v, enqueued %d: want none", l.Overflows, l.Enqueued)
+	}
+	if rise := after["TcpExtTCPDeferAcceptDrop"] - before["TcpExtTCPDeferAcceptDrop"]; rise < l.Drops[DeferAcceptReason] {
+		t.Errorf("drops %v, but TcpExtTCPDeferAcceptDrop rose only %d", l.Drops, rise)
+	}
+	for reason, n := range l.Drops {
+		if reason != DeferAcceptReason && n > 0 {
+			t.Errorf("drop reason %s: %d, want only %s", reason, n, DeferAcceptReason)
+		}
+	}
+}
+
+// A server that keeps accepting under RLIMIT_NOFILE 16 fails with EMFILE,
+// reported against its listener and its PID.
+func TestAcceptErrorsEMFILE(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tr := startTracing(t)
+	proc, port := startServer(t, "prlimit", "--nofile=16:16")
+	for range 20 {
+		nstest.Connect(t, loopback(port))
+	}
+	var l Listener
+	nstest.Eventually(t, 10*time.Second, "EMFILE in accept_errors", func() bool {
+		l, _ = tr.report(port, time.Hour)
+		for _, e := range l.AcceptErrors {
+			if e.Errno == "EMFILE" && e.PID == proc.Pid && e.Count > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	if l.Accepted == 0 || l.Accepted >= 16 {
+		t.Errorf("accepted %d before EMFILE, want 1..15", l.Accepted)
+	}
+}
+
+// A server stopped with SIGSTOP while connections queue is stalled, with
+// its state shown.
+func TestStalledOwner(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tr := startTracing(t)
+	proc, port := startServer(t)
+	nstest.Connect(t, loopback(port))
+	nstest.Eventually(t, 5*time.Second, "the first connection accepted", func() bool {
+		l, _ := tr.report(port, time.Hour)
+		return l.Accepted == 1
+	})
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	nstest.Eventually(t, 5*time.Second, "the server stopped", func() bool {
+		return strings.HasPrefix(OwnerStates("/proc", []int{proc.Pid})[proc.Pid].State, "T")
+	})
+	nstest.Connect(t, loopback(port))
+	nstest.Connect(t, loopback(port))
+	nstest.Eventually(t, 5*time.Second, "two connections queued", func() bool { return acceptQueue(t, port) == 2 })
+	const stall = 200 * time.Millisecond
+	if l, _ := tr.report(port, time.Hour); l.Stalled {
+		t.Errorf("stalled under a one-hour threshold")
+	}
+	time.Sleep(stall)
+	l, _ := tr.report(port, stall)
+	if !l.Stalled || l.StalledSeconds < stall.Seconds() {
+		t.Errorf("stalled %v for %.3fs, want stalled for at least %s", l.Stalled, l.StalledSeconds, stall)
+	}
+	found := false
+	for _, o := range l.Processes {
+		if o.PID == proc.Pid {
+			found = true
+			if o.State != "T (stopped)" {
+				t.Errorf("owner state %q, want T (stopped)", o.State)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("owner %d not among %+v", proc.Pid, l.Processes)
+	}
+}
+
+// After Close no program of this collector is loaded: their IDs are gone.
+func TestCloseDetachesEverything(t *testing.T) {
+	nstest.RequireRoot(t)
+	c, err := Start()
+	if err == ErrNoBTF {
+		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := c.Hooks()
+	if len(hooks) != len(Hooks) {
+		t.Fatalf("%d programs attached, want %d", len(hooks), len(Hooks))
+	}
+	for _, h := range hooks {
+		p, err := ebpf.NewProgramFromID(ebpf.ProgramID(h.ID))
+		if err != nil {
+			t.Fatalf("program %s (id %d) not loaded while attached: %v", h.Program, h.ID, err)
+		}
+		p.Close()
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	// The kernel frees a detached program after an RCU grace period.
+	nstest.Eventually(t, 10*time.Second, "every program unloaded after Close", func() bool {
+		still, err := Loaded(hooks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(still) == 0
+	})
+}

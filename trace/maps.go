@@ -1,0 +1,28 @@
+package trace
+
+// Map sizes, as in bpf/trace.c. Memory is what the kernel charges for the
+// preallocated entries (key + value + ~70 bytes of htab/LRU element each, per
+// possible CPU for the LRU free lists' bookkeeping aside); Collector.Memory
+// reports the real figure from the kernel.
+const (
+	// MaxListeners: per-listener stats, 368-byte values: ~0.9 MiB.
+	MaxListeners = 2048
+	// MaxDropKeys: (listener, drop reason) counters, 16+8 bytes: ~0.7 MiB.
+	MaxDropKeys = 8192
+	// MaxAcceptErrorKeys: (listener, process, errno) counters, 24+8 bytes: ~0.4 MiB.
+	MaxAcceptErrorKeys = 4096
+	// MaxInflight: connections in accept queues being timed, 8+8 bytes:
+	// ~2.8 MiB. When more wait at once, the oldest are forgotten (LRU) and
+	// their wait is not measured.
+	MaxInflight = 32768
+)
+
+// waitBuckets is WAIT_BUCKETS: bucket i counts waits in [2^i, 2^(i+1)) ns.
+const waitBuckets = 40
+
+// dropDeferAccept is DROP_DEFER_ACCEPT: a bare ACK a TCP_DEFER_ACCEPT
+// listener dropped (tcp_check_req returns NULL without a drop reason).
+const dropDeferAccept = 0xffff
+
+// DeferAcceptReason is the name reported for dropDeferAccept.
+const DeferAcceptReason = "TCP_DEFER_ACCEPT"

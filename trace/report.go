@@ -1,0 +1,245 @@
+package trace
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/backlogctl/backlogctl/inspect"
+)
+
+// Report is what trace prints at each interval: every listener's traced
+// evidence since Since, joined to the sock_diag snapshot taken at Time. Its
+// JSON form is a contract like inspect's: names are stable, fields may be added.
+type Report struct {
+	Time  time.Time `json:"time"`
+	Since time.Time `json:"since"`
+	// StallSeconds is the --stall threshold.
+	StallSeconds float64    `json:"stall_seconds"`
+	Listeners    []Listener `json:"listeners"`
+	// UnattributedAcceptErrors are accept() errors whose listening socket
+	// could not be resolved, by process (e.g. EBADF on a closed descriptor).
+	UnattributedAcceptErrors []AcceptErrors `json:"unattributed_accept_errors"`
+	// Exact and Derived name the listener fields in each class.
+	Exact   []string `json:"exact"`
+	Derived []string `json:"derived"`
+	Tracer  Tracer   `json:"tracer"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// ExactFields are counted by the programs at the event itself.
+var ExactFields = []string{"accept_queue_high_water", "enqueued", "accepted", "overflows.ack_time",
+	"drops", "accept_wait_seconds.count", "accept_wait_seconds.sum", "accept_wait_seconds.max",
+	"accept_wait_seconds.buckets", "accept_errors"}
+
+// DerivedFields are inferred: syn_time overflows from counters, the SYN
+// queue's high water from samples, percentiles from log2 buckets, stalls
+// from the last accept and the current queue.
+var DerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds.p50",
+	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled"}
+
+// Tracer is what tracing itself costs and which programs it runs.
+type Tracer struct {
+	Programs []Hook `json:"programs"`
+	// MapMemoryBytes is the kernel memory of the maps and programs (memlock).
+	MapMemoryBytes uint64 `json:"map_memory_bytes"`
+	// RSSBytes is backlogctl's own resident memory.
+	RSSBytes uint64 `json:"rss_bytes"`
+}
+
+// Listener is one listening socket's evidence.
+type Listener struct {
+	Netns uint64 `json:"netns"`
+	// NetnsName is the namespace's name under /run/netns, when it has one.
+	NetnsName string `json:"netns_name,omitempty"`
+	Cookie    uint64 `json:"cookie"`
+	Family    string `json:"family"`
+	Address   string `json:"address"`
+	Port      uint16 `json:"port"`
+	// Backlog is the effective backlog (sk_max_ack_backlog); the queue is
+	// full at Backlog+1.
+	Backlog uint32 `json:"backlog"`
+	// AcceptQueue is the queue's length now (sock_diag).
+	AcceptQueue uint32  `json:"accept_queue"`
+	Processes   []Owner `json:"processes"`
+
+	AcceptQueueHighWater uint32            `json:"accept_queue_high_water"`
+	SynQueueHighWater    uint32            `json:"syn_queue_high_water"`
+	Enqueued             uint64            `json:"enqueued"`
+	Accepted             uint64            `json:"accepted"`
+	Overflows            Overflows         `json:"overflows"`
+	Drops                map[string]uint64 `json:"drops"`
+	AcceptWait           Histogram         `json:"accept_wait_seconds"`
+	AcceptErrors         []AcceptErrors    `json:"accept_errors"`
+	// Stalled: the queue holds connections and no accept() took one for at
+	// least the --stall threshold; StalledSeconds is for how long.
+	Stalled        bool    `json:"stalled"`
+	StalledSeconds float64 `json:"stalled_seconds"`
+}
+
+// Owner is a process holding the listener, with its scheduler state.
+type Owner struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	// State is /proc/PID/stat's state letter and meaning, e.g. "T (stopped)".
+	State string `json:"state,omitempty"`
+}
+
+// Overflows are connections dropped because the accept queue was full.
+type Overflows struct {
+	// SynTime: the SYN arrived with the queue full (tcp_conn_request). The
+	// kernel frees that SYN without a drop reason, so this is derived:
+	// the listener's own drop count's rise not seen by kfree_skb, capped
+	// by its namespace's ListenOverflows rise minus the ack_time overflows.
+	SynTime uint64 `json:"syn_time"`
+	// AckTime: the final ACK arrived with the queue full (tcp_check_req),
+	// counted exactly by kfree_skb's TCP_LISTEN_OVERFLOW reason.
+	AckTime uint64 `json:"ack_time"`
+}
+
+// ListenOverflowReason is the drop reason of an ACK-time overflow.
+const ListenOverflowReason = "TCP_LISTEN_OVERFLOW"
+
+// Baseline is what sock_diag and the counters said when tracing started,
+// for the derived figures.
+type Baseline struct {
+	// Overflows is TcpExtListenOverflows by namespace inode.
+	Overflows map[uint64]uint64
+	// Drops is each listener's own drop count (sk_drops).
+	Drops map[Key]uint32
+}
+
+// NewBaseline records m's counters and listener drop counts.
+func NewBaseline(m *inspect.MultiSnapshot) Baseline {
+	b := Baseline{Overflows: map[uint64]uint64{}, Drops: map[Key]uint32{}}
+	for _, ns := range m.Namespaces {
+		b.Overflows[ns.Netns.Inode] = ns.Counters["TcpExtListenOverflows"]
+		for _, l := range ns.Listeners {
+			b.Drops[Key{ns.Netns.Inode, l.Cookie}] = l.DropCount()
+		}
+	}
+	return b
+}
+
+// JoinInput is what Join needs besides the evidence.
+type JoinInput struct {
+	Base  Baseline
+	Now   *inspect.MultiSnapshot
+	Stall time.Duration
+	// States are owners' names and /proc/PID/stat states by PID (OwnerStates
+	// of OwnerPIDs).
+	States map[int]ProcState
+}
+
+// Join makes the report: one Listener per listener in the snapshot, with
+// its evidence (zero when nothing happened to it).
+func Join(ev *Evidence, in JoinInput) *Report {
+	r := &Report{Time: ev.Time, Since: ev.Since, StallSeconds: in.Stall.Seconds(),
+		Listeners: []Listener{}, UnattributedAcceptErrors: []AcceptErrors{},
+		Exact: ExactFields, Derived: DerivedFields}
+	for _, ns := range in.Now.Namespaces {
+		inode := ns.Netns.Inode
+		first := len(r.Listeners)
+		for _, l := range ns.Listeners {
+			r.Listeners = append(r.Listeners, listenerOf(ns.Netns.Inode, ns.Netns.Name, l, ev, in))
+		}
+		deriveSynTime(r.Listeners[first:], ns, ev, in.Base)
+		for _, e := range ev.UnattributedErrors {
+			if e.Netns == inode {
+				r.UnattributedAcceptErrors = append(r.UnattributedAcceptErrors, e)
+			}
+		}
+	}
+	sortErrors(r.UnattributedAcceptErrors)
+	return r
+}
+
+func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in JoinInput) Listener {
+	out := Listener{Netns: inode, NetnsName: name, Cookie: l.Cookie, Family: l.Family, Address: l.Address,
+		Port: l.Port, Backlog: l.AcceptQueueMax, AcceptQueue: l.AcceptQueue, Processes: []Owner{},
+		Drops: map[string]uint64{}, AcceptWait: newHistogram(nil, 0, 0, 0), AcceptErrors: []AcceptErrors{},
+		SynQueueHighWater: l.SynQueue, AcceptQueueHighWater: l.AcceptQueue}
+	for _, p := range l.Processes {
+		out.Processes = append(out.Processes, Owner{PID: p.PID, Comm: p.Comm, State: in.States[p.PID].State})
+	}
+	le := ev.Listeners[Key{inode, l.Cookie}]
+	// Without a /proc walk, the process that accepted last is the owner.
+	if le != nil && len(out.Processes) == 0 && le.LastAcceptPID > 0 {
+		if st, ok := in.States[le.LastAcceptPID]; ok {
+			out.Processes = append(out.Processes, Owner{PID: le.LastAcceptPID, Comm: st.Comm, State: st.State})
+		}
+	}
+	waitingSince := ev.Since
+	if le != nil {
+		out.AcceptQueueHighWater = max(out.AcceptQueueHighWater, le.AcceptQueueHighWater)
+		out.SynQueueHighWater = max(out.SynQueueHighWater, le.SynQueueHighWater)
+		out.Enqueued, out.Accepted = le.Enqueued, le.Accepted
+		out.AcceptWait = le.AcceptWait
+		for reason, n := range le.Drops {
+			out.Drops[reason] = n
+		}
+		out.Overflows.AckTime = le.Drops[ListenOverflowReason]
+		for _, e := range le.AcceptErrors {
+			e.Comm = in.States[e.PID].Comm
+			out.AcceptErrors = append(out.AcceptErrors, e)
+		}
+		sortErrors(out.AcceptErrors)
+		for _, t := range []time.Time{le.LastAccept, le.WaitingSince} {
+			if t.After(waitingSince) {
+				waitingSince = t
+			}
+		}
+	}
+	if held := ev.Time.Sub(waitingSince); l.AcceptQueue > 0 && held >= in.Stall {
+		out.Stalled, out.StalledSeconds = true, held.Seconds()
+	}
+	return out
+}
+
+// deriveSynTime fills Overflows.SynTime for one namespace's listeners: the
+// namespace's ListenOverflows rise not seen as ACK-time overflows is shared
+// out to the listeners whose own drop count rose more than the drops
+// kfree_skb saw at them, most unexplained first.
+func deriveSynTime(ls []Listener, ns inspect.NamespaceSnapshot, ev *Evidence, base Baseline) {
+	before, ok := base.Overflows[ns.Netns.Inode]
+	now := ns.Counters["TcpExtListenOverflows"]
+	if !ok || now < before {
+		return
+	}
+	remaining := now - before
+	for k, le := range ev.Listeners {
+		if k.Netns == ns.Netns.Inode {
+			remaining -= min(remaining, le.Drops[ListenOverflowReason])
+		}
+	}
+	unexplained := make([]uint64, len(ls))
+	drops := map[uint64]uint32{}
+	for _, l := range ns.Listeners {
+		drops[l.Cookie] = l.DropCount()
+	}
+	order := make([]int, len(ls))
+	for i := range ls {
+		order[i] = i
+		k := Key{ls[i].Netns, ls[i].Cookie}
+		rise := uint64(drops[ls[i].Cookie] - base.Drops[k]) // sk_drops wraps as a u32
+		var seen uint64
+		for _, n := range ls[i].Drops {
+			seen += n
+		}
+		if rise > seen {
+			unexplained[i] = rise - seen
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(unexplained[b], unexplained[a]) })
+	for _, i := range order {
+		n := min(unexplained[i], remaining)
+		ls[i].Overflows.SynTime = n
+		remaining -= n
+	}
+}
+
+func sortErrors(es []AcceptErrors) {
+	slices.SortFunc(es, func(a, b AcceptErrors) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.PID, b.PID), cmp.Compare(a.Errno, b.Errno))
+	})
+}

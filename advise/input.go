@@ -47,12 +47,7 @@ type Input struct {
 }
 
 // SysctlChange is one recorded change of a tunable in this network namespace.
-type SysctlChange struct {
-	Key  string    `json:"key"`
-	From int64     `json:"from"`
-	To   int64     `json:"to"`
-	At   time.Time `json:"at"`
-}
+type SysctlChange = model.SysctlChange
 
 // Advise runs every rule on in and returns the findings, most severe first.
 // It is pure: it reads nothing but in.

@@ -3,7 +3,10 @@ package trace_test
 import (
 	"bufio"
 	"encoding/json"
+	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -68,5 +71,46 @@ func TestSignalsDetachEverything(t *testing.T) {
 				return len(still) == 0
 			})
 		})
+	}
+}
+
+// A server stopped before it accepted anything has no accepting process for
+// the programs to name; trace still names its owner and the owner's state.
+func TestStoppedServerNamedWithoutAccept(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skip("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
+	}
+	port := nstest.FreePort(t)
+	srv := nstest.StartPython(t, port, "-c",
+		`import socket,sys,time
+s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(2); time.sleep(120)`,
+		strconv.Itoa(int(port)))
+	srv.Signal(t, syscall.SIGSTOP)
+	defer srv.Signal(t, syscall.SIGCONT)
+	for range 5 {
+		nstest.Connect(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port))
+	}
+	out, err := nstest.CLICommand("trace", "-o", "json", "--duration", "3s", "--interval", "1s",
+		"--stall", "100ms", "--port", strconv.Itoa(int(port))).Output()
+	if err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var r trace.Report
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	if len(r.Listeners) != 1 {
+		t.Fatalf("listeners %+v, want the one on port %d", r.Listeners, port)
+	}
+	l := r.Listeners[0]
+	if !l.Stalled {
+		t.Errorf("stalled false with %d queued and the server stopped", l.AcceptQueue)
+	}
+	if len(l.Processes) != 1 || l.Processes[0].PID != srv.PID() || !strings.HasPrefix(l.Processes[0].State, "T") {
+		t.Errorf("processes %+v, want python3[%d] in state T (stopped)", l.Processes, srv.PID())
 	}
 }

@@ -101,9 +101,10 @@ backlog) what happened since trace started:
                            (e.g. "T (stopped)") is shown beside them
 
 A listener's owner is the process whose accept() last took a connection from
-it, as the programs saw it: no /proc walk. --processes also walks every
-process's descriptors (as inspect does) to find owners of listeners that
-never accepted; on a busy host that walk costs seconds of CPU, so it is
+it, as the programs saw it: no /proc walk. When a listener holds connections
+and none was accepted while traced (a stopped server), or with --processes
+for every listener, owners are found by walking every process's descriptors
+(as inspect does); on a busy host that walk costs seconds of CPU, so it is
 redone only for new listeners, exited owners or every 30s, in the background.
 
 Exact figures are counted by the programs at the event; derived ones are
@@ -216,10 +217,10 @@ func traceRun(ctx context.Context, o *Options) error {
 	// descriptors are walked (CPU-heavy on a busy host: seconds with tens of
 	// thousands of descriptors), redone for new listeners, exited owners or
 	// every ownersMaxAge, in the background.
-	var owners *inspect.OwnerCache
-	if o.Processes {
-		owners = &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge, Background: true}
-	}
+	// A listener that holds connections but has taken none while traced (a
+	// stopped or stuck server: the case a stall is about) has no accepting
+	// process to name, so its owners are looked up the same way, only then.
+	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge, Background: true}
 	out := newPrinter(o)
 	ticker := time.NewTicker(o.Interval)
 	defer ticker.Stop()
@@ -268,7 +269,7 @@ func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Basel
 	if err != nil {
 		return nil, err
 	}
-	if owners != nil {
+	if o.Processes || unownedQueue(ev, now) {
 		snaps := make([]*inspect.Snapshot, len(now.Namespaces))
 		for i := range now.Namespaces {
 			snaps[i] = now.Namespaces[i].Snapshot
@@ -282,6 +283,23 @@ func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Basel
 	r.Notes = now.Notes
 	r.Tracer = trace.Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: trace.SelfRSS(o.ProcRoot)}
 	return r, nil
+}
+
+// unownedQueue reports whether a listener holds connections while no
+// accept() from it has been seen, so nothing names its owner.
+func unownedQueue(ev *trace.Evidence, m *inspect.MultiSnapshot) bool {
+	for _, ns := range m.Namespaces {
+		for _, l := range ns.Listeners {
+			if l.AcceptQueue == 0 {
+				continue
+			}
+			le := ev.Listeners[trace.Key{Netns: ns.Netns.Inode, Cookie: l.Cookie}]
+			if le == nil || le.LastAcceptPID == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func checkRun(o *Options) error {

@@ -116,7 +116,7 @@ func openNamespace(path string) (*os.File, error) {
 
 // attachOwners finds the owners of every namespace's listeners in one scan
 // and copies them onto the judged listeners, matched by socket inode (after
-// a window they are the tracker's, not the last snapshot's).
+// a window they are the window's, not the last snapshot's).
 func attachOwners(procRoot string, got []NamespaceObservation) []string {
 	all := &inspect.Snapshot{}
 	for _, g := range got {

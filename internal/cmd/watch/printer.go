@@ -120,9 +120,7 @@ func (p *printer) summary(w *watcher) error {
 	}
 	var peaks []Peak
 	for _, t := range w.targets {
-		for _, pk := range t.run {
-			peaks = append(peaks, *pk)
-		}
+		peaks = append(peaks, t.runPeaks()...)
 	}
 	slices.SortFunc(peaks, func(a, b Peak) int {
 		return cmp.Or(cmp.Compare(b.Fill, a.Fill), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Endpoint, b.Endpoint))

@@ -44,6 +44,9 @@ type Input struct {
 	// state), oldest first; a listener older than a somaxconn raise keeps
 	// the old clamp until it calls listen() again.
 	Changes []SysctlChange
+	// Trace, when set, is eBPF evidence over a window (advise --trace):
+	// the traced rules cite it.
+	Trace *TraceEvidence
 }
 
 // SysctlChange is one recorded change of a tunable in this network namespace.
@@ -82,4 +85,5 @@ var rules = []func(*view) []Finding{
 	fileNrFindings,
 	sizingFindings,
 	profileFindings,
+	tracedFindings,
 }

@@ -88,7 +88,7 @@ func sizingFindings(v *view) []Finding {
 		ID: "backlog-sizing", Severity: Info, Subject: "sizing",
 		Recommended: int64p(want),
 		Reason: fmt.Sprintf("Little's law: %g connections/s × %v waiting for accept() = %.1f queued on average; ×%d headroom for bursts, rounded up to a power of two = %d.",
-			s.Rate, s.AcceptLatency, s.MeanQueue(), BurstHeadroom, want),
+			s.Rate, s.AcceptLatency, s.MeanQueue(), BurstHeadroom, want) + v.measuredNote(),
 		Evidence: ev,
 	}}
 	somax, known := v.sysctl("net.core.somaxconn")

@@ -218,9 +218,13 @@ func subjectValues(s Subject, obs *Observation) ([]value, string) {
 		return nil, fmt.Sprintf("counter %s is not reported here (see /proc/net/netstat and /proc/net/snmp)", s.Field)
 	case KindFiles:
 		return filesValues(s.Field, obs)
-	case KindListener:
-		return listenerValues(s.Field, obs)
-	case KindProcess:
+	case KindListener, KindProcess:
+		if s.Traced() {
+			return tracedValues(s, obs)
+		}
+		if s.Kind == KindListener {
+			return listenerValues(s.Field, obs)
+		}
 		return processValues(s.Field, obs)
 	}
 	return nil, fmt.Sprintf("unknown subject kind %q", s.Kind)

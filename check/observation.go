@@ -27,6 +27,9 @@ type Observation struct {
 	ProcessesScanned bool `json:"processes_scanned"`
 	// Warnings say what could not be read, once each.
 	Warnings []string `json:"warnings,omitempty"`
+	// Trace is set when the --observe window was traced with eBPF, or
+	// tracing was asked for and is unavailable here.
+	Trace *TraceStatus `json:"trace,omitempty"`
 	// Window is set for an --observe run.
 	Window *Window `json:"window,omitempty"`
 	// Snapshot is the snapshot the observation was built from (the
@@ -54,6 +57,9 @@ type ListenerObservation struct {
 	// Drops is nil on kernels that do not report it (before 4.7).
 	Drops     *uint32         `json:"drops,omitempty"`
 	Processes []model.Process `json:"processes"`
+	// Traced is the listener's eBPF evidence over a traced window; nil
+	// when the window was not traced.
+	Traced *TracedListener `json:"traced,omitempty"`
 	// Appeared and Gone mark a listener first seen after the window's first
 	// sample, or missing from its last.
 	Appeared bool `json:"appeared,omitempty"`

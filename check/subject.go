@@ -26,9 +26,10 @@ const (
 
 // Fields each multi-valued kind knows, in documentation order.
 var (
-	ListenerFields = []string{"accept_queue", "accept_queue_max", "fill", "drops", "syn_queue"}
-	ProcessFields  = []string{"nofile_soft", "nofile_hard", "open_fds", "fd_usage"}
-	FilesFields    = []string{"usage", "allocated", "max", "nr_open"}
+	ListenerFields = []string{"accept_queue", "accept_queue_max", "fill", "drops", "syn_queue",
+		"accept_wait_p99", "accept_wait_max", "high_water_fill", "overflows", "stalled"}
+	ProcessFields = []string{"nofile_soft", "nofile_hard", "open_fds", "fd_usage", "accept_errors"}
+	FilesFields   = []string{"usage", "allocated", "max", "nr_open"}
 )
 
 // Subject is what a requirement constrains.
@@ -56,8 +57,28 @@ func (s Subject) Windowed() bool {
 		return true
 	case KindListener:
 		return s.Field != "accept_queue_max"
+	case KindProcess:
+		return s.Traced()
 	}
 	return false
+}
+
+// tracedFields are the fields only a traced --observe window measures.
+var tracedFields = map[string]bool{"accept_wait_p99": true, "accept_wait_max": true,
+	"high_water_fill": true, "overflows": true, "stalled": true, "accept_errors": true}
+
+// Traced reports whether the subject is measured by eBPF tracing over an
+// --observe window (listener.accept_wait_p99, process.accept_errors...).
+func (s Subject) Traced() bool {
+	field, _, _ := strings.Cut(s.Field, ".")
+	return (s.Kind == KindListener || s.Kind == KindProcess) && tracedFields[field]
+}
+
+// Errno is the errno a process.accept_errors.ERRNO subject counts, "" for
+// all of them.
+func (s Subject) Errno() string {
+	_, errno, _ := strings.Cut(s.Field, ".")
+	return errno
 }
 
 // ParseSubject resolves a subject: listener.*, process.*, files.*, counter.*,
@@ -69,6 +90,12 @@ func ParseSubject(name string) (Subject, error) {
 		case KindListener:
 			return fieldSubject(KindListener, field, ListenerFields)
 		case KindProcess:
+			if errno, ok := strings.CutPrefix(field, "accept_errors."); ok {
+				if errno == "" || strings.Trim(errno, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" || errno[0] != 'E' {
+					return Subject{}, fmt.Errorf("process.accept_errors.%s: want an errno name like EMFILE", errno)
+				}
+				return Subject{Kind: KindProcess, Field: field}, nil
+			}
 			return fieldSubject(KindProcess, field, ProcessFields)
 		case KindFiles:
 			return fieldSubject(KindFiles, field, FilesFields)

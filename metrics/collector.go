@@ -42,13 +42,21 @@ type Collector struct {
 	// Gone, when set, is closed once the scraper has hung up: a snapshot it
 	// no longer waits for is neither sent nor remembered as sent.
 	Gone <-chan struct{}
+
+	// Traced, when set, adds eBPF tracing's evidence (exporter --trace) to
+	// the listener series, under the same cardinality guard, and the
+	// processes' accept() errors. TraceRefused says tracing was asked for
+	// and the kernel refused it: backlogctl_trace_up is then 0.
+	Traced       TracedSource
+	TraceRefused bool
 }
 
 // Describe sends every metric description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAcceptQueue, descBacklog, descSynQueue, descDrops,
 		descReuseportMaxFill, descListeners, descAggregated, descSysctl, descFilesAllocated, descFilesMax, descNrOpen,
-		descOpenFDs, descMaxFDs, descScrapeDuration, descScrapeNotes} {
+		descOpenFDs, descMaxFDs, descScrapeDuration, descScrapeNotes,
+		descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp} {
 		ch <- d
 	}
 	for _, cd := range counterDescs {
@@ -69,6 +77,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	case <-c.Gone:
 		return
 	default:
+	}
+	var tr *Traced
+	if c.Traced != nil {
+		tr, err = c.Traced(m)
+		ch <- gauge(descTraceUp, boolFloat(err == nil && tr != nil))
+	} else if c.TraceRefused {
+		ch <- gauge(descTraceUp, 0)
 	}
 	total := 0
 	for _, ns := range m.Namespaces {
@@ -96,8 +111,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				rows[i].drops = d
 			}
 		}
-		for _, r := range rows {
+		var traced []tracedRow
+		if tr != nil {
+			traced = tracedRows(rows, ns.Netns.Inode, ns.Listeners, tr)
+			collectAcceptErrors(ch, tr, ns.Netns.Inode, label)
+		}
+		for i, r := range rows {
 			lv := []string{r.netns, r.address, r.port, r.process}
+			if traced != nil {
+				collectTraced(ch, traced[i], lv)
+			}
 			ch <- gauge(descAcceptQueue, float64(r.acceptQueue), lv...)
 			ch <- gauge(descBacklog, float64(r.backlog), lv...)
 			ch <- gauge(descSynQueue, float64(r.synQueue), lv...)
@@ -144,8 +167,10 @@ type row struct {
 	acceptQueue, backlog, synQueue uint64
 	drops                          uint64
 	hasDrops                       bool
-	// inodes are the sockets summed here, sorted.
-	inodes []uint32
+	// inodes are the sockets summed here, sorted; cookies the same sockets'
+	// cookies, for the traced evidence.
+	inodes  []uint32
+	cookies []uint64
 	// reuseportMembers counts the SO_REUSEPORT group members summed here;
 	// reuseportMaxFill is the fullest one's fill, which the sums hide.
 	reuseportMembers int
@@ -174,6 +199,7 @@ func listenerRows(netns string, ls []model.Listener, perPort bool) []row {
 			rows = append(rows, r)
 		}
 		rows[i].inodes = append(rows[i].inodes, l.Inode)
+		rows[i].cookies = append(rows[i].cookies, l.Cookie)
 		rows[i].acceptQueue += uint64(l.AcceptQueue)
 		rows[i].backlog += uint64(l.AcceptQueueMax)
 		if l.SynQueueShared {
@@ -211,6 +237,7 @@ func foldPorts(rows []row, limit int) []row {
 	other := row{netns: rows[0].netns, address: "*", port: "other"}
 	for _, r := range rows[keep:] {
 		other.inodes = append(other.inodes, r.inodes...)
+		other.cookies = append(other.cookies, r.cookies...)
 		other.acceptQueue += r.acceptQueue
 		other.backlog += r.backlog
 		other.synQueue += r.synQueue

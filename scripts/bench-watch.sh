@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Measures watch's CPU cost with 1,000 listeners and the exporter's scrape
-# time with 9,000 listeners, each in a private network namespace (nothing on
-# the host changes). Results go in docs/BENCHMARKS-watch.md.
+# Measures watch's CPU cost with 1,000 listeners (also with --trace) and the
+# exporter's scrape time with 9,000 listeners, and with 1,000 with and without
+# --trace, each in a private network namespace (nothing on the host changes).
+# Results go in docs/BENCHMARKS-watch.md.
 #
 # Usage (as root): scripts/bench-watch.sh [watch-seconds] [rounds]
 #   BASELINE=/path/to/old/backlogctl  also measure another build (before/after)
@@ -27,7 +28,7 @@ in_netns_with() {
 	shift
 	unshare -n bash -euo pipefail -c '
 		ip link set lo up
-		coproc L { exec "$0" -n "$1"; }
+		coproc L { exec "$0" -n "$1" ${BENCH_TRAFFIC:+-traffic}; }
 		read -r ready <&"${L[0]}"
 		shift 1
 		"$@"
@@ -61,6 +62,8 @@ watch_cases() {
 		"json-default 0 $bin/backlogctl watch -o json $d"
 		"tty-default 1 $bin/backlogctl watch $d"
 		"json-interval-10ms 0 $bin/backlogctl watch --interval 10ms -o json $d"
+		"json-default-trace 0 $bin/backlogctl watch --trace -o json $d"
+		"tty-default-trace 1 $bin/backlogctl watch --trace $d"
 	)
 	if [ -e "$bin/baseline" ]; then
 		cases+=(
@@ -96,7 +99,8 @@ watch_cases() {
 
 scrape_time() {
 	local max=$1
-	"$bin/backlogctl" exporter --listen 127.0.0.1:19597 --max-listeners "$max" 2>/dev/null &
+	shift
+	"$bin/backlogctl" exporter --listen 127.0.0.1:19597 --max-listeners "$max" "$@" 2>/dev/null &
 	local pid=$!
 	for _ in $(seq 50); do curl -fso /dev/null 127.0.0.1:19597/healthz && break; sleep 0.1; done
 	local times="" t
@@ -110,10 +114,13 @@ scrape_time() {
 	wait "$pid" 2>/dev/null || true
 	echo "$times" | awk -v m="$max" -v s="$series" '{
 		for (i = 1; i <= NF; i++) { t += $i; if ($i > mx) mx = $i }
-		printf "exporter --max-listeners %s: first scrape %.1f ms, mean %.1f ms, max %.1f ms over %d scrapes, %d series\n", m, 1000*$1, 1000*t/NF, 1000*mx, NF, s }'
+		printf "exporter --max-listeners %s'"${*:+ $*}"': first scrape %.1f ms, mean %.1f ms, max %.1f ms over %d scrapes, %d series\n", m, 1000*$1, 1000*t/NF, 1000*mx, NF, s }'
 }
 
 export -f cpu_run watch_cases scrape_time
 export bin secs rounds PROFILE
 [ -n "${EXPORTER_ONLY:-}" ] || in_netns_with 1000 bash -c watch_cases
 [ -n "${WATCH_ONLY:-}" ] || in_netns_with 9000 bash -c 'scrape_time 1000; scrape_time 10000'
+# 1,000 listeners each accepting a connection a second, so that --trace has
+# evidence (an accept-wait histogram) for every one; the same without it.
+[ -n "${WATCH_ONLY:-}" ] || BENCH_TRAFFIC=1 in_netns_with 1000 bash -c 'scrape_time 1000; scrape_time 1000 --trace'

@@ -31,6 +31,7 @@ declare -A need=(
 	[nginx]=nginx
 	[python3]=python3
 	[pgrep]=procps
+	[wrk]=wrk
 	[clang]=clang
 )
 missing=()

@@ -66,3 +66,20 @@ func (h *Histogram) quantile(total uint64, q float64) float64 {
 	}
 	return h.Max
 }
+
+// LogBuckets are h's counts by log2 bucket index (bucket i: waits in
+// [2^i, 2^(i+1)) ns, the last unbounded), for renderers that need the
+// buckets themselves, such as the exporter's histograms.
+func LogBuckets(h Histogram) []uint64 {
+	out := make([]uint64, waitBuckets)
+	for _, b := range h.Buckets {
+		i := waitBuckets - 1
+		if b.LE != nil {
+			i = int(math.Round(math.Log2(*b.LE*1e9))) - 1
+		}
+		if i >= 0 && i < waitBuckets {
+			out[i] += b.Count
+		}
+	}
+	return out
+}

@@ -67,6 +67,14 @@ func OwnerPIDs(ev *Evidence, m *inspect.MultiSnapshot) []int {
 	for _, le := range ev.Listeners {
 		if reported[le.Netns] { // the programs see every namespace
 			add(le.LastAcceptPID)
+			for _, e := range le.AcceptErrors {
+				add(e.PID)
+			}
+		}
+	}
+	for _, e := range ev.UnattributedErrors {
+		if reported[e.Netns] {
+			add(e.PID)
 		}
 	}
 	return pids

@@ -2,6 +2,7 @@
 package advise
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/trace"
 )
 
 // Options are advise's inputs; tests fill them and call adviseRun directly.
@@ -31,8 +33,14 @@ type Options struct {
 	// StateDir is tune's state directory: what backlogctl changed, and when.
 	StateDir string
 
+	// Trace is --trace: judge an eBPF-traced window of this length.
+	Trace time.Duration
+
 	// Which flags were given: --interval 0 is an error, not "no interval".
-	IntervalSet, RateSet, LatencySet bool
+	IntervalSet, RateSet, LatencySet, TraceSet bool
+
+	// TraceWindow traces the --trace window; replaced in tests.
+	TraceWindow func(context.Context, trace.WindowOptions) (*trace.Window, error)
 
 	// Gather takes a snapshot; replaced in tests.
 	Gather func(inspect.Options) (*inspect.Snapshot, error)
@@ -46,7 +54,8 @@ var formats = []string{"table", "json"}
 
 // NewCmdAdvise returns the advise command. runF replaces adviseRun in tests.
 func NewCmdAdvise(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep, StateDir: sysctl.DefaultStateDir}
+	opts := &Options{IO: f.IOStreams, Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep, StateDir: sysctl.DefaultStateDir,
+		TraceWindow: trace.Observe}
 	cmd := &cobra.Command{
 		Use:   "advise",
 		Short: "Judge the listeners, tunables, counters and limits, and say what to change",
@@ -102,6 +111,17 @@ either way: it is happening now.
 connections wait on average; ×2 headroom for bursts, rounded up to a power
 of two. Each listener's effective backlog and somaxconn are compared with it.
 
+--trace D attaches eBPF programs (as 'backlogctl trace' does) for D and
+judges what they saw, exactly, besides two samples D apart: accept() errors
+per process and errno ("nginx[PID] got EMFILE 21 times in 2.0s"), the queue's
+exact high water against backlog+1 with its time and the overflows at SYN
+and at final-ACK time, stalls with the owner's state, and a p99 accept wait
+over 100ms, where the acceptor, not the backlog, is to blame. Sizing then
+takes what --rate and --accept-latency leave out from the busiest listener:
+its measured arrival rate and mean accept wait, and says which were measured.
+Where the kernel does not allow tracing, one warning says so and advise
+judges two samples D apart, as --interval D does.
+
 --profile NAME reports every key below the profile's targets. A profile
 never lowers a size the host already has higher; its mode keys
 (tcp_syncookies, tcp_abort_on_overflow) are set exactly. Profiles:
@@ -120,6 +140,9 @@ Exit status: 0 whether or not there are findings (gating is check's job),
   # size the backlog of port 443 for 20000 connections/s waiting 5ms for accept()
   backlogctl advise --port 443 --rate 20000 --accept-latency 5ms
 
+  # watch the listeners for 10 seconds with eBPF; size from the measured load
+  backlogctl advise --trace 10s
+
   # what a busy front end should have, for a script
   backlogctl advise --profile high-concurrency -o json | jq '.findings[] | select(.severity != "info")'`,
 		Args: cmdutil.NoArgs,
@@ -128,6 +151,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 			opts.IntervalSet = c.Flags().Changed("interval")
 			opts.RateSet = c.Flags().Changed("rate")
 			opts.LatencySet = c.Flags().Changed("accept-latency")
+			opts.TraceSet = c.Flags().Changed("trace")
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -141,6 +165,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "take two samples this far apart and judge counters by their change (e.g. 10s)")
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
+	cmd.Flags().DurationVar(&opts.Trace, "trace", 0, "trace the listeners with eBPF for `DURATION` and cite what was seen (exact high water, overflows, stalls, accept waits and errors)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below the profile `NAME`: "+profileNames())
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` where tune records what it changed (to tell listeners that predate a change)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
@@ -188,8 +213,14 @@ func (o *Options) Validate() error {
 	if o.LatencySet && o.AcceptLatency <= 0 {
 		return cmdutil.UsageErrorf("invalid --accept-latency %v: want a duration above 0, e.g. 5ms", o.AcceptLatency)
 	}
-	if o.RateSet != o.LatencySet {
-		return cmdutil.UsageErrorf("--rate and --accept-latency go together: sizing needs both the connection rate and how long each waits for accept()")
+	if o.TraceSet && o.Trace <= 0 {
+		return cmdutil.UsageErrorf("invalid --trace %v: want a duration above 0, e.g. 10s", o.Trace)
+	}
+	if o.TraceSet && o.IntervalSet {
+		return cmdutil.UsageErrorf("--trace D already judges the counters over its window of D: give --trace or --interval, not both")
+	}
+	if o.RateSet != o.LatencySet && !o.TraceSet {
+		return cmdutil.UsageErrorf("--rate and --accept-latency go together (or one with --trace, which measures the other): sizing needs both the connection rate and how long each waits for accept()")
 	}
 	if o.Profile != "" {
 		if _, err := advise.LookupProfile(o.Profile); err != nil {
@@ -215,6 +246,8 @@ type Report struct {
 	// Plan holds the sysctl changes the warnings recommend (advise.PlanFindings).
 	Plan     advise.Plan `json:"plan"`
 	Warnings []string    `json:"warnings,omitempty"`
+	// Trace is the eBPF evidence the findings cite, with --trace.
+	Trace *advise.TraceEvidence `json:"trace,omitempty"`
 }
 
 // SizingReport echoes --rate and --accept-latency and the backlog they need.
@@ -222,6 +255,8 @@ type SizingReport struct {
 	Rate                 float64 `json:"rate_per_second"`
 	AcceptLatencySeconds float64 `json:"accept_latency_seconds"`
 	Backlog              int64   `json:"recommended_backlog"`
+	// Measured names the inputs measured by --trace rather than given.
+	Measured []string `json:"measured,omitempty"`
 }
 
 func adviseRun(o *Options) error {
@@ -243,7 +278,11 @@ func adviseRun(o *Options) error {
 	}
 	if s := in.Sizing; s != nil {
 		r.Sizing = &SizingReport{Rate: s.Rate, AcceptLatencySeconds: s.AcceptLatency.Seconds(), Backlog: s.Backlog()}
+		if in.Trace != nil {
+			r.Sizing.Measured = in.Trace.SizingMeasured
+		}
 	}
+	r.Trace = in.Trace
 	if r.Findings == nil {
 		r.Findings = []advise.Finding{}
 	}

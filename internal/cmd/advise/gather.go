@@ -27,7 +27,7 @@ func NewGatherOptions(procRoot, sysRoot, stateDir string, interval time.Duration
 func (o *Options) gather() (advise.Input, []string, error) {
 	ports, _ := cmdutil.Ports(o.Ports)
 	var in advise.Input
-	if o.RateSet {
+	if o.RateSet && o.LatencySet {
 		in.Sizing = &advise.Sizing{Rate: o.Rate, AcceptLatency: o.AcceptLatency}
 	}
 	if o.Profile != "" {
@@ -38,21 +38,35 @@ func (o *Options) gather() (advise.Input, []string, error) {
 		in.Profile = &p
 	}
 	var warnings []string
-	if o.Interval > 0 {
+	if o.Interval > 0 || o.Trace > 0 {
 		// The first sample only needs counters and drops: no process scan.
 		before, _, err := o.sample(ports, false)
 		if err != nil {
 			return in, nil, err
 		}
 		in.Before, in.Interval = &before, o.Interval
-		o.Sleep(o.Interval)
+		if o.Trace > 0 {
+			// The traced window is also the interval counters are judged over.
+			var warn string
+			in.Interval = o.Trace
+			if in.Trace, warn = o.traceWindow(ports); warn != "" {
+				warnings = append(warnings, warn)
+			} else {
+				o.measuredSizing(&in)
+			}
+		} else {
+			o.Sleep(o.Interval)
+		}
 	}
 	now, warn, err := o.sample(ports, true)
 	if err != nil {
 		return in, nil, err
 	}
 	in.Now = now
-	warnings = append(now.Snapshot.Warnings, warn...)
+	if in.Trace != nil {
+		StallOwners(in.Trace, now.Snapshot, o.ProcRoot)
+	}
+	warnings = append(append(warnings, now.Snapshot.Warnings...), warn...)
 	in.Units = o.units(now.Snapshot)
 	o.ownerFacts(now.Snapshot)
 	var known bool

@@ -18,6 +18,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/internal/observe"
+	"github.com/backlogctl/backlogctl/trace"
 )
 
 // Options are check's inputs; tests fill them and call checkRun directly.
@@ -50,6 +51,10 @@ type Options struct {
 	// Snapshot and Watch read the host; replaced in tests.
 	Snapshot func(observe.Source) *check.Observation
 	Watch    func(context.Context, observe.Source, observe.ObserveOptions) (*check.Observation, error)
+	// Trace traces the --observe window for the traced subjects; replaced in tests.
+	Trace func(context.Context, trace.WindowOptions) (*trace.Window, error)
+	// Stall is --stall, the threshold of listener.stalled.
+	Stall time.Duration
 
 	// Filled by Complete.
 	requirements []check.Requirement
@@ -62,9 +67,12 @@ var formats = []string{"table", "json", "junit", "github"}
 // DefaultSampleInterval is how often queues are sampled with --observe.
 const DefaultSampleInterval = 100 * time.Millisecond
 
+// DefaultStall is --stall's default, as trace's.
+const DefaultStall = time.Second
+
 // NewCmdCheck returns the check command. runF replaces checkRun in tests.
 func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Snapshot: observe.Gather, Watch: observe.Observe, Reasons: adviseReasons}
+	opts := &Options{IO: f.IOStreams, Snapshot: observe.Gather, Watch: observe.Observe, Trace: trace.Observe, Reasons: adviseReasons}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Prove this host meets requirements: exit 0 if all hold, 1 if any fails",
@@ -82,6 +90,26 @@ beside a load test. Each requirement is SUBJECT OP VALUE, OP one of
                                   allocated, max, nr_open
   counter.NAME                    any kernel counter inspect reports, by its
                                   nstat name: counter.TcpExtListenOverflows==0
+
+Traced subjects, measured exactly with eBPF over an --observe window (as
+'backlogctl trace' measures them; they need --observe):
+
+  listener.accept_wait_p99        p99 seconds from entering the accept queue
+                                  to accept() returning (a log2 bucket bound)
+  listener.accept_wait_max        the longest such wait, exact
+  listener.high_water_fill        the longest accept queue over backlog+1,
+                                  what a full queue holds: 1 means it was full
+  listener.overflows              connections dropped because the queue was
+                                  full, at SYN and at final-ACK time
+  listener.stalled                1 if the queue held connections with no
+                                  accept() for --stall or longer, else 0
+  process.accept_errors[.ERRNO]   failed accept() calls of each owner (all,
+                                  or one errno: process.accept_errors.EMFILE)
+
+Tracing needs BTF and CAP_BPF with CAP_PERFMON (see 'backlogctl trace
+--check'). Where the kernel does not allow it, check says so in one line,
+judges the sampled subjects as usual, and reports the traced ones as not
+evaluated (exit 3 unless --missing says otherwise).
 
 Requirements come from --require (repeatable), --policy FILE (YAML, see the
 README) and --profile NAME: the profiles tune applies, so 'check --profile X'
@@ -131,6 +159,10 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
   backlogctl check --observe 60s --require counter.TcpExtListenOverflows==0 \
     --port 8080 --require 'listener.fill<0.9' -o junit > check.xml
 
+  # beside a load test: p99 accept wait under 10ms, no accept() failing
+  backlogctl check --observe 60s --port 8080 --require 'listener.accept_wait_p99<0.01' \
+    --require process.accept_errors==0 --require listener.stalled==0 -o junit
+
   # a policy file in CI, annotated on the pull request
   backlogctl check --policy examples/check-policy.yaml -o github
 
@@ -160,6 +192,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
 	fl.DurationVar(&opts.Observe, "observe", 0, "judge counters and drops by their increase, queues by their peak, over this window (e.g. 60s)")
 	fl.DurationVar(&opts.SampleInterval, "sample-interval", DefaultSampleInterval, "how often queues are sampled with --observe")
+	fl.DurationVar(&opts.Stall, "stall", DefaultStall, "with --observe, listener.stalled is a queue held this `LONG` without an accept()")
 	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as `OUTCOME`: error (exit 3), pass or fail")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -221,6 +254,14 @@ func (o *Options) Complete() error {
 	}
 	if len(o.requirements) == 0 {
 		return cmdutil.UsageErrorf("nothing to check: give --require EXPR, --policy FILE or --profile NAME")
+	}
+	if o.Stall <= 0 {
+		o.Stall = DefaultStall
+	}
+	for _, r := range o.requirements {
+		if r.Expr.Subject.Traced() && o.Observe == 0 {
+			return cmdutil.UsageErrorf("%s is measured by tracing over a window: give --observe DURATION", r.Expr.Subject.Name())
+		}
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 // ("" when no namespace flag was given).
 type labelled struct {
 	netns string
+	// inode is the namespace's inode, for joining traced evidence.
+	inode uint64
 	obs   *check.Observation
 }
 
@@ -23,16 +25,34 @@ type labelled struct {
 // flag; one per namespace with --netns or --all-netns. notes say which
 // namespaces were skipped and why.
 func (o *Options) observe(ctx context.Context, src observe.Source) ([]labelled, []string, error) {
+	if o.Observe == 0 || !needsTrace(o.requirements) {
+		return o.observeSampled(ctx, src)
+	}
+	t := o.startTrace(ctx)
+	views, notes, err := o.observeSampled(ctx, src)
+	if err != nil {
+		<-t.done
+		return nil, nil, err
+	}
+	if note := t.finish(views); note != "" {
+		notes = append(notes, note)
+	}
+	return views, notes, nil
+}
+
+// observeSampled takes the observations by sock_diag and /proc alone.
+func (o *Options) observeSampled(ctx context.Context, src observe.Source) ([]labelled, []string, error) {
 	oo := observe.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval}
 	if !o.Namespaces.Set() {
+		cur, _ := netns.Current()
 		if o.Observe == 0 {
-			return []labelled{{obs: o.Snapshot(src)}}, nil, nil
+			return []labelled{{inode: cur.Inode, obs: o.Snapshot(src)}}, nil, nil
 		}
 		obs, err := o.Watch(ctx, src, oo)
 		if err != nil {
 			return nil, nil, cmdutil.EnvError(fmt.Errorf("observing: %w", err))
 		}
-		return []labelled{{obs: obs}}, nil, nil
+		return []labelled{{inode: cur.Inode, obs: obs}}, nil, nil
 	}
 	nss, notes, err := o.Namespaces.Namespaces(src.ProcRoot)
 	if err != nil {
@@ -61,7 +81,7 @@ func (o *Options) observe(ctx context.Context, src observe.Source) ([]labelled, 
 	}
 	out := make([]labelled, 0, len(got))
 	for _, g := range got {
-		out = append(out, labelled{netns: g.Netns.Label(), obs: g.Observation})
+		out = append(out, labelled{netns: g.Netns.Label(), inode: g.Netns.Inode, obs: g.Observation})
 	}
 	return out, notes, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/metrics"
+	"github.com/backlogctl/backlogctl/trace"
 )
 
 // ownersMaxAge bounds how long the exporter trusts its last walk of
@@ -52,6 +53,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxConnections caps the connections served at once.
 	MaxConnections int
+	// Trace is --trace: attach the eBPF programs and export their evidence.
+	Trace bool
+	// StartTrace attaches them; nil means trace.Start. Tests replace it.
+	StartTrace func() (trace.Source, error)
 
 	// Ready, when set, is called with the bound address once serving.
 	Ready func(addr string)
@@ -61,6 +66,18 @@ type Options struct {
 	// flight and limit are set by Handler and exporterRun; tests read them.
 	flight *snapshotFlight
 	limit  *limitListener
+	// tracer is --trace's collector, closed by Close.
+	tracer *tracer
+}
+
+// Close detaches what Handler attached (the eBPF programs of --trace).
+func (o *Options) Close() error {
+	if o.tracer == nil {
+		return nil
+	}
+	err := o.tracer.Close()
+	o.tracer = nil
+	return err
 }
 
 // NewCmdExporter returns the exporter command. runF replaces exporterRun in tests.
@@ -105,6 +122,24 @@ served at once; more wait in the accept queue, and while they wait a
 kept-alive connection is closed after its response. A kept-alive
 connection idle for --idle-timeout is closed.
 
+--trace attaches eBPF programs (as 'backlogctl trace' does) for the
+exporter's lifetime and adds, under the same cardinality guard and labels:
+
+  backlogctl_listener_accept_wait_seconds          histogram: time from
+      entering the accept queue to accept() returning; classic buckets
+      (powers of two in ns, ~1us to ~69s), and native buckets (schema 0)
+      for a scraper that negotiates native histograms
+  backlogctl_listener_traced_overflows_total{site}  counter: ack_time (exact)
+      and syn_time (derived from the counters)
+  backlogctl_listener_traced_drops_total{reason}    counter, by drop reason
+  backlogctl_listener_accept_queue_high_water_fill  gauge: the longest queue
+      seen since tracing started over backlog+1 (1: it was full)
+  backlogctl_process_accept_errors_total{netns,pid,process,errno}  counter
+  backlogctl_trace_up                              1 attached, 0 refused
+Counting starts when the exporter starts. Where the kernel refuses the
+programs, one warning line says so and the sampled metrics are served, with
+backlogctl_trace_up 0.
+
 Only /metrics and /healthz are served. The listen address defaults to
 loopback; bind elsewhere only behind a firewall or network policy.`,
 		Example: `  backlogctl exporter
@@ -129,6 +164,7 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "export only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
+	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, accept() errors and high-water fill")
 	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", DefaultMaxConnections, "serve at most this many connections at once; more wait to be accepted")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
@@ -189,6 +225,18 @@ func (o *Options) Handler() (http.Handler, error) {
 	// changed after take returns.
 	o.flight = &snapshotFlight{}
 	source := func() (*inspect.MultiSnapshot, error) { return o.flight.do(take) }
+	var traced metrics.TracedSource
+	refused := false
+	if o.Trace && o.tracer == nil {
+		var warn string
+		if o.tracer, warn = o.startTracer(); warn != "" {
+			fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: warning: %s\n", warn)
+			refused = true
+		}
+	}
+	if o.tracer != nil {
+		traced = o.tracer.read
+	}
 	if _, err := metrics.NewRegistry(&metrics.Collector{Source: source}); err != nil {
 		return nil, err
 	}
@@ -204,7 +252,7 @@ func (o *Options) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		scraper, _, _ := net.SplitHostPort(r.RemoteAddr)
 		reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners,
-			Resets: resets, Scraper: scraper, Gone: r.Context().Done()})
+			Resets: resets, Scraper: scraper, Gone: r.Context().Done(), Traced: traced, TraceRefused: refused})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -223,6 +271,7 @@ func exporterRun(ctx context.Context, o *Options) error {
 		return err
 	}
 	h, err := o.Handler()
+	defer o.Close()
 	if err != nil {
 		return err
 	}

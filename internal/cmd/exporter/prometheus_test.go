@@ -17,19 +17,8 @@ import (
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
-// lookTool finds a binary from Debian's prometheus package; without it the
-// test skips locally and fails under CI, where scripts/test.sh installs it.
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: scripts/test.sh installs Debian's prometheus package", name)
-		}
-		t.Skipf("%s not found (apt-get install prometheus)", name)
-	}
-	return p
-}
+// lookTool finds a binary the suite installs, or skips (fails under CI).
+func lookTool(t *testing.T, name string) string { return nstest.LookTool(t, name) }
 
 // freeLoopbackPort asks the kernel for an unused port on 127.0.0.1.
 func freeLoopbackPort(t *testing.T) int {
@@ -79,7 +68,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 // startPrometheus runs a Prometheus server that scrapes target every second,
 // on the test namespace's loopback, until the test ends; it returns the
 // address of its web API and the path of its log.
-func startPrometheus(t *testing.T, promBin, target string) (web, logPath string) {
+func startPrometheus(t *testing.T, promBin, target string, flags ...string) (web, logPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	config := fmt.Sprintf(`global:
@@ -100,8 +89,8 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	prom := exec.Command(promBin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+web)
+	prom := exec.Command(promBin, append([]string{"--config.file=" + cfgPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + web}, flags...)...)
 	prom.Stdout, prom.Stderr = logf, logf
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
@@ -144,4 +133,9 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return strings.TrimSpace(s)
+}
+
+func tailFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return tail(string(b), 3000)
 }

@@ -27,12 +27,7 @@ const (
 )
 
 // Source is what trace reads evidence from: a *trace.Collector, or a fake in tests.
-type Source interface {
-	Snapshot() (*trace.Evidence, error)
-	Hooks() []trace.Hook
-	Memory() uint64
-	Close() error
-}
+type Source = trace.Source
 
 // Options are trace's inputs; tests fill them and call traceRun.
 type Options struct {

@@ -5,11 +5,13 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/advise"
 	adviseCmd "github.com/backlogctl/backlogctl/internal/cmd/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/trace"
 )
 
 // planFromFindings is the one place tune plans from advise's findings; it is
@@ -32,9 +34,21 @@ func (o *Options) evidence() (advise.Input, error) {
 		return *o.input, nil
 	}
 	g := adviseCmd.NewGatherOptions(o.ProcRoot, o.SysRoot, o.StateDir, o.Interval)
-	in, _, err := g.GatherInput()
+	g.Trace, g.TraceWindow = o.Trace, o.TraceWindow
+	if g.TraceWindow == nil {
+		g.TraceWindow = trace.Observe
+	}
+	in, warnings, err := g.GatherInput()
 	if err != nil {
 		return advise.Input{}, cmdutil.EnvError(fmt.Errorf("taking a snapshot to plan from advise's findings: %w", err))
+	}
+	if o.Trace > 0 && in.Trace == nil {
+		// Refused: say so once, as advise does; the plan stands on the samples.
+		for _, w := range warnings {
+			if strings.HasPrefix(w, adviseCmd.TraceUnavailable) {
+				fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
+			}
+		}
 	}
 	o.input = &in
 	return in, nil

@@ -3,6 +3,7 @@
 package tune
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/trace"
 )
 
 // Options are tune's inputs; tests fill them and call tuneRun directly.
@@ -51,6 +53,11 @@ type Options struct {
 	// far apart, as advise --interval judges them.
 	Interval    time.Duration
 	IntervalSet bool
+	// Trace is --trace: plan from advise's findings over an eBPF-traced
+	// window of this length, as advise --trace. TraceWindow replaces
+	// trace.Observe in tests.
+	Trace       time.Duration
+	TraceWindow func(context.Context, trace.WindowOptions) (*trace.Window, error)
 
 	// profile and sets are Validate's parsed forms of Profile and Sets.
 	profile *advise.Profile
@@ -82,7 +89,9 @@ The plan comes from a built-in --profile and/or explicit --set KEY=VALUE
 from advise's findings: the sysctl changes that warning and critical findings
 recommend (see backlogctl advise), judged from the same evidence advise
 gathers; --interval D judges the counters over two samples D apart, as
-advise --interval does. Keys may be given by
+advise --interval does; --trace D judges a window of D traced with eBPF, as
+advise --trace does (an overflow seen at a listener clamped by somaxconn
+plans somaxconn). Keys may be given by
 full name or short alias (somaxconn). Profiles only raise values the host has
 lower (except exact keys such as tcp_syncookies=1). Changes are made in
 registry order.
@@ -180,6 +189,7 @@ write stays owed in the record, it exits 3 naming it, and the next
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
 	fl.Lookup("persist").NoOptDefVal = sysctl.DefaultPersistFile
+	fl.DurationVar(&opts.Trace, "trace", 0, "plan from advise's findings over an eBPF-traced window of `DURATION`, as advise --trace")
 	fl.DurationVar(&opts.Interval, "interval", 0, "plan from advise's findings over two samples this far apart, as advise --interval (e.g. 10s)")
 	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
@@ -217,6 +227,12 @@ func (o *Options) Validate() error {
 	}
 	if o.IntervalSet && o.Interval <= 0 {
 		return cmdutil.UsageErrorf("invalid --interval %v: want a duration above 0, e.g. 10s", o.Interval)
+	}
+	if o.Trace < 0 {
+		return cmdutil.UsageErrorf("invalid --trace %v: want a duration above 0, e.g. 10s", o.Trace)
+	}
+	if o.Trace > 0 && (o.IntervalSet || o.Profile != "" || len(o.Sets) > 0 || o.Rollback) {
+		return cmdutil.UsageErrorf("--trace plans from advise's findings over its window: it takes no --interval, --profile, --set or --rollback")
 	}
 	if o.IntervalSet && (o.Profile != "" || len(o.Sets) > 0 || o.Rollback) {
 		return cmdutil.UsageErrorf("--interval plans from advise's findings: it takes no --profile, --set or --rollback")

@@ -26,6 +26,9 @@ func appendReport(b []byte, r *Report) ([]byte, error) {
 		}
 		b = append(append(b, `,"netns":`...), ns...)
 	}
+	if r.Traced {
+		b = append(b, `,"traced":true`...)
+	}
 	b = append(b, `,"listeners":[`...)
 	for i := range r.Listeners {
 		if i > 0 {
@@ -65,6 +68,13 @@ func appendListener(b []byte, l *ListenerReport) ([]byte, error) {
 	b = appendFloat(append(b, `,"peak_fill":`...), l.PeakFill)
 	b = appendUint(b, `,"peak_syn_queue":`, uint64(l.PeakSynQueue))
 	b = appendFloat(append(b, `,"drops_per_second":`...), l.DropsPerSecond)
+	if l.Traced != nil {
+		t, err := json.Marshal(l.Traced)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"traced":`...), t...)
+	}
 	return append(b, '}'), nil
 }
 

@@ -60,6 +60,9 @@ func (p *printer) print(rs []*Report, notes []string) error {
 	var frame bytes.Buffer
 	fmt.Fprintf(&frame, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
 		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
+	if rs[0].Traced {
+		fmt.Fprintln(&frame, "traced with eBPF: HIGH is the exact high water since start (* reached in this interval), WAIT-P50/P99 this interval's accept waits")
+	}
 	rows := listenerRows(p.io.TerminalHeight(), len(rs))
 	for _, r := range rs {
 		if err := drawReport(&frame, r, rows, width); err != nil {
@@ -84,16 +87,21 @@ func drawReport(w io.Writer, r *Report, rows, width int) error {
 	if r.Netns != nil {
 		fmt.Fprintf(w, "network namespace %s\n", r.Netns.Label())
 	}
-	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
-		SetWidth(width).DropColumns(narrowDrops...)
 	shown := r.Listeners
 	if rows > 0 && len(shown) > rows {
 		shown = shown[:rows]
 	}
-	for _, l := range shown {
-		t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), u32(l.PeakAcceptQueue),
-			u32(l.AcceptQueueMax), strconv.FormatFloat(l.PeakFill, 'f', 2, 64), u32(l.SynQueue),
-			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
+	var t *tableprinter.Printer
+	if r.Traced {
+		t = tracedTable(w, width, shown)
+	} else {
+		t = tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
+			SetWidth(width).DropColumns(narrowDrops...)
+		for _, l := range shown {
+			t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), u32(l.PeakAcceptQueue),
+				u32(l.AcceptQueueMax), strconv.FormatFloat(l.PeakFill, 'f', 2, 64), u32(l.SynQueue),
+				u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
+		}
 	}
 	if t.Len() == 0 {
 		fmt.Fprintln(w, "no listening TCP sockets")
@@ -170,4 +178,34 @@ func listenerRows(height, n int) int {
 		return 0
 	}
 	return max(3, (height-1)/n-viewLines)
+}
+
+// tracedTable is the listener table of a traced report: the exact high
+// water and the interval's accept-wait percentiles instead of sampled peaks.
+func tracedTable(w io.Writer, width int, ls []ListenerReport) *tableprinter.Printer {
+	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
+		SetWidth(width).DropColumns(narrowDrops...)
+	for _, l := range ls {
+		tr := l.Traced
+		if tr == nil {
+			tr = &TracedInterval{AcceptQueueHighWater: l.PeakAcceptQueue}
+		}
+		high := u32(tr.AcceptQueueHighWater)
+		if tr.HighWaterRose {
+			high += "*"
+		}
+		t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), high,
+			u32(l.AcceptQueueMax), strconv.FormatFloat(tr.HighWaterFill, 'f', 2, 64),
+			waitText(tr.AcceptWait.Count, tr.AcceptWait.P50), waitText(tr.AcceptWait.Count, tr.AcceptWait.P99), u32(l.SynQueue),
+			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
+	}
+	return t
+}
+
+// waitText prints a wait in ms, or "-" when nothing was accepted.
+func waitText(count uint64, seconds float64) string {
+	if count == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(seconds*1000, 'g', 3, 64) + "ms"
 }

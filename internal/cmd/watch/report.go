@@ -16,6 +16,8 @@ type Report struct {
 	Samples         int     `json:"samples"`
 	// Netns is set with --netns and --all-netns.
 	Netns *netns.Namespace `json:"netns,omitempty"`
+	// Traced is true when the listeners carry eBPF evidence (--trace).
+	Traced bool `json:"traced,omitempty"`
 	// Listeners are sorted by peak fill, fullest first.
 	Listeners []ListenerReport `json:"listeners"`
 	// Counters are the key counters (model.CounterNames) now; Rates their
@@ -37,6 +39,8 @@ type ListenerReport struct {
 	PeakSynQueue    uint32  `json:"peak_syn_queue"`
 	// DropsPerSecond is the listener's own drop counter's increase per second.
 	DropsPerSecond float64 `json:"drops_per_second"`
+	// Traced is the interval's eBPF evidence, with --trace.
+	Traced *TracedInterval `json:"traced,omitempty"`
 }
 
 // MultiReport is a JSON line under --all-netns: one Report per namespace.

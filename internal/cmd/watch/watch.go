@@ -13,6 +13,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/trace"
 )
 
 // Defaults: print 10 times a second, sample 100 times a second (the cost
@@ -41,6 +42,10 @@ type Options struct {
 	// Output is "table", "json", or "" for table on a terminal, json otherwise.
 	Output     string
 	Namespaces nsflag.Flags
+	// Trace is --trace: attach eBPF programs for exact high water and
+	// accept waits. StartTrace attaches them (trace.Start; tests replace it).
+	Trace      bool
+	StartTrace func() (trace.Source, error)
 }
 
 // NewCmdWatch returns the watch command. runF replaces watchRun in tests.
@@ -81,10 +86,22 @@ second); peak_syn_queue is the highest of those counts.
 With --netns or --all-netns each namespace is sampled through a sock_diag
 socket opened inside it. --all-netns watches the namespaces that exist when
 it starts; one that vanishes is dropped with a note on stderr. Its JSON lines
-are {"time", "namespaces": [one object per namespace, with "netns"]}.`,
+are {"time", "namespaces": [one object per namespace, with "netns"]}.
+
+--trace attaches eBPF programs (as 'backlogctl trace' does): each listener
+then shows the exact accept-queue high water (HIGH, marked * in the interval
+it was reached; the programs keep a running maximum since watch started, so
+a rise is that interval's exact peak) instead of the sampled peak, and the
+interval's accept-wait p50 and p99 (log2 bucket bounds); the header says
+"traced". In JSON, each listener gains "traced": {accept_queue_high_water,
+high_water_rose, high_water_fill, enqueued, accepted, overflows_ack_time,
+accept_wait_seconds: {count, p50, p90, p99, max_since_start}} and the report
+"traced": true. Where the kernel refuses the programs, one warning line says
+so and watch shows the sampled peaks.`,
 		Example: `  backlogctl watch
   backlogctl watch --port 443 --interval 5s
   backlogctl watch -o json --duration 1m > queues.jsonl
+  backlogctl watch --trace --port 443 --interval 1s
   backlogctl watch -o json | jq -c '.listeners[] | select(.peak_fill > 0.8) | {port, peak_accept_queue, accept_queue_max}'`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -105,6 +122,7 @@ are {"time", "namespaces": [one object per namespace, with "netns"]}.`,
 	cmd.Flags().DurationVar(&opts.SynSampleInterval, "syn-sample-interval", 0, "recount the SYN queue every `DURATION` (default the sample interval, at least 500ms)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after `DURATION` (default: until Ctrl-C)")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "watch only listeners on")
+	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs: exact high water and accept-wait percentiles per interval")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
 	cmdutil.AddAutoOutputFlag(cmd, &opts.Output, "table (default on a terminal), json (JSON Lines; default otherwise)", "table", "json")
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -170,6 +188,14 @@ func watchRun(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer ws.close()
+	var traced *tracing
+	if o.Trace {
+		var warn string
+		if traced, warn = startTracing(o.StartTrace); warn != "" {
+			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", warn)
+		}
+		defer traced.close()
+	}
 	out := newPrinter(o)
 	ticker := time.NewTicker(o.SampleInterval)
 	defer ticker.Stop()
@@ -190,6 +216,11 @@ func watchRun(ctx context.Context, o *Options) error {
 		rs, err := ws.report(time.Now(), o.Processes)
 		if err != nil {
 			return err
+		}
+		if traced != nil {
+			if err := traced.attach(rs); err != nil {
+				return err
+			}
 		}
 		if err := out.print(rs, ws.notes); err != nil {
 			return fmt.Errorf("writing output: %w", err)

@@ -1,0 +1,102 @@
+package advise
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/trace"
+)
+
+// tracedOptions trace for d, running load once the programs are attached.
+func tracedOptions(port uint16, d time.Duration, load func()) *Options {
+	o := realOptions(port)
+	o.Trace, o.TraceSet = d, true
+	o.TraceWindow = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
+		wo.Ready = func() { go load() }
+		return trace.Observe(ctx, wo)
+	}
+	return o
+}
+
+func skipUntraceable(t *testing.T) {
+	t.Helper()
+	if p, err := trace.Check(); err != nil || !p.OK() {
+		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
+	}
+}
+
+// nginx workers limited to 16 descriptors under wrk's 64 connections: advise cites
+// the EMFILE count per worker, critical, and sizes from the measured rate.
+func TestAdviseTracedEMFILEWithNginx(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	skipUntraceable(t)
+	ng := nstest.StartNginx(t, nstest.NginxOpts{Workers: 2, Extra: "worker_rlimit_nofile 16;"})
+	port := ng.Addr.Port()
+	url := fmt.Sprintf("http://%s/", ng.Addr)
+	r := runJSON(t, tracedOptions(port, 3*time.Second, func() { nstest.Wrk(t, url, 64, 2*time.Second) }))
+	if r.Trace == nil || len(r.Trace.Listeners) != 1 {
+		t.Fatalf("trace evidence: %+v, want the one nginx listener", r.Trace)
+	}
+	var emfile []advise.Finding
+	for _, f := range r.Findings {
+		if f.ID == "traced-accept-errors" && strings.Contains(f.Reason, " got EMFILE ") {
+			emfile = append(emfile, f)
+		}
+	}
+	if len(emfile) == 0 {
+		t.Fatalf("no traced EMFILE finding in %v", ids(r))
+	}
+	for _, f := range emfile {
+		if f.Severity != advise.Critical || !strings.HasPrefix(f.Reason, "nginx[") || f.Evidence["count"] < 1 ||
+			!strings.Contains(f.Reason, "descriptor limit") || f.Listener != fmt.Sprintf("127.0.0.1:%d", port) {
+			t.Errorf("EMFILE finding %+v", f)
+		}
+	}
+	if r.Sizing == nil || len(r.Sizing.Measured) != 2 || r.Sizing.Rate <= 0 {
+		t.Errorf("sizing %+v, want rate and accept latency measured", r.Sizing)
+	}
+	if r.IntervalSeconds != 3 {
+		t.Errorf("counters judged over %vs, want the traced window's 3s", r.IntervalSeconds)
+	}
+}
+
+// nginx stopped with SIGSTOP, backlog 4, 20 clients: advise cites the exact
+// high water (5 of 5) with its time and overflows, and the stall with the
+// owners' state.
+func TestAdviseTracedStallWithNginx(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	skipUntraceable(t)
+	ng := nstest.StartNginx(t, nstest.NginxOpts{Backlog: 4, Workers: 2})
+	ng.Signal(t, syscall.SIGSTOP)
+	addr := ng.Addr
+	r := runJSON(t, tracedOptions(addr.Port(), 2500*time.Millisecond, func() {
+		for range 20 {
+			nstest.Connect(t, addr)
+		}
+	}))
+	subject := addr.String()
+	f, ok := advise.FindingByID(r.Findings, "traced-queue-overflow", subject)
+	if !ok {
+		t.Fatalf("no traced-queue-overflow for %s in %v", subject, ids(r))
+	}
+	if f.Severity != advise.Critical || !strings.HasPrefix(f.Reason, "the queue reached 5 of 5 at ") || !strings.Contains(f.Reason, "overflows at final-ACK time") {
+		t.Errorf("overflow finding %+v", f)
+	}
+	s, ok := advise.FindingByID(r.Findings, "traced-stall", subject)
+	if !ok {
+		t.Fatalf("no traced-stall for %s in %v", subject, ids(r))
+	}
+	if s.Severity != advise.Critical || !strings.Contains(s.Reason, "nginx[") || !strings.Contains(s.Reason, "with 5 waiting (state: T (stopped)") {
+		t.Errorf("stall finding %+v", s)
+	}
+}

@@ -1,0 +1,117 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/trace"
+)
+
+// tracedCheck runs `check -o json ARGS` in-process against this namespace,
+// tracing for real, and returns the report and exit error.
+func tracedCheck(t *testing.T, during func(), args ...string) (*Report, error) {
+	t.Helper()
+	ios, _, stdout, stderr := iostreams.Test()
+	f := &cmdutil.Factory{IOStreams: ios, ProcRoot: "/proc", SysRoot: "/proc/sys"}
+	cmd := NewCmdCheck(f, func(o *Options) error {
+		o.Trace = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
+			ready := wo.Ready
+			wo.Ready = func() {
+				ready()
+				go during()
+			}
+			return trace.Observe(ctx, wo)
+		}
+		return checkRun(context.Background(), o)
+	})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(append([]string{"-o", "json"}, args...))
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	err := cmd.Execute()
+	var r Report
+	if jerr := json.Unmarshal(stdout.Bytes(), &r); jerr != nil {
+		t.Fatalf("check output is not JSON (%v): %s\nstderr: %s", jerr, stdout, stderr)
+	}
+	if stderr.Len() > 0 {
+		t.Logf("stderr: %s", stderr)
+	}
+	return &r, err
+}
+
+func result(t *testing.T, r *Report, subject string) check.Result {
+	t.Helper()
+	for _, res := range r.Results {
+		if res.Subject == subject {
+			return res
+		}
+	}
+	t.Fatalf("no result for %s in %+v", subject, r.Results)
+	return check.Result{}
+}
+
+// nginx under wrk: every traced subject is evaluated from the window, the
+// accept waits are real, no accept() failed and nothing stalled; then the
+// same nginx stopped with SIGSTOP, backlog 2, and 10 clients: the queue
+// fills exactly (3 of 3), overflows, and the listener is stalled.
+func TestTracedSubjectsWithNginx(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	if p, err := trace.Check(); err != nil || !p.OK() {
+		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
+	}
+	ng := nstest.StartNginx(t, nstest.NginxOpts{Backlog: 2, Workers: 2})
+	url := fmt.Sprintf("http://%s/", ng.Addr)
+	p := strconv.Itoa(int(ng.Addr.Port()))
+
+	r, err := tracedCheck(t, func() { nstest.Wrk(t, url, 16, time.Second) },
+		"--observe", "2s", "--port", p,
+		"--require", "listener.accept_wait_p99<5", "--require", "listener.accept_wait_max<5",
+		"--require", "listener.high_water_fill<=1", "--require", "process.accept_errors==0",
+		"--require", "process.accept_errors.EMFILE==0", "--require", "listener.stalled==0")
+	if err != nil {
+		t.Fatalf("check under wrk: %v\n%+v", err, r.Results)
+	}
+	for _, res := range r.Results {
+		if !res.Evaluated || res.Status != check.StatusPass || !res.Windowed {
+			t.Errorf("%s: %+v, want evaluated, windowed and passed", res.Requirement, res)
+		}
+	}
+	if w := result(t, r, "listener.accept_wait_max"); w.Observed == "0" {
+		t.Errorf("accept_wait_max is 0 after wrk's load: no accept was traced (%+v)", w)
+	}
+	if e := result(t, r, "process.accept_errors"); e.Where == "" || e.Where[:6] != "nginx[" {
+		t.Errorf("process.accept_errors judged %q, want nginx[PID]", e.Where)
+	}
+
+	ng.Signal(t, syscall.SIGSTOP)
+	addr := ng.Addr
+	r, err = tracedCheck(t, func() {
+		for range 10 {
+			nstest.Connect(t, addr)
+		}
+	}, "--observe", "2500ms", "--stall", "500ms", "--port", p,
+		"--require", "listener.high_water_fill<1", "--require", "listener.stalled==0",
+		"--require", "listener.overflows==0")
+	if err == nil {
+		t.Fatalf("check of a stopped nginx passed: %+v", r.Results)
+	}
+	for subject, want := range map[string]string{"listener.high_water_fill": "1", "listener.stalled": "1"} {
+		if res := result(t, r, subject); res.Status != check.StatusFail || string(res.Observed) != want {
+			t.Errorf("%s: %+v, want fail with %s", subject, res, want)
+		}
+	}
+	if res := result(t, r, "listener.overflows"); res.Status != check.StatusFail {
+		t.Errorf("listener.overflows: %+v, want fail: 10 clients into a queue of 3", res)
+	}
+}

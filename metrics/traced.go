@@ -1,0 +1,221 @@
+package metrics
+
+import (
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/backlogctl/backlogctl/model"
+)
+
+// Traced is eBPF tracing's evidence at one scrape (exporter --trace),
+// cumulative since the programs were attached.
+type Traced struct {
+	Listeners    map[TracedKey]*TracedListener
+	AcceptErrors []TracedAcceptErrors
+}
+
+// TracedKey names a listener host-wide: its namespace's inode and socket cookie.
+type TracedKey struct {
+	Netns, Cookie uint64
+}
+
+// TracedListener is one listener's traced counters.
+type TracedListener struct {
+	// HighWater is the longest accept queue seen since tracing started.
+	HighWater uint32
+	// OverflowsSynTime (derived) and OverflowsAckTime (exact) are
+	// connections dropped because the accept queue was full.
+	OverflowsSynTime, OverflowsAckTime uint64
+	// Drops are drops at the listener by kernel drop reason.
+	Drops map[string]uint64
+	// WaitBuckets[i] counts accept-queue waits in [2^i, 2^(i+1)) ns, the
+	// last one unbounded; WaitSum is their sum in seconds.
+	WaitBuckets []uint64
+	WaitCount   uint64
+	WaitSum     float64
+}
+
+// TracedAcceptErrors counts one process's failed accept() calls with one errno.
+type TracedAcceptErrors struct {
+	Netns uint64
+	PID   int
+	Comm  string
+	Errno string
+	Count uint64
+}
+
+// TracedSource reads the evidence for a scrape's snapshot m; nil when not tracing.
+type TracedSource func(m *model.MultiSnapshot) (*Traced, error)
+
+var (
+	descAcceptWait = desc("listener_accept_wait_seconds",
+		"Time connections waited in the accept queue, from entering it to accept() returning (eBPF, exporter --trace), since tracing started. Classic buckets are exact at their bounds (powers of two in nanoseconds); the native histogram's buckets (schema 0) are those log2-nanosecond buckets with bounds 7.4% low (2^30 ns taken as 1 s).",
+		listenerLabels...)
+	descTracedOverflows = desc("listener_traced_overflows_total",
+		"Connections dropped because the accept queue was full, seen by tracing since it started, by site: ack_time (exact, kfree_skb reason TCP_LISTEN_OVERFLOW) or syn_time (derived from the counters).",
+		append(slices.Clone(listenerLabels), "site")...)
+	descTracedDrops = desc("listener_traced_drops_total",
+		"Drops at the listener seen by tracing since it started, by kernel drop reason (skb_drop_reason without its prefix; TCP_DEFER_ACCEPT for defer-accept drops).",
+		append(slices.Clone(listenerLabels), "reason")...)
+	descHighWaterFill = desc("listener_accept_queue_high_water_fill",
+		"Longest accept queue seen by tracing since it started, over backlog+1 (what a full queue holds): 1 means it was full. The programs keep a running maximum; rises between scrapes are exact.",
+		listenerLabels...)
+	descAcceptErrors = desc("process_accept_errors_total",
+		"Failed accept()/accept4() calls of a process, by errno (EMFILE, ENFILE, ENOBUFS, ENOMEM...), seen by tracing since it started.",
+		"netns", "pid", "process", "errno")
+	descTraceUp = desc("trace_up",
+		"1 when exporter --trace has its eBPF programs attached, 0 when tracing was asked for and the kernel refused it.")
+)
+
+// classicWaitBounds are the classic buckets' upper bounds, as log2 bucket
+// indexes: bucket i ends at 2^(i+1) ns, so every other one from ~1µs to ~69s.
+var classicWaitBounds = []int{9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35}
+
+// tracedRow sums the traced evidence of a row's sockets.
+type tracedRow struct {
+	seen                 bool
+	buckets              []uint64
+	count                uint64
+	sum                  float64
+	overflowSyn          uint64
+	overflowAck          uint64
+	drops                map[string]uint64
+	highWaterFill        float64
+	highWaterFillPresent bool
+}
+
+func (r *tracedRow) add(t *TracedListener, backlog uint32) {
+	r.seen = true
+	if len(r.buckets) < len(t.WaitBuckets) {
+		r.buckets = append(r.buckets, make([]uint64, len(t.WaitBuckets)-len(r.buckets))...)
+	}
+	for i, n := range t.WaitBuckets {
+		r.buckets[i] += n
+	}
+	r.count += t.WaitCount
+	r.sum += t.WaitSum
+	r.overflowSyn += t.OverflowsSynTime
+	r.overflowAck += t.OverflowsAckTime
+	for reason, n := range t.Drops {
+		if r.drops == nil {
+			r.drops = map[string]uint64{}
+		}
+		r.drops[reason] += n
+	}
+	r.highWaterFill = max(r.highWaterFill, float64(t.HighWater)/(float64(backlog)+1))
+}
+
+// tracedRows sums the evidence behind each row, by the listeners' cookies.
+func tracedRows(rows []row, inode uint64, ls []model.Listener, tr *Traced) []tracedRow {
+	byCookie := map[uint64]model.Listener{}
+	for _, l := range ls {
+		byCookie[l.Cookie] = l
+	}
+	out := make([]tracedRow, len(rows))
+	for i, r := range rows {
+		for _, c := range r.cookies {
+			if t := tr.Listeners[TracedKey{inode, c}]; t != nil {
+				out[i].add(t, byCookie[c].AcceptQueueMax)
+			}
+		}
+	}
+	return out
+}
+
+// collectTraced sends a row's traced metrics.
+func collectTraced(ch chan<- prometheus.Metric, t tracedRow, lv []string) {
+	if !t.seen {
+		return
+	}
+	ch <- newWaitHistogram(t, lv)
+	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflowAck), append(slices.Clone(lv), "ack_time")...)
+	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflowSyn), append(slices.Clone(lv), "syn_time")...)
+	for _, reason := range sortedKeys(t.drops) {
+		ch <- prometheus.MustNewConstMetric(descTracedDrops, prometheus.CounterValue, float64(t.drops[reason]), append(slices.Clone(lv), reason)...)
+	}
+	ch <- gauge(descHighWaterFill, t.highWaterFill, lv...)
+}
+
+// collectAcceptErrors sends the accept errors seen in namespace inode.
+func collectAcceptErrors(ch chan<- prometheus.Metric, tr *Traced, inode uint64, label string) {
+	type key struct {
+		pid         int
+		comm, errno string
+	}
+	sums := map[key]uint64{}
+	var order []key
+	for _, e := range tr.AcceptErrors {
+		if e.Netns != inode {
+			continue
+		}
+		k := key{e.PID, e.Comm, e.Errno}
+		if _, ok := sums[k]; !ok {
+			order = append(order, k)
+		}
+		sums[k] += e.Count
+	}
+	for _, k := range order {
+		ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(sums[k]), label, strconv.Itoa(k.pid), k.comm, k.errno)
+	}
+}
+
+// waitHistogram is a histogram with both classic buckets and, for a scraper
+// that negotiates protobuf, native (schema 0) buckets.
+type waitHistogram struct {
+	labels []*dto.LabelPair
+	h      *dto.Histogram
+}
+
+// nativeIndexOffset maps log2-nanosecond bucket i, [2^i, 2^(i+1)) ns, to
+// schema-0 bucket k = i-29, which covers (2^(i-30), 2^(i-29)] s: the same
+// bucket scaled by 2^30/1e9, so its bounds are 7.4% low.
+const nativeIndexOffset = 29
+
+func newWaitHistogram(t tracedRow, lv []string) prometheus.Metric {
+	h := &dto.Histogram{SampleCount: proto.Uint64(t.count), SampleSum: proto.Float64(t.sum),
+		Schema: proto.Int32(0), ZeroThreshold: proto.Float64(0), ZeroCount: proto.Uint64(0)}
+	var cum uint64
+	next := 0
+	for _, b := range classicWaitBounds {
+		for ; next <= b && next < len(t.buckets); next++ {
+			cum += t.buckets[next]
+		}
+		h.Bucket = append(h.Bucket, &dto.Bucket{UpperBound: proto.Float64(math.Ldexp(1, b+1) / 1e9), CumulativeCount: proto.Uint64(cum)})
+	}
+	// Native buckets: spans of consecutive indexes, deltas between counts.
+	var prevIndex int
+	var prevCount int64
+	for i, n := range t.buckets {
+		if n == 0 {
+			continue
+		}
+		k := i - nativeIndexOffset
+		switch {
+		case len(h.PositiveSpan) == 0:
+			h.PositiveSpan = append(h.PositiveSpan, &dto.BucketSpan{Offset: proto.Int32(int32(k)), Length: proto.Uint32(0)})
+		case k != prevIndex+1:
+			h.PositiveSpan = append(h.PositiveSpan, &dto.BucketSpan{Offset: proto.Int32(int32(k - prevIndex - 1)), Length: proto.Uint32(0)})
+		}
+		span := h.PositiveSpan[len(h.PositiveSpan)-1]
+		*span.Length++
+		h.PositiveDelta = append(h.PositiveDelta, int64(n)-prevCount)
+		prevIndex, prevCount = k, int64(n)
+	}
+	if len(h.PositiveSpan) == 0 {
+		// An empty native histogram still needs a span to be told from a classic one.
+		h.PositiveSpan = []*dto.BucketSpan{{Offset: proto.Int32(0), Length: proto.Uint32(0)}}
+	}
+	return &waitHistogram{labels: prometheus.MakeLabelPairs(descAcceptWait, lv), h: h}
+}
+
+func (w *waitHistogram) Desc() *prometheus.Desc { return descAcceptWait }
+
+func (w *waitHistogram) Write(m *dto.Metric) error {
+	m.Label, m.Histogram = w.labels, w.h
+	return nil
+}

@@ -1,0 +1,122 @@
+package metrics
+
+import (
+	"math"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/backlogctl/backlogctl/inspect"
+)
+
+// tracedFixture gives the fixture's listeners cookies and traced evidence:
+// the REUSEPORT pair (cookies 1, 2) waited 3 times in [2^20, 2^21) ns and
+// once in [2^30, 2^31) ns; nginx got EMFILE.
+func tracedFixture() (*inspect.MultiSnapshot, *Traced) {
+	m := fixture()
+	ls := m.Namespaces[0].Listeners
+	for i := range ls {
+		ls[i].Cookie = uint64(i + 1)
+	}
+	inode := m.Namespaces[0].Netns.Inode
+	b1, b2 := make([]uint64, 40), make([]uint64, 40)
+	b1[20], b2[20], b2[30] = 2, 1, 1
+	tr := &Traced{Listeners: map[TracedKey]*TracedListener{
+		{inode, 1}: {HighWater: 512, OverflowsAckTime: 3, OverflowsSynTime: 4, Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 3}, WaitBuckets: b1, WaitCount: 2, WaitSum: 0.002},
+		{inode, 2}: {HighWater: 100, WaitBuckets: b2, WaitCount: 2, WaitSum: 1.5},
+	}, AcceptErrors: []TracedAcceptErrors{{Netns: inode, PID: 42, Comm: "nginx", Errno: "EMFILE", Count: 21}}}
+	return m, tr
+}
+
+func gatherTraced(t *testing.T, m *inspect.MultiSnapshot, tr *Traced, max int) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg, err := NewRegistry(&Collector{Source: func() (*inspect.MultiSnapshot, error) { return m, nil }, MaxListeners: max,
+		Traced: func(*inspect.MultiSnapshot) (*Traced, error) { return tr, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		out[f.GetName()] = f
+	}
+	return out
+}
+
+func TestTracedMetrics(t *testing.T) {
+	m, tr := tracedFixture()
+	fams := gatherTraced(t, m, tr, 1000)
+	hist := fams["backlogctl_listener_accept_wait_seconds"]
+	if hist == nil || len(hist.Metric) != 1 {
+		t.Fatalf("accept wait histogram: %v, want one series (the pair summed; the others saw nothing)", hist)
+	}
+	h := hist.Metric[0].GetHistogram()
+	if h.GetSampleCount() != 4 || h.GetSampleSum() != 1.502 {
+		t.Errorf("count %d sum %v, want 4 and 1.502", h.GetSampleCount(), h.GetSampleSum())
+	}
+	cum := map[float64]uint64{}
+	for _, b := range h.Bucket {
+		cum[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	// 2^20 ns waits are below the 2^22 ns bound; the 2^30 ns one below 2^32.
+	for _, want := range []struct {
+		le float64
+		n  uint64
+	}{{math.Ldexp(1, 20) / 1e9, 0}, {math.Ldexp(1, 22) / 1e9, 3}, {math.Ldexp(1, 30) / 1e9, 3}, {math.Ldexp(1, 32) / 1e9, 4}} {
+		if got, ok := cum[want.le]; !ok || got != want.n {
+			t.Errorf("bucket le=%g: %d (present %v), want %d", want.le, got, ok, want.n)
+		}
+	}
+	// Native: index 20-29 = -9 holds 3, index 1 holds 1.
+	spans := []int32{}
+	for _, s := range h.PositiveSpan {
+		spans = append(spans, s.GetOffset(), int32(s.GetLength()))
+	}
+	if diff := cmp.Diff([]int32{-9, 1, 9, 1}, spans); diff != "" {
+		t.Errorf("native spans (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]int64{3, -2}, h.PositiveDelta); diff != "" {
+		t.Errorf("native deltas (-want +got)\n%s", diff)
+	}
+	site := map[string]float64{}
+	for _, s := range fams["backlogctl_listener_traced_overflows_total"].Metric {
+		site[label(s, "site")] = s.GetCounter().GetValue()
+	}
+	if site["ack_time"] != 3 || site["syn_time"] != 4 {
+		t.Errorf("overflows by site %v", site)
+	}
+	fill := fams["backlogctl_listener_accept_queue_high_water_fill"].Metric[0].GetGauge().GetValue()
+	if fill != 1 {
+		t.Errorf("high water fill %v, want 1 (512 of 511+1)", fill)
+	}
+	e := fams["backlogctl_process_accept_errors_total"].Metric[0]
+	if label(e, "errno") != "EMFILE" || label(e, "process") != "nginx" || label(e, "pid") != "42" || e.GetCounter().GetValue() != 21 {
+		t.Errorf("accept errors %v", e)
+	}
+	if up := fams["backlogctl_trace_up"].Metric[0].GetGauge().GetValue(); up != 1 {
+		t.Errorf("trace_up %v", up)
+	}
+}
+
+// Under the cardinality guard the traced series are summed per port too.
+func TestTracedMetricsUnderGuard(t *testing.T) {
+	m, tr := tracedFixture()
+	fams := gatherTraced(t, m, tr, 1)
+	hist := fams["backlogctl_listener_accept_wait_seconds"]
+	if hist == nil || len(hist.Metric) != 1 || label(hist.Metric[0], "address") != "*" || hist.Metric[0].GetHistogram().GetSampleCount() != 4 {
+		t.Errorf("guarded histogram %v, want one port-80 series of 4", hist)
+	}
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.Label {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}

@@ -2,6 +2,8 @@ package exporter
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -81,6 +83,13 @@ func TestPrometheusQuantileOfTracedAcceptWait(t *testing.T) {
 		}
 	}
 	if t.Failed() {
+		for _, web := range []string{classic, native} {
+			if resp, err := http.Get("http://" + web + "/api/v1/targets"); err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				t.Logf("targets of %s: %s", web, tail(string(body), 1500))
+			}
+		}
 		t.Logf("classic log: %s", tailFile(classicLog))
 		t.Logf("native log: %s", tailFile(nativeLog))
 	}

@@ -50,16 +50,17 @@ type bpfListenerStats struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bpfMapAcceptErrors = "accept_errors"
-	bpfMapDrops        = "drops"
-	bpfMapInflight     = "inflight"
-	bpfMapListeners    = "listeners"
-	bpfMapZero         = "zero"
-	bpfProgBlDataReady = "bl_data_ready"
-	bpfProgBlKfreeSkb  = "bl_kfree_skb"
-	bpfProgBlSetState  = "bl_set_state"
-	bpfProgBlSynack    = "bl_synack"
-	bpfProgBlSysExit   = "bl_sys_exit"
+	bpfMapAcceptErrors  = "accept_errors"
+	bpfMapDrops         = "drops"
+	bpfMapInflight      = "inflight"
+	bpfMapListeners     = "listeners"
+	bpfMapZero          = "zero"
+	bpfProgBlAcceptExit = "bl_accept_exit"
+	bpfProgBlDataReady  = "bl_data_ready"
+	bpfProgBlKfreeSkb   = "bl_kfree_skb"
+	bpfProgBlSetState   = "bl_set_state"
+	bpfProgBlSynack     = "bl_synack"
+	bpfProgBlSysExit    = "bl_sys_exit"
 )
 
 // loadBpf returns the embedded CollectionSpec for bpf.
@@ -104,11 +105,12 @@ type bpfSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfProgramSpecs struct {
-	BlDataReady *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
-	BlKfreeSkb  *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
-	BlSetState  *ebpf.ProgramSpec `ebpf:"bl_set_state"`
-	BlSynack    *ebpf.ProgramSpec `ebpf:"bl_synack"`
-	BlSysExit   *ebpf.ProgramSpec `ebpf:"bl_sys_exit"`
+	BlAcceptExit *ebpf.ProgramSpec `ebpf:"bl_accept_exit"`
+	BlDataReady  *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
+	BlKfreeSkb   *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
+	BlSetState   *ebpf.ProgramSpec `ebpf:"bl_set_state"`
+	BlSynack     *ebpf.ProgramSpec `ebpf:"bl_synack"`
+	BlSysExit    *ebpf.ProgramSpec `ebpf:"bl_sys_exit"`
 }
 
 // bpfMapSpecs contains maps before they are loaded into the kernel.
@@ -175,15 +177,17 @@ type bpfVariables struct {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfPrograms struct {
-	BlDataReady *ebpf.Program `ebpf:"bl_data_ready"`
-	BlKfreeSkb  *ebpf.Program `ebpf:"bl_kfree_skb"`
-	BlSetState  *ebpf.Program `ebpf:"bl_set_state"`
-	BlSynack    *ebpf.Program `ebpf:"bl_synack"`
-	BlSysExit   *ebpf.Program `ebpf:"bl_sys_exit"`
+	BlAcceptExit *ebpf.Program `ebpf:"bl_accept_exit"`
+	BlDataReady  *ebpf.Program `ebpf:"bl_data_ready"`
+	BlKfreeSkb   *ebpf.Program `ebpf:"bl_kfree_skb"`
+	BlSetState   *ebpf.Program `ebpf:"bl_set_state"`
+	BlSynack     *ebpf.Program `ebpf:"bl_synack"`
+	BlSysExit    *ebpf.Program `ebpf:"bl_sys_exit"`
 }
 
 func (p *bpfPrograms) Close() error {
 	return _BpfClose(
+		p.BlAcceptExit,
 		p.BlDataReady,
 		p.BlKfreeSkb,
 		p.BlSetState,

@@ -3,6 +3,7 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -32,19 +33,55 @@ type Hook struct {
 	ID uint32 `json:"id,omitempty"`
 }
 
-// Hooks are the programs in attach order.
+// Hooks are the programs in attach order. accept() and accept4() are seen
+// at their own syscall tracepoints, which run only for those calls.
 var Hooks = []Hook{
 	{Program: bpfProgBlDataReady, Tracepoint: "tp_btf/sk_data_ready"},
 	{Program: bpfProgBlSetState, Tracepoint: "tp_btf/inet_sock_set_state"},
 	{Program: bpfProgBlSynack, Tracepoint: "tp_btf/tcp_retransmit_synack"},
 	{Program: bpfProgBlKfreeSkb, Tracepoint: "tp_btf/kfree_skb"},
-	{Program: bpfProgBlSysExit, Tracepoint: "tp_btf/sys_exit"},
+	{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept4"},
+	{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept"},
+}
+
+// FallbackAcceptHook replaces the syscall tracepoints of Hooks where their
+// IDs cannot be read from tracefs (not mounted, and no CAP_SYS_ADMIN to
+// mount it privately): the raw sys_exit tracepoint, where a program runs at
+// every system call's exit on the host and returns at once unless it is an
+// accept.
+var FallbackAcceptHook = Hook{Program: bpfProgBlSysExit, Tracepoint: "tp_btf/sys_exit"}
+
+// hookPlan is what Start attaches: Hooks, or Hooks with FallbackAcceptHook
+// for the syscall tracepoints, with fallback saying why.
+func hookPlan() (hooks []Hook, ids map[string]uint64, fallback error) {
+	ids, err := tracepointIDs(Hooks)
+	if err == nil {
+		return Hooks, ids, nil
+	}
+	for _, h := range Hooks {
+		if _, _, classic := classicTracepoint(h.Tracepoint); !classic {
+			hooks = append(hooks, h)
+		}
+	}
+	return append(hooks, FallbackAcceptHook), nil, err
+}
+
+// attachHook attaches p where h says.
+func attachHook(h Hook, p *ebpf.Program, ids map[string]uint64) (io.Closer, error) {
+	if g, n, classic := classicTracepoint(h.Tracepoint); classic {
+		id, ok := ids[g+"/"+n]
+		if !ok {
+			return nil, fmt.Errorf("no tracepoint id for %s/%s", g, n)
+		}
+		return attachTracepointID(p, id)
+	}
+	return link.AttachTracing(link.TracingOptions{Program: p})
 }
 
 // Collector owns the loaded programs, their links and maps.
 type Collector struct {
 	objs  bpfObjects
-	links []link.Link
+	links []io.Closer
 	hooks []Hook
 	// reasons names skb_drop_reason values, read from the kernel's BTF.
 	reasons map[uint32]string
@@ -81,10 +118,11 @@ func Start() (c *Collector, err error) {
 		}
 	}()
 	progs := programsOf(&c.objs)
+	hooks, ids, _ := hookPlan()
 	c.start, c.startMono = time.Now(), monotonicNow()
-	for _, h := range Hooks {
+	for _, h := range hooks {
 		p := progs[h.Program]
-		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		l, err := attachHook(h, p, ids)
 		if err != nil {
 			return nil, fmt.Errorf("attaching %s to %s: %w", h.Program, h.Tracepoint, loadError(err))
 		}

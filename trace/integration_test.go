@@ -3,11 +3,13 @@ package trace
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -188,8 +190,27 @@ func TestAcceptWait(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
+	acceptWait(t, bpfProgBlAcceptExit)
+}
+
+// The same where tracefs cannot be had: accept seen at the raw sys_exit.
+func TestAcceptWaitRawSysExit(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	saved := tracefsRoots
+	tracefsRoots = []string{t.TempDir() + "/absent"}
+	defer func() { tracefsRoots = saved }()
+	acceptWait(t, bpfProgBlSysExit)
+}
+
+// acceptWait runs TestAcceptWait with accept seen by the program acceptProg.
+func acceptWait(t *testing.T, acceptProg string) {
 	const n = 20
 	tr := startTracing(t)
+	if hooks := tr.c.Hooks(); hooks[len(hooks)-1].Program != acceptProg {
+		t.Fatalf("accept hooked by %+v, want %s", hooks[len(hooks)-1], acceptProg)
+	}
 	fd, addr := nstest.Listen(t, loopback(0), 128, nstest.ListenOpts{})
 	for range n {
 		nstest.Connect(t, addr)
@@ -218,6 +239,55 @@ func TestAcceptWait(t *testing.T) {
 	}
 	if l.Stalled {
 		t.Errorf("an emptied queue is reported stalled")
+	}
+}
+
+// Connections queued and accepted concurrently on every CPU: each wait is
+// still timed exactly once (the in-flight entry is made at the child's own
+// state change, not guessed from the queue's tail, which another CPU's
+// enqueue can move).
+func TestAcceptWaitConcurrent(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const clients, each, acceptors = 4, 250, 2
+	const n = clients * each
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 4096, nstest.ListenOpts{})
+	var wg sync.WaitGroup
+	errs := make(chan error, clients+acceptors)
+	for range acceptors {
+		wg.Go(func() {
+			for range n / acceptors {
+				nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+				if err != nil {
+					errs <- fmt.Errorf("accept: %w", err)
+					return
+				}
+				unix.Close(nfd)
+			}
+		})
+	}
+	for range clients {
+		wg.Go(func() {
+			for range each {
+				c, err := net.Dial("tcp", addr.String())
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	l, _ := tr.report(addr.Port(), time.Hour)
+	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
+		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
 	}
 }
 
@@ -335,6 +405,7 @@ func TestStalledOwner(t *testing.T) {
 // After Close no program of this collector is loaded: their IDs are gone.
 func TestCloseDetachesEverything(t *testing.T) {
 	nstest.RequireRoot(t)
+	mountsBefore := tracefsMounts(t)
 	c, err := Start()
 	if err == ErrNoBTF {
 		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
@@ -345,6 +416,18 @@ func TestCloseDetachesEverything(t *testing.T) {
 	hooks := c.Hooks()
 	if len(hooks) != len(Hooks) {
 		t.Fatalf("%d programs attached, want %d", len(hooks), len(Hooks))
+	}
+	// As root the syscall tracepoints' IDs can always be read, from a
+	// tracefs mounted privately if need be: accept is not seen at the raw
+	// sys_exit (a program run per system call), and no tracefs mount is
+	// left in the process's (the host's) mount namespace.
+	for i, h := range hooks {
+		if h.Program != Hooks[i].Program || h.Tracepoint != Hooks[i].Tracepoint {
+			t.Errorf("hook %d is %s at %s, want %s at %s", i, h.Program, h.Tracepoint, Hooks[i].Program, Hooks[i].Tracepoint)
+		}
+	}
+	if after := tracefsMounts(t); after != mountsBefore {
+		t.Errorf("tracefs mounts %d before Start, %d after: a private mount leaked", mountsBefore, after)
 	}
 	for _, h := range hooks {
 		p, err := ebpf.NewProgramFromID(ebpf.ProgramID(h.ID))
@@ -367,4 +450,56 @@ func TestCloseDetachesEverything(t *testing.T) {
 		}
 		return len(still) == 0
 	})
+}
+
+// tracefsMounts counts tracefs mounts in this process's mount namespace.
+func tracefsMounts(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, fs, ok := strings.Cut(line, " - "); ok && strings.HasPrefix(fs, "tracefs ") {
+			n++
+		}
+	}
+	return n
+}
+
+// Where tracefs cannot be mounted, the accept program goes to the raw
+// sys_exit tracepoint instead, and --check says why.
+func TestAcceptHookFallback(t *testing.T) {
+	saved := tracefsRoots
+	tracefsRoots = []string{t.TempDir() + "/absent"}
+	defer func() { tracefsRoots = saved }()
+	hooks, ids, why := hookPlan()
+	if why == nil || ids != nil {
+		t.Fatalf("hookPlan with no tracefs: ids %v, fallback reason %v; want none and a reason", ids, why)
+	}
+	var fallback int
+	for _, h := range hooks {
+		if _, _, classic := classicTracepoint(h.Tracepoint); classic {
+			t.Errorf("hook %s at %s needs tracefs", h.Program, h.Tracepoint)
+		}
+		if h == FallbackAcceptHook {
+			fallback++
+		}
+	}
+	if fallback != 1 || len(hooks) != len(Hooks)-1 {
+		t.Errorf("hooks %+v: want Hooks without the two syscall tracepoints, plus %+v", hooks, FallbackAcceptHook)
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	p, err := Check()
+	if err == ErrNoBTF {
+		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.AcceptFallback == "" || !p.OK() {
+		t.Errorf("Check without tracefs: accept_fallback %q, ok %v; want a reason and every hook attached: %+v", p.AcceptFallback, p.OK(), p.Hooks)
+	}
 }

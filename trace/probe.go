@@ -7,7 +7,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 )
 
@@ -19,6 +18,10 @@ type Probe struct {
 	Loaded bool `json:"loaded"`
 	// Hooks say, for each program, whether it attached.
 	Hooks []HookProbe `json:"hooks"`
+	// AcceptFallback is why accept() is seen at the raw sys_exit tracepoint
+	// (every system call) instead of its own syscall tracepoints; empty when
+	// it is not.
+	AcceptFallback string `json:"accept_fallback,omitempty"`
 	// ListenOverflowReason is SKB_DROP_REASON_TCP_LISTEN_OVERFLOW's value
 	// in this kernel, -1 when it has none (ACK-time overflows not seen).
 	ListenOverflowReason int64 `json:"listen_overflow_reason"`
@@ -86,9 +89,13 @@ func Check() (*Probe, error) {
 	defer objs.Close()
 	p.Loaded = true
 	progs := programsOf(&objs)
-	for _, h := range Hooks {
+	hooks, ids, fallback := hookPlan()
+	if fallback != nil {
+		p.AcceptFallback = fallback.Error()
+	}
+	for _, h := range hooks {
 		hp := HookProbe{Hook: h}
-		l, err := link.AttachTracing(link.TracingOptions{Program: progs[h.Program]})
+		l, err := attachHook(h, progs[h.Program], ids)
 		if err != nil {
 			hp.Error = loadError(err).Error()
 		} else {
@@ -103,10 +110,11 @@ func Check() (*Probe, error) {
 // programsOf maps program names to the loaded programs.
 func programsOf(o *bpfObjects) map[string]*ebpf.Program {
 	return map[string]*ebpf.Program{
-		bpfProgBlDataReady: o.BlDataReady,
-		bpfProgBlSetState:  o.BlSetState,
-		bpfProgBlSynack:    o.BlSynack,
-		bpfProgBlKfreeSkb:  o.BlKfreeSkb,
-		bpfProgBlSysExit:   o.BlSysExit,
+		bpfProgBlDataReady:  o.BlDataReady,
+		bpfProgBlAcceptExit: o.BlAcceptExit,
+		bpfProgBlSetState:   o.BlSetState,
+		bpfProgBlSynack:     o.BlSynack,
+		bpfProgBlKfreeSkb:   o.BlKfreeSkb,
+		bpfProgBlSysExit:    o.BlSysExit,
 	}
 }

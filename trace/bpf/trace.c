@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (MIT OR GPL-2.0)
 // backlogctl trace: per-listener accept-queue evidence from tracepoints only
-// (tp_btf), keyed by socket cookie. See trace/collector.go for the Go side.
+// (tp_btf, and the classic per-syscall ones for accept), keyed by socket
+// cookie. See trace/collector.go for the Go side.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -147,16 +148,22 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
+// The programs read kernel structures by direct loads from BTF-typed
+// pointers (the verifier turns them into checked loads; no helper call per
+// field); bpf_rdonly_cast, inlined to nothing, gives such a pointer a wider
+// or different kernel type.
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define CAST(ptr, type) ((struct type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(struct type)))
+
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return sk->__sk_common.skc_net.net->ns.inum;
 }
 
 // syn_queue_len is the listener's request-socket count (inet_csk_reqsk_queue_len).
 static __always_inline __u32 syn_queue_len(const struct sock *sk)
 {
-	const struct inet_connection_sock *icsk = (const void *)sk;
-	return BPF_CORE_READ(icsk, icsk_accept_queue.qlen.counter);
+	return CAST(sk, inet_connection_sock)->icsk_accept_queue.qlen.counter;
 }
 
 static __always_inline struct listener_stats *stats_of(__u64 cookie, __u32 netns)
@@ -190,14 +197,18 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	__sync_fetch_and_add(&s->enqueued, 1);
 	raise_u32(&s->accept_queue_hw, qlen);
 	raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
-	s->max_backlog = sk->sk_max_ack_backlog;
+	__u32 max_backlog = sk->sk_max_ack_backlog;
+	if (s->max_backlog != max_backlog) // no write, no cache-line transfer, when unchanged
+		s->max_backlog = max_backlog;
 	if (qlen == 1)
 		s->nonempty_since_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
 // A passive child became ESTABLISHED: tcp_rcv_state_process on the child,
-// just after inet_csk_reqsk_queue_add put it in the accept queue.
+// just after inet_csk_reqsk_queue_add put it in the accept queue. (Taking the
+// child from the queue's tail at sk_data_ready instead would save these
+// runs, but loses children queued concurrently on another CPU.)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(bl_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -229,9 +240,8 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	if (!rx_sk || rx_sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
 	__u32 r = reason;
-	const struct inet_connection_sock *icsk = (const void *)rx_sk;
 	if (r == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED) &&
-	    BPF_CORE_READ(icsk, icsk_accept_queue.rskq_defer_accept) > 0)
+	    CAST(rx_sk, inet_connection_sock)->icsk_accept_queue.rskq_defer_accept > 0)
 		r = DROP_DEFER_ACCEPT;
 	struct drop_key k = {
 		.cookie = bpf_get_socket_cookie(rx_sk),
@@ -254,38 +264,36 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 static __always_inline struct sock *fd_sock(int fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	struct fdtable *fdt = task->files->fdt;
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	if (!f)
 		return 0;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(sock, sk);
+	struct file *file = CAST(f, file);
+	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	return CAST(file->private_data, socket)->sk;
 }
 
-// accept()/accept4() returned: an error by errno, or a connection taken
-// from the listener's queue, timed from its enqueue.
-SEC("tp_btf/sys_exit")
-int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
+// accept_done: accept()/accept4() on descriptor lfd returned ret: an error
+// by errno, or a connection taken from the listener's queue, timed from its
+// enqueue.
+static __always_inline int accept_done(int lfd, long ret)
 {
-	long nr = SYSCALL_NR(regs);
-	if (nr != NR_ACCEPT && nr != NR_ACCEPT4)
-		return 0;
 	if (ret == -EAGAIN)
 		return 0; // a non-blocking accept() with nothing queued: not an error
-	int lfd = (int)SYSCALL_ARG0(regs);
 	struct sock *lsk = fd_sock(lfd);
 	__u64 cookie = 0;
 	__u32 netns;
 	if (lsk) {
-		cookie = BPF_CORE_READ(lsk, __sk_common.skc_cookie.counter);
+		cookie = lsk->__sk_common.skc_cookie.counter;
 		netns = sk_netns(lsk);
 	} else {
 		struct task_struct *task = bpf_get_current_task_btf();
-		netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+		netns = task->nsproxy->net_ns->ns.inum;
 	}
 	if (ret < 0) {
 		struct accept_error_key k = {
@@ -311,7 +319,7 @@ int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
 	__sync_fetch_and_add(&s->accepted, 1);
 	s->last_accept_ns = now;
 	s->last_accept_tgid = bpf_get_current_pid_tgid() >> 32;
-	if (BPF_CORE_READ(lsk, sk_ack_backlog) > 0)
+	if (lsk->sk_ack_backlog > 0)
 		s->nonempty_since_ns = now;
 	struct sock *child = fd_sock((int)ret);
 	if (!child)
@@ -330,6 +338,37 @@ int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
 	__sync_fetch_and_add(&s->wait_sum_ns, wait);
 	raise_u64(&s->wait_max_ns, wait);
 	return 0;
+}
+
+
+// accept()/accept4() returned, seen at the raw sys_exit tracepoint: it runs
+// at every system call's exit, so this is the fallback for when the
+// per-syscall tracepoints below cannot be attached (no tracefs for their IDs).
+SEC("tp_btf/sys_exit")
+int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = SYSCALL_NR(regs);
+	if (nr != NR_ACCEPT && nr != NR_ACCEPT4)
+		return 0;
+	return accept_done((int)SYSCALL_ARG0(regs), ret);
+}
+
+// syscall_exit_ctx is a syscalls:sys_exit_* event's record (its format file):
+// the common header, __syscall_nr, ret.
+struct syscall_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	long ret;
+};
+
+// accept()/accept4() returned, seen at syscalls:sys_exit_accept4 and
+// sys_exit_accept, which run for those system calls only. The listening
+// descriptor is the first argument, still in the task's saved registers.
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int bl_accept_exit(struct syscall_exit_ctx *ctx)
+{
+	struct pt_regs *regs = CAST((void *)bpf_task_pt_regs(bpf_get_current_task_btf()), pt_regs);
+	return accept_done((int)SYSCALL_ARG0(regs), ctx->ret);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

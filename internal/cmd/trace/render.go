@@ -206,6 +206,11 @@ func renderProbe(o *Options, p *trace.Probe) error {
 	for _, h := range p.Hooks {
 		t.AddRow(h.Tracepoint, yes(h.Attached), cmp.Or(h.Error, h.Program))
 	}
+	if p.AcceptFallback != "" {
+		t.AddRow("accept-hook", "raw", "tp_btf/sys_exit, run at every system call: "+p.AcceptFallback)
+	} else if p.BTF && p.Loaded {
+		t.AddRow("accept-hook", "syscall", "syscalls:sys_exit_accept4 and sys_exit_accept, run only for accepts")
+	}
 	reason := "absent: ACK-time overflows are not seen"
 	if p.ListenOverflowReason >= 0 {
 		reason = fmt.Sprintf("SKB_DROP_REASON_TCP_LISTEN_OVERFLOW = %d (from BTF)", p.ListenOverflowReason)

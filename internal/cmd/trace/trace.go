@@ -112,8 +112,12 @@ the README).
 
 Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints
 (kfree_skb's receiving socket is in 6.11 and later) and CAP_BPF with
-CAP_PERFMON (or root). Only tracepoints are used, no kprobes or fentry. accept() calls made
-through io_uring are not seen. --check reports what this kernel allows.
+CAP_PERFMON (or root). Only tracepoints are used, no kprobes or fentry.
+accept() is seen at the syscalls:sys_exit_accept4/sys_exit_accept
+tracepoints, whose IDs trace reads from a tracefs it mounts, when the host
+has none, in a private mount namespace (CAP_SYS_ADMIN); failing that, at the
+raw sys_exit tracepoint, which costs a program run per system call. accept()
+calls made through io_uring are not seen. --check reports what this kernel allows.
 Without BTF or the capabilities trace exits 3; 'backlogctl watch' samples the
 same queues without eBPF.
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // dropCause is why a listener's drop count (sk_drops) rose. The count is not
@@ -87,7 +87,7 @@ type attribution struct {
 // causeOf attributes a listener's active pressure. A queue full when
 // sampled is an overflow now, whatever else happened; a rise over the
 // interval is attributed from the namespace's counters.
-func (v *view) causeOf(l inspect.Listener, p pressure) attribution {
+func (v *view) causeOf(l model.Listener, p pressure) attribution {
 	if p.full || !v.sampled() {
 		return attribution{cause: causeOverflow}
 	}
@@ -156,7 +156,7 @@ func (v *view) countersEvidence(ev map[string]float64) {
 
 // causeFinding judges drops that are not accept-queue overflows: a bigger
 // backlog would not help, so none is recommended.
-func (v *view) causeFinding(l inspect.Listener, p pressure, a attribution) Finding {
+func (v *view) causeFinding(l model.Listener, p pressure, a attribution) Finding {
 	ev := v.listenerEvidence(l, p)
 	v.countersEvidence(ev)
 	rose := fmt.Sprintf("its drop count rose by %d in %v and its accept queue was not full when sampled", p.drops, v.in.Interval)

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
 // Severity ranks a finding: info (worth knowing), warning (costing
@@ -75,7 +75,7 @@ func PIDSubject(pid int) string { return fmt.Sprintf("pid:%d", pid) }
 // the finding behind a requirement.
 func FindingsFor(findings []Finding, subject string) []Finding {
 	key := ""
-	if k, ok := sysctl.Lookup(subject); ok {
+	if k, ok := registry.Lookup(subject); ok {
 		key = k.Name
 	}
 	var out []Finding

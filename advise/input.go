@@ -3,13 +3,13 @@ package advise
 import (
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Sample is what was seen at one moment.
 type Sample struct {
 	// Snapshot holds the tunables, listeners, counters and descriptor usage.
-	Snapshot *inspect.Snapshot `json:"snapshot"`
+	Snapshot *model.Snapshot `json:"snapshot"`
 	// SoftnetDropped is the sum over CPUs of /proc/net/softnet_stat column 2
 	// (packets dropped because a CPU's input queue, net.core.netdev_max_backlog,
 	// was full); nil when it was not read.
@@ -50,12 +50,7 @@ type Input struct {
 }
 
 // SysctlChange is one recorded change of a tunable in this network namespace.
-type SysctlChange struct {
-	Key  string    `json:"key"`
-	From int64     `json:"from"`
-	To   int64     `json:"to"`
-	At   time.Time `json:"at"`
-}
+type SysctlChange = model.SysctlChange
 
 // Advise runs every rule on in and returns the findings, most severe first.
 // It is pure: it reads nothing but in.

@@ -3,7 +3,7 @@ package advise
 import (
 	"fmt"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // listenerFindings judges each listener. In order: an owner that stopped
@@ -62,7 +62,7 @@ func listenerFindings(v *view) []Finding {
 // count is the socket's sk_drops: an ACK dropped for overflow adds 2 to it
 // (tcp_check_req, then tcp_v4_rcv's discard path), so it is not a count of
 // connections.
-func (v *view) overflowText(l inspect.Listener, p pressure) string {
+func (v *view) overflowText(l model.Listener, p pressure) string {
 	var s string
 	switch {
 	case p.full:
@@ -98,7 +98,7 @@ func (v *view) note(p pressure) string {
 
 // clampedFinding: the listener's backlog equals somaxconn, so listen() probably
 // clamped a larger request; raising somaxconn helps once it listens again.
-func (v *view) clampedFinding(l inspect.Listener, p pressure, somax int64) Finding {
+func (v *view) clampedFinding(l model.Listener, p pressure, somax int64) Finding {
 	want := v.raisedSomaxconn(somax)
 	sev := v.severityOf(p)
 	if !p.active(v.sampled()) {
@@ -120,7 +120,7 @@ func (v *view) clampedFinding(l inspect.Listener, p pressure, somax int64) Findi
 // programFinding: the backlog is below somaxconn, so it is the program's own
 // setting (or a clamp from before somaxconn was raised, which backlogctl did
 // not record); somaxconn would change nothing.
-func (v *view) programFinding(l inspect.Listener, p pressure, somax int64, known bool) Finding {
+func (v *view) programFinding(l model.Listener, p pressure, somax int64, known bool) Finding {
 	var want int64
 	if known {
 		want = somax // the most the program can get without touching sysctls
@@ -157,7 +157,7 @@ func (v *view) programFinding(l inspect.Listener, p pressure, somax int64, known
 // reason to raise a value again. A clamp still in place is the exception,
 // unless backlogctl raised somaxconn to the very backlog the listener has:
 // then it has been fixed and its drops may be older than the fix.
-func (v *view) historyFinding(l inspect.Listener, p pressure, somax int64, known bool) Finding {
+func (v *view) historyFinding(l model.Listener, p pressure, somax int64, known bool) Finding {
 	fixed, fixedAt := false, ""
 	if c, ok := v.lastChange("net.core.somaxconn"); ok && known && c.To == somax && c.To > c.From {
 		fixed, fixedAt = int64(l.AcceptQueueMax) == somax, c.At.Format("2006-01-02 15:04:05 MST")
@@ -183,7 +183,7 @@ func (v *view) historyFinding(l inspect.Listener, p pressure, somax int64, known
 
 // loweredFinding: somaxconn was lowered after the listener called listen();
 // the next listen() (a restart) will clamp it.
-func (v *view) loweredFinding(l inspect.Listener, p pressure, somax int64) Finding {
+func (v *view) loweredFinding(l model.Listener, p pressure, somax int64) Finding {
 	return Finding{
 		ID: "somaxconn-lowered-since-listen", Severity: Info,
 		Subject: ListenerSubject(l.Address, l.Port), Key: "net.core.somaxconn",

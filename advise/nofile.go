@@ -5,8 +5,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/inspect"
-	"github.com/backlogctl/backlogctl/rlimit"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // unlimited is RLIM_INFINITY as /proc/PID/limits reports it.
@@ -18,13 +17,13 @@ const minNofile = 65536
 
 // ownerAtLimit finds an owner of l whose open descriptors reach its soft
 // RLIMIT_NOFILE (within 1%, at least 2): its accept() fails with EMFILE.
-func ownerAtLimit(l inspect.Listener) (inspect.Process, bool) {
+func ownerAtLimit(l model.Listener) (model.Process, bool) {
 	for _, p := range l.Processes {
 		if nearNofile(p) {
 			return p, true
 		}
 	}
-	return inspect.Process{}, false
+	return model.Process{}, false
 }
 
 // nrOpen is fs.nr_open, the ceiling of any RLIMIT_NOFILE, or 0 when unknown.
@@ -40,7 +39,7 @@ func (v *view) nrOpen() int64 {
 
 // nofileFinding: the queue is full because its owner cannot take another
 // descriptor, so the fix is the limit, not the backlog.
-func (v *view) nofileFinding(l inspect.Listener, owner inspect.Process, p pressure) Finding {
+func (v *view) nofileFinding(l model.Listener, owner model.Process, p pressure) Finding {
 	soft := owner.NofileSoft
 	want := v.nofileWant(soft)
 	sev := Critical
@@ -82,8 +81,8 @@ func (v *view) nofileWant(soft uint64) int64 {
 // on the process that holds the limit now, the program's own setting where
 // it has one (nginx's workers take worker_rlimit_nofile; without it they
 // inherit the master's limit), and the unit's LimitNOFILE= to make it last.
-func (v *view) nofileFix(l inspect.Listener, owner inspect.Process, want int64) string {
-	holders := []inspect.Process{owner}
+func (v *view) nofileFix(l model.Listener, owner model.Process, want int64) string {
+	holders := []model.Process{owner}
 	prog := recognise(l.Processes)
 	nginx := prog != nil && prog.Name == "nginx" && len(l.Processes) > 1
 	if nginx {
@@ -166,16 +165,16 @@ func nofileLimitFindings(v *view) []Finding {
 
 // nofileMargin is how close to the soft limit counts as at it: the margin
 // backlogctl rlimit's status uses.
-func nofileMargin(soft uint64) uint64 { return rlimit.NearMargin(soft) }
+func nofileMargin(soft uint64) uint64 { return model.NearMargin(soft) }
 
 // nearNofile reports an owner whose open descriptors reach its soft limit
 // within nofileMargin (rlimit's near or at-limit status).
-func nearNofile(p inspect.Process) bool {
+func nearNofile(p model.Process) bool {
 	if p.OpenFDs <= 0 {
 		return false
 	}
-	st := rlimit.UsageStatus(p.OpenFDs-p.FDsAboveLimit, p.NofileSoft)
-	return st == rlimit.StatusNear || st == rlimit.StatusAtLimit
+	st := model.UsageStatus(p.OpenFDs-p.FDsAboveLimit, p.NofileSoft)
+	return st == model.StatusNear || st == model.StatusAtLimit
 }
 
 // nrOpenFindings: a process whose hard RLIMIT_NOFILE is above fs.nr_open

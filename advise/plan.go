@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
 // Change is one planned sysctl write.
@@ -18,21 +18,21 @@ type Change struct {
 	Current *int64 `json:"current"`
 	Target  int64  `json:"target"`
 	// Scope is "netns" (this network namespace only) or "global".
-	Scope  sysctl.Scope `json:"scope"`
-	Reason string       `json:"reason"`
+	Scope  registry.Scope `json:"scope"`
+	Reason string         `json:"reason"`
 }
 
 // Lowers reports whether the change would lower a size, by the one rule
-// tune, sysctl set and rlimit set share (sysctl.LowersInt). Mode keys
+// tune, sysctl set and rlimit set share (registry.LowersInt). Mode keys
 // (tcp_syncookies, tcp_abort_on_overflow) choose a behaviour, not a size,
 // so setting them is never lowering.
 func (c Change) Lowers() bool {
-	return c.Current != nil && sysctl.LowersInt(c.Key, *c.Current, c.Target)
+	return c.Current != nil && registry.LowersInt(c.Key, *c.Current, c.Target)
 }
 
 // ModeKey reports whether a tunable's value is a mode, not a size (the
-// registry's sysctl.Key.Mode).
-func ModeKey(name string) bool { return sysctl.IsMode(name) }
+// registry's Key.Mode).
+func ModeKey(name string) bool { return registry.IsMode(name) }
 
 // Plan is an ordered set of changes, one per key.
 type Plan struct {
@@ -105,7 +105,7 @@ func PlanProfile(p Profile, current map[string]int64) Plan {
 		if cur == target || (!p.Exact[name] && cur > target) {
 			continue
 		}
-		k, _ := sysctl.Lookup(name)
+		k, _ := registry.Lookup(name)
 		c := cur
 		plan.Changes = append(plan.Changes, Change{
 			Key: name, Current: &c, Target: target, Scope: k.Scope,

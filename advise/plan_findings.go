@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
 // PlanFindings returns the sysctl changes that findings recommend, one per
@@ -34,7 +34,7 @@ func PlanFindings(findings []Finding) Plan {
 		}
 		c, ok := byKey[f.Key]
 		if !ok {
-			k, _ := sysctl.Lookup(f.Key)
+			k, _ := registry.Lookup(f.Key)
 			c = &Change{Key: f.Key, Current: f.Current, Target: target, Scope: k.Scope}
 			byKey[f.Key] = c
 		}

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // program is a server whose backlog and descriptor settings we can name.
@@ -58,7 +58,7 @@ const (
 var goProgram = program{Name: "a Go program", setting: goSetting, relisten: goRelisten}
 
 // recognise finds the program among a listener's owners, or nil.
-func recognise(ps []inspect.Process) *program {
+func recognise(ps []model.Process) *program {
 	for _, p := range ps {
 		cands := []string{strings.ToLower(p.Comm)}
 		args := strings.Fields(p.Cmdline)
@@ -108,7 +108,7 @@ func (p program) matches(name string) bool {
 }
 
 // programFix says where the listener's backlog is set and to what.
-func programFix(l inspect.Listener, want int64) string {
+func programFix(l model.Listener, want int64) string {
 	value := "N"
 	if want > 0 {
 		value = fmt.Sprint(want)

@@ -1,6 +1,6 @@
 package advise
 
-import "github.com/backlogctl/backlogctl/inspect"
+import "github.com/backlogctl/backlogctl/model"
 
 // Relisten is a listener whose backlog stays clamped at the old somaxconn
 // after a raise, until its program calls listen() again.
@@ -18,7 +18,7 @@ type Relisten struct {
 // somaxconn goes from c.From to c.To: those whose effective backlog is
 // c.From, the clamp listen() gave them (it asked for at least that much).
 // units maps owner pids to their systemd units, where known.
-func StaysClamped(snap *inspect.Snapshot, c SysctlChange, units map[int]string) []Relisten {
+func StaysClamped(snap *model.Snapshot, c SysctlChange, units map[int]string) []Relisten {
 	if snap == nil || c.Key != "net.core.somaxconn" || c.To <= c.From {
 		return nil
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // lastChange is the latest recorded change of key.
@@ -34,7 +34,7 @@ const (
 // ListenerPredates judges whether l kept the clamp of the somaxconn before
 // change c: its effective backlog equals the old value, which listen() gave
 // it when it asked for at least that much.
-func ListenerPredates(l inspect.Listener, c SysctlChange) Predates {
+func ListenerPredates(l model.Listener, c SysctlChange) Predates {
 	if c.Key != "net.core.somaxconn" || c.To <= c.From || int64(l.AcceptQueueMax) != c.From {
 		return PredatesNo
 	}
@@ -52,7 +52,7 @@ func ListenerPredates(l inspect.Listener, c SysctlChange) Predates {
 // predatesFinding: backlogctl raised somaxconn, and this listener still has
 // the old value as its backlog: it was clamped then, and keeps that clamp
 // until its program calls listen() again.
-func (v *view) predatesFinding(l inspect.Listener, p pressure, somax int64, known bool) (Finding, bool) {
+func (v *view) predatesFinding(l model.Listener, p pressure, somax int64, known bool) (Finding, bool) {
 	c, ok := v.lastChange("net.core.somaxconn")
 	if !ok || !known || somax <= c.From {
 		return Finding{}, false
@@ -90,7 +90,7 @@ func (v *view) predatesFinding(l inspect.Listener, p pressure, somax int64, know
 }
 
 // restartText says how to make l's program call listen() again.
-func restartText(l inspect.Listener, units map[int]string) string {
+func restartText(l model.Listener, units map[int]string) string {
 	s := "restart " + ownerName(l.Processes)
 	for _, p := range l.Processes {
 		if u := units[p.PID]; u != "" {
@@ -106,7 +106,7 @@ func restartText(l inspect.Listener, units map[int]string) string {
 }
 
 // ownerName names a listener's program by its first owner.
-func ownerName(ps []inspect.Process) string {
+func ownerName(ps []model.Process) string {
 	if len(ps) == 0 || ps[0].Comm == "" {
 		return "the program"
 	}

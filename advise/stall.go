@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // notAcceptingFinding: a queue that holds connections and does not drain
@@ -14,15 +14,15 @@ import (
 // every child socket created, tcp_create_openreq_child, so queue_before +
 // opens - queue_now bounds what was accepted). A bigger backlog would only
 // hold more connections nobody accepts.
-func (v *view) notAcceptingFinding(l inspect.Listener, p pressure) (Finding, bool) {
+func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool) {
 	if !v.sampled() {
 		return Finding{}, false
 	}
-	b, ok := v.beforeListener[l.Inode]
-	if !ok || b.AcceptQueue == 0 || l.AcceptQueue < b.AcceptQueue {
+	b, ok := v.beforeListener(l.Inode)
+	if !ok || b.FirstAcceptQueue == 0 || l.AcceptQueue < b.FirstAcceptQueue {
 		return Finding{}, false
 	}
-	var stopped, stuck []inspect.Process
+	var stopped, stuck []model.Process
 	for _, o := range l.Processes {
 		switch o.State {
 		case "T", "t":
@@ -33,7 +33,7 @@ func (v *view) notAcceptingFinding(l inspect.Listener, p pressure) (Finding, boo
 	}
 	opens, opensKnown := v.counter("TcpPassiveOpens")
 	// At most this many connections left the queue during the interval.
-	acceptedAtMost := int64(b.AcceptQueue) + int64(opens) - int64(l.AcceptQueue)
+	acceptedAtMost := int64(b.FirstAcceptQueue) + int64(opens) - int64(l.AcceptQueue)
 	proven := opensKnown && acceptedAtMost <= 0
 	allBlocked := len(l.Processes) > 0 && len(stopped)+len(stuck) == len(l.Processes)
 	if !proven && !allBlocked {
@@ -47,7 +47,7 @@ func (v *view) notAcceptingFinding(l inspect.Listener, p pressure) (Finding, boo
 	if len(stopped)+len(stuck) > 0 {
 		who = ownerList(append(stopped, stuck...))
 	}
-	held := fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.AcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
+	held := fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.FirstAcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
 	switch {
 	case proven && opens == 0:
 		held += ", and no handshake completed in that time (TcpPassiveOpens), so none was accepted"
@@ -112,7 +112,7 @@ func boolFloat(b bool) float64 {
 }
 
 // ownerList names processes as "nginx[100], nginx[101]", or "the program".
-func ownerList(ps []inspect.Process) string {
+func ownerList(ps []model.Process) string {
 	if len(ps) == 0 {
 		return "the program"
 	}
@@ -124,7 +124,7 @@ func ownerList(ps []inspect.Process) string {
 }
 
 // ownerStates lists owners with their /proc state letters.
-func ownerStates(ps []inspect.Process) string {
+func ownerStates(ps []model.Process) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {
 		st := p.State

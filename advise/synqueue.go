@@ -3,7 +3,7 @@ package advise
 import (
 	"fmt"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // synQueueFindings: a listener whose half-open requests fill its effective
@@ -45,7 +45,7 @@ func synQueueFindings(v *view) []Finding {
 	return out
 }
 
-func (v *view) synQueueFinding(l inspect.Listener, limit int64, rule synFullRule, mode, somax int64, somaxKnown bool) Finding {
+func (v *view) synQueueFinding(l model.Listener, limit int64, rule synFullRule, mode, somax int64, somaxKnown bool) Finding {
 	f := Finding{
 		ID: "syn-queue-full", Severity: Info, Subject: ListenerSubject(l.Address, l.Port),
 		Evidence: map[string]float64{

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // SlowAcceptWait is the p99 accept-queue wait above which the acceptor, not
@@ -262,13 +262,13 @@ func stallFinding(t TracedListener, subject string) Finding {
 }
 
 // listener finds a listener in the snapshot by address and port.
-func (v *view) listener(address string, port uint16) (inspect.Listener, bool) {
+func (v *view) listener(address string, port uint16) (model.Listener, bool) {
 	for _, l := range v.now.Listeners {
 		if l.Address == address && l.Port == port {
 			return l, true
 		}
 	}
-	return inspect.Listener{}, false
+	return model.Listener{}, false
 }
 
 // seconds prints a wait in ms below a second.

@@ -1,17 +1,18 @@
 package advise
 
 import (
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // view is the input with what every rule derives from it: sysctl values,
 // counters judged by change or total, and each listener's pressure.
 type view struct {
 	in     Input
-	now    *inspect.Snapshot
-	before *inspect.Snapshot // nil without --interval
-	// beforeListener finds a listener in the first sample by socket inode.
-	beforeListener map[uint32]inspect.Listener
+	now    *model.Snapshot
+	before *model.Snapshot // nil without --interval
+	// window folds the two samples, with --interval: each listener's queue
+	// in the first and its drops' increase.
+	window model.Window
 	// found are the findings of the rules run so far, in rule order.
 	found []Finding
 }
@@ -20,12 +21,25 @@ func newView(in Input) *view {
 	v := &view{in: in, now: in.Now.Snapshot}
 	if in.Before != nil {
 		v.before = in.Before.Snapshot
-		v.beforeListener = make(map[uint32]inspect.Listener, len(v.before.Listeners))
-		for _, l := range v.before.Listeners {
-			v.beforeListener[l.Inode] = l
+		for _, s := range []*model.Snapshot{v.before, v.now} {
+			qs := make([]model.QueueSample, len(s.Listeners))
+			for i := range s.Listeners {
+				qs[i] = model.QueueSampleOf(&s.Listeners[i])
+			}
+			v.window.Add(qs)
 		}
 	}
 	return v
+}
+
+// beforeListener is what the first of two samples saw of the listener with
+// this inode; ok is false without --interval or when it was not there.
+func (v *view) beforeListener(inode uint32) (*model.ListenerWindow, bool) {
+	if !v.sampled() {
+		return nil, false
+	}
+	l, ok := v.window.Get(inode)
+	return l, ok && l.FirstSample == 1
 }
 
 // sysctl returns a tunable's value and whether it is visible here.
@@ -60,7 +74,7 @@ func (v *view) counter(name string) (uint64, bool) {
 	if !ok {
 		return 0, false // unread in the first sample: a total is not a change
 	}
-	return delta(before, now), true
+	return model.Delta(before, now), true
 }
 
 // softnetDropped is counter for /proc/net/softnet_stat's dropped column.
@@ -75,16 +89,7 @@ func (v *view) softnetDropped() (uint64, bool) {
 	if v.in.Before.SoftnetDropped == nil {
 		return 0, false
 	}
-	return delta(*v.in.Before.SoftnetDropped, *now), true
-}
-
-// delta is now-before; a counter that went backwards was reset (or wrapped,
-// softnet's are 32-bit), so all of now happened since.
-func delta(before, now uint64) uint64 {
-	if now < before {
-		return now
-	}
-	return now - before
+	return model.Delta(*v.in.Before.SoftnetDropped, *now), true
 }
 
 // counterKey names a counter's value in Evidence: NAME_delta for a change
@@ -148,10 +153,10 @@ func (p pressure) active(sampled bool) bool {
 // current evidence of them (no queue full now, no rise over an interval).
 func (p pressure) historic(sampled bool) bool { return p.total > 0 && !p.active(sampled) }
 
-func acceptQueueFull(l inspect.Listener) bool { return l.AcceptQueue > l.AcceptQueueMax }
+func acceptQueueFull(l model.Listener) bool { return l.AcceptQueue > l.AcceptQueueMax }
 
 // pressureOf judges one listener of the current sample.
-func (v *view) pressureOf(l inspect.Listener) pressure {
+func (v *view) pressureOf(l model.Listener) pressure {
 	p := pressure{full: acceptQueueFull(l), dropsKnown: l.Drops != nil}
 	if !p.dropsKnown {
 		return p
@@ -161,16 +166,17 @@ func (v *view) pressureOf(l inspect.Listener) pressure {
 	if v.sampled() {
 		// A listener absent from the first sample was created during the
 		// interval: all its drops happened since.
-		if b, ok := v.beforeListener[l.Inode]; ok {
-			p.fullBefore = acceptQueueFull(b)
-			p.drops = delta(uint64(b.DropCount()), p.drops)
+		if b, ok := v.beforeListener(l.Inode); ok {
+			p.fullBefore = b.FirstAcceptQueue > b.FirstAcceptQueueMax
+			inc, _ := b.DropsIncrease() // known: this sample has drops
+			p.drops = uint64(inc)
 		}
 	}
 	return p
 }
 
 // listenerEvidence is the numbers behind a listener finding.
-func (v *view) listenerEvidence(l inspect.Listener, p pressure) map[string]float64 {
+func (v *view) listenerEvidence(l model.Listener, p pressure) map[string]float64 {
 	ev := map[string]float64{
 		"accept_queue": float64(l.AcceptQueue),
 		"backlog":      float64(l.AcceptQueueMax),
@@ -191,8 +197,8 @@ func (v *view) listenerEvidence(l inspect.Listener, p pressure) map[string]float
 		}
 	}
 	if v.sampled() {
-		if b, ok := v.beforeListener[l.Inode]; ok {
-			ev["accept_queue_before"] = float64(b.AcceptQueue)
+		if b, ok := v.beforeListener(l.Inode); ok {
+			ev["accept_queue_before"] = float64(b.FirstAcceptQueue)
 		}
 	}
 	return v.withInterval(ev)

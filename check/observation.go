@@ -3,8 +3,7 @@ package check
 import (
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
-	"github.com/backlogctl/backlogctl/rlimit"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Observation is what requirements are judged against: one moment, or a
@@ -17,7 +16,7 @@ type Observation struct {
 	// Counters are totals since boot, or increases over the window.
 	Counters map[string]uint64 `json:"counters"`
 	// Files is nil when fs.file-nr is not visible or readable.
-	Files *rlimit.Files `json:"files,omitempty"`
+	Files *model.Files `json:"files,omitempty"`
 	// Listeners are the listeners selected by port; ListenersError is set
 	// when they could not be dumped at all.
 	Listeners []ListenerObservation `json:"listeners"`
@@ -33,10 +32,10 @@ type Observation struct {
 	Trace *TraceStatus `json:"trace,omitempty"`
 	// Window is set for an --observe run.
 	Window *Window `json:"window,omitempty"`
-	// Snapshot is the inspect snapshot the observation was built from (the
+	// Snapshot is the snapshot the observation was built from (the
 	// last one, for a window); nil when the listeners could not be dumped.
 	// It lets a caller run advise rules for richer failure reasons.
-	Snapshot *inspect.Snapshot `json:"-"`
+	Snapshot *model.Snapshot `json:"-"`
 }
 
 // Window describes an observation window.
@@ -56,8 +55,8 @@ type ListenerObservation struct {
 	Fill           float64 `json:"fill"`
 	SynQueue       uint32  `json:"syn_queue"`
 	// Drops is nil on kernels that do not report it (before 4.7).
-	Drops     *uint32           `json:"drops,omitempty"`
-	Processes []inspect.Process `json:"processes"`
+	Drops     *uint32         `json:"drops,omitempty"`
+	Processes []model.Process `json:"processes"`
 	// Traced is the listener's eBPF evidence over a traced window; nil
 	// when the window was not traced.
 	Traced *TracedListener `json:"traced,omitempty"`
@@ -67,9 +66,9 @@ type ListenerObservation struct {
 	Gone     bool `json:"gone,omitempty"`
 }
 
-// FromSnapshot builds a point-in-time observation from an inspect snapshot
-// and the per-key sysctl read errors.
-func FromSnapshot(snap *inspect.Snapshot, sysctlErrs map[string]error) *Observation {
+// FromSnapshot builds a point-in-time observation from a snapshot, with its
+// per-key sysctl read errors.
+func FromSnapshot(snap *model.Snapshot) *Observation {
 	obs := &Observation{
 		Sysctls:  snap.Sysctls,
 		Counters: snap.Counters,
@@ -77,7 +76,7 @@ func FromSnapshot(snap *inspect.Snapshot, sysctlErrs map[string]error) *Observat
 		Warnings: snap.Warnings,
 		Snapshot: snap,
 	}
-	for k, err := range sysctlErrs {
+	for k, err := range snap.SysctlErrors {
 		if obs.SysctlErrors == nil {
 			obs.SysctlErrors = map[string]string{}
 		}
@@ -89,7 +88,7 @@ func FromSnapshot(snap *inspect.Snapshot, sysctlErrs map[string]error) *Observat
 	return obs
 }
 
-func listenerObservation(l inspect.Listener) ListenerObservation {
+func listenerObservation(l model.Listener) ListenerObservation {
 	var drops *uint32
 	if l.Drops != nil {
 		d := *l.Drops

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // KernelReasons explains a failure by what the kernel does with the value,
@@ -58,7 +58,7 @@ func (KernelReasons) Reason(r Result, obs *Observation) string {
 	if !ok {
 		if name, ok := strings.CutPrefix(r.Subject, "counter."); ok {
 			why = "kernel counter " + name
-			if meaning, ok := inspect.KeyCounters[name]; ok {
+			if meaning, ok := model.KeyCounters[name]; ok {
 				why += ": " + meaning
 			}
 		} else {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/sysctl"
+	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
 // Kind says where a subject's value comes from.
@@ -106,7 +106,7 @@ func ParseSubject(name string) (Subject, error) {
 			return Subject{Kind: KindCounter, Field: field}, nil
 		}
 	}
-	if k, ok := sysctl.Lookup(name); ok {
+	if k, ok := registry.Lookup(name); ok {
 		return Subject{Kind: KindSysctl, Field: k.Name}, nil
 	}
 	return Subject{}, fmt.Errorf("unknown subject %q: want a sysctl name or alias (see 'backlogctl inspect'), or listener.*, process.*, files.*, counter.*", name)

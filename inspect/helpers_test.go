@@ -166,7 +166,7 @@ func gather(t *testing.T, opts Options) *Snapshot {
 func findEndpoint(ls []Listener, ep netip.AddrPort) []Listener {
 	var out []Listener
 	for _, l := range ls {
-		if l.addr == ep.Addr() && l.Port == ep.Port() {
+		if l.Addr == ep.Addr() && l.Port == ep.Port() {
 			out = append(out, l)
 		}
 	}

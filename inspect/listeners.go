@@ -6,71 +6,15 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Listener is one listening TCP socket and what its queues are doing.
-type Listener struct {
-	// Family is "ipv4" or "ipv6".
-	Family  string `json:"family"`
-	Address string `json:"address"`
-	Port    uint16 `json:"port"`
-	// AcceptQueue is completed handshakes waiting for accept() (sk_ack_backlog).
-	AcceptQueue uint32 `json:"accept_queue"`
-	// AcceptQueueMax is the effective backlog, min(listen backlog, somaxconn)
-	// at the time listen() was called (sk_max_ack_backlog).
-	AcceptQueueMax uint32 `json:"accept_queue_max"`
-	// Fill is AcceptQueue / (AcceptQueueMax+1): the kernel's queue is full
-	// when it holds backlog+1 (sk_acceptq_is_full uses >), so 1.0 means full.
-	Fill float64 `json:"fill"`
-	// SynQueue counts half-open request sockets for this listener. For a
-	// member of an SO_REUSEPORT group it is the group's count (SynQueueShared).
-	SynQueue       uint32 `json:"syn_queue"`
-	SynQueueShared bool   `json:"syn_queue_shared,omitempty"`
-	// Drops is the listener's own drop count (SK_MEMINFO_DROPS), cumulative
-	// since the socket was created; absent on kernels before 4.7.
-	Drops *uint32 `json:"drops,omitempty"`
-	Inode uint32  `json:"inode"`
-	// Cookie is the socket cookie: unique on the host while it runs, and
-	// what backlogctl trace keys its eBPF evidence by.
-	Cookie uint64 `json:"cookie"`
-	UID    uint32 `json:"uid"`
-	// V6Only is reported for IPv6 listeners: false means dual-stack.
-	V6Only *bool `json:"v6only,omitempty"`
-	// BoundIfindex is the device the listener is bound to (SO_BINDTODEVICE),
-	// omitted when unbound. Listeners on one address and port but different
-	// devices are separate, not an SO_REUSEPORT group.
-	BoundIfindex uint32 `json:"bound_ifindex,omitempty"`
-	// ReuseportGroup numbers the SO_REUSEPORT group (same family, address,
-	// port, device and v6only) this listener belongs to, from 1; 0 when alone.
-	ReuseportGroup int `json:"reuseport_group,omitempty"`
-	ReuseportSize  int `json:"reuseport_size,omitempty"`
-	// Processes hold the socket; empty when attribution was skipped or denied.
-	Processes []Process `json:"processes"`
-	// OwnersPending is set by an OwnerCache while this listener's owners are
-	// still being looked up: Processes is empty because they are not known
-	// yet, not because there are none.
-	OwnersPending bool `json:"-"`
-
-	addr netip.Addr
-}
-
-// Endpoint is "address:port", with IPv6 addresses in brackets.
-func (l Listener) Endpoint() string {
-	return netip.AddrPortFrom(l.addr, l.Port).String()
-}
-
-// DropCount is Drops, or 0 where the kernel does not report it.
-func (l Listener) DropCount() uint32 {
-	if l.Drops == nil {
-		return 0
-	}
-	return *l.Drops
-}
+type Listener = model.Listener
 
 // fill computes Listener.Fill.
-func fill(queue, max uint32) float64 {
-	return float64(queue) / (float64(max) + 1)
-}
+func fill(queue, max uint32) float64 { return model.Fill(queue, max) }
 
 func familyName(f uint8) string {
 	if f == unix.AF_INET6 {
@@ -210,7 +154,7 @@ func newListener(d *DiagSocket, address string) Listener {
 	return Listener{
 		Family:         familyName(d.Family),
 		Address:        address,
-		addr:           d.Local,
+		Addr:           d.Local,
 		Port:           d.LocalPort,
 		AcceptQueue:    d.RQueue,
 		AcceptQueueMax: d.WQueue,
@@ -251,7 +195,7 @@ func (s *listenerSet) finish() []Listener {
 	}
 	slices.SortFunc(ls, func(a, b Listener) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family),
-			a.addr.Compare(b.addr), cmp.Compare(a.Inode, b.Inode))
+			a.Addr.Compare(b.Addr), cmp.Compare(a.Inode, b.Inode))
 	})
 	// first[i] is the index of the first member of i's group; size and syn
 	// are counted at that index.
@@ -306,7 +250,7 @@ func (s *listenerSet) finish() []Listener {
 
 // sameEndpoint reports whether a and b listen on one family, address and port.
 func sameEndpoint(a, b *Listener) bool {
-	return a.Port == b.Port && a.Family == b.Family && a.addr == b.addr
+	return a.Port == b.Port && a.Family == b.Family && a.Addr == b.Addr
 }
 
 // sameGroup reports whether a and b, on one endpoint, are in one SO_REUSEPORT
@@ -340,10 +284,10 @@ func owner(ls []Listener, first []int32, r request) int32 {
 	for _, a := range []netip.Addr{addr, wildcard} {
 		// The run of listeners on this endpoint, by binary search in sort order.
 		lo, _ := slices.BinarySearchFunc(ls, a, func(l Listener, a netip.Addr) int {
-			return cmp.Or(cmp.Compare(l.Port, port), cmp.Compare(l.Family, family), l.addr.Compare(a))
+			return cmp.Or(cmp.Compare(l.Port, port), cmp.Compare(l.Family, family), l.Addr.Compare(a))
 		})
 		hi := lo
-		for hi < len(ls) && ls[hi].Port == port && ls[hi].Family == family && ls[hi].addr == a {
+		for hi < len(ls) && ls[hi].Port == port && ls[hi].Family == family && ls[hi].Addr == a {
 			hi++
 		}
 		for _, dev := range devices {

@@ -18,7 +18,7 @@ import (
 func refFinish(ls []Listener, requests []request) []Listener {
 	slices.SortFunc(ls, func(a, b Listener) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family),
-			a.addr.Compare(b.addr), cmp.Compare(a.Inode, b.Inode))
+			a.Addr.Compare(b.Addr), cmp.Compare(a.Inode, b.Inode))
 	})
 	type groupKey struct {
 		family  string
@@ -28,7 +28,7 @@ func refFinish(ls []Listener, requests []request) []Listener {
 		v6only  bool
 	}
 	keyOf := func(l Listener) groupKey {
-		return groupKey{l.Family, l.addr, l.Port, l.BoundIfindex, l.V6Only != nil && *l.V6Only}
+		return groupKey{l.Family, l.Addr, l.Port, l.BoundIfindex, l.V6Only != nil && *l.V6Only}
 	}
 	groups := map[groupKey][]int{}
 	for i := range ls {
@@ -132,7 +132,7 @@ func TestFinishMatchesReference(t *testing.T) {
 		if len(want) == 0 {
 			want = []Listener{}
 		}
-		if diff := gocmp.Diff(want, got, cmpopts.IgnoreUnexported(Listener{})); diff != "" {
+		if diff := gocmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 			t.Fatalf("seed %d: finish differs from the reference (-want +got):\n%s", seed, diff)
 		}
 	}

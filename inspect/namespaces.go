@@ -5,23 +5,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 )
 
 // NamespaceSnapshot is one network namespace's snapshot, labelled with the
-// namespace. Its JSON is the Snapshot's fields plus "netns".
-type NamespaceSnapshot struct {
-	Netns netns.Namespace `json:"netns"`
-	*Snapshot
-}
+// namespace.
+type NamespaceSnapshot = model.NamespaceSnapshot
 
-// MultiSnapshot is what inspect --all-netns reports: one snapshot per
-// namespace. Notes say which namespaces were skipped and why.
-type MultiSnapshot struct {
-	Time       time.Time           `json:"time"`
-	Namespaces []NamespaceSnapshot `json:"namespaces"`
-	Notes      []string            `json:"notes,omitempty"`
-}
+// MultiSnapshot is what inspect --all-netns reports: one snapshot per namespace.
+type MultiSnapshot = model.MultiSnapshot
 
 // GatherIn takes a snapshot inside the network namespace ns. The listeners,
 // tunables and counters are read on a thread that has entered it (counters

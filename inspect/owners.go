@@ -13,47 +13,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/procfs"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // Process is a process holding a listening socket, with its descriptor usage.
-type Process struct {
-	PID     int    `json:"pid"`
-	Comm    string `json:"comm"`
-	OpenFDs int    `json:"open_fds"`
-	// FDsAboveLimit are descriptors numbered at or above NofileSoft:
-	// inherited from before the limit was set (the kernel checks it only
-	// when it allocates), they are open but do not use up its room.
-	FDsAboveLimit int    `json:"fds_above_limit,omitempty"`
-	NofileSoft    uint64 `json:"nofile_soft"`
-	NofileHard    uint64 `json:"nofile_hard"`
-	// Cmdline is the command line, for recognising the program (nginx, haproxy ...).
-	Cmdline string `json:"cmdline,omitempty"`
-	// State is the scheduler state from /proc/PID/stat: R running, S
-	// sleeping, T stopped (SIGSTOP), t traced, D uninterruptible sleep, Z
-	// zombie; it and StartTime are filled by callers that judge owners
-	// (advise), through OwnerStat.
-	State string `json:"state,omitempty"`
-	// StartTime is when the process started (/proc/PID/stat starttime after boot).
-	StartTime *time.Time `json:"start_time,omitempty"`
-	// GoVersion is the Go release the executable was built with, when it is
-	// a Go program (its net.Listen uses somaxconn as the backlog); filled by
-	// callers that recognise programs (advise), through GoVersion.
-	GoVersion string `json:"go_version,omitempty"`
-}
-
-// FDUsage is OpenFDs against the soft RLIMIT_NOFILE (what accept() hits with EMFILE).
-func (p Process) FDUsage() float64 {
-	if p.NofileSoft == 0 {
-		return 0
-	}
-	return float64(p.OpenFDs-p.FDsAboveLimit) / float64(p.NofileSoft)
-}
+type Process = model.Process
 
 // ownerScan is what a walk of /proc/*/fd found.
 type ownerScan struct {

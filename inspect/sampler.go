@@ -1,6 +1,10 @@
 package inspect
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/backlogctl/backlogctl/model"
+)
 
 // Sampler takes repeated listener samples on one Dumper, reusing its
 // buffers, for watch-style polling. A sample is one sock_diag dump for both
@@ -32,18 +36,9 @@ type Sampler struct {
 	layout listenerLayout
 }
 
-// QueueSample is one listener's queues in a sample.
-type QueueSample struct {
-	Inode          uint32
-	AcceptQueue    uint32
-	AcceptQueueMax uint32
-	// SynQueue is the count from the last SynQueue sample; as in
-	// Listener, a member of an SO_REUSEPORT group has the group's count.
-	SynQueue uint32
-}
-
-// Fill is Listener.Fill for this sample.
-func (q QueueSample) Fill() float64 { return fill(q.AcceptQueue, q.AcceptQueueMax) }
+// QueueSample is one listener's queues in a sample (model.QueueSample); the
+// sampler leaves its Drops unset: a sample fetches them only for Listeners.
+type QueueSample = model.QueueSample
 
 // NewSampler returns a sampler on d keeping only ports (all when empty).
 func NewSampler(d *Dumper, ports []uint16) *Sampler {

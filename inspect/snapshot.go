@@ -10,25 +10,13 @@ import (
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/rlimit"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
-// Snapshot is everything inspect reports, at one moment. Its JSON form is the
-// contract scripts rely on: field names are stable, new fields may be added.
-type Snapshot struct {
-	Time time.Time `json:"time"`
-	// Kernel is the running kernel's release (uname -r).
-	Kernel string `json:"kernel,omitempty"`
-	// Sysctls holds every registry tunable visible here; absent keys are omitted.
-	Sysctls map[string]int64 `json:"sysctls"`
-	// Counters holds /proc/net/netstat and /proc/net/snmp under nstat names.
-	Counters  map[string]uint64 `json:"counters"`
-	Files     *rlimit.Files     `json:"files,omitempty"`
-	Listeners []Listener        `json:"listeners"`
-	// Warnings say what could not be seen, once each; [] when nothing was missed.
-	Warnings []string `json:"warnings"`
-}
+// Snapshot is everything inspect reports, at one moment.
+type Snapshot = model.Snapshot
 
 // Options says what to gather and where from.
 type Options struct {
@@ -65,6 +53,9 @@ func Gather(opts Options) (*Snapshot, error) {
 	sys := sysctl.NewFS(opts.SysRoot)
 	vals, errs := sys.Values()
 	snap.Sysctls = vals
+	if len(errs) > 0 {
+		snap.SysctlErrors = errs
+	}
 	for _, k := range sysctl.Registry { // registry order: stable output
 		if err, ok := errs[k.Name]; ok {
 			snap.Warnings = append(snap.Warnings, keyWarning(k.Name, err))

@@ -9,14 +9,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // DefaultMaxListeners is the cardinality guard's default.
 const DefaultMaxListeners = 1000
 
 // Source gathers the namespaces to report; it is called once per scrape.
-type Source func() (*inspect.MultiSnapshot, error)
+type Source func() (*model.MultiSnapshot, error)
 
 // Collector is a prometheus.Collector that takes a fresh snapshot on every
 // scrape. Beyond MaxListeners listeners in all, listener metrics are summed
@@ -97,7 +97,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(descAggregated, boolFloat(aggregate))
 	budget := limit
 	var files bool
-	procs := map[int]inspect.Process{}
+	procs := map[int]model.Process{}
 	for _, ns := range m.Namespaces {
 		label := ns.Netns.Label()
 		ch <- gauge(descListeners, float64(len(ns.Listeners)), label)
@@ -180,7 +180,7 @@ type row struct {
 // listenerRows merges listeners that would produce the same label set:
 // queues, backlogs and drops add up; an SO_REUSEPORT group's SYN queue is
 // one shared count, so it is taken once (max).
-func listenerRows(netns string, ls []inspect.Listener, perPort bool) []row {
+func listenerRows(netns string, ls []model.Listener, perPort bool) []row {
 	idx := map[[3]string]int{}
 	var rows []row
 	for _, l := range ls {
@@ -251,7 +251,7 @@ func foldPorts(rows []row, limit int) []row {
 }
 
 // processLabel is the owners' distinct command names, sorted, comma-joined.
-func processLabel(ps []inspect.Process) string {
+func processLabel(ps []model.Process) string {
 	names := make([]string, 0, len(ps))
 	for _, p := range ps {
 		if !slices.Contains(names, p.Comm) {

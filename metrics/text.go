@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 var prometheusInf = math.Inf(1)
@@ -25,9 +25,9 @@ func NewRegistry(c *Collector) (*prometheus.Registry, error) {
 
 // WriteText writes m once in the Prometheus text exposition format, as
 // node_exporter's textfile collector reads it.
-func WriteText(w io.Writer, m *inspect.MultiSnapshot, maxListeners int) error {
+func WriteText(w io.Writer, m *model.MultiSnapshot, maxListeners int) error {
 	reg, err := NewRegistry(&Collector{
-		Source:       func() (*inspect.MultiSnapshot, error) { return m, nil },
+		Source:       func() (*model.MultiSnapshot, error) { return m, nil },
 		MaxListeners: maxListeners,
 	})
 	if err != nil {

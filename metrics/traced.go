@@ -9,7 +9,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Traced is eBPF tracing's evidence at one scrape (exporter --trace),
@@ -50,7 +50,7 @@ type TracedAcceptErrors struct {
 }
 
 // TracedSource reads the evidence for a scrape's snapshot m; nil when not tracing.
-type TracedSource func(m *inspect.MultiSnapshot) (*Traced, error)
+type TracedSource func(m *model.MultiSnapshot) (*Traced, error)
 
 var (
 	descAcceptWait = desc("listener_accept_wait_seconds",
@@ -111,8 +111,8 @@ func (r *tracedRow) add(t *TracedListener, backlog uint32) {
 }
 
 // tracedRows sums the evidence behind each row, by the listeners' cookies.
-func tracedRows(rows []row, inode uint64, ls []inspect.Listener, tr *Traced) []tracedRow {
-	byCookie := map[uint64]inspect.Listener{}
+func tracedRows(rows []row, inode uint64, ls []model.Listener, tr *Traced) []tracedRow {
+	byCookie := map[uint64]model.Listener{}
 	for _, l := range ls {
 		byCookie[l.Cookie] = l
 	}

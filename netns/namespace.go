@@ -8,41 +8,18 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // DefaultRunDir is where `ip netns add` mounts named namespaces.
 const DefaultRunDir = "/run/netns"
 
 // Namespace identifies one network namespace.
-type Namespace struct {
-	// Inode is the namespace's nsfs inode: what `ls -L -i /proc/PID/ns/net`
-	// and `ip netns identify` compare, unique on the host while it lives.
-	Inode uint64 `json:"inode"`
-	// Name is its name under /run/netns, when it has one.
-	Name string `json:"name,omitempty"`
-	// Path is a file that opens it (/run/netns/NAME or /proc/PID/ns/net).
-	Path string `json:"path"`
-	// Hint names the container or pod that owns it, guessed from the cgroup
-	// path of a process inside it ("docker:3f2a...", "pod:1c5e..."); empty
-	// when nothing recognisable was found.
-	Hint string `json:"hint,omitempty"`
-}
+type Namespace = model.Namespace
 
-// Label is how reports name the namespace in one word: its name if it has
-// one, else InodeLabel.
-func (n Namespace) Label() string {
-	if n.Name != "" {
-		return n.Name
-	}
-	return InodeLabel(n.Inode)
-}
-
-// InodeLabel names a namespace by inode as every report does,
-// "netns:[4026531840]": the kernel's own "net:[INODE]" (readlink
-// /proc/PID/ns/net) with the word the flags use.
-func InodeLabel(inode uint64) string {
-	return fmt.Sprintf("netns:[%d]", inode)
-}
+// InodeLabel names a namespace by inode as every report does (model.InodeLabel).
+func InodeLabel(inode uint64) string { return model.InodeLabel(inode) }
 
 // Resolve turns a --netns argument into a Namespace: an argument containing a
 // slash is a path (/proc/PID/ns/net, a bind mount); otherwise it is a name

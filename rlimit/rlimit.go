@@ -8,17 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
 // Unlimited is how an "unlimited" limit is represented (RLIM_INFINITY).
-const Unlimited = math.MaxUint64
+const Unlimited = model.Unlimited
 
 // Nofile is a process's RLIMIT_NOFILE.
 type Nofile struct {
@@ -85,22 +85,7 @@ func parseLimit(s string) (uint64, error) {
 }
 
 // Files is the host's descriptor accounting.
-type Files struct {
-	// Allocated is the first field of fs.file-nr: file handles in use.
-	Allocated int64 `json:"allocated"`
-	// Max is fs.file-max.
-	Max int64 `json:"max"`
-	// NrOpen is fs.nr_open, the ceiling for any RLIMIT_NOFILE.
-	NrOpen int64 `json:"nr_open"`
-}
-
-// Usage is Allocated/Max, or 0 when Max is unknown.
-func (f Files) Usage() float64 {
-	if f.Max <= 0 {
-		return 0
-	}
-	return float64(f.Allocated) / float64(f.Max)
-}
+type Files = model.Files
 
 // ReadFiles reads fs.file-nr, fs.file-max and fs.nr_open.
 func ReadFiles(sys sysctl.FS) (Files, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
 // KindText marks a key outside the registry: backlogctl knows nothing of its
@@ -144,13 +146,8 @@ func Lowers(key, current, value string) bool {
 	return LowersInt(key, cur, val)
 }
 
-// LowersInt is Lowers for values already parsed.
-func LowersInt(key string, current, value int64) bool {
-	return !IsMode(key) && value < current
-}
+// LowersInt is Lowers for values already parsed (registry.LowersInt).
+func LowersInt(key string, current, value int64) bool { return registry.LowersInt(key, current, value) }
 
-// IsMode reports whether key is a registry mode key (Key.Mode).
-func IsMode(key string) bool {
-	k, ok := Lookup(key)
-	return ok && k.Mode
-}
+// IsMode reports whether key is a registry mode key (registry.IsMode).
+func IsMode(key string) bool { return registry.IsMode(key) }

@@ -1,5 +1,5 @@
 // Package changes reads what backlogctl itself changed, for the judges: the
-// tunable changes tune recorded in its state directory, as advise's model
+// tunable changes tune recorded in its state directory, as the model
 // holds them. It is the one place that turns tune's record into that model.
 package changes
 
@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -16,7 +16,7 @@ import (
 // are still in force in this network namespace: an apply that wrote its
 // values (applied, or died midway) and was not rolled back, made in this
 // namespace when its keys are per namespace. No record is no changes.
-func Recorded(stateDir, procRoot string) ([]advise.SysctlChange, error) {
+func Recorded(stateDir, procRoot string) ([]model.SysctlChange, error) {
 	st, err := sysctl.LoadState(stateDir)
 	if errors.Is(err, sysctl.ErrNoState) {
 		return nil, nil
@@ -28,7 +28,7 @@ func Recorded(stateDir, procRoot string) ([]advise.SysctlChange, error) {
 		return nil, nil
 	}
 	here, _ := sysctl.NetnsInode(procRoot)
-	var out []advise.SysctlChange
+	var out []model.SysctlChange
 	for _, s := range st.Steps {
 		k, ok := sysctl.Lookup(s.Key)
 		if ok && k.Scope == sysctl.ScopeNetns && st.Netns != 0 && here != 0 && st.Netns != here {
@@ -39,7 +39,7 @@ func Recorded(stateDir, procRoot string) ([]advise.SysctlChange, error) {
 		if err1 != nil || err2 != nil || from == to {
 			continue
 		}
-		out = append(out, advise.SysctlChange{Key: s.Key, From: from, To: to, At: st.Time})
+		out = append(out, model.SysctlChange{Key: s.Key, From: from, To: to, At: st.Time})
 	}
 	return out, nil
 }

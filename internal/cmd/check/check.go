@@ -17,6 +17,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/internal/observe"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -48,8 +49,8 @@ type Options struct {
 	Reasons func(*check.Observation) check.Reasoner
 
 	// Snapshot and Watch read the host; replaced in tests.
-	Snapshot func(check.Source) *check.Observation
-	Watch    func(context.Context, check.Source, check.ObserveOptions) (*check.Observation, error)
+	Snapshot func(observe.Source) *check.Observation
+	Watch    func(context.Context, observe.Source, observe.ObserveOptions) (*check.Observation, error)
 	// Trace traces the --observe window for the traced subjects; replaced in tests.
 	Trace func(context.Context, trace.WindowOptions) (*trace.Window, error)
 	// Stall is --stall, the threshold of listener.stalled.
@@ -71,7 +72,7 @@ const DefaultStall = time.Second
 
 // NewCmdCheck returns the check command. runF replaces checkRun in tests.
 func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Snapshot: check.Gather, Watch: check.Observe, Trace: trace.Observe, Reasons: adviseReasons}
+	opts := &Options{IO: f.IOStreams, Snapshot: observe.Gather, Watch: observe.Observe, Trace: trace.Observe, Reasons: adviseReasons}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Prove this host meets requirements: exit 0 if all hold, 1 if any fails",
@@ -296,7 +297,7 @@ func needsProcesses(reqs []check.Requirement) bool {
 }
 
 func checkRun(ctx context.Context, o *Options) error {
-	src := check.Source{
+	src := observe.Source{
 		ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: o.ports,
 		Processes: needsProcesses(o.requirements),
 	}

@@ -17,11 +17,12 @@ import (
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/observe"
 	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // fixedObservation: somaxconn 4096, one listener on :80 dropping, 3 overflows.
-func fixedObservation(src check.Source) *check.Observation {
+func fixedObservation(src observe.Source) *check.Observation {
 	drops := uint32(3)
 	obs := &check.Observation{
 		Sysctls:  map[string]int64{"net.core.somaxconn": 4096, "net.ipv4.tcp_syncookies": 1, "net.ipv4.tcp_abort_on_overflow": 0},
@@ -47,7 +48,7 @@ type run struct {
 
 // runCheck runs `check ARGS` with the fixed observation (or the given
 // watcher for --observe), through cobra, Complete and checkRun.
-func runCheck(t *testing.T, watch func(context.Context, check.Source, check.ObserveOptions) (*check.Observation, error), args ...string) run {
+func runCheck(t *testing.T, watch func(context.Context, observe.Source, observe.ObserveOptions) (*check.Observation, error), args ...string) run {
 	t.Helper()
 	ios, _, stdout, stderr := iostreams.Test()
 	f := &cmdutil.Factory{IOStreams: ios, ProcRoot: "/nonexistent", SysRoot: "/nonexistent"}
@@ -245,9 +246,9 @@ func TestCheckGitHub(t *testing.T) {
 // --observe goes through the watcher with the sample interval.
 func TestCheckPolicyAndObserve(t *testing.T) {
 	policy := writePolicy(t, "ports: [443]\nobserve: 2s\nsample_interval: 10ms\nmissing: pass\nrequire: [listener.fill<=0.8]\n")
-	var seen []check.ObserveOptions
+	var seen []observe.ObserveOptions
 	var seenPorts [][]uint16
-	watch := func(_ context.Context, src check.Source, o check.ObserveOptions) (*check.Observation, error) {
+	watch := func(_ context.Context, src observe.Source, o observe.ObserveOptions) (*check.Observation, error) {
 		seen = append(seen, o)
 		seenPorts = append(seenPorts, src.Ports)
 		obs := fixedObservation(src)
@@ -262,8 +263,8 @@ func TestCheckPolicyAndObserve(t *testing.T) {
 	} else if !strings.Contains(r.stdout, "3 (increase)") || !strings.Contains(r.stdout, "during the 5s window") {
 		t.Errorf("windowed text output:\n%s", r.stdout)
 	}
-	want := []check.ObserveOptions{{Window: 2 * time.Second, Interval: 10 * time.Millisecond}, {Window: 5 * time.Second, Interval: 10 * time.Millisecond}}
-	if diff := cmp.Diff(want, seen, cmp.Comparer(func(a, b check.ObserveOptions) bool {
+	want := []observe.ObserveOptions{{Window: 2 * time.Second, Interval: 10 * time.Millisecond}, {Window: 5 * time.Second, Interval: 10 * time.Millisecond}}
+	if diff := cmp.Diff(want, seen, cmp.Comparer(func(a, b observe.ObserveOptions) bool {
 		return a.Window == b.Window && a.Interval == b.Interval
 	})); diff != "" {
 		t.Errorf("watch options (-want +got):\n%s", diff)

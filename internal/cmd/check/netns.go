@@ -7,6 +7,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/observe"
 	"github.com/backlogctl/backlogctl/netns"
 )
 
@@ -22,7 +23,7 @@ type labelled struct {
 // observe takes the observations to judge: one, here, without a namespace
 // flag; one per namespace with --netns or --all-netns. notes say which
 // namespaces were skipped and why.
-func (o *Options) observe(ctx context.Context, src check.Source) ([]labelled, []string, error) {
+func (o *Options) observe(ctx context.Context, src observe.Source) ([]labelled, []string, error) {
 	if o.Observe == 0 || !needsTrace(o.requirements) {
 		return o.observeSampled(ctx, src)
 	}
@@ -39,8 +40,8 @@ func (o *Options) observe(ctx context.Context, src check.Source) ([]labelled, []
 }
 
 // observeSampled takes the observations by sock_diag and /proc alone.
-func (o *Options) observeSampled(ctx context.Context, src check.Source) ([]labelled, []string, error) {
-	oo := check.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval}
+func (o *Options) observeSampled(ctx context.Context, src observe.Source) ([]labelled, []string, error) {
+	oo := observe.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval}
 	if !o.Namespaces.Set() {
 		cur, _ := netns.Current()
 		if o.Observe == 0 {
@@ -57,11 +58,11 @@ func (o *Options) observeSampled(ctx context.Context, src check.Source) ([]label
 		return nil, nil, err
 	}
 	// Snapshots a few at a time; windows all at once, to overlap.
-	read, parallel := check.GatherReader, runtime.GOMAXPROCS(0)
+	read, parallel := observe.GatherReader, runtime.GOMAXPROCS(0)
 	if o.Observe > 0 {
-		read, parallel = check.ObserveReader(ctx, oo), 0
+		read, parallel = observe.ObserveReader(ctx, oo), 0
 	}
-	got, skipped, warnings := check.ReadNamespaces(nss, src, read, parallel)
+	got, skipped, warnings := observe.ReadNamespaces(nss, src, read, parallel)
 	if !o.Namespaces.All && len(skipped) > 0 {
 		// The one namespace asked for could not be read.
 		return nil, nil, cmdutil.EnvError(fmt.Errorf("--netns %s: %w", o.Namespaces.Netns, skipped[0].Err))

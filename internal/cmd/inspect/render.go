@@ -6,14 +6,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
 // renderTable draws the snapshot as four sections.
-func renderTable(io *iostreams.IOStreams, s *inspect.Snapshot) error {
+func renderTable(io *iostreams.IOStreams, s *model.Snapshot) error {
 	tty, width := io.IsStdoutTTY(), io.TerminalWidth()
 	w := io.Out
 	sections := []struct {
@@ -40,7 +40,7 @@ func renderTable(io *iostreams.IOStreams, s *inspect.Snapshot) error {
 	return nil
 }
 
-func drawTunables(w io.Writer, tty bool, width int, s *inspect.Snapshot) error {
+func drawTunables(w io.Writer, tty bool, width int, s *model.Snapshot) error {
 	t := tableprinter.New(w, tty, "KEY", "VALUE", "SCOPE", "MEANING").
 		SetWidth(width).WrapColumn("MEANING").DropColumns("SCOPE")
 	for _, k := range sysctl.Registry {
@@ -61,7 +61,7 @@ func scopeText(s sysctl.Scope) string {
 	return "global"
 }
 
-func drawListeners(w io.Writer, tty bool, width int, s *inspect.Snapshot) error {
+func drawListeners(w io.Writer, tty bool, width int, s *model.Snapshot) error {
 	t := tableprinter.New(w, tty, "ADDRESS", "PORT", "ACCEPT-Q", "BACKLOG", "FILL", "SYN-Q", "DROPS", "GROUP", "INODE", "UID", "PROCESSES").
 		SetWidth(width).WrapColumn("PROCESSES").DropColumns("INODE", "UID", "GROUP")
 	for _, l := range s.Listeners {
@@ -96,7 +96,7 @@ func drawListeners(w io.Writer, tty bool, width int, s *inspect.Snapshot) error 
 
 // processText renders owners like "nginx[4242] fds=17/1024 hard=524288";
 // descriptors inherited above the soft limit show as "fds=64+1/64".
-func processText(ps []inspect.Process) string {
+func processText(ps []model.Process) string {
 	if len(ps) == 0 {
 		return "-"
 	}
@@ -119,19 +119,19 @@ func limitText(v uint64) string {
 	return strconv.FormatUint(v, 10)
 }
 
-func drawCounters(w io.Writer, tty bool, width int, s *inspect.Snapshot) error {
+func drawCounters(w io.Writer, tty bool, width int, s *model.Snapshot) error {
 	t := tableprinter.New(w, tty, "COUNTER", "VALUE", "MEANING").SetWidth(width).WrapColumn("MEANING")
-	for _, name := range inspect.CounterNames {
+	for _, name := range model.CounterNames {
 		val := "absent"
 		if v, ok := s.Counters[name]; ok {
 			val = strconv.FormatUint(v, 10)
 		}
-		t.AddRow(name, val, inspect.KeyCounters[name])
+		t.AddRow(name, val, model.KeyCounters[name])
 	}
 	return t.Render()
 }
 
-func drawFiles(w io.Writer, tty bool, s *inspect.Snapshot) error {
+func drawFiles(w io.Writer, tty bool, s *model.Snapshot) error {
 	t := tableprinter.New(w, tty, "ALLOCATED", "FILE-MAX", "USAGE", "NR-OPEN")
 	if s.Files == nil {
 		fmt.Fprintln(w, "fs.file-nr not visible here")

@@ -60,7 +60,7 @@ func appendReport(b []byte, r *Report) ([]byte, error) {
 	return append(b, "}\n"...), nil
 }
 
-// appendListener writes inspect.Listener's fields (inspect's own encoder,
+// appendListener writes model.Listener's fields (inspect's own encoder,
 // checked against encoding/json there), then watch's.
 func appendListener(b []byte, l *ListenerReport) ([]byte, error) {
 	b = l.Listener.AppendJSONFields(b)

@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // ANSI: cursor home, then clear the screen; no curses needed.
@@ -113,7 +113,7 @@ func drawReport(w io.Writer, r *Report, rows, width int) error {
 	}
 	fmt.Fprintln(w)
 	c := tableprinter.New(w, true, "COUNTER", "TOTAL", "PER-SECOND")
-	for _, name := range inspect.CounterNames {
+	for _, name := range model.CounterNames {
 		if v, ok := r.Counters[name]; ok {
 			c.AddRow(name, strconv.FormatUint(v, 10), strconv.FormatFloat(r.Rates[name], 'f', 1, 64))
 		}
@@ -128,9 +128,7 @@ func (p *printer) summary(w *watcher) error {
 	}
 	var peaks []Peak
 	for _, t := range w.targets {
-		for _, pk := range t.run {
-			peaks = append(peaks, *pk)
-		}
+		peaks = append(peaks, t.runPeaks()...)
 	}
 	slices.SortFunc(peaks, func(a, b Peak) int {
 		return cmp.Or(cmp.Compare(b.Fill, a.Fill), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Endpoint, b.Endpoint))
@@ -152,7 +150,7 @@ func (p *printer) summary(w *watcher) error {
 
 func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
-func owners(ps []inspect.Process) string {
+func owners(ps []model.Process) string {
 	if len(ps) == 0 {
 		return "-"
 	}
@@ -170,7 +168,7 @@ func owners(ps []inspect.Process) string {
 // to spare: a blank line,
 // the netns line, the table header, the "more" line, a blank line, the
 // counters' header and rows.
-var viewLines = 6 + len(inspect.CounterNames)
+var viewLines = 6 + len(model.CounterNames)
 
 // listenerRows is how many listener rows each of n reports may draw so the
 // view fits height rows, like top: 0 (all) when the height is unknown, at

@@ -3,7 +3,7 @@ package watch
 import (
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 )
 
@@ -20,7 +20,7 @@ type Report struct {
 	Traced bool `json:"traced,omitempty"`
 	// Listeners are sorted by peak fill, fullest first.
 	Listeners []ListenerReport `json:"listeners"`
-	// Counters are the key counters (inspect.CounterNames) now; Rates their
+	// Counters are the key counters (model.CounterNames) now; Rates their
 	// increase per second over the interval.
 	Counters map[string]uint64  `json:"counters"`
 	Rates    map[string]float64 `json:"rates"`
@@ -30,7 +30,7 @@ type Report struct {
 // ListenerReport is a listener as inspect reports it at the end of the
 // interval, with what the samples in between saw.
 type ListenerReport struct {
-	inspect.Listener
+	model.Listener
 	// PeakAcceptQueue, PeakFill and PeakSynQueue are the highest values any
 	// sample in the interval saw, so a burst that drained before the print
 	// still shows.

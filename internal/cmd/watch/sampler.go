@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 )
 
@@ -25,7 +26,7 @@ type target struct {
 
 	// Per print interval, reset by report.
 	samples int
-	peaks   *peakTable
+	peaks   model.Window
 
 	// Between reports, for rates.
 	prevTime     time.Time
@@ -33,15 +34,17 @@ type target struct {
 	prevDrops    map[uint32]uint32
 	spareDrops   map[uint32]uint32 // the map before prevDrops, reused
 
-	// Whole run, for the exit summary.
-	run map[uint32]*Peak
+	// Whole run, for the exit summary: each interval's peaks folded in as
+	// one sample, after a baseline of the first sample's drop counters.
+	run   model.Window
+	runLs []model.Listener
 }
 
 // newTarget opens the dumper (inside ns, if any) and takes the first sample,
 // which is the baseline for the first interval's rates.
 func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery int) (*target, error) {
-	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1), peaks: newPeakTable(),
-		prevDrops: map[uint32]uint32{}, spareDrops: map[uint32]uint32{}, run: map[uint32]*Peak{}}
+	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1),
+		prevDrops: map[uint32]uint32{}, spareDrops: map[uint32]uint32{}}
 	open := func() error {
 		var err error
 		t.dumper, err = inspect.NewDumper()
@@ -66,11 +69,16 @@ func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery in
 		t.close()
 		return nil, err
 	}
-	for _, l := range t.sampler.Listeners() {
+	first := t.sampler.Listeners()
+	for i, l := range first {
 		t.prevDrops[l.Inode] = l.DropCount()
+		// The baseline holds the drops only: the queues count from the
+		// first interval, as the reports' peaks do.
+		first[i].AcceptQueue, first[i].SynQueue = 0, 0
 	}
+	t.run.AddListeners(first)
 	t.samples = 0
-	t.peaks.reset()
+	t.peaks.Reset()
 	return t, nil
 }
 
@@ -91,7 +99,7 @@ func (t *target) sample(final bool) error {
 		return err
 	}
 	t.samples++
-	t.peaks.observe(qs)
+	t.peaks.AddPeaks(qs)
 	return nil
 }
 
@@ -144,43 +152,55 @@ func (t *target) report(now time.Time, processes bool) (*Report, error) {
 	}
 	drops := t.spareDrops
 	clear(drops)
+	t.runLs = t.runLs[:0]
 	for _, l := range ls {
-		p := t.peaks.get(l.Inode)
+		var p model.ListenerWindow
+		if w, ok := t.peaks.Get(l.Inode); ok {
+			p = *w
+		}
 		// A listener that joined an SO_REUSEPORT group since the last SYN
 		// count gets the group's count only here, from the full attribution.
-		p.synQueue = max(p.synQueue, l.SynQueue)
-		lr := ListenerReport{Listener: l, PeakAcceptQueue: p.acceptQueue, PeakFill: p.fill, PeakSynQueue: p.synQueue}
+		p.PeakSynQueue = max(p.PeakSynQueue, l.SynQueue)
+		lr := ListenerReport{Listener: l, PeakAcceptQueue: p.PeakAcceptQueue, PeakFill: p.PeakFill, PeakSynQueue: p.PeakSynQueue}
 		if prev, ok := t.prevDrops[l.Inode]; ok {
 			lr.DropsPerSecond = rate(uint64(prev), uint64(l.DropCount()), elapsed)
 		}
 		drops[l.Inode] = l.DropCount()
 		r.Listeners = append(r.Listeners, lr)
-		t.remember(lr, uint64(rate(uint64(t.prevDrops[l.Inode]), uint64(l.DropCount()), 1)))
+		l.AcceptQueue, l.SynQueue = lr.PeakAcceptQueue, lr.PeakSynQueue
+		t.runLs = append(t.runLs, l)
 	}
+	t.run.AddListeners(t.runLs)
 	slices.SortStableFunc(r.Listeners, func(a, b ListenerReport) int {
 		return cmp.Or(cmp.Compare(b.PeakFill, a.PeakFill), cmp.Compare(b.Fill, a.Fill))
 	})
 	t.prevTime, t.prevCounters = now, counters
 	t.prevDrops, t.spareDrops = drops, t.prevDrops
 	t.samples = 0
-	t.peaks.reset()
+	t.peaks.Reset()
 	return r, nil
 }
 
-// remember folds an interval into the run's peaks.
-func (t *target) remember(lr ListenerReport, newDrops uint64) {
-	p, ok := t.run[lr.Inode]
-	if !ok {
-		p = &Peak{Endpoint: lr.Endpoint(), Backlog: lr.AcceptQueueMax}
+// runPeaks is what the whole run saw of each listener, for the summary.
+func (t *target) runPeaks() []Peak {
+	ws := t.run.Listeners()
+	out := make([]Peak, 0, len(ws))
+	for i := range ws {
+		lw := &ws[i]
+		if lw.LastSample == 1 {
+			continue // seen only in the baseline, before any report
+		}
+		p := Peak{Endpoint: t.run.Last(lw).Endpoint(), Backlog: lw.FirstAcceptQueueMax,
+			AcceptQueue: lw.PeakAcceptQueue, Fill: lw.PeakFill, SynQueue: lw.PeakSynQueue}
 		if t.ns != nil {
 			p.Netns = t.ns.Label()
 		}
-		t.run[lr.Inode] = p
+		if inc, ok := lw.DropsIncrease(); ok {
+			p.Drops = uint64(inc)
+		}
+		out = append(out, p)
 	}
-	p.AcceptQueue = max(p.AcceptQueue, lr.PeakAcceptQueue)
-	p.Fill = max(p.Fill, lr.PeakFill)
-	p.SynQueue = max(p.SynQueue, lr.PeakSynQueue)
-	p.Drops += newDrops
+	return out
 }
 
 // rate is the per-second increase; a counter that went down (a reset, or a
@@ -189,10 +209,7 @@ func rate(prev, cur uint64, seconds float64) float64 {
 	if seconds <= 0 {
 		return 0
 	}
-	if cur < prev {
-		return float64(cur) / seconds
-	}
-	return float64(cur-prev) / seconds
+	return float64(model.Delta(prev, cur)) / seconds
 }
 
 // vanished reports whether err means the target's namespace is gone.

@@ -1,9 +1,10 @@
-package check
+package observe
 
 import (
 	"errors"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/netns"
 )
 
@@ -12,9 +13,9 @@ import (
 func TestReadNamespacesSkipsVanished(t *testing.T) {
 	gone := netns.Namespace{Inode: 1, Path: t.TempDir() + "/gone"}
 	called := false
-	got, skipped, _ := ReadNamespaces([]netns.Namespace{gone}, Source{}, func(Source) (*Observation, error) {
+	got, skipped, _ := ReadNamespaces([]netns.Namespace{gone}, Source{}, func(Source) (*check.Observation, error) {
 		called = true
-		return &Observation{}, nil
+		return &check.Observation{}, nil
 	}, 0)
 	if len(got) != 0 || called {
 		t.Errorf("read a vanished namespace: got %v, called %v", got, called)

@@ -1,4 +1,4 @@
-package check
+package observe
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/netns"
 )
@@ -18,7 +19,7 @@ import (
 // NamespaceObservation is one network namespace's observation.
 type NamespaceObservation struct {
 	Netns netns.Namespace
-	*Observation
+	*check.Observation
 }
 
 // Skipped is a namespace that could not be read, and why (errors.Is
@@ -29,14 +30,14 @@ type Skipped struct {
 }
 
 // Reader takes one observation from a Source: Gather, or an Observe window.
-type Reader func(Source) (*Observation, error)
+type Reader func(Source) (*check.Observation, error)
 
 // GatherReader is Gather as a Reader.
-func GatherReader(src Source) (*Observation, error) { return Gather(src), nil }
+func GatherReader(src Source) (*check.Observation, error) { return Gather(src), nil }
 
 // ObserveReader is Observe over o's window as a Reader.
 func ObserveReader(ctx context.Context, o ObserveOptions) Reader {
-	return func(src Source) (*Observation, error) { return Observe(ctx, src, o) }
+	return func(src Source) (*check.Observation, error) { return Observe(ctx, src, o) }
 }
 
 // ReadNamespaces runs read inside each namespace in nss, each on its own
@@ -54,7 +55,7 @@ func ReadNamespaces(nss []netns.Namespace, src Source, read Reader, parallel int
 	inner.ProcRoot = filepath.Join(src.procRoot(), "thread-self")
 	inner.Processes = false
 	inner.Dumper = nil // a dumper belongs to the namespace it was opened in
-	obs := make([]*Observation, len(nss))
+	obs := make([]*check.Observation, len(nss))
 	errs := make([]error, len(nss))
 	paths := make([]string, len(nss))
 	for i, ns := range nss {
@@ -115,7 +116,7 @@ func openNamespace(path string) (*os.File, error) {
 
 // attachOwners finds the owners of every namespace's listeners in one scan
 // and copies them onto the judged listeners, matched by socket inode (after
-// a window they are the tracker's, not the last snapshot's).
+// a window they are the window's, not the last snapshot's).
 func attachOwners(procRoot string, got []NamespaceObservation) []string {
 	all := &inspect.Snapshot{}
 	for _, g := range got {

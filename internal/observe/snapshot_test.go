@@ -1,6 +1,9 @@
-package check
+package observe
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,5 +48,39 @@ func TestGatherWithoutListeners(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// A tunable that cannot be read is a per-key error of the observation, taken
+// from the snapshot (the tree is read once), and a warning naming it; the
+// requirement on it is not evaluated, and the other keys still are.
+func TestGatherKeepsPerKeyErrors(t *testing.T) {
+	if _, err := inspect.NewDumper(); err != nil {
+		t.Skipf("no sock_diag socket here: %v", err)
+	}
+	sys := t.TempDir()
+	if err := os.CopyFS(sys, os.DirFS("testdata/sys")); err != nil {
+		t.Fatal(err)
+	}
+	// A directory where the file should be: reading it fails (EISDIR).
+	if err := os.MkdirAll(filepath.Join(sys, "net/ipv4/tcp_max_syn_backlog"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	obs := Gather(Source{ProcRoot: "testdata/proc", SysRoot: sys, Ports: []uint16{1}})
+	if obs.ListenersError != "" {
+		t.Fatalf("listeners: %s", obs.ListenersError)
+	}
+	if len(obs.SysctlErrors) != 1 || obs.SysctlErrors["net.ipv4.tcp_max_syn_backlog"] == "" {
+		t.Errorf("sysctl errors = %q, want one for net.ipv4.tcp_max_syn_backlog", obs.SysctlErrors)
+	}
+	if !slices.ContainsFunc(obs.Warnings, func(w string) bool { return strings.HasPrefix(w, "could not read net.ipv4.tcp_max_syn_backlog: ") }) {
+		t.Errorf("warnings = %q, want one naming net.ipv4.tcp_max_syn_backlog", obs.Warnings)
+	}
+	res := mustEval(t, obs, "tcp_max_syn_backlog>=1", "somaxconn>=4096")
+	if r := res["tcp_max_syn_backlog>=1"]; r.Evaluated {
+		t.Errorf("tcp_max_syn_backlog>=1 evaluated on an unreadable key: %+v", r)
+	}
+	if r := res["somaxconn>=4096"]; !r.Evaluated || r.Observed.String() != "128" {
+		t.Errorf("somaxconn>=4096: %+v, want 128 observed", r)
 	}
 }

@@ -1,4 +1,4 @@
-package check
+package observe
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
@@ -35,11 +36,11 @@ func listenClosable(t *testing.T, backlog int) (int, netip.AddrPort) {
 
 // observeAsync runs Observe in the background and returns once its baseline
 // is taken, with a function that waits for the result.
-func observeAsync(t *testing.T, src Source, window, interval time.Duration) func() *Observation {
+func observeAsync(t *testing.T, src Source, window, interval time.Duration) func() *check.Observation {
 	t.Helper()
 	started := make(chan struct{})
 	type result struct {
-		obs *Observation
+		obs *check.Observation
 		err error
 	}
 	done := make(chan result, 1)
@@ -52,7 +53,7 @@ func observeAsync(t *testing.T, src Source, window, interval time.Duration) func
 	case r := <-done:
 		t.Fatalf("Observe ended before starting: %v", r.err)
 	}
-	return func() *Observation {
+	return func() *check.Observation {
 		r := <-done
 		if r.err != nil {
 			t.Fatal(r.err)
@@ -61,18 +62,18 @@ func observeAsync(t *testing.T, src Source, window, interval time.Duration) func
 	}
 }
 
-func mustEval(t *testing.T, obs *Observation, exprs ...string) map[string]Result {
+func mustEval(t *testing.T, obs *check.Observation, exprs ...string) map[string]check.Result {
 	t.Helper()
-	var reqs []Requirement
+	var reqs []check.Requirement
 	for _, s := range exprs {
-		e, err := ParseExpr(s)
+		e, err := check.ParseExpr(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		reqs = append(reqs, Requirement{Expr: e})
+		reqs = append(reqs, check.Requirement{Expr: e})
 	}
-	out := map[string]Result{}
-	for i, r := range Evaluate(reqs, obs, EvalOptions{}) {
+	out := map[string]check.Result{}
+	for i, r := range check.Evaluate(reqs, obs, check.EvalOptions{}) {
 		out[exprs[i]] = r
 	}
 	return out
@@ -93,7 +94,7 @@ func TestObserveCatchesOverflowDuringWindow(t *testing.T) {
 	obs := wait()
 	res := mustEval(t, obs, "counter.TcpExtListenOverflows==0", "listener.drops==0", "listener.fill<1", "listener.accept_queue<=2")
 	for expr, r := range res {
-		if r.Status != StatusFail || !r.Windowed {
+		if r.Status != check.StatusFail || !r.Windowed {
 			t.Errorf("%s: %s (observed %s, windowed %v), want a windowed failure", expr, r.Status, r.Observed, r.Windowed)
 		}
 	}
@@ -126,12 +127,12 @@ func TestObserveIgnoresOverflowBeforeWindow(t *testing.T) {
 	_, quiet := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 100, nstest.ListenOpts{})
 
 	point := mustEval(t, Gather(Source{}), "counter.TcpExtListenOverflows==0")
-	if r := point["counter.TcpExtListenOverflows==0"]; r.Status != StatusFail {
+	if r := point["counter.TcpExtListenOverflows==0"]; r.Status != check.StatusFail {
 		t.Fatalf("without a window the total since boot should fail: %+v", r)
 	}
 	obs := observeAsync(t, Source{Ports: []uint16{quiet.Port()}}, 500*time.Millisecond, 50*time.Millisecond)()
 	for expr, r := range mustEval(t, obs, "counter.TcpExtListenOverflows==0", "counter.TcpExtListenDrops==0", "listener.drops==0", "listener.fill<=0") {
-		if r.Status != StatusPass {
+		if r.Status != check.StatusPass {
 			t.Errorf("%s over a quiet window: %s (observed %s, %s)", expr, r.Status, r.Observed, r.Reason)
 		}
 	}
@@ -182,13 +183,13 @@ func TestObservePeakFill(t *testing.T) {
 		t.Errorf("appeared %d, gone %d listeners, want 1 and 1: %+v", appeared, gone, obs.Listeners)
 	}
 	res := mustEval(t, obs, "listener.accept_queue<=2", "listener.fill<=0.5", "process.open_fds>0")
-	if r := res["listener.accept_queue<=2"]; r.Status != StatusFail || r.Observed != "5" || r.Where != ep.String() {
+	if r := res["listener.accept_queue<=2"]; r.Status != check.StatusFail || r.Observed != "5" || r.Where != ep.String() {
 		t.Errorf("accept_queue<=2: %s observed %s at %s, want a failure at 5 on %s", r.Status, r.Observed, r.Where, ep)
 	}
-	if r := res["listener.fill<=0.5"]; r.Status != StatusFail {
+	if r := res["listener.fill<=0.5"]; r.Status != check.StatusFail {
 		t.Errorf("fill<=0.5: %s observed %s, want a failure at 5/9", r.Status, r.Observed)
 	}
-	if r := res["process.open_fds>0"]; r.Status != StatusPass {
+	if r := res["process.open_fds>0"]; r.Status != check.StatusPass {
 		t.Errorf("process.open_fds>0: %s (%s), want owners found at the end", r.Status, r.Reason)
 	}
 	now, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})

@@ -1,4 +1,8 @@
-package check
+// Package observe takes the observations check judges: a snapshot of one
+// network namespace, or an --observe window of samples folded into peaks and
+// increases, in one namespace or many. It is check's collector; check itself
+// only judges the model.
+package observe
 
 import (
 	"context"
@@ -7,7 +11,9 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/rlimit"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -35,23 +41,23 @@ func (s Source) procRoot() string {
 
 // Gather takes a point-in-time observation. It does not fail: what could not
 // be read is recorded (ListenersError, SysctlErrors, Warnings) and the
-// requirements that need it are reported as not evaluated.
-func Gather(src Source) *Observation {
-	_, sysErrs := sysctl.NewFS(src.SysRoot).Values()
+// requirements that need it are reported as not evaluated. The tunables are
+// read once: their per-key errors come with the snapshot.
+func Gather(src Source) *check.Observation {
 	snap, err := inspect.Gather(inspect.Options{
 		ProcRoot: src.procRoot(), SysRoot: src.SysRoot, Ports: src.Ports,
 		Processes: src.Processes, Dumper: src.Dumper,
 	})
 	if err == nil {
-		obs := FromSnapshot(snap, sysErrs)
+		obs := check.FromSnapshot(snap)
 		obs.ProcessesScanned = src.Processes
 		obs.Ports = src.Ports
 		return obs
 	}
 	// The listeners could not be dumped (netlink denied): the rest still counts.
 	sys := sysctl.NewFS(src.SysRoot)
-	vals, _ := sys.Values()
-	obs := FromSnapshot(&inspect.Snapshot{Sysctls: vals}, sysErrs)
+	vals, sysErrs := sys.Values()
+	obs := check.FromSnapshot(&model.Snapshot{Sysctls: vals, SysctlErrors: sysErrs})
 	obs.Snapshot = nil
 	obs.ListenersError = err.Error()
 	obs.Ports = src.Ports
@@ -77,11 +83,11 @@ type ObserveOptions struct {
 
 // Observe watches the window: counters are read at its start and end and
 // judged by their increase; listeners are dumped every Interval on one
-// sock_diag socket and summarised by windowTracker (peaks, drop increases).
+// sock_diag socket and folded by a model.Window (peaks, drop increases).
 // Tunables, descriptor accounting and, if asked, listener owners are read
 // once, at the end: /proc is never scanned per sample. ctx ends the window
 // early (the observation then covers the shorter window).
-func Observe(ctx context.Context, src Source, o ObserveOptions) (*Observation, error) {
+func Observe(ctx context.Context, src Source, o ObserveOptions) (*check.Observation, error) {
 	if o.Interval <= 0 {
 		return nil, fmt.Errorf("sample interval must be positive, got %v", o.Interval)
 	}
@@ -97,7 +103,7 @@ func Observe(ctx context.Context, src Source, o ObserveOptions) (*Observation, e
 	if err != nil {
 		return nil, fmt.Errorf("reading the counters at the start of the window: %w", err)
 	}
-	tracker := newWindowTracker()
+	var win model.Window
 	sampleOpts := inspect.Options{Dumper: src.Dumper, Ports: src.Ports}
 	var listenersErr error
 	sample := func() {
@@ -109,11 +115,7 @@ func Observe(ctx context.Context, src Source, o ObserveOptions) (*Observation, e
 			listenersErr = err
 			return
 		}
-		obs := make([]ListenerObservation, 0, len(ls))
-		for _, l := range ls {
-			obs = append(obs, listenerObservation(l))
-		}
-		tracker.add(obs)
+		win.AddListeners(ls)
 	}
 	begin := time.Now()
 	sample()
@@ -138,15 +140,15 @@ wait:
 	end := Gather(src)
 	if end.ListenersError == "" && listenersErr == nil {
 		// Gather's dump is the last sample, and carries the owners.
-		tracker.add(end.Listeners)
+		win.AddListeners(end.Snapshot.Listeners)
 	}
 	if listenersErr != nil {
 		end.ListenersError = fmt.Sprintf("sampling listeners: %v", listenersErr)
 	}
 	if end.ListenersError == "" {
-		end.Listeners = tracker.result()
+		end.Listeners = check.WindowListeners(&win)
 	}
-	end.Counters = counterIncrease(startCounters, end.Counters)
-	end.Window = &Window{Duration: time.Since(begin).Round(time.Millisecond), Interval: o.Interval, Samples: tracker.samples}
+	end.Counters = model.CounterDeltas(startCounters, end.Counters)
+	end.Window = &check.Window{Duration: time.Since(begin).Round(time.Millisecond), Interval: o.Interval, Samples: win.Samples}
 	return end, nil
 }

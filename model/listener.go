@@ -1,0 +1,68 @@
+package model
+
+import "net/netip"
+
+// Listener is one listening TCP socket and what its queues are doing.
+type Listener struct {
+	// Family is "ipv4" or "ipv6".
+	Family  string `json:"family"`
+	Address string `json:"address"`
+	Port    uint16 `json:"port"`
+	// AcceptQueue is completed handshakes waiting for accept() (sk_ack_backlog).
+	AcceptQueue uint32 `json:"accept_queue"`
+	// AcceptQueueMax is the effective backlog, min(listen backlog, somaxconn)
+	// at the time listen() was called (sk_max_ack_backlog).
+	AcceptQueueMax uint32 `json:"accept_queue_max"`
+	// Fill is AcceptQueue / (AcceptQueueMax+1): the kernel's queue is full
+	// when it holds backlog+1 (sk_acceptq_is_full uses >), so 1.0 means full.
+	Fill float64 `json:"fill"`
+	// SynQueue counts half-open request sockets for this listener. For a
+	// member of an SO_REUSEPORT group it is the group's count (SynQueueShared).
+	SynQueue       uint32 `json:"syn_queue"`
+	SynQueueShared bool   `json:"syn_queue_shared,omitempty"`
+	// Drops is the listener's own drop count (SK_MEMINFO_DROPS), cumulative
+	// since the socket was created; absent on kernels before 4.7.
+	Drops *uint32 `json:"drops,omitempty"`
+	Inode uint32  `json:"inode"`
+	// Cookie is the socket cookie: unique on the host while it runs, and
+	// what backlogctl trace keys its eBPF evidence by.
+	Cookie uint64 `json:"cookie"`
+	UID    uint32 `json:"uid"`
+	// V6Only is reported for IPv6 listeners: false means dual-stack.
+	V6Only *bool `json:"v6only,omitempty"`
+	// BoundIfindex is the device the listener is bound to (SO_BINDTODEVICE),
+	// omitted when unbound. Listeners on one address and port but different
+	// devices are separate, not an SO_REUSEPORT group.
+	BoundIfindex uint32 `json:"bound_ifindex,omitempty"`
+	// ReuseportGroup numbers the SO_REUSEPORT group (same family, address,
+	// port, device and v6only) this listener belongs to, from 1; 0 when alone.
+	ReuseportGroup int `json:"reuseport_group,omitempty"`
+	ReuseportSize  int `json:"reuseport_size,omitempty"`
+	// Processes hold the socket; empty when attribution was skipped or denied.
+	Processes []Process `json:"processes"`
+	// OwnersPending is set by an owner cache while this listener's owners are
+	// still being looked up: Processes is empty because they are not known
+	// yet, not because there are none.
+	OwnersPending bool `json:"-"`
+	// Addr is Address parsed, for sorting and matching without parsing text.
+	Addr netip.Addr `json:"-"`
+}
+
+// Endpoint is "address:port", with IPv6 addresses in brackets.
+func (l Listener) Endpoint() string {
+	return netip.AddrPortFrom(l.Addr, l.Port).String()
+}
+
+// DropCount is Drops, or 0 where the kernel does not report it.
+func (l Listener) DropCount() uint32 {
+	if l.Drops == nil {
+		return 0
+	}
+	return *l.Drops
+}
+
+// Fill is how full an accept queue of queue entries is against the backlog
+// max: the kernel's queue is full when it holds max+1 (sk_acceptq_is_full).
+func Fill(queue, max uint32) float64 {
+	return float64(queue) / (float64(max) + 1)
+}

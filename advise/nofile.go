@@ -61,11 +61,22 @@ func (v *view) nofileFinding(l model.Listener, owner model.Process, p pressure) 
 		ID: "accept-queue-full-at-nofile", Severity: sev,
 		Subject: PIDSubject(owner.PID), Listener: ListenerSubject(l.Address, l.Port),
 		Current: int64p(int64(min(soft, math.MaxInt64))), Recommended: int64p(want),
-		Reason: fmt.Sprintf("%s while %s[%d] has %d descriptors open of its RLIMIT_NOFILE soft limit %d: accept() fails with EMFILE and leaves the connection queued (net/socket.c reserves the descriptor first), so this is a descriptor problem, not a backlog one.%s",
-			v.overflowText(l, p), owner.Comm, owner.PID, owner.OpenFDs, soft, v.note(p)),
+		Reason: fmt.Sprintf("%s. Meanwhile %s[%d] %s: accept() fails with EMFILE and leaves the connection queued (net/socket.c reserves the descriptor first), so this is a descriptor problem, not a backlog one.%s",
+			v.overflowText(l, p), owner.Comm, owner.PID, usesText(owner), v.note(p)),
 		Fix:      fix,
 		Evidence: ev,
 	}
+}
+
+// usesText says how much of its soft RLIMIT_NOFILE p uses. Descriptors
+// inherited above the limit stay open but do not count against it: the
+// kernel checks the limit only when it allocates one (alloc_fd).
+func usesText(p model.Process) string {
+	used := p.OpenFDs - p.FDsAboveLimit
+	if p.FDsAboveLimit > 0 {
+		return fmt.Sprintf("uses %d descriptors of its RLIMIT_NOFILE soft limit %d (and holds %d more, inherited above the limit)", used, p.NofileSoft, p.FDsAboveLimit)
+	}
+	return fmt.Sprintf("uses %d descriptors of its RLIMIT_NOFILE soft limit %d", used, p.NofileSoft)
 }
 
 // nofileWant is the soft limit to recommend for an owner at its limit.
@@ -153,8 +164,8 @@ func nofileLimitFindings(v *view) []Finding {
 				ID: "nofile-near-limit", Severity: sev,
 				Subject: PIDSubject(p.PID), Listener: ListenerSubject(l.Address, l.Port),
 				Current: int64p(int64(min(p.NofileSoft, math.MaxInt64))), Recommended: int64p(want),
-				Reason: fmt.Sprintf("%s[%d] has %d descriptors open of its RLIMIT_NOFILE soft limit %d, %s. accept() fails with EMFILE at the limit whatever the accept queue shows (the connection stays queued, net/socket.c reserves the descriptor first), so the queue may look short while clients wait.",
-					p.Comm, p.PID, p.OpenFDs, p.NofileSoft, state),
+				Reason: fmt.Sprintf("%s[%d] %s, %s. accept() fails with EMFILE at the limit whatever the accept queue shows (the connection stays queued, net/socket.c reserves the descriptor first), so the queue may look short while clients wait.",
+					p.Comm, p.PID, usesText(p), state),
 				Fix:      v.nofileFix(l, p, want),
 				Evidence: ev,
 			})

@@ -176,8 +176,8 @@ func atLimit(o *Options, rep *rlimit.Report) error {
 		if p.Status == rlimit.StatusAtLimit {
 			failed = true
 			if o.Output != "json" {
-				fmt.Fprintf(o.IO.ErrOut, "backlogctl: %s[%d] is at its soft RLIMIT_NOFILE (%d open of %s): accept() fails with EMFILE; see backlogctl advise\n",
-					p.Comm, p.PID, *p.OpenFDs, rlimit.FormatLimit(p.Nofile.Soft))
+				fmt.Fprintf(o.IO.ErrOut, "backlogctl: %s[%d] is at its soft RLIMIT_NOFILE (%d in use of %s): accept() fails with EMFILE; see backlogctl advise\n",
+					p.Comm, p.PID, *p.OpenFDs-p.FDsAboveLimit, rlimit.FormatLimit(p.Nofile.Soft))
 			}
 		}
 	}

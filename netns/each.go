@@ -3,6 +3,11 @@ package netns
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Each is the one namespace fan-out: it calls read for every namespace in
@@ -10,12 +15,67 @@ import (
 // one it had to skip, so that one bad namespace does not hide the rest.
 // What read found is kept by read itself.
 func Each(nss []Namespace, read func(Namespace) error) (notes []string) {
-	for _, ns := range nss {
-		if err := read(ns); err != nil {
-			notes = append(notes, SkipNote(ns, err))
+	errs := EachParallel(nss, 1, func(_ int, ns Namespace) error { return read(ns) })
+	for i, err := range errs {
+		if err != nil {
+			notes = append(notes, SkipNote(nss[i], err))
 		}
 	}
 	return notes
+}
+
+// EachParallel is Each with up to parallel reads at a time (0: all at once,
+// as check's --observe windows must be, to overlap in time), returning each
+// namespace's error by index. With more than one at a time, every namespace
+// file is opened first and read gets its Path as /proc/self/fd/N: a
+// /proc/PID/ns/net path naming this process follows its leader thread
+// (proc_ns_get_link), which may be inside another namespace while the reads
+// run side by side; the open file keeps its namespace.
+func EachParallel(nss []Namespace, parallel int, read func(i int, ns Namespace) error) []error {
+	errs := make([]error, len(nss))
+	if parallel == 1 {
+		for i, ns := range nss {
+			errs[i] = read(i, ns)
+		}
+		return errs
+	}
+	held := make([]Namespace, len(nss))
+	for i, ns := range nss {
+		f, err := openNamespace(ns.Path)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		defer f.Close()
+		held[i] = ns
+		held[i].Path = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	}
+	if parallel <= 0 {
+		parallel = len(nss)
+	}
+	slots := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range nss {
+		if errs[i] != nil {
+			continue
+		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = read(i, held[i])
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// openNamespace opens a namespace file; one that is gone is ErrVanished.
+func openNamespace(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+		return nil, fmt.Errorf("%s: %w", path, ErrVanished)
+	}
+	return f, err
 }
 
 // SkipNote says why ns was skipped: it vanished (its last process exited or

@@ -2,14 +2,7 @@ package observe
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/inspect"
@@ -56,37 +49,13 @@ func ReadNamespaces(nss []netns.Namespace, src Source, read Reader, parallel int
 	inner.Processes = false
 	inner.Dumper = nil // a dumper belongs to the namespace it was opened in
 	obs := make([]*check.Observation, len(nss))
-	errs := make([]error, len(nss))
-	paths := make([]string, len(nss))
-	for i, ns := range nss {
-		f, err := openNamespace(ns.Path)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		defer f.Close()
-		paths[i] = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	}
-	if parallel <= 0 {
-		parallel = len(nss)
-	}
-	slots := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i := range nss {
-		if errs[i] != nil {
-			continue
-		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			errs[i] = netns.Do(paths[i], func() error {
-				var err error
-				obs[i], err = read(inner)
-				return err
-			})
+	errs := netns.EachParallel(nss, parallel, func(i int, ns netns.Namespace) error {
+		return netns.Do(ns.Path, func() error {
+			var err error
+			obs[i], err = read(inner)
+			return err
 		})
-	}
-	wg.Wait()
+	})
 	for i, ns := range nss {
 		if errs[i] != nil {
 			skipped = append(skipped, Skipped{Netns: ns, Err: errs[i]})
@@ -98,20 +67,6 @@ func ReadNamespaces(nss []netns.Namespace, src Source, read Reader, parallel int
 		warnings = attachOwners(src.procRoot(), got)
 	}
 	return got, skipped, warnings
-}
-
-// openNamespace opens a namespace file before any thread of this process
-// enters another namespace: a /proc/PID/ns/net path naming this process
-// follows its leader thread (proc_ns_get_link), which may be inside another
-// namespace while the reads run side by side. The open file keeps its
-// namespace, and /proc/self/fd/N reopens it from any thread. A file that is
-// gone is netns.ErrVanished.
-func openNamespace(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-		return nil, fmt.Errorf("%s: %w", path, netns.ErrVanished)
-	}
-	return f, err
 }
 
 // attachOwners finds the owners of every namespace's listeners in one scan

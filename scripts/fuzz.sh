@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target in the repository for FUZZTIME each (default 5s)
-# and prints one line per target: package, target, executions, seconds.
-# CI runs it briefly; docs/RELIABILITY.md records a longer run.
+# Runs every Go fuzz target in the repository for FUZZTIME each (default
+# 20000x: that many executions) and prints one line per target: package,
+# target, executions, seconds. CI runs it briefly; docs/RELIABILITY.md records
+# a longer run.
 #   FUZZTIME=5m scripts/fuzz.sh
+# A count is the default because a duration can end in a bare "context
+# deadline exceeded" failure on a starved machine with Go 1.26
+# (go.dev/issue/75804); that line alone, with no input written under
+# testdata/fuzz/, is that race and not a finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzztime=${FUZZTIME:-5s}
+fuzztime=${FUZZTIME:-20000x}
 status=0
 while IFS=: read -r file target; do
 	pkg=$(dirname "$file")

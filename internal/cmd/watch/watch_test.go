@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -61,7 +62,7 @@ func startWatch(o *Options) (out *syncBuffer, stop func() error) {
 	ios, _, _, _ := iostreams.Test()
 	out = &syncBuffer{}
 	ios.Out = out
-	o.IO, o.ProcRoot = ios, "/proc"
+	o.IO, o.Roots = ios, hostfs.Host()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- watchRun(ctx, o) }()
@@ -304,7 +305,7 @@ func runWatch(t *testing.T, o *Options) string {
 		t.Fatal(err)
 	}
 	ios, _, out, _ := iostreams.Test()
-	o.IO, o.ProcRoot = ios, "/proc"
+	o.IO, o.Roots = ios, hostfs.Host()
 	if err := watchRun(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}

@@ -19,13 +19,13 @@ type watcher struct {
 
 func newWatcher(o *Options) (*watcher, error) {
 	ports, _ := cmdutil.Ports(o.Ports)
-	nss, notes, err := o.Namespaces.Namespaces(o.ProcRoot)
+	nss, notes, err := o.Namespaces.Namespaces(o.Roots)
 	if err != nil {
 		return nil, err
 	}
 	w := &watcher{all: o.Namespaces.All, notes: notes}
 	if nss == nil {
-		t, err := newTarget(nil, o.ProcRoot, ports, o.synEvery())
+		t, err := newTarget(nil, o.Roots, ports, o.synEvery())
 		if err != nil {
 			return nil, cmdutil.EnvError(err)
 		}
@@ -35,7 +35,7 @@ func newWatcher(o *Options) (*watcher, error) {
 	// The one fan-out: a namespace that cannot be opened is a note.
 	var firstErr error
 	skipped := netns.Each(nss, func(ns netns.Namespace) error {
-		t, err := newTarget(&ns, o.ProcRoot, ports, o.synEvery())
+		t, err := newTarget(&ns, o.Roots, ports, o.synEvery())
 		if err == nil {
 			w.targets = append(w.targets, t)
 		} else if firstErr == nil {

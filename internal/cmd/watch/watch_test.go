@@ -61,7 +61,7 @@ func reports(t *testing.T, out string) []Report {
 func startWatch(o *Options) (out *syncBuffer, stop func() error) {
 	ios, _, _, _ := iostreams.Test()
 	out = &syncBuffer{}
-	ios.Out = out
+	ios.Out, ios.ErrOut = out, &syncBuffer{} // ErrOut: read with o.IO.ErrOut.(*syncBuffer)
 	o.IO, o.Roots = ios, hostfs.Host()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -36,20 +35,7 @@ func TestWatchAllNetnsDropsVanished(t *testing.T) {
 	}
 	buf, stop := startWatch(o)
 	errOut := o.IO.ErrOut.(*syncBuffer)
-	lines := func() []MultiReport {
-		var ms []MultiReport
-		for _, line := range strings.SplitAfter(buf.String(), "\n") {
-			if !strings.HasSuffix(line, "\n") {
-				break
-			}
-			var m MultiReport
-			if err := json.Unmarshal([]byte(line), &m); err != nil {
-				t.Fatalf("not a JSON line: %v: %q", err, line)
-			}
-			ms = append(ms, m)
-		}
-		return ms
-	}
+	lines := func() []MultiReport { return jsonLines[MultiReport](t, buf.String()) }
 	has := func(m MultiReport, inode uint64) bool {
 		for _, r := range m.Namespaces {
 			if r.Netns != nil && r.Netns.Inode == inode {

@@ -41,14 +41,17 @@ func (b *syncBuffer) String() string {
 
 // reports parses the JSON Lines written so far (a line still being written
 // is left for later).
-func reports(t *testing.T, out string) []Report {
+func reports(t *testing.T, out string) []Report { t.Helper(); return jsonLines[Report](t, out) }
+
+// jsonLines decodes every complete line of out as one T.
+func jsonLines[T any](t *testing.T, out string) []T {
 	t.Helper()
-	var rs []Report
+	var rs []T
 	for _, line := range strings.SplitAfter(out, "\n") {
 		if !strings.HasSuffix(line, "\n") {
 			break
 		}
-		var r Report
+		var r T
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("not a JSON line: %v: %q", err, line)
 		}

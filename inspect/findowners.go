@@ -1,21 +1,20 @@
 package inspect
 
+import "github.com/backlogctl/backlogctl/hostfs"
+
 // FindOwners fills each listener's Processes with the pids holding it (PID
 // only: nothing else of the process is read), from one /proc/*/fd walk.
 // Callers that read the owners themselves (rlimit) use it instead of
 // Gather, so each process is read once. The warning names the processes
 // whose descriptors could not be read.
-func FindOwners(procRoot string, ls []Listener) (string, error) {
+func FindOwners(roots hostfs.Roots, ls []Listener) (string, error) {
 	want := make(map[uint32]struct{}, len(ls))
 	for _, l := range ls {
 		if l.Inode != 0 {
 			want[l.Inode] = struct{}{}
 		}
 	}
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
-	scan, err := scanOwners(procRoot, want, false)
+	scan, err := scanOwners(roots.WithDefaults().Proc, want, false)
 	if err != nil {
 		return "", err
 	}

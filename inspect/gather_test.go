@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/rlimit"
 )
 
@@ -18,8 +19,7 @@ func TestGatherFixtures(t *testing.T) {
 	root := filepath.Join("testdata", "gather")
 	for i := 0; i < 5; i++ { // warnings come from a map: their order must not vary
 		snap, err := Gather(Options{
-			ProcRoot:  filepath.Join(root, "proc"),
-			SysRoot:   filepath.Join(root, "sys"),
+			Roots:     hostfs.Roots{Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")},
 			Ports:     []uint16{1}, // the real dump runs; keep its result out of the way
 			Processes: true,
 		})

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 )
@@ -22,11 +23,9 @@ type MultiSnapshot = model.MultiSnapshot
 // not the thread; proc_tgid_net_lookup); owners are found afterwards with a
 // /proc/*/fd scan from here, since socket inodes are unique host-wide.
 func GatherIn(ns netns.Namespace, opts Options) (*Snapshot, error) {
-	if opts.ProcRoot == "" {
-		opts.ProcRoot = "/proc"
-	}
+	opts.Roots = opts.Roots.WithDefaults()
 	inner := opts
-	inner.ProcRoot = filepath.Join(opts.ProcRoot, "thread-self")
+	inner.Roots.Proc = filepath.Join(opts.Roots.Proc, "thread-self")
 	inner.Processes = false
 	inner.Dumper = nil // a dumper belongs to the namespace it was opened in
 	var snap *Snapshot
@@ -39,15 +38,15 @@ func GatherIn(ns netns.Namespace, opts Options) (*Snapshot, error) {
 		return nil, err
 	}
 	if opts.Processes {
-		AttachProcesses(opts.ProcRoot, snap)
+		AttachProcesses(opts.Roots, snap)
 	}
 	return snap, nil
 }
 
 // AttachProcesses finds the owners of snap's listeners (a /proc/*/fd scan
-// below procRoot) and adds them, with a warning for what it could not read.
-func AttachProcesses(procRoot string, snap *Snapshot) {
-	warn, err := attachProcesses(procRoot, snap.Listeners)
+// below roots.Proc) and adds them, with a warning for what it could not read.
+func AttachProcesses(roots hostfs.Roots, snap *Snapshot) {
+	warn, err := attachProcesses(roots.WithDefaults().Proc, snap.Listeners)
 	if err != nil {
 		snap.Warnings = append(snap.Warnings, fmt.Sprintf("process attribution: %v", err))
 	}
@@ -72,11 +71,7 @@ func GatherAll(nss []netns.Namespace, opts Options) *MultiSnapshot {
 		return err
 	})
 	if opts.Processes {
-		procRoot := opts.ProcRoot
-		if procRoot == "" {
-			procRoot = "/proc"
-		}
-		attachAll(procRoot, out)
+		attachAll(opts.Roots.WithDefaults().Proc, out)
 	}
 	return out
 }

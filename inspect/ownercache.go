@@ -24,7 +24,8 @@ import (
 // for a walk. A listener the cache cannot answer for yet (new, or every
 // owner it knew has exited) is marked OwnersPending until that walk is done.
 type OwnerCache struct {
-	ProcRoot   string
+	// Roots are where /proc is read ("": the host's).
+	Roots      hostfs.Roots
 	MaxAge     time.Duration
 	Background bool
 
@@ -40,10 +41,7 @@ type OwnerCache struct {
 func (c *OwnerCache) Attach(snaps ...*Snapshot) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	procRoot := c.ProcRoot
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
+	procRoot := c.Roots.WithDefaults().Proc
 	switch {
 	case c.owners == nil || (c.stale(snaps) && !c.Background):
 		c.owners, c.warn = walkOwners(procRoot, wantedInodes(snaps))

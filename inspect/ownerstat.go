@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/backlogctl/backlogctl/hostfs"
 )
 
 // userHZ is the kernel's USER_HZ, the unit of /proc/PID/stat starttime
@@ -37,10 +39,8 @@ func bootTime(pfs procfs.FS, procRoot string) (uint64, bool) {
 // started before a sysctl changed. It is not part of every owner scan
 // (watch and the exporter do not need it). Zero values when the process is
 // gone or the file is unreadable.
-func OwnerStat(procRoot string, pid int) (state string, start *time.Time) {
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
+func OwnerStat(roots hostfs.Roots, pid int) (state string, start *time.Time) {
+	procRoot := roots.WithDefaults().Proc
 	pfs, err := procfs.NewFS(procRoot)
 	if err != nil {
 		return "", nil
@@ -64,8 +64,8 @@ func OwnerStat(procRoot string, pid int) (state string, start *time.Time) {
 // with, or "" when it is not a Go program or cannot be read. It reads the
 // executable's build information (a few hundred microseconds), so it is not
 // part of every owner scan: callers that recognise programs ask for it.
-func GoVersion(procRoot string, pid int) string {
-	bi, err := buildinfo.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "exe"))
+func GoVersion(roots hostfs.Roots, pid int) string {
+	bi, err := buildinfo.ReadFile(filepath.Join(roots.WithDefaults().Proc, strconv.Itoa(pid), "exe"))
 	if err != nil {
 		return ""
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/rlimit"
 	"github.com/backlogctl/backlogctl/sysctl"
@@ -20,9 +21,8 @@ type Snapshot = model.Snapshot
 
 // Options says what to gather and where from.
 type Options struct {
-	// ProcRoot is normally /proc; SysRoot normally /proc/sys.
-	ProcRoot string
-	SysRoot  string
+	// Roots are where /proc and /proc/sys are read ("" parts: the host's).
+	Roots hostfs.Roots
 	// Ports, when not empty, keeps only listeners on these ports.
 	Ports []uint16
 	// Processes turns on the /proc/*/fd scan that finds each listener's owners.
@@ -35,9 +35,7 @@ type Options struct {
 // Gather takes a snapshot. It returns an error only when the listeners could
 // not be dumped; smaller gaps become Warnings.
 func Gather(opts Options) (*Snapshot, error) {
-	if opts.ProcRoot == "" {
-		opts.ProcRoot = "/proc"
-	}
+	opts.Roots = opts.Roots.WithDefaults()
 	snap := &Snapshot{Time: time.Now().UTC(), Warnings: []string{}}
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
@@ -50,7 +48,7 @@ func Gather(opts Options) (*Snapshot, error) {
 	}
 	snap.Listeners = listeners
 
-	sys := sysctl.NewFS(opts.SysRoot)
+	sys := sysctl.NewFS(opts.Roots.Sys)
 	vals, errs := sys.Values()
 	snap.Sysctls = vals
 	if len(errs) > 0 {
@@ -62,7 +60,7 @@ func Gather(opts Options) (*Snapshot, error) {
 		}
 	}
 
-	counters, err := ReadCounters(opts.ProcRoot)
+	counters, err := ReadCounters(opts.Roots.Proc)
 	if err != nil {
 		snap.Warnings = append(snap.Warnings, err.Error())
 		counters = map[string]uint64{}
@@ -76,7 +74,7 @@ func Gather(opts Options) (*Snapshot, error) {
 	}
 
 	if opts.Processes {
-		warn, err := attachProcesses(opts.ProcRoot, snap.Listeners)
+		warn, err := attachProcesses(opts.Roots.Proc, snap.Listeners)
 		if err != nil {
 			snap.Warnings = append(snap.Warnings, fmt.Sprintf("process attribution: %v", err))
 		}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
@@ -156,7 +157,7 @@ func TestListFindsHeldAndNamed(t *testing.T) {
 	if named.Name != name || named.Path != netns.DefaultRunDir+"/"+name {
 		t.Errorf("Resolve(%q) = %+v, want name and /run/netns path", name, named)
 	}
-	list, _, err := netns.List("", "")
+	list, _, err := netns.List(hostfs.Roots{})
 	if err != nil {
 		t.Fatal(err)
 	}

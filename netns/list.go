@@ -13,16 +13,12 @@ import (
 )
 
 // List finds every distinct network namespace on the host: those held by a
-// process (procRoot/PID/ns/net) and those mounted under runDir, deduplicated
+// process (roots.Proc/PID/ns/net) and those mounted under roots.Netns, deduplicated
 // by inode and sorted by inode. Processes that exit mid-scan are skipped.
 // Notes say what could not be looked at.
-func List(procRoot, runDir string) ([]Namespace, []string, error) {
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
-	if runDir == "" {
-		runDir = DefaultRunDir
-	}
+func List(roots hostfs.Roots) ([]Namespace, []string, error) {
+	roots = roots.WithDefaults()
+	procRoot, runDir := roots.Proc, roots.Netns
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing processes: %w", err)

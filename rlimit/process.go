@@ -45,9 +45,11 @@ type NoProcessError struct{ PID int }
 func (e *NoProcessError) Error() string { return fmt.Sprintf("no process with pid %d", e.PID) }
 
 // ReadProcess reads pid's comm, RLIMIT_NOFILE, systemd unit and descriptors
-// below procRoot. A pid with no process returns a *NoProcessError. Descriptors
-// it may not read leave OpenFDs nil; that is not an error.
-func ReadProcess(procRoot string, pid int) (Process, error) {
+// below roots.Proc. A pid with no process returns a *NoProcessError.
+// Descriptors it may not read leave OpenFDs nil; that is not an error.
+func ReadProcess(roots hostfs.Roots, pid int) (Process, error) {
+	roots = roots.WithDefaults()
+	procRoot := roots.Proc
 	p := Process{PID: pid, Ports: []uint16{}}
 	n, err := ReadNofile(procRoot, pid)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -60,7 +62,6 @@ func ReadProcess(procRoot string, pid int) (Process, error) {
 	if b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "comm")); err == nil {
 		p.Comm = strings.TrimSuffix(string(b), "\n")
 	}
-	roots := hostfs.Roots{Proc: procRoot}
 	if unit, err := roots.Unit(pid); err == nil {
 		p.Unit = unit
 	}

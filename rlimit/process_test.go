@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/backlogctl/backlogctl/hostfs"
 )
 
 func intp(v int) *int           { return &v }
@@ -28,7 +30,7 @@ func TestReadProcessFixtures(t *testing.T) {
 		{400, Process{PID: 400, Comm: "bash", Ports: []uint16{}, Nofile: Nofile{1024, 4096}, Status: StatusUnknown}},
 	}
 	for _, tt := range tests {
-		got, err := ReadProcess("testdata/proc", tt.pid)
+		got, err := ReadProcess(hostfs.Roots{Proc: "testdata/proc"}, tt.pid)
 		if err != nil {
 			t.Errorf("ReadProcess(%d): %v", tt.pid, err)
 			continue
@@ -40,12 +42,12 @@ func TestReadProcessFixtures(t *testing.T) {
 }
 
 func TestReadProcessErrors(t *testing.T) {
-	_, err := ReadProcess("testdata/proc", 999)
+	_, err := ReadProcess(hostfs.Roots{Proc: "testdata/proc"}, 999)
 	var np *NoProcessError
 	if !errors.As(err, &np) || err.Error() != "no process with pid 999" {
 		t.Errorf("missing pid: err = %v, want NoProcessError \"no process with pid 999\"", err)
 	}
-	if _, err := ReadProcess("testdata/proc", 500); !errors.Is(err, ErrNoNofileLine) {
+	if _, err := ReadProcess(hostfs.Roots{Proc: "testdata/proc"}, 500); !errors.Is(err, ErrNoNofileLine) {
 		t.Errorf("limits without Max open files: err = %v, want ErrNoNofileLine", err)
 	}
 }

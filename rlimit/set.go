@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/hostfs"
 )
 
 // PermissionError says prlimit(2) was refused.
@@ -42,17 +44,17 @@ func Get(pid int) (Nofile, error) {
 }
 
 // Set sets pid's RLIMIT_NOFILE with prlimit(2), then reads
-// procRoot/PID/limits back to verify; on a mismatch it restores the previous
+// roots.Proc/PID/limits back to verify; on a mismatch it restores the previous
 // limits and returns a *VerifyError. It returns the previous limits. The
 // caller checks want with Check first.
-func Set(procRoot string, pid int, want Nofile) (Nofile, error) {
+func Set(roots hostfs.Roots, pid int, want Nofile) (Nofile, error) {
 	var old unix.Rlimit
 	// prlimit sets soft and hard in one call: there is no half-set state.
 	if err := prlimit(pid, &unix.Rlimit{Cur: want.Soft, Max: want.Hard}, &old); err != nil {
 		return Nofile{}, err
 	}
 	prev := Nofile{Soft: old.Cur, Hard: old.Max}
-	got, err := ReadNofile(procRoot, pid)
+	got, err := ReadNofile(roots.WithDefaults().Proc, pid)
 	if err == nil && got == want {
 		return prev, nil
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/hostfs"
 )
 
 // startSleep starts `sleep 30` with RLIMIT_NOFILE 1024:4096 and kills it when the test ends.
@@ -34,7 +36,7 @@ func TestSetOnChildProcess(t *testing.T) {
 	pid := startSleep(t)
 	// Raising the soft limit within the hard one and lowering the hard one
 	// need no capability (the test host may lack CAP_SYS_RESOURCE).
-	prev, err := Set("/proc", pid, Nofile{Soft: 2048, Hard: 3000})
+	prev, err := Set(hostfs.Roots{}, pid, Nofile{Soft: 2048, Hard: 3000})
 	if err != nil {
 		t.Fatalf("Set: %v", err)
 	}
@@ -48,7 +50,7 @@ func TestSetOnChildProcess(t *testing.T) {
 	if got != (Nofile{2048, 3000}) {
 		t.Errorf("/proc/%d/limits after Set = %+v, want 2048:3000", pid, got)
 	}
-	if _, err := Set("/proc", pid, Nofile{Soft: 512, Hard: 512}); err != nil {
+	if _, err := Set(hostfs.Roots{}, pid, Nofile{Soft: 512, Hard: 512}); err != nil {
 		t.Fatalf("lowering: %v", err)
 	}
 	if got, _ := Get(pid); got != (Nofile{512, 512}) {
@@ -65,7 +67,7 @@ func TestSetAboveNrOpenKernelRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	nrOpen, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	_, err = Set("/proc", pid, Nofile{Soft: 1024, Hard: nrOpen + 1})
+	_, err = Set(hostfs.Roots{}, pid, Nofile{Soft: 1024, Hard: nrOpen + 1})
 	var pe *PermissionError
 	if !errors.As(err, &pe) || !errors.Is(err, unix.EPERM) {
 		t.Errorf("hard above nr_open: err = %v, want PermissionError wrapping EPERM", err)
@@ -77,7 +79,7 @@ func TestSetAboveNrOpenKernelRefuses(t *testing.T) {
 
 func TestSetSoftAboveHardKernelRefuses(t *testing.T) {
 	pid := startSleep(t)
-	_, err := Set("/proc", pid, Nofile{Soft: 4000, Hard: 2000})
+	_, err := Set(hostfs.Roots{}, pid, Nofile{Soft: 4000, Hard: 2000})
 	var sah *SoftAboveHardError
 	if !errors.As(err, &sah) {
 		t.Errorf("soft above hard: err = %v, want SoftAboveHardError", err)
@@ -94,7 +96,7 @@ func TestSetNoProcess(t *testing.T) {
 	}
 	pidMax, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	// No pid above pid_max can exist.
-	_, err = Set("/proc", pidMax+1, Nofile{Soft: 1024, Hard: 1024})
+	_, err = Set(hostfs.Roots{}, pidMax+1, Nofile{Soft: 1024, Hard: 1024})
 	var np *NoProcessError
 	if !errors.As(err, &np) || np.PID != pidMax+1 {
 		t.Errorf("err = %v, want NoProcessError for pid %d", err, pidMax+1)
@@ -120,7 +122,7 @@ func TestSetWithoutCapSysResource(t *testing.T) {
 			errc <- err
 			return
 		}
-		_, err := Set("/proc", pid, Nofile{Soft: 1024, Hard: 8192})
+		_, err := Set(hostfs.Roots{}, pid, Nofile{Soft: 1024, Hard: 8192})
 		errc <- err
 	}()
 	err := <-errc

@@ -17,6 +17,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns"
@@ -118,7 +119,7 @@ func startTracing(t *testing.T) *tracing {
 func (tr *tracing) gather() *inspect.MultiSnapshot {
 	tr.t.Helper()
 	// No /proc walk: owners come from the evidence (the accepting process).
-	snap, err := inspect.Gather(inspect.Options{ProcRoot: "/proc"})
+	snap, err := inspect.Gather(inspect.Options{Roots: hostfs.Host()})
 	if err != nil {
 		tr.t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmd/root"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -40,7 +41,7 @@ func main() {
 		d = mangen.DefaultDate
 	}
 	ios, _, _, _ := iostreams.Test()
-	cmd := root.NewCmdRoot(&cmdutil.Factory{IOStreams: ios, ProcRoot: "/proc", SysRoot: "/proc/sys", Version: *version})
+	cmd := root.NewCmdRoot(&cmdutil.Factory{IOStreams: ios, Roots: hostfs.Host(), Version: *version})
 	if err := mangen.Generate(cmd, *out, mangen.Options{Version: *version, Date: d}); err != nil {
 		fmt.Fprintf(os.Stderr, "gen-man: %v\n", err)
 		os.Exit(1)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -16,7 +17,7 @@ import (
 // are still in force in this network namespace: an apply that wrote its
 // values (applied, or died midway) and was not rolled back, made in this
 // namespace when its keys are per namespace. No record is no changes.
-func Recorded(stateDir, procRoot string) ([]model.SysctlChange, error) {
+func Recorded(stateDir string, roots hostfs.Roots) ([]model.SysctlChange, error) {
 	st, err := sysctl.LoadState(stateDir)
 	if errors.Is(err, sysctl.ErrNoState) {
 		return nil, nil
@@ -27,7 +28,7 @@ func Recorded(stateDir, procRoot string) ([]model.SysctlChange, error) {
 	if st.Status != sysctl.StatusApplied && st.Status != sysctl.StatusApplying {
 		return nil, nil
 	}
-	here, _ := sysctl.NetnsInode(procRoot)
+	here, _ := sysctl.NetnsInode(roots.Proc)
 	var out []model.SysctlChange
 	for _, s := range st.Steps {
 		k, ok := sysctl.Lookup(s.Key)
@@ -52,16 +53,16 @@ func Recorded(stateDir, procRoot string) ([]model.SysctlChange, error) {
 // initial one. Where net.core.* is hidden (rootless containers before 6.12),
 // the caller's namespace is compared with init's. ok is false when neither
 // tells.
-func ChildNetns(procRoot string, sysctls map[string]int64) (child, ok bool) {
+func ChildNetns(roots hostfs.Roots, sysctls map[string]int64) (child, ok bool) {
 	if _, somax := sysctls["net.core.somaxconn"]; somax {
 		_, global := sysctls["net.core.netdev_max_backlog"]
 		return !global, true
 	}
-	self, err := sysctl.NetnsInode(procRoot)
+	self, err := sysctl.NetnsInode(roots.Proc)
 	if err != nil {
 		return false, false
 	}
-	init, err := sysctl.NetnsInodeOf(procRoot, "1")
+	init, err := sysctl.NetnsInodeOf(roots.Proc, "1")
 	if err != nil {
 		return false, false
 	}

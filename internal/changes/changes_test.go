@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -18,19 +19,19 @@ func TestChildNetnsFromSysctls(t *testing.T) {
 		{map[string]int64{"net.core.somaxconn": 4096, "net.core.netdev_max_backlog": 1000}, false, true},
 		{map[string]int64{"net.core.somaxconn": 4096}, true, true},
 	} {
-		child, ok := ChildNetns(t.TempDir(), tt.sysctls)
+		child, ok := ChildNetns(hostfs.Roots{Proc: t.TempDir()}, tt.sysctls)
 		if child != tt.child || ok != tt.ok {
 			t.Errorf("%v: child=%v ok=%v, want %v %v", tt.sysctls, child, ok, tt.child, tt.ok)
 		}
 	}
-	if _, ok := ChildNetns(t.TempDir(), map[string]int64{}); ok {
+	if _, ok := ChildNetns(hostfs.Roots{Proc: t.TempDir()}, map[string]int64{}); ok {
 		t.Error("nothing to tell by: ok, want not ok")
 	}
 }
 
 func TestRecorded(t *testing.T) {
 	dir := t.TempDir()
-	if got, err := Recorded(dir, t.TempDir()); err != nil || got != nil {
+	if got, err := Recorded(dir, hostfs.Roots{Proc: t.TempDir()}); err != nil || got != nil {
 		t.Fatalf("no record: %v %v, want nothing", got, err)
 	}
 	at := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
@@ -41,7 +42,7 @@ func TestRecorded(t *testing.T) {
 	if err := sysctl.SaveState(dir, st); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Recorded(dir, t.TempDir())
+	got, err := Recorded(dir, hostfs.Roots{Proc: t.TempDir()})
 	want := []advise.SysctlChange{{Key: "net.core.somaxconn", From: 128, To: 4096, At: at}}
 	if err != nil || !cmp.Equal(want, got) {
 		t.Errorf("Recorded = %v, %v; want %v", got, err, want)
@@ -50,7 +51,7 @@ func TestRecorded(t *testing.T) {
 	if err := sysctl.SaveState(dir, st); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := Recorded(dir, t.TempDir()); got != nil {
+	if got, _ := Recorded(dir, hostfs.Roots{Proc: t.TempDir()}); got != nil {
 		t.Errorf("rolled back: %v, want nothing in force", got)
 	}
 }

@@ -3,6 +3,7 @@ package cmdutil
 import (
 	"os"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 )
 
@@ -10,30 +11,41 @@ import (
 // pointing at fixture trees and buffers.
 type Factory struct {
 	IOStreams *iostreams.IOStreams
-	// ProcRoot is /proc, or the BACKLOGCTL_PROC_ROOT fixture tree.
-	ProcRoot string
-	// SysRoot is /proc/sys, or the BACKLOGCTL_SYSCTL_ROOT fixture tree.
-	SysRoot string
+	// Roots are where the host is read from: /proc, /proc/sys and
+	// /run/netns, or the fixture trees named by BACKLOGCTL_PROC_ROOT,
+	// BACKLOGCTL_SYSCTL_ROOT and BACKLOGCTL_NETNS_ROOT.
+	Roots hostfs.Roots
 	// Version, Commit and Date are set by the release build.
 	Version string
 	Commit  string
 	Date    string
 }
 
-// New returns the factory for a real run, honouring the fixture variables that
-// end-to-end tests use to point the binary at procfs-style trees.
+// Fixture variables that end-to-end tests use to point the binary at
+// procfs-style trees.
+const (
+	EnvProcRoot  = "BACKLOGCTL_PROC_ROOT"
+	EnvSysRoot   = "BACKLOGCTL_SYSCTL_ROOT"
+	EnvNetnsRoot = "BACKLOGCTL_NETNS_ROOT"
+)
+
+// New returns the factory for a real run, honouring the fixture variables.
 func New(version string) *Factory {
-	f := &Factory{
-		IOStreams: iostreams.System(),
-		ProcRoot:  "/proc",
-		SysRoot:   "/proc/sys",
-		Version:   version,
+	return &Factory{IOStreams: iostreams.System(), Roots: RootsFromEnv(), Version: version}
+}
+
+// RootsFromEnv is the host's roots, each replaced by its fixture variable
+// when that is set.
+func RootsFromEnv() hostfs.Roots {
+	r := hostfs.Host()
+	if v := os.Getenv(EnvProcRoot); v != "" {
+		r.Proc = v
 	}
-	if v := os.Getenv("BACKLOGCTL_PROC_ROOT"); v != "" {
-		f.ProcRoot = v
+	if v := os.Getenv(EnvSysRoot); v != "" {
+		r.Sys = v
 	}
-	if v := os.Getenv("BACKLOGCTL_SYSCTL_ROOT"); v != "" {
-		f.SysRoot = v
+	if v := os.Getenv(EnvNetnsRoot); v != "" {
+		r.Netns = v
 	}
-	return f
+	return r
 }

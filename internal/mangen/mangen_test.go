@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmd/root"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -23,7 +24,7 @@ const committed = "../../man"
 
 func newRoot() *cobra.Command {
 	ios, _, _, _ := iostreams.Test()
-	return root.NewCmdRoot(&cmdutil.Factory{IOStreams: ios, ProcRoot: "/proc", SysRoot: "/proc/sys", Version: "dev"})
+	return root.NewCmdRoot(&cmdutil.Factory{IOStreams: ios, Roots: hostfs.Host(), Version: "dev"})
 }
 
 // committedOptions are cmd/gen-man's defaults.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/netns"
@@ -21,8 +22,6 @@ type Flags struct {
 	Netns string
 	// All asks for every network namespace on the host.
 	All bool
-	// RunDir is /run/netns; tests may point it elsewhere.
-	RunDir string
 }
 
 // Add registers --netns and --all-netns on cmd.
@@ -52,19 +51,20 @@ func (f Flags) Validate() error {
 
 // Namespaces resolves the flags: the one --netns namespace, every namespace
 // for --all-netns (with notes on what could not be looked at), or nil when
-// neither is set (read where we are, without setns). An unknown name or a
+// neither is set (read where we are, without setns). Processes are listed
+// under roots.Proc and names looked up under roots.Netns. An unknown name or a
 // path that is not a network namespace is a usage error (exit 2); a
 // permission problem is an environment error (exit 3).
-func (f Flags) Namespaces(procRoot string) ([]netns.Namespace, []string, error) {
+func (f Flags) Namespaces(roots hostfs.Roots) ([]netns.Namespace, []string, error) {
 	switch {
 	case f.Netns != "":
-		ns, err := netns.Resolve(f.Netns, f.RunDir)
+		ns, err := netns.Resolve(f.Netns, roots.WithDefaults().Netns)
 		if err != nil {
 			return nil, nil, resolveError(f.Netns, err)
 		}
 		return []netns.Namespace{ns}, nil, nil
 	case f.All:
-		nss, notes, err := netns.List(procRoot, f.RunDir)
+		nss, notes, err := netns.List(roots)
 		if err != nil {
 			return nil, nil, cmdutil.EnvError(err)
 		}
@@ -88,7 +88,7 @@ func resolveError(arg string, err error) error {
 // inode. Failing to dump the listeners of the one namespace asked for is an
 // environment error; under --all-netns a namespace that fails is a note.
 func (f Flags) Gather(opts inspect.Options) (*inspect.MultiSnapshot, error) {
-	nss, notes, err := f.Namespaces(opts.ProcRoot)
+	nss, notes, err := f.Namespaces(opts.Roots)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
 
@@ -17,8 +18,8 @@ import (
 // of what changed carries the namespace's inode, read from /proc/self, which
 // follows the thread-group leader, and every thread of the inner run is in
 // the namespace from its start.
-func (f Flags) RunInside(procRoot string, stdin io.Reader, stdout, stderr io.Writer) error {
-	nss, _, err := f.Namespaces(procRoot)
+func (f Flags) RunInside(roots hostfs.Roots, stdin io.Reader, stdout, stderr io.Writer) error {
+	nss, _, err := f.Namespaces(roots)
 	if err != nil {
 		return err
 	}

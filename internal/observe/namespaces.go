@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/netns"
 )
@@ -45,7 +46,7 @@ func ObserveReader(ctx context.Context, o ObserveOptions) Reader {
 // that scan could not read is returned in warnings.
 func ReadNamespaces(nss []netns.Namespace, src Source, read Reader, parallel int) (got []NamespaceObservation, skipped []Skipped, warnings []string) {
 	inner := src
-	inner.ProcRoot = filepath.Join(src.procRoot(), "thread-self")
+	inner.Roots.Proc = filepath.Join(src.procRoot(), "thread-self")
 	inner.Processes = false
 	inner.Dumper = nil // a dumper belongs to the namespace it was opened in
 	obs := make([]*check.Observation, len(nss))
@@ -64,7 +65,7 @@ func ReadNamespaces(nss []netns.Namespace, src Source, read Reader, parallel int
 		got = append(got, NamespaceObservation{Netns: ns, Observation: obs[i]})
 	}
 	if src.Processes {
-		warnings = attachOwners(src.procRoot(), got)
+		warnings = attachOwners(src.Roots, got)
 	}
 	return got, skipped, warnings
 }
@@ -72,14 +73,14 @@ func ReadNamespaces(nss []netns.Namespace, src Source, read Reader, parallel int
 // attachOwners finds the owners of every namespace's listeners in one scan
 // and copies them onto the judged listeners, matched by socket inode (after
 // a window they are the window's, not the last snapshot's).
-func attachOwners(procRoot string, got []NamespaceObservation) []string {
+func attachOwners(roots hostfs.Roots, got []NamespaceObservation) []string {
 	all := &inspect.Snapshot{}
 	for _, g := range got {
 		if g.Snapshot != nil {
 			all.Listeners = append(all.Listeners, g.Snapshot.Listeners...)
 		}
 	}
-	inspect.AttachProcesses(procRoot, all)
+	inspect.AttachProcesses(roots, all)
 	owners := make(map[uint32][]inspect.Process, len(all.Listeners))
 	for _, l := range all.Listeners {
 		owners[l.Inode] = l.Processes

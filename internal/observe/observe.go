@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/rlimit"
@@ -20,9 +21,8 @@ import (
 
 // Source says where observations are read from.
 type Source struct {
-	// ProcRoot is normally /proc; SysRoot normally /proc/sys.
-	ProcRoot string
-	SysRoot  string
+	// Roots are where /proc and /proc/sys are read ("" parts: the host's).
+	Roots hostfs.Roots
 	// Ports, when not empty, selects the listeners on these ports.
 	Ports []uint16
 	// Processes turns on the /proc/*/fd scan that finds listener owners;
@@ -32,12 +32,7 @@ type Source struct {
 	Dumper *inspect.Dumper
 }
 
-func (s Source) procRoot() string {
-	if s.ProcRoot == "" {
-		return "/proc"
-	}
-	return s.ProcRoot
-}
+func (s Source) procRoot() string { return s.Roots.WithDefaults().Proc }
 
 // Gather takes a point-in-time observation. It does not fail: what could not
 // be read is recorded (ListenersError, SysctlErrors, Warnings) and the
@@ -45,7 +40,7 @@ func (s Source) procRoot() string {
 // read once: their per-key errors come with the snapshot.
 func Gather(src Source) *check.Observation {
 	snap, err := inspect.Gather(inspect.Options{
-		ProcRoot: src.procRoot(), SysRoot: src.SysRoot, Ports: src.Ports,
+		Roots: src.Roots, Ports: src.Ports,
 		Processes: src.Processes, Dumper: src.Dumper,
 	})
 	if err == nil {
@@ -55,7 +50,7 @@ func Gather(src Source) *check.Observation {
 		return obs
 	}
 	// The listeners could not be dumped (netlink denied): the rest still counts.
-	sys := sysctl.NewFS(src.SysRoot)
+	sys := sysctl.NewFS(src.Roots.Sys)
 	vals, sysErrs := sys.Values()
 	obs := check.FromSnapshot(&model.Snapshot{Sysctls: vals, SysctlErrors: sysErrs})
 	obs.Snapshot = nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/rlimit"
 )
@@ -22,7 +23,7 @@ func TestGatherWithoutListeners(t *testing.T) {
 		t.Skipf("no sock_diag socket here: %v", err)
 	}
 	d.Close()
-	obs := Gather(Source{ProcRoot: "testdata/proc", SysRoot: "testdata/sys", Dumper: d})
+	obs := Gather(Source{Roots: hostfs.Roots{Proc: "testdata/proc", Sys: "testdata/sys"}, Dumper: d})
 	if obs.ListenersError == "" {
 		t.Fatalf("dump on a closed socket succeeded: %+v", obs)
 	}
@@ -66,7 +67,7 @@ func TestGatherKeepsPerKeyErrors(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(sys, "net/ipv4/tcp_max_syn_backlog"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	obs := Gather(Source{ProcRoot: "testdata/proc", SysRoot: sys, Ports: []uint16{1}})
+	obs := Gather(Source{Roots: hostfs.Roots{Proc: "testdata/proc", Sys: sys}, Ports: []uint16{1}})
 	if obs.ListenersError != "" {
 		t.Fatalf("listeners: %s", obs.ListenersError)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -23,9 +24,9 @@ import (
 
 // Options are advise's inputs; tests fill them and call adviseRun directly.
 type Options struct {
-	IO            *iostreams.IOStreams
-	ProcRoot      string
-	SysRoot       string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots         hostfs.Roots
 	Ports         []uint
 	Interval      time.Duration
 	Rate          float64
@@ -158,7 +159,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
   backlogctl advise --profile high-concurrency -o json | jq '.findings[] | select(.severity != "info")'`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Roots = f.Roots
 			opts.IntervalSet = c.Flags().Changed("interval")
 			opts.RateSet = c.Flags().Changed("rate")
 			opts.LatencySet = c.Flags().Changed("accept-latency")

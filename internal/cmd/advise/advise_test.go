@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -22,7 +23,7 @@ type fakeHost struct {
 	units   map[int]string
 }
 
-func (h *fakeHost) SoftnetDropped(string) (uint64, error) {
+func (h *fakeHost) SoftnetDropped(hostfs.Roots) (uint64, error) {
 	if len(h.softnet) == 0 {
 		return 0, errors.New("no softnet")
 	}
@@ -30,8 +31,8 @@ func (h *fakeHost) SoftnetDropped(string) (uint64, error) {
 	h.softnet = h.softnet[1:]
 	return v, nil
 }
-func (h *fakeHost) Unit(_ string, pid int) (string, error) { return h.units[pid], nil }
-func (h *fakeHost) MemTotal(string) (uint64, error)        { return 8 << 30, nil }
+func (h *fakeHost) Unit(_ hostfs.Roots, pid int) (string, error) { return h.units[pid], nil }
+func (h *fakeHost) MemTotal(hostfs.Roots) (uint64, error)        { return 8 << 30, nil }
 
 // snapshot is a host with somaxconn and one listener on 127.0.0.1:9000.
 func snapshot(somaxconn int64, overflows uint64, l inspect.Listener) *inspect.Snapshot {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/changes"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
@@ -16,9 +17,9 @@ import (
 // evidence as advise): one sample, or two o.Interval apart.
 func (o *Options) GatherInput() (advise.Input, []string, error) { return o.gather() }
 
-// NewGatherOptions returns Options that read the real host.
-func NewGatherOptions(procRoot, sysRoot, stateDir string, interval time.Duration) *Options {
-	return &Options{ProcRoot: procRoot, SysRoot: sysRoot, StateDir: stateDir, Interval: interval,
+// NewGatherOptions returns Options that read the host at roots.
+func NewGatherOptions(roots hostfs.Roots, stateDir string, interval time.Duration) *Options {
+	return &Options{Roots: roots, StateDir: stateDir, Interval: interval,
 		Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep}
 }
 
@@ -64,23 +65,23 @@ func (o *Options) gather() (advise.Input, []string, error) {
 	}
 	in.Now = now
 	if in.Trace != nil {
-		StallOwners(in.Trace, now.Snapshot, o.ProcRoot)
+		StallOwners(in.Trace, now.Snapshot, o.Roots)
 	}
 	warnings = append(append(warnings, now.Snapshot.Warnings...), warn...)
 	in.Units = o.units(now.Snapshot)
 	o.ownerFacts(now.Snapshot)
 	var known bool
-	in.ChildNetns, known = changes.ChildNetns(o.ProcRoot, now.Snapshot.Sysctls)
+	in.ChildNetns, known = changes.ChildNetns(o.Roots, now.Snapshot.Sysctls)
 	in.NetnsUnknown = !known
 	if o.StateDir != "" {
-		recorded, err := changes.Recorded(o.StateDir, o.ProcRoot)
+		recorded, err := changes.Recorded(o.StateDir, o.Roots)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("could not read what backlogctl changed: %v", err))
 		}
 		in.Changes = recorded
 	}
 	if o.Host != nil {
-		if mem, err := o.Host.MemTotal(o.ProcRoot); err == nil {
+		if mem, err := o.Host.MemTotal(o.Roots); err == nil {
 			in.MemTotal = mem
 		}
 	}
@@ -89,14 +90,14 @@ func (o *Options) gather() (advise.Input, []string, error) {
 
 // sample takes one snapshot and the softnet drop total.
 func (o *Options) sample(ports []uint16, processes bool) (advise.Sample, []string, error) {
-	snap, err := o.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports, Processes: processes})
+	snap, err := o.Gather(inspect.Options{Roots: o.Roots, Ports: ports, Processes: processes})
 	if err != nil {
 		return advise.Sample{}, nil, cmdutil.EnvError(err)
 	}
 	s := advise.Sample{Snapshot: snap}
 	var warnings []string
 	if o.Host != nil {
-		dropped, err := o.Host.SoftnetDropped(o.ProcRoot)
+		dropped, err := o.Host.SoftnetDropped(o.Roots)
 		switch {
 		case err == nil:
 			s.SoftnetDropped = &dropped
@@ -118,7 +119,7 @@ func (o *Options) units(snap *inspect.Snapshot) map[int]string {
 			if _, done := units[p.PID]; done {
 				continue
 			}
-			unit, _ := o.Host.Unit(o.ProcRoot, p.PID)
+			unit, _ := o.Host.Unit(o.Roots, p.PID)
 			units[p.PID] = unit
 		}
 	}
@@ -136,18 +137,11 @@ func (o *Options) ownerFacts(snap *inspect.Snapshot) {
 		for j := range ps {
 			f, ok := seen[ps[j].PID]
 			if !ok {
-				f.State, f.StartTime = inspect.OwnerStat(o.procRoot(), ps[j].PID)
-				f.GoVersion = inspect.GoVersion(o.procRoot(), ps[j].PID)
+				f.State, f.StartTime = inspect.OwnerStat(o.Roots, ps[j].PID)
+				f.GoVersion = inspect.GoVersion(o.Roots, ps[j].PID)
 				seen[ps[j].PID] = f
 			}
 			ps[j].State, ps[j].StartTime, ps[j].GoVersion = f.State, f.StartTime, f.GoVersion
 		}
 	}
-}
-
-func (o *Options) procRoot() string {
-	if o.ProcRoot == "" {
-		return "/proc"
-	}
-	return o.ProcRoot
 }

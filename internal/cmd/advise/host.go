@@ -5,24 +5,18 @@ import "github.com/backlogctl/backlogctl/hostfs"
 // HostReader reads what advise needs beyond an inspect snapshot.
 type HostReader interface {
 	// SoftnetDropped sums /proc/net/softnet_stat column 2 over CPUs.
-	SoftnetDropped(procRoot string) (uint64, error)
+	SoftnetDropped(roots hostfs.Roots) (uint64, error)
 	// Unit is the systemd unit pid runs in ("nginx.service"), or "".
-	Unit(procRoot string, pid int) (string, error)
+	Unit(roots hostfs.Roots, pid int) (string, error)
 	// MemTotal is the host's memory in bytes.
-	MemTotal(procRoot string) (uint64, error)
+	MemTotal(roots hostfs.Roots) (uint64, error)
 }
 
-// procHost reads them through hostfs, rooted at procRoot.
+// procHost reads them through hostfs, at the roots it is given.
 type procHost struct{}
 
-func (procHost) SoftnetDropped(procRoot string) (uint64, error) {
-	return hostfs.Roots{Proc: procRoot}.SoftnetDropped()
-}
+func (procHost) SoftnetDropped(roots hostfs.Roots) (uint64, error) { return roots.SoftnetDropped() }
 
-func (procHost) MemTotal(procRoot string) (uint64, error) {
-	return hostfs.Roots{Proc: procRoot}.MemTotal()
-}
+func (procHost) MemTotal(roots hostfs.Roots) (uint64, error) { return roots.MemTotal() }
 
-func (procHost) Unit(procRoot string, pid int) (string, error) {
-	return hostfs.Roots{Proc: procRoot}.Unit(pid)
-}
+func (procHost) Unit(roots hostfs.Roots, pid int) (string, error) { return roots.Unit(pid) }

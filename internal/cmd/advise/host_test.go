@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/backlogctl/backlogctl/hostfs"
 )
 
 func writeFile(t *testing.T, root, name, text string) {
@@ -27,16 +29,16 @@ func TestProcHost(t *testing.T) {
 	writeFile(t, root, "4242/cgroup", "0::/system.slice/haproxy.service\n")
 
 	var h procHost
-	if got, err := h.SoftnetDropped(root); err != nil || got != 18 {
+	if got, err := h.SoftnetDropped(hostfs.Roots{Proc: root}); err != nil || got != 18 {
 		t.Errorf("SoftnetDropped = %d, %v; want 18", got, err)
 	}
-	if got, err := h.MemTotal(root); err != nil || got != 16384000*1024 {
+	if got, err := h.MemTotal(hostfs.Roots{Proc: root}); err != nil || got != 16384000*1024 {
 		t.Errorf("MemTotal = %d, %v; want %d", got, err, 16384000*1024)
 	}
-	if got, err := h.Unit(root, 4242); err != nil || got != "haproxy.service" {
+	if got, err := h.Unit(hostfs.Roots{Proc: root}, 4242); err != nil || got != "haproxy.service" {
 		t.Errorf("Unit = %q, %v; want haproxy.service", got, err)
 	}
-	if _, err := h.Unit(root, 1); !os.IsNotExist(err) {
+	if _, err := h.Unit(hostfs.Roots{Proc: root}, 1); !os.IsNotExist(err) {
 		t.Errorf("Unit of a missing pid: %v, want not-exist", err)
 	}
 }

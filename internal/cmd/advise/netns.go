@@ -22,7 +22,7 @@ type multiReport struct {
 // "netns" field; --all-netns prints one report per namespace, each under
 // its label (JSON: {"namespaces": [...], "notes"}).
 func (o *Options) runNamespaces() error {
-	nss, notes, err := o.Namespaces.Namespaces(o.ProcRoot)
+	nss, notes, err := o.Namespaces.Namespaces(o.Roots)
 	if err != nil {
 		return err
 	}

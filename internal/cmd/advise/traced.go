@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/trace"
@@ -22,7 +23,7 @@ const (
 // with a warning means tracing was not possible: the caller has then only
 // waited the same time, and judges two samples instead.
 func (o *Options) traceWindow(ports []uint16) (*advise.TraceEvidence, string) {
-	ev, err := Trace(o.TraceWindow, TraceOptions{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports, Duration: o.Trace})
+	ev, err := Trace(o.TraceWindow, TraceOptions{Roots: o.Roots, Ports: ports, Duration: o.Trace})
 	if err != nil {
 		o.Sleep(o.Trace)
 		return nil, fmt.Sprintf("%s (%v): judging two samples %s apart instead", TraceUnavailable, err, o.Trace)
@@ -37,9 +38,9 @@ const TraceUnavailable = "eBPF tracing unavailable"
 // TraceOptions say what Trace traces: this namespace's listeners (on
 // Ports, if any) for Duration.
 type TraceOptions struct {
-	ProcRoot, SysRoot string
-	Ports             []uint16
-	Duration          time.Duration
+	Roots    hostfs.Roots
+	Ports    []uint16
+	Duration time.Duration
 }
 
 // Trace runs a traced window with window (trace.Observe, or a fake) and
@@ -47,9 +48,9 @@ type TraceOptions struct {
 // advise and tune.
 func Trace(window func(context.Context, trace.WindowOptions) (*trace.Window, error), o TraceOptions) (*advise.TraceEvidence, error) {
 	w, err := window(context.Background(), trace.WindowOptions{
-		Duration: o.Duration, Interval: traceReadInterval, Stall: traceStall, ProcRoot: o.ProcRoot,
+		Duration: o.Duration, Interval: traceReadInterval, Stall: traceStall, ProcRoot: o.Roots.Proc,
 		Gather: func() (*inspect.MultiSnapshot, error) {
-			return nsflag.Flags{}.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: o.Ports})
+			return nsflag.Flags{}.Gather(inspect.Options{Roots: o.Roots, Ports: o.Ports})
 		},
 	})
 	if err != nil {
@@ -115,10 +116,8 @@ func (o *Options) measuredSizing(in *advise.Input) {
 // StallOwners names the owners of stalled listeners the programs could not
 // (no accept() seen from them while tracing), from the final snapshot's
 // /proc scan, with their state now.
-func StallOwners(ev *advise.TraceEvidence, snap *inspect.Snapshot, procRoot string) {
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
+func StallOwners(ev *advise.TraceEvidence, snap *inspect.Snapshot, roots hostfs.Roots) {
+	procRoot := roots.WithDefaults().Proc
 	for i := range ev.Listeners {
 		t := &ev.Listeners[i]
 		if t.StallSeconds == 0 || len(t.StallOwners) > 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
@@ -23,9 +24,9 @@ import (
 
 // Options are check's inputs; tests fill them and call checkRun directly.
 type Options struct {
-	IO       *iostreams.IOStreams
-	ProcRoot string
-	SysRoot  string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots hostfs.Roots
 
 	Requires       []string
 	PolicyFile     string
@@ -174,7 +175,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
     --require counter.TcpExtListenOverflows==0`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Roots = f.Roots
 			opts.Set = func(name string) bool { return c.Flags().Changed(name) }
 			if err := opts.Complete(); err != nil {
 				return err
@@ -298,7 +299,7 @@ func needsProcesses(reqs []check.Requirement) bool {
 
 func checkRun(ctx context.Context, o *Options) error {
 	src := observe.Source{
-		ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: o.ports,
+		Roots: o.Roots, Ports: o.ports,
 		Processes: needsProcesses(o.requirements),
 	}
 	if ctx == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -51,7 +52,7 @@ type run struct {
 func runCheck(t *testing.T, watch func(context.Context, observe.Source, observe.ObserveOptions) (*check.Observation, error), args ...string) run {
 	t.Helper()
 	ios, _, stdout, stderr := iostreams.Test()
-	f := &cmdutil.Factory{IOStreams: ios, ProcRoot: "/nonexistent", SysRoot: "/nonexistent"}
+	f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Roots{Proc: "/nonexistent", Sys: "/nonexistent"}}
 	var got *Options
 	cmd := NewCmdCheck(f, func(o *Options) error {
 		got = o

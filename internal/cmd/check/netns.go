@@ -53,7 +53,7 @@ func (o *Options) observeSampled(ctx context.Context, src observe.Source) ([]lab
 		}
 		return []labelled{{inode: cur.Inode, obs: obs}}, nil, nil
 	}
-	nss, notes, err := o.Namespaces.Namespaces(src.ProcRoot)
+	nss, notes, err := o.Namespaces.Namespaces(src.Roots)
 	if err != nil {
 		return nil, nil, err
 	}

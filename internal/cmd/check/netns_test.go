@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -24,7 +25,7 @@ import (
 func runReal(t *testing.T, args ...string) run {
 	t.Helper()
 	ios, _, stdout, stderr := iostreams.Test()
-	f := &cmdutil.Factory{IOStreams: ios, ProcRoot: "/proc", SysRoot: "/proc/sys"}
+	f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Host()}
 	cmd := NewCmdCheck(f, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)

@@ -3,6 +3,7 @@ package check
 import (
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/changes"
 )
 
@@ -16,7 +17,7 @@ func adviseReasons(obs *check.Observation) check.Reasoner {
 	}
 	in := advise.Input{Now: advise.Sample{Snapshot: obs.Snapshot}}
 	var known bool
-	in.ChildNetns, known = changes.ChildNetns("", obs.Snapshot.Sysctls)
+	in.ChildNetns, known = changes.ChildNetns(hostfs.Roots{}, obs.Snapshot.Sysctls)
 	in.NetnsUnknown = !known
 	findings := advise.Advise(in)
 	return check.LookupReasons{Lookup: func(target string) (string, bool) {

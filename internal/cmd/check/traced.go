@@ -38,9 +38,9 @@ func (o *Options) startTrace(ctx context.Context) *tracing {
 	ready := make(chan struct{})
 	wo := trace.WindowOptions{
 		Duration: o.Observe, Interval: max(o.SampleInterval, minTraceInterval),
-		Stall: o.Stall, ProcRoot: o.ProcRoot,
+		Stall: o.Stall, ProcRoot: o.Roots.Proc,
 		Gather: func() (*inspect.MultiSnapshot, error) {
-			return o.Namespaces.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: o.ports})
+			return o.Namespaces.Gather(inspect.Options{Roots: o.Roots, Ports: o.ports})
 		},
 		Ready: func() { close(ready) },
 	}

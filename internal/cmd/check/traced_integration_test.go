@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -21,7 +22,7 @@ import (
 func tracedCheck(t *testing.T, during func(), args ...string) (*Report, error) {
 	t.Helper()
 	ios, _, stdout, stderr := iostreams.Test()
-	f := &cmdutil.Factory{IOStreams: ios, ProcRoot: "/proc", SysRoot: "/proc/sys"}
+	f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Host()}
 	cmd := NewCmdCheck(f, func(o *Options) error {
 		o.Trace = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
 			ready := wo.Ready

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -41,9 +42,9 @@ const (
 
 // Options are exporter's inputs; tests fill them and call exporterRun.
 type Options struct {
-	IO           *iostreams.IOStreams
-	ProcRoot     string
-	SysRoot      string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots        hostfs.Roots
 	Listen       string
 	MaxListeners int
 	Ports        []uint
@@ -147,7 +148,7 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
   curl -s 127.0.0.1:9597/metrics | grep backlogctl_listener_accept_queue`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Roots = f.Roots
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -200,10 +201,10 @@ func (o *Options) Validate() error {
 // Handler returns the exporter's HTTP handler: /metrics and /healthz only.
 func (o *Options) Handler() (http.Handler, error) {
 	ports, _ := cmdutil.Ports(o.Ports)
-	gatherOpts := inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports}
+	gatherOpts := inspect.Options{Roots: o.Roots, Ports: ports}
 	// Owners are looked up in the background after the first walk, so a
 	// scrape never waits for a /proc walk (hundreds of ms on a busy host).
-	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge, Background: true}
+	owners := &inspect.OwnerCache{Roots: o.Roots, MaxAge: ownersMaxAge, Background: true}
 	take := func() (*inspect.MultiSnapshot, error) {
 		if o.beforeSnapshot != nil {
 			o.beforeSnapshot()
@@ -267,7 +268,7 @@ func (o *Options) Handler() (http.Handler, error) {
 
 func exporterRun(ctx context.Context, o *Options) error {
 	// Resolve --netns once up front so a bad name fails before binding.
-	if _, _, err := o.Namespaces.Namespaces(o.ProcRoot); err != nil && !o.Namespaces.All {
+	if _, _, err := o.Namespaces.Namespaces(o.Roots); err != nil && !o.Namespaces.All {
 		return err
 	}
 	h, err := o.Handler()

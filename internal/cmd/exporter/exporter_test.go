@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -24,7 +25,7 @@ import (
 
 func newOpts() *Options {
 	ios, _, _, _ := iostreams.Test()
-	return &Options{IO: ios, ProcRoot: "/proc", Listen: "127.0.0.1:0", MaxListeners: 1000,
+	return &Options{IO: ios, Roots: hostfs.Host(), Listen: "127.0.0.1:0", MaxListeners: 1000,
 		IdleTimeout: DefaultIdleTimeout, MaxConnections: DefaultMaxConnections}
 }
 

@@ -30,7 +30,7 @@ func (o *Options) startTracer() (*tracer, string) {
 	if err != nil {
 		return nil, fmt.Sprintf("eBPF tracing unavailable (%v): serving the sampled metrics only, backlogctl_trace_up 0", err)
 	}
-	return &tracer{src: src, procRoot: o.ProcRoot}, ""
+	return &tracer{src: src, procRoot: o.Roots.Proc}, ""
 }
 
 // read is the scrape's metrics.TracedSource: the evidence since the

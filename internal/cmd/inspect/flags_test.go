@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmd/root"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -30,7 +31,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			ios, _, out, _ := iostreams.Test()
-			f := &cmdutil.Factory{IOStreams: ios, ProcRoot: "/proc", SysRoot: "/proc/sys"}
+			f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Host()}
 			cmd := root.NewCmdRoot(f)
 			cmd.SetArgs(tt.args)
 			err := cmd.Execute()

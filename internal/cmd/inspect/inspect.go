@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -15,10 +16,10 @@ import (
 
 // Options are inspect's inputs; tests fill them and call inspectRun directly.
 type Options struct {
-	IO       *iostreams.IOStreams
-	ProcRoot string
-	SysRoot  string
-	Ports    []uint
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots hostfs.Roots
+	Ports []uint
 	// PIDs, Processes and Addresses are --pid, --process and --address:
 	// listeners are filtered by them after gathering (filter.go).
 	PIDs        []int
@@ -112,7 +113,7 @@ entered) are reported as warnings or notes on stderr.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Roots = f.Roots
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -153,8 +154,7 @@ func inspectRun(o *Options) error {
 		return namespacesRun(o, ports)
 	}
 	snap, err := o.Gather(inspect.Options{
-		ProcRoot:  o.ProcRoot,
-		SysRoot:   o.SysRoot,
+		Roots:     o.Roots,
 		Ports:     ports,
 		Processes: !o.NoProcesses,
 	})

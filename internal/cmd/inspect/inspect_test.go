@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -175,11 +176,11 @@ func TestTableAbsent(t *testing.T) {
 }
 
 func TestOptionsReachGather(t *testing.T) {
-	_, _, got, err := run(t, Options{Output: "json", Ports: []uint{443, 80}, NoProcesses: true, ProcRoot: "/p", SysRoot: "/s"}, false)
+	_, _, got, err := run(t, Options{Output: "json", Ports: []uint{443, 80}, NoProcesses: true, Roots: hostfs.Roots{Proc: "/p", Sys: "/s"}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := inspect.Options{ProcRoot: "/p", SysRoot: "/s", Ports: []uint16{443, 80}, Processes: false}
+	want := inspect.Options{Roots: hostfs.Roots{Proc: "/p", Sys: "/s"}, Ports: []uint16{443, 80}, Processes: false}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(inspect.Options{})); diff != "" {
 		t.Errorf("Gather options (-want +got):\n%s", diff)
 	}

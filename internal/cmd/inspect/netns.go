@@ -14,8 +14,7 @@ import (
 // --netns, and {"time","namespaces":[...],"notes"} for --all-netns.
 func namespacesRun(o *Options, ports []uint16) error {
 	m, err := o.Namespaces.Gather(inspect.Options{
-		ProcRoot:  o.ProcRoot,
-		SysRoot:   o.SysRoot,
+		Roots:     o.Roots,
 		Ports:     ports,
 		Processes: !o.NoProcesses,
 	})

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -18,7 +19,7 @@ import (
 func runInspect(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
-	f := &cmdutil.Factory{IOStreams: ios, ProcRoot: "/proc", SysRoot: "/proc/sys"}
+	f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Host()}
 	cmd := NewCmdInspect(f, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(out)

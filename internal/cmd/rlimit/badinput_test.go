@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmd/root"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -50,7 +51,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tt.args, func(t *testing.T) {
 			dir := t.TempDir()
 			io, _, out, _ := iostreams.Test()
-			f := &cmdutil.Factory{IOStreams: io, ProcRoot: "testdata/proc", SysRoot: "testdata/sys"}
+			f := &cmdutil.Factory{IOStreams: io, Roots: hostfs.Roots{Proc: "testdata/proc", Sys: "testdata/sys"}}
 			cmd := root.NewCmdRoot(f)
 			args := strings.Fields(tt.args)
 			if args[1] == "set" { // never the real /etc/systemd/system

@@ -21,14 +21,14 @@ import (
 // owner), their limits and usage, and the ports they listen on.
 func gather(o *Options) (*rlimit.Report, error) {
 	rep := &rlimit.Report{Processes: []rlimit.Process{}}
-	if nr, err := sysctl.NewFS(o.SysRoot).ReadInt("fs.nr_open"); err == nil {
+	if nr, err := sysctl.NewFS(o.Roots.Sys).ReadInt("fs.nr_open"); err == nil {
 		rep.NrOpen = &nr
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		rep.Warnings = append(rep.Warnings, err.Error())
 	}
 
 	owners := len(o.PIDs) == 0
-	ls, warnings, err := o.listeners(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Processes: owners})
+	ls, warnings, err := o.listeners(inspect.Options{Roots: o.Roots, Processes: owners})
 	var exit *cmdutil.ExitError // a namespace flag that names nothing
 	if errors.As(err, &exit) {
 		return nil, err
@@ -51,9 +51,9 @@ func gather(o *Options) (*rlimit.Report, error) {
 	}
 	var unreadable []string
 	for _, pid := range pids {
-		p, err := rlimit.ReadProcess(o.ProcRoot, pid)
+		p, err := rlimit.ReadProcess(o.Roots, pid)
 		var gone *rlimit.NoProcessError
-		if owners && (errors.As(err, &gone) || err != nil && exited(o.ProcRoot, pid)) {
+		if owners && (errors.As(err, &gone) || err != nil && exited(o.Roots.Proc, pid)) {
 			continue // exited since the dump (or while its files were read)
 		}
 		if err != nil {
@@ -104,7 +104,7 @@ func (o *Options) listeners(opts inspect.Options) ([]inspect.Listener, []string,
 	if !o.Namespaces.Set() {
 		return o.Listeners(opts)
 	}
-	nss, warnings, err := o.Namespaces.Namespaces(o.ProcRoot)
+	nss, warnings, err := o.Namespaces.Namespaces(o.Roots)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,7 +123,7 @@ func (o *Options) listeners(opts inspect.Options) ([]inspect.Listener, []string,
 	}
 	warnings = append(warnings, notes...)
 	if opts.Processes {
-		warn, err := inspect.FindOwners(o.ProcRoot, all)
+		warn, err := inspect.FindOwners(o.Roots, all)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -142,7 +142,7 @@ func dumpListeners(opts inspect.Options) ([]inspect.Listener, []string, error) {
 	if err != nil || !opts.Processes {
 		return ls, nil, err
 	}
-	warn, err := inspect.FindOwners(opts.ProcRoot, ls)
+	warn, err := inspect.FindOwners(opts.Roots, ls)
 	if err != nil {
 		return nil, nil, err
 	}

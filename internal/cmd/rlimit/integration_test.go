@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/rlimit"
@@ -31,7 +32,7 @@ func TestListListenerOwnedByChild(t *testing.T) {
 	listener.Close()
 
 	io, _, out, _ := iostreams.Test()
-	o := &Options{IO: io, ProcRoot: "/proc", SysRoot: "/proc/sys", Output: "json", Listeners: dumpListeners}
+	o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", Listeners: dumpListeners}
 	if err := listRun(o); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -28,7 +29,7 @@ func TestListNginxAtLimitExitsOne(t *testing.T) {
 	var err error
 	nstest.Eventually(t, 10*time.Second, "the worker at its limit", func() bool {
 		io, _, out, _ := iostreams.Test()
-		o := &Options{IO: io, ProcRoot: "/proc", SysRoot: "/proc/sys", Output: "json", PIDs: workers, Listeners: dumpListeners}
+		o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", PIDs: workers, Listeners: dumpListeners}
 		err = listRun(o)
 		rep = rlimit.Report{}
 		if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
@@ -55,7 +56,7 @@ func TestListServerAtPrlimitIsExact(t *testing.T) {
 	}
 	srv := nstest.StartAtNofileLimit(t, 64, 100)
 	io, _, out, _ := iostreams.Test()
-	o := &Options{IO: io, ProcRoot: "/proc", SysRoot: "/proc/sys", Output: "json", PIDs: []int{srv.PID()}, Listeners: dumpListeners}
+	o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", PIDs: []int{srv.PID()}, Listeners: dumpListeners}
 	err := listRun(o)
 	var rep rlimit.Report
 	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -16,11 +17,11 @@ import (
 
 // Options are the listing's inputs; tests fill them and call listRun directly.
 type Options struct {
-	IO       *iostreams.IOStreams
-	ProcRoot string
-	SysRoot  string
-	PIDs     []int
-	Output   string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots  hostfs.Roots
+	PIDs   []int
+	Output string
 	// Namespaces are --netns and --all-netns: find the owners of the
 	// listeners in other network namespaces.
 	Namespaces nsflag.Flags
@@ -89,7 +90,7 @@ could not be read.`,
   backlogctl rlimit set --systemd-unit nginx --nofile 65536:65536 --write`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Roots = f.Roots
 			if err := opts.Validate(); err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -37,7 +38,7 @@ func fakeListeners(owners *bool) func(inspect.Options) ([]inspect.Listener, []st
 
 func listOpts() (*Options, *bytes.Buffer, *bytes.Buffer) {
 	io, _, out, errOut := iostreams.Test()
-	return &Options{IO: io, ProcRoot: "testdata/proc", SysRoot: "testdata/sys", Output: "table"}, out, errOut
+	return &Options{IO: io, Roots: hostfs.Roots{Proc: "testdata/proc", Sys: "testdata/sys"}, Output: "table"}, out, errOut
 }
 
 func TestListOwnersTable(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
@@ -16,9 +17,9 @@ import (
 
 // SetOptions are `rlimit set`'s inputs; tests fill them and call setRun.
 type SetOptions struct {
-	IO       *iostreams.IOStreams
-	ProcRoot string
-	SysRoot  string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots hostfs.Roots
 	// PID is 0 when --pid was not given.
 	PID        int
 	PIDGiven   bool
@@ -33,7 +34,7 @@ type SetOptions struct {
 	Namespaces nsflag.Flags
 
 	// Set changes a process's RLIMIT_NOFILE and verifies it; replaced in tests.
-	Set func(procRoot string, pid int, want rlimit.Nofile) (rlimit.Nofile, error)
+	Set func(roots hostfs.Roots, pid int, want rlimit.Nofile) (rlimit.Nofile, error)
 
 	request rlimit.Request
 	unit    string
@@ -109,7 +110,7 @@ changed on exit 2 or 3.`,
   backlogctl rlimit set --pid 4242 --systemd-unit nginx --nofile 65536 --write`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Roots = f.Roots
 			opts.PIDGiven = c.Flags().Changed("pid")
 			if err := opts.Validate(); err != nil {
 				return err
@@ -188,7 +189,7 @@ func (o *SetOptions) Validate() error {
 
 func setRun(o *SetOptions) error {
 	var nrOpen int64
-	if v, err := sysctl.NewFS(o.SysRoot).ReadInt("fs.nr_open"); err == nil {
+	if v, err := sysctl.NewFS(o.Roots.Sys).ReadInt("fs.nr_open"); err == nil {
 		nrOpen = v
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return cmdutil.EnvError(err)
@@ -198,7 +199,7 @@ func setRun(o *SetOptions) error {
 	res := SetResult{}
 	var target, current rlimit.Nofile
 	if o.PIDGiven {
-		proc, err := rlimit.ReadProcess(o.ProcRoot, o.PID)
+		proc, err := rlimit.ReadProcess(o.Roots, o.PID)
 		if err != nil {
 			return cmdutil.EnvError(err)
 		}
@@ -229,7 +230,7 @@ func setRun(o *SetOptions) error {
 	}
 
 	if o.PIDGiven {
-		prev, err := o.Set(o.ProcRoot, o.PID, target)
+		prev, err := o.Set(o.Roots, o.PID, target)
 		if err != nil {
 			return cmdutil.EnvError(err)
 		}
@@ -238,7 +239,7 @@ func setRun(o *SetOptions) error {
 	if o.Write {
 		if _, err := rlimit.WriteDropIn(o.SystemdDir, o.unit, persistent); err != nil {
 			if res.Previous != nil {
-				if _, rerr := o.Set(o.ProcRoot, o.PID, *res.Previous); rerr != nil {
+				if _, rerr := o.Set(o.Roots, o.PID, *res.Previous); rerr != nil {
 					return cmdutil.EnvError(fmt.Errorf("%w; restoring pid %d's previous limits also failed: %v", err, o.PID, rerr))
 				}
 				return cmdutil.EnvError(fmt.Errorf("%w (pid %d's previous limits were restored)", err, o.PID))

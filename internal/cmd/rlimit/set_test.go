@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/rlimit"
@@ -28,9 +29,9 @@ func setOpts(t *testing.T, err error) (*SetOptions, *[]setCall, *bytes.Buffer, *
 	t.Helper()
 	io, _, out, errOut := iostreams.Test()
 	calls := &[]setCall{}
-	o := &SetOptions{IO: io, ProcRoot: "testdata/proc", SysRoot: "testdata/sys", Output: "table",
+	o := &SetOptions{IO: io, Roots: hostfs.Roots{Proc: "testdata/proc", Sys: "testdata/sys"}, Output: "table",
 		SystemdDir: t.TempDir(),
-		Set: func(_ string, pid int, want rlimit.Nofile) (rlimit.Nofile, error) {
+		Set: func(_ hostfs.Roots, pid int, want rlimit.Nofile) (rlimit.Nofile, error) {
 			*calls = append(*calls, setCall{pid, want})
 			return rlimit.Nofile{Soft: 1024, Hard: 4096}, err
 		}}
@@ -144,7 +145,7 @@ func TestSetRealChildProcess(t *testing.T) {
 	child := startSleep(t, 1024, 4096)
 	pid := child.Process.Pid
 	io, _, out, _ := iostreams.Test()
-	o := &SetOptions{IO: io, ProcRoot: "/proc", SysRoot: "/proc/sys", Output: "json", Set: rlimit.Set,
+	o := &SetOptions{IO: io, Roots: hostfs.Host(), Output: "json", Set: rlimit.Set,
 		PID: pid, PIDGiven: true, Nofile: "3000:3500", SystemdDir: t.TempDir()}
 	// The hard limit goes down from 4096: refused without --allow-lower.
 	if err := run(o); cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "hard limit from 4096 to 3500 without --allow-lower") {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 )
@@ -26,7 +27,7 @@ func cobraInternal(c *cobra.Command) bool {
 func testRoot(t *testing.T) (*cobra.Command, *iostreams.IOStreams) {
 	t.Helper()
 	ios, _, _, _ := iostreams.Test()
-	f := &cmdutil.Factory{IOStreams: ios, ProcRoot: t.TempDir(), SysRoot: t.TempDir(), Version: "1.2.3", Commit: "abc", Date: "2026-11-23"}
+	f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Roots{Proc: t.TempDir(), Sys: t.TempDir()}, Version: "1.2.3", Commit: "abc", Date: "2026-11-23"}
 	return NewCmdRoot(f), ios
 }
 

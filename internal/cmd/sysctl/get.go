@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
@@ -16,9 +17,9 @@ import (
 
 // GetOptions are get's inputs; tests fill them and call getRun directly.
 type GetOptions struct {
-	IO         *iostreams.IOStreams
-	SysRoot    string
-	ProcRoot   string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots      hostfs.Roots
 	Namespaces nsflag.Flags
 	Keys       []string
 	ValuesOnly bool
@@ -50,7 +51,7 @@ under a "LABEL:" line (JSON: {"namespaces": [{"netns", "values"}], "notes"}).`,
   backlogctl sysctl get --all-netns somaxconn
   backlogctl sysctl get --force net.ipv4.ip_local_port_range`,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.SysRoot, opts.ProcRoot, opts.Keys = f.SysRoot, f.ProcRoot, args
+			opts.Roots, opts.Keys = f.Roots, args
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -130,7 +131,7 @@ func getRun(o *GetOptions) error {
 // readValues reads the keys where the calling thread is; the keys that
 // could be read are returned beside the error for the rest.
 func readValues(o *GetOptions) ([]Value, error) {
-	sys := sysctl.NewFS(o.SysRoot)
+	sys := sysctl.NewFS(o.Roots.Sys)
 	all := len(o.Keys) == 0
 	vals := []Value{}
 	var failed []string

@@ -29,7 +29,7 @@ type getAllReport struct {
 // --netns prints as get does without it; --all-netns prints each namespace
 // under its label.
 func getIn(o *GetOptions) error {
-	nss, notes, err := o.Namespaces.Namespaces(o.ProcRoot)
+	nss, notes, err := o.Namespaces.Namespaces(o.Roots)
 	if err != nil {
 		return err
 	}
@@ -113,5 +113,5 @@ func checkWriteNamespaces(o *SetOptions) error {
 // the record of the change names that namespace and tune --rollback
 // restores it there.
 func setIn(o *SetOptions) error {
-	return o.Namespaces.RunInside(o.ProcRoot, o.IO.In, o.IO.Out, o.IO.ErrOut)
+	return o.Namespaces.RunInside(o.Roots, o.IO.In, o.IO.Out, o.IO.ErrOut)
 }

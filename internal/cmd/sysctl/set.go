@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
@@ -15,9 +16,9 @@ import (
 
 // SetOptions are set's inputs; tests fill them and call setRun directly.
 type SetOptions struct {
-	IO          *iostreams.IOStreams
-	SysRoot     string
-	ProcRoot    string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots       hostfs.Roots
 	Namespaces  nsflag.Flags
 	Assignments []string
 	Force       bool
@@ -81,7 +82,7 @@ names the one namespace it changes.`,
   sudo backlogctl tune --rollback --yes   # undo the last set`,
 		Args: cmdutil.MinimumArgs(1, "KEY=VALUE"),
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.SysRoot, opts.ProcRoot, opts.Assignments = f.SysRoot, f.ProcRoot, args
+			opts.Roots, opts.Assignments = f.Roots, args
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -145,7 +146,7 @@ func setHere(o *SetOptions) error {
 	if err != nil {
 		return cmdutil.EnvError(err)
 	}
-	sys := sysctl.NewFS(o.SysRoot)
+	sys := sysctl.NewFS(o.Roots.Sys)
 	txn, err := sys.Prepare(o.settings)
 	if err != nil {
 		if sysctl.IsBadInput(err) {
@@ -164,7 +165,7 @@ func setHere(o *SetOptions) error {
 			return cmdutil.LoweringError(low)
 		}
 	}
-	netns, _ := sysctl.NetnsInode(o.ProcRoot) // 0: unknown, rollback does not check
+	netns, _ := sysctl.NetnsInode(o.Roots.Proc) // 0: unknown, rollback does not check
 	// From the record to the end, a termination signal waits for the write
 	// in progress, then everything written is restored.
 	guard := cmdutil.DeferSignals()

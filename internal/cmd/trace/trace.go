@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -31,9 +32,9 @@ type Source = trace.Source
 
 // Options are trace's inputs; tests fill them and call traceRun.
 type Options struct {
-	IO       *iostreams.IOStreams
-	ProcRoot string
-	SysRoot  string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots    hostfs.Roots
 	Duration time.Duration
 	Interval time.Duration
 	Stall    time.Duration
@@ -135,7 +136,7 @@ The programs and their maps are removed on exit, Ctrl-C, SIGTERM or error.`,
   backlogctl trace --check`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Roots = f.Roots
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -203,7 +204,7 @@ func traceRun(ctx context.Context, o *Options) error {
 	defer src.Close()
 	ports, _ := cmdutil.Ports(o.Ports)
 	// The baseline dump also gives every existing listener its cookie.
-	base, err := o.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports})
+	base, err := o.Gather(inspect.Options{Roots: o.Roots, Ports: ports})
 	if err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func traceRun(ctx context.Context, o *Options) error {
 	// A listener that holds connections but has taken none while traced (a
 	// stopped or stuck server: the case a stall is about) has no accepting
 	// process to name, so its owners are looked up the same way, only then.
-	owners := &inspect.OwnerCache{ProcRoot: o.ProcRoot, MaxAge: ownersMaxAge, Background: true}
+	owners := &inspect.OwnerCache{Roots: o.Roots, MaxAge: ownersMaxAge, Background: true}
 	out := newPrinter(o)
 	ticker := time.NewTicker(o.Interval)
 	defer ticker.Stop()
@@ -264,7 +265,7 @@ func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Basel
 	if err != nil {
 		return nil, cmdutil.EnvError(fmt.Errorf("trace: %w", err))
 	}
-	now, err := o.Gather(inspect.Options{ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Ports: ports})
+	now, err := o.Gather(inspect.Options{Roots: o.Roots, Ports: ports})
 	if err != nil {
 		return nil, err
 	}
@@ -277,10 +278,10 @@ func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Basel
 			now.Notes = append(now.Notes, warn)
 		}
 	}
-	states := trace.OwnerStates(o.ProcRoot, trace.OwnerPIDs(ev, now))
+	states := trace.OwnerStates(o.Roots.Proc, trace.OwnerPIDs(ev, now))
 	r := trace.Join(ev, trace.JoinInput{Base: base, Now: now, Stall: o.Stall, States: states})
 	r.Notes = now.Notes
-	r.Tracer = trace.Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: trace.SelfRSS(o.ProcRoot)}
+	r.Tracer = trace.Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: trace.SelfRSS(o.Roots.Proc)}
 	return r, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -28,7 +29,7 @@ func (f *fakeSource) Close() error                       { f.closed++; return ni
 
 func testOptions(t *testing.T, src *fakeSource, gather func(inspect.Options) (*inspect.MultiSnapshot, error)) (*Options, *strings.Builder, *strings.Builder) {
 	ios, _, _, _ := iostreams.Test()
-	o := &Options{IO: ios, ProcRoot: t.TempDir(), Interval: 10 * time.Millisecond, Duration: 35 * time.Millisecond,
+	o := &Options{IO: ios, Roots: hostfs.Roots{Proc: t.TempDir()}, Interval: 10 * time.Millisecond, Duration: 35 * time.Millisecond,
 		Stall: time.Second, Output: "json",
 		Start:  func() (Source, error) { return src, nil },
 		Gather: gather}

@@ -12,8 +12,8 @@ import (
 
 // applyRun plans, shows the diff and, with --apply, makes the changes.
 func applyRun(o *Options) error {
-	fs := sysctl.NewFS(o.SysRoot)
-	netns, _ := sysctl.NetnsInode(o.ProcRoot) // 0: shown as plain "netns"
+	fs := sysctl.NewFS(o.Roots.Sys)
+	netns, _ := sysctl.NetnsInode(o.Roots.Proc) // 0: shown as plain "netns"
 	if o.Apply {
 		lock, err := sysctl.AcquireLock(o.StateDir)
 		if err != nil {

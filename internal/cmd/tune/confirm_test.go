@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/sysctl"
@@ -28,7 +29,7 @@ func TestConfirmOnTerminal(t *testing.T) {
 			ios.SetStdinTTY(true)
 			in.WriteString(tt.answer)
 			o := &Options{
-				IO: ios, SysRoot: sys, ProcRoot: sysctltest.Proc(t, "1"),
+				IO: ios, Roots: hostfs.Roots{Sys: sys, Proc: sysctltest.Proc(t, "1")},
 				Sets: []string{"netdev_max_backlog=2000"}, Apply: true, Output: "table",
 				StateDir: filepath.Join(t.TempDir(), "state"),
 			}
@@ -69,7 +70,7 @@ func TestRollbackAfterCrashMidApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	ios, _, _, _ := iostreams.Test()
-	o := &Options{IO: ios, SysRoot: sys, ProcRoot: sysctltest.Proc(t, "1"), Rollback: true, Yes: true, Output: "table", StateDir: stateDir}
+	o := &Options{IO: ios, Roots: hostfs.Roots{Sys: sys, Proc: sysctltest.Proc(t, "1")}, Rollback: true, Yes: true, Output: "table", StateDir: stateDir}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestRollbackRefusesOtherNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	ios, _, _, _ := iostreams.Test()
-	o := &Options{IO: ios, SysRoot: sys, ProcRoot: sysctltest.Proc(t, "222"), Rollback: true, Yes: true, Output: "table", StateDir: stateDir}
+	o := &Options{IO: ios, Roots: hostfs.Roots{Sys: sys, Proc: sysctltest.Proc(t, "222")}, Rollback: true, Yes: true, Output: "table", StateDir: stateDir}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestBootNetnsWarning(t *testing.T) {
 	if err := os.Symlink("net:[111]", filepath.Join(proc, "1/ns/net")); err != nil {
 		t.Fatal(err)
 	}
-	o := &Options{ProcRoot: proc, PersistFile: "/etc/sysctl.d/90-backlogctl.conf"}
+	o := &Options{Roots: hostfs.Roots{Proc: proc}, PersistFile: "/etc/sysctl.d/90-backlogctl.conf"}
 	netns := advise.Plan{Changes: []advise.Change{{Key: "net.core.somaxconn", Scope: sysctl.ScopeNetns}}}
 	global := advise.Plan{Changes: []advise.Change{{Key: "fs.nr_open", Scope: sysctl.ScopeGlobal}}}
 	if got := bootNetnsWarning(o, netns); len(got) != 1 || !strings.Contains(got[0], "init's netns:[111]") {
@@ -129,18 +130,18 @@ func TestBootNetnsWarning(t *testing.T) {
 	if got := bootNetnsWarning(o, global); len(got) != 0 {
 		t.Errorf("global keys only: %q; want no warning", got)
 	}
-	o.ProcRoot = sysctltest.Proc(t, "111")
-	if err := os.MkdirAll(filepath.Join(o.ProcRoot, "1/ns"), 0o755); err != nil {
+	o.Roots.Proc = sysctltest.Proc(t, "111")
+	if err := os.MkdirAll(filepath.Join(o.Roots.Proc, "1/ns"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("net:[111]", filepath.Join(o.ProcRoot, "1/ns/net")); err != nil {
+	if err := os.Symlink("net:[111]", filepath.Join(o.Roots.Proc, "1/ns/net")); err != nil {
 		t.Fatal(err)
 	}
 	if got := bootNetnsWarning(o, netns); len(got) != 0 {
 		t.Errorf("from init's own namespace: %q; want no warning", got)
 	}
 	// /proc/1/ns/net unreadable (hidepid, another pid namespace): say so.
-	o.ProcRoot = sysctltest.Proc(t, "111")
+	o.Roots.Proc = sysctltest.Proc(t, "111")
 	if got := bootNetnsWarning(o, netns); len(got) != 1 || !strings.Contains(got[0], "cannot tell whether this is the host's network namespace") {
 		t.Errorf("without /proc/1/ns/net: %q; want one warning saying it cannot tell", got)
 	}

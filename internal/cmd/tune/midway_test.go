@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -97,7 +98,7 @@ func TestPersistDirCheckedBeforeApply(t *testing.T) {
 	sys := sysctltest.Tree(t, sysctltest.Base())
 	ios, _, _, _ := iostreams.Test()
 	o := &Options{
-		IO: ios, SysRoot: sys, Output: "table", StateDir: t.TempDir(), Apply: true, Yes: true,
+		IO: ios, Roots: hostfs.Roots{Sys: sys}, Output: "table", StateDir: t.TempDir(), Apply: true, Yes: true,
 		Sets: []string{"netdev_max_backlog=2000"}, PersistFile: filepath.Join(t.TempDir(), "missing", "90-backlogctl.conf"),
 	}
 	if err := o.Validate(); err != nil {

@@ -72,10 +72,10 @@ func bootNetnsWarning(o *Options, plan advise.Plan) []string {
 	if !slices.ContainsFunc(plan.Changes, func(c advise.Change) bool { return c.Scope == sysctl.ScopeNetns }) {
 		return nil
 	}
-	self, err := sysctl.NetnsInode(o.ProcRoot)
+	self, err := sysctl.NetnsInode(o.Roots.Proc)
 	if err == nil {
 		var boot uint64
-		if boot, err = sysctl.NetnsInodeOf(o.ProcRoot, "1"); err == nil {
+		if boot, err = sysctl.NetnsInodeOf(o.Roots.Proc, "1"); err == nil {
 			if self == boot {
 				return nil
 			}

@@ -33,7 +33,7 @@ func (o *Options) evidence() (advise.Input, error) {
 	if o.input != nil {
 		return *o.input, nil
 	}
-	g := adviseCmd.NewGatherOptions(o.ProcRoot, o.SysRoot, o.StateDir, o.Interval)
+	g := adviseCmd.NewGatherOptions(o.Roots, o.StateDir, o.Interval)
 	g.Trace, g.TraceWindow = o.Trace, o.TraceWindow
 	if g.TraceWindow == nil {
 		g.TraceWindow = trace.Observe

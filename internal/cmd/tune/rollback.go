@@ -19,8 +19,8 @@ import (
 // last change. It restores every value it can: one it cannot stays owed in
 // the record, for the next --rollback to try again.
 func rollbackRun(o *Options) error {
-	sys := sysctl.NewFS(o.SysRoot)
-	netns, _ := sysctl.NetnsInode(o.ProcRoot)
+	sys := sysctl.NewFS(o.Roots.Sys)
+	netns, _ := sysctl.NetnsInode(o.Roots.Proc)
 	lock, err := sysctl.AcquireLock(o.StateDir)
 	if err != nil {
 		return cmdutil.EnvError(err)

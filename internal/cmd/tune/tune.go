@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
@@ -21,9 +22,9 @@ import (
 
 // Options are tune's inputs; tests fill them and call tuneRun directly.
 type Options struct {
-	IO       *iostreams.IOStreams
-	ProcRoot string
-	SysRoot  string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots hostfs.Roots
 
 	Profile    string
 	Sets       []string
@@ -178,7 +179,7 @@ names the one namespace it changes.`,
   sudo backlogctl tune --netns /proc/4242/ns/net --set somaxconn=8192 --apply --yes`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot, opts.SysRoot = f.ProcRoot, f.SysRoot
+			opts.Roots = f.Roots
 			opts.Search = searchFromEnv()
 			opts.IntervalSet = c.Flags().Changed("interval")
 			if err := checkNamespaces(namespaces); err != nil {
@@ -192,7 +193,7 @@ names the one namespace it changes.`,
 			}
 			if namespaces.Netns != "" {
 				// The whole run, its record and a rollback belong to it.
-				return namespaces.RunInside(opts.ProcRoot, opts.IO.In, opts.IO.Out, opts.IO.ErrOut)
+				return namespaces.RunInside(opts.Roots, opts.IO.In, opts.IO.Out, opts.IO.ErrOut)
 			}
 			return tuneRun(opts)
 		},

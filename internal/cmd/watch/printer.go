@@ -127,7 +127,7 @@ func (p *printer) summary(w *watcher) error {
 		return p.buf.Flush()
 	}
 	var peaks []Peak
-	for _, t := range w.targets {
+	for _, t := range w.targets() {
 		peaks = append(peaks, t.runPeaks()...)
 	}
 	slices.SortFunc(peaks, func(a, b Peak) int {

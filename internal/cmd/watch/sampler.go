@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
@@ -16,10 +17,10 @@ import (
 // target is one namespace being watched: its own sock_diag socket (opened
 // inside it, so dumps need no setns), and what the samples have seen.
 type target struct {
-	ns       *netns.Namespace // nil: the namespace we run in
-	procRoot string
-	dumper   *inspect.Dumper
-	sampler  *inspect.Sampler
+	ns      *netns.Namespace // nil: the namespace we run in
+	roots   hostfs.Roots
+	dumper  *inspect.Dumper
+	sampler *inspect.Sampler
 	// synEvery: every how many samples the SYN queue is recounted.
 	synEvery int
 	n        int
@@ -42,8 +43,8 @@ type target struct {
 
 // newTarget opens the dumper (inside ns, if any) and takes the first sample,
 // which is the baseline for the first interval's rates.
-func newTarget(ns *netns.Namespace, procRoot string, ports []uint16, synEvery int) (*target, error) {
-	t := &target{ns: ns, procRoot: procRoot, synEvery: max(synEvery, 1),
+func newTarget(ns *netns.Namespace, roots hostfs.Roots, ports []uint16, synEvery int) (*target, error) {
+	t := &target{ns: ns, roots: roots.WithDefaults(), synEvery: max(synEvery, 1),
 		prevDrops: map[uint32]uint32{}, spareDrops: map[uint32]uint32{}}
 	open := func() error {
 		var err error
@@ -110,11 +111,11 @@ func (t *target) counters() (map[string]uint64, error) {
 	var all map[string]uint64
 	var err error
 	if t.ns == nil {
-		all, err = inspect.ReadNetstat(t.procRoot)
+		all, err = inspect.ReadNetstat(t.roots.Proc)
 	} else {
 		err = netns.Do(t.ns.Path, func() error {
 			var rerr error
-			all, rerr = inspect.ReadNetstat(filepath.Join(t.procRoot, "thread-self"))
+			all, rerr = inspect.ReadNetstat(filepath.Join(t.roots.Proc, "thread-self"))
 			return rerr
 		})
 	}
@@ -147,7 +148,7 @@ func (t *target) report(now time.Time, processes bool) (*Report, error) {
 	}
 	if processes {
 		snap := &inspect.Snapshot{Listeners: ls}
-		inspect.AttachProcesses(t.procRoot, snap)
+		inspect.AttachProcesses(t.roots, snap)
 		r.Warnings = snap.Warnings
 	}
 	drops := t.spareDrops

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/trace"
@@ -91,7 +92,7 @@ func TestWatchTraceRefused(t *testing.T) {
 	}
 	out := &syncBuffer{}
 	ios.Out = out
-	o.IO, o.ProcRoot = ios, "/proc"
+	o.IO, o.Roots = ios, hostfs.Host()
 	if err := watchRun(t.Context(), o); err != nil {
 		t.Fatal(err)
 	}

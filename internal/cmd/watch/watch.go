@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
@@ -30,8 +31,9 @@ const (
 
 // Options are watch's inputs; tests fill them and call watchRun.
 type Options struct {
-	IO             *iostreams.IOStreams
-	ProcRoot       string
+	IO *iostreams.IOStreams
+	// Roots are where the host is read from: the factory's.
+	Roots          hostfs.Roots
 	Interval       time.Duration
 	SampleInterval time.Duration
 	// SynSampleInterval is how often the SYN queue is recounted.
@@ -105,7 +107,7 @@ so and watch shows the sampled peaks.`,
   backlogctl watch -o json | jq -c '.listeners[] | select(.peak_fill > 0.8) | {port, peak_accept_queue, accept_queue_max}'`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.ProcRoot = f.ProcRoot
+			opts.Roots = f.Roots
 			if err := opts.Validate(); err != nil {
 				return err
 			}

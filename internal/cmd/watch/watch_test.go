@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -40,14 +41,17 @@ func (b *syncBuffer) String() string {
 
 // reports parses the JSON Lines written so far (a line still being written
 // is left for later).
-func reports(t *testing.T, out string) []Report {
+func reports(t *testing.T, out string) []Report { t.Helper(); return jsonLines[Report](t, out) }
+
+// jsonLines decodes every complete line of out as one T.
+func jsonLines[T any](t *testing.T, out string) []T {
 	t.Helper()
-	var rs []Report
+	var rs []T
 	for _, line := range strings.SplitAfter(out, "\n") {
 		if !strings.HasSuffix(line, "\n") {
 			break
 		}
-		var r Report
+		var r T
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("not a JSON line: %v: %q", err, line)
 		}
@@ -60,8 +64,8 @@ func reports(t *testing.T, out string) []Report {
 func startWatch(o *Options) (out *syncBuffer, stop func() error) {
 	ios, _, _, _ := iostreams.Test()
 	out = &syncBuffer{}
-	ios.Out = out
-	o.IO, o.ProcRoot = ios, "/proc"
+	ios.Out, ios.ErrOut = out, &syncBuffer{} // ErrOut: read with o.IO.ErrOut.(*syncBuffer)
+	o.IO, o.Roots = ios, hostfs.Host()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- watchRun(ctx, o) }()
@@ -304,7 +308,7 @@ func runWatch(t *testing.T, o *Options) string {
 		t.Fatal(err)
 	}
 	ios, _, out, _ := iostreams.Test()
-	o.IO, o.ProcRoot = ios, "/proc"
+	o.IO, o.Roots = ios, hostfs.Host()
 	if err := watchRun(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}

@@ -9,55 +9,45 @@ import (
 	"github.com/backlogctl/backlogctl/netns"
 )
 
-// watcher samples every target namespace.
+// watcher samples every target namespace through netns.Kept, the fan-out
+// over namespaces opened once: each target's sock_diag socket is made
+// inside its namespace when the watch starts, and every sample visits the
+// targets without entering a namespace again.
 type watcher struct {
-	targets []*target
-	all     bool
+	kept *netns.Kept[*target]
+	all  bool
 	// notes say which namespaces were dropped since the last print.
 	notes []string
 }
 
 func newWatcher(o *Options) (*watcher, error) {
 	ports, _ := cmdutil.Ports(o.Ports)
-	nss, notes, err := o.Namespaces.Namespaces(o.ProcRoot)
+	nss, notes, err := o.Namespaces.Namespaces(o.Roots)
 	if err != nil {
 		return nil, err
 	}
 	w := &watcher{all: o.Namespaces.All, notes: notes}
-	if nss == nil {
-		t, err := newTarget(nil, o.ProcRoot, ports, o.synEvery())
-		if err != nil {
-			return nil, cmdutil.EnvError(err)
-		}
-		w.targets = []*target{t}
-		return w, nil
-	}
-	// The one fan-out: a namespace that cannot be opened is a note.
-	var firstErr error
-	skipped := netns.Each(nss, func(ns netns.Namespace) error {
-		t, err := newTarget(&ns, o.ProcRoot, ports, o.synEvery())
-		if err == nil {
-			w.targets = append(w.targets, t)
-		} else if firstErr == nil {
-			firstErr = err
-		}
-		return err
+	// A namespace that cannot be opened is a note under --all-netns.
+	kept, skipped, firstErr := netns.Keep(nss, func(ns *netns.Namespace) (*target, error) {
+		return newTarget(ns, o.Roots, ports, o.synEvery())
 	})
-	if !w.all && firstErr != nil {
+	w.kept = kept
+	if firstErr != nil && (nss == nil || !w.all) {
+		w.close()
 		return nil, cmdutil.EnvError(firstErr)
 	}
 	w.notes = append(w.notes, skipped...)
-	if len(w.targets) == 0 {
-		w.close()
+	if len(w.targets()) == 0 {
 		return nil, cmdutil.EnvError(errors.New("no network namespace could be watched"))
 	}
 	return w, nil
 }
 
-func skipNote(ns *netns.Namespace, err error) string { return netns.SkipNote(*ns, err) }
+// targets are the namespaces still watched.
+func (w *watcher) targets() []*target { return w.kept.Values() }
 
 func (w *watcher) close() {
-	for _, t := range w.targets {
+	for _, t := range w.targets() {
 		t.close()
 	}
 }
@@ -69,7 +59,7 @@ func (w *watcher) sample(final bool) error {
 
 // report ends the interval in every namespace.
 func (w *watcher) report(now time.Time, processes bool) ([]*Report, error) {
-	rs := make([]*Report, 0, len(w.targets))
+	rs := make([]*Report, 0, len(w.targets()))
 	err := w.each(func(t *target) error {
 		r, err := t.report(now, processes)
 		if err == nil {
@@ -81,26 +71,24 @@ func (w *watcher) report(now time.Time, processes bool) ([]*Report, error) {
 }
 
 // each runs fn on every target. Under --all-netns a namespace that fails is
-// dropped with a note; otherwise the failure ends the watch.
+// dropped with a note (unless it is the last one and has not vanished);
+// otherwise the failure ends the watch.
 func (w *watcher) each(fn func(*target) error) error {
-	kept := w.targets[:0]
-	var dropped []*target
-	for _, t := range w.targets {
-		if err := fn(t); err != nil {
-			if !w.all || len(w.targets) == 1 && !vanished(err) {
-				return cmdutil.EnvError(fmt.Errorf("watching %s: %w", targetName(t), err))
-			}
-			w.notes = append(w.notes, skipNote(t.ns, err))
-			dropped = append(dropped, t)
-			continue
+	last := len(w.targets()) == 1
+	dropped, notes, err := w.kept.Round(fn, func(t *target, err error) error {
+		if !w.all || last && !vanished(err) {
+			return cmdutil.EnvError(fmt.Errorf("watching %s: %w", targetName(t), err))
 		}
-		kept = append(kept, t)
-	}
-	w.targets = kept
+		return nil
+	})
+	w.notes = append(w.notes, notes...)
 	for _, t := range dropped {
 		t.close()
 	}
-	if len(w.targets) == 0 {
+	if err != nil {
+		return err
+	}
+	if len(w.targets()) == 0 {
 		return cmdutil.EnvError(errors.New("every watched network namespace is gone"))
 	}
 	return nil

@@ -47,7 +47,7 @@ type Options struct {
 
 	// Reasons, when set, supplies the failure reasons for an observation
 	// (e.g. from advise findings); nil means check.KernelReasons.
-	Reasons func(*check.Observation) check.Reasoner
+	Reasons func(hostfs.Roots, *check.Observation) check.Reasoner
 
 	// Snapshot and Watch read the host; replaced in tests.
 	Snapshot func(observe.Source) *check.Observation
@@ -318,7 +318,7 @@ func checkRun(ctx context.Context, o *Options) error {
 	for _, v := range views {
 		eo := check.EvalOptions{Missing: o.missing}
 		if o.Reasons != nil {
-			eo.Reasons = o.Reasons(v.obs)
+			eo.Reasons = o.Reasons(o.Roots, v.obs)
 		}
 		results := check.Evaluate(o.requirements, v.obs, eo)
 		for i := range results {

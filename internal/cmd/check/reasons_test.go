@@ -1,6 +1,7 @@
 package check
 
 import (
+	"github.com/backlogctl/backlogctl/hostfs"
 	"testing"
 	"time"
 
@@ -20,12 +21,12 @@ func TestAdviseReasons(t *testing.T) {
 		t.Fatal("advise has no finding for tcp_syncookies=0; the test premise is broken")
 	}
 	failed := check.Result{Target: "net.ipv4.tcp_syncookies"}
-	if got := adviseReasons(obs).Reason(failed, obs); got != matches[0].Reason {
+	if got := adviseReasons(hostfs.Host(), obs).Reason(failed, obs); got != matches[0].Reason {
 		t.Errorf("reason = %q, want advise's %q", got, matches[0].Reason)
 	}
 	// Over a window, advise's since-boot view does not apply.
 	obs.Window = &check.Window{Duration: time.Second}
-	if got, want := adviseReasons(obs).Reason(failed, obs), (check.KernelReasons{}).Reason(failed, obs); got != want {
+	if got, want := adviseReasons(hostfs.Host(), obs).Reason(failed, obs), (check.KernelReasons{}).Reason(failed, obs); got != want {
 		t.Errorf("windowed reason = %q, want the kernel fact %q", got, want)
 	}
 }

@@ -29,21 +29,32 @@ type bpfDropKey struct {
 	Reason uint32
 }
 
+type bpfInflightSet struct {
+	_    structs.HostLayout
+	Slot [8]struct {
+		_     structs.HostLayout
+		Sk    uint64
+		Since uint64
+	}
+}
+
 type bpfListenerStats struct {
 	_               structs.HostLayout
 	Netns           uint64
 	Enqueued        uint64
-	Accepted        uint64
-	LastAcceptNs    uint64
 	NonemptySinceNs uint64
-	WaitCount       uint64
-	WaitSumNs       uint64
-	WaitMaxNs       uint64
 	AcceptQueueHw   uint32
 	SynQueueHw      uint32
 	MaxBacklog      uint32
 	LastAcceptTgid  uint32
+	_               [24]byte
+	Accepted        uint64
+	LastAcceptNs    uint64
+	WaitCount       uint64
+	WaitSumNs       uint64
+	WaitMaxNs       uint64
 	WaitBuckets     [40]uint64
+	_               [24]byte
 }
 
 // Names of all BPF objects in the ELF.

@@ -51,11 +51,14 @@ func TestMapSizes(t *testing.T) {
 	}
 	for name, want := range map[string]uint32{
 		bpfMapListeners: MaxListeners, bpfMapDrops: MaxDropKeys,
-		bpfMapAcceptErrors: MaxAcceptErrorKeys, bpfMapInflight: MaxInflight,
+		bpfMapAcceptErrors: MaxAcceptErrorKeys, bpfMapInflight: InflightSets,
 	} {
 		if got := spec.Maps[name].MaxEntries; got != want {
 			t.Errorf("map %s: %d entries in the object, %d in maps.go", name, got, want)
 		}
+	}
+	if got, want := spec.Maps[bpfMapInflight].ValueSize, uint32(InflightWays*16); got != want {
+		t.Errorf("map inflight: %d-byte sets in the object, %d in maps.go", got, want)
 	}
 	var st bpfListenerStats
 	if len(st.WaitBuckets) != waitBuckets {

@@ -243,6 +243,39 @@ func acceptWait(t *testing.T, acceptProg string) {
 	}
 }
 
+// A deep queue: thousands of children waiting at once are each timed, from
+// their own enqueue (every wait is at least the pause before the accepts).
+func TestAcceptWaitDeepQueue(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const n = 3000
+	const pause = 300 * time.Millisecond
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 4096, nstest.ListenOpts{})
+	for range n {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 10*time.Second, "every client queued", func() bool { return acceptQueue(t, addr.Port()) == n })
+	time.Sleep(pause)
+	for range n {
+		nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			t.Fatalf("accept: %v", err)
+		}
+		unix.Close(nfd)
+	}
+	l, _ := tr.report(addr.Port(), time.Hour)
+	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
+		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
+	}
+	for _, b := range l.AcceptWait.Buckets {
+		if b.Count > 0 && b.LE != nil && *b.LE < pause.Seconds()/2 {
+			t.Errorf("%d waits of at most %gs; every connection waited at least %s", b.Count, *b.LE, pause)
+		}
+	}
+}
+
 // Connections queued and accepted concurrently on every CPU: each wait is
 // still timed exactly once (the in-flight entry is made at the child's own
 // state change, not guessed from the queue's tail, which another CPU's

@@ -11,10 +11,15 @@ const (
 	MaxDropKeys = 8192
 	// MaxAcceptErrorKeys: (listener, process, errno) counters, 24+8 bytes: ~0.4 MiB.
 	MaxAcceptErrorKeys = 4096
-	// MaxInflight: connections in accept queues being timed, 8+8 bytes:
-	// ~2.8 MiB. When more wait at once, the oldest are forgotten (LRU) and
-	// their wait is not measured.
-	MaxInflight = 32768
+	// InflightSets: the sets of the table of connections in accept queues
+	// being timed (INFLIGHT_SETS), each of InflightWays slots of 8+8 bytes:
+	// 1 MiB. A child's address picks its set; when more than InflightWays
+	// children of one set wait at once, the set's oldest entry is replaced
+	// and that wait is not measured. Up to 8,192 waiting children that
+	// happens to about one in a million; near 65,536 to several percent.
+	InflightSets = 8192
+	// InflightWays is INFLIGHT_WAYS.
+	InflightWays = 8
 )
 
 // waitBuckets is WAIT_BUCKETS: bucket i counts waits in [2^i, 2^(i+1)) ns.

@@ -41,19 +41,23 @@ struct pt_regs___bl_arm64 {
 // dropped (tcp_check_req returns NULL without a reason): not a kernel enum value.
 #define DROP_DEFER_ACCEPT 0xffff
 
+// listener_stats: the fields the enqueue side writes (sk_data_ready, on the
+// CPU that took the final ACK) come first, and those accept() writes start
+// on their own cache line, so the two sides of a busy listener do not pull
+// one line back and forth between CPUs at every connection.
 struct listener_stats {
 	__u64 netns;
 	__u64 enqueued;
-	__u64 accepted;
-	__u64 last_accept_ns;
 	__u64 nonempty_since_ns;
-	__u64 wait_count;
-	__u64 wait_sum_ns;
-	__u64 wait_max_ns;
 	__u32 accept_queue_hw;
 	__u32 syn_queue_hw;
 	__u32 max_backlog;
 	__u32 last_accept_tgid;
+	__u64 accepted __attribute__((aligned(64)));
+	__u64 last_accept_ns;
+	__u64 wait_count;
+	__u64 wait_sum_ns;
+	__u64 wait_max_ns;
 	__u64 wait_buckets[WAIT_BUCKETS];
 };
 
@@ -98,13 +102,43 @@ struct {
 	__type(value, __u64);
 } accept_errors SEC(".maps");
 
-// inflight: child socket address -> when it entered the accept queue.
+// inflight: child socket cookie -> when it entered the accept queue, in a
+// set-associative table: a child's cookie picks one set of INFLIGHT_WAYS
+// slots. An array map, so a lookup is inlined to an address computation, and
+// claiming or freeing a slot is one compare-and-swap: no hash-table locks or
+// LRU lists per connection. A child whose set is full (more than
+// INFLIGHT_WAYS children waiting at once that map to it) replaces the set's
+// oldest entry, most likely one of a child that was never accepted (its
+// listener closed): like an LRU, it forgets the oldest.
+#define INFLIGHT_SETS 8192 // a power of two
+#define INFLIGHT_WAYS 8
+
+struct inflight_slot {
+	__u64 sk;    // the child's socket cookie; 0: free
+	__u64 since; // bpf_ktime_get_ns at enqueue; 0 while being claimed or freed
+};
+
+struct inflight_set {
+	struct inflight_slot slot[INFLIGHT_WAYS];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_INFLIGHT);
-	__type(key, __u64);
-	__type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, INFLIGHT_SETS);
+	__type(key, __u32);
+	__type(value, struct inflight_set);
 } inflight SEC(".maps");
+
+// inflight_set_of picks a child's set from its cookie's low bits. The kernel
+// hands cookies out in consecutive runs per CPU, and children are mostly
+// accepted in the order they were queued, so the children waiting at once
+// fill consecutive sets evenly, and a busy listener walks the table in
+// order (kind to the cache) rather than touching a random set each time.
+static __always_inline struct inflight_set *inflight_set_of(__u64 cookie)
+{
+	__u32 k = (__u32)cookie & (INFLIGHT_SETS - 1);
+	return bpf_map_lookup_elem(&inflight, &k);
+}
 
 // zero is the initial value of a listener's stats (too big for the stack).
 struct {
@@ -214,9 +248,30 @@ int BPF_PROG(bl_set_state, const struct sock *sk, const int oldstate, const int 
 {
 	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
 		return 0;
-	__u64 key = (__u64)sk;
+	__u64 key = bpf_get_socket_cookie((void *)sk);
+	struct inflight_set *set = inflight_set_of(key);
+	if (!set)
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&inflight, &key, &now, BPF_ANY);
+	__u32 oldest = 0;
+	__u64 oldest_since = ~0ULL;
+	for (__u32 i = 0; i < INFLIGHT_WAYS; i++) {
+		struct inflight_slot *sl = &set->slot[i];
+		__u64 cur = sl->sk;
+		if ((cur == 0 || cur == key) && __sync_val_compare_and_swap(&sl->sk, cur, key) == cur) {
+			sl->since = now;
+			return 0;
+		}
+		__u64 since = sl->since;
+		if (since < oldest_since) {
+			oldest_since = since;
+			oldest = i;
+		}
+	}
+	struct inflight_slot *sl = &set->slot[oldest & (INFLIGHT_WAYS - 1)];
+	sl->since = 0;
+	sl->sk = key;
+	sl->since = now;
 	return 0;
 }
 
@@ -324,12 +379,25 @@ static __always_inline int accept_done(int lfd, long ret)
 	struct sock *child = fd_sock((int)ret);
 	if (!child)
 		return 0;
-	__u64 key = (__u64)child;
-	__u64 *since = bpf_map_lookup_elem(&inflight, &key);
+	__u64 key = child->__sk_common.skc_cookie.counter;
+	if (!key)
+		return 0; // never given a cookie: not timed at its enqueue
+	struct inflight_set *set = inflight_set_of(key);
+	if (!set)
+		return 0;
+	__u64 since = 0;
+	for (__u32 i = 0; i < INFLIGHT_WAYS; i++) {
+		struct inflight_slot *sl = &set->slot[i];
+		if (sl->sk != key)
+			continue;
+		since = sl->since;
+		sl->since = 0;
+		__sync_val_compare_and_swap(&sl->sk, key, 0);
+		break;
+	}
 	if (!since)
 		return 0;
-	__u64 wait = now > *since ? now - *since : 0;
-	bpf_map_delete_elem(&inflight, &key);
+	__u64 wait = now > since ? now - since : 0;
 	__u32 b = log2_u64(wait);
 	if (b >= WAIT_BUCKETS)
 		b = WAIT_BUCKETS - 1;

@@ -26,7 +26,8 @@ type TracedKey struct {
 
 // TracedListener is one listener's traced counters.
 type TracedListener struct {
-	// HighWater is the longest accept queue seen since tracing started.
+	// HighWater is the longest the accept queue was since the previous
+	// scrape (exact: each scrape closes an interval in the programs).
 	HighWater uint32
 	// OverflowsSynTime (derived) and OverflowsAckTime (exact) are
 	// connections dropped because the accept queue was full.
@@ -63,7 +64,7 @@ var (
 		"Drops at the listener seen by tracing since it started, by kernel drop reason (skb_drop_reason without its prefix; TCP_DEFER_ACCEPT for defer-accept drops).",
 		append(slices.Clone(listenerLabels), "reason")...)
 	descHighWaterFill = desc("listener_accept_queue_high_water_fill",
-		"Longest accept queue seen by tracing since it started, over backlog+1 (what a full queue holds): 1 means it was full. The programs keep a running maximum; rises between scrapes are exact.",
+		"Longest the accept queue was since the previous scrape, over backlog+1 (what a full queue holds): 1 means it was full at some point in between. Exact: each scrape closes an interval in the eBPF programs (exporter --trace), so with several scrapers each sees the peak since any scraper's previous scrape.",
 		listenerLabels...)
 	descAcceptErrors = desc("process_accept_errors_total",
 		"Failed accept()/accept4() calls of a process, by errno (EMFILE, ENFILE, ENOBUFS, ENOMEM...), seen by tracing since it started.",

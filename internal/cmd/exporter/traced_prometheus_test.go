@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,15 +85,32 @@ func TestPrometheusQuantileOfTracedAcceptWait(t *testing.T) {
 	}
 	if t.Failed() {
 		for _, web := range []string{classic, native} {
-			if resp, err := http.Get("http://" + web + "/api/v1/targets"); err == nil {
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				t.Logf("targets of %s: %s", web, tail(string(body), 1500))
+			t.Logf("targets of %s: %s", web, tail(httpBody("http://"+web+"/api/v1/targets"), 1500))
+			// The native half has failed (twice, under load) with the
+			// target up and no native series at all; what each server
+			// holds for the listener, and the samples it refused to
+			// append (counted, logged only at debug level), say why.
+			t.Logf("series of %s: %s", web, tail(httpBody("http://"+web+"/api/v1/series?match[]="+url.QueryEscape(sel)), 3000))
+			for _, line := range strings.Split(httpBody("http://"+web+"/metrics"), "\n") {
+				if strings.HasPrefix(line, "prometheus_target_scrapes_") || strings.HasPrefix(line, "prometheus_tsdb_out_of_order_samples_total") {
+					t.Logf("%s: %s", web, line)
+				}
 			}
 		}
 		t.Logf("classic log: %s", tailFile(classicLog))
 		t.Logf("native log: %s", tailFile(nativeLog))
 	}
+}
+
+// httpBody is what GET url returns, or the error.
+func httpBody(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 // Where the kernel refuses the programs: one warning line, the sampled

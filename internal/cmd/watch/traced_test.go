@@ -138,7 +138,7 @@ func TestWatchTraceIntervalHighWater(t *testing.T) {
 	drained := len(traced())
 	ts := twoMore(drained)
 	var peak uint32
-	for _, tr := range ts[len(start):drained+1] {
+	for _, tr := range ts[len(start) : drained+1] {
 		peak = max(peak, tr.IntervalHighWater)
 	}
 	if peak != 5 {

@@ -46,7 +46,7 @@ type bpfListenerStats struct {
 	WaitBuckets     [40]uint64
 	EpochHw         [2]uint64
 	LastLen         uint32
-	Pad             uint32
+	QueueSeen       uint32
 }
 
 // Names of all BPF objects in the ELF.

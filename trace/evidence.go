@@ -40,9 +40,9 @@ type ListenerEvidence struct {
 	// began, or, with no traced event in the interval, the length it held
 	// throughout. Valid when Tracked.
 	IntervalHighWater uint32
-	// Tracked: the programs hold stats for this listener (it had an enqueue
-	// or an accept since Since). Without, the queue did not change while
-	// traced and a sock_diag sample gives its length.
+	// Tracked: the programs followed this listener's queue (it had an
+	// enqueue or an accept since Since). Without, the queue did not change
+	// while traced and a sock_diag sample gives its length.
 	Tracked bool
 	// SynQueueHighWater is the largest SYN-queue length seen at this
 	// listener's events (enqueues, SYN-ACK retransmits, drops).
@@ -110,7 +110,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			Key:                  k,
 			AcceptQueueHighWater: st.AcceptQueueHw,
 			IntervalHighWater:    intervalHighWater(&st, closed),
-			Tracked:              true,
+			Tracked:              st.QueueSeen != 0,
 			SynQueueHighWater:    st.SynQueueHw,
 			Enqueued:             st.Enqueued,
 			Accepted:             st.Accepted,

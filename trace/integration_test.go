@@ -575,3 +575,33 @@ func TestIntervalHighWater(t *testing.T) {
 	check("1 held, 3 queued after the epoch advanced", 1, 5)
 	check("3 queued", 4, 5)
 }
+
+// A listener whose stats the programs made at a drop, with no enqueue or
+// accept while traced, reports the length its queue held: here 2
+// connections queued before tracing began, then a TCP_DEFER_ACCEPT drop
+// (a client that sends nothing) gives it stats, and every interval's high
+// water is 2, not the 0 its never-written per-interval slots hold.
+func TestIntervalHighWaterWithoutQueueEvents(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	fd, addr := nstest.Listen(t, loopback(0), 8, nstest.ListenOpts{})
+	nstest.Connect(t, addr)
+	nstest.Connect(t, addr)
+	nstest.Eventually(t, 5*time.Second, "2 queued", func() bool { return acceptQueue(t, addr.Port()) == 2 })
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 30); err != nil {
+		t.Fatal(err)
+	}
+	tr := startTracing(t)
+	nstest.Connect(t, addr)
+	nstest.Eventually(t, 5*time.Second, "a defer-accept drop", func() bool {
+		l, _ := tr.report(addr.Port(), time.Hour)
+		if l.IntervalHighWater != 2 {
+			t.Fatalf("interval_high_water %d with 2 queued throughout, enqueued %d, drops %v", l.IntervalHighWater, l.Enqueued, l.Drops)
+		}
+		return l.Drops[DeferAcceptReason] > 0
+	})
+	if l, _ := tr.report(addr.Port(), time.Hour); l.IntervalHighWater != 2 || l.Enqueued != 0 {
+		t.Errorf("after the drop: interval_high_water %d, enqueued %d; want 2, 0", l.IntervalHighWater, l.Enqueued)
+	}
+}

@@ -61,8 +61,10 @@ struct listener_stats {
 	__u64 epoch_hw[2];
 	// last_len is the accept queue's length after this listener's last
 	// traced event: its length throughout any epoch without an event.
+	// queue_seen is set once epoch_event has run: stats made by another
+	// program (a drop, a SYN-ACK retransmit) know nothing of the queue.
 	__u32 last_len;
-	__u32 pad;
+	__u32 queue_seen;
 };
 
 struct drop_key {
@@ -204,6 +206,8 @@ static __always_inline void epoch_event(struct listener_stats *s, __u32 seed, __
 	epoch_slot_raise(now, e, seed, len);
 	if (s->last_len != len)
 		s->last_len = len;
+	if (!s->queue_seen)
+		s->queue_seen = 1;
 }
 
 // The programs read kernel structures by direct loads from BTF-typed

@@ -185,8 +185,9 @@ static __always_inline void epoch_slot_raise(__u64 *p, __u32 e, __u32 seed, __u3
 }
 
 // epoch_event records the accept queue around one event at listener s:
-// seed long before it, len after. With no traced event in an epoch the
-// queue's length does not change (enqueues and accepts are the events), so
+// seed just before it, len after. With no traced event in an epoch the
+// queue's length does not change (enqueues and accepts are the events;
+// io_uring's accepts are not seen, and make this off by their number), so
 // the first event of epoch e also closes e-1 if nothing did: e-1's maximum
 // is seed, the length the queue held since the event before. Races: a
 // late event of e-1 (it read cur_epoch just before user space advanced it)

@@ -178,8 +178,15 @@ type waitHistogram struct {
 const nativeIndexOffset = 29
 
 func newWaitHistogram(t tracedRow, lv []string) prometheus.Metric {
+	// The zero bucket's width is client_golang's default, 2^-128 s: no wait
+	// is that short (the programs count whole nanoseconds), and a non-zero
+	// width is what marks a histogram without observations as native for
+	// early native-histogram Prometheus servers such as 2.42 (later ones
+	// also read the empty span, below). 2.42 takes a whole family as
+	// classic when its first series looks classic, so one idle listener
+	// sorted first hid every listener's native histogram.
 	h := &dto.Histogram{SampleCount: proto.Uint64(t.count), SampleSum: proto.Float64(t.sum),
-		Schema: proto.Int32(0), ZeroThreshold: proto.Float64(0), ZeroCount: proto.Uint64(0)}
+		Schema: proto.Int32(0), ZeroThreshold: proto.Float64(prometheus.DefNativeHistogramZeroThreshold), ZeroCount: proto.Uint64(0)}
 	var cum uint64
 	next := 0
 	for _, b := range classicWaitBounds {

@@ -26,7 +26,8 @@ type TracedKey struct {
 
 // TracedListener is one listener's traced counters.
 type TracedListener struct {
-	// HighWater is the longest accept queue seen since tracing started.
+	// HighWater is the longest the accept queue was since the previous
+	// scrape (exact: each scrape closes an interval in the programs).
 	HighWater uint32
 	// OverflowsSynTime (derived) and OverflowsAckTime (exact) are
 	// connections dropped because the accept queue was full.
@@ -63,7 +64,7 @@ var (
 		"Drops at the listener seen by tracing since it started, by kernel drop reason (skb_drop_reason without its prefix; TCP_DEFER_ACCEPT for defer-accept drops).",
 		append(slices.Clone(listenerLabels), "reason")...)
 	descHighWaterFill = desc("listener_accept_queue_high_water_fill",
-		"Longest accept queue seen by tracing since it started, over backlog+1 (what a full queue holds): 1 means it was full. The programs keep a running maximum; rises between scrapes are exact.",
+		"Longest the accept queue was since the previous scrape, over backlog+1 (what a full queue holds): 1 means it was full at some point in between. Exact: each scrape closes an interval in the eBPF programs (exporter --trace), so with several scrapers each sees the peak since any scraper's previous scrape.",
 		listenerLabels...)
 	descAcceptErrors = desc("process_accept_errors_total",
 		"Failed accept()/accept4() calls of a process, by errno (EMFILE, ENFILE, ENOBUFS, ENOMEM...), seen by tracing since it started.",
@@ -177,8 +178,15 @@ type waitHistogram struct {
 const nativeIndexOffset = 29
 
 func newWaitHistogram(t tracedRow, lv []string) prometheus.Metric {
+	// The zero bucket's width is client_golang's default, 2^-128 s: no wait
+	// is that short (the programs count whole nanoseconds), and a non-zero
+	// width is what marks a histogram without observations as native for
+	// early native-histogram Prometheus servers such as 2.42 (later ones
+	// also read the empty span, below). 2.42 takes a whole family as
+	// classic when its first series looks classic, so one idle listener
+	// sorted first hid every listener's native histogram.
 	h := &dto.Histogram{SampleCount: proto.Uint64(t.count), SampleSum: proto.Float64(t.sum),
-		Schema: proto.Int32(0), ZeroThreshold: proto.Float64(0), ZeroCount: proto.Uint64(0)}
+		Schema: proto.Int32(0), ZeroThreshold: proto.Float64(prometheus.DefNativeHistogramZeroThreshold), ZeroCount: proto.Uint64(0)}
 	var cum uint64
 	next := 0
 	for _, b := range classicWaitBounds {

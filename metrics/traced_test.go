@@ -120,3 +120,19 @@ func label(m *dto.Metric, name string) string {
 	}
 	return ""
 }
+
+// A listener with no accept waits yet still exposes a histogram Prometheus
+// takes as native, by every rule it has used: a zero bucket of non-zero
+// width (2.42 and other early versions, which also decide a whole family
+// from its first series) and a span (later ones).
+func TestEmptyWaitHistogramIsNative(t *testing.T) {
+	var m dto.Metric
+	if err := newWaitHistogram(tracedRow{seen: true}, []string{"netns", "127.0.0.1", "1", ""}).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	h := m.GetHistogram()
+	if h.GetZeroThreshold() <= 0 || h.GetZeroThreshold() > 1e-9 || len(h.PositiveSpan) == 0 || h.GetSampleCount() != 0 {
+		t.Errorf("empty histogram: zero threshold %g, spans %v, count %d; want a threshold in (0, 1ns], a span, no samples",
+			h.GetZeroThreshold(), h.PositiveSpan, h.GetSampleCount())
+	}
+}

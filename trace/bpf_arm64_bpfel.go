@@ -54,7 +54,9 @@ type bpfListenerStats struct {
 	WaitSumNs       uint64
 	WaitMaxNs       uint64
 	WaitBuckets     [40]uint64
-	_               [24]byte
+	EpochHw         [2]uint64
+	LastLen         uint32
+	QueueSeen       uint32
 }
 
 // Names of all BPF objects in the ELF.
@@ -72,6 +74,7 @@ const (
 	bpfProgBlSetState   = "bl_set_state"
 	bpfProgBlSynack     = "bl_synack"
 	bpfProgBlSysExit    = "bl_sys_exit"
+	bpfVarCurEpoch      = "cur_epoch"
 )
 
 // loadBpf returns the embedded CollectionSpec for bpf.
@@ -139,6 +142,7 @@ type bpfMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfVariableSpecs struct {
+	CurEpoch *ebpf.VariableSpec `ebpf:"cur_epoch"`
 }
 
 // bpfObjects contains all objects after they have been loaded into the kernel.
@@ -182,6 +186,7 @@ func (m *bpfMaps) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfVariables struct {
+	CurEpoch *ebpf.Variable `ebpf:"cur_epoch"`
 }
 
 // bpfPrograms contains all programs after they have been loaded into the kernel.

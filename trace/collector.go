@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -89,6 +90,14 @@ type Collector struct {
 	// monotonic clock (bpf_ktime_get_ns).
 	start     time.Time
 	startMono uint64
+
+	// mu serializes Snapshots: each closes the epoch (the interval) the
+	// programs count per-interval high waters in, and reads its slots
+	// before the next one can reopen them. epoch is the open epoch,
+	// cur_epoch in the programs; epochStart when it was opened.
+	mu         sync.Mutex
+	epoch      uint32
+	epochStart time.Time
 }
 
 // Start loads the programs and attaches them. On any error everything
@@ -120,6 +129,7 @@ func Start() (c *Collector, err error) {
 	progs := programsOf(&c.objs)
 	hooks, ids, _ := hookPlan()
 	c.start, c.startMono = time.Now(), monotonicNow()
+	c.epoch, c.epochStart = firstEpoch, c.start
 	for _, h := range hooks {
 		p := progs[h.Program]
 		l, err := attachHook(h, p, ids)

@@ -14,10 +14,14 @@ type Key struct {
 	Cookie uint64 `json:"cookie"`
 }
 
-// Evidence is everything the programs counted since Since, cumulative.
+// Evidence is everything the programs counted since Since, cumulative,
+// and each listener's high water in the interval the read closed.
 type Evidence struct {
 	Since time.Time
 	Time  time.Time
+	// IntervalSince is when the interval this read closed began: the
+	// previous Snapshot, or Since for the first.
+	IntervalSince time.Time
 	// Listeners are keyed by namespace and cookie.
 	Listeners map[Key]*ListenerEvidence
 	// UnattributedErrors are accept() errors whose listening socket could
@@ -30,6 +34,16 @@ type ListenerEvidence struct {
 	Key
 	// AcceptQueueHighWater is the largest sk_ack_backlog seen at an enqueue.
 	AcceptQueueHighWater uint32
+	// IntervalHighWater is the longest the accept queue was between the
+	// previous Snapshot and this one (IntervalSince to Time), exact: the
+	// longest seen at an enqueue or the length it held when the interval
+	// began, or, with no traced event in the interval, the length it held
+	// throughout. Valid when Tracked.
+	IntervalHighWater uint32
+	// Tracked: the programs followed this listener's queue (it had an
+	// enqueue or an accept since Since). Without, the queue did not change
+	// while traced and a sock_diag sample gives its length.
+	Tracked bool
 	// SynQueueHighWater is the largest SYN-queue length seen at this
 	// listener's events (enqueues, SYN-ACK retransmits, drops).
 	SynQueueHighWater uint32
@@ -63,16 +77,30 @@ type AcceptErrors struct {
 }
 
 // Snapshot reads the maps: a consistent-enough copy (each entry is read
-// once; the programs keep counting meanwhile).
+// once; the programs keep counting meanwhile). It closes the interval since
+// the previous Snapshot: each read is one interval of IntervalHighWater, so
+// a collector has one reader (one watch, one exporter).
 func (c *Collector) Snapshot() (*Evidence, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Advance the epoch first: from here on the programs count in the next
+	// one, and the closed epoch's slots are final but for events that read
+	// cur_epoch just before (see epoch_event in bpf/trace.c).
+	closed := c.epoch
+	if err := c.objs.CurEpoch.Set(closed + 1); err != nil {
+		return nil, fmt.Errorf("advancing the interval: %w", err)
+	}
+	intervalSince := c.epochStart
+	c.epoch++
 	now, mono := time.Now(), monotonicNow()
+	c.epochStart = now
 	wall := func(ns uint64) time.Time {
 		if ns == 0 || ns < c.startMono {
 			return time.Time{}
 		}
 		return now.Add(-time.Duration(mono - ns))
 	}
-	ev := &Evidence{Since: c.start, Time: now, Listeners: map[Key]*ListenerEvidence{}}
+	ev := &Evidence{Since: c.start, Time: now, IntervalSince: intervalSince, Listeners: map[Key]*ListenerEvidence{}}
 	var cookie uint64
 	var st bpfListenerStats
 	it := c.objs.Listeners.Iterate()
@@ -81,6 +109,8 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 		le := &ListenerEvidence{
 			Key:                  k,
 			AcceptQueueHighWater: st.AcceptQueueHw,
+			IntervalHighWater:    intervalHighWater(&st, closed),
+			Tracked:              st.QueueSeen != 0,
 			SynQueueHighWater:    st.SynQueueHw,
 			Enqueued:             st.Enqueued,
 			Accepted:             st.Accepted,
@@ -127,6 +157,16 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 		return nil, fmt.Errorf("reading accept errors: %w", err)
 	}
 	return ev, nil
+}
+
+// intervalHighWater is st's accept-queue high water in epoch e: its slot
+// for e, filled by the first event of e or of the epoch after; without,
+// no event happened since e began and the queue kept its last length.
+func intervalHighWater(st *bpfListenerStats, e uint32) uint32 {
+	if slot := st.EpochHw[e&1]; uint32(slot>>32) == e {
+		return uint32(slot)
+	}
+	return st.LastLen
 }
 
 func (c *Collector) reasonName(r uint32) string {

@@ -537,3 +537,105 @@ func TestAcceptHookFallback(t *testing.T) {
 		t.Errorf("Check without tracefs: accept_fallback %q, ok %v; want a reason and every hook attached: %+v", p.AcceptFallback, p.OK(), p.Hooks)
 	}
 }
+
+// intervalHighWater closes an interval (a Snapshot) and returns the listener
+// on port's high water in it, and the cumulative one.
+func (tr *tracing) intervalHighWater(port uint16) (interval, cumulative uint32) {
+	tr.t.Helper()
+	l, _ := tr.report(port, time.Hour)
+	return l.IntervalHighWater, l.AcceptQueueHighWater
+}
+
+// Each Snapshot closes an interval with the listener's exact high water in
+// it, not the running maximum: 5 queued then all accepted, then 2 queued,
+// gives 5 then 2; an interval without events gives the length the queue
+// held; one whose first event is an accept gives the length before it.
+func TestIntervalHighWater(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 8, nstest.ListenOpts{})
+	port := addr.Port()
+	accept := func(n int) {
+		for range n {
+			c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+			if err != nil {
+				t.Fatalf("accept: %v", err)
+			}
+			t.Cleanup(func() { unix.Close(c) })
+		}
+	}
+	connect := func(n int) {
+		for range n {
+			nstest.Connect(t, addr)
+		}
+	}
+	queued := func(n uint32) {
+		nstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d queued", n), func() bool { return acceptQueue(t, port) == n })
+	}
+	check := func(what string, wantInterval, wantCumulative uint32) {
+		t.Helper()
+		if got, cum := tr.intervalHighWater(port); got != wantInterval || cum != wantCumulative {
+			t.Errorf("%s: interval_high_water %d, accept_queue_high_water %d; want %d, %d", what, got, cum, wantInterval, wantCumulative)
+		}
+	}
+	check("before any connection", 0, 0)
+	connect(5)
+	queued(5)
+	accept(5)
+	queued(0)
+	check("5 queued, then all accepted", 5, 5)
+	connect(2)
+	queued(2)
+	check("2 queued", 2, 5)
+	check("nothing happened, 2 held", 2, 5)
+	accept(1)
+	queued(1)
+	check("one accepted from 2", 2, 5)
+	check("nothing happened, 1 held", 1, 5)
+
+	// The first event after an interval the programs were not read at
+	// closes it: the interval user space closes next held the length the
+	// queue had before that event. (Snapshot advances the epoch and reads;
+	// here the epoch is advanced early, as when events race with the read.)
+	tr.c.mu.Lock()
+	if err := tr.c.objs.CurEpoch.Set(tr.c.epoch + 1); err != nil {
+		t.Fatal(err)
+	}
+	tr.c.mu.Unlock()
+	connect(3)
+	queued(4)
+	check("1 held, 3 queued after the epoch advanced", 1, 5)
+	check("3 queued", 4, 5)
+}
+
+// A listener whose stats the programs made at a drop, with no enqueue or
+// accept while traced, reports the length its queue held: here 2
+// connections queued before tracing began, then a TCP_DEFER_ACCEPT drop
+// (a client that sends nothing) gives it stats, and every interval's high
+// water is 2, not the 0 its never-written per-interval slots hold.
+func TestIntervalHighWaterWithoutQueueEvents(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	fd, addr := nstest.Listen(t, loopback(0), 8, nstest.ListenOpts{})
+	nstest.Connect(t, addr)
+	nstest.Connect(t, addr)
+	nstest.Eventually(t, 5*time.Second, "2 queued", func() bool { return acceptQueue(t, addr.Port()) == 2 })
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 30); err != nil {
+		t.Fatal(err)
+	}
+	tr := startTracing(t)
+	nstest.Connect(t, addr)
+	nstest.Eventually(t, 5*time.Second, "a defer-accept drop", func() bool {
+		l, _ := tr.report(addr.Port(), time.Hour)
+		if l.IntervalHighWater != 2 {
+			t.Fatalf("interval_high_water %d with 2 queued throughout, enqueued %d, drops %v", l.IntervalHighWater, l.Enqueued, l.Drops)
+		}
+		return l.Drops[DeferAcceptReason] > 0
+	})
+	if l, _ := tr.report(addr.Port(), time.Hour); l.IntervalHighWater != 2 || l.Enqueued != 0 {
+		t.Errorf("after the drop: interval_high_water %d, enqueued %d; want 2, 0", l.IntervalHighWater, l.Enqueued)
+	}
+}

@@ -5,7 +5,7 @@ package trace
 // possible CPU for the LRU free lists' bookkeeping aside); Collector.Memory
 // reports the real figure from the kernel.
 const (
-	// MaxListeners: per-listener stats, 368-byte values: ~0.9 MiB.
+	// MaxListeners: per-listener stats, 424-byte values: ~1 MiB.
 	MaxListeners = 2048
 	// MaxDropKeys: (listener, drop reason) counters, 16+8 bytes: ~0.7 MiB.
 	MaxDropKeys = 8192
@@ -31,3 +31,7 @@ const dropDeferAccept = 0xffff
 
 // DeferAcceptReason is the name reported for dropDeferAccept.
 const DeferAcceptReason = "TCP_DEFER_ACCEPT"
+
+// firstEpoch is cur_epoch's initial value: a new listener's zeroed
+// per-epoch slots (epoch 0) hold no epoch a Snapshot closes.
+const firstEpoch = 1

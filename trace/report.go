@@ -28,7 +28,7 @@ type Report struct {
 }
 
 // ExactFields are counted by the programs at the event itself.
-var ExactFields = []string{"accept_queue_high_water", "enqueued", "accepted", "overflows.ack_time",
+var ExactFields = []string{"accept_queue_high_water", "interval_high_water", "enqueued", "accepted", "overflows.ack_time",
 	"drops", "accept_wait_seconds.count", "accept_wait_seconds.sum", "accept_wait_seconds.max",
 	"accept_wait_seconds.buckets", "accept_errors"}
 
@@ -63,14 +63,17 @@ type Listener struct {
 	AcceptQueue uint32  `json:"accept_queue"`
 	Processes   []Owner `json:"processes"`
 
-	AcceptQueueHighWater uint32            `json:"accept_queue_high_water"`
-	SynQueueHighWater    uint32            `json:"syn_queue_high_water"`
-	Enqueued             uint64            `json:"enqueued"`
-	Accepted             uint64            `json:"accepted"`
-	Overflows            Overflows         `json:"overflows"`
-	Drops                map[string]uint64 `json:"drops"`
-	AcceptWait           Histogram         `json:"accept_wait_seconds"`
-	AcceptErrors         []AcceptErrors    `json:"accept_errors"`
+	AcceptQueueHighWater uint32 `json:"accept_queue_high_water"`
+	// IntervalHighWater is the longest the accept queue was since the
+	// previous report (the previous read of the programs' maps), exact.
+	IntervalHighWater uint32            `json:"interval_high_water"`
+	SynQueueHighWater uint32            `json:"syn_queue_high_water"`
+	Enqueued          uint64            `json:"enqueued"`
+	Accepted          uint64            `json:"accepted"`
+	Overflows         Overflows         `json:"overflows"`
+	Drops             map[string]uint64 `json:"drops"`
+	AcceptWait        Histogram         `json:"accept_wait_seconds"`
+	AcceptErrors      []AcceptErrors    `json:"accept_errors"`
 	// Stalled: the queue holds connections and no accept() took one for at
 	// least the --stall threshold; StalledSeconds is for how long.
 	Stalled        bool    `json:"stalled"`
@@ -158,7 +161,7 @@ func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in 
 	out := Listener{Netns: inode, NetnsName: name, Cookie: l.Cookie, Family: l.Family, Address: l.Address,
 		Port: l.Port, Backlog: l.AcceptQueueMax, AcceptQueue: l.AcceptQueue, Processes: []Owner{},
 		Drops: map[string]uint64{}, AcceptWait: newHistogram(nil, 0, 0, 0), AcceptErrors: []AcceptErrors{},
-		SynQueueHighWater: l.SynQueue, AcceptQueueHighWater: l.AcceptQueue}
+		SynQueueHighWater: l.SynQueue, AcceptQueueHighWater: l.AcceptQueue, IntervalHighWater: l.AcceptQueue}
 	for _, p := range l.Processes {
 		out.Processes = append(out.Processes, Owner{PID: p.PID, Comm: p.Comm, State: in.States[p.PID].State})
 	}
@@ -172,6 +175,11 @@ func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in 
 	waitingSince := ev.Since
 	if le != nil {
 		out.AcceptQueueHighWater = max(out.AcceptQueueHighWater, le.AcceptQueueHighWater)
+		if le.Tracked {
+			// Otherwise no enqueue or accept was seen since tracing began:
+			// the queue held sock_diag's length throughout.
+			out.IntervalHighWater = le.IntervalHighWater
+		}
 		out.SynQueueHighWater = max(out.SynQueueHighWater, le.SynQueueHighWater)
 		out.Enqueued, out.Accepted = le.Enqueued, le.Accepted
 		out.AcceptWait = le.AcceptWait

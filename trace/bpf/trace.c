@@ -59,6 +59,16 @@ struct listener_stats {
 	__u64 wait_sum_ns;
 	__u64 wait_max_ns;
 	__u64 wait_buckets[WAIT_BUCKETS];
+	// The per-interval high water: epoch_hw[e & 1] is (e << 32) | the
+	// longest accept queue during epoch e (see cur_epoch), one word so that
+	// opening an epoch and raising its maximum is a single compare-and-swap.
+	__u64 epoch_hw[2];
+	// last_len is the accept queue's length after this listener's last
+	// traced event: its length throughout any epoch without an event.
+	// queue_seen is set once epoch_event has run: stats made by another
+	// program (a drop, a SYN-ACK retransmit) know nothing of the queue.
+	__u32 last_len;
+	__u32 queue_seen;
 };
 
 struct drop_key {
@@ -140,6 +150,13 @@ static __always_inline struct inflight_set *inflight_set_of(__u64 cookie)
 	return bpf_map_lookup_elem(&inflight, &k);
 }
 
+// cur_epoch is the epoch events are counted in. User space advances it at
+// each read (watch's interval, the exporter's scrape), closing the epoch
+// before; a listener's epoch_hw slot for that epoch is then final, as its
+// next write is for epoch+2, after the next read. It starts at 1: a new
+// listener's zeroed slots (epoch 0) belong to no epoch anyone reads.
+volatile __u32 cur_epoch = 1;
+
 // zero is the initial value of a listener's stats (too big for the stack).
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -180,6 +197,52 @@ static __always_inline __u32 log2_u64(__u64 v)
 	if (v >> 2) { v >>= 2; r += 2; }
 	if (v >> 1) { r += 1; }
 	return r;
+}
+
+// epoch_slot_raise makes *p hold epoch e's maximum with len in it: if the
+// slot holds an older epoch, it is reopened for e with max(seed, len); seed
+// is the queue's length before this event.
+static __always_inline void epoch_slot_raise(__u64 *p, __u32 e, __u32 seed, __u32 len)
+{
+	for (int i = 0; i < 4; i++) {
+		__u64 old = *p;
+		__u32 hw = len;
+		if ((__u32)(old >> 32) == e) {
+			if ((__u32)old >= len)
+				return;
+		} else if (seed > hw) {
+			hw = seed;
+		}
+		if (__sync_val_compare_and_swap(p, old, ((__u64)e << 32) | hw) == old)
+			return;
+	}
+}
+
+// epoch_event records the accept queue around one event at listener s:
+// seed just before it, len after. With no traced event in an epoch the
+// queue's length does not change (enqueues and accepts are the events;
+// io_uring's accepts are not seen, and make this off by their number), so
+// the first event of epoch e also closes e-1 if nothing did: e-1's maximum
+// is seed, the length the queue held since the event before. Races: a
+// late event of e-1 (it read cur_epoch just before user space advanced it)
+// lands in e-1's slot as user space reads it, or opens e's slot at once, and
+// concurrent events on other CPUs between a dequeue and its accept() exit
+// shift the seed by those events: at the boundary, the high water of an
+// epoch can be off by the events in flight at that moment, not more. Each
+// slot update is one compare-and-swap; four failed in a row (four other
+// CPUs changing it meanwhile) lose this event's raise.
+static __always_inline void epoch_event(struct listener_stats *s, __u32 seed, __u32 len)
+{
+	__u32 e = cur_epoch;
+	__u64 *prev = &s->epoch_hw[(e - 1) & 1];
+	__u64 *now = &s->epoch_hw[e & 1];
+	if ((__u32)(*now >> 32) != e && (__u32)(*prev >> 32) != e - 1)
+		epoch_slot_raise(prev, e - 1, seed, seed);
+	epoch_slot_raise(now, e, seed, len);
+	if (s->last_len != len)
+		s->last_len = len;
+	if (!s->queue_seen)
+		s->queue_seen = 1;
 }
 
 // The programs read kernel structures by direct loads from BTF-typed
@@ -230,6 +293,7 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	__u32 qlen = sk->sk_ack_backlog;
 	__sync_fetch_and_add(&s->enqueued, 1);
 	raise_u32(&s->accept_queue_hw, qlen);
+	epoch_event(s, qlen > 0 ? qlen - 1 : 0, qlen);
 	raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
 	__u32 max_backlog = sk->sk_max_ack_backlog;
 	if (s->max_backlog != max_backlog) // no write, no cache-line transfer, when unchanged
@@ -374,7 +438,9 @@ static __always_inline int accept_done(int lfd, long ret)
 	__sync_fetch_and_add(&s->accepted, 1);
 	s->last_accept_ns = now;
 	s->last_accept_tgid = bpf_get_current_pid_tgid() >> 32;
-	if (lsk->sk_ack_backlog > 0)
+	__u32 qlen = lsk->sk_ack_backlog;
+	epoch_event(s, qlen + 1, qlen);
+	if (qlen > 0)
 		s->nonempty_since_ns = now;
 	struct sock *child = fd_sock((int)ret);
 	if (!child)

@@ -134,7 +134,7 @@ exporter's lifetime and adds, under the same cardinality guard and labels:
       and syn_time (derived from the counters)
   backlogctl_listener_traced_drops_total{reason}    counter, by drop reason
   backlogctl_listener_accept_queue_high_water_fill  gauge: the longest queue
-      seen since tracing started over backlog+1 (1: it was full)
+      since the previous scrape (exact) over backlog+1 (1: it was full)
   backlogctl_process_accept_errors_total{netns,pid,process,errno}  counter
   backlogctl_trace_up                              1 attached, 0 refused
 Counting starts when the exporter starts. Where the kernel refuses the

@@ -34,7 +34,8 @@ func (o *Options) startTracer() (*tracer, string) {
 }
 
 // read is the scrape's metrics.TracedSource: the evidence since the
-// programs were attached, joined to snapshot m for the derived figures.
+// programs were attached, joined to snapshot m for the derived figures, and
+// the high water since the previous read (each read closes an interval).
 func (t *tracer) read(m *inspect.MultiSnapshot) (*metrics.Traced, error) {
 	ev, err := t.src.Snapshot()
 	if err != nil {
@@ -58,7 +59,7 @@ func (t *tracer) read(m *inspect.MultiSnapshot) (*metrics.Traced, error) {
 	out := &metrics.Traced{Listeners: map[metrics.TracedKey]*metrics.TracedListener{}}
 	for _, l := range r.Listeners {
 		k := trace.Key{Netns: l.Netns, Cookie: l.Cookie}
-		tl := &metrics.TracedListener{HighWater: l.AcceptQueueHighWater,
+		tl := &metrics.TracedListener{HighWater: l.IntervalHighWater,
 			OverflowsSynTime: l.Overflows.SynTime, OverflowsAckTime: l.Overflows.AckTime,
 			Drops: l.Drops, WaitCount: l.AcceptWait.Count, WaitSum: l.AcceptWait.Sum}
 		if le := ev.Listeners[k]; le != nil {

@@ -73,6 +73,8 @@ at the end, for every listener (netns, address, port, owner, effective
 backlog) what happened since trace started:
 
   accept_queue_high_water  the exact longest accept queue (full is backlog+1)
+  interval_high_water      the exact longest accept queue since the previous
+                           report (JSON only)
   syn_queue_high_water     the longest SYN queue seen at the listener's events
   enqueued, accepted       connections that entered the queue / accept() took
   overflows.ack_time       final ACKs dropped because the queue was full (exact,

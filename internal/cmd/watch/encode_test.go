@@ -32,7 +32,7 @@ func TestAppendReportMatchesEncodingJSON(t *testing.T) {
 			Listeners: []ListenerReport{{Listener: inspect.Listener{Family: "ipv4", Address: "0.0.0.0", Processes: []inspect.Process{}}}},
 			Counters:  map[string]uint64{}, Rates: map[string]float64{}},
 		{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Traced: true,
-			Listeners: []ListenerReport{{Listener: bare, Traced: &TracedInterval{AcceptQueueHighWater: 5, HighWaterRose: true, HighWaterFill: 1,
+			Listeners: []ListenerReport{{Listener: bare, Traced: &TracedInterval{IntervalHighWater: 5, IntervalHighWaterFill: 1, AcceptQueueHighWater: 5, HighWaterRose: true, HighWaterFill: 1,
 				Enqueued: 7, Accepted: 5, OverflowsAckTime: 2, AcceptWait: IntervalWait{Count: 5, P50: 0.067108864, P90: 0.067108864, P99: 0.067108864, MaxSinceStart: 0.05}}}},
 			Counters: map[string]uint64{}, Rates: map[string]float64{}},
 	}

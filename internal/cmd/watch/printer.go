@@ -61,7 +61,7 @@ func (p *printer) print(rs []*Report, notes []string) error {
 	fmt.Fprintf(&frame, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
 		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
 	if rs[0].Traced {
-		fmt.Fprintln(&frame, "traced with eBPF: HIGH is the exact high water since start (* reached in this interval), WAIT-P50/P99 this interval's accept waits")
+		fmt.Fprintln(&frame, "traced with eBPF: HIGH is this interval's exact accept-queue high water (* a new high since start), WAIT-P50/P99 this interval's accept waits")
 	}
 	rows := listenerRows(p.io.TerminalHeight(), len(rs))
 	for _, r := range rs {
@@ -180,22 +180,22 @@ func listenerRows(height, n int) int {
 	return max(3, (height-1)/n-viewLines)
 }
 
-// tracedTable is the listener table of a traced report: the exact high
-// water and the interval's accept-wait percentiles instead of sampled peaks.
+// tracedTable is the listener table of a traced report: the interval's
+// exact high water and accept-wait percentiles instead of sampled peaks.
 func tracedTable(w io.Writer, width int, ls []ListenerReport) *tableprinter.Printer {
 	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
 		SetWidth(width).DropColumns(narrowDrops...)
 	for _, l := range ls {
 		tr := l.Traced
 		if tr == nil {
-			tr = &TracedInterval{AcceptQueueHighWater: l.PeakAcceptQueue}
+			tr = &TracedInterval{IntervalHighWater: l.PeakAcceptQueue}
 		}
-		high := u32(tr.AcceptQueueHighWater)
+		high := u32(tr.IntervalHighWater)
 		if tr.HighWaterRose {
 			high += "*"
 		}
 		t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), high,
-			u32(l.AcceptQueueMax), strconv.FormatFloat(tr.HighWaterFill, 'f', 2, 64),
+			u32(l.AcceptQueueMax), strconv.FormatFloat(tr.IntervalHighWaterFill, 'f', 2, 64),
 			waitText(tr.AcceptWait.Count, tr.AcceptWait.P50), waitText(tr.AcceptWait.Count, tr.AcceptWait.P99), u32(l.SynQueue),
 			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
 	}

@@ -10,9 +10,14 @@ import (
 
 // TracedInterval is a listener's eBPF evidence in a report (watch --trace).
 type TracedInterval struct {
+	// IntervalHighWater is the exact longest accept queue in this interval
+	// (since the previous report), IntervalHighWaterFill that over
+	// backlog+1: 1 means the queue was full at some point of the interval.
+	IntervalHighWater     uint32  `json:"interval_high_water"`
+	IntervalHighWaterFill float64 `json:"interval_high_water_fill"`
 	// AcceptQueueHighWater is the exact longest accept queue since watch
 	// started (the programs keep a running maximum); HighWaterRose says it
-	// was reached in this interval, so it is then this interval's exact peak.
+	// was reached in this interval; HighWaterFill is it over backlog+1.
 	AcceptQueueHighWater uint32  `json:"accept_queue_high_water"`
 	HighWaterRose        bool    `json:"high_water_rose"`
 	HighWaterFill        float64 `json:"high_water_fill"`
@@ -80,8 +85,13 @@ func (t *tracing) attach(rs []*Report) error {
 			l := &r.Listeners[i]
 			k := trace.Key{Netns: inode, Cookie: l.Cookie}
 			le := ev.Listeners[k]
-			ti := &TracedInterval{AcceptQueueHighWater: l.AcceptQueue}
+			// Without stats the programs saw no enqueue or accept since
+			// watch started: the queue held the sampled length throughout.
+			ti := &TracedInterval{AcceptQueueHighWater: l.AcceptQueue, IntervalHighWater: l.AcceptQueue}
 			now := tracedPrev{hw: l.AcceptQueue}
+			if le != nil && le.Tracked {
+				ti.IntervalHighWater = le.IntervalHighWater
+			}
 			if le != nil {
 				now = tracedPrev{hw: max(le.AcceptQueueHighWater, l.AcceptQueue), enqueued: le.Enqueued, accepted: le.Accepted,
 					ackOverflows: le.Drops[trace.ListenOverflowReason], count: le.AcceptWait.Count, buckets: trace.LogBuckets(le.AcceptWait)}
@@ -91,6 +101,7 @@ func (t *tracing) attach(rs []*Report) error {
 			ti.AcceptQueueHighWater = now.hw
 			ti.HighWaterRose = !known && now.hw > 0 || now.hw > before.hw
 			ti.HighWaterFill = float64(now.hw) / (float64(l.AcceptQueueMax) + 1)
+			ti.IntervalHighWaterFill = float64(ti.IntervalHighWater) / (float64(l.AcceptQueueMax) + 1)
 			ti.Enqueued, ti.Accepted = now.enqueued-before.enqueued, now.accepted-before.accepted
 			ti.OverflowsAckTime = now.ackOverflows - before.ackOverflows
 			ti.AcceptWait.Count = now.count - before.count

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/trace"
@@ -76,6 +78,92 @@ func TestWatchTraceExactHighWater(t *testing.T) {
 	}
 	if waited.AcceptWait.P99 < 0.05 || waited.AcceptWait.P99 < waited.AcceptWait.P50 {
 		t.Errorf("waits %+v: every connection waited at least 50ms", waited.AcceptWait)
+	}
+}
+
+// watch --trace's per-interval high water is each interval's own exact
+// peak, not the running maximum: a listener (backlog 8, the test accepts)
+// gets 5 connections, all accepted, then 2: once the 5 are gone the
+// intervals report 0, then 2 while the 2 wait (held, no event), while
+// accept_queue_high_water stays 5. The phases are told apart by reports:
+// the second report after a phase ends covers only what came after it.
+func TestWatchTraceIntervalHighWater(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	if p, err := trace.Check(); err != nil || !p.OK() {
+		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
+	}
+	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
+	o := &Options{Interval: 200 * time.Millisecond, SampleInterval: 200 * time.Millisecond, Output: "json",
+		Ports: []uint{uint(ep.Port())}, Trace: true}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, stop := startWatch(o)
+	traced := func() []*TracedInterval {
+		var ts []*TracedInterval
+		for _, r := range reports(t, out.String()) {
+			if !r.Traced || len(r.Listeners) != 1 || r.Listeners[0].Traced == nil {
+				t.Fatalf("report without traced evidence: %+v", r)
+			}
+			ts = append(ts, r.Listeners[0].Traced)
+		}
+		return ts
+	}
+	// twoMore waits for two reports after the n seen and returns all.
+	twoMore := func(n int) []*TracedInterval {
+		var ts []*TracedInterval
+		nstest.Eventually(t, 10*time.Second, "two more reports", func() bool { ts = traced(); return len(ts) >= n+2 })
+		return ts
+	}
+	queued := func(n uint32) {
+		nstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d queued", n), func() bool {
+			ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+			return err == nil && len(ls) == 1 && ls[0].AcceptQueue == n
+		})
+	}
+	start := twoMore(0)
+	for range 5 {
+		nstest.Connect(t, ep)
+	}
+	queued(5)
+	for range 5 {
+		c, _, err := unix.Accept(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(c) })
+	}
+	queued(0)
+	drained := len(traced())
+	ts := twoMore(drained)
+	var peak uint32
+	for _, tr := range ts[len(start) : drained+1] {
+		peak = max(peak, tr.IntervalHighWater)
+	}
+	if peak != 5 {
+		t.Errorf("interval_high_water over the intervals of the burst: at most %d, want 5", peak)
+	}
+	if after := ts[drained+1]; after.IntervalHighWater != 0 || after.IntervalHighWaterFill != 0 || after.AcceptQueueHighWater != 5 {
+		t.Errorf("an interval after the burst was accepted: %+v, want interval_high_water 0 and accept_queue_high_water 5", after)
+	}
+	before := len(traced())
+	nstest.Connect(t, ep)
+	nstest.Connect(t, ep)
+	queued(2)
+	waiting := len(traced())
+	ts = twoMore(waiting)
+	for i, tr := range ts[before:] {
+		if tr.IntervalHighWater > 2 || tr.AcceptQueueHighWater != 5 {
+			t.Errorf("interval %d after the 2 connected: %+v, want interval_high_water at most 2, accept_queue_high_water 5", before+i, tr)
+		}
+	}
+	if held := ts[waiting+1]; held.IntervalHighWater != 2 || held.IntervalHighWaterFill != 2.0/9 {
+		t.Errorf("an interval while 2 waited: %+v, want interval_high_water 2 (fill 2/9)", held)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -91,14 +91,15 @@ it starts; one that vanishes is dropped with a note on stderr. Its JSON lines
 are {"time", "namespaces": [one object per namespace, with "netns"]}.
 
 --trace attaches eBPF programs (as 'backlogctl trace' does): each listener
-then shows the exact accept-queue high water (HIGH, marked * in the interval
-it was reached; the programs keep a running maximum since watch started, so
-a rise is that interval's exact peak) instead of the sampled peak, and the
-interval's accept-wait p50 and p99 (log2 bucket bounds); the header says
-"traced". In JSON, each listener gains "traced": {accept_queue_high_water,
-high_water_rose, high_water_fill, enqueued, accepted, overflows_ack_time,
-accept_wait_seconds: {count, p50, p90, p99, max_since_start}} and the report
-"traced": true. Where the kernel refuses the programs, one warning line says
+then shows the exact accept-queue high water of the interval (HIGH and
+HIGH-FILL, over backlog+1; HIGH is marked * when it is a new high since watch
+started) instead of the sampled peak, and the interval's accept-wait p50 and
+p99 (log2 bucket bounds); the header says "traced". In JSON, each listener
+gains "traced": {interval_high_water, interval_high_water_fill (this
+interval's, exact), accept_queue_high_water, high_water_rose,
+high_water_fill (since watch started), enqueued, accepted,
+overflows_ack_time, accept_wait_seconds: {count, p50, p90, p99,
+max_since_start}} and the report "traced": true. Where the kernel refuses the programs, one warning line says
 so and watch shows the sampled peaks.`,
 		Example: `  backlogctl watch
   backlogctl watch --port 443 --interval 5s

@@ -1,0 +1,74 @@
+package exporter
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/trace"
+)
+
+// exporter --trace's high-water fill is the peak since the previous scrape,
+// not since tracing started: a listener (backlog 8) that gets 5
+// connections, all accepted before the scrape, shows 5/9 at that scrape,
+// then 0 at the next; 2 waiting connections show 2/9 at every scrape while
+// they wait (no event: the length held).
+func TestTracedHighWaterSinceLastScrape(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	if p, err := trace.Check(); err != nil || !p.OK() {
+		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
+	}
+	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
+	o := newOpts()
+	o.Trace, o.NoProcesses = true, true
+	h, err := o.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	fill := func() float64 {
+		t.Helper()
+		return value(t, scrape(t, h), "backlogctl_listener_accept_queue_high_water_fill",
+			map[string]string{"address": "127.0.0.1", "port": strconv.Itoa(int(ep.Port()))})
+	}
+	queued := func(n uint32) {
+		nstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d queued", n), func() bool {
+			ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+			return err == nil && len(ls) == 1 && ls[0].AcceptQueue == n
+		})
+	}
+	check := func(what string, want float64) {
+		t.Helper()
+		if got := fill(); got != want {
+			t.Errorf("%s: high_water_fill %v, want %v", what, got, want)
+		}
+	}
+	check("nothing queued yet", 0)
+	for range 5 {
+		nstest.Connect(t, ep)
+	}
+	queued(5)
+	for range 5 {
+		c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(c) })
+	}
+	queued(0)
+	check("5 queued and accepted since the last scrape", 5.0/9)
+	check("nothing since the last scrape", 0)
+	nstest.Connect(t, ep)
+	nstest.Connect(t, ep)
+	queued(2)
+	check("2 queued since the last scrape", 2.0/9)
+	check("2 held since the last scrape", 2.0/9)
+}

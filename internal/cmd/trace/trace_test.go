@@ -16,13 +16,23 @@ import (
 	"github.com/backlogctl/backlogctl/trace"
 )
 
-// fakeSource returns fixed evidence and records Close.
+// fakeSource returns fixed evidence and records Close; with stopAfter set
+// it calls stop once it has been read that many times.
 type fakeSource struct {
-	ev     *trace.Evidence
-	closed int
+	ev        *trace.Evidence
+	closed    int
+	reads     int
+	stopAfter int
+	stop      func()
 }
 
-func (f *fakeSource) Snapshot() (*trace.Evidence, error) { return f.ev, nil }
+func (f *fakeSource) Snapshot() (*trace.Evidence, error) {
+	f.reads++
+	if f.stop != nil && f.reads == f.stopAfter {
+		f.stop()
+	}
+	return f.ev, nil
+}
 func (f *fakeSource) Hooks() []trace.Hook                { return trace.Hooks }
 func (f *fakeSource) Memory() uint64                     { return 4 << 20 }
 func (f *fakeSource) Close() error                       { f.closed++; return nil }
@@ -56,7 +66,13 @@ func TestJSONLines(t *testing.T) {
 			Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 1}},
 	}}}
 	o, out, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) { return snapshot(0), nil })
-	if err := traceRun(context.Background(), o); err != nil {
+	// Stopped (as by Ctrl-C) at the third read, however slow the machine:
+	// at least one interval's line and the final one.
+	o.Duration = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src.stop, src.stopAfter = cancel, 3
+	if err := traceRun(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")

@@ -211,6 +211,12 @@ func tracedOverflowFinding(v *view, t TracedListener, subject string) (Finding, 
 		f.Reason += fmt.Sprintf(" (%d overflows at final-ACK time, %d at SYN time)", t.OverflowsAckTime, t.OverflowsSynTime)
 	}
 	f.Reason += "."
+	if t.StallSeconds > 0 {
+		f.Reason += fmt.Sprintf(" Its owner accepted nothing for %.1fs with %d waiting (traced-stall): the queue overflowed because nothing took from it, and a bigger backlog would only hold more connections nobody accepts.",
+			t.StallSeconds, t.StallQueue)
+		f.Fix = "make the program accept again (see traced-stall) before sizing the backlog"
+		return f, true
+	}
 	if t.slow() {
 		f.Reason += fmt.Sprintf(" p99 accept wait %s: the acceptor is slow, not the backlog.", seconds(t.AcceptWaitP99))
 		f.Fix = "find why the program is slow to call accept(); a longer queue would only make clients wait longer"

@@ -67,6 +67,20 @@ func TestTracedOverflowPlan(t *testing.T) {
 	if f, ok := FindingByID(Advise(tracedInput(64, slow)), "traced-queue-overflow", "127.0.0.1:80"); !ok || f.Key != "" {
 		t.Errorf("slow acceptor's overflow finding %+v names a key", f)
 	}
+	// A queue that overflowed because its owner stopped accepting (nginx
+	// under SIGSTOP): no bigger backlog, whether somaxconn clamps it or not.
+	for _, somax := range []int64{64, 4096} {
+		stalled := clamped
+		stalled.StallSeconds, stalled.StallQueue = 3, 65
+		in := tracedInput(somax, stalled)
+		f, ok := FindingByID(Advise(in), "traced-queue-overflow", "127.0.0.1:80")
+		if !ok || f.Key != "" || f.Recommended != nil || !strings.Contains(f.Reason, "accepted nothing for 3.0s with 65 waiting") {
+			t.Errorf("somaxconn %d: stalled listener's overflow finding %+v recommends a change or hides the stall", somax, f)
+		}
+		if plan := PlanFindings(Advise(in)); len(plan.Changes) != 0 {
+			t.Errorf("somaxconn %d: a stalled listener's overflows plan %+v", somax, plan.Changes)
+		}
+	}
 }
 
 func TestMeasuredSizingNote(t *testing.T) {

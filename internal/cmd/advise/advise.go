@@ -123,9 +123,12 @@ judges what they saw, exactly, besides two samples D apart: accept() errors
 per process and errno ("nginx[PID] got EMFILE 21 times in 2.0s"), the queue's
 exact high water against backlog+1 with its time and the overflows at SYN
 and at final-ACK time, stalls with the owner's state, and a p99 accept wait
-over 100ms, where the acceptor, not the backlog, is to blame. Sizing then
-takes what --rate and --accept-latency leave out from the busiest listener:
-its measured arrival rate and mean accept wait, and says which were measured.
+over 100ms, where the acceptor, not the backlog, is to blame; a queue that
+overflowed while its owner accepted nothing gets no bigger backlog. Sizing
+then takes what --rate and --accept-latency leave out from the busiest
+listener: its measured arrival rate and mean accept wait, and says which
+were measured (no wait is measured from a listener that accepted nothing or
+stalled: without --accept-latency there is then no sizing).
 Where the kernel does not allow tracing, one warning says so and advise
 judges two samples D apart, as --interval D does.
 

@@ -90,10 +90,15 @@ func TraceEvidence(w *trace.Window) *advise.TraceEvidence {
 
 // measuredSizing fills what --rate and --accept-latency left out from the
 // busiest traced listener: its arrival rate, and its mean accept wait
-// (Little's law's W). Nothing is measured when nothing arrived.
+// (Little's law's W). Nothing is measured when nothing arrived, and the wait
+// is not measured when nothing was accepted or the listener stalled (its
+// waits then say how long nobody accepted, not how long accepting takes).
 func (o *Options) measuredSizing(in *advise.Input) {
 	busiest, ok := in.Trace.Busiest()
 	if !ok {
+		return
+	}
+	if !o.LatencySet && (busiest.AcceptWaitCount == 0 || busiest.StallSeconds > 0) {
 		return
 	}
 	s := advise.Sizing{Rate: o.Rate, AcceptLatency: o.AcceptLatency}

@@ -92,6 +92,14 @@ func TestAdviseTracedStallWithNginx(t *testing.T) {
 	if f.Severity != advise.Critical || !strings.HasPrefix(f.Reason, "the queue reached 5 of 5 at ") || !strings.Contains(f.Reason, "overflows at final-ACK time") {
 		t.Errorf("overflow finding %+v", f)
 	}
+	// The queue overflowed because nobody accepted: no bigger backlog, and no
+	// Little's-law sizing from waits that only measure the stop.
+	if f.Recommended != nil || !strings.Contains(f.Reason, "a bigger backlog would only hold more connections nobody accepts") {
+		t.Errorf("a stopped owner's overflow finding recommends %v: %q", f.Recommended, f.Reason)
+	}
+	if z, ok := advise.FindingByID(r.Findings, "backlog-sizing", ""); ok {
+		t.Errorf("sizing from a stalled listener: %+v", z)
+	}
 	s, ok := advise.FindingByID(r.Findings, "traced-stall", subject)
 	if !ok {
 		t.Fatalf("no traced-stall for %s in %v", subject, ids(r))

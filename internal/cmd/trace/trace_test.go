@@ -33,9 +33,9 @@ func (f *fakeSource) Snapshot() (*trace.Evidence, error) {
 	}
 	return f.ev, nil
 }
-func (f *fakeSource) Hooks() []trace.Hook                { return trace.Hooks }
-func (f *fakeSource) Memory() uint64                     { return 4 << 20 }
-func (f *fakeSource) Close() error                       { f.closed++; return nil }
+func (f *fakeSource) Hooks() []trace.Hook { return trace.Hooks }
+func (f *fakeSource) Memory() uint64      { return 4 << 20 }
+func (f *fakeSource) Close() error        { f.closed++; return nil }
 
 func testOptions(t *testing.T, src *fakeSource, gather func(inspect.Options) (*inspect.MultiSnapshot, error)) (*Options, *strings.Builder, *strings.Builder) {
 	ios, _, _, _ := iostreams.Test()

@@ -173,8 +173,9 @@ func waitForNewRecord(dir string, before uint64, done chan error, limit time.Dur
 
 // startAndSignal starts c, delivers sig and returns c's Wait error. Odd
 // rounds signal after a delay spread over 0..1.5x full (a whole run) by
-// round; even rounds 0..0.9 ms after the record of the change appears in
-// stateDir, i.e. inside the write path however slowly the binary starts.
+// round; even rounds once the record of the change appears in stateDir:
+// with the command frozen inside the write phase when it can be, else 0..0.9
+// ms after, i.e. inside the write path however fast or slow the binary is.
 func startAndSignal(t *testing.T, c *exec.Cmd, stateDir string, round, rounds int, full time.Duration, sig syscall.Signal) error {
 	t.Helper()
 	recordBefore := recordInode(stateDir)
@@ -187,8 +188,46 @@ func startAndSignal(t *testing.T, c *exec.Cmd, stateDir string, round, rounds in
 		time.Sleep(full * 3 * time.Duration(round) / (2 * time.Duration(rounds)))
 	} else {
 		waitForNewRecord(stateDir, recordBefore, done, full*20)
+		// On an idle machine the write phase can end before a sleeping
+		// test wakes: freeze the command where it is, and when that is
+		// inside the write phase (the record still says applying), the
+		// signal is pending there when it resumes.
+		if freezeInWritePhase(t, c.Process, stateDir) {
+			_ = c.Process.Signal(sig)
+			_ = c.Process.Signal(syscall.SIGCONT)
+			return <-done
+		}
 		time.Sleep(time.Duration(round/2%10) * 100 * time.Microsecond)
 	}
 	_ = c.Process.Signal(sig)
 	return <-done
+}
+
+// freezeInWritePhase stops p with SIGSTOP and reports whether it stopped
+// inside the write phase; if not (it had finished, or exited), p runs on.
+func freezeInWritePhase(t *testing.T, p *os.Process, stateDir string) bool {
+	t.Helper()
+	if p.Signal(syscall.SIGSTOP) != nil {
+		return false
+	}
+	stat := fmt.Sprintf("/proc/%d/stat", p.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		b, err := os.ReadFile(stat)
+		i := strings.LastIndexByte(string(b), ')')
+		if err != nil || i < 0 || i+2 >= len(b) || b[i+2] == 'Z' {
+			return false // exited
+		}
+		if b[i+2] == 'T' {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d did not stop on SIGSTOP: %s", p.Pid, b)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	if st, err := sysctl.LoadState(stateDir); err == nil && st.Status == sysctl.StatusApplying {
+		return true
+	}
+	_ = p.Signal(syscall.SIGCONT)
+	return false
 }

@@ -32,9 +32,9 @@ type bpfDropKey struct {
 type bpfInflightSet struct {
 	_    structs.HostLayout
 	Slot [8]struct {
-		_     structs.HostLayout
-		Sk    uint64
-		Since uint64
+		_      structs.HostLayout
+		Cookie uint64
+		Since  uint64
 	}
 }
 

@@ -13,10 +13,12 @@ const (
 	MaxAcceptErrorKeys = 4096
 	// InflightSets: the sets of the table of connections in accept queues
 	// being timed (INFLIGHT_SETS), each of InflightWays slots of 8+8 bytes:
-	// 1 MiB. A child's address picks its set; when more than InflightWays
-	// children of one set wait at once, the set's oldest entry is replaced
-	// and that wait is not measured. Up to 8,192 waiting children that
-	// happens to about one in a million; near 65,536 to several percent.
+	// 1 MiB. The low bits of a child's socket cookie pick its set; when more
+	// than InflightWays children of one set wait at once, the set's oldest
+	// entry is replaced and that wait is not measured. The kernel hands
+	// cookies out in consecutive runs per CPU, so children waiting at once
+	// spread over consecutive sets (TestAcceptWaitDeepQueue: 3,000 waiting,
+	// all timed).
 	InflightSets = 8192
 	// InflightWays is INFLIGHT_WAYS.
 	InflightWays = 8

@@ -124,8 +124,8 @@ struct {
 #define INFLIGHT_WAYS 8
 
 struct inflight_slot {
-	__u64 sk;    // the child's socket cookie; 0: free
-	__u64 since; // bpf_ktime_get_ns at enqueue; 0 while being claimed or freed
+	__u64 cookie; // the child's socket cookie; 0: free
+	__u64 since;  // bpf_ktime_get_ns at enqueue; 0 while being claimed or freed
 };
 
 struct inflight_set {
@@ -321,8 +321,8 @@ int BPF_PROG(bl_set_state, const struct sock *sk, const int oldstate, const int 
 	__u64 oldest_since = ~0ULL;
 	for (__u32 i = 0; i < INFLIGHT_WAYS; i++) {
 		struct inflight_slot *sl = &set->slot[i];
-		__u64 cur = sl->sk;
-		if ((cur == 0 || cur == key) && __sync_val_compare_and_swap(&sl->sk, cur, key) == cur) {
+		__u64 cur = sl->cookie;
+		if ((cur == 0 || cur == key) && __sync_val_compare_and_swap(&sl->cookie, cur, key) == cur) {
 			sl->since = now;
 			return 0;
 		}
@@ -334,7 +334,7 @@ int BPF_PROG(bl_set_state, const struct sock *sk, const int oldstate, const int 
 	}
 	struct inflight_slot *sl = &set->slot[oldest & (INFLIGHT_WAYS - 1)];
 	sl->since = 0;
-	sl->sk = key;
+	sl->cookie = key;
 	sl->since = now;
 	return 0;
 }
@@ -454,11 +454,11 @@ static __always_inline int accept_done(int lfd, long ret)
 	__u64 since = 0;
 	for (__u32 i = 0; i < INFLIGHT_WAYS; i++) {
 		struct inflight_slot *sl = &set->slot[i];
-		if (sl->sk != key)
+		if (sl->cookie != key)
 			continue;
 		since = sl->since;
 		sl->since = 0;
-		__sync_val_compare_and_swap(&sl->sk, key, 0);
+		__sync_val_compare_and_swap(&sl->cookie, key, 0);
 		break;
 	}
 	if (!since)

@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 )
 
@@ -188,9 +189,9 @@ func BenchmarkEncodeJSONMarshalIndent(b *testing.B) {
 // procFixture builds a /proc-like tree: procs processes with fds descriptors
 // each, every one a "socket:[N]" link; the first process's first
 // benchListeners/procs... hold the wanted inodes.
-func procFixture(tb testing.TB, procs, fds int) (string, map[uint32]struct{}) {
+func procFixture(tb testing.TB, procs, fds int) (string, *hostfs.InodeSet) {
 	root := tb.TempDir()
-	want := map[uint32]struct{}{}
+	var want []uint32
 	ino := uint32(100000)
 	for p := 1; p <= procs; p++ {
 		dir := filepath.Join(root, strconv.Itoa(1000+p), "fd")
@@ -199,7 +200,7 @@ func procFixture(tb testing.TB, procs, fds int) (string, map[uint32]struct{}) {
 		}
 		for fd := 0; fd < fds; fd++ {
 			if fd%5 == 0 {
-				want[ino] = struct{}{}
+				want = append(want, ino)
 			}
 			if err := os.Symlink(fmt.Sprintf("socket:[%d]", ino), filepath.Join(dir, strconv.Itoa(fd))); err != nil {
 				tb.Fatal(err)
@@ -207,7 +208,7 @@ func procFixture(tb testing.TB, procs, fds int) (string, map[uint32]struct{}) {
 			ino++
 		}
 	}
-	return root, want
+	return root, hostfs.NewInodeSet(want)
 }
 
 // BenchmarkScanOwnersFixture walks a fixture of 4 processes with 5,000
@@ -220,8 +221,8 @@ func BenchmarkScanOwnersFixture(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(scan.owners) != len(want) {
-			b.Fatalf("found %d owned inodes, want %d", len(scan.owners), len(want))
+		if len(scan.owners) != want.Len() {
+			b.Fatalf("found %d owned inodes, want %d", len(scan.owners), want.Len())
 		}
 	}
 }
@@ -278,7 +279,7 @@ func BenchmarkLiveOwners(b *testing.B) {
 		for i := range ls {
 			ls[i].Processes = ls[i].Processes[:0]
 		}
-		if _, err := attachProcesses("/proc", ls); err != nil {
+		if _, err := attachProcesses(startOwnerWalk("/proc", true), ls); err != nil {
 			b.Fatal(err)
 		}
 	}

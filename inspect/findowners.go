@@ -8,13 +8,7 @@ import "github.com/backlogctl/backlogctl/hostfs"
 // Gather, so each process is read once. The warning names the processes
 // whose descriptors could not be read.
 func FindOwners(roots hostfs.Roots, ls []Listener) (string, error) {
-	want := make(map[uint32]struct{}, len(ls))
-	for _, l := range ls {
-		if l.Inode != 0 {
-			want[l.Inode] = struct{}{}
-		}
-	}
-	scan, err := scanOwners(roots.WithDefaults().Proc, want, false)
+	scan, err := scanOwners(roots.WithDefaults().Proc, listenerInodes(ls), false)
 	if err != nil {
 		return "", err
 	}

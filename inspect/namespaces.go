@@ -27,7 +27,11 @@ func GatherIn(ns netns.Namespace, opts Options) (*Snapshot, error) {
 	inner := opts
 	inner.Roots.Proc = filepath.Join(opts.Roots.Proc, "thread-self")
 	inner.Processes = false
-	inner.Dumper = nil // a dumper belongs to the namespace it was opened in
+	inner.Dumper = nil  // a dumper belongs to the namespace it was opened in
+	var walk *ownerWalk // beside the dump, as in Gather
+	if opts.Processes {
+		walk = startOwnerWalk(opts.Roots.Proc, true)
+	}
 	var snap *Snapshot
 	err := netns.Do(ns.Path, func() error {
 		var err error
@@ -35,10 +39,13 @@ func GatherIn(ns netns.Namespace, opts Options) (*Snapshot, error) {
 		return err
 	})
 	if err != nil {
+		if walk != nil {
+			walk.stop()
+		}
 		return nil, err
 	}
-	if opts.Processes {
-		AttachProcesses(opts.Roots, snap)
+	if walk != nil {
+		snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners)
 	}
 	return snap, nil
 }
@@ -46,13 +53,20 @@ func GatherIn(ns netns.Namespace, opts Options) (*Snapshot, error) {
 // AttachProcesses finds the owners of snap's listeners (a /proc/*/fd scan
 // below roots.Proc) and adds them, with a warning for what it could not read.
 func AttachProcesses(roots hostfs.Roots, snap *Snapshot) {
-	warn, err := attachProcesses(roots.WithDefaults().Proc, snap.Listeners)
+	snap.Warnings = appendOwnerWarnings(snap.Warnings, startOwnerWalk(roots.WithDefaults().Proc, true), snap.Listeners)
+}
+
+// appendOwnerWarnings finishes walk for ls and appends what it could not
+// read to warnings.
+func appendOwnerWarnings(warnings []string, walk *ownerWalk, ls []Listener) []string {
+	warn, err := attachProcesses(walk, ls)
 	if err != nil {
-		snap.Warnings = append(snap.Warnings, fmt.Sprintf("process attribution: %v", err))
+		warnings = append(warnings, fmt.Sprintf("process attribution: %v", err))
 	}
 	if warn != "" {
-		snap.Warnings = append(snap.Warnings, warn)
+		warnings = append(warnings, warn)
 	}
+	return warnings
 }
 
 // GatherAll takes a snapshot in each namespace. A namespace that vanished
@@ -63,6 +77,10 @@ func GatherAll(nss []netns.Namespace, opts Options) *MultiSnapshot {
 	out := &MultiSnapshot{Time: time.Now().UTC(), Namespaces: []NamespaceSnapshot{}}
 	inner := opts
 	inner.Processes = false
+	var walk *ownerWalk // beside the dumps, as in Gather
+	if opts.Processes {
+		walk = startOwnerWalk(opts.Roots.WithDefaults().Proc, true)
+	}
 	out.Notes = netns.Each(nss, func(ns netns.Namespace) error {
 		snap, err := GatherIn(ns, inner)
 		if err == nil {
@@ -70,25 +88,19 @@ func GatherAll(nss []netns.Namespace, opts Options) *MultiSnapshot {
 		}
 		return err
 	})
-	if opts.Processes {
-		attachAll(opts.Roots.WithDefaults().Proc, out)
+	if walk != nil {
+		attachAll(walk, out)
 	}
 	return out
 }
 
-// attachAll finds owners for every namespace's listeners in one scan.
-func attachAll(procRoot string, m *MultiSnapshot) {
+// attachAll finishes walk for every namespace's listeners: one scan.
+func attachAll(walk *ownerWalk, m *MultiSnapshot) {
 	var all []Listener
 	for _, ns := range m.Namespaces {
 		all = append(all, ns.Listeners...)
 	}
-	warn, err := attachProcesses(procRoot, all)
-	if err != nil {
-		m.Notes = append(m.Notes, fmt.Sprintf("process attribution: %v", err))
-	}
-	if warn != "" {
-		m.Notes = append(m.Notes, warn)
-	}
+	m.Notes = appendOwnerWarnings(m.Notes, walk, all)
 	i := 0
 	for _, ns := range m.Namespaces {
 		for j := range ns.Listeners {

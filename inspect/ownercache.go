@@ -118,28 +118,26 @@ func (c *OwnerCache) stale(snaps []*Snapshot) bool {
 	return false
 }
 
-// wantedInodes lists the listeners' socket inodes.
-func wantedInodes(snaps []*Snapshot) map[uint32]struct{} {
-	want := map[uint32]struct{}{}
+// wantedInodes is the set of the listeners' socket inodes.
+func wantedInodes(snaps []*Snapshot) *hostfs.InodeSet {
+	var inodes []uint32
 	for _, s := range snaps {
 		for _, l := range s.Listeners {
-			if l.Inode != 0 {
-				want[l.Inode] = struct{}{}
-			}
+			inodes = append(inodes, l.Inode)
 		}
 	}
-	return want
+	return hostfs.NewInodeSet(inodes)
 }
 
 // walkOwners walks /proc/*/fd for the owners of want; every wanted inode
 // gets an entry, empty when no owner was seen.
-func walkOwners(procRoot string, want map[uint32]struct{}) (map[uint32][]int, string) {
+func walkOwners(procRoot string, want *hostfs.InodeSet) (map[uint32][]int, string) {
 	owners := map[uint32][]int{}
 	scan, err := scanOwners(procRoot, want, false)
 	if err != nil {
 		return owners, "process attribution: " + err.Error()
 	}
-	for ino := range want {
+	for _, ino := range want.Inodes() {
 		owners[ino] = scan.owners[ino]
 	}
 	if scan.unreadable > 0 {

@@ -38,10 +38,58 @@ type ownerScan struct {
 // skipped; ones we lack permission for are counted. With limits, the
 // owners' RLIMIT_NOFILE is read too, while their descriptor names are at
 // hand, to tell the descriptors inherited above it.
-func scanOwners(procRoot string, want map[uint32]struct{}, limits bool) (ownerScan, error) {
+func scanOwners(procRoot string, want *hostfs.InodeSet, limits bool) (ownerScan, error) {
+	return startOwnerWalk(procRoot, limits).finish(want)
+}
+
+// ownerWalk is a /proc/*/fd walk started before the sockets it looks for
+// are known, so that it runs beside the sock_diag dump that lists them: the
+// dump keeps one CPU busy in the kernel, the walk the others. Until finish
+// says which inodes are wanted, each process's sockets are kept whole
+// (about 4 bytes a socket, for the few thousand descriptors read while the
+// dump runs); from then on they are filtered as they are read.
+type ownerWalk struct {
+	procRoot string
+	limits   bool
+	err      error
+	stopped  atomic.Bool
+	want     atomic.Pointer[hostfs.InodeSet]
+	wg       sync.WaitGroup
+	workers  []ownerWorker
+}
+
+// ownerWorker is one goroutine's share of a walk.
+type ownerWorker struct {
+	found  []ownerFound
+	early  []earlyOwner // read before the wanted inodes were known
+	counts map[int]int
+	above  map[int]int
+	nofile map[int]rlimit.Nofile
+	denied int
+}
+
+type ownerFound struct {
+	pid   int
+	inode uint32
+}
+
+// earlyOwner is a process read before the wanted inodes were known: every
+// socket it holds, its descriptor count, and its limit when asked for.
+type earlyOwner struct {
+	pid     int
+	open    int
+	sockets []uint32
+	nofile  *rlimit.Nofile
+	above   int
+}
+
+// startOwnerWalk lists the processes and starts reading their descriptors.
+func startOwnerWalk(procRoot string, limits bool) *ownerWalk {
+	w := &ownerWalk{procRoot: procRoot, limits: limits}
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
-		return ownerScan{}, err
+		w.err = err
+		return w
 	}
 	pids := make([]int, 0, len(entries))
 	for _, e := range entries {
@@ -49,71 +97,105 @@ func scanOwners(procRoot string, want map[uint32]struct{}, limits bool) (ownerSc
 			pids = append(pids, pid)
 		}
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if workers > len(pids) {
-		workers = max(len(pids), 1)
-	}
-	type found struct {
-		pid   int
-		inode uint32
-	}
-	results := make([][]found, workers)
-	counts := make([]map[int]int, workers)
-	above := make([]map[int]int, workers)
-	nofiles := make([]map[int]rlimit.Nofile, workers)
-	denied := make([]int, workers)
+	n := min(runtime.GOMAXPROCS(0), max(len(pids), 1))
+	w.workers = make([]ownerWorker, n)
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			fr := hostfs.FDReader{Want: want, Parallel: runtime.GOMAXPROCS(0)}
-			counts[w], above[w], nofiles[w] = map[int]int{}, map[int]int{}, map[int]rlimit.Nofile{}
+	for i := range w.workers {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
 			// Take pids one at a time: one process may hold most descriptors.
-			for i := int(next.Add(1)) - 1; i < len(pids); i = int(next.Add(1)) - 1 {
-				pid := pids[i]
-				n, hits, err := fr.Scan(filepath.Join(procRoot, strconv.Itoa(pid), "fd"))
-				if err != nil {
-					if errors.Is(err, fs.ErrPermission) {
-						denied[w]++
-					}
-					continue
-				}
-				for _, ino := range hits {
-					results[w] = append(results[w], found{pid, ino})
-				}
-				if len(hits) > 0 {
-					counts[w][pid] = n
-					// The limit is read here, with the names still in the
-					// reader, to tell descriptors inherited above it.
-					if !limits {
-						continue
-					}
-					if lim, err := rlimit.ReadNofile(procRoot, pid); err == nil {
-						nofiles[w][pid] = lim
-						above[w][pid] = n - fr.Below(lim.Soft)
-					}
-				}
-			}
-		}(w)
+			w.workers[i].run(w, procRoot, pids, &next)
+		}()
 	}
-	wg.Wait()
+	return w
+}
+
+func (ow *ownerWorker) run(w *ownerWalk, procRoot string, pids []int, next *atomic.Int64) {
+	fr := hostfs.FDReader{Parallel: runtime.GOMAXPROCS(0)}
+	ow.counts, ow.above, ow.nofile = map[int]int{}, map[int]int{}, map[int]rlimit.Nofile{}
+	for i := int(next.Add(1)) - 1; i < len(pids) && !w.stopped.Load(); i = int(next.Add(1)) - 1 {
+		pid := pids[i]
+		want := w.want.Load()
+		fr.Want = want // nil until finish: every socket
+		n, hits, err := fr.Scan(filepath.Join(procRoot, strconv.Itoa(pid), "fd"))
+		if err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				ow.denied++
+			}
+			continue
+		}
+		if len(hits) == 0 {
+			continue
+		}
+		var lim *rlimit.Nofile
+		above := 0
+		// The limit is read here, with the names still in the reader, to
+		// tell descriptors inherited above it.
+		if w.limits {
+			if l, err := rlimit.ReadNofile(procRoot, pid); err == nil {
+				lim, above = &l, n-fr.Below(l.Soft)
+			}
+		}
+		if want == nil {
+			ow.early = append(ow.early, earlyOwner{pid: pid, open: n, sockets: slices.Clone(hits), nofile: lim, above: above})
+			continue
+		}
+		ow.add(pid, n, hits, lim, above)
+	}
+}
+
+// add records pid as the holder of hits (already filtered).
+func (ow *ownerWorker) add(pid, open int, hits []uint32, lim *rlimit.Nofile, above int) {
+	for _, ino := range hits {
+		ow.found = append(ow.found, ownerFound{pid, ino})
+	}
+	ow.counts[pid] = open
+	if lim != nil {
+		ow.nofile[pid], ow.above[pid] = *lim, above
+	}
+}
+
+// stop ends a walk whose results are not wanted (the dump failed) and
+// waits for its goroutines.
+func (w *ownerWalk) stop() {
+	w.stopped.Store(true)
+	w.wg.Wait()
+}
+
+// finish says which inodes are wanted, waits for the walk, and returns the
+// owners of want.
+func (w *ownerWalk) finish(want *hostfs.InodeSet) (ownerScan, error) {
+	if w.err != nil {
+		return ownerScan{}, w.err
+	}
+	if want == nil {
+		want = hostfs.NewInodeSet(nil) // nil would mean every socket
+	}
+	w.want.Store(want)
+	w.wg.Wait()
 	scan := ownerScan{owners: map[uint32][]int{}, fdCount: map[int]int{}, fdAbove: map[int]int{}, nofile: map[int]rlimit.Nofile{}}
-	for w := range results {
-		for _, f := range results[w] {
+	for i := range w.workers {
+		ow := &w.workers[i]
+		for _, e := range ow.early {
+			hits := slices.DeleteFunc(e.sockets, func(ino uint32) bool { return !want.Has(ino) })
+			if len(hits) > 0 {
+				ow.add(e.pid, e.open, hits, e.nofile, e.above)
+			}
+		}
+		for _, f := range ow.found {
 			scan.owners[f.inode] = append(scan.owners[f.inode], f.pid)
 		}
-		for pid, n := range counts[w] {
+		for pid, n := range ow.counts {
 			scan.fdCount[pid] = n
 		}
-		for pid, n := range above[w] {
+		for pid, n := range ow.above {
 			scan.fdAbove[pid] = n
 		}
-		for pid, lim := range nofiles[w] {
+		for pid, lim := range ow.nofile {
 			scan.nofile[pid] = lim
 		}
-		scan.unreadable += denied[w]
+		scan.unreadable += ow.denied
 	}
 	// A process holding one socket in several descriptors (dup, inherited
 	// copies) is one owner.

@@ -42,8 +42,17 @@ func Gather(opts Options) (*Snapshot, error) {
 		snap.Kernel = unix.ByteSliceToString(uts.Release[:])
 	}
 
+	// The owner walk starts first and runs beside the dump; it learns which
+	// sockets to look for when the dump is done.
+	var walk *ownerWalk
+	if opts.Processes {
+		walk = startOwnerWalk(opts.Roots.Proc, true)
+	}
 	listeners, err := Listeners(opts)
 	if err != nil {
+		if walk != nil {
+			walk.stop()
+		}
 		return nil, err
 	}
 	snap.Listeners = listeners
@@ -73,14 +82,8 @@ func Gather(opts Options) (*Snapshot, error) {
 		snap.Warnings = append(snap.Warnings, err.Error())
 	}
 
-	if opts.Processes {
-		warn, err := attachProcesses(opts.Roots.Proc, snap.Listeners)
-		if err != nil {
-			snap.Warnings = append(snap.Warnings, fmt.Sprintf("process attribution: %v", err))
-		}
-		if warn != "" {
-			snap.Warnings = append(snap.Warnings, warn)
-		}
+	if walk != nil {
+		snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners)
 	}
 	return snap, nil
 }
@@ -112,22 +115,28 @@ func Listeners(opts Options) ([]Listener, error) {
 	return set.finish(), nil
 }
 
-// attachProcesses finds the owners of each listener and their descriptor limits.
-func attachProcesses(procRoot string, ls []Listener) (string, error) {
-	want := make(map[uint32]struct{}, len(ls))
-	for _, l := range ls {
-		if l.Inode != 0 {
-			want[l.Inode] = struct{}{}
-		}
+// listenerInodes is the set of the listeners' socket inodes.
+func listenerInodes(ls []Listener) *hostfs.InodeSet {
+	inodes := make([]uint32, len(ls))
+	for i, l := range ls {
+		inodes[i] = l.Inode
 	}
-	if len(want) == 0 {
+	return hostfs.NewInodeSet(inodes)
+}
+
+// attachProcesses finishes walk, the owner walk started for ls, and fills in
+// each listener's owners and their descriptor limits.
+func attachProcesses(walk *ownerWalk, ls []Listener) (string, error) {
+	want := listenerInodes(ls)
+	if want.Len() == 0 {
+		walk.stop()
 		return "", nil
 	}
-	scan, err := scanOwners(procRoot, want, true)
+	scan, err := walk.finish(want)
 	if err != nil {
 		return "", err
 	}
-	pfs, err := procfs.NewFS(procRoot)
+	pfs, err := procfs.NewFS(walk.procRoot)
 	if err != nil {
 		return "", err
 	}

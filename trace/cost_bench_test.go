@@ -29,7 +29,7 @@ import (
 // and connections per second against the run without tracing in the same
 // round. Run as root:
 //
-//	go test ./trace -run '^$' -bench HookCost -benchtime 1x [-args -cost.rounds 8 -cost.seconds 4]
+//	go test ./trace -run '^$' -bench HookCost -benchtime 1x [-args -cost.rounds 8 -cost.seconds 4 -cost.cases all,set_state_noop]
 //
 // docs/BENCHMARKS-trace.md records the results. The tracepoints are global:
 // attached here, in the benchmark's own process, they see the benchconn runs.
@@ -101,6 +101,15 @@ func BenchmarkHookCost(b *testing.B) {
 		{name: "set_state_noop", hooks: hooksOf(bpfProgBlSetState), prog: btfNoop},
 		{name: "data_ready", hooks: hooksOf(bpfProgBlDataReady)},
 		{name: "all", hooks: Hooks},
+	}
+	if *costCases != "" {
+		keep := strings.Split(*costCases, ",")
+		cases = slices.DeleteFunc(cases, func(c costCase) bool {
+			return c.name != "off" && !slices.Contains(keep, c.name)
+		})
+		if len(cases) != len(keep)+1 {
+			b.Fatalf("-cost.cases %q: a name is not one of the cases (off is always run)", *costCases)
+		}
 	}
 	rounds, secs := *costRounds, *costSeconds
 	cpu := map[string][]float64{}
@@ -202,6 +211,7 @@ func BenchmarkHookCost(b *testing.B) {
 var (
 	costRounds  = flag.Int("cost.rounds", 6, "BenchmarkHookCost: rounds")
 	costSeconds = flag.Int("cost.seconds", 4, "BenchmarkHookCost: seconds per benchconn run")
+	costCases   = flag.String("cost.cases", "", "BenchmarkHookCost: comma-separated cases to run beside off (default: all of them)")
 )
 
 func median(v []float64) float64 {

@@ -29,7 +29,7 @@ import (
 // and connections per second against the run without tracing in the same
 // round. Run as root:
 //
-//	go test ./trace -run '^$' -bench HookCost -benchtime 1x [-args -cost.rounds 8 -cost.seconds 4 -cost.cases all,set_state_noop]
+//	go test ./trace -run '^$' -bench HookCost -benchtime 1x [-args -cost.rounds 8 -cost.seconds 4 -cost.cases all,set_state_noop -cost.pin 1]
 //
 // docs/BENCHMARKS-trace.md records the results. The tracepoints are global:
 // attached here, in the benchmark's own process, they see the benchconn runs.
@@ -157,6 +157,13 @@ func BenchmarkHookCost(b *testing.B) {
 			}
 			cmd := exec.Command("unshare", "-n", "sh", "-c",
 				`ip link set lo up && exec "$0" -duration "$1"`, bin, strconv.Itoa(secs)+"s")
+			if *costPin >= 0 {
+				// One CPU, one P: the rate no longer depends on where the
+				// scheduler puts the client and the server.
+				cmd = exec.Command("unshare", "-n", "sh", "-c",
+					`ip link set lo up && GOMAXPROCS=1 exec taskset -c "$2" "$0" -duration "$1" -clients 2 -acceptors 1`,
+					bin, strconv.Itoa(secs)+"s", strconv.Itoa(*costPin))
+			}
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
@@ -212,6 +219,7 @@ var (
 	costRounds  = flag.Int("cost.rounds", 6, "BenchmarkHookCost: rounds")
 	costSeconds = flag.Int("cost.seconds", 4, "BenchmarkHookCost: seconds per benchconn run")
 	costCases   = flag.String("cost.cases", "", "BenchmarkHookCost: comma-separated cases to run beside off (default: all of them)")
+	costPin     = flag.Int("cost.pin", -1, "BenchmarkHookCost: run benchconn on this CPU only, with GOMAXPROCS=1 (-1: anywhere)")
 )
 
 func median(v []float64) float64 {

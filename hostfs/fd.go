@@ -141,32 +141,29 @@ func (r *FDReader) probe(dfd, count int) bool {
 		}
 		p.end = int32(fd)
 	}
-	if len(parts) == 1 {
-		parts[0].fds, parts[0].hits = r.fds, r.hits
-		read(&parts[0], 0, count, count)
-		r.fds, r.hits = parts[0].fds, parts[0].hits
-	} else {
-		var wg sync.WaitGroup
-		for i := range parts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				read(&parts[i], min(i*per, count), min((i+1)*per, count), count)
-			}()
-		}
-		wg.Wait()
-		for _, p := range parts {
-			r.fds, r.hits = append(r.fds, p.fds...), append(r.hits, p.hits...)
-		}
+	// The first range is read here, into r's own buffers; the others in
+	// goroutines, appended after it.
+	parts[0].fds, parts[0].hits = r.fds, r.hits
+	var wg sync.WaitGroup
+	for i := 1; i < len(parts); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			read(&parts[i], min(i*per, count), min((i+1)*per, count), count)
+		}()
 	}
+	read(&parts[0], 0, min(per, count), count)
+	wg.Wait()
 	for i, p := range parts {
+		if i > 0 {
+			parts[0].fds, parts[0].hits = append(parts[0].fds, p.fds...), append(parts[0].hits, p.hits...)
+		}
 		r.probed = append(r.probed, fdRange{int32(min(i*per, count)), p.end})
 	}
 	// Holes below count push as many descriptors above it.
-	above := part{fds: r.fds, hits: r.hits}
-	read(&above, count, 1<<31-1, count)
-	r.fds, r.hits = above.fds, above.hits
-	r.probed = append(r.probed, fdRange{int32(count), above.end})
+	read(&parts[0], count, 1<<31-1, count)
+	r.fds, r.hits = parts[0].fds, parts[0].hits
+	r.probed = append(r.probed, fdRange{int32(count), parts[0].end})
 	return len(r.fds) >= count
 }
 

@@ -105,13 +105,15 @@ func startOwnerWalk(procRoot string, limits bool) *ownerWalk {
 		go func() {
 			defer w.wg.Done()
 			// Take pids one at a time: one process may hold most descriptors.
-			w.workers[i].run(w, procRoot, pids, &next)
+			w.workers[i].run(w, pids, &next)
 		}()
 	}
 	return w
 }
 
-func (ow *ownerWorker) run(w *ownerWalk, procRoot string, pids []int, next *atomic.Int64) {
+// run reads the descriptors of pids taken in turn from next.
+func (ow *ownerWorker) run(w *ownerWalk, pids []int, next *atomic.Int64) {
+	procRoot := w.procRoot
 	fr := hostfs.FDReader{Parallel: runtime.GOMAXPROCS(0)}
 	ow.counts, ow.above, ow.nofile = map[int]int{}, map[int]int{}, map[int]rlimit.Nofile{}
 	for i := int(next.Add(1)) - 1; i < len(pids) && !w.stopped.Load(); i = int(next.Add(1)) - 1 {

@@ -29,15 +29,6 @@ type bpfDropKey struct {
 	Reason uint32
 }
 
-type bpfInflightSet struct {
-	_    structs.HostLayout
-	Slot [8]struct {
-		_      structs.HostLayout
-		Cookie uint64
-		Since  uint64
-	}
-}
-
 type bpfListenerStats struct {
 	_               structs.HostLayout
 	Netns           uint64
@@ -49,14 +40,25 @@ type bpfListenerStats struct {
 	LastAcceptTgid  uint32
 	_               [24]byte
 	Accepted        uint64
+	Dequeued        uint64
 	LastAcceptNs    uint64
 	WaitCount       uint64
 	WaitSumNs       uint64
 	WaitMaxNs       uint64
+	WaitUnmatched   uint64
 	WaitBuckets     [40]uint64
 	EpochHw         [2]uint64
 	LastLen         uint32
 	QueueSeen       uint32
+	_               [48]byte
+}
+
+type bpfRingSlot struct {
+	_     structs.HostLayout
+	Tag   uint64
+	Since uint64
+	Conn  uint32
+	Pad   uint32
 }
 
 // Names of all BPF objects in the ELF.
@@ -65,13 +67,12 @@ type bpfListenerStats struct {
 const (
 	bpfMapAcceptErrors  = "accept_errors"
 	bpfMapDrops         = "drops"
-	bpfMapInflight      = "inflight"
 	bpfMapListeners     = "listeners"
+	bpfMapRing          = "ring"
 	bpfMapZero          = "zero"
 	bpfProgBlAcceptExit = "bl_accept_exit"
 	bpfProgBlDataReady  = "bl_data_ready"
 	bpfProgBlKfreeSkb   = "bl_kfree_skb"
-	bpfProgBlSetState   = "bl_set_state"
 	bpfProgBlSynack     = "bl_synack"
 	bpfProgBlSysExit    = "bl_sys_exit"
 	bpfVarCurEpoch      = "cur_epoch"
@@ -122,7 +123,6 @@ type bpfProgramSpecs struct {
 	BlAcceptExit *ebpf.ProgramSpec `ebpf:"bl_accept_exit"`
 	BlDataReady  *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
 	BlKfreeSkb   *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
-	BlSetState   *ebpf.ProgramSpec `ebpf:"bl_set_state"`
 	BlSynack     *ebpf.ProgramSpec `ebpf:"bl_synack"`
 	BlSysExit    *ebpf.ProgramSpec `ebpf:"bl_sys_exit"`
 }
@@ -133,8 +133,8 @@ type bpfProgramSpecs struct {
 type bpfMapSpecs struct {
 	AcceptErrors *ebpf.MapSpec `ebpf:"accept_errors"`
 	Drops        *ebpf.MapSpec `ebpf:"drops"`
-	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
 	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
+	Ring         *ebpf.MapSpec `ebpf:"ring"`
 	Zero         *ebpf.MapSpec `ebpf:"zero"`
 }
 
@@ -167,8 +167,8 @@ func (o *bpfObjects) Close() error {
 type bpfMaps struct {
 	AcceptErrors *ebpf.Map `ebpf:"accept_errors"`
 	Drops        *ebpf.Map `ebpf:"drops"`
-	Inflight     *ebpf.Map `ebpf:"inflight"`
 	Listeners    *ebpf.Map `ebpf:"listeners"`
+	Ring         *ebpf.Map `ebpf:"ring"`
 	Zero         *ebpf.Map `ebpf:"zero"`
 }
 
@@ -176,8 +176,8 @@ func (m *bpfMaps) Close() error {
 	return _BpfClose(
 		m.AcceptErrors,
 		m.Drops,
-		m.Inflight,
 		m.Listeners,
+		m.Ring,
 		m.Zero,
 	)
 }
@@ -196,7 +196,6 @@ type bpfPrograms struct {
 	BlAcceptExit *ebpf.Program `ebpf:"bl_accept_exit"`
 	BlDataReady  *ebpf.Program `ebpf:"bl_data_ready"`
 	BlKfreeSkb   *ebpf.Program `ebpf:"bl_kfree_skb"`
-	BlSetState   *ebpf.Program `ebpf:"bl_set_state"`
 	BlSynack     *ebpf.Program `ebpf:"bl_synack"`
 	BlSysExit    *ebpf.Program `ebpf:"bl_sys_exit"`
 }
@@ -206,7 +205,6 @@ func (p *bpfPrograms) Close() error {
 		p.BlAcceptExit,
 		p.BlDataReady,
 		p.BlKfreeSkb,
-		p.BlSetState,
 		p.BlSynack,
 		p.BlSysExit,
 	)

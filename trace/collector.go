@@ -38,7 +38,6 @@ type Hook struct {
 // at their own syscall tracepoints, which run only for those calls.
 var Hooks = []Hook{
 	{Program: bpfProgBlDataReady, Tracepoint: "tp_btf/sk_data_ready"},
-	{Program: bpfProgBlSetState, Tracepoint: "tp_btf/inet_sock_set_state"},
 	{Program: bpfProgBlSynack, Tracepoint: "tp_btf/tcp_retransmit_synack"},
 	{Program: bpfProgBlKfreeSkb, Tracepoint: "tp_btf/kfree_skb"},
 	{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept4"},
@@ -176,7 +175,7 @@ func (c *Collector) Since() time.Time { return c.start }
 // Memory is what the kernel charges for the maps and programs (memlock), in bytes.
 func (c *Collector) Memory() uint64 {
 	var total uint64
-	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Inflight, c.objs.Zero} {
+	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring, c.objs.Zero} {
 		if m == nil {
 			continue
 		}

@@ -120,6 +120,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			WaitingSince:         wall(st.NonemptySinceNs),
 			LastAcceptPID:        int(st.LastAcceptTgid),
 		}
+		le.AcceptWait.Unmatched = st.WaitUnmatched
 		ev.Listeners[k] = le
 	}
 	if err := it.Err(); err != nil {

@@ -51,14 +51,14 @@ func TestMapSizes(t *testing.T) {
 	}
 	for name, want := range map[string]uint32{
 		bpfMapListeners: MaxListeners, bpfMapDrops: MaxDropKeys,
-		bpfMapAcceptErrors: MaxAcceptErrorKeys, bpfMapInflight: InflightSets,
+		bpfMapAcceptErrors: MaxAcceptErrorKeys, bpfMapRing: RingSlots,
 	} {
 		if got := spec.Maps[name].MaxEntries; got != want {
 			t.Errorf("map %s: %d entries in the object, %d in maps.go", name, got, want)
 		}
 	}
-	if got, want := spec.Maps[bpfMapInflight].ValueSize, uint32(InflightWays*16); got != want {
-		t.Errorf("map inflight: %d-byte sets in the object, %d in maps.go", got, want)
+	if got, want := spec.Maps[bpfMapRing].ValueSize, uint32(RingSlotBytes); got != want {
+		t.Errorf("map ring: %d-byte slots in the object, %d expected", got, want)
 	}
 	var st bpfListenerStats
 	if len(st.WaitBuckets) != waitBuckets {

@@ -12,6 +12,11 @@ type Histogram struct {
 	P90   float64 `json:"p90"`
 	P99   float64 `json:"p99"`
 	Max   float64 `json:"max"`
+	// Unmatched of Count were timed from the enqueue at the connection's
+	// place in the queue, because the connection itself was not found
+	// there or beside it (an enqueue on another CPU moved the queue's
+	// tail first); such a wait can be off by the time between two enqueues.
+	Unmatched uint64 `json:"unmatched"`
 	// Buckets are the non-empty buckets: Count waits of at most LE seconds
 	// (and more than the previous bucket's LE).
 	Buckets []Bucket `json:"buckets"`

@@ -228,6 +228,9 @@ func acceptWait(t *testing.T, acceptProg string) {
 	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
 		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
 	}
+	if l.AcceptWait.Unmatched != 0 {
+		t.Errorf("accept_wait_seconds.unmatched %d: connections queued one at a time are each matched to their own enqueue", l.AcceptWait.Unmatched)
+	}
 	if l.AcceptQueueHighWater != n {
 		t.Errorf("accept_queue_high_water %d, want %d", l.AcceptQueueHighWater, n)
 	}
@@ -269,6 +272,9 @@ func TestAcceptWaitDeepQueue(t *testing.T) {
 	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
 		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
 	}
+	if l.AcceptWait.Unmatched != 0 {
+		t.Errorf("accept_wait_seconds.unmatched %d: connections queued one at a time are each matched to their own enqueue", l.AcceptWait.Unmatched)
+	}
 	for _, b := range l.AcceptWait.Buckets {
 		if b.Count > 0 && b.LE != nil && *b.LE < pause.Seconds()/2 {
 			t.Errorf("%d waits of at most %gs; every connection waited at least %s", b.Count, *b.LE, pause)
@@ -276,10 +282,119 @@ func TestAcceptWaitDeepQueue(t *testing.T) {
 	}
 }
 
+// Connections queued before tracing began are accepted first and not timed
+// (nothing saw them enter the queue); those queued after are, each with its
+// own wait.
+func TestAcceptWaitQueuedBeforeTracing(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const before, after = 3, 4
+	const pause = 60 * time.Millisecond
+	fd, addr := nstest.Listen(t, loopback(0), 128, nstest.ListenOpts{})
+	for range before {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "the first clients queued", func() bool { return acceptQueue(t, addr.Port()) == before })
+	time.Sleep(4 * pause) // they wait far longer than those after them
+	tr := startTracing(t)
+	for range after {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "every client queued", func() bool { return acceptQueue(t, addr.Port()) == before+after })
+	time.Sleep(pause)
+	acceptN(t, fd, before+after)
+	l, _ := tr.report(addr.Port(), time.Hour)
+	if l.Enqueued != after || l.Accepted != before+after || l.AcceptWait.Count != after {
+		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d, %d, %d", l.Enqueued, l.Accepted, l.AcceptWait.Count, after, before+after, after)
+	}
+	if mx := time.Duration(l.AcceptWait.Max * float64(time.Second)); mx < pause || mx >= 3*pause {
+		t.Errorf("longest wait timed %s; those traced waited %s to about %s", mx, pause, 2*pause)
+	}
+}
+
+// Accepts trace does not see (io_uring's; here the accept hooks detached)
+// take connections from the queue without counting their places. Once an
+// accept that is seen empties the queue, the places are back in step: the
+// next connections are timed with their own waits, not earlier ones'.
+func TestAcceptWaitAfterUnseenAccepts(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const pause = 60 * time.Millisecond
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 128, nstest.ListenOpts{})
+	for range 4 {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "every client queued", func() bool { return acceptQueue(t, addr.Port()) == 4 })
+	acceptN(t, fd, 1)
+	reattach := detachAcceptHooks(t, tr.c)
+	acceptN(t, fd, 3) // unseen: the queue is empty, trace counts 3 still in it
+	reattach()
+	time.Sleep(4 * pause) // a wait timed from those 3 would be this long at least
+	for range 3 {
+		nstest.Connect(t, addr)
+		nstest.Eventually(t, 5*time.Second, "the client queued", func() bool { return acceptQueue(t, addr.Port()) == 1 })
+		time.Sleep(pause)
+		acceptN(t, fd, 1)
+	}
+	l, _ := tr.report(addr.Port(), time.Hour)
+	if l.Enqueued != 7 || l.Accepted != 4 {
+		t.Errorf("enqueued %d, accepted %d; want 7, 4", l.Enqueued, l.Accepted)
+	}
+	if l.AcceptWait.Count < 3 {
+		t.Errorf("accept_wait_seconds.count %d; want the last 3 at least", l.AcceptWait.Count)
+	}
+	if mx := time.Duration(l.AcceptWait.Max * float64(time.Second)); mx >= 3*pause {
+		t.Errorf("longest wait timed %s; no connection seen accepted waited more than about %s", mx, pause)
+	}
+}
+
+// acceptN accepts n connections from listener fd and closes them at cleanup.
+func acceptN(t *testing.T, fd, n int) {
+	t.Helper()
+	for range n {
+		nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			t.Fatalf("accept: %v", err)
+		}
+		t.Cleanup(func() { unix.Close(nfd) })
+	}
+}
+
+// detachAcceptHooks detaches c's accept programs, as if accepts were made
+// where trace cannot see them, and returns what attaches them again.
+func detachAcceptHooks(t *testing.T, c *Collector) (reattach func()) {
+	t.Helper()
+	var detached []int
+	for i, h := range c.hooks {
+		if h.Program == bpfProgBlAcceptExit || h.Program == bpfProgBlSysExit {
+			if err := c.links[i].Close(); err != nil {
+				t.Fatal(err)
+			}
+			detached = append(detached, i)
+		}
+	}
+	if len(detached) == 0 {
+		t.Fatal("no accept hook attached")
+	}
+	return func() {
+		t.Helper()
+		_, ids, _ := hookPlan()
+		for _, i := range detached {
+			l, err := attachHook(c.hooks[i], programsOf(&c.objs)[c.hooks[i].Program], ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.links[i] = l
+		}
+	}
+}
+
 // Connections queued and accepted concurrently on every CPU: each wait is
-// still timed exactly once (the in-flight entry is made at the child's own
-// state change, not guessed from the queue's tail, which another CPU's
-// enqueue can move).
+// still timed exactly once (by its place in the queue, not from the queue's
+// tail at sk_data_ready, which another CPU's enqueue can move meanwhile).
 func TestAcceptWaitConcurrent(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
@@ -323,6 +438,7 @@ func TestAcceptWaitConcurrent(t *testing.T) {
 	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
 		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
 	}
+	t.Logf("%d of %d waits timed from their place, not matched to their connection", l.AcceptWait.Unmatched, n)
 }
 
 // A TCP_DEFER_ACCEPT listener whose clients send nothing: their final ACKs

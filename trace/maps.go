@@ -11,17 +11,16 @@ const (
 	MaxDropKeys = 8192
 	// MaxAcceptErrorKeys: (listener, process, errno) counters, 24+8 bytes: ~0.4 MiB.
 	MaxAcceptErrorKeys = 4096
-	// InflightSets: the sets of the table of connections in accept queues
-	// being timed (INFLIGHT_SETS), each of InflightWays slots of 8+8 bytes:
-	// 1 MiB. The low bits of a child's socket cookie pick its set; when more
-	// than InflightWays children of one set wait at once, the set's oldest
-	// entry is replaced and that wait is not measured. The kernel hands
-	// cookies out in consecutive runs per CPU, so children waiting at once
-	// spread over consecutive sets (TestAcceptWaitDeepQueue: 3,000 waiting,
+	// RingSlots: when each connection waiting in an accept queue entered
+	// it, by its place in its listener's queue (RING_SLOTS), RingSlotBytes
+	// each: 1.5 MiB. A listener's connections take consecutive slots from a
+	// place its cookie picks; a slot is reused RING_SLOTS enqueues later or
+	// by another listener's run reaching it, and the wait of the connection
+	// it held is then not timed (TestAcceptWaitDeepQueue: 3,000 waiting,
 	// all timed).
-	InflightSets = 8192
-	// InflightWays is INFLIGHT_WAYS.
-	InflightWays = 8
+	RingSlots = 65536
+	// RingSlotBytes: the listener and place, the time, the connection.
+	RingSlotBytes = 24
 )
 
 // waitBuckets is WAIT_BUCKETS: bucket i counts waits in [2^i, 2^(i+1)) ns.

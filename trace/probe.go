@@ -112,7 +112,6 @@ func programsOf(o *bpfObjects) map[string]*ebpf.Program {
 	return map[string]*ebpf.Program{
 		bpfProgBlDataReady:  o.BlDataReady,
 		bpfProgBlAcceptExit: o.BlAcceptExit,
-		bpfProgBlSetState:   o.BlSetState,
 		bpfProgBlSynack:     o.BlSynack,
 		bpfProgBlKfreeSkb:   o.BlKfreeSkb,
 		bpfProgBlSysExit:    o.BlSysExit,

@@ -54,10 +54,14 @@ struct listener_stats {
 	__u32 max_backlog;
 	__u32 last_accept_tgid;
 	__u64 accepted __attribute__((aligned(64)));
+	// dequeued: the place in the queue (counted like enqueued) of the next
+	// connection accept() takes; see ring.
+	__u64 dequeued;
 	__u64 last_accept_ns;
 	__u64 wait_count;
 	__u64 wait_sum_ns;
 	__u64 wait_max_ns;
+	__u64 wait_unmatched; // of wait_count: timed from the place, not matched
 	__u64 wait_buckets[WAIT_BUCKETS];
 	// The per-interval high water: epoch_hw[e & 1] is (e << 32) | the
 	// longest accept queue during epoch e (see cur_epoch), one word so that
@@ -89,7 +93,6 @@ struct accept_error_key {
 #define MAX_LISTENERS 2048
 #define MAX_DROP_KEYS 8192
 #define MAX_ACCEPT_ERROR_KEYS 4096
-#define MAX_INFLIGHT 32768
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -112,42 +115,59 @@ struct {
 	__type(value, __u64);
 } accept_errors SEC(".maps");
 
-// inflight: child socket cookie -> when it entered the accept queue, in a
-// set-associative table: a child's cookie picks one set of INFLIGHT_WAYS
-// slots. An array map, so a lookup is inlined to an address computation, and
-// claiming or freeing a slot is one compare-and-swap: no hash-table locks or
-// LRU lists per connection. A child whose set is full (more than
-// INFLIGHT_WAYS children waiting at once that map to it) replaces the set's
-// oldest entry, most likely one of a child that was never accepted (its
-// listener closed): like an LRU, it forgets the oldest.
-#define INFLIGHT_SETS 8192 // a power of two
-#define INFLIGHT_WAYS 8
+// ring: when each connection entered its listener's accept queue, by its
+// place in that queue. A listener's queue is first in, first out, so the
+// n-th connection sk_data_ready sees enter it (counting from 0: the
+// listener's `enqueued` before the event) is the n-th one accept() takes
+// (`dequeued`). Its time is in slot (ring_base(listener) + n) mod
+// RING_SLOTS, tagged with the listener and n, and with the connection at
+// the queue's tail at that moment, which accept() checks against the
+// connection it got: where enqueues on two CPUs ran sk_data_ready in the
+// other order, or two accept()s returned in the other order, neighbours'
+// places are swapped, and the connection's own slot is found beside its
+// place. A listener's connections take consecutive slots from a place its
+// cookie picks; a slot is overwritten RING_SLOTS enqueues later, or by
+// another listener's run of slots reaching it, and the wait of the
+// connection it held is then not timed. An array map: a lookup is inlined
+// to an address computation; and no program runs at the connection's own
+// state changes (inet_sock_set_state fires six times per connection).
+#define RING_SLOTS 65536 // a power of two
 
-struct inflight_slot {
-	__u64 cookie; // the child's socket cookie; 0: free
-	__u64 since;  // bpf_ktime_get_ns at enqueue; 0 while being claimed or freed
-};
-
-struct inflight_set {
-	struct inflight_slot slot[INFLIGHT_WAYS];
+struct ring_slot {
+	__u64 tag;   // ring_tag(listener cookie, n); 0: never written
+	__u64 since; // bpf_ktime_get_ns at sk_data_ready
+	__u32 conn;  // conn_tag of the queue's tail then: the connection, but
+	             // for another CPU's enqueue in between; 0: none read
+	__u32 pad;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, INFLIGHT_SETS);
+	__uint(max_entries, RING_SLOTS);
 	__type(key, __u32);
-	__type(value, struct inflight_set);
-} inflight SEC(".maps");
+	__type(value, struct ring_slot);
+} ring SEC(".maps");
 
-// inflight_set_of picks a child's set from its cookie's low bits. The kernel
-// hands cookies out in consecutive runs per CPU, and children are mostly
-// accepted in the order they were queued, so the children waiting at once
-// fill consecutive sets evenly, and a busy listener walks the table in
-// order (kind to the cache) rather than touching a random set each time.
-static __always_inline struct inflight_set *inflight_set_of(__u64 cookie)
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+
+static __always_inline __u64 ring_tag(__u64 cookie, __u64 n)
 {
-	__u32 k = (__u32)cookie & (INFLIGHT_SETS - 1);
-	return bpf_map_lookup_elem(&inflight, &k);
+	return (cookie << 32) | (__u32)n;
+}
+
+// conn_tag identifies a connection among its listener's: its remote
+// address and port, folded to 32 bits; never 0.
+static __always_inline __u32 conn_tag(const struct sock *sk)
+{
+	__u32 a = sk->__sk_common.skc_daddr ^ sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3];
+	return ((a * 0x9E3779B1U) ^ sk->__sk_common.skc_dport) | 1;
+}
+
+static __always_inline struct ring_slot *ring_slot_of(__u64 cookie, __u64 n)
+{
+	__u32 k = ((__u32)(cookie * 0x9E3779B97F4A7C15ULL >> 32) + (__u32)n) & (RING_SLOTS - 1);
+	return bpf_map_lookup_elem(&ring, &k);
 }
 
 // cur_epoch is the epoch events are counted in. User space advances it at
@@ -280,7 +300,8 @@ static __always_inline struct listener_stats *stats_of(__u64 cookie, __u32 netns
 }
 
 // A connection completed the handshake into a listener's accept queue
-// (tcp_child_process -> parent->sk_data_ready). sk_ack_backlog already counts it.
+// (tcp_child_process -> parent->sk_data_ready, or a Fast Open child in
+// tcp_conn_request). sk_ack_backlog already counts it.
 SEC("tp_btf/sk_data_ready")
 int BPF_PROG(bl_data_ready, const struct sock *sk)
 {
@@ -290,8 +311,22 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	struct listener_stats *s = stats_of(cookie, sk_netns(sk));
 	if (!s)
 		return 0;
+	__u64 now = bpf_ktime_get_ns();
 	__u32 qlen = sk->sk_ack_backlog;
-	__sync_fetch_and_add(&s->enqueued, 1);
+	__u64 n = __sync_fetch_and_add(&s->enqueued, 1);
+	if (!s->queue_seen)
+		s->dequeued = n + 1 - qlen; // those queued before tracing began are not timed
+	struct ring_slot *sl = ring_slot_of(cookie, n);
+	if (sl) {
+		__u32 conn = 0;
+		struct request_sock *tail = CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
+		if (tail && tail->sk)
+			conn = conn_tag(tail->sk);
+		// The time before the tag: a reader that finds the tag finds the time.
+		WRITE_ONCE(sl->since, now);
+		WRITE_ONCE(sl->conn, conn);
+		WRITE_ONCE(sl->tag, ring_tag(cookie, n));
+	}
 	raise_u32(&s->accept_queue_hw, qlen);
 	epoch_event(s, qlen > 0 ? qlen - 1 : 0, qlen);
 	raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
@@ -299,43 +334,7 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	if (s->max_backlog != max_backlog) // no write, no cache-line transfer, when unchanged
 		s->max_backlog = max_backlog;
 	if (qlen == 1)
-		s->nonempty_since_ns = bpf_ktime_get_ns();
-	return 0;
-}
-
-// A passive child became ESTABLISHED: tcp_rcv_state_process on the child,
-// just after inet_csk_reqsk_queue_add put it in the accept queue. (Taking the
-// child from the queue's tail at sk_data_ready instead would save these
-// runs, but loses children queued concurrently on another CPU.)
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(bl_set_state, const struct sock *sk, const int oldstate, const int newstate)
-{
-	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
-		return 0;
-	__u64 key = bpf_get_socket_cookie((void *)sk);
-	struct inflight_set *set = inflight_set_of(key);
-	if (!set)
-		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	__u32 oldest = 0;
-	__u64 oldest_since = ~0ULL;
-	for (__u32 i = 0; i < INFLIGHT_WAYS; i++) {
-		struct inflight_slot *sl = &set->slot[i];
-		__u64 cur = sl->cookie;
-		if ((cur == 0 || cur == key) && __sync_val_compare_and_swap(&sl->cookie, cur, key) == cur) {
-			sl->since = now;
-			return 0;
-		}
-		__u64 since = sl->since;
-		if (since < oldest_since) {
-			oldest_since = since;
-			oldest = i;
-		}
-	}
-	struct inflight_slot *sl = &set->slot[oldest & (INFLIGHT_WAYS - 1)];
-	sl->since = 0;
-	sl->cookie = key;
-	sl->since = now;
+		s->nonempty_since_ns = now;
 	return 0;
 }
 
@@ -439,30 +438,54 @@ static __always_inline int accept_done(int lfd, long ret)
 	s->last_accept_ns = now;
 	s->last_accept_tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 qlen = lsk->sk_ack_backlog;
+	__u64 enq = s->enqueued;
+	if (!s->queue_seen)
+		s->dequeued = enq - qlen - 1; // this one and those behind it were queued before tracing
+	__u64 n = __sync_fetch_and_add(&s->dequeued, 1);
+	// An empty queue after this accept: it took the last connection in. This
+	// puts dequeued back in step where accepts were not seen (io_uring) or
+	// concurrent accepts took their places out of order.
+	if (qlen == 0 && n + 1 != enq) {
+		n = enq - 1;
+		s->dequeued = enq;
+	}
 	epoch_event(s, qlen + 1, qlen);
 	if (qlen > 0)
 		s->nonempty_since_ns = now;
-	struct sock *child = fd_sock((int)ret);
-	if (!child)
-		return 0;
-	__u64 key = child->__sk_common.skc_cookie.counter;
-	if (!key)
-		return 0; // never given a cookie: not timed at its enqueue
-	struct inflight_set *set = inflight_set_of(key);
-	if (!set)
-		return 0;
 	__u64 since = 0;
-	for (__u32 i = 0; i < INFLIGHT_WAYS; i++) {
-		struct inflight_slot *sl = &set->slot[i];
-		if (sl->cookie != key)
-			continue;
-		since = sl->since;
-		sl->since = 0;
-		__sync_val_compare_and_swap(&sl->cookie, key, 0);
-		break;
+	if ((__s64)(n - enq) >= 0) {
+		// Taken by accept() on another CPU before its sk_data_ready ran
+		// (the queue's insertion comes first): it waited no longer than that.
+		since = now;
+		__sync_fetch_and_add(&s->wait_unmatched, 1);
+	} else {
+		struct sock *child = fd_sock((int)ret);
+		__u32 want = child ? conn_tag(child) : 0;
+		// Its own place first, then the neighbours' (-1, +1, -2, +2).
+		__u64 found = 0, at_place = 0;
+		for (int i = 0; i < 5; i++) {
+			__u64 m = n + (i & 1 ? -(__u64)((i + 1) / 2) : (__u64)(i / 2));
+			struct ring_slot *sl = ring_slot_of(cookie, m);
+			if (!sl || READ_ONCE(sl->tag) != ring_tag(cookie, m))
+				continue; // queued before tracing, or its slot since reused
+			__u64 t = READ_ONCE(sl->since);
+			if (i == 0)
+				at_place = t;
+			if (want && READ_ONCE(sl->conn) == want) {
+				found = t;
+				break;
+			}
+		}
+		since = found;
+		if (!found) {
+			// Not matched (another CPU's enqueue moved the tail before this
+			// one's sk_data_ready read it): timed from its place.
+			since = at_place;
+			if (!since)
+				return 0;
+			__sync_fetch_and_add(&s->wait_unmatched, 1);
+		}
 	}
-	if (!since)
-		return 0;
 	__u64 wait = now > since ? now - since : 0;
 	__u32 b = log2_u64(wait);
 	if (b >= WAIT_BUCKETS)

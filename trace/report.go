@@ -30,7 +30,7 @@ type Report struct {
 // ExactFields are counted by the programs at the event itself.
 var ExactFields = []string{"accept_queue_high_water", "interval_high_water", "enqueued", "accepted", "overflows.ack_time",
 	"drops", "accept_wait_seconds.count", "accept_wait_seconds.sum", "accept_wait_seconds.max",
-	"accept_wait_seconds.buckets", "accept_errors"}
+	"accept_wait_seconds.buckets", "accept_wait_seconds.unmatched", "accept_errors"}
 
 // DerivedFields are inferred: syn_time overflows from counters, the SYN
 // queue's high water from samples, percentiles from log2 buckets, stalls

@@ -90,7 +90,9 @@ backlog) what happened since trace started:
   accept_wait_seconds      how long accepted connections waited in the queue,
                            from entering it (not from the SYN) to accept()
                            returning: count, p50, p90, p99 (log2 bucket
-                           bounds), exact max, buckets
+                           bounds), exact max, buckets; unmatched: of count,
+                           those timed from their place in the queue because
+                           concurrent enqueues hid which connection it was
   accept_errors            accept()/accept4() errors by process and errno
                            (EMFILE, ENFILE, ENOBUFS, ENOMEM...; EAGAIN is not
                            an error)

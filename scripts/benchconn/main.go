@@ -30,6 +30,7 @@ func main() {
 	clients := flag.Int("clients", 4, "connecting goroutines")
 	acceptors := flag.Int("acceptors", 2, "accepting goroutines")
 	duration := flag.Duration("duration", 10*time.Second, "how long to connect")
+	maxQueued := flag.Int("max-queued", 0, "connect only while fewer than this many connections wait to be accepted (0: no limit; the accept queue may fill, and a dropped SYN stalls a client for a second)")
 	bpfStats := flag.String("bpf-stats", "", "report run time of loaded eBPF programs whose names start with this")
 	flag.Parse()
 	var stats *progStats
@@ -40,7 +41,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	n, err := run(*clients, *acceptors, *duration)
+	n, err := run(*clients, *acceptors, *maxQueued, *duration)
 	if err == nil && stats != nil {
 		err = stats.report(n)
 	}
@@ -50,7 +51,12 @@ func main() {
 	}
 }
 
-func run(clients, acceptors int, duration time.Duration) (uint64, error) {
+func run(clients, acceptors, maxQueued int, duration time.Duration) (uint64, error) {
+	// tokens holds one token per connection made and not yet accepted.
+	var tokens chan struct{}
+	if maxQueued > 0 {
+		tokens = make(chan struct{}, maxQueued)
+	}
 	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return 0, err
@@ -73,6 +79,12 @@ func run(clients, acceptors int, duration time.Duration) (uint64, error) {
 				fd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
 				if err == nil {
 					unix.Close(fd)
+					if tokens != nil {
+						select {
+						case <-tokens:
+						default:
+						}
+					}
 				}
 			}
 		}()
@@ -89,6 +101,9 @@ func run(clients, acceptors int, duration time.Duration) (uint64, error) {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
+				if tokens != nil {
+					tokens <- struct{}{}
+				}
 				fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)

@@ -58,14 +58,7 @@ func BenchmarkHookCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer objs.Close()
-	noop, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "bl_cost_noop", Type: ebpf.TracePoint, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer noop.Close()
+	noop, ids := syscallNoop(b)
 	// The same at the tp_btf hook sk_data_ready: with the kernel's run-time
 	// statistics on, its time per run is what the statistics and the
 	// dispatch add to every run of every program.
@@ -78,10 +71,6 @@ func BenchmarkHookCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer btfNoop.Close()
-	ids, err := tracepointIDs(Hooks)
-	if err != nil {
-		b.Fatal(err)
-	}
 	progs := programsOf(&objs)
 	hooksOf := func(names ...string) []Hook {
 		var hs []Hook
@@ -426,6 +415,26 @@ func (l *liveLoad) measure(d time.Duration) (conns, rate, usPerConn float64, err
 	return conns, conns / time.Since(start).Seconds(), (c1 - c0) / 1e3 / conns, nil
 }
 
+// syscallNoop loads a program that returns at once, for the classic
+// syscall tracepoints, and reads those tracepoints' IDs; the program is
+// closed at the end of b.
+func syscallNoop(b *testing.B) (*ebpf.Program, map[string]uint64) {
+	b.Helper()
+	noop, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "bl_cost_noop", Type: ebpf.TracePoint, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { noop.Close() })
+	ids, err := tracepointIDs(Hooks)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return noop, ids
+}
+
 // quantile is v's q-quantile (0 ≤ q ≤ 1), interpolated between neighbours.
 func quantile(v []float64, q float64) float64 {
 	s := slices.Clone(v)
@@ -469,18 +478,7 @@ func BenchmarkSyscallTracepointTax(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root: loads eBPF programs")
 	}
-	noop, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "bl_cost_noop", Type: ebpf.TracePoint, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer noop.Close()
-	ids, err := tracepointIDs(Hooks)
-	if err != nil {
-		b.Fatal(err)
-	}
+	noop, ids := syscallNoop(b)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cpu := max(*costPin, 0)

@@ -31,6 +31,7 @@ type bpfDropKey struct {
 
 type bpfListenerStats struct {
 	_               structs.HostLayout
+	Cookie          uint64
 	Netns           uint64
 	Enqueued        uint64
 	NonemptySinceNs uint64
@@ -38,7 +39,8 @@ type bpfListenerStats struct {
 	SynQueueHw      uint32
 	MaxBacklog      uint32
 	LastAcceptTgid  uint32
-	_               [24]byte
+	LastEnqueueNs   uint64
+	_               [8]byte
 	Accepted        uint64
 	Dequeued        uint64
 	LastAcceptNs    uint64

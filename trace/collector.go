@@ -97,6 +97,10 @@ type Collector struct {
 	mu         sync.Mutex
 	epoch      uint32
 	epochStart time.Time
+	// slots and slotKeys are reused by each Snapshot's read of the
+	// listeners array.
+	slots    []bpfListenerStats
+	slotKeys []uint32
 }
 
 // Start loads the programs and attaches them. On any error everything

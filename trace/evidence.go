@@ -1,9 +1,11 @@
 package trace
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -101,15 +103,19 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 		return now.Add(-time.Duration(mono - ns))
 	}
 	ev := &Evidence{Since: c.start, Time: now, IntervalSince: intervalSince, Listeners: map[Key]*ListenerEvidence{}}
-	var cookie uint64
-	var st bpfListenerStats
-	it := c.objs.Listeners.Iterate()
-	for it.Next(&cookie, &st) {
-		k := Key{Netns: st.Netns, Cookie: cookie}
+	if err := c.readListeners(); err != nil {
+		return nil, fmt.Errorf("reading listener stats: %w", err)
+	}
+	for i := range c.slots {
+		st := &c.slots[i]
+		if st.Cookie == 0 {
+			continue // a free slot
+		}
+		k := Key{Netns: st.Netns, Cookie: st.Cookie}
 		le := &ListenerEvidence{
 			Key:                  k,
 			AcceptQueueHighWater: st.AcceptQueueHw,
-			IntervalHighWater:    intervalHighWater(&st, closed),
+			IntervalHighWater:    intervalHighWater(st, closed),
 			Tracked:              st.QueueSeen != 0,
 			SynQueueHighWater:    st.SynQueueHw,
 			Enqueued:             st.Enqueued,
@@ -123,9 +129,6 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 		le.AcceptWait.Unmatched = st.WaitUnmatched
 		ev.Listeners[k] = le
 	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("reading listener stats: %w", err)
-	}
 	get := func(k Key) *ListenerEvidence {
 		le := ev.Listeners[k]
 		if le == nil {
@@ -136,7 +139,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 	}
 	var dk bpfDropKey
 	var n uint64
-	it = c.objs.Drops.Iterate()
+	it := c.objs.Drops.Iterate()
 	for it.Next(&dk, &n) {
 		get(Key{uint64(dk.Netns), dk.Cookie}).Drops[c.reasonName(dk.Reason)] += n
 	}
@@ -184,3 +187,27 @@ func ErrnoName(errno int32) string {
 	}
 	return fmt.Sprintf("errno %d", errno)
 }
+
+// readListeners reads every slot of the listeners array into c.slots, in
+// batches of system calls rather than one per slot.
+func (c *Collector) readListeners() error {
+	if c.slots == nil {
+		c.slots = make([]bpfListenerStats, ListenerSlots)
+		c.slotKeys = make([]uint32, listenerBatch)
+	}
+	var cursor ebpf.MapBatchCursor
+	for off := 0; off < len(c.slots); {
+		n, err := c.objs.Listeners.BatchLookup(&cursor, c.slotKeys, c.slots[off:min(off+listenerBatch, len(c.slots))], nil)
+		off += n
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listenerBatch is how many slots one system call reads.
+const listenerBatch = 512

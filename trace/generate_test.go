@@ -50,7 +50,7 @@ func TestMapSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]uint32{
-		bpfMapListeners: MaxListeners, bpfMapDrops: MaxDropKeys,
+		bpfMapListeners: ListenerSlots, bpfMapDrops: MaxDropKeys,
 		bpfMapAcceptErrors: MaxAcceptErrorKeys, bpfMapRing: RingSlots,
 	} {
 		if got := spec.Maps[name].MaxEntries; got != want {

@@ -351,6 +351,78 @@ func TestAcceptWaitAfterUnseenAccepts(t *testing.T) {
 	}
 }
 
+// A listener whose window of slots is full of other listeners' stats takes
+// the slot of the one idle longest, and is counted exactly from there; the
+// others keep theirs.
+func TestListenerSlotEviction(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const n = 5
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 128, nstest.ListenOpts{})
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := listenerWindow(cookie)
+	const stalest = 2
+	recent := monotonicNow()
+	for i := range uint32(ListenerWays) {
+		st := bpfListenerStats{Cookie: cookie + 1000 + uint64(i), LastEnqueueNs: recent, LastAcceptNs: recent}
+		if i == stalest {
+			st.LastEnqueueNs, st.LastAcceptNs = 1, 0
+		}
+		if err := tr.c.objs.Listeners.Update((base+i)&(ListenerSlots-1), &st, ebpf.UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "every client queued", func() bool { return acceptQueue(t, addr.Port()) == n })
+	acceptN(t, fd, n)
+	l, _ := tr.report(addr.Port(), time.Hour)
+	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
+		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
+	}
+	for i := range uint32(ListenerWays) {
+		var st bpfListenerStats
+		if err := tr.c.objs.Listeners.Lookup((base+i)&(ListenerSlots-1), &st); err != nil {
+			t.Fatal(err)
+		}
+		want := cookie + 1000 + uint64(i)
+		if i == stalest {
+			want = cookie
+		}
+		if st.Cookie != want {
+			t.Errorf("slot %d of the window holds cookie %d, want %d", i, st.Cookie, want)
+		}
+	}
+}
+
+// A listener with a free window takes its first slot.
+func TestListenerSlotFirstFree(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tr := startTracing(t)
+	fd, addr := nstest.Listen(t, loopback(0), 128, nstest.ListenOpts{})
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nstest.Connect(t, addr)
+	nstest.Eventually(t, 5*time.Second, "the client queued", func() bool { return acceptQueue(t, addr.Port()) == 1 })
+	var st bpfListenerStats
+	if err := tr.c.objs.Listeners.Lookup(listenerWindow(cookie), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Cookie != cookie || st.Enqueued != 1 {
+		t.Errorf("the window's first slot holds cookie %d with %d enqueued; want cookie %d, 1", st.Cookie, st.Enqueued, cookie)
+	}
+}
+
 // acceptN accepts n connections from listener fd and closes them at cleanup.
 func acceptN(t *testing.T, fd, n int) {
 	t.Helper()

@@ -5,8 +5,12 @@ package trace
 // possible CPU for the LRU free lists' bookkeeping aside); Collector.Memory
 // reports the real figure from the kernel.
 const (
-	// MaxListeners: per-listener stats, 424-byte values: ~1 MiB.
-	MaxListeners = 2048
+	// ListenerSlots: per-listener stats (LISTENER_SLOTS), 448-byte values:
+	// 1.8 MiB. A listener's cookie picks a window of ListenerWays slots;
+	// when all are taken, the listener idle longest gives up its slot.
+	ListenerSlots = 4096
+	// ListenerWays is LISTENER_WAYS.
+	ListenerWays = 4
 	// MaxDropKeys: (listener, drop reason) counters, 16+8 bytes: ~0.7 MiB.
 	MaxDropKeys = 8192
 	// MaxAcceptErrorKeys: (listener, process, errno) counters, 24+8 bytes: ~0.4 MiB.
@@ -36,3 +40,8 @@ const DeferAcceptReason = "TCP_DEFER_ACCEPT"
 // firstEpoch is cur_epoch's initial value: a new listener's zeroed
 // per-epoch slots (epoch 0) hold no epoch a Snapshot closes.
 const firstEpoch = 1
+
+// listenerWindow is the first slot of cookie's window (listener_window).
+func listenerWindow(cookie uint64) uint32 {
+	return uint32((cookie*0x9E3779B97F4A7C15)>>32) & (ListenerSlots - 1)
+}

@@ -41,7 +41,8 @@ const DeferAcceptReason = "TCP_DEFER_ACCEPT"
 // per-epoch slots (epoch 0) hold no epoch a Snapshot closes.
 const firstEpoch = 1
 
-// listenerWindow is the first slot of cookie's window (listener_window).
+// listenerWindow is the first slot of cookie's window (listener_window
+// with cookie_hash in bpf/trace.c).
 func listenerWindow(cookie uint64) uint32 {
 	return uint32((cookie*0x9E3779B97F4A7C15)>>32) & (ListenerSlots - 1)
 }

@@ -162,6 +162,13 @@ struct {
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
+// cookie_hash spreads socket cookies (handed out in consecutive runs) over
+// 32 bits: the ring and the listeners' array place a listener by it.
+static __always_inline __u32 cookie_hash(__u64 cookie)
+{
+	return (__u32)(cookie * 0x9E3779B97F4A7C15ULL >> 32);
+}
+
 static __always_inline __u64 ring_tag(__u64 cookie, __u64 n)
 {
 	return (cookie << 32) | (__u32)n;
@@ -177,7 +184,7 @@ static __always_inline __u32 conn_tag(const struct sock *sk)
 
 static __always_inline struct ring_slot *ring_slot_of(__u64 cookie, __u64 n)
 {
-	__u32 k = ((__u32)(cookie * 0x9E3779B97F4A7C15ULL >> 32) + (__u32)n) & (RING_SLOTS - 1);
+	__u32 k = (cookie_hash(cookie) + (__u32)n) & (RING_SLOTS - 1);
 	return bpf_map_lookup_elem(&ring, &k);
 }
 
@@ -296,7 +303,7 @@ static __always_inline __u32 syn_queue_len(const struct sock *sk)
 
 static __always_inline __u32 listener_window(__u64 cookie)
 {
-	return (__u32)(cookie * 0x9E3779B97F4A7C15ULL >> 32) & (LISTENER_SLOTS - 1);
+	return cookie_hash(cookie) & (LISTENER_SLOTS - 1);
 }
 
 static __always_inline __u64 listener_activity(const struct listener_stats *s)

@@ -195,15 +195,7 @@ func BenchmarkHookCost(b *testing.B) {
 					b.Fatalf("%s: %v", c.name, err)
 				}
 			} else {
-				cmd := exec.Command("unshare", "-n", "sh", "-c",
-					`ip link set lo up && exec "$0" -duration "$1"`, bin, strconv.FormatFloat(secs, 'f', -1, 64)+"s")
-				if *costPin >= 0 {
-					// One CPU, one P: the rate no longer depends on where the
-					// scheduler puts the client and the server.
-					cmd = exec.Command("unshare", "-n", "sh", "-c",
-						`ip link set lo up && GOMAXPROCS=1 exec taskset -c "$2" "$0" -duration "$1" -clients 2 -acceptors 1`,
-						bin, strconv.FormatFloat(secs, 'f', -1, 64)+"s", strconv.Itoa(*costPin))
-				}
+				cmd := benchconnCmd(bin, strconv.FormatFloat(secs, 'f', -1, 64)+"s", *costPin)
 				var stderr strings.Builder
 				cmd.Stderr = &stderr
 				out, err := cmd.Output()
@@ -298,6 +290,20 @@ var (
 	costPin       = flag.Int("cost.pin", -1, "BenchmarkHookCost: run benchconn on this CPU only, with GOMAXPROCS=1 (-1: anywhere)")
 )
 
+// benchconnCmd runs benchconn for d in a fresh network namespace (unshare
+// -n). With pin >= 0 it runs on that CPU only, with GOMAXPROCS=1, 2 clients
+// and 1 acceptor (one CPU, one P: the rate no longer depends on where the
+// scheduler puts the client and the server), and extra flags; unshare, sh
+// and taskset each exec the next, so benchconn keeps the command's PID.
+func benchconnCmd(bin, d string, pin int, extra ...string) *exec.Cmd {
+	if pin < 0 {
+		return exec.Command("unshare", "-n", "sh", "-c", `ip link set lo up && exec "$0" -duration "$1"`, bin, d)
+	}
+	return exec.Command("unshare", append([]string{"-n", "sh", "-c",
+		`bin=$0 d=$1 cpu=$2; shift 2; ip link set lo up && GOMAXPROCS=1 exec taskset -c "$cpu" "$bin" -duration "$d" -clients 2 -acceptors 1 "$@"`,
+		bin, d, strconv.Itoa(pin)}, extra...)...)
+}
+
 // liveLoad is one benchconn run, pinned to a CPU in its own network
 // namespace, by default with at most 64 connections waiting to be accepted
 // (-cost.max-queued: so the queue never overflows and no client waits a
@@ -340,10 +346,7 @@ func runNs(dir string) float64 {
 }
 
 func startLiveLoad(bin string, cpu, maxQueued int) (*liveLoad, error) {
-	// unshare, sh and taskset each exec the next: benchconn keeps the PID.
-	cmd := exec.Command("unshare", "-n", "sh", "-c",
-		`ip link set lo up && GOMAXPROCS=1 exec taskset -c "$2" "$0" -duration "$1" -clients 2 -acceptors 1 -max-queued "$3"`,
-		bin, "24h", strconv.Itoa(cpu), strconv.Itoa(maxQueued)) // until stop
+	cmd := benchconnCmd(bin, "24h", cpu, "-max-queued", strconv.Itoa(maxQueued)) // until stop
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting benchconn: %w", err)
 	}

@@ -217,13 +217,7 @@ func acceptWait(t *testing.T, acceptProg string) {
 		nstest.Connect(t, addr)
 	}
 	nstest.Eventually(t, 5*time.Second, "every client queued", func() bool { return acceptQueue(t, addr.Port()) == n })
-	for range n {
-		nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			t.Fatalf("accept: %v", err)
-		}
-		t.Cleanup(func() { unix.Close(nfd) })
-	}
+	acceptN(t, fd, n)
 	l, _ := tr.report(addr.Port(), time.Hour)
 	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
 		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
@@ -745,15 +739,6 @@ func TestIntervalHighWater(t *testing.T) {
 	tr := startTracing(t)
 	fd, addr := nstest.Listen(t, loopback(0), 8, nstest.ListenOpts{})
 	port := addr.Port()
-	accept := func(n int) {
-		for range n {
-			c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
-			if err != nil {
-				t.Fatalf("accept: %v", err)
-			}
-			t.Cleanup(func() { unix.Close(c) })
-		}
-	}
 	connect := func(n int) {
 		for range n {
 			nstest.Connect(t, addr)
@@ -771,14 +756,14 @@ func TestIntervalHighWater(t *testing.T) {
 	check("before any connection", 0, 0)
 	connect(5)
 	queued(5)
-	accept(5)
+	acceptN(t, fd, 5)
 	queued(0)
 	check("5 queued, then all accepted", 5, 5)
 	connect(2)
 	queued(2)
 	check("2 queued", 2, 5)
 	check("nothing happened, 2 held", 2, 5)
-	accept(1)
+	acceptN(t, fd, 1)
 	queued(1)
 	check("one accepted from 2", 2, 5)
 	check("nothing happened, 1 held", 1, 5)

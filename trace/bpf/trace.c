@@ -195,7 +195,8 @@ static __always_inline struct ring_slot *ring_slot_of(__u64 cookie, __u64 n)
 // listener's zeroed slots (epoch 0) belong to no epoch anyone reads.
 volatile __u32 cur_epoch = 1;
 
-// zero is the initial value of a listener's stats (too big for the stack).
+// zero resets a listener slot taken from another listener (stats_of): a
+// whole listener_stats is too big for the stack.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -205,7 +205,7 @@ func (c *Collector) Memory() uint64 {
 // dropReasons names enum skb_drop_reason's values without the
 // SKB_DROP_REASON_ prefix; empty when the kernel has no such enum.
 func dropReasons(kernel *btf.Spec) map[uint32]string {
-	names := map[uint32]string{dropDeferAccept: DeferAcceptReason}
+	names := map[uint32]string{dropDeferAccept: DeferAcceptReason, dropCookieOverflow: ListenOverflowReason}
 	var e *btf.Enum
 	if err := kernel.TypeByName("skb_drop_reason", &e); err != nil {
 		return names

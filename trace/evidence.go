@@ -51,7 +51,18 @@ type ListenerEvidence struct {
 	SynQueueHighWater uint32
 	Enqueued          uint64
 	Accepted          uint64
-	// Drops by kernel drop reason name (skb_drop_reason without its prefix).
+	// MaxBacklog is the effective backlog (sk_max_ack_backlog) at the
+	// listener's last enqueue or drop; 0 when neither was seen.
+	MaxBacklog uint32
+	// AckOverflows are final ACKs of request sockets dropped because the
+	// accept queue was full (tcp_check_req, drop reason
+	// TCP_LISTEN_OVERFLOW); CookieAckOverflows the same for ACKs carrying a
+	// SYN cookie (cookie_v4_check, which the kernel frees as NO_SOCKET).
+	// Both are exact and both are in Drops as ListenOverflowReason.
+	AckOverflows       uint64
+	CookieAckOverflows uint64
+	// Drops by kernel drop reason name (skb_drop_reason without its
+	// prefix), but for the cookie ACKs above, filed as ListenOverflowReason.
 	Drops map[string]uint64
 	// AcceptWait is the accept-queue wait of the connections accepted.
 	AcceptWait Histogram
@@ -120,6 +131,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			SynQueueHighWater:    st.SynQueueHw,
 			Enqueued:             st.Enqueued,
 			Accepted:             st.Accepted,
+			MaxBacklog:           st.MaxBacklog,
 			Drops:                map[string]uint64{},
 			AcceptWait:           newHistogram(st.WaitBuckets[:], st.WaitCount, st.WaitSumNs, st.WaitMaxNs),
 			LastAccept:           wall(st.LastAcceptNs),
@@ -141,7 +153,15 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 	var n uint64
 	it := c.objs.Drops.Iterate()
 	for it.Next(&dk, &n) {
-		get(Key{uint64(dk.Netns), dk.Cookie}).Drops[c.reasonName(dk.Reason)] += n
+		le := get(Key{uint64(dk.Netns), dk.Cookie})
+		name := c.reasonName(dk.Reason)
+		switch {
+		case dk.Reason == dropCookieOverflow:
+			le.CookieAckOverflows += n
+		case name == ListenOverflowReason:
+			le.AckOverflows += n
+		}
+		le.Drops[name] += n
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading drops: %w", err)
@@ -171,6 +191,12 @@ func intervalHighWater(st *bpfListenerStats, e uint32) uint32 {
 		return uint32(slot)
 	}
 	return st.LastLen
+}
+
+// Filled reports whether the listener's accept queue was seen full while
+// traced: longer than its backlog at an enqueue, or an overflow at ACK time.
+func (le *ListenerEvidence) Filled() bool {
+	return le.AcceptQueueHighWater > le.MaxBacklog || le.AckOverflows+le.CookieAckOverflows > 0
 }
 
 func (c *Collector) reasonName(r uint32) string {

@@ -178,11 +178,11 @@ func TestOverflowsAndHighWater(t *testing.T) {
 	if rise < 7 {
 		t.Fatalf("TcpExtListenOverflows rose %d, want at least 7 (10 clients, 3 queued)", rise)
 	}
-	if got := l.Overflows.SynTime + l.Overflows.AckTime; got != rise {
+	if got := l.Overflows.Total(); got != rise {
 		t.Errorf("overflows %+v sum to %d, want the namespace's ListenOverflows rise %d", l.Overflows, got, rise)
 	}
-	if l.Overflows.AckTime != l.Drops[ListenOverflowReason] {
-		t.Errorf("ack_time %d, drops[%s] %d: want equal", l.Overflows.AckTime, ListenOverflowReason, l.Drops[ListenOverflowReason])
+	if l.Overflows.AckTime+l.Overflows.CookieAckTime != l.Drops[ListenOverflowReason] {
+		t.Errorf("ack_time %d + cookie_ack_time %d, drops[%s] %d: want equal", l.Overflows.AckTime, l.Overflows.CookieAckTime, ListenOverflowReason, l.Drops[ListenOverflowReason])
 	}
 }
 

@@ -37,6 +37,11 @@ const dropDeferAccept = 0xffff
 // DeferAcceptReason is the name reported for dropDeferAccept.
 const DeferAcceptReason = "TCP_DEFER_ACCEPT"
 
+// dropCookieOverflow is DROP_COOKIE_OVERFLOW: a SYN cookie's ACK that found
+// the accept queue full, which the kernel frees as NO_SOCKET
+// (cookie_v4_check); reported as a ListenOverflowReason drop.
+const dropCookieOverflow = 0xfffe
+
 // firstEpoch is cur_epoch's initial value: a new listener's zeroed
 // per-epoch slots (epoch 0) hold no epoch a Snapshot closes.
 const firstEpoch = 1

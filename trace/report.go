@@ -28,7 +28,7 @@ type Report struct {
 }
 
 // ExactFields are counted by the programs at the event itself.
-var ExactFields = []string{"accept_queue_high_water", "interval_high_water", "enqueued", "accepted", "overflows.ack_time",
+var ExactFields = []string{"accept_queue_high_water", "interval_high_water", "enqueued", "accepted", "overflows.ack_time", "overflows.cookie_ack_time",
 	"drops", "accept_wait_seconds.count", "accept_wait_seconds.sum", "accept_wait_seconds.max",
 	"accept_wait_seconds.buckets", "accept_wait_seconds.unmatched", "accept_errors"}
 
@@ -88,21 +88,6 @@ type Owner struct {
 	State string `json:"state,omitempty"`
 }
 
-// Overflows are connections dropped because the accept queue was full.
-type Overflows struct {
-	// SynTime: the SYN arrived with the queue full (tcp_conn_request). The
-	// kernel frees that SYN without a drop reason, so this is derived:
-	// the listener's own drop count's rise not seen by kfree_skb, capped
-	// by its namespace's ListenOverflows rise minus the ack_time overflows.
-	SynTime uint64 `json:"syn_time"`
-	// AckTime: the final ACK arrived with the queue full (tcp_check_req),
-	// counted exactly by kfree_skb's TCP_LISTEN_OVERFLOW reason.
-	AckTime uint64 `json:"ack_time"`
-}
-
-// ListenOverflowReason is the drop reason of an ACK-time overflow.
-const ListenOverflowReason = "TCP_LISTEN_OVERFLOW"
-
 // Baseline is what sock_diag and the counters said when tracing started,
 // for the derived figures.
 type Baseline struct {
@@ -110,15 +95,22 @@ type Baseline struct {
 	Overflows map[uint64]uint64
 	// Drops is each listener's own drop count (sk_drops).
 	Drops map[Key]uint32
+	// Full are the listeners whose accept queue was full (longer than the
+	// backlog).
+	Full map[Key]bool
 }
 
 // NewBaseline records m's counters and listener drop counts.
 func NewBaseline(m *inspect.MultiSnapshot) Baseline {
-	b := Baseline{Overflows: map[uint64]uint64{}, Drops: map[Key]uint32{}}
+	b := Baseline{Overflows: map[uint64]uint64{}, Drops: map[Key]uint32{}, Full: map[Key]bool{}}
 	for _, ns := range m.Namespaces {
 		b.Overflows[ns.Netns.Inode] = ns.Counters["TcpExtListenOverflows"]
 		for _, l := range ns.Listeners {
-			b.Drops[Key{ns.Netns.Inode, l.Cookie}] = l.DropCount()
+			k := Key{ns.Netns.Inode, l.Cookie}
+			b.Drops[k] = l.DropCount()
+			if l.AcceptQueue > l.AcceptQueueMax {
+				b.Full[k] = true
+			}
 		}
 	}
 	return b
@@ -186,7 +178,7 @@ func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in 
 		for reason, n := range le.Drops {
 			out.Drops[reason] = n
 		}
-		out.Overflows.AckTime = le.Drops[ListenOverflowReason]
+		out.Overflows.AckTime, out.Overflows.CookieAckTime = le.AckOverflows, le.CookieAckOverflows
 		for _, e := range le.AcceptErrors {
 			e.Comm = in.States[e.PID].Comm
 			out.AcceptErrors = append(out.AcceptErrors, e)
@@ -204,45 +196,43 @@ func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in 
 	return out
 }
 
-// deriveSynTime fills Overflows.SynTime for one namespace's listeners: the
-// namespace's ListenOverflows rise not seen as ACK-time overflows is shared
-// out to the listeners whose own drop count rose more than the drops
-// kfree_skb saw at them, most unexplained first.
+// deriveSynTime fills Overflows.SynTime for one namespace's listeners
+// (SplitSynTime): its ListenOverflows rise less the ACK-time overflows
+// counted, given to the listeners whose queue filled. The programs see every
+// namespace, so its traced listeners not in the report (another port) take
+// their part too.
 func deriveSynTime(ls []Listener, ns inspect.NamespaceSnapshot, ev *Evidence, base Baseline) {
 	before, ok := base.Overflows[ns.Netns.Inode]
 	now := ns.Counters["TcpExtListenOverflows"]
 	if !ok || now < before {
 		return
 	}
-	remaining := now - before
-	for k, le := range ev.Listeners {
-		if k.Netns == ns.Netns.Inode {
-			remaining -= min(remaining, le.Drops[ListenOverflowReason])
-		}
-	}
-	unexplained := make([]uint64, len(ls))
-	drops := map[uint64]uint32{}
+	inode := ns.Netns.Inode
+	in := make([]SynTimeListener, 0, len(ls))
+	index := map[Key]int{}
 	for _, l := range ns.Listeners {
-		drops[l.Cookie] = l.DropCount()
+		k := Key{inode, l.Cookie}
+		before, sampled := base.Drops[k]
+		s := SynTimeListener{Key: k, Filled: base.Full[k] || l.AcceptQueue > l.AcceptQueueMax,
+			DropsKnown: sampled && l.Drops != nil, DropsRise: uint64(l.DropCount() - before)} // sk_drops wraps as a u32
+		if le := ev.Listeners[k]; le != nil {
+			s.Filled = s.Filled || le.Filled()
+			s.AckOverflows, s.CookieAckOverflows, s.DeferAcceptDrops = le.AckOverflows, le.CookieAckOverflows, le.Drops[DeferAcceptReason]
+		}
+		index[k] = len(in)
+		in = append(in, s)
 	}
-	order := make([]int, len(ls))
+	for k, le := range ev.Listeners {
+		if _, seen := index[k]; k.Netns == inode && !seen {
+			in = append(in, SynTimeListener{Key: k, Filled: le.Filled() || base.Full[k],
+				AckOverflows: le.AckOverflows, CookieAckOverflows: le.CookieAckOverflows})
+		}
+	}
+	shares := SplitSynTime(now-before, in)
 	for i := range ls {
-		order[i] = i
-		k := Key{ls[i].Netns, ls[i].Cookie}
-		rise := uint64(drops[ls[i].Cookie] - base.Drops[k]) // sk_drops wraps as a u32
-		var seen uint64
-		for _, n := range ls[i].Drops {
-			seen += n
+		if j, ok := index[Key{ls[i].Netns, ls[i].Cookie}]; ok {
+			ls[i].Overflows.SynTime = shares[j]
 		}
-		if rise > seen {
-			unexplained[i] = rise - seen
-		}
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(unexplained[b], unexplained[a]) })
-	for _, i := range order {
-		n := min(unexplained[i], remaining)
-		ls[i].Overflows.SynTime = n
-		remaining -= n
 	}
 }
 

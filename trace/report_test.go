@@ -20,8 +20,9 @@ func nsSnap(overflows uint64, ls ...inspect.Listener) *inspect.MultiSnapshot {
 }
 
 // SYN-time overflows: the namespace's ListenOverflows rise minus the
-// ACK-time ones seen, shared out by each listener's unexplained drop-count
-// rise, most first, never more than its own rise.
+// ACK-time ones seen, given to the listeners whose queue filled (here 1, by
+// its ACK-time overflows, and 2, sampled full), by each one's unexplained
+// drop-count rise, most first; a listener that never filled gets none.
 func TestDeriveSynTime(t *testing.T) {
 	start := time.Unix(1000, 0)
 	base := NewBaseline(nsSnap(100,
@@ -29,11 +30,11 @@ func TestDeriveSynTime(t *testing.T) {
 		inspect.Listener{Port: 2, Cookie: 22, Drops: u32p(0)},
 		inspect.Listener{Port: 3, Cookie: 33, Drops: u32p(0)}))
 	now := nsSnap(120, // 20 overflows in the namespace
-		inspect.Listener{Port: 1, Cookie: 11, Drops: u32p(5 + 4)}, // 4 drops, 2 seen as ACK-time overflows
-		inspect.Listener{Port: 2, Cookie: 22, Drops: u32p(30)},    // 30 unexplained: gets what remains
-		inspect.Listener{Port: 3, Cookie: 33, Drops: u32p(1)})     // 1 defer-accept drop, explained
+		inspect.Listener{Port: 1, Cookie: 11, Drops: u32p(5 + 4)},                                 // 4 drops, 2 seen as ACK-time overflows
+		inspect.Listener{Port: 2, Cookie: 22, Drops: u32p(30), AcceptQueue: 3, AcceptQueueMax: 2}, // full, 30 unexplained: gets what remains
+		inspect.Listener{Port: 3, Cookie: 33, Drops: u32p(1)})                                     // 1 defer-accept drop, explained
 	ev := &Evidence{Since: start, Time: start.Add(time.Second), Listeners: map[Key]*ListenerEvidence{
-		{7, 11}: {Key: Key{7, 11}, Drops: map[string]uint64{ListenOverflowReason: 2}},
+		{7, 11}: {Key: Key{7, 11}, AckOverflows: 2, Drops: map[string]uint64{ListenOverflowReason: 2}},
 		{7, 33}: {Key: Key{7, 33}, Drops: map[string]uint64{DeferAcceptReason: 1}},
 	}}
 	r := Join(ev, JoinInput{Base: base, Now: now, Stall: time.Second})
@@ -41,7 +42,8 @@ func TestDeriveSynTime(t *testing.T) {
 	for _, l := range r.Listeners {
 		got[l.Port] = l.Overflows
 	}
-	// 20 - 2 ACK-time = 18 SYN-time: listener 2 (30 unexplained) takes all 18.
+	// 20 - 2 ACK-time = 18 SYN-time: listener 1's 4 drops are its 2
+	// overflowed ACKs (2 each); listener 2 (30 unexplained) takes all 18.
 	want := map[uint16]Overflows{1: {SynTime: 0, AckTime: 2}, 2: {SynTime: 18}, 3: {}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("overflows (-want +got):\n%s", diff)

@@ -40,6 +40,10 @@ struct pt_regs___bl_arm64 {
 // DROP_DEFER_ACCEPT labels a bare ACK that a TCP_DEFER_ACCEPT listener
 // dropped (tcp_check_req returns NULL without a reason): not a kernel enum value.
 #define DROP_DEFER_ACCEPT 0xffff
+// DROP_COOKIE_OVERFLOW labels a SYN cookie's ACK that found the accept queue
+// full: cookie_v4_check/cookie_v6_check free it as NO_SOCKET when
+// tcp_get_cookie_sock gets no child (syn_recv_sock counted ListenOverflows).
+#define DROP_COOKIE_OVERFLOW 0xfffe
 
 // listener_stats: the fields the enqueue side writes (sk_data_ready, on the
 // CPU that took the final ACK) come first, and those accept() writes start
@@ -416,13 +420,28 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 {
 	if (!rx_sk || rx_sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
+	__u64 cookie = bpf_get_socket_cookie(rx_sk);
+	__u32 netns = sk_netns(rx_sk);
+	struct listener_stats *s = stats_of(cookie, netns);
+	__u32 max_backlog = rx_sk->sk_max_ack_backlog;
 	__u32 r = reason;
 	if (r == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED) &&
-	    CAST(rx_sk, inet_connection_sock)->icsk_accept_queue.rskq_defer_accept > 0)
+	    CAST(rx_sk, inet_connection_sock)->icsk_accept_queue.rskq_defer_accept > 0) {
 		r = DROP_DEFER_ACCEPT;
+	} else if (r == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET)) {
+		// At a listener, NO_SOCKET is a SYN cookie's ACK that got no child
+		// (cookie_v4_check): an overflow if syn_recv_sock found the queue
+		// full. It is full now, or was at the last event traced here and an
+		// accept() on another CPU, not yet seen returning, took one since
+		// the kernel's check. Otherwise the child could not be made (memory,
+		// a duplicate of a connection just made from the same cookie).
+		if (rx_sk->sk_ack_backlog > max_backlog ||
+		    (s && s->queue_seen && s->last_len > max_backlog))
+			r = DROP_COOKIE_OVERFLOW;
+	}
 	struct drop_key k = {
-		.cookie = bpf_get_socket_cookie(rx_sk),
-		.netns = sk_netns(rx_sk),
+		.cookie = cookie,
+		.netns = netns,
 		.reason = r,
 	};
 	__u64 one = 1;
@@ -431,9 +450,11 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 		__sync_fetch_and_add(n, 1);
 	else
 		bpf_map_update_elem(&drops, &k, &one, BPF_NOEXIST);
-	struct listener_stats *s = stats_of(k.cookie, k.netns);
-	if (s)
+	if (s) {
 		raise_u32(&s->syn_queue_hw, syn_queue_len(rx_sk));
+		if (s->max_backlog != max_backlog)
+			s->max_backlog = max_backlog;
+	}
 	return 0;
 }
 

@@ -67,7 +67,7 @@ func TraceEvidence(w *trace.Window) *advise.TraceEvidence {
 		t := advise.TracedListener{
 			Address: l.Address, Port: l.Port, Backlog: l.Backlog,
 			HighWater: l.AcceptQueueHighWater, HighWaterAt: mark.HighWaterAt,
-			OverflowsSynTime: l.Overflows.SynTime, OverflowsAckTime: l.Overflows.AckTime,
+			OverflowsSynTime: l.Overflows.SynTime, OverflowsAckTime: l.Overflows.AckTime + l.Overflows.CookieAckTime,
 			Enqueued: l.Enqueued, Accepted: l.Accepted,
 			AcceptWaitCount: l.AcceptWait.Count, AcceptWaitSum: l.AcceptWait.Sum,
 			AcceptWaitP99: l.AcceptWait.P99, AcceptWaitMax: l.AcceptWait.Max,

@@ -111,7 +111,7 @@ func attachTrace(obs *check.Observation, inode uint64, w *trace.Window) {
 			t.AcceptWaitMax = max(t.AcceptWaitMax, tl.AcceptWait.Max)
 			t.HighWater = max(t.HighWater, tl.AcceptQueueHighWater)
 			t.HighWaterFill = max(t.HighWaterFill, tl.HighWaterFill())
-			t.Overflows += tl.Overflows.SynTime + tl.Overflows.AckTime
+			t.Overflows += tl.Overflows.Total()
 			stalled := max(mark.StallSeconds, tl.StalledSeconds)
 			t.StalledSeconds = max(t.StalledSeconds, stalled)
 			t.Stalled = t.Stalled || tl.Stalled || mark.StallSeconds > 0

@@ -60,7 +60,7 @@ func (t *tracer) read(m *inspect.MultiSnapshot) (*metrics.Traced, error) {
 	for _, l := range r.Listeners {
 		k := trace.Key{Netns: l.Netns, Cookie: l.Cookie}
 		tl := &metrics.TracedListener{HighWater: l.IntervalHighWater,
-			OverflowsSynTime: l.Overflows.SynTime, OverflowsAckTime: l.Overflows.AckTime,
+			OverflowsSynTime: l.Overflows.SynTime, OverflowsAckTime: l.Overflows.AckTime + l.Overflows.CookieAckTime,
 			Drops: l.Drops, WaitCount: l.AcceptWait.Count, WaitSum: l.AcceptWait.Sum}
 		if le := ev.Listeners[k]; le != nil {
 			tl.WaitBuckets = trace.LogBuckets(le.AcceptWait)

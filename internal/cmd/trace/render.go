@@ -19,7 +19,7 @@ import (
 const clearScreen = "\x1b[H\x1b[2J"
 
 var header = []string{"NETNS", "ADDRESS", "PORT", "BACKLOG", "ACCEPT-Q", "AQ-HIGH", "SYNQ-HIGH", "ENQUEUED", "ACCEPTED",
-	"OVF-SYN*", "OVF-ACK", "DROPS", "WAIT-P50", "WAIT-P99", "WAIT-MAX", "ACCEPT-ERRORS", "STALLED", "PROCESSES"}
+	"OVF-SYN*", "OVF-ACK", "OVF-COOKIE", "DROPS", "WAIT-P50", "WAIT-P99", "WAIT-MAX", "ACCEPT-ERRORS", "STALLED", "PROCESSES"}
 
 type printer struct {
 	o       *Options
@@ -92,7 +92,7 @@ func (p *printer) print(r *trace.Report, final bool) error {
 func sorted(in []trace.Listener) []trace.Listener {
 	ls := slices.Clone(in)
 	trouble := func(l trace.Listener) uint64 {
-		n := l.Overflows.SynTime + l.Overflows.AckTime
+		n := l.Overflows.Total()
 		for _, d := range l.Drops {
 			n += d
 		}
@@ -133,7 +133,7 @@ func row(l trace.Listener) []string {
 	}
 	return []string{netns, l.Address, u(uint64(l.Port)), u(uint64(l.Backlog)), u(uint64(l.AcceptQueue)),
 		u(uint64(l.AcceptQueueHighWater)), u(uint64(l.SynQueueHighWater)), u(l.Enqueued), u(l.Accepted),
-		u(l.Overflows.SynTime), u(l.Overflows.AckTime), dropsCell(l.Drops),
+		u(l.Overflows.SynTime), u(l.Overflows.AckTime), u(l.Overflows.CookieAckTime), dropsCell(l.Drops),
 		seconds(l.AcceptWait.P50, l.AcceptWait.Count), seconds(l.AcceptWait.P99, l.AcceptWait.Count),
 		seconds(l.AcceptWait.Max, l.AcceptWait.Count), errorsCell(l.AcceptErrors), stalled, owners(l.Processes)}
 }

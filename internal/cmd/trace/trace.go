@@ -77,16 +77,24 @@ backlog) what happened since trace started:
                            report (JSON only)
   syn_queue_high_water     the longest SYN queue seen at the listener's events
   enqueued, accepted       connections that entered the queue / accept() took
-  overflows.ack_time       final ACKs dropped because the queue was full (exact,
-                           kfree_skb reason TCP_LISTEN_OVERFLOW)
+  overflows.ack_time       final ACKs of handshakes in the SYN queue dropped
+                           because the accept queue was full (exact, kfree_skb
+                           reason TCP_LISTEN_OVERFLOW)
+  overflows.cookie_ack_time
+                           ACKs carrying a SYN cookie dropped because the
+                           accept queue was full (exact; the kernel gives
+                           them the reason NO_SOCKET)
   overflows.syn_time       SYNs dropped because the queue was full (derived:
-                           the kernel frees them without a reason, so this is
-                           the listener's own drop-count rise not otherwise
-                           explained, capped by the namespace's
-                           TcpExtListenOverflows rise minus ack_time)
+                           the kernel consumes them with no reason or
+                           tracepoint, so this is the namespace's
+                           TcpExtListenOverflows rise less the ACK-time
+                           overflows, given to the listener whose queue
+                           filled; exact when one did). The three sum to
+                           that rise.
   drops                    drops at the listener by kernel drop reason;
                            TCP_DEFER_ACCEPT is a bare ACK a TCP_DEFER_ACCEPT
-                           listener dropped while waiting for data
+                           listener dropped while waiting for data, and
+                           TCP_LISTEN_OVERFLOW includes the cookie ACKs
   accept_wait_seconds      how long accepted connections waited in the queue,
                            from entering it (not from the SYN) to accept()
                            returning: count, p50, p90, p99 (log2 bucket

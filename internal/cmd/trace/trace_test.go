@@ -63,7 +63,7 @@ func snapshot(queue uint32) *inspect.MultiSnapshot {
 func TestJSONLines(t *testing.T) {
 	src := &fakeSource{ev: &trace.Evidence{Time: time.Now(), Since: time.Now(), Listeners: map[trace.Key]*trace.ListenerEvidence{
 		{Netns: 7, Cookie: 42}: {Key: trace.Key{Netns: 7, Cookie: 42}, AcceptQueueHighWater: 3, Enqueued: 5, Accepted: 2,
-			Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 1}},
+			AckOverflows: 1, Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 1}},
 	}}}
 	o, out, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) { return snapshot(0), nil })
 	// Stopped (as by Ctrl-C) at the third read, however slow the machine:
@@ -156,10 +156,10 @@ func TestStalledRow(t *testing.T) {
 	l := trace.Listener{Address: "::", Port: 8080, Stalled: true, StalledSeconds: 2.5,
 		Processes: []trace.Owner{{PID: 9, Comm: "srv", State: "T (stopped)"}}}
 	r := row(l)
-	if got := r[16]; got != "2.5s" {
+	if got := r[17]; got != "2.5s" {
 		t.Errorf("STALLED %q, want 2.5s", got)
 	}
-	if got := r[17]; got != "srv[9]:T (stopped)" {
+	if got := r[18]; got != "srv[9]:T (stopped)" {
 		t.Errorf("PROCESSES %q", got)
 	}
 }

@@ -1,0 +1,211 @@
+package trace
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/internal/nstest"
+)
+
+// overflowCase is one way to overflow an accept queue, with the sysctls it
+// runs under and the sites it must reach.
+type overflowCase struct {
+	name            string
+	syncookies      int64
+	abortOnOverflow int64
+	// load overflows a listener opened by run and returns its port.
+	load func(t *testing.T) uint16
+	// want* say which sites the load must reach: the test proves nothing
+	// about a path it did not take.
+	wantSyn, wantAck, wantCookie bool
+}
+
+// slowAcceptor is the burst of the field: a Go listener with listen(8) that
+// accepts one connection every 10ms and 200 clients connecting at once,
+// each sending a request and holding its connection for 3s (so their
+// retransmissions keep arriving).
+func slowAcceptor(t *testing.T) uint16 {
+	const backlog, clients, every, hold = 8, 200, 10 * time.Millisecond, 3 * time.Second
+	fd, addr := nstest.Listen(t, loopback(0), backlog, nstest.ListenOpts{})
+	if err := unix.SetNonblock(fd, true); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var acceptor, conns sync.WaitGroup
+	acceptor.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC); err == nil {
+				t.Cleanup(func() { unix.Close(nfd) })
+			}
+		}
+	})
+	for range clients {
+		conns.Go(func() {
+			c, err := net.DialTimeout("tcp", addr.String(), hold)
+			if err != nil {
+				return // refused (tcp_abort_on_overflow) or timed out: overflowed
+			}
+			defer c.Close()
+			c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+			time.Sleep(hold)
+		})
+	}
+	conns.Wait()
+	close(stop)
+	acceptor.Wait()
+	return addr.Port()
+}
+
+// requestsThenFull leaves 3 handshakes open in a listen(4) SYN queue (their
+// final ACKs dropped by nftables; the queue is not full), fills the accept
+// queue (5 = backlog+1) and connects 2 more, which overflow at SYN time.
+// When the server retransmits its SYN-ACKs, the 3 clients' ACKs find the
+// accept queue full: ACK-time overflows of request sockets.
+func requestsThenFull(t *testing.T) uint16 {
+	const backlog = 4
+	_, addr := nstest.Listen(t, loopback(0), backlog, nstest.ListenOpts{})
+	nstest.DropFinalACK(t, addr.Port())
+	for range 3 {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "3 request sockets", func() bool { return synQueue(t, addr.Port()) == 3 })
+	nstest.AllowFinalACK(t)
+	for range backlog + 1 {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "a full accept queue", func() bool { return acceptQueue(t, addr.Port()) == backlog+1 })
+	nstest.Connect(t, addr)
+	nstest.Connect(t, addr)
+	// The SYN-ACKs are retransmitted after about 1s.
+	nstest.Eventually(t, 10*time.Second, "the 3 open handshakes' ACKs dropped", func() bool {
+		return listenerDrops(t, addr.Port()) >= 2*3+2
+	})
+	return addr.Port()
+}
+
+func synQueue(t *testing.T, port uint16) uint32 {
+	ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{port}})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("listeners on %d: %v %v", port, ls, err)
+	}
+	return ls[0].SynQueue
+}
+
+var overflowCounters = []string{"TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtSyncookiesRecv",
+	"TcpExtSyncookiesSent", "TcpExtTCPReqQFullDoCookies", "TcpExtTCPReqQFullDrop", "TcpExtEmbryonicRsts"}
+
+func readCounters(t *testing.T) map[string]uint64 {
+	t.Helper()
+	c, err := inspect.ReadCounters("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func listenerDrops(t *testing.T, port uint16) uint32 {
+	t.Helper()
+	ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{port}})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("listeners on %d: %v %v", port, ls, err)
+	}
+	return ls[0].DropCount()
+}
+
+// TestOverflowsEveryPath: in every path a connection can overflow an accept
+// queue, trace's overflows sum to the namespace's TcpExtListenOverflows
+// rise, and each site agrees with the kernel's own counters: at SYN time
+// (tcp_conn_request), at a request socket's final ACK (tcp_check_req), and
+// at the ACK of a SYN cookie (cookie_v4_check), with syncookies 0, 1 and 2,
+// the SYN queue full or not, and tcp_abort_on_overflow on.
+func TestOverflowsEveryPath(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	for _, c := range []overflowCase{
+		{name: "syncookies 1, SYN queue full", syncookies: 1, load: slowAcceptor, wantSyn: true, wantCookie: true},
+		{name: "syncookies 2", syncookies: 2, load: slowAcceptor, wantSyn: true, wantCookie: true},
+		{name: "syncookies 0, SYN queue full", syncookies: 0, load: slowAcceptor, wantSyn: true},
+		{name: "syncookies 1, SYN queue not full", syncookies: 1, load: requestsThenFull, wantSyn: true, wantAck: true},
+		{name: "syncookies 0, SYN queue not full", syncookies: 0, load: requestsThenFull, wantSyn: true, wantAck: true},
+		{name: "syncookies 0, abort on overflow", syncookies: 0, abortOnOverflow: 1, load: requestsThenFull, wantSyn: true, wantAck: true},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.check(t) })
+	}
+}
+
+func (c overflowCase) check(t *testing.T) {
+	nstest.SetSysctl(t, "net.ipv4.tcp_syncookies", c.syncookies)
+	nstest.SetSysctl(t, "net.ipv4.tcp_abort_on_overflow", c.abortOnOverflow)
+	tr := startTracing(t)
+	before := readCounters(t)
+	port := c.load(t)
+	// The listener's drop count at its creation is 0.
+	skDrops := uint64(listenerDrops(t, port))
+	l, _ := tr.report(port, time.Hour)
+	after := readCounters(t)
+	rise := map[string]uint64{}
+	var b strings.Builder
+	for _, k := range overflowCounters {
+		rise[k] = after[k] - before[k]
+		fmt.Fprintf(&b, " %s +%d", strings.TrimPrefix(k, "TcpExt"), rise[k])
+	}
+	t.Logf("overflows %+v, drops %v, enqueued %d, sk_drops %d;%s", l.Overflows, l.Drops, l.Enqueued, skDrops, b.String())
+	o := l.Overflows
+	if got, want := o.Total(), rise["TcpExtListenOverflows"]; got != want {
+		t.Errorf("overflows %+v sum to %d, want the namespace's TcpExtListenOverflows rise %d", o, got, want)
+	}
+	for site, want := range map[string]struct {
+		n    uint64
+		want bool
+	}{"syn_time": {o.SynTime, c.wantSyn}, "ack_time": {o.AckTime, c.wantAck}, "cookie_ack_time": {o.CookieAckTime, c.wantCookie}} {
+		if (want.n > 0) != want.want {
+			t.Errorf("overflows.%s %d: this load %s reach it", site, want.n, map[bool]string{true: "must", false: "cannot"}[want.want])
+		}
+	}
+	if got := l.Drops[ListenOverflowReason]; got != o.AckTime+o.CookieAckTime {
+		t.Errorf("drops[%s] %d, want ack_time + cookie_ack_time %d", ListenOverflowReason, got, o.AckTime+o.CookieAckTime)
+	}
+	// Every drop of this listener here is a listendrop (ListenDrops and
+	// sk_drops each +1: overflows, SYN-queue drops) but for the request
+	// sockets' overflowed ACKs, which tcp_v4_rcv's discard adds to sk_drops
+	// a second time, and other drops seen at the listener, which may.
+	var other uint64
+	for reason, n := range l.Drops {
+		if reason != ListenOverflowReason {
+			other += n
+		}
+	}
+	if extra := skDrops - rise["TcpExtListenDrops"]; extra < o.AckTime || extra > o.AckTime+other {
+		t.Errorf("sk_drops %d - ListenDrops rise %d = %d: want ack_time %d (plus up to %d other drops)", skDrops, rise["TcpExtListenDrops"], extra, o.AckTime, other)
+	}
+	switch {
+	case c.syncookies == 2:
+		// Every connection came from a cookie: the valid cookies received
+		// are the ones enqueued and the ones that found the queue full.
+		if want := rise["TcpExtSyncookiesRecv"] - l.Enqueued; o.CookieAckTime != want {
+			t.Errorf("cookie_ack_time %d, want SyncookiesRecv rise %d - enqueued %d = %d", o.CookieAckTime, rise["TcpExtSyncookiesRecv"], l.Enqueued, want)
+		}
+	case c.syncookies == 1:
+		if o.CookieAckTime > rise["TcpExtSyncookiesRecv"] {
+			t.Errorf("cookie_ack_time %d > SyncookiesRecv rise %d", o.CookieAckTime, rise["TcpExtSyncookiesRecv"])
+		}
+	}
+	if c.abortOnOverflow == 1 && o.AckTime != rise["TcpExtEmbryonicRsts"] {
+		t.Errorf("ack_time %d with tcp_abort_on_overflow, want EmbryonicRsts rise %d (a reset for each)", o.AckTime, rise["TcpExtEmbryonicRsts"])
+	}
+}

@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -21,19 +22,34 @@ type overflowCase struct {
 	syncookies      int64
 	abortOnOverflow int64
 	// load overflows a listener opened by run and returns its port.
-	load func(t *testing.T) uint16
-	// want* say which sites the load must reach: the test proves nothing
-	// about a path it did not take.
-	wantSyn, wantAck, wantCookie bool
+	load func(t *testing.T, tr *tracing) uint16
+	// syn, ack and cookie say whether the load must, may or cannot reach
+	// each site: the test proves nothing about a path it did not take.
+	syn, ack, cookie reach
 }
+
+type reach int
+
+const (
+	never reach = iota
+	may
+	must
+)
 
 // slowAcceptor is the burst of the field: a Go listener with listen(8) that
 // accepts one connection every 10ms and 200 clients connecting at once,
 // each sending a request and holding its connection for 3s (so their
 // retransmissions keep arriving).
-func slowAcceptor(t *testing.T) uint16 {
+func slowAcceptor(t *testing.T, _ *tracing) uint16 { return slowAcceptorOn(t, loopback(0)) }
+
+// slowAcceptor6 is slowAcceptor on ::1 (cookie_v6_check, tcp_v6_syn_recv_sock).
+func slowAcceptor6(t *testing.T, _ *tracing) uint16 {
+	return slowAcceptorOn(t, netip.AddrPortFrom(netip.IPv6Loopback(), 0))
+}
+
+func slowAcceptorOn(t *testing.T, at netip.AddrPort) uint16 {
 	const backlog, clients, every, hold = 8, 200, 10 * time.Millisecond, 3 * time.Second
-	fd, addr := nstest.Listen(t, loopback(0), backlog, nstest.ListenOpts{})
+	fd, addr := nstest.Listen(t, at, backlog, nstest.ListenOpts{V6Only: true})
 	if err := unix.SetNonblock(fd, true); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +91,7 @@ func slowAcceptor(t *testing.T) uint16 {
 // queue (5 = backlog+1) and connects 2 more, which overflow at SYN time.
 // When the server retransmits its SYN-ACKs, the 3 clients' ACKs find the
 // accept queue full: ACK-time overflows of request sockets.
-func requestsThenFull(t *testing.T) uint16 {
+func requestsThenFull(t *testing.T, tr *tracing) uint16 {
 	const backlog = 4
 	_, addr := nstest.Listen(t, loopback(0), backlog, nstest.ListenOpts{})
 	nstest.DropFinalACK(t, addr.Port())
@@ -92,7 +108,8 @@ func requestsThenFull(t *testing.T) uint16 {
 	nstest.Connect(t, addr)
 	// The SYN-ACKs are retransmitted after about 1s.
 	nstest.Eventually(t, 10*time.Second, "the 3 open handshakes' ACKs dropped", func() bool {
-		return listenerDrops(t, addr.Port()) >= 2*3+2
+		l, _ := tr.report(addr.Port(), time.Hour)
+		return l.Drops[ListenOverflowReason] >= 3
 	})
 	return addr.Port()
 }
@@ -137,12 +154,15 @@ func TestOverflowsEveryPath(t *testing.T) {
 		return
 	}
 	for _, c := range []overflowCase{
-		{name: "syncookies 1, SYN queue full", syncookies: 1, load: slowAcceptor, wantSyn: true, wantCookie: true},
-		{name: "syncookies 2", syncookies: 2, load: slowAcceptor, wantSyn: true, wantCookie: true},
-		{name: "syncookies 0, SYN queue full", syncookies: 0, load: slowAcceptor, wantSyn: true},
-		{name: "syncookies 1, SYN queue not full", syncookies: 1, load: requestsThenFull, wantSyn: true, wantAck: true},
-		{name: "syncookies 0, SYN queue not full", syncookies: 0, load: requestsThenFull, wantSyn: true, wantAck: true},
-		{name: "syncookies 0, abort on overflow", syncookies: 0, abortOnOverflow: 1, load: requestsThenFull, wantSyn: true, wantAck: true},
+		// Request sockets made while the SYN queue had room meet a full
+		// accept queue at their ACK on some runs.
+		{name: "syncookies 1, SYN queue full", syncookies: 1, load: slowAcceptor, syn: must, ack: may, cookie: must},
+		{name: "syncookies 2", syncookies: 2, load: slowAcceptor, syn: must, ack: never, cookie: must},
+		{name: "syncookies 2, IPv6", syncookies: 2, load: slowAcceptor6, syn: must, ack: never, cookie: must},
+		{name: "syncookies 0, SYN queue full", syncookies: 0, load: slowAcceptor, syn: must, ack: may, cookie: never},
+		{name: "syncookies 1, SYN queue not full", syncookies: 1, load: requestsThenFull, syn: must, ack: must, cookie: never},
+		{name: "syncookies 0, SYN queue not full", syncookies: 0, load: requestsThenFull, syn: must, ack: must, cookie: never},
+		{name: "syncookies 0, abort on overflow", syncookies: 0, abortOnOverflow: 1, load: requestsThenFull, syn: must, ack: must, cookie: never},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t) })
 	}
@@ -153,7 +173,7 @@ func (c overflowCase) check(t *testing.T) {
 	nstest.SetSysctl(t, "net.ipv4.tcp_abort_on_overflow", c.abortOnOverflow)
 	tr := startTracing(t)
 	before := readCounters(t)
-	port := c.load(t)
+	port := c.load(t, tr)
 	// The listener's drop count at its creation is 0.
 	skDrops := uint64(listenerDrops(t, port))
 	l, _ := tr.report(port, time.Hour)
@@ -169,12 +189,12 @@ func (c overflowCase) check(t *testing.T) {
 	if got, want := o.Total(), rise["TcpExtListenOverflows"]; got != want {
 		t.Errorf("overflows %+v sum to %d, want the namespace's TcpExtListenOverflows rise %d", o, got, want)
 	}
-	for site, want := range map[string]struct {
-		n    uint64
-		want bool
-	}{"syn_time": {o.SynTime, c.wantSyn}, "ack_time": {o.AckTime, c.wantAck}, "cookie_ack_time": {o.CookieAckTime, c.wantCookie}} {
-		if (want.n > 0) != want.want {
-			t.Errorf("overflows.%s %d: this load %s reach it", site, want.n, map[bool]string{true: "must", false: "cannot"}[want.want])
+	for site, got := range map[string]struct {
+		n     uint64
+		reach reach
+	}{"syn_time": {o.SynTime, c.syn}, "ack_time": {o.AckTime, c.ack}, "cookie_ack_time": {o.CookieAckTime, c.cookie}} {
+		if got.reach == must && got.n == 0 || got.reach == never && got.n > 0 {
+			t.Errorf("overflows.%s %d: this load %s reach it", site, got.n, map[reach]string{must: "must", never: "cannot"}[got.reach])
 		}
 	}
 	if got := l.Drops[ListenOverflowReason]; got != o.AckTime+o.CookieAckTime {

@@ -12,6 +12,18 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 )
 
+// EnvInside is set, to the --netns value, in the environment of the run
+// RunInside starts inside the namespace: that inner run knows it writes for
+// one chosen namespace, where only per-netns keys may be written.
+const EnvInside = "BACKLOGCTL_NETNS_INSIDE"
+
+// Inside returns the --netns value of the outer run when this run is the one
+// RunInside started inside that namespace.
+func Inside() (string, bool) {
+	v := os.Getenv(EnvInside)
+	return v, v != ""
+}
+
 // RunInside runs this same command line again, less --netns, inside the
 // namespace --netns names, through nsenter(1), and returns its exit status.
 // Writes use it rather than a thread that entered the namespace: the record
@@ -33,6 +45,7 @@ func (f Flags) RunInside(roots hostfs.Roots, stdin io.Reader, stdout, stderr io.
 	}
 	cmd := exec.Command(nsenter, append([]string{"--net=" + nss[0].Path, "--", self}, withoutNetns(os.Args[1:])...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Env = append(os.Environ(), EnvInside+"="+f.Netns)
 	err = cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -153,10 +153,14 @@ write stays owed in the record, it exits 3 naming it, and the next
 --rollback tries it again.
 
 --netns NAME|PATH runs the whole of tune (snapshot, plan, apply, record,
-rollback) inside that network namespace, through nsenter(1): only its
-per-netns keys are visible there; global keys are not, and are refused or
-skipped as in any child namespace. --all-netns is refused (exit 2): a write
-names the one namespace it changes.`,
+rollback) inside that network namespace, through nsenter(1), and changes
+only that namespace's own (per-netns) keys: a --set of a global key
+(fs.file-max, fs.nr_open, net.core.netdev_max_backlog), which has one value
+for the whole host, is refused (exit 2) before anything is read, and a
+profile's or a finding's global keys are left out of the plan with a
+warning. SIGINT, SIGTERM and SIGHUP are passed on to the run inside the
+namespace; tune waits for it and exits as it did. --all-netns is refused
+(exit 2): a write names the one namespace it changes.`,
 		Example: `  # what do advise's findings say to change?
   backlogctl tune
 
@@ -187,6 +191,11 @@ names the one namespace it changes.`,
 			}
 			if err := opts.Validate(); err != nil {
 				return err
+			}
+			if namespaces.Netns != "" {
+				if err := checkSetScopes(opts.sets, false); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(opts)

@@ -2,9 +2,12 @@ package sysctl
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
@@ -103,4 +106,48 @@ func WriteFileAtomic(file string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	return nil
+}
+
+// Digest is the SHA-256 (hex) a PersistRecord keeps of the content written.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// RestorePersist puts a persisted file back as it was before the change
+// recorded in p (removing it if it did not exist), but only while it holds
+// exactly what backlogctl wrote: a file changed (or removed) since is an
+// administrator's, left as it is, and left says so in a line. A file
+// already as it was is left alone too. restored reports a write or removal.
+func RestorePersist(p PersistRecord) (restored bool, left string, err error) {
+	cur, err := userfile.Read(p.File, MaxConfSize)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, "", fmt.Errorf("reading %s: %w", p.File, err)
+	}
+	if (!exists && p.Previous == nil) || (exists && p.Previous != nil && string(cur) == *p.Previous) {
+		return false, "", nil
+	}
+	ours := false
+	switch {
+	case !exists:
+	case p.Written != "":
+		ours = Digest(cur) == p.Written
+	default: // a record from before the digest was kept
+		ours = bytes.HasPrefix(cur, []byte(persistHeader))
+	}
+	if !ours {
+		what := "was changed after backlogctl wrote it"
+		if !exists {
+			what = "was removed after backlogctl wrote it"
+		}
+		return false, fmt.Sprintf("%s %s: left as it is, so what it says is what the host gets at boot (the live values were restored)", p.File, what), nil
+	}
+	if p.Previous != nil {
+		return true, "", WriteFileAtomic(p.File, []byte(*p.Previous))
+	}
+	if err := os.Remove(p.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, "", fmt.Errorf("removing %s: %w", p.File, err)
+	}
+	return true, "", nil
 }

@@ -73,6 +73,11 @@ type PersistRecord struct {
 	File string `json:"file"`
 	// Previous is the file's content before; nil when it did not exist.
 	Previous *string `json:"previous"`
+	// Written is the SHA-256 (hex) of the content the apply wrote: a
+	// rollback puts Previous back only while the file still holds exactly
+	// that, so an administrator's later edit is never thrown away. Empty in
+	// records made before it was kept.
+	Written string `json:"written_sha256,omitempty"`
 }
 
 // SaveState writes the record atomically (write to a temporary file, fsync,
@@ -94,7 +99,12 @@ func SaveState(dir string, s State) error {
 }
 
 // LoadState reads the record of the last apply; ErrNoState if there is none.
+// A state directory or record another user could have planted or may write
+// is refused (CheckStateDir, ErrUntrusted).
 func LoadState(dir string) (State, error) {
+	if err := CheckStateDir(dir); err != nil {
+		return State{}, err
+	}
 	path := filepath.Join(dir, StateFile)
 	b, err := userfile.Read(path, MaxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -11,8 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/renameio/v2"
-
 	"github.com/backlogctl/backlogctl/internal/userfile"
 )
 
@@ -98,11 +96,12 @@ func RenderPersist(entries []PersistEntry) []byte {
 	return b.Bytes()
 }
 
-// WriteFileAtomic replaces file with data (temporary file, fsync, rename), so
-// boot never reads a half-written file. The mode is 0644 whatever the umask:
-// systemd-sysctl and other readers need to read it.
+// WriteFileAtomic replaces file with data (temporary file beside it, fsync,
+// rename; userfile.WriteAtomic), so boot never reads a half-written file. The
+// mode is 0644 whatever the umask: systemd-sysctl and other readers need to
+// read it.
 func WriteFileAtomic(file string, data []byte) error {
-	if err := renameio.WriteFile(file, data, 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
+	if err := userfile.WriteAtomic(file, data, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	return nil
@@ -120,6 +119,10 @@ func Digest(data []byte) string {
 // administrator's, left as it is, and left says so in a line. A file
 // already as it was is left alone too. restored reports a write or removal.
 func RestorePersist(p PersistRecord) (restored bool, left string, err error) {
+	// Whatever is done with the file, an interrupted write's leftovers go.
+	if _, err := userfile.CleanTemps(p.File); err != nil {
+		return false, "", err
+	}
 	cur, err := userfile.Read(p.File, MaxConfSize)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/google/renameio/v2"
-
 	"github.com/backlogctl/backlogctl/internal/userfile"
 )
 
@@ -92,7 +90,7 @@ func SaveState(dir string, s State) error {
 		return err
 	}
 	path := filepath.Join(dir, StateFile)
-	if err := renameio.WriteFile(path, append(b, '\n'), 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
+	if err := userfile.WriteAtomic(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing state file: %w", err)
 	}
 	return nil

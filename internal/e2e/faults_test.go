@@ -39,8 +39,11 @@ func newTuneHost(t *testing.T, root string) tuneHost {
 	return h
 }
 
-func (h tuneHost) cmd(args ...string) *exec.Cmd {
-	c := exec.Command(bin, append(append([]string{"tune"}, args...), "--state-dir", h.state)...)
+func (h tuneHost) cmd(args ...string) *exec.Cmd { return h.cmdIn(h.state, args...) }
+
+// cmdIn is cmd with another state directory.
+func (h tuneHost) cmdIn(state string, args ...string) *exec.Cmd {
+	c := exec.Command(bin, append(append([]string{"tune"}, args...), "--state-dir", state)...)
 	c.Env = append(os.Environ(), "BACKLOGCTL_SYSCTL_D_DIRS="+h.etcD, "BACKLOGCTL_SYSCTL_CONF=", "TMPDIR="+h.tmp)
 	return c
 }
@@ -67,7 +70,13 @@ func (h tuneHost) leftovers(t *testing.T, afterNextRun bool) []string {
 
 func (h tuneHost) run(t *testing.T, args ...string) result {
 	t.Helper()
-	c := h.cmd(args...)
+	return h.runIn(t, h.state, args...)
+}
+
+// runIn is run with another state directory.
+func (h tuneHost) runIn(t *testing.T, state string, args ...string) result {
+	t.Helper()
+	c := h.cmdIn(state, args...)
 	var out, errOut strings.Builder
 	c.Stdout, c.Stderr = &out, &errOut
 	err := c.Run()

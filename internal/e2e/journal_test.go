@@ -27,21 +27,7 @@ func TestForceNewRollsBackToTheValuesBeforeEither(t *testing.T) {
 		return
 	}
 	h := newTuneHost(t, t.TempDir())
-	orig := map[string]int64{}
-	for _, k := range signalKeys {
-		orig[k] = readKey(t, k)
-	}
-	checkOrig := func(round int, what string) {
-		t.Helper()
-		for _, k := range signalKeys {
-			if got := readKey(t, k); got != orig[k] {
-				t.Fatalf("round %d, %s: %s = %d, want %d (its value before either apply)", round, what, k, got, orig[k])
-			}
-		}
-		if _, err := os.Stat(h.persist); !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("round %d, %s: %s exists (%v); it did not before either apply", round, what, h.persist, err)
-		}
-	}
+	orig, checkOrig := h.remember(t)
 	killedMidway := 0
 	for i := 1; i <= 200 && killedMidway < 3; i++ {
 		first := h.cmd("--set", fmt.Sprintf("somaxconn=%d", 5000+i), "--set", "tcp_max_syn_backlog=6000",

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -38,8 +37,8 @@ func TestNetnsSignalsReachTheInnerRun(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	read := func(key string) int64 {
 		t.Helper()
-		var v int64
-		if err := netns.Do(other, func() (err error) { v, err = sysctl.NewFS("").ReadInt(key); return err }); err != nil {
+		v, err := strconv.ParseInt(nstest.SysctlIn(t, other, key), 10, 64)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return v

@@ -96,21 +96,7 @@ func TestRollbackRefusesPlantedState(t *testing.T) {
 		}
 		unchanged(what)
 	}
-	rollback := func(dir string) result {
-		t.Helper()
-		c := exec.Command(bin, "tune", "--rollback", "--yes", "--state-dir", dir)
-		c.Env = append(os.Environ(), "BACKLOGCTL_SYSCTL_D_DIRS="+h.etcD, "BACKLOGCTL_SYSCTL_CONF=")
-		var out, errOut strings.Builder
-		c.Stdout, c.Stderr = &out, &errOut
-		err := c.Run()
-		r := result{stdout: out.String(), stderr: errOut.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	rollback := func(dir string) result { t.Helper(); return h.runIn(t, dir, "--rollback", "--yes") }
 
 	// The attacker's own directory (they may write anywhere they own), in a
 	// directory they can reach.

@@ -44,14 +44,6 @@ func TestNetnsWritesRefuseGlobalKeys(t *testing.T) {
 			}
 		}
 	}
-	readOther := func(key string) string {
-		t.Helper()
-		var v string
-		if err := netns.Do(other, func() (err error) { v, err = sysctl.NewFS("").ReadString(key); return err }); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
 	state := t.TempDir()
 	conf := t.TempDir()
 	for _, tc := range []struct {
@@ -100,7 +92,7 @@ func TestNetnsWritesRefuseGlobalKeys(t *testing.T) {
 	if scope := fmt.Sprintf("netns:[%d]", ns.Inode); !strings.Contains(res.Stdout, "net.core.somaxconn") || !strings.Contains(res.Stdout, scope) {
 		t.Errorf("the plan does not show somaxconn scoped to %s:\n%s", scope, res.Stdout)
 	}
-	if got := readOther("net.core.somaxconn"); got != "65535" {
+	if got := nstest.SysctlIn(t, other, "net.core.somaxconn"); got != "65535" {
 		t.Errorf("somaxconn in the namespace = %s, want the profile's 65535", got)
 	}
 }

@@ -25,4 +25,4 @@ tests=(
 )
 run=$(IFS='|'; echo "${tests[*]}")
 BACKLOGCTL_CHURN_SECONDS=${CHURN_SECONDS:-30} go test -count=1 -v -run "$run" ./... 2>&1 |
-	grep -E 'churn:|SIGKILL outcomes|signals during|signals to tune --netns|applies killed after|^--- (PASS|FAIL)|^FAIL|^ok' | grep -v 'no test files'
+	grep -E 'churn:|SIGKILL outcomes|signals during|signals to tune --netns|applies killed after|^--- (PASS|FAIL)|^FAIL|^ok' | grep -v -e 'no test files' -e 'no tests to run'

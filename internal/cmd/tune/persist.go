@@ -92,6 +92,15 @@ func bootNetnsWarning(o *Options, plan advise.Plan) []string {
 			return []string{fmt.Sprintf("this run changes netns:[%d], but %s is applied at boot in init's netns:[%d]: its per-netns keys will change that namespace, not this one", self, o.PersistFile, boot)}
 		}
 	}
+	// Init's link unreadable (hidepid, another pid namespace): the tunables
+	// still tell, where net.core is visible at all.
+	sys := sysctl.NewFS(o.Roots.Sys)
+	if _, serr := sys.ReadString("net.core.somaxconn"); serr == nil {
+		if sys.InitNetns() {
+			return nil
+		}
+		return []string{fmt.Sprintf("this run changes a network namespace other than the host's initial one (net.core.netdev_max_backlog, which only that one has, is not visible here), but %s is applied at boot in the initial one: its per-netns keys will change that namespace, not this one", o.PersistFile)}
+	}
 	return []string{fmt.Sprintf("cannot tell whether this is the host's network namespace (%v): %s is applied at boot in init's namespace, so its per-netns keys change that one, whichever it is", err, o.PersistFile)}
 }
 

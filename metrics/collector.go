@@ -56,7 +56,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAcceptQueue, descBacklog, descSynQueue, descDrops,
 		descReuseportMaxFill, descListeners, descAggregated, descSysctl, descFilesAllocated, descFilesMax, descNrOpen,
 		descOpenFDs, descMaxFDs, descScrapeDuration, descScrapeNotes,
-		descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp} {
+		descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp,
+		descTraceUntracedEvents, descListenerUntraced} {
 		ch <- d
 	}
 	for _, cd := range counterDescs {
@@ -82,6 +83,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.Traced != nil {
 		tr, err = c.Traced(m)
 		ch <- gauge(descTraceUp, boolFloat(err == nil && tr != nil))
+		if err == nil && tr != nil {
+			ch <- prometheus.MustNewConstMetric(descTraceUntracedEvents, prometheus.CounterValue, float64(tr.UntracedEvents))
+		}
 	} else if c.TraceRefused {
 		ch <- gauge(descTraceUp, 0)
 	}

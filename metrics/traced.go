@@ -17,6 +17,9 @@ import (
 type Traced struct {
 	Listeners    map[TracedKey]*TracedListener
 	AcceptErrors []TracedAcceptErrors
+	// UntracedEvents are events of listeners that found the programs'
+	// listener table full, not counted in their figures.
+	UntracedEvents uint64
 }
 
 // TracedKey names a listener host-wide: its namespace's inode and socket cookie.
@@ -39,6 +42,9 @@ type TracedListener struct {
 	WaitBuckets []uint64
 	WaitCount   uint64
 	WaitSum     float64
+	// Untraced: the listener found the listener table full at some event,
+	// so its figures are not its whole story.
+	Untraced bool
 }
 
 // TracedAcceptErrors counts one process's failed accept() calls with one errno.
@@ -71,6 +77,11 @@ var (
 		"netns", "pid", "process", "errno")
 	descTraceUp = desc("trace_up",
 		"1 when exporter --trace has its eBPF programs attached, 0 when tracing was asked for and the kernel refused it.")
+	descTraceUntracedEvents = desc("trace_untraced_events_total",
+		"Events of listeners that found the eBPF listener table full (exporter --trace), not counted in their traced metrics; raise --trace-listeners.")
+	descListenerUntraced = desc("listener_traced_untraced",
+		"1 when a socket of this listener found the eBPF listener table full: its traced metrics miss events (exporter --trace).",
+		listenerLabels...)
 )
 
 // classicWaitBounds are the classic buckets' upper bounds, as log2 bucket
@@ -88,6 +99,7 @@ type tracedRow struct {
 	drops                map[string]uint64
 	highWaterFill        float64
 	highWaterFillPresent bool
+	untraced             bool
 }
 
 func (r *tracedRow) add(t *TracedListener, backlog uint32) {
@@ -109,6 +121,7 @@ func (r *tracedRow) add(t *TracedListener, backlog uint32) {
 		r.drops[reason] += n
 	}
 	r.highWaterFill = max(r.highWaterFill, float64(t.HighWater)/(float64(backlog)+1))
+	r.untraced = r.untraced || t.Untraced
 }
 
 // tracedRows sums the evidence behind each row, by the listeners' cookies.
@@ -140,6 +153,7 @@ func collectTraced(ch chan<- prometheus.Metric, t tracedRow, lv []string) {
 		ch <- prometheus.MustNewConstMetric(descTracedDrops, prometheus.CounterValue, float64(t.drops[reason]), append(slices.Clone(lv), reason)...)
 	}
 	ch <- gauge(descHighWaterFill, t.highWaterFill, lv...)
+	ch <- gauge(descListenerUntraced, boolFloat(t.untraced), lv...)
 }
 
 // collectAcceptErrors sends the accept errors seen in namespace inode.

@@ -33,6 +33,7 @@ type bpfListenerStats struct {
 	_               structs.HostLayout
 	Cookie          uint64
 	Netns           uint64
+	Sk              uint64
 	Enqueued        uint64
 	NonemptySinceNs uint64
 	AcceptQueueHw   uint32
@@ -40,7 +41,6 @@ type bpfListenerStats struct {
 	MaxBacklog      uint32
 	LastAcceptTgid  uint32
 	LastEnqueueNs   uint64
-	_               [8]byte
 	Accepted        uint64
 	Dequeued        uint64
 	LastAcceptNs    uint64
@@ -63,21 +63,32 @@ type bpfRingSlot struct {
 	Pad   uint32
 }
 
+type bpfUntracedKey struct {
+	_      structs.HostLayout
+	Cookie uint64
+	Netns  uint32
+	Pad    uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bpfMapAcceptErrors  = "accept_errors"
-	bpfMapDrops         = "drops"
-	bpfMapListeners     = "listeners"
-	bpfMapRing          = "ring"
-	bpfMapZero          = "zero"
-	bpfProgBlAcceptExit = "bl_accept_exit"
-	bpfProgBlDataReady  = "bl_data_ready"
-	bpfProgBlKfreeSkb   = "bl_kfree_skb"
-	bpfProgBlSynack     = "bl_synack"
-	bpfProgBlSysExit    = "bl_sys_exit"
-	bpfVarCurEpoch      = "cur_epoch"
+	bpfMapAcceptErrors   = "accept_errors"
+	bpfMapDrops          = "drops"
+	bpfMapListeners      = "listeners"
+	bpfMapNetnsFilter    = "netns_filter"
+	bpfMapRing           = "ring"
+	bpfMapUntraced       = "untraced"
+	bpfMapUntracedEvents = "untraced_events"
+	bpfProgBlAcceptExit  = "bl_accept_exit"
+	bpfProgBlDataReady   = "bl_data_ready"
+	bpfProgBlKfreeSkb    = "bl_kfree_skb"
+	bpfProgBlSynack      = "bl_synack"
+	bpfProgBlSysExit     = "bl_sys_exit"
+	bpfVarCurEpoch       = "cur_epoch"
+	bpfVarFilterNetns    = "filter_netns"
+	bpfVarListenerSlots  = "listener_slots"
 )
 
 // loadBpf returns the embedded CollectionSpec for bpf.
@@ -133,18 +144,22 @@ type bpfProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfMapSpecs struct {
-	AcceptErrors *ebpf.MapSpec `ebpf:"accept_errors"`
-	Drops        *ebpf.MapSpec `ebpf:"drops"`
-	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
-	Ring         *ebpf.MapSpec `ebpf:"ring"`
-	Zero         *ebpf.MapSpec `ebpf:"zero"`
+	AcceptErrors   *ebpf.MapSpec `ebpf:"accept_errors"`
+	Drops          *ebpf.MapSpec `ebpf:"drops"`
+	Listeners      *ebpf.MapSpec `ebpf:"listeners"`
+	NetnsFilter    *ebpf.MapSpec `ebpf:"netns_filter"`
+	Ring           *ebpf.MapSpec `ebpf:"ring"`
+	Untraced       *ebpf.MapSpec `ebpf:"untraced"`
+	UntracedEvents *ebpf.MapSpec `ebpf:"untraced_events"`
 }
 
 // bpfVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfVariableSpecs struct {
-	CurEpoch *ebpf.VariableSpec `ebpf:"cur_epoch"`
+	CurEpoch      *ebpf.VariableSpec `ebpf:"cur_epoch"`
+	FilterNetns   *ebpf.VariableSpec `ebpf:"filter_netns"`
+	ListenerSlots *ebpf.VariableSpec `ebpf:"listener_slots"`
 }
 
 // bpfObjects contains all objects after they have been loaded into the kernel.
@@ -167,11 +182,13 @@ func (o *bpfObjects) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfMaps struct {
-	AcceptErrors *ebpf.Map `ebpf:"accept_errors"`
-	Drops        *ebpf.Map `ebpf:"drops"`
-	Listeners    *ebpf.Map `ebpf:"listeners"`
-	Ring         *ebpf.Map `ebpf:"ring"`
-	Zero         *ebpf.Map `ebpf:"zero"`
+	AcceptErrors   *ebpf.Map `ebpf:"accept_errors"`
+	Drops          *ebpf.Map `ebpf:"drops"`
+	Listeners      *ebpf.Map `ebpf:"listeners"`
+	NetnsFilter    *ebpf.Map `ebpf:"netns_filter"`
+	Ring           *ebpf.Map `ebpf:"ring"`
+	Untraced       *ebpf.Map `ebpf:"untraced"`
+	UntracedEvents *ebpf.Map `ebpf:"untraced_events"`
 }
 
 func (m *bpfMaps) Close() error {
@@ -179,8 +196,10 @@ func (m *bpfMaps) Close() error {
 		m.AcceptErrors,
 		m.Drops,
 		m.Listeners,
+		m.NetnsFilter,
 		m.Ring,
-		m.Zero,
+		m.Untraced,
+		m.UntracedEvents,
 	)
 }
 
@@ -188,7 +207,9 @@ func (m *bpfMaps) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfVariables struct {
-	CurEpoch *ebpf.Variable `ebpf:"cur_epoch"`
+	CurEpoch      *ebpf.Variable `ebpf:"cur_epoch"`
+	FilterNetns   *ebpf.Variable `ebpf:"filter_netns"`
+	ListenerSlots *ebpf.Variable `ebpf:"listener_slots"`
 }
 
 // bpfPrograms contains all programs after they have been loaded into the kernel.

@@ -101,25 +101,48 @@ type Collector struct {
 	// listeners array.
 	slots    []bpfListenerStats
 	slotKeys []uint32
+	// tableSlots is the listener table's size.
+	tableSlots int
+}
+
+// Options shape what Start loads.
+type Options struct {
+	// Listeners is how many listeners the listener table is sized for
+	// (ListenerSlotsFor): the callers pass the listeners found at start,
+	// with ListenerHeadroom, or more when asked to. A listener that finds
+	// no slot is reported in Evidence.Untraced, never silently.
+	Listeners int
+	// Netns, when not empty, are the only network namespaces (by inode)
+	// whose listeners are traced: the programs return at once for others,
+	// and their listeners take no slot.
+	Netns []uint64
+	// slots, in tests, is the table's size, overriding Listeners.
+	slots int
 }
 
 // Start loads the programs and attaches them. On any error everything
 // loaded so far is closed again.
-func Start() (c *Collector, err error) {
+func Start(o Options) (c *Collector, err error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, ErrNoBTF
 	}
+	if len(o.Netns) > MaxNetnsFilter {
+		return nil, fmt.Errorf("trace can be limited to at most %d network namespaces, not %d: trace them all instead", MaxNetnsFilter, len(o.Netns))
+	}
 	// Kernels before 5.11 charge map memory to RLIMIT_MEMLOCK.
 	_ = rlimit.RemoveMemlock()
-	spec, err := loadBpf()
-	if err != nil {
-		return nil, err
-	}
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoBTF, err)
 	}
-	c = &Collector{reasons: dropReasons(kernel)}
+	c = &Collector{reasons: dropReasons(kernel), tableSlots: ListenerSlotsFor(o.Listeners)}
+	if o.slots > 0 {
+		c.tableSlots = o.slots
+	}
+	spec, err := sizedSpec(c.tableSlots, len(o.Netns) > 0)
+	if err != nil {
+		return nil, err
+	}
 	if err := spec.LoadAndAssign(&c.objs, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}}); err != nil {
 		return nil, loadError(err)
 	}
@@ -129,6 +152,11 @@ func Start() (c *Collector, err error) {
 			c = nil
 		}
 	}()
+	for _, ns := range o.Netns {
+		if err := c.objs.NetnsFilter.Put(uint32(ns), uint8(1)); err != nil {
+			return nil, fmt.Errorf("limiting trace to network namespace %d: %w", ns, err)
+		}
+	}
 	progs := programsOf(&c.objs)
 	hooks, ids, _ := hookPlan()
 	c.start, c.startMono = time.Now(), monotonicNow()
@@ -149,6 +177,30 @@ func Start() (c *Collector, err error) {
 	}
 	return c, nil
 }
+
+// sizedSpec is the programs' spec with a listener table of slots, and the
+// network namespace filter on when filter is.
+func sizedSpec(slots int, filter bool) (*ebpf.CollectionSpec, error) {
+	spec, err := loadBpf()
+	if err != nil {
+		return nil, err
+	}
+	spec.Maps[bpfMapListeners].MaxEntries = uint32(slots)
+	spec.Maps[bpfMapUntraced].MaxEntries = uint32(slots)
+	spec.Maps[bpfMapDrops].MaxEntries = uint32(ListenerDropKeys(slots))
+	if err := spec.Variables[bpfVarListenerSlots].Set(uint32(slots)); err != nil {
+		return nil, fmt.Errorf("sizing the listener table: %w", err)
+	}
+	if filter {
+		if err := spec.Variables[bpfVarFilterNetns].Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("limiting trace to namespaces: %w", err)
+		}
+	}
+	return spec, nil
+}
+
+// ListenerSlots is the listener table's size.
+func (c *Collector) ListenerSlots() int { return c.tableSlots }
 
 // loadError maps a refusal to ErrNoPermission, in our words: the loader's
 // own text (the map or field it was at, and its advice to programmers to
@@ -185,7 +237,8 @@ func (c *Collector) Since() time.Time { return c.start }
 // Memory is what the kernel charges for the maps and programs (memlock), in bytes.
 func (c *Collector) Memory() uint64 {
 	var total uint64
-	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring, c.objs.Zero} {
+	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring,
+		c.objs.Untraced, c.objs.UntracedEvents, c.objs.NetnsFilter} {
 		if m == nil {
 			continue
 		}

@@ -29,6 +29,29 @@ type Evidence struct {
 	// UnattributedErrors are accept() errors whose listening socket could
 	// not be resolved (cookie 0), by namespace of the calling process.
 	UnattributedErrors []AcceptErrors
+	// ListenerSlots is the listener table's size, ListenersTraced the
+	// slots taken.
+	ListenerSlots   int
+	ListenersTraced int
+	// Untraced are the listeners that found the table full (every slot of
+	// their window held by a live listener) at some event, with the events
+	// the programs did not count for them: their exact figures, if any,
+	// count only the events after they got a slot. UntracedEvents is every
+	// such event; when Untraced sums to less, listeners beyond its room
+	// (ListenerSlots) missed events too, and any listener without figures
+	// may be one (UntracedUnnamed).
+	Untraced       map[Key]uint64
+	UntracedEvents uint64
+}
+
+// UntracedUnnamed are the untraced events of listeners Untraced had no
+// room to name.
+func (ev *Evidence) UntracedUnnamed() uint64 {
+	var named uint64
+	for _, n := range ev.Untraced {
+		named += n
+	}
+	return ev.UntracedEvents - min(named, ev.UntracedEvents)
 }
 
 // ListenerEvidence is one listener's traced figures.
@@ -113,15 +136,17 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 		}
 		return now.Add(-time.Duration(mono - ns))
 	}
-	ev := &Evidence{Since: c.start, Time: now, IntervalSince: intervalSince, Listeners: map[Key]*ListenerEvidence{}}
+	ev := &Evidence{Since: c.start, Time: now, IntervalSince: intervalSince, Listeners: map[Key]*ListenerEvidence{},
+		ListenerSlots: c.tableSlots, Untraced: map[Key]uint64{}}
 	if err := c.readListeners(); err != nil {
 		return nil, fmt.Errorf("reading listener stats: %w", err)
 	}
 	for i := range c.slots {
 		st := &c.slots[i]
-		if st.Cookie == 0 {
-			continue // a free slot
+		if st.Cookie == 0 || st.Cookie == slotTaking {
+			continue // a free slot, or one being taken over
 		}
+		ev.ListenersTraced++
 		k := Key{Netns: st.Netns, Cookie: st.Cookie}
 		le := &ListenerEvidence{
 			Key:                  k,
@@ -165,6 +190,21 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading drops: %w", err)
+	}
+	var uk bpfUntracedKey
+	it = c.objs.Untraced.Iterate()
+	for it.Next(&uk, &n) {
+		ev.Untraced[Key{uint64(uk.Netns), uk.Cookie}] = n
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading untraced listeners: %w", err)
+	}
+	var perCPU []uint64
+	if err := c.objs.UntracedEvents.Lookup(uint32(0), &perCPU); err != nil {
+		return nil, fmt.Errorf("reading untraced events: %w", err)
+	}
+	for _, n := range perCPU {
+		ev.UntracedEvents += n
 	}
 	var ek bpfAcceptErrorKey
 	it = c.objs.AcceptErrors.Iterate()
@@ -218,12 +258,13 @@ func ErrnoName(errno int32) string {
 // batches of system calls rather than one per slot.
 func (c *Collector) readListeners() error {
 	if c.slots == nil {
-		c.slots = make([]bpfListenerStats, ListenerSlots)
+		c.slots = make([]bpfListenerStats, c.tableSlots)
 		c.slotKeys = make([]uint32, listenerBatch)
 	}
 	var cursor ebpf.MapBatchCursor
 	for off := 0; off < len(c.slots); {
-		n, err := c.objs.Listeners.BatchLookup(&cursor, c.slotKeys, c.slots[off:min(off+listenerBatch, len(c.slots))], nil)
+		vals := c.slots[off:min(off+listenerBatch, len(c.slots))]
+		n, err := c.objs.Listeners.BatchLookup(&cursor, c.slotKeys[:len(vals)], vals, nil)
 		off += n
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil

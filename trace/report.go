@@ -2,6 +2,7 @@ package trace
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -45,6 +46,14 @@ type Tracer struct {
 	MapMemoryBytes uint64 `json:"map_memory_bytes"`
 	// RSSBytes is backlogctl's own resident memory.
 	RSSBytes uint64 `json:"rss_bytes"`
+	// ListenerSlots is the size of the programs' listener table,
+	// ListenersTraced the slots taken (by listeners of every namespace
+	// traced, open or closed since).
+	ListenerSlots   int `json:"listener_slots"`
+	ListenersTraced int `json:"listeners_traced"`
+	// UntracedEvents are the events of listeners that found the table full
+	// (each such listener's own count is its untraced_events).
+	UntracedEvents uint64 `json:"untraced_events"`
 }
 
 // Listener is one listening socket's evidence.
@@ -78,6 +87,14 @@ type Listener struct {
 	// least the --stall threshold; StalledSeconds is for how long.
 	Stalled        bool    `json:"stalled"`
 	StalledSeconds float64 `json:"stalled_seconds"`
+	// Untraced: the programs' listener table was full when this listener
+	// had events, so its exact figures are not its whole story: they count
+	// only the events after it got a slot (all 0 if it has none).
+	// UntracedEvents are the events not counted; 0 with Untraced when more
+	// listeners found the table full than could be named, and this one,
+	// with no figures, may be among them.
+	Untraced       bool   `json:"untraced"`
+	UntracedEvents uint64 `json:"untraced_events"`
 }
 
 // Owner is a process holding the listener, with its scheduler state.
@@ -146,7 +163,25 @@ func Join(ev *Evidence, in JoinInput) *Report {
 		}
 	}
 	sortErrors(r.UnattributedAcceptErrors)
+	r.Tracer.ListenerSlots, r.Tracer.ListenersTraced, r.Tracer.UntracedEvents = ev.ListenerSlots, ev.ListenersTraced, ev.UntracedEvents
+	if note := UntracedNote(ev); note != "" {
+		r.Notes = append(r.Notes, note)
+	}
 	return r
+}
+
+// UntracedNote is the warning when listeners found the listener table
+// full, or "" when none did.
+func UntracedNote(ev *Evidence) string {
+	if ev.UntracedEvents == 0 {
+		return ""
+	}
+	if unnamed := ev.UntracedUnnamed(); unnamed > 0 {
+		return fmt.Sprintf("listeners found eBPF's listener table full (%d slots): %d listed ones' exact figures miss %d events, and %d events of more listeners were not counted, so every listener without figures is marked untraced; raise --trace-listeners",
+			ev.ListenerSlots, len(ev.Untraced), ev.UntracedEvents-unnamed, unnamed)
+	}
+	return fmt.Sprintf("%d listener(s) found eBPF's listener table full (%d slots): their exact figures miss %d events (marked untraced); raise --trace-listeners",
+		len(ev.Untraced), ev.ListenerSlots, ev.UntracedEvents)
 }
 
 func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in JoinInput) Listener {
@@ -157,7 +192,9 @@ func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in 
 	for _, p := range l.Processes {
 		out.Processes = append(out.Processes, Owner{PID: p.PID, Comm: p.Comm, State: in.States[p.PID].State})
 	}
+	out.UntracedEvents = ev.Untraced[Key{inode, l.Cookie}]
 	le := ev.Listeners[Key{inode, l.Cookie}]
+	out.Untraced = out.UntracedEvents > 0 || le == nil && ev.UntracedUnnamed() > 0
 	// Without a /proc walk, the process that accepted last is the owner.
 	if le != nil && len(out.Processes) == 0 && le.LastAcceptPID > 0 {
 		if st, ok := in.States[le.LastAcceptPID]; ok {

@@ -36,10 +36,15 @@ type WindowOptions struct {
 	// Gather takes the sock_diag snapshots of the namespaces judged.
 	Gather func() (*inspect.MultiSnapshot, error)
 	// Start attaches the programs; nil means Start (the kernel's).
-	Start func() (Source, error)
+	Start func(Options) (Source, error)
 	// Ready, when set, is called once the programs are attached and the
 	// baseline taken: what happens from then on is seen.
 	Ready func()
+	// AllNetns: Gather reads every namespace, so every one is traced;
+	// otherwise only those Gather returned at the start. Listeners raises
+	// the listener table's size (OptionsFor).
+	AllNetns  bool
+	Listeners int
 }
 
 // Window is what a traced window saw: the report at its end and, per
@@ -81,9 +86,14 @@ func Observe(ctx context.Context, o WindowOptions) (*Window, error) {
 	}
 	start := o.Start
 	if start == nil {
-		start = func() (Source, error) { return Start() }
+		start = func(o Options) (Source, error) { return Start(o) }
 	}
-	src, err := start()
+	// The listener table is sized from the listeners there are now.
+	now, err := o.Gather()
+	if err != nil {
+		return nil, err
+	}
+	src, err := start(OptionsFor(now, o.AllNetns, o.Listeners))
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +140,7 @@ func Observe(ctx context.Context, o WindowOptions) (*Window, error) {
 		}
 	}
 	w.Seconds = time.Since(began).Seconds()
-	w.Report.Tracer = Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: SelfRSS(o.ProcRoot)}
+	w.Report.Tracer.Programs, w.Report.Tracer.MapMemoryBytes, w.Report.Tracer.RSSBytes = src.Hooks(), src.Memory(), SelfRSS(o.ProcRoot)
 	return w, nil
 }
 

@@ -52,6 +52,9 @@ struct pt_regs___bl_arm64 {
 struct listener_stats {
 	__u64 cookie; // the listener's socket cookie; 0: a free slot
 	__u64 netns;
+	// sk is the listening socket's address, for telling (listener_alive)
+	// whether the slot's listener still exists when another needs a slot.
+	__u64 sk;
 	__u64 enqueued;
 	__u64 nonempty_since_ns;
 	__u32 accept_queue_hw;
@@ -96,25 +99,67 @@ struct accept_error_key {
 };
 
 // Map sizes: the Go side (trace/maps.go) names them and their memory cost.
-#define LISTENER_SLOTS 4096 // a power of two
-#define LISTENER_WAYS 4
+// The listener table's size is set when the programs are loaded
+// (listener_slots), from the number of listeners then.
+#define DEFAULT_LISTENER_SLOTS 4096
+#define LISTENER_WAYS 32
 #define MAX_DROP_KEYS 8192
 #define MAX_ACCEPT_ERROR_KEYS 4096
+#define MAX_NETNS_FILTER 1024
 
-// listeners: each listener's stats, in an array: a listener's cookie picks
-// a window of LISTENER_WAYS consecutive slots, and its stats are in the
-// slot of the window that holds its cookie. A lookup is inlined to an
-// address computation and a compare, with no hashing or bucket walk (the
-// LRU hash this replaces cost about 80 ns per lookup, two per connection).
-// A new listener takes a free slot of its window, or else the slot whose
-// listener has been idle longest (no enqueue or accept): like an LRU, the
-// table forgets listeners that have closed.
+// listeners: each listener's stats, in an array of listener_slots slots: a
+// listener's cookie picks a window of LISTENER_WAYS consecutive slots, and
+// its stats are in the slot of the window that holds its cookie. A lookup is
+// inlined to an address computation and a compare, with no hashing or
+// bucket walk (the LRU hash this replaces cost about 80 ns per lookup, two
+// per connection). A new listener takes a free slot of its window, or one
+// whose listener has closed; a listener that finds neither is not traced,
+// and says so in untraced: no listener's figures are ever dropped to make
+// room for another's.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LISTENER_SLOTS);
+	__uint(max_entries, DEFAULT_LISTENER_SLOTS);
 	__type(key, __u32);
 	__type(value, struct listener_stats);
 } listeners SEC(".maps");
+
+// listener_slots is the listeners array's size, set at load.
+volatile const __u32 listener_slots = DEFAULT_LISTENER_SLOTS;
+
+// untraced counts, by listener, the events of listeners that found no slot
+// (their window held live listeners only); untraced_events all of them, so
+// that listeners this map had no room for are known to exist. A hash, not
+// an LRU: it never forgets one it holds. Sized at load like listeners.
+struct untraced_key {
+	__u64 cookie;
+	__u32 netns;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DEFAULT_LISTENER_SLOTS);
+	__type(key, struct untraced_key);
+	__type(value, __u64);
+} untraced SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} untraced_events SEC(".maps");
+
+// netns_filter: with filter_netns set, only listeners in these network
+// namespaces (by inode) are traced; events in others return at once.
+volatile const __u32 filter_netns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_NETNS_FILTER);
+	__type(key, __u32);
+	__type(value, __u8);
+} netns_filter SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -199,14 +244,6 @@ static __always_inline struct ring_slot *ring_slot_of(__u64 cookie, __u64 n)
 // listener's zeroed slots (epoch 0) belong to no epoch anyone reads.
 volatile __u32 cur_epoch = 1;
 
-// zero resets a listener slot taken from another listener (stats_of): a
-// whole listener_stats is too big for the stack.
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct listener_stats);
-} zero SEC(".maps");
 
 static __always_inline void raise_u32(__u32 *p, __u32 v)
 {
@@ -306,59 +343,117 @@ static __always_inline __u32 syn_queue_len(const struct sock *sk)
 	return CAST(sk, inet_connection_sock)->icsk_accept_queue.qlen.counter;
 }
 
+// traced_netns reports whether listeners in network namespace netns are
+// traced: all of them, or those in netns_filter.
+static __always_inline bool traced_netns(__u32 netns)
+{
+	return !filter_netns || bpf_map_lookup_elem(&netns_filter, &netns);
+}
+
+// listener_window is the first slot of cookie's window: cookie_hash scaled
+// to listener_slots (a multiply and a shift, for any table size).
 static __always_inline __u32 listener_window(__u64 cookie)
 {
-	return cookie_hash(cookie) & (LISTENER_SLOTS - 1);
+	return (__u32)(((__u64)cookie_hash(cookie) * listener_slots) >> 32);
 }
 
-static __always_inline __u64 listener_activity(const struct listener_stats *s)
+// listener_alive reports whether slot s's listener still listens: the socket
+// at its recorded address is a listener with its cookie. A closed listener
+// is in TCP_CLOSE before it is freed, and freed memory reused by another
+// socket holds another cookie (cookies are never reused); reading freed
+// memory through an untrusted pointer cannot fault.
+static __always_inline bool listener_alive(const struct listener_stats *s, __u64 cookie)
 {
-	__u64 a = s->last_enqueue_ns, b = s->last_accept_ns;
-	return a > b ? a : b;
+	const struct sock *sk = CAST((void *)s->sk, sock);
+	return sk->__sk_common.skc_state == TCP_LISTEN && sk->__sk_common.skc_cookie.counter == cookie;
 }
 
-// stats_of is listener cookie's stats, taking a slot for it if it has none.
-static __always_inline struct listener_stats *stats_of(__u64 cookie, __u32 netns)
+// claim makes slot s listener cookie's, from the free state (cookie 0).
+static __always_inline bool claim(struct listener_stats *s, const struct sock *lsk, __u64 cookie, __u32 netns)
+{
+	__u64 was = __sync_val_compare_and_swap(&s->cookie, 0, cookie);
+	if (was != 0)
+		return was == cookie;
+	s->netns = netns;
+	s->sk = (__u64)lsk;
+	return true;
+}
+
+// SLOT_TAKING marks a slot being reset for a new listener (take_over).
+#define SLOT_TAKING (~0ULL)
+
+// take_over makes slot s, held by closed listener old, listener cookie's:
+// one compare-and-swap decides which of several new listeners gets it, the
+// others leave it be while it is reset.
+static __always_inline bool take_over(struct listener_stats *s, __u64 old, const struct sock *lsk, __u64 cookie, __u32 netns)
+{
+	if (__sync_val_compare_and_swap(&s->cookie, old, SLOT_TAKING) != old)
+		return false;
+	__u64 *w = (__u64 *)s;
+	for (__u32 i = 1; i < sizeof(*s) / sizeof(__u64); i++)
+		w[i] = 0;
+	s->netns = netns;
+	s->sk = (__u64)lsk;
+	__sync_val_compare_and_swap(&s->cookie, SLOT_TAKING, cookie);
+	return true;
+}
+
+// untraced_event counts an event of a listener that has no slot.
+static __always_inline void untraced_event(__u64 cookie, __u32 netns)
+{
+	__u32 z0 = 0;
+	__u64 *total = bpf_map_lookup_elem(&untraced_events, &z0);
+	if (total)
+		*total += 1;
+	struct untraced_key k = {.cookie = cookie, .netns = netns};
+	__u64 one = 1;
+	__u64 *n = bpf_map_lookup_elem(&untraced, &k);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&untraced, &k, &one, BPF_NOEXIST);
+}
+
+// stats_of is listener lsk's stats (cookie, netns), taking a slot for it if
+// it has none: a free one of its window, else one whose listener closed.
+// Slots are never freed, only taken over, so a listener's slot is before the
+// first free one of its window. NULL when every slot of the window holds a
+// live listener: the event is counted in untraced.
+static __always_inline struct listener_stats *stats_of(const struct sock *lsk, __u64 cookie, __u32 netns)
 {
 	__u32 base = listener_window(cookie);
-	__u32 victim = base;
-	__u64 victim_activity = ~0ULL;
+	__u32 slots = listener_slots;
 	for (__u32 i = 0; i < LISTENER_WAYS; i++) {
-		__u32 k = (base + i) & (LISTENER_SLOTS - 1);
+		__u32 k = base + i;
+		if (k >= slots)
+			k -= slots;
 		struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
 		if (!s)
-			return 0;
+			break;
 		__u64 c = READ_ONCE(s->cookie);
 		if (c == cookie)
 			return s;
-		if (c == 0) {
-			__u64 was = __sync_val_compare_and_swap(&s->cookie, 0, cookie);
-			if (was == 0) {
-				s->netns = netns;
-				return s;
-			}
-			if (was == cookie)
-				return s;
-			continue;
-		}
-		__u64 a = listener_activity(s);
-		if (a < victim_activity) {
-			victim_activity = a;
-			victim = k;
-		}
+		if (c == 0 && claim(s, lsk, cookie, netns))
+			return s;
 	}
-	// The window is full: the listener idle longest gives up its slot,
-	// reset from the zero template (which frees it), then claimed.
-	__u32 z0 = 0;
-	struct listener_stats *z = bpf_map_lookup_elem(&zero, &z0);
-	if (!z)
-		return 0;
-	bpf_map_update_elem(&listeners, &victim, z, BPF_ANY);
-	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &victim);
-	if (!s || __sync_val_compare_and_swap(&s->cookie, 0, cookie) != 0)
-		return 0; // another listener took it meanwhile
-	s->netns = netns;
-	return s;
+	// The window is full: take over the first slot whose listener closed.
+	for (__u32 i = 0; i < LISTENER_WAYS; i++) {
+		__u32 k = base + i;
+		if (k >= slots)
+			k -= slots;
+		struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+		if (!s)
+			break;
+		__u64 c = READ_ONCE(s->cookie);
+		if (c == cookie)
+			return s;
+		if (c == 0 && claim(s, lsk, cookie, netns))
+			return s;
+		if (c != 0 && c != SLOT_TAKING && !listener_alive(s, c) && take_over(s, c, lsk, cookie, netns))
+			return s;
+	}
+	untraced_event(cookie, netns);
+	return 0;
 }
 
 // A connection completed the handshake into a listener's accept queue
@@ -369,8 +464,11 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 {
 	if (sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
+	__u32 netns = sk_netns(sk);
+	if (!traced_netns(netns))
+		return 0;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct listener_stats *s = stats_of(cookie, sk_netns(sk));
+	struct listener_stats *s = stats_of(sk, cookie, netns);
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
@@ -407,8 +505,11 @@ int BPF_PROG(bl_synack, const struct sock *sk, const struct request_sock *req)
 {
 	if (sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
+	__u32 netns = sk_netns(sk);
+	if (!traced_netns(netns))
+		return 0;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct listener_stats *s = stats_of(cookie, sk_netns(sk));
+	struct listener_stats *s = stats_of(sk, cookie, netns);
 	if (s)
 		raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
 	return 0;
@@ -420,9 +521,11 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 {
 	if (!rx_sk || rx_sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
-	__u64 cookie = bpf_get_socket_cookie(rx_sk);
 	__u32 netns = sk_netns(rx_sk);
-	struct listener_stats *s = stats_of(cookie, netns);
+	if (!traced_netns(netns))
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie(rx_sk);
+	struct listener_stats *s = stats_of(rx_sk, cookie, netns);
 	__u32 max_backlog = rx_sk->sk_max_ack_backlog;
 	__u32 r = reason;
 	if (r == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED) &&
@@ -493,6 +596,8 @@ static __always_inline int accept_done(int lfd, long ret)
 		struct task_struct *task = bpf_get_current_task_btf();
 		netns = task->nsproxy->net_ns->ns.inum;
 	}
+	if (!traced_netns(netns))
+		return 0;
 	if (ret < 0) {
 		struct accept_error_key k = {
 			.cookie = cookie,
@@ -508,9 +613,9 @@ static __always_inline int accept_done(int lfd, long ret)
 			bpf_map_update_elem(&accept_errors, &k, &one, BPF_NOEXIST);
 		return 0;
 	}
-	if (!cookie)
-		return 0; // a listener no dump or enqueue has given a cookie yet
-	struct listener_stats *s = stats_of(cookie, netns);
+	if (!cookie || lsk->sk_protocol != IPPROTO_TCP)
+		return 0; // a listener no dump or enqueue has given a cookie yet, or not TCP's
+	struct listener_stats *s = stats_of(lsk, cookie, netns);
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();

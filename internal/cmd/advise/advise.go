@@ -38,6 +38,8 @@ type Options struct {
 
 	// Trace is --trace: judge an eBPF-traced window of this length.
 	Trace time.Duration
+	// TraceListeners raises eBPF's listener table (--trace-listeners).
+	TraceListeners int
 
 	// Which flags were given: --interval 0 is an error, not "no interval".
 	IntervalSet, RateSet, LatencySet, TraceSet bool
@@ -180,6 +182,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "take two samples this far apart and judge counters by their change (e.g. 10s)")
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmd.Flags().DurationVar(&opts.Trace, "trace", 0, "trace the listeners with eBPF for `DURATION` and cite what was seen (exact high water, overflows, stalls, accept waits and errors)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below the profile `NAME`: "+profileNames())
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -214,6 +217,9 @@ func profileHelp() string {
 
 // Validate checks the flags before anything is read.
 func (o *Options) Validate() error {
+	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
+	}
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
 		return err
 	}

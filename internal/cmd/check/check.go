@@ -28,11 +28,13 @@ type Options struct {
 	// Roots are where the host is read from: the factory's.
 	Roots hostfs.Roots
 
-	Requires       []string
-	PolicyFile     string
-	Profile        string
-	Ports          []uint
-	Observe        time.Duration
+	Requires   []string
+	PolicyFile string
+	Profile    string
+	Ports      []uint
+	Observe    time.Duration
+	// TraceListeners raises eBPF's listener table (--trace-listeners).
+	TraceListeners int
 	SampleInterval time.Duration
 	Missing        string
 	Output         string
@@ -193,6 +195,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
 	fl.DurationVar(&opts.Observe, "observe", 0, "judge counters and drops by their increase, queues by their peak, over this window (e.g. 60s)")
 	fl.DurationVar(&opts.SampleInterval, "sample-interval", DefaultSampleInterval, "how often queues are sampled with --observe")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	fl.DurationVar(&opts.Stall, "stall", DefaultStall, "with --observe, listener.stalled is a queue held this `LONG` without an accept()")
 	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as `OUTCOME`: error (exit 3), pass or fail")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
@@ -213,6 +216,9 @@ func (o *Options) set(flag string) bool { return o.Set != nil && o.Set(flag) }
 // the flags (a flag given on the command line wins over the policy).
 func (o *Options) Complete() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
 		return err
 	}
 	if err := o.Namespaces.Validate(); err != nil {

@@ -42,7 +42,8 @@ func (o *Options) startTrace(ctx context.Context) *tracing {
 		Gather: func() (*inspect.MultiSnapshot, error) {
 			return o.Namespaces.Gather(inspect.Options{Roots: o.Roots, Ports: o.ports})
 		},
-		Ready: func() { close(ready) },
+		Ready:    func() { close(ready) },
+		AllNetns: o.Namespaces.All, Listeners: o.TraceListeners,
 	}
 	go func() {
 		defer close(t.done)

@@ -56,8 +56,10 @@ type Options struct {
 	MaxConnections int
 	// Trace is --trace: attach the eBPF programs and export their evidence.
 	Trace bool
+	// TraceListeners raises eBPF's listener table (--trace-listeners).
+	TraceListeners int
 	// StartTrace attaches them; nil means trace.Start. Tests replace it.
-	StartTrace func() (trace.Source, error)
+	StartTrace func(trace.Options) (trace.Source, error)
 
 	// Ready, when set, is called with the bound address once serving.
 	Ready func(addr string)
@@ -166,6 +168,7 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, accept() errors and high-water fill")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", DefaultMaxConnections, "serve at most this many connections at once; more wait to be accepted")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
@@ -173,6 +176,9 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 
 // Validate checks the flags before anything is bound or read.
 func (o *Options) Validate() error {
+	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
+	}
 	host, port, err := net.SplitHostPort(o.Listen)
 	if err != nil {
 		return cmdutil.UsageErrorf("invalid --listen %q: want HOST:PORT (e.g. %s)", o.Listen, DefaultListen)

@@ -24,9 +24,13 @@ type tracer struct {
 func (o *Options) startTracer() (*tracer, string) {
 	start := o.StartTrace
 	if start == nil {
-		start = func() (trace.Source, error) { return trace.Start() }
+		start = trace.StartSource
 	}
-	src, err := start()
+	now, err := o.Namespaces.Gather(inspect.Options{Roots: o.Roots})
+	if err != nil {
+		return nil, fmt.Sprintf("eBPF tracing unavailable (counting the listeners to trace: %v): serving the sampled metrics only, backlogctl_trace_up 0", err)
+	}
+	src, err := start(trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners))
 	if err != nil {
 		return nil, fmt.Sprintf("eBPF tracing unavailable (%v): serving the sampled metrics only, backlogctl_trace_up 0", err)
 	}
@@ -56,12 +60,12 @@ func (t *tracer) read(m *inspect.MultiSnapshot) (*metrics.Traced, error) {
 	}
 	r := trace.Join(ev, trace.JoinInput{Base: base, Now: m, Stall: math.MaxInt64,
 		States: trace.OwnerStates(procRoot, errorPIDs(ev))})
-	out := &metrics.Traced{Listeners: map[metrics.TracedKey]*metrics.TracedListener{}}
+	out := &metrics.Traced{Listeners: map[metrics.TracedKey]*metrics.TracedListener{}, UntracedEvents: ev.UntracedEvents}
 	for _, l := range r.Listeners {
 		k := trace.Key{Netns: l.Netns, Cookie: l.Cookie}
 		tl := &metrics.TracedListener{HighWater: l.IntervalHighWater,
 			OverflowsSynTime: l.Overflows.SynTime, OverflowsAckTime: l.Overflows.AckTime + l.Overflows.CookieAckTime,
-			Drops: l.Drops, WaitCount: l.AcceptWait.Count, WaitSum: l.AcceptWait.Sum}
+			Drops: l.Drops, WaitCount: l.AcceptWait.Count, WaitSum: l.AcceptWait.Sum, Untraced: l.Untraced}
 		if le := ev.Listeners[k]; le != nil {
 			tl.WaitBuckets = trace.LogBuckets(le.AcceptWait)
 		}

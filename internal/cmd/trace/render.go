@@ -131,8 +131,12 @@ func row(l trace.Listener) []string {
 	if netns == "" {
 		netns = strconv.FormatUint(l.Netns, 10)
 	}
+	enqueued := u(l.Enqueued)
+	if l.Untraced {
+		enqueued += " untraced"
+	}
 	return []string{netns, l.Address, u(uint64(l.Port)), u(uint64(l.Backlog)), u(uint64(l.AcceptQueue)),
-		u(uint64(l.AcceptQueueHighWater)), u(uint64(l.SynQueueHighWater)), u(l.Enqueued), u(l.Accepted),
+		u(uint64(l.AcceptQueueHighWater)), u(uint64(l.SynQueueHighWater)), enqueued, u(l.Accepted),
 		u(l.Overflows.SynTime), u(l.Overflows.AckTime), u(l.Overflows.CookieAckTime), dropsCell(l.Drops),
 		seconds(l.AcceptWait.P50, l.AcceptWait.Count), seconds(l.AcceptWait.P99, l.AcceptWait.Count),
 		seconds(l.AcceptWait.Max, l.AcceptWait.Count), errorsCell(l.AcceptErrors), stalled, owners(l.Processes)}

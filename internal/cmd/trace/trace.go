@@ -43,11 +43,14 @@ type Options struct {
 	Check    bool
 	// Processes walks /proc for every listener's owners.
 	Processes bool
+	// TraceListeners raises the listener table's size to this many
+	// listeners (--trace-listeners).
+	TraceListeners int
 	// Namespaces are --netns and --all-netns.
 	Namespaces nsflag.Flags
 
 	// Start attaches the programs; Probe is --check's probe. Tests replace them.
-	Start func() (Source, error)
+	Start func(trace.Options) (Source, error)
 	Probe func() (*trace.Probe, error)
 	// Gather takes the sock_diag snapshots; tests replace it.
 	Gather func(inspect.Options) (*inspect.MultiSnapshot, error)
@@ -61,7 +64,7 @@ var formats = []string{"table", "json"}
 func NewCmdTrace(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{
 		IO:    f.IOStreams,
-		Start: func() (Source, error) { return trace.Start() },
+		Start: func(o trace.Options) (Source, error) { return trace.Start(o) },
 		Probe: trace.Check,
 	}
 	opts.Gather = func(io inspect.Options) (*inspect.MultiSnapshot, error) { return opts.Namespaces.Gather(io) }
@@ -166,6 +169,7 @@ error; a signal ends trace as --duration does, with a final report.`,
 	cmd.Flags().DurationVar(&opts.Stall, "stall", DefaultStall, "a queue that holds connections with no accept() for `DURATION` is stalled")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "report only listeners on")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -185,6 +189,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Stall <= 0 {
 		return cmdutil.UsageErrorf("invalid --stall %s: want a positive duration such as 1s", o.Stall)
+	}
+	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
@@ -207,7 +214,12 @@ func traceRun(ctx context.Context, o *Options) error {
 		defer cancel()
 	}
 	limitMemory()
-	src, err := o.Start()
+	// The listener table is sized from the listeners there are now.
+	now, err := o.Gather(inspect.Options{Roots: o.Roots})
+	if err != nil {
+		return err
+	}
+	src, err := o.Start(trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners))
 	if err != nil {
 		if errors.Is(err, trace.ErrNoBTF) || errors.Is(err, trace.ErrNoPermission) {
 			return unavailable(err)
@@ -294,7 +306,7 @@ func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Basel
 	states := trace.OwnerStates(o.Roots.Proc, trace.OwnerPIDs(ev, now))
 	r := trace.Join(ev, trace.JoinInput{Base: base, Now: now, Stall: o.Stall, States: states})
 	r.Notes = now.Notes
-	r.Tracer = trace.Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: trace.SelfRSS(o.Roots.Proc)}
+	r.Tracer.Programs, r.Tracer.MapMemoryBytes, r.Tracer.RSSBytes = src.Hooks(), src.Memory(), trace.SelfRSS(o.Roots.Proc)
 	return r, nil
 }
 

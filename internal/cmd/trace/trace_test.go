@@ -41,7 +41,7 @@ func testOptions(t *testing.T, src *fakeSource, gather func(inspect.Options) (*i
 	ios, _, _, _ := iostreams.Test()
 	o := &Options{IO: ios, Roots: hostfs.Roots{Proc: t.TempDir()}, Interval: 10 * time.Millisecond, Duration: 35 * time.Millisecond,
 		Stall: time.Second, Output: "json",
-		Start:  func() (Source, error) { return src, nil },
+		Start:  func(trace.Options) (Source, error) { return src, nil },
 		Gather: gather}
 	var so, se strings.Builder
 	o.IO.Out, o.IO.ErrOut = &so, &se
@@ -122,8 +122,8 @@ func TestPlainLines(t *testing.T) {
 // Without BTF or permission: one line, exit 3, pointing at watch.
 func TestUnavailable(t *testing.T) {
 	for _, cause := range []error{trace.ErrNoBTF, trace.ErrNoPermission} {
-		o, out, _ := testOptions(t, nil, nil)
-		o.Start = func() (Source, error) { return nil, cause }
+		o, out, _ := testOptions(t, nil, func(inspect.Options) (*inspect.MultiSnapshot, error) { return snapshot(0), nil })
+		o.Start = func(trace.Options) (Source, error) { return nil, cause }
 		err := traceRun(context.Background(), o)
 		if cmdutil.ExitCode(err) != cmdutil.ExitEnv {
 			t.Errorf("%v: exit %d, want %d", cause, cmdutil.ExitCode(err), cmdutil.ExitEnv)
@@ -140,7 +140,13 @@ func TestUnavailable(t *testing.T) {
 // A failure after the programs are attached still closes them.
 func TestErrorClosesSource(t *testing.T) {
 	src := &fakeSource{}
+	calls := 0
 	o, _, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) {
+		// The first dump sizes the programs' table; the second, the
+		// baseline, is taken with them attached.
+		if calls++; calls == 1 {
+			return snapshot(0), nil
+		}
 		return nil, cmdutil.EnvError(errors.New("netlink refused"))
 	})
 	if err := traceRun(context.Background(), o); err == nil {

@@ -56,11 +56,11 @@ type tracedPrev struct {
 }
 
 // startTracing attaches the programs, or says in one line why it cannot.
-func startTracing(start func() (trace.Source, error)) (*tracing, string) {
+func startTracing(start func(trace.Options) (trace.Source, error), o trace.Options) (*tracing, string) {
 	if start == nil {
-		start = func() (trace.Source, error) { return trace.Start() }
+		start = trace.StartSource
 	}
-	src, err := start()
+	src, err := start(o)
 	if err != nil {
 		return nil, fmt.Sprintf("eBPF tracing unavailable (%v): showing sampled peaks", err)
 	}

@@ -171,7 +171,7 @@ func TestWatchTraceRefused(t *testing.T) {
 	}
 	ios, _, _, stderr := iostreams.Test()
 	o := &Options{Interval: 50 * time.Millisecond, Duration: 200 * time.Millisecond, Output: "json", Trace: true,
-		StartTrace: func() (trace.Source, error) { return nil, trace.ErrNoPermission }}
+		StartTrace: func(trace.Options) (trace.Source, error) { return nil, trace.ErrNoPermission }}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}

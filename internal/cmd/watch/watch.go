@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
@@ -46,8 +47,10 @@ type Options struct {
 	Namespaces nsflag.Flags
 	// Trace is --trace: attach eBPF programs for exact high water and
 	// accept waits. StartTrace attaches them (trace.Start; tests replace it).
-	Trace      bool
-	StartTrace func() (trace.Source, error)
+	Trace bool
+	// TraceListeners raises eBPF's listener table (--trace-listeners).
+	TraceListeners int
+	StartTrace     func(trace.Options) (trace.Source, error)
 }
 
 // NewCmdWatch returns the watch command. runF replaces watchRun in tests.
@@ -126,6 +129,7 @@ so and watch shows the sampled peaks.`,
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after `DURATION` (default: until Ctrl-C)")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "watch only listeners on")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs: exact high water and accept-wait percentiles per interval")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
 	cmdutil.AddAutoOutputFlag(cmd, &opts.Output, "table (default on a terminal), json (JSON Lines; default otherwise)", "table", "json")
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -134,6 +138,9 @@ so and watch shows the sampled peaks.`,
 
 // Validate checks the flags and fills in the defaults that depend on them.
 func (o *Options) Validate() error {
+	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
+	}
 	if o.Output != "" {
 		if err := cmdutil.CheckOutput(o.Output, "table", "json"); err != nil {
 			return err
@@ -197,7 +204,11 @@ func watchRun(ctx context.Context, o *Options) error {
 	var traced *tracing
 	if o.Trace {
 		var warn string
-		if traced, warn = startTracing(o.StartTrace); warn != "" {
+		now, err := o.Namespaces.Gather(inspect.Options{Roots: o.Roots})
+		if err != nil {
+			return err
+		}
+		if traced, warn = startTracing(o.StartTrace, trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners)); warn != "" {
 			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", warn)
 		}
 		defer traced.close()

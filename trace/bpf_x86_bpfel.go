@@ -52,7 +52,12 @@ type bpfListenerStats struct {
 	EpochHw         [2]uint64
 	LastLen         uint32
 	QueueSeen       uint32
-	_               [48]byte
+	BaseLen         uint32
+	Pad             uint32
+	DequeuedKnownNs uint64
+	WaitBoundMaxNs  uint64
+	WaitUnbounded   uint64
+	_               [16]byte
 }
 
 type bpfRingSlot struct {
@@ -70,25 +75,41 @@ type bpfUntracedKey struct {
 	Pad    uint32
 }
 
+type bpfUringKey struct {
+	_        structs.HostLayout
+	Ctx      uint64
+	UserData uint64
+}
+
+type bpfUringListener struct {
+	_      structs.HostLayout
+	Sk     uint64
+	Cookie uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bpfMapAcceptErrors   = "accept_errors"
-	bpfMapDrops          = "drops"
-	bpfMapListeners      = "listeners"
-	bpfMapNetnsFilter    = "netns_filter"
-	bpfMapRing           = "ring"
-	bpfMapUntraced       = "untraced"
-	bpfMapUntracedEvents = "untraced_events"
-	bpfProgBlAcceptExit  = "bl_accept_exit"
-	bpfProgBlDataReady   = "bl_data_ready"
-	bpfProgBlKfreeSkb    = "bl_kfree_skb"
-	bpfProgBlSynack      = "bl_synack"
-	bpfProgBlSysExit     = "bl_sys_exit"
-	bpfVarCurEpoch       = "cur_epoch"
-	bpfVarFilterNetns    = "filter_netns"
-	bpfVarListenerSlots  = "listener_slots"
+	bpfMapAcceptErrors     = "accept_errors"
+	bpfMapDrops            = "drops"
+	bpfMapListeners        = "listeners"
+	bpfMapNetnsFilter      = "netns_filter"
+	bpfMapRing             = "ring"
+	bpfMapUntraced         = "untraced"
+	bpfMapUntracedEvents   = "untraced_events"
+	bpfMapUringAccepts     = "uring_accepts"
+	bpfProgBlAcceptExit    = "bl_accept_exit"
+	bpfProgBlDataReady     = "bl_data_ready"
+	bpfProgBlKfreeSkb      = "bl_kfree_skb"
+	bpfProgBlSynack        = "bl_synack"
+	bpfProgBlSysExit       = "bl_sys_exit"
+	bpfProgBlUringComplete = "bl_uring_complete"
+	bpfProgBlUringSubmit   = "bl_uring_submit"
+	bpfVarCurEpoch         = "cur_epoch"
+	bpfVarFilterNetns      = "filter_netns"
+	bpfVarListenerSlots    = "listener_slots"
+	bpfVarQueueMode        = "queue_mode"
 )
 
 // loadBpf returns the embedded CollectionSpec for bpf.
@@ -133,11 +154,13 @@ type bpfSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfProgramSpecs struct {
-	BlAcceptExit *ebpf.ProgramSpec `ebpf:"bl_accept_exit"`
-	BlDataReady  *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
-	BlKfreeSkb   *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
-	BlSynack     *ebpf.ProgramSpec `ebpf:"bl_synack"`
-	BlSysExit    *ebpf.ProgramSpec `ebpf:"bl_sys_exit"`
+	BlAcceptExit    *ebpf.ProgramSpec `ebpf:"bl_accept_exit"`
+	BlDataReady     *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
+	BlKfreeSkb      *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
+	BlSynack        *ebpf.ProgramSpec `ebpf:"bl_synack"`
+	BlSysExit       *ebpf.ProgramSpec `ebpf:"bl_sys_exit"`
+	BlUringComplete *ebpf.ProgramSpec `ebpf:"bl_uring_complete"`
+	BlUringSubmit   *ebpf.ProgramSpec `ebpf:"bl_uring_submit"`
 }
 
 // bpfMapSpecs contains maps before they are loaded into the kernel.
@@ -151,6 +174,7 @@ type bpfMapSpecs struct {
 	Ring           *ebpf.MapSpec `ebpf:"ring"`
 	Untraced       *ebpf.MapSpec `ebpf:"untraced"`
 	UntracedEvents *ebpf.MapSpec `ebpf:"untraced_events"`
+	UringAccepts   *ebpf.MapSpec `ebpf:"uring_accepts"`
 }
 
 // bpfVariableSpecs contains global variables before they are loaded into the kernel.
@@ -160,6 +184,7 @@ type bpfVariableSpecs struct {
 	CurEpoch      *ebpf.VariableSpec `ebpf:"cur_epoch"`
 	FilterNetns   *ebpf.VariableSpec `ebpf:"filter_netns"`
 	ListenerSlots *ebpf.VariableSpec `ebpf:"listener_slots"`
+	QueueMode     *ebpf.VariableSpec `ebpf:"queue_mode"`
 }
 
 // bpfObjects contains all objects after they have been loaded into the kernel.
@@ -189,6 +214,7 @@ type bpfMaps struct {
 	Ring           *ebpf.Map `ebpf:"ring"`
 	Untraced       *ebpf.Map `ebpf:"untraced"`
 	UntracedEvents *ebpf.Map `ebpf:"untraced_events"`
+	UringAccepts   *ebpf.Map `ebpf:"uring_accepts"`
 }
 
 func (m *bpfMaps) Close() error {
@@ -200,6 +226,7 @@ func (m *bpfMaps) Close() error {
 		m.Ring,
 		m.Untraced,
 		m.UntracedEvents,
+		m.UringAccepts,
 	)
 }
 
@@ -210,17 +237,20 @@ type bpfVariables struct {
 	CurEpoch      *ebpf.Variable `ebpf:"cur_epoch"`
 	FilterNetns   *ebpf.Variable `ebpf:"filter_netns"`
 	ListenerSlots *ebpf.Variable `ebpf:"listener_slots"`
+	QueueMode     *ebpf.Variable `ebpf:"queue_mode"`
 }
 
 // bpfPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfPrograms struct {
-	BlAcceptExit *ebpf.Program `ebpf:"bl_accept_exit"`
-	BlDataReady  *ebpf.Program `ebpf:"bl_data_ready"`
-	BlKfreeSkb   *ebpf.Program `ebpf:"bl_kfree_skb"`
-	BlSynack     *ebpf.Program `ebpf:"bl_synack"`
-	BlSysExit    *ebpf.Program `ebpf:"bl_sys_exit"`
+	BlAcceptExit    *ebpf.Program `ebpf:"bl_accept_exit"`
+	BlDataReady     *ebpf.Program `ebpf:"bl_data_ready"`
+	BlKfreeSkb      *ebpf.Program `ebpf:"bl_kfree_skb"`
+	BlSynack        *ebpf.Program `ebpf:"bl_synack"`
+	BlSysExit       *ebpf.Program `ebpf:"bl_sys_exit"`
+	BlUringComplete *ebpf.Program `ebpf:"bl_uring_complete"`
+	BlUringSubmit   *ebpf.Program `ebpf:"bl_uring_submit"`
 }
 
 func (p *bpfPrograms) Close() error {
@@ -230,6 +260,8 @@ func (p *bpfPrograms) Close() error {
 		p.BlKfreeSkb,
 		p.BlSynack,
 		p.BlSysExit,
+		p.BlUringComplete,
+		p.BlUringSubmit,
 	)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,14 +35,53 @@ type Hook struct {
 	ID uint32 `json:"id,omitempty"`
 }
 
-// Hooks are the programs in attach order. accept() and accept4() are seen
-// at their own syscall tracepoints, which run only for those calls.
-var Hooks = []Hook{
+// Mode is what trace attaches: the queue's side only, or accept() too.
+type Mode string
+
+const (
+	// ModeQueue attaches the queue's hooks only (enqueues, drops, SYN-ACK
+	// retransmits): no syscall tracepoint, so no cost to processes that make
+	// no connections. Accepts are inferred from the queue's length: accepted
+	// is exact, waits are bounded, accept() errors are not seen.
+	ModeQueue Mode = "queue"
+	// ModeFull adds accept()'s and io_uring's completions: exact waits,
+	// accept errors by process and errno, the accepting process.
+	ModeFull Mode = "full"
+)
+
+// ParseMode reads a --trace-mode value.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeQueue, ModeFull:
+		return m, nil
+	}
+	return "", fmt.Errorf("want %s or %s", ModeQueue, ModeFull)
+}
+
+// QueueHooks are queue mode's programs, in attach order.
+var QueueHooks = []Hook{
 	{Program: bpfProgBlDataReady, Tracepoint: "tp_btf/sk_data_ready"},
 	{Program: bpfProgBlSynack, Tracepoint: "tp_btf/tcp_retransmit_synack"},
 	{Program: bpfProgBlKfreeSkb, Tracepoint: "tp_btf/kfree_skb"},
-	{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept4"},
-	{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept"},
+}
+
+// Hooks are full mode's programs in attach order: the queue's, io_uring's
+// submissions and completions (IORING_OP_ACCEPT), and accept() and
+// accept4() at their own syscall tracepoints, which run only for those
+// calls.
+var Hooks = append(slices.Clone(QueueHooks),
+	Hook{Program: bpfProgBlUringSubmit, Tracepoint: "tp_btf/io_uring_submit_req"},
+	Hook{Program: bpfProgBlUringComplete, Tracepoint: "tp_btf/io_uring_complete"},
+	Hook{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept4"},
+	Hook{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept"},
+)
+
+// hooksOf are mode's programs.
+func hooksOf(m Mode) []Hook {
+	if m == ModeQueue {
+		return QueueHooks
+	}
+	return Hooks
 }
 
 // FallbackAcceptHook replaces the syscall tracepoints of Hooks where their
@@ -51,14 +91,15 @@ var Hooks = []Hook{
 // accept.
 var FallbackAcceptHook = Hook{Program: bpfProgBlSysExit, Tracepoint: "tp_btf/sys_exit"}
 
-// hookPlan is what Start attaches: Hooks, or Hooks with FallbackAcceptHook
-// for the syscall tracepoints, with fallback saying why.
-func hookPlan() (hooks []Hook, ids map[string]uint64, fallback error) {
-	ids, err := tracepointIDs(Hooks)
+// hookPlan is what Start attaches in mode m: its hooks, or with
+// FallbackAcceptHook for the syscall tracepoints, with fallback saying why.
+func hookPlan(m Mode) (hooks []Hook, ids map[string]uint64, fallback error) {
+	want := hooksOf(m)
+	ids, err := tracepointIDs(want)
 	if err == nil {
-		return Hooks, ids, nil
+		return want, ids, nil
 	}
-	for _, h := range Hooks {
+	for _, h := range want {
 		if _, _, classic := classicTracepoint(h.Tracepoint); !classic {
 			hooks = append(hooks, h)
 		}
@@ -103,7 +144,11 @@ type Collector struct {
 	slotKeys []uint32
 	// tableSlots is the listener table's size.
 	tableSlots int
+	mode       Mode
 }
+
+// Mode is what the collector attached.
+func (c *Collector) Mode() Mode { return c.mode }
 
 // Options shape what Start loads.
 type Options struct {
@@ -116,6 +161,8 @@ type Options struct {
 	// whose listeners are traced: the programs return at once for others,
 	// and their listeners take no slot.
 	Netns []uint64
+	// Mode is what to attach; "" is ModeFull.
+	Mode Mode
 	// slots, in tests, is the table's size, overriding Listeners.
 	slots int
 }
@@ -139,7 +186,11 @@ func Start(o Options) (c *Collector, err error) {
 	if o.slots > 0 {
 		c.tableSlots = o.slots
 	}
-	spec, err := sizedSpec(c.tableSlots, len(o.Netns) > 0)
+	if o.Mode == "" {
+		o.Mode = ModeFull
+	}
+	c.mode = o.Mode
+	spec, err := sizedSpec(c.tableSlots, len(o.Netns) > 0, o.Mode)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +209,7 @@ func Start(o Options) (c *Collector, err error) {
 		}
 	}
 	progs := programsOf(&c.objs)
-	hooks, ids, _ := hookPlan()
+	hooks, ids, _ := hookPlan(o.Mode)
 	c.start, c.startMono = time.Now(), monotonicNow()
 	c.epoch, c.epochStart = firstEpoch, c.start
 	for _, h := range hooks {
@@ -180,7 +231,7 @@ func Start(o Options) (c *Collector, err error) {
 
 // sizedSpec is the programs' spec with a listener table of slots, and the
 // network namespace filter on when filter is.
-func sizedSpec(slots int, filter bool) (*ebpf.CollectionSpec, error) {
+func sizedSpec(slots int, filter bool, mode Mode) (*ebpf.CollectionSpec, error) {
 	spec, err := loadBpf()
 	if err != nil {
 		return nil, err
@@ -194,6 +245,11 @@ func sizedSpec(slots int, filter bool) (*ebpf.CollectionSpec, error) {
 	if filter {
 		if err := spec.Variables[bpfVarFilterNetns].Set(uint32(1)); err != nil {
 			return nil, fmt.Errorf("limiting trace to namespaces: %w", err)
+		}
+	}
+	if mode == ModeQueue {
+		if err := spec.Variables[bpfVarQueueMode].Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("queue mode: %w", err)
 		}
 	}
 	return spec, nil
@@ -238,7 +294,7 @@ func (c *Collector) Since() time.Time { return c.start }
 func (c *Collector) Memory() uint64 {
 	var total uint64
 	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring,
-		c.objs.Untraced, c.objs.UntracedEvents, c.objs.NetnsFilter} {
+		c.objs.Untraced, c.objs.UntracedEvents, c.objs.NetnsFilter, c.objs.UringAccepts} {
 		if m == nil {
 			continue
 		}

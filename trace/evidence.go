@@ -19,6 +19,9 @@ type Key struct {
 // Evidence is everything the programs counted since Since, cumulative,
 // and each listener's high water in the interval the read closed.
 type Evidence struct {
+	// Mode is what the programs attached: in ModeQueue accept() is not
+	// seen (Accepted, LastAccept and the waits are inferred from the queue).
+	Mode  Mode
 	Since time.Time
 	Time  time.Time
 	// IntervalSince is when the interval this read closed began: the
@@ -87,8 +90,17 @@ type ListenerEvidence struct {
 	// Drops by kernel drop reason name (skb_drop_reason without its
 	// prefix), but for the cookie ACKs above, filed as ListenOverflowReason.
 	Drops map[string]uint64
-	// AcceptWait is the accept-queue wait of the connections accepted.
-	AcceptWait Histogram
+	// AcceptWait is the accept-queue wait of the connections accepted. In
+	// ModeQueue each wait is its upper bound, at most WaitBound more than
+	// the real one, and WaitUnbounded were found taken too many at once to
+	// be timed.
+	AcceptWait    Histogram
+	WaitBound     time.Duration
+	WaitUnbounded uint64
+	// BaseLen is the queue's length before the listener's first traced
+	// event, LastLen its length after the last one (valid when Tracked): in
+	// ModeQueue, Accepted is Enqueued + BaseLen - LastLen, as of that event.
+	BaseLen, LastLen uint32
 	// AcceptErrors are failed accept() calls on this listener.
 	AcceptErrors []AcceptErrors
 	// LastAccept is when accept() last returned a connection (zero: never
@@ -136,7 +148,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 		}
 		return now.Add(-time.Duration(mono - ns))
 	}
-	ev := &Evidence{Since: c.start, Time: now, IntervalSince: intervalSince, Listeners: map[Key]*ListenerEvidence{},
+	ev := &Evidence{Mode: c.mode, Since: c.start, Time: now, IntervalSince: intervalSince, Listeners: map[Key]*ListenerEvidence{},
 		ListenerSlots: c.tableSlots, Untraced: map[Key]uint64{}}
 	if err := c.readListeners(); err != nil {
 		return nil, fmt.Errorf("reading listener stats: %w", err)
@@ -157,6 +169,10 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			Enqueued:             st.Enqueued,
 			Accepted:             st.Accepted,
 			MaxBacklog:           st.MaxBacklog,
+			WaitBound:            time.Duration(st.WaitBoundMaxNs),
+			WaitUnbounded:        st.WaitUnbounded,
+			BaseLen:              st.BaseLen,
+			LastLen:              st.LastLen,
 			Drops:                map[string]uint64{},
 			AcceptWait:           newHistogram(st.WaitBuckets[:], st.WaitCount, st.WaitSumNs, st.WaitMaxNs),
 			LastAccept:           wall(st.LastAcceptNs),
@@ -164,6 +180,9 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			LastAcceptPID:        int(st.LastAcceptTgid),
 		}
 		le.AcceptWait.Unmatched = st.WaitUnmatched
+		if c.mode == ModeQueue && le.Tracked {
+			le.Accepted = st.Enqueued + uint64(st.BaseLen) - min(uint64(st.LastLen), st.Enqueued+uint64(st.BaseLen))
+		}
 		ev.Listeners[k] = le
 	}
 	get := func(k Key) *ListenerEvidence {

@@ -17,6 +17,12 @@ type Histogram struct {
 	// there or beside it (an enqueue on another CPU moved the queue's
 	// tail first); such a wait can be off by the time between two enqueues.
 	Unmatched uint64 `json:"unmatched"`
+	// Bound, in queue mode (no accept hook), is how much longer than the
+	// real wait each one may be: a wait is timed to the enqueue that found
+	// its connection taken, not to the accept() (0 in full mode).
+	// Unbounded are connections found taken too many at once to be timed.
+	Bound     float64 `json:"bound,omitempty"`
+	Unbounded uint64  `json:"unbounded,omitempty"`
 	// Buckets are the non-empty buckets: Count waits of at most LE seconds
 	// (and more than the previous bucket's LE).
 	Buckets []Bucket `json:"buckets"`

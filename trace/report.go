@@ -13,6 +13,8 @@ import (
 // evidence since Since, joined to the sock_diag snapshot taken at Time. Its
 // JSON form is a contract like inspect's: names are stable, fields may be added.
 type Report struct {
+	// Mode is what the programs attached: "full" or "queue".
+	Mode  Mode      `json:"mode"`
 	Time  time.Time `json:"time"`
 	Since time.Time `json:"since"`
 	// StallSeconds is the --stall threshold.
@@ -21,11 +23,14 @@ type Report struct {
 	// UnattributedAcceptErrors are accept() errors whose listening socket
 	// could not be resolved, by process (e.g. EBADF on a closed descriptor).
 	UnattributedAcceptErrors []AcceptErrors `json:"unattributed_accept_errors"`
-	// Exact and Derived name the listener fields in each class.
-	Exact   []string `json:"exact"`
-	Derived []string `json:"derived"`
-	Tracer  Tracer   `json:"tracer"`
-	Notes   []string `json:"notes,omitempty"`
+	// Exact and Derived name the listener fields in each class; Unavailable
+	// those the mode does not see (queue mode: accept errors, the accepting
+	// process).
+	Exact       []string `json:"exact"`
+	Derived     []string `json:"derived"`
+	Unavailable []string `json:"unavailable"`
+	Tracer      Tracer   `json:"tracer"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 // ExactFields are counted by the programs at the event itself.
@@ -38,6 +43,27 @@ var ExactFields = []string{"accept_queue_high_water", "interval_high_water", "en
 // from the last accept and the current queue.
 var DerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds.p50",
 	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled"}
+
+// QueueExactFields are exact in queue mode: accepted is the connections
+// enqueued less those still queued (the queue is first in, first out).
+var QueueExactFields = []string{"accept_queue_high_water", "interval_high_water", "enqueued", "accepted",
+	"overflows.ack_time", "overflows.cookie_ack_time", "drops"}
+
+// QueueDerivedFields are inferred in queue mode: the waits are upper
+// bounds (accept_wait_seconds.bound says by how much at most), stalls are
+// measured from the last enqueue that found a connection taken.
+var QueueDerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled"}
+
+// QueueUnavailableFields are not seen in queue mode (no accept hook).
+var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched", "processes (by last accept)"}
+
+// fieldClasses are the exact, derived and unavailable fields of mode m.
+func fieldClasses(m Mode) (exact, derived, unavailable []string) {
+	if m == ModeQueue {
+		return QueueExactFields, QueueDerivedFields, QueueUnavailableFields
+	}
+	return ExactFields, DerivedFields, []string{}
+}
 
 // Tracer is what tracing itself costs and which programs it runs.
 type Tracer struct {
@@ -113,18 +139,20 @@ type Baseline struct {
 	// Drops is each listener's own drop count (sk_drops).
 	Drops map[Key]uint32
 	// Full are the listeners whose accept queue was full (longer than the
-	// backlog).
-	Full map[Key]bool
+	// backlog); Queue their queues' lengths.
+	Full  map[Key]bool
+	Queue map[Key]uint32
 }
 
 // NewBaseline records m's counters and listener drop counts.
 func NewBaseline(m *inspect.MultiSnapshot) Baseline {
-	b := Baseline{Overflows: map[uint64]uint64{}, Drops: map[Key]uint32{}, Full: map[Key]bool{}}
+	b := Baseline{Overflows: map[uint64]uint64{}, Drops: map[Key]uint32{}, Full: map[Key]bool{}, Queue: map[Key]uint32{}}
 	for _, ns := range m.Namespaces {
 		b.Overflows[ns.Netns.Inode] = ns.Counters["TcpExtListenOverflows"]
 		for _, l := range ns.Listeners {
 			k := Key{ns.Netns.Inode, l.Cookie}
 			b.Drops[k] = l.DropCount()
+			b.Queue[k] = l.AcceptQueue
 			if l.AcceptQueue > l.AcceptQueueMax {
 				b.Full[k] = true
 			}
@@ -146,9 +174,13 @@ type JoinInput struct {
 // Join makes the report: one Listener per listener in the snapshot, with
 // its evidence (zero when nothing happened to it).
 func Join(ev *Evidence, in JoinInput) *Report {
-	r := &Report{Time: ev.Time, Since: ev.Since, StallSeconds: in.Stall.Seconds(),
-		Listeners: []Listener{}, UnattributedAcceptErrors: []AcceptErrors{},
-		Exact: ExactFields, Derived: DerivedFields}
+	mode := ev.Mode
+	if mode == "" {
+		mode = ModeFull
+	}
+	r := &Report{Mode: mode, Time: ev.Time, Since: ev.Since, StallSeconds: in.Stall.Seconds(),
+		Listeners: []Listener{}, UnattributedAcceptErrors: []AcceptErrors{}}
+	r.Exact, r.Derived, r.Unavailable = fieldClasses(mode)
 	for _, ns := range in.Now.Namespaces {
 		inode := ns.Netns.Inode
 		first := len(r.Listeners)
@@ -227,10 +259,40 @@ func listenerOf(inode uint64, name string, l inspect.Listener, ev *Evidence, in 
 			}
 		}
 	}
+	if ev.Mode == ModeQueue {
+		queueAccepts(&out, l, le, ev, in, &waitingSince)
+	}
 	if held := ev.Time.Sub(waitingSince); l.AcceptQueue > 0 && held >= in.Stall {
 		out.Stalled, out.StalledSeconds = true, held.Seconds()
 	}
 	return out
+}
+
+// queueAccepts fills what queue mode infers from the queue: accepted, the
+// connections enqueued less those still queued now (sock_diag), not fewer
+// than the programs inferred at the last enqueue; and an accept after that
+// enqueue, if the queue is shorter now, ends any stall now (the latest it
+// can have been, so that a stall is never longer than it was).
+func queueAccepts(out *Listener, l inspect.Listener, le *ListenerEvidence, ev *Evidence, in JoinInput, waitingSince *time.Time) {
+	k := Key{out.Netns, out.Cookie}
+	out.AcceptWait.Unmatched = 0
+	if le == nil || !le.Tracked {
+		// No enqueue since tracing began: what left the queue was accepted.
+		if before, ok := in.Base.Queue[k]; ok && before > l.AcceptQueue {
+			out.Accepted = uint64(before - l.AcceptQueue)
+			*waitingSince = ev.Time
+		}
+		return
+	}
+	out.AcceptWait.Bound = le.WaitBound.Seconds()
+	out.AcceptWait.Unbounded = le.WaitUnbounded
+	total := le.Enqueued + uint64(le.BaseLen)
+	if now := total - min(uint64(l.AcceptQueue), total); now > out.Accepted {
+		out.Accepted = now
+	}
+	if l.AcceptQueue < le.LastLen {
+		*waitingSince = ev.Time
+	}
 }
 
 // deriveSynTime fills Overflows.SynTime for one namespace's listeners

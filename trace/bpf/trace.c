@@ -13,6 +13,7 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EAGAIN 11
+#define ECANCELED 125
 
 #if defined(__TARGET_ARCH_arm64)
 // arm64 syscall numbers (include/uapi/asm-generic/unistd.h). At sys_exit
@@ -82,6 +83,19 @@ struct listener_stats {
 	// program (a drop, a SYN-ACK retransmit) know nothing of the queue.
 	__u32 last_len;
 	__u32 queue_seen;
+	// base_len is the queue's length before this listener's first traced
+	// event: in queue mode accepted = enqueued + base_len - the length now.
+	__u32 base_len;
+	__u32 pad;
+	// Queue mode (no accept hook): dequeued is inferred at each enqueue,
+	// the enqueued less the queue's length, and known since
+	// dequeued_known_ns; the connections found taken between two enqueues
+	// waited at most until the later one, at least until the earlier (the
+	// widest such gap is wait_bound_max_ns); past BOUND_PER_EVENT at once
+	// they are wait_unbounded.
+	__u64 dequeued_known_ns;
+	__u64 wait_bound_max_ns;
+	__u64 wait_unbounded;
 };
 
 struct drop_key {
@@ -237,6 +251,13 @@ static __always_inline struct ring_slot *ring_slot_of(__u64 cookie, __u64 n)
 	return bpf_map_lookup_elem(&ring, &k);
 }
 
+// queue_mode: no accept hook is attached (trace --trace-mode queue):
+// bl_data_ready infers the accepts from the queue's length at each enqueue.
+volatile const __u32 queue_mode = 0;
+
+// BOUND_PER_EVENT bounds the waits one enqueue times in queue mode.
+#define BOUND_PER_EVENT 128
+
 // cur_epoch is the epoch events are counted in. User space advances it at
 // each read (watch's interval, the exporter's scrape), closing the epoch
 // before; a listener's epoch_hw slot for that epoch is then final, as its
@@ -321,8 +342,10 @@ static __always_inline void epoch_event(struct listener_stats *s, __u32 seed, __
 	epoch_slot_raise(now, e, seed, len);
 	if (s->last_len != len)
 		s->last_len = len;
-	if (!s->queue_seen)
+	if (!s->queue_seen) {
+		s->base_len = seed;
 		s->queue_seen = 1;
+	}
 }
 
 // The programs read kernel structures by direct loads from BTF-typed
@@ -364,19 +387,30 @@ static __always_inline __u32 listener_window(__u64 cookie)
 // memory through an untrusted pointer cannot fault.
 static __always_inline bool listener_alive(const struct listener_stats *s, __u64 cookie)
 {
+	if (!s->sk)
+		return true; // just claimed: its taker records the socket next
 	const struct sock *sk = CAST((void *)s->sk, sock);
 	return sk->__sk_common.skc_state == TCP_LISTEN && sk->__sk_common.skc_cookie.counter == cookie;
 }
 
-// claim makes slot s listener cookie's, from the free state (cookie 0).
-static __always_inline bool claim(struct listener_stats *s, const struct sock *lsk, __u64 cookie, __u32 netns)
+// NO_SLOT is slot_of's result for a listener without a slot.
+#define NO_SLOT 0xffffffff
+
+// SLOT_CLAIMED, or'ed into slot_of's result, says the slot was just taken:
+// the caller records the listener's socket in it (a global function's
+// arguments are numbers, not pointers).
+#define SLOT_CLAIMED 0x80000000
+
+// claim makes slot s listener cookie's, from the free state (cookie 0):
+// SLOT_CLAIMED if this call took it, 0 if it was already cookie's, NO_SLOT
+// if another listener's.
+static __always_inline __u32 claim(struct listener_stats *s, __u64 cookie, __u32 netns)
 {
 	__u64 was = __sync_val_compare_and_swap(&s->cookie, 0, cookie);
 	if (was != 0)
-		return was == cookie;
+		return was == cookie ? 0 : NO_SLOT;
 	s->netns = netns;
-	s->sk = (__u64)lsk;
-	return true;
+	return SLOT_CLAIMED;
 }
 
 // SLOT_TAKING marks a slot being reset for a new listener (take_over).
@@ -385,7 +419,7 @@ static __always_inline bool claim(struct listener_stats *s, const struct sock *l
 // take_over makes slot s, held by closed listener old, listener cookie's:
 // one compare-and-swap decides which of several new listeners gets it, the
 // others leave it be while it is reset.
-static __always_inline bool take_over(struct listener_stats *s, __u64 old, const struct sock *lsk, __u64 cookie, __u32 netns)
+static __always_inline bool take_over(struct listener_stats *s, __u64 old, __u64 cookie, __u32 netns)
 {
 	if (__sync_val_compare_and_swap(&s->cookie, old, SLOT_TAKING) != old)
 		return false;
@@ -393,7 +427,6 @@ static __always_inline bool take_over(struct listener_stats *s, __u64 old, const
 	for (__u32 i = 1; i < sizeof(*s) / sizeof(__u64); i++)
 		w[i] = 0;
 	s->netns = netns;
-	s->sk = (__u64)lsk;
 	__sync_val_compare_and_swap(&s->cookie, SLOT_TAKING, cookie);
 	return true;
 }
@@ -414,45 +447,159 @@ static __always_inline void untraced_event(__u64 cookie, __u32 netns)
 		bpf_map_update_elem(&untraced, &k, &one, BPF_NOEXIST);
 }
 
-// stats_of is listener lsk's stats (cookie, netns), taking a slot for it if
-// it has none: a free one of its window, else one whose listener closed.
-// Slots are never freed, only taken over, so a listener's slot is before the
-// first free one of its window. NULL when every slot of the window holds a
-// live listener: the event is counted in untraced.
+
+// slot_of is the slot of listener lsk's stats (cookie, netns), taking one
+// for it if it has none: a free one of its window, else one whose listener
+// closed. Slots are never freed, only taken over, so a listener's slot is
+// before the first free one of its window. NO_SLOT when every slot of the
+// window holds a live listener: the event is counted in untraced. A global
+// function, verified once on its own: the verifier does not carry each way
+// out of its loops into the rest of the caller.
+struct slot_scan {
+	__u64 cookie;
+	__u32 base;
+	__u32 slots;
+	__u32 netns;
+	__u32 take_closed; // second pass: take over a closed listener's slot
+	__u32 result;
+};
+
+// scan_way looks at way i of a listener's window (bpf_loop's callback: the
+// verifier checks it once, not once per way): 1 stops the scan, with
+// result set.
+static long scan_way(__u32 i, struct slot_scan *sc)
+{
+	__u32 k = sc->base + i;
+	if (k >= sc->slots)
+		k -= sc->slots;
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+	if (!s)
+		return 1;
+	__u64 c = READ_ONCE(s->cookie);
+	if (c == sc->cookie) {
+		sc->result = k;
+		return 1;
+	}
+	if (c == 0) {
+		__u32 r = claim(s, sc->cookie, sc->netns);
+		if (r != NO_SLOT) {
+			sc->result = k | r;
+			return 1;
+		}
+		return 0;
+	}
+	if (sc->take_closed && c != SLOT_TAKING && !listener_alive(s, c) && take_over(s, c, sc->cookie, sc->netns)) {
+		sc->result = k | SLOT_CLAIMED;
+		return 1;
+	}
+	return 0;
+}
+
+__attribute__((noinline)) __u32 slot_of(__u64 cookie, __u32 netns)
+{
+	struct slot_scan sc = {.cookie = cookie, .base = listener_window(cookie), .slots = listener_slots,
+			       .netns = netns, .result = NO_SLOT};
+	bpf_loop(LISTENER_WAYS, scan_way, &sc, 0);
+	if (sc.result != NO_SLOT)
+		return sc.result;
+	// The window is full: take over the first slot whose listener closed.
+	sc.take_closed = 1;
+	bpf_loop(LISTENER_WAYS, scan_way, &sc, 0);
+	if (sc.result != NO_SLOT)
+		return sc.result;
+	untraced_event(cookie, netns);
+	return NO_SLOT;
+}
+
+// stats_at is listener lsk's stats at slot_of's result r, recording its
+// socket in a slot just claimed; NULL when it has no slot.
+static __always_inline struct listener_stats *stats_at(const struct sock *lsk, __u32 r, __u32 *slot)
+{
+	if (r == NO_SLOT)
+		return 0;
+	__u32 k = r & ~SLOT_CLAIMED;
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+	if (s && (r & SLOT_CLAIMED))
+		s->sk = (__u64)lsk;
+	*slot = k;
+	return s;
+}
+
+// stats_of is listener lsk's stats, or NULL when it has no slot.
 static __always_inline struct listener_stats *stats_of(const struct sock *lsk, __u64 cookie, __u32 netns)
 {
-	__u32 base = listener_window(cookie);
-	__u32 slots = listener_slots;
-	for (__u32 i = 0; i < LISTENER_WAYS; i++) {
-		__u32 k = base + i;
-		if (k >= slots)
-			k -= slots;
-		struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
-		if (!s)
-			break;
-		__u64 c = READ_ONCE(s->cookie);
-		if (c == cookie)
-			return s;
-		if (c == 0 && claim(s, lsk, cookie, netns))
-			return s;
+	__u32 k;
+	return stats_at(lsk, slot_of(cookie, netns), &k);
+}
+
+// record_wait adds one accept-queue wait to s's histogram.
+static __always_inline void record_wait(struct listener_stats *s, __u64 wait)
+{
+	__u32 b = log2_u64(wait);
+	if (b >= WAIT_BUCKETS)
+		b = WAIT_BUCKETS - 1;
+	__sync_fetch_and_add(&s->wait_buckets[b], 1);
+	__sync_fetch_and_add(&s->wait_count, 1);
+	__sync_fetch_and_add(&s->wait_sum_ns, wait);
+	raise_u64(&s->wait_max_ns, wait);
+}
+
+// infer_accepts: in queue mode, an enqueue at now found the connections at
+// places before `taken` accepted (enqueued less the queue's length). Those
+// from the last known place were taken since dequeued_known_ns: each waited
+// at most now - its enqueue (recorded), and at least dequeued_known_ns - its
+// enqueue. Those queued before tracing began have no enqueue time. A global
+// function (slot k's stats), verified once: its loop's ways do not multiply
+// the caller's.
+struct bound_scan {
+	__u32 k;
+	__u64 cookie;
+	__u64 from;
+	__u64 taken;
+	__u64 now;
+	__u64 known;
+};
+
+// bound_wait times the connection at place from + i (bpf_loop's callback).
+static long bound_wait(__u32 i, struct bound_scan *b)
+{
+	__u64 m = b->from + i;
+	if (m == b->taken)
+		return 1;
+	if ((__s64)m < 0)
+		return 0; // queued before tracing began
+	struct ring_slot *sl = ring_slot_of(b->cookie, m);
+	if (!sl || READ_ONCE(sl->tag) != ring_tag(b->cookie, m))
+		return 0; // its slot since reused
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &b->k);
+	if (!s)
+		return 1;
+	__u64 since = READ_ONCE(sl->since);
+	__u64 upper = b->now > since ? b->now - since : 0;
+	__u64 lower = b->known > since ? b->known - since : 0;
+	record_wait(s, upper);
+	raise_u64(&s->wait_bound_max_ns, upper - lower);
+	return 0;
+}
+
+__attribute__((noinline)) int infer_accepts(__u32 k, __u64 cookie, __u64 taken, __u64 now)
+{
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+	if (!s)
+		return 0;
+	__u64 from = s->dequeued, known = s->dequeued_known_ns;
+	if ((__s64)(taken - from) <= 0) {
+		s->dequeued_known_ns = now;
+		return 0;
 	}
-	// The window is full: take over the first slot whose listener closed.
-	for (__u32 i = 0; i < LISTENER_WAYS; i++) {
-		__u32 k = base + i;
-		if (k >= slots)
-			k -= slots;
-		struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
-		if (!s)
-			break;
-		__u64 c = READ_ONCE(s->cookie);
-		if (c == cookie)
-			return s;
-		if (c == 0 && claim(s, lsk, cookie, netns))
-			return s;
-		if (c != 0 && c != SLOT_TAKING && !listener_alive(s, c) && take_over(s, c, lsk, cookie, netns))
-			return s;
-	}
-	untraced_event(cookie, netns);
+	if (__sync_val_compare_and_swap(&s->dequeued, from, taken) != from)
+		return 0; // another CPU's enqueue is timing them
+	s->dequeued_known_ns = now;
+	s->last_accept_ns = now;
+	struct bound_scan b = {.k = k, .cookie = cookie, .from = from, .taken = taken, .now = now, .known = known};
+	bpf_loop(BOUND_PER_EVENT, bound_wait, &b, 0);
+	if (taken - from > BOUND_PER_EVENT)
+		__sync_fetch_and_add(&s->wait_unbounded, taken - from - BOUND_PER_EVENT);
 	return 0;
 }
 
@@ -468,15 +615,21 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	if (!traced_netns(netns))
 		return 0;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct listener_stats *s = stats_of(sk, cookie, netns);
+	__u32 k;
+	struct listener_stats *s = stats_at(sk, slot_of(cookie, netns), &k);
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 qlen = sk->sk_ack_backlog;
 	__u64 n = __sync_fetch_and_add(&s->enqueued, 1);
 	s->last_enqueue_ns = now;
-	if (!s->queue_seen)
+	if (!s->queue_seen) {
 		s->dequeued = n + 1 - qlen; // those queued before tracing began are not timed
+		if (queue_mode)
+			s->dequeued_known_ns = now;
+	} else if (queue_mode) {
+		infer_accepts(k, cookie, n + 1 - qlen, now);
+	}
 	struct ring_slot *sl = ring_slot_of(cookie, n);
 	if (sl) {
 		__u32 conn = 0;
@@ -561,6 +714,17 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	return 0;
 }
 
+// file_sock is the socket behind file f, or NULL when f is not a socket's.
+static __always_inline struct sock *file_sock(struct file *f)
+{
+	if (!f)
+		return 0;
+	struct file *file = CAST(f, file);
+	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	return CAST(file->private_data, socket)->sk;
+}
+
 // fd_sock is the socket behind descriptor fd of the current task, or NULL.
 static __always_inline struct sock *fd_sock(int fd)
 {
@@ -571,22 +735,14 @@ static __always_inline struct sock *fd_sock(int fd)
 	struct file **fds = fdt->fd;
 	struct file *f = 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return 0;
-	struct file *file = CAST(f, file);
-	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
-	return CAST(file->private_data, socket)->sk;
+	return file_sock(f);
 }
 
-// accept_done: accept()/accept4() on descriptor lfd returned ret: an error
-// by errno, or a connection taken from the listener's queue, timed from its
-// enqueue.
-static __always_inline int accept_done(int lfd, long ret)
+// accepted: an accept on listener lsk (NULL: not resolved) returned ret: an
+// error by errno, or a connection taken from the listener's queue (its
+// descriptor in the current task), timed from its enqueue.
+static __always_inline int accepted(struct sock *lsk, long ret)
 {
-	if (ret == -EAGAIN)
-		return 0; // a non-blocking accept() with nothing queued: not an error
-	struct sock *lsk = fd_sock(lfd);
 	__u64 cookie = 0;
 	__u32 netns;
 	if (lsk) {
@@ -671,17 +827,17 @@ static __always_inline int accept_done(int lfd, long ret)
 			__sync_fetch_and_add(&s->wait_unmatched, 1);
 		}
 	}
-	__u64 wait = now > since ? now - since : 0;
-	__u32 b = log2_u64(wait);
-	if (b >= WAIT_BUCKETS)
-		b = WAIT_BUCKETS - 1;
-	__sync_fetch_and_add(&s->wait_buckets[b], 1);
-	__sync_fetch_and_add(&s->wait_count, 1);
-	__sync_fetch_and_add(&s->wait_sum_ns, wait);
-	raise_u64(&s->wait_max_ns, wait);
+	record_wait(s, now > since ? now - since : 0);
 	return 0;
 }
 
+// accept_done: accept()/accept4() on descriptor lfd returned ret.
+static __always_inline int accept_done(int lfd, long ret)
+{
+	if (ret == -EAGAIN)
+		return 0; // a non-blocking accept() with nothing queued: not an error
+	return accepted(fd_sock(lfd), ret);
+}
 
 // accept()/accept4() returned, seen at the raw sys_exit tracepoint: it runs
 // at every system call's exit, so this is the fallback for when the
@@ -711,6 +867,82 @@ int bl_accept_exit(struct syscall_exit_ctx *ctx)
 {
 	struct pt_regs *regs = CAST((void *)bpf_task_pt_regs(bpf_get_current_task_btf()), pt_regs);
 	return accept_done((int)SYSCALL_ARG0(regs), ctx->ret);
+}
+
+// io_uring's accepts (IORING_OP_ACCEPT) return through no system call:
+// they are seen where io_uring posts their completions. A request's own
+// completion (io_fill_cqe_req) names the request; a multishot accept's
+// further completions (io_req_post_cqe -> io_fill_cqe_aux) do not, only the
+// ring and the request's user_data, so the listener is recorded by those
+// when the accept is submitted.
+struct uring_key {
+	__u64 ctx;
+	__u64 user_data;
+};
+
+struct uring_listener {
+	__u64 sk;
+	__u64 cookie;
+};
+
+#define MAX_URING_ACCEPTS 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_URING_ACCEPTS);
+	__type(key, struct uring_key);
+	__type(value, struct uring_listener);
+} uring_accepts SEC(".maps");
+
+// IOSQE_FIXED_FILE (uapi bit 0) is mirrored as bit 0 of the request's flags
+// (REQ_F_FIXED_FILE_BIT = IOSQE_FIXED_FILE_BIT): fd is then an index into
+// the ring's registered files, not a descriptor.
+#define REQ_FIXED_FILE 1
+
+static __always_inline bool uring_accept(const struct io_kiocb *req)
+{
+	return req->opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_ACCEPT);
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(bl_uring_submit, struct io_kiocb *req)
+{
+	if (!uring_accept(req) || (req->flags & REQ_FIXED_FILE))
+		return 0;
+	struct sock *lsk = fd_sock(req->cqe.fd);
+	if (!lsk || lsk->__sk_common.skc_state != TCP_LISTEN)
+		return 0;
+	struct uring_key k = {.ctx = (__u64)req->ctx, .user_data = req->cqe.user_data};
+	// The cookie as the listener holds it (0 if none was ever asked for).
+	struct uring_listener v = {.sk = (__u64)lsk, .cookie = lsk->__sk_common.skc_cookie.counter};
+	bpf_map_update_elem(&uring_accepts, &k, &v, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(bl_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
+{
+	struct sock *lsk;
+	if (req) {
+		struct io_kiocb *r = CAST(req, io_kiocb);
+		if (!uring_accept(r))
+			return 0;
+		lsk = file_sock(r->file);
+	} else {
+		struct uring_key k = {.ctx = (__u64)ring, .user_data = cqe->user_data};
+		struct uring_listener *v = bpf_map_lookup_elem(&uring_accepts, &k);
+		if (!v)
+			return 0;
+		lsk = CAST((void *)v->sk, sock);
+		// The listener may have closed since (then its memory is not a
+		// listener with this cookie any more).
+		if (lsk->__sk_common.skc_state != TCP_LISTEN || (v->cookie && lsk->__sk_common.skc_cookie.counter != v->cookie))
+			return 0;
+	}
+	long res = cqe->res;
+	if (res == -EAGAIN || res == -ECANCELED)
+		return 0; // not an accept that failed: nothing queued, or the request cancelled
+	return accepted(lsk, res);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -1,0 +1,139 @@
+package trace
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/backlogctl/backlogctl/internal/nstest"
+)
+
+// uringServer builds testdata/uring_accept.c, a liburing accept loop, with
+// gcc (liburing-dev from Debian: a real server's io_uring path, the
+// library's own submission and completion code, not ours).
+func uringServer(t *testing.T) string {
+	t.Helper()
+	gcc := nstest.LookTool(t, "gcc")
+	if _, err := os.Stat("/usr/include/liburing.h"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("liburing.h not found: scripts/test.sh installs liburing-dev")
+		}
+		t.Skip("liburing.h not found (apt-get install liburing-dev)")
+	}
+	bin := filepath.Join(t.TempDir(), "uring_accept")
+	if out, err := exec.Command(gcc, "-O2", "-o", bin, "testdata/uring_accept.c", "-luring").CombinedOutput(); err != nil {
+		t.Fatalf("building the io_uring server: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startUringServer runs the io_uring server in mode ("single" or "multi"),
+// under a command prefix such as prlimit, and returns it and its port.
+func startUringServer(t *testing.T, bin, mode string, prefix ...string) (*os.Process, uint16) {
+	t.Helper()
+	args := append(prefix, bin, mode)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the io_uring server: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the io_uring server's port: %v", err)
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("io_uring server printed %q", line)
+	}
+	return cmd.Process, uint16(port)
+}
+
+// Accepts made with io_uring (IORING_OP_ACCEPT, one at a time and
+// multishot) are seen at io_uring's completions: accepted, their waits
+// (matched to their connections) and the accepting process, as for
+// accept(). The server is stopped while 20 connections queue, then resumed.
+func TestUringAccept(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const n = 20
+	bin := uringServer(t)
+	for _, mode := range []string{"single", "multi"} {
+		t.Run(mode, func(t *testing.T) {
+			tr := startTracing(t)
+			proc, port := startUringServer(t, bin, mode)
+			// Stopped while the clients connect, so that no accept races an
+			// enqueue on another CPU (whose wait would then be timed from its
+			// place, as for accept(): TestAcceptWaitConcurrent).
+			if err := proc.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			for range n {
+				nstest.Connect(t, loopback(port))
+			}
+			nstest.Eventually(t, 5*time.Second, "every client queued", func() bool { return acceptQueue(t, port) == n })
+			if err := proc.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			var l Listener
+			nstest.Eventually(t, 10*time.Second, "every connection accepted", func() bool {
+				l, _ = tr.report(port, time.Hour)
+				return acceptQueue(t, port) == 0 && l.Enqueued == n
+			})
+			if l.Accepted != n || l.AcceptWait.Count != n {
+				t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
+			}
+			if l.AcceptWait.Unmatched > 0 {
+				t.Errorf("accept_wait_seconds.unmatched %d: connections queued one at a time are each matched", l.AcceptWait.Unmatched)
+			}
+			if len(l.Processes) != 1 || l.Processes[0].PID != proc.Pid {
+				t.Errorf("owners %+v, want the io_uring server %d (the process that accepted)", l.Processes, proc.Pid)
+			}
+		})
+	}
+}
+
+// An io_uring accept that fails (EMFILE under RLIMIT_NOFILE 16) is an
+// accept error of the listener and the process, as accept()'s are.
+func TestUringAcceptEMFILE(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	bin := uringServer(t)
+	for _, mode := range []string{"single", "multi"} {
+		t.Run(mode, func(t *testing.T) {
+			tr := startTracing(t)
+			proc, port := startUringServer(t, bin, mode, "prlimit", "--nofile=16:16")
+			for range 20 {
+				nstest.Connect(t, loopback(port))
+			}
+			var l Listener
+			nstest.Eventually(t, 10*time.Second, "EMFILE in accept_errors after accepts", func() bool {
+				l, _ = tr.report(port, time.Hour)
+				for _, e := range l.AcceptErrors {
+					if e.Errno == "EMFILE" && e.PID == proc.Pid && e.Count > 0 {
+						return l.Accepted > 0 && uint64(acceptQueue(t, port)) == 20-l.Accepted
+					}
+				}
+				return false
+			})
+			if l.Accepted >= 16 {
+				t.Errorf("accepted %d before EMFILE, want 1..15", l.Accepted)
+			}
+		})
+	}
+}

@@ -49,6 +49,9 @@ type Collector struct {
 	// and the kernel refused it: backlogctl_trace_up is then 0.
 	Traced       TracedSource
 	TraceRefused bool
+	// TraceMode is what the programs trace (queue or full), for
+	// backlogctl_trace_mode.
+	TraceMode string
 }
 
 // Describe sends every metric description.
@@ -57,7 +60,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descReuseportMaxFill, descListeners, descAggregated, descSysctl, descFilesAllocated, descFilesMax, descNrOpen,
 		descOpenFDs, descMaxFDs, descScrapeDuration, descScrapeNotes,
 		descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp,
-		descTraceUntracedEvents, descListenerUntraced} {
+		descTraceUntracedEvents, descListenerUntraced, descTraceMode} {
 		ch <- d
 	}
 	for _, cd := range counterDescs {
@@ -85,6 +88,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- gauge(descTraceUp, boolFloat(err == nil && tr != nil))
 		if err == nil && tr != nil {
 			ch <- prometheus.MustNewConstMetric(descTraceUntracedEvents, prometheus.CounterValue, float64(tr.UntracedEvents))
+			if c.TraceMode != "" {
+				ch <- gauge(descTraceMode, 1, c.TraceMode)
+			}
 		}
 	} else if c.TraceRefused {
 		ch <- gauge(descTraceUp, 0)

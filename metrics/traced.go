@@ -79,6 +79,9 @@ var (
 		"1 when exporter --trace has its eBPF programs attached, 0 when tracing was asked for and the kernel refused it.")
 	descTraceUntracedEvents = desc("trace_untraced_events_total",
 		"Events of listeners that found the eBPF listener table full (exporter --trace), not counted in their traced metrics; raise --trace-listeners.")
+	descTraceMode = desc("trace_mode",
+		"1, labelled with what exporter --trace's eBPF programs trace: queue (the queue's side only; accepts inferred, waits bounded, no accept() errors) or full (accept() and io_uring accepts too).",
+		"mode")
 	descListenerUntraced = desc("listener_traced_untraced",
 		"1 when a socket of this listener found the eBPF listener table full: its traced metrics miss events (exporter --trace).",
 		listenerLabels...)

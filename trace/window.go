@@ -45,6 +45,8 @@ type WindowOptions struct {
 	// the listener table's size (OptionsFor).
 	AllNetns  bool
 	Listeners int
+	// Mode is what the programs trace; "" is ModeFull.
+	Mode Mode
 }
 
 // Window is what a traced window saw: the report at its end and, per
@@ -93,7 +95,9 @@ func Observe(ctx context.Context, o WindowOptions) (*Window, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := start(OptionsFor(now, o.AllNetns, o.Listeners))
+	to := OptionsFor(now, o.AllNetns, o.Listeners)
+	to.Mode = o.Mode
+	src, err := start(to)
 	if err != nil {
 		return nil, err
 	}

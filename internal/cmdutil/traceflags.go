@@ -20,3 +20,20 @@ func CheckTraceListeners(n int) error {
 	}
 	return nil
 }
+
+// TraceModeHelp is --trace-mode's description.
+const TraceModeHelp = "what eBPF traces: `queue` (the queue's side only: no syscall tracepoint, accepts inferred from the queue, waits bounded, no accept() errors) or full (accept() and io_uring's accepts too: exact waits, accept errors by process)"
+
+// AddTraceModeFlag registers --trace-mode on a command that traces, with
+// its default.
+func AddTraceModeFlag(cmd *cobra.Command, target *string, def string) {
+	cmd.Flags().StringVar(target, "trace-mode", def, TraceModeHelp)
+}
+
+// CheckTraceMode validates --trace-mode.
+func CheckTraceMode(mode string) error {
+	if mode != "queue" && mode != "full" {
+		return UsageErrorf("invalid --trace-mode %q: want queue or full", mode)
+	}
+	return nil
+}

@@ -40,6 +40,8 @@ type Options struct {
 	Trace time.Duration
 	// TraceListeners raises eBPF's listener table (--trace-listeners).
 	TraceListeners int
+	// TraceMode is --trace-mode: queue or full.
+	TraceMode string
 
 	// Which flags were given: --interval 0 is an error, not "no interval".
 	IntervalSet, RateSet, LatencySet, TraceSet bool
@@ -183,6 +185,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(trace.ModeFull))
 	cmd.Flags().DurationVar(&opts.Trace, "trace", 0, "trace the listeners with eBPF for `DURATION` and cite what was seen (exact high water, overflows, stalls, accept waits and errors)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below the profile `NAME`: "+profileNames())
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -218,6 +221,12 @@ func profileHelp() string {
 // Validate checks the flags before anything is read.
 func (o *Options) Validate() error {
 	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
+	}
+	if o.TraceMode == "" {
+		o.TraceMode = string(trace.ModeFull)
+	}
+	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
 		return err
 	}
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {

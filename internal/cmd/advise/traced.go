@@ -23,7 +23,7 @@ const (
 // with a warning means tracing was not possible: the caller has then only
 // waited the same time, and judges two samples instead.
 func (o *Options) traceWindow(ports []uint16) (*advise.TraceEvidence, string) {
-	ev, err := Trace(o.TraceWindow, TraceOptions{Roots: o.Roots, Ports: ports, Duration: o.Trace, Listeners: o.TraceListeners})
+	ev, err := Trace(o.TraceWindow, TraceOptions{Roots: o.Roots, Ports: ports, Duration: o.Trace, Listeners: o.TraceListeners, Mode: trace.Mode(o.TraceMode)})
 	if err != nil {
 		o.Sleep(o.Trace)
 		return nil, fmt.Sprintf("%s (%v): judging two samples %s apart instead", TraceUnavailable, err, o.Trace)
@@ -43,6 +43,8 @@ type TraceOptions struct {
 	Duration time.Duration
 	// Listeners raises eBPF's listener table (--trace-listeners).
 	Listeners int
+	// Mode is what the programs trace (--trace-mode).
+	Mode trace.Mode
 }
 
 // Trace runs a traced window with window (trace.Observe, or a fake) and
@@ -50,7 +52,7 @@ type TraceOptions struct {
 // advise and tune.
 func Trace(window func(context.Context, trace.WindowOptions) (*trace.Window, error), o TraceOptions) (*advise.TraceEvidence, error) {
 	w, err := window(context.Background(), trace.WindowOptions{
-		Duration: o.Duration, Interval: traceReadInterval, Stall: traceStall, ProcRoot: o.Roots.Proc, Listeners: o.Listeners,
+		Duration: o.Duration, Interval: traceReadInterval, Stall: traceStall, ProcRoot: o.Roots.Proc, Listeners: o.Listeners, Mode: o.Mode,
 		Gather: func() (*inspect.MultiSnapshot, error) {
 			return nsflag.Flags{}.Gather(inspect.Options{Roots: o.Roots, Ports: o.Ports})
 		},

@@ -35,6 +35,8 @@ type Options struct {
 	Observe    time.Duration
 	// TraceListeners raises eBPF's listener table (--trace-listeners).
 	TraceListeners int
+	// TraceMode is --trace-mode: queue or full.
+	TraceMode      string
 	SampleInterval time.Duration
 	Missing        string
 	Output         string
@@ -196,6 +198,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	fl.DurationVar(&opts.Observe, "observe", 0, "judge counters and drops by their increase, queues by their peak, over this window (e.g. 60s)")
 	fl.DurationVar(&opts.SampleInterval, "sample-interval", DefaultSampleInterval, "how often queues are sampled with --observe")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(trace.ModeFull))
 	fl.DurationVar(&opts.Stall, "stall", DefaultStall, "with --observe, listener.stalled is a queue held this `LONG` without an accept()")
 	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as `OUTCOME`: error (exit 3), pass or fail")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
@@ -219,6 +222,12 @@ func (o *Options) Complete() error {
 		return err
 	}
 	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
+	}
+	if o.TraceMode == "" {
+		o.TraceMode = string(trace.ModeFull)
+	}
+	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
 		return err
 	}
 	if err := o.Namespaces.Validate(); err != nil {

@@ -43,7 +43,7 @@ func (o *Options) startTrace(ctx context.Context) *tracing {
 			return o.Namespaces.Gather(inspect.Options{Roots: o.Roots, Ports: o.ports})
 		},
 		Ready:    func() { close(ready) },
-		AllNetns: o.Namespaces.All, Listeners: o.TraceListeners,
+		AllNetns: o.Namespaces.All, Listeners: o.TraceListeners, Mode: trace.Mode(o.TraceMode),
 	}
 	go func() {
 		defer close(t.done)

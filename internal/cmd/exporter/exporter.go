@@ -27,6 +27,11 @@ import (
 // /proc/*/fd when no listener is new and no owner has exited.
 const ownersMaxAge = time.Minute
 
+// DefaultTraceMode is --trace-mode's default: the queue's side only, whose
+// cost under real servers meets the goal for leaving it on
+// (docs/BENCHMARKS-trace.md).
+const DefaultTraceMode = trace.ModeQueue
+
 // DefaultListen is loopback: exposing the exporter is a deliberate choice.
 const DefaultListen = "127.0.0.1:9597"
 
@@ -58,6 +63,8 @@ type Options struct {
 	Trace bool
 	// TraceListeners raises eBPF's listener table (--trace-listeners).
 	TraceListeners int
+	// TraceMode is --trace-mode: queue or full.
+	TraceMode string
 	// StartTrace attaches them; nil means trace.Start. Tests replace it.
 	StartTrace func(trace.Options) (trace.Source, error)
 
@@ -167,8 +174,9 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "export only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
-	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, accept() errors and high-water fill")
+	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, high-water fill, and with --trace-mode full accept() errors")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(DefaultTraceMode))
 	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", DefaultMaxConnections, "serve at most this many connections at once; more wait to be accepted")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
@@ -177,6 +185,12 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 // Validate checks the flags before anything is bound or read.
 func (o *Options) Validate() error {
 	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
+	}
+	if o.TraceMode == "" {
+		o.TraceMode = string(DefaultTraceMode)
+	}
+	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
 		return err
 	}
 	host, port, err := net.SplitHostPort(o.Listen)
@@ -243,6 +257,7 @@ func (o *Options) Handler() (http.Handler, error) {
 	}
 	if o.tracer != nil {
 		traced = o.tracer.read
+		fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: tracing with eBPF in %s mode\n", o.TraceMode)
 	}
 	if _, err := metrics.NewRegistry(&metrics.Collector{Source: source}); err != nil {
 		return nil, err
@@ -259,7 +274,7 @@ func (o *Options) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		scraper, _, _ := net.SplitHostPort(r.RemoteAddr)
 		reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners,
-			Resets: resets, Scraper: scraper, Gone: r.Context().Done(), Traced: traced, TraceRefused: refused})
+			Resets: resets, Scraper: scraper, Gone: r.Context().Done(), Traced: traced, TraceRefused: refused, TraceMode: o.TraceMode})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

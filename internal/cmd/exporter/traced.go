@@ -30,7 +30,12 @@ func (o *Options) startTracer() (*tracer, string) {
 	if err != nil {
 		return nil, fmt.Sprintf("eBPF tracing unavailable (counting the listeners to trace: %v): serving the sampled metrics only, backlogctl_trace_up 0", err)
 	}
-	src, err := start(trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners))
+	to := trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners)
+	if o.TraceMode == "" {
+		o.TraceMode = string(DefaultTraceMode)
+	}
+	to.Mode = trace.Mode(o.TraceMode)
+	src, err := start(to)
 	if err != nil {
 		return nil, fmt.Sprintf("eBPF tracing unavailable (%v): serving the sampled metrics only, backlogctl_trace_up 0", err)
 	}

@@ -60,9 +60,9 @@ func (p *printer) print(r *trace.Report, final bool) error {
 	if !final {
 		p.buf.WriteString(clearScreen)
 	}
-	fmt.Fprintf(p.buf, "backlogctl trace  %s  since %s (%s), every %s; %d programs, %s of maps, RSS %s%s\n",
+	fmt.Fprintf(p.buf, "backlogctl trace  %s  since %s (%s), every %s; %s mode, %d programs, %s of maps, RSS %s%s\n",
 		r.Time.Local().Format(time.TimeOnly), r.Since.Local().Format(time.TimeOnly),
-		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, len(r.Tracer.Programs),
+		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, r.Mode, len(r.Tracer.Programs),
 		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), map[bool]string{true: "  (final)", false: "  (Ctrl-C: exit)"}[final])
 	rows := len(ls)
 	if h := p.o.IO.TerminalHeight(); h > 0 && !final {
@@ -80,7 +80,11 @@ func (p *printer) print(r *trace.Report, final bool) error {
 	if more := len(ls) - rows; more > 0 {
 		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json or --port for all)\n", more)
 	}
-	fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.\n", p.o.Stall)
+	if r.Mode == trace.ModeQueue {
+		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason). Queue mode: accept() is not traced; ACCEPTED is the connections enqueued less those still queued, the waits are upper bounds (to the enqueue that found each taken), accept errors are not seen. Stalled: no accept() found for %s with connections queued.\n", p.o.Stall)
+	} else {
+		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.\n", p.o.Stall)
+	}
 	if len(r.UnattributedAcceptErrors) > 0 {
 		fmt.Fprintf(p.buf, "accept() errors on unresolved listeners: %s\n", errorsCell(r.UnattributedAcceptErrors))
 	}

@@ -46,6 +46,8 @@ type Options struct {
 	// TraceListeners raises the listener table's size to this many
 	// listeners (--trace-listeners).
 	TraceListeners int
+	// TraceMode is --trace-mode: queue or full.
+	TraceMode string
 	// Namespaces are --netns and --all-netns.
 	Namespaces nsflag.Flags
 
@@ -170,6 +172,7 @@ error; a signal ends trace as --duration does, with a final report.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "report only listeners on")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(trace.ModeFull))
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -191,6 +194,12 @@ func (o *Options) Validate() error {
 		return cmdutil.UsageErrorf("invalid --stall %s: want a positive duration such as 1s", o.Stall)
 	}
 	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
+	}
+	if o.TraceMode == "" {
+		o.TraceMode = string(trace.ModeFull)
+	}
+	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
 		return err
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
@@ -219,7 +228,9 @@ func traceRun(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	src, err := o.Start(trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners))
+	to := trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners)
+	to.Mode = trace.Mode(o.TraceMode)
+	src, err := o.Start(to)
 	if err != nil {
 		if errors.Is(err, trace.ErrNoBTF) || errors.Is(err, trace.ErrNoPermission) {
 			return unavailable(err)
@@ -294,7 +305,8 @@ func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Basel
 	if err != nil {
 		return nil, err
 	}
-	if o.Processes || unownedQueue(ev, now) {
+	// Queue mode sees no accept(), so no accepting process names an owner.
+	if o.Processes || ev.Mode == trace.ModeQueue || unownedQueue(ev, now) {
 		snaps := make([]*inspect.Snapshot, len(now.Namespaces))
 		for i := range now.Namespaces {
 			snaps[i] = now.Namespaces[i].Snapshot
@@ -305,7 +317,7 @@ func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Basel
 	}
 	states := trace.OwnerStates(o.Roots.Proc, trace.OwnerPIDs(ev, now))
 	r := trace.Join(ev, trace.JoinInput{Base: base, Now: now, Stall: o.Stall, States: states})
-	r.Notes = now.Notes
+	r.Notes = append(now.Notes, r.Notes...)
 	r.Tracer.Programs, r.Tracer.MapMemoryBytes, r.Tracer.RSSBytes = src.Hooks(), src.Memory(), trace.SelfRSS(o.Roots.Proc)
 	return r, nil
 }

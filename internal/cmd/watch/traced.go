@@ -45,6 +45,7 @@ type tracing struct {
 	src trace.Source
 	// here is the inode of the namespace watch runs in (targets with ns nil).
 	here uint64
+	mode string
 	prev map[trace.Key]tracedPrev
 }
 
@@ -65,7 +66,11 @@ func startTracing(start func(trace.Options) (trace.Source, error), o trace.Optio
 		return nil, fmt.Sprintf("eBPF tracing unavailable (%v): showing sampled peaks", err)
 	}
 	cur, _ := netns.Current()
-	return &tracing{src: src, here: cur.Inode, prev: map[trace.Key]tracedPrev{}}, ""
+	mode := string(o.Mode)
+	if mode == "" {
+		mode = string(trace.ModeFull)
+	}
+	return &tracing{src: src, here: cur.Inode, mode: mode, prev: map[trace.Key]tracedPrev{}}, ""
 }
 
 // attach gives every listener in rs its evidence over the interval.
@@ -77,6 +82,7 @@ func (t *tracing) attach(rs []*Report) error {
 	seen := map[trace.Key]tracedPrev{}
 	for _, r := range rs {
 		r.Traced = true
+		r.TraceMode = t.mode
 		inode := t.here
 		if r.Netns != nil {
 			inode = r.Netns.Inode

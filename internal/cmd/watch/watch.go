@@ -50,7 +50,9 @@ type Options struct {
 	Trace bool
 	// TraceListeners raises eBPF's listener table (--trace-listeners).
 	TraceListeners int
-	StartTrace     func(trace.Options) (trace.Source, error)
+	// TraceMode is --trace-mode: queue or full.
+	TraceMode  string
+	StartTrace func(trace.Options) (trace.Source, error)
 }
 
 // NewCmdWatch returns the watch command. runF replaces watchRun in tests.
@@ -130,6 +132,7 @@ so and watch shows the sampled peaks.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "watch only listeners on")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs: exact high water and accept-wait percentiles per interval")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(trace.ModeFull))
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
 	cmdutil.AddAutoOutputFlag(cmd, &opts.Output, "table (default on a terminal), json (JSON Lines; default otherwise)", "table", "json")
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -139,6 +142,12 @@ so and watch shows the sampled peaks.`,
 // Validate checks the flags and fills in the defaults that depend on them.
 func (o *Options) Validate() error {
 	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
+		return err
+	}
+	if o.TraceMode == "" {
+		o.TraceMode = string(trace.ModeFull)
+	}
+	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
 		return err
 	}
 	if o.Output != "" {
@@ -208,7 +217,9 @@ func watchRun(ctx context.Context, o *Options) error {
 		if err != nil {
 			return err
 		}
-		if traced, warn = startTracing(o.StartTrace, trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners)); warn != "" {
+		to := trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners)
+		to.Mode = trace.Mode(o.TraceMode)
+		if traced, warn = startTracing(o.StartTrace, to); warn != "" {
 			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", warn)
 		}
 		defer traced.close()

@@ -109,6 +109,7 @@ const (
 	bpfVarCurEpoch         = "cur_epoch"
 	bpfVarFilterNetns      = "filter_netns"
 	bpfVarListenerSlots    = "listener_slots"
+	bpfVarNetnsInline      = "netns_inline"
 	bpfVarQueueMode        = "queue_mode"
 )
 
@@ -184,6 +185,7 @@ type bpfVariableSpecs struct {
 	CurEpoch      *ebpf.VariableSpec `ebpf:"cur_epoch"`
 	FilterNetns   *ebpf.VariableSpec `ebpf:"filter_netns"`
 	ListenerSlots *ebpf.VariableSpec `ebpf:"listener_slots"`
+	NetnsInline   *ebpf.VariableSpec `ebpf:"netns_inline"`
 	QueueMode     *ebpf.VariableSpec `ebpf:"queue_mode"`
 }
 
@@ -237,6 +239,7 @@ type bpfVariables struct {
 	CurEpoch      *ebpf.Variable `ebpf:"cur_epoch"`
 	FilterNetns   *ebpf.Variable `ebpf:"filter_netns"`
 	ListenerSlots *ebpf.Variable `ebpf:"listener_slots"`
+	NetnsInline   *ebpf.Variable `ebpf:"netns_inline"`
 	QueueMode     *ebpf.Variable `ebpf:"queue_mode"`
 }
 

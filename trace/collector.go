@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
@@ -91,10 +92,33 @@ func hooksOf(m Mode) []Hook {
 // accept.
 var FallbackAcceptHook = Hook{Program: bpfProgBlSysExit, Tracepoint: "tp_btf/sys_exit"}
 
-// hookPlan is what Start attaches in mode m: its hooks, or with
-// FallbackAcceptHook for the syscall tracepoints, with fallback saying why.
-func hookPlan(m Mode) (hooks []Hook, ids map[string]uint64, fallback error) {
-	want := hooksOf(m)
+// uringHook reports whether h is one of io_uring's.
+func uringHook(h Hook) bool {
+	return h.Program == bpfProgBlUringSubmit || h.Program == bpfProgBlUringComplete
+}
+
+// hasUring reports whether the kernel has io_uring's completion tracepoint.
+func hasUring(kernel *btf.Spec) bool {
+	var t *btf.Typedef
+	return kernel.TypeByName("btf_trace_io_uring_complete", &t) == nil
+}
+
+// withoutUring makes spec's io_uring programs return at once on a hook that
+// exists, for a kernel without io_uring, where they would not load (and
+// hookPlan does not attach them).
+func withoutUring(spec *ebpf.CollectionSpec) {
+	for _, name := range []string{bpfProgBlUringSubmit, bpfProgBlUringComplete} {
+		p := spec.Programs[name]
+		p.AttachTo = "sk_data_ready"
+		p.Instructions = asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
+	}
+}
+
+// hookPlan is what Start attaches in mode m: its hooks (io_uring's only if
+// uring), or with FallbackAcceptHook for the syscall tracepoints, with
+// fallback saying why.
+func hookPlan(m Mode, uring bool) (hooks []Hook, ids map[string]uint64, fallback error) {
+	want := slices.DeleteFunc(slices.Clone(hooksOf(m)), func(h Hook) bool { return !uring && uringHook(h) })
 	ids, err := tracepointIDs(want)
 	if err == nil {
 		return want, ids, nil
@@ -190,9 +214,13 @@ func Start(o Options) (c *Collector, err error) {
 		o.Mode = ModeFull
 	}
 	c.mode = o.Mode
-	spec, err := sizedSpec(c.tableSlots, len(o.Netns) > 0, o.Mode)
+	spec, err := sizedSpec(c.tableSlots, o.Netns, o.Mode)
 	if err != nil {
 		return nil, err
+	}
+	uring := hasUring(kernel)
+	if !uring {
+		withoutUring(spec)
 	}
 	if err := spec.LoadAndAssign(&c.objs, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}}); err != nil {
 		return nil, loadError(err)
@@ -209,7 +237,7 @@ func Start(o Options) (c *Collector, err error) {
 		}
 	}
 	progs := programsOf(&c.objs)
-	hooks, ids, _ := hookPlan(o.Mode)
+	hooks, ids, _ := hookPlan(o.Mode, uring)
 	c.start, c.startMono = time.Now(), monotonicNow()
 	c.epoch, c.epochStart = firstEpoch, c.start
 	for _, h := range hooks {
@@ -229,9 +257,10 @@ func Start(o Options) (c *Collector, err error) {
 	return c, nil
 }
 
-// sizedSpec is the programs' spec with a listener table of slots, and the
-// network namespace filter on when filter is.
-func sizedSpec(slots int, filter bool, mode Mode) (*ebpf.CollectionSpec, error) {
+// sizedSpec is the programs' spec with a listener table of slots, and
+// limited to the network namespaces netns when there are any.
+func sizedSpec(slots int, netns []uint64, mode Mode) (*ebpf.CollectionSpec, error) {
+	filter := len(netns) > 0
 	spec, err := loadBpf()
 	if err != nil {
 		return nil, err
@@ -243,7 +272,14 @@ func sizedSpec(slots int, filter bool, mode Mode) (*ebpf.CollectionSpec, error) 
 		return nil, fmt.Errorf("sizing the listener table: %w", err)
 	}
 	if filter {
-		if err := spec.Variables[bpfVarFilterNetns].Set(uint32(1)); err != nil {
+		if err := spec.Variables[bpfVarFilterNetns].Set(uint32(len(netns))); err != nil {
+			return nil, fmt.Errorf("limiting trace to namespaces: %w", err)
+		}
+		var inline [netnsInline]uint32
+		for i := range min(len(netns), netnsInline) {
+			inline[i] = uint32(netns[i])
+		}
+		if err := spec.Variables[bpfVarNetnsInline].Set(inline); err != nil {
 			return nil, fmt.Errorf("limiting trace to namespaces: %w", err)
 		}
 	}

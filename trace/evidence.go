@@ -68,6 +68,9 @@ type ListenerEvidence struct {
 	// began, or, with no traced event in the interval, the length it held
 	// throughout. Valid when Tracked.
 	IntervalHighWater uint32
+	// IntervalEvents: the interval had an event of this listener's queue
+	// (its high water is then the slot's, not the length it was left at).
+	IntervalEvents bool
 	// Tracked: the programs followed this listener's queue (it had an
 	// enqueue or an accept since Since). Without, the queue did not change
 	// while traced and a sock_diag sample gives its length.
@@ -164,6 +167,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			Key:                  k,
 			AcceptQueueHighWater: st.AcceptQueueHw,
 			IntervalHighWater:    intervalHighWater(st, closed),
+			IntervalEvents:       uint32(st.EpochHw[closed&1]>>32) == closed,
 			Tracked:              st.QueueSeen != 0,
 			SynQueueHighWater:    st.SynQueueHw,
 			Enqueued:             st.Enqueued,

@@ -520,7 +520,7 @@ func detachAcceptHooks(t *testing.T, c *Collector) (reattach func()) {
 	}
 	return func() {
 		t.Helper()
-		_, ids, _ := hookPlan(ModeFull)
+		_, ids, _ := hookPlan(ModeFull, true)
 		for _, i := range detached {
 			l, err := attachHook(c.hooks[i], programsOf(&c.objs)[c.hooks[i].Program], ids)
 			if err != nil {
@@ -628,7 +628,17 @@ func TestAcceptErrorsEMFILE(t *testing.T) {
 	}
 	tr := startTracing(t)
 	proc, port := startServer(t, "prlimit", "--nofile=16:16")
-	for range 20 {
+	tr.checkEMFILE(proc.Pid, port)
+}
+
+// checkEMFILE connects 20 clients to a server (pid) that keeps accepting
+// under RLIMIT_NOFILE 16 and checks its EMFILE errors are reported against
+// the listener and the process, after 1 to 15 accepts.
+func (tr *tracing) checkEMFILE(pid int, port uint16) {
+	t := tr.t
+	t.Helper()
+	const clients = 20
+	for range clients {
 		nstest.Connect(t, loopback(port))
 	}
 	// The Go runtime may hold a descriptor for a moment at start, so an
@@ -638,8 +648,8 @@ func TestAcceptErrorsEMFILE(t *testing.T) {
 	nstest.Eventually(t, 10*time.Second, "EMFILE in accept_errors after accepts", func() bool {
 		l, _ = tr.report(port, time.Hour)
 		for _, e := range l.AcceptErrors {
-			if e.Errno == "EMFILE" && e.PID == proc.Pid && e.Count > 0 {
-				return l.Accepted > 0 && uint64(acceptQueue(t, port)) == 20-l.Accepted
+			if e.Errno == "EMFILE" && e.PID == pid && e.Count > 0 {
+				return l.Accepted > 0 && uint64(acceptQueue(t, port)) == clients-l.Accepted
 			}
 		}
 		return false
@@ -765,7 +775,7 @@ func TestAcceptHookFallback(t *testing.T) {
 	saved := tracefsRoots
 	tracefsRoots = []string{t.TempDir() + "/absent"}
 	defer func() { tracefsRoots = saved }()
-	hooks, ids, why := hookPlan(ModeFull)
+	hooks, ids, why := hookPlan(ModeFull, true)
 	if why == nil || ids != nil {
 		t.Fatalf("hookPlan with no tracefs: ids %v, fallback reason %v; want none and a reason", ids, why)
 	}

@@ -15,6 +15,9 @@ const (
 	ListenerWays = 32
 	// MaxNetnsFilter: the network namespaces a collector can be limited to.
 	MaxNetnsFilter = 1024
+	// netnsInline is NETNS_INLINE: up to that many, the programs compare
+	// the namespace with constants instead of looking it up.
+	netnsInline = 4
 	// MaxDropKeys: (listener, drop reason) counters, 16+8 bytes: ~0.7 MiB.
 	MaxDropKeys = 8192
 	// MaxAcceptErrorKeys: (listener, process, errno) counters, 24+8 bytes: ~0.4 MiB.

@@ -77,6 +77,9 @@ func Check() (*Probe, error) {
 	if err != nil {
 		return p, err
 	}
+	if !hasUring(kernel) {
+		withoutUring(spec)
+	}
 	var objs bpfObjects
 	if err := spec.LoadAndAssign(&objs, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}}); err != nil {
 		err = loadError(err)
@@ -89,7 +92,7 @@ func Check() (*Probe, error) {
 	defer objs.Close()
 	p.Loaded = true
 	progs := programsOf(&objs)
-	hooks, ids, fallback := hookPlan(ModeFull)
+	hooks, ids, fallback := hookPlan(ModeFull, hasUring(kernel))
 	if fallback != nil {
 		p.AcceptFallback = fallback.Error()
 	}

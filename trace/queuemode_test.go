@@ -31,8 +31,12 @@ func TestQueueMode(t *testing.T) {
 	acceptN(t, fd, n)
 	// Accepted and nothing enqueued since: sock_diag's queue says so.
 	l, _ := tr.report(addr.Port(), time.Hour)
-	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != 0 {
-		t.Errorf("before the next enqueue: enqueued %d, accepted %d, waits %d; want %d, %d, 0", l.Enqueued, l.Accepted, l.AcceptWait.Count, n, n)
+	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != 0 || l.IntervalHighWater != n {
+		t.Errorf("before the next enqueue: enqueued %d, accepted %d, waits %d, interval_high_water %d; want %d, %d, 0, %d", l.Enqueued, l.Accepted, l.AcceptWait.Count, l.IntervalHighWater, n, n, n)
+	}
+	// An interval with no enqueue: the queue, accepted meanwhile, is empty.
+	if l, _ = tr.report(addr.Port(), time.Hour); l.IntervalHighWater != 0 {
+		t.Errorf("an interval with no enqueue and an empty queue: interval_high_water %d, want 0", l.IntervalHighWater)
 	}
 	time.Sleep(pause)
 	nstest.Connect(t, addr)

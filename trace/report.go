@@ -46,16 +46,20 @@ var DerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "acce
 
 // QueueExactFields are exact in queue mode: accepted is the connections
 // enqueued less those still queued (the queue is first in, first out).
-var QueueExactFields = []string{"accept_queue_high_water", "interval_high_water", "enqueued", "accepted",
+var QueueExactFields = []string{"accept_queue_high_water", "enqueued", "accepted",
 	"overflows.ack_time", "overflows.cookie_ack_time", "drops"}
 
 // QueueDerivedFields are inferred in queue mode: the waits are upper
 // bounds (accept_wait_seconds.bound says by how much at most), stalls are
-// measured from the last enqueue that found a connection taken.
-var QueueDerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled"}
+// measured from the last enqueue that found a connection taken, and an
+// interval's high water is its longest queue at an enqueue, or its length at
+// the read when it had none: accepts are not seen, so the length at its
+// start may be missing, but it was counted in the interval before (every
+// peak is just after an enqueue), and a maximum over intervals misses none.
+var QueueDerivedFields = []string{"interval_high_water", "overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled"}
 
 // QueueUnavailableFields are not seen in queue mode (no accept hook).
-var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched", "processes (by last accept)"}
+var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched"}
 
 // fieldClasses are the exact, derived and unavailable fields of mode m.
 func fieldClasses(m Mode) (exact, derived, unavailable []string) {
@@ -286,6 +290,13 @@ func queueAccepts(out *Listener, l inspect.Listener, le *ListenerEvidence, ev *E
 	}
 	out.AcceptWait.Bound = le.WaitBound.Seconds()
 	out.AcceptWait.Unbounded = le.WaitUnbounded
+	if !le.IntervalEvents {
+		// No enqueue since the previous read: the queue can only have
+		// shrunk, by accepts not seen. Its length now is the interval's
+		// least high water; its length at the interval's start was counted
+		// in the interval before (every peak is just after an enqueue).
+		out.IntervalHighWater = l.AcceptQueue
+	}
 	total := le.Enqueued + uint64(le.BaseLen)
 	if now := total - min(uint64(l.AcceptQueue), total); now > out.Accepted {
 		out.Accepted = now

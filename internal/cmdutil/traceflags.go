@@ -37,3 +37,15 @@ func CheckTraceMode(mode string) error {
 	}
 	return nil
 }
+
+// CheckTraceFlags validates --trace-listeners and --trace-mode, setting an
+// empty mode to def.
+func CheckTraceFlags(listeners int, mode *string, def string) error {
+	if err := CheckTraceListeners(listeners); err != nil {
+		return err
+	}
+	if *mode == "" {
+		*mode = def
+	}
+	return CheckTraceMode(*mode)
+}

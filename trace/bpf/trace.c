@@ -165,8 +165,12 @@ struct {
 } untraced_events SEC(".maps");
 
 // netns_filter: with filter_netns set, only listeners in these network
-// namespaces (by inode) are traced; events in others return at once.
+// namespaces (by inode) are traced; events in others return at once. Up to
+// NETNS_INLINE of them are also in netns_inline (filter_netns of them), so
+// that the usual case, one namespace, is a compare, not a hash lookup.
+#define NETNS_INLINE 4
 volatile const __u32 filter_netns = 0;
+volatile const __u32 netns_inline[NETNS_INLINE];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -370,7 +374,16 @@ static __always_inline __u32 syn_queue_len(const struct sock *sk)
 // traced: all of them, or those in netns_filter.
 static __always_inline bool traced_netns(__u32 netns)
 {
-	return !filter_netns || bpf_map_lookup_elem(&netns_filter, &netns);
+	__u32 n = filter_netns;
+	if (!n)
+		return true;
+	if (n <= NETNS_INLINE) {
+		for (__u32 i = 0; i < NETNS_INLINE; i++)
+			if (i < n && netns_inline[i] == netns)
+				return true;
+		return false;
+	}
+	return bpf_map_lookup_elem(&netns_filter, &netns);
 }
 
 // listener_window is the first slot of cookie's window: cookie_hash scaled
@@ -525,11 +538,25 @@ static __always_inline struct listener_stats *stats_at(const struct sock *lsk, _
 	return s;
 }
 
+// find_stats is listener lsk's stats and slot (*slot), or NULL when it has
+// none. The first slot of its window, where a listener usually is, is
+// looked at here, inline; the rest by slot_of.
+static __always_inline struct listener_stats *find_stats(const struct sock *lsk, __u64 cookie, __u32 netns, __u32 *slot)
+{
+	__u32 k = listener_window(cookie);
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+	if (s && READ_ONCE(s->cookie) == cookie) {
+		*slot = k;
+		return s;
+	}
+	return stats_at(lsk, slot_of(cookie, netns), slot);
+}
+
 // stats_of is listener lsk's stats, or NULL when it has no slot.
 static __always_inline struct listener_stats *stats_of(const struct sock *lsk, __u64 cookie, __u32 netns)
 {
 	__u32 k;
-	return stats_at(lsk, slot_of(cookie, netns), &k);
+	return find_stats(lsk, cookie, netns, &k);
 }
 
 // record_wait adds one accept-queue wait to s's histogram.
@@ -616,7 +643,7 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 		return 0;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	__u32 k;
-	struct listener_stats *s = stats_at(sk, slot_of(cookie, netns), &k);
+	struct listener_stats *s = find_stats(sk, cookie, netns, &k);
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
@@ -633,7 +660,9 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	struct ring_slot *sl = ring_slot_of(cookie, n);
 	if (sl) {
 		__u32 conn = 0;
-		struct request_sock *tail = CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
+		// Only an accept hook matches a connection to its slot: queue mode
+		// times places, and leaves the connection's socket unread.
+		struct request_sock *tail = queue_mode ? 0 : CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
 		if (tail && tail->sk)
 			conn = conn_tag(tail->sk);
 		// The time before the tag: a reader that finds the tag finds the time.

@@ -220,13 +220,7 @@ func profileHelp() string {
 
 // Validate checks the flags before anything is read.
 func (o *Options) Validate() error {
-	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
-		return err
-	}
-	if o.TraceMode == "" {
-		o.TraceMode = string(trace.ModeFull)
-	}
-	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(trace.ModeFull)); err != nil {
 		return err
 	}
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {

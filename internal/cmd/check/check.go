@@ -221,13 +221,7 @@ func (o *Options) Complete() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
 		return err
 	}
-	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
-		return err
-	}
-	if o.TraceMode == "" {
-		o.TraceMode = string(trace.ModeFull)
-	}
-	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(trace.ModeFull)); err != nil {
 		return err
 	}
 	if err := o.Namespaces.Validate(); err != nil {

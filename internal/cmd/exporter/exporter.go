@@ -184,13 +184,7 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 
 // Validate checks the flags before anything is bound or read.
 func (o *Options) Validate() error {
-	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
-		return err
-	}
-	if o.TraceMode == "" {
-		o.TraceMode = string(DefaultTraceMode)
-	}
-	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(DefaultTraceMode)); err != nil {
 		return err
 	}
 	host, port, err := net.SplitHostPort(o.Listen)

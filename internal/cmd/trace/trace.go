@@ -113,8 +113,21 @@ backlog) what happened since trace started:
                            one for --stall or longer; the owners' state
                            (e.g. "T (stopped)") is shown beside them
 
+--trace-mode full (the default) traces both sides of the queue: enqueues,
+drops, and accepts, at accept()/accept4()'s syscall tracepoints and at
+io_uring's completions of IORING_OP_ACCEPT. --trace-mode queue traces the
+queue's side only (no syscall tracepoint, so nothing for processes that make
+no connections): high water, overflows, drops and enqueued as in full mode;
+accepted exact (the connections enqueued less those still queued); waits
+derived, each timed to the enqueue that found its connection taken, an upper
+bound (accept_wait_seconds.bound says by how much at most); stalls from the
+last enqueue that found a connection taken; no accept errors and no
+accepting process (the JSON's "unavailable").
+COST_PLACEHOLDER
+
 A listener's owner is the process whose accept() last took a connection from
-it, as the programs saw it: no /proc walk. When a listener holds connections
+it, as the programs saw it: no /proc walk (in queue mode owners are always
+found by the walk below). When a listener holds connections
 and none was accepted while traced (a stopped server), or with --processes
 for every listener, owners are found by walking every process's descriptors
 (as inspect does); on a busy host that walk costs seconds of CPU, so it is
@@ -134,8 +147,13 @@ CAP_PERFMON (or root). Only tracepoints are used, no kprobes or fentry.
 accept() is seen at the syscalls:sys_exit_accept4/sys_exit_accept
 tracepoints, whose IDs trace reads from a tracefs it mounts, when the host
 has none, in a private mount namespace (CAP_SYS_ADMIN); failing that, at the
-raw sys_exit tracepoint, which costs a program run per system call. accept()
-calls made through io_uring are not seen. --check reports what this kernel allows.
+raw sys_exit tracepoint, which costs a program run per system call. --check
+reports what this kernel allows.
+
+The listener table holds twice the listeners there are at start and a
+quarter more (about 1.4 KiB of kernel memory each); --trace-listeners raises
+it. A listener that finds it full is marked "untraced" (with the events not
+counted), never shown as silent zeros, and a note says so.
 Without BTF or the capabilities trace exits 3; 'backlogctl watch' samples the
 same queues without eBPF.
 
@@ -193,13 +211,7 @@ func (o *Options) Validate() error {
 	if o.Stall <= 0 {
 		return cmdutil.UsageErrorf("invalid --stall %s: want a positive duration such as 1s", o.Stall)
 	}
-	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
-		return err
-	}
-	if o.TraceMode == "" {
-		o.TraceMode = string(trace.ModeFull)
-	}
-	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(trace.ModeFull)); err != nil {
 		return err
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {

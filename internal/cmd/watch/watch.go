@@ -141,13 +141,7 @@ so and watch shows the sampled peaks.`,
 
 // Validate checks the flags and fills in the defaults that depend on them.
 func (o *Options) Validate() error {
-	if err := cmdutil.CheckTraceListeners(o.TraceListeners); err != nil {
-		return err
-	}
-	if o.TraceMode == "" {
-		o.TraceMode = string(trace.ModeFull)
-	}
-	if err := cmdutil.CheckTraceMode(o.TraceMode); err != nil {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(trace.ModeFull)); err != nil {
 		return err
 	}
 	if o.Output != "" {

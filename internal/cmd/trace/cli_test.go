@@ -25,9 +25,14 @@ func TestSignalsDetachEverything(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		t.Skip("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		t.Run(sig.String(), func(t *testing.T) {
-			cmd := nstest.CLICommand("trace", "-o", "json", "--interval", "100ms", "--port", "1")
+	for _, c := range []struct {
+		mode  string
+		sig   syscall.Signal
+		hooks []trace.Hook
+	}{{"full", syscall.SIGTERM, trace.Hooks}, {"full", syscall.SIGINT, trace.Hooks}, {"queue", syscall.SIGTERM, trace.QueueHooks}} {
+		sig := c.sig
+		t.Run(c.mode+" "+sig.String(), func(t *testing.T) {
+			cmd := nstest.CLICommand("trace", "--trace-mode", c.mode, "-o", "json", "--interval", "100ms", "--port", "1")
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -46,11 +51,11 @@ func TestSignalsDetachEverything(t *testing.T) {
 			if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
 				t.Fatalf("first line %q: %v", lines.Text(), err)
 			}
-			if len(r.Tracer.Programs) != len(trace.Hooks) {
-				t.Fatalf("report lists programs %+v, want %d", r.Tracer.Programs, len(trace.Hooks))
+			if len(r.Tracer.Programs) != len(c.hooks) {
+				t.Fatalf("report lists programs %+v, want %d", r.Tracer.Programs, len(c.hooks))
 			}
-			if still, err := trace.Loaded(r.Tracer.Programs); err != nil || len(still) != len(trace.Hooks) {
-				t.Fatalf("while running, loaded %+v (%v); want all %d", still, err, len(trace.Hooks))
+			if still, err := trace.Loaded(r.Tracer.Programs); err != nil || len(still) != len(c.hooks) {
+				t.Fatalf("while running, loaded %+v (%v); want all %d", still, err, len(c.hooks))
 			}
 			if r.Tracer.RSSBytes == 0 {
 				t.Errorf("rss_bytes 0: RSS not reported") // the 32 MiB bound: e2e's TestTraceMemory

@@ -46,7 +46,8 @@ type WindowOptions struct {
 // listener, what the end alone cannot say.
 type Window struct {
 	Report *Report
-	// Seconds is how long the programs were attached.
+	// Seconds is how long the programs were attached when the window's
+	// last read was taken.
 	Seconds float64
 	Marks   map[Key]Mark
 }
@@ -81,7 +82,7 @@ func Observe(ctx context.Context, o WindowOptions) (*Window, error) {
 	}
 	start := o.Start
 	if start == nil {
-		start = func() (Source, error) { return Start() }
+		start = Open
 	}
 	src, err := start()
 	if err != nil {
@@ -94,7 +95,6 @@ func Observe(ctx context.Context, o WindowOptions) (*Window, error) {
 	}
 	w := &Window{Marks: map[Key]Mark{}}
 	baseline := NewBaseline(base)
-	began := time.Now()
 	if o.Ready != nil {
 		o.Ready()
 	}
@@ -129,7 +129,8 @@ func Observe(ctx context.Context, o WindowOptions) (*Window, error) {
 			return nil, err
 		}
 	}
-	w.Seconds = time.Since(began).Seconds()
+	// From the attach to the last read, as the evidence itself says.
+	w.Seconds = w.Report.Time.Sub(w.Report.Since).Seconds()
 	w.Report.Tracer = Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: SelfRSS(o.ProcRoot)}
 	return w, nil
 }

@@ -24,7 +24,7 @@ type tracer struct {
 func (o *Options) startTracer() (*tracer, string) {
 	start := o.StartTrace
 	if start == nil {
-		start = func() (trace.Source, error) { return trace.Start() }
+		start = trace.Open
 	}
 	src, err := start()
 	if err != nil {

@@ -61,7 +61,7 @@ var formats = []string{"table", "json"}
 func NewCmdTrace(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{
 		IO:    f.IOStreams,
-		Start: func() (Source, error) { return trace.Start() },
+		Start: trace.Open,
 		Probe: trace.Check,
 	}
 	opts.Gather = func(io inspect.Options) (*inspect.MultiSnapshot, error) { return opts.Namespaces.Gather(io) }

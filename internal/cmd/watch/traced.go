@@ -58,7 +58,7 @@ type tracedPrev struct {
 // startTracing attaches the programs, or says in one line why it cannot.
 func startTracing(start func() (trace.Source, error)) (*tracing, string) {
 	if start == nil {
-		start = func() (trace.Source, error) { return trace.Start() }
+		start = trace.Open
 	}
 	src, err := start()
 	if err != nil {

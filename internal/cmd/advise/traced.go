@@ -3,6 +3,7 @@ package advise
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
@@ -138,7 +139,11 @@ func StallOwners(ev *advise.TraceEvidence, snap *inspect.Snapshot, roots hostfs.
 			}
 			states := trace.OwnerStates(procRoot, pids)
 			for _, p := range l.Processes {
-				t.StallOwners = append(t.StallOwners, advise.TracedOwner{PID: p.PID, Comm: p.Comm, State: states[p.PID].State})
+				// An SO_REUSEPORT group's members share the endpoint and
+				// usually their owners: each owner is named once.
+				if !slices.ContainsFunc(t.StallOwners, func(o advise.TracedOwner) bool { return o.PID == p.PID }) {
+					t.StallOwners = append(t.StallOwners, advise.TracedOwner{PID: p.PID, Comm: p.Comm, State: states[p.PID].State})
+				}
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package netns
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"os"
@@ -48,9 +47,7 @@ func List(roots hostfs.Roots) ([]Namespace, []string, error) {
 			byInode[ino] = ns
 		}
 		if ns.Hint == "" {
-			if cg, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "cgroup")); err == nil {
-				ns.Hint = CgroupHint(cg)
-			}
+			ns.Hint, _ = roots.CgroupHint(pid)
 		}
 	}
 	for ino, name := range names {
@@ -68,23 +65,4 @@ func List(roots hostfs.Roots) ([]Namespace, []string, error) {
 		notes = append(notes, fmt.Sprintf("could not read the network namespace of %d processes (run as root)", denied))
 	}
 	return out, notes, nil
-}
-
-// CgroupHint recognises a container or pod from a /proc/PID/cgroup file,
-// through hostfs's one cgroup parser: Kubernetes pod cgroups ("pod:<UID>"),
-// and docker, containerd (cri-containerd), CRI-O and podman (libpod) scopes
-// ("docker:<ID12>"). Every hierarchy's path is looked at (a v1 host may show
-// the container in any controller's). It returns "" when nothing matches.
-func CgroupHint(cgroup []byte) string {
-	for line := range bytes.Lines(cgroup) {
-		// "0::/path" on cgroup v2; "N:controllers:/path" on v1.
-		fields := bytes.SplitN(bytes.TrimSpace(line), []byte(":"), 3)
-		if len(fields) != 3 {
-			continue
-		}
-		if h := hostfs.ParseCgroup(string(fields[2])).Hint(); h != "" {
-			return h
-		}
-	}
-	return ""
 }

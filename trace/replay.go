@@ -131,17 +131,15 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 	ev := &Evidence{Since: r.rec.Since, Time: read.Time, IntervalSince: read.IntervalSince, Listeners: map[Key]*ListenerEvidence{}}
 	for _, rl := range read.Listeners {
 		k := Key{Netns: r.netns(rl.Netns), Cookie: rl.Cookie}
-		buckets := make([]uint64, waitBuckets)
-		for i, n := range rl.WaitBuckets {
-			if i >= 0 && i < waitBuckets {
-				buckets[i] = n
-			}
-		}
 		le := &ListenerEvidence{Key: k, AcceptQueueHighWater: rl.AcceptQueueHighWater, IntervalHighWater: rl.IntervalHighWater,
 			Tracked: rl.Tracked, SynQueueHighWater: rl.SynQueueHighWater, Enqueued: rl.Enqueued, Accepted: rl.Accepted,
-			Drops: map[string]uint64{}, AcceptWait: newHistogram(buckets, rl.WaitCount, rl.WaitSumNs, rl.WaitMaxNs),
-			LastAccept: rl.LastAccept, WaitingSince: rl.WaitingSince, LastAcceptPID: rl.LastAcceptPID}
-		le.AcceptWait.Unmatched = rl.WaitUnmatched
+			Drops: map[string]uint64{}, LastAccept: rl.LastAccept, WaitingSince: rl.WaitingSince, LastAcceptPID: rl.LastAcceptPID,
+			AcceptWait: Wait{Count: rl.WaitCount, SumNs: rl.WaitSumNs, MaxNs: rl.WaitMaxNs, Unmatched: rl.WaitUnmatched}}
+		for i, n := range rl.WaitBuckets {
+			if i >= 0 && i < WaitBuckets {
+				le.AcceptWait.Buckets[i] = n
+			}
+		}
 		for reason, n := range rl.Drops {
 			le.Drops[reason] = n
 		}
@@ -178,9 +176,9 @@ func (r *recordingSource) Snapshot() (*Evidence, error) {
 		rl := RecordedListener{Netns: le.Netns, Cookie: le.Cookie, AcceptQueueHighWater: le.AcceptQueueHighWater,
 			IntervalHighWater: le.IntervalHighWater, Tracked: le.Tracked, SynQueueHighWater: le.SynQueueHighWater,
 			Enqueued: le.Enqueued, Accepted: le.Accepted, Drops: le.Drops, WaitBuckets: map[int]uint64{},
-			WaitCount: le.AcceptWait.Count, WaitSumNs: uint64(le.AcceptWait.Sum*1e9 + 0.5), WaitMaxNs: uint64(le.AcceptWait.Max*1e9 + 0.5),
+			WaitCount: le.AcceptWait.Count, WaitSumNs: le.AcceptWait.SumNs, WaitMaxNs: le.AcceptWait.MaxNs,
 			WaitUnmatched: le.AcceptWait.Unmatched, LastAccept: le.LastAccept, WaitingSince: le.WaitingSince, LastAcceptPID: le.LastAcceptPID}
-		for i, n := range LogBuckets(le.AcceptWait) {
+		for i, n := range le.AcceptWait.Buckets {
 			if n > 0 {
 				rl.WaitBuckets[i] = n
 			}

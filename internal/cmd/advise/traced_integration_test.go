@@ -1,7 +1,6 @@
 package advise
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"syscall"
@@ -9,24 +8,25 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // tracedOptions trace for d, running load once the programs are attached.
 func tracedOptions(port uint16, d time.Duration, load func()) *Options {
 	o := realOptions(port)
 	o.Trace, o.TraceSet = d, true
-	o.TraceWindow = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
-		wo.Ready = func() { go load() }
-		return trace.Observe(ctx, wo)
+	o.Collect = func(co collect.Options, so collect.SampleOptions) ([]*model.Samples, []string, error) {
+		so.Ready = func() { go load() }
+		return collect.Samples(co, so)
 	}
 	return o
 }
 
 func skipUntraceable(t *testing.T) {
 	t.Helper()
-	if p, err := trace.Check(); err != nil || !p.OK() {
+	if p, err := collect.ProbeTrace(); err != nil || !p.OK() {
 		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
 	}
 }

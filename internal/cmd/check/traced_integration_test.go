@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/trace"
 )
 
 // tracedCheck runs `check -o json ARGS` in-process against this namespace,
@@ -24,13 +24,9 @@ func tracedCheck(t *testing.T, during func(), args ...string) (*Report, error) {
 	ios, _, stdout, stderr := iostreams.Test()
 	f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Host()}
 	cmd := NewCmdCheck(f, func(o *Options) error {
-		o.Trace = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
-			ready := wo.Ready
-			wo.Ready = func() {
-				ready()
-				go during()
-			}
-			return trace.Observe(ctx, wo)
+		o.Collect = func(ctx context.Context, co collect.Options, wo collect.ObserveOptions) ([]collect.Observed, []string, error) {
+			wo.Started = func() { go during() }
+			return collect.Observe(ctx, co, wo)
 		}
 		return checkRun(context.Background(), o)
 	})
@@ -68,7 +64,7 @@ func TestTracedSubjectsWithNginx(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	if p, err := trace.Check(); err != nil || !p.OK() {
+	if p, err := collect.ProbeTrace(); err != nil || !p.OK() {
 		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
 	}
 	ng := nstest.StartNginx(t, nstest.NginxOpts{Backlog: 2, Workers: 2})

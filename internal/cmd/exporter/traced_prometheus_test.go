@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/trace"
@@ -28,7 +29,7 @@ func TestPrometheusQuantileOfTracedAcceptWait(t *testing.T) {
 		return
 	}
 	promBin := lookTool(t, "prometheus")
-	if p, err := trace.Check(); err != nil || !p.OK() {
+	if p, err := collect.ProbeTrace(); err != nil || !p.OK() {
 		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
 	}
 	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 64, nstest.ListenOpts{})
@@ -123,7 +124,7 @@ func TestTraceRefusedServesSampled(t *testing.T) {
 	ios, _, _, stderr := iostreams.Test()
 	o := newOpts()
 	o.IO, o.Trace, o.NoProcesses = ios, true, true
-	o.StartTrace = func() (trace.Source, error) { return nil, trace.ErrNoPermission }
+	o.Collect.OpenTrace = func() (trace.Source, error) { return nil, trace.ErrNoPermission }
 	h, err := o.Handler()
 	if err != nil {
 		t.Fatal(err)

@@ -9,9 +9,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/trace"
 )
 
 // exporter --trace's high-water fill is the peak since the previous scrape,
@@ -23,7 +23,7 @@ func TestTracedHighWaterSinceLastScrape(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	if p, err := trace.Check(); err != nil || !p.OK() {
+	if p, err := collect.ProbeTrace(); err != nil || !p.OK() {
 		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
 	}
 	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
@@ -41,7 +41,7 @@ func TestTracedHighWaterSinceLastScrape(t *testing.T) {
 	}
 	queued := func(n uint32) {
 		nstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d queued", n), func() bool {
-			ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+			ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 			return err == nil && len(ls) == 1 && ls[0].AcceptQueue == n
 		})
 	}

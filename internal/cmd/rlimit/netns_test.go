@@ -7,12 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
-	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // runCLI runs `rlimit ARGS` against the real host (/proc), in process.
@@ -36,7 +37,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // holding port.
 func ownsPort(t *testing.T, stdout string, port uint16) bool {
 	t.Helper()
-	var rep rlimit.Report
+	var rep model.LimitsReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 // runAdvise runs `advise ARGS` on the real host, in process.
@@ -127,7 +128,7 @@ func TestAdviseTraceInNamespace(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	skipUntraceable(t)
+	tracetest.Require(t)
 	a := netnstest.Hold(t)
 	port := nstest.PrepareNetns(t, a, 2, 1000)
 	fill(t, a, port, 6)

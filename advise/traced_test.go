@@ -147,3 +147,31 @@ func summarizeTraced(fs []Finding) []tracedSummary {
 	}
 	return out
 }
+
+// A queue that holds connections while the trace saw its owner call
+// accept() and get EMFILE is descriptor exhaustion: listener-not-accepting
+// says so and gives the descriptor fix, never "does not call accept()".
+func TestNotAcceptingAtEMFILE(t *testing.T) {
+	owner := proc(4242, "nginx", 64, 64, 64)
+	before := once(with(listening(lst(80, 20, 511, nil, owner))))
+	in := once(with(listening(lst(80, 23, 511, nil, owner))))
+	in.Before, in.Interval = &before.Now, 300*time.Millisecond
+	in.Now.Snapshot.Counters = map[string]uint64{"TcpPassiveOpens": 0}
+	before.Now.Snapshot.Counters = map[string]uint64{"TcpPassiveOpens": 0}
+	in.TraceSeconds, in.TraceStall = 10, time.Second
+	in.Now.Snapshot.Listeners[0].Traced = &model.Traced{HighWater: 23,
+		AcceptErrors: []model.AcceptErrors{{PID: 4242, Comm: "nginx", Errno: "EMFILE", Count: 21}}}
+	f, ok := FindingByID(Advise(in), "listener-not-accepting", "127.0.0.1:80")
+	if !ok {
+		t.Fatal("no listener-not-accepting finding")
+	}
+	if strings.Contains(f.Reason, "does not call accept()") {
+		t.Errorf("reason %q says accept() is not called; the trace saw it fail", f.Reason)
+	}
+	if !strings.Contains(f.Reason, "nginx[4242] got EMFILE 21 times in 10.0s") || !strings.Contains(f.Reason, "out of file descriptors") {
+		t.Errorf("reason %q, want the EMFILE failures named", f.Reason)
+	}
+	if !strings.Contains(f.Fix, "RLIMIT_NOFILE") {
+		t.Errorf("fix %q, want the descriptor limit raised", f.Fix)
+	}
+}

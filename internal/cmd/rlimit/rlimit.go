@@ -65,6 +65,9 @@ Limits are per process, but listeners live in network namespaces: with
 --netns NAME|PATH the owners of that namespace's listeners are shown, and with
 --all-netns the owners of every namespace's listeners (a container's server
 seen from the host). Owners are found by one /proc/*/fd walk on the host.
+With either flag, each row is a process in one namespace, under a NETNS
+column ("netns" in JSON) with that namespace's ports: a process listening in
+two namespaces has a row for each.
 
 A descriptor numbered at or above the soft limit (inherited from before the
 limit was set: the kernel checks the limit only when it allocates one) is

@@ -89,3 +89,15 @@ func skipped(n Namespaces, nss []model.Namespace, errs []error) ([]string, error
 	}
 	return notes, nil
 }
+
+// Inside runs read inside each namespace of nss in turn, through the one
+// fan-out, for a caller whose read is its own (sysctl get reads the keys it
+// was given), and returns a note for each namespace it had to skip.
+func Inside(nss []model.Namespace, read func(model.Namespace) error) (notes []string) {
+	for i, err := range each(nss, 1, func(_ int, ns model.Namespace) error { return read(ns) }) {
+		if err != nil {
+			notes = append(notes, netns.SkipNote(nss[i], err))
+		}
+	}
+	return notes
+}

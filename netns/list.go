@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/hostfs"
 )
 
@@ -15,7 +17,7 @@ import (
 // process (roots.Proc/PID/ns/net) and those mounted under roots.Netns, deduplicated
 // by inode and sorted by inode. Processes that exit mid-scan are skipped.
 // Notes say what could not be looked at.
-func List(roots hostfs.Roots) ([]Namespace, []string, error) {
+func List(roots hostfs.Roots) ([]model.Namespace, []string, error) {
 	roots = roots.WithDefaults()
 	procRoot, runDir := roots.Proc, roots.Netns
 	entries, err := os.ReadDir(procRoot)
@@ -23,7 +25,7 @@ func List(roots hostfs.Roots) ([]Namespace, []string, error) {
 		return nil, nil, fmt.Errorf("listing processes: %w", err)
 	}
 	names := namesByInode(runDir)
-	byInode := map[uint64]*Namespace{}
+	byInode := map[uint64]*model.Namespace{}
 	denied := 0
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -40,7 +42,7 @@ func List(roots hostfs.Roots) ([]Namespace, []string, error) {
 		}
 		ns, ok := byInode[ino]
 		if !ok {
-			ns = &Namespace{Inode: ino, Path: p, Name: names[ino]}
+			ns = &model.Namespace{Inode: ino, Path: p, Name: names[ino]}
 			if ns.Name != "" {
 				ns.Path = filepath.Join(runDir, ns.Name)
 			}
@@ -52,14 +54,14 @@ func List(roots hostfs.Roots) ([]Namespace, []string, error) {
 	}
 	for ino, name := range names {
 		if _, ok := byInode[ino]; !ok {
-			byInode[ino] = &Namespace{Inode: ino, Name: name, Path: filepath.Join(runDir, name)}
+			byInode[ino] = &model.Namespace{Inode: ino, Name: name, Path: filepath.Join(runDir, name)}
 		}
 	}
-	out := make([]Namespace, 0, len(byInode))
+	out := make([]model.Namespace, 0, len(byInode))
 	for _, ns := range byInode {
 		out = append(out, *ns)
 	}
-	slices.SortFunc(out, func(a, b Namespace) int { return cmp.Compare(a.Inode, b.Inode) })
+	slices.SortFunc(out, func(a, b model.Namespace) int { return cmp.Compare(a.Inode, b.Inode) })
 	var notes []string
 	if denied > 0 {
 		notes = append(notes, fmt.Sprintf("could not read the network namespace of %d processes (run as root)", denied))

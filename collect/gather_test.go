@@ -13,7 +13,7 @@ import (
 	"github.com/backlogctl/backlogctl/hostfs"
 )
 
-// Gather on fixture trees: absent keys are left out silently, unreadable
+// A snapshot of fixture trees: absent keys are left out silently, unreadable
 // ones become one warning each, in registry order, naming the key once; a
 // /proc without net/ files is a warning, not a failure.
 func TestGatherFixtures(t *testing.T) {

@@ -54,15 +54,3 @@ func wantErr(t *testing.T, err error, want string) bool {
 	}
 	return want == ""
 }
-
-// findListener returns the listener on port or fails the test.
-func findListener(t *testing.T, ls []model.Listener, port uint16) model.Listener {
-	t.Helper()
-	for _, l := range ls {
-		if l.Port == port {
-			return l
-		}
-	}
-	t.Fatalf("no listener on port %d in %+v", port, ls)
-	return model.Listener{}
-}

@@ -33,8 +33,8 @@ func TestSynQueuePerListener(t *testing.T) {
 	var snap *model.Snapshot
 	nstest.Eventually(t, 5*time.Second, "5 half-open and 3 completed handshakes", func() bool {
 		snap = gather(t)
-		return findListener(t, snap.Listeners, stalled.Port()).SynQueue == n &&
-			findListener(t, snap.Listeners, open.Port()).AcceptQueue == 3
+		return nstest.FindListener(t, snap.Listeners, stalled.Port()).SynQueue == n &&
+			nstest.FindListener(t, snap.Listeners, open.Port()).AcceptQueue == 3
 	})
 	for _, c := range []struct {
 		ep                  netip.AddrPort
@@ -44,7 +44,7 @@ func TestSynQueuePerListener(t *testing.T) {
 		{open, 0, 3},
 		{idle, 0, 0},
 	} {
-		l := findListener(t, snap.Listeners, c.ep.Port())
+		l := nstest.FindListener(t, snap.Listeners, c.ep.Port())
 		if l.SynQueue != c.synQueue || l.AcceptQueue != c.acceptQue {
 			t.Errorf("%s: syn_queue %d accept_queue %d, want %d and %d", c.ep, l.SynQueue, l.AcceptQueue, c.synQueue, c.acceptQue)
 		}

@@ -7,11 +7,10 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // A child process that set its own RLIMIT_NOFILE before listening is reported

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // somaxconn 8 clamps listen(1000) to 8; 30 connects never accepted fill the

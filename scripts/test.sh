@@ -33,6 +33,9 @@ declare -A need=(
 	[pgrep]=procps
 	[wrk]=wrk
 	[clang]=clang
+	[systemd-analyze]=systemd
+	[setpriv]=util-linux
+	[gpg]=gpg
 )
 missing=()
 for cmd in "${!need[@]}"; do

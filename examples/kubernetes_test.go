@@ -145,7 +145,9 @@ func TestKubernetesManifestsFit(t *testing.T) {
 	}
 }
 
-var imageRef = regexp.MustCompile(`\b[a-z0-9.-]+(/[a-z0-9._-]+)+:[A-Za-z0-9._-]+\b`)
+// imageRef finds image references with a version-like tag (VERSION, a
+// placeholder, is not one).
+var imageRef = regexp.MustCompile(`\b[a-z0-9.-]+(/[a-z0-9._-]+)+:v?[0-9][A-Za-z0-9._-]*\b`)
 
 // Every image examples/ refers to is the release's image, by its name and
 // a version tag (never :latest, never untagged), the same everywhere.

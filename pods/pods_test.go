@@ -17,13 +17,16 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/internal/cmd/app"
+	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
 // fakeRuntime serves testdata/containerd.json over the CRI on a unix
 // socket, as containerd does, and records every method called. The
 // responses are written in the shape containerd returns them (kubelet's
-// io.kubernetes.* labels), not captured from a live runtime: none can run
-// pods on the build machines (no network to pull a pause image).
+// io.kubernetes.* labels), for the cases a live runtime does not easily
+// give (a container without kubelet's labels, two pods); containerd_test.go
+// runs the real one.
 type fakeRuntime struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	containers *runtimeapi.ListContainersResponse
@@ -197,3 +200,5 @@ func TestNoRuntime(t *testing.T) {
 		t.Errorf("Lookup with no runtime: ok %v err %v, want an error", ok, err)
 	}
 }
+
+func TestMain(m *testing.M) { nstest.Main(m, app.Main) }

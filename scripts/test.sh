@@ -36,6 +36,9 @@ declare -A need=(
 	[systemd-analyze]=systemd
 	[setpriv]=util-linux
 	[gpg]=gpg
+	[containerd]=containerd
+	[ctr]=containerd
+	[runc]=runc
 )
 missing=()
 for cmd in "${!need[@]}"; do

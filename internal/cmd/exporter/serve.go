@@ -109,6 +109,8 @@ func (o *Options) Handler() (http.Handler, error) {
 		Name:        "backlogctl exporter",
 		Description: "TCP listeners' SYN and accept queues, tunables, counters and descriptor headroom",
 		Version:     version.Info(),
+		// Only /, /metrics and /healthz are served: no profiling links.
+		Profiling: "false",
 		Links: []web.LandingLinks{
 			{Address: "metrics", Text: "Metrics", Description: "a fresh snapshot, in the text or OpenMetrics format"},
 			{Address: "healthz", Text: "Health", Description: "ok while the exporter serves; never waits for a scrape"},

@@ -55,6 +55,16 @@ func TestMaxRequestsAndHealthzNeverWaits(t *testing.T) {
 			t.Errorf("GET %s while the scrapes wait for a snapshot: %d %v, want 200", path, code, err)
 		}
 	}
+	// The landing page links what is served, and nothing that is not.
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `href="/metrics"`) || !strings.Contains(string(page), `href="/healthz"`) || strings.Contains(string(page), `href="/debug/pprof`) {
+		t.Errorf("landing page links: %s", page)
+	}
 	unblock()
 	for i := 0; i < 2; i++ {
 		if code := <-held; code != 200 {

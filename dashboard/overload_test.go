@@ -17,7 +17,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmd/app"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 func TestMain(m *testing.M) { nstest.Main(m, app.Main) }
@@ -40,9 +40,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	if p, err := trace.Check(); err != nil || !p.OK() {
-		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
-	}
+	tracetest.Require(t)
 	queries := targets(t)
 	stop := make(chan struct{})
 	var load sync.WaitGroup

@@ -52,15 +52,11 @@ func StartEMFILEAcceptor(t testing.TB, limit int) *Server {
 
 func startFilled(t testing.TB, limit, inheritedFD int, mode ...string) *Server {
 	t.Helper()
-	for _, bin := range []string{"prlimit", "python3"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed: %v", bin, err)
-		}
-	}
+	prlimit := LookTool(t, "prlimit")
 	port := FreePort(t)
 	args := append([]string{"--nofile=" + strconv.Itoa(limit) + ":" + strconv.Itoa(limit),
-		"python3", "-c", fillScript, strconv.Itoa(int(port))}, mode...)
-	cmd := exec.Command("prlimit", args...)
+		Python(t), "-c", fillScript, strconv.Itoa(int(port))}, mode...)
+	cmd := exec.Command(prlimit, args...)
 	if inheritedFD > limit {
 		null, err := os.Open(os.DevNull)
 		if err != nil {

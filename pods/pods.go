@@ -34,18 +34,21 @@ type Source interface {
 	List(ctx context.Context) ([]Container, []Container, error)
 }
 
-// Endpoints are the CRI sockets of containerd and CRI-O, relative to the
-// host's root, in the order they are tried.
+// Endpoints are the CRI sockets of containerd, CRI-O and cri-dockerd
+// (Docker Engine behind kubelet), relative to the host's root, in the order
+// they are tried.
 var Endpoints = []string{
 	"run/containerd/containerd.sock",
 	"run/crio/crio.sock",
+	"run/cri-dockerd.sock",
 	"var/run/containerd/containerd.sock",
 	"var/run/crio/crio.sock",
+	"var/run/cri-dockerd.sock",
 }
 
 // ErrNoRuntime is Detect's error when no CRI socket exists: not a
 // Kubernetes node, or the socket is not mounted into the container.
-var ErrNoRuntime = errors.New("no container runtime socket (containerd or CRI-O)")
+var ErrNoRuntime = errors.New("no container runtime socket (containerd, CRI-O or cri-dockerd)")
 
 // Detect returns the first CRI socket in Endpoints under root ("/" on the
 // host; a DaemonSet mounts the node's sockets where it likes).

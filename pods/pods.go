@@ -1,8 +1,9 @@
 // Package pods names the Kubernetes pods and containers that processes run
 // in. hostfs's cgroup parser gives a process's container ID and pod UID;
-// the node's container runtime, through its CRI socket (containerd or
-// CRI-O), gives the pod's name and namespace and the container's name. Only
-// the CRI's read-only list calls are made (ListContainers, ListPodSandbox).
+// the node's container runtime, through its CRI socket (containerd, CRI-O
+// or cri-dockerd), gives the pod's name and namespace and the container's
+// name. Only the CRI's read-only list calls are made (ListContainers,
+// ListPodSandbox).
 package pods
 
 import (

@@ -68,13 +68,15 @@ var (
 	// joins) and the readers it uses, one per source -- inspect (sock_diag,
 	// the counters, the /proc/*/fd walk), netns (entering a namespace),
 	// hostfs (the /proc/PID files on one root), trace (the eBPF programs
-	// and their raw maps), rlimit and sysctl (limits and tunables, read and
-	// written: tune, sysctl set and rlimit set write through them).
-	collectorLayer = []string{"collect", "inspect", "netns", "hostfs", "trace", "rlimit", "sysctl", "sysctl/registry"}
+	// and their raw maps), pods (the node's container runtime, asked for
+	// the pod and container a cgroup belongs to), rlimit and sysctl (limits
+	// and tunables, read and written: tune, sysctl set and rlimit set write
+	// through them).
+	collectorLayer = []string{"collect", "inspect", "netns", "hostfs", "trace", "pods", "rlimit", "sysctl", "sysctl/registry"}
 	// readers are the collector layer's readers that nothing above it
 	// calls: commands read the host through collect. (rlimit and sysctl
 	// are also the writers, which tune, sysctl and rlimit set call.)
-	readers = []string{"inspect", "netns", "trace"}
+	readers = []string{"inspect", "netns", "trace", "pods"}
 	// testSupport are packages only tests import, which make the
 	// namespaces, sockets, servers and fixtures the tests need.
 	testSupport = []string{"internal/nstest", "netns/netnstest", "sysctl/sysctltest", "trace/tracetest"}

@@ -159,3 +159,13 @@ func CLICommand(args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), cliEnv+"=1")
 	return cmd
 }
+
+// WorldCLICommand is CLICommand for a binary any user may run (a copy of
+// the test binary): for tests that run backlogctl as another user, with
+// their own credentials or capabilities (setpriv).
+func WorldCLICommand(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(worldExecutable(t), args...)
+	cmd.Env = append(os.Environ(), cliEnv+"=1")
+	return cmd
+}

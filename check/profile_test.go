@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 func adviseProfile() advise.Profile {
@@ -30,7 +31,7 @@ func TestProfileAgreesWithPlan(t *testing.T) {
 			for _, c := range plan.Changes {
 				pending[c.Key] = true
 			}
-			obs := &Observation{Sysctls: cur}
+			obs := &model.Observation{Sysctls: cur}
 			for _, r := range Evaluate(ProfileRequirements(p), obs, EvalOptions{Missing: MissingPass}) {
 				if !r.Evaluated {
 					continue

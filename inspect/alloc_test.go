@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // The one-shot path (decode the dump, build and group the listeners, write
@@ -19,12 +20,12 @@ import (
 // of showing up later as a slower `inspect` in docs/BENCHMARKS.md.
 //
 // Measured when recorded (Go 1.26): 0.002 allocations and 249 bytes per
-// listener on the fixture (the chunk copy of the dumped socket, the Listener
+// listener on the fixture (the chunk copy of the dumped socket, the model.Listener
 // itself, its sort index, Drops/V6Only slots and grouping scratch), 408 bytes
 // under the race detector, which pads allocations. The ceilings leave some
 // headroom for a Go release's size classes, not for an allocation per
-// listener (+1) or a copy of the Listener (+180 bytes). The socket cookie
-// (8 bytes in the Listener, up to 30 in its JSON) came later: 281 bytes
+// listener (+1) or a copy of the model.Listener (+180 bytes). The socket cookie
+// (8 bytes in the model.Listener, up to 30 in its JSON) came later: 281 bytes
 // measured with it.
 const maxAllocsPerListener = 0.05
 
@@ -77,7 +78,7 @@ func dumpAndEncode(t testing.TB, batches [][]byte, wantListeners int) {
 			t.Fatal(err)
 		}
 	}
-	snap := &Snapshot{Sysctls: map[string]int64{"net.core.somaxconn": 4096},
+	snap := &model.Snapshot{Sysctls: map[string]int64{"net.core.somaxconn": 4096},
 		Counters: map[string]uint64{"TcpExtListenDrops": 3}, Listeners: set.finish(), Warnings: []string{}}
 	if len(snap.Listeners) != wantListeners {
 		t.Fatalf("%d listeners, want %d", len(snap.Listeners), wantListeners)
@@ -156,14 +157,14 @@ func TestKernelDumpAllocationsPerListener(t *testing.T) {
 	const small, large = 200, 1400
 	run := func(n int) func() {
 		return func() {
-			ls, err := Listeners(Options{Dumper: d})
+			ls, err := Listeners(d, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(ls) != n {
 				t.Fatalf("%d listeners, want %d", len(ls), n)
 			}
-			snap := &Snapshot{Listeners: ls, Warnings: []string{}}
+			snap := &model.Snapshot{Listeners: ls, Warnings: []string{}}
 			if err := snap.WriteJSON(io.Discard); err != nil {
 				t.Fatal(err)
 			}

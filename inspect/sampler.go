@@ -26,7 +26,7 @@ type Sampler struct {
 	// last full sample's request sockets.
 	socks    []DiagSocket
 	requests []request
-	queues   []QueueSample
+	queues   []model.QueueSample
 	// syn is each listener's SYN-queue count (by inode) at the last full
 	// sample; empty when no listener had one.
 	syn map[uint32]uint32
@@ -35,10 +35,6 @@ type Sampler struct {
 	// layout is the last Listeners' order and groups, reused while valid.
 	layout listenerLayout
 }
-
-// QueueSample is one listener's queues in a sample (model.QueueSample); the
-// sampler leaves its Drops unset: a sample fetches them only for Listeners.
-type QueueSample = model.QueueSample
 
 // NewSampler returns a sampler on d keeping only ports (all when empty).
 func NewSampler(d *Dumper, ports []uint16) *Sampler {
@@ -67,7 +63,7 @@ type SampleOptions struct {
 // Sample dumps the listeners of both families. It returns their queues in
 // dump order (stable while the listening sockets do not change); the slice
 // is reused by the next call.
-func (s *Sampler) Sample(o SampleOptions) ([]QueueSample, error) {
+func (s *Sampler) Sample(o SampleOptions) ([]model.QueueSample, error) {
 	synQueue := o.SynQueue
 	states := uint32(1 << stateListen)
 	var ext uint8
@@ -99,7 +95,7 @@ func (s *Sampler) Sample(o SampleOptions) ([]QueueSample, error) {
 	s.queues = s.queues[:0]
 	for i := range s.socks {
 		d := &s.socks[i]
-		q := QueueSample{Inode: d.Inode, AcceptQueue: d.RQueue, AcceptQueueMax: d.WQueue}
+		q := model.QueueSample{Inode: d.Inode, AcceptQueue: d.RQueue, AcceptQueueMax: d.WQueue}
 		if len(s.syn) > 0 {
 			q.SynQueue = s.syn[d.Inode]
 		}
@@ -126,8 +122,8 @@ func (s *Sampler) add(d *DiagSocket, synQueue bool) {
 // reported them (sorted, SO_REUSEPORT groups numbered), with the request
 // sockets of the last full sample attributed to them. Drops are set only
 // when the last sample fetched them. Each call returns a new slice.
-func (s *Sampler) Listeners() []Listener {
-	ls := make([]Listener, len(s.socks))
+func (s *Sampler) Listeners() []model.Listener {
+	ls := make([]model.Listener, len(s.socks))
 	drops := make([]uint32, len(s.socks))
 	v6only := make([]bool, len(s.socks))
 	if s.layout.matches(s.socks) {
@@ -150,6 +146,6 @@ func (s *Sampler) Listeners() []Listener {
 
 // listener is the i-th dumped socket as a Listener, its Drops and V6Only
 // pointing into drops[i] and v6only[i].
-func (s *Sampler) listener(i int, drops []uint32, v6only []bool) Listener {
+func (s *Sampler) listener(i int, drops []uint32, v6only []bool) model.Listener {
 	return listenerFrom(&s.socks[i], s.addrs, &drops[i], &v6only[i])
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // With the handshake's final ACK dropped to one port, N connects leave N
@@ -28,11 +29,11 @@ func TestSynQueuePerListener(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		nstest.Connect(t, open)
 	}
-	var snap *Snapshot
+	var snap *model.Snapshot
 	nstest.Eventually(t, 5*time.Second, "5 half-open and 3 completed handshakes", func() bool {
-		snap = gather(t, Options{})
-		return findListener(t, snap.Listeners, stalled.Port()).SynQueue == n &&
-			findListener(t, snap.Listeners, open.Port()).AcceptQueue == 3
+		snap = gather(t)
+		return nstest.FindListener(t, snap.Listeners, stalled.Port()).SynQueue == n &&
+			nstest.FindListener(t, snap.Listeners, open.Port()).AcceptQueue == 3
 	})
 	for _, c := range []struct {
 		ep                  netip.AddrPort
@@ -42,7 +43,7 @@ func TestSynQueuePerListener(t *testing.T) {
 		{open, 0, 3},
 		{idle, 0, 0},
 	} {
-		l := findListener(t, snap.Listeners, c.ep.Port())
+		l := nstest.FindListener(t, snap.Listeners, c.ep.Port())
 		if l.SynQueue != c.synQueue || l.AcceptQueue != c.acceptQue {
 			t.Errorf("%s: syn_queue %d accept_queue %d, want %d and %d", c.ep, l.SynQueue, l.AcceptQueue, c.synQueue, c.acceptQue)
 		}
@@ -91,7 +92,7 @@ func TestSynQueueWildcardAttribution(t *testing.T) {
 		mixed4: 0,
 		mapped: 1,
 	}
-	var snap *Snapshot
+	var snap *model.Snapshot
 	total := func() (sum uint32) {
 		for _, l := range snap.Listeners {
 			sum += l.SynQueue
@@ -99,7 +100,7 @@ func TestSynQueueWildcardAttribution(t *testing.T) {
 		return sum
 	}
 	nstest.Eventually(t, 5*time.Second, "7 request sockets to be attributed", func() bool {
-		snap = gather(t, Options{})
+		snap = gather(t)
 		return total() == uint32(len(connects))
 	})
 	for ep, n := range want {

@@ -33,6 +33,12 @@ declare -A need=(
 	[pgrep]=procps
 	[wrk]=wrk
 	[clang]=clang
+	[systemd-analyze]=systemd
+	[setpriv]=util-linux
+	[gpg]=gpg
+	[containerd]=containerd
+	[ctr]=containerd
+	[runc]=runc
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -65,7 +65,7 @@ func TestMapSizes(t *testing.T) {
 	if got := unsafe.Sizeof(st); got != ListenerSlotBytes {
 		t.Errorf("struct listener_stats is %d bytes, ListenerSlotBytes %d", got, ListenerSlotBytes)
 	}
-	if len(st.WaitBuckets) != waitBuckets {
-		t.Errorf("WAIT_BUCKETS is %d in the object, %d in maps.go", len(st.WaitBuckets), waitBuckets)
+	if len(st.WaitBuckets) != WaitBuckets {
+		t.Errorf("WAIT_BUCKETS is %d in the object, %d in maps.go", len(st.WaitBuckets), WaitBuckets)
 	}
 }

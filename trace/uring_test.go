@@ -89,10 +89,10 @@ func TestUringAccept(t *testing.T) {
 			if err := proc.Signal(syscall.SIGCONT); err != nil {
 				t.Fatal(err)
 			}
-			var l Listener
+			var l *ListenerEvidence
 			nstest.Eventually(t, 10*time.Second, "every connection accepted", func() bool {
-				l, _ = tr.report(port, time.Hour)
-				return acceptQueue(t, port) == 0 && l.Enqueued == n
+				l = tr.report(port)
+				return acceptQueue(t, port) == 0 && l.Enqueued == n && l.Accepted == n
 			})
 			if l.Accepted != n || l.AcceptWait.Count != n {
 				t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
@@ -100,8 +100,8 @@ func TestUringAccept(t *testing.T) {
 			if l.AcceptWait.Unmatched > 0 {
 				t.Errorf("accept_wait_seconds.unmatched %d: connections queued one at a time are each matched", l.AcceptWait.Unmatched)
 			}
-			if len(l.Processes) != 1 || l.Processes[0].PID != proc.Pid {
-				t.Errorf("owners %+v, want the io_uring server %d (the process that accepted)", l.Processes, proc.Pid)
+			if l.LastAcceptPID != proc.Pid {
+				t.Errorf("last accepting process %d, want the io_uring server %d", l.LastAcceptPID, proc.Pid)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
@@ -75,7 +76,7 @@ func TestBinaryReadsFixtureRoots(t *testing.T) {
 		t.Fatalf("inspect with fixture roots: %v\n%s", err, stderrOf(err))
 	}
 	var got struct {
-		Netns     netns.Namespace   `json:"netns"`
+		Netns     model.Namespace   `json:"netns"`
 		Sysctls   map[string]int64  `json:"sysctls"`
 		Counters  map[string]uint64 `json:"counters"`
 		Listeners []struct {
@@ -123,7 +124,7 @@ func TestBinaryReadsFixtureRoots(t *testing.T) {
 	}
 	var all struct {
 		Namespaces []struct {
-			Netns netns.Namespace `json:"netns"`
+			Netns model.Namespace `json:"netns"`
 		} `json:"namespaces"`
 	}
 	if err := json.Unmarshal(out, &all); err != nil {

@@ -6,13 +6,11 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/iostreams"
@@ -42,9 +40,7 @@ func TestPrometheusQuantileOfTracedAcceptWait(t *testing.T) {
 	// span as a classic one: the native half then had no native series.
 	nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:1"), 64, nstest.ListenOpts{})
 	o := newOpts()
-	// Exact waits are full mode's: queue mode times a wait only at the
-	// next enqueue.
-	o.Trace, o.TraceMode = true, "full"
+	o.Trace = true
 	target, stop := startExporter(o)
 	t.Cleanup(func() { stop() })
 	classic, classicLog := startPrometheus(t, promBin, target)
@@ -73,7 +69,6 @@ func TestPrometheusQuantileOfTracedAcceptWait(t *testing.T) {
 		{native, nativeLog, `histogram_quantile(0.99, backlogctl_listener_accept_wait_seconds` + sel + `)`, 0.03125, false},
 		{native, nativeLog, `histogram_count(backlogctl_listener_accept_wait_seconds` + sel + `)`, n, true},
 		{classic, classicLog, `backlogctl_trace_up`, 1, true},
-		{classic, classicLog, `backlogctl_trace_mode{mode="full"}`, 1, true},
 	}
 	for _, c := range checks {
 		var last string
@@ -127,7 +122,7 @@ func TestTraceRefusedServesSampled(t *testing.T) {
 	ios, _, _, stderr := iostreams.Test()
 	o := newOpts()
 	o.IO, o.Trace, o.NoProcesses = ios, true, true
-	o.StartTrace = func(trace.Options) (trace.Source, error) { return nil, trace.ErrNoPermission }
+	o.Collect.OpenTrace = func(trace.Options) (trace.Source, error) { return nil, trace.ErrNoPermission }
 	h, err := o.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -142,44 +137,5 @@ func TestTraceRefusedServesSampled(t *testing.T) {
 	}
 	if n := strings.Count(stderr.String(), "\n"); n != 1 || !strings.Contains(stderr.String(), "eBPF tracing unavailable") {
 		t.Errorf("stderr %q, want one warning line", stderr)
-	}
-}
-
-// exporter --trace runs in queue mode unless told otherwise, and says so:
-// on stderr and in backlogctl_trace_mode; a listener that overflows is
-// counted with no accept hook (no syscall tracepoint) attached.
-func TestTraceQueueModeByDefault(t *testing.T) {
-	if !nstest.Isolate(t) {
-		return
-	}
-	tracetest.Require(t)
-	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 2, nstest.ListenOpts{})
-	o := newOpts()
-	o.Trace = true
-	h, err := o.Handler()
-	t.Cleanup(func() { o.Close() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.TraceMode != "queue" || !strings.Contains(o.IO.ErrOut.(fmt.Stringer).String(), "tracing with eBPF in queue mode") {
-		t.Errorf("trace mode %q, stderr %q: want queue, said", o.TraceMode, o.IO.ErrOut)
-	}
-	for range 3 {
-		nstest.Connect(t, ep)
-	}
-	var fams map[string]*dto.MetricFamily
-	nstest.Eventually(t, 5*time.Second, "3 enqueued", func() bool {
-		fams = scrape(t, h)
-		f := fams["backlogctl_listener_accept_queue_high_water_fill"]
-		return f != nil && len(f.Metric) > 0 && slices.ContainsFunc(f.Metric, func(m *dto.Metric) bool { return m.GetGauge().GetValue() == 1 })
-	})
-	mode := fams["backlogctl_trace_mode"]
-	if mode == nil || len(mode.Metric) != 1 || mode.Metric[0].GetLabel()[0].GetValue() != "queue" {
-		t.Errorf("backlogctl_trace_mode %v, want one series with mode=queue", mode)
-	}
-	for _, h := range o.tracer.src.Hooks() {
-		if strings.HasPrefix(h.Tracepoint, "tracepoint/syscalls") || h.Tracepoint == "tp_btf/sys_exit" {
-			t.Errorf("queue mode attached %s", h.Tracepoint)
-		}
 	}
 }

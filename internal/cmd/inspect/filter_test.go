@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // ownedListener opens a listener on addr and hands it to a child `sleep`,
@@ -46,7 +46,7 @@ func ports(t *testing.T, args ...string) []uint16 {
 	if err != nil {
 		t.Fatalf("inspect %v: %v", args, err)
 	}
-	var snap inspect.Snapshot
+	var snap model.Snapshot
 	if err := json.Unmarshal([]byte(out), &snap); err != nil {
 		t.Fatalf("inspect %v: %v\n%s", args, err, out)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 	"github.com/backlogctl/backlogctl/sysctl"
@@ -33,7 +34,7 @@ func TestSysctlInNamespaces(t *testing.T) {
 	res := cli("get", "--all-netns", "somaxconn", "-o", "json")
 	var all struct {
 		Namespaces []struct {
-			Netns  netns.Namespace `json:"netns"`
+			Netns  model.Namespace `json:"netns"`
 			Values []Value         `json:"values"`
 		} `json:"namespaces"`
 	}

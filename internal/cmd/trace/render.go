@@ -12,7 +12,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // ANSI: cursor home, then clear the screen, as watch does.
@@ -35,7 +35,7 @@ func newPrinter(o *Options) *printer {
 
 // print writes one interval's report: a JSON line, a redrawn view on a
 // terminal, or plain lines (with a header before the first).
-func (p *printer) print(r *trace.Report, final bool) error {
+func (p *printer) print(r *model.TraceReport, final bool) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(p.o.IO.ErrOut, "backlogctl: note: %s\n", n)
 	}
@@ -80,7 +80,7 @@ func (p *printer) print(r *trace.Report, final bool) error {
 	if more := len(ls) - rows; more > 0 {
 		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json or --port for all)\n", more)
 	}
-	if r.Mode == trace.ModeQueue {
+	if r.Mode == "queue" {
 		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason). Queue mode: accept() is not traced; ACCEPTED is the connections enqueued less those still queued, the waits are upper bounds (to the enqueue that found each taken), accept errors are not seen. Stalled: no accept() found for %s with connections queued.\n", p.o.Stall)
 	} else {
 		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.\n", p.o.Stall)
@@ -93,9 +93,9 @@ func (p *printer) print(r *trace.Report, final bool) error {
 
 // sorted puts stalled listeners first, then the ones with the most
 // overflows and drops, then the fullest, then by namespace and port.
-func sorted(in []trace.Listener) []trace.Listener {
+func sorted(in []model.TraceReportListener) []model.TraceReportListener {
 	ls := slices.Clone(in)
-	trouble := func(l trace.Listener) uint64 {
+	trouble := func(l model.TraceReportListener) uint64 {
 		n := l.Overflows.Total()
 		for _, d := range l.Drops {
 			n += d
@@ -105,15 +105,15 @@ func sorted(in []trace.Listener) []trace.Listener {
 		}
 		return n
 	}
-	slices.SortStableFunc(ls, func(a, b trace.Listener) int {
+	slices.SortStableFunc(ls, func(a, b model.TraceReportListener) int {
 		return cmp.Or(boolCmp(b.Stalled, a.Stalled), cmp.Compare(trouble(b), trouble(a)),
 			cmp.Compare(fill(b), fill(a)), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Port, b.Port))
 	})
 	return ls
 }
 
-func fill(l trace.Listener) float64 {
-	return float64(l.AcceptQueueHighWater) / (float64(l.Backlog) + 1)
+func fill(l model.TraceReportListener) float64 {
+	return model.Fill(l.AcceptQueueHighWater, l.Backlog)
 }
 
 func boolCmp(a, b bool) int {
@@ -126,7 +126,7 @@ func boolCmp(a, b bool) int {
 	return -1
 }
 
-func row(l trace.Listener) []string {
+func row(l model.TraceReportListener) []string {
 	stalled := "-"
 	if l.Stalled {
 		stalled = strconv.FormatFloat(l.StalledSeconds, 'f', 1, 64) + "s"
@@ -172,7 +172,7 @@ func dropsCell(drops map[string]uint64) string {
 	return strings.Join(parts, ",")
 }
 
-func errorsCell(es []trace.AcceptErrors) string {
+func errorsCell(es []model.AcceptErrors) string {
 	if len(es) == 0 {
 		return "-"
 	}
@@ -183,7 +183,7 @@ func errorsCell(es []trace.AcceptErrors) string {
 	return strings.Join(parts, ",")
 }
 
-func owners(ps []trace.Owner) string {
+func owners(ps []model.TracedOwner) string {
 	if len(ps) == 0 {
 		return "-"
 	}
@@ -200,7 +200,7 @@ func owners(ps []trace.Owner) string {
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // renderProbe prints --check's findings.
-func renderProbe(o *Options, p *trace.Probe) error {
+func renderProbe(o *Options, p *model.TraceProbe) error {
 	if p == nil {
 		return nil
 	}
@@ -227,7 +227,7 @@ func renderProbe(o *Options, p *trace.Probe) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "exact: %s\nderived: %s\n", strings.Join(trace.ExactFields, ", "), strings.Join(trace.DerivedFields, ", "))
+	_, err := fmt.Fprintf(w, "exact: %s\nderived: %s\n", strings.Join(model.ExactFields, ", "), strings.Join(model.DerivedFields, ", "))
 	return err
 }
 

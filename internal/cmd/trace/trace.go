@@ -12,12 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Defaults.
@@ -26,9 +26,6 @@ const (
 	DefaultStall    = time.Second
 	ownersMaxAge    = 30 * time.Second
 )
-
-// Source is what trace reads evidence from: a *trace.Collector, or a fake in tests.
-type Source = trace.Source
 
 // Options are trace's inputs; tests fill them and call traceRun.
 type Options struct {
@@ -44,18 +41,17 @@ type Options struct {
 	// Processes walks /proc for every listener's owners.
 	Processes bool
 	// TraceListeners raises the listener table's size to this many
-	// listeners (--trace-listeners).
+	// listeners; TraceMode is --trace-mode: queue or full.
 	TraceListeners int
-	// TraceMode is --trace-mode: queue or full.
-	TraceMode string
+	TraceMode      string
 	// Namespaces are --netns and --all-netns.
 	Namespaces nsflag.Flags
 
-	// Start attaches the programs; Probe is --check's probe. Tests replace them.
-	Start func(trace.Options) (Source, error)
-	Probe func() (*trace.Probe, error)
-	// Gather takes the sock_diag snapshots; tests replace it.
-	Gather func(inspect.Options) (*inspect.MultiSnapshot, error)
+	// Probe is --check's probe (collect.ProbeTrace); tests replace it.
+	Probe func() (*model.TraceProbe, error)
+	// Collect is what the collector is asked for beside what the flags
+	// say: tests set its OpenTrace.
+	Collect collect.Options
 	// Ready, when set, is called once the programs are attached.
 	Ready func()
 }
@@ -64,12 +60,7 @@ var formats = []string{"table", "json"}
 
 // NewCmdTrace returns the trace command. runF replaces traceRun in tests.
 func NewCmdTrace(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{
-		IO:    f.IOStreams,
-		Start: func(o trace.Options) (Source, error) { return trace.Start(o) },
-		Probe: trace.Check,
-	}
-	opts.Gather = func(io inspect.Options) (*inspect.MultiSnapshot, error) { return opts.Namespaces.Gather(io) }
+	opts := &Options{IO: f.IOStreams, Probe: collect.ProbeTrace}
 	cmd := &cobra.Command{
 		Use:   "trace",
 		Short: "Trace listeners' accept queues exactly with eBPF: overflows, drops, waits, accept errors",
@@ -198,7 +189,7 @@ error; a signal ends trace as --duration does, with a final report.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "report only listeners on")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
-	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(trace.ModeFull))
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -219,10 +210,10 @@ func (o *Options) Validate() error {
 	if o.Stall <= 0 {
 		return cmdutil.UsageErrorf("invalid --stall %s: want a positive duration such as 1s", o.Stall)
 	}
-	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(trace.ModeFull)); err != nil {
+	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
 	}
-	if _, err := cmdutil.Ports(o.Ports); err != nil {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(collect.TraceFull)); err != nil {
 		return err
 	}
 	return o.Namespaces.Validate()
@@ -243,40 +234,38 @@ func traceRun(ctx context.Context, o *Options) error {
 		defer cancel()
 	}
 	limitMemory()
-	// The listener table is sized from the listeners there are now.
-	now, err := o.Gather(inspect.Options{Roots: o.Roots})
-	if err != nil {
-		return err
-	}
-	to := trace.OptionsFor(now, o.Namespaces.All, o.TraceListeners)
-	to.Mode = trace.Mode(o.TraceMode)
-	src, err := o.Start(to)
-	if err != nil {
-		if errors.Is(err, trace.ErrNoBTF) || errors.Is(err, trace.ErrNoPermission) {
-			return unavailable(err)
-		}
-		return cmdutil.EnvError(fmt.Errorf("trace: %w", err))
-	}
-	defer src.Close()
 	ports, _ := cmdutil.Ports(o.Ports)
-	// The baseline dump also gives every existing listener its cookie.
-	base, err := o.Gather(inspect.Options{Roots: o.Roots, Ports: ports})
-	if err != nil {
-		return err
-	}
-	baseline := trace.NewBaseline(base)
-	if o.Ready != nil {
-		o.Ready()
-	}
 	// Without --processes a listener's owner is the process that last
 	// accepted from it (the programs record it). With it, every process's
 	// descriptors are walked (CPU-heavy on a busy host: seconds with tens of
 	// thousands of descriptors), redone for new listeners, exited owners or
-	// every ownersMaxAge, in the background.
-	// A listener that holds connections but has taken none while traced (a
-	// stopped or stuck server: the case a stall is about) has no accepting
-	// process to name, so its owners are looked up the same way, only then.
-	owners := &inspect.OwnerCache{Roots: o.Roots, MaxAge: ownersMaxAge, Background: true}
+	// every ownersMaxAge, in the background. A listener that holds
+	// connections but has taken none while traced (a stopped or stuck
+	// server: the case a stall is about) has no accepting process to name,
+	// so its owners are looked up the same way, only then.
+	co := o.Collect
+	co.Roots, co.Namespaces, co.Ports, co.Stall = o.Roots, o.Namespaces.Collect(), ports, o.Stall
+	co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
+	co.Owners, co.OwnersMaxAge = collect.OwnersUnaccepted, ownersMaxAge
+	// Queue mode sees no accept(), so no accepting process names an owner.
+	if o.Processes || co.Trace == collect.TraceQueue {
+		co.Owners = collect.OwnersCached
+	}
+	c, err := collect.NewCollector(co)
+	switch {
+	case collect.TraceUnavailable(err):
+		return unavailable(err)
+	case err != nil:
+		var nserr *collect.NamespaceError
+		if errors.As(err, &nserr) {
+			return nsflag.Error(err)
+		}
+		return cmdutil.EnvError(fmt.Errorf("trace: %w", err))
+	}
+	defer c.Close()
+	if o.Ready != nil {
+		o.Ready()
+	}
 	out := newPrinter(o)
 	ticker := time.NewTicker(o.Interval)
 	defer ticker.Stop()
@@ -287,11 +276,11 @@ func traceRun(ctx context.Context, o *Options) error {
 			final = true
 		case <-ticker.C:
 		}
-		r, err := report(o, src, owners, baseline, ports)
+		m, err := c.Snapshot()
 		if err != nil {
-			return err
+			return cmdutil.EnvError(fmt.Errorf("trace: %w", err))
 		}
-		if err := out.print(r, final); err != nil {
+		if err := out.print(model.NewTraceReport(m, o.Stall), final); err != nil {
 			return fmt.Errorf("writing output: %w", err)
 		}
 		if final {
@@ -313,50 +302,6 @@ func limitMemory() {
 	}
 	debug.SetGCPercent(25)
 	debug.SetMemoryLimit(12 << 20)
-}
-
-// report reads the evidence and a fresh snapshot and joins them.
-func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Baseline, ports []uint16) (*trace.Report, error) {
-	ev, err := src.Snapshot()
-	if err != nil {
-		return nil, cmdutil.EnvError(fmt.Errorf("trace: %w", err))
-	}
-	now, err := o.Gather(inspect.Options{Roots: o.Roots, Ports: ports})
-	if err != nil {
-		return nil, err
-	}
-	// Queue mode sees no accept(), so no accepting process names an owner.
-	if o.Processes || ev.Mode == trace.ModeQueue || unownedQueue(ev, now) {
-		snaps := make([]*inspect.Snapshot, len(now.Namespaces))
-		for i := range now.Namespaces {
-			snaps[i] = now.Namespaces[i].Snapshot
-		}
-		if warn := owners.Attach(snaps...); warn != "" {
-			now.Notes = append(now.Notes, warn)
-		}
-	}
-	states := trace.OwnerStates(o.Roots.Proc, trace.OwnerPIDs(ev, now))
-	r := trace.Join(ev, trace.JoinInput{Base: base, Now: now, Stall: o.Stall, States: states})
-	r.Notes = append(now.Notes, r.Notes...)
-	r.Tracer.Programs, r.Tracer.MapMemoryBytes, r.Tracer.RSSBytes = src.Hooks(), src.Memory(), trace.SelfRSS(o.Roots.Proc)
-	return r, nil
-}
-
-// unownedQueue reports whether a listener holds connections while no
-// accept() from it has been seen, so nothing names its owner.
-func unownedQueue(ev *trace.Evidence, m *inspect.MultiSnapshot) bool {
-	for _, ns := range m.Namespaces {
-		for _, l := range ns.Listeners {
-			if l.AcceptQueue == 0 {
-				continue
-			}
-			le := ev.Listeners[trace.Key{Netns: ns.Netns.Inode, Cookie: l.Cookie}]
-			if le == nil || le.LastAcceptPID == 0 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func checkRun(o *Options) error {

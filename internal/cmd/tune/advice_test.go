@@ -14,6 +14,7 @@ import (
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
 	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
 )
@@ -59,9 +60,9 @@ func adviseJSON(t *testing.T, state string, args ...string) adviseReport {
 	return r
 }
 
-func listenerOn(t *testing.T, port uint16) inspect.Listener {
+func listenerOn(t *testing.T, port uint16) model.Listener {
 	t.Helper()
-	ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{port}})
+	ls, err := inspect.Listeners(nil, []uint16{port})
 	if err != nil || len(ls) == 0 {
 		t.Fatalf("listener on %d: %v", port, err)
 	}

@@ -6,13 +6,14 @@ import (
 	"strconv"
 
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // appendReport appends r as one line of JSON, the same document
 // encoding/json would produce (encode_test.go checks), without reflection:
 // at 100 prints a second of 1,000 listeners, reflection was the largest
 // user-space cost of watch.
-func appendReport(b []byte, r *Report) ([]byte, error) {
+func appendReport(b []byte, r *model.WatchReport) ([]byte, error) {
 	b = append(b, `{"time":`...)
 	b = r.Time.AppendFormat(append(b, '"'), `2006-01-02T15:04:05.999999999Z07:00`)
 	b = append(b, `","interval_seconds":`...)
@@ -65,7 +66,7 @@ func appendReport(b []byte, r *Report) ([]byte, error) {
 
 // appendListener writes model.Listener's fields (inspect's own encoder,
 // checked against encoding/json there), then watch's.
-func appendListener(b []byte, l *ListenerReport) ([]byte, error) {
+func appendListener(b []byte, l *model.WatchListener) ([]byte, error) {
 	b = l.Listener.AppendJSONFields(b)
 	b = appendUint(b, `,"peak_accept_queue":`, uint64(l.PeakAcceptQueue))
 	b = appendFloat(append(b, `,"peak_fill":`...), l.PeakFill)

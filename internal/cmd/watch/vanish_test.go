@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 )
@@ -35,8 +36,8 @@ func TestWatchAllNetnsDropsVanished(t *testing.T) {
 	}
 	buf, stop := startWatch(o)
 	errOut := o.IO.ErrOut.(*syncBuffer)
-	lines := func() []MultiReport { return jsonLines[MultiReport](t, buf.String()) }
-	has := func(m MultiReport, inode uint64) bool {
+	lines := func() []model.WatchMultiReport { return jsonLines[model.WatchMultiReport](t, buf.String()) }
+	has := func(m model.WatchMultiReport, inode uint64) bool {
 		for _, r := range m.Namespaces {
 			if r.Netns != nil && r.Netns.Inode == inode {
 				return true

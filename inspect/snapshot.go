@@ -25,6 +25,9 @@ type Options struct {
 	Roots hostfs.Roots
 	// Ports, when not empty, keeps only listeners on these ports.
 	Ports []uint16
+	// Paths, when not empty, keeps only Unix listeners whose path (or
+	// "@abstract" name) matches one: exact, or a path.Match pattern.
+	Paths []string
 	// Processes turns on the /proc/*/fd scan that finds each listener's owners.
 	Processes bool
 	// Dumper, when set, is used for the sock_diag dump (and decides its

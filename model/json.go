@@ -61,6 +61,12 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 	b = append(b, `,"address":`...)
 	b = jsonfmt.AppendString(b, l.Address)
 	b = appendUint(b, `,"port":`, uint64(l.Port))
+	if l.Path != "" {
+		b = jsonfmt.AppendString(append(b, `,"path":`...), l.Path)
+	}
+	if l.SocketType != "" {
+		b = jsonfmt.AppendString(append(b, `,"socket_type":`...), l.SocketType)
+	}
 	b = appendUint(b, `,"accept_queue":`, uint64(l.AcceptQueue))
 	b = appendUint(b, `,"accept_queue_max":`, uint64(l.AcceptQueueMax))
 	b = jsonfmt.AppendFloat(append(b, `,"fill":`...), l.Fill)

@@ -2,12 +2,21 @@ package model
 
 import "net/netip"
 
-// Listener is one listening TCP socket and what its queues are doing.
+// Listener is one listening socket, TCP or Unix, and what its queues are
+// doing.
 type Listener struct {
-	// Family is "ipv4" or "ipv6".
-	Family  string `json:"family"`
+	// Family is "ipv4", "ipv6" or "unix".
+	Family string `json:"family"`
+	// Address and Port are a TCP listener's; empty and 0 for a Unix one.
 	Address string `json:"address"`
 	Port    uint16 `json:"port"`
+	// Path is a Unix listener's bound path, or its abstract name written
+	// "@name" as ss(8) does; empty for TCP. It is where a TCP listener has
+	// its port.
+	Path string `json:"path,omitempty"`
+	// SocketType is a Unix listener's type, "stream" or "seqpacket";
+	// omitted for TCP.
+	SocketType string `json:"socket_type,omitempty"`
 	// AcceptQueue is completed handshakes waiting for accept() (sk_ack_backlog).
 	AcceptQueue uint32 `json:"accept_queue"`
 	// AcceptQueueMax is the effective backlog, min(listen backlog, somaxconn)
@@ -48,8 +57,18 @@ type Listener struct {
 	Addr netip.Addr `json:"-"`
 }
 
-// Endpoint is "address:port", with IPv6 addresses in brackets.
+// FamilyUnix is a Unix-socket listener's Family.
+const FamilyUnix = "unix"
+
+// IsUnix reports whether l is a Unix-socket listener.
+func (l Listener) IsUnix() bool { return l.Family == FamilyUnix }
+
+// Endpoint is "address:port", with IPv6 addresses in brackets; a Unix
+// listener's path (or "@abstract" name).
 func (l Listener) Endpoint() string {
+	if l.IsUnix() {
+		return l.Path
+	}
 	return netip.AddrPortFrom(l.Addr, l.Port).String()
 }
 

@@ -1,0 +1,132 @@
+package inspect
+
+import (
+	"cmp"
+	"fmt"
+	"path"
+	"slices"
+
+	"github.com/backlogctl/backlogctl/model"
+)
+
+// unixListenerShow is what a Unix listener dump asks the kernel for: the
+// name, the queue and its backlog, and the owner's uid.
+const unixListenerShow = udiagShowName | udiagShowRQLen | udiagShowUID
+
+// unixListenerSet accumulates a dump's Unix listeners.
+type unixListenerSet struct {
+	listeners []Listener
+	// paths, when not empty, keeps only listeners whose name matches one
+	// (a path.Match pattern).
+	paths []string
+}
+
+func (s *unixListenerSet) reset() { s.listeners = s.listeners[:0] }
+
+func (s *unixListenerSet) add(d *UnixDiagSocket) {
+	if d.State != stateListen || !MatchUnixPath(s.paths, d.Name) {
+		return
+	}
+	s.listeners = append(s.listeners, unixListenerFrom(d))
+}
+
+// MatchUnixPath reports whether name, a Unix listener's path or "@abstract"
+// name, is selected by patterns: each an exact name or a path.Match
+// pattern (/run/php/*.sock); no patterns select everything.
+func MatchUnixPath(patterns []string, name string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if p == name {
+			return true
+		}
+		if ok, err := path.Match(p, name); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidUnixPathPattern says what is wrong with a path filter, or nil.
+func ValidUnixPathPattern(p string) error {
+	if p == "" {
+		return fmt.Errorf("empty path")
+	}
+	if p[0] != '/' && p[0] != '@' {
+		return fmt.Errorf("%q is neither an absolute path nor an @abstract name", p)
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("%q: bad pattern: %w", p, err)
+	}
+	return nil
+}
+
+// unixListenerFrom is a listening Unix socket from the dump as a Listener.
+// It has no SYN queue and the kernel keeps no drop count for it.
+func unixListenerFrom(d *UnixDiagSocket) Listener {
+	l := Listener{
+		Family:         model.FamilyUnix,
+		Path:           d.Name,
+		SocketType:     unixTypeName(d.Type),
+		AcceptQueue:    d.RQueue,
+		AcceptQueueMax: d.WQueue,
+		Fill:           fill(d.RQueue, d.WQueue),
+		Inode:          d.Inode,
+		Cookie:         d.Cookie,
+		Processes:      []Process{},
+	}
+	if d.HasUID {
+		l.UID = d.UID
+	}
+	return l
+}
+
+// finish sorts the listeners by path, type and inode.
+func (s *unixListenerSet) finish() []Listener {
+	ls := s.listeners
+	if ls == nil {
+		ls = []Listener{}
+	}
+	slices.SortFunc(ls, func(a, b Listener) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.SocketType, b.SocketType), cmp.Compare(a.Inode, b.Inode))
+	})
+	return ls
+}
+
+// UnixListeners dumps the Unix stream and seqpacket listeners of the
+// Dumper's network namespace (abstract names are per namespace; a path
+// belongs to the namespace of the process that bound it, not to the
+// filesystem), filtered by opts.Paths, with their owners when
+// opts.Processes. The warning says whose descriptors could not be read.
+func UnixListeners(opts Options) ([]Listener, string, error) {
+	opts.Roots = opts.Roots.WithDefaults()
+	d := opts.Dumper
+	if d == nil {
+		var err error
+		if d, err = NewDumper(); err != nil {
+			return nil, "", err
+		}
+		defer d.Close()
+	}
+	var walk *ownerWalk
+	if opts.Processes {
+		walk = startOwnerWalk(opts.Roots.Proc, true)
+	}
+	set := &unixListenerSet{paths: opts.Paths}
+	if err := d.DumpUnix(1<<stateListen, unixListenerShow, set.add, set.reset); err != nil {
+		if walk != nil {
+			walk.stop()
+		}
+		return nil, "", fmt.Errorf("dumping unix listeners: %w", err)
+	}
+	ls := set.finish()
+	if walk == nil {
+		return ls, "", nil
+	}
+	warn, err := attachProcesses(walk, ls)
+	if err != nil {
+		return ls, "", fmt.Errorf("finding the owners of unix listeners: %w", err)
+	}
+	return ls, warn, nil
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // indented is what json.Encoder with SetIndent("", "  ") writes for v: the
@@ -96,7 +98,10 @@ func TestWriteJSONMatchesEncodingJSON(t *testing.T) {
 					Processes: []Process{{PID: 1, Comm: "nginx", OpenFDs: 12, NofileSoft: 1024, NofileHard: 1 << 20}, {PID: 2, Comm: "w\x00rker"}}},
 				{Family: "ipv6", Address: "::1", Port: 443, V6Only: &yes, BoundIfindex: 3, Fill: math.Nextafter(0, 1)},
 				{Family: "unix", Path: "/run/php/php8.2-fpm.sock", SocketType: "stream", AcceptQueue: 9, AcceptQueueMax: 8, Fill: 1,
-					Processes: []Process{{PID: 3, Comm: "php-fpm8.2"}}},
+					Processes:         []Process{{PID: 3, Comm: "php-fpm8.2"}},
+					ConfiguredBacklog: &model.ConfiguredBacklog{Program: "PHP-FPM", Setting: "listen.backlog", Value: 8, Source: "/etc/php/8.2/fpm/pool.d/www.conf:12"}},
+				{Family: "unix", Path: "/run/gunicorn.sock", SocketType: "stream",
+					ConfiguredBacklog: &model.ConfiguredBacklog{Program: "gunicorn", Setting: "--backlog", Value: 2048, Default: true}},
 				{Family: "unix", Path: "@abstract\"name\"", SocketType: "seqpacket"},
 			},
 			Warnings: []string{"could not read <something> & more"},

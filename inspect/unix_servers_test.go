@@ -3,6 +3,7 @@ package inspect
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // unixListener is the one Unix listener on path, with its owners.
@@ -26,6 +28,13 @@ func unixListener(t *testing.T, path string) Listener {
 	if len(ls) != 1 {
 		t.Fatalf("%d Unix listeners on %s, want 1: %+v", len(ls), path, ls)
 	}
+	return ls[0]
+}
+
+// withConfigured is l with its configured backlog read from the host.
+func withConfigured(l Listener) Listener {
+	ls := []Listener{l}
+	ReadConfiguredBacklogs("/proc", ls)
 	return ls[0]
 }
 
@@ -67,6 +76,10 @@ func TestPHPFPMBehindNginx(t *testing.T) {
 		if p.NofileSoft == 0 || p.OpenFDs == 0 || len(p.Comm) < 7 || p.Comm[:7] != "php-fpm" {
 			t.Errorf("owner %+v: want comm php-fpm*, its descriptors and limit", p)
 		}
+	}
+	l = withConfigured(l)
+	if c := l.ConfiguredBacklog; c == nil || c.Value != backlog || c.Program != "PHP-FPM" || !strings.HasPrefix(c.Source, fpm.Conf+":") {
+		t.Errorf("configured backlog %+v, want PHP-FPM's listen.backlog = %d from %s", c, backlog, fpm.Conf)
 	}
 
 	// wrk through nginx: 2 workers sleeping 200 ms a request cannot keep
@@ -171,5 +184,30 @@ func TestGunicornStalledWorker(t *testing.T) {
 		if p.Comm != "gunicorn" {
 			t.Errorf("owner %d: comm %q, want gunicorn", p.PID, p.Comm)
 		}
+	}
+	l = withConfigured(l)
+	want := model.ConfiguredBacklog{Program: "gunicorn", Setting: "--backlog", Value: backlog, Source: "command line"}
+	if l.ConfiguredBacklog == nil || *l.ConfiguredBacklog != want {
+		t.Errorf("configured backlog %+v, want %+v", l.ConfiguredBacklog, want)
+	}
+}
+
+// php-fpm reloaded (SIGUSR2, what systemctl reload sends) with a new
+// listen.backlog keeps its listening socket and the old backlog: the
+// configured backlog inspect reads then differs from the socket's.
+func TestPHPFPMReloadKeepsBacklog(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	fpm := nstest.StartPHPFPM(t, nstest.PHPFPMOpts{Backlog: 8})
+	before := unixListener(t, fpm.Socket)
+	fpm.Reload(t, 64)
+	after := unixListener(t, fpm.Socket)
+	if after.Inode != before.Inode || after.AcceptQueueMax != 8 {
+		t.Errorf("after reload: inode %d backlog %d, want the same socket (%d) with backlog 8", after.Inode, after.AcceptQueueMax, before.Inode)
+	}
+	after = withConfigured(after)
+	if c := after.ConfiguredBacklog; c == nil || c.Value != 64 {
+		t.Errorf("configured backlog %+v, want 64 from the reloaded configuration", c)
 	}
 }

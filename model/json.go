@@ -93,16 +93,30 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 		b = appendInt(b, `,"reuseport_size":`, int64(l.ReuseportSize))
 	}
 	if l.Processes == nil {
-		return append(b, `,"processes":null`...)
-	}
-	b = append(b, `,"processes":[`...)
-	for i := range l.Processes {
-		if i > 0 {
-			b = append(b, ',')
+		b = append(b, `,"processes":null`...)
+	} else {
+		b = append(b, `,"processes":[`...)
+		for i := range l.Processes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = l.Processes[i].appendJSON(b)
 		}
-		b = l.Processes[i].appendJSON(b)
+		b = append(b, ']')
 	}
-	return append(b, ']')
+	if c := l.ConfiguredBacklog; c != nil {
+		b = jsonfmt.AppendString(append(b, `,"configured_backlog":{"program":`...), c.Program)
+		b = jsonfmt.AppendString(append(b, `,"setting":`...), c.Setting)
+		b = appendInt(b, `,"value":`, c.Value)
+		if c.Default {
+			b = append(b, `,"default":true`...)
+		}
+		if c.Source != "" {
+			b = jsonfmt.AppendString(append(b, `,"source":`...), c.Source)
+		}
+		b = append(b, '}')
+	}
+	return b
 }
 
 // appendJSON appends p as encoding/json marshals a Process.

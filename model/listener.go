@@ -49,6 +49,11 @@ type Listener struct {
 	ReuseportSize  int `json:"reuseport_size,omitempty"`
 	// Processes hold the socket; empty when attribution was skipped or denied.
 	Processes []Process `json:"processes"`
+	// ConfiguredBacklog is the backlog the owning program's running
+	// configuration asks listen() for, when backlogctl knows the program
+	// and could read it: what the socket gets the next time the program
+	// calls listen(), which may differ from AcceptQueueMax.
+	ConfiguredBacklog *ConfiguredBacklog `json:"configured_backlog,omitempty"`
 	// OwnersPending is set by an owner cache while this listener's owners are
 	// still being looked up: Processes is empty because they are not known
 	// yet, not because there are none.
@@ -84,4 +89,24 @@ func (l Listener) DropCount() uint32 {
 // max: the kernel's queue is full when it holds max+1 (sk_acceptq_is_full).
 func Fill(queue, max uint32) float64 {
 	return float64(queue) / (float64(max) + 1)
+}
+
+// ConfiguredBacklog is a program's own backlog setting for a listener, as
+// read from the configuration the running program was started with.
+type ConfiguredBacklog struct {
+	// Program names the program as advise does: "PHP-FPM", "gunicorn",
+	// "uWSGI", "PgBouncer".
+	Program string `json:"program"`
+	// Setting is the setting's name in the program's own terms
+	// ("listen.backlog", "--backlog", "listen", "listen_backlog").
+	Setting string `json:"setting"`
+	// Value is what listen() is asked for; negative means somaxconn.
+	Value int64 `json:"value"`
+	// Default is set when the configuration does not set it and Value is
+	// the program's default.
+	Default bool `json:"default,omitempty"`
+	// Source says where Value comes from: "FILE:LINE" (a path inside the
+	// program's mount namespace), "command line", or an environment
+	// variable's name; the program's default has none.
+	Source string `json:"source,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -100,6 +101,33 @@ func StartPHPFPM(t testing.TB, o PHPFPMOpts) *PHPFPM {
 		return UnixListening(f.Socket) && (!o.TCP || listening(f.TCPAddr.Port()))
 	})
 	return f
+}
+
+// Reload rewrites every pool's listen.backlog to backlog and reloads
+// php-fpm as `systemctl reload` does (SIGUSR2 to the master), waiting until
+// it is ready again.
+func (f *PHPFPM) Reload(t testing.TB, backlog int) {
+	t.Helper()
+	b, err := os.ReadFile(f.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "listen.backlog") {
+			line = fmt.Sprintf("listen.backlog = %d", backlog)
+		}
+		out = append(out, line)
+	}
+	if err := os.WriteFile(f.Conf, []byte(strings.Join(out, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const ready = "ready to handle connections"
+	before := CountInFile(t, f.Log, ready)
+	if err := syscall.Kill(f.PID(), syscall.SIGUSR2); err != nil {
+		t.Fatalf("SIGUSR2 to php-fpm's master: %v", err)
+	}
+	Eventually(t, 10*time.Second, "php-fpm to reload", func() bool { return CountInFile(t, f.Log, ready) > before })
 }
 
 // Workers returns the pids of the master's children (the pools' workers).

@@ -188,3 +188,30 @@ func TestValidUnixPathPattern(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeUnixDiagMsg feeds arbitrary unix_diag replies to the decoder:
+// it must never panic, and a socket it accepts keeps its queue and
+// backlog only when the kernel sent them.
+func FuzzDecodeUnixDiagMsg(f *testing.F) {
+	f.Add(unixDiagMsg(unix.SOCK_STREAM, stateListen, 4242, 1,
+		nlattr(unixDiagName, []byte("/run/php/php8.2-fpm.sock\x00")), nlattr(unixDiagRQLen, u32s(9, 8)), nlattr(unixDiagUID, u32s(33))))
+	f.Add(unixDiagMsg(unix.SOCK_SEQPACKET, stateListen, 7, 0, nlattr(unixDiagName, []byte("\x00a\x00b")), nlattr(unixDiagIcons, u32s(1, 2, 3))))
+	f.Add(append(unixDiagMsg(unix.SOCK_STREAM, stateListen, 1, 0), 0xff, 0, unixDiagName, 0))
+	f.Add([]byte{unix.AF_UNIX})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var sock UnixDiagSocket
+		if err := decodeUnixDiagMsg(b, &sock); err != nil {
+			return
+		}
+		if !sock.HasRQLen && (sock.RQueue != 0 || sock.WQueue != 0) {
+			t.Fatalf("queue %d/%d without UNIX_DIAG_RQLEN", sock.RQueue, sock.WQueue)
+		}
+		set := &unixListenerSet{}
+		set.add(&sock)
+		for _, l := range set.finish() {
+			if l.Family != "unix" || l.Path != sock.Name {
+				t.Fatalf("listener %+v from %+v", l, sock)
+			}
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
@@ -39,8 +40,8 @@ type Finding struct {
 	ID       string   `json:"id"`
 	Severity Severity `json:"severity"`
 	// Subject is what the finding is about: a sysctl key
-	// (net.core.somaxconn), a listener (ListenerSubject: "127.0.0.1:80",
-	// "[::]:443"), a process (PIDSubject: "pid:4242") or a counter name.
+	// (net.core.somaxconn), a listener (SubjectOf: "127.0.0.1:80",
+	// "[::]:443", a Unix listener's path "/run/php/php8.2-fpm.sock"), a process (PIDSubject: "pid:4242") or a counter name.
 	Subject string `json:"subject"`
 	// Key is the sysctl the recommendation applies to, when it applies to
 	// one; then Current is that key's value (nil when not visible here).
@@ -64,6 +65,15 @@ func ListenerSubject(address string, port uint16) string {
 		return netip.AddrPortFrom(a, port).String()
 	}
 	return address + ":" + strconv.Itoa(int(port))
+}
+
+// SubjectOf is the Subject of findings about listener l: its address and
+// port, or a Unix listener's path (or @abstract name).
+func SubjectOf(l model.Listener) string {
+	if l.IsUnix() {
+		return l.Path
+	}
+	return ListenerSubject(l.Address, l.Port)
 }
 
 // PIDSubject is the Subject of findings about process pid.

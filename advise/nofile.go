@@ -59,7 +59,7 @@ func (v *view) nofileFinding(l model.Listener, owner model.Process, p pressure) 
 	fix := v.nofileFix(l, owner, want)
 	return Finding{
 		ID: "accept-queue-full-at-nofile", Severity: sev,
-		Subject: PIDSubject(owner.PID), Listener: ListenerSubject(l.Address, l.Port),
+		Subject: PIDSubject(owner.PID), Listener: SubjectOf(l),
 		Current: int64p(int64(min(soft, math.MaxInt64))), Recommended: int64p(want),
 		Reason: fmt.Sprintf("%s. Meanwhile %s[%d] %s: accept() fails with EMFILE and leaves the connection queued (net/socket.c reserves the descriptor first), so this is a descriptor problem, not a backlog one.%s",
 			v.overflowText(l, p), owner.Comm, owner.PID, usesText(owner), v.note(p)),
@@ -162,7 +162,7 @@ func nofileLimitFindings(v *view) []Finding {
 			}
 			out = append(out, Finding{
 				ID: "nofile-near-limit", Severity: sev,
-				Subject: PIDSubject(p.PID), Listener: ListenerSubject(l.Address, l.Port),
+				Subject: PIDSubject(p.PID), Listener: SubjectOf(l),
 				Current: int64p(int64(min(p.NofileSoft, math.MaxInt64))), Recommended: int64p(want),
 				Reason: fmt.Sprintf("%s[%d] %s, %s. accept() fails with EMFILE at the limit whatever the accept queue shows (the connection stays queued, net/socket.c reserves the descriptor first), so the queue may look short while clients wait.",
 					p.Comm, p.PID, usesText(p), state),
@@ -206,7 +206,7 @@ func nrOpenFindings(v *view) []Finding {
 			want := int64(min(p.NofileHard, 2147483584)) // fs.nr_open's own maximum
 			out = append(out, Finding{
 				ID: "nofile-hard-above-nr-open", Severity: Warning,
-				Subject: PIDSubject(p.PID), Key: "fs.nr_open", Listener: ListenerSubject(l.Address, l.Port),
+				Subject: PIDSubject(p.PID), Key: "fs.nr_open", Listener: SubjectOf(l),
 				Current: int64p(nr), Recommended: int64p(want),
 				Reason: fmt.Sprintf("%s[%d] has a hard RLIMIT_NOFILE of %d, above fs.nr_open (%d): no process can be given that limit now (kernel/sys.c do_prlimit returns EPERM), so it was set before nr_open was lowered, and setting it again on restart will fail.",
 					p.Comm, p.PID, p.NofileHard, nr),

@@ -122,6 +122,9 @@ func programFix(l model.Listener, want int64) string {
 		if strings.HasPrefix(p.setting, "raise ") && !strings.Contains(p.setting, "reload") && !strings.Contains(p.setting, "restart") {
 			fix += "; it takes effect when the program calls listen() again (usually a restart)"
 		}
+		if c := l.ConfiguredBacklog; c != nil && c.Program == p.Name {
+			fix += "; now " + configuredText(c)
+		}
 		return fix
 	}
 	who := "the program"

@@ -82,7 +82,7 @@ func (v *view) predatesFinding(l model.Listener, p pressure, somax int64, known 
 	ev["somaxconn_changed_at"] = float64(c.At.Unix())
 	return Finding{
 		ID: "listener-predates-somaxconn-change", Severity: sev,
-		Subject:  ListenerSubject(l.Address, l.Port),
+		Subject:  SubjectOf(l),
 		Reason:   reason,
 		Fix:      restartText(l, v.in.Units) + " to give it the new backlog; raising somaxconn again would change nothing for it",
 		Evidence: ev,

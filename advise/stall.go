@@ -32,6 +32,9 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 		}
 	}
 	opens, opensKnown := v.counter("TcpPassiveOpens")
+	if l.IsUnix() {
+		opensKnown = false // TCP's counter: it says nothing of a Unix listener
+	}
 	// At most this many connections left the queue during the interval.
 	acceptedAtMost := int64(b.FirstAcceptQueue) + int64(opens) - int64(l.AcceptQueue)
 	proven := opensKnown && acceptedAtMost <= 0
@@ -99,7 +102,7 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	}
 	return Finding{
 		ID: "listener-not-accepting", Severity: sev,
-		Subject: ListenerSubject(l.Address, l.Port),
+		Subject: SubjectOf(l),
 		Reason:  reason, Fix: fix, Evidence: ev,
 	}, true
 }

@@ -31,9 +31,19 @@ type Sizing struct {
 func (s Sizing) MeanQueue() float64 { return s.Rate * s.AcceptLatency.Seconds() }
 
 // Backlog is the recommended listen() backlog: MeanQueue × BurstHeadroom,
-// rounded up to a power of two (at most INT_MAX).
+// rounded up to a power of two, at most INT_MAX (Capped).
 func (s Sizing) Backlog() int64 {
+	if s.Capped() {
+		return maxBacklog
+	}
 	return nextPow2(int64(math.Ceil(s.MeanQueue() * BurstHeadroom)))
+}
+
+// Capped reports that the load asks for more than the largest backlog the
+// kernel allows (INT_MAX, somaxconn's ceiling), so Backlog is that ceiling.
+// A product too large for a float (1e308 connections/s) is capped too.
+func (s Sizing) Capped() bool {
+	return !(s.MeanQueue()*BurstHeadroom <= 1<<30)
 }
 
 // Validate rejects a sizing the rules cannot use.
@@ -78,17 +88,23 @@ func sizingFindings(v *view) []Finding {
 	}
 	want := s.Backlog()
 	ev := map[string]float64{
-		"rate_per_second":     s.Rate,
-		"accept_latency_ms":   float64(s.AcceptLatency) / float64(time.Millisecond),
-		"mean_queue":          s.MeanQueue(),
+		"rate_per_second":   s.Rate,
+		"accept_latency_ms": float64(s.AcceptLatency) / float64(time.Millisecond),
+		// A float's largest value stands for one too large to hold (JSON has no Inf).
+		"mean_queue":          min(s.MeanQueue(), math.MaxFloat64),
 		"headroom_factor":     BurstHeadroom,
 		"recommended_backlog": float64(want),
+	}
+	sized := fmt.Sprintf("rounded up to a power of two = %d", want)
+	if s.Capped() {
+		ev["capped"] = 1
+		sized = fmt.Sprintf("more than any listener can have: capped at %d (INT_MAX, the largest somaxconn the kernel accepts)", want)
 	}
 	out := []Finding{{
 		ID: "backlog-sizing", Severity: Info, Subject: "sizing",
 		Recommended: int64p(want),
-		Reason: fmt.Sprintf("Little's law: %g connections/s × %v waiting for accept() = %.1f queued on average; ×%d headroom for bursts, rounded up to a power of two = %d.",
-			s.Rate, s.AcceptLatency, s.MeanQueue(), BurstHeadroom, want) + v.measuredNote(),
+		Reason: fmt.Sprintf("Little's law: %g connections/s × %v waiting for accept() = %s queued on average; ×%d headroom for bursts, %s.",
+			s.Rate, s.AcceptLatency, queueText(s.MeanQueue()), BurstHeadroom, sized) + v.measuredNote(),
 		Evidence: ev,
 	}}
 	somax, known := v.sysctl("net.core.somaxconn")
@@ -121,6 +137,15 @@ func sizingFindings(v *view) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// queueText prints a mean queue length: one decimal, or in e-notation when
+// it is too large for a digit-by-digit number to mean anything.
+func queueText(q float64) string {
+	if q < 1e9 {
+		return fmt.Sprintf("%.1f", q)
+	}
+	return fmt.Sprintf("%.3g", q)
 }
 
 // clampNote warns, for a fix raising a program's backlog to want, that

@@ -1,6 +1,7 @@
 package advise
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -86,5 +87,37 @@ func TestSizingFindings(t *testing.T) {
 	l, _ := FindingByID(fs, "listener-below-sizing", "127.0.0.1:81")
 	if !strings.Contains(l.Fix, "backlog=2048") || !strings.Contains(l.Fix, "somaxconn (1024) must also be raised") {
 		t.Errorf("listener fix = %q, want nginx's backlog= and the somaxconn note", l.Fix)
+	}
+}
+
+// A load no backlog can hold is capped at INT_MAX, and says so; a product
+// too large for a float still gives JSON (which has no Inf).
+func TestSizingCapped(t *testing.T) {
+	for _, s := range []Sizing{
+		{Rate: 1e30, AcceptLatency: time.Millisecond},
+		{Rate: 1e308, AcceptLatency: 10 * time.Second},
+		{Rate: 2e9, AcceptLatency: time.Second},
+	} {
+		if got := s.Backlog(); got != math.MaxInt32 || !s.Capped() {
+			t.Errorf("%+v: Backlog %d, capped %v; want %d, capped", s, got, s.Capped(), math.MaxInt32)
+		}
+		in := once(with(listening(lst(80, 0, 4096, nil))))
+		in.Sizing = &s
+		var sizing *Finding
+		fs := Advise(in)
+		for i := range fs {
+			if fs[i].ID == "backlog-sizing" {
+				sizing = &fs[i]
+			}
+		}
+		if sizing == nil || !strings.Contains(sizing.Reason, "capped at 2147483647") || *sizing.Recommended != math.MaxInt32 {
+			t.Fatalf("%+v: sizing finding %+v; want it capped at INT_MAX, saying so", s, sizing)
+		}
+		if _, err := json.Marshal(fs); err != nil {
+			t.Errorf("%+v: findings do not encode as JSON: %v", s, err)
+		}
+	}
+	if s := (Sizing{Rate: 1000, AcceptLatency: 5 * time.Millisecond}); s.Capped() || s.Backlog() != 16 {
+		t.Errorf("an ordinary load: capped %v, backlog %d", s.Capped(), s.Backlog())
 	}
 }

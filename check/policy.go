@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +65,8 @@ func LoadPolicy(path string) (*Policy, error) {
 
 // ParsePolicy parses a policy document; name is used in messages. Unknown
 // fields, malformed YAML, bad values and a policy that requires nothing are
-// errors naming the file and line.
+// errors naming the file and line, quoting at most a short excerpt of the
+// offending text, never the file's content.
 func ParsePolicy(name string, data []byte) (*Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -108,23 +110,76 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	return p, nil
 }
 
-// yamlMessage turns yaml's errors into "line N: ..." lines joined by "; ".
+// yamlMessage turns yaml's errors into "line N: ..." and gives the first
+// only, with how many more there are: a file that is not a policy (a
+// symlink to /etc/shadow) has an error on every line, and its lines must not
+// end up in a terminal or a CI log. Text from the file appears only as a
+// short excerpt (policyExcerpt).
 func yamlMessage(err error) string {
 	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, 0, len(te.Errors))
-		for _, m := range te.Errors {
-			// "line 3: field foo not found in type check.policyFile"
-			if field, ok := strings.CutSuffix(m, " in type check.policyFile"); ok {
-				if pre, f, ok := strings.Cut(field, "field "); ok {
-					m = pre + "unknown field " + strings.TrimSuffix(f, " not found")
-				}
-			}
-			msgs = append(msgs, m)
-		}
-		return strings.Join(msgs, "; ")
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
 	}
-	return strings.TrimPrefix(err.Error(), "yaml: ")
+	msg := typeMessage(te.Errors[0])
+	if n := len(te.Errors) - 1; n == 1 {
+		msg += " (and 1 more error)"
+	} else if n > 1 {
+		msg += fmt.Sprintf(" (and %d more errors)", n)
+	}
+	return msg
+}
+
+var (
+	// "line 3: field foo not found in type check.policyFile"
+	unknownField = regexp.MustCompile(`^(line \d+: )field (.*) not found in type check\.policyFile$`)
+	// "line 1: cannot unmarshal !!str `root:$6...` into check.policyFile"
+	cannotUnmarshal = regexp.MustCompile(`^(line \d+: )cannot unmarshal !!(\w+)(?: .*)? into (.+)$`)
+	fieldName       = regexp.MustCompile(`^[a-z_]{1,32}$`)
+	leadingWord     = regexp.MustCompile(`^[A-Za-z0-9_-]*`)
+)
+
+// policyFields are the fields a policy may have, for messages.
+const policyFields = "ports, observe, sample_interval, missing, profile, require"
+
+// typeMessage rewrites one of yaml's type errors in our words: an unknown
+// field is named only when it looks like a field name, and a value of the
+// wrong kind is described, not quoted.
+func typeMessage(m string) string {
+	if g := unknownField.FindStringSubmatch(m); g != nil {
+		if fieldName.MatchString(g[2]) {
+			return fmt.Sprintf("%sunknown field %s (want %s)", g[1], g[2], policyFields)
+		}
+		// Only its leading word: the rest of a line of another kind of file
+		// (a password hash after "root:") is not ours to print.
+		word := leadingWord.FindString(g[2])
+		return fmt.Sprintf("%snot a policy field: %s... (want %s)", g[1], strconv.Quote(word[:min(len(word), 16)]), policyFields)
+	}
+	if g := cannotUnmarshal.FindStringSubmatch(m); g != nil {
+		want := "a value of another kind"
+		switch {
+		case g[3] == "check.policyFile":
+			want = "a mapping of policy fields (" + policyFields + ")"
+		case strings.HasPrefix(g[3], "[]"):
+			want = "a list"
+		}
+		kind := map[string]string{"str": "text", "int": "a number", "float": "a number", "bool": "true or false", "seq": "a list", "map": "a mapping", "null": "nothing"}[g[2]]
+		if kind == "" {
+			kind = "a value"
+		}
+		return fmt.Sprintf("%sfound %s where %s belongs", g[1], kind, want)
+	}
+	return m
+}
+
+// policyExcerpt quotes at most the first 16 characters of text from a
+// policy file, for a message that must point at it without printing it.
+func policyExcerpt(s string) string {
+	const max = 16
+	r := []rune(s)
+	if len(r) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(string(r[:max])) + "..."
 }
 
 // nodeError is how a field type reports a bad value with its line.
@@ -145,7 +200,9 @@ func scalarField[T any](n *yaml.Node, field string, parse func(string) (T, error
 	}
 	v, err := parse(n.Value)
 	if err != nil {
-		return zero, nodeError(n, "%s%v", prefix, err)
+		// The parsers quote the value whole; a message quotes an excerpt.
+		msg := strings.ReplaceAll(err.Error(), strconv.Quote(n.Value), policyExcerpt(n.Value))
+		return zero, nodeError(n, "%s%s", prefix, msg)
 	}
 	return v, nil
 }

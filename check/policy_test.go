@@ -129,3 +129,46 @@ func TestLoadPolicyRefusesEndlessAndHugeFiles(t *testing.T) {
 		}
 	}
 }
+
+// A policy path that is a symlink to a file of another kind (as to
+// /etc/shadow) is refused with one line naming the file and the line, and
+// none of the file's content beyond the leading word of the offending line;
+// a YAML file quotes at most a short excerpt of the offending value.
+func TestPolicyErrorsDoNotPrintTheFile(t *testing.T) {
+	dir := t.TempDir()
+	shadow := filepath.Join(dir, "shadow")
+	secrets := []string{"$6$rounds=5000$s4lt$HaShHaShHaShHaSh", "$y$j9T$AnotherSecretHash", "hunter2-is-the-password"}
+	content := "root:" + secrets[0] + ":19700:0:99999:7:::\n" +
+		"daemon:*:19700:0:99999:7:::\n" +
+		"alice:" + secrets[1] + ":19700:0:99999:7:::\n" +
+		"bob: " + secrets[2] + "\n"
+	if err := os.WriteFile(shadow, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "policy.yaml")
+	if err := os.Symlink(shadow, link); err != nil {
+		t.Fatal(err)
+	}
+	values := filepath.Join(dir, "values.yaml")
+	if err := os.WriteFile(values, []byte("require:\n  - \"somaxconn = "+secrets[2]+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{link, link + `: line 1: not a policy field: "root"...`},
+		{values, values + `: line 2: require: invalid requirement "somaxconn = hunt"...`},
+	} {
+		_, err := LoadPolicy(tc.file)
+		if err == nil {
+			t.Fatalf("%s accepted", tc.file)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+			t.Errorf("error %q, want one line containing %q", msg, tc.want)
+		}
+		for _, s := range append(secrets, "daemon", "alice", "19700", "s4lt") {
+			if strings.Contains(msg, s) {
+				t.Errorf("error %q prints %q from the file", msg, s)
+			}
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/renameio/v2"
+	"github.com/backlogctl/backlogctl/internal/userfile"
 )
 
 // SystemdDir is where administrators' unit drop-ins live.
@@ -98,7 +98,7 @@ func WriteDropIn(dir, unit string, n Nofile) (string, error) {
 			return "", fmt.Errorf("creating %s: %w", unitDir, err)
 		}
 	}
-	if err := renameio.WriteFile(p, []byte(DropIn(n)), 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
+	if err := userfile.WriteAtomic(p, []byte(DropIn(n)), 0o644); err != nil {
 		if errors.Is(statErr, fs.ErrNotExist) {
 			os.Remove(unitDir) // leave no empty UNIT.d behind
 		}

@@ -68,20 +68,46 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt_get install -y -qq $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
-if [ -n "$unformatted" ]; then
-	echo "gofmt would change:" >&2
-	echo "$unformatted" >&2
-	exit 1
-fi
-go vet ./...
+# Every stage runs, whatever an earlier one did: a failing test must not hide
+# whether fuzzing or the release build would pass. Each stage's result is
+# listed at the end, and the script exits 1 if any failed.
+set +e
+results=()
+failed=0
+stage() {
+	local name=$1 start=$SECONDS
+	shift
+	echo "== $name"
+	if "$@"; then
+		results+=("ok    $name ($((SECONDS - start))s)")
+	else
+		results+=("FAIL  $name ($((SECONDS - start))s)")
+		failed=1
+	fi
+}
+gofmt_clean() {
+	local unformatted
+	unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+	if [ -n "$unformatted" ]; then
+		echo "gofmt would change:" >&2
+		echo "$unformatted" >&2
+		return 1
+	fi
+}
+stage "gofmt" gofmt_clean
+stage "go vet" go vet ./...
 # trace's committed eBPF objects are what its sources compile to.
-./scripts/check-bpf.sh
-go test -race -count=1 ./...
+stage "eBPF objects match their sources" ./scripts/check-bpf.sh
+stage "go test -race" go test -race -count=1 ./...
 # Every fuzz target, briefly (docs/RELIABILITY.md records a long run). A count,
 # not a duration: Go 1.26's fuzz coordinator can report a bare "context deadline
 # exceeded" when a -fuzztime duration ends while a starved worker is mid-call
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
-FUZZTIME=${FUZZTIME:-20000x} ./scripts/fuzz.sh
+stage "fuzz (${FUZZTIME:-20000x} per target)" env FUZZTIME="${FUZZTIME:-20000x}" ./scripts/fuzz.sh
 # The release build: goreleaser check and a snapshot build (nothing published).
-./scripts/release-check.sh
+stage "release check" ./scripts/release-check.sh
+
+echo
+echo "scripts/test.sh: stages"
+printf '  %s\n' "${results[@]}"
+exit "$failed"

@@ -34,9 +34,90 @@ func (s State) OwedSteps() []Step {
 }
 
 // Unresolved reports whether s left the host half-changed: the run died
-// midway ("applying"), or values it changed could not be restored.
+// midway ("applying"), or values it changed could not be restored, or it
+// failed (its own writes undone) over a record it superseded that still
+// owes values (--force-new).
 func (s State) Unresolved() bool {
-	return s.Status == StatusApplying || (s.Status == StatusFailed && len(s.Owed) > 0)
+	switch s.Status {
+	case StatusApplying:
+		return true
+	case StatusFailed:
+		return len(s.Owed) > 0 || (s.carries() && s.Superseded.Unresolved())
+	}
+	return false
+}
+
+// carries reports whether s carries its superseded record's owed values: a
+// rollback of s restores them too. Only a record of the same tree and
+// network namespace can be carried; another's is kept for the record only.
+func (s State) carries() bool {
+	sup := s.Superseded
+	return sup != nil && s.Status != StatusRolledBack && sup.SysRoot == s.SysRoot &&
+		(sup.Netns == 0 || s.Netns == 0 || sup.Netns == s.Netns)
+}
+
+// RollbackSteps are what a rollback of s restores: its OwedSteps, each key
+// taken back to the value it had before the earliest unresolved change
+// s superseded (--force-new), and the keys those changes still owe that s
+// did not change. So a rollback after --force-new returns to the values
+// before either run, not to the ones the interrupted run left.
+func (s State) RollbackSteps() []Step {
+	own := s.OwedSteps()
+	if !s.carries() {
+		return own
+	}
+	older := s.Superseded.RollbackSteps()
+	if len(older) == 0 {
+		return own
+	}
+	orig := make(map[string]string, len(older))
+	for _, st := range older {
+		orig[st.Key] = st.Previous
+	}
+	mine := make(map[string]bool, len(own))
+	for _, st := range own {
+		mine[st.Key] = true
+	}
+	// Restore goes newest first: s's own steps, then the older ones.
+	out := make([]Step, 0, len(own)+len(older))
+	for _, st := range older {
+		if !mine[st.Key] {
+			out = append(out, st)
+		}
+	}
+	for _, st := range own {
+		if p, ok := orig[st.Key]; ok {
+			st.Previous = p
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// RollbackPersists are the persisted files a rollback of s puts back: the
+// one s wrote (not when it failed: it wrote none), with the content from
+// before the earliest carried change that wrote the same file, and those
+// the carried changes wrote that s did not.
+func (s State) RollbackPersists() []PersistRecord {
+	var older []PersistRecord
+	if s.carries() {
+		older = s.Superseded.RollbackPersists()
+	}
+	if s.Persist == nil || (s.Status != StatusApplying && s.Status != StatusApplied) {
+		if s.Status == StatusRolledBack {
+			return nil
+		}
+		return older
+	}
+	p := *s.Persist
+	for i, o := range older {
+		if o.File == p.File {
+			p.Previous = o.Previous
+			older = slices.Delete(older, i, i+1)
+			break
+		}
+	}
+	return append([]PersistRecord{p}, older...)
 }
 
 // What names the recorded change for messages: `tune --apply at 2026-...`.
@@ -56,13 +137,17 @@ type UnresolvedError struct {
 }
 
 func (e *UnresolvedError) Error() string {
-	keys := make([]string, 0, len(e.State.OwedSteps()))
-	for _, st := range e.State.OwedSteps() {
+	steps := e.State.RollbackSteps()
+	keys := make([]string, 0, len(steps))
+	for _, st := range steps {
 		keys = append(keys, st.Key)
 	}
 	why := "was interrupted midway"
-	if e.State.Status == StatusFailed {
+	switch {
+	case e.State.Status == StatusFailed && len(e.State.Owed) > 0:
 		why = "could not restore what it changed"
+	case e.State.Status == StatusFailed:
+		why = "failed over an earlier change that is still unresolved"
 	}
 	return fmt.Sprintf("%s %s: %s may still differ from the values before it (%s); run `%s --state-dir %s` to restore them, or give --force-new to start a new change anyway (the old record is kept in the new one)",
 		e.State.What(), why, strings.Join(keys, ", "), filepath.Join(e.Dir, StateFile), RollbackCommand, e.Dir)

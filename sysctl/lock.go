@@ -25,8 +25,13 @@ type Lock struct {
 }
 
 // AcquireLock takes the lock in dir (created if missing) without waiting. If
-// another process holds it the error wraps ErrLocked and names its pid.
+// another process holds it the error wraps ErrLocked and names its pid. A
+// directory another user could have planted or may write is refused first
+// (CheckStateDir, ErrUntrusted).
 func AcquireLock(dir string) (*Lock, error) {
+	if err := CheckStateDir(dir); err != nil {
+		return nil, err
+	}
 	if err := MkdirMode(dir, 0o755); err != nil {
 		return nil, lockError(dir, err)
 	}

@@ -2,13 +2,14 @@ package sysctl
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
-
-	"github.com/google/renameio/v2"
 
 	"github.com/backlogctl/backlogctl/internal/userfile"
 )
@@ -95,12 +96,61 @@ func RenderPersist(entries []PersistEntry) []byte {
 	return b.Bytes()
 }
 
-// WriteFileAtomic replaces file with data (temporary file, fsync, rename), so
-// boot never reads a half-written file. The mode is 0644 whatever the umask:
-// systemd-sysctl and other readers need to read it.
+// WriteFileAtomic replaces file with data (temporary file beside it, fsync,
+// rename; userfile.WriteAtomic), so boot never reads a half-written file. The
+// mode is 0644 whatever the umask: systemd-sysctl and other readers need to
+// read it.
 func WriteFileAtomic(file string, data []byte) error {
-	if err := renameio.WriteFile(file, data, 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
+	if err := userfile.WriteAtomic(file, data, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	return nil
+}
+
+// Digest is the SHA-256 (hex) a PersistRecord keeps of the content written.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// RestorePersist puts a persisted file back as it was before the change
+// recorded in p (removing it if it did not exist), but only while it holds
+// exactly what backlogctl wrote: a file changed (or removed) since is an
+// administrator's, left as it is, and left says so in a line. A file
+// already as it was is left alone too. restored reports a write or removal.
+func RestorePersist(p PersistRecord) (restored bool, left string, err error) {
+	// Whatever is done with the file, an interrupted write's leftovers go.
+	if _, err := userfile.CleanTemps(p.File); err != nil {
+		return false, "", err
+	}
+	cur, err := userfile.Read(p.File, MaxConfSize)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, "", fmt.Errorf("reading %s: %w", p.File, err)
+	}
+	if (!exists && p.Previous == nil) || (exists && p.Previous != nil && string(cur) == *p.Previous) {
+		return false, "", nil
+	}
+	ours := false
+	switch {
+	case !exists:
+	case p.Written != "":
+		ours = Digest(cur) == p.Written
+	default: // a record from before the digest was kept
+		ours = bytes.HasPrefix(cur, []byte(persistHeader))
+	}
+	if !ours {
+		what := "was changed after backlogctl wrote it"
+		if !exists {
+			what = "was removed after backlogctl wrote it"
+		}
+		return false, fmt.Sprintf("%s %s: left as it is, so what it says is what the host gets at boot (the live values were restored)", p.File, what), nil
+	}
+	if p.Previous != nil {
+		return true, "", WriteFileAtomic(p.File, []byte(*p.Previous))
+	}
+	if err := os.Remove(p.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, "", fmt.Errorf("removing %s: %w", p.File, err)
+	}
+	return true, "", nil
 }

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/google/renameio/v2"
-
 	"github.com/backlogctl/backlogctl/internal/userfile"
 )
 
@@ -73,6 +71,11 @@ type PersistRecord struct {
 	File string `json:"file"`
 	// Previous is the file's content before; nil when it did not exist.
 	Previous *string `json:"previous"`
+	// Written is the SHA-256 (hex) of the content the apply wrote: a
+	// rollback puts Previous back only while the file still holds exactly
+	// that, so an administrator's later edit is never thrown away. Empty in
+	// records made before it was kept.
+	Written string `json:"written_sha256,omitempty"`
 }
 
 // SaveState writes the record atomically (write to a temporary file, fsync,
@@ -87,14 +90,19 @@ func SaveState(dir string, s State) error {
 		return err
 	}
 	path := filepath.Join(dir, StateFile)
-	if err := renameio.WriteFile(path, append(b, '\n'), 0o644, renameio.WithStaticPermissions(0o644)); err != nil {
+	if err := userfile.WriteAtomic(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing state file: %w", err)
 	}
 	return nil
 }
 
 // LoadState reads the record of the last apply; ErrNoState if there is none.
+// A state directory or record another user could have planted or may write
+// is refused (CheckStateDir, ErrUntrusted).
 func LoadState(dir string) (State, error) {
+	if err := CheckStateDir(dir); err != nil {
+		return State{}, err
+	}
 	path := filepath.Join(dir, StateFile)
 	b, err := userfile.Read(path, MaxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {

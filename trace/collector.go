@@ -150,10 +150,16 @@ func Start() (c *Collector, err error) {
 	return c, nil
 }
 
-// loadError maps a refusal to ErrNoPermission.
+// loadError maps a refusal to ErrNoPermission, in our words: the loader's
+// own text (the map or field it was at, and its advice to programmers to
+// raise RLIMIT_MEMLOCK) says nothing an operator can act on; the errno does.
 func loadError(err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%w (%v)", ErrNoPermission, err)
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			return fmt.Errorf("%w (%s)", ErrNoPermission, errno.Error())
+		}
+		return ErrNoPermission
 	}
 	return err
 }

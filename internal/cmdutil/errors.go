@@ -84,7 +84,8 @@ const ExitCodesHelp = `backlogctl exits with:
   0  success (advise exits 0 even when it has findings)
   1  check: at least one requirement did not hold; rlimit: a process is at
      its soft RLIMIT_NOFILE (accept() fails with EMFILE)
-  2  usage error: unknown command or flag, bad value, malformed key,
+  2  usage error: unknown command or flag, bad or empty value (--netns ""
+     is refused, not read as the caller's namespace), malformed key,
      expression or policy; nothing on the host was changed
   3  could not read or change what was asked: permission denied, a key absent
      in this kernel or network namespace, a write that failed and was rolled back

@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -24,14 +25,14 @@ func FlagError(c *cobra.Command, err error) error {
 	var bad *pflag.InvalidValueError
 	if errors.As(err, &bad) {
 		return UsageErrorf("invalid --%s %q: %s (see '%s --help')",
-			bad.GetFlag().Name, bad.GetValue(), valueWant(bad.GetFlag(), errors.Unwrap(bad)), c.CommandPath())
+			bad.GetFlag().Name, bad.GetValue(), valueWant(bad.GetFlag(), bad.GetValue(), errors.Unwrap(bad)), c.CommandPath())
 	}
 	return UsageErrorf("%v (see '%s --help')", err, c.CommandPath())
 }
 
 // valueWant says what a flag accepts, from its type when the parser's own
 // message is Go's (strconv, time), or the value's message when it is ours.
-func valueWant(f *pflag.Flag, cause error) string {
+func valueWant(f *pflag.Flag, bad string, cause error) string {
 	var plain plainError
 	if errors.As(cause, &plain) {
 		return string(plain)
@@ -53,6 +54,10 @@ func valueWant(f *pflag.Flag, cause error) string {
 	case strings.HasPrefix(typ, "float"):
 		return "want a number, e.g. 1500 or 0.5"
 	case strings.HasPrefix(typ, "duration"):
+		if durationSyntax.MatchString(bad) {
+			// Well formed, so the parser refused it for overflowing int64 ns.
+			return "too long: at most 2562047h (about 292 years)"
+		}
 		return "want a duration with a unit, e.g. 500ms, 10s or 2m"
 	case typ == "bool":
 		return "want true or false"
@@ -62,6 +67,10 @@ func valueWant(f *pflag.Flag, cause error) string {
 	}
 	return cause.Error()
 }
+
+// durationSyntax is what time.ParseDuration accepts, whatever the size: a
+// value that matches and is still refused is too long for a Duration.
+var durationSyntax = regexp.MustCompile(`^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
 // TidyFlagHelp removes what pflag would print from Go rather than for
 // people: an empty list flag's "(default [])" (pflag hides it for only some

@@ -11,10 +11,12 @@ import (
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
-// SignalContext is ctx, cancelled on SIGINT or SIGTERM, so long-running
-// commands (watch, exporter) finish cleanly and print their summary.
+// SignalContext is ctx, cancelled on SIGINT, SIGTERM or SIGHUP, so
+// long-running commands (trace, watch, exporter) finish cleanly -- detach
+// what they attached, print their final report -- however they are told to
+// stop: Ctrl-C, kill, or a closed terminal or session.
 func SignalContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	return signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 }
 
 // deferredSignals are the signals a write phase defers: Ctrl-C, kill's

@@ -18,31 +18,65 @@ import (
 
 // tuneHost is a private place for tune to write: a state dir and sysctl.d
 // search dirs under a temp dir, in the test's own network namespace.
+// tmp is the runs' $TMPDIR, on the same filesystem as the rest: nothing
+// may be left there.
 type tuneHost struct {
-	state, etcD, persist string
+	state, etcD, persist, tmp string
 }
 
 func newTuneHost(t *testing.T, root string) tuneHost {
 	h := tuneHost{
 		state: filepath.Join(root, "state"),
 		etcD:  filepath.Join(root, "etc", "sysctl.d"),
+		tmp:   filepath.Join(root, "tmp"),
 	}
 	h.persist = filepath.Join(h.etcD, "90-backlogctl.conf")
-	if err := os.MkdirAll(h.etcD, 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{h.etcD, h.tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return h
 }
 
-func (h tuneHost) cmd(args ...string) *exec.Cmd {
-	c := exec.Command(bin, append(append([]string{"tune"}, args...), "--state-dir", h.state)...)
-	c.Env = append(os.Environ(), "BACKLOGCTL_SYSCTL_D_DIRS="+h.etcD, "BACKLOGCTL_SYSCTL_CONF=")
+func (h tuneHost) cmd(args ...string) *exec.Cmd { return h.cmdIn(h.state, args...) }
+
+// cmdIn is cmd with another state directory.
+func (h tuneHost) cmdIn(state string, args ...string) *exec.Cmd {
+	c := exec.Command(bin, append(append([]string{"tune"}, args...), "--state-dir", state)...)
+	c.Env = append(os.Environ(), "BACKLOGCTL_SYSCTL_D_DIRS="+h.etcD, "BACKLOGCTL_SYSCTL_CONF=", "TMPDIR="+h.tmp)
 	return c
+}
+
+// leftovers lists temporary files in $TMPDIR and, when afterNextRun, those
+// an interrupted write left beside the record or the sysctl.d file (the
+// next run removes them).
+func (h tuneHost) leftovers(t *testing.T, afterNextRun bool) []string {
+	t.Helper()
+	var out []string
+	globs := []string{filepath.Join(h.tmp, "*")}
+	if afterNextRun {
+		globs = append(globs, filepath.Join(h.state, "."+sysctl.StateFile+"*"), filepath.Join(h.etcD, ".90-backlogctl.conf*"))
+	}
+	for _, g := range globs {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m...)
+	}
+	return out
 }
 
 func (h tuneHost) run(t *testing.T, args ...string) result {
 	t.Helper()
-	c := h.cmd(args...)
+	return h.runIn(t, h.state, args...)
+}
+
+// runIn is run with another state directory.
+func (h tuneHost) runIn(t *testing.T, state string, args ...string) result {
+	t.Helper()
+	c := h.cmdIn(state, args...)
 	var out, errOut strings.Builder
 	c.Stdout, c.Stderr = &out, &errOut
 	err := c.Run()
@@ -67,7 +101,9 @@ func readKey(t *testing.T, key string) int64 {
 
 // SIGKILL at any moment of `tune --apply --persist` leaves the state file and
 // the sysctl.d file either old or new, never truncated, and `tune --rollback`
-// still puts every value (and the sysctl.d file) back. Half the kills are
+// still puts every value (and the sysctl.d file) back. No temporary file is
+// ever left in $TMPDIR (here on the same filesystem, where renameio would
+// put them), and those left beside the files are gone after the next run. Half the kills are
 // timed from the start, half from the moment the record appears.
 func TestTuneSurvivesSIGKILL(t *testing.T) {
 	if !nstest.Isolate(t) {
@@ -117,11 +153,19 @@ func TestTuneSurvivesSIGKILL(t *testing.T) {
 		} else if content != nil && len(entries) != 2 {
 			t.Fatalf("round %d (%s): sysctl.d file has %d entries, want 2:\n%s", i, outcome, len(entries), content)
 		}
+		// Nothing was written to $TMPDIR: a temporary file is made beside
+		// the file it replaces.
+		if left := h.leftovers(t, false); len(left) > 0 {
+			t.Fatalf("round %d (%s): temporary files left in $TMPDIR: %v", i, outcome, left)
+		}
 		// Rollback works and puts everything back; "nothing to roll back"
 		// is right only if the run died before recording anything new.
 		r := h.run(t, "--rollback", "--yes")
 		if r.code != 0 && !strings.Contains(r.stderr, "nothing to roll back") {
 			t.Fatalf("round %d (%s): rollback: exit %d %s", i, outcome, r.code, r.stderr)
+		}
+		if left := h.leftovers(t, r.code == 0); len(left) > 0 {
+			t.Fatalf("round %d (%s): temporary files left after the next run: %v", i, outcome, left)
 		}
 		if got := readKey(t, "net.core.somaxconn"); got != origSomax {
 			t.Fatalf("round %d (%s): somaxconn %d after rollback, want %d", i, outcome, got, origSomax)

@@ -31,20 +31,10 @@ var signalKeys = []string{"net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", 
 // left the whole change, recorded as applied. It returns the outcomes by kind.
 func sweepSignals(t *testing.T, h tuneHost, rounds int, write func(i int) *exec.Cmd, persisted bool) map[string]int {
 	t.Helper()
-	orig := map[string]int64{}
-	for _, k := range signalKeys {
-		orig[k] = readKey(t, k)
-	}
+	orig, wasOrig := h.remember(t)
 	checkOrig := func(round int, outcome string) {
 		t.Helper()
-		for _, k := range signalKeys {
-			if got := readKey(t, k); got != orig[k] {
-				t.Fatalf("round %d (%s): %s = %d, want %d restored without a rollback", round, outcome, k, got, orig[k])
-			}
-		}
-		if _, err := os.Stat(h.persist); !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("round %d (%s): sysctl.d file present (err %v)", round, outcome, err)
-		}
+		wasOrig(round, outcome+", without a rollback")
 		if st, err := sysctl.LoadState(h.state); err == nil && st.Unresolved() {
 			t.Fatalf("round %d (%s): record left unresolved: %+v", round, outcome, st)
 		}
@@ -111,6 +101,28 @@ func sweepSignals(t *testing.T, h tuneHost, rounds int, write func(i int) *exec.
 		t.Errorf("no signal landed inside the write phase: %v", outcomes)
 	}
 	return outcomes
+}
+
+// remember reads signalKeys now and returns them, with a check that fails
+// the test unless each has that value again and the sysctl.d file is absent
+// (as it was: the tests start without one).
+func (h tuneHost) remember(t *testing.T) (map[string]int64, func(round int, what string)) {
+	t.Helper()
+	orig := map[string]int64{}
+	for _, k := range signalKeys {
+		orig[k] = readKey(t, k)
+	}
+	return orig, func(round int, what string) {
+		t.Helper()
+		for _, k := range signalKeys {
+			if got := readKey(t, k); got != orig[k] {
+				t.Fatalf("round %d (%s): %s = %d, want %d as before", round, what, k, got, orig[k])
+			}
+		}
+		if _, err := os.Stat(h.persist); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("round %d (%s): the sysctl.d file is present (%v); it was not before", round, what, err)
+		}
+	}
 }
 
 // SIGINT, SIGTERM and SIGHUP during `tune --apply --persist` are deferred

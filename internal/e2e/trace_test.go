@@ -88,6 +88,12 @@ func TestTraceWithoutPrivilege(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "backlogctl watch") || !strings.Contains(lines[0], "CAP_BPF") {
 		t.Errorf("stderr %q: want one line naming CAP_BPF and suggesting backlogctl watch", r.stderr)
 	}
+	// In our words: not the loader library's advice to its programmers.
+	for _, theirs := range []string{"rlimit.RemoveMemlock", "MEMLOCK", "field Bl", "map create"} {
+		if strings.Contains(r.stderr, theirs) {
+			t.Errorf("stderr %q passes on the library's %q", r.stderr, theirs)
+		}
+	}
 	if r.stdout != "" {
 		t.Errorf("stdout %q, want nothing", r.stdout)
 	}

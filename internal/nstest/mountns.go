@@ -78,6 +78,33 @@ func BindReadOnly(t testing.TB, path string) (release func()) {
 	return release
 }
 
+// BindFile lays a regular file holding content over path (a /proc/sys key)
+// until the test ends, and returns the file: a write through path then
+// lands in it instead of the kernel, so a test can show a write that must
+// not happen (a global key) without changing the host. It refuses to run
+// outside an IsolateMount child.
+func BindFile(t testing.TB, path, content string) string {
+	t.Helper()
+	if os.Getenv(mountEnv) != "1" || os.Getenv(childEnv) == "" {
+		t.Fatalf("BindFile(%s) outside a private mount namespace: refusing to touch the host", path)
+	}
+	f, err := os.CreateTemp("", "backlogctl-bind-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := f.Name()
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	run(t, "mount", "--bind", name, path)
+	t.Cleanup(func() {
+		run(t, "umount", path)
+		os.Remove(name)
+	})
+	return name
+}
+
 // InFreshNetns runs a command in a new, empty network namespace of its own
 // (`unshare -n`), where every per-netns tunable starts from the kernel's
 // defaults, and returns its combined output.

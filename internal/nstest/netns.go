@@ -48,3 +48,15 @@ func PrepareNetns(t testing.TB, path string, somaxconn, backlog int) uint16 {
 	}
 	return port
 }
+
+// SysctlIn reads a tunable inside the network namespace at path, on a
+// thread that entered it (/proc/sys/net follows the reading thread's
+// namespace).
+func SysctlIn(t testing.TB, path, key string) string {
+	t.Helper()
+	var v string
+	if err := netns.Do(path, func() (err error) { v, err = sysctl.NewFS("").ReadString(key); return err }); err != nil {
+		t.Fatalf("reading %s in %s: %v", key, path, err)
+	}
+	return v
+}

@@ -31,14 +31,10 @@ time.sleep(600)
 // inheritedFD (as from a shell's fd 255): open, above the limit, allowed.
 func StartAtNofileLimit(t testing.TB, limit, inheritedFD int) *Server {
 	t.Helper()
-	for _, bin := range []string{"prlimit", "python3"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed: %v", bin, err)
-		}
-	}
+	prlimit := LookTool(t, "prlimit")
 	port := FreePort(t)
-	cmd := exec.Command("prlimit", "--nofile="+strconv.Itoa(limit)+":"+strconv.Itoa(limit),
-		"python3", "-c", fillScript, strconv.Itoa(int(port)))
+	cmd := exec.Command(prlimit, "--nofile="+strconv.Itoa(limit)+":"+strconv.Itoa(limit),
+		Python(t), "-c", fillScript, strconv.Itoa(int(port)))
 	if inheritedFD > limit {
 		null, err := os.Open(os.DevNull)
 		if err != nil {

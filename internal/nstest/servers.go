@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,13 +69,28 @@ func startUntil(t testing.TB, cmd *exec.Cmd, addr netip.AddrPort, dir, what stri
 		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
 	s := &Server{Cmd: cmd, Addr: addr, Dir: dir}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-s.PID(), syscall.SIGCONT)
 		_ = syscall.Kill(-s.PID(), syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-exited
 		out.Close()
 	})
-	Eventually(t, 10*time.Second, cmd.Path+" to listen on "+what, ready)
+	// Until it listens, or it exits (then its output says why); the
+	// backstop only catches a server that hangs.
+	Eventually(t, MinBackstop, cmd.Path+" to listen on "+what, func() bool {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(out.Name())
+			t.Fatalf("%s exited before it listened on %s: %v\n%s", cmd.Path, what, cmd.ProcessState, log)
+		default:
+		}
+		return ready()
+	})
 	return s
 }
 
@@ -184,14 +200,42 @@ func children(t testing.TB, pid int) []int {
 // waits for port on 127.0.0.1.
 func StartPython(t testing.TB, port uint16, args ...string) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatalf("python3 not installed: %v", err)
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(Python(t), args...)
 	cmd.Dir = dir
 	return start(t, cmd, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), dir)
+}
+
+var python struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Python is the real python3 interpreter: the one `python3` on PATH runs,
+// asked once for sys.executable. A version manager's shim (pyenv's is a
+// shell script that resolves the version on every start) costs seconds per
+// start on a busy machine, and a server started through it is not python3
+// to ps or /proc/PID/comm.
+func Python(t testing.TB) string {
+	t.Helper()
+	python.once.Do(func() {
+		bin, err := exec.LookPath("python3")
+		if err != nil {
+			python.err = fmt.Errorf("python3 not installed: %w", err)
+			return
+		}
+		out, err := exec.Command(bin, "-c", "import sys; print(sys.executable)").Output()
+		if p := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(p) {
+			python.path = p
+			return
+		}
+		python.path = bin
+	})
+	if python.err != nil {
+		t.Fatal(python.err)
+	}
+	return python.path
 }
 
 // goServer is a net/http server: Go's net.Listen asks for somaxconn itself.

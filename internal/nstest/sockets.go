@@ -68,9 +68,19 @@ func Connect(t testing.TB, addr netip.AddrPort) int {
 	return fd
 }
 
-// Eventually polls cond every 10ms until it holds or timeout passes.
+// MinBackstop is the least time Eventually waits before it gives up: a
+// deadline is a backstop against a condition that never comes, not a
+// measure of how fast it comes, and a busy 2-core machine running the suite
+// beside other builds can take many seconds for what takes milliseconds
+// alone (a pyenv-shimmed python3 took over 10s to listen). A condition that
+// holds returns at once, so passing tests are no slower.
+const MinBackstop = 2 * time.Minute
+
+// Eventually polls cond every 10ms until it holds or the backstop passes:
+// timeout, or MinBackstop when that is longer.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	timeout = max(timeout, MinBackstop)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -1,7 +1,8 @@
-// Package userfile reads files whose path the user chose (a policy, the
-// state record, a sysctl.d file): only regular files, and only up to a size
-// cap, so /dev/zero or a FIFO fails at once instead of filling memory or
-// blocking.
+// Package userfile reads and replaces files whose path the user chose (a
+// policy, the state record, a sysctl.d file, a systemd drop-in): it reads
+// only regular files, and only up to a size cap, so /dev/zero or a FIFO
+// fails at once instead of filling memory or blocking; it replaces them
+// atomically, with temporary files kept beside them (WriteAtomic).
 package userfile
 
 import (

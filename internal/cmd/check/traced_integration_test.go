@@ -15,6 +15,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 // tracedCheck runs `check -o json ARGS` in-process against this namespace,
@@ -68,9 +69,7 @@ func TestTracedSubjectsWithNginx(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	if p, err := trace.Check(); err != nil || !p.OK() {
-		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
-	}
+	tracetest.Require(t)
 	ng := nstest.StartNginx(t, nstest.NginxOpts{Backlog: 2, Workers: 2})
 	url := fmt.Sprintf("http://%s/", ng.Addr)
 	p := strconv.Itoa(int(ng.Addr.Port()))

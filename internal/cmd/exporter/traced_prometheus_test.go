@@ -16,6 +16,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 // exporter --trace scraped by two real Prometheus servers, one ingesting
@@ -28,9 +29,7 @@ func TestPrometheusQuantileOfTracedAcceptWait(t *testing.T) {
 		return
 	}
 	promBin := lookTool(t, "prometheus")
-	if p, err := trace.Check(); err != nil || !p.OK() {
-		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
-	}
+	tracetest.Require(t)
 	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 64, nstest.ListenOpts{})
 	// A listener that never accepts, on port 1: its series sorts first in
 	// each metric family, as whichever listener of the namespace sorts

@@ -11,7 +11,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 // exporter --trace's high-water fill is the peak since the previous scrape,
@@ -23,9 +23,7 @@ func TestTracedHighWaterSinceLastScrape(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	if p, err := trace.Check(); err != nil || !p.OK() {
-		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
-	}
+	tracetest.Require(t)
 	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
 	o := newOpts()
 	o.Trace, o.NoProcesses = true, true

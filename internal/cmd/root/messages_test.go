@@ -155,3 +155,25 @@ func TestStrayArguments(t *testing.T) {
 		}
 	})
 }
+
+// A well-formed duration too long for the parser is called that, not
+// "want a duration with a unit", on every duration flag.
+func TestDurationTooLong(t *testing.T) {
+	tried := 0
+	eachCommand(t, func(args []string, c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Value.Type() != "duration" {
+				return
+			}
+			tried++
+			argv := append(append([]string{}, args...), "--"+f.Name+"=1000000000h")
+			_, _, err := run(t, argv...)
+			if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "too long: at most 2562047h") {
+				t.Errorf("%v: %v; want exit 2 saying it is too long", argv, err)
+			}
+		})
+	})
+	if tried < 5 {
+		t.Fatalf("tried %d duration flags", tried)
+	}
+}

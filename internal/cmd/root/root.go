@@ -58,6 +58,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(tracecmd.NewCmdTrace(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
 	cmdutil.TidyFlagHelp(cmd)
+	cmdutil.RefuseEmptyValues(cmd)
 	return cmd
 }
 

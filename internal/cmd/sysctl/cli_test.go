@@ -210,7 +210,9 @@ func TestSetWithoutPermission(t *testing.T) {
 	nstest.RequireRoot(t) // to switch to another user
 	sys := sysctltest.Tree(t, sysctltest.Base())
 	state := filepath.Join(sysctltest.Tree(t, nil), "state")
-	if err := os.Chmod(filepath.Dir(state), 0o777); err != nil {
+	// Sticky, as /tmp: the user may create its state dir there, and no one
+	// else may replace it.
+	if err := os.Chmod(filepath.Dir(state), 0o777|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
 	res := nstest.RunCLI(t, nstest.CLI{
@@ -242,7 +244,8 @@ func TestCompletion(t *testing.T) {
 }
 
 // TestSetIsRecordedForRollback: set records the previous values in the
-// state dir tune uses, so `tune --rollback` undoes it, port ranges included;
+// state dir tune uses, so `tune --rollback` undoes it, port ranges included
+// (a key outside the registry with --force, as set wrote it);
 // while a set is unresolved (killed midway) the next set refuses to start.
 func TestSetIsRecordedForRollback(t *testing.T) {
 	sys := sysctltest.Tree(t, sysctltest.With(map[string]string{"net/ipv4/ip_local_port_range": "32768\t60999\n"}))
@@ -258,8 +261,13 @@ func TestSetIsRecordedForRollback(t *testing.T) {
 	if err != nil || st.Command != "sysctl set" || st.Status != sysctl.StatusApplied || len(st.Steps) != 2 {
 		t.Fatalf("record after set = %+v, %v; want an applied sysctl set with 2 steps", st, err)
 	}
-	if res := cli("tune", "--rollback", "--yes"); res.Code != 0 {
-		t.Fatalf("tune --rollback: exit %d %s", res.Code, res.Stderr)
+	// A key outside the registry is restored only with --force, as it was
+	// written: a record must not make a rollback write keys set never could.
+	if res := cli("tune", "--rollback", "--yes"); res.Code != 2 || !strings.Contains(res.Stderr, "needs --force") {
+		t.Fatalf("tune --rollback of a --force set: exit %d %s; want 2 asking for --force", res.Code, res.Stderr)
+	}
+	if res := cli("tune", "--rollback", "--force", "--yes"); res.Code != 0 {
+		t.Fatalf("tune --rollback --force: exit %d %s", res.Code, res.Stderr)
 	}
 	if diff := cmp.Diff(before, sysctltest.Read(t, sys)); diff != "" {
 		t.Errorf("tree after the rollback (-before +after):\n%s", diff)

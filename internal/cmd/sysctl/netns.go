@@ -6,6 +6,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -91,9 +92,11 @@ func printNamespaces(io *iostreams.IOStreams, output string, valuesOnly bool, re
 	return nil
 }
 
-// checkWriteNamespaces refuses --all-netns for a write, and global keys
-// with --netns: a global key has one value for the host, which no
-// namespace can change for itself.
+// checkWriteNamespaces refuses --all-netns for a write, and with --netns a
+// key that is not per network namespace: a global key has one value for the
+// host, which no namespace can change for itself. It is checked here by the
+// key's name, and again by the run inside the namespace (checkInside), which
+// can also tell whether that namespace is the host's own.
 func checkWriteNamespaces(o *SetOptions) error {
 	if o.Namespaces.All {
 		return cmdutil.UsageErrorf("sysctl set writes one network namespace at a time: --all-netns is refused (give --netns NAME for each)")
@@ -101,9 +104,22 @@ func checkWriteNamespaces(o *SetOptions) error {
 	if o.Namespaces.Netns == "" {
 		return nil
 	}
-	for _, s := range o.settings {
-		if k, ok := sysctl.Lookup(s.Key); ok && k.Scope == sysctl.ScopeGlobal {
-			return cmdutil.UsageErrorf("%s is global (one value for the whole host): --netns does not apply; set it without --netns", s.Key)
+	return checkScopes(o.settings, false)
+}
+
+// checkInside is checkWriteNamespaces in the run nsflag.RunInside started
+// inside the --netns namespace.
+func checkInside(o *SetOptions) error {
+	if _, inside := nsflag.Inside(); !inside {
+		return nil
+	}
+	return checkScopes(o.settings, sysctl.NewFS(o.Roots.Sys).InitNetns())
+}
+
+func checkScopes(settings []sysctl.Setting, hostNetns bool) error {
+	for _, s := range settings {
+		if err := sysctl.CheckNetnsScope(s.Key, hostNetns); err != nil {
+			return cmdutil.UsageErrorf("%v; nothing was changed", err)
 		}
 	}
 	return nil

@@ -11,16 +11,6 @@ import (
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
-// readIn reads key inside the namespace at path.
-func readIn(t *testing.T, path, key string) string {
-	t.Helper()
-	var v string
-	if err := netns.Do(path, func() (err error) { v, err = sysctl.NewFS("").ReadString(key); return err }); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // get reads per namespace with --netns and --all-netns; set writes inside
 // the --netns namespace only, refuses a global key there, and refuses
 // --all-netns, changing nothing.
@@ -69,10 +59,10 @@ func TestSysctlInNamespaces(t *testing.T) {
 	if res := cli("set", "--netns", a, "--state-dir", state, "somaxconn=333"); res.Code != 0 {
 		t.Errorf("set --netns a: exit %d, %s", res.Code, res.Stderr)
 	}
-	if v := readIn(t, a, "net.core.somaxconn"); v != "333" {
+	if v := nstest.SysctlIn(t, a, "net.core.somaxconn"); v != "333" {
 		t.Errorf("somaxconn in a = %s after set --netns a, want 333", v)
 	}
-	if v := readIn(t, b, "net.core.somaxconn"); v != "222" {
+	if v := nstest.SysctlIn(t, b, "net.core.somaxconn"); v != "222" {
 		t.Errorf("somaxconn in b = %s, want 222 untouched", v)
 	}
 	if v, _ := sysctl.NewFS("").ReadString("net.core.somaxconn"); v != "4096" {
@@ -80,8 +70,8 @@ func TestSysctlInNamespaces(t *testing.T) {
 	}
 
 	// The record of that set names a's namespace: a rollback there restores it.
-	if res := nstest.RunCLI(t, nstest.CLI{Args: []string{"tune", "--netns", a, "--rollback", "--yes", "--state-dir", state}}); res.Code != 0 || readIn(t, a, "net.core.somaxconn") != "111" {
-		t.Errorf("tune --netns a --rollback: exit %d, somaxconn in a %s; want 0 and 111\n%s", res.Code, readIn(t, a, "net.core.somaxconn"), res.Stderr)
+	if res := nstest.RunCLI(t, nstest.CLI{Args: []string{"tune", "--netns", a, "--rollback", "--yes", "--state-dir", state}}); res.Code != 0 || nstest.SysctlIn(t, a, "net.core.somaxconn") != "111" {
+		t.Errorf("tune --netns a --rollback: exit %d, somaxconn in a %s; want 0 and 111\n%s", res.Code, nstest.SysctlIn(t, a, "net.core.somaxconn"), res.Stderr)
 	}
 	if res := cli("set", "--netns", a, "--state-dir", state, "somaxconn=333"); res.Code != 0 {
 		t.Errorf("set --netns a again: exit %d, %s", res.Code, res.Stderr)
@@ -101,7 +91,7 @@ func TestSysctlInNamespaces(t *testing.T) {
 		t.Errorf("set --netns a %s: exit %d, %q; want 2, global", global, res.Code, res.Stderr)
 	}
 	for path, want := range map[string]string{a: "333", b: "222"} {
-		if v := readIn(t, path, "net.core.somaxconn"); v != want {
+		if v := nstest.SysctlIn(t, path, "net.core.somaxconn"); v != want {
 			t.Errorf("somaxconn in %s = %s after refused sets, want %s", path, v, want)
 		}
 	}

@@ -70,10 +70,14 @@ func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command 
 Unlike tune, set asks no questions. Changes last until reboot; use tune
 --persist to keep them.
 
---netns NAME|PATH writes inside that network namespace (per-netns keys only:
-a global key is refused, exit 2); the whole command runs there, so its record
-and tune --rollback belong to it. --all-netns is refused (exit 2): a write
-names the one namespace it changes.`,
+--netns NAME|PATH writes inside that network namespace, per-netns keys only:
+a global key (fs.*, vm.*, kernel.*, net.core.netdev_max_backlog), which has
+one value for the whole host, is refused (exit 2) before anything is
+written, and so is a --force key outside net.* or, when the namespace is the
+host's own, any --force key (a global net.* key is visible there too). The
+whole command runs there, so its record and tune --rollback belong to it;
+SIGINT, SIGTERM and SIGHUP are passed on to it and set exits as it did.
+--all-netns is refused (exit 2): a write names the one namespace it changes.`,
 		Example: `  sudo backlogctl sysctl set somaxconn=8192
   sudo backlogctl sysctl set net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
   sudo backlogctl sysctl set --force net.ipv4.ip_local_port_range="10000 65000"
@@ -137,6 +141,9 @@ func setRun(o *SetOptions) error {
 
 // setHere writes where the calling thread is.
 func setHere(o *SetOptions) error {
+	if err := checkInside(o); err != nil {
+		return err
+	}
 	lock, err := sysctl.AcquireLock(o.StateDir)
 	if err != nil {
 		return cmdutil.EnvError(err)

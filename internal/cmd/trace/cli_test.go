@@ -74,6 +74,57 @@ func TestSignalsDetachEverything(t *testing.T) {
 	}
 }
 
+// SIGHUP (a closed terminal, a session's end) ends trace as SIGTERM and
+// Ctrl-C do: one final report, exit 0, nothing left loaded. With an
+// interval of an hour, the only report is the final one.
+func TestEverySignalEndsWithAFinalReport(t *testing.T) {
+	nstest.RequireRoot(t)
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skip("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := nstest.CLICommand("trace", "-o", "json", "--interval", "1h", "--port", "1")
+			var stdout strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			// Its programs are attached once it holds a link for each.
+			nstest.Eventually(t, time.Minute, "trace to attach its programs", func() bool {
+				return bpfLinks(cmd.Process.Pid) >= len(trace.Hooks)
+			})
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("trace ended by %s: %v, want exit 0", sig, err)
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			var r trace.Report
+			if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &r) != nil || len(r.Tracer.Programs) != len(trace.Hooks) {
+				t.Fatalf("after %s trace printed %q; want one final JSON report", sig, stdout.String())
+			}
+			if still, err := trace.Loaded(r.Tracer.Programs); err != nil || len(still) != 0 {
+				t.Errorf("after %s still loaded: %+v (%v)", sig, still, err)
+			}
+		})
+	}
+}
+
+// bpfLinks counts pid's descriptors that are eBPF links.
+func bpfLinks(pid int) int {
+	fds, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + fd.Name()); err == nil && target == "anon_inode:bpf_link" {
+			n++
+		}
+	}
+	return n
+}
+
 // A server stopped before it accepted anything has no accepting process for
 // the programs to name; trace still names its owner and the owner's state.
 func TestStoppedServerNamedWithoutAccept(t *testing.T) {

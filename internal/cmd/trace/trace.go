@@ -126,7 +126,8 @@ calls made through io_uring are not seen. --check reports what this kernel allow
 Without BTF or the capabilities trace exits 3; 'backlogctl watch' samples the
 same queues without eBPF.
 
-The programs and their maps are removed on exit, Ctrl-C, SIGTERM or error.`,
+The programs and their maps are removed on exit, Ctrl-C, SIGTERM, SIGHUP or
+error; a signal ends trace as --duration does, with a final report.`,
 		Example: `  # live view of every listener, for a minute
   backlogctl trace --duration 1m
 

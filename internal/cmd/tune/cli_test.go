@@ -330,7 +330,9 @@ func TestTuneWithoutPermission(t *testing.T) {
 	nstest.RequireRoot(t) // to switch to another user
 	h := newHost(t, sysctltest.Base())
 	stateParent := filepath.Dir(h.state)
-	if err := os.Chmod(stateParent, 0o777); err != nil {
+	// Sticky, as /tmp: the user may create its state dir there, and no one
+	// else may replace it.
+	if err := os.Chmod(stateParent, 0o777|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
 	before := sysctltest.Read(t, h.sys)

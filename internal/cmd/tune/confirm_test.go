@@ -140,8 +140,19 @@ func TestBootNetnsWarning(t *testing.T) {
 	if got := bootNetnsWarning(o, netns); len(got) != 0 {
 		t.Errorf("from init's own namespace: %q; want no warning", got)
 	}
-	// /proc/1/ns/net unreadable (hidepid, another pid namespace): say so.
+	// /proc/1/ns/net unreadable (hidepid, another pid namespace): the
+	// tunables tell init's namespace (it alone has netdev_max_backlog) ...
 	o.Roots.Proc = sysctltest.Proc(t, "111")
+	o.Roots.Sys = sysctltest.Tree(t, map[string]string{"net/core/somaxconn": "4096\n", "net/core/netdev_max_backlog": "1000\n"})
+	if got := bootNetnsWarning(o, netns); len(got) != 0 {
+		t.Errorf("without /proc/1/ns/net, in init's namespace by its tunables: %q; want no warning", got)
+	}
+	o.Roots.Sys = sysctltest.Tree(t, map[string]string{"net/core/somaxconn": "4096\n"})
+	if got := bootNetnsWarning(o, netns); len(got) != 1 || !strings.Contains(got[0], "other than the host's initial one") {
+		t.Errorf("without /proc/1/ns/net, in a child namespace by its tunables: %q; want the warning", got)
+	}
+	// ... unless net.core is hidden too (rootless containers before 6.12): say so.
+	o.Roots.Sys = sysctltest.Tree(t, map[string]string{"fs/file-max": "100\n"})
 	if got := bootNetnsWarning(o, netns); len(got) != 1 || !strings.Contains(got[0], "cannot tell whether this is the host's network namespace") {
 		t.Errorf("without /proc/1/ns/net: %q; want one warning saying it cannot tell", got)
 	}

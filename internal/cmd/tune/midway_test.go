@@ -97,9 +97,11 @@ func TestPersistFailingAfterApplyUndoesIt(t *testing.T) {
 func TestPersistDirCheckedBeforeApply(t *testing.T) {
 	sys := sysctltest.Tree(t, sysctltest.Base())
 	ios, _, _, _ := iostreams.Test()
+	missing := filepath.Join(t.TempDir(), "missing")
 	o := &Options{
 		IO: ios, Roots: hostfs.Roots{Sys: sys}, Output: "table", StateDir: t.TempDir(), Apply: true, Yes: true,
-		Sets: []string{"netdev_max_backlog=2000"}, PersistFile: filepath.Join(t.TempDir(), "missing", "90-backlogctl.conf"),
+		Sets: []string{"netdev_max_backlog=2000"}, PersistFile: filepath.Join(missing, "90-backlogctl.conf"),
+		Search: sysctl.ConfSearch{Dirs: []string{missing}},
 	}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmd/tune"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 	"github.com/backlogctl/backlogctl/sysctl"
 	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
@@ -158,14 +157,7 @@ func TestTuneInNamedNamespace(t *testing.T) {
 	nstest.PrepareNetns(t, other, 1000, 0)
 	nstest.SetSysctl(t, "net.core.somaxconn", 1500)
 	state, conf := t.TempDir(), t.TempDir()
-	readOther := func() string {
-		t.Helper()
-		var v string
-		if err := netns.Do(other, func() (err error) { v, err = sysctl.NewFS("").ReadString("net.core.somaxconn"); return err }); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	readOther := func() string { t.Helper(); return nstest.SysctlIn(t, other, "net.core.somaxconn") }
 	res := runReal(t, state, conf, "--netns", other, "--set", "somaxconn=4096", "--apply", "--yes")
 	if res.Code != 0 || readOther() != "4096" {
 		t.Fatalf("tune --netns --apply: exit %d, somaxconn there %s; want 0 and 4096\n%s%s", res.Code, readOther(), res.Stdout, res.Stderr)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +29,14 @@ type persistPlan struct {
 // write), merges the plan into it and checks the boot-time search order for
 // files that would override its keys.
 func preparePersist(o *Options, plan advise.Plan) (*persistPlan, error) {
+	// A file nothing reads at boot persists nothing, and a rollback acts
+	// only on a persisted file inside a sysctl.d directory.
+	if !slices.ContainsFunc(o.Search.Dirs, func(d string) bool { return filepath.Clean(d) == filepath.Dir(o.PersistFile) }) {
+		return nil, cmdutil.UsageErrorf("invalid --persist %s: not in a sysctl.d directory (%s), so nothing would read it at boot", o.PersistFile, strings.Join(o.Search.Dirs, ", "))
+	}
+	if !strings.HasSuffix(o.PersistFile, ".conf") || strings.HasPrefix(filepath.Base(o.PersistFile), ".") {
+		return nil, cmdutil.UsageErrorf("invalid --persist %s: systemd-sysctl and sysctl --system read only *.conf files", o.PersistFile)
+	}
 	if err := writableDir(filepath.Dir(o.PersistFile)); err != nil {
 		return nil, cmdutil.EnvError(fmt.Errorf("cannot persist to %s: %w; nothing was changed", o.PersistFile, err))
 	}
@@ -51,10 +60,11 @@ func preparePersist(o *Options, plan advise.Plan) (*persistPlan, error) {
 	if err != nil {
 		return nil, cmdutil.EnvError(fmt.Errorf("checking boot-time overrides: %w", err))
 	}
+	content := sysctl.RenderPersist(entries)
 	p := &persistPlan{
 		file:     o.PersistFile,
-		content:  sysctl.RenderPersist(entries),
-		record:   sysctl.PersistRecord{File: o.PersistFile},
+		content:  content,
+		record:   sysctl.PersistRecord{File: o.PersistFile, Written: sysctl.Digest(content)},
 		warnings: append(check.Warnings(o.PersistFile), bootNetnsWarning(o, plan)...),
 	}
 	if raw != nil {
@@ -81,6 +91,15 @@ func bootNetnsWarning(o *Options, plan advise.Plan) []string {
 			}
 			return []string{fmt.Sprintf("this run changes netns:[%d], but %s is applied at boot in init's netns:[%d]: its per-netns keys will change that namespace, not this one", self, o.PersistFile, boot)}
 		}
+	}
+	// Init's link unreadable (hidepid, another pid namespace): the tunables
+	// still tell, where net.core is visible at all.
+	sys := sysctl.NewFS(o.Roots.Sys)
+	if _, serr := sys.ReadString("net.core.somaxconn"); serr == nil {
+		if sys.InitNetns() {
+			return nil
+		}
+		return []string{fmt.Sprintf("this run changes a network namespace other than the host's initial one (net.core.netdev_max_backlog, which only that one has, is not visible here), but %s is applied at boot in the initial one: its per-netns keys will change that namespace, not this one", o.PersistFile)}
 	}
 	return []string{fmt.Sprintf("cannot tell whether this is the host's network namespace (%v): %s is applied at boot in init's namespace, so its per-netns keys change that one, whichever it is", err, o.PersistFile)}
 }

@@ -114,7 +114,8 @@ func buildPlan(o *Options, fs sysctl.FS) (advise.Plan, []string, error) {
 	for _, name := range slices.Sorted(maps.Keys(byKey)) { // keys a findings plan named outside the registry
 		plan.Changes = append(plan.Changes, byKey[name])
 	}
-	return plan, warnings, nil
+	plan, left, err := netnsOnly(o, plan)
+	return plan, append(warnings, left...), err
 }
 
 // readErrors fails for the first key of targets that exists but could not be read.

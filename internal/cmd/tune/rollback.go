@@ -3,15 +3,13 @@ package tune
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
-	"github.com/backlogctl/backlogctl/internal/userfile"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -33,10 +31,17 @@ func rollbackRun(o *Options) error {
 	if err != nil {
 		return cmdutil.EnvError(err)
 	}
+	// Every field is checked before any is acted on.
+	if err := state.Check(sysctl.RecordRules{PersistDirs: o.Search.Dirs, AllowUnknown: o.Force}); err != nil {
+		if errors.Is(err, sysctl.ErrUnknownKey) {
+			return cmdutil.UsageErrorf("%v (in %s); nothing was changed", err, filepath.Join(o.StateDir, sysctl.StateFile))
+		}
+		return cmdutil.EnvError(fmt.Errorf("%s: %w; refusing to act on it, nothing was changed", filepath.Join(o.StateDir, sysctl.StateFile), err))
+	}
 	if err := rollbackable(state, sys, netns); err != nil {
 		return cmdutil.EnvError(err)
 	}
-	owed := state.OwedSteps()
+	owed := state.RollbackSteps()
 	plan, notes, err := restorePlan(state, owed, sys)
 	if err != nil {
 		return cmdutil.EnvError(err)
@@ -56,9 +61,19 @@ func rollbackRun(o *Options) error {
 	// what an interrupted operator wants anyway.
 	guard := cmdutil.DeferSignals()
 	defer guard.Stop()
-	// The file first: if restoring it fails, no live value has changed yet.
-	if _, err := restorePersisted(state.Persist); err != nil {
-		return cmdutil.EnvError(fmt.Errorf("%w; nothing was changed", err))
+	// The files first: if restoring one fails, no live value has changed yet.
+	var restoredFiles []string
+	for _, p := range state.RollbackPersists() {
+		restored, left, err := sysctl.RestorePersist(p)
+		if err != nil {
+			return cmdutil.EnvError(fmt.Errorf("%w; no live value was changed", err))
+		}
+		if left != "" {
+			warn(o, r, left)
+		}
+		if restored {
+			restoredFiles = append(restoredFiles, p.File)
+		}
 	}
 	if o.BeforeRestore != nil {
 		o.BeforeRestore()
@@ -72,9 +87,7 @@ func rollbackRun(o *Options) error {
 		return cmdutil.EnvError(fmt.Errorf("rolling back %s: %w; they stay owed in %s: run `%s` again once they can be written",
 			state.What(), rerr, r.StateFile, sysctl.RollbackCommand))
 	}
-	if state.Persist != nil {
-		r.Persisted = state.Persist.File
-	}
+	r.Persisted = strings.Join(restoredFiles, ", ")
 	now := time.Now().UTC()
 	state.Status, state.RolledBack, state.Owed = sysctl.StatusRolledBack, &now, nil
 	if err := sysctl.SaveState(o.StateDir, state); err != nil {
@@ -106,7 +119,7 @@ func rollbackable(s sysctl.State, sys sysctl.FS, netns uint64) error {
 	if s.Netns == 0 || netns == 0 || s.Netns == netns {
 		return nil
 	}
-	for _, st := range s.OwedSteps() {
+	for _, st := range s.RollbackSteps() {
 		if k, ok := sysctl.Lookup(st.Key); !ok || k.Scope == sysctl.ScopeNetns {
 			return fmt.Errorf("the last apply (%s) changed network namespace netns:[%d], this is netns:[%d]: run the rollback in that namespace (nsenter --net)", when, s.Netns, netns)
 		}
@@ -142,39 +155,4 @@ func restorePlan(s sysctl.State, steps []sysctl.Step, sys sysctl.FS) (advise.Pla
 		})
 	}
 	return plan, notes, nil
-}
-
-// restorePersisted puts the persisted file back as it was before the apply
-// (removing it if it did not exist) and returns how to undo that.
-func restorePersisted(p *sysctl.PersistRecord) (func() error, error) {
-	if p == nil {
-		return func() error { return nil }, nil
-	}
-	current, err := userfile.Read(p.File, sysctl.MaxConfSize)
-	existed := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading %s: %w", p.File, err)
-	}
-	putBack := func() error {
-		if existed {
-			return sysctl.WriteFileAtomic(p.File, current)
-		}
-		return removeIfExists(p.File)
-	}
-	if p.Previous != nil {
-		err = sysctl.WriteFileAtomic(p.File, []byte(*p.Previous))
-	} else {
-		err = removeIfExists(p.File)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return putBack, nil
-}
-
-func removeIfExists(file string) error {
-	if err := os.Remove(file); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", file, err)
-	}
-	return nil
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// ForceNew starts a new apply although the last one is unresolved; the
 	// old record is kept inside the new one.
 	ForceNew bool
+	// Force lets --rollback restore keys outside the registry, which only
+	// sysctl set --force records.
+	Force bool
 	// Commit makes a prepared transaction's writes; nil means (*sysctl.Txn).Commit.
 	// Tests wrap it to make the kernel refuse a write after the checks passed.
 	Commit func(*sysctl.Txn) error
@@ -124,7 +127,18 @@ then every value written is restored, the record says so, and tune exits
 A new --apply (or sysctl set) refuses to start while the last change is
 unresolved -- it was interrupted midway, or owes values it could not
 restore -- naming it and the command that resolves it: --rollback, or
---force-new to start anyway (the old record is kept inside the new one).
+--force-new to start anyway. The old record is kept inside the new one and
+its original values are carried: a --rollback then restores every key to
+its value before either change, and the persisted file as it was before
+both.
+
+The state directory is trusted only as sshd and sudo trust a path: it, and
+every directory above it, must be owned by root or you and not be writable
+by group or others (unless sticky, as /tmp), and it must not be a symlink;
+the record and the lock in it must be regular files owned by root or you,
+not writable by others. Otherwise tune refuses (exit 3) before reading what
+the directory holds: a record another user planted must not steer a run
+as root.
 
 Lowering a size needs --allow-lower, the rule sysctl set and rlimit set
 share; mode keys (tcp_syncookies, tcp_abort_on_overflow) choose a
@@ -140,7 +154,9 @@ tunables: a second one exits 3 while the first holds the lock.
 
 --persist[=FILE] also writes the changes to FILE (default
 /etc/sysctl.d/90-backlogctl.conf, atomically, with a header and a comment per
-setting saying why), so they survive a reboot. It warns when another file in
+setting saying why), so they survive a reboot. FILE must be a *.conf file in
+one of the sysctl.d directories below (exit 2 otherwise: nothing else is
+read at boot), and one backlogctl wrote, or new. It warns when another file in
 the boot-time search order would override one of its keys: files from
 /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and
 /lib/sysctl.d sorted by name (the first directory wins for the same name;
@@ -150,13 +166,25 @@ later files win), then /etc/sysctl.conf, read last by sysctl --system.
 or a sysctl set -- (and the persisted file as it was), in the network
 namespace that change ran in. It restores every value it can; one it cannot
 write stays owed in the record, it exits 3 naming it, and the next
---rollback tries it again.
+--rollback tries it again. Before acting it checks every field of the
+record, and refuses (exit 3) one it would not have written: a key that is
+not a sysctl name, a value the key does not accept, a persisted file outside
+the sysctl.d directories or earlier content that is not a file backlogctl
+wrote. A key outside the registry, which only sysctl set --force records, is
+restored only with --force (exit 2 without). The persisted file is put back
+only while it holds exactly what backlogctl wrote: an administrator's edit
+(or removal) since is left as it is, with a warning, and the live values are
+restored all the same.
 
 --netns NAME|PATH runs the whole of tune (snapshot, plan, apply, record,
-rollback) inside that network namespace, through nsenter(1): only its
-per-netns keys are visible there; global keys are not, and are refused or
-skipped as in any child namespace. --all-netns is refused (exit 2): a write
-names the one namespace it changes.`,
+rollback) inside that network namespace, through nsenter(1), and changes
+only that namespace's own (per-netns) keys: a --set of a global key
+(fs.file-max, fs.nr_open, net.core.netdev_max_backlog), which has one value
+for the whole host, is refused (exit 2) before anything is read, and a
+profile's or a finding's global keys are left out of the plan with a
+warning. SIGINT, SIGTERM and SIGHUP are passed on to the run inside the
+namespace; tune waits for it and exits as it did. --all-netns is refused
+(exit 2): a write names the one namespace it changes.`,
 		Example: `  # what do advise's findings say to change?
   backlogctl tune
 
@@ -188,6 +216,11 @@ names the one namespace it changes.`,
 			if err := opts.Validate(); err != nil {
 				return err
 			}
+			if namespaces.Netns != "" {
+				if err := checkSetScopes(opts.sets, false); err != nil {
+					return err
+				}
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -205,6 +238,7 @@ names the one namespace it changes.`,
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")
 	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply or sysctl set")
 	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	fl.BoolVar(&opts.Force, "force", false, "with --rollback, also restore keys outside backlogctl's registry (recorded by sysctl set --force)")
 	fl.BoolVar(&opts.ForceNew, "force-new", false, "with --apply, start even though the last change is unresolved (its record is kept in the new one)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	fl.StringVar(&opts.PersistFile, "persist", "", "with --apply, also write the changes to the sysctl.d `FILE`")
@@ -242,6 +276,9 @@ func (o *Options) Validate() error {
 			return cmdutil.UsageErrorf("--rollback takes no --profile, --set, --apply, --persist, --allow-lower or --force-new: it restores what the last apply recorded")
 		}
 	}
+	if o.Force && !o.Rollback {
+		return cmdutil.UsageErrorf("--force needs --rollback: it lets a rollback restore keys outside the registry that sysctl set --force recorded")
+	}
 	if o.ForceNew && !o.Apply {
 		return cmdutil.UsageErrorf("--force-new needs --apply: it starts a new change over an unresolved one")
 	}
@@ -260,8 +297,8 @@ func (o *Options) Validate() error {
 	if o.PersistFile != "" && !o.Apply {
 		return cmdutil.UsageErrorf("--persist needs --apply: tune persists the changes it makes")
 	}
-	if o.PersistFile != "" && !filepath.IsAbs(o.PersistFile) {
-		return cmdutil.UsageErrorf("invalid --persist %q: want an absolute path", o.PersistFile)
+	if o.PersistFile != "" && (!filepath.IsAbs(o.PersistFile) || filepath.Clean(o.PersistFile) != o.PersistFile) {
+		return cmdutil.UsageErrorf("invalid --persist %q: want an absolute path, without . or .. parts", o.PersistFile)
 	}
 	if o.StateDir == "" {
 		return cmdutil.UsageErrorf("invalid --state-dir: empty")

@@ -14,6 +14,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 // watch --trace on the real kernel: a burst of 7 handshakes into a backlog
@@ -25,9 +26,7 @@ func TestWatchTraceExactHighWater(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	if p, err := trace.Check(); err != nil || !p.OK() {
-		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
-	}
+	tracetest.Require(t)
 	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4, nstest.ListenOpts{})
 	o := &Options{Interval: 400 * time.Millisecond, SampleInterval: 400 * time.Millisecond, Output: "json",
 		Ports: []uint{uint(ep.Port())}, Trace: true}
@@ -91,9 +90,7 @@ func TestWatchTraceIntervalHighWater(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	if p, err := trace.Check(); err != nil || !p.OK() {
-		t.Skipf("eBPF tracing is not available here: %v %+v", err, p)
-	}
+	tracetest.Require(t)
 	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
 	o := &Options{Interval: 200 * time.Millisecond, SampleInterval: 200 * time.Millisecond, Output: "json",
 		Ports: []uint{uint(ep.Port())}, Trace: true}

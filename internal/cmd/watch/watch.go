@@ -63,8 +63,8 @@ sock_diag dump every --sample-interval, and print every --interval:
   their peak fill over the interval, fullest first (as many as fit the
   terminal; -o json or --port for all), with the current and peak accept
   queue against the backlog, current and peak SYN queue, drops per second;
-  below, the key counters' per-second rates. Ctrl-C (or the end
-  of --duration) exits with a summary of each listener's peaks over the run.
+  below, the key counters' per-second rates. Ctrl-C, SIGTERM, SIGHUP (or the
+  end of --duration) exits with a summary of each listener's peaks over the run.
 
   Off a terminal, or with -o json: one JSON object per interval (JSON Lines).
   Each "listeners" element has inspect's field names plus peak_accept_queue,
@@ -141,6 +141,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Interval <= 0 {
 		return cmdutil.UsageErrorf("invalid --interval %s: want a positive duration such as 1s or 100ms", o.Interval)
+	}
+	if o.Interval < minSample {
+		return cmdutil.UsageErrorf("invalid --interval %s: want at least %s (each interval holds at least one sample)", o.Interval, minSample)
 	}
 	if o.SampleInterval == 0 {
 		o.SampleInterval = min(o.Interval, DefaultSampleInterval)

@@ -237,6 +237,12 @@ func TestValidate(t *testing.T) {
 		{"bad output", Options{Interval: time.Second, Output: "yaml"}, 0, cmdutil.ExitUsage},
 		{"bad port", Options{Interval: time.Second, Ports: []uint{0}}, 0, cmdutil.ExitUsage},
 	}
+	// An interval below the fastest sample is the interval's fault, and
+	// the message says what it wants, not "1ms..1ns".
+	o := Options{Interval: time.Nanosecond, SampleInterval: time.Nanosecond}
+	if err := o.Validate(); cmdutil.ExitCode(err) != cmdutil.ExitUsage || err.Error() != "invalid --interval 1ns: want at least 1ms (each interval holds at least one sample)" {
+		t.Errorf("--interval 1ns --sample-interval 1ns: %v", err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := tt.o

@@ -3,7 +3,7 @@ package advise
 import (
 	"testing"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 func u64(v uint64) *uint64 { return &v }
@@ -35,31 +35,31 @@ func TestCounterRules(t *testing.T) {
 		},
 		{
 			name: "counters unread in the first sample: no change can be judged",
-			in: twice(with(func(s *inspect.Snapshot) { s.Counters = map[string]uint64{} }),
+			in: twice(with(func(s *model.Snapshot) { s.Counters = map[string]uint64{} }),
 				with(counter("TcpExtListenOverflows", 12345))),
 			want: []summary{},
 		},
 		{
 			name: "softnet drops since boot: info",
-			in:   Input{Now: Sample{Snapshot: host(), SoftnetDropped: u64(77)}},
+			in:   Input{Now: model.Sample{Snapshot: host(), SoftnetDropped: u64(77)}},
 			want: []summary{{"netdev-backlog-drops", Info, "net.core.netdev_max_backlog", "net.core.netdev_max_backlog", p64(1000), p64(2048)}},
 		},
 		{
 			name: "softnet drops during the interval: warning",
-			in: Input{Now: Sample{Snapshot: with(setSysctl("net.core.netdev_max_backlog", 4096)), SoftnetDropped: u64(90)},
-				Before: &Sample{Snapshot: host(), SoftnetDropped: u64(77)}, Interval: 1e9},
+			in: Input{Now: model.Sample{Snapshot: with(setSysctl("net.core.netdev_max_backlog", 4096)), SoftnetDropped: u64(90)},
+				Before: &model.Sample{Snapshot: host(), SoftnetDropped: u64(77)}, Interval: 1e9},
 			want: []summary{{"netdev-backlog-drops", Warning, "net.core.netdev_max_backlog", "net.core.netdev_max_backlog", p64(4096), p64(8192)}},
 		},
 		{
 			name: "softnet drops in a child namespace: no value to recommend",
-			in: Input{Now: Sample{Snapshot: with(without("net.core.netdev_max_backlog")), SoftnetDropped: u64(90)},
-				Before: &Sample{Snapshot: host(), SoftnetDropped: u64(77)}, Interval: 1e9},
+			in: Input{Now: model.Sample{Snapshot: with(without("net.core.netdev_max_backlog")), SoftnetDropped: u64(90)},
+				Before: &model.Sample{Snapshot: host(), SoftnetDropped: u64(77)}, Interval: 1e9},
 			want: []summary{{"netdev-backlog-drops", Warning, "net.core.netdev_max_backlog", "net.core.netdev_max_backlog", nil, nil}},
 		},
 		{
 			name: "softnet counter went backwards (32-bit wrap): counts from zero",
-			in: Input{Now: Sample{Snapshot: host(), SoftnetDropped: u64(3)},
-				Before: &Sample{Snapshot: host(), SoftnetDropped: u64(1 << 32)}, Interval: 1e9},
+			in: Input{Now: model.Sample{Snapshot: host(), SoftnetDropped: u64(3)},
+				Before: &model.Sample{Snapshot: host(), SoftnetDropped: u64(1 << 32)}, Interval: 1e9},
 			want: []summary{{"netdev-backlog-drops", Warning, "net.core.netdev_max_backlog", "net.core.netdev_max_backlog", p64(1000), p64(2048)}},
 		},
 	}
@@ -76,7 +76,7 @@ func TestTotalsSinceBootAreInfoOnly(t *testing.T) {
 		listening(lst(80, 3, 128, p32(1e9)), lst(81, 0, 16, p32(1e9)),
 			lst(82, 0, 128, p32(5), proc(5, "nginx", 1024, 1024, 4096))),
 	)
-	got := Advise(Input{Now: Sample{Snapshot: s, SoftnetDropped: u64(1e9)}})
+	got := Advise(Input{Now: model.Sample{Snapshot: s, SoftnetDropped: u64(1e9)}})
 	if len(got) == 0 {
 		t.Fatal("no findings at all; want info findings for the totals")
 	}

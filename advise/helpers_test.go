@@ -4,10 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/backlogctl/backlogctl/model"
 
-	"github.com/backlogctl/backlogctl/inspect"
-	"github.com/backlogctl/backlogctl/rlimit"
+	"github.com/google/go-cmp/cmp"
 )
 
 // summary is the part of a finding the rule tests compare; reasons and fixes
@@ -33,8 +32,8 @@ func p64(v int64) *int64   { return &v }
 func p32(v uint32) *uint32 { return &v }
 
 // host is a baseline snapshot: kernel defaults, no listeners, quiet counters.
-func host() *inspect.Snapshot {
-	return &inspect.Snapshot{
+func host() *model.Snapshot {
+	return &model.Snapshot{
 		Kernel: "6.18.44",
 		Sysctls: map[string]int64{
 			"net.core.somaxconn":             4096,
@@ -47,13 +46,13 @@ func host() *inspect.Snapshot {
 			"fs.nr_open":                     1048576,
 		},
 		Counters:  map[string]uint64{"TcpExtListenOverflows": 0, "TcpExtListenDrops": 0, "TcpExtTCPReqQFullDrop": 0, "TcpExtTCPReqQFullDoCookies": 0, "TcpExtTCPDeferAcceptDrop": 0, "TcpPassiveOpens": 0},
-		Files:     &rlimit.Files{Allocated: 1000, Max: 9223372036854775807, NrOpen: 1048576},
-		Listeners: []inspect.Listener{},
+		Files:     &model.Files{Allocated: 1000, Max: 9223372036854775807, NrOpen: 1048576},
+		Listeners: []model.Listener{},
 	}
 }
 
 // with returns a copy of host() changed by the given functions.
-func with(changes ...func(*inspect.Snapshot)) *inspect.Snapshot {
+func with(changes ...func(*model.Snapshot)) *model.Snapshot {
 	s := host()
 	for _, c := range changes {
 		c(s)
@@ -61,42 +60,42 @@ func with(changes ...func(*inspect.Snapshot)) *inspect.Snapshot {
 	return s
 }
 
-func setSysctl(name string, v int64) func(*inspect.Snapshot) {
-	return func(s *inspect.Snapshot) { s.Sysctls[name] = v }
+func setSysctl(name string, v int64) func(*model.Snapshot) {
+	return func(s *model.Snapshot) { s.Sysctls[name] = v }
 }
 
-func without(name string) func(*inspect.Snapshot) {
-	return func(s *inspect.Snapshot) { delete(s.Sysctls, name) }
+func without(name string) func(*model.Snapshot) {
+	return func(s *model.Snapshot) { delete(s.Sysctls, name) }
 }
 
-func counter(name string, v uint64) func(*inspect.Snapshot) {
-	return func(s *inspect.Snapshot) { s.Counters[name] = v }
+func counter(name string, v uint64) func(*model.Snapshot) {
+	return func(s *model.Snapshot) { s.Counters[name] = v }
 }
 
-func listening(ls ...inspect.Listener) func(*inspect.Snapshot) {
-	return func(s *inspect.Snapshot) { s.Listeners = append(s.Listeners, ls...) }
+func listening(ls ...model.Listener) func(*model.Snapshot) {
+	return func(s *model.Snapshot) { s.Listeners = append(s.Listeners, ls...) }
 }
 
 // lst is a listener on 127.0.0.1:port with the given queue, backlog and drops
 // (nil: not reported); its inode is the port, so samples match it.
-func lst(port uint16, queue, backlog uint32, drops *uint32, owners ...inspect.Process) inspect.Listener {
-	return inspect.Listener{
+func lst(port uint16, queue, backlog uint32, drops *uint32, owners ...model.Process) model.Listener {
+	return model.Listener{
 		Family: "ipv4", Address: "127.0.0.1", Port: port,
 		AcceptQueue: queue, AcceptQueueMax: backlog, Drops: drops,
 		Inode: uint32(port), Processes: owners,
 	}
 }
 
-func proc(pid int, comm string, open int, soft, hard uint64) inspect.Process {
-	return inspect.Process{PID: pid, Comm: comm, OpenFDs: open, NofileSoft: soft, NofileHard: hard}
+func proc(pid int, comm string, open int, soft, hard uint64) model.Process {
+	return model.Process{PID: pid, Comm: comm, OpenFDs: open, NofileSoft: soft, NofileHard: hard}
 }
 
 // once judges a single sample (no interval).
-func once(s *inspect.Snapshot) Input { return Input{Now: Sample{Snapshot: s}} }
+func once(s *model.Snapshot) Input { return Input{Now: model.Sample{Snapshot: s}} }
 
 // twice judges two samples 10s apart.
-func twice(before, now *inspect.Snapshot) Input {
-	return Input{Now: Sample{Snapshot: now}, Before: &Sample{Snapshot: before}, Interval: 10 * time.Second}
+func twice(before, now *model.Snapshot) Input {
+	return Input{Now: model.Sample{Snapshot: now}, Before: &model.Sample{Snapshot: before}, Interval: 10 * time.Second}
 }
 
 // only keeps the findings with the given ids.

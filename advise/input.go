@@ -6,23 +6,13 @@ import (
 	"github.com/backlogctl/backlogctl/model"
 )
 
-// Sample is what was seen at one moment.
-type Sample struct {
-	// Snapshot holds the tunables, listeners, counters and descriptor usage.
-	Snapshot *model.Snapshot `json:"snapshot"`
-	// SoftnetDropped is the sum over CPUs of /proc/net/softnet_stat column 2
-	// (packets dropped because a CPU's input queue, net.core.netdev_max_backlog,
-	// was full); nil when it was not read.
-	SoftnetDropped *uint64 `json:"softnet_dropped,omitempty"`
-}
-
 // Input is everything the rules judge. Only Now is required.
 type Input struct {
-	Now Sample
+	Now model.Sample
 	// Before, when set, is a sample taken Interval before Now: counters are
 	// then judged by their change. Without it, counter totals since boot (or
 	// since a socket was created) are only ever reported as info.
-	Before   *Sample
+	Before   *model.Sample
 	Interval time.Duration
 	// Units maps a pid to its systemd unit ("nginx.service"), for pids that
 	// run in one; used to name the LimitNOFILE= drop-in.
@@ -43,14 +33,25 @@ type Input struct {
 	// Changes are the tunable changes backlogctl itself recorded (tune's
 	// state), oldest first; a listener older than a somaxconn raise keeps
 	// the old clamp until it calls listen() again.
-	Changes []SysctlChange
-	// Trace, when set, is eBPF evidence over a window (advise --trace):
-	// the traced rules cite it.
-	Trace *TraceEvidence
+	Changes []model.SysctlChange
+	// TraceSeconds, when not 0, is how long the window Now ends was traced
+	// with eBPF (advise --trace): the traced rules cite each listener's
+	// evidence (model.Listener.Traced). TraceStall is the threshold below
+	// which a held queue is not a stall.
+	TraceSeconds float64
+	TraceStall   time.Duration
+	// SizingMeasured names the Sizing inputs measured from the traced
+	// evidence rather than given (MeasureSizing).
+	SizingMeasured []string
 }
 
-// SysctlChange is one recorded change of a tunable in this network namespace.
-type SysctlChange = model.SysctlChange
+// InputOf is the Input of what was collected, to which the caller adds
+// Sizing and Profile.
+func InputOf(s *model.Samples) Input {
+	return Input{Now: s.Now, Before: s.Before, Interval: s.Interval, Units: s.Units, MemTotal: s.MemTotal,
+		ChildNetns: s.ChildNetns, NetnsUnknown: s.NetnsUnknown, Changes: s.Changes,
+		TraceSeconds: s.TraceSeconds, TraceStall: s.TraceStall}
+}
 
 // Advise runs every rule on in and returns the findings, most severe first.
 // It is pure: it reads nothing but in.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 func TestListenerRules(t *testing.T) {
@@ -36,7 +36,7 @@ func TestListenerRules(t *testing.T) {
 			name: "clamped at the somaxconn backlogctl raised it to, drops since creation: history, nothing to raise again",
 			in: func() Input {
 				in := once(with(listening(lst(9000, 0, 4096, p32(7)))))
-				in.Changes = []SysctlChange{{Key: "net.core.somaxconn", From: 128, To: 4096, At: time.Unix(1e9, 0)}}
+				in.Changes = []model.SysctlChange{{Key: "net.core.somaxconn", From: 128, To: 4096, At: time.Unix(1e9, 0)}}
 				return in
 			}(),
 			want: []summary{{"listener-drops-history", Info, "127.0.0.1:9000", "", nil, nil}},
@@ -216,7 +216,7 @@ func TestProgramFix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.comm, func(t *testing.T) {
-			p := inspect.Process{PID: 1, Comm: tt.comm, Cmdline: tt.cmdline}
+			p := model.Process{PID: 1, Comm: tt.comm, Cmdline: tt.cmdline}
 			if tt.comm == "goserver" {
 				p.GoVersion = "go1.24.0" // recognised by its build information
 			}

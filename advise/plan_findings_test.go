@@ -3,9 +3,9 @@ package advise
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/backlogctl/backlogctl/model"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -122,8 +122,8 @@ func TestSortMostSevereFirst(t *testing.T) {
 }
 
 func TestFileNrFindings(t *testing.T) {
-	files := func(alloc, max int64) func(*inspect.Snapshot) {
-		return func(s *inspect.Snapshot) { s.Files.Allocated, s.Files.Max = alloc, max }
+	files := func(alloc, max int64) func(*model.Snapshot) {
+		return func(s *model.Snapshot) { s.Files.Allocated, s.Files.Max = alloc, max }
 	}
 	runRuleCases(t, []string{"file-nr-near-file-max"}, []ruleCase{
 		{"plenty left", once(with(files(1000, 100000))), []summary{}},

@@ -3,9 +3,9 @@ package advise
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/backlogctl/backlogctl/model"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestProfileFindings(t *testing.T) {
@@ -14,25 +14,25 @@ func TestProfileFindings(t *testing.T) {
 	tests := []struct {
 		name    string
 		profile Profile
-		snap    *Sample
+		snap    *model.Sample
 		want    []summary
 	}{
 		{
 			name:    "old somaxconn below default",
 			profile: def,
-			snap:    &Sample{Snapshot: with(setSysctl("net.core.somaxconn", 128))},
+			snap:    &model.Sample{Snapshot: with(setSysctl("net.core.somaxconn", 128))},
 			want:    []summary{{"below-profile", Warning, "net.core.somaxconn", "net.core.somaxconn", p64(128), p64(4096)}},
 		},
 		{
 			name:    "host already higher: never lowered",
 			profile: def,
-			snap:    &Sample{Snapshot: with(setSysctl("net.core.somaxconn", 65535))},
+			snap:    &model.Sample{Snapshot: with(setSysctl("net.core.somaxconn", 65535))},
 			want:    []summary{},
 		},
 		{
 			name:    "high-concurrency: every size below is reported, global keys absent here are skipped",
 			profile: hc,
-			snap:    &Sample{Snapshot: with(without("net.core.netdev_max_backlog"), setSysctl("fs.file-max", 100000))},
+			snap:    &model.Sample{Snapshot: with(without("net.core.netdev_max_backlog"), setSysctl("fs.file-max", 100000))},
 			want: []summary{
 				{"below-profile", Warning, "fs.file-max", "fs.file-max", p64(100000), p64(2097152)},
 				{"below-profile", Warning, "net.core.somaxconn", "net.core.somaxconn", p64(4096), p64(65535)},
@@ -41,7 +41,7 @@ func TestProfileFindings(t *testing.T) {
 		{
 			name:    "a mode key is reported once, by the rule that explains it",
 			profile: def,
-			snap:    &Sample{Snapshot: with(setSysctl("net.ipv4.tcp_syncookies", 0))},
+			snap:    &model.Sample{Snapshot: with(setSysctl("net.ipv4.tcp_syncookies", 0))},
 			want:    []summary{{"syncookies-off", Warning, "net.ipv4.tcp_syncookies", "net.ipv4.tcp_syncookies", p64(0), p64(1)}},
 		},
 	}
@@ -69,7 +69,7 @@ func TestProfilesNeverLowerSizes(t *testing.T) {
 					t.Errorf("profile %s lowers %s from %d to %d", p.Name, c.Key, *c.Current, c.Target)
 				}
 			}
-			in := Input{Now: Sample{Snapshot: with(func(s *inspect.Snapshot) {
+			in := Input{Now: model.Sample{Snapshot: with(func(s *model.Snapshot) {
 				for k, v := range current {
 					s.Sysctls[k] = v
 				}

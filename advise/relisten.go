@@ -18,7 +18,7 @@ type Relisten struct {
 // somaxconn goes from c.From to c.To: those whose effective backlog is
 // c.From, the clamp listen() gave them (it asked for at least that much).
 // units maps owner pids to their systemd units, where known.
-func StaysClamped(snap *model.Snapshot, c SysctlChange, units map[int]string) []Relisten {
+func StaysClamped(snap *model.Snapshot, c model.SysctlChange, units map[int]string) []Relisten {
 	if snap == nil || c.Key != "net.core.somaxconn" || c.To <= c.From {
 		return nil
 	}

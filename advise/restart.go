@@ -8,13 +8,13 @@ import (
 )
 
 // lastChange is the latest recorded change of key.
-func (v *view) lastChange(key string) (SysctlChange, bool) {
+func (v *view) lastChange(key string) (model.SysctlChange, bool) {
 	for i := len(v.in.Changes) - 1; i >= 0; i-- {
 		if v.in.Changes[i].Key == key {
 			return v.in.Changes[i], true
 		}
 	}
-	return SysctlChange{}, false
+	return model.SysctlChange{}, false
 }
 
 // Predates says whether a listener was listening before a somaxconn raise
@@ -34,7 +34,7 @@ const (
 // ListenerPredates judges whether l kept the clamp of the somaxconn before
 // change c: its effective backlog equals the old value, which listen() gave
 // it when it asked for at least that much.
-func ListenerPredates(l model.Listener, c SysctlChange) Predates {
+func ListenerPredates(l model.Listener, c model.SysctlChange) Predates {
 	if c.Key != "net.core.somaxconn" || c.To <= c.From || int64(l.AcceptQueueMax) != c.From {
 		return PredatesNo
 	}

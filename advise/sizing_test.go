@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -79,7 +81,7 @@ func TestSizingFindings(t *testing.T) {
 			}
 		})
 	}
-	fs := Advise(Input{Now: Sample{Snapshot: with(setSysctl("net.core.somaxconn", 1024), listening(lst(81, 0, 511, nil, proc(3, "nginx", 1, 1024, 1024))))}, Sizing: sizing})
+	fs := Advise(Input{Now: model.Sample{Snapshot: with(setSysctl("net.core.somaxconn", 1024), listening(lst(81, 0, 511, nil, proc(3, "nginx", 1, 1024, 1024))))}, Sizing: sizing})
 	f, _ := FindingByID(fs, "backlog-sizing", "")
 	if !strings.Contains(f.Reason, "Little's law") || !strings.Contains(f.Reason, "×2") || f.Evidence["headroom_factor"] != 2 {
 		t.Errorf("sizing finding does not explain Little's law and the ×2 headroom: %q %v", f.Reason, f.Evidence)

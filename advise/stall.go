@@ -72,14 +72,22 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 		verb = "are"
 	}
 	reason := fmt.Sprintf("%s %s not accepting: %s.", who, verb, held)
-	if len(state) > 0 {
+	failing, out := v.failedAccepts(l)
+	switch {
+	case len(state) > 0:
 		reason += " " + strings.Join(state, "; ") + "."
-	} else if len(l.Processes) > 0 {
+	case failing != "":
+		// The same run's trace saw accept() called and failing: the program
+		// is not idle, it is out of descriptors.
+		reason += " " + failing
+	case len(l.Processes) > 0:
 		reason += fmt.Sprintf(" Its owners are running or sleeping (%s), so the program is alive but does not call accept().", ownerStates(l.Processes))
 	}
 	reason += " A bigger backlog would only hold more connections nobody accepts."
 	var fix string
 	switch {
+	case failing != "" && len(stopped)+len(stuck) == 0:
+		fix = out
 	case len(stopped) > 0:
 		pids := make([]string, len(stopped))
 		for i, o := range stopped {
@@ -105,6 +113,34 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 		Subject: SubjectOf(l),
 		Reason:  reason, Fix: fix, Evidence: ev,
 	}, true
+}
+
+// failedAccepts says, when the traced window saw l's owners call accept()
+// and fail for want of a descriptor (EMFILE at RLIMIT_NOFILE, ENFILE at
+// fs.file-max), that the queue holds because of it, and the fix; "" when
+// tracing saw no such failure.
+func (v *view) failedAccepts(l model.Listener) (reason, fix string) {
+	if l.Traced == nil {
+		return "", ""
+	}
+	var parts []string
+	for _, e := range l.Traced.AcceptErrors {
+		if e.Errno != "EMFILE" && e.Errno != "ENFILE" {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s[%d] got %s %d times in %.1fs", e.Comm, e.PID, e.Errno, e.Count, v.in.TraceSeconds))
+		if fix == "" {
+			fix = "raise fs.file-max, and find what holds the descriptors (see traced-accept-errors)"
+			if e.Errno == "EMFILE" {
+				fix = v.emfileFix(e.PID) + " (see traced-accept-errors)"
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "", ""
+	}
+	return fmt.Sprintf("Its owners call accept() and it fails (%s, traced): the program is out of file descriptors, not idle, and every connection it cannot accept stays queued.",
+		strings.Join(parts, "; ")), fix
 }
 
 func boolFloat(b bool) float64 {

@@ -3,7 +3,7 @@ package advise
 import (
 	"testing"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 func TestSynRules(t *testing.T) {
@@ -113,23 +113,23 @@ func TestKernelVersion(t *testing.T) {
 }
 
 func TestSynQueueFull(t *testing.T) {
-	synq := func(port uint16, syn, backlog uint32) inspect.Listener {
+	synq := func(port uint16, syn, backlog uint32) model.Listener {
 		l := lst(port, 0, backlog, nil)
 		l.SynQueue = syn
 		return l
 	}
-	group := func(syn uint32) []inspect.Listener {
+	group := func(syn uint32) []model.Listener {
 		a, b := synq(443, syn, 128), synq(443, syn, 128)
 		b.Inode = 444
-		for _, l := range []*inspect.Listener{&a, &b} {
+		for _, l := range []*model.Listener{&a, &b} {
 			l.SynQueueShared, l.ReuseportGroup, l.ReuseportSize = true, 1, 2
 		}
-		return []inspect.Listener{a, b}
+		return []model.Listener{a, b}
 	}
-	kernel := func(release string) func(*inspect.Snapshot) {
-		return func(s *inspect.Snapshot) { s.Kernel = release }
+	kernel := func(release string) func(*model.Snapshot) {
+		return func(s *model.Snapshot) { s.Kernel = release }
 	}
-	mixed := func(syn uint32) []inspect.Listener {
+	mixed := func(syn uint32) []model.Listener {
 		g := group(syn)
 		g[1].AcceptQueueMax = 512 // members may have their own backlogs
 		return g

@@ -5,20 +5,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
-func started(p inspect.Process, at time.Time) inspect.Process {
+func started(p model.Process, at time.Time) model.Process {
 	p.StartTime = &at
 	return p
 }
 
 func TestListenerPredates(t *testing.T) {
-	change := SysctlChange{Key: "net.core.somaxconn", From: 128, To: 4096, At: time.Unix(2000, 0)}
+	change := model.SysctlChange{Key: "net.core.somaxconn", From: 128, To: 4096, At: time.Unix(2000, 0)}
 	early, late := time.Unix(1000, 0), time.Unix(3000, 0)
 	for _, tt := range []struct {
 		name string
-		l    inspect.Listener
+		l    model.Listener
 		want Predates
 	}{
 		{"old clamp, owner started before", lst(80, 0, 128, nil, started(proc(1, "python3", 5, 1024, 1024), early)), PredatesYes},
@@ -31,7 +31,7 @@ func TestListenerPredates(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if got := ListenerPredates(lst(80, 0, 4096, nil), SysctlChange{Key: "net.core.somaxconn", From: 4096, To: 128}); got != PredatesNo {
+	if got := ListenerPredates(lst(80, 0, 4096, nil), model.SysctlChange{Key: "net.core.somaxconn", From: 4096, To: 128}); got != PredatesNo {
 		t.Errorf("a lowered somaxconn: %v, want no", got)
 	}
 }
@@ -39,7 +39,7 @@ func TestListenerPredates(t *testing.T) {
 // Without start times the finding hedges instead of asserting.
 func TestPredatesFindingHedges(t *testing.T) {
 	in := once(with(listening(lst(80, 0, 128, nil, proc(7, "python3", 5, 1024, 1024)))))
-	in.Changes = []SysctlChange{{Key: "net.core.somaxconn", From: 128, To: 4096, At: time.Unix(2000, 0)}}
+	in.Changes = []model.SysctlChange{{Key: "net.core.somaxconn", From: 128, To: 4096, At: time.Unix(2000, 0)}}
 	f, ok := FindingByID(Advise(in), "listener-predates-somaxconn-change", "127.0.0.1:80")
 	if !ok {
 		t.Fatal("no listener-predates-somaxconn-change")
@@ -57,7 +57,7 @@ func TestNotAccepting(t *testing.T) {
 	stuck.State = "D"
 	running := proc(9, "java", 50, 1024, 1024)
 	running.State = "S"
-	opens := func(n uint64) func(*inspect.Snapshot) { return counter("TcpPassiveOpens", n) }
+	opens := func(n uint64) func(*model.Snapshot) { return counter("TcpPassiveOpens", n) }
 	runRuleCases(t, []string{"listener-not-accepting"}, []ruleCase{
 		{
 			name: "queue held, owner in D state: not accepting",

@@ -12,137 +12,114 @@ import (
 // the backlog, is what makes clients wait: a longer queue only lengthens it.
 const SlowAcceptWait = 100 * time.Millisecond
 
-// TraceEvidence is what eBPF tracing (backlogctl trace) saw at the listeners
-// over a window: exact where the rules otherwise infer. The command side
-// gathers it; the rules only read it.
-type TraceEvidence struct {
-	// Seconds is how long the window was traced.
-	Seconds   float64          `json:"seconds"`
-	Listeners []TracedListener `json:"listeners"`
-	// SizingMeasured names the Sizing inputs taken from this evidence
-	// ("rate", "accept_latency") rather than given.
-	SizingMeasured []string `json:"sizing_measured,omitempty"`
-}
-
 // measuredNote says which sizing inputs tracing measured.
 func (v *view) measuredNote() string {
-	if v.in.Trace == nil || len(v.in.Trace.SizingMeasured) == 0 {
+	if v.in.TraceSeconds == 0 || len(v.in.SizingMeasured) == 0 {
 		return ""
 	}
-	note := fmt.Sprintf(" Measured by tracing over %.1fs: %s", v.in.Trace.Seconds, strings.Join(v.in.Trace.SizingMeasured, " and "))
-	if len(v.in.Trace.SizingMeasured) == 1 {
+	note := fmt.Sprintf(" Measured by tracing over %.1fs: %s", v.in.TraceSeconds, strings.Join(v.in.SizingMeasured, " and "))
+	if len(v.in.SizingMeasured) == 1 {
 		note += "; the other was given"
 	}
 	return note + "."
 }
 
-// TracedListener is one listener's traced evidence over the window.
-type TracedListener struct {
-	Address string `json:"address"`
-	Port    uint16 `json:"port"`
-	// Backlog is the effective backlog; a full queue holds Backlog+1.
-	Backlog uint32 `json:"backlog"`
-	// HighWater is the longest accept queue; HighWaterAt when it was
-	// reached (to within the tracer's read interval), zero if unknown.
-	HighWater   uint32    `json:"high_water"`
-	HighWaterAt time.Time `json:"high_water_at"`
-	// OverflowsSynTime are SYNs dropped with the queue full (derived from
-	// counters); OverflowsAckTime final ACKs dropped (exact).
-	OverflowsSynTime uint64 `json:"overflows_syn_time"`
-	OverflowsAckTime uint64 `json:"overflows_ack_time"`
-	Enqueued         uint64 `json:"enqueued"`
-	Accepted         uint64 `json:"accepted"`
-	// AcceptWait* are in seconds, from entering the queue to accept()
-	// returning; P99 is a log2 bucket's upper bound, Max exact.
-	AcceptWaitCount uint64  `json:"accept_wait_count"`
-	AcceptWaitSum   float64 `json:"accept_wait_sum"`
-	AcceptWaitP99   float64 `json:"accept_wait_p99"`
-	AcceptWaitMax   float64 `json:"accept_wait_max"`
-	// AcceptErrors are failed accept() calls by process and errno.
-	AcceptErrors []TracedAcceptErrors `json:"accept_errors"`
-	// StallSeconds is the longest time the queue held StallQueue
-	// connections with no accept(); StallOwners the owners then.
-	StallSeconds float64       `json:"stall_seconds"`
-	StallQueue   uint32        `json:"stall_queue"`
-	StallOwners  []TracedOwner `json:"stall_owners,omitempty"`
+// slow reports whether t's p99 accept wait says the acceptor is slow.
+func slow(t *model.Traced) bool {
+	return t.AcceptWait.Quantile(0.99) >= SlowAcceptWait.Seconds()
 }
 
-// TracedAcceptErrors counts one process's failed accept() calls with one errno.
-type TracedAcceptErrors struct {
-	PID   int    `json:"pid"`
-	Comm  string `json:"comm"`
-	Errno string `json:"errno"`
-	Count uint64 `json:"count"`
-}
-
-// TracedOwner is a listener's owner and its scheduler state ("T (stopped)").
-type TracedOwner struct {
-	PID   int    `json:"pid"`
-	Comm  string `json:"comm"`
-	State string `json:"state"`
-}
-
-// Overflows is the connections dropped because the queue was full.
-func (t TracedListener) Overflows() uint64 { return t.OverflowsSynTime + t.OverflowsAckTime }
-
-// ArrivalRate is connections per second that reached the accept queue or
-// were dropped because it was full, over seconds.
-func (t TracedListener) ArrivalRate(seconds float64) float64 {
-	if seconds <= 0 {
-		return 0
+// stalled is how long t's queue was held with no accept() over the traced
+// window, when that reached the stall threshold; 0 otherwise.
+func (v *view) stalled(t *model.Traced) float64 {
+	if t.Stall.Held > 0 && t.Stall.Held >= v.in.TraceStall {
+		return t.Stall.Held.Seconds()
 	}
-	return float64(t.Enqueued+t.Overflows()) / seconds
+	return 0
 }
 
-// MeanAcceptWait is the mean accept-queue wait, Little's law's W.
-func (t TracedListener) MeanAcceptWait() time.Duration {
-	if t.AcceptWaitCount == 0 {
-		return 0
-	}
-	return time.Duration(t.AcceptWaitSum / float64(t.AcceptWaitCount) * float64(time.Second))
-}
-
-func (t TracedListener) slow() bool {
-	return t.AcceptWaitP99 >= SlowAcceptWait.Seconds()
-}
-
-// Busiest is the listener with the highest arrival rate, for sizing; false
-// when nothing arrived anywhere.
-func (e *TraceEvidence) Busiest() (TracedListener, bool) {
-	var best TracedListener
-	found := false
-	for _, l := range e.Listeners {
-		if l.Enqueued+l.Overflows() > 0 && (!found || l.ArrivalRate(e.Seconds) > best.ArrivalRate(e.Seconds)) {
-			best, found = l, true
+// Busiest is the traced listener of snap with the highest arrival rate
+// over seconds, for sizing; false when nothing arrived anywhere.
+func Busiest(snap *model.Snapshot, seconds float64) (*model.Listener, bool) {
+	var best *model.Listener
+	for i := range snap.Listeners {
+		l := &snap.Listeners[i]
+		t := l.Traced
+		if t == nil || t.Enqueued+t.Overflows.Total() == 0 {
+			continue
+		}
+		if best == nil || t.ArrivalRate(seconds) > best.Traced.ArrivalRate(seconds) {
+			best = l
 		}
 	}
-	return best, found
+	return best, best != nil
+}
+
+// MeasureSizing fills what --rate and --accept-latency left out (rateSet,
+// latencySet) from the busiest traced listener: its arrival rate, and its
+// mean accept wait (Little's law's W). Nothing is measured when nothing
+// arrived, and the wait is not measured when nothing was accepted or the
+// listener stalled (its waits then say how long nobody accepted, not how
+// long accepting takes).
+func MeasureSizing(in *Input, rate float64, rateSet bool, latency time.Duration, latencySet bool) {
+	if in.TraceSeconds == 0 || in.Now.Snapshot == nil {
+		return
+	}
+	busiest, ok := Busiest(in.Now.Snapshot, in.TraceSeconds)
+	if !ok {
+		return
+	}
+	t := busiest.Traced
+	v := &view{in: *in}
+	if !latencySet && (t.AcceptWait.Count == 0 || v.stalled(t) > 0) {
+		return
+	}
+	s := Sizing{Rate: rate, AcceptLatency: latency}
+	var measured []string
+	if !rateSet {
+		s.Rate = t.ArrivalRate(in.TraceSeconds)
+		measured = append(measured, fmt.Sprintf("rate (%s)", ListenerSubject(busiest.Address, busiest.Port)))
+	}
+	if !latencySet {
+		if s.AcceptLatency = t.AcceptWait.Mean(); s.AcceptLatency <= 0 {
+			s.AcceptLatency = time.Nanosecond // accepted within the clock's resolution
+		}
+		measured = append(measured, "accept_latency (mean wait)")
+	}
+	if len(measured) > 0 && s.Validate() == nil {
+		in.Sizing, in.SizingMeasured = &s, measured
+	}
 }
 
 // tracedFindings judge the traced evidence: accept() errors, overflows with
 // the exact high water, stalls with the owner's state, slow acceptors.
 func tracedFindings(v *view) []Finding {
-	ev := v.in.Trace
-	if ev == nil {
+	if v.in.TraceSeconds == 0 {
 		return nil
 	}
 	var out []Finding
-	for _, t := range ev.Listeners {
-		subject := ListenerSubject(t.Address, t.Port)
-		out = append(out, acceptErrorFindings(v, ev, t, subject)...)
-		if f, ok := tracedOverflowFinding(v, t, subject); ok {
+	for i := range v.now.Listeners {
+		l := &v.now.Listeners[i]
+		t := l.Traced
+		if t == nil {
+			continue
+		}
+		subject := ListenerSubject(l.Address, l.Port)
+		out = append(out, acceptErrorFindings(v, t, subject)...)
+		if f, ok := tracedOverflowFinding(v, l, subject); ok {
 			out = append(out, f)
 		}
-		if t.StallSeconds > 0 {
-			out = append(out, stallFinding(t, subject))
+		if v.stalled(t) > 0 {
+			out = append(out, stallFinding(v, t, subject))
 		}
-		if t.slow() && t.Overflows() == 0 {
+		if slow(t) && t.Overflows.Total() == 0 {
+			p99, mx := t.AcceptWait.Quantile(0.99), t.AcceptWait.Max()
 			out = append(out, Finding{
 				ID: "traced-slow-acceptor", Severity: Warning, Subject: subject,
 				Reason: fmt.Sprintf("p99 accept wait %s (max %s, %d accepted): the acceptor is slow, not the backlog; a longer queue would only make clients wait longer.",
-					seconds(t.AcceptWaitP99), seconds(t.AcceptWaitMax), t.AcceptWaitCount),
+					seconds(p99), seconds(mx), t.AcceptWait.Count),
 				Fix:      "find why the program is slow to call accept() (busy or blocked event loop, too few workers or threads)",
-				Evidence: map[string]float64{"accept_wait_p99_seconds": t.AcceptWaitP99, "accept_wait_max_seconds": t.AcceptWaitMax, "accepted": float64(t.AcceptWaitCount)},
+				Evidence: map[string]float64{"accept_wait_p99_seconds": p99, "accept_wait_max_seconds": mx, "accepted": float64(t.AcceptWait.Count)},
 			})
 		}
 	}
@@ -151,14 +128,14 @@ func tracedFindings(v *view) []Finding {
 
 // acceptErrorFindings: one finding per process and errno, critical for the
 // descriptor and memory errors that leave connections in the queue.
-func acceptErrorFindings(v *view, ev *TraceEvidence, t TracedListener, subject string) []Finding {
+func acceptErrorFindings(v *view, t *model.Traced, subject string) []Finding {
 	var out []Finding
 	for _, e := range t.AcceptErrors {
 		f := Finding{
 			ID: "traced-accept-errors", Severity: Warning, Subject: PIDSubject(e.PID), Listener: subject,
-			Evidence: map[string]float64{"count": float64(e.Count), "seconds": ev.Seconds},
+			Evidence: map[string]float64{"count": float64(e.Count), "seconds": v.in.TraceSeconds},
 		}
-		who := fmt.Sprintf("%s[%d] got %s %d times in %.1fs", e.Comm, e.PID, e.Errno, e.Count, ev.Seconds)
+		who := fmt.Sprintf("%s[%d] got %s %d times in %.1fs", e.Comm, e.PID, e.Errno, e.Count, v.in.TraceSeconds)
 		switch e.Errno {
 		case "EMFILE":
 			f.Severity = Critical
@@ -190,64 +167,63 @@ func (v *view) emfileFix(pid int) string {
 
 // tracedOverflowFinding: the queue reached backlog+1, with the overflows at
 // each site, and whether the backlog or the acceptor is to blame.
-func tracedOverflowFinding(v *view, t TracedListener, subject string) (Finding, bool) {
-	full := uint64(t.Backlog) + 1
-	if uint64(t.HighWater) < full && t.Overflows() == 0 {
+func tracedOverflowFinding(v *view, l *model.Listener, subject string) (Finding, bool) {
+	t := l.Traced
+	backlog := l.AcceptQueueMax
+	full := uint64(backlog) + 1
+	if uint64(t.HighWater) < full && t.Overflows.Total() == 0 {
 		return Finding{}, false
 	}
 	at := ""
 	if !t.HighWaterAt.IsZero() {
 		at = " at " + t.HighWaterAt.Local().Format("15:04:05.0")
 	}
+	p99 := t.AcceptWait.Quantile(0.99)
 	f := Finding{
 		ID: "traced-queue-overflow", Severity: Warning, Subject: subject,
 		Evidence: map[string]float64{"high_water": float64(t.HighWater), "capacity": float64(full),
-			"overflows_syn_time": float64(t.OverflowsSynTime), "overflows_ack_time": float64(t.OverflowsAckTime),
-			"accept_wait_p99_seconds": t.AcceptWaitP99},
+			"overflows_syn_time": float64(t.Overflows.SynTime), "overflows_ack_time": float64(t.Overflows.AckTime),
+			"accept_wait_p99_seconds": p99},
 	}
 	f.Reason = fmt.Sprintf("the queue reached %d of %d%s", t.HighWater, full, at)
-	if t.Overflows() > 0 {
+	if t.Overflows.Total() > 0 {
 		f.Severity = Critical
-		f.Reason += fmt.Sprintf(" (%d overflows at final-ACK time, %d at SYN time)", t.OverflowsAckTime, t.OverflowsSynTime)
+		f.Reason += fmt.Sprintf(" (%d overflows at final-ACK time, %d at SYN time)", t.Overflows.AckTime, t.Overflows.SynTime)
 	}
 	f.Reason += "."
-	if t.StallSeconds > 0 {
+	if stall := v.stalled(t); stall > 0 {
 		f.Reason += fmt.Sprintf(" Its owner accepted nothing for %.1fs with %d waiting (traced-stall): the queue overflowed because nothing took from it, and a bigger backlog would only hold more connections nobody accepts.",
-			t.StallSeconds, t.StallQueue)
+			stall, t.Stall.Queue)
 		f.Fix = "make the program accept again (see traced-stall) before sizing the backlog"
 		return f, true
 	}
-	if t.slow() {
-		f.Reason += fmt.Sprintf(" p99 accept wait %s: the acceptor is slow, not the backlog.", seconds(t.AcceptWaitP99))
+	if slow(t) {
+		f.Reason += fmt.Sprintf(" p99 accept wait %s: the acceptor is slow, not the backlog.", seconds(p99))
 		f.Fix = "find why the program is slow to call accept(); a longer queue would only make clients wait longer"
-		return f, true
-	}
-	l, ok := v.listener(t.Address, t.Port)
-	if !ok {
-		f.Fix = "raise the listener's backlog"
 		return f, true
 	}
 	want := nextPow2(2 * int64(full))
 	if v.in.Sizing != nil {
 		want = max(want, v.in.Sizing.Backlog())
 	}
-	f.Current, f.Recommended = int64p(int64(t.Backlog)), int64p(want)
-	if somax, known := v.sysctl("net.core.somaxconn"); known && int64(t.Backlog) >= somax {
+	f.Current, f.Recommended = int64p(int64(backlog)), int64p(want)
+	if somax, known := v.sysctl("net.core.somaxconn"); known && int64(backlog) >= somax {
 		target := v.raisedSomaxconn(somax)
 		f.Key, f.Current, f.Recommended = "net.core.somaxconn", int64p(somax), int64p(target)
 		f.Fix = fmt.Sprintf("its backlog equals somaxconn: set net.core.somaxconn=%d, then restart the program so it calls listen() again", target)
 		return f, true
 	}
-	f.Fix = programFix(l, want)
+	f.Fix = programFix(v.first(l), want)
 	return f, true
 }
 
-func stallFinding(t TracedListener, subject string) Finding {
+func stallFinding(v *view, t *model.Traced, subject string) Finding {
 	who := "its owner"
 	var states []string
-	if len(t.StallOwners) > 0 {
-		names := make([]string, 0, len(t.StallOwners))
-		for _, o := range t.StallOwners {
+	stall := v.stalled(t)
+	if len(t.Stall.Owners) > 0 {
+		names := make([]string, 0, len(t.Stall.Owners))
+		for _, o := range t.Stall.Owners {
 			names = append(names, fmt.Sprintf("%s[%d]", o.Comm, o.PID))
 			if o.State != "" {
 				states = append(states, o.State)
@@ -255,7 +231,7 @@ func stallFinding(t TracedListener, subject string) Finding {
 		}
 		who = strings.Join(names, ", ")
 	}
-	reason := fmt.Sprintf("%s accepted nothing for %.1fs with %d waiting", who, t.StallSeconds, t.StallQueue)
+	reason := fmt.Sprintf("%s accepted nothing for %.1fs with %d waiting", who, stall, t.Stall.Queue)
 	if len(states) > 0 {
 		reason += " (state: " + strings.Join(states, ", ") + ")"
 	}
@@ -263,18 +239,19 @@ func stallFinding(t TracedListener, subject string) Finding {
 		ID: "traced-stall", Severity: Critical, Subject: subject,
 		Reason:   reason + ": clients wait for nothing, then time out.",
 		Fix:      "find why the program stopped calling accept() (stopped, blocked, deadlocked or overloaded)",
-		Evidence: map[string]float64{"stall_seconds": t.StallSeconds, "waiting": float64(t.StallQueue)},
+		Evidence: map[string]float64{"stall_seconds": stall, "waiting": float64(t.Stall.Queue)},
 	}
 }
 
-// listener finds a listener in the snapshot by address and port.
-func (v *view) listener(address string, port uint16) (model.Listener, bool) {
-	for _, l := range v.now.Listeners {
-		if l.Address == address && l.Port == port {
-			return l, true
+// first is the first listener of the snapshot at l's address and port: an
+// SO_REUSEPORT group's findings name the program fix of one member.
+func (v *view) first(l *model.Listener) model.Listener {
+	for _, o := range v.now.Listeners {
+		if o.Address == l.Address && o.Port == l.Port {
+			return o
 		}
 	}
-	return model.Listener{}, false
+	return *l
 }
 
 // seconds prints a wait in ms below a second.

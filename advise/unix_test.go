@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/model"
 )
 
@@ -12,19 +11,19 @@ const fpmSock = "/run/php/php8.2-fpm.sock"
 
 // ulst is a Unix listener on fpmSock (inode 7) with the given queue and
 // backlog: no drop count, as the kernel keeps none.
-func ulst(queue, backlog uint32, owners ...inspect.Process) inspect.Listener {
-	return inspect.Listener{Family: "unix", Path: fpmSock, SocketType: "stream",
+func ulst(queue, backlog uint32, owners ...model.Process) model.Listener {
+	return model.Listener{Family: "unix", Path: fpmSock, SocketType: "stream",
 		AcceptQueue: queue, AcceptQueueMax: backlog, Inode: 7, Processes: owners}
 }
 
-func withConf(l inspect.Listener, c model.ConfiguredBacklog) inspect.Listener {
+func withConf(l model.Listener, c model.ConfiguredBacklog) model.Listener {
 	l.ConfiguredBacklog = &c
 	return l
 }
 
 var fpmConf = model.ConfiguredBacklog{Program: "PHP-FPM", Setting: "listen.backlog", Value: 8, Source: "/etc/php/8.2/fpm/pool.d/www.conf:5"}
 
-func fpmMaster(state string) inspect.Process {
+func fpmMaster(state string) model.Process {
 	p := proc(10, "php-fpm8.2", 12, 1024, 1024)
 	p.Cmdline, p.State = "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)", state
 	return p

@@ -3,6 +3,7 @@ package check
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/backlogctl/backlogctl/model"
 	"math/big"
 	"strconv"
 	"strings"
@@ -80,7 +81,7 @@ type Result struct {
 // Reasoner explains why a failed requirement matters. KernelReasons is the
 // built-in one; a source of richer findings can replace it.
 type Reasoner interface {
-	Reason(r Result, obs *Observation) string
+	Reason(r Result, obs *model.Observation) string
 }
 
 // EvalOptions tune Evaluate.
@@ -91,7 +92,7 @@ type EvalOptions struct {
 }
 
 // Evaluate judges every requirement against obs. It does no I/O.
-func Evaluate(reqs []Requirement, obs *Observation, o EvalOptions) []Result {
+func Evaluate(reqs []Requirement, obs *model.Observation, o EvalOptions) []Result {
 	if o.Reasons == nil {
 		o.Reasons = KernelReasons{}
 	}
@@ -105,7 +106,7 @@ func Evaluate(reqs []Requirement, obs *Observation, o EvalOptions) []Result {
 	return out
 }
 
-func evaluate(req Requirement, obs *Observation, o EvalOptions) Result {
+func evaluate(req Requirement, obs *model.Observation, o EvalOptions) Result {
 	e := req.Expr
 	r := Result{
 		Requirement: e.String(), Subject: e.Subject.Name(), Op: e.Op,
@@ -201,7 +202,7 @@ func formatRat(r *big.Rat) string {
 }
 
 // subjectValues reads a subject's value(s), or says why they cannot be read.
-func subjectValues(s Subject, obs *Observation) ([]value, string) {
+func subjectValues(s Subject, obs *model.Observation) ([]value, string) {
 	switch s.Kind {
 	case KindSysctl:
 		if v, ok := obs.Sysctls[s.Field]; ok {
@@ -230,7 +231,7 @@ func subjectValues(s Subject, obs *Observation) ([]value, string) {
 	return nil, fmt.Sprintf("unknown subject kind %q", s.Kind)
 }
 
-func filesValues(field string, obs *Observation) ([]value, string) {
+func filesValues(field string, obs *model.Observation) ([]value, string) {
 	f := obs.Files
 	if f == nil {
 		return nil, "fs.file-nr is not visible here"
@@ -252,7 +253,7 @@ func filesValues(field string, obs *Observation) ([]value, string) {
 }
 
 // noListener says why no listener could be judged.
-func noListener(obs *Observation) string {
+func noListener(obs *model.Observation) string {
 	if obs.ListenersError != "" {
 		return "listeners could not be read: " + obs.ListenersError
 	}
@@ -274,7 +275,7 @@ func joinPorts(ports []uint16) string {
 }
 
 // listenerWhere names a listener, saying if it came or went during a window.
-func listenerWhere(l ListenerObservation) string {
+func listenerWhere(l model.ListenerObservation) string {
 	switch {
 	case l.Appeared && l.Gone:
 		return l.Endpoint + " (came and went during the window)"
@@ -286,7 +287,7 @@ func listenerWhere(l ListenerObservation) string {
 	return l.Endpoint
 }
 
-func listenerValues(field string, obs *Observation) ([]value, string) {
+func listenerValues(field string, obs *model.Observation) ([]value, string) {
 	if why := noListener(obs); why != "" {
 		return nil, why
 	}
@@ -314,7 +315,7 @@ func listenerValues(field string, obs *Observation) ([]value, string) {
 	return out, ""
 }
 
-func processValues(field string, obs *Observation) ([]value, string) {
+func processValues(field string, obs *model.Observation) ([]value, string) {
 	if why := noListener(obs); why != "" {
 		return nil, why
 	}

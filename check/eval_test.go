@@ -6,32 +6,31 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/backlogctl/backlogctl/model"
 
-	"github.com/backlogctl/backlogctl/inspect"
-	"github.com/backlogctl/backlogctl/rlimit"
+	"github.com/google/go-cmp/cmp"
 )
 
 func u32(v uint32) *uint32 { return &v }
 
 // fixture is a fixed observation: two listeners, one full and dropping, and
 // their owners.
-func fixture() *Observation {
-	nginx := inspect.Process{PID: 4242, Comm: "nginx", OpenFDs: 800, NofileSoft: 1024, NofileHard: 524288}
-	app := inspect.Process{PID: 5151, Comm: "app", OpenFDs: 10, NofileSoft: 65536, NofileHard: 65536}
-	return &Observation{
+func fixture() *model.Observation {
+	nginx := model.Process{PID: 4242, Comm: "nginx", OpenFDs: 800, NofileSoft: 1024, NofileHard: 524288}
+	app := model.Process{PID: 5151, Comm: "app", OpenFDs: 10, NofileSoft: 65536, NofileHard: 65536}
+	return &model.Observation{
 		Sysctls: map[string]int64{
 			"net.core.somaxconn": 4096, "net.ipv4.tcp_syncookies": 1,
 			"net.ipv4.tcp_abort_on_overflow": 0, "fs.file-max": 1000,
 		},
 		SysctlErrors: map[string]string{"fs.nr_open": "permission denied"},
 		Counters:     map[string]uint64{"TcpExtListenOverflows": 42, "TcpExtListenDrops": 42},
-		Files:        &rlimit.Files{Allocated: 400, Max: 1000, NrOpen: 1048576},
-		Listeners: []ListenerObservation{
+		Files:        &model.Files{Allocated: 400, Max: 1000, NrOpen: 1048576},
+		Listeners: []model.ListenerObservation{
 			{Endpoint: "0.0.0.0:80", Inode: 1, AcceptQueue: 512, AcceptQueueMax: 511, Fill: 1, SynQueue: 30,
-				Drops: u32(7), Processes: []inspect.Process{nginx}},
+				Drops: u32(7), Processes: []model.Process{nginx}},
 			{Endpoint: "127.0.0.1:8080", Inode: 2, AcceptQueue: 4, AcceptQueueMax: 4095, Fill: 4.0 / 4096, SynQueue: 0,
-				Drops: u32(0), Processes: []inspect.Process{app, nginx}},
+				Drops: u32(0), Processes: []model.Process{app, nginx}},
 		},
 		ProcessesScanned: true,
 	}
@@ -44,7 +43,7 @@ type verdict struct {
 	Failing  []string
 }
 
-func evalOne(t *testing.T, expr string, obs *Observation, missing Missing) Result {
+func evalOne(t *testing.T, expr string, obs *model.Observation, missing Missing) Result {
 	t.Helper()
 	e, err := ParseExpr(expr)
 	if err != nil {
@@ -150,7 +149,7 @@ func TestEvaluateNotEvaluated(t *testing.T) {
 	noFiles.Files = nil
 	tests := []struct {
 		name, expr string
-		obs        *Observation
+		obs        *model.Observation
 		reason     string
 	}{
 		{"absent sysctl", "netdev_max_backlog>=1000", fixture(), "net.core.netdev_max_backlog is not visible here"},
@@ -185,7 +184,7 @@ func TestEvaluateNotEvaluated(t *testing.T) {
 // reason says so; accept_queue_max and sysctls are not.
 func TestEvaluateWindowed(t *testing.T) {
 	obs := fixture()
-	obs.Window = &Window{Duration: 60 * time.Second, Interval: 100 * time.Millisecond, Samples: 600}
+	obs.Window = &model.WindowInfo{Duration: 60 * time.Second, Interval: 100 * time.Millisecond, Samples: 600}
 	r := evalOne(t, "counter.TcpExtListenOverflows==0", obs, MissingError)
 	if !r.Windowed || !strings.HasPrefix(r.Reason, "during the 1m0s window: ") {
 		t.Errorf("counter in a window: windowed %v reason %q", r.Windowed, r.Reason)

@@ -3,6 +3,8 @@ package check
 import (
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/advise"
 )
 
@@ -30,7 +32,7 @@ func TestProfileAgreesWithPlan(t *testing.T) {
 			for _, c := range plan.Changes {
 				pending[c.Key] = true
 			}
-			obs := &Observation{Sysctls: cur}
+			obs := &model.Observation{Sysctls: cur}
 			for _, r := range Evaluate(ProfileRequirements(p), obs, EvalOptions{Missing: MissingPass}) {
 				if !r.Evaluated {
 					continue

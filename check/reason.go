@@ -53,7 +53,7 @@ var subjectReasons = map[string]string{
 
 // Reason returns the kernel fact behind r's subject, and which listeners or
 // processes failed.
-func (KernelReasons) Reason(r Result, obs *Observation) string {
+func (KernelReasons) Reason(r Result, obs *model.Observation) string {
 	why, ok := subjectReasons[r.Subject]
 	if !ok {
 		if name, ok := strings.CutPrefix(r.Subject, "counter."); ok {
@@ -80,7 +80,7 @@ type LookupReasons struct {
 }
 
 // Reason returns the looked-up reason, or the kernel fact.
-func (l LookupReasons) Reason(r Result, obs *Observation) string {
+func (l LookupReasons) Reason(r Result, obs *model.Observation) string {
 	if l.Lookup != nil && r.Target != "" {
 		if why, ok := l.Lookup(r.Target); ok {
 			return why

@@ -4,55 +4,12 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
-// TraceStatus says whether a window was traced and, if not, why.
-type TraceStatus struct {
-	Traced bool `json:"traced"`
-	// Error is why tracing was not possible here.
-	Error string `json:"error,omitempty"`
-	// AcceptErrors are the failed accept() calls seen, by process and errno.
-	AcceptErrors []ProcessAcceptErrors `json:"accept_errors,omitempty"`
-	// Owners are the processes seen owning the traced listeners: each is
-	// judged by process.accept_errors, with 0 when it had none.
-	Owners []TracedOwner `json:"owners,omitempty"`
-}
-
-// TracedOwner is a listener owner seen while tracing.
-type TracedOwner struct {
-	PID  int    `json:"pid"`
-	Comm string `json:"comm"`
-}
-
-// ProcessAcceptErrors counts one process's failed accept() calls with one errno.
-type ProcessAcceptErrors struct {
-	PID   int    `json:"pid"`
-	Comm  string `json:"comm"`
-	Errno string `json:"errno"`
-	Count uint64 `json:"count"`
-}
-
-// TracedListener is one listener's exact evidence over the window.
-type TracedListener struct {
-	// AcceptWaitP99 and AcceptWaitMax are in seconds, from queue entry to
-	// accept() returning; P99 is a log2 bucket's upper bound, Max exact.
-	AcceptWaitP99 float64 `json:"accept_wait_p99"`
-	AcceptWaitMax float64 `json:"accept_wait_max"`
-	// HighWater is the longest accept queue; HighWaterFill is it over
-	// backlog+1, what a full queue holds (1: it was full).
-	HighWater     uint32  `json:"high_water"`
-	HighWaterFill float64 `json:"high_water_fill"`
-	// Overflows are connections dropped because the queue was full, at SYN
-	// and final-ACK time.
-	Overflows uint64 `json:"overflows"`
-	// StalledSeconds is the longest time the queue held connections with
-	// no accept(); Stalled is whether it reached the stall threshold.
-	Stalled        bool    `json:"stalled"`
-	StalledSeconds float64 `json:"stalled_seconds"`
-}
-
 // untraced says why a traced subject has no value.
-func untraced(s Subject, obs *Observation) string {
+func untraced(s Subject, obs *model.Observation) string {
 	switch {
 	case obs.Window == nil:
 		return fmt.Sprintf("%s is measured over a traced window: give --observe", s.Name())
@@ -64,24 +21,37 @@ func untraced(s Subject, obs *Observation) string {
 	return ""
 }
 
-// tracedListenerValue reads one traced listener field; ok is false when the
-// listener was not traced (it came and went between reads).
-func tracedListenerValue(field, where, target string, t *TracedListener) (value, bool) {
-	if t == nil {
+// tracedListenerValue reads one traced listener field over an endpoint's
+// traced sockets (an SO_REUSEPORT group's: their worst figure, their
+// overflows summed); ok is false when none was traced (it came and went
+// between reads).
+func tracedListenerValue(field, where, target string, ts []model.Listener, stall *model.TraceStatus) (value, bool) {
+	if len(ts) == 0 {
 		return value{}, false
+	}
+	var p99, maxWait, fill float64
+	var overflows uint64
+	stalled := false
+	for i := range ts {
+		t := ts[i].Traced
+		p99 = max(p99, t.AcceptWait.Quantile(0.99))
+		maxWait = max(maxWait, t.AcceptWait.Max())
+		fill = max(fill, t.Fill(ts[i].AcceptQueueMax))
+		overflows += t.Overflows.Total()
+		stalled = stalled || t.Stall.Held > 0 && t.Stall.Held >= stall.Stall
 	}
 	switch field {
 	case "accept_wait_p99":
-		return floatValue(where, target, t.AcceptWaitP99), true
+		return floatValue(where, target, p99), true
 	case "accept_wait_max":
-		return floatValue(where, target, t.AcceptWaitMax), true
+		return floatValue(where, target, maxWait), true
 	case "high_water_fill":
-		return floatValue(where, target, t.HighWaterFill), true
+		return floatValue(where, target, fill), true
 	case "overflows":
-		return uintValue(where, target, t.Overflows), true
+		return uintValue(where, target, overflows), true
 	case "stalled":
 		v := int64(0)
-		if t.Stalled {
+		if stalled {
 			v = 1
 		}
 		return intValue(where, target, v), true
@@ -91,7 +61,7 @@ func tracedListenerValue(field, where, target string, t *TracedListener) (value,
 
 // acceptErrorValues is process.accept_errors[.ERRNO]: each owner's failed
 // accept() calls (of that errno) over the window, 0 for owners without any.
-func acceptErrorValues(errno string, t *TraceStatus) []value {
+func acceptErrorValues(errno string, t *model.TraceStatus) []value {
 	counts := map[int]uint64{}
 	comms := map[int]string{}
 	var order []int
@@ -123,7 +93,7 @@ func acceptErrorValues(errno string, t *TraceStatus) []value {
 }
 
 // tracedValues reads a traced subject's values over the window.
-func tracedValues(s Subject, obs *Observation) ([]value, string) {
+func tracedValues(s Subject, obs *model.Observation) ([]value, string) {
 	if why := untraced(s, obs); why != "" {
 		return nil, why
 	}
@@ -135,7 +105,7 @@ func tracedValues(s Subject, obs *Observation) ([]value, string) {
 	}
 	var out []value
 	for _, l := range obs.Listeners {
-		if v, ok := tracedListenerValue(s.Field, listenerWhere(l), l.Endpoint, l.Traced); ok {
+		if v, ok := tracedListenerValue(s.Field, listenerWhere(l), l.Endpoint, l.Traced, obs.Trace); ok {
 			out = append(out, v)
 		}
 	}

@@ -5,21 +5,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 )
 
 // tracedFixture is fixture() observed over a traced window: :80 overflowed
 // and stalled, nginx got EMFILE.
-func tracedFixture() *Observation {
+func tracedFixture() *model.Observation {
 	obs := fixture()
-	obs.Window = &Window{Duration: 10 * time.Second, Interval: 100 * time.Millisecond, Samples: 100}
-	obs.Listeners[0].Traced = &TracedListener{AcceptWaitP99: 0.262144, AcceptWaitMax: 0.3, HighWater: 512,
-		HighWaterFill: 1, Overflows: 12, Stalled: true, StalledSeconds: 5}
-	obs.Listeners[1].Traced = &TracedListener{AcceptWaitP99: 0.000016, AcceptWaitMax: 0.00002, HighWater: 3,
-		HighWaterFill: 3.0 / 4096}
-	obs.Trace = &TraceStatus{Traced: true,
-		Owners: []TracedOwner{{PID: 4242, Comm: "nginx"}, {PID: 5151, Comm: "app"}},
-		AcceptErrors: []ProcessAcceptErrors{{PID: 4242, Comm: "nginx", Errno: "EMFILE", Count: 21},
+	obs.Window = &model.WindowInfo{Duration: 10 * time.Second, Interval: 100 * time.Millisecond, Samples: 100}
+	slow := &model.Traced{HighWater: 512, Overflows: model.Overflows{SynTime: 2, AckTime: 10},
+		AcceptWait: model.WaitHistogram{Count: 100, MaxNs: 300e6}, Stall: model.Stall{Held: 5 * time.Second, Queue: 512}}
+	slow.AcceptWait.Buckets[27] = 100 // p99 at most 2^28 ns
+	fast := &model.Traced{HighWater: 3, AcceptWait: model.WaitHistogram{Count: 50, MaxNs: 20e3}}
+	fast.AcceptWait.Buckets[13] = 50
+	obs.Listeners[0].Traced = []model.Listener{{AcceptQueueMax: 511, Traced: slow}}
+	obs.Listeners[1].Traced = []model.Listener{{AcceptQueueMax: 4095, Traced: fast}}
+	obs.Trace = &model.TraceStatus{Traced: true, Stall: time.Second,
+		Owners: []model.TracedOwner{{PID: 4242, Comm: "nginx"}, {PID: 5151, Comm: "app"}},
+		AcceptErrors: []model.AcceptErrors{{PID: 4242, Comm: "nginx", Errno: "EMFILE", Count: 21},
 			{PID: 4242, Comm: "nginx", Errno: "ENFILE", Count: 1}}}
 	return obs
 }
@@ -29,7 +34,7 @@ func TestTracedSubjects(t *testing.T) {
 		expr string
 		want verdict
 	}{
-		{"listener.accept_wait_p99<0.01", verdict{StatusFail, "0.262144", "0.0.0.0:80", []string{"0.0.0.0:80=0.262144"}}},
+		{"listener.accept_wait_p99<0.01", verdict{StatusFail, "0.268435456", "0.0.0.0:80", []string{"0.0.0.0:80=0.268435456"}}},
 		{"listener.accept_wait_max<=0.3", verdict{StatusPass, "0.3", "0.0.0.0:80", nil}},
 		{"listener.high_water_fill<1", verdict{StatusFail, "1", "0.0.0.0:80", []string{"0.0.0.0:80=1"}}},
 		{"listener.overflows==0", verdict{StatusFail, "12", "0.0.0.0:80", []string{"0.0.0.0:80=12"}}},
@@ -58,13 +63,13 @@ func TestTracedSubjects(t *testing.T) {
 // Without a traced window the traced subjects are not evaluated, and say why.
 func TestTracedSubjectsUntraced(t *testing.T) {
 	sampled := fixture()
-	sampled.Window = &Window{Duration: time.Second}
+	sampled.Window = &model.WindowInfo{Duration: time.Second}
 	refused := fixture()
-	refused.Window = &Window{Duration: time.Second}
-	refused.Trace = &TraceStatus{Error: "loading eBPF programs was refused"}
+	refused.Window = &model.WindowInfo{Duration: time.Second}
+	refused.Trace = &model.TraceStatus{Error: "loading eBPF programs was refused"}
 	for _, tt := range []struct {
 		name string
-		obs  *Observation
+		obs  *model.Observation
 		want string
 	}{
 		{"snapshot", fixture(), "give --observe"},

@@ -38,12 +38,12 @@ func TestWindowListeners(t *testing.T) {
 		lobs(1, "127.0.0.1:80", 0, 8, 0, u32(104)),
 		lobs(3, "127.0.0.1:82", 0, 4, 1, u32(3)),
 	})
-	want := []ListenerObservation{
+	want := []model.ListenerObservation{
 		{Endpoint: "127.0.0.1:80", Inode: 1, AcceptQueue: 9, AcceptQueueMax: 8, Fill: 1, SynQueue: 3, Drops: u32(4)},
 		{Endpoint: "127.0.0.1:81", Inode: 2, AcceptQueue: 2, AcceptQueueMax: 8, Fill: 2.0 / 9, Drops: u32(0), Gone: true},
 		{Endpoint: "127.0.0.1:82", Inode: 3, AcceptQueue: 1, AcceptQueueMax: 4, Fill: 0.2, SynQueue: 1, Drops: u32(3), Appeared: true},
 	}
-	if diff := cmp.Diff(want, WindowListeners(w)); diff != "" {
+	if diff := cmp.Diff(want, model.WindowListeners(w)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if w.Samples != 3 {
@@ -55,7 +55,7 @@ func TestWindowListeners(t *testing.T) {
 func TestWindowListenersDropsWrap(t *testing.T) {
 	w := windowOf([]model.Listener{lobs(1, "127.0.0.1:1", 0, 8, 0, u32(^uint32(0)-1))},
 		[]model.Listener{lobs(1, "127.0.0.1:1", 0, 8, 0, u32(3))})
-	if got := *WindowListeners(w)[0].Drops; got != 5 {
+	if got := *model.WindowListeners(w)[0].Drops; got != 5 {
 		t.Errorf("drops increase across a wrap = %d, want 5", got)
 	}
 }

@@ -4,9 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -84,14 +85,14 @@ func TestEveryRegistryKeyIsExplained(t *testing.T) {
 }
 
 func TestEveryReportedCounterIsExplained(t *testing.T) {
-	for _, c := range inspect.CounterNames {
+	for _, c := range model.CounterNames {
 		topic, ok := Lookup(c)
 		if !ok || topic.Kind != KindCounter {
-			t.Errorf("counter %s (inspect.CounterNames) has no counter topic in explain/counters.go", c)
+			t.Errorf("counter %s (model.CounterNames) has no counter topic in explain/counters.go", c)
 			continue
 		}
-		if topic.Summary != inspect.KeyCounters[c] {
-			t.Errorf("%s: summary %q differs from inspect.KeyCounters %q", c, topic.Summary, inspect.KeyCounters[c])
+		if topic.Summary != model.KeyCounters[c] {
+			t.Errorf("%s: summary %q differs from model.KeyCounters %q", c, topic.Summary, model.KeyCounters[c])
 		}
 	}
 }

@@ -30,19 +30,35 @@ type Cgroup struct {
 // Cgroup reads /proc/PID/cgroup (through procfs) and parses it. A missing
 // process passes the not-exist error through unwrapped.
 func (r Roots) Cgroup(pid int) (Cgroup, error) {
-	pfs, err := r.procFS()
-	if err != nil {
-		return Cgroup{}, err
-	}
-	p, err := pfs.Proc(pid)
-	if err != nil {
-		return Cgroup{}, err
-	}
-	cgs, err := p.Cgroups()
+	cgs, err := r.cgroups(pid)
 	if err != nil {
 		return Cgroup{}, err
 	}
 	return ParseCgroup(cgroupPath(cgs)), nil
+}
+
+// CgroupHint names the container or pod pid runs in ("docker:3f2a9c0d1e2f",
+// "pod:UID"; see Cgroup.Hint), from whichever hierarchy shows one first: a
+// v1 host may show the container in any controller's path. "" when none does.
+func (r Roots) CgroupHint(pid int) (string, error) {
+	cgs, err := r.cgroups(pid)
+	if err != nil {
+		return "", err
+	}
+	for _, cg := range cgs {
+		if h := ParseCgroup(cg.Path).Hint(); h != "" {
+			return h, nil
+		}
+	}
+	return "", nil
+}
+
+func (r Roots) cgroups(pid int) ([]procfs.Cgroup, error) {
+	p, err := r.proc(pid)
+	if err != nil {
+		return nil, err
+	}
+	return p.Cgroups()
 }
 
 // Unit is the systemd service pid runs in, or "".

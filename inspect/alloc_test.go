@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -19,14 +21,14 @@ import (
 // of showing up later as a slower `inspect` in docs/BENCHMARKS.md.
 //
 // Measured when recorded (Go 1.26): 0.002 allocations and 249 bytes per
-// listener on the fixture (the chunk copy of the dumped socket, the Listener
+// listener on the fixture (the chunk copy of the dumped socket, the model.Listener
 // itself, its sort index, Drops/V6Only slots and grouping scratch), 408 bytes
 // under the race detector, which pads allocations. The ceilings leave some
 // headroom for a Go release's size classes, not for an allocation per
-// listener (+1) or a copy of the Listener (+180 bytes). The socket cookie
-// (8 bytes in the Listener, up to 30 in its JSON) came later: 281 bytes
+// listener (+1) or a copy of the model.Listener (+180 bytes). The socket cookie
+// (8 bytes in the model.Listener, up to 30 in its JSON) came later: 281 bytes
 // measured with it. A Unix listener's Path and SocketType (two strings,
-// 32 bytes in every Listener) came later still: 313 bytes measured, 529
+// 32 bytes in every model.Listener) came later still: 313 bytes measured, 529
 // under the race detector (281 and 466 before them).
 const maxAllocsPerListener = 0.05
 
@@ -79,7 +81,7 @@ func dumpAndEncode(t testing.TB, batches [][]byte, wantListeners int) {
 			t.Fatal(err)
 		}
 	}
-	snap := &Snapshot{Sysctls: map[string]int64{"net.core.somaxconn": 4096},
+	snap := &model.Snapshot{Sysctls: map[string]int64{"net.core.somaxconn": 4096},
 		Counters: map[string]uint64{"TcpExtListenDrops": 3}, Listeners: set.finish(), Warnings: []string{}}
 	if len(snap.Listeners) != wantListeners {
 		t.Fatalf("%d listeners, want %d", len(snap.Listeners), wantListeners)
@@ -158,14 +160,14 @@ func TestKernelDumpAllocationsPerListener(t *testing.T) {
 	const small, large = 200, 1400
 	run := func(n int) func() {
 		return func() {
-			ls, err := Listeners(Options{Dumper: d})
+			ls, err := Listeners(d, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(ls) != n {
 				t.Fatalf("%d listeners, want %d", len(ls), n)
 			}
-			snap := &Snapshot{Listeners: ls, Warnings: []string{}}
+			snap := &model.Snapshot{Listeners: ls, Warnings: []string{}}
 			if err := snap.WriteJSON(io.Discard); err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // The benchmarks measure the user-space parts of inspect on fixtures the
@@ -142,9 +143,9 @@ func BenchmarkListenerGrouping(b *testing.B) {
 	}
 }
 
-func benchSnapshot(tb testing.TB) *Snapshot {
+func benchSnapshot(tb testing.TB) *model.Snapshot {
 	set := decodedSet(tb)
-	return &Snapshot{Kernel: "6.18", Sysctls: map[string]int64{"net.core.somaxconn": 4096},
+	return &model.Snapshot{Kernel: "6.18", Sysctls: map[string]int64{"net.core.somaxconn": 4096},
 		Counters: map[string]uint64{"TcpExtListenDrops": 3}, Listeners: set.finish()}
 }
 
@@ -217,12 +218,12 @@ func BenchmarkScanOwnersFixture(b *testing.B) {
 	root, want := procFixture(b, 4, 5000)
 	b.ReportAllocs()
 	for b.Loop() {
-		scan, err := scanOwners(root, want, true)
+		scan, err := ScanOwners(root, want, true)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(scan.owners) != want.Len() {
-			b.Fatalf("found %d owned inodes, want %d", len(scan.owners), want.Len())
+		if len(scan.Owners) != want.Len() {
+			b.Fatalf("found %d owned inodes, want %d", len(scan.Owners), want.Len())
 		}
 	}
 }
@@ -238,7 +239,7 @@ func BenchmarkLiveDump(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		ls, err := Listeners(Options{Dumper: d})
+		ls, err := Listeners(d, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -265,32 +266,4 @@ func BenchmarkLiveDumpKernel(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n), "sockets")
-}
-
-// BenchmarkLiveOwners scans the real /proc for the owners of this
-// namespace's listeners, with their names and limits.
-func BenchmarkLiveOwners(b *testing.B) {
-	ls, err := Listeners(Options{})
-	if err != nil {
-		b.Skipf("sock_diag not available: %v", err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		for i := range ls {
-			ls[i].Processes = ls[i].Processes[:0]
-		}
-		if _, err := attachProcesses(startOwnerWalk("/proc", true), ls); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkLiveGather is the whole Gather of inspect --no-processes.
-func BenchmarkLiveGather(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Gather(Options{}); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
@@ -39,10 +41,10 @@ func TestSynQueueCapAndCookies(t *testing.T) {
 		for i := 0; i < connects; i++ {
 			nstest.Connect(t, ep)
 		}
-		var l Listener
+		var l model.Listener
 		var after map[string]uint64
 		nstest.Eventually(t, 5*time.Second, "every SYN to be queued or turned away", func() bool {
-			l = findListener(t, gather(t, Options{Ports: []uint16{ep.Port()}}).Listeners, ep.Port())
+			l = findListener(t, gather(t, ep.Port()).Listeners, ep.Port())
 			after = counters()
 			return uint64(l.SynQueue)+after[c.counter]-before[c.counter] >= connects
 		})

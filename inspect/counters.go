@@ -8,15 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/backlogctl/backlogctl/model"
 )
-
-// CounterNames are the counters every report carries (model.CounterNames).
-var CounterNames = model.CounterNames
-
-// KeyCounters explains each counter in CounterNames in a line (model.KeyCounters).
-var KeyCounters = model.KeyCounters
 
 // Not prometheus/procfs's Proc.Netstat/Snmp: they fill fixed structs of
 // *float64 with the counters procfs knows, where the JSON contract is every

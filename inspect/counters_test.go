@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -80,7 +82,7 @@ func TestReadCountersFixtures(t *testing.T) {
 			if tt.count != 0 && len(got) != tt.count {
 				t.Errorf("%d counters, want %d: %v", len(got), tt.count, got)
 			}
-			for _, name := range CounterNames {
+			for _, name := range model.CounterNames {
 				if _, ok := got[name]; tt.dir == "ok" && !ok {
 					t.Errorf("key counter %s missing from a real kernel's files", name)
 				}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -40,9 +42,9 @@ func TestFamiliesAndReuseportGroups(t *testing.T) {
 	}
 	nstest.Connect(t, g6)
 
-	var snap *Snapshot
+	var snap *model.Snapshot
 	nstest.Eventually(t, 5*time.Second, "queues to settle", func() bool {
-		snap = gather(t, Options{})
+		snap = gather(t)
 		return findListener(t, snap.Listeners, v6.Port()).AcceptQueue == 2 &&
 			findListener(t, snap.Listeners, dual.Port()).AcceptQueue == 3 &&
 			findEndpoint(snap.Listeners, g1)[0].SynQueue == 4 &&
@@ -102,7 +104,7 @@ func TestPortFilter(t *testing.T) {
 		_, ep := nstest.Listen(t, netip.MustParseAddrPort(a), 8, nstest.ListenOpts{})
 		eps = append(eps, ep)
 	}
-	ls, err := Listeners(Options{Ports: []uint16{eps[0].Port(), eps[1].Port()}})
+	ls, err := Listeners(nil, []uint16{eps[0].Port(), eps[1].Port()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestPortFilter(t *testing.T) {
 	if len(ls) != 2 || !got[eps[0].Port()] || !got[eps[1].Port()] {
 		t.Errorf("--port %d,%d gave %+v", eps[0].Port(), eps[1].Port(), ls)
 	}
-	none, err := Listeners(Options{Ports: []uint16{1}})
+	none, err := Listeners(nil, []uint16{1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,12 +173,12 @@ func TestDeviceBoundListeners(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		nstest.Connect(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ep.Port()))
 	}
-	var ls []Listener
+	var ls []model.Listener
 	nstest.Eventually(t, 5*time.Second, "two request sockets", func() bool {
-		ls = findEndpoint(gather(t, Options{Ports: []uint16{ep.Port()}}).Listeners, ep)
+		ls = findEndpoint(gather(t, ep.Port()).Listeners, ep)
 		return len(ls) == 2 && ls[0].SynQueue+ls[1].SynQueue == 2
 	})
-	byDev := map[uint32]Listener{}
+	byDev := map[uint32]model.Listener{}
 	for _, l := range ls {
 		byDev[l.BoundIfindex] = l
 		if l.ReuseportGroup != 0 || l.SynQueueShared {
@@ -207,7 +209,7 @@ func TestManyListeners(t *testing.T) {
 		_, ep := nstest.Listen(t, netip.MustParseAddrPort(addr), 1, nstest.ListenOpts{})
 		want[ep.Port()] = true
 	}
-	ls, err := Listeners(Options{})
+	ls, err := Listeners(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

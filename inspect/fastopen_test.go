@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -55,14 +57,14 @@ func TestFastOpenChildrenAreNotSynQueue(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		nstest.Connect(t, ep) // no data: an ordinary request socket
 	}
-	var l Listener
+	var l model.Listener
 	nstest.Eventually(t, 5*time.Second, "3 Fast Open children and 2 requests", func() bool {
-		l = findListener(t, gather(t, Options{Ports: []uint16{ep.Port()}}).Listeners, ep.Port())
+		l = findListener(t, gather(t, ep.Port()).Listeners, ep.Port())
 		return l.AcceptQueue == 3
 	})
 	// Give the requests the same chance to show up, then compare.
 	nstest.Eventually(t, 5*time.Second, "2 request sockets", func() bool {
-		l = findListener(t, gather(t, Options{Ports: []uint16{ep.Port()}}).Listeners, ep.Port())
+		l = findListener(t, gather(t, ep.Port()).Listeners, ep.Port())
 		return l.SynQueue >= 2
 	})
 	if l.SynQueue != 2 || l.AcceptQueue != 3 {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -152,19 +154,20 @@ func dropFinalACK(t *testing.T, ports ...uint16) {
 	nstest.DropFinalACK(t, ports...)
 }
 
-// gather takes a snapshot or fails the test.
-func gather(t *testing.T, opts Options) *Snapshot {
+// gather dumps the listeners on ports (every one when none) or fails the
+// test.
+func gather(t *testing.T, ports ...uint16) *model.Snapshot {
 	t.Helper()
-	snap, err := Gather(opts)
+	ls, err := Listeners(nil, ports)
 	if err != nil {
-		t.Fatalf("Gather: %v", err)
+		t.Fatalf("Listeners: %v", err)
 	}
-	return snap
+	return &model.Snapshot{Listeners: ls}
 }
 
 // findEndpoint returns the listeners on exactly addr:port.
-func findEndpoint(ls []Listener, ep netip.AddrPort) []Listener {
-	var out []Listener
+func findEndpoint(ls []model.Listener, ep netip.AddrPort) []model.Listener {
+	var out []model.Listener
 	for _, l := range ls {
 		if l.Addr == ep.Addr() && l.Port == ep.Port() {
 			out = append(out, l)
@@ -196,4 +199,16 @@ func wantErr(t *testing.T, err error, want string) bool {
 		t.Fatalf("err = %v, want one containing %q", err, want)
 	}
 	return want == ""
+}
+
+// findListener returns the listener on port or fails the test.
+func findListener(t *testing.T, ls []model.Listener, port uint16) model.Listener {
+	t.Helper()
+	for _, l := range ls {
+		if l.Port == port {
+			return l
+		}
+	}
+	t.Fatalf("no listener on port %d in %+v", port, ls)
+	return model.Listener{}
 }

@@ -29,7 +29,7 @@ func indented(t *testing.T, v any) string {
 // fillAll sets every exported field reachable from v to a non-zero value
 // but those JSON leaves out (pointers allocated, two elements in each slice
 // and map), so a field added
-// to Snapshot, Listener or Process without a line in json.go makes
+// to model.Snapshot, model.Listener or model.Process without a line in json.go makes
 // TestWriteJSONMatchesEncodingJSON fail.
 func fillAll(v reflect.Value, n *int) {
 	*n++
@@ -82,23 +82,23 @@ func fillAll(v reflect.Value, n *int) {
 func TestWriteJSONMatchesEncodingJSON(t *testing.T) {
 	no, yes := false, true
 	var zero uint32
-	full := &Snapshot{}
+	full := &model.Snapshot{}
 	n := 0
 	fillAll(reflect.ValueOf(full).Elem(), &n)
-	tests := map[string]*Snapshot{
+	tests := map[string]*model.Snapshot{
 		"every field set": full,
 		"zero":            {},
-		"empty":           {Sysctls: map[string]int64{}, Counters: map[string]uint64{}, Listeners: []Listener{}, Warnings: []string{}},
+		"empty":           {Sysctls: map[string]int64{}, Counters: map[string]uint64{}, Listeners: []model.Listener{}, Warnings: []string{}},
 		"listeners as inspect makes them": {
 			Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), Kernel: "6.18.0",
 			Sysctls: map[string]int64{"net.core.somaxconn": 4096}, Counters: map[string]uint64{"TcpExtListenDrops": 3},
-			Listeners: []Listener{
-				{Family: "ipv4", Address: "127.0.0.1", Port: 80, AcceptQueue: 3, AcceptQueueMax: 511, Fill: fill(3, 511), Drops: &zero, Processes: []Process{}},
+			Listeners: []model.Listener{
+				{Family: "ipv4", Address: "127.0.0.1", Port: 80, AcceptQueue: 3, AcceptQueueMax: 511, Fill: fill(3, 511), Drops: &zero, Processes: []model.Process{}},
 				{Family: "ipv6", Address: "::", Port: 443, V6Only: &no, SynQueue: 7, SynQueueShared: true, ReuseportGroup: 1, ReuseportSize: 2,
-					Processes: []Process{{PID: 1, Comm: "nginx", OpenFDs: 12, NofileSoft: 1024, NofileHard: 1 << 20}, {PID: 2, Comm: "w\x00rker"}}},
+					Processes: []model.Process{{PID: 1, Comm: "nginx", OpenFDs: 12, NofileSoft: 1024, NofileHard: 1 << 20}, {PID: 2, Comm: "w\x00rker"}}},
 				{Family: "ipv6", Address: "::1", Port: 443, V6Only: &yes, BoundIfindex: 3, Fill: math.Nextafter(0, 1)},
 				{Family: "unix", Path: "/run/php/php8.2-fpm.sock", SocketType: "stream", AcceptQueue: 9, AcceptQueueMax: 8, Fill: 1,
-					Processes:         []Process{{PID: 3, Comm: "php-fpm8.2"}},
+					Processes:         []model.Process{{PID: 3, Comm: "php-fpm8.2"}},
 					ConfiguredBacklog: &model.ConfiguredBacklog{Program: "PHP-FPM", Setting: "listen.backlog", Value: 8, Source: "/etc/php/8.2/fpm/pool.d/www.conf:12"}},
 				{Family: "unix", Path: "/run/gunicorn.sock", SocketType: "stream",
 					ConfiguredBacklog: &model.ConfiguredBacklog{Program: "gunicorn", Setting: "--backlog", Value: 2048, Default: true}},

@@ -10,9 +10,6 @@ import (
 	"github.com/backlogctl/backlogctl/model"
 )
 
-// Listener is one listening TCP socket and what its queues are doing.
-type Listener = model.Listener
-
 // fill computes Listener.Fill.
 func fill(queue, max uint32) float64 { return model.Fill(queue, max) }
 
@@ -34,7 +31,7 @@ type request struct {
 
 // listenerSet accumulates a dump's listeners and request sockets.
 type listenerSet struct {
-	listeners []Listener
+	listeners []model.Listener
 	requests  []request
 	ports     map[uint16]bool // when non-nil, keep only these ports
 	// socks are the dumped listening sockets, in chunks that never move,
@@ -116,7 +113,7 @@ func (s *listenerSet) build() {
 // listenerFrom is the dumped listening socket d as a Listener, its Drops
 // and V6Only (when the dump has them) stored in *drops and *v6only, its
 // Address from addrs.
-func listenerFrom(d *DiagSocket, addrs addrCache, drops *uint32, v6only *bool) Listener {
+func listenerFrom(d *DiagSocket, addrs addrCache, drops *uint32, v6only *bool) model.Listener {
 	l := newListener(d, addrs.text(d.Local))
 	if d.HasDrops {
 		*drops = d.Drops
@@ -150,8 +147,8 @@ func (c addrCache) text(a netip.Addr) string {
 
 // newListener is a listening socket from the dump, without its Drops and
 // V6Only (pointers the caller allocates) and its groups.
-func newListener(d *DiagSocket, address string) Listener {
-	return Listener{
+func newListener(d *DiagSocket, address string) model.Listener {
+	return model.Listener{
 		Family:         familyName(d.Family),
 		Address:        address,
 		Addr:           d.Local,
@@ -163,7 +160,7 @@ func newListener(d *DiagSocket, address string) Listener {
 		Cookie:         d.Cookie,
 		UID:            d.UID,
 		BoundIfindex:   d.IfIndex,
-		Processes:      []Process{},
+		Processes:      []model.Process{},
 	}
 }
 
@@ -187,13 +184,13 @@ func requestOf(d *DiagSocket) (request, bool) {
 // they lie in one run of listeners on the same endpoint; groups are found
 // within runs, and requests by binary search, with no map or slice per
 // listener.
-func (s *listenerSet) finish() []Listener {
+func (s *listenerSet) finish() []model.Listener {
 	s.build()
 	ls := s.listeners
 	if ls == nil {
-		ls = []Listener{} // JSON "listeners": [], never null
+		ls = []model.Listener{} // JSON "listeners": [], never null
 	}
-	slices.SortFunc(ls, func(a, b Listener) int {
+	slices.SortFunc(ls, func(a, b model.Listener) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family),
 			a.Addr.Compare(b.Addr), cmp.Compare(a.Inode, b.Inode))
 	})
@@ -249,17 +246,17 @@ func (s *listenerSet) finish() []Listener {
 }
 
 // sameEndpoint reports whether a and b listen on one family, address and port.
-func sameEndpoint(a, b *Listener) bool {
+func sameEndpoint(a, b *model.Listener) bool {
 	return a.Port == b.Port && a.Family == b.Family && a.Addr == b.Addr
 }
 
 // sameGroup reports whether a and b, on one endpoint, are in one SO_REUSEPORT
 // group (inet_reuseport_add_sock: family, v6only, bound device; and the address).
-func sameGroup(a, b *Listener) bool {
+func sameGroup(a, b *model.Listener) bool {
 	return a.BoundIfindex == b.BoundIfindex && v6onlyOf(a) == v6onlyOf(b)
 }
 
-func v6onlyOf(l *Listener) bool { return l.V6Only != nil && *l.V6Only }
+func v6onlyOf(l *model.Listener) bool { return l.V6Only != nil && *l.V6Only }
 
 // owner finds the first member of the listener group a request socket
 // belongs to, or -1, the way __inet_lookup_listener / inet6_lookup_listener
@@ -267,7 +264,7 @@ func v6onlyOf(l *Listener) bool { return l.V6Only != nil && *l.V6Only }
 // listener bound to the request's device before an unbound one. A request
 // has its listener's family; an IPv4-mapped one can only belong to a
 // dual-stack wildcard.
-func owner(ls []Listener, first []int32, r request) int32 {
+func owner(ls []model.Listener, first []int32, r request) int32 {
 	addr, port := r.local.Addr(), r.local.Port()
 	family, wildcard := "ipv4", netip.IPv4Unspecified()
 	v6only := []bool{false}
@@ -283,7 +280,7 @@ func owner(ls []Listener, first []int32, r request) int32 {
 	}
 	for _, a := range []netip.Addr{addr, wildcard} {
 		// The run of listeners on this endpoint, by binary search in sort order.
-		lo, _ := slices.BinarySearchFunc(ls, a, func(l Listener, a netip.Addr) int {
+		lo, _ := slices.BinarySearchFunc(ls, a, func(l model.Listener, a netip.Addr) int {
 			return cmp.Or(cmp.Compare(l.Port, port), cmp.Compare(l.Family, family), l.Addr.Compare(a))
 		})
 		hi := lo

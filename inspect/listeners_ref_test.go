@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sys/unix"
@@ -15,8 +17,8 @@ import (
 // refFinish is listenerSet.finish as it was written first, with a map from
 // group key to members: slower, but plainly the kernel's rules. The test
 // below checks that finish gives the same listeners on random dumps.
-func refFinish(ls []Listener, requests []request) []Listener {
-	slices.SortFunc(ls, func(a, b Listener) int {
+func refFinish(ls []model.Listener, requests []request) []model.Listener {
+	slices.SortFunc(ls, func(a, b model.Listener) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family),
 			a.Addr.Compare(b.Addr), cmp.Compare(a.Inode, b.Inode))
 	})
@@ -27,7 +29,7 @@ func refFinish(ls []Listener, requests []request) []Listener {
 		ifindex uint32
 		v6only  bool
 	}
-	keyOf := func(l Listener) groupKey {
+	keyOf := func(l model.Listener) groupKey {
 		return groupKey{l.Family, l.Addr, l.Port, l.BoundIfindex, l.V6Only != nil && *l.V6Only}
 	}
 	groups := map[groupKey][]int{}
@@ -120,7 +122,7 @@ func TestFinishMatchesReference(t *testing.T) {
 			set.add(d)
 		}
 		// The reference gets the same listeners, built one by one.
-		var ref []Listener
+		var ref []model.Listener
 		addrs := addrCache{}
 		for _, d := range socks {
 			if d.State == stateListen {
@@ -130,7 +132,7 @@ func TestFinishMatchesReference(t *testing.T) {
 		want := refFinish(ref, set.requests)
 		got := set.finish()
 		if len(want) == 0 {
-			want = []Listener{}
+			want = []model.Listener{}
 		}
 		if diff := gocmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 			t.Fatalf("seed %d: finish differs from the reference (-want +got):\n%s", seed, diff)

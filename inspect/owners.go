@@ -10,45 +10,44 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/prometheus/procfs"
 
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/rlimit"
 )
 
-// Process is a process holding a listening socket, with its descriptor usage.
-type Process = model.Process
-
-// ownerScan is what a walk of /proc/*/fd found.
-type ownerScan struct {
-	owners     map[uint32][]int // socket inode -> pids holding it
-	fdCount    map[int]int      // pid -> open descriptors, for owners only
-	fdAbove    map[int]int      // pid -> descriptors at or above the soft limit
-	nofile     map[int]rlimit.Nofile
-	unreadable int // processes whose fd directory we may not read
+// OwnerScan is what a walk of /proc/*/fd found.
+type OwnerScan struct {
+	// Owners maps a socket inode to the pids holding it, ascending.
+	Owners map[uint32][]int
+	// FDCount is each owner's open descriptors; FDAbove those numbered at
+	// or above its soft limit (with limits).
+	FDCount map[int]int
+	FDAbove map[int]int
+	// Nofile is each owner's RLIMIT_NOFILE (with limits).
+	Nofile map[int]model.Nofile
+	// Unreadable counts the processes whose fd directory could not be read.
+	Unreadable int
 }
 
-// scanOwners walks procRoot/[0-9]*/fd once, in parallel, and returns the pids
+// ScanOwners walks procRoot/[0-9]*/fd once, in parallel, and returns the pids
 // holding each socket inode in want. Processes that vanish during the walk are
 // skipped; ones we lack permission for are counted. With limits, the
 // owners' RLIMIT_NOFILE is read too, while their descriptor names are at
 // hand, to tell the descriptors inherited above it.
-func scanOwners(procRoot string, want *hostfs.InodeSet, limits bool) (ownerScan, error) {
-	return startOwnerWalk(procRoot, limits).finish(want)
+func ScanOwners(procRoot string, want *hostfs.InodeSet, limits bool) (OwnerScan, error) {
+	return StartOwnerWalk(procRoot, limits).Finish(want)
 }
 
-// ownerWalk is a /proc/*/fd walk started before the sockets it looks for
+// OwnerWalk is a /proc/*/fd walk started before the sockets it looks for
 // are known, so that it runs beside the sock_diag dump that lists them: the
-// dump keeps one CPU busy in the kernel, the walk the others. Until finish
+// dump keeps one CPU busy in the kernel, the walk the others. Until Finish
 // says which inodes are wanted, each process's sockets are kept whole
 // (about 4 bytes a socket, for the few thousand descriptors read while the
 // dump runs); from then on they are filtered as they are read.
-type ownerWalk struct {
+type OwnerWalk struct {
 	procRoot string
 	limits   bool
 	err      error
@@ -64,7 +63,7 @@ type ownerWorker struct {
 	early  []earlyOwner // read before the wanted inodes were known
 	counts map[int]int
 	above  map[int]int
-	nofile map[int]rlimit.Nofile
+	nofile map[int]model.Nofile
 	denied int
 }
 
@@ -79,13 +78,14 @@ type earlyOwner struct {
 	pid     int
 	open    int
 	sockets []uint32
-	nofile  *rlimit.Nofile
+	nofile  *model.Nofile
 	above   int
 }
 
-// startOwnerWalk lists the processes and starts reading their descriptors.
-func startOwnerWalk(procRoot string, limits bool) *ownerWalk {
-	w := &ownerWalk{procRoot: procRoot, limits: limits}
+// StartOwnerWalk lists the processes below procRoot and starts reading
+// their descriptors; with limits, each owner's RLIMIT_NOFILE too.
+func StartOwnerWalk(procRoot string, limits bool) *OwnerWalk {
+	w := &OwnerWalk{procRoot: procRoot, limits: limits}
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		w.err = err
@@ -112,10 +112,10 @@ func startOwnerWalk(procRoot string, limits bool) *ownerWalk {
 }
 
 // run reads the descriptors of pids taken in turn from next.
-func (ow *ownerWorker) run(w *ownerWalk, pids []int, next *atomic.Int64) {
+func (ow *ownerWorker) run(w *OwnerWalk, pids []int, next *atomic.Int64) {
 	procRoot := w.procRoot
 	fr := hostfs.FDReader{Parallel: runtime.GOMAXPROCS(0)}
-	ow.counts, ow.above, ow.nofile = map[int]int{}, map[int]int{}, map[int]rlimit.Nofile{}
+	ow.counts, ow.above, ow.nofile = map[int]int{}, map[int]int{}, map[int]model.Nofile{}
 	for i := int(next.Add(1)) - 1; i < len(pids) && !w.stopped.Load(); i = int(next.Add(1)) - 1 {
 		pid := pids[i]
 		want := w.want.Load()
@@ -130,7 +130,7 @@ func (ow *ownerWorker) run(w *ownerWalk, pids []int, next *atomic.Int64) {
 		if len(hits) == 0 {
 			continue
 		}
-		var lim *rlimit.Nofile
+		var lim *model.Nofile
 		above := 0
 		// The limit is read here, with the names still in the reader, to
 		// tell descriptors inherited above it.
@@ -148,7 +148,7 @@ func (ow *ownerWorker) run(w *ownerWalk, pids []int, next *atomic.Int64) {
 }
 
 // add records pid as the holder of hits (already filtered).
-func (ow *ownerWorker) add(pid, open int, hits []uint32, lim *rlimit.Nofile, above int) {
+func (ow *ownerWorker) add(pid, open int, hits []uint32, lim *model.Nofile, above int) {
 	for _, ino := range hits {
 		ow.found = append(ow.found, ownerFound{pid, ino})
 	}
@@ -158,25 +158,28 @@ func (ow *ownerWorker) add(pid, open int, hits []uint32, lim *rlimit.Nofile, abo
 	}
 }
 
-// stop ends a walk whose results are not wanted (the dump failed) and
+// Roots are the roots the walk reads: its /proc.
+func (w *OwnerWalk) Roots() hostfs.Roots { return hostfs.Roots{Proc: w.procRoot} }
+
+// Stop ends a walk whose results are not wanted (the dump failed) and
 // waits for its goroutines.
-func (w *ownerWalk) stop() {
+func (w *OwnerWalk) Stop() {
 	w.stopped.Store(true)
 	w.wg.Wait()
 }
 
-// finish says which inodes are wanted, waits for the walk, and returns the
+// Finish says which inodes are wanted, waits for the walk, and returns the
 // owners of want.
-func (w *ownerWalk) finish(want *hostfs.InodeSet) (ownerScan, error) {
+func (w *OwnerWalk) Finish(want *hostfs.InodeSet) (OwnerScan, error) {
 	if w.err != nil {
-		return ownerScan{}, w.err
+		return OwnerScan{}, w.err
 	}
 	if want == nil {
 		want = hostfs.NewInodeSet(nil) // nil would mean every socket
 	}
 	w.want.Store(want)
 	w.wg.Wait()
-	scan := ownerScan{owners: map[uint32][]int{}, fdCount: map[int]int{}, fdAbove: map[int]int{}, nofile: map[int]rlimit.Nofile{}}
+	scan := OwnerScan{Owners: map[uint32][]int{}, FDCount: map[int]int{}, FDAbove: map[int]int{}, Nofile: map[int]model.Nofile{}}
 	for i := range w.workers {
 		ow := &w.workers[i]
 		for _, e := range ow.early {
@@ -186,41 +189,29 @@ func (w *ownerWalk) finish(want *hostfs.InodeSet) (ownerScan, error) {
 			}
 		}
 		for _, f := range ow.found {
-			scan.owners[f.inode] = append(scan.owners[f.inode], f.pid)
+			scan.Owners[f.inode] = append(scan.Owners[f.inode], f.pid)
 		}
 		for pid, n := range ow.counts {
-			scan.fdCount[pid] = n
+			scan.FDCount[pid] = n
 		}
 		for pid, n := range ow.above {
-			scan.fdAbove[pid] = n
+			scan.FDAbove[pid] = n
 		}
 		for pid, lim := range ow.nofile {
-			scan.nofile[pid] = lim
+			scan.Nofile[pid] = lim
 		}
-		scan.unreadable += ow.denied
+		scan.Unreadable += ow.denied
 	}
 	// A process holding one socket in several descriptors (dup, inherited
 	// copies) is one owner.
-	for ino, pids := range scan.owners {
+	for ino, pids := range scan.Owners {
 		sort.Ints(pids)
-		scan.owners[ino] = slices.Compact(pids)
+		scan.Owners[ino] = slices.Compact(pids)
 	}
 	return scan, nil
 }
 
-// processNames returns a process's command name and command line through
-// procfs; empty strings if it is gone.
-func processNames(pfs procfs.FS, pid int) (comm, cmdline string) {
-	p, err := pfs.Proc(pid)
-	if err != nil {
-		return "", ""
-	}
-	comm, _ = p.Comm()
-	args, _ := p.CmdLine()
-	return comm, strings.Join(args, " ")
-}
-
-// unreadableNote says how many processes' descriptors could not be read.
-func unreadableNote(n int) string {
+// UnreadableNote says how many processes' descriptors could not be read.
+func UnreadableNote(n int) string {
 	return fmt.Sprintf("could not read the descriptors of %d processes (run as root to see every owner)", n)
 }

@@ -12,14 +12,14 @@ import (
 // walk), and checks it finds what a walk told at once finds.
 func TestOwnerWalkBeforeWantIsKnown(t *testing.T) {
 	root, want := procFixture(t, 3, 300)
-	direct, err := scanOwners(root, want, false)
+	direct, err := ScanOwners(root, want, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(direct.owners) != want.Len() {
-		t.Fatalf("direct walk found %d owned inodes, want %d", len(direct.owners), want.Len())
+	if len(direct.Owners) != want.Len() {
+		t.Fatalf("direct walk found %d owned inodes, want %d", len(direct.Owners), want.Len())
 	}
-	w := startOwnerWalk(root, false)
+	w := StartOwnerWalk(root, false)
 	w.wg.Wait() // every process read with nothing wanted yet
 	early := 0
 	for _, ow := range w.workers {
@@ -28,16 +28,16 @@ func TestOwnerWalkBeforeWantIsKnown(t *testing.T) {
 	if early != 3 {
 		t.Fatalf("%d processes kept for later filtering, want 3", early)
 	}
-	late, err := w.finish(want)
+	late, err := w.Finish(want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := cmp.AllowUnexported(ownerScan{})
+	opt := cmp.AllowUnexported(OwnerScan{})
 	if diff := cmp.Diff(direct, late, opt, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("walk finished late differs (-at once +late):\n%s", diff)
 	}
 	// A listener held by nobody is not owned; nothing but wanted inodes is.
-	for ino := range late.owners {
+	for ino := range late.Owners {
 		if !want.Has(ino) {
 			t.Errorf("inode %d reported but not wanted", ino)
 		}

@@ -5,12 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/model"
 )
 
@@ -25,17 +24,16 @@ const (
 // ReadConfiguredBacklogs fills the ConfiguredBacklog of each listener
 // whose owner is php-fpm, gunicorn, uWSGI or PgBouncer, from the
 // configuration that owner was started with: its command line and
-// environment under procRoot (/proc), and its configuration files read
-// through procRoot/PID/root, so a containerised program's own files are
-// read. A listener whose configuration cannot be read, or which no pool
+// environment, and its configuration files read through /proc/PID/root
+// (hostfs.ProcessFile), so a containerised program's own files are read. A listener whose configuration cannot be read, or which no pool
 // of it matches, is left without.
-func ReadConfiguredBacklogs(procRoot string, ls []Listener) {
+func ReadConfiguredBacklogs(roots hostfs.Roots, ls []model.Listener) {
 	cache := map[int]programConf{}
 	for i := range ls {
 		for _, p := range ls[i].Processes {
 			conf, ok := cache[p.PID]
 			if !ok {
-				conf = readProgramConf(procRoot, p.PID)
+				conf = readProgramConf(roots, p.PID)
 				cache[p.PID] = conf
 			}
 			if c := conf.backlogFor(&ls[i]); c != nil {
@@ -49,63 +47,37 @@ func ReadConfiguredBacklogs(procRoot string, ls []Listener) {
 // programConf is what one process's configuration says about backlogs.
 type programConf interface {
 	// backlogFor is the backlog l gets from this program, or nil.
-	backlogFor(l *Listener) *model.ConfiguredBacklog
+	backlogFor(l *model.Listener) *model.ConfiguredBacklog
 }
 
 // noConf is a process backlogctl does not know or could not read.
 type noConf struct{}
 
-func (noConf) backlogFor(*Listener) *model.ConfiguredBacklog { return nil }
+func (noConf) backlogFor(*model.Listener) *model.ConfiguredBacklog { return nil }
 
 // globalConf is a program with one backlog for all its sockets.
 type globalConf struct{ model.ConfiguredBacklog }
 
-func (g globalConf) backlogFor(*Listener) *model.ConfiguredBacklog {
+func (g globalConf) backlogFor(*model.Listener) *model.ConfiguredBacklog {
 	c := g.ConfiguredBacklog
 	return &c
 }
 
-// procFiles reads what a process was started with.
+// procFiles reads what one process was started with, through hostfs.
 type procFiles struct {
-	dir  string // procRoot/PID
-	args []string
+	roots   hostfs.Roots
+	pid     int
+	environ []string
 }
 
-// file is name as the process sees it, read through its root (or, for a
-// relative name, its working directory). shown is the name to report.
-func (p procFiles) file(name string) (text []byte, shown string, err error) {
-	if path.IsAbs(name) {
-		text, err = os.ReadFile(filepath.Join(p.dir, "root", filepath.FromSlash(name)))
-		return text, name, err
-	}
-	shown = name
-	if cwd, err := os.Readlink(filepath.Join(p.dir, "cwd")); err == nil {
-		shown = path.Join(cwd, name)
-	}
-	text, err = os.ReadFile(filepath.Join(p.dir, "cwd", filepath.FromSlash(name)))
-	return text, shown, err
-}
+func (p procFiles) file(name string) ([]byte, string, error) { return p.roots.ProcessFile(p.pid, name) }
 
-// glob is filepath.Glob of pattern (absolute, as the process sees it)
-// through its root, returning names as the process sees them.
-func (p procFiles) glob(pattern string) []string {
-	root := filepath.Join(p.dir, "root")
-	matches, _ := filepath.Glob(filepath.Join(root, filepath.FromSlash(pattern)))
-	out := make([]string, 0, len(matches))
-	for _, m := range matches {
-		out = append(out, "/"+filepath.ToSlash(strings.TrimPrefix(strings.TrimPrefix(m, root), "/")))
-	}
-	return out
-}
+func (p procFiles) glob(pattern string) []string { return p.roots.ProcessGlob(p.pid, pattern) }
 
-// env is the process's environment variable name, or "".
+// env is the process's environment variable name.
 func (p procFiles) env(name string) (string, bool) {
-	b, err := os.ReadFile(filepath.Join(p.dir, "environ"))
-	if err != nil {
-		return "", false
-	}
-	for _, kv := range bytes.Split(b, []byte{0}) {
-		if k, v, ok := strings.Cut(string(kv), "="); ok && k == name {
+	for _, kv := range p.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
 			return v, true
 		}
 	}
@@ -114,14 +86,13 @@ func (p procFiles) env(name string) (string, bool) {
 
 // readProgramConf recognises the process pid by its command line and reads
 // its configuration.
-func readProgramConf(procRoot string, pid int) programConf {
-	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	b, err := os.ReadFile(filepath.Join(dir, "cmdline"))
-	if err != nil || len(b) == 0 {
+func readProgramConf(roots hostfs.Roots, pid int) programConf {
+	args, err := roots.Args(pid)
+	if err != nil || len(args) == 0 {
 		return noConf{}
 	}
-	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-	p := procFiles{dir: dir, args: args}
+	p := procFiles{roots: roots, pid: pid}
+	p.environ, _ = roots.Environ(pid)
 	// php-fpm rewrites its title into one argument.
 	if conf, ok := strings.CutPrefix(args[0], "php-fpm: master process ("); ok {
 		if i := strings.LastIndexByte(conf, ')'); i >= 0 {
@@ -273,7 +244,7 @@ func (p procFiles) expand(v string) string {
 	}
 }
 
-func (c phpFPMConf) backlogFor(l *Listener) *model.ConfiguredBacklog {
+func (c phpFPMConf) backlogFor(l *model.Listener) *model.ConfiguredBacklog {
 	for _, pool := range c.pools {
 		if !phpFPMListens(pool.listen, l) {
 			continue
@@ -294,7 +265,7 @@ func (c phpFPMConf) backlogFor(l *Listener) *model.ConfiguredBacklog {
 // phpFPMListens reports whether a pool's listen = value is listener l:
 // a path for a Unix listener; "PORT", "ADDR:PORT" or "[ADDR]:PORT" for a
 // TCP one (a host name matches any address on the port).
-func phpFPMListens(listen string, l *Listener) bool {
+func phpFPMListens(listen string, l *model.Listener) bool {
 	if listen == "" {
 		return false
 	}

@@ -6,18 +6,19 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/model"
 )
 
 func TestReadConfiguredBacklogs(t *testing.T) {
-	unixL := func(path string, pids ...int) Listener {
-		l := Listener{Family: model.FamilyUnix, Path: path}
+	unixL := func(path string, pids ...int) model.Listener {
+		l := model.Listener{Family: model.FamilyUnix, Path: path}
 		for _, pid := range pids {
-			l.Processes = append(l.Processes, Process{PID: pid})
+			l.Processes = append(l.Processes, model.Process{PID: pid})
 		}
 		return l
 	}
-	tcpL := func(ep string, pids ...int) Listener {
+	tcpL := func(ep string, pids ...int) model.Listener {
 		ap := netip.MustParseAddrPort(ep)
 		l := unixL("", pids...)
 		l.Family, l.Path, l.Addr, l.Address, l.Port = "ipv4", "", ap.Addr(), ap.Addr().String(), ap.Port()
@@ -25,7 +26,7 @@ func TestReadConfiguredBacklogs(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		l    Listener
+		l    model.Listener
 		want *model.ConfiguredBacklog
 	}{
 		{"php-fpm pool from an included file, the master among the owners, the commented line skipped",
@@ -63,8 +64,8 @@ func TestReadConfiguredBacklogs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ls := []Listener{tt.l}
-			ReadConfiguredBacklogs("testdata/programs/proc", ls)
+			ls := []model.Listener{tt.l}
+			ReadConfiguredBacklogs(hostfs.Roots{Proc: "testdata/programs/proc"}, ls)
 			if diff := cmp.Diff(tt.want, ls[0].ConfiguredBacklog); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

@@ -2,16 +2,17 @@ package inspect
 
 import (
 	"net/netip"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/backlogctl/backlogctl/model"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
 // A fast sample dumps both families in one request and carries each
 // listener's SYN-queue count from the last full sample; Listeners turns the
-// last sample into full Listener values.
+// last sample into full model.Listener values.
 func TestSamplerFastAndFull(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
@@ -24,10 +25,10 @@ func TestSamplerFastAndFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	s := NewSampler(d, nil)
+	s := NewSampler(d, Selection{})
 	nstest.Connect(t, stalled)
-	byPort := func() map[uint16]Listener {
-		m := map[uint16]Listener{}
+	byPort := func() map[uint16]model.Listener {
+		m := map[uint16]model.Listener{}
 		for _, l := range s.Listeners() {
 			m[l.Port] = l
 		}
@@ -44,7 +45,7 @@ func TestSamplerFastAndFull(t *testing.T) {
 	_, ep6 := nstest.Listen(t, netip.MustParseAddrPort("[::1]:0"), 8, nstest.ListenOpts{V6Only: true})
 	nstest.Connect(t, ep)
 	inode := byPort()[ep.Port()].Inode
-	var qs []QueueSample
+	var qs []model.QueueSample
 	nstest.Eventually(t, 5*time.Second, "the connection in the accept queue, in a fast sample", func() bool {
 		qs, err = s.Sample(SampleOptions{})
 		for _, q := range qs {
@@ -79,61 +80,4 @@ func TestSamplerFastAndFull(t *testing.T) {
 	if l := ls[stalled.Port()]; l.SynQueue != 1 {
 		t.Errorf("Listeners after a fast sample: syn queue %d, want 1", l.SynQueue)
 	}
-}
-
-// OwnerCache finds owners, and a new listener's owner on the next call.
-func TestOwnerCache(t *testing.T) {
-	if !nstest.Isolate(t) {
-		return
-	}
-	nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4, nstest.ListenOpts{})
-	c := &OwnerCache{MaxAge: 1 << 62}
-	for round := 1; round <= 2; round++ {
-		snap, err := Gather(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Attach(snap)
-		if len(snap.Listeners) != round {
-			t.Fatalf("round %d: %d listeners", round, len(snap.Listeners))
-		}
-		for _, l := range snap.Listeners {
-			if len(l.Processes) != 1 || l.Processes[0].PID != os.Getpid() || l.Processes[0].OpenFDs == 0 {
-				t.Errorf("round %d: listener %d owners %+v, want this process", round, l.Port, l.Processes)
-			}
-		}
-		nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4, nstest.ListenOpts{})
-	}
-}
-
-// In Background mode the first Attach walks /proc itself; a new listener's
-// owner is then found by a walk in the background, without Attach waiting,
-// and shows up on a later call.
-func TestOwnerCacheBackground(t *testing.T) {
-	if !nstest.Isolate(t) {
-		return
-	}
-	nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4, nstest.ListenOpts{})
-	c := &OwnerCache{MaxAge: 1 << 62, Background: true}
-	attach := func() *Snapshot {
-		snap, err := Gather(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Attach(snap)
-		return snap
-	}
-	if snap := attach(); len(snap.Listeners) != 1 || len(snap.Listeners[0].Processes) != 1 {
-		t.Fatalf("first Attach must find the owner itself: %+v", snap.Listeners)
-	}
-	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4, nstest.ListenOpts{})
-	nstest.Eventually(t, 10*time.Second, "the new listener's owner from a background walk", func() bool {
-		for _, l := range attach().Listeners {
-			if l.Port == ep.Port() {
-				return len(l.Processes) == 1 && l.Processes[0].PID == os.Getpid()
-			}
-		}
-		t.Fatalf("listener %d missing", ep.Port())
-		return false
-	})
 }

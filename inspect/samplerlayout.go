@@ -1,5 +1,7 @@
 package inspect
 
+import "github.com/backlogctl/backlogctl/model"
+
 // listenerLayout is what Sampler.Listeners computed that depends only on
 // which sockets were dumped and the last SYN count, not on their queues:
 // the sorted order, the SO_REUSEPORT groups and the attributed SYN queue.
@@ -41,7 +43,7 @@ func (l *listenerLayout) matches(socks []DiagSocket) bool {
 
 // record remembers how finish arranged socks into sorted; it leaves the
 // layout invalid if inodes repeat (then the order cannot be recovered).
-func (l *listenerLayout) record(socks []DiagSocket, sorted []Listener) {
+func (l *listenerLayout) record(socks []DiagSocket, sorted []model.Listener) {
 	l.valid = false
 	index := make(map[uint32]int, len(socks))
 	l.keys = l.keys[:0]

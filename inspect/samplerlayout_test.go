@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -19,14 +21,14 @@ func TestSamplerListenersLayout(t *testing.T) {
 	}
 	dump[0].HasDrops, dump[0].Drops = true, 7
 	requests := []*DiagSocket{req4("127.0.0.1:80"), req4("127.0.0.1:80"), req6("[::ffff:127.0.0.1]:443"), req4("127.0.0.1:22")}
-	want := func(socks []*DiagSocket, reqs []*DiagSocket) []Listener {
+	want := func(socks []*DiagSocket, reqs []*DiagSocket) []model.Listener {
 		var set listenerSet
 		for _, d := range append(slices.Clone(socks), reqs...) {
 			set.add(d)
 		}
 		return set.finish()
 	}
-	s := NewSampler(nil, nil)
+	s := NewSampler(nil, Selection{})
 	load := func(socks []*DiagSocket, reqs []*DiagSocket, full bool) {
 		s.socks = s.socks[:0]
 		for _, d := range socks {
@@ -44,7 +46,7 @@ func TestSamplerListenersLayout(t *testing.T) {
 	}
 	check := func(what string, socks []*DiagSocket, reqs []*DiagSocket) {
 		t.Helper()
-		if diff := cmp.Diff(want(socks, reqs), s.Listeners(), cmpopts.EquateComparable(netip.Addr{}), cmp.AllowUnexported(Listener{})); diff != "" {
+		if diff := cmp.Diff(want(socks, reqs), s.Listeners(), cmpopts.EquateComparable(netip.Addr{}), cmp.AllowUnexported(model.Listener{})); diff != "" {
 			t.Errorf("%s: Listeners (-want +got):\n%s", what, diff)
 		}
 	}

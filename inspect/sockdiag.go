@@ -118,6 +118,8 @@ type Dumper struct {
 	fd  int
 	buf []byte
 	seq uint32
+	// replay, when set, answers every dump from a recording (EnvSockDiagReplay).
+	replay *replayer
 	// Retries is how many times an interrupted dump is tried again.
 	Retries int
 	// noCompat records that the kernel refused a version 1 request.
@@ -126,6 +128,9 @@ type Dumper struct {
 
 // NewDumper opens a NETLINK_SOCK_DIAG socket in the calling thread's network namespace.
 func NewDumper() (*Dumper, error) {
+	if r, err := replayFromEnv(); r != nil || err != nil {
+		return &Dumper{fd: -1, replay: r}, err
+	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
 		return nil, fmt.Errorf("opening sock_diag netlink socket: %w", err)
@@ -140,7 +145,12 @@ func NewDumper() (*Dumper, error) {
 }
 
 // Close releases the netlink socket.
-func (d *Dumper) Close() error { return unix.Close(d.fd) }
+func (d *Dumper) Close() error {
+	if d.replay != nil {
+		return nil
+	}
+	return unix.Close(d.fd)
+}
 
 // Dump asks the kernel for TCP sockets of family (AF_INET or AF_INET6) in the
 // given states (a bitmask of 1<<state) and calls visit for each. The kernel
@@ -179,7 +189,30 @@ func (d *Dumper) DumpAll(states uint32, visit func(*DiagSocket), reset func()) e
 // dumpAll is DumpAll asking for the extensions ext (0: none, so no Drops:
 // the kernel skips sk_get_meminfo for every socket).
 func (d *Dumper) dumpAll(states uint32, ext uint8, visit func(*DiagSocket), reset func()) error {
+	if d.replay != nil {
+		return d.replay.dump(states, ext, visit)
+	}
+	if rec := recorderFromEnv(); rec != nil {
+		var recReset func()
+		var done func() error
+		visit, recReset, done = rec.record(visit)
+		reset = chain(recReset, reset)
+		if err := d.retry(reset, func() error { return d.dumpAllOnce(states, ext, visit, reset) }); err != nil {
+			return err
+		}
+		return done()
+	}
 	return d.retry(reset, func() error { return d.dumpAllOnce(states, ext, visit, reset) })
+}
+
+// chain is a reset that calls both, the second when set.
+func chain(first, second func()) func() {
+	return func() {
+		first()
+		if second != nil {
+			second()
+		}
+	}
 }
 
 func (d *Dumper) dumpAllOnce(states uint32, ext uint8, visit func(*DiagSocket), reset func()) error {

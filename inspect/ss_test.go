@@ -133,7 +133,7 @@ func TestMatchesSS(t *testing.T) {
 	var diff string
 	for attempt := 0; attempt < 20; attempt++ {
 		before := ssListeners(t)
-		snap := gather(t, Options{})
+		snap := gather(t)
 		after := ssListeners(t)
 		if !cmp.Equal(before, after) {
 			time.Sleep(100 * time.Millisecond)

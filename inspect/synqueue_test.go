@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
@@ -28,9 +30,9 @@ func TestSynQueuePerListener(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		nstest.Connect(t, open)
 	}
-	var snap *Snapshot
+	var snap *model.Snapshot
 	nstest.Eventually(t, 5*time.Second, "5 half-open and 3 completed handshakes", func() bool {
-		snap = gather(t, Options{})
+		snap = gather(t)
 		return findListener(t, snap.Listeners, stalled.Port()).SynQueue == n &&
 			findListener(t, snap.Listeners, open.Port()).AcceptQueue == 3
 	})
@@ -91,7 +93,7 @@ func TestSynQueueWildcardAttribution(t *testing.T) {
 		mixed4: 0,
 		mapped: 1,
 	}
-	var snap *Snapshot
+	var snap *model.Snapshot
 	total := func() (sum uint32) {
 		for _, l := range snap.Listeners {
 			sum += l.SynQueue
@@ -99,7 +101,7 @@ func TestSynQueueWildcardAttribution(t *testing.T) {
 		return sum
 	}
 	nstest.Eventually(t, 5*time.Second, "7 request sockets to be attributed", func() bool {
-		snap = gather(t, Options{})
+		snap = gather(t)
 		return total() == uint32(len(connects))
 	})
 	for ep, n := range want {

@@ -86,6 +86,23 @@ func (r *unixDiagRequest) Serialize() []byte {
 // An interrupted dump is retried up to Retries times, calling reset first.
 // A kernel without unix_diag (CONFIG_UNIX_DIAG) answers ENOENT.
 func (d *Dumper) DumpUnix(states, show uint32, visit func(*UnixDiagSocket), reset func()) error {
+	if d.replay != nil {
+		return d.replay.dumpUnix(states, show, visit)
+	}
+	if rec := recorderFromEnv(); rec != nil {
+		var recReset func()
+		var done func() error
+		visit, recReset, done = rec.recordUnix(show, visit)
+		if err := d.dumpUnix(states, show, visit, chain(recReset, reset)); err != nil {
+			return err
+		}
+		return done()
+	}
+	return d.dumpUnix(states, show, visit, reset)
+}
+
+// dumpUnix is DumpUnix from the kernel.
+func (d *Dumper) dumpUnix(states, show uint32, visit func(*UnixDiagSocket), reset func()) error {
 	return d.retry(reset, func() error {
 		req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
 		req.AddData(&unixDiagRequest{states: states, show: show})

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // unixDiagMsg builds a struct unix_diag_msg followed by attrs.
@@ -115,7 +117,7 @@ func TestUnixDiagRequestBytes(t *testing.T) {
 }
 
 // A dump of several datagrams: listeners kept and sorted by path, type
-// and inode; connected sockets and filtered paths left out; the Listener
+// and inode; connected sockets and filtered paths left out; the model.Listener
 // shape of a Unix socket.
 func TestUnixListenerSet(t *testing.T) {
 	const seq = 5
@@ -133,7 +135,7 @@ func TestUnixListenerSet(t *testing.T) {
 			listener(unix.SOCK_STREAM, 50, "/var/run/other.sock\x00", 0, 5)),
 		nlmsg(unix.NLMSG_DONE, unix.NLM_F_MULTI, seq, u32s(0)),
 	}
-	decode := func(paths []string) []Listener {
+	decode := func(paths []string) []model.Listener {
 		set := &unixListenerSet{paths: paths}
 		handle := decodeEach(decodeUnixDiagMsg, new(UnixDiagSocket), set.add)
 		for i, b := range batches {
@@ -148,12 +150,12 @@ func TestUnixListenerSet(t *testing.T) {
 		return set.finish()
 	}
 	got := decode(nil)
-	want := []Listener{
-		{Family: "unix", Path: "/run/php/a.sock", SocketType: "seqpacket", AcceptQueue: 2, AcceptQueueMax: 8, Fill: fill(2, 8), Inode: 20, Cookie: 20<<32 | 1, UID: 1000, Processes: []Process{}},
-		{Family: "unix", Path: "/run/php/a.sock", SocketType: "stream", AcceptQueue: 9, AcceptQueueMax: 8, Fill: 1, Inode: 10, Cookie: 10<<32 | 1, UID: 1000, Processes: []Process{}},
-		{Family: "unix", Path: "/run/php/b.sock", SocketType: "stream", AcceptQueueMax: 511, Inode: 30, Cookie: 30<<32 | 1, UID: 1000, Processes: []Process{}},
-		{Family: "unix", Path: "/var/run/other.sock", SocketType: "stream", AcceptQueueMax: 5, Inode: 50, Cookie: 50<<32 | 1, UID: 1000, Processes: []Process{}},
-		{Family: "unix", Path: "@abstract", SocketType: "stream", AcceptQueueMax: 4096, Inode: 40, Cookie: 40<<32 | 1, UID: 1000, Processes: []Process{}},
+	want := []model.Listener{
+		{Family: "unix", Path: "/run/php/a.sock", SocketType: "seqpacket", AcceptQueue: 2, AcceptQueueMax: 8, Fill: fill(2, 8), Inode: 20, Cookie: 20<<32 | 1, UID: 1000, Processes: []model.Process{}},
+		{Family: "unix", Path: "/run/php/a.sock", SocketType: "stream", AcceptQueue: 9, AcceptQueueMax: 8, Fill: 1, Inode: 10, Cookie: 10<<32 | 1, UID: 1000, Processes: []model.Process{}},
+		{Family: "unix", Path: "/run/php/b.sock", SocketType: "stream", AcceptQueueMax: 511, Inode: 30, Cookie: 30<<32 | 1, UID: 1000, Processes: []model.Process{}},
+		{Family: "unix", Path: "/var/run/other.sock", SocketType: "stream", AcceptQueueMax: 5, Inode: 50, Cookie: 50<<32 | 1, UID: 1000, Processes: []model.Process{}},
+		{Family: "unix", Path: "@abstract", SocketType: "stream", AcceptQueueMax: 4096, Inode: 40, Cookie: 40<<32 | 1, UID: 1000, Processes: []model.Process{}},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 		t.Errorf("listeners (-want +got):\n%s", diff)

@@ -15,7 +15,7 @@ const unixListenerShow = udiagShowName | udiagShowRQLen | udiagShowUID
 
 // unixListenerSet accumulates a dump's Unix listeners.
 type unixListenerSet struct {
-	listeners []Listener
+	listeners []model.Listener
 	// paths, when not empty, keeps only listeners whose name matches one
 	// (a path.Match pattern).
 	paths []string
@@ -62,10 +62,10 @@ func ValidUnixPathPattern(p string) error {
 	return nil
 }
 
-// unixListenerFrom is a listening Unix socket from the dump as a Listener.
+// unixListenerFrom is a listening Unix socket from the dump as a model.Listener.
 // It has no SYN queue and the kernel keeps no drop count for it.
-func unixListenerFrom(d *UnixDiagSocket) Listener {
-	l := Listener{
+func unixListenerFrom(d *UnixDiagSocket) model.Listener {
+	l := model.Listener{
 		Family:         model.FamilyUnix,
 		Path:           d.Name,
 		SocketType:     unixTypeName(d.Type),
@@ -74,7 +74,7 @@ func unixListenerFrom(d *UnixDiagSocket) Listener {
 		Fill:           fill(d.RQueue, d.WQueue),
 		Inode:          d.Inode,
 		Cookie:         d.Cookie,
-		Processes:      []Process{},
+		Processes:      []model.Process{},
 	}
 	if d.HasUID {
 		l.UID = d.UID
@@ -83,50 +83,39 @@ func unixListenerFrom(d *UnixDiagSocket) Listener {
 }
 
 // finish sorts the listeners by path, type and inode.
-func (s *unixListenerSet) finish() []Listener {
+func (s *unixListenerSet) finish() []model.Listener {
 	ls := s.listeners
 	if ls == nil {
-		ls = []Listener{}
+		ls = []model.Listener{}
 	}
-	slices.SortFunc(ls, func(a, b Listener) int {
-		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.SocketType, b.SocketType), cmp.Compare(a.Inode, b.Inode))
-	})
+	sortUnix(ls)
 	return ls
 }
 
-// UnixListeners dumps the Unix stream and seqpacket listeners of the
-// Dumper's network namespace (abstract names are per namespace; a path
-// belongs to the namespace of the process that bound it, not to the
-// filesystem), filtered by opts.Paths, with their owners when
-// opts.Processes. The warning says whose descriptors could not be read.
-func UnixListeners(opts Options) ([]Listener, string, error) {
-	opts.Roots = opts.Roots.WithDefaults()
-	d := opts.Dumper
+// sortUnix sorts Unix listeners by path, type and inode.
+func sortUnix(ls []model.Listener) {
+	slices.SortFunc(ls, func(a, b model.Listener) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.SocketType, b.SocketType), cmp.Compare(a.Inode, b.Inode))
+	})
+}
+
+// UnixListeners dumps the Unix stream and seqpacket listeners with d (nil:
+// a dumper opened for the call, in the calling thread's network
+// namespace), keeping only those whose path (or "@abstract" name) matches
+// one of paths (every one when paths is empty). Abstract names are per
+// network namespace; a path belongs to the namespace of the process that
+// bound it, not to the filesystem.
+func UnixListeners(d *Dumper, paths []string) ([]model.Listener, error) {
 	if d == nil {
 		var err error
 		if d, err = NewDumper(); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		defer d.Close()
 	}
-	var walk *ownerWalk
-	if opts.Processes {
-		walk = startOwnerWalk(opts.Roots.Proc, true)
-	}
-	set := &unixListenerSet{paths: opts.Paths}
+	set := &unixListenerSet{paths: paths}
 	if err := d.DumpUnix(1<<stateListen, unixListenerShow, set.add, set.reset); err != nil {
-		if walk != nil {
-			walk.stop()
-		}
-		return nil, "", fmt.Errorf("dumping unix listeners: %w", err)
+		return nil, fmt.Errorf("dumping unix listeners: %w", err)
 	}
-	ls := set.finish()
-	if walk == nil {
-		return ls, "", nil
-	}
-	warn, err := attachProcesses(walk, ls)
-	if err != nil {
-		return ls, "", fmt.Errorf("finding the owners of unix listeners: %w", err)
-	}
-	return ls, warn, nil
+	return set.finish(), nil
 }

@@ -6,33 +6,31 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
-	"github.com/backlogctl/backlogctl/inspect"
-	"github.com/backlogctl/backlogctl/netns"
-	"github.com/backlogctl/backlogctl/rlimit"
+	pmodel "github.com/prometheus/common/model"
 )
 
 func u32(v uint32) *uint32 { return &v }
 
-func fixture() *inspect.MultiSnapshot {
-	nginx := inspect.Process{PID: 42, Comm: "nginx", OpenFDs: 900, NofileSoft: 1024, NofileHard: 4096}
-	return &inspect.MultiSnapshot{Namespaces: []inspect.NamespaceSnapshot{{
-		Netns: netns.Namespace{Inode: 4026531840},
-		Snapshot: &inspect.Snapshot{
+func fixture() *model.MultiSnapshot {
+	nginx := model.Process{PID: 42, Comm: "nginx", OpenFDs: 900, NofileSoft: 1024, NofileHard: 4096}
+	return &model.MultiSnapshot{Namespaces: []model.NamespaceSnapshot{{
+		Netns: model.Namespace{Inode: 4026531840},
+		Snapshot: &model.Snapshot{
 			Sysctls:  map[string]int64{"net.core.somaxconn": 4096},
 			Counters: map[string]uint64{"TcpExtListenOverflows": 7, "TcpExtListenDrops": 9, "TcpNotExported": 1},
-			Files:    &rlimit.Files{Allocated: 100, Max: 1000, NrOpen: 1048576},
-			Listeners: []inspect.Listener{
+			Files:    &model.Files{Allocated: 100, Max: 1000, NrOpen: 1048576},
+			Listeners: []model.Listener{
 				// An SO_REUSEPORT pair: queues add up, the shared SYN queue counts once.
 				{Address: "0.0.0.0", Port: 80, AcceptQueue: 3, AcceptQueueMax: 511, Fill: 3.0 / 512, SynQueue: 2, SynQueueShared: true, Drops: u32(5),
-					ReuseportGroup: 1, ReuseportSize: 2, Processes: []inspect.Process{nginx}},
+					ReuseportGroup: 1, ReuseportSize: 2, Processes: []model.Process{nginx}},
 				{Address: "0.0.0.0", Port: 80, AcceptQueue: 4, AcceptQueueMax: 511, Fill: 4.0 / 512, SynQueue: 2, SynQueueShared: true, Drops: u32(1),
-					ReuseportGroup: 1, ReuseportSize: 2, Processes: []inspect.Process{nginx}},
+					ReuseportGroup: 1, ReuseportSize: 2, Processes: []model.Process{nginx}},
 				{Address: "127.0.0.1", Port: 80, AcceptQueue: 1, AcceptQueueMax: 10, SynQueue: 1},
 				{Address: "::", Port: 443, AcceptQueue: 0, AcceptQueueMax: 128},
 			},
@@ -40,7 +38,7 @@ func fixture() *inspect.MultiSnapshot {
 	}}}
 }
 
-func parse(t *testing.T, m *inspect.MultiSnapshot, max int) map[string]*dto.MetricFamily {
+func parse(t *testing.T, m *model.MultiSnapshot, max int) map[string]*dto.MetricFamily {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := WriteText(&buf, m, max); err != nil {
@@ -53,7 +51,7 @@ func parse(t *testing.T, m *inspect.MultiSnapshot, max int) map[string]*dto.Metr
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
+	parser := expfmt.NewTextParser(pmodel.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(&buf)
 	if err != nil {
 		t.Fatalf("parsing the exposition: %v\n%s", err, buf.String())
@@ -169,7 +167,7 @@ func TestCardinalityGuard(t *testing.T) {
 func TestOwnersPendingHeldBack(t *testing.T) {
 	m := fixture()
 	ns := m.Namespaces[0]
-	ns.Listeners = append(ns.Listeners, inspect.Listener{Address: "10.0.0.1", Port: 80, AcceptQueue: 2, AcceptQueueMax: 5, OwnersPending: true})
+	ns.Listeners = append(ns.Listeners, model.Listener{Address: "10.0.0.1", Port: 80, AcceptQueue: 2, AcceptQueueMax: 5, OwnersPending: true})
 	fams := parse(t, m, 1000)
 	for _, s := range series(fams, "backlogctl_listener_backlog") {
 		if strings.Contains(s, "10.0.0.1") {

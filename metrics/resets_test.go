@@ -3,8 +3,7 @@ package metrics
 import (
 	"testing"
 
-	"github.com/backlogctl/backlogctl/inspect"
-	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // sock is one listener on 0.0.0.0:80 with an inode and a drop count.
@@ -17,14 +16,14 @@ type sock struct {
 // or -1 when no drops series was sent.
 func sentDropsTo(t *testing.T, r *Resets, scraper string, gone <-chan struct{}, socks ...sock) float64 {
 	t.Helper()
-	var ls []inspect.Listener
+	var ls []model.Listener
 	for _, s := range socks {
-		ls = append(ls, inspect.Listener{Address: "0.0.0.0", Port: 80, Inode: s.inode, Drops: u32(s.drops), AcceptQueueMax: 128})
+		ls = append(ls, model.Listener{Address: "0.0.0.0", Port: 80, Inode: s.inode, Drops: u32(s.drops), AcceptQueueMax: 128})
 	}
-	m := &inspect.MultiSnapshot{Namespaces: []inspect.NamespaceSnapshot{{
-		Netns: netns.Namespace{Inode: 1}, Snapshot: &inspect.Snapshot{Listeners: ls},
+	m := &model.MultiSnapshot{Namespaces: []model.NamespaceSnapshot{{
+		Netns: model.Namespace{Inode: 1}, Snapshot: &model.Snapshot{Listeners: ls},
 	}}}
-	reg, err := NewRegistry(&Collector{Source: func() (*inspect.MultiSnapshot, error) { return m, nil },
+	reg, err := NewRegistry(&Collector{Source: func() (*model.MultiSnapshot, error) { return m, nil },
 		Resets: r, Scraper: scraper, Gone: gone})
 	if err != nil {
 		t.Fatal(err)

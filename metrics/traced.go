@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"math"
 	"slices"
 	"strconv"
 
@@ -11,47 +10,6 @@ import (
 
 	"github.com/backlogctl/backlogctl/model"
 )
-
-// Traced is eBPF tracing's evidence at one scrape (exporter --trace),
-// cumulative since the programs were attached.
-type Traced struct {
-	Listeners    map[TracedKey]*TracedListener
-	AcceptErrors []TracedAcceptErrors
-}
-
-// TracedKey names a listener host-wide: its namespace's inode and socket cookie.
-type TracedKey struct {
-	Netns, Cookie uint64
-}
-
-// TracedListener is one listener's traced counters.
-type TracedListener struct {
-	// HighWater is the longest the accept queue was since the previous
-	// scrape (exact: each scrape closes an interval in the programs).
-	HighWater uint32
-	// OverflowsSynTime (derived) and OverflowsAckTime (exact) are
-	// connections dropped because the accept queue was full.
-	OverflowsSynTime, OverflowsAckTime uint64
-	// Drops are drops at the listener by kernel drop reason.
-	Drops map[string]uint64
-	// WaitBuckets[i] counts accept-queue waits in [2^i, 2^(i+1)) ns, the
-	// last one unbounded; WaitSum is their sum in seconds.
-	WaitBuckets []uint64
-	WaitCount   uint64
-	WaitSum     float64
-}
-
-// TracedAcceptErrors counts one process's failed accept() calls with one errno.
-type TracedAcceptErrors struct {
-	Netns uint64
-	PID   int
-	Comm  string
-	Errno string
-	Count uint64
-}
-
-// TracedSource reads the evidence for a scrape's snapshot m; nil when not tracing.
-type TracedSource func(m *model.MultiSnapshot) (*Traced, error)
 
 var (
 	descAcceptWait = desc("listener_accept_wait_seconds",
@@ -77,53 +35,69 @@ var (
 // indexes: bucket i ends at 2^(i+1) ns, so every other one from ~1µs to ~69s.
 var classicWaitBounds = []int{9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35}
 
+// tracedSource exports the listeners' eBPF evidence on their series, and
+// the processes' accept() errors.
+type tracedSource struct {
+	// traced: the snapshots are traced; refused: tracing was asked for and
+	// the kernel refused it.
+	traced, refused bool
+}
+
+func (tracedSource) describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp} {
+		ch <- d
+	}
+}
+
+func (t tracedSource) collect(ch chan<- prometheus.Metric, s *scrape) {
+	switch {
+	case t.traced:
+		ch <- gauge(descTraceUp, boolFloat(s.m.Trace != nil))
+	case t.refused:
+		ch <- gauge(descTraceUp, 0)
+	}
+	if !t.traced || s.m.Trace == nil {
+		return
+	}
+	for _, nr := range s.rows {
+		collectAcceptErrors(ch, nr.ns)
+		for i := range nr.rows {
+			r := &nr.rows[i]
+			collectTraced(ch, tracedRowOf(r), r.labels())
+		}
+	}
+}
+
 // tracedRow sums the traced evidence of a row's sockets.
 type tracedRow struct {
-	seen                 bool
-	buckets              []uint64
-	count                uint64
-	sum                  float64
-	overflowSyn          uint64
-	overflowAck          uint64
-	drops                map[string]uint64
-	highWaterFill        float64
-	highWaterFillPresent bool
+	seen      bool
+	wait      model.WaitHistogram
+	overflows model.Overflows
+	drops     map[string]uint64
+	// intervalFill is the fullest socket's longest queue since the
+	// previous scrape, over its backlog+1.
+	intervalFill float64
 }
 
-func (r *tracedRow) add(t *TracedListener, backlog uint32) {
-	r.seen = true
-	if len(r.buckets) < len(t.WaitBuckets) {
-		r.buckets = append(r.buckets, make([]uint64, len(t.WaitBuckets)-len(r.buckets))...)
-	}
-	for i, n := range t.WaitBuckets {
-		r.buckets[i] += n
-	}
-	r.count += t.WaitCount
-	r.sum += t.WaitSum
-	r.overflowSyn += t.OverflowsSynTime
-	r.overflowAck += t.OverflowsAckTime
-	for reason, n := range t.Drops {
-		if r.drops == nil {
-			r.drops = map[string]uint64{}
+// tracedRowOf sums the evidence behind r.
+func tracedRowOf(r *row) tracedRow {
+	var out tracedRow
+	for _, l := range r.listeners {
+		t := l.Traced
+		if t == nil {
+			continue
 		}
-		r.drops[reason] += n
-	}
-	r.highWaterFill = max(r.highWaterFill, float64(t.HighWater)/(float64(backlog)+1))
-}
-
-// tracedRows sums the evidence behind each row, by the listeners' cookies.
-func tracedRows(rows []row, inode uint64, ls []model.Listener, tr *Traced) []tracedRow {
-	byCookie := map[uint64]model.Listener{}
-	for _, l := range ls {
-		byCookie[l.Cookie] = l
-	}
-	out := make([]tracedRow, len(rows))
-	for i, r := range rows {
-		for _, c := range r.cookies {
-			if t := tr.Listeners[TracedKey{inode, c}]; t != nil {
-				out[i].add(t, byCookie[c].AcceptQueueMax)
+		out.seen = true
+		out.wait.Add(&t.AcceptWait)
+		out.overflows.SynTime += t.Overflows.SynTime
+		out.overflows.AckTime += t.Overflows.AckTime
+		for reason, n := range t.Drops {
+			if out.drops == nil {
+				out.drops = map[string]uint64{}
 			}
+			out.drops[reason] += n
 		}
+		out.intervalFill = max(out.intervalFill, t.IntervalFill(l.AcceptQueueMax))
 	}
 	return out
 }
@@ -133,33 +107,41 @@ func collectTraced(ch chan<- prometheus.Metric, t tracedRow, lv []string) {
 	if !t.seen {
 		return
 	}
-	ch <- newWaitHistogram(t, lv)
-	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflowAck), append(slices.Clone(lv), "ack_time")...)
-	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflowSyn), append(slices.Clone(lv), "syn_time")...)
+	ch <- newWaitHistogram(&t.wait, lv)
+	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflows.AckTime), append(slices.Clone(lv), "ack_time")...)
+	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflows.SynTime), append(slices.Clone(lv), "syn_time")...)
 	for _, reason := range sortedKeys(t.drops) {
 		ch <- prometheus.MustNewConstMetric(descTracedDrops, prometheus.CounterValue, float64(t.drops[reason]), append(slices.Clone(lv), reason)...)
 	}
-	ch <- gauge(descHighWaterFill, t.highWaterFill, lv...)
+	ch <- gauge(descHighWaterFill, t.intervalFill, lv...)
 }
 
-// collectAcceptErrors sends the accept errors seen in namespace inode.
-func collectAcceptErrors(ch chan<- prometheus.Metric, tr *Traced, inode uint64, label string) {
+// collectAcceptErrors sends the accept errors seen in one namespace: its
+// listeners' and those whose listener could not be resolved, summed by
+// process and errno.
+func collectAcceptErrors(ch chan<- prometheus.Metric, ns model.NamespaceSnapshot) {
 	type key struct {
 		pid         int
 		comm, errno string
 	}
 	sums := map[key]uint64{}
 	var order []key
-	for _, e := range tr.AcceptErrors {
-		if e.Netns != inode {
-			continue
+	add := func(es []model.AcceptErrors) {
+		for _, e := range es {
+			k := key{e.PID, e.Comm, e.Errno}
+			if _, ok := sums[k]; !ok {
+				order = append(order, k)
+			}
+			sums[k] += e.Count
 		}
-		k := key{e.PID, e.Comm, e.Errno}
-		if _, ok := sums[k]; !ok {
-			order = append(order, k)
-		}
-		sums[k] += e.Count
 	}
+	for _, l := range ns.Listeners {
+		if l.Traced != nil {
+			add(l.Traced.AcceptErrors)
+		}
+	}
+	add(ns.UnattributedAcceptErrors)
+	label := ns.Netns.Label()
 	for _, k := range order {
 		ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(sums[k]), label, strconv.Itoa(k.pid), k.comm, k.errno)
 	}
@@ -177,7 +159,7 @@ type waitHistogram struct {
 // bucket scaled by 2^30/1e9, so its bounds are 7.4% low.
 const nativeIndexOffset = 29
 
-func newWaitHistogram(t tracedRow, lv []string) prometheus.Metric {
+func newWaitHistogram(w *model.WaitHistogram, lv []string) prometheus.Metric {
 	// The zero bucket's width is client_golang's default, 2^-128 s: no wait
 	// is that short (the programs count whole nanoseconds), and a non-zero
 	// width is what marks a histogram without observations as native for
@@ -185,20 +167,20 @@ func newWaitHistogram(t tracedRow, lv []string) prometheus.Metric {
 	// also read the empty span, below). 2.42 takes a whole family as
 	// classic when its first series looks classic, so one idle listener
 	// sorted first hid every listener's native histogram.
-	h := &dto.Histogram{SampleCount: proto.Uint64(t.count), SampleSum: proto.Float64(t.sum),
+	h := &dto.Histogram{SampleCount: proto.Uint64(w.Count), SampleSum: proto.Float64(w.Sum()),
 		Schema: proto.Int32(0), ZeroThreshold: proto.Float64(prometheus.DefNativeHistogramZeroThreshold), ZeroCount: proto.Uint64(0)}
 	var cum uint64
 	next := 0
 	for _, b := range classicWaitBounds {
-		for ; next <= b && next < len(t.buckets); next++ {
-			cum += t.buckets[next]
+		for ; next <= b && next < len(w.Buckets); next++ {
+			cum += w.Buckets[next]
 		}
-		h.Bucket = append(h.Bucket, &dto.Bucket{UpperBound: proto.Float64(math.Ldexp(1, b+1) / 1e9), CumulativeCount: proto.Uint64(cum)})
+		h.Bucket = append(h.Bucket, &dto.Bucket{UpperBound: proto.Float64(model.WaitBucketLE(b)), CumulativeCount: proto.Uint64(cum)})
 	}
 	// Native buckets: spans of consecutive indexes, deltas between counts.
 	var prevIndex int
 	var prevCount int64
-	for i, n := range t.buckets {
+	for i, n := range w.Buckets {
 		if n == 0 {
 			continue
 		}

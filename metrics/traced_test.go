@@ -4,35 +4,35 @@ import (
 	"math"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/backlogctl/backlogctl/inspect"
 )
 
 // tracedFixture gives the fixture's listeners cookies and traced evidence:
 // the REUSEPORT pair (cookies 1, 2) waited 3 times in [2^20, 2^21) ns and
-// once in [2^30, 2^31) ns; nginx got EMFILE.
-func tracedFixture() (*inspect.MultiSnapshot, *Traced) {
+// once in [2^30, 2^31) ns; nginx got EMFILE; the others saw nothing.
+func tracedFixture() *model.MultiSnapshot {
 	m := fixture()
 	ls := m.Namespaces[0].Listeners
 	for i := range ls {
 		ls[i].Cookie = uint64(i + 1)
+		ls[i].Traced = &model.Traced{Drops: map[string]uint64{}}
 	}
-	inode := m.Namespaces[0].Netns.Inode
-	b1, b2 := make([]uint64, 40), make([]uint64, 40)
-	b1[20], b2[20], b2[30] = 2, 1, 1
-	tr := &Traced{Listeners: map[TracedKey]*TracedListener{
-		{inode, 1}: {HighWater: 512, OverflowsAckTime: 3, OverflowsSynTime: 4, Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 3}, WaitBuckets: b1, WaitCount: 2, WaitSum: 0.002},
-		{inode, 2}: {HighWater: 100, WaitBuckets: b2, WaitCount: 2, WaitSum: 1.5},
-	}, AcceptErrors: []TracedAcceptErrors{{Netns: inode, PID: 42, Comm: "nginx", Errno: "EMFILE", Count: 21}}}
-	return m, tr
+	ls[0].Traced = &model.Traced{IntervalHighWater: 512, Overflows: model.Overflows{AckTime: 3, SynTime: 4},
+		Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 3}, AcceptWait: model.WaitHistogram{Count: 2, SumNs: 2e6},
+		AcceptErrors: []model.AcceptErrors{{PID: 42, Comm: "nginx", Errno: "EMFILE", Count: 21}}}
+	ls[0].Traced.AcceptWait.Buckets[20] = 2
+	ls[1].Traced = &model.Traced{IntervalHighWater: 100, AcceptWait: model.WaitHistogram{Count: 2, SumNs: 1.5e9}}
+	ls[1].Traced.AcceptWait.Buckets[20], ls[1].Traced.AcceptWait.Buckets[30] = 1, 1
+	m.Trace = &model.TraceInfo{}
+	return m
 }
 
-func gatherTraced(t *testing.T, m *inspect.MultiSnapshot, tr *Traced, max int) map[string]*dto.MetricFamily {
+func gatherTraced(t *testing.T, m *model.MultiSnapshot, max int) map[string]*dto.MetricFamily {
 	t.Helper()
-	reg, err := NewRegistry(&Collector{Source: func() (*inspect.MultiSnapshot, error) { return m, nil }, MaxListeners: max,
-		Traced: func(*inspect.MultiSnapshot) (*Traced, error) { return tr, nil }})
+	reg, err := NewRegistry(&Collector{Source: func() (*model.MultiSnapshot, error) { return m, nil }, MaxListeners: max, Traced: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +48,17 @@ func gatherTraced(t *testing.T, m *inspect.MultiSnapshot, tr *Traced, max int) m
 }
 
 func TestTracedMetrics(t *testing.T) {
-	m, tr := tracedFixture()
-	fams := gatherTraced(t, m, tr, 1000)
+	fams := gatherTraced(t, tracedFixture(), 1000)
 	hist := fams["backlogctl_listener_accept_wait_seconds"]
-	if hist == nil || len(hist.Metric) != 1 {
-		t.Fatalf("accept wait histogram: %v, want one series (the pair summed; the others saw nothing)", hist)
+	if hist == nil || len(hist.Metric) != 3 {
+		t.Fatalf("accept wait histogram: %v, want three series (the pair summed, and the others)", hist)
 	}
-	h := hist.Metric[0].GetHistogram()
+	var h *dto.Histogram
+	for _, s := range hist.Metric {
+		if s.GetHistogram().GetSampleCount() > 0 {
+			h = s.GetHistogram()
+		}
+	}
 	if h.GetSampleCount() != 4 || h.GetSampleSum() != 1.502 {
 		t.Errorf("count %d sum %v, want 4 and 1.502", h.GetSampleCount(), h.GetSampleSum())
 	}
@@ -84,12 +88,15 @@ func TestTracedMetrics(t *testing.T) {
 	}
 	site := map[string]float64{}
 	for _, s := range fams["backlogctl_listener_traced_overflows_total"].Metric {
-		site[label(s, "site")] = s.GetCounter().GetValue()
+		site[label(s, "site")] += s.GetCounter().GetValue()
 	}
 	if site["ack_time"] != 3 || site["syn_time"] != 4 {
 		t.Errorf("overflows by site %v", site)
 	}
-	fill := fams["backlogctl_listener_accept_queue_high_water_fill"].Metric[0].GetGauge().GetValue()
+	fill := 0.0
+	for _, s := range fams["backlogctl_listener_accept_queue_high_water_fill"].Metric {
+		fill = max(fill, s.GetGauge().GetValue())
+	}
 	if fill != 1 {
 		t.Errorf("high water fill %v, want 1 (512 of 511+1)", fill)
 	}
@@ -104,8 +111,7 @@ func TestTracedMetrics(t *testing.T) {
 
 // Under the cardinality guard the traced series are summed per port too.
 func TestTracedMetricsUnderGuard(t *testing.T) {
-	m, tr := tracedFixture()
-	fams := gatherTraced(t, m, tr, 1)
+	fams := gatherTraced(t, tracedFixture(), 1)
 	hist := fams["backlogctl_listener_accept_wait_seconds"]
 	if hist == nil || len(hist.Metric) != 1 || label(hist.Metric[0], "address") != "*" || hist.Metric[0].GetHistogram().GetSampleCount() != 4 {
 		t.Errorf("guarded histogram %v, want one port-80 series of 4", hist)
@@ -127,7 +133,7 @@ func label(m *dto.Metric, name string) string {
 // from its first series) and a span (later ones).
 func TestEmptyWaitHistogramIsNative(t *testing.T) {
 	var m dto.Metric
-	if err := newWaitHistogram(tracedRow{seen: true}, []string{"netns", "127.0.0.1", "1", ""}).Write(&m); err != nil {
+	if err := newWaitHistogram(&model.WaitHistogram{}, []string{"netns", "127.0.0.1", "1", ""}).Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	h := m.GetHistogram()

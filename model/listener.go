@@ -60,6 +60,9 @@ type Listener struct {
 	OwnersPending bool `json:"-"`
 	// Addr is Address parsed, for sorting and matching without parsing text.
 	Addr netip.Addr `json:"-"`
+	// Traced is the listener's eBPF evidence, joined by its cookie, when
+	// the snapshot was traced; nil otherwise.
+	Traced *Traced `json:"-"`
 }
 
 // FamilyUnix is a Unix-socket listener's Family.

@@ -24,6 +24,10 @@ type Snapshot struct {
 	Listeners []Listener        `json:"listeners"`
 	// Warnings say what could not be seen, once each; [] when nothing was missed.
 	Warnings []string `json:"warnings"`
+	// UnattributedAcceptErrors are failed accept() calls of processes in
+	// this namespace whose listening socket tracing could not resolve
+	// (e.g. EBADF on a closed descriptor), when the snapshot was traced.
+	UnattributedAcceptErrors []AcceptErrors `json:"-"`
 }
 
 // Namespace identifies one network namespace.
@@ -70,4 +74,7 @@ type MultiSnapshot struct {
 	Time       time.Time           `json:"time"`
 	Namespaces []NamespaceSnapshot `json:"namespaces"`
 	Notes      []string            `json:"notes,omitempty"`
+	// Trace says what the listeners' Traced evidence covers, when the
+	// snapshots were traced.
+	Trace *TraceInfo `json:"-"`
 }

@@ -1,5 +1,7 @@
 package model
 
+import "time"
+
 // QueueSample is one listener's queues in one sample: what a fold over time
 // needs, without the rest of a Listener.
 type QueueSample struct {
@@ -43,6 +45,62 @@ type ListenerWindow struct {
 
 	baseDrops, lastDrops uint32
 	hasDrops             bool
+
+	// traced and prevTraced are the last two reads of the listener's eBPF
+	// evidence folded in (AddListeners of listeners that carry it);
+	// highWaterAt and stall are the window's marks over every read.
+	traced, prevTraced *Traced
+	highWaterAt        time.Time
+	stall              Stall
+}
+
+// Traced is the listener's last eBPF evidence in the window, with the
+// window's marks: HighWaterAt, the first read that saw its high water, and
+// Stall, the longest the queue was held with no accept() at any read (with
+// the queue and the owners then). nil when no read carried evidence.
+func (l *ListenerWindow) Traced() *Traced {
+	if l.traced == nil {
+		return nil
+	}
+	t := *l.traced
+	t.HighWaterAt, t.Stall = l.highWaterAt, l.stall
+	return &t
+}
+
+// TracedInterval is what the evidence says happened between the window's
+// last two reads of it (Traced.Since): the whole of the last read when it
+// is the first, or when the programs' slot for the listener was reset in
+// between. nil when no read carried evidence.
+func (l *ListenerWindow) TracedInterval() *Traced {
+	if l.traced == nil {
+		return nil
+	}
+	t := l.traced.Since(l.prevTraced)
+	return &t
+}
+
+// HighWaterRose reports whether the last read's high water is above the
+// one before it (or, at the first read, above zero).
+func (l *ListenerWindow) HighWaterRose() bool {
+	if l.traced == nil {
+		return false
+	}
+	if l.prevTraced == nil {
+		return l.traced.HighWater > 0
+	}
+	return l.traced.HighWater > l.prevTraced.HighWater
+}
+
+// foldTraced folds one read of l's evidence, taken when the sampled queue
+// held queue connections.
+func (lw *ListenerWindow) foldTraced(t *Traced, queue uint32) {
+	lw.prevTraced, lw.traced = lw.traced, t
+	if lw.HighWaterRose() {
+		lw.highWaterAt = t.At
+	}
+	if queue > 0 && t.Held > lw.stall.Held {
+		lw.stall = Stall{Held: t.Held, Queue: queue, Owners: t.Owners}
+	}
 }
 
 // DropsIncrease is the listener's drop counter's increase over the window:
@@ -56,8 +114,9 @@ func (l *ListenerWindow) DropsIncrease() (inc uint32, ok bool) {
 }
 
 // Window folds samples of listeners taken over time into each listener's
-// peaks and drop increase; check --observe, advise --interval and watch all
-// use it. While the listening sockets do not change, each sample's i-th
+// peaks and drop increase, and the eBPF evidence they carry (Traced) into
+// its marks and intervals; check --observe, advise --interval and --trace,
+// and watch all use it. While the listening sockets do not change, each sample's i-th
 // listener is the same socket as the last sample's, so Add is a loop over two
 // slices with no map access or allocation: watch samples at 100 Hz.
 type Window struct {
@@ -154,6 +213,9 @@ func (w *Window) AddListeners(ls []Listener) {
 		*f = ls[i]
 		if len(ls[i].Processes) == 0 && len(procs) > 0 {
 			f.Processes = procs
+		}
+		if t := ls[i].Traced; t != nil {
+			w.listeners[w.lastPos[i]].foldTraced(t, ls[i].AcceptQueue)
 		}
 	}
 }

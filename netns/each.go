@@ -7,31 +7,21 @@ import (
 	"os"
 	"sync"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 )
 
-// Each is the one namespace fan-out: it calls read for every namespace in
-// turn (read enters it, typically through Do) and returns a note for each
-// one it had to skip, so that one bad namespace does not hide the rest.
-// What read found is kept by read itself.
-func Each(nss []Namespace, read func(Namespace) error) (notes []string) {
-	errs := EachParallel(nss, 1, func(_ int, ns Namespace) error { return read(ns) })
-	for i, err := range errs {
-		if err != nil {
-			notes = append(notes, SkipNote(nss[i], err))
-		}
-	}
-	return notes
-}
-
-// EachParallel is Each with up to parallel reads at a time (0: all at once,
-// as check's --observe windows must be, to overlap in time), returning each
-// namespace's error by index. With more than one at a time, every namespace
+// EachParallel is the one namespace fan-out (collect's each builds on it):
+// it calls read for every namespace, up to parallel at a time (1: in turn;
+// 0: all at once, as check's --observe windows must be, to overlap in
+// time), and returns each namespace's error by index, so that one bad
+// namespace does not hide the rest. With more than one at a time, every namespace
 // file is opened first and read gets its Path as /proc/self/fd/N: a
 // /proc/PID/ns/net path naming this process follows its leader thread
 // (proc_ns_get_link), which may be inside another namespace while the reads
 // run side by side; the open file keeps its namespace.
-func EachParallel(nss []Namespace, parallel int, read func(i int, ns Namespace) error) []error {
+func EachParallel(nss []model.Namespace, parallel int, read func(i int, ns model.Namespace) error) []error {
 	errs := make([]error, len(nss))
 	if parallel == 1 {
 		for i, ns := range nss {
@@ -39,7 +29,7 @@ func EachParallel(nss []Namespace, parallel int, read func(i int, ns Namespace) 
 		}
 		return errs
 	}
-	held := make([]Namespace, len(nss))
+	held := make([]model.Namespace, len(nss))
 	for i, ns := range nss {
 		f, err := openNamespace(ns.Path)
 		if err != nil {
@@ -80,7 +70,7 @@ func openNamespace(path string) (*os.File, error) {
 
 // SkipNote says why ns was skipped: it vanished (its last process exited or
 // its /run/netns mount went away since it was listed), or the error.
-func SkipNote(ns Namespace, err error) string {
+func SkipNote(ns model.Namespace, err error) string {
 	if errors.Is(err, ErrVanished) {
 		return fmt.Sprintf("skipped %s: it vanished during the scan", ns.Label())
 	}

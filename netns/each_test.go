@@ -5,13 +5,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // EachParallel reads every namespace it can open, at most parallel at a
 // time, reports a vanished one by its index, and hands read a path that
 // stays valid whichever thread enters it.
 func TestEachParallel(t *testing.T) {
-	nss := []Namespace{
+	nss := []model.Namespace{
 		{Path: "/proc/self/ns/net", Inode: 1},
 		{Path: "/nonexistent/ns/net", Inode: 2},
 		{Path: "/proc/self/ns/net", Inode: 3},
@@ -19,7 +21,7 @@ func TestEachParallel(t *testing.T) {
 	}
 	var mu sync.Mutex
 	running, most, seen := 0, 0, map[uint64]string{}
-	errs := EachParallel(nss, 2, func(i int, ns Namespace) error {
+	errs := EachParallel(nss, 2, func(i int, ns model.Namespace) error {
 		mu.Lock()
 		running++
 		most = max(most, running)
@@ -47,24 +49,5 @@ func TestEachParallel(t *testing.T) {
 	}
 	if _, ok := seen[2]; ok {
 		t.Error("the vanished namespace was read")
-	}
-}
-
-// Each reads in turn and says why it skipped one.
-func TestEachNotes(t *testing.T) {
-	nss := []Namespace{{Path: "a", Inode: 1}, {Path: "b", Inode: 2}}
-	var order []uint64
-	notes := Each(nss, func(ns Namespace) error {
-		order = append(order, ns.Inode)
-		if ns.Inode == 2 {
-			return ErrVanished
-		}
-		return nil
-	})
-	if len(order) != 2 || order[0] != 1 || order[1] != 2 {
-		t.Errorf("read order %v, want [1 2]", order)
-	}
-	if len(notes) != 1 || !strings.Contains(notes[0], "vanished") {
-		t.Errorf("notes %q, want one saying it vanished", notes)
 	}
 }

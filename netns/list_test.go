@@ -1,38 +1,18 @@
 package netns
 
-import "testing"
+import (
+	"testing"
 
-func TestCgroupHint(t *testing.T) {
-	tests := []struct {
-		name, cgroup, want string
-	}{
-		{"host service", "0::/system.slice/nginx.service\n", ""},
-		{"docker v2", "0::/system.slice/docker-3f2a9c0d1e2f3a4b5c6d7e8f.scope\n", "docker:3f2a9c0d1e2f"},
-		{"docker v1", "12:pids:/docker/3f2a9c0d1e2f3a4b5c6d7e8f9a0b\n1:name=systemd:/docker/3f2a9c0d1e2f3a4b\n", "docker:3f2a9c0d1e2f"},
-		{"kubernetes systemd driver",
-			"0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1c5e7a2b_4d3c_11ee_8c90_0242ac120002.slice/cri-containerd-abcdef0123456789.scope\n",
-			"pod:1c5e7a2b-4d3c-11ee-8c90-0242ac120002"},
-		{"kubernetes cgroupfs driver", "0::/kubepods/besteffort/pod1c5e7a2b-4d3c-11ee-8c90-0242ac120002/abcdef\n",
-			"pod:1c5e7a2b-4d3c-11ee-8c90-0242ac120002"},
-		{"podman", "0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-0123456789abcdef.scope\n", "libpod:0123456789ab"},
-		{"garbage", "not a cgroup file", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := CgroupHint([]byte(tt.cgroup)); got != tt.want {
-				t.Errorf("CgroupHint() = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
+	"github.com/backlogctl/backlogctl/model"
+)
 
 func TestLabel(t *testing.T) {
 	for _, tt := range []struct {
-		ns   Namespace
+		ns   model.Namespace
 		want string
 	}{
-		{Namespace{Inode: 4026532880, Name: "blue"}, "blue"},
-		{Namespace{Inode: 4026532880}, "netns:[4026532880]"},
+		{model.Namespace{Inode: 4026532880, Name: "blue"}, "blue"},
+		{model.Namespace{Inode: 4026532880}, "netns:[4026532880]"},
 	} {
 		if got := tt.ns.Label(); got != tt.want {
 			t.Errorf("%+v.Label() = %q, want %q", tt.ns, got, tt.want)

@@ -15,33 +15,27 @@ import (
 // DefaultRunDir is where `ip netns add` mounts named namespaces.
 const DefaultRunDir = "/run/netns"
 
-// Namespace identifies one network namespace.
-type Namespace = model.Namespace
-
-// InodeLabel names a namespace by inode as every report does (model.InodeLabel).
-func InodeLabel(inode uint64) string { return model.InodeLabel(inode) }
-
 // Resolve turns a --netns argument into a Namespace: an argument containing a
 // slash is a path (/proc/PID/ns/net, a bind mount); otherwise it is a name
 // under runDir. It fails with ErrVanished if nothing is there, or an error
 // naming the file when it is not a network namespace.
-func Resolve(arg, runDir string) (Namespace, error) {
+func Resolve(arg, runDir string) (model.Namespace, error) {
 	if arg == "" {
-		return Namespace{}, errors.New("empty network namespace name")
+		return model.Namespace{}, errors.New("empty network namespace name")
 	}
 	if runDir == "" {
 		runDir = DefaultRunDir
 	}
-	ns := Namespace{Path: arg}
+	ns := model.Namespace{Path: arg}
 	if !strings.Contains(arg, "/") {
 		if arg == "." || arg == ".." {
-			return Namespace{}, fmt.Errorf("invalid network namespace name %q", arg)
+			return model.Namespace{}, fmt.Errorf("invalid network namespace name %q", arg)
 		}
 		ns.Name, ns.Path = arg, filepath.Join(runDir, arg)
 	}
 	ino, err := nsInode(ns.Path)
 	if err != nil {
-		return Namespace{}, err
+		return model.Namespace{}, err
 	}
 	ns.Inode = ino
 	if ns.Name == "" {
@@ -51,13 +45,13 @@ func Resolve(arg, runDir string) (Namespace, error) {
 }
 
 // Current returns the namespace of the calling thread.
-func Current() (Namespace, error) {
+func Current() (model.Namespace, error) {
 	p := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
 	ino, err := nsInode(p)
 	if err != nil {
-		return Namespace{}, err
+		return model.Namespace{}, err
 	}
-	return Namespace{Inode: ino, Path: p}, nil
+	return model.Namespace{Inode: ino, Path: p}, nil
 }
 
 // nsInode stats a namespace file and checks it is one: nsfs files are what

@@ -3,6 +3,7 @@ package rlimit
 import (
 	"errors"
 	"fmt"
+	"github.com/backlogctl/backlogctl/model"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,7 +63,7 @@ func UnitName(name string) (string, error) {
 }
 
 // DropIn is the text of a drop-in that sets a service's RLIMIT_NOFILE.
-func DropIn(n Nofile) string {
+func DropIn(n model.Nofile) string {
 	return fmt.Sprintf("[Service]\nLimitNOFILE=%s\n", n)
 }
 
@@ -79,7 +80,7 @@ func DropInPath(dir, unit string) string {
 // write into whatever directory it points to. The directory (when created)
 // is 0755 and the file 0644 whatever the umask, so systemd and operators can
 // read them.
-func WriteDropIn(dir, unit string, n Nofile) (string, error) {
+func WriteDropIn(dir, unit string, n model.Nofile) (string, error) {
 	p := DropInPath(dir, unit)
 	unitDir := filepath.Dir(p)
 	fi, statErr := os.Lstat(unitDir)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 func TestUnitName(t *testing.T) {
@@ -50,14 +52,14 @@ func TestUnitName(t *testing.T) {
 
 func TestDropIn(t *testing.T) {
 	want := "[Service]\nLimitNOFILE=65536:524288\n"
-	if got := DropIn(Nofile{65536, 524288}); got != want {
+	if got := DropIn(model.Nofile{Soft: 65536, Hard: 524288}); got != want {
 		t.Errorf("DropIn = %q, want %q", got, want)
 	}
 }
 
 func TestWriteDropIn(t *testing.T) {
 	dir := t.TempDir()
-	p, err := WriteDropIn(dir, "nginx.service", Nofile{4096, 8192})
+	p, err := WriteDropIn(dir, "nginx.service", model.Nofile{Soft: 4096, Hard: 8192})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestWriteDropIn(t *testing.T) {
 		t.Errorf("path = %s, want %s", p, want)
 	}
 	// A second write replaces the first whole.
-	if _, err := WriteDropIn(dir, "nginx.service", Nofile{65536, 65536}); err != nil {
+	if _, err := WriteDropIn(dir, "nginx.service", model.Nofile{Soft: 65536, Hard: 65536}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(p)
@@ -94,7 +96,7 @@ func TestWriteDropInFailureLeavesNothing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "web.service.d", DropInName, "x"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteDropIn(dir, "web.service", Nofile{1, 2}); err == nil {
+	if _, err := WriteDropIn(dir, "web.service", model.Nofile{Soft: 1, Hard: 2}); err == nil {
 		t.Fatal("WriteDropIn over a non-empty directory succeeded")
 	}
 	entries, _ := os.ReadDir(filepath.Join(dir, "web.service.d"))
@@ -109,7 +111,7 @@ func TestWriteDropInModesIgnoreUmask(t *testing.T) {
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 	dir := t.TempDir()
-	p, err := WriteDropIn(dir, "web.service", Nofile{1024, 1024})
+	p, err := WriteDropIn(dir, "web.service", model.Nofile{Soft: 1024, Hard: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func TestWriteDropInRefusesSymlinkedUnitDir(t *testing.T) {
 	if err := os.Symlink(victim, filepath.Join(dir, "web.service.d")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := WriteDropIn(dir, "web.service", Nofile{1024, 1024})
+	_, err := WriteDropIn(dir, "web.service", model.Nofile{Soft: 1024, Hard: 1024})
 	if err == nil || !strings.Contains(err.Error(), "is a symlink") {
 		t.Fatalf("WriteDropIn through a symlinked UNIT.d = %v; want it refused", err)
 	}

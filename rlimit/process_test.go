@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/hostfs"
@@ -15,19 +17,19 @@ func floatp(v float64) *float64 { return &v }
 func TestReadProcessFixtures(t *testing.T) {
 	tests := []struct {
 		pid  int
-		want Process
+		want model.ProcessLimits
 	}{
-		{100, Process{PID: 100, Comm: "nginx", Unit: "nginx.service", Ports: []uint16{},
-			Nofile: Nofile{1024, 524288}, OpenFDs: intp(4), Usage: floatp(4.0 / 1024), Status: StatusOK,
+		{100, model.ProcessLimits{PID: 100, Comm: "nginx", Unit: "nginx.service", Ports: []uint16{},
+			Nofile: model.Nofile{Soft: 1024, Hard: 524288}, OpenFDs: intp(4), Usage: floatp(4.0 / 1024), Status: model.StatusOK,
 			SocketInodes: []uint32{4001, 4002}}},
 		// cgroup v1: systemd's own hierarchy decides, not the cpu or memory controllers.
-		{200, Process{PID: 200, Comm: "haproxy", Unit: "haproxy.service", Ports: []uint16{},
-			Nofile: Nofile{65536, 65536}, OpenFDs: intp(1), Usage: floatp(1.0 / 65536), Status: StatusOK,
+		{200, model.ProcessLimits{PID: 200, Comm: "haproxy", Unit: "haproxy.service", Ports: []uint16{},
+			Nofile: model.Nofile{Soft: 65536, Hard: 65536}, OpenFDs: intp(1), Usage: floatp(1.0 / 65536), Status: model.StatusOK,
 			SocketInodes: []uint32{5001}}},
 		// No fd directory: descriptors unknown, not zero.
-		{300, Process{PID: 300, Comm: "containerd-shim", Ports: []uint16{},
-			Nofile: Nofile{Unlimited, Unlimited}, Status: StatusUnknown}},
-		{400, Process{PID: 400, Comm: "bash", Ports: []uint16{}, Nofile: Nofile{1024, 4096}, Status: StatusUnknown}},
+		{300, model.ProcessLimits{PID: 300, Comm: "containerd-shim", Ports: []uint16{},
+			Nofile: model.Nofile{Soft: model.Unlimited, Hard: model.Unlimited}, Status: model.StatusUnknown}},
+		{400, model.ProcessLimits{PID: 400, Comm: "bash", Ports: []uint16{}, Nofile: model.Nofile{Soft: 1024, Hard: 4096}, Status: model.StatusUnknown}},
 	}
 	for _, tt := range tests {
 		got, err := ReadProcess(hostfs.Roots{Proc: "testdata/proc"}, tt.pid)
@@ -58,11 +60,11 @@ func TestUsageStatus(t *testing.T) {
 		soft uint64
 		want string
 	}{
-		{10, 1024, StatusOK}, {1013, 1024, StatusOK}, {1014, 1024, StatusNear}, {1023, 1024, StatusNear},
-		{1024, 1024, StatusAtLimit}, {65, 64, StatusAtLimit}, {62, 64, StatusNear}, {61, 64, StatusOK},
-		{5, Unlimited, StatusOK}, {-1, 1024, StatusUnknown},
+		{10, 1024, model.StatusOK}, {1013, 1024, model.StatusOK}, {1014, 1024, model.StatusNear}, {1023, 1024, model.StatusNear},
+		{1024, 1024, model.StatusAtLimit}, {65, 64, model.StatusAtLimit}, {62, 64, model.StatusNear}, {61, 64, model.StatusOK},
+		{5, model.Unlimited, model.StatusOK}, {-1, 1024, model.StatusUnknown},
 	} {
-		if got := UsageStatus(tt.open, tt.soft); got != tt.want {
+		if got := model.UsageStatus(tt.open, tt.soft); got != tt.want {
 			t.Errorf("UsageStatus(%d, %d) = %s, want %s", tt.open, tt.soft, got, tt.want)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/sysctl"
@@ -16,12 +18,12 @@ import (
 func TestReadNofileFixtures(t *testing.T) {
 	tests := []struct {
 		pid     int
-		want    Nofile
+		want    model.Nofile
 		wantErr error
 		errText string
 	}{
-		{pid: 100, want: Nofile{Soft: 1024, Hard: 524288}},
-		{pid: 101, want: Nofile{Soft: Unlimited, Hard: Unlimited}},
+		{pid: 100, want: model.Nofile{Soft: 1024, Hard: 524288}},
+		{pid: 101, want: model.Nofile{Soft: model.Unlimited, Hard: model.Unlimited}},
 		{pid: 102, wantErr: ErrNoNofileLine},
 		{pid: 103, errText: `malformed line "Max open files 1024"`},
 		{pid: 999, wantErr: fs.ErrNotExist},
@@ -35,11 +37,11 @@ func TestReadNofileFixtures(t *testing.T) {
 func TestParseNofileInline(t *testing.T) {
 	tests := []struct {
 		name, in string
-		want     Nofile
+		want     model.Nofile
 		errText  string
 	}{
-		{name: "soft unlimited only", in: "Max open files unlimited 4096 files\n", want: Nofile{Soft: Unlimited, Hard: 4096}},
-		{name: "first matching line wins", in: "Max open files 1 2 files\nMax open files 3 4 files\n", want: Nofile{Soft: 1, Hard: 2}},
+		{name: "soft unlimited only", in: "Max open files unlimited 4096 files\n", want: model.Nofile{Soft: model.Unlimited, Hard: 4096}},
+		{name: "first matching line wins", in: "Max open files 1 2 files\nMax open files 3 4 files\n", want: model.Nofile{Soft: 1, Hard: 2}},
 		{name: "bad soft", in: "Max open files lots 4096 files\n", errText: `limit "lots" is not a number`},
 		{name: "bad hard", in: "Max open files 1024 -1 files\n", errText: `limit "-1" is not a number`},
 		{name: "other limits only", in: "Max processes 10 10 processes\n", errText: ErrNoNofileLine.Error()},
@@ -65,12 +67,12 @@ func TestParseNofileInline(t *testing.T) {
 func TestReadFilesFixtures(t *testing.T) {
 	tests := []struct {
 		dir     string
-		want    Files
+		want    model.Files
 		wantErr error
 		errText string
 	}{
-		{dir: "ok", want: Files{Allocated: 1184, Max: 9223372036854775807, NrOpen: 1048576}},
-		{dir: "tabs", want: Files{Allocated: 1184, Max: 2466165, NrOpen: 1048576}},
+		{dir: "ok", want: model.Files{Allocated: 1184, Max: 9223372036854775807, NrOpen: 1048576}},
+		{dir: "tabs", want: model.Files{Allocated: 1184, Max: 2466165, NrOpen: 1048576}},
 		{dir: "two-fields", errText: "want 3 numbers, got 2"},
 		{dir: "no-nr-open", wantErr: fs.ErrNotExist},
 		// The kernel clamps fs.file-max to LONG_MAX; anything larger is a broken file.
@@ -85,12 +87,12 @@ func TestReadFilesFixtures(t *testing.T) {
 
 func TestFilesUsage(t *testing.T) {
 	for _, tt := range []struct {
-		f    Files
+		f    model.Files
 		want float64
 	}{
-		{Files{Allocated: 50, Max: 200}, 0.25},
-		{Files{Allocated: 50, Max: 0}, 0},
-		{Files{Allocated: 50, Max: -1}, 0},
+		{model.Files{Allocated: 50, Max: 200}, 0.25},
+		{model.Files{Allocated: 50, Max: 0}, 0},
+		{model.Files{Allocated: 50, Max: -1}, 0},
 	} {
 		if got := tt.f.Usage(); got != tt.want {
 			t.Errorf("%+v.Usage() = %v, want %v", tt.f, got, tt.want)

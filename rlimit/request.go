@@ -2,6 +2,7 @@ package rlimit
 
 import (
 	"fmt"
+	"github.com/backlogctl/backlogctl/model"
 	"strconv"
 	"strings"
 )
@@ -48,21 +49,21 @@ func parseCount(what, s string) (uint64, error) {
 
 // Resolve turns the request into the limits to set on a process whose hard
 // limit is currentHard.
-func (r Request) Resolve(currentHard uint64) Nofile {
+func (r Request) Resolve(currentHard uint64) model.Nofile {
 	if r.Hard != nil {
-		return Nofile{Soft: r.Soft, Hard: *r.Hard}
+		return model.Nofile{Soft: r.Soft, Hard: *r.Hard}
 	}
-	return Nofile{Soft: r.Soft, Hard: currentHard}
+	return model.Nofile{Soft: r.Soft, Hard: currentHard}
 }
 
 // Persistent is what a systemd drop-in should say: LimitNOFILE=SOFT alone
 // means SOFT:SOFT to systemd, so it is written out in full.
-func (r Request) Persistent() Nofile {
+func (r Request) Persistent() model.Nofile {
 	return r.Resolve(r.Soft)
 }
 
 // SoftAboveHardError refuses a soft limit above the hard one.
-type SoftAboveHardError struct{ Nofile Nofile }
+type SoftAboveHardError struct{ Nofile model.Nofile }
 
 func (e *SoftAboveHardError) Error() string {
 	return fmt.Sprintf("soft limit %d is above the hard limit %d: the soft limit may not exceed the hard one",
@@ -83,7 +84,7 @@ func (e *AboveNrOpenError) Error() string {
 // Check refuses limits the kernel would: soft above hard (do_prlimit: EINVAL)
 // and a hard limit above fs.nr_open (do_prlimit: EPERM, even with
 // CAP_SYS_RESOURCE). nrOpen <= 0 means unknown and skips that check.
-func Check(n Nofile, nrOpen int64) error {
+func Check(n model.Nofile, nrOpen int64) error {
 	if n.Soft > n.Hard {
 		return &SoftAboveHardError{Nofile: n}
 	}
@@ -91,17 +92,4 @@ func Check(n Nofile, nrOpen int64) error {
 		return &AboveNrOpenError{Hard: n.Hard, NrOpen: nrOpen}
 	}
 	return nil
-}
-
-// String is "SOFT:HARD", as prlimit(1) and LimitNOFILE= write it.
-func (n Nofile) String() string {
-	return FormatLimit(n.Soft) + ":" + FormatLimit(n.Hard)
-}
-
-// FormatLimit prints a limit as /proc/PID/limits does: a number or "unlimited".
-func FormatLimit(v uint64) string {
-	if v == Unlimited {
-		return "unlimited"
-	}
-	return strconv.FormatUint(v, 10)
 }

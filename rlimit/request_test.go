@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -47,14 +49,14 @@ func TestParseRequest(t *testing.T) {
 
 func TestRequestResolve(t *testing.T) {
 	soft := Request{Soft: 2048}
-	if got := soft.Resolve(4096); got != (Nofile{2048, 4096}) {
+	if got := soft.Resolve(4096); got != (model.Nofile{Soft: 2048, Hard: 4096}) {
 		t.Errorf("SOFT only keeps the current hard limit: got %+v", got)
 	}
-	if got := soft.Persistent(); got != (Nofile{2048, 2048}) {
+	if got := soft.Persistent(); got != (model.Nofile{Soft: 2048, Hard: 2048}) {
 		t.Errorf("SOFT only in a drop-in means SOFT:SOFT: got %+v", got)
 	}
 	both := Request{Soft: 10, Hard: u64p(20)}
-	if got := both.Resolve(4096); got != (Nofile{10, 20}) {
+	if got := both.Resolve(4096); got != (model.Nofile{Soft: 10, Hard: 20}) {
 		t.Errorf("SOFT:HARD: got %+v", got)
 	}
 }
@@ -62,17 +64,17 @@ func TestRequestResolve(t *testing.T) {
 func TestCheck(t *testing.T) {
 	var sah *SoftAboveHardError
 	var anr *AboveNrOpenError
-	if err := Check(Nofile{2048, 1024}, 1048576); !errors.As(err, &sah) {
+	if err := Check(model.Nofile{Soft: 2048, Hard: 1024}, 1048576); !errors.As(err, &sah) {
 		t.Errorf("soft above hard: err = %v", err)
 	}
-	if err := Check(Nofile{1024, 1048577}, 1048576); !errors.As(err, &anr) ||
+	if err := Check(model.Nofile{Soft: 1024, Hard: 1048577}, 1048576); !errors.As(err, &anr) ||
 		err.Error() != "hard limit 1048577 is above fs.nr_open 1048576: the kernel refuses it even for root (raise fs.nr_open first)" {
 		t.Errorf("above nr_open: err = %v", err)
 	}
-	if err := Check(Nofile{1048576, 1048576}, 1048576); err != nil {
+	if err := Check(model.Nofile{Soft: 1048576, Hard: 1048576}, 1048576); err != nil {
 		t.Errorf("at nr_open is allowed: %v", err)
 	}
-	if err := Check(Nofile{1024, 1 << 40}, 0); err != nil {
+	if err := Check(model.Nofile{Soft: 1024, Hard: 1 << 40}, 0); err != nil {
 		t.Errorf("unknown nr_open skips the ceiling: %v", err)
 	}
 }

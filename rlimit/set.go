@@ -3,6 +3,7 @@ package rlimit
 import (
 	"errors"
 	"fmt"
+	"github.com/backlogctl/backlogctl/model"
 
 	"golang.org/x/sys/unix"
 
@@ -26,7 +27,7 @@ func (e *PermissionError) Unwrap() error { return e.Err }
 // set; the previous limits were put back.
 type VerifyError struct {
 	PID       int
-	Want, Got Nofile
+	Want, Got model.Nofile
 }
 
 func (e *VerifyError) Error() string {
@@ -35,25 +36,25 @@ func (e *VerifyError) Error() string {
 }
 
 // Get returns pid's RLIMIT_NOFILE through prlimit(2).
-func Get(pid int) (Nofile, error) {
+func Get(pid int) (model.Nofile, error) {
 	var old unix.Rlimit
 	if err := prlimit(pid, nil, &old); err != nil {
-		return Nofile{}, err
+		return model.Nofile{}, err
 	}
-	return Nofile{Soft: old.Cur, Hard: old.Max}, nil
+	return model.Nofile{Soft: old.Cur, Hard: old.Max}, nil
 }
 
 // Set sets pid's RLIMIT_NOFILE with prlimit(2), then reads
 // roots.Proc/PID/limits back to verify; on a mismatch it restores the previous
 // limits and returns a *VerifyError. It returns the previous limits. The
 // caller checks want with Check first.
-func Set(roots hostfs.Roots, pid int, want Nofile) (Nofile, error) {
+func Set(roots hostfs.Roots, pid int, want model.Nofile) (model.Nofile, error) {
 	var old unix.Rlimit
 	// prlimit sets soft and hard in one call: there is no half-set state.
 	if err := prlimit(pid, &unix.Rlimit{Cur: want.Soft, Max: want.Hard}, &old); err != nil {
-		return Nofile{}, err
+		return model.Nofile{}, err
 	}
-	prev := Nofile{Soft: old.Cur, Hard: old.Max}
+	prev := model.Nofile{Soft: old.Cur, Hard: old.Max}
 	got, err := ReadNofile(roots.WithDefaults().Proc, pid)
 	if err == nil && got == want {
 		return prev, nil
@@ -78,7 +79,7 @@ func prlimit(pid int, set, old *unix.Rlimit) error {
 	case errors.Is(err, unix.EPERM):
 		return &PermissionError{PID: pid, Err: err}
 	case errors.Is(err, unix.EINVAL) && set != nil && set.Cur > set.Max:
-		return &SoftAboveHardError{Nofile: Nofile{Soft: set.Cur, Hard: set.Max}}
+		return &SoftAboveHardError{Nofile: model.Nofile{Soft: set.Cur, Hard: set.Max}}
 	}
 	return fmt.Errorf("prlimit(pid %d, RLIMIT_NOFILE): %w", pid, err)
 }

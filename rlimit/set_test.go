@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
@@ -36,24 +38,24 @@ func TestSetOnChildProcess(t *testing.T) {
 	pid := startSleep(t)
 	// Raising the soft limit within the hard one and lowering the hard one
 	// need no capability (the test host may lack CAP_SYS_RESOURCE).
-	prev, err := Set(hostfs.Roots{}, pid, Nofile{Soft: 2048, Hard: 3000})
+	prev, err := Set(hostfs.Roots{}, pid, model.Nofile{Soft: 2048, Hard: 3000})
 	if err != nil {
 		t.Fatalf("Set: %v", err)
 	}
-	if prev != (Nofile{1024, 4096}) {
+	if prev != (model.Nofile{Soft: 1024, Hard: 4096}) {
 		t.Errorf("previous limits = %+v, want 1024:4096", prev)
 	}
 	got, err := ReadNofile("/proc", pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != (Nofile{2048, 3000}) {
+	if got != (model.Nofile{Soft: 2048, Hard: 3000}) {
 		t.Errorf("/proc/%d/limits after Set = %+v, want 2048:3000", pid, got)
 	}
-	if _, err := Set(hostfs.Roots{}, pid, Nofile{Soft: 512, Hard: 512}); err != nil {
+	if _, err := Set(hostfs.Roots{}, pid, model.Nofile{Soft: 512, Hard: 512}); err != nil {
 		t.Fatalf("lowering: %v", err)
 	}
-	if got, _ := Get(pid); got != (Nofile{512, 512}) {
+	if got, _ := Get(pid); got != (model.Nofile{Soft: 512, Hard: 512}) {
 		t.Errorf("prlimit read after lowering = %+v, want 512:512", got)
 	}
 }
@@ -67,24 +69,24 @@ func TestSetAboveNrOpenKernelRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	nrOpen, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	_, err = Set(hostfs.Roots{}, pid, Nofile{Soft: 1024, Hard: nrOpen + 1})
+	_, err = Set(hostfs.Roots{}, pid, model.Nofile{Soft: 1024, Hard: nrOpen + 1})
 	var pe *PermissionError
 	if !errors.As(err, &pe) || !errors.Is(err, unix.EPERM) {
 		t.Errorf("hard above nr_open: err = %v, want PermissionError wrapping EPERM", err)
 	}
-	if got, _ := ReadNofile("/proc", pid); got != (Nofile{1024, 4096}) {
+	if got, _ := ReadNofile("/proc", pid); got != (model.Nofile{Soft: 1024, Hard: 4096}) {
 		t.Errorf("limits after the refused call = %+v, want unchanged 1024:4096", got)
 	}
 }
 
 func TestSetSoftAboveHardKernelRefuses(t *testing.T) {
 	pid := startSleep(t)
-	_, err := Set(hostfs.Roots{}, pid, Nofile{Soft: 4000, Hard: 2000})
+	_, err := Set(hostfs.Roots{}, pid, model.Nofile{Soft: 4000, Hard: 2000})
 	var sah *SoftAboveHardError
 	if !errors.As(err, &sah) {
 		t.Errorf("soft above hard: err = %v, want SoftAboveHardError", err)
 	}
-	if got, _ := ReadNofile("/proc", pid); got != (Nofile{1024, 4096}) {
+	if got, _ := ReadNofile("/proc", pid); got != (model.Nofile{Soft: 1024, Hard: 4096}) {
 		t.Errorf("limits after the refused call = %+v, want unchanged", got)
 	}
 }
@@ -96,7 +98,7 @@ func TestSetNoProcess(t *testing.T) {
 	}
 	pidMax, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	// No pid above pid_max can exist.
-	_, err = Set(hostfs.Roots{}, pidMax+1, Nofile{Soft: 1024, Hard: 1024})
+	_, err = Set(hostfs.Roots{}, pidMax+1, model.Nofile{Soft: 1024, Hard: 1024})
 	var np *NoProcessError
 	if !errors.As(err, &np) || np.PID != pidMax+1 {
 		t.Errorf("err = %v, want NoProcessError for pid %d", err, pidMax+1)
@@ -122,7 +124,7 @@ func TestSetWithoutCapSysResource(t *testing.T) {
 			errc <- err
 			return
 		}
-		_, err := Set(hostfs.Roots{}, pid, Nofile{Soft: 1024, Hard: 8192})
+		_, err := Set(hostfs.Roots{}, pid, model.Nofile{Soft: 1024, Hard: 8192})
 		errc <- err
 	}()
 	err := <-errc
@@ -133,7 +135,7 @@ func TestSetWithoutCapSysResource(t *testing.T) {
 	if !strings.Contains(err.Error(), "CAP_SYS_RESOURCE") || !strings.Contains(err.Error(), strconv.Itoa(pid)) {
 		t.Errorf("message %q should name the pid and CAP_SYS_RESOURCE", err)
 	}
-	if got, _ := ReadNofile("/proc", pid); got != (Nofile{1024, 4096}) {
+	if got, _ := ReadNofile("/proc", pid); got != (model.Nofile{Soft: 1024, Hard: 4096}) {
 		t.Errorf("limits after the refused call = %+v, want unchanged", got)
 	}
 }

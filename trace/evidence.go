@@ -54,7 +54,7 @@ type ListenerEvidence struct {
 	// Drops by kernel drop reason name (skb_drop_reason without its prefix).
 	Drops map[string]uint64
 	// AcceptWait is the accept-queue wait of the connections accepted.
-	AcceptWait Histogram
+	AcceptWait Wait
 	// AcceptErrors are failed accept() calls on this listener.
 	AcceptErrors []AcceptErrors
 	// LastAccept is when accept() last returned a connection (zero: never
@@ -68,14 +68,28 @@ type ListenerEvidence struct {
 	LastAcceptPID int
 }
 
-// AcceptErrors counts one process's failed accept() calls with one errno.
+// Wait is the programs' histogram of accept-queue waits: Buckets[i] counts
+// waits in [2^i, 2^(i+1)) ns (the last one unbounded), with their exact
+// count, sum and maximum.
+type Wait struct {
+	Buckets [WaitBuckets]uint64
+	Count   uint64
+	SumNs   uint64
+	MaxNs   uint64
+	// Unmatched of Count were timed from the enqueue at the connection's
+	// place in the queue, because the connection itself was not found
+	// there or beside it (an enqueue on another CPU moved the queue's
+	// tail first); such a wait can be off by the time between two enqueues.
+	Unmatched uint64
+}
+
+// AcceptErrors counts one process's failed accept() calls with one errno,
+// in the network namespace of the calling process.
 type AcceptErrors struct {
-	Netns uint64 `json:"-"`
-	PID   int    `json:"pid"`
-	// Comm is the process's name, when it is among the listener's owners.
-	Comm  string `json:"comm,omitempty"`
-	Errno string `json:"errno"`
-	Count uint64 `json:"count"`
+	Netns uint64
+	PID   int
+	Errno string
+	Count uint64
 }
 
 // Snapshot reads the maps: a consistent-enough copy (each entry is read
@@ -121,12 +135,12 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			Enqueued:             st.Enqueued,
 			Accepted:             st.Accepted,
 			Drops:                map[string]uint64{},
-			AcceptWait:           newHistogram(st.WaitBuckets[:], st.WaitCount, st.WaitSumNs, st.WaitMaxNs),
-			LastAccept:           wall(st.LastAcceptNs),
-			WaitingSince:         wall(st.NonemptySinceNs),
-			LastAcceptPID:        int(st.LastAcceptTgid),
+			AcceptWait: Wait{Buckets: st.WaitBuckets, Count: st.WaitCount, SumNs: st.WaitSumNs, MaxNs: st.WaitMaxNs,
+				Unmatched: st.WaitUnmatched},
+			LastAccept:    wall(st.LastAcceptNs),
+			WaitingSince:  wall(st.NonemptySinceNs),
+			LastAcceptPID: int(st.LastAcceptTgid),
 		}
-		le.AcceptWait.Unmatched = st.WaitUnmatched
 		ev.Listeners[k] = le
 	}
 	get := func(k Key) *ListenerEvidence {

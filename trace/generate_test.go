@@ -61,7 +61,7 @@ func TestMapSizes(t *testing.T) {
 		t.Errorf("map ring: %d-byte slots in the object, %d expected", got, want)
 	}
 	var st bpfListenerStats
-	if len(st.WaitBuckets) != waitBuckets {
-		t.Errorf("WAIT_BUCKETS is %d in the object, %d in maps.go", len(st.WaitBuckets), waitBuckets)
+	if len(st.WaitBuckets) != WaitBuckets {
+		t.Errorf("WAIT_BUCKETS is %d in the object, %d in maps.go", len(st.WaitBuckets), WaitBuckets)
 	}
 }

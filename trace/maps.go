@@ -27,8 +27,8 @@ const (
 	RingSlotBytes = 24
 )
 
-// waitBuckets is WAIT_BUCKETS: bucket i counts waits in [2^i, 2^(i+1)) ns.
-const waitBuckets = 40
+// WaitBuckets is WAIT_BUCKETS: bucket i counts waits in [2^i, 2^(i+1)) ns.
+const WaitBuckets = 40
 
 // dropDeferAccept is DROP_DEFER_ACCEPT: a bare ACK a TCP_DEFER_ACCEPT
 // listener dropped (tcp_check_req returns NULL without a drop reason).
@@ -36,6 +36,10 @@ const dropDeferAccept = 0xffff
 
 // DeferAcceptReason is the name reported for dropDeferAccept.
 const DeferAcceptReason = "TCP_DEFER_ACCEPT"
+
+// ListenOverflowReason is the drop reason of an ACK-time overflow
+// (SKB_DROP_REASON_TCP_LISTEN_OVERFLOW without its prefix).
+const ListenOverflowReason = "TCP_LISTEN_OVERFLOW"
 
 // firstEpoch is cur_epoch's initial value: a new listener's zeroed
 // per-epoch slots (epoch 0) hold no epoch a Snapshot closes.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -75,7 +77,7 @@ func TestBinaryReadsFixtureRoots(t *testing.T) {
 		t.Fatalf("inspect with fixture roots: %v\n%s", err, stderrOf(err))
 	}
 	var got struct {
-		Netns     netns.Namespace   `json:"netns"`
+		Netns     model.Namespace   `json:"netns"`
 		Sysctls   map[string]int64  `json:"sysctls"`
 		Counters  map[string]uint64 `json:"counters"`
 		Listeners []struct {
@@ -123,7 +125,7 @@ func TestBinaryReadsFixtureRoots(t *testing.T) {
 	}
 	var all struct {
 		Namespaces []struct {
-			Netns netns.Namespace `json:"netns"`
+			Netns model.Namespace `json:"netns"`
 		} `json:"namespaces"`
 	}
 	if err := json.Unmarshal(out, &all); err != nil {

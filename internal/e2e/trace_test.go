@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // trace stays under 32 MiB of RSS: its peak (VmHWM, which covers loading
@@ -43,7 +43,7 @@ func TestTraceMemory(t *testing.T) {
 		if !lines.Scan() {
 			t.Fatalf("trace ended early: %v\n%s", lines.Err(), errOut.String())
 		}
-		var r trace.Report
+		var r model.TraceReport
 		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
 			t.Fatalf("%q: %v", lines.Text(), err)
 		}

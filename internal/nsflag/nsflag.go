@@ -5,15 +5,13 @@ package nsflag
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
-	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Flags holds the two flags' values.
@@ -49,65 +47,32 @@ func (f Flags) Validate() error {
 	return nil
 }
 
-// Namespaces resolves the flags: the one --netns namespace, every namespace
-// for --all-netns (with notes on what could not be looked at), or nil when
-// neither is set (read where we are, without setns). Processes are listed
-// under roots.Proc and names looked up under roots.Netns. An unknown name or a
+// Collect is the flags as the collector's option.
+func (f Flags) Collect() collect.Namespaces { return collect.Namespaces{Netns: f.Netns, All: f.All} }
+
+// Namespaces resolves the flags (collect.Namespaces.Resolve): the one
+// --netns namespace, every namespace for --all-netns (with notes on what
+// could not be looked at), or nil when neither is set. An unknown name or a
 // path that is not a network namespace is a usage error (exit 2); a
 // permission problem is an environment error (exit 3).
-func (f Flags) Namespaces(roots hostfs.Roots) ([]netns.Namespace, []string, error) {
-	switch {
-	case f.Netns != "":
-		ns, err := netns.Resolve(f.Netns, roots.WithDefaults().Netns)
-		if err != nil {
-			return nil, nil, resolveError(f.Netns, err)
-		}
-		return []netns.Namespace{ns}, nil, nil
-	case f.All:
-		nss, notes, err := netns.List(roots)
-		if err != nil {
-			return nil, nil, cmdutil.EnvError(err)
-		}
-		return nss, notes, nil
-	}
-	return nil, nil, nil
-}
-
-func resolveError(arg string, err error) error {
-	switch {
-	case errors.Is(err, netns.ErrVanished):
-		return cmdutil.UsageErrorf("invalid --netns %q: no such network namespace", arg)
-	case errors.Is(err, fs.ErrPermission):
-		return cmdutil.EnvError(fmt.Errorf("--netns %q: %w", arg, err))
-	}
-	return cmdutil.UsageErrorf("invalid --netns %q: %v", arg, err)
-}
-
-// Gather takes one snapshot per namespace the flags name. With neither flag
-// it reads the current namespace in place (no setns) and labels it with its
-// inode. Failing to dump the listeners of the one namespace asked for is an
-// environment error; under --all-netns a namespace that fails is a note.
-func (f Flags) Gather(opts inspect.Options) (*inspect.MultiSnapshot, error) {
-	nss, notes, err := f.Namespaces(opts.Roots)
+func (f Flags) Namespaces(roots hostfs.Roots) ([]model.Namespace, []string, error) {
+	nss, notes, err := f.Collect().Resolve(roots)
 	if err != nil {
-		return nil, err
+		return nil, nil, Error(err)
 	}
-	if nss == nil {
-		snap, err := inspect.Gather(opts)
-		if err != nil {
-			return nil, cmdutil.EnvError(err)
-		}
-		cur, _ := netns.Current()
-		return &inspect.MultiSnapshot{Time: snap.Time, Namespaces: []inspect.NamespaceSnapshot{{Netns: cur, Snapshot: snap}}}, nil
+	return nss, notes, nil
+}
+
+// Error gives a collector's error about the namespaces its exit code: a
+// --netns that names nothing is a usage error, anything else is the
+// environment's.
+func Error(err error) error {
+	var nserr *collect.NamespaceError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &nserr) && nserr.Usage():
+		return cmdutil.UsageErrorf("%v", err)
 	}
-	if !f.All {
-		snap, err := inspect.GatherIn(nss[0], opts)
-		if err != nil {
-			return nil, cmdutil.EnvError(err)
-		}
-		return &inspect.MultiSnapshot{Time: snap.Time, Namespaces: []inspect.NamespaceSnapshot{{Netns: nss[0], Snapshot: snap}}}, nil
-	}
-	m := inspect.GatherAll(nss, opts)
-	m.Notes = append(notes, m.Notes...)
-	return m, nil
+	return cmdutil.EnvError(err)
 }

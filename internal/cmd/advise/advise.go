@@ -2,7 +2,6 @@
 package advise
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -12,14 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
-	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
-	"github.com/backlogctl/backlogctl/trace"
 )
 
 // Options are advise's inputs; tests fill them and call adviseRun directly.
@@ -42,27 +40,31 @@ type Options struct {
 	// Which flags were given: --interval 0 is an error, not "no interval".
 	IntervalSet, RateSet, LatencySet, TraceSet bool
 
-	// TraceWindow traces the --trace window; replaced in tests.
-	TraceWindow func(context.Context, trace.WindowOptions) (*trace.Window, error)
-
 	// Namespaces are --netns and --all-netns: judge other network
 	// namespaces, each on its own.
 	Namespaces nsflag.Flags
 
-	// Gather takes a snapshot; replaced in tests.
-	Gather func(inspect.Options) (*inspect.Snapshot, error)
-	// Host reads what the snapshot lacks (softnet drops, units, memory); replaced in tests.
-	Host HostReader
-	// Sleep waits between the two samples of --interval; replaced in tests.
-	Sleep func(time.Duration)
+	// Collect asks the collector for the samples; replaced in tests (with
+	// its Options' OpenTrace and SampleOptions' Sleep, for example).
+	Collect func(collect.Options, collect.SampleOptions) ([]*model.Samples, []string, error)
 }
+
+// Traced-window defaults: how often the evidence and queues are re-read
+// (the resolution of a high-water time), and the stall threshold.
+const (
+	traceReadInterval = 100 * time.Millisecond
+	traceStall        = time.Second
+)
+
+// TraceUnavailable begins the warning --trace gives where the kernel does
+// not allow tracing.
+const TraceUnavailable = collect.TraceUnavailableWarning
 
 var formats = []string{"table", "json"}
 
 // NewCmdAdvise returns the advise command. runF replaces adviseRun in tests.
 func NewCmdAdvise(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep, StateDir: sysctl.DefaultStateDir,
-		TraceWindow: trace.Observe}
+	opts := &Options{IO: f.IOStreams, Collect: collect.Samples, StateDir: sysctl.DefaultStateDir}
 	cmd := &cobra.Command{
 		Use:   "advise",
 		Short: "Judge the listeners, tunables, counters and limits, and say what to change",
@@ -253,7 +255,7 @@ func (o *Options) Validate() error {
 // marshals it. Field names are stable; new fields may be added.
 type Report struct {
 	// Netns is the namespace judged, with --netns or --all-netns.
-	Netns  *netns.Namespace `json:"netns,omitempty"`
+	Netns  *model.Namespace `json:"netns,omitempty"`
 	Time   time.Time        `json:"time"`
 	Kernel string           `json:"kernel,omitempty"`
 	// IntervalSeconds is set when counters were judged by their change.
@@ -268,7 +270,7 @@ type Report struct {
 	Plan     advise.Plan `json:"plan"`
 	Warnings []string    `json:"warnings,omitempty"`
 	// Trace is the eBPF evidence the findings cite, with --trace.
-	Trace *advise.TraceEvidence `json:"trace,omitempty"`
+	Trace *model.AdviseTrace `json:"trace,omitempty"`
 }
 
 // SizingReport echoes --rate and --accept-latency and the backlog they need.
@@ -281,27 +283,49 @@ type SizingReport struct {
 }
 
 func adviseRun(o *Options) error {
-	if o.Namespaces.Set() {
-		return o.runNamespaces()
+	ports, _ := cmdutil.Ports(o.Ports)
+	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Stall: traceStall}
+	if o.Trace > 0 {
+		co.Trace = collect.TraceOn
 	}
-	r, err := o.report()
+	all, notes, err := o.Collect(co, collect.SampleOptions{Interval: o.Interval, Trace: o.Trace,
+		TraceInterval: traceReadInterval, StateDir: o.StateDir})
 	if err != nil {
-		return err
+		return nsflag.Error(err)
 	}
-	return o.render(r)
+	reps := make([]*Report, 0, len(all))
+	for _, s := range all {
+		r, err := o.report(s)
+		if err != nil {
+			return err
+		}
+		reps = append(reps, r)
+	}
+	if !o.Namespaces.Set() {
+		return o.render(reps[0])
+	}
+	return o.renderNamespaces(reps, notes)
 }
 
-// report gathers and judges.
-func (o *Options) report() (*Report, error) {
-	in, warnings, err := o.gather()
-	if err != nil {
-		return nil, err
+// report judges one namespace's samples.
+func (o *Options) report(s *model.Samples) (*Report, error) {
+	in := advise.InputOf(s)
+	if o.RateSet && o.LatencySet {
+		in.Sizing = &advise.Sizing{Rate: o.Rate, AcceptLatency: o.AcceptLatency}
 	}
+	if o.Profile != "" {
+		p, err := advise.LookupProfile(o.Profile)
+		if err != nil {
+			return nil, cmdutil.UsageErrorf("invalid --profile: %v", err)
+		}
+		in.Profile = &p
+	}
+	advise.MeasureSizing(&in, o.Rate, o.RateSet, o.AcceptLatency, o.LatencySet)
 	findings := advise.Advise(in)
 	r := &Report{
-		Time: in.Now.Snapshot.Time, Kernel: in.Now.Snapshot.Kernel,
+		Netns: s.Netns, Time: in.Now.Snapshot.Time, Kernel: in.Now.Snapshot.Kernel,
 		Findings: findings, Plan: advise.PlanFindings(findings),
-		Warnings: warnings, ChildNetns: in.ChildNetns,
+		Warnings: s.Warnings, ChildNetns: in.ChildNetns,
 	}
 	if in.Before != nil {
 		r.IntervalSeconds = in.Interval.Seconds()
@@ -310,12 +334,12 @@ func (o *Options) report() (*Report, error) {
 		r.Profile = in.Profile.Name
 	}
 	if s := in.Sizing; s != nil {
-		r.Sizing = &SizingReport{Rate: s.Rate, AcceptLatencySeconds: s.AcceptLatency.Seconds(), Backlog: s.Backlog()}
-		if in.Trace != nil {
-			r.Sizing.Measured = in.Trace.SizingMeasured
-		}
+		r.Sizing = &SizingReport{Rate: s.Rate, AcceptLatencySeconds: s.AcceptLatency.Seconds(), Backlog: s.Backlog(), Measured: in.SizingMeasured}
 	}
-	r.Trace = in.Trace
+	if in.TraceSeconds > 0 {
+		r.Trace = model.NewAdviseTrace(in.Now.Snapshot, in.TraceSeconds, in.TraceStall)
+		r.Trace.SizingMeasured = in.SizingMeasured
+	}
 	if r.Findings == nil {
 		r.Findings = []advise.Finding{}
 	}

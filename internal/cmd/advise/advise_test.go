@@ -8,59 +8,52 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/advise"
-	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 )
 
-// fakeHost answers HostReader from fields.
-type fakeHost struct {
-	softnet []uint64 // successive SoftnetDropped answers
-	units   map[int]string
-}
-
-func (h *fakeHost) SoftnetDropped(hostfs.Roots) (uint64, error) {
-	if len(h.softnet) == 0 {
-		return 0, errors.New("no softnet")
-	}
-	v := h.softnet[0]
-	h.softnet = h.softnet[1:]
-	return v, nil
-}
-func (h *fakeHost) Unit(_ hostfs.Roots, pid int) (string, error) { return h.units[pid], nil }
-func (h *fakeHost) MemTotal(hostfs.Roots) (uint64, error)        { return 8 << 30, nil }
-
 // snapshot is a host with somaxconn and one listener on 127.0.0.1:9000.
-func snapshot(somaxconn int64, overflows uint64, l inspect.Listener) *inspect.Snapshot {
-	return &inspect.Snapshot{
+func snapshot(somaxconn int64, overflows uint64, l model.Listener) *model.Snapshot {
+	return &model.Snapshot{
 		Time:   time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC),
 		Kernel: "6.18.44",
 		Sysctls: map[string]int64{
 			"net.core.somaxconn": somaxconn, "net.ipv4.tcp_syncookies": 1, "net.ipv4.tcp_abort_on_overflow": 0,
 		},
 		Counters:  map[string]uint64{"TcpExtListenOverflows": overflows},
-		Listeners: []inspect.Listener{l},
+		Listeners: []model.Listener{l},
 	}
 }
 
-func listener(queue, backlog uint32, owners ...inspect.Process) inspect.Listener {
-	return inspect.Listener{Family: "ipv4", Address: "127.0.0.1", Port: 9000,
+func listener(queue, backlog uint32, owners ...model.Process) model.Listener {
+	return model.Listener{Family: "ipv4", Address: "127.0.0.1", Port: 9000,
 		AcceptQueue: queue, AcceptQueueMax: backlog, Inode: 77, Processes: owners}
 }
 
-// gathers returns a Gather that hands out snaps in turn, recording its options.
-func gathers(calls *[]inspect.Options, snaps ...*inspect.Snapshot) func(inspect.Options) (*inspect.Snapshot, error) {
-	return func(o inspect.Options) (*inspect.Snapshot, error) {
-		*calls = append(*calls, o)
-		if len(*calls) > len(snaps) {
-			return nil, fmt.Errorf("gathered %d times, want %d", len(*calls), len(snaps))
+// collects returns a Collect that hands out samples, recording its options.
+func collects(calls *[]collect.SampleOptions, opts *collect.Options, samples ...*model.Samples) func(collect.Options, collect.SampleOptions) ([]*model.Samples, []string, error) {
+	return func(o collect.Options, so collect.SampleOptions) ([]*model.Samples, []string, error) {
+		*calls = append(*calls, so)
+		if opts != nil {
+			*opts = o
 		}
-		return snaps[len(*calls)-1], nil
+		return samples, nil, nil
 	}
+}
+
+// now is one sample of s.
+func now(s *model.Snapshot, softnet ...uint64) model.Sample {
+	out := model.Sample{Snapshot: s}
+	if len(softnet) > 0 {
+		out.SoftnetDropped = &softnet[0]
+	}
+	return out
 }
 
 func runJSON(t *testing.T, o *Options) Report {
@@ -86,12 +79,11 @@ func ids(r Report) []string {
 }
 
 func TestAdviseRunOneSample(t *testing.T) {
-	var calls []inspect.Options
+	var calls []collect.SampleOptions
+	var opts collect.Options
 	o := &Options{
-		Ports:  []uint{9000},
-		Gather: gathers(&calls, snapshot(8, 500, listener(9, 8))),
-		Host:   &fakeHost{softnet: []uint64{0}},
-		Sleep:  func(time.Duration) { t.Fatal("slept without --interval") },
+		Ports:   []uint{9000},
+		Collect: collects(&calls, &opts, &model.Samples{Now: now(snapshot(8, 500, listener(9, 8)), 0)}),
 	}
 	r := runJSON(t, o)
 	want := []string{"warning somaxconn-clamps-listener 127.0.0.1:9000", "info listen-overflows-since-boot TcpExtListenOverflows"}
@@ -102,8 +94,8 @@ func TestAdviseRunOneSample(t *testing.T) {
 	if diff := cmp.Diff(wantPlan, r.Plan.Changes); diff != "" {
 		t.Errorf("plan (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]inspect.Options{{Ports: []uint16{9000}, Processes: true}}, calls); diff != "" {
-		t.Errorf("gather options (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]uint16{9000}, opts.Ports); diff != "" || opts.Trace != collect.TraceOff || len(calls) != 1 || calls[0].Interval != 0 {
+		t.Errorf("collect options %+v, %+v; want port 9000, no trace, one sample", opts, calls)
 	}
 	if r.IntervalSeconds != 0 {
 		t.Errorf("interval_seconds = %v without --interval", r.IntervalSeconds)
@@ -114,13 +106,12 @@ func ptr[T any](v T) *T { return &v }
 
 // The same rising counters are info as totals and a warning as a delta.
 func TestAdviseRunInterval(t *testing.T) {
-	var calls []inspect.Options
-	var slept time.Duration
+	var calls []collect.SampleOptions
+	before := now(snapshot(4096, 100, listener(0, 4096)), 10)
 	o := &Options{
 		Interval: 5 * time.Second, IntervalSet: true,
-		Gather: gathers(&calls, snapshot(4096, 100, listener(0, 4096)), snapshot(4096, 250, listener(0, 4096))),
-		Host:   &fakeHost{softnet: []uint64{10, 30}},
-		Sleep:  func(d time.Duration) { slept = d },
+		Collect: collects(&calls, nil, &model.Samples{Before: &before, Interval: 5 * time.Second,
+			Now: now(snapshot(4096, 250, listener(0, 4096)), 30)}),
 	}
 	r := runJSON(t, o)
 	want := []string{
@@ -130,11 +121,8 @@ func TestAdviseRunInterval(t *testing.T) {
 	if diff := cmp.Diff(want, ids(r)); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
-	if slept != 5*time.Second || r.IntervalSeconds != 5 {
-		t.Errorf("slept %v, interval_seconds %v; want 5s", slept, r.IntervalSeconds)
-	}
-	if len(calls) != 2 || calls[0].Processes || !calls[1].Processes {
-		t.Errorf("gather calls = %+v; want a quick first sample and a full second one", calls)
+	if len(calls) != 1 || calls[0].Interval != 5*time.Second || r.IntervalSeconds != 5 {
+		t.Errorf("collect calls %+v, interval_seconds %v; want one for two samples 5s apart", calls, r.IntervalSeconds)
 	}
 	if got := r.Findings[0].Evidence["TcpExtListenOverflows_delta"]; got != 150 {
 		t.Errorf("overflow delta = %v, want 150", got)
@@ -145,11 +133,11 @@ func TestAdviseRunInterval(t *testing.T) {
 }
 
 func TestAdviseRunNamesSystemdUnit(t *testing.T) {
-	var calls []inspect.Options
-	owner := inspect.Process{PID: 31, Comm: "nginx", OpenFDs: 1024, NofileSoft: 1024, NofileHard: 524288}
+	var calls []collect.SampleOptions
+	owner := model.Process{PID: 31, Comm: "nginx", OpenFDs: 1024, NofileSoft: 1024, NofileHard: 524288}
 	o := &Options{
-		Gather: gathers(&calls, snapshot(4096, 0, listener(512, 511, owner))),
-		Host:   &fakeHost{units: map[int]string{31: "nginx.service"}},
+		Collect: collects(&calls, nil, &model.Samples{Now: now(snapshot(4096, 0, listener(512, 511, owner))),
+			Units: map[int]string{31: "nginx.service"}}),
 	}
 	r := runJSON(t, o)
 	f, ok := advise.FindingByID(r.Findings, "accept-queue-full-at-nofile", "pid:31")
@@ -162,9 +150,9 @@ func TestAdviseRunNamesSystemdUnit(t *testing.T) {
 }
 
 func TestAdviseRunTable(t *testing.T) {
-	var calls []inspect.Options
+	var calls []collect.SampleOptions
 	ios, _, out, _ := iostreams.Test()
-	o := &Options{IO: ios, Output: "table", Gather: gathers(&calls, snapshot(8, 0, listener(9, 8)))}
+	o := &Options{IO: ios, Output: "table", Collect: collects(&calls, nil, &model.Samples{Now: now(snapshot(8, 0, listener(9, 8)))})}
 	if err := adviseRun(o); err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +171,8 @@ func TestAdviseRunTable(t *testing.T) {
 
 func TestAdviseRunGatherFails(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
-	o := &Options{IO: ios, Output: "json", Gather: func(inspect.Options) (*inspect.Snapshot, error) {
-		return nil, errors.New("dumping ipv4 listeners: operation not permitted")
+	o := &Options{IO: ios, Output: "json", Collect: func(collect.Options, collect.SampleOptions) ([]*model.Samples, []string, error) {
+		return nil, nil, errors.New("dumping ipv4 listeners: operation not permitted")
 	}}
 	if code := cmdutil.ExitCode(adviseRun(o)); code != cmdutil.ExitEnv {
 		t.Errorf("exit code = %d, want %d", code, cmdutil.ExitEnv)
@@ -274,11 +262,11 @@ func TestHelpDocumentsProfiles(t *testing.T) {
 }
 
 func TestAdviseRunSizing(t *testing.T) {
-	var calls []inspect.Options
+	var calls []collect.SampleOptions
 	o := &Options{
 		Rate: 1000, AcceptLatency: 100 * time.Millisecond, RateSet: true, LatencySet: true,
 		Profile: "default",
-		Gather:  gathers(&calls, snapshot(4096, 0, listener(0, 128))),
+		Collect: collects(&calls, nil, &model.Samples{Now: now(snapshot(4096, 0, listener(0, 128)))}),
 	}
 	r := runJSON(t, o)
 	if diff := cmp.Diff(&SizingReport{Rate: 1000, AcceptLatencySeconds: 0.1, Backlog: 256}, r.Sizing); diff != "" {

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/advise"
@@ -18,9 +21,9 @@ import (
 var loopback = netip.MustParseAddrPort("127.0.0.1:0")
 
 // listenerOn reads the one listener on ep's port.
-func listenerOn(t *testing.T, ep netip.AddrPort) inspect.Listener {
+func listenerOn(t *testing.T, ep netip.AddrPort) model.Listener {
 	t.Helper()
-	ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+	ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 	if err != nil || len(ls) == 0 {
 		t.Fatalf("listener on %s: %v (%d found)", ep, err, len(ls))
 	}
@@ -33,9 +36,12 @@ func during(t *testing.T, port uint16, act func()) Report {
 	o := realOptions(port)
 	o.StateDir = t.TempDir()
 	o.Interval, o.IntervalSet = 300*time.Millisecond, true
-	o.Sleep = func(d time.Duration) {
-		act()
-		time.Sleep(d)
+	o.Collect = func(co collect.Options, so collect.SampleOptions) ([]*model.Samples, []string, error) {
+		so.Sleep = func(d time.Duration) {
+			act()
+			time.Sleep(d)
+		}
+		return collect.Samples(co, so)
 	}
 	return runJSON(t, o)
 }
@@ -163,8 +169,8 @@ func TestAdviseCountersSinceNamespaceCreated(t *testing.T) {
 	}
 	ep := overflow(t, 2)
 	nstest.Eventually(t, 5*time.Second, "ListenOverflows to count", func() bool {
-		s, err := inspect.Gather(inspect.Options{})
-		return err == nil && s.Counters["TcpExtListenOverflows"] > 0
+		c, err := inspect.ReadCounters("/proc")
+		return err == nil && c["TcpExtListenOverflows"] > 0
 	})
 	r := runJSON(t, realOptions(ep.Port()))
 	f := mustFind(t, r, "listen-overflows-since-boot", "TcpExtListenOverflows")
@@ -224,10 +230,11 @@ func TestAdviseNginxAtNofileWithoutFullQueue(t *testing.T) {
 	master, workers := nstest.NginxPIDs(t, srv)
 	nstest.OpenRequests(t, srv.Addr, 200)
 	nstest.Eventually(t, 10*time.Second, "the worker to reach 64 descriptors", func() bool {
-		s, err := inspect.Gather(inspect.Options{Ports: []uint16{srv.Addr.Port()}, Processes: true})
-		if err != nil || len(s.Listeners) == 0 {
+		m, err := collect.Snapshot(collect.Options{Ports: []uint16{srv.Addr.Port()}, Owners: collect.OwnersOn})
+		if err != nil || len(m.Namespaces[0].Listeners) == 0 {
 			return false
 		}
+		s := m.Namespaces[0].Snapshot
 		for _, p := range s.Listeners[0].Processes {
 			if p.PID == workers[0] {
 				return p.OpenFDs >= 62

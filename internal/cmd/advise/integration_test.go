@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
@@ -20,7 +21,7 @@ func overflow(t *testing.T, backlog int) netip.AddrPort {
 		nstest.Connect(t, ep)
 	}
 	nstest.Eventually(t, 5*time.Second, "the accept queue to fill", func() bool {
-		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+		ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +31,7 @@ func overflow(t *testing.T, backlog int) netip.AddrPort {
 }
 
 func realOptions(port uint16) *Options {
-	return &Options{Ports: []uint{uint(port)}, Gather: inspect.Gather, Host: procHost{}, Sleep: time.Sleep}
+	return &Options{Ports: []uint{uint(port)}, Collect: collect.Samples}
 }
 
 // somaxconn 8 clamps listen(1000) to 8: advise blames somaxconn, recommends

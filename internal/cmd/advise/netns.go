@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
-	"github.com/backlogctl/backlogctl/netns"
 )
 
 // multiReport is advise --all-netns's JSON: one report per namespace.
@@ -15,33 +13,12 @@ type multiReport struct {
 	Notes      []string  `json:"notes,omitempty"`
 }
 
-// runNamespaces judges each namespace --netns or --all-netns names on its
-// own, through the one fan-out: the snapshot is taken inside it
-// (inspect.GatherIn), owners and host facts (softnet, memory, units) from
-// the host's /proc. --netns prints as advise does without it, with a
-// "netns" field; --all-netns prints one report per namespace, each under
-// its label (JSON: {"namespaces": [...], "notes"}).
-func (o *Options) runNamespaces() error {
-	nss, notes, err := o.Namespaces.Namespaces(o.Roots)
-	if err != nil {
-		return err
-	}
-	var reps []*Report
-	notes = append(notes, netns.Each(nss, func(ns netns.Namespace) error {
-		in := *o
-		in.Gather = func(opts inspect.Options) (*inspect.Snapshot, error) { return inspect.GatherIn(ns, opts) }
-		r, err := in.report()
-		if err != nil {
-			return err
-		}
-		r.Netns = &ns
-		reps = append(reps, r)
-		return nil
-	})...)
+// renderNamespaces prints the reports of --netns or --all-netns, each
+// namespace judged on its own: --netns prints as advise does without it,
+// with a "netns" field; --all-netns prints one report per namespace, each
+// under its label (JSON: {"namespaces": [...], "notes"}).
+func (o *Options) renderNamespaces(reps []*Report, notes []string) error {
 	if !o.Namespaces.All {
-		if len(reps) == 0 {
-			return cmdutil.EnvError(fmt.Errorf("--netns %s: %s", o.Namespaces.Netns, notes[0]))
-		}
 		return o.render(reps[0])
 	}
 	if len(reps) == 0 {

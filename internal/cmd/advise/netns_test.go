@@ -2,17 +2,22 @@ package advise
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 // runAdvise runs `advise ARGS` on the real host, in process.
@@ -112,5 +117,40 @@ func TestAdviseInNamespaces(t *testing.T) {
 	}
 	if code, _, errOut := runAdvise(t, "--netns", a, "--all-netns"); code != cmdutil.ExitUsage {
 		t.Errorf("both flags: exit %d (%s), want %d", code, errOut, cmdutil.ExitUsage)
+	}
+}
+
+// advise --netns NS --trace traces NS: the evidence lists NS's listeners,
+// not those of the namespace advise runs in, and the traced findings are
+// about them (it once traced the caller's namespace, so a full queue in NS
+// had no traced finding).
+func TestAdviseTraceInNamespace(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tracetest.Require(t)
+	a := netnstest.Hold(t)
+	port := nstest.PrepareNetns(t, a, 2, 1000)
+	fill(t, a, port, 6)
+	_, here := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
+
+	code, out, errOut := runAdvise(t, "--netns", a, "--trace", "500ms", "-o", "json")
+	var r Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("exit %d: %v\n%s%s", code, err, out, errOut)
+	}
+	if r.Trace == nil {
+		t.Fatalf("no trace evidence: %s", errOut)
+	}
+	var ports []uint16
+	for _, l := range r.Trace.Listeners {
+		ports = append(ports, l.Port)
+	}
+	if !slices.Contains(ports, port) || slices.Contains(ports, here.Port()) {
+		t.Errorf("traced listeners on ports %v: want %d, the namespace's, and not %d, the caller's", ports, port, here.Port())
+	}
+	subject := fmt.Sprintf("127.0.0.1:%d", port)
+	if f, ok := advise.FindingByID(r.Findings, "traced-queue-overflow", subject); !ok || !strings.HasPrefix(f.Reason, "the queue reached 3 of 3") {
+		t.Errorf("no traced-queue-overflow for %s's full queue: %v", subject, r.Findings)
 	}
 }

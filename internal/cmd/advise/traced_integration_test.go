@@ -1,7 +1,6 @@
 package advise
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"syscall"
@@ -9,8 +8,9 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
@@ -18,9 +18,9 @@ import (
 func tracedOptions(port uint16, d time.Duration, load func()) *Options {
 	o := realOptions(port)
 	o.Trace, o.TraceSet = d, true
-	o.TraceWindow = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
-		wo.Ready = func() { go load() }
-		return trace.Observe(ctx, wo)
+	o.Collect = func(co collect.Options, so collect.SampleOptions) ([]*model.Samples, []string, error) {
+		so.Ready = func() { go load() }
+		return collect.Samples(co, so)
 	}
 	return o
 }
@@ -41,10 +41,10 @@ func TestAdviseTracedEMFILEWithNginx(t *testing.T) {
 	port := ng.Addr.Port()
 	url := fmt.Sprintf("http://%s/", ng.Addr)
 	o := tracedOptions(port, 3*time.Second, func() { nstest.Wrk(t, url, 64, 2*time.Second) })
-	window := o.TraceWindow
-	o.TraceWindow = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
-		wo.Stall = time.Minute
-		return window(ctx, wo)
+	samples := o.Collect
+	o.Collect = func(co collect.Options, so collect.SampleOptions) ([]*model.Samples, []string, error) {
+		co.Stall = time.Minute
+		return samples(co, so)
 	}
 	r := runJSON(t, o)
 	if r.Trace == nil || len(r.Trace.Listeners) != 1 {

@@ -14,12 +14,12 @@ import (
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
-	"github.com/backlogctl/backlogctl/internal/observe"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Options are check's inputs; tests fill them and call checkRun directly.
@@ -47,13 +47,11 @@ type Options struct {
 
 	// Reasons, when set, supplies the failure reasons for an observation
 	// (e.g. from advise findings); nil means check.KernelReasons.
-	Reasons func(hostfs.Roots, *check.Observation) check.Reasoner
+	Reasons func(*model.Observation) check.Reasoner
 
-	// Snapshot and Watch read the host; replaced in tests.
-	Snapshot func(observe.Source) *check.Observation
-	Watch    func(context.Context, observe.Source, observe.ObserveOptions) (*check.Observation, error)
-	// Trace traces the --observe window for the traced subjects; replaced in tests.
-	Trace func(context.Context, trace.WindowOptions) (*trace.Window, error)
+	// Collect asks the collector for the observations (collect.Observe);
+	// replaced in tests (with its Options' OpenTrace, for example).
+	Collect func(context.Context, collect.Options, collect.ObserveOptions) ([]collect.Observed, []string, error)
 	// Stall is --stall, the threshold of listener.stalled.
 	Stall time.Duration
 
@@ -73,7 +71,7 @@ const DefaultStall = time.Second
 
 // NewCmdCheck returns the check command. runF replaces checkRun in tests.
 func NewCmdCheck(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Snapshot: observe.Gather, Watch: observe.Observe, Trace: trace.Observe, Reasons: adviseReasons}
+	opts := &Options{IO: f.IOStreams, Collect: collect.Observe, Reasons: adviseReasons}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Prove this host meets requirements: exit 0 if all hold, 1 if any fails",
@@ -297,10 +295,27 @@ func needsProcesses(reqs []check.Requirement) bool {
 	return false
 }
 
+// minTraceInterval bounds how often a traced window re-reads the evidence
+// and the queues (to time peaks and catch stalls that end early).
+const minTraceInterval = 100 * time.Millisecond
+
+// needsTrace reports whether any requirement is judged by eBPF tracing.
+func needsTrace(reqs []check.Requirement) bool {
+	for _, r := range reqs {
+		if r.Expr.Subject.Traced() {
+			return true
+		}
+	}
+	return false
+}
+
 func checkRun(ctx context.Context, o *Options) error {
-	src := observe.Source{
-		Roots: o.Roots, Ports: o.ports,
-		Processes: needsProcesses(o.requirements),
+	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: o.ports, Stall: o.Stall}
+	if needsProcesses(o.requirements) {
+		co.Owners = collect.OwnersOn
+	}
+	if o.Observe > 0 && needsTrace(o.requirements) {
+		co.Trace = collect.TraceOn
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -310,21 +325,25 @@ func checkRun(ctx context.Context, o *Options) error {
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 	}
-	views, notes, err := o.observe(ctx, src)
+	views, notes, err := o.Collect(ctx, co, collect.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval, TraceInterval: minTraceInterval})
 	if err != nil {
-		return err
+		return nsflag.Error(err)
 	}
 	report := &Report{Time: time.Now().UTC(), Results: []check.Result{}, Notes: notes}
 	for _, v := range views {
+		label := ""
+		if v.Netns != nil {
+			label = v.Netns.Label()
+		}
 		eo := check.EvalOptions{Missing: o.missing}
 		if o.Reasons != nil {
-			eo.Reasons = o.Reasons(o.Roots, v.obs)
+			eo.Reasons = o.Reasons(v.Observation)
 		}
-		results := check.Evaluate(o.requirements, v.obs, eo)
+		results := check.Evaluate(o.requirements, v.Observation, eo)
 		for i := range results {
-			results[i].Netns = v.netns
+			results[i].Netns = label
 		}
-		report.add(results, v.obs, v.netns)
+		report.add(results, v.Observation, label)
 	}
 	report.judge()
 	if !o.Quiet {

@@ -10,30 +10,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 
 	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
-	"github.com/backlogctl/backlogctl/internal/observe"
-	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // fixedObservation: somaxconn 4096, one listener on :80 dropping, 3 overflows.
-func fixedObservation(src observe.Source) *check.Observation {
+func fixedObservation(src collect.Options) *model.Observation {
 	drops := uint32(3)
-	obs := &check.Observation{
+	obs := &model.Observation{
 		Sysctls:  map[string]int64{"net.core.somaxconn": 4096, "net.ipv4.tcp_syncookies": 1, "net.ipv4.tcp_abort_on_overflow": 0},
 		Counters: map[string]uint64{"TcpExtListenOverflows": 3},
-		Files:    &rlimit.Files{Allocated: 100, Max: 1000, NrOpen: 1048576},
+		Files:    &model.Files{Allocated: 100, Max: 1000, NrOpen: 1048576},
 		Ports:    src.Ports,
-		Listeners: []check.ListenerObservation{{Endpoint: "0.0.0.0:80", Inode: 7, AcceptQueue: 2, AcceptQueueMax: 511,
+		Listeners: []model.ListenerObservation{{Endpoint: "0.0.0.0:80", Inode: 7, AcceptQueue: 2, AcceptQueueMax: 511,
 			Fill: 2.0 / 512, Drops: &drops,
-			Processes: []inspect.Process{{PID: 42, Comm: "nginx", OpenFDs: 10, NofileSoft: 1024, NofileHard: 4096}}}},
-		ProcessesScanned: src.Processes,
+			Processes: []model.Process{{PID: 42, Comm: "nginx", OpenFDs: 10, NofileSoft: 1024, NofileHard: 4096}}}},
+		ProcessesScanned: src.Owners != collect.OwnersOff,
 	}
 	if len(src.Ports) > 0 && src.Ports[0] != 80 {
 		obs.Listeners = nil
@@ -49,15 +49,23 @@ type run struct {
 
 // runCheck runs `check ARGS` with the fixed observation (or the given
 // watcher for --observe), through cobra, Complete and checkRun.
-func runCheck(t *testing.T, watch func(context.Context, observe.Source, observe.ObserveOptions) (*check.Observation, error), args ...string) run {
+func runCheck(t *testing.T, watch func(context.Context, collect.Options, collect.ObserveOptions) (*model.Observation, error), args ...string) run {
 	t.Helper()
 	ios, _, stdout, stderr := iostreams.Test()
 	f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Roots{Proc: "/nonexistent", Sys: "/nonexistent"}}
 	var got *Options
 	cmd := NewCmdCheck(f, func(o *Options) error {
 		got = o
-		o.Snapshot = fixedObservation
-		o.Watch = watch
+		o.Collect = func(ctx context.Context, co collect.Options, wo collect.ObserveOptions) ([]collect.Observed, []string, error) {
+			if wo.Window == 0 {
+				return []collect.Observed{{Observation: fixedObservation(co)}}, nil, nil
+			}
+			obs, err := watch(ctx, co, wo)
+			if err != nil {
+				return nil, nil, err
+			}
+			return []collect.Observed{{Observation: obs}}, nil, nil
+		}
 		return checkRun(context.Background(), o)
 	})
 	cmd.SetArgs(args)
@@ -247,13 +255,13 @@ func TestCheckGitHub(t *testing.T) {
 // --observe goes through the watcher with the sample interval.
 func TestCheckPolicyAndObserve(t *testing.T) {
 	policy := writePolicy(t, "ports: [443]\nobserve: 2s\nsample_interval: 10ms\nmissing: pass\nrequire: [listener.fill<=0.8]\n")
-	var seen []observe.ObserveOptions
+	var seen []collect.ObserveOptions
 	var seenPorts [][]uint16
-	watch := func(_ context.Context, src observe.Source, o observe.ObserveOptions) (*check.Observation, error) {
+	watch := func(_ context.Context, src collect.Options, o collect.ObserveOptions) (*model.Observation, error) {
 		seen = append(seen, o)
 		seenPorts = append(seenPorts, src.Ports)
 		obs := fixedObservation(src)
-		obs.Window = &check.Window{Duration: o.Window, Interval: o.Interval, Samples: 3}
+		obs.Window = &model.WindowInfo{Duration: o.Window, Interval: o.Interval, Samples: 3}
 		return obs, nil
 	}
 	if r := runCheck(t, watch, "--policy", policy); r.code != 0 {
@@ -264,8 +272,8 @@ func TestCheckPolicyAndObserve(t *testing.T) {
 	} else if !strings.Contains(r.stdout, "3 (increase)") || !strings.Contains(r.stdout, "during the 5s window") {
 		t.Errorf("windowed text output:\n%s", r.stdout)
 	}
-	want := []observe.ObserveOptions{{Window: 2 * time.Second, Interval: 10 * time.Millisecond}, {Window: 5 * time.Second, Interval: 10 * time.Millisecond}}
-	if diff := cmp.Diff(want, seen, cmp.Comparer(func(a, b observe.ObserveOptions) bool {
+	want := []collect.ObserveOptions{{Window: 2 * time.Second, Interval: 10 * time.Millisecond}, {Window: 5 * time.Second, Interval: 10 * time.Millisecond}}
+	if diff := cmp.Diff(want, seen, cmp.Comparer(func(a, b collect.ObserveOptions) bool {
 		return a.Window == b.Window && a.Interval == b.Interval
 	})); diff != "" {
 		t.Errorf("watch options (-want +got):\n%s", diff)

@@ -22,7 +22,7 @@ func TestFillRoundedInText(t *testing.T) {
 		nstest.Connect(t, ep)
 	}
 	nstest.Eventually(t, 5*time.Second, "3 connections in the accept queue", func() bool {
-		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+		ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 		return err == nil && len(ls) == 1 && ls[0].AcceptQueue == 3
 	})
 	port := strconv.Itoa(int(ep.Port()))

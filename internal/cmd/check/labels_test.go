@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/check"
@@ -22,7 +24,7 @@ func labelledReport() *Report {
 	}{{"blue", "4096", check.StatusPass}, {"netns:[7]", "128", check.StatusFail}} {
 		r.add([]check.Result{{Requirement: "net.core.somaxconn >= 4096", Subject: "net.core.somaxconn", Op: ">=",
 			Expected: "4096", Status: ns.status, Evaluated: true, Observed: json.Number(ns.observed), Netns: ns.label}},
-			&check.Observation{Warnings: []string{"w"}}, ns.label)
+			&model.Observation{Warnings: []string{"w"}}, ns.label)
 	}
 	r.judge()
 	return r

@@ -5,6 +5,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Report is what check prints, in every format; -o json marshals it.
@@ -12,12 +13,12 @@ type Report struct {
 	Time time.Time `json:"time"`
 	// Status is the overall verdict: fail if any failed, else error if any
 	// could not be evaluated, else pass.
-	Status   check.Status   `json:"status"`
-	ExitCode int            `json:"exit_code"`
-	Summary  Summary        `json:"summary"`
-	Window   *check.Window  `json:"window,omitempty"`
-	Results  []check.Result `json:"results"`
-	Warnings []string       `json:"warnings,omitempty"`
+	Status   check.Status      `json:"status"`
+	ExitCode int               `json:"exit_code"`
+	Summary  Summary           `json:"summary"`
+	Window   *model.WindowInfo `json:"window,omitempty"`
+	Results  []check.Result    `json:"results"`
+	Warnings []string          `json:"warnings,omitempty"`
 	// Notes say which network namespaces --all-netns skipped, and why.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -31,7 +32,7 @@ type Summary struct {
 
 // add takes one observation's results; warnings from a namespace are
 // prefixed with its label.
-func (r *Report) add(results []check.Result, obs *check.Observation, label string) {
+func (r *Report) add(results []check.Result, obs *model.Observation, label string) {
 	r.Results = append(r.Results, results...)
 	if r.Window == nil {
 		r.Window = obs.Window

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/trace"
 	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
@@ -25,13 +25,9 @@ func tracedCheck(t *testing.T, during func(), args ...string) (*Report, error) {
 	ios, _, stdout, stderr := iostreams.Test()
 	f := &cmdutil.Factory{IOStreams: ios, Roots: hostfs.Host()}
 	cmd := NewCmdCheck(f, func(o *Options) error {
-		o.Trace = func(ctx context.Context, wo trace.WindowOptions) (*trace.Window, error) {
-			ready := wo.Ready
-			wo.Ready = func() {
-				ready()
-				go during()
-			}
-			return trace.Observe(ctx, wo)
+		o.Collect = func(ctx context.Context, co collect.Options, wo collect.ObserveOptions) ([]collect.Observed, []string, error) {
+			wo.Started = func() { go during() }
+			return collect.Observe(ctx, co, wo)
 		}
 		return checkRun(context.Background(), o)
 	})

@@ -14,18 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/metrics"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 )
-
-// ownersMaxAge bounds how long the exporter trusts its last walk of
-// /proc/*/fd when no listener is new and no owner has exited.
-const ownersMaxAge = time.Minute
 
 // DefaultListen is loopback: exposing the exporter is a deliberate choice.
 const DefaultListen = "127.0.0.1:9597"
@@ -56,8 +52,9 @@ type Options struct {
 	MaxConnections int
 	// Trace is --trace: attach the eBPF programs and export their evidence.
 	Trace bool
-	// StartTrace attaches them; nil means trace.Start. Tests replace it.
-	StartTrace func() (trace.Source, error)
+	// Collect is what the collector is asked for beside what the flags
+	// say: tests set its OpenTrace.
+	Collect collect.Options
 
 	// Ready, when set, is called with the bound address once serving.
 	Ready func(addr string)
@@ -67,17 +64,18 @@ type Options struct {
 	// flight and limit are set by Handler and exporterRun; tests read them.
 	flight *snapshotFlight
 	limit  *limitListener
-	// tracer is --trace's collector, closed by Close.
-	tracer *tracer
+	// collector takes the snapshots, with --trace's programs attached;
+	// closed by Close.
+	collector *collect.Collector
 }
 
 // Close detaches what Handler attached (the eBPF programs of --trace).
 func (o *Options) Close() error {
-	if o.tracer == nil {
+	if o.collector == nil {
 		return nil
 	}
-	err := o.tracer.Close()
-	o.tracer = nil
+	err := o.collector.Close()
+	o.collector = nil
 	return err
 }
 
@@ -200,51 +198,54 @@ func (o *Options) Validate() error {
 
 // Handler returns the exporter's HTTP handler: /metrics and /healthz only.
 func (o *Options) Handler() (http.Handler, error) {
-	ports, _ := cmdutil.Ports(o.Ports)
-	gatherOpts := inspect.Options{Roots: o.Roots, Ports: ports}
-	// Owners are looked up in the background after the first walk, so a
-	// scrape never waits for a /proc walk (hundreds of ms on a busy host).
-	owners := &inspect.OwnerCache{Roots: o.Roots, MaxAge: ownersMaxAge, Background: true}
-	take := func() (*inspect.MultiSnapshot, error) {
+	refused := false
+	if o.collector == nil {
+		ports, _ := cmdutil.Ports(o.Ports)
+		co := o.Collect
+		co.Roots, co.Namespaces, co.Ports, co.Owners = o.Roots, o.Namespaces.Collect(), ports, collect.OwnersCached
+		if o.NoProcesses {
+			co.Owners = collect.OwnersOff
+		}
+		if o.Trace {
+			co.Trace = collect.TraceOn
+		}
+		c, err := collect.NewCollector(co)
+		if o.Trace && err != nil && collect.TraceUnavailable(err) {
+			fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: warning: eBPF tracing unavailable (%v): serving the sampled metrics only, backlogctl_trace_up 0\n", err)
+			refused = true
+			co.Trace = collect.TraceOff
+			c, err = collect.NewCollector(co)
+		}
+		if err != nil {
+			return nil, nsflag.Error(err)
+		}
+		o.collector = c
+	}
+	take := func() (*model.MultiSnapshot, error) {
 		if o.beforeSnapshot != nil {
 			o.beforeSnapshot()
 		}
-		m, err := o.Namespaces.Gather(gatherOpts)
-		if err != nil || o.NoProcesses {
+		return o.collector.Untraced()
+	}
+	o.flight = &snapshotFlight{}
+	// Scrapes share a snapshot taken while they arrive; each reads the
+	// evidence itself (each read closes an interval of the high water). A
+	// read that fails leaves that scrape untraced: backlogctl_trace_up 0.
+	source := func() (*model.MultiSnapshot, error) {
+		m, err := o.flight.do(take)
+		if err != nil || !o.collector.Tracing() {
 			return m, err
 		}
-		snaps := make([]*inspect.Snapshot, len(m.Namespaces))
-		for i, ns := range m.Namespaces {
-			snaps[i] = ns.Snapshot
-		}
-		if warn := owners.Attach(snaps...); warn != "" {
-			m.Notes = append(m.Notes, warn)
+		if traced, err := o.collector.Trace(m); err == nil {
+			return traced, nil
 		}
 		return m, nil
-	}
-	// Overlapping scrapes share one snapshot; the snapshot itself is never
-	// changed after take returns.
-	o.flight = &snapshotFlight{}
-	source := func() (*inspect.MultiSnapshot, error) { return o.flight.do(take) }
-	var traced metrics.TracedSource
-	refused := false
-	if o.Trace && o.tracer == nil {
-		var warn string
-		if o.tracer, warn = o.startTracer(); warn != "" {
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: warning: %s\n", warn)
-			refused = true
-		}
-	}
-	if o.tracer != nil {
-		traced = o.tracer.read
 	}
 	if _, err := metrics.NewRegistry(&metrics.Collector{Source: source}); err != nil {
 		return nil, err
 	}
 	if !o.NoProcesses {
-		// Warm the owner cache now, so the first scrape does not walk /proc
-		// either; a failure here is reported by that scrape instead.
-		_, _ = source()
+		_, _ = o.flight.do(take)
 	}
 	mux := http.NewServeMux()
 	// A collector per scrape, so it knows who asks: a socket replaced
@@ -253,7 +254,7 @@ func (o *Options) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		scraper, _, _ := net.SplitHostPort(r.RemoteAddr)
 		reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners,
-			Resets: resets, Scraper: scraper, Gone: r.Context().Done(), Traced: traced, TraceRefused: refused})
+			Resets: resets, Scraper: scraper, Gone: r.Context().Done(), Traced: o.collector.Tracing(), TraceRefused: refused})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

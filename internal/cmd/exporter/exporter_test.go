@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
@@ -83,7 +84,7 @@ func TestExporterMatchesInspect(t *testing.T) {
 		nstest.Connect(t, ep)
 	}
 	nstest.Eventually(t, 5*time.Second, "the accept queue to fill", func() bool {
-		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+		ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 		return err == nil && len(ls) == 1 && ls[0].AcceptQueue == 9
 	})
 	o := newOpts()
@@ -92,10 +93,11 @@ func TestExporterMatchesInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	fams := scrape(t, h)
-	snap, err := inspect.Gather(inspect.Options{Processes: true, Ports: []uint16{ep.Port()}})
+	m, err := collect.Snapshot(collect.Options{Owners: collect.OwnersOn, Ports: []uint16{ep.Port()}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	snap := m.Namespaces[0].Snapshot
 	l := snap.Listeners[0]
 	labels := map[string]string{"address": "127.0.0.1", "port": fmt.Sprint(ep.Port())}
 	checks := []struct {

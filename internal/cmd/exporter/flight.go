@@ -4,7 +4,7 @@ import (
 	"errors"
 	"sync"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // snapshotFlight shares one snapshot among the scrapes that arrive while it
@@ -24,13 +24,13 @@ var errSnapshotAborted = errors.New("snapshot aborted")
 
 type flightCall struct {
 	done chan struct{}
-	m    *inspect.MultiSnapshot
+	m    *model.MultiSnapshot
 	err  error
 }
 
 // do returns the snapshot being taken, or takes one. The snapshot is shared:
 // callers must not change it.
-func (f *snapshotFlight) do(take func() (*inspect.MultiSnapshot, error)) (*inspect.MultiSnapshot, error) {
+func (f *snapshotFlight) do(take func() (*model.MultiSnapshot, error)) (*model.MultiSnapshot, error) {
 	f.mu.Lock()
 	if c := f.current; c != nil {
 		f.joined++

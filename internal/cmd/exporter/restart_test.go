@@ -38,7 +38,7 @@ func overflowingListener(t *testing.T, ep netip.AddrPort, drops uint32) int {
 	nstest.Connect(t, ep) // the one connection a backlog of 0 holds
 	drops0 := listenerDrops(t, ep)
 	nstest.Eventually(t, 5*time.Second, "the accept queue to fill", func() bool {
-		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+		ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 		return err == nil && len(ls) == 1 && ls[0].AcceptQueue == 1
 	})
 	for i := uint32(0); i < drops; i++ {
@@ -59,7 +59,7 @@ func overflowingListener(t *testing.T, ep netip.AddrPort, drops uint32) int {
 
 func listenerDrops(t *testing.T, ep netip.AddrPort) uint32 {
 	t.Helper()
-	ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+	ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestReuseportStuckMember(t *testing.T) {
 		}
 	}
 	stuckFull := func() bool {
-		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+		ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 		if err != nil {
 			t.Fatal(err)
 		}

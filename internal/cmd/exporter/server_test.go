@@ -96,7 +96,7 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	nstest.Eventually(t, 10*time.Second, "the third connection to wait in the exporter's accept queue", func() bool {
-		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{port}})
+		ls, err := inspect.Listeners(nil, []uint16{port})
 		return err == nil && len(ls) == 1 && ls[0].AcceptQueue == 1
 	})
 	if n := o.limit.inUse(); n != 2 {

@@ -39,7 +39,7 @@ func TestTracedHighWaterSinceLastScrape(t *testing.T) {
 	}
 	queued := func(n uint32) {
 		nstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d queued", n), func() bool {
-			ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+			ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 			return err == nil && len(ls) == 1 && ls[0].AcceptQueue == n
 		})
 	}

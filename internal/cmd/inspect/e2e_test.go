@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
@@ -76,13 +77,13 @@ func TestBinaryEndToEnd(t *testing.T) {
 
 	var stdout, stderr string
 	var code int
-	var snap inspect.Snapshot
+	var snap model.Snapshot
 	nstest.Eventually(t, 5*time.Second, "the queue to fill and overflow", func() bool {
 		stdout, stderr, code = runBinary(t, bin, append([]string{"inspect", "-o", "json"}, ports...)...)
 		if code != 0 {
 			t.Fatalf("inspect -o json: exit %d\n%s", code, stderr)
 		}
-		snap = inspect.Snapshot{}
+		snap = model.Snapshot{}
 		if err := json.Unmarshal([]byte(stdout), &snap); err != nil {
 			t.Fatalf("inspect -o json printed invalid JSON: %v\n%s", err, stdout)
 		}
@@ -156,11 +157,11 @@ func TestBinaryEndToEnd(t *testing.T) {
 	}
 }
 
-func byPort(ls []inspect.Listener, port uint16) (inspect.Listener, bool) {
+func byPort(ls []model.Listener, port uint16) (model.Listener, bool) {
 	for _, l := range ls {
 		if l.Port == port {
 			return l, true
 		}
 	}
-	return inspect.Listener{}, false
+	return model.Listener{}, false
 }

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // filter is --pid, --process and --address: which gathered listeners to
@@ -64,17 +64,17 @@ func (f filter) active() bool {
 }
 
 // keep reports whether l passes every filter.
-func (f filter) keep(l inspect.Listener) bool {
+func (f filter) keep(l model.Listener) bool {
 	if len(f.prefixes) > 0 {
 		a, err := netip.ParseAddr(l.Address)
 		if err != nil || !slices.ContainsFunc(f.prefixes, func(p netip.Prefix) bool { return p.Contains(a.Unmap()) }) {
 			return false
 		}
 	}
-	if len(f.pids) > 0 && !slices.ContainsFunc(l.Processes, func(p inspect.Process) bool { return slices.Contains(f.pids, p.PID) }) {
+	if len(f.pids) > 0 && !slices.ContainsFunc(l.Processes, func(p model.Process) bool { return slices.Contains(f.pids, p.PID) }) {
 		return false
 	}
-	if len(f.processes) > 0 && !slices.ContainsFunc(l.Processes, func(p inspect.Process) bool { return slices.Contains(f.processes, p.Comm) }) {
+	if len(f.processes) > 0 && !slices.ContainsFunc(l.Processes, func(p model.Process) bool { return slices.Contains(f.processes, p.Comm) }) {
 		return false
 	}
 	return true
@@ -82,9 +82,9 @@ func (f filter) keep(l inspect.Listener) bool {
 
 // apply drops the listeners of s that do not pass; the snapshot's
 // tunables, counters and descriptors stay whole.
-func (f filter) apply(s *inspect.Snapshot) {
+func (f filter) apply(s *model.Snapshot) {
 	if s == nil || !f.active() {
 		return
 	}
-	s.Listeners = slices.DeleteFunc(s.Listeners, func(l inspect.Listener) bool { return !f.keep(l) })
+	s.Listeners = slices.DeleteFunc(s.Listeners, func(l model.Listener) bool { return !f.keep(l) })
 }

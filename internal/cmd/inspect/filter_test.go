@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
@@ -46,7 +47,7 @@ func ports(t *testing.T, args ...string) []uint16 {
 	if err != nil {
 		t.Fatalf("inspect %v: %v", args, err)
 	}
-	var snap inspect.Snapshot
+	var snap model.Snapshot
 	if err := json.Unmarshal([]byte(out), &snap); err != nil {
 		t.Fatalf("inspect %v: %v\n%s", args, err, out)
 	}

@@ -7,11 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Options are inspect's inputs; tests fill them and call inspectRun directly.
@@ -30,15 +31,15 @@ type Options struct {
 	// Namespaces are --netns and --all-netns (see netns.go).
 	Namespaces nsflag.Flags
 
-	// Gather takes the snapshot; replaced in tests.
-	Gather func(inspect.Options) (*inspect.Snapshot, error)
+	// Snapshot asks the collector for the snapshots; replaced in tests.
+	Snapshot func(collect.Options) (*model.MultiSnapshot, error)
 }
 
 var formats = []string{"table", "json", "prom"}
 
 // NewCmdInspect returns the inspect command. runF replaces inspectRun in tests.
 func NewCmdInspect(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Gather: inspect.Gather}
+	opts := &Options{IO: f.IOStreams, Snapshot: collect.Snapshot}
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "Show every listener's queues, the tunables, the counters and descriptor limits",
@@ -150,17 +151,18 @@ func (o *Options) Validate() error {
 
 func inspectRun(o *Options) error {
 	ports, _ := cmdutil.Ports(o.Ports)
-	if o.Namespaces.Set() || o.Output == "prom" {
-		return namespacesRun(o, ports)
+	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Owners: collect.OwnersOn}
+	if o.NoProcesses {
+		co.Owners = collect.OwnersOff
 	}
-	snap, err := o.Gather(inspect.Options{
-		Roots:     o.Roots,
-		Ports:     ports,
-		Processes: !o.NoProcesses,
-	})
+	m, err := o.Snapshot(co)
 	if err != nil {
-		return cmdutil.EnvError(err)
+		return nsflag.Error(err)
 	}
+	if o.Namespaces.Set() || o.Output == "prom" {
+		return namespacesRun(o, m)
+	}
+	snap := m.Namespaces[0].Snapshot
 	if f, _ := newFilter(o); f.active() {
 		f.apply(snap)
 	}

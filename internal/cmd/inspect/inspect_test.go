@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
-	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -41,8 +43,8 @@ func golden(t *testing.T, name, got string) {
 func ptr[T any](v T) *T { return &v }
 
 // fixedSnapshot exercises every field of the JSON contract.
-func fixedSnapshot() *inspect.Snapshot {
-	return &inspect.Snapshot{
+func fixedSnapshot() *model.Snapshot {
+	return &model.Snapshot{
 		Time:   time.Date(2026, 11, 23, 20, 41, 25, 0, time.UTC),
 		Kernel: "6.18.44",
 		Sysctls: map[string]int64{
@@ -63,22 +65,22 @@ func fixedSnapshot() *inspect.Snapshot {
 			"TcpExtSyncookiesRecv":       1,
 			"TcpActiveOpens":             1234,
 		},
-		Files: &rlimit.Files{Allocated: 305, Max: 2466165, NrOpen: 1048576},
-		Listeners: []inspect.Listener{
+		Files: &model.Files{Allocated: 305, Max: 2466165, NrOpen: 1048576},
+		Listeners: []model.Listener{
 			{Family: "ipv4", Address: "0.0.0.0", Port: 22, AcceptQueue: 0, AcceptQueueMax: 128, Fill: 0,
-				Inode: 1001, UID: 0, Processes: []inspect.Process{
-					{PID: 1, Comm: "sshd", OpenFDs: 5, NofileSoft: rlimit.Unlimited, NofileHard: rlimit.Unlimited, Cmdline: "sshd: /usr/sbin/sshd -D"},
+				Inode: 1001, UID: 0, Processes: []model.Process{
+					{PID: 1, Comm: "sshd", OpenFDs: 5, NofileSoft: model.Unlimited, NofileHard: model.Unlimited, Cmdline: "sshd: /usr/sbin/sshd -D"},
 				}},
 			{Family: "ipv4", Address: "0.0.0.0", Port: 53, AcceptQueueMax: 20, Inode: 1500, BoundIfindex: 2,
-				Drops: ptr(uint32(0)), Processes: []inspect.Process{}},
+				Drops: ptr(uint32(0)), Processes: []model.Process{}},
 			{Family: "ipv6", Address: "::", Port: 443, AcceptQueue: 2, AcceptQueueMax: 511, Fill: 2.0 / 512,
 				SynQueue: 3, SynQueueShared: true, Drops: ptr(uint32(0)), Inode: 2001, UID: 33, V6Only: ptr(false),
-				ReuseportGroup: 1, ReuseportSize: 2, Processes: []inspect.Process{}},
+				ReuseportGroup: 1, ReuseportSize: 2, Processes: []model.Process{}},
 			{Family: "ipv6", Address: "::", Port: 443, AcceptQueue: 0, AcceptQueueMax: 511, Fill: 0,
 				SynQueue: 3, SynQueueShared: true, Drops: ptr(uint32(5)), Inode: 2002, UID: 33, V6Only: ptr(false),
-				ReuseportGroup: 1, ReuseportSize: 2, Processes: []inspect.Process{}},
+				ReuseportGroup: 1, ReuseportSize: 2, Processes: []model.Process{}},
 			{Family: "ipv4", Address: "127.0.0.1", Port: 9000, AcceptQueue: 9, AcceptQueueMax: 8, Fill: 1,
-				Drops: ptr(uint32(42)), Inode: 123456, UID: 0, Processes: []inspect.Process{
+				Drops: ptr(uint32(42)), Inode: 123456, UID: 0, Processes: []model.Process{
 					{PID: 4242, Comm: "nginx", OpenFDs: 17, NofileSoft: 1024, NofileHard: 524288, Cmdline: "nginx: master process"},
 					{PID: 4243, Comm: "nginx", OpenFDs: 1024, NofileSoft: 1024, NofileHard: 524288, Cmdline: "nginx: worker process"},
 				}},
@@ -87,18 +89,23 @@ func fixedSnapshot() *inspect.Snapshot {
 	}
 }
 
+// here is a snapshot of this namespace, as the collector returns it.
+func here(s *model.Snapshot) *model.MultiSnapshot {
+	return &model.MultiSnapshot{Time: s.Time, Namespaces: []model.NamespaceSnapshot{{Snapshot: s}}}
+}
+
 // run calls inspectRun with a fixed snapshot and returns stdout, stderr and
-// the inspect.Options the command passed to Gather.
-func run(t *testing.T, o Options, tty bool) (string, string, inspect.Options, error) {
+// the collect.Options the command asked for it with.
+func run(t *testing.T, o Options, tty bool) (string, string, collect.Options, error) {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
 	ios.SetStdoutTTY(tty)
 	o.IO = ios
-	var got inspect.Options
-	if o.Gather == nil {
-		o.Gather = func(opts inspect.Options) (*inspect.Snapshot, error) {
+	var got collect.Options
+	if o.Snapshot == nil {
+		o.Snapshot = func(opts collect.Options) (*model.MultiSnapshot, error) {
 			got = opts
-			return fixedSnapshot(), nil
+			return here(fixedSnapshot()), nil
 		}
 	}
 	err := inspectRun(&o)
@@ -155,8 +162,8 @@ func TestPipedTSV(t *testing.T) {
 
 // Absent tunables and counters are printed as absent, not as 0.
 func TestTableAbsent(t *testing.T) {
-	o := Options{Output: "table", Gather: func(inspect.Options) (*inspect.Snapshot, error) {
-		return &inspect.Snapshot{Sysctls: map[string]int64{"net.core.somaxconn": 8}, Counters: map[string]uint64{}, Listeners: []inspect.Listener{}}, nil
+	o := Options{Output: "table", Snapshot: func(collect.Options) (*model.MultiSnapshot, error) {
+		return here(&model.Snapshot{Sysctls: map[string]int64{"net.core.somaxconn": 8}, Counters: map[string]uint64{}, Listeners: []model.Listener{}}), nil
 	}}
 	out, _, _, err := run(t, o, false)
 	if err != nil {
@@ -175,24 +182,24 @@ func TestTableAbsent(t *testing.T) {
 	}
 }
 
-func TestOptionsReachGather(t *testing.T) {
+func TestOptionsReachTheCollector(t *testing.T) {
 	_, _, got, err := run(t, Options{Output: "json", Ports: []uint{443, 80}, NoProcesses: true, Roots: hostfs.Roots{Proc: "/p", Sys: "/s"}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := inspect.Options{Roots: hostfs.Roots{Proc: "/p", Sys: "/s"}, Ports: []uint16{443, 80}, Processes: false}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(inspect.Options{})); diff != "" {
-		t.Errorf("Gather options (-want +got):\n%s", diff)
+	want := collect.Options{Roots: hostfs.Roots{Proc: "/p", Sys: "/s"}, Ports: []uint16{443, 80}, Owners: collect.OwnersOff}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(collect.Options{}, "OpenTrace")); diff != "" {
+		t.Errorf("collect options (-want +got):\n%s", diff)
 	}
 	_, _, got, _ = run(t, Options{Output: "json"}, false)
-	if !got.Processes {
+	if got.Owners != collect.OwnersOn {
 		t.Errorf("processes are looked up unless --no-processes")
 	}
 }
 
 func TestGatherErrorExit3(t *testing.T) {
 	boom := errors.New("opening sock_diag netlink socket: permission denied")
-	out, _, _, err := run(t, Options{Output: "table", Gather: func(inspect.Options) (*inspect.Snapshot, error) { return nil, boom }}, false)
+	out, _, _, err := run(t, Options{Output: "table", Snapshot: func(collect.Options) (*model.MultiSnapshot, error) { return nil, boom }}, false)
 	if code := cmdutil.ExitCode(err); code != cmdutil.ExitEnv || !errors.Is(err, boom) {
 		t.Errorf("err = %v (exit %d), want the gather error with exit 3", err, code)
 	}

@@ -4,23 +4,15 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/metrics"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // namespacesRun serves --netns, --all-netns and -o prom: a snapshot per
 // namespace. JSON is one namespace's snapshot with a "netns" field for
 // --netns, and {"time","namespaces":[...],"notes"} for --all-netns.
-func namespacesRun(o *Options, ports []uint16) error {
-	m, err := o.Namespaces.Gather(inspect.Options{
-		Roots:     o.Roots,
-		Ports:     ports,
-		Processes: !o.NoProcesses,
-	})
-	if err != nil {
-		return err
-	}
+func namespacesRun(o *Options, m *model.MultiSnapshot) error {
 	if o.Namespaces.All && len(m.Namespaces) == 0 {
 		return allSkipped(o, m.Notes)
 	}

@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -47,7 +48,7 @@ func TestAllNetnsFindsEachNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m inspect.MultiSnapshot
+	var m model.MultiSnapshot
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("parsing --all-netns JSON: %v\n%s", err, out)
 	}
@@ -100,7 +101,7 @@ func TestNetnsByNameAndPath(t *testing.T) {
 		if err != nil {
 			t.Fatalf("--netns %s: %v", tt.arg, err)
 		}
-		var ns inspect.NamespaceSnapshot
+		var ns model.NamespaceSnapshot
 		if err := json.Unmarshal([]byte(out), &ns); err != nil {
 			t.Fatalf("--netns %s: %v\n%s", tt.arg, err, out)
 		}

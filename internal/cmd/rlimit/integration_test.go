@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // A listener held by a child process (`sleep` inherits it as fd 3) shows up
@@ -32,15 +34,15 @@ func TestListListenerOwnedByChild(t *testing.T) {
 	listener.Close()
 
 	io, _, out, _ := iostreams.Test()
-	o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", Listeners: dumpListeners}
+	o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", Limits: collect.Limits}
 	if err := listRun(o); err != nil {
 		t.Fatal(err)
 	}
-	var rep rlimit.Report
+	var rep model.LimitsReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	var found *rlimit.Process
+	var found *model.ProcessLimits
 	for i, p := range rep.Processes {
 		if p.PID == pid {
 			found = &rep.Processes[i]
@@ -52,7 +54,7 @@ func TestListListenerOwnedByChild(t *testing.T) {
 	if found.Comm != "sleep" || len(found.Ports) != 1 || found.Ports[0] != ep.Port() {
 		t.Errorf("child listed as comm %q ports %v, want sleep on %d", found.Comm, found.Ports, ep.Port())
 	}
-	if found.Nofile != (rlimit.Nofile{Soft: 700, Hard: 900}) {
+	if found.Nofile != (model.Nofile{Soft: 700, Hard: 900}) {
 		t.Errorf("child limits = %+v, want 700:900", found.Nofile)
 	}
 	// stdin, stdout, stderr, the listener, and whatever the test binary

@@ -3,16 +3,23 @@ package rlimit
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/model"
+	"github.com/backlogctl/backlogctl/netns"
 
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
-	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // runCLI runs `rlimit ARGS` against the real host (/proc), in process.
@@ -36,7 +43,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // holding port.
 func ownsPort(t *testing.T, stdout string, port uint16) bool {
 	t.Helper()
-	var rep rlimit.Report
+	var rep model.LimitsReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
@@ -85,5 +92,56 @@ func TestRlimitSetRefusesNamespaces(t *testing.T) {
 		if code != cmdutil.ExitUsage || !strings.Contains(errOut, "rlimit --") {
 			t.Errorf("set %v: exit %d, %q; want %d pointing at rlimit's own flag", args, code, errOut, cmdutil.ExitUsage)
 		}
+	}
+}
+
+// A process listening on the same port in two namespaces has a row in each,
+// labelled: --all-netns gives each row its namespace (NETNS, "netns"), so
+// the equal ports are not one ambiguous row (they once were).
+func TestRlimitLabelsNamespaces(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	a, b := netnstest.Hold(t), netnstest.Hold(t)
+	port := nstest.PrepareNetns(t, a, 4096, 16)
+	if err := netns.Do(b, func() error {
+		if err := exec.Command("ip", "link", "set", "lo", "up").Run(); err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			return err
+		}
+		return unix.Listen(fd, 16)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nsA, errA := netns.Resolve(a, "")
+	nsB, errB := netns.Resolve(b, "")
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	_, out, errOut := runCLI(t, "--all-netns", "-o", "json")
+	var rep model.LimitsReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s%s", err, out, errOut)
+	}
+	rows := map[string][]uint16{}
+	for _, p := range rep.Processes {
+		if p.PID == os.Getpid() {
+			rows[p.Netns] = p.Ports
+		}
+	}
+	want := map[string][]uint16{nsA.Label(): {port}, nsB.Label(): {port}}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("this process's rows by namespace (-want +got):\n%s", diff)
+	}
+	_, out, _ = runCLI(t, "--netns", b)
+	if !strings.HasPrefix(out, "NETNS\tPID\t") || !strings.Contains(out, nsB.Label()+"\t"+strconv.Itoa(os.Getpid())+"\t") {
+		t.Errorf("table for --netns:\n%s\nwant a NETNS column naming %s", out, nsB.Label())
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
-	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // nginx whose worker is held at 64 descriptors (worker_rlimit_nofile 64)
@@ -25,17 +27,17 @@ func TestListNginxAtLimitExitsOne(t *testing.T) {
 	srv := nstest.StartNginx(t, nstest.NginxOpts{Extra: "worker_rlimit_nofile 64;"})
 	_, workers := nstest.NginxPIDs(t, srv)
 	nstest.OpenRequests(t, srv.Addr, 200)
-	var rep rlimit.Report
+	var rep model.LimitsReport
 	var err error
 	nstest.Eventually(t, 10*time.Second, "the worker at its limit", func() bool {
 		io, _, out, _ := iostreams.Test()
-		o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", PIDs: workers, Listeners: dumpListeners}
+		o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", PIDs: workers, Limits: collect.Limits}
 		err = listRun(o)
-		rep = rlimit.Report{}
+		rep = model.LimitsReport{}
 		if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
 			t.Fatalf("%v\n%s", jerr, out)
 		}
-		return len(rep.Processes) == 1 && rep.Processes[0].Status == rlimit.StatusAtLimit
+		return len(rep.Processes) == 1 && rep.Processes[0].Status == model.StatusAtLimit
 	})
 	var ee *cmdutil.ExitError
 	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitFailed {
@@ -56,9 +58,9 @@ func TestListServerAtPrlimitIsExact(t *testing.T) {
 	}
 	srv := nstest.StartAtNofileLimit(t, 64, 100)
 	io, _, out, _ := iostreams.Test()
-	o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", PIDs: []int{srv.PID()}, Listeners: dumpListeners}
+	o := &Options{IO: io, Roots: hostfs.Host(), Output: "json", PIDs: []int{srv.PID()}, Limits: collect.Limits}
 	err := listRun(o)
-	var rep rlimit.Report
+	var rep model.LimitsReport
 	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
 		t.Fatalf("%v\n%s", jerr, out)
 	}
@@ -70,7 +72,7 @@ func TestListServerAtPrlimitIsExact(t *testing.T) {
 		t.Fatalf("processes = %+v, want the server", rep.Processes)
 	}
 	p := rep.Processes[0]
-	if p.OpenFDs == nil || *p.OpenFDs-p.FDsAboveLimit != 64 || p.FDsAboveLimit < 1 || p.Status != rlimit.StatusAtLimit || p.Usage == nil || *p.Usage != 1 {
+	if p.OpenFDs == nil || *p.OpenFDs-p.FDsAboveLimit != 64 || p.FDsAboveLimit < 1 || p.Status != model.StatusAtLimit || p.Usage == nil || *p.Usage != 1 {
 		t.Errorf("server: %+v, want 64 in use of 64 (plus descriptor 100 above it), at-limit, usage 1", p)
 	}
 

@@ -7,11 +7,12 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
-	"github.com/backlogctl/backlogctl/rlimit"
+	"github.com/backlogctl/backlogctl/model"
 )
 
-// renderTable draws one line per process; warnings go to stderr.
-func renderTable(io *iostreams.IOStreams, rep *rlimit.Report, where string) error {
+// renderTable draws one line per process (per process and namespace, with
+// a NETNS column first, when namespaces were named); warnings go to stderr.
+func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string, namespaces bool) error {
 	defer func() {
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", w)
@@ -25,7 +26,11 @@ func renderTable(io *iostreams.IOStreams, rep *rlimit.Report, where string) erro
 	if rep.NrOpen != nil {
 		nrOpen = strconv.FormatInt(*rep.NrOpen, 10)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), "PID", "COMM", "UNIT", "PORTS", "OPEN", "SOFT", "HARD", "USAGE", "NR-OPEN", "STATUS")
+	header := []string{"PID", "COMM", "UNIT", "PORTS", "OPEN", "SOFT", "HARD", "USAGE", "NR-OPEN", "STATUS"}
+	if namespaces {
+		header = append([]string{"NETNS"}, header...)
+	}
+	t := tableprinter.New(io.Out, io.IsStdoutTTY(), header...)
 	for _, p := range rep.Processes {
 		open, usage := "-", "-"
 		if p.OpenFDs != nil {
@@ -37,8 +42,12 @@ func renderTable(io *iostreams.IOStreams, rep *rlimit.Report, where string) erro
 		if p.Usage != nil {
 			usage = strconv.FormatFloat(*p.Usage, 'f', 2, 64)
 		}
-		t.AddRow(strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports), open,
-			rlimit.FormatLimit(p.Nofile.Soft), rlimit.FormatLimit(p.Nofile.Hard), usage, nrOpen, orDash(p.Status))
+		row := []string{strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports), open,
+			model.FormatLimit(p.Nofile.Soft), model.FormatLimit(p.Nofile.Hard), usage, nrOpen, orDash(p.Status)}
+		if namespaces {
+			row = append([]string{orDash(p.Netns)}, row...)
+		}
+		t.AddRow(row...)
 	}
 	return t.Render()
 }

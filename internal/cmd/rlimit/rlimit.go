@@ -3,16 +3,17 @@
 package rlimit
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
-	"github.com/backlogctl/backlogctl/rlimit"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Options are the listing's inputs; tests fill them and call listRun directly.
@@ -26,10 +27,9 @@ type Options struct {
 	// listeners in other network namespaces.
 	Namespaces nsflag.Flags
 
-	// Listeners dumps the listening sockets (inside a namespace, when
-	// asked for); with Processes set it also finds the pids holding them,
-	// with warnings. Replaced in tests.
-	Listeners func(inspect.Options) ([]inspect.Listener, []string, error)
+	// Limits asks the collector for the report (collect.Limits); replaced
+	// in tests.
+	Limits func(collect.Options, []int) (*model.LimitsReport, error)
 }
 
 var formats = []string{"table", "json"}
@@ -37,7 +37,7 @@ var formats = []string{"table", "json"}
 // NewCmdRlimit returns the rlimit command with its set subcommand. runF
 // replaces listRun in tests.
 func NewCmdRlimit(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Listeners: dumpListeners}
+	opts := &Options{IO: f.IOStreams, Limits: collect.Limits}
 	cmd := &cobra.Command{
 		Use:   "rlimit",
 		Short: "Show the descriptor limits of the processes that accept connections",
@@ -65,6 +65,9 @@ Limits are per process, but listeners live in network namespaces: with
 --netns NAME|PATH the owners of that namespace's listeners are shown, and with
 --all-netns the owners of every namespace's listeners (a container's server
 seen from the host). Owners are found by one /proc/*/fd walk on the host.
+With either flag, each row is a process in one namespace, under a NETNS
+column ("netns" in JSON) with that namespace's ports: a process listening in
+two namespaces has a row for each.
 
 A descriptor numbered at or above the soft limit (inherited from before the
 limit was set: the kernel checks the limit only when it allocates one) is
@@ -140,15 +143,19 @@ func checkPID(pid int) error {
 }
 
 func listRun(o *Options) error {
-	rep, err := gather(o)
-	if err != nil {
-		return err
+	rep, err := o.Limits(collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect()}, o.PIDs)
+	var lerr *collect.ListenersError
+	switch {
+	case errors.As(err, &lerr):
+		return cmdutil.EnvError(err)
+	case err != nil:
+		return nsflag.Error(err)
 	}
 	switch o.Output {
 	case "json":
 		err = cmdutil.WriteJSON(o.IO.Out, rep)
 	case "table":
-		err = renderTable(o.IO, rep, o.where())
+		err = renderTable(o.IO, rep, o.where(), o.Namespaces.Set())
 	default:
 		return cmdutil.UsageErrorf("invalid --output %q", o.Output)
 	}
@@ -171,14 +178,14 @@ func (o *Options) where() string {
 
 // atLimit fails (exit 1, like a failed check) when a process is at its soft
 // limit: its accept() fails with EMFILE now, whatever its queue shows.
-func atLimit(o *Options, rep *rlimit.Report) error {
+func atLimit(o *Options, rep *model.LimitsReport) error {
 	failed := false
 	for _, p := range rep.Processes {
-		if p.Status == rlimit.StatusAtLimit {
+		if p.Status == model.StatusAtLimit {
 			failed = true
 			if o.Output != "json" {
 				fmt.Fprintf(o.IO.ErrOut, "backlogctl: %s[%d] is at its soft RLIMIT_NOFILE (%d in use of %s): accept() fails with EMFILE; see backlogctl advise\n",
-					p.Comm, p.PID, *p.OpenFDs-p.FDsAboveLimit, rlimit.FormatLimit(p.Nofile.Soft))
+					p.Comm, p.PID, *p.OpenFDs-p.FDsAboveLimit, model.FormatLimit(p.Nofile.Soft))
 			}
 		}
 	}

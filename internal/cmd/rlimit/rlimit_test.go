@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
-	"github.com/backlogctl/backlogctl/rlimit"
 )
 
 // Fixture pids are above PID_MAX_LIMIT (4194304), so no real process has them.
@@ -22,106 +22,70 @@ const (
 	workerPID = 4194306
 )
 
-// fakeListeners returns two listeners owned by the nginx fixture (one of them
-// twice, IPv4 and IPv6 on the same port) and records whether owners were asked for.
-func fakeListeners(owners *bool) func(inspect.Options) ([]inspect.Listener, []string, error) {
-	return func(o inspect.Options) ([]inspect.Listener, []string, error) {
-		*owners = o.Processes
-		nginx := []inspect.Process{{PID: nginxPID}}
-		return []inspect.Listener{
-			{Port: 443, Inode: 4001, Processes: nginx},
-			{Port: 80, Inode: 4002, Processes: nginx},
-			{Port: 80, Inode: 4003, Processes: []inspect.Process{{PID: 4194399}}}, // exited since
-		}, []string{"could not read the descriptors of 2 processes"}, nil
-	}
+// report is what collect.Limits gives for the nginx and worker fixtures.
+func report() *model.LimitsReport {
+	open, usage := 4, 4.0/1024
+	nr := int64(1048576)
+	return &model.LimitsReport{NrOpen: &nr, Processes: []model.ProcessLimits{
+		{PID: nginxPID, Comm: "nginx", Unit: "nginx.service", Ports: []uint16{80, 443}, Nofile: model.Nofile{Soft: 1024, Hard: 4096},
+			OpenFDs: &open, Usage: &usage, Status: model.StatusOK},
+		{PID: workerPID, Comm: "worker", Ports: []uint16{}, Nofile: model.Nofile{Soft: 1024, Hard: 4096}, Status: model.StatusUnknown},
+	}, Warnings: []string{"could not read the descriptors of 2 processes"}}
 }
 
-func listOpts() (*Options, *bytes.Buffer, *bytes.Buffer) {
+func listOpts(rep *model.LimitsReport) (*Options, *bytes.Buffer, *bytes.Buffer) {
 	io, _, out, errOut := iostreams.Test()
-	return &Options{IO: io, Roots: hostfs.Roots{Proc: "testdata/proc", Sys: "testdata/sys"}, Output: "table"}, out, errOut
+	return &Options{IO: io, Output: "table", Limits: func(collect.Options, []int) (*model.LimitsReport, error) { return rep, nil }}, out, errOut
 }
 
-func TestListOwnersTable(t *testing.T) {
-	o, out, errOut := listOpts()
-	var owners bool
-	o.Listeners = fakeListeners(&owners)
+func TestListTable(t *testing.T) {
+	o, out, errOut := listOpts(report())
 	if err := listRun(o); err != nil {
 		t.Fatal(err)
 	}
-	if !owners {
-		t.Error("without --pid the listeners' owners must be looked up")
-	}
 	want := "PID\tCOMM\tUNIT\tPORTS\tOPEN\tSOFT\tHARD\tUSAGE\tNR-OPEN\tSTATUS\n" +
-		"4194305\tnginx\tnginx.service\t80,443\t4\t1024\t4096\t0.00\t1048576\tok\n"
+		"4194305\tnginx\tnginx.service\t80,443\t4\t1024\t4096\t0.00\t1048576\tok\n" +
+		"4194306\tworker\t-\t-\t-\t1024\t4096\t-\t1048576\tunknown\n"
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(errOut.String(), "warning: could not read the descriptors of 2 processes") {
-		t.Errorf("stderr = %q, want the gather warning", errOut.String())
+		t.Errorf("stderr = %q, want the warning", errOut.String())
 	}
 }
 
-func TestListPIDsJSON(t *testing.T) {
-	o, out, _ := listOpts()
-	var owners bool
-	o.Listeners = fakeListeners(&owners)
-	o.PIDs = []int{workerPID, nginxPID, workerPID}
-	o.Output = "json"
+// With --netns or --all-netns the table has a NETNS column first: equal
+// ports in two namespaces are told apart.
+func TestListNamespaceColumn(t *testing.T) {
+	rep := report()
+	rep.Processes = []model.ProcessLimits{rep.Processes[0], rep.Processes[0]}
+	rep.Processes[0].Netns, rep.Processes[1].Netns = "blue", "red"
+	o, out, _ := listOpts(rep)
+	o.Namespaces.All = true
 	if err := listRun(o); err != nil {
 		t.Fatal(err)
 	}
-	if owners {
-		t.Error("with --pid the /proc/*/fd owner scan is not needed")
-	}
-	var got map[string]any
-	if err := json.Unmarshal([]byte(out.String()), &got); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, out)
-	}
-	want := map[string]any{
-		"nr_open": 1048576.0,
-		"processes": []any{
-			map[string]any{"pid": 4194305.0, "comm": "nginx", "unit": "nginx.service", "ports": []any{80.0, 443.0},
-				"nofile": map[string]any{"soft": 1024.0, "hard": 4096.0}, "open_fds": 4.0, "usage": 4.0 / 1024, "status": "ok"},
-			map[string]any{"pid": 4194306.0, "comm": "worker", "unit": "", "ports": []any{},
-				"nofile": map[string]any{"soft": 1024.0, "hard": 4096.0}, "open_fds": nil, "usage": nil, "status": "unknown"},
-		},
-		"warnings": []any{"could not read the descriptors of 2 processes",
-			"could not count the open descriptors of pid 4194306 (/proc/PID/fd needs root or the same user)"},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("JSON (-want +got):\n%s", diff)
+	want := "NETNS\tPID\tCOMM\tUNIT\tPORTS\tOPEN\tSOFT\tHARD\tUSAGE\tNR-OPEN\tSTATUS\n" +
+		"blue\t4194305\tnginx\tnginx.service\t80,443\t4\t1024\t4096\t0.00\t1048576\tok\n" +
+		"red\t4194305\tnginx\tnginx.service\t80,443\t4\t1024\t4096\t0.00\t1048576\tok\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
 	}
 }
 
-func TestListListenerDumpFails(t *testing.T) {
-	failing := func(inspect.Options) ([]inspect.Listener, []string, error) {
-		return nil, nil, errors.New("netlink: permission denied")
+// A failure to list the listeners whose owners are wanted is exit 3.
+func TestListListenersFail(t *testing.T) {
+	o, _, _ := listOpts(nil)
+	o.Limits = func(collect.Options, []int) (*model.LimitsReport, error) {
+		return nil, &collect.ListenersError{Err: errors.New("netlink: permission denied")}
 	}
-	// Without --pid there is nothing to show: exit 3.
-	o, _, _ := listOpts()
-	o.Listeners = failing
-	err := listRun(o)
-	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "netlink: permission denied") {
-		t.Errorf("owners mode: err = %v (exit %d), want exit 3 naming the cause", err, cmdutil.ExitCode(err))
-	}
-	// With --pid the limits are still worth showing; ports are not.
-	o, out, errOut := listOpts()
-	o.Listeners = failing
-	o.PIDs = []int{nginxPID}
-	if err := listRun(o); err != nil {
-		t.Fatalf("--pid mode: %v", err)
-	}
-	if !strings.Contains(out.String(), "4194305\tnginx\tnginx.service\t-\t4\t1024") {
-		t.Errorf("table = %q, want the process without ports", out)
-	}
-	if !strings.Contains(errOut.String(), "ports not shown") {
-		t.Errorf("stderr = %q, want a warning that ports are not shown", errOut)
+	if err := listRun(o); cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "netlink: permission denied") {
+		t.Errorf("err = %v (exit %d), want exit 3 naming the cause", err, cmdutil.ExitCode(err))
 	}
 }
 
 func TestListNoOwners(t *testing.T) {
-	o, out, _ := listOpts()
-	o.Listeners = func(inspect.Options) ([]inspect.Listener, []string, error) { return nil, nil, nil }
+	o, out, _ := listOpts(&model.LimitsReport{Processes: []model.ProcessLimits{}})
 	if err := listRun(o); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +97,7 @@ func TestListNoOwners(t *testing.T) {
 	if err := listRun(o); err != nil {
 		t.Fatal(err)
 	}
-	var rep rlimit.Report
+	var rep model.LimitsReport
 	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || rep.Processes == nil || len(rep.Processes) != 0 {
 		t.Errorf("JSON = %s (%v), want an empty processes array", out, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/rlimit"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
@@ -34,7 +35,7 @@ type SetOptions struct {
 	Namespaces nsflag.Flags
 
 	// Set changes a process's RLIMIT_NOFILE and verifies it; replaced in tests.
-	Set func(roots hostfs.Roots, pid int, want rlimit.Nofile) (rlimit.Nofile, error)
+	Set func(roots hostfs.Roots, pid int, want model.Nofile) (model.Nofile, error)
 
 	request rlimit.Request
 	unit    string
@@ -44,8 +45,8 @@ type SetOptions struct {
 type SetResult struct {
 	PID int `json:"pid,omitempty"`
 	// Previous and Nofile are the limits before and after (as read back).
-	Previous *rlimit.Nofile `json:"previous,omitempty"`
-	Nofile   *rlimit.Nofile `json:"nofile,omitempty"`
+	Previous *model.Nofile `json:"previous,omitempty"`
+	Nofile   *model.Nofile `json:"nofile,omitempty"`
 	// ProcessUnit is the systemd service the process runs in, if any.
 	ProcessUnit string `json:"process_unit,omitempty"`
 	Unit        string `json:"unit,omitempty"`
@@ -197,7 +198,7 @@ func setRun(o *SetOptions) error {
 
 	// Decide and check everything before changing anything.
 	res := SetResult{}
-	var target, current rlimit.Nofile
+	var target, current model.Nofile
 	if o.PIDGiven {
 		proc, err := rlimit.ReadProcess(o.Roots, o.PID)
 		if err != nil {
@@ -253,13 +254,13 @@ func setRun(o *SetOptions) error {
 
 // lowered lists the limits target lowers, by the rule tune and sysctl set
 // share: any value below the current one.
-func lowered(pid int, current, target rlimit.Nofile) []string {
+func lowered(pid int, current, target model.Nofile) []string {
 	var out []string
 	if target.Soft < current.Soft {
-		out = append(out, cmdutil.Lowered(fmt.Sprintf("pid %d's soft limit", pid), rlimit.FormatLimit(current.Soft), rlimit.FormatLimit(target.Soft)))
+		out = append(out, cmdutil.Lowered(fmt.Sprintf("pid %d's soft limit", pid), model.FormatLimit(current.Soft), model.FormatLimit(target.Soft)))
 	}
 	if target.Hard < current.Hard {
-		out = append(out, cmdutil.Lowered(fmt.Sprintf("pid %d's hard limit", pid), rlimit.FormatLimit(current.Hard), rlimit.FormatLimit(target.Hard)))
+		out = append(out, cmdutil.Lowered(fmt.Sprintf("pid %d's hard limit", pid), model.FormatLimit(current.Hard), model.FormatLimit(target.Hard)))
 	}
 	return out
 }

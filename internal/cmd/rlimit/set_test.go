@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
@@ -20,7 +22,7 @@ import (
 // setCall records what a fake Set was asked to do.
 type setCall struct {
 	pid  int
-	want rlimit.Nofile
+	want model.Nofile
 }
 
 // setOpts returns options on the fixture tree whose Set only records calls
@@ -31,9 +33,9 @@ func setOpts(t *testing.T, err error) (*SetOptions, *[]setCall, *bytes.Buffer, *
 	calls := &[]setCall{}
 	o := &SetOptions{IO: io, Roots: hostfs.Roots{Proc: "testdata/proc", Sys: "testdata/sys"}, Output: "table",
 		SystemdDir: t.TempDir(),
-		Set: func(_ hostfs.Roots, pid int, want rlimit.Nofile) (rlimit.Nofile, error) {
+		Set: func(_ hostfs.Roots, pid int, want model.Nofile) (model.Nofile, error) {
 			*calls = append(*calls, setCall{pid, want})
-			return rlimit.Nofile{Soft: 1024, Hard: 4096}, err
+			return model.Nofile{Soft: 1024, Hard: 4096}, err
 		}}
 	return o, calls, out, errOut
 }
@@ -51,7 +53,7 @@ func TestSetPIDKeepsHardLimit(t *testing.T) {
 	if err := run(o); err != nil {
 		t.Fatal(err)
 	}
-	if want := []setCall{{nginxPID, rlimit.Nofile{Soft: 2048, Hard: 4096}}}; !slices.Equal(*calls, want) {
+	if want := []setCall{{nginxPID, model.Nofile{Soft: 2048, Hard: 4096}}}; !slices.Equal(*calls, want) {
 		t.Errorf("Set calls = %+v, want %+v", *calls, want)
 	}
 	if got, want := out.String(), "pid 4194305: RLIMIT_NOFILE 1024:4096 -> 2048:4096 (verified in /proc/4194305/limits)\n"; got != want {
@@ -134,7 +136,7 @@ func TestSetWriteFailureRestoresProcess(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitEnv || !strings.Contains(err.Error(), "previous limits were restored") {
 		t.Errorf("err = %v (exit %d), want exit 3 saying the limits were restored", err, cmdutil.ExitCode(err))
 	}
-	want := []setCall{{nginxPID, rlimit.Nofile{Soft: 2048, Hard: 4096}}, {nginxPID, rlimit.Nofile{Soft: 1024, Hard: 4096}}}
+	want := []setCall{{nginxPID, model.Nofile{Soft: 2048, Hard: 4096}}, {nginxPID, model.Nofile{Soft: 1024, Hard: 4096}}}
 	if !slices.Equal(*calls, want) {
 		t.Errorf("Set calls = %+v, want set then restore %+v", *calls, want)
 	}
@@ -151,7 +153,7 @@ func TestSetRealChildProcess(t *testing.T) {
 	if err := run(o); cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "hard limit from 4096 to 3500 without --allow-lower") {
 		t.Errorf("lowering the hard limit: err = %v (exit %d), want exit 2 naming it", err, cmdutil.ExitCode(err))
 	}
-	if got, _ := rlimit.ReadNofile("/proc", pid); got != (rlimit.Nofile{Soft: 1024, Hard: 4096}) {
+	if got, _ := rlimit.ReadNofile("/proc", pid); got != (model.Nofile{Soft: 1024, Hard: 4096}) {
 		t.Fatalf("after a refused lowering: %+v, want 1024:4096", got)
 	}
 	o.AllowLower = true
@@ -159,7 +161,7 @@ func TestSetRealChildProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := rlimit.ReadNofile("/proc", pid)
-	if err != nil || got != (rlimit.Nofile{Soft: 3000, Hard: 3500}) {
+	if err != nil || got != (model.Nofile{Soft: 3000, Hard: 3500}) {
 		t.Errorf("/proc/%d/limits = %+v, %v; want 3000:3500", pid, got, err)
 	}
 	if !strings.Contains(out.String(), `"previous": {`) || !strings.Contains(out.String(), `"soft": 3000`) {
@@ -170,7 +172,7 @@ func TestSetRealChildProcess(t *testing.T) {
 	if err := run(o); cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "soft limit 5000 is above the hard limit 3500") {
 		t.Errorf("soft above current hard: err = %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
-	if got, _ := rlimit.ReadNofile("/proc", pid); got != (rlimit.Nofile{Soft: 3000, Hard: 3500}) {
+	if got, _ := rlimit.ReadNofile("/proc", pid); got != (model.Nofile{Soft: 3000, Hard: 3500}) {
 		t.Errorf("after a refused set: %+v, want unchanged", got)
 	}
 	// Once the process is gone: exit 3, "no process with pid N".
@@ -224,7 +226,7 @@ func TestSetPIDAndUnitDoBoth(t *testing.T) {
 	if err := run(o); err != nil {
 		t.Fatal(err)
 	}
-	if want := []setCall{{nginxPID, rlimit.Nofile{Soft: 2048, Hard: 4096}}}; !slices.Equal(*calls, want) {
+	if want := []setCall{{nginxPID, model.Nofile{Soft: 2048, Hard: 4096}}}; !slices.Equal(*calls, want) {
 		t.Errorf("Set calls = %+v, want %+v", *calls, want)
 	}
 	b, err := os.ReadFile(filepath.Join(o.SystemdDir, "nginx.service.d", rlimit.DropInName))

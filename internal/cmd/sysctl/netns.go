@@ -4,17 +4,18 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
-	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
 // NamespaceValues are one network namespace's values, as get --all-netns
 // prints them.
 type NamespaceValues struct {
-	Netns  netns.Namespace `json:"netns"`
+	Netns  model.Namespace `json:"netns"`
 	Values []Value         `json:"values"`
 }
 
@@ -36,16 +37,8 @@ func getIn(o *GetOptions) error {
 	}
 	rep := getAllReport{Namespaces: []NamespaceValues{}}
 	var firstErr error
-	notes = append(notes, netns.Each(nss, func(ns netns.Namespace) error {
-		var vals []Value
-		var readErr error
-		err := netns.Do(ns.Path, func() error {
-			vals, readErr = readValues(o)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	notes = append(notes, collect.Inside(nss, func(ns model.Namespace) error {
+		vals, readErr := readValues(o)
 		rep.Namespaces = append(rep.Namespaces, NamespaceValues{Netns: ns, Values: vals})
 		if readErr != nil && firstErr == nil {
 			firstErr = fmt.Errorf("in %s: %w", ns.Label(), readErr)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
@@ -33,7 +35,7 @@ func TestSysctlInNamespaces(t *testing.T) {
 	res := cli("get", "--all-netns", "somaxconn", "-o", "json")
 	var all struct {
 		Namespaces []struct {
-			Netns  netns.Namespace `json:"netns"`
+			Netns  model.Namespace `json:"netns"`
 			Values []Value         `json:"values"`
 		} `json:"namespaces"`
 	}

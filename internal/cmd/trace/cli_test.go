@@ -13,6 +13,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmd/app"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -42,14 +43,14 @@ func TestSignalsDetachEverything(t *testing.T) {
 			if !lines.Scan() {
 				t.Fatalf("no report from trace: %v", lines.Err())
 			}
-			var r trace.Report
+			var r model.TraceReport
 			if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
 				t.Fatalf("first line %q: %v", lines.Text(), err)
 			}
 			if len(r.Tracer.Programs) != len(trace.Hooks) {
 				t.Fatalf("report lists programs %+v, want %d", r.Tracer.Programs, len(trace.Hooks))
 			}
-			if still, err := trace.Loaded(r.Tracer.Programs); err != nil || len(still) != len(trace.Hooks) {
+			if still, err := trace.Loaded(hooksOf(r.Tracer.Programs)); err != nil || len(still) != len(trace.Hooks) {
 				t.Fatalf("while running, loaded %+v (%v); want all %d", still, err, len(trace.Hooks))
 			}
 			if r.Tracer.RSSBytes == 0 {
@@ -64,7 +65,7 @@ func TestSignalsDetachEverything(t *testing.T) {
 				t.Fatalf("trace ended by %s: %v, want exit 0", sig, err)
 			}
 			nstest.Eventually(t, 10*time.Second, "every program unloaded", func() bool {
-				still, err := trace.Loaded(r.Tracer.Programs)
+				still, err := trace.Loaded(hooksOf(r.Tracer.Programs))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -102,11 +103,11 @@ func TestEverySignalEndsWithAFinalReport(t *testing.T) {
 				t.Fatalf("trace ended by %s: %v, want exit 0", sig, err)
 			}
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-			var r trace.Report
+			var r model.TraceReport
 			if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &r) != nil || len(r.Tracer.Programs) != len(trace.Hooks) {
 				t.Fatalf("after %s trace printed %q; want one final JSON report", sig, stdout.String())
 			}
-			if still, err := trace.Loaded(r.Tracer.Programs); err != nil || len(still) != 0 {
+			if still, err := trace.Loaded(hooksOf(r.Tracer.Programs)); err != nil || len(still) != 0 {
 				t.Errorf("after %s still loaded: %+v (%v)", sig, still, err)
 			}
 		})
@@ -150,7 +151,7 @@ s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(2); time.sle
 		t.Fatalf("trace: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var r trace.Report
+	var r model.TraceReport
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
 	}
@@ -164,4 +165,13 @@ s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(2); time.sle
 	if len(l.Processes) != 1 || l.Processes[0].PID != srv.PID() || !strings.HasPrefix(l.Processes[0].State, "T") {
 		t.Errorf("processes %+v, want python3[%d] in state T (stopped)", l.Processes, srv.PID())
 	}
+}
+
+// hooksOf are the programs a report lists, as trace.Loaded looks them up.
+func hooksOf(ps []model.TracerProgram) []trace.Hook {
+	out := make([]trace.Hook, len(ps))
+	for i, p := range ps {
+		out[i] = trace.Hook{Program: p.Program, Tracepoint: p.Tracepoint, ID: p.ID}
+	}
+	return out
 }

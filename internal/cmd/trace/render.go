@@ -12,7 +12,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // ANSI: cursor home, then clear the screen, as watch does.
@@ -35,7 +35,7 @@ func newPrinter(o *Options) *printer {
 
 // print writes one interval's report: a JSON line, a redrawn view on a
 // terminal, or plain lines (with a header before the first).
-func (p *printer) print(r *trace.Report, final bool) error {
+func (p *printer) print(r *model.TraceReport, final bool) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(p.o.IO.ErrOut, "backlogctl: note: %s\n", n)
 	}
@@ -89,9 +89,9 @@ func (p *printer) print(r *trace.Report, final bool) error {
 
 // sorted puts stalled listeners first, then the ones with the most
 // overflows and drops, then the fullest, then by namespace and port.
-func sorted(in []trace.Listener) []trace.Listener {
+func sorted(in []model.TraceReportListener) []model.TraceReportListener {
 	ls := slices.Clone(in)
-	trouble := func(l trace.Listener) uint64 {
+	trouble := func(l model.TraceReportListener) uint64 {
 		n := l.Overflows.SynTime + l.Overflows.AckTime
 		for _, d := range l.Drops {
 			n += d
@@ -101,14 +101,14 @@ func sorted(in []trace.Listener) []trace.Listener {
 		}
 		return n
 	}
-	slices.SortStableFunc(ls, func(a, b trace.Listener) int {
+	slices.SortStableFunc(ls, func(a, b model.TraceReportListener) int {
 		return cmp.Or(boolCmp(b.Stalled, a.Stalled), cmp.Compare(trouble(b), trouble(a)),
 			cmp.Compare(fill(b), fill(a)), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Port, b.Port))
 	})
 	return ls
 }
 
-func fill(l trace.Listener) float64 {
+func fill(l model.TraceReportListener) float64 {
 	return float64(l.AcceptQueueHighWater) / (float64(l.Backlog) + 1)
 }
 
@@ -122,7 +122,7 @@ func boolCmp(a, b bool) int {
 	return -1
 }
 
-func row(l trace.Listener) []string {
+func row(l model.TraceReportListener) []string {
 	stalled := "-"
 	if l.Stalled {
 		stalled = strconv.FormatFloat(l.StalledSeconds, 'f', 1, 64) + "s"
@@ -164,7 +164,7 @@ func dropsCell(drops map[string]uint64) string {
 	return strings.Join(parts, ",")
 }
 
-func errorsCell(es []trace.AcceptErrors) string {
+func errorsCell(es []model.AcceptErrors) string {
 	if len(es) == 0 {
 		return "-"
 	}
@@ -175,7 +175,7 @@ func errorsCell(es []trace.AcceptErrors) string {
 	return strings.Join(parts, ",")
 }
 
-func owners(ps []trace.Owner) string {
+func owners(ps []model.TracedOwner) string {
 	if len(ps) == 0 {
 		return "-"
 	}
@@ -192,7 +192,7 @@ func owners(ps []trace.Owner) string {
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // renderProbe prints --check's findings.
-func renderProbe(o *Options, p *trace.Probe) error {
+func renderProbe(o *Options, p *model.TraceProbe) error {
 	if p == nil {
 		return nil
 	}
@@ -219,7 +219,7 @@ func renderProbe(o *Options, p *trace.Probe) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "exact: %s\nderived: %s\n", strings.Join(trace.ExactFields, ", "), strings.Join(trace.DerivedFields, ", "))
+	_, err := fmt.Fprintf(w, "exact: %s\nderived: %s\n", strings.Join(model.ExactFields, ", "), strings.Join(model.DerivedFields, ", "))
 	return err
 }
 

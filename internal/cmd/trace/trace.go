@@ -12,12 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
-	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Defaults.
@@ -26,9 +26,6 @@ const (
 	DefaultStall    = time.Second
 	ownersMaxAge    = 30 * time.Second
 )
-
-// Source is what trace reads evidence from: a *trace.Collector, or a fake in tests.
-type Source = trace.Source
 
 // Options are trace's inputs; tests fill them and call traceRun.
 type Options struct {
@@ -46,11 +43,11 @@ type Options struct {
 	// Namespaces are --netns and --all-netns.
 	Namespaces nsflag.Flags
 
-	// Start attaches the programs; Probe is --check's probe. Tests replace them.
-	Start func() (Source, error)
-	Probe func() (*trace.Probe, error)
-	// Gather takes the sock_diag snapshots; tests replace it.
-	Gather func(inspect.Options) (*inspect.MultiSnapshot, error)
+	// Probe is --check's probe (collect.ProbeTrace); tests replace it.
+	Probe func() (*model.TraceProbe, error)
+	// Collect is what the collector is asked for beside what the flags
+	// say: tests set its OpenTrace.
+	Collect collect.Options
 	// Ready, when set, is called once the programs are attached.
 	Ready func()
 }
@@ -59,12 +56,7 @@ var formats = []string{"table", "json"}
 
 // NewCmdTrace returns the trace command. runF replaces traceRun in tests.
 func NewCmdTrace(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{
-		IO:    f.IOStreams,
-		Start: func() (Source, error) { return trace.Start() },
-		Probe: trace.Check,
-	}
-	opts.Gather = func(io inspect.Options) (*inspect.MultiSnapshot, error) { return opts.Namespaces.Gather(io) }
+	opts := &Options{IO: f.IOStreams, Probe: collect.ProbeTrace}
 	cmd := &cobra.Command{
 		Use:   "trace",
 		Short: "Trace listeners' accept queues exactly with eBPF: overflows, drops, waits, accept errors",
@@ -199,33 +191,36 @@ func traceRun(ctx context.Context, o *Options) error {
 		defer cancel()
 	}
 	limitMemory()
-	src, err := o.Start()
-	if err != nil {
-		if errors.Is(err, trace.ErrNoBTF) || errors.Is(err, trace.ErrNoPermission) {
-			return unavailable(err)
-		}
-		return cmdutil.EnvError(fmt.Errorf("trace: %w", err))
-	}
-	defer src.Close()
 	ports, _ := cmdutil.Ports(o.Ports)
-	// The baseline dump also gives every existing listener its cookie.
-	base, err := o.Gather(inspect.Options{Roots: o.Roots, Ports: ports})
-	if err != nil {
-		return err
-	}
-	baseline := trace.NewBaseline(base)
-	if o.Ready != nil {
-		o.Ready()
-	}
 	// Without --processes a listener's owner is the process that last
 	// accepted from it (the programs record it). With it, every process's
 	// descriptors are walked (CPU-heavy on a busy host: seconds with tens of
 	// thousands of descriptors), redone for new listeners, exited owners or
-	// every ownersMaxAge, in the background.
-	// A listener that holds connections but has taken none while traced (a
-	// stopped or stuck server: the case a stall is about) has no accepting
-	// process to name, so its owners are looked up the same way, only then.
-	owners := &inspect.OwnerCache{Roots: o.Roots, MaxAge: ownersMaxAge, Background: true}
+	// every ownersMaxAge, in the background. A listener that holds
+	// connections but has taken none while traced (a stopped or stuck
+	// server: the case a stall is about) has no accepting process to name,
+	// so its owners are looked up the same way, only then.
+	co := o.Collect
+	co.Roots, co.Namespaces, co.Ports, co.Stall = o.Roots, o.Namespaces.Collect(), ports, o.Stall
+	co.Trace, co.Owners, co.OwnersMaxAge = collect.TraceOn, collect.OwnersUnaccepted, ownersMaxAge
+	if o.Processes {
+		co.Owners = collect.OwnersCached
+	}
+	c, err := collect.NewCollector(co)
+	switch {
+	case collect.TraceUnavailable(err):
+		return unavailable(err)
+	case err != nil:
+		var nserr *collect.NamespaceError
+		if errors.As(err, &nserr) {
+			return nsflag.Error(err)
+		}
+		return cmdutil.EnvError(fmt.Errorf("trace: %w", err))
+	}
+	defer c.Close()
+	if o.Ready != nil {
+		o.Ready()
+	}
 	out := newPrinter(o)
 	ticker := time.NewTicker(o.Interval)
 	defer ticker.Stop()
@@ -236,11 +231,11 @@ func traceRun(ctx context.Context, o *Options) error {
 			final = true
 		case <-ticker.C:
 		}
-		r, err := report(o, src, owners, baseline, ports)
+		m, err := c.Snapshot()
 		if err != nil {
-			return err
+			return cmdutil.EnvError(fmt.Errorf("trace: %w", err))
 		}
-		if err := out.print(r, final); err != nil {
+		if err := out.print(model.NewTraceReport(m, o.Stall), final); err != nil {
 			return fmt.Errorf("writing output: %w", err)
 		}
 		if final {
@@ -262,49 +257,6 @@ func limitMemory() {
 	}
 	debug.SetGCPercent(25)
 	debug.SetMemoryLimit(12 << 20)
-}
-
-// report reads the evidence and a fresh snapshot and joins them.
-func report(o *Options, src Source, owners *inspect.OwnerCache, base trace.Baseline, ports []uint16) (*trace.Report, error) {
-	ev, err := src.Snapshot()
-	if err != nil {
-		return nil, cmdutil.EnvError(fmt.Errorf("trace: %w", err))
-	}
-	now, err := o.Gather(inspect.Options{Roots: o.Roots, Ports: ports})
-	if err != nil {
-		return nil, err
-	}
-	if o.Processes || unownedQueue(ev, now) {
-		snaps := make([]*inspect.Snapshot, len(now.Namespaces))
-		for i := range now.Namespaces {
-			snaps[i] = now.Namespaces[i].Snapshot
-		}
-		if warn := owners.Attach(snaps...); warn != "" {
-			now.Notes = append(now.Notes, warn)
-		}
-	}
-	states := trace.OwnerStates(o.Roots.Proc, trace.OwnerPIDs(ev, now))
-	r := trace.Join(ev, trace.JoinInput{Base: base, Now: now, Stall: o.Stall, States: states})
-	r.Notes = now.Notes
-	r.Tracer = trace.Tracer{Programs: src.Hooks(), MapMemoryBytes: src.Memory(), RSSBytes: trace.SelfRSS(o.Roots.Proc)}
-	return r, nil
-}
-
-// unownedQueue reports whether a listener holds connections while no
-// accept() from it has been seen, so nothing names its owner.
-func unownedQueue(ev *trace.Evidence, m *inspect.MultiSnapshot) bool {
-	for _, ns := range m.Namespaces {
-		for _, l := range ns.Listeners {
-			if l.AcceptQueue == 0 {
-				continue
-			}
-			le := ev.Listeners[trace.Key{Netns: ns.Netns.Inode, Cookie: l.Cookie}]
-			if le == nil || le.LastAcceptPID == 0 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func checkRun(o *Options) error {

@@ -3,16 +3,21 @@ package trace
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
-	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -37,35 +42,45 @@ func (f *fakeSource) Hooks() []trace.Hook { return trace.Hooks }
 func (f *fakeSource) Memory() uint64      { return 4 << 20 }
 func (f *fakeSource) Close() error        { f.closed++; return nil }
 
-func testOptions(t *testing.T, src *fakeSource, gather func(inspect.Options) (*inspect.MultiSnapshot, error)) (*Options, *strings.Builder, *strings.Builder) {
+func testOptions(t *testing.T, src *fakeSource) (*Options, *strings.Builder, *strings.Builder) {
 	ios, _, _, _ := iostreams.Test()
 	o := &Options{IO: ios, Roots: hostfs.Roots{Proc: t.TempDir()}, Interval: 10 * time.Millisecond, Duration: 35 * time.Millisecond,
 		Stall: time.Second, Output: "json",
-		Start:  func() (Source, error) { return src, nil },
-		Gather: gather}
+		Collect: collect.Options{OpenTrace: func() (trace.Source, error) { return src, nil }}}
 	var so, se strings.Builder
 	o.IO.Out, o.IO.ErrOut = &so, &se
 	return o, &so, &se
 }
 
-func snapshot(queue uint32) *inspect.MultiSnapshot {
-	drops := uint32(0)
-	return &inspect.MultiSnapshot{Namespaces: []inspect.NamespaceSnapshot{{
-		Netns: netns.Namespace{Inode: 7},
-		Snapshot: &inspect.Snapshot{Counters: map[string]uint64{"TcpExtListenOverflows": 0},
-			Listeners: []inspect.Listener{{Family: "ipv4", Address: "127.0.0.1", Port: 80, AcceptQueue: queue,
-				AcceptQueueMax: 2, Cookie: 42, Drops: &drops}}},
-	}}}
+// listener opens a loopback listener (backlog 2) and returns its port and
+// its key in the programs' maps.
+func listener(t *testing.T) (uint16, trace.Key) {
+	t.Helper()
+	fd, addr := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 2, nstest.ListenOpts{})
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		t.Fatal(err)
+	}
+	return addr.Port(), trace.Key{Netns: st.Ino, Cookie: cookie}
 }
 
 // Every interval prints one JSON object with the listener's evidence; the
 // source is closed at the end.
 func TestJSONLines(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	port, key := listener(t)
 	src := &fakeSource{ev: &trace.Evidence{Time: time.Now(), Since: time.Now(), Listeners: map[trace.Key]*trace.ListenerEvidence{
-		{Netns: 7, Cookie: 42}: {Key: trace.Key{Netns: 7, Cookie: 42}, AcceptQueueHighWater: 3, Enqueued: 5, Accepted: 2,
+		key: {Key: key, AcceptQueueHighWater: 3, Enqueued: 5, Accepted: 2,
 			Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 1}},
 	}}}
-	o, out, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) { return snapshot(0), nil })
+	o, out, _ := testOptions(t, src)
+	o.Ports = []uint{uint(port)}
 	// Stopped (as by Ctrl-C) at the third read, however slow the machine:
 	// at least one interval's line and the final one.
 	o.Duration = 0
@@ -80,7 +95,7 @@ func TestJSONLines(t *testing.T) {
 		t.Fatalf("want a line per interval and a final one, got %q", out.String())
 	}
 	for _, line := range lines {
-		var r trace.Report
+		var r model.TraceReport
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
@@ -88,7 +103,7 @@ func TestJSONLines(t *testing.T) {
 			t.Fatalf("listeners %+v", r.Listeners)
 		}
 		l := r.Listeners[0]
-		if l.AcceptQueueHighWater != 3 || l.Enqueued != 5 || l.Accepted != 2 || l.Overflows.AckTime != 1 || l.Netns != 7 || l.Cookie != 42 {
+		if l.AcceptQueueHighWater != 3 || l.Enqueued != 5 || l.Accepted != 2 || l.Overflows.AckTime != 1 || l.Netns != key.Netns || l.Cookie != key.Cookie {
 			t.Errorf("listener %+v", l)
 		}
 	}
@@ -99,9 +114,13 @@ func TestJSONLines(t *testing.T) {
 
 // Piped, the table is plain tab-separated lines under one header.
 func TestPlainLines(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	port, _ := listener(t)
 	src := &fakeSource{ev: &trace.Evidence{Time: time.Now(), Since: time.Now(), Listeners: map[trace.Key]*trace.ListenerEvidence{}}}
-	o, out, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) { return snapshot(1), nil })
-	o.Output = "table"
+	o, out, _ := testOptions(t, src)
+	o.Output, o.Ports = "table", []uint{uint(port)}
 	if err := traceRun(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +129,7 @@ func TestPlainLines(t *testing.T) {
 		t.Fatalf("want one header line first, got %q", out.String())
 	}
 	for _, line := range lines[1:] {
-		if f := strings.Split(line, "\t"); len(f) != len(header)+1 || f[2] != "127.0.0.1" || f[3] != "80" {
+		if f := strings.Split(line, "\t"); len(f) != len(header)+1 || f[2] != "127.0.0.1" || f[3] != strconv.Itoa(int(port)) {
 			t.Errorf("row %q", line)
 		}
 	}
@@ -122,8 +141,8 @@ func TestPlainLines(t *testing.T) {
 // Without BTF or permission: one line, exit 3, pointing at watch.
 func TestUnavailable(t *testing.T) {
 	for _, cause := range []error{trace.ErrNoBTF, trace.ErrNoPermission} {
-		o, out, _ := testOptions(t, nil, nil)
-		o.Start = func() (Source, error) { return nil, cause }
+		o, out, _ := testOptions(t, nil)
+		o.Collect.OpenTrace = func() (trace.Source, error) { return nil, cause }
 		err := traceRun(context.Background(), o)
 		if cmdutil.ExitCode(err) != cmdutil.ExitEnv {
 			t.Errorf("%v: exit %d, want %d", cause, cmdutil.ExitCode(err), cmdutil.ExitEnv)
@@ -140,11 +159,10 @@ func TestUnavailable(t *testing.T) {
 // A failure after the programs are attached still closes them.
 func TestErrorClosesSource(t *testing.T) {
 	src := &fakeSource{}
-	o, _, _ := testOptions(t, src, func(inspect.Options) (*inspect.MultiSnapshot, error) {
-		return nil, cmdutil.EnvError(errors.New("netlink refused"))
-	})
+	o, _, _ := testOptions(t, src)
+	o.Namespaces.Netns = t.TempDir() + "/gone" // the snapshot after attaching fails
 	if err := traceRun(context.Background(), o); err == nil {
-		t.Fatal("want the gather error")
+		t.Fatal("want the snapshot's error")
 	}
 	if src.closed != 1 {
 		t.Errorf("source closed %d times, want 1", src.closed)
@@ -153,8 +171,8 @@ func TestErrorClosesSource(t *testing.T) {
 
 // The JSON a listener stalled at an owner in state T carries it.
 func TestStalledRow(t *testing.T) {
-	l := trace.Listener{Address: "::", Port: 8080, Stalled: true, StalledSeconds: 2.5,
-		Processes: []trace.Owner{{PID: 9, Comm: "srv", State: "T (stopped)"}}}
+	l := model.TraceReportListener{Address: "::", Port: 8080, Stalled: true, StalledSeconds: 2.5,
+		Processes: []model.TracedOwner{{PID: 9, Comm: "srv", State: "T (stopped)"}}}
 	r := row(l)
 	if got := r[16]; got != "2.5s" {
 		t.Errorf("STALLED %q, want 2.5s", got)

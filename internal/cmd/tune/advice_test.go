@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/advise"
@@ -59,9 +61,9 @@ func adviseJSON(t *testing.T, state string, args ...string) adviseReport {
 	return r
 }
 
-func listenerOn(t *testing.T, port uint16) inspect.Listener {
+func listenerOn(t *testing.T, port uint16) model.Listener {
 	t.Helper()
-	ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{port}})
+	ls, err := inspect.Listeners(nil, []uint16{port})
 	if err != nil || len(ls) == 0 {
 		t.Fatalf("listener on %d: %v", port, err)
 	}

@@ -3,7 +3,8 @@ package tune
 import (
 	"testing"
 
-	"github.com/backlogctl/backlogctl/netns"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -12,7 +13,7 @@ func TestScopeTextIsTheNetnsLabel(t *testing.T) {
 	const ino = 4026532880
 	row := Row{Netns: ino}
 	row.Scope = sysctl.ScopeNetns
-	if got, want := scopeText(row), (netns.Namespace{Inode: ino}).Label(); got != want {
+	if got, want := scopeText(row), (model.Namespace{Inode: ino}).Label(); got != want {
 		t.Errorf("tune shows %q, other reports %q", got, want)
 	}
 }

@@ -6,12 +6,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
-	adviseCmd "github.com/backlogctl/backlogctl/internal/cmd/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/sysctl"
-	"github.com/backlogctl/backlogctl/trace"
 )
 
 // planFromFindings is the one place tune plans from advise's findings; it is
@@ -27,29 +27,36 @@ var planFromFindings = func(o *Options, _ map[string]int64) (advise.Plan, error)
 	return advise.PlanFindings(advise.Advise(in)), nil
 }
 
-// evidence gathers advise's input once per run: the plan and the list of
-// listeners that stay clamped are judged from the same samples.
+// evidence gathers advise's input once per run, as advise gathers it: the
+// plan and the list of listeners that stay clamped are judged from the
+// same samples.
 func (o *Options) evidence() (advise.Input, error) {
 	if o.input != nil {
 		return *o.input, nil
 	}
-	g := adviseCmd.NewGatherOptions(o.Roots, o.StateDir, o.Interval)
-	g.Trace, g.TraceWindow = o.Trace, o.TraceWindow
-	if g.TraceWindow == nil {
-		g.TraceWindow = trace.Observe
+	co := collect.Options{Roots: o.Roots, Stall: time.Second}
+	if o.Trace > 0 {
+		co.Trace = collect.TraceOn
 	}
-	in, warnings, err := g.GatherInput()
+	samples := o.Collect
+	if samples == nil {
+		samples = collect.Samples
+	}
+	all, _, err := samples(co, collect.SampleOptions{Interval: o.Interval, Trace: o.Trace,
+		TraceInterval: 100 * time.Millisecond, StateDir: o.StateDir})
 	if err != nil {
 		return advise.Input{}, cmdutil.EnvError(fmt.Errorf("taking a snapshot to plan from advise's findings: %w", err))
 	}
-	if o.Trace > 0 && in.Trace == nil {
+	s := all[0]
+	if o.Trace > 0 && s.TraceSeconds == 0 {
 		// Refused: say so once, as advise does; the plan stands on the samples.
-		for _, w := range warnings {
-			if strings.HasPrefix(w, adviseCmd.TraceUnavailable) {
+		for _, w := range s.Warnings {
+			if strings.HasPrefix(w, collect.TraceUnavailableWarning) {
 				fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
 			}
 		}
 	}
+	in := advise.InputOf(s)
 	o.input = &in
 	return in, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // relisten lists the listeners a planned somaxconn raise will not reach
@@ -20,7 +21,7 @@ func relisten(o *Options, plan advise.Plan) ([]advise.Relisten, error) {
 		if err != nil {
 			return nil, err
 		}
-		return advise.StaysClamped(in.Now.Snapshot, advise.SysctlChange{Key: c.Key, From: *c.Current, To: c.Target}, in.Units), nil
+		return advise.StaysClamped(in.Now.Snapshot, model.SysctlChange{Key: c.Key, From: *c.Current, To: c.Target}, in.Units), nil
 	}
 	return nil, nil
 }

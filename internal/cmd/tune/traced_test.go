@@ -1,12 +1,13 @@
 package tune
 
 import (
-	"context"
 	"strings"
 	"testing"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -17,8 +18,9 @@ func TestTraceRefusedPlansFromSnapshot(t *testing.T) {
 		return
 	}
 	ios, _, _, stderr := iostreams.Test()
-	o := &Options{IO: ios, Trace: 1, TraceWindow: func(context.Context, trace.WindowOptions) (*trace.Window, error) {
-		return nil, trace.ErrNoPermission
+	o := &Options{IO: ios, Trace: 1, Collect: func(co collect.Options, so collect.SampleOptions) ([]*model.Samples, []string, error) {
+		co.OpenTrace = func() (trace.Source, error) { return nil, trace.ErrNoPermission }
+		return collect.Samples(co, so)
 	}}
 	plan, err := planFromFindings(o, nil)
 	if err != nil {

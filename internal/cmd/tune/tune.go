@@ -3,7 +3,6 @@
 package tune
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
-	"github.com/backlogctl/backlogctl/trace"
 )
 
 // Options are tune's inputs; tests fill them and call tuneRun directly.
@@ -59,10 +59,11 @@ type Options struct {
 	Interval    time.Duration
 	IntervalSet bool
 	// Trace is --trace: plan from advise's findings over an eBPF-traced
-	// window of this length, as advise --trace. TraceWindow replaces
-	// trace.Observe in tests.
-	Trace       time.Duration
-	TraceWindow func(context.Context, trace.WindowOptions) (*trace.Window, error)
+	// window of this length, as advise --trace.
+	Trace time.Duration
+	// Collect asks the collector for advise's samples (collect.Samples);
+	// tests replace it.
+	Collect func(collect.Options, collect.SampleOptions) ([]*model.Samples, []string, error)
 
 	// profile and sets are Validate's parsed forms of Profile and Sets.
 	profile *advise.Profile

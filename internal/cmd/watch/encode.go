@@ -2,6 +2,7 @@ package watch
 
 import (
 	"encoding/json"
+	"github.com/backlogctl/backlogctl/model"
 	"slices"
 	"strconv"
 
@@ -12,7 +13,7 @@ import (
 // encoding/json would produce (encode_test.go checks), without reflection:
 // at 100 prints a second of 1,000 listeners, reflection was the largest
 // user-space cost of watch.
-func appendReport(b []byte, r *Report) ([]byte, error) {
+func appendReport(b []byte, r *model.WatchReport) ([]byte, error) {
 	b = append(b, `{"time":`...)
 	b = r.Time.AppendFormat(append(b, '"'), `2006-01-02T15:04:05.999999999Z07:00`)
 	b = append(b, `","interval_seconds":`...)
@@ -62,7 +63,7 @@ func appendReport(b []byte, r *Report) ([]byte, error) {
 
 // appendListener writes model.Listener's fields (inspect's own encoder,
 // checked against encoding/json there), then watch's.
-func appendListener(b []byte, l *ListenerReport) ([]byte, error) {
+func appendListener(b []byte, l *model.WatchListener) ([]byte, error) {
 	b = l.Listener.AppendJSONFields(b)
 	b = appendUint(b, `,"peak_accept_queue":`, uint64(l.PeakAcceptQueue))
 	b = appendFloat(append(b, `,"peak_fill":`...), l.PeakFill)

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"github.com/backlogctl/backlogctl/collect"
 	"io"
 	"slices"
 	"strconv"
@@ -33,13 +34,13 @@ func newPrinter(o *Options) *printer {
 	return &printer{io: o.IO, opts: o, buf: buf, enc: json.NewEncoder(buf)}
 }
 
-func (p *printer) print(rs []*Report, notes []string) error {
+func (p *printer) print(rs []*model.WatchReport, notes []string) error {
 	for _, n := range notes {
 		fmt.Fprintf(p.io.ErrOut, "backlogctl: note: %s\n", n)
 	}
 	if p.opts.json() {
 		if p.opts.Namespaces.All {
-			if err := p.enc.Encode(MultiReport{Time: rs[0].Time, Namespaces: rs}); err != nil {
+			if err := p.enc.Encode(model.WatchMultiReport{Time: rs[0].Time, Namespaces: rs}); err != nil {
 				return err
 			}
 			return p.buf.Flush()
@@ -82,7 +83,7 @@ var narrowDrops = []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "PEAK"}
 // drawReport draws r with at most rows listeners (all when rows is 0): the
 // fullest, since they are sorted by peak fill; in width columns (0: any),
 // leaving out the least telling columns when they do not all fit.
-func drawReport(w io.Writer, r *Report, rows, width int) error {
+func drawReport(w io.Writer, r *model.WatchReport, rows, width int) error {
 	fmt.Fprintln(w)
 	if r.Netns != nil {
 		fmt.Fprintf(w, "network namespace %s\n", r.Netns.Label())
@@ -122,15 +123,12 @@ func drawReport(w io.Writer, r *Report, rows, width int) error {
 }
 
 // summary prints, on a terminal, each listener's peaks over the whole run.
-func (p *printer) summary(w *watcher) error {
+func (p *printer) summary(w *collect.Watcher) error {
 	if p.opts.json() {
 		return p.buf.Flush()
 	}
-	var peaks []Peak
-	for _, t := range w.targets() {
-		peaks = append(peaks, t.runPeaks()...)
-	}
-	slices.SortFunc(peaks, func(a, b Peak) int {
+	peaks := w.RunPeaks()
+	slices.SortFunc(peaks, func(a, b model.WatchPeak) int {
 		return cmp.Or(cmp.Compare(b.Fill, a.Fill), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Endpoint, b.Endpoint))
 	})
 	fmt.Fprintln(p.buf, "\nPeaks over the run:")
@@ -182,13 +180,13 @@ func listenerRows(height, n int) int {
 
 // tracedTable is the listener table of a traced report: the interval's
 // exact high water and accept-wait percentiles instead of sampled peaks.
-func tracedTable(w io.Writer, width int, ls []ListenerReport) *tableprinter.Printer {
+func tracedTable(w io.Writer, width int, ls []model.WatchListener) *tableprinter.Printer {
 	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
 		SetWidth(width).DropColumns(narrowDrops...)
 	for _, l := range ls {
 		tr := l.Traced
 		if tr == nil {
-			tr = &TracedInterval{IntervalHighWater: l.PeakAcceptQueue}
+			tr = &model.WatchTraced{IntervalHighWater: l.PeakAcceptQueue}
 		}
 		high := u32(tr.IntervalHighWater)
 		if tr.HighWaterRose {

@@ -7,16 +7,17 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 )
 
 // On a terminal of known height the view draws the fullest listeners that
 // fit and says how many it left out; of unknown height, all of them.
 func TestDrawReportFitsTheTerminal(t *testing.T) {
-	r := &Report{}
+	r := &model.WatchReport{}
 	for i := 0; i < 100; i++ {
-		r.Listeners = append(r.Listeners, ListenerReport{Listener: inspect.Listener{Address: "127.0.0.1", Port: uint16(1000 + i)}})
+		r.Listeners = append(r.Listeners, model.WatchListener{Listener: model.Listener{Address: "127.0.0.1", Port: uint16(1000 + i)}})
 	}
 	for _, tt := range []struct {
 		height, reports, wantRows int
@@ -47,14 +48,14 @@ func TestDrawReportFitsTheTerminal(t *testing.T) {
 // wider (a wrapped line would scroll the screen and tear the next redraw),
 // and the columns that matter stay; at 200 every column is shown.
 func TestViewFitsTerminalWidth(t *testing.T) {
-	r := &Report{Time: time.Now(), Samples: 10, Counters: map[string]uint64{}, Rates: map[string]float64{}}
-	for _, name := range inspect.CounterNames {
+	r := &model.WatchReport{Time: time.Now(), Samples: 10, Counters: map[string]uint64{}, Rates: map[string]float64{}}
+	for _, name := range model.CounterNames {
 		r.Counters[name] = 123456789
 	}
 	for i := 0; i < 3; i++ {
-		r.Listeners = append(r.Listeners, ListenerReport{
-			Listener: inspect.Listener{Address: "192.168.100.200", Port: uint16(8080 + i), AcceptQueueMax: 4096,
-				Processes: []inspect.Process{{Comm: "nginx", PID: 123456}, {Comm: "nginx", PID: 123457}}},
+		r.Listeners = append(r.Listeners, model.WatchListener{
+			Listener: model.Listener{Address: "192.168.100.200", Port: uint16(8080 + i), AcceptQueueMax: 4096,
+				Processes: []model.Process{{Comm: "nginx", PID: 123456}, {Comm: "nginx", PID: 123457}}},
 			PeakAcceptQueue: 4097, PeakFill: 1, DropsPerSecond: 1234.5,
 		})
 	}
@@ -71,7 +72,7 @@ func TestViewFitsTerminalWidth(t *testing.T) {
 		ios.SetStdoutTTY(true)
 		ios.SetTerminalWidth(tt.width)
 		p := newPrinter(&Options{IO: ios, Interval: time.Second, SampleInterval: 100 * time.Millisecond})
-		if err := p.print([]*Report{r}, nil); err != nil {
+		if err := p.print([]*model.WatchReport{r}, nil); err != nil {
 			t.Fatal(err)
 		}
 		view := strings.TrimPrefix(out.String(), clearScreen)

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
@@ -46,7 +49,7 @@ func TestWatchTraceExactHighWater(t *testing.T) {
 		}
 		t.Cleanup(func() { unix.Close(c) })
 	}
-	var rose, waited *TracedInterval
+	var rose, waited *model.WatchTraced
 	nstest.Eventually(t, 10*time.Second, "the high water and the waits", func() bool {
 		for _, r := range reports(t, out.String()) {
 			if !r.Traced || len(r.Listeners) != 1 || r.Listeners[0].Traced == nil {
@@ -98,8 +101,8 @@ func TestWatchTraceIntervalHighWater(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, stop := startWatch(o)
-	traced := func() []*TracedInterval {
-		var ts []*TracedInterval
+	traced := func() []*model.WatchTraced {
+		var ts []*model.WatchTraced
 		for _, r := range reports(t, out.String()) {
 			if !r.Traced || len(r.Listeners) != 1 || r.Listeners[0].Traced == nil {
 				t.Fatalf("report without traced evidence: %+v", r)
@@ -109,14 +112,14 @@ func TestWatchTraceIntervalHighWater(t *testing.T) {
 		return ts
 	}
 	// twoMore waits for two reports after the n seen and returns all.
-	twoMore := func(n int) []*TracedInterval {
-		var ts []*TracedInterval
+	twoMore := func(n int) []*model.WatchTraced {
+		var ts []*model.WatchTraced
 		nstest.Eventually(t, 10*time.Second, "two more reports", func() bool { ts = traced(); return len(ts) >= n+2 })
 		return ts
 	}
 	queued := func(n uint32) {
 		nstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d queued", n), func() bool {
-			ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+			ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 			return err == nil && len(ls) == 1 && ls[0].AcceptQueue == n
 		})
 	}
@@ -171,7 +174,7 @@ func TestWatchTraceRefused(t *testing.T) {
 	}
 	ios, _, _, stderr := iostreams.Test()
 	o := &Options{Interval: 50 * time.Millisecond, Duration: 200 * time.Millisecond, Output: "json", Trace: true,
-		StartTrace: func() (trace.Source, error) { return nil, trace.ErrNoPermission }}
+		Collect: collect.Options{OpenTrace: func() (trace.Source, error) { return nil, trace.ErrNoPermission }}}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
@@ -35,8 +37,8 @@ func TestWatchAllNetnsDropsVanished(t *testing.T) {
 	}
 	buf, stop := startWatch(o)
 	errOut := o.IO.ErrOut.(*syncBuffer)
-	lines := func() []MultiReport { return jsonLines[MultiReport](t, buf.String()) }
-	has := func(m MultiReport, inode uint64) bool {
+	lines := func() []model.WatchMultiReport { return jsonLines[model.WatchMultiReport](t, buf.String()) }
+	has := func(m model.WatchMultiReport, inode uint64) bool {
 		for _, r := range m.Namespaces {
 			if r.Netns != nil && r.Netns.Inode == inode {
 				return true

@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
-	"github.com/backlogctl/backlogctl/trace"
 )
 
 // Defaults: print 10 times a second, sample 100 times a second (the cost
@@ -45,9 +45,11 @@ type Options struct {
 	Output     string
 	Namespaces nsflag.Flags
 	// Trace is --trace: attach eBPF programs for exact high water and
-	// accept waits. StartTrace attaches them (trace.Start; tests replace it).
-	Trace      bool
-	StartTrace func() (trace.Source, error)
+	// accept waits.
+	Trace bool
+	// Collect is what the collector is asked for beside what the flags
+	// say: tests set its OpenTrace.
+	Collect collect.Options
 }
 
 // NewCmdWatch returns the watch command. runF replaces watchRun in tests.
@@ -189,19 +191,23 @@ func watchRun(ctx context.Context, o *Options) error {
 	// Each sample allocates a little and the live heap stays small: trade a
 	// few MB for less collector work at 100 Hz.
 	debug.SetGCPercent(400)
-	ws, err := newWatcher(o)
-	if err != nil {
-		return err
-	}
-	defer ws.close()
-	var traced *tracing
+	ports, _ := cmdutil.Ports(o.Ports)
+	co := o.Collect
+	co.Roots, co.Namespaces, co.Ports = o.Roots, o.Namespaces.Collect(), ports
 	if o.Trace {
-		var warn string
-		if traced, warn = startTracing(o.StartTrace); warn != "" {
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", warn)
-		}
-		defer traced.close()
+		co.Trace = collect.TraceOn
 	}
+	wo := collect.WatchOptions{SynEvery: o.synEvery()}
+	ws, err := collect.NewWatcher(co, wo)
+	if o.Trace && collect.TraceUnavailable(err) {
+		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: eBPF tracing unavailable (%v): showing sampled peaks\n", err)
+		co.Trace = collect.TraceOff
+		ws, err = collect.NewWatcher(co, wo)
+	}
+	if err != nil {
+		return nsflag.Error(err)
+	}
+	defer ws.Close()
 	out := newPrinter(o)
 	ticker := time.NewTicker(o.SampleInterval)
 	defer ticker.Stop()
@@ -213,24 +219,18 @@ func watchRun(ctx context.Context, o *Options) error {
 		case <-ticker.C:
 		}
 		final := n%every == 0
-		if err := ws.sample(final); err != nil {
-			return err
+		if err := ws.Sample(final); err != nil {
+			return cmdutil.EnvError(err)
 		}
 		if !final {
 			continue
 		}
-		rs, err := ws.report(time.Now(), o.Processes)
+		rs, err := ws.Report(time.Now(), o.Processes)
 		if err != nil {
-			return err
+			return cmdutil.EnvError(err)
 		}
-		if traced != nil {
-			if err := traced.attach(rs); err != nil {
-				return err
-			}
-		}
-		if err := out.print(rs, ws.notes); err != nil {
+		if err := out.print(rs, ws.Notes()); err != nil {
 			return fmt.Errorf("writing output: %w", err)
 		}
-		ws.notes = ws.notes[:0]
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/model"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
@@ -41,7 +43,10 @@ func (b *syncBuffer) String() string {
 
 // reports parses the JSON Lines written so far (a line still being written
 // is left for later).
-func reports(t *testing.T, out string) []Report { t.Helper(); return jsonLines[Report](t, out) }
+func reports(t *testing.T, out string) []model.WatchReport {
+	t.Helper()
+	return jsonLines[model.WatchReport](t, out)
+}
 
 // jsonLines decodes every complete line of out as one T.
 func jsonLines[T any](t *testing.T, out string) []T {
@@ -92,7 +97,7 @@ func TestWatchSeesBurstBetweenPrints(t *testing.T) {
 		nstest.Connect(t, ep)
 	}
 	nstest.Eventually(t, 2*time.Second, "5 connections in the accept queue", func() bool {
-		ls, err := inspect.Listeners(inspect.Options{Ports: []uint16{ep.Port()}})
+		ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
 		return err == nil && len(ls) == 1 && ls[0].AcceptQueue == 5
 	})
 	time.Sleep(50 * time.Millisecond)
@@ -106,7 +111,7 @@ func TestWatchSeesBurstBetweenPrints(t *testing.T) {
 	burst := time.Since(start)
 	t.Logf("burst lasted %v; print interval %v", burst, o.Interval)
 
-	var found *ListenerReport
+	var found *model.WatchListener
 	nstest.Eventually(t, 3*o.Interval+time.Second, "a report with the burst's peak", func() bool {
 		for _, r := range reports(t, out.String()) {
 			for i, l := range r.Listeners {
@@ -279,7 +284,7 @@ func TestWatchAllNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	var m MultiReport
+	var m model.WatchMultiReport
 	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
 		t.Fatal(err)
 	}

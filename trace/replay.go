@@ -1,0 +1,205 @@
+package trace
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Fixture variables for tracing, as inspect has for sock_diag: golden tests
+// run whole commands on recorded evidence instead of the kernel's, and a
+// run with the record variable set writes the evidence it read, in the same
+// format, to make such a recording.
+const (
+	// EnvTraceReplay names a TraceRecording that Open replays: its n-th
+	// Snapshot returns the n-th recorded read (the last, once they run out).
+	EnvTraceReplay = "BACKLOGCTL_TRACE_REPLAY"
+	// EnvTraceRecord names a file every read of the programs' maps is
+	// appended to, rewritten after each.
+	EnvTraceRecord = "BACKLOGCTL_TRACE_RECORD"
+)
+
+// Open starts tracing: the kernel's programs (Start), or the recording
+// EnvTraceReplay names.
+func Open() (Source, error) {
+	if path := os.Getenv(EnvTraceReplay); path != "" {
+		return openReplay(path)
+	}
+	c, err := Start()
+	if err != nil {
+		return nil, err
+	}
+	if path := os.Getenv(EnvTraceRecord); path != "" {
+		return &recordingSource{Collector: c, path: path,
+			rec: TraceRecording{Since: c.Since(), Hooks: c.Hooks(), Memory: c.Memory()}}, nil
+	}
+	return c, nil
+}
+
+// TraceRecording is a sequence of reads of the programs' maps.
+type TraceRecording struct {
+	// Since is when the programs were attached.
+	Since  time.Time      `json:"since"`
+	Hooks  []Hook         `json:"hooks"`
+	Memory uint64         `json:"memory"`
+	Reads  []RecordedRead `json:"reads"`
+}
+
+// RecordedRead is one Evidence.
+type RecordedRead struct {
+	Time               time.Time            `json:"time"`
+	IntervalSince      time.Time            `json:"interval_since"`
+	Listeners          []RecordedListener   `json:"listeners"`
+	UnattributedErrors []RecordedAcceptErrs `json:"unattributed_errors,omitempty"`
+}
+
+// RecordedListener is one ListenerEvidence. Netns 0 stands for the
+// namespace the replaying process runs in.
+type RecordedListener struct {
+	Netns                uint64               `json:"netns,omitempty"`
+	Cookie               uint64               `json:"cookie"`
+	AcceptQueueHighWater uint32               `json:"accept_queue_high_water,omitempty"`
+	IntervalHighWater    uint32               `json:"interval_high_water,omitempty"`
+	Tracked              bool                 `json:"tracked,omitempty"`
+	SynQueueHighWater    uint32               `json:"syn_queue_high_water,omitempty"`
+	Enqueued             uint64               `json:"enqueued,omitempty"`
+	Accepted             uint64               `json:"accepted,omitempty"`
+	Drops                map[string]uint64    `json:"drops,omitempty"`
+	WaitBuckets          map[int]uint64       `json:"wait_buckets,omitempty"`
+	WaitCount            uint64               `json:"wait_count,omitempty"`
+	WaitSumNs            uint64               `json:"wait_sum_ns,omitempty"`
+	WaitMaxNs            uint64               `json:"wait_max_ns,omitempty"`
+	WaitUnmatched        uint64               `json:"wait_unmatched,omitempty"`
+	AcceptErrors         []RecordedAcceptErrs `json:"accept_errors,omitempty"`
+	LastAccept           time.Time            `json:"last_accept,omitzero"`
+	WaitingSince         time.Time            `json:"waiting_since,omitzero"`
+	LastAcceptPID        int                  `json:"last_accept_pid,omitempty"`
+}
+
+// RecordedAcceptErrs is one AcceptErrors; Netns 0 as in RecordedListener.
+type RecordedAcceptErrs struct {
+	Netns uint64 `json:"netns,omitempty"`
+	PID   int    `json:"pid"`
+	Errno string `json:"errno"`
+	Count uint64 `json:"count"`
+}
+
+// replaySource serves a TraceRecording.
+type replaySource struct {
+	rec  TraceRecording
+	here uint64
+	mu   sync.Mutex
+	next int
+}
+
+func openReplay(path string) (*replaySource, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvTraceReplay, err)
+	}
+	r := &replaySource{}
+	if err := json.Unmarshal(b, &r.rec); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", EnvTraceReplay, path, err)
+	}
+	if len(r.rec.Reads) == 0 {
+		return nil, fmt.Errorf("%s: %s holds no read", EnvTraceReplay, path)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		return nil, fmt.Errorf("%s: the current network namespace: %w", EnvTraceReplay, err)
+	}
+	r.here = st.Ino
+	return r, nil
+}
+
+func (r *replaySource) netns(n uint64) uint64 {
+	if n == 0 {
+		return r.here
+	}
+	return n
+}
+
+func (r *replaySource) Snapshot() (*Evidence, error) {
+	r.mu.Lock()
+	read := r.rec.Reads[min(r.next, len(r.rec.Reads)-1)]
+	r.next++
+	r.mu.Unlock()
+	ev := &Evidence{Since: r.rec.Since, Time: read.Time, IntervalSince: read.IntervalSince, Listeners: map[Key]*ListenerEvidence{}}
+	for _, rl := range read.Listeners {
+		k := Key{Netns: r.netns(rl.Netns), Cookie: rl.Cookie}
+		le := &ListenerEvidence{Key: k, AcceptQueueHighWater: rl.AcceptQueueHighWater, IntervalHighWater: rl.IntervalHighWater,
+			Tracked: rl.Tracked, SynQueueHighWater: rl.SynQueueHighWater, Enqueued: rl.Enqueued, Accepted: rl.Accepted,
+			Drops: map[string]uint64{}, LastAccept: rl.LastAccept, WaitingSince: rl.WaitingSince, LastAcceptPID: rl.LastAcceptPID,
+			AcceptWait: Wait{Count: rl.WaitCount, SumNs: rl.WaitSumNs, MaxNs: rl.WaitMaxNs, Unmatched: rl.WaitUnmatched}}
+		for i, n := range rl.WaitBuckets {
+			if i >= 0 && i < WaitBuckets {
+				le.AcceptWait.Buckets[i] = n
+			}
+		}
+		for reason, n := range rl.Drops {
+			le.Drops[reason] = n
+		}
+		for _, e := range rl.AcceptErrors {
+			le.AcceptErrors = append(le.AcceptErrors, AcceptErrors{Netns: r.netns(e.Netns), PID: e.PID, Errno: e.Errno, Count: e.Count})
+		}
+		ev.Listeners[k] = le
+	}
+	for _, e := range read.UnattributedErrors {
+		ev.UnattributedErrors = append(ev.UnattributedErrors, AcceptErrors{Netns: r.netns(e.Netns), PID: e.PID, Errno: e.Errno, Count: e.Count})
+	}
+	return ev, nil
+}
+
+func (r *replaySource) Hooks() []Hook  { return r.rec.Hooks }
+func (r *replaySource) Memory() uint64 { return r.rec.Memory }
+func (r *replaySource) Close() error   { return nil }
+
+// recordingSource is a Collector whose every read is appended to a file.
+type recordingSource struct {
+	*Collector
+	path string
+	mu   sync.Mutex
+	rec  TraceRecording
+}
+
+func (r *recordingSource) Snapshot() (*Evidence, error) {
+	ev, err := r.Collector.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	read := RecordedRead{Time: ev.Time, IntervalSince: ev.IntervalSince}
+	for _, le := range ev.Listeners {
+		rl := RecordedListener{Netns: le.Netns, Cookie: le.Cookie, AcceptQueueHighWater: le.AcceptQueueHighWater,
+			IntervalHighWater: le.IntervalHighWater, Tracked: le.Tracked, SynQueueHighWater: le.SynQueueHighWater,
+			Enqueued: le.Enqueued, Accepted: le.Accepted, Drops: le.Drops, WaitBuckets: map[int]uint64{},
+			WaitCount: le.AcceptWait.Count, WaitSumNs: le.AcceptWait.SumNs, WaitMaxNs: le.AcceptWait.MaxNs,
+			WaitUnmatched: le.AcceptWait.Unmatched, LastAccept: le.LastAccept, WaitingSince: le.WaitingSince, LastAcceptPID: le.LastAcceptPID}
+		for i, n := range le.AcceptWait.Buckets {
+			if n > 0 {
+				rl.WaitBuckets[i] = n
+			}
+		}
+		for _, e := range le.AcceptErrors {
+			rl.AcceptErrors = append(rl.AcceptErrors, RecordedAcceptErrs{Netns: e.Netns, PID: e.PID, Errno: e.Errno, Count: e.Count})
+		}
+		read.Listeners = append(read.Listeners, rl)
+	}
+	for _, e := range ev.UnattributedErrors {
+		read.UnattributedErrors = append(read.UnattributedErrors, RecordedAcceptErrs{Netns: e.Netns, PID: e.PID, Errno: e.Errno, Count: e.Count})
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rec.Reads = append(r.rec.Reads, read)
+	b, err := json.MarshalIndent(r.rec, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(r.path, append(b, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvTraceRecord, err)
+	}
+	return ev, nil
+}

@@ -174,23 +174,6 @@ func TestUnixListenerSet(t *testing.T) {
 	}
 }
 
-func TestValidUnixPathPattern(t *testing.T) {
-	for _, ok := range []string{"/run/php/php8.2-fpm.sock", "/run/*/*.sock", "@abstract", "@"} {
-		if err := ValidUnixPathPattern(ok); err != nil {
-			t.Errorf("ValidUnixPathPattern(%q) = %v, want nil", ok, err)
-		}
-	}
-	for in, want := range map[string]string{
-		"":               "empty path",
-		"run/php.sock":   "neither an absolute path nor an @abstract name",
-		"/run/[php.sock": "bad pattern",
-	} {
-		if err := ValidUnixPathPattern(in); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("ValidUnixPathPattern(%q) = %v, want an error containing %q", in, err, want)
-		}
-	}
-}
-
 // FuzzDecodeUnixDiagMsg feeds arbitrary unix_diag replies to the decoder:
 // it must never panic, and a socket it accepts keeps its queue and
 // backlog only when the kernel sent them.

@@ -3,7 +3,6 @@ package inspect
 import (
 	"cmp"
 	"fmt"
-	"path"
 	"slices"
 
 	"github.com/backlogctl/backlogctl/model"
@@ -24,42 +23,10 @@ type unixListenerSet struct {
 func (s *unixListenerSet) reset() { s.listeners = s.listeners[:0] }
 
 func (s *unixListenerSet) add(d *UnixDiagSocket) {
-	if d.State != stateListen || !MatchUnixPath(s.paths, d.Name) {
+	if d.State != stateListen || !model.MatchUnixPath(s.paths, d.Name) {
 		return
 	}
 	s.listeners = append(s.listeners, unixListenerFrom(d))
-}
-
-// MatchUnixPath reports whether name, a Unix listener's path or "@abstract"
-// name, is selected by patterns: each an exact name or a path.Match
-// pattern (/run/php/*.sock); no patterns select everything.
-func MatchUnixPath(patterns []string, name string) bool {
-	if len(patterns) == 0 {
-		return true
-	}
-	for _, p := range patterns {
-		if p == name {
-			return true
-		}
-		if ok, err := path.Match(p, name); err == nil && ok {
-			return true
-		}
-	}
-	return false
-}
-
-// ValidUnixPathPattern says what is wrong with a path filter, or nil.
-func ValidUnixPathPattern(p string) error {
-	if p == "" {
-		return fmt.Errorf("empty path")
-	}
-	if p[0] != '/' && p[0] != '@' {
-		return fmt.Errorf("%q is neither an absolute path nor an @abstract name", p)
-	}
-	if _, err := path.Match(p, ""); err != nil {
-		return fmt.Errorf("%q: bad pattern: %w", p, err)
-	}
-	return nil
 }
 
 // unixListenerFrom is a listening Unix socket from the dump as a model.Listener.

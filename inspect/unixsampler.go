@@ -85,7 +85,7 @@ func (u *unixSampler) learnNames(d *Dumper) error {
 	names := map[uint32]unixIdentity{}
 	err := d.DumpUnix(1<<stateListen, udiagShowName, func(s *UnixDiagSocket) {
 		if s.State == stateListen {
-			names[s.Inode] = unixIdentity{s.Name, s.Type, MatchUnixPath(u.paths, s.Name)}
+			names[s.Inode] = unixIdentity{s.Name, s.Type, model.MatchUnixPath(u.paths, s.Name)}
 		}
 	}, func() { clear(names) })
 	if err != nil {

@@ -89,22 +89,22 @@ func TestCollectorPerListener(t *testing.T) {
 	fams := parse(t, fixture(), 1000)
 	want := map[string][]string{
 		"backlogctl_listener_accept_queue": {
-			"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 7",
-			"address=127.0.0.1,netns=netns:[4026531840],port=80,process= 1",
-			"address=::,netns=netns:[4026531840],port=443,process= 0",
+			"address=0.0.0.0,netns=netns:[4026531840],path=,port=80,process=nginx 7",
+			"address=127.0.0.1,netns=netns:[4026531840],path=,port=80,process= 1",
+			"address=::,netns=netns:[4026531840],path=,port=443,process= 0",
 		},
 		"backlogctl_listener_backlog": {
-			"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 1022",
-			"address=127.0.0.1,netns=netns:[4026531840],port=80,process= 10",
-			"address=::,netns=netns:[4026531840],port=443,process= 128",
+			"address=0.0.0.0,netns=netns:[4026531840],path=,port=80,process=nginx 1022",
+			"address=127.0.0.1,netns=netns:[4026531840],path=,port=80,process= 10",
+			"address=::,netns=netns:[4026531840],path=,port=443,process= 128",
 		},
 		"backlogctl_listener_syn_queue": {
-			"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 2",
-			"address=127.0.0.1,netns=netns:[4026531840],port=80,process= 1",
-			"address=::,netns=netns:[4026531840],port=443,process= 0",
+			"address=0.0.0.0,netns=netns:[4026531840],path=,port=80,process=nginx 2",
+			"address=127.0.0.1,netns=netns:[4026531840],path=,port=80,process= 1",
+			"address=::,netns=netns:[4026531840],path=,port=443,process= 0",
 		},
-		"backlogctl_listener_drops_total":        {"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 6"},
-		"backlogctl_listener_reuseport_max_fill": {"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 0.0078125"},
+		"backlogctl_listener_drops_total":        {"address=0.0.0.0,netns=netns:[4026531840],path=,port=80,process=nginx 6"},
+		"backlogctl_listener_reuseport_max_fill": {"address=0.0.0.0,netns=netns:[4026531840],path=,port=80,process=nginx 0.0078125"},
 		"backlogctl_listeners_aggregated":        {" 0"},
 		"backlogctl_tcp_listen_overflows_total":  {"netns=netns:[4026531840] 7"},
 		"backlogctl_sysctl":                      {"name=net.core.somaxconn,netns=netns:[4026531840] 4096"},
@@ -126,14 +126,14 @@ func TestCollectorPerListener(t *testing.T) {
 // the rest are summed under port="other".
 func TestCardinalityGuardFoldsPorts(t *testing.T) {
 	fams := parse(t, fixture(), 1)
-	want := []string{"address=*,netns=netns:[4026531840],port=other,process= 8"}
+	want := []string{"address=*,netns=netns:[4026531840],path=,port=other,process= 8"}
 	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	fams = parse(t, fixture(), 2) // 4 listeners > 2: per port, 2 ports fit
 	want = []string{
-		"address=*,netns=netns:[4026531840],port=443,process= 0",
-		"address=*,netns=netns:[4026531840],port=80,process= 8",
+		"address=*,netns=netns:[4026531840],path=,port=443,process= 0",
+		"address=*,netns=netns:[4026531840],path=,port=80,process= 8",
 	}
 	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -144,12 +144,12 @@ func TestCardinalityGuard(t *testing.T) {
 	fams := parse(t, fixture(), 3)
 	want := map[string][]string{
 		"backlogctl_listener_accept_queue": {
-			"address=*,netns=netns:[4026531840],port=443,process= 0",
-			"address=*,netns=netns:[4026531840],port=80,process= 8",
+			"address=*,netns=netns:[4026531840],path=,port=443,process= 0",
+			"address=*,netns=netns:[4026531840],path=,port=80,process= 8",
 		},
 		"backlogctl_listener_syn_queue": {
-			"address=*,netns=netns:[4026531840],port=443,process= 0",
-			"address=*,netns=netns:[4026531840],port=80,process= 3",
+			"address=*,netns=netns:[4026531840],path=,port=443,process= 0",
+			"address=*,netns=netns:[4026531840],path=,port=80,process= 3",
 		},
 		"backlogctl_listeners_aggregated": {" 1"},
 		"backlogctl_listeners":            {"netns=netns:[4026531840] 4"},
@@ -179,8 +179,8 @@ func TestOwnersPendingHeldBack(t *testing.T) {
 	}
 	fams = parse(t, m, 3)
 	want := []string{
-		"address=*,netns=netns:[4026531840],port=443,process= 0",
-		"address=*,netns=netns:[4026531840],port=80,process= 10",
+		"address=*,netns=netns:[4026531840],path=,port=443,process= 0",
+		"address=*,netns=netns:[4026531840],path=,port=80,process= 10",
 	}
 	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
 		t.Errorf("under the guard (-want +got):\n%s", diff)

@@ -3,8 +3,11 @@ package metrics
 import "github.com/prometheus/client_golang/prometheus"
 
 // Labels every listener metric carries. netns is the namespace's name, or
-// "netns:[INODE]"; process is the owners' command names, comma-joined.
-var listenerLabels = []string{"netns", "address", "port", "process"}
+// "netns:[INODE]"; a TCP listener has address and port, a Unix one path
+// (its socket file, or @abstract name) instead, the others empty (which
+// Prometheus stores as absent); process is the owners' command names,
+// comma-joined.
+var listenerLabels = []string{"netns", "address", "port", "path", "process"}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("backlogctl_"+name, help, labels, nil)
@@ -27,9 +30,9 @@ var (
 		"Fill (accept queue / (backlog+1)) of the fullest SO_REUSEPORT member summed into this series, present when it sums two or more: one member that stopped accepting is full while the sums look half empty.",
 		listenerLabels...)
 	descListeners = desc("listeners",
-		"Listening TCP sockets found in the network namespace.", "netns")
+		"Listening sockets found in the network namespace, TCP and Unix.", "netns")
 	descAggregated = desc("listeners_aggregated",
-		"1 when there were more listeners than --max-listeners and listener metrics were summed per port (address=\"*\", process=\"\"; beyond --max-listeners ports, port=\"other\"), else 0.")
+		"1 when there were more listeners than --max-listeners and listener metrics were summed per port or Unix path (address=\"*\", process=\"\"; beyond --max-listeners of them, port=\"other\"), else 0.")
 	descSysctl = desc("sysctl",
 		"Value of a kernel tunable that decides connection admission, as read in the network namespace.", "netns", "name")
 	descFilesAllocated = desc("files_allocated",

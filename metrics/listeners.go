@@ -44,7 +44,8 @@ func (listenersSource) collect(ch chan<- prometheus.Metric, s *scrape) {
 // row is one listener series: a listener, a group of listeners that share
 // every label (SO_REUSEPORT), or, under the guard, a whole port.
 type row struct {
-	netns, address, port, process  string
+	netns, address, port, path     string
+	process                        string
 	acceptQueue, backlog, synQueue uint64
 	drops                          uint64
 	hasDrops                       bool
@@ -58,13 +59,13 @@ type row struct {
 	reuseportMaxFill float64
 }
 
-func (r *row) labels() []string { return []string{r.netns, r.address, r.port, r.process} }
+func (r *row) labels() []string { return []string{r.netns, r.address, r.port, r.path, r.process} }
 
 // listenerRows merges listeners that would produce the same label set:
 // queues, backlogs and drops add up; an SO_REUSEPORT group's SYN queue is
 // one shared count, so it is taken once (max).
 func listenerRows(netns string, ls []model.Listener, perPort bool) []row {
-	idx := map[[3]string]int{}
+	idx := map[[4]string]int{}
 	var rows []row
 	for i := range ls {
 		l := &ls[i]
@@ -72,10 +73,16 @@ func listenerRows(netns string, ls []model.Listener, perPort bool) []row {
 			continue
 		}
 		r := row{netns: netns, address: l.Address, port: strconv.Itoa(int(l.Port)), process: processLabel(l.Processes)}
-		if perPort {
-			r.address, r.process = "*", ""
+		if l.IsUnix() {
+			r.address, r.port, r.path = "", "", l.Path
 		}
-		k := [3]string{r.address, r.port, r.process}
+		if perPort {
+			r.process = ""
+			if !l.IsUnix() {
+				r.address = "*"
+			}
+		}
+		k := [4]string{r.address, r.port, r.path, r.process}
 		j, ok := idx[k]
 		if !ok {
 			j = len(rows)
@@ -111,8 +118,9 @@ func (r *row) add(l *model.Listener) {
 	}
 }
 
-// foldPorts keeps at most limit per-port rows: the limit-1 lowest ports,
-// and one port="other" row summing the rest.
+// foldPorts keeps at most limit per-port (or per-path) rows: the limit-1
+// lowest ports, then Unix paths in order, and one port="other" row summing
+// the rest.
 func foldPorts(rows []row, limit int) []row {
 	if len(rows) <= limit {
 		return rows
@@ -120,7 +128,8 @@ func foldPorts(rows []row, limit int) []row {
 	slices.SortFunc(rows, func(a, b row) int {
 		pa, _ := strconv.Atoi(a.port)
 		pb, _ := strconv.Atoi(b.port)
-		return cmp.Compare(pa, pb)
+		// A Unix row (path, no port) after every TCP one.
+		return cmp.Or(cmp.Compare(boolFloat(a.path != ""), boolFloat(b.path != "")), cmp.Compare(pa, pb), cmp.Compare(a.path, b.path))
 	})
 	keep := max(limit-1, 0)
 	other := row{netns: rows[0].netns, address: "*", port: "other"}

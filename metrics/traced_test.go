@@ -133,7 +133,7 @@ func label(m *dto.Metric, name string) string {
 // from its first series) and a span (later ones).
 func TestEmptyWaitHistogramIsNative(t *testing.T) {
 	var m dto.Metric
-	if err := newWaitHistogram(&model.WaitHistogram{}, []string{"netns", "127.0.0.1", "1", ""}).Write(&m); err != nil {
+	if err := newWaitHistogram(&model.WaitHistogram{}, []string{"netns", "127.0.0.1", "1", "", ""}).Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	h := m.GetHistogram()

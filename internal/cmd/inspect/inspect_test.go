@@ -173,7 +173,7 @@ func TestTableAbsent(t *testing.T) {
 		"net.core.somaxconn\t8\tper-netns\t",
 		"net.core.netdev_max_backlog\tabsent\tglobal\t",
 		"TcpExtListenOverflows\tabsent\t",
-		"no listening TCP sockets\n",
+		"no listening sockets\n",
 		"fs.file-nr not visible here\n",
 	} {
 		if !strings.Contains(out, want) {

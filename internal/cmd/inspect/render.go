@@ -73,25 +73,37 @@ func drawListeners(w io.Writer, tty bool, width int, s *model.Snapshot) error {
 		if l.ReuseportGroup > 0 {
 			group = fmt.Sprintf("rp%d/%d", l.ReuseportGroup, l.ReuseportSize)
 		}
-		addr := l.Address
+		addr, port, syn := l.Address, strconv.Itoa(int(l.Port)), strconv.FormatUint(uint64(l.SynQueue), 10)
 		if l.BoundIfindex != 0 {
 			addr += "%" + strconv.FormatUint(uint64(l.BoundIfindex), 10) // like ss's 0.0.0.0%eth0, by index
 		}
-		t.AddRow(addr, strconv.Itoa(int(l.Port)),
+		if l.IsUnix() {
+			// The path where a port would be; no handshake, so no SYN queue.
+			addr, port, syn = unixKind(l), l.Path, "-"
+		}
+		t.AddRow(addr, port,
 			strconv.FormatUint(uint64(l.AcceptQueue), 10),
 			strconv.FormatUint(uint64(l.AcceptQueueMax), 10),
 			strconv.FormatFloat(l.Fill, 'f', 2, 64),
-			strconv.FormatUint(uint64(l.SynQueue), 10),
+			syn,
 			drops, group,
 			strconv.FormatUint(uint64(l.Inode), 10),
 			strconv.FormatUint(uint64(l.UID), 10),
 			processText(l.Processes))
 	}
 	if t.Len() == 0 {
-		fmt.Fprintln(w, "no listening TCP sockets")
+		fmt.Fprintln(w, "no listening sockets")
 		return nil
 	}
 	return t.Render()
+}
+
+// unixKind is a Unix listener's ADDRESS column: "unix", or "unix/seqpacket".
+func unixKind(l model.Listener) string {
+	if l.SocketType == "stream" {
+		return "unix"
+	}
+	return "unix/" + l.SocketType
 }
 
 // processText renders owners like "nginx[4242] fds=17/1024 hard=524288";

@@ -149,6 +149,7 @@ func rows(p model.ProcessLimits, ls []model.Listener, labels []string) []model.P
 	}
 	var order []string
 	ports := map[string][]uint16{}
+	paths := map[string][]string{}
 	for i, l := range ls {
 		if !held[l.Inode] {
 			continue
@@ -159,8 +160,14 @@ func rows(p model.ProcessLimits, ls []model.Listener, labels []string) []model.P
 		}
 		if _, ok := ports[label]; !ok {
 			order = append(order, label)
+			ports[label] = []uint16{}
 		}
-		if !slices.Contains(ports[label], l.Port) {
+		switch {
+		case l.IsUnix():
+			if !slices.Contains(paths[label], l.Path) {
+				paths[label] = append(paths[label], l.Path)
+			}
+		case !slices.Contains(ports[label], l.Port):
 			ports[label] = append(ports[label], l.Port)
 		}
 	}
@@ -172,8 +179,9 @@ func rows(p model.ProcessLimits, ls []model.Listener, labels []string) []model.P
 	for _, label := range order {
 		row := p
 		row.Netns = label
-		row.Ports = ports[label]
+		row.Ports, row.Paths = ports[label], paths[label]
 		slices.Sort(row.Ports)
+		slices.Sort(row.Paths)
 		out = append(out, row)
 	}
 	return out

@@ -93,6 +93,9 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 		inode := ns.Netns.Inode
 		for i := range ns.Listeners {
 			l := &ns.Listeners[i]
+			if l.IsUnix() {
+				continue // the programs trace TCP listeners: no evidence, not zero evidence
+			}
 			l.Traced = traced(l, ev.Listeners[trace.Key{Netns: inode, Cookie: l.Cookie}], ev, states)
 		}
 		deriveSynTime(ns, ev, base)

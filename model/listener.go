@@ -1,6 +1,9 @@
 package model
 
-import "net/netip"
+import (
+	"net/netip"
+	"strconv"
+)
 
 // Listener is one listening socket, TCP or Unix, and what its queues are
 // doing.
@@ -78,6 +81,19 @@ func (l Listener) Endpoint() string {
 		return l.Path
 	}
 	return netip.AddrPortFrom(l.Addr, l.Port).String()
+}
+
+// Columns are what a table shows in its ADDRESS and PORT columns: a Unix
+// listener has "unix" (or "unix/seqpacket") where the address is and its
+// path where the port is.
+func (l Listener) Columns() (address, port string) {
+	if l.IsUnix() {
+		if l.SocketType == "stream" {
+			return "unix", l.Path
+		}
+		return "unix/" + l.SocketType, l.Path
+	}
+	return l.Address, strconv.Itoa(int(l.Port))
 }
 
 // DropCount is Drops, or 0 where the kernel does not report it.

@@ -44,8 +44,10 @@ type Options struct {
 	Listen       string
 	MaxListeners int
 	Ports        []uint
-	NoProcesses  bool
-	Namespaces   nsflag.Flags
+	// Paths are --path: Unix listeners by path or pattern.
+	Paths       []string
+	NoProcesses bool
+	Namespaces  nsflag.Flags
 	// IdleTimeout closes kept-alive connections idle this long.
 	IdleTimeout time.Duration
 	// MaxConnections caps the connections served at once.
@@ -161,6 +163,7 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 	cmd.Flags().StringVar(&opts.Listen, "listen", DefaultListen, "`ADDRESS` to serve /metrics and /healthz on")
 	cmd.Flags().IntVar(&opts.MaxListeners, "max-listeners", metrics.DefaultMaxListeners, "beyond `N` listeners, aggregate listener metrics per port")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "export only listeners on")
+	cmdutil.AddPathFlag(cmd, &opts.Paths, "export only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, accept() errors and high-water fill")
@@ -193,6 +196,9 @@ func (o *Options) Validate() error {
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
 	}
+	if _, err := cmdutil.Paths(o.Paths); err != nil {
+		return err
+	}
 	return o.Namespaces.Validate()
 }
 
@@ -202,7 +208,7 @@ func (o *Options) Handler() (http.Handler, error) {
 	if o.collector == nil {
 		ports, _ := cmdutil.Ports(o.Ports)
 		co := o.Collect
-		co.Roots, co.Namespaces, co.Ports, co.Owners = o.Roots, o.Namespaces.Collect(), ports, collect.OwnersCached
+		co.Roots, co.Namespaces, co.Ports, co.Paths, co.Owners = o.Roots, o.Namespaces.Collect(), ports, o.Paths, collect.OwnersCached
 		if o.NoProcesses {
 			co.Owners = collect.OwnersOff
 		}

@@ -73,13 +73,13 @@ func drawListeners(w io.Writer, tty bool, width int, s *model.Snapshot) error {
 		if l.ReuseportGroup > 0 {
 			group = fmt.Sprintf("rp%d/%d", l.ReuseportGroup, l.ReuseportSize)
 		}
-		addr, port, syn := l.Address, strconv.Itoa(int(l.Port)), strconv.FormatUint(uint64(l.SynQueue), 10)
+		addr, port := l.Columns()
+		syn := strconv.FormatUint(uint64(l.SynQueue), 10)
 		if l.BoundIfindex != 0 {
 			addr += "%" + strconv.FormatUint(uint64(l.BoundIfindex), 10) // like ss's 0.0.0.0%eth0, by index
 		}
 		if l.IsUnix() {
-			// The path where a port would be; no handshake, so no SYN queue.
-			addr, port, syn = unixKind(l), l.Path, "-"
+			syn = "-" // no handshake, so no SYN queue
 		}
 		t.AddRow(addr, port,
 			strconv.FormatUint(uint64(l.AcceptQueue), 10),
@@ -96,14 +96,6 @@ func drawListeners(w io.Writer, tty bool, width int, s *model.Snapshot) error {
 		return nil
 	}
 	return t.Render()
-}
-
-// unixKind is a Unix listener's ADDRESS column: "unix", or "unix/seqpacket".
-func unixKind(l model.Listener) string {
-	if l.SocketType == "stream" {
-		return "unix"
-	}
-	return "unix/" + l.SocketType
 }
 
 // processText renders owners like "nginx[4242] fds=17/1024 hard=524288";

@@ -42,7 +42,7 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 		if p.Usage != nil {
 			usage = strconv.FormatFloat(*p.Usage, 'f', 2, 64)
 		}
-		row := []string{strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports), open,
+		row := []string{strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports, p.Paths), open,
 			model.FormatLimit(p.Nofile.Soft), model.FormatLimit(p.Nofile.Hard), usage, nrOpen, orDash(p.Status)}
 		if namespaces {
 			row = append([]string{orDash(p.Netns)}, row...)
@@ -52,15 +52,16 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 	return t.Render()
 }
 
-func portsText(ports []uint16) string {
-	if len(ports) == 0 {
+// portsText is the PORTS column: the TCP ports, then the Unix paths.
+func portsText(ports []uint16, paths []string) string {
+	if len(ports)+len(paths) == 0 {
 		return "-"
 	}
-	parts := make([]string, len(ports))
-	for i, p := range ports {
-		parts[i] = strconv.Itoa(int(p))
+	parts := make([]string, 0, len(ports)+len(paths))
+	for _, p := range ports {
+		parts = append(parts, strconv.Itoa(int(p)))
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(append(parts, paths...), ",")
 }
 
 func orDash(s string) string {

@@ -99,13 +99,14 @@ func drawReport(w io.Writer, r *model.WatchReport, rows, width int) error {
 		t = tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
 			SetWidth(width).DropColumns(narrowDrops...)
 		for _, l := range shown {
-			t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), u32(l.PeakAcceptQueue),
+			addr, port := l.Columns()
+			t.AddRow(addr, port, u32(l.AcceptQueue), u32(l.PeakAcceptQueue),
 				u32(l.AcceptQueueMax), strconv.FormatFloat(l.PeakFill, 'f', 2, 64), u32(l.SynQueue),
 				u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
 		}
 	}
 	if t.Len() == 0 {
-		fmt.Fprintln(w, "no listening TCP sockets")
+		fmt.Fprintln(w, "no listening sockets")
 	} else if err := t.Render(); err != nil {
 		return err
 	}
@@ -192,7 +193,8 @@ func tracedTable(w io.Writer, width int, ls []model.WatchListener) *tableprinter
 		if tr.HighWaterRose {
 			high += "*"
 		}
-		t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), high,
+		addr, port := l.Columns()
+		t.AddRow(addr, port, u32(l.AcceptQueue), high,
 			u32(l.AcceptQueueMax), strconv.FormatFloat(tr.IntervalHighWaterFill, 'f', 2, 64),
 			waitText(tr.AcceptWait.Count, tr.AcceptWait.P50), waitText(tr.AcceptWait.Count, tr.AcceptWait.P99), u32(l.SynQueue),
 			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))

@@ -40,7 +40,9 @@ type Options struct {
 	SynSampleInterval time.Duration
 	Duration          time.Duration
 	Ports             []uint
-	Processes         bool
+	// Paths are --path: Unix listeners by path or pattern.
+	Paths     []string
+	Processes bool
 	// Output is "table", "json", or "" for table on a terminal, json otherwise.
 	Output     string
 	Namespaces nsflag.Flags
@@ -127,6 +129,7 @@ so and watch shows the sampled peaks.`,
 	cmd.Flags().DurationVar(&opts.SynSampleInterval, "syn-sample-interval", 0, "recount the SYN queue every `DURATION` (default the sample interval, at least 500ms)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after `DURATION` (default: until Ctrl-C)")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "watch only listeners on")
+	cmdutil.AddPathFlag(cmd, &opts.Paths, "watch only listeners on")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs: exact high water and accept-wait percentiles per interval")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
 	cmdutil.AddAutoOutputFlag(cmd, &opts.Output, "table (default on a terminal), json (JSON Lines; default otherwise)", "table", "json")
@@ -165,6 +168,9 @@ func (o *Options) Validate() error {
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
 	}
+	if _, err := cmdutil.Paths(o.Paths); err != nil {
+		return err
+	}
 	return o.Namespaces.Validate()
 }
 
@@ -193,7 +199,7 @@ func watchRun(ctx context.Context, o *Options) error {
 	debug.SetGCPercent(400)
 	ports, _ := cmdutil.Ports(o.Ports)
 	co := o.Collect
-	co.Roots, co.Namespaces, co.Ports = o.Roots, o.Namespaces.Collect(), ports
+	co.Roots, co.Namespaces, co.Ports, co.Paths = o.Roots, o.Namespaces.Collect(), ports, o.Paths
 	if o.Trace {
 		co.Trace = collect.TraceOn
 	}

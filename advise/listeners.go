@@ -139,6 +139,9 @@ func (v *view) programFinding(l model.Listener, p pressure, somax int64, known b
 		why = fmt.Sprintf("its backlog is %d; net.core.somaxconn is not visible here, so whether it clamped the program's backlog is unknown.", l.AcceptQueueMax)
 	case int64(l.AcceptQueueMax) > somax:
 		why = fmt.Sprintf("its backlog %d is above net.core.somaxconn (%d): somaxconn was lowered after it called listen(), so the backlog is the program's own request or an older somaxconn.", l.AcceptQueueMax, somax)
+	case l.ConfiguredBacklog != nil && configuredEffective(l.ConfiguredBacklog, somax) == int64(l.AcceptQueueMax):
+		// The program's own configuration says so: no hedge needed.
+		why = fmt.Sprintf("its backlog %d is the program's own: %s, below net.core.somaxconn (%d), so raising somaxconn would change nothing.", l.AcceptQueueMax, configuredText(l.ConfiguredBacklog), somax)
 	default:
 		why = fmt.Sprintf("its backlog %d is below net.core.somaxconn (%d), so it is the program's own listen() backlog and raising somaxconn would change nothing — unless the listener predates a raise of somaxconn that backlogctl did not make (a listener keeps the clamp it got at listen(); a restart would tell).", l.AcceptQueueMax, somax)
 	}

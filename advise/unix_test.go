@@ -21,6 +21,18 @@ func withConf(l model.Listener, c model.ConfiguredBacklog) model.Listener {
 	return l
 }
 
+// withHead is l with the oldest waiting connection's client inode.
+func withHead(l model.Listener, head uint32) model.Listener {
+	l.QueueHead = head
+	return l
+}
+
+var gunicornWorker = func() model.Process {
+	p := proc(11, "gunicorn", 9, 1024, 4096)
+	p.State = "S"
+	return p
+}()
+
 var fpmConf = model.ConfiguredBacklog{Program: "PHP-FPM", Setting: "listen.backlog", Value: 8, Source: "/etc/php/8.2/fpm/pool.d/www.conf:5"}
 
 func fpmMaster(state string) model.Process {
@@ -49,6 +61,10 @@ func TestUnixListenerFindings(t *testing.T) {
 			[]summary{{"listener-backlog-too-small", Critical, fpmSock, "", p64(8), p64(4096)}}},
 		{"held over the interval by a stopped owner", twice(with(listening(stopped)), with(listening(stopped))),
 			[]summary{{"listener-not-accepting", Critical, fpmSock, "", nil, nil}}},
+		{"the same oldest connection at both samples: nothing accepted", twice(with(listening(withHead(ulst(9, 8, gunicornWorker), 501))), with(listening(withHead(ulst(9, 8, gunicornWorker), 501)))),
+			[]summary{{"listener-not-accepting", Critical, fpmSock, "", nil, nil}}},
+		{"another oldest connection: some were accepted", twice(with(listening(withHead(ulst(9, 8, gunicornWorker), 501))), with(listening(withHead(ulst(9, 8, gunicornWorker), 517)))),
+			[]summary{{"listener-backlog-too-small", Critical, fpmSock, "", p64(8), p64(4096)}}},
 		// TcpPassiveOpens not rising says nothing of a Unix listener.
 		{"held over the interval by a running owner: no proof it accepts nothing", twice(with(listening(ulst(3, 8, fpmMaster("S")))), with(listening(ulst(3, 8, fpmMaster("S"))))),
 			[]summary{}},
@@ -60,7 +76,7 @@ func TestUnixListenerReasonAndFix(t *testing.T) {
 	if len(fs) != 1 {
 		t.Fatalf("findings %+v", fs)
 	}
-	for _, want := range []string{"EAGAIN", "502", "counts neither", "backlog 8"} {
+	for _, want := range []string{"EAGAIN", "502", "counts neither", "backlog 8", "its backlog 8 is the program's own: PHP-FPM sets listen.backlog = 8 (/etc/php/8.2/fpm/pool.d/www.conf:5), below"} {
 		if !strings.Contains(fs[0].Reason, want) {
 			t.Errorf("reason %q lacks %q", fs[0].Reason, want)
 		}
@@ -106,5 +122,18 @@ func TestConfiguredBacklogNotApplied(t *testing.T) {
 	}
 	if !strings.Contains(f.Fix, "only a restart calls listen() again") {
 		t.Errorf("fix %q does not say a reload is not enough", f.Fix)
+	}
+}
+
+func TestUnixNotAcceptingReason(t *testing.T) {
+	l := withHead(ulst(9, 8, gunicornWorker), 501)
+	fs := only(Advise(twice(with(listening(l)), with(listening(l)))), "listener-not-accepting")
+	if len(fs) != 1 {
+		t.Fatalf("findings %+v", fs)
+	}
+	for _, want := range []string{"held 9 and holds 9", "still first in line", "gunicorn[11]", "does not call accept()"} {
+		if !strings.Contains(fs[0].Reason, want) {
+			t.Errorf("reason %q lacks %q", fs[0].Reason, want)
+		}
 	}
 }

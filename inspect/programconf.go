@@ -101,6 +101,10 @@ func readProgramConf(roots hostfs.Roots, pid int) programConf {
 	}
 	for i := 0; i < len(args) && i < 2; i++ {
 		switch base := path.Base(args[i]); {
+		case i == 0 && strings.HasPrefix(base, "php-fpm"):
+			// Its own command line, before it sets the title: just
+			// started, or re-executed by a reload.
+			return readPHPFPMArgs(p, args[1:])
 		case base == "gunicorn":
 			return readGunicorn(p, args[i+1:])
 		case base == "uwsgi" || base == "uwsgi-core":
@@ -180,6 +184,17 @@ func iniValue(v string) string {
 		v = v[:i]
 	}
 	return strings.TrimSpace(v)
+}
+
+// readPHPFPMArgs reads php-fpm's configuration named by --fpm-config (-y)
+// on its command line.
+func readPHPFPMArgs(p procFiles, args []string) programConf {
+	for i := 0; i < len(args); i++ {
+		if v, n := flagValue(args, i, "--fpm-config", "-y"); n > 0 {
+			return readPHPFPM(p, v)
+		}
+	}
+	return noConf{}
 }
 
 // phpFPMConf is php-fpm's pools.

@@ -9,8 +9,9 @@ import (
 )
 
 // unixListenerShow is what a Unix listener dump asks the kernel for: the
-// name, the queue and its backlog, and the owner's uid.
-const unixListenerShow = udiagShowName | udiagShowRQLen | udiagShowUID
+// name, the queue and its backlog, the owner's uid, and who is waiting in
+// the queue (a u32 per waiting connection).
+const unixListenerShow = udiagShowName | udiagShowRQLen | udiagShowUID | udiagShowIcons
 
 // unixListenerSet accumulates a dump's Unix listeners.
 type unixListenerSet struct {
@@ -45,6 +46,9 @@ func unixListenerFrom(d *UnixDiagSocket) model.Listener {
 	}
 	if d.HasUID {
 		l.UID = d.UID
+	}
+	if len(d.Pending) > 0 {
+		l.QueueHead = d.Pending[0]
 	}
 	return l
 }

@@ -30,7 +30,9 @@ func (listenersSource) collect(ch chan<- prometheus.Metric, s *scrape) {
 			lv := r.labels()
 			ch <- gauge(descAcceptQueue, float64(r.acceptQueue), lv...)
 			ch <- gauge(descBacklog, float64(r.backlog), lv...)
-			ch <- gauge(descSynQueue, float64(r.synQueue), lv...)
+			if r.path == "" { // a Unix listener has no SYN queue
+				ch <- gauge(descSynQueue, float64(r.synQueue), lv...)
+			}
 			if r.hasDrops {
 				ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(r.drops), lv...)
 			}

@@ -57,6 +57,11 @@ type Listener struct {
 	// and could read it: what the socket gets the next time the program
 	// calls listen(), which may differ from AcceptQueueMax.
 	ConfiguredBacklog *ConfiguredBacklog `json:"configured_backlog,omitempty"`
+	// QueueHead is, for a Unix listener, the client socket inode of the
+	// oldest connection waiting in its queue (UNIX_DIAG_ICONS), 0 when the
+	// queue is empty or it is not known. accept() takes the oldest, so the
+	// same head at two samples means nothing was accepted in between.
+	QueueHead uint32 `json:"-"`
 	// OwnersPending is set by an owner cache while this listener's owners are
 	// still being looked up: Processes is empty because they are not known
 	// yet, not because there are none.

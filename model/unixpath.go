@@ -36,4 +36,3 @@ func ValidUnixPathPattern(p string) error {
 	}
 	return nil
 }
-

@@ -22,7 +22,6 @@ func TestValidUnixPathPattern(t *testing.T) {
 	}
 }
 
-
 func TestMatchUnixPath(t *testing.T) {
 	for _, tc := range []struct {
 		patterns []string

@@ -152,3 +152,43 @@ func TestUnixListenersMatchSS(t *testing.T) {
 		t.Errorf("another namespace sees %d of this namespace's Unix listeners: %+v", len(elsewhere), elsewhere)
 	}
 }
+
+// The queue's head is the client of the oldest waiting connection: the
+// first to connect, and after accept() takes it, the second.
+func TestUnixQueueHead(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	name := filepath.Join(t.TempDir(), "head.sock")
+	lfd := nstest.ListenUnix(t, unix.SOCK_STREAM, name, 8)
+	var clients []uint32
+	for range 3 {
+		fd, err := nstest.ConnectUnix(t, unix.SOCK_STREAM, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, uint32(st.Ino))
+	}
+	head := func() uint32 {
+		ls := gather(t, Options{Paths: []string{name}}).Listeners
+		if len(ls) != 1 {
+			t.Fatalf("listeners %+v", ls)
+		}
+		return ls[0].QueueHead
+	}
+	if got := head(); got != clients[0] {
+		t.Errorf("queue head %d, want the first client %d (clients %v)", got, clients[0], clients)
+	}
+	nfd, _, err := unix.Accept(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd)
+	if got := head(); got != clients[1] {
+		t.Errorf("after one accept: queue head %d, want the second client %d", got, clients[1])
+	}
+}

@@ -81,7 +81,7 @@ func TestUnixListenerReasonAndFix(t *testing.T) {
 			t.Errorf("reason %q lacks %q", fs[0].Reason, want)
 		}
 	}
-	for _, want := range []string{"raise `listen.backlog = 4096` in the PHP-FPM pool", "a reload keeps the listening socket", "now PHP-FPM sets listen.backlog = 8 (/etc/php/8.2/fpm/pool.d/www.conf:5)"} {
+	for _, want := range []string{"raise `listen.backlog = 4096` in the PHP-FPM pool", "a reload keeps the listening socket", "Now PHP-FPM sets listen.backlog = 8 (/etc/php/8.2/fpm/pool.d/www.conf:5)"} {
 		if !strings.Contains(fs[0].Fix, want) {
 			t.Errorf("fix %q lacks %q", fs[0].Fix, want)
 		}

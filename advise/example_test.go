@@ -3,9 +3,8 @@ package advise_test
 import (
 	"fmt"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Judging one snapshot, as tune and check do: the findings about a listener,

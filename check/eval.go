@@ -3,10 +3,11 @@ package check
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/backlogctl/backlogctl/model"
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Requirement is an expression and where it came from.

@@ -1,8 +1,8 @@
 // Package check evaluates requirements ("somaxconn>=4096",
 // "listener.fill<=0.8", "counter.TcpExtListenOverflows==0") against what a
-// host shows: expressions and policy files are parsed here, observations are
-// gathered from inspect (once, or sampled over a window), and Evaluate judges
-// them without I/O.
+// host shows: expressions and policy files are parsed here, observations
+// (model.Observation: one snapshot, or a window of samples) come from
+// collect, and Evaluate judges them without I/O.
 package check
 
 import (

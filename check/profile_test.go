@@ -3,9 +3,8 @@ package check
 import (
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 func adviseProfile() advise.Profile {

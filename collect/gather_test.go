@@ -6,14 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/model"
 )
 
-// Gather on fixture trees: absent keys are left out silently, unreadable
+// A snapshot of fixture trees: absent keys are left out silently, unreadable
 // ones become one warning each, in registry order, naming the key once; a
 // /proc without net/ files is a warning, not a failure.
 func TestGatherFixtures(t *testing.T) {

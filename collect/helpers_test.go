@@ -15,8 +15,6 @@ import (
 	"github.com/backlogctl/backlogctl/model"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
 // The test binary doubles as a listener-owning helper process: started with
@@ -146,14 +144,6 @@ func startHelper(t *testing.T, comm, addr string, env ...string) helperProc {
 	return helperProc{cmd: cmd, port: uint16(port)}
 }
 
-// dropFinalACK installs nftables rules in the test's namespace that drop the
-// pure ACK completing a handshake to port, while the SYN (and the SYN-ACK,
-// which goes to the client's port) pass: connections stay in the SYN queue.
-func dropFinalACK(t *testing.T, ports ...uint16) {
-	t.Helper()
-	nstest.DropFinalACK(t, ports...)
-}
-
 // gatherHere takes a snapshot of this network namespace.
 func gatherHere(o Options) (*model.Snapshot, error) {
 	m, err := Snapshot(o)
@@ -173,17 +163,6 @@ func gather(t *testing.T, opts Options) *model.Snapshot {
 	return snap
 }
 
-// findEndpoint returns the listeners on exactly addr:port.
-func findEndpoint(ls []model.Listener, ep netip.AddrPort) []model.Listener {
-	var out []model.Listener
-	for _, l := range ls {
-		if l.Addr == ep.Addr() && l.Port == ep.Port() {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 // dup duplicates fd (close-on-exec cleared by exec.Cmd.ExtraFiles' handling).
@@ -194,17 +173,4 @@ func dup(t *testing.T, fd int) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// wantErr checks err against want, a substring of the expected message ("":
-// no error), and reports whether the caller should go on to check results.
-func wantErr(t *testing.T, err error, want string) bool {
-	t.Helper()
-	switch {
-	case want == "" && err != nil:
-		t.Fatal(err)
-	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
-		t.Fatalf("err = %v, want one containing %q", err, want)
-	}
-	return want == ""
 }

@@ -4,9 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 )

@@ -7,12 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // When the listeners cannot be dumped (netlink denied; here a closed

@@ -6,14 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // listenClosable opens a loopback listener the test closes itself (nstest.Listen

@@ -7,11 +7,10 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // A child process that set its own RLIMIT_NOFILE before listening is reported
@@ -28,7 +27,7 @@ func TestProcessAttribution(t *testing.T) {
 	owner := func() model.Process {
 		t.Helper()
 		snap := gather(t, Options{Owners: OwnersOn, Ports: []uint16{h.port}})
-		l := findListener(t, snap.Listeners, h.port)
+		l := nstest.FindListener(t, snap.Listeners, h.port)
 		if len(l.Processes) != 1 {
 			t.Fatalf("processes = %+v, want exactly the helper %d", l.Processes, pid)
 		}
@@ -60,7 +59,7 @@ func TestProcessAttribution(t *testing.T) {
 
 	// --no-processes leaves the owners out (an empty list, not null).
 	snap := gather(t, Options{Ports: []uint16{h.port}})
-	if l := findListener(t, snap.Listeners, h.port); l.Processes == nil || len(l.Processes) != 0 {
+	if l := nstest.FindListener(t, snap.Listeners, h.port); l.Processes == nil || len(l.Processes) != 0 {
 		t.Errorf("without Processes: processes = %#v, want []", l.Processes)
 	}
 }
@@ -82,7 +81,7 @@ func TestProcessAttributionShared(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
 	snap := gather(t, Options{Owners: OwnersOn, Ports: []uint16{ep.Port()}})
-	l := findListener(t, snap.Listeners, ep.Port())
+	l := nstest.FindListener(t, snap.Listeners, ep.Port())
 	var got []int
 	comms := map[int]string{}
 	for _, p := range l.Processes {
@@ -121,7 +120,7 @@ func TestOwnerAtNofileLimitIsExact(t *testing.T) {
 			srv := nstest.StartAtNofileLimit(t, 64, tt.inheritedFD)
 			port := srv.Addr.Port()
 			snap := gather(t, Options{Owners: OwnersOn, Ports: []uint16{port}})
-			l := findListener(t, snap.Listeners, port)
+			l := nstest.FindListener(t, snap.Listeners, port)
 			cache := &ownerCache{}
 			cached := *snap
 			cached.Listeners = []model.Listener{l}

@@ -7,21 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
-
-func findListener(t *testing.T, ls []model.Listener, port uint16) model.Listener {
-	t.Helper()
-	for _, l := range ls {
-		if l.Port == port {
-			return l
-		}
-	}
-	t.Fatalf("no listener on port %d in %+v", port, ls)
-	return model.Listener{}
-}
 
 // somaxconn 8 clamps listen(1000) to 8; 30 connects never accepted fill the
 // queue to backlog+1 and overflow, seen per listener and in the counters.
@@ -41,10 +29,10 @@ func TestAcceptQueueOverflow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := findListener(t, snap.Listeners, ep.Port())
+		l := nstest.FindListener(t, snap.Listeners, ep.Port())
 		return l.AcceptQueue == 9 && l.DropCount() > 0 && snap.Counters["TcpExtListenOverflows"] > 0
 	})
-	l := findListener(t, snap.Listeners, ep.Port())
+	l := nstest.FindListener(t, snap.Listeners, ep.Port())
 	if l.AcceptQueueMax != 8 {
 		t.Errorf("accept_queue_max = %d, want 8 (listen(1000) clamped by somaxconn 8)", l.AcceptQueueMax)
 	}

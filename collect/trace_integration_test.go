@@ -36,7 +36,7 @@ func tracedListener(t *testing.T, c *Collector, port uint16) (model.Listener, *m
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := findListener(t, m.Namespaces[0].Listeners, port)
+	l := nstest.FindListener(t, m.Namespaces[0].Listeners, port)
 	if l.Traced == nil {
 		t.Fatalf("listener %d carries no evidence: %+v", port, l)
 	}

@@ -282,11 +282,11 @@ func (t *target) counters() (map[string]uint64, error) {
 	if t.ns == nil {
 		all, err = inspect.ReadNetstat(t.roots.Proc)
 	} else {
-		err = netns.Do(t.ns.Path, func() error {
+		err = each([]model.Namespace{*t.ns}, 1, func(int, model.Namespace) error {
 			var rerr error
 			all, rerr = inspect.ReadNetstat(filepath.Join(t.roots.Proc, "thread-self"))
 			return rerr
-		})
+		})[0]
 	}
 	if err != nil {
 		return nil, err

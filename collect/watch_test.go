@@ -5,11 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 // reads is a trace.Source that serves its reads in turn.
@@ -36,15 +35,7 @@ func TestWatcherTracedIntervalAfterReset(t *testing.T) {
 		return
 	}
 	fd, addr := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
-	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
-		t.Fatal(err)
-	}
-	key := trace.Key{Netns: st.Ino, Cookie: cookie}
+	key := tracetest.Key(t, fd)
 	read := func(enqueued, accepted uint64) *trace.Evidence {
 		le := &trace.ListenerEvidence{Key: key, Tracked: true, Enqueued: enqueued, Accepted: accepted,
 			AcceptWait: trace.Wait{Count: accepted, SumNs: accepted << 20, MaxNs: 1 << 21}, Drops: map[string]uint64{}}

@@ -1,7 +1,7 @@
 package explain
 
 // counters explain the kernel counters backlogctl reports, named as nstat(8)
-// names them; the list matches inspect.CounterNames.
+// names them; the list matches model.CounterNames.
 var counters = []Topic{
 	{
 		Name: "TcpExtListenOverflows", Kind: KindCounter, Aliases: []string{"ListenOverflows"},

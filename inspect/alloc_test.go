@@ -7,11 +7,10 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // The one-shot path (decode the dump, build and group the listeners, write

@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // The SYN queue is capped by the effective backlog, not tcp_max_syn_backlog
@@ -44,7 +43,7 @@ func TestSynQueueCapAndCookies(t *testing.T) {
 		var l model.Listener
 		var after map[string]uint64
 		nstest.Eventually(t, 5*time.Second, "every SYN to be queued or turned away", func() bool {
-			l = findListener(t, gather(t, ep.Port()).Listeners, ep.Port())
+			l = nstest.FindListener(t, gather(t, ep.Port()).Listeners, ep.Port())
 			after = counters()
 			return uint64(l.SynQueue)+after[c.counter]-before[c.counter] >= connects
 		})

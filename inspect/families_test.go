@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // IPv6 and dual-stack listeners are dumped with their queues; two
@@ -45,17 +44,17 @@ func TestFamiliesAndReuseportGroups(t *testing.T) {
 	var snap *model.Snapshot
 	nstest.Eventually(t, 5*time.Second, "queues to settle", func() bool {
 		snap = gather(t)
-		return findListener(t, snap.Listeners, v6.Port()).AcceptQueue == 2 &&
-			findListener(t, snap.Listeners, dual.Port()).AcceptQueue == 3 &&
+		return nstest.FindListener(t, snap.Listeners, v6.Port()).AcceptQueue == 2 &&
+			nstest.FindListener(t, snap.Listeners, dual.Port()).AcceptQueue == 3 &&
 			findEndpoint(snap.Listeners, g1)[0].SynQueue == 4 &&
 			findEndpoint(snap.Listeners, g6)[0].SynQueue == 1
 	})
 
-	l6 := findListener(t, snap.Listeners, v6.Port())
+	l6 := nstest.FindListener(t, snap.Listeners, v6.Port())
 	if l6.Family != "ipv6" || l6.Address != "::1" || l6.AcceptQueueMax != 20 || l6.Endpoint() != v6.String() {
 		t.Errorf("[::1] listener = %+v", l6)
 	}
-	ld := findListener(t, snap.Listeners, dual.Port())
+	ld := nstest.FindListener(t, snap.Listeners, dual.Port())
 	if ld.Address != "::" || ld.AcceptQueueMax != 30 || ld.V6Only == nil || *ld.V6Only {
 		t.Errorf("dual-stack listener = %+v", ld)
 	}

@@ -5,11 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // fastOpen sends data in the SYN (MSG_FASTOPEN) and returns the descriptor.
@@ -59,12 +58,12 @@ func TestFastOpenChildrenAreNotSynQueue(t *testing.T) {
 	}
 	var l model.Listener
 	nstest.Eventually(t, 5*time.Second, "3 Fast Open children and 2 requests", func() bool {
-		l = findListener(t, gather(t, ep.Port()).Listeners, ep.Port())
+		l = nstest.FindListener(t, gather(t, ep.Port()).Listeners, ep.Port())
 		return l.AcceptQueue == 3
 	})
 	// Give the requests the same chance to show up, then compare.
 	nstest.Eventually(t, 5*time.Second, "2 request sockets", func() bool {
-		l = findListener(t, gather(t, ep.Port()).Listeners, ep.Port())
+		l = nstest.FindListener(t, gather(t, ep.Port()).Listeners, ep.Port())
 		return l.SynQueue >= 2
 	})
 	if l.SynQueue != 2 || l.AcceptQueue != 3 {

@@ -93,7 +93,7 @@ func TestWriteJSONMatchesEncodingJSON(t *testing.T) {
 			Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), Kernel: "6.18.0",
 			Sysctls: map[string]int64{"net.core.somaxconn": 4096}, Counters: map[string]uint64{"TcpExtListenDrops": 3},
 			Listeners: []model.Listener{
-				{Family: "ipv4", Address: "127.0.0.1", Port: 80, AcceptQueue: 3, AcceptQueueMax: 511, Fill: fill(3, 511), Drops: &zero, Processes: []model.Process{}},
+				{Family: "ipv4", Address: "127.0.0.1", Port: 80, AcceptQueue: 3, AcceptQueueMax: 511, Fill: model.Fill(3, 511), Drops: &zero, Processes: []model.Process{}},
 				{Family: "ipv6", Address: "::", Port: 443, V6Only: &no, SynQueue: 7, SynQueueShared: true, ReuseportGroup: 1, ReuseportSize: 2,
 					Processes: []model.Process{{PID: 1, Comm: "nginx", OpenFDs: 12, NofileSoft: 1024, NofileHard: 1 << 20}, {PID: 2, Comm: "w\x00rker"}}},
 				{Family: "ipv6", Address: "::1", Port: 443, V6Only: &yes, BoundIfindex: 3, Fill: math.Nextafter(0, 1)},

@@ -10,9 +10,6 @@ import (
 	"github.com/backlogctl/backlogctl/model"
 )
 
-// fill computes Listener.Fill.
-func fill(queue, max uint32) float64 { return model.Fill(queue, max) }
-
 func familyName(f uint8) string {
 	if f == unix.AF_INET6 {
 		return "ipv6"
@@ -155,7 +152,7 @@ func newListener(d *DiagSocket, address string) model.Listener {
 		Port:           d.LocalPort,
 		AcceptQueue:    d.RQueue,
 		AcceptQueueMax: d.WQueue,
-		Fill:           fill(d.RQueue, d.WQueue),
+		Fill:           model.Fill(d.RQueue, d.WQueue),
 		Inode:          d.Inode,
 		Cookie:         d.Cookie,
 		UID:            d.UID,

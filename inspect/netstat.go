@@ -7,7 +7,7 @@ import (
 )
 
 // ReadNetstat reads only /proc/net/netstat below procRoot: every TcpExt
-// counter, including all of CounterNames, at half the cost of ReadCounters
+// counter, including all of model.CounterNames, at half the cost of ReadCounters
 // (no /proc/net/snmp), for callers that poll.
 func ReadNetstat(procRoot string) (map[string]uint64, error) {
 	p := filepath.Join(procRoot, "net", "netstat")

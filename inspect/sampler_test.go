@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // A fast sample dumps both families in one request and carries each

@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // With the handshake's final ACK dropped to one port, N connects leave N
@@ -33,8 +32,8 @@ func TestSynQueuePerListener(t *testing.T) {
 	var snap *model.Snapshot
 	nstest.Eventually(t, 5*time.Second, "5 half-open and 3 completed handshakes", func() bool {
 		snap = gather(t)
-		return findListener(t, snap.Listeners, stalled.Port()).SynQueue == n &&
-			findListener(t, snap.Listeners, open.Port()).AcceptQueue == 3
+		return nstest.FindListener(t, snap.Listeners, stalled.Port()).SynQueue == n &&
+			nstest.FindListener(t, snap.Listeners, open.Port()).AcceptQueue == 3
 	})
 	for _, c := range []struct {
 		ep                  netip.AddrPort
@@ -44,7 +43,7 @@ func TestSynQueuePerListener(t *testing.T) {
 		{open, 0, 3},
 		{idle, 0, 0},
 	} {
-		l := findListener(t, snap.Listeners, c.ep.Port())
+		l := nstest.FindListener(t, snap.Listeners, c.ep.Port())
 		if l.SynQueue != c.synQueue || l.AcceptQueue != c.acceptQue {
 			t.Errorf("%s: syn_queue %d accept_queue %d, want %d and %d", c.ep, l.SynQueue, l.AcceptQueue, c.synQueue, c.acceptQue)
 		}

@@ -151,7 +151,7 @@ func TestUnixListenerSet(t *testing.T) {
 	}
 	got := decode(nil)
 	want := []model.Listener{
-		{Family: "unix", Path: "/run/php/a.sock", SocketType: "seqpacket", AcceptQueue: 2, AcceptQueueMax: 8, Fill: fill(2, 8), Inode: 20, Cookie: 20<<32 | 1, UID: 1000, Processes: []model.Process{}},
+		{Family: "unix", Path: "/run/php/a.sock", SocketType: "seqpacket", AcceptQueue: 2, AcceptQueueMax: 8, Fill: model.Fill(2, 8), Inode: 20, Cookie: 20<<32 | 1, UID: 1000, Processes: []model.Process{}},
 		{Family: "unix", Path: "/run/php/a.sock", SocketType: "stream", AcceptQueue: 9, AcceptQueueMax: 8, Fill: 1, Inode: 10, Cookie: 10<<32 | 1, UID: 1000, Processes: []model.Process{}},
 		{Family: "unix", Path: "/run/php/b.sock", SocketType: "stream", AcceptQueueMax: 511, Inode: 30, Cookie: 30<<32 | 1, UID: 1000, Processes: []model.Process{}},
 		{Family: "unix", Path: "/var/run/other.sock", SocketType: "stream", AcceptQueueMax: 5, Inode: 50, Cookie: 50<<32 | 1, UID: 1000, Processes: []model.Process{}},

@@ -39,7 +39,7 @@ func unixListenerFrom(d *UnixDiagSocket) model.Listener {
 		SocketType:     unixTypeName(d.Type),
 		AcceptQueue:    d.RQueue,
 		AcceptQueueMax: d.WQueue,
-		Fill:           fill(d.RQueue, d.WQueue),
+		Fill:           model.Fill(d.RQueue, d.WQueue),
 		Inode:          d.Inode,
 		Cookie:         d.Cookie,
 		Processes:      []model.Process{},

@@ -25,24 +25,43 @@ func (hostSource) describe(ch chan<- *prometheus.Desc) {
 }
 
 func (hostSource) collect(ch chan<- prometheus.Metric, s *scrape) {
-	files := false
-	procs := map[int]model.Process{}
 	for _, ns := range s.m.Namespaces {
-		label := ns.Netns.Label()
-		for _, name := range sortedKeys(ns.Sysctls) {
-			ch <- gauge(descSysctl, float64(ns.Sysctls[name]), label, name)
+		collectKernel(ch, ns)
+	}
+	collectFiles(ch, s.m)
+	collectProcesses(ch, s.m)
+}
+
+// collectKernel sends what one namespace's kernel is set to and counted.
+func collectKernel(ch chan<- prometheus.Metric, ns model.NamespaceSnapshot) {
+	label := ns.Netns.Label()
+	for _, name := range sortedKeys(ns.Sysctls) {
+		ch <- gauge(descSysctl, float64(ns.Sysctls[name]), label, name)
+	}
+	for _, cd := range counterDescs {
+		if v, ok := ns.Counters[cd.nstat]; ok {
+			ch <- prometheus.MustNewConstMetric(cd.desc, prometheus.CounterValue, float64(v), label)
 		}
-		for _, cd := range counterDescs {
-			if v, ok := ns.Counters[cd.nstat]; ok {
-				ch <- prometheus.MustNewConstMetric(cd.desc, prometheus.CounterValue, float64(v), label)
-			}
+	}
+}
+
+// collectFiles sends the host's descriptor accounting: fs.file-nr is
+// global, so once, from the first namespace that could read it.
+func collectFiles(ch chan<- prometheus.Metric, m *model.MultiSnapshot) {
+	for _, ns := range m.Namespaces {
+		if f := ns.Files; f != nil {
+			ch <- gauge(descFilesAllocated, float64(f.Allocated))
+			ch <- gauge(descFilesMax, float64(f.Max))
+			ch <- gauge(descNrOpen, float64(f.NrOpen))
+			return
 		}
-		if ns.Files != nil && !files { // fs.file-nr is global: once
-			files = true
-			ch <- gauge(descFilesAllocated, float64(ns.Files.Allocated))
-			ch <- gauge(descFilesMax, float64(ns.Files.Max))
-			ch <- gauge(descNrOpen, float64(ns.Files.NrOpen))
-		}
+	}
+}
+
+// collectProcesses sends each listener owner's descriptors, once per process.
+func collectProcesses(ch chan<- prometheus.Metric, m *model.MultiSnapshot) {
+	procs := map[int]model.Process{}
+	for _, ns := range m.Namespaces {
 		for _, l := range ns.Listeners {
 			for _, p := range l.Processes {
 				procs[p.PID] = p

@@ -8,9 +8,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // List finds every distinct network namespace on the host: those held by a

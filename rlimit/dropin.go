@@ -3,13 +3,13 @@ package rlimit
 import (
 	"errors"
 	"fmt"
-	"github.com/backlogctl/backlogctl/model"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/backlogctl/backlogctl/internal/userfile"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // SystemdDir is where administrators' unit drop-ins live.

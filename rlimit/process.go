@@ -3,14 +3,10 @@ package rlimit
 import (
 	"errors"
 	"fmt"
-	"github.com/backlogctl/backlogctl/model"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // NoProcessError says there is no process with this pid.
@@ -33,8 +29,8 @@ func ReadProcess(roots hostfs.Roots, pid int) (model.ProcessLimits, error) {
 		return model.ProcessLimits{}, fmt.Errorf("reading the limits of pid %d: %w", pid, err)
 	}
 	p.Nofile = n
-	if b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "comm")); err == nil {
-		p.Comm = strings.TrimSuffix(string(b), "\n")
+	if comm, err := roots.Comm(pid); err == nil {
+		p.Comm = comm
 	}
 	if unit, err := roots.Unit(pid); err == nil {
 		p.Unit = unit

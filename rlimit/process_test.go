@@ -4,11 +4,10 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 func intp(v int) *int           { return &v }

@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 

@@ -2,9 +2,10 @@ package rlimit
 
 import (
 	"fmt"
-	"github.com/backlogctl/backlogctl/model"
 	"strconv"
 	"strings"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Request is a wanted RLIMIT_NOFILE as written "SOFT[:HARD]". Without HARD

@@ -3,11 +3,11 @@ package rlimit
 import (
 	"errors"
 	"fmt"
-	"github.com/backlogctl/backlogctl/model"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // PermissionError says prlimit(2) was refused.

@@ -9,11 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // startSleep starts `sleep 30` with RLIMIT_NOFILE 1024:4096 and kills it when the test ends.

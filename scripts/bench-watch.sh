@@ -100,7 +100,7 @@ watch_cases() {
 scrape_time() {
 	local max=$1
 	shift
-	"$bin/backlogctl" exporter --listen 127.0.0.1:19597 --max-listeners "$max" "$@" 2>/dev/null &
+	"$bin/backlogctl" exporter --web.listen-address 127.0.0.1:19597 --max-listeners "$max" "$@" 2>/dev/null &
 	local pid=$!
 	for _ in $(seq 50); do curl -fso /dev/null 127.0.0.1:19597/healthz && break; sleep 0.1; done
 	local times="" t

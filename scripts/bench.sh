@@ -69,6 +69,7 @@ go build -o "$tmp/backlogctl" ./cmd/backlogctl
 go build -o "$tmp/benchload" ./scripts/benchload
 if [ "$breakdown" = 1 ]; then
 	go test -c -o "$tmp/inspect.test" ./inspect
+	go test -c -o "$tmp/collect.test" ./collect
 fi
 
 ip netns add "$ns"
@@ -125,6 +126,9 @@ if [ "$breakdown" = 1 ]; then
 	echo
 	echo "Go benchmarks inside the namespace (Live* dump this namespace's sockets):"
 	nsx "$tmp/inspect.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 20x
+	# the snapshot a command asks for: the dump, the counters and tunables,
+	# and (Owners) the /proc walk, as collect joins them
+	nsx "$tmp/collect.test" -test.run '^$' -test.bench . -test.benchmem -test.benchtime 20x
 	if command -v perf >/dev/null; then
 		# user vs system time and page faults (each fault costs a few
 		# microseconds here: the heap a run touches shows up as system time).

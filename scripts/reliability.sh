@@ -4,7 +4,7 @@
 # signal, planted-state and privilege tests, printing the figures they log.
 # Everything runs in network (and mount) namespaces the tests create; nothing
 # on the host changes.
-#   FUZZTIME=5m CHURN_SECONDS=30 scripts/reliability.sh
+#   FUZZTIME=5m CHURN_SECONDS=30 HOSTILE_SECONDS=10 scripts/reliability.sh
 #   FUZZTIME=0 scripts/reliability.sh     # the write-fault sweep only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ if [ "${FUZZTIME:-60s}" != 0 ]; then
 fi
 echo "== load, faults, signals, planted state and privilege"
 tests=(
-	UnderChurn
+	UnderChurn TestExporterUnderHostileClients
 	TestTuneSurvivesSIGKILL SignalsRestoreBeforeExit TestNetnsSignalsReachTheInnerRun
 	TestForceNewRollsBackToTheValuesBeforeEither TestRollbackKeepsAnAdministratorsEdit
 	TestFailedRestoreStaysOwed TestTuneRefusesOverUnresolvedApply TestSetIsRecordedForRollback
@@ -24,5 +24,5 @@ tests=(
 	TestInspectWithoutRoot TestNoShellInvocations
 )
 run=$(IFS='|'; echo "${tests[*]}")
-BACKLOGCTL_CHURN_SECONDS=${CHURN_SECONDS:-30} go test -count=1 -v -run "$run" ./... 2>&1 |
-	grep -E 'churn:|SIGKILL outcomes|signals during|signals to tune --netns|applies killed after|^--- (PASS|FAIL)|^FAIL|^ok' | grep -v -e 'no test files' -e 'no tests to run'
+BACKLOGCTL_CHURN_SECONDS=${CHURN_SECONDS:-30} BACKLOGCTL_HOSTILE_SECONDS=${HOSTILE_SECONDS:-10} go test -count=1 -v -run "$run" ./... 2>&1 |
+	grep -E 'churn:|hostile:|SIGKILL outcomes|signals during|signals to tune --netns|applies killed after|^--- (PASS|FAIL)|^FAIL|^ok' | grep -v -e 'no test files' -e 'no tests to run'

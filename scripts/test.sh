@@ -34,6 +34,12 @@ declare -A need=(
 	[wrk]=wrk
 	[gunicorn]=gunicorn
 	[clang]=clang
+	[systemd-analyze]=systemd
+	[setpriv]=util-linux
+	[gpg]=gpg
+	[containerd]=containerd
+	[ctr]=containerd
+	[runc]=runc
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -5,35 +5,18 @@ package e2e
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
 // bin is the backlogctl binary built once for the package's tests.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "backlogctl-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// Readable by the unprivileged user the privilege tests switch to.
-	_ = os.Chmod(dir, 0o755)
-	bin = filepath.Join(dir, "backlogctl")
-	build := exec.Command("go", "build", "-o", bin, "github.com/backlogctl/backlogctl/cmd/backlogctl")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building backlogctl:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// The binary's directory is readable by the unprivileged user the
+// privilege tests switch to.
+func TestMain(m *testing.M) { nstest.MainBuilt(m, &bin, 0o755) }
 
 // result is one run of the binary.
 type result struct {

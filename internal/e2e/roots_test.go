@@ -9,11 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 	"github.com/backlogctl/backlogctl/sysctl/sysctltest"

@@ -31,6 +31,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/nstest"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -40,21 +41,7 @@ var bin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "backlogctl-golden-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "backlogctl")
-	build := exec.Command("go", "build", "-o", bin, "github.com/backlogctl/backlogctl/cmd/backlogctl")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building backlogctl:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	nstest.MainBuilt(m, &bin, 0o700)
 }
 
 // Recorded inputs, under testdata/.
@@ -126,9 +113,9 @@ var runs = []run{
 	{name: "watch-processes-json", args: []string{"watch", "--interval", "1s", "--sample-interval", "250ms", "--processes", "--port", "80,443", "-o", "json"}, sockdiag: dumps, lines: 1},
 	{name: "watch-trace-json", args: []string{"watch", "--trace", "--interval", "1s", "--sample-interval", "250ms", "-o", "json"}, sockdiag: dumps, trace: tracedReads, lines: 2},
 
-	{name: "exporter-metrics", args: []string{"exporter", "--listen", "127.0.0.1:0"}, sockdiag: dumps, scrapes: 1},
-	{name: "exporter-trace-metrics", args: []string{"exporter", "--listen", "127.0.0.1:0", "--trace"}, sockdiag: dumps, trace: tracedReads, scrapes: 2},
-	{name: "exporter-aggregated-metrics", args: []string{"exporter", "--listen", "127.0.0.1:0", "--max-listeners", "3", "--trace"}, sockdiag: dumps, trace: tracedReads, scrapes: 1},
+	{name: "exporter-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0"}, sockdiag: dumps, scrapes: 1},
+	{name: "exporter-trace-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0", "--trace"}, sockdiag: dumps, trace: tracedReads, scrapes: 2},
+	{name: "exporter-aggregated-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0", "--max-listeners", "3", "--trace"}, sockdiag: dumps, trace: tracedReads, scrapes: 1},
 
 	{name: "sysctl-get-json", args: []string{"sysctl", "get", "somaxconn", "tcp_syncookies", "fs.file-max", "-o", "json"}},
 	{name: "explain-json", args: []string{"explain", "somaxconn", "-o", "json"}},
@@ -273,11 +260,27 @@ func (r run) scrape(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) e
 		if err != nil {
 			t.Fatalf("scrape %d: %v", i+1, err)
 		}
-		fmt.Fprintf(stdout, "# scrape %d: %s\n%s", i+1, resp.Status, body)
+		fmt.Fprintf(stdout, "# scrape %d: %s\n%s", i+1, resp.Status, withoutSelf(body))
 	}
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	<-done
 	return cmd.Wait()
+}
+
+// selfMetric names the exporter process's own metrics (the Go runtime's,
+// the process's, promhttp's scrape counts): they describe the run, not the
+// recording, and are left out.
+var selfMetric = regexp.MustCompile(`^(# (HELP|TYPE) )?(go|process|promhttp)_`)
+
+// withoutSelf drops the exporter process's own metrics from an exposition.
+func withoutSelf(body []byte) string {
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(string(body), "\n") {
+		if !selfMetric.MatchString(line) {
+			out.WriteString(line)
+		}
+	}
+	return out.String()
 }
 
 // masks replace what differs between runs of the same recording.
@@ -299,6 +302,8 @@ var masks = []struct {
 	{regexp.MustCompile(`("samples": )\d+`), "${1}N"},
 	{regexp.MustCompile(`("duration_ns": )\d+`), "${1}NS"},
 	{regexp.MustCompile(`(backlogctl_scrape_duration_seconds )\S+`), "${1}SECONDS"},
+	// The toolchain that built the binary under test.
+	{regexp.MustCompile(`(goversion=)"[^"]*"`), `${1}"GOVERSION"`},
 	{regexp.MustCompile(`(serving http://)\S+`), "${1}ADDRESS/metrics"},
 	{regexp.MustCompile(`(during the )\S+( window)`), "${1}DURATION${2}"},
 }

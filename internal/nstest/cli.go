@@ -3,6 +3,7 @@ package nstest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -29,6 +30,34 @@ func Main(m *testing.M, main func() int) {
 	if worldBin != "" {
 		os.RemoveAll(filepath.Dir(worldBin))
 	}
+	os.Exit(code)
+}
+
+// MainBuilt is a TestMain body for packages that run backlogctl as a built
+// binary (go build ./cmd/backlogctl): it builds it into a new directory of
+// mode dirMode (0o755 when another user must run it), sets *bin to its
+// path, runs the tests and removes the directory.
+//
+//	func TestMain(m *testing.M) { nstest.MainBuilt(m, &bin, 0o700) }
+func MainBuilt(m *testing.M, bin *string, dirMode os.FileMode) {
+	dir, err := os.MkdirTemp("", "backlogctl-bin-")
+	if err == nil {
+		err = os.Chmod(dir, dirMode)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = filepath.Join(dir, "backlogctl")
+	build := exec.Command("go", "build", "-o", *bin, "github.com/backlogctl/backlogctl/cmd/backlogctl")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building backlogctl:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -127,6 +156,16 @@ func copyFile(src, dst string, mode os.FileMode) error {
 // started: for tests that signal a long-running command while it runs.
 func CLICommand(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), cliEnv+"=1")
+	return cmd
+}
+
+// WorldCLICommand is CLICommand for a binary any user may run (a copy of
+// the test binary): for tests that run backlogctl as another user, with
+// their own credentials or capabilities (setpriv).
+func WorldCLICommand(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(worldExecutable(t), args...)
 	cmd.Env = append(os.Environ(), cliEnv+"=1")
 	return cmd
 }

@@ -9,7 +9,9 @@ import (
 )
 
 // fillScript opens /dev/null until EMFILE, then listens on 127.0.0.1:PORT:
-// once the port listens, every descriptor below the limit is taken.
+// once the port listens, every descriptor below the limit is taken. With a
+// second argument "accept" it then calls accept() every 10ms, which fails
+// with EMFILE.
 const fillScript = `
 import os, socket, sys, time
 s = socket.socket()
@@ -22,6 +24,13 @@ try:
 except OSError:
     pass
 s.listen(16)
+if len(sys.argv) > 2 and sys.argv[2] == "accept":
+    while True:
+        try:
+            c, _ = s.accept()
+            c.close()
+        except OSError:
+            time.sleep(0.01)
 time.sleep(600)
 `
 
@@ -31,10 +40,23 @@ time.sleep(600)
 // inheritedFD (as from a shell's fd 255): open, above the limit, allowed.
 func StartAtNofileLimit(t testing.TB, limit, inheritedFD int) *Server {
 	t.Helper()
+	return startFilled(t, limit, inheritedFD)
+}
+
+// StartEMFILEAcceptor is StartAtNofileLimit's server, without an inherited
+// descriptor, that keeps calling accept() and failing with EMFILE.
+func StartEMFILEAcceptor(t testing.TB, limit int) *Server {
+	t.Helper()
+	return startFilled(t, limit, 0, "accept")
+}
+
+func startFilled(t testing.TB, limit, inheritedFD int, mode ...string) *Server {
+	t.Helper()
 	prlimit := LookTool(t, "prlimit")
 	port := FreePort(t)
-	cmd := exec.Command(prlimit, "--nofile="+strconv.Itoa(limit)+":"+strconv.Itoa(limit),
-		Python(t), "-c", fillScript, strconv.Itoa(int(port)))
+	args := append([]string{"--nofile=" + strconv.Itoa(limit) + ":" + strconv.Itoa(limit),
+		Python(t), "-c", fillScript, strconv.Itoa(int(port))}, mode...)
+	cmd := exec.Command(prlimit, args...)
 	if inheritedFD > limit {
 		null, err := os.Open(os.DevNull)
 		if err != nil {

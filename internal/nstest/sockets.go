@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // ListenOpts shape a raw listening socket.
@@ -113,4 +115,16 @@ func must(t testing.TB, what string, err error) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// FindListener returns the listener on port or fails the test.
+func FindListener(t testing.TB, ls []model.Listener, port uint16) model.Listener {
+	t.Helper()
+	for _, l := range ls {
+		if l.Port == port {
+			return l
+		}
+	}
+	t.Fatalf("no listener on port %d in %+v", port, ls)
+	return model.Listener{}
 }

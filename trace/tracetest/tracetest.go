@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -57,4 +59,19 @@ func Reason(p *trace.Probe, err error) string {
 		return "no reason given"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Key is the listening socket fd's key in the programs' maps: the network
+// namespace of the calling thread and the socket's cookie.
+func Key(t testing.TB, fd int) trace.Key {
+	t.Helper()
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+	if err != nil {
+		t.Fatalf("SO_COOKIE: %v", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		t.Fatal(err)
+	}
+	return trace.Key{Netns: st.Ino, Cookie: cookie}
 }

@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/collect"
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // snapshot is a host with somaxconn and one listener on 127.0.0.1:9000.

@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/collect"
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 var loopback = netip.MustParseAddrPort("127.0.0.1:0")

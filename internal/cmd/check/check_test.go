@@ -10,16 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/collect"
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // fixedObservation: somaxconn 4096, one listener on :80 dropping, 3 overflows.

@@ -4,10 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/check"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 func TestAdviseReasons(t *testing.T) {

@@ -4,14 +4,11 @@ package exporter
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
-	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/collect"
@@ -20,52 +17,72 @@ import (
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/metrics"
-	"github.com/backlogctl/backlogctl/model"
 )
 
 // DefaultListen is loopback: exposing the exporter is a deliberate choice.
 const DefaultListen = "127.0.0.1:9597"
 
-// Defaults for the HTTP server: a kept-alive connection idle this long is
-// closed, and at most this many connections are served at once (Prometheus
-// holds one per server; more wait in the accept queue).
+// Defaults for the HTTP server. Connections are not capped (an idle one
+// costs a descriptor and a few KiB); what costs, a scrape, is: at most
+// DefaultMaxRequests at once, as node_exporter's --web.max-requests.
 const (
-	DefaultIdleTimeout    = 30 * time.Second
-	DefaultMaxConnections = 16
-	readHeaderTimeout     = 5 * time.Second
-	writeTimeout          = 2 * time.Minute
+	DefaultIdleTimeout = 30 * time.Second
+	DefaultMaxRequests = 40
+	// readHeaderTimeout closes a connection that has not sent a whole
+	// request header this long after connecting (or after its previous
+	// response): a slowloris client holds a descriptor for this long.
+	readHeaderTimeout = 5 * time.Second
+	// readTimeout bounds reading a whole request, body included.
+	readTimeout  = 10 * time.Second
+	writeTimeout = 2 * time.Minute
+	// maxTurnWait is how long a scrape over --web.max-requests waits for
+	// a turn before it is answered 503.
+	maxTurnWait = 5 * time.Second
+	// maxHeaderBytes: a scrape's request header is a few hundred bytes.
+	maxHeaderBytes = 16 << 10
 )
 
 // Options are exporter's inputs; tests fill them and call exporterRun.
 type Options struct {
 	IO *iostreams.IOStreams
 	// Roots are where the host is read from: the factory's.
-	Roots        hostfs.Roots
-	Listen       string
-	MaxListeners int
-	Ports        []uint
+	Roots hostfs.Roots
+	// Version, Commit and Date label backlogctl_build_info.
+	Version, Commit, Date string
+	// ListenAddresses are --web.listen-address (repeatable).
+	ListenAddresses []string
+	// WebConfigFile is --web.config.file: TLS and basic auth, in
+	// exporter-toolkit's format ("" serves plain HTTP to anyone).
+	WebConfigFile string
+	MaxListeners  int
+	Ports         []uint
 	// Paths are --path: Unix listeners by path or pattern.
 	Paths       []string
 	NoProcesses bool
 	Namespaces  nsflag.Flags
 	// IdleTimeout closes kept-alive connections idle this long.
 	IdleTimeout time.Duration
-	// MaxConnections caps the connections served at once.
-	MaxConnections int
+	// MaxRequests caps the scrapes served at once (0: no cap); more wait
+	// for a turn, up to maxTurnWait, then are answered 503.
+	MaxRequests int
 	// Trace is --trace: attach the eBPF programs and export their evidence.
 	Trace bool
 	// Collect is what the collector is asked for beside what the flags
 	// say: tests set its OpenTrace.
 	Collect collect.Options
 
-	// Ready, when set, is called with the bound address once serving.
+	// Ready, when set, is called with the first bound address once serving.
 	Ready func(addr string)
 
 	// beforeSnapshot, when set, is called as each snapshot starts (tests).
 	beforeSnapshot func()
-	// flight and limit are set by Handler and exporterRun; tests read them.
+	// headerTimeout and turnWait replace readHeaderTimeout and
+	// maxTurnWait when set (tests).
+	headerTimeout, turnWait time.Duration
+	// waiting counts scrapes waiting for a turn (tests read it).
+	waiting atomic.Int64
+	// flight is set by Handler; tests read it.
 	flight *snapshotFlight
-	limit  *limitListener
 	// collector takes the snapshots, with --trace's programs attached;
 	// closed by Close.
 	collector *collect.Collector
@@ -83,7 +100,9 @@ func (o *Options) Close() error {
 
 // NewCmdExporter returns the exporter command. runF replaces exporterRun in tests.
 func NewCmdExporter(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+	opts := &Options{IO: f.IOStreams, Version: f.Version, Commit: f.Commit, Date: f.Date}
+	var deprecatedMaxConnections int
+	var deprecatedListen string
 	cmd := &cobra.Command{
 		Use:   "exporter",
 		Short: "Serve listener queues, tunables, counters and descriptor usage as Prometheus metrics",
@@ -105,6 +124,7 @@ scan for the owners) and exposes:
   backlogctl_sysctl{netns,name}                            tunables
   backlogctl_files_allocated, _files_max, _files_nr_open   fs.file-nr etc.
   backlogctl_process_open_fds, _process_max_fds            per owner
+  backlogctl_build_info, process_*, go_*                   the exporter itself
 
 Cardinality guard: with more than --max-listeners listeners in all, listener
 metrics are summed per namespace and port (address="*", process="") and
@@ -117,11 +137,21 @@ counts and limits are re-read. A listener whose owner is still being
 looked up is left out of the listener series (not shown with process="")
 until that walk is done, one scrape or so.
 
-Scrapes that arrive while a snapshot is being taken share it: a burst of
-scrapes costs one snapshot. At most --max-connections connections are
-served at once; more wait in the accept queue, and while they wait a
-kept-alive connection is closed after its response. A kept-alive
-connection idle for --idle-timeout is closed.
+Serving: scrapes that arrive while a snapshot is being taken share it (at
+most one snapshot is taken at a time), and at most --web.max-requests
+scrapes are answered at once; more wait for a turn, up to 5s (or half the
+timeout Prometheus sends), then get 503. Connections are not
+capped: an idle one costs a descriptor, and is closed if it sends no
+request header within 5s, or after --idle-timeout between requests.
+/healthz and the landing page at / never wait for a scrape. The exposition
+is OpenMetrics when the scraper asks for it (Accept header), else the text
+format.
+
+--web.config.file enables TLS and basic auth, in the format of Prometheus's
+exporter-toolkit, as node_exporter reads it (tls_server_config,
+basic_auth_users with bcrypt hashes, http_server_config); it applies to
+every path, /healthz included. The file is checked at start, and re-read
+on each connection, so certificates can be rotated in place.
 
 --trace attaches eBPF programs (as 'backlogctl trace' does) for the
 exporter's lifetime and adds, under the same cardinality guard and labels:
@@ -141,14 +171,22 @@ Counting starts when the exporter starts. Where the kernel refuses the
 programs, one warning line says so and the sampled metrics are served, with
 backlogctl_trace_up 0.
 
-Only /metrics and /healthz are served. The listen address defaults to
-loopback; bind elsewhere only behind a firewall or network policy.`,
+Only /, /metrics and /healthz are served. The listen address defaults to
+loopback; bind elsewhere only behind a firewall or network policy, or with
+--web.config.file.`,
 		Example: `  backlogctl exporter
-  backlogctl exporter --listen 0.0.0.0:9597 --all-netns
+  backlogctl exporter --web.listen-address 0.0.0.0:9597 --all-netns
+  backlogctl exporter --web.listen-address :9597 --web.config.file /etc/backlogctl/web.yml
   curl -s 127.0.0.1:9597/metrics | grep backlogctl_listener_accept_queue`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Roots = f.Roots
+			if c.Flags().Changed("listen") {
+				if c.Flags().Changed("web.listen-address") {
+					return cmdutil.UsageErrorf("--listen is the old name of --web.listen-address: give one of them")
+				}
+				opts.ListenAddresses = []string{deprecatedListen}
+			}
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -160,29 +198,33 @@ loopback; bind elsewhere only behind a firewall or network policy.`,
 			return exporterRun(ctx, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Listen, "listen", DefaultListen, "`ADDRESS` to serve /metrics and /healthz on")
+	cmd.Flags().StringArrayVar(&opts.ListenAddresses, "web.listen-address", []string{DefaultListen}, "`ADDRESS` to serve /metrics, /healthz and / on (repeat for several)")
+	cmd.Flags().StringVar(&opts.WebConfigFile, "web.config.file", "", "`FILE` configuring TLS and basic auth (exporter-toolkit's web configuration format)")
+	cmd.Flags().IntVar(&opts.MaxRequests, "web.max-requests", DefaultMaxRequests, "answer at most `N` scrapes at once; more wait up to 5s, then get 503 (0: no limit)")
 	cmd.Flags().IntVar(&opts.MaxListeners, "max-listeners", metrics.DefaultMaxListeners, "beyond `N` listeners, aggregate listener metrics per port")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "export only listeners on")
 	cmdutil.AddPathFlag(cmd, &opts.Paths, "export only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, accept() errors and high-water fill")
-	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", DefaultMaxConnections, "serve at most this many connections at once; more wait to be accepted")
+	// Old names, kept so existing units and manifests keep starting.
+	cmd.Flags().StringVar(&deprecatedListen, "listen", DefaultListen, "`ADDRESS` to serve on")
+	_ = cmd.Flags().MarkDeprecated("listen", "use --web.listen-address")
+	cmd.Flags().IntVar(&deprecatedMaxConnections, "max-connections", 0, "no effect")
+	_ = cmd.Flags().MarkDeprecated("max-connections", "connections are no longer capped; --web.max-requests caps concurrent scrapes")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }
 
 // Validate checks the flags before anything is bound or read.
 func (o *Options) Validate() error {
-	host, port, err := net.SplitHostPort(o.Listen)
-	if err != nil {
-		return cmdutil.UsageErrorf("invalid --listen %q: want HOST:PORT (e.g. %s)", o.Listen, DefaultListen)
+	if len(o.ListenAddresses) == 0 {
+		return cmdutil.UsageErrorf("no --web.listen-address: give at least one HOST:PORT (e.g. %s)", DefaultListen)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return cmdutil.UsageErrorf("invalid --listen %q: port must be 0..65535", o.Listen)
-	}
-	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
-		return cmdutil.UsageErrorf("invalid --listen %q: host must be an IP address or localhost", o.Listen)
+	for _, addr := range o.ListenAddresses {
+		if err := validateListen(addr); err != nil {
+			return err
+		}
 	}
 	if o.MaxListeners < 1 {
 		return cmdutil.UsageErrorf("invalid --max-listeners %d: want at least 1", o.MaxListeners)
@@ -190,8 +232,11 @@ func (o *Options) Validate() error {
 	if o.IdleTimeout <= 0 {
 		return cmdutil.UsageErrorf("invalid --idle-timeout %s: want a positive duration", o.IdleTimeout)
 	}
-	if o.MaxConnections < 1 {
-		return cmdutil.UsageErrorf("invalid --max-connections %d: want at least 1", o.MaxConnections)
+	if o.MaxRequests < 0 {
+		return cmdutil.UsageErrorf("invalid --web.max-requests %d: want 0 (no limit) or more", o.MaxRequests)
+	}
+	if err := validateWebConfig(o.WebConfigFile); err != nil {
+		return err
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
@@ -202,113 +247,16 @@ func (o *Options) Validate() error {
 	return o.Namespaces.Validate()
 }
 
-// Handler returns the exporter's HTTP handler: /metrics and /healthz only.
-func (o *Options) Handler() (http.Handler, error) {
-	refused := false
-	if o.collector == nil {
-		ports, _ := cmdutil.Ports(o.Ports)
-		co := o.Collect
-		co.Roots, co.Namespaces, co.Ports, co.Paths, co.Owners = o.Roots, o.Namespaces.Collect(), ports, o.Paths, collect.OwnersCached
-		if o.NoProcesses {
-			co.Owners = collect.OwnersOff
-		}
-		if o.Trace {
-			co.Trace = collect.TraceOn
-		}
-		c, err := collect.NewCollector(co)
-		if o.Trace && err != nil && collect.TraceUnavailable(err) {
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: warning: eBPF tracing unavailable (%v): serving the sampled metrics only, backlogctl_trace_up 0\n", err)
-			refused = true
-			co.Trace = collect.TraceOff
-			c, err = collect.NewCollector(co)
-		}
-		if err != nil {
-			return nil, nsflag.Error(err)
-		}
-		o.collector = c
-	}
-	take := func() (*model.MultiSnapshot, error) {
-		if o.beforeSnapshot != nil {
-			o.beforeSnapshot()
-		}
-		return o.collector.Untraced()
-	}
-	o.flight = &snapshotFlight{}
-	// Scrapes share a snapshot taken while they arrive; each reads the
-	// evidence itself (each read closes an interval of the high water). A
-	// read that fails leaves that scrape untraced: backlogctl_trace_up 0.
-	source := func() (*model.MultiSnapshot, error) {
-		m, err := o.flight.do(take)
-		if err != nil || !o.collector.Tracing() {
-			return m, err
-		}
-		if traced, err := o.collector.Trace(m); err == nil {
-			return traced, nil
-		}
-		return m, nil
-	}
-	if _, err := metrics.NewRegistry(&metrics.Collector{Source: source}); err != nil {
-		return nil, err
-	}
-	if !o.NoProcesses {
-		_, _ = o.flight.do(take)
-	}
-	mux := http.NewServeMux()
-	// A collector per scrape, so it knows who asks: a socket replaced
-	// between one scraper's scrapes is shown to it as a counter reset.
-	resets := &metrics.Resets{}
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		scraper, _, _ := net.SplitHostPort(r.RemoteAddr)
-		reg, err := metrics.NewRegistry(&metrics.Collector{Source: source, MaxListeners: o.MaxListeners,
-			Resets: resets, Scraper: scraper, Gone: r.Context().Done(), Traced: o.collector.Tracing(), TraceRefused: refused})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	return mux, nil
-}
-
-func exporterRun(ctx context.Context, o *Options) error {
-	// Resolve --netns once up front so a bad name fails before binding.
-	if _, _, err := o.Namespaces.Namespaces(o.Roots); err != nil && !o.Namespaces.All {
-		return err
-	}
-	h, err := o.Handler()
-	defer o.Close()
+func validateListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return err
+		return cmdutil.UsageErrorf("invalid --web.listen-address %q: want HOST:PORT (e.g. %s)", addr, DefaultListen)
 	}
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return cmdutil.EnvError(fmt.Errorf("listening on %s: %w", o.Listen, err))
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return cmdutil.UsageErrorf("invalid --web.listen-address %q: port must be 0..65535", addr)
 	}
-	o.limit = newLimitListener(ln.(*net.TCPListener), o.MaxConnections)
-	srv := &http.Server{
-		Handler:           o.limit.fair(h),
-		ReadHeaderTimeout: min(readHeaderTimeout, o.IdleTimeout),
-		IdleTimeout:       o.IdleTimeout,
-		WriteTimeout:      writeTimeout,
-	}
-	fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: serving http://%s/metrics\n", ln.Addr())
-	if o.Ready != nil {
-		o.Ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(o.limit) }()
-	select {
-	case err := <-errc:
-		return cmdutil.EnvError(fmt.Errorf("serving: %w", err))
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return cmdutil.EnvError(err)
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return cmdutil.UsageErrorf("invalid --web.listen-address %q: host must be an IP address, localhost or empty (every address)", addr)
 	}
 	return nil
 }

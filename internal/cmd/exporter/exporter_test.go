@@ -26,8 +26,8 @@ import (
 
 func newOpts() *Options {
 	ios, _, _, _ := iostreams.Test()
-	return &Options{IO: ios, Roots: hostfs.Host(), Listen: "127.0.0.1:0", MaxListeners: 1000,
-		IdleTimeout: DefaultIdleTimeout, MaxConnections: DefaultMaxConnections}
+	return &Options{IO: ios, Roots: hostfs.Host(), ListenAddresses: []string{"127.0.0.1:0"}, MaxListeners: 1000,
+		IdleTimeout: DefaultIdleTimeout, MaxRequests: DefaultMaxRequests, Version: "1.2.3", Commit: "abc123", Date: "2026-01-02"}
 }
 
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
@@ -158,14 +158,14 @@ func TestExporterCardinalityGuard(t *testing.T) {
 	}
 }
 
-// Only /metrics and /healthz are served, on the address asked for.
+// Only /, /metrics and /healthz are served, on the address asked for.
 func TestExporterServes(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
 	addr, stop := startExporter(newOpts())
 	base := "http://" + addr
-	for path, want := range map[string]int{"/healthz": 200, "/metrics": 200, "/": 404, "/debug/pprof/": 404} {
+	for path, want := range map[string]int{"/healthz": 200, "/metrics": 200, "/": 200, "/index.html": 404, "/debug/pprof/": 404} {
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -188,12 +188,17 @@ func TestValidate(t *testing.T) {
 		want int
 	}{
 		{"defaults", func(*Options) {}, 0},
-		{"no port", func(o *Options) { o.Listen = "127.0.0.1" }, cmdutil.ExitUsage},
-		{"port too big", func(o *Options) { o.Listen = "127.0.0.1:70000" }, cmdutil.ExitUsage},
-		{"hostname", func(o *Options) { o.Listen = "example.com:9597" }, cmdutil.ExitUsage},
+		{"no port", func(o *Options) { o.ListenAddresses = []string{"127.0.0.1"} }, cmdutil.ExitUsage},
+		{"port too big", func(o *Options) { o.ListenAddresses = []string{"127.0.0.1:70000"} }, cmdutil.ExitUsage},
+		{"hostname", func(o *Options) { o.ListenAddresses = []string{"example.com:9597"} }, cmdutil.ExitUsage},
+		{"second address bad", func(o *Options) { o.ListenAddresses = []string{"127.0.0.1:0", "::1"} }, cmdutil.ExitUsage},
+		{"no address", func(o *Options) { o.ListenAddresses = nil }, cmdutil.ExitUsage},
+		{"every address", func(o *Options) { o.ListenAddresses = []string{":9597"} }, 0},
+		{"negative max requests", func(o *Options) { o.MaxRequests = -1 }, cmdutil.ExitUsage},
+		{"no max requests", func(o *Options) { o.MaxRequests = 0 }, 0},
+		{"missing web config", func(o *Options) { o.WebConfigFile = "/nonexistent/web.yml" }, cmdutil.ExitUsage},
 		{"zero max", func(o *Options) { o.MaxListeners = 0 }, cmdutil.ExitUsage},
 		{"zero idle timeout", func(o *Options) { o.IdleTimeout = 0 }, cmdutil.ExitUsage},
-		{"zero connections", func(o *Options) { o.MaxConnections = 0 }, cmdutil.ExitUsage},
 		{"both netns flags", func(o *Options) { o.Namespaces.Netns, o.Namespaces.All = "x", true }, cmdutil.ExitUsage},
 	}
 	for _, tt := range tests {
@@ -213,7 +218,7 @@ func TestBusyAddressIsEnvError(t *testing.T) {
 	}
 	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4, nstest.ListenOpts{})
 	o := newOpts()
-	o.Listen = ep.String()
+	o.ListenAddresses = []string{ep.String()}
 	err := exporterRun(context.Background(), o)
 	var ee *cmdutil.ExitError
 	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitEnv {

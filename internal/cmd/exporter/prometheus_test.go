@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,39 +66,10 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 // startPrometheus runs a Prometheus server that scrapes target every second,
 // on the test namespace's loopback, until the test ends; it returns the
 // address of its web API and the path of its log.
-func startPrometheus(t *testing.T, promBin, target string, flags ...string) (web, logPath string) {
+func startPrometheus(t *testing.T, _ string, target string, flags ...string) (web, logPath string) {
 	t.Helper()
-	dir := t.TempDir()
-	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: backlogctl
-    static_configs:
-      - targets: ['%s']
-`, target)
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	web = fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))
-	logPath = filepath.Join(dir, "prometheus.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prom := exec.Command(promBin, append([]string{"--config.file=" + cfgPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=" + web}, flags...)...)
-	prom.Stdout, prom.Stderr = logf, logf
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		prom.Process.Kill()
-		prom.Wait()
-		logf.Close()
-	})
-	return web, logPath
+	p := nstest.StartPrometheus(t, []string{target}, nil, flags...)
+	return p.Web, p.Log
 }
 
 // promQuery runs an instant query and returns the single sample's value.

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
 
@@ -50,11 +49,7 @@ func TestIdleConnectionClosed(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	o := newOpts()
-	o.NoProcesses = true
-	o.IdleTimeout = 300 * time.Millisecond
-	addr, stop := startExporter(o)
-	defer stop()
+	_, addr := serveNoOwners(t, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
 	c, br := dial(t, addr)
 	if resp := get(t, c, br); resp.Close {
 		t.Fatal("the first response already closes the connection: nothing left to time out")
@@ -64,56 +59,6 @@ func TestIdleConnectionClosed(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Fatalf("idle connection: read returned %v, want EOF (closed by the exporter)", err)
-	}
-}
-
-// With --max-connections 2, a third connection waits in the accept queue
-// while two kept-alive connections hold the slots, and is served once the
-// next response closes one of them.
-func TestConnectionCap(t *testing.T) {
-	if !nstest.Isolate(t) {
-		return
-	}
-	o := newOpts()
-	o.NoProcesses = true
-	o.MaxConnections = 2
-	o.IdleTimeout = time.Hour
-	addr, stop := startExporter(o)
-	defer stop()
-	port := netip.MustParseAddrPort(addr).Port()
-
-	var held []net.Conn
-	var readers []*bufio.Reader
-	for i := 0; i < 2; i++ {
-		c, br := dial(t, addr)
-		if resp := get(t, c, br); resp.Close {
-			t.Fatalf("connection %d closed with nobody waiting", i)
-		}
-		held, readers = append(held, c), append(readers, br)
-	}
-	third, thirdReader := dial(t, addr)
-	if _, err := io.WriteString(third, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	nstest.Eventually(t, 10*time.Second, "the third connection to wait in the exporter's accept queue", func() bool {
-		ls, err := inspect.Listeners(nil, []uint16{port})
-		return err == nil && len(ls) == 1 && ls[0].AcceptQueue == 1
-	})
-	if n := o.limit.inUse(); n != 2 {
-		t.Fatalf("%d connections being served, want the cap of 2", n)
-	}
-	// The next response on a held connection ends it, freeing a slot.
-	if resp := get(t, held[0], readers[0]); !resp.Close {
-		t.Error("a kept-alive connection stayed open while another waited for a slot")
-	}
-	third.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err := http.ReadResponse(thirdReader, nil)
-	if err != nil {
-		t.Fatalf("the waiting connection was never served: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("waiting connection: %d", resp.StatusCode)
 	}
 }
 

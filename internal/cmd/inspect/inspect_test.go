@@ -9,15 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/collect"
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

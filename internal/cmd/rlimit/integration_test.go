@@ -7,14 +7,13 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/collect"
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // A listener held by a child process (`sleep` inherits it as fd 3) shows up

@@ -12,13 +12,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"github.com/backlogctl/backlogctl/model"
-	"github.com/backlogctl/backlogctl/netns"
-
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
+	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 )
 

@@ -7,13 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/backlogctl/backlogctl/collect"
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Fixture pids are above PID_MAX_LIMIT (4194304), so no real process has them.

@@ -58,7 +58,13 @@ func TestCommandTree(t *testing.T) {
 			t.Errorf("%s: command name %q is not lower-kebab-case", path, c.Name())
 		}
 		check := func(f *pflag.Flag) {
-			if !kebab.MatchString(f.Name) {
+			// The exporter's web.* flags are named as every Prometheus
+			// exporter names them (--web.listen-address, ...).
+			if name, ok := strings.CutPrefix(f.Name, "web."); ok && c.Name() == "exporter" {
+				if !kebab.MatchString(strings.ReplaceAll(name, ".", "-")) {
+					t.Errorf("%s: flag --%s is not web.lower-kebab-case", path, f.Name)
+				}
+			} else if !kebab.MatchString(f.Name) {
 				t.Errorf("%s: flag --%s is not lower-kebab-case", path, f.Name)
 			}
 			if len(f.Shorthand) > 1 {

@@ -109,7 +109,7 @@ func sorted(in []model.TraceReportListener) []model.TraceReportListener {
 }
 
 func fill(l model.TraceReportListener) float64 {
-	return float64(l.AcceptQueueHighWater) / (float64(l.Backlog) + 1)
+	return model.Fill(l.AcceptQueueHighWater, l.Backlog)
 }
 
 func boolCmp(a, b bool) int {

@@ -9,16 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/backlogctl/backlogctl/collect"
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/trace"
+	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
 // fakeSource returns fixed evidence and records Close; with stopAfter set
@@ -57,15 +55,7 @@ func testOptions(t *testing.T, src *fakeSource) (*Options, *strings.Builder, *st
 func listener(t *testing.T) (uint16, trace.Key) {
 	t.Helper()
 	fd, addr := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 2, nstest.ListenOpts{})
-	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
-		t.Fatal(err)
-	}
-	return addr.Port(), trace.Key{Netns: st.Ino, Cookie: cookie}
+	return addr.Port(), tracetest.Key(t, fd)
 }
 
 // Every interval prints one JSON object with the listener's evidence; the

@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl"
 	"github.com/backlogctl/backlogctl/sysctl/sysctltest"
 )

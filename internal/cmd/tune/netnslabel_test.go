@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 

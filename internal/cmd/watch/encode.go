@@ -2,11 +2,11 @@ package watch
 
 import (
 	"encoding/json"
-	"github.com/backlogctl/backlogctl/model"
 	"slices"
 	"strconv"
 
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // appendReport appends r as one line of JSON, the same document

@@ -6,12 +6,12 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"github.com/backlogctl/backlogctl/collect"
 	"io"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
 	"github.com/backlogctl/backlogctl/model"

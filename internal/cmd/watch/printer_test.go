@@ -7,9 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // On a terminal of known height the view draws the fullest listeners that

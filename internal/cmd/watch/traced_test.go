@@ -7,15 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/collect"
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/trace"
 	"github.com/backlogctl/backlogctl/trace/tracetest"
 )

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 )

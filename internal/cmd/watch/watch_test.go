@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/hostfs"
@@ -19,6 +17,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 )

@@ -29,7 +29,8 @@ func (e *ListenersError) Unwrap() error { return e.Err }
 // Limits reads the descriptor limits and usage of pids, or, when none is
 // given, of every process that owns a listener in the namespaces o names
 // (found by one /proc/*/fd walk on the host, since socket inodes are unique
-// host-wide), with the ports each listens on. With a namespace named, a
+// host-wide), with the ports each listens on and, with o.Pods, the
+// container and pod each runs in. With a namespace named, a
 // process has a row per namespace it listens in, labelled. Smaller gaps
 // become warnings; a namespace under --all-netns that cannot be read is one.
 func Limits(o Options, pids []int) (*model.LimitsReport, error) {
@@ -69,6 +70,7 @@ func limits(o Options, pids []int, list listenersFunc) (*model.LimitsReport, err
 		pids = uniquePIDs(pids)
 	}
 	var unreadable []string
+	names := o.podNamer()
 	for _, pid := range pids {
 		p, err := rlimit.ReadProcess(roots, pid)
 		var gone *rlimit.NoProcessError
@@ -81,8 +83,10 @@ func limits(o Options, pids []int, list listenersFunc) (*model.LimitsReport, err
 		if p.OpenFDs == nil {
 			unreadable = append(unreadable, strconv.Itoa(pid))
 		}
+		p.Workload, _ = names.workload(pid)
 		rep.Processes = append(rep.Processes, rows(p, ls, labels)...)
 	}
+	rep.Warnings = append(rep.Warnings, names.take()...)
 	if len(unreadable) > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
 			"could not count the open descriptors of pid %s (/proc/PID/fd needs root or the same user)", strings.Join(unreadable, ",")))

@@ -141,7 +141,7 @@ func attachOwners(roots hostfs.Roots, got []Observed) []string {
 			all = append(all, g.Snapshot.Listeners...)
 		}
 	}
-	warnings := appendOwnerWarnings(nil, inspect.StartOwnerWalk(roots.WithDefaults().Proc, true), all)
+	warnings := appendOwnerWarnings(nil, inspect.StartOwnerWalk(roots.WithDefaults().Proc, true), all, nil)
 	owners := make(map[uint32][]model.Process, len(all))
 	for _, l := range all {
 		owners[l.Inode] = l.Processes
@@ -175,7 +175,7 @@ func observePoint(roots hostfs.Roots, sel inspect.Selection, processes bool, d *
 	snap, err := read(roots, sel, d)
 	if err == nil {
 		if walk != nil {
-			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners)
+			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners, nil)
 		}
 		obs := model.ObservationOf(snap)
 		obs.ProcessesScanned = processes

@@ -28,6 +28,13 @@ type Options struct {
 	// owners are trusted before a new walk (0: a minute).
 	Owners       Owners
 	OwnersMaxAge time.Duration
+	// Pods names each owner's container and Kubernetes pod
+	// (model.Workload), where Owners finds owners: the container ID and pod
+	// UID from its cgroup, the names from the node's container runtime
+	// (Roots.Runtime, or the CRI socket found on the host), asked only
+	// about a process in a pod, with a short timeout; a runtime that cannot
+	// be asked is a warning.
+	Pods bool
 	// Trace says whether the listeners are traced with eBPF.
 	Trace TraceMode
 	// Stall is the tracing threshold of a stalled queue: held this long

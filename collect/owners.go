@@ -18,9 +18,10 @@ func listenerInodes(ls []model.Listener) *hostfs.InodeSet {
 }
 
 // attachProcesses finishes walk, the owner walk started for ls, and fills in
-// each listener's owners and their descriptor limits, and the backlog
+// each listener's owners and their descriptor limits, the container and
+// pod each runs in (with names, when names is not nil), and the backlog
 // their configuration asks for where backlogctl can read it.
-func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Listener) (string, error) {
+func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Listener, names *podNamer) (string, error) {
 	want := listenerInodes(ls)
 	if want.Len() == 0 {
 		walk.Stop()
@@ -52,6 +53,7 @@ func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Lis
 				if n, ok := scan.Nofile[pid]; ok {
 					p.NofileSoft, p.NofileHard = n.Soft, n.Hard
 				}
+				p.Workload, _ = names.workload(pid)
 				procs[pid] = p
 			}
 			backing = append(backing, p)
@@ -68,27 +70,27 @@ func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Lis
 	return warn, nil
 }
 
-// appendOwnerWarnings finishes walk for ls and appends what it could not
-// read to warnings.
-func appendOwnerWarnings(warnings []string, walk *inspect.OwnerWalk, ls []model.Listener) []string {
-	warn, err := attachProcesses(walk.Roots(), walk, ls)
+// appendOwnerWarnings finishes walk for ls (naming the owners' pods with
+// names, if not nil) and appends what it could not read to warnings.
+func appendOwnerWarnings(warnings []string, walk *inspect.OwnerWalk, ls []model.Listener, names *podNamer) []string {
+	warn, err := attachProcesses(walk.Roots(), walk, ls, names)
 	if err != nil {
 		warnings = append(warnings, fmt.Sprintf("process attribution: %v", err))
 	}
 	if warn != "" {
 		warnings = append(warnings, warn)
 	}
-	return warnings
+	return append(warnings, names.take()...)
 }
 
 // attachAll finishes walk for every namespace's listeners: one scan, whose
 // gaps are notes of the whole report.
-func attachAll(walk *inspect.OwnerWalk, m *model.MultiSnapshot) {
+func attachAll(walk *inspect.OwnerWalk, m *model.MultiSnapshot, names *podNamer) {
 	var all []model.Listener
 	for _, ns := range m.Namespaces {
 		all = append(all, ns.Listeners...)
 	}
-	m.Notes = appendOwnerWarnings(m.Notes, walk, all)
+	m.Notes = appendOwnerWarnings(m.Notes, walk, all, names)
 	i := 0
 	for _, ns := range m.Namespaces {
 		for j := range ns.Listeners {

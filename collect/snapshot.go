@@ -42,8 +42,10 @@ func Snapshot(o Options) (*model.MultiSnapshot, error) {
 func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSnapshot, error) {
 	roots := o.Roots.WithDefaults()
 	var walk *inspect.OwnerWalk // beside the dumps
+	var names *podNamer
 	if o.Owners == OwnersOn {
 		walk = inspect.StartOwnerWalk(roots.Proc, true)
+		names = o.podNamer()
 	}
 	if nss == nil {
 		snap, err := read(roots, o.selection(), nil)
@@ -52,7 +54,7 @@ func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSna
 			return nil, err
 		}
 		if walk != nil {
-			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners)
+			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners, names)
 		}
 		cur, _ := netns.Current()
 		return &model.MultiSnapshot{Time: snap.Time, Namespaces: []model.NamespaceSnapshot{{Netns: cur, Snapshot: snap}}}, nil
@@ -78,14 +80,14 @@ func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSna
 		// One namespace: it is the report, with its own time and warnings.
 		snap := m.Namespaces[0].Snapshot
 		if walk != nil {
-			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners)
+			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners, names)
 		}
 		m.Time = snap.Time
 		return m, nil
 	}
 	m.Notes = skips
 	if walk != nil {
-		attachAll(walk, m)
+		attachAll(walk, m, names)
 	}
 	m.Notes = append(notes, m.Notes...)
 	return m, nil

@@ -142,6 +142,12 @@ func (p *Process) appendJSON(b []byte) []byte {
 	if p.GoVersion != "" {
 		b = jsonfmt.AppendString(append(b, `,"go_version":`...), p.GoVersion)
 	}
+	for _, f := range [...]struct{ key, value string }{{`,"pod":`, p.Pod}, {`,"namespace":`, p.Namespace},
+		{`,"container":`, p.Container}, {`,"container_id":`, p.ContainerID}, {`,"pod_uid":`, p.PodUID}} {
+		if f.value != "" {
+			b = jsonfmt.AppendString(append(b, f.key...), f.value)
+		}
+	}
 	return append(b, '}')
 }
 

@@ -43,6 +43,9 @@ type ProcessLimits struct {
 	// Unit is the systemd service the process runs in ("" when none): where
 	// LimitNOFILE= belongs to make a limit survive a restart.
 	Unit string `json:"unit"`
+	// Workload is the container and Kubernetes pod the process runs in,
+	// when it runs in one: there, not in a unit, is where its limit is set.
+	Workload
 	// Ports are the TCP ports of the listeners the process holds, Paths
 	// the paths of its Unix listeners.
 	Ports  []uint16 `json:"ports"`

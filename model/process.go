@@ -29,6 +29,55 @@ type Process struct {
 	// a Go program (its net.Listen uses somaxconn as the backlog); filled by
 	// callers that recognise programs (advise).
 	GoVersion string `json:"go_version,omitempty"`
+	// Workload is the container and Kubernetes pod the process runs in,
+	// when it runs in one (its fields are the process's own in JSON).
+	Workload
+}
+
+// Workload names the container a process runs in and, on a Kubernetes
+// node, its pod: the IDs from the process's cgroup, the names from the
+// node's container runtime. Every field is "" when not known: a process
+// outside any container has none, a Docker container outside Kubernetes
+// only ContainerID, and a pod's process has its names only when the
+// runtime's CRI socket could be asked.
+type Workload struct {
+	// Pod and Namespace are the Kubernetes pod's name and namespace.
+	Pod       string `json:"pod,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// Container is the container's name in the pod's spec; "" for a pod's
+	// sandbox (pause) process.
+	Container string `json:"container,omitempty"`
+	// ContainerID is the runtime's full container ID.
+	ContainerID string `json:"container_id,omitempty"`
+	// PodUID is the pod's UID, from the kubelet's cgroup path.
+	PodUID string `json:"pod_uid,omitempty"`
+}
+
+// InPod reports whether w names a Kubernetes pod.
+func (w Workload) InPod() bool { return w.Pod != "" }
+
+// PodName is "namespace/pod", as kubectl's -n NAMESPACE POD names it; ""
+// outside a known pod.
+func (w Workload) PodName() string {
+	if w.Pod == "" {
+		return ""
+	}
+	return w.Namespace + "/" + w.Pod
+}
+
+// String is "namespace/pod/container" (without the container for a pod's
+// sandbox), "container:ID12" for a container with no pod name (the short
+// ID docker ps shows), or "".
+func (w Workload) String() string {
+	switch {
+	case w.Pod != "" && w.Container != "":
+		return w.PodName() + "/" + w.Container
+	case w.Pod != "":
+		return w.PodName()
+	case w.ContainerID != "":
+		return "container:" + w.ContainerID[:min(12, len(w.ContainerID))]
+	}
+	return ""
 }
 
 // FDUsage is the descriptors below the soft RLIMIT_NOFILE against it (what

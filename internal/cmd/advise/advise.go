@@ -290,7 +290,7 @@ type SizingReport struct {
 
 func adviseRun(o *Options) error {
 	ports, _ := cmdutil.Ports(o.Ports)
-	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Paths: o.Paths, Stall: traceStall}
+	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Paths: o.Paths, Stall: traceStall, Pods: true}
 	if o.Trace > 0 {
 		co.Trace = collect.TraceOn
 	}

@@ -38,7 +38,7 @@ func (o *Options) Handler() (http.Handler, error) {
 		// Owners are looked up in the background after the first walk, so
 		// a scrape never waits for a /proc walk (hundreds of ms on a busy
 		// host).
-		co.Roots, co.Namespaces, co.Ports, co.Paths, co.Owners = o.Roots, o.Namespaces.Collect(), ports, o.Paths, collect.OwnersCached
+		co.Roots, co.Namespaces, co.Ports, co.Paths, co.Owners, co.Pods = o.Roots, o.Namespaces.Collect(), ports, o.Paths, collect.OwnersCached, true
 		if o.NoProcesses {
 			co.Owners = collect.OwnersOff
 		}

@@ -168,7 +168,7 @@ func (o *Options) Validate() error {
 
 func inspectRun(o *Options) error {
 	ports, _ := cmdutil.Ports(o.Ports)
-	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Paths: o.Paths, Owners: collect.OwnersOn}
+	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Paths: o.Paths, Owners: collect.OwnersOn, Pods: true}
 	if o.NoProcesses {
 		co.Owners = collect.OwnersOff
 	}

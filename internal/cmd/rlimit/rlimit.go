@@ -143,7 +143,7 @@ func checkPID(pid int) error {
 }
 
 func listRun(o *Options) error {
-	rep, err := o.Limits(collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect()}, o.PIDs)
+	rep, err := o.Limits(collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Pods: true}, o.PIDs)
 	var lerr *collect.ListenersError
 	switch {
 	case errors.As(err, &lerr):

@@ -199,7 +199,7 @@ func watchRun(ctx context.Context, o *Options) error {
 	debug.SetGCPercent(400)
 	ports, _ := cmdutil.Ports(o.Ports)
 	co := o.Collect
-	co.Roots, co.Namespaces, co.Ports, co.Paths = o.Roots, o.Namespaces.Collect(), ports, o.Paths
+	co.Roots, co.Namespaces, co.Ports, co.Paths, co.Pods = o.Roots, o.Namespaces.Collect(), ports, o.Paths, true
 	if o.Trace {
 		co.Trace = collect.TraceOn
 	}

@@ -48,6 +48,7 @@ func (listenersSource) collect(ch chan<- prometheus.Metric, s *scrape) {
 type row struct {
 	netns, address, port, path     string
 	process                        string
+	pod, namespace, container      string
 	acceptQueue, backlog, synQueue uint64
 	drops                          uint64
 	hasDrops                       bool
@@ -61,13 +62,15 @@ type row struct {
 	reuseportMaxFill float64
 }
 
-func (r *row) labels() []string { return []string{r.netns, r.address, r.port, r.path, r.process} }
+func (r *row) labels() []string {
+	return []string{r.netns, r.address, r.port, r.path, r.process, r.pod, r.namespace, r.container}
+}
 
 // listenerRows merges listeners that would produce the same label set:
 // queues, backlogs and drops add up; an SO_REUSEPORT group's SYN queue is
 // one shared count, so it is taken once (max).
 func listenerRows(netns string, ls []model.Listener, perPort bool) []row {
-	idx := map[[4]string]int{}
+	idx := map[[7]string]int{}
 	var rows []row
 	for i := range ls {
 		l := &ls[i]
@@ -75,16 +78,17 @@ func listenerRows(netns string, ls []model.Listener, perPort bool) []row {
 			continue
 		}
 		r := row{netns: netns, address: l.Address, port: strconv.Itoa(int(l.Port)), process: processLabel(l.Processes)}
+		r.pod, r.namespace, r.container = workloadLabels(l.Processes)
 		if l.IsUnix() {
 			r.address, r.port, r.path = "", "", l.Path
 		}
 		if perPort {
-			r.process = ""
+			r.process, r.pod, r.namespace, r.container = "", "", "", ""
 			if !l.IsUnix() {
 				r.address = "*"
 			}
 		}
-		k := [4]string{r.address, r.port, r.path, r.process}
+		k := [7]string{r.address, r.port, r.path, r.process, r.pod, r.namespace, r.container}
 		j, ok := idx[k]
 		if !ok {
 			j = len(rows)
@@ -152,10 +156,25 @@ func foldPorts(rows []row, limit int) []row {
 
 // processLabel is the owners' distinct command names, sorted, comma-joined.
 func processLabel(ps []model.Process) string {
+	return joined(ps, func(p model.Process) string { return p.Comm })
+}
+
+// workloadLabels are the owners' distinct pods, namespaces and container
+// names, each sorted and comma-joined (one each, but for a socket passed
+// between containers).
+func workloadLabels(ps []model.Process) (pod, namespace, container string) {
+	return joined(ps, func(p model.Process) string { return p.Pod }),
+		joined(ps, func(p model.Process) string { return p.Namespace }),
+		joined(ps, func(p model.Process) string { return p.Container })
+}
+
+// joined is the distinct non-empty values of field over ps, sorted,
+// comma-joined.
+func joined(ps []model.Process, field func(model.Process) string) string {
 	names := make([]string, 0, len(ps))
 	for _, p := range ps {
-		if !slices.Contains(names, p.Comm) {
-			names = append(names, p.Comm)
+		if v := field(p); v != "" && !slices.Contains(names, v) {
+			names = append(names, v)
 		}
 	}
 	slices.Sort(names)

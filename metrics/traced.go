@@ -25,8 +25,8 @@ var (
 		"Longest the accept queue was since the previous scrape, over backlog+1 (what a full queue holds): 1 means it was full at some point in between. Exact: each scrape closes an interval in the eBPF programs (exporter --trace), so with several scrapers each sees the peak since any scraper's previous scrape.",
 		listenerLabels...)
 	descAcceptErrors = desc("process_accept_errors_total",
-		"Failed accept()/accept4() calls of a process, by errno (EMFILE, ENFILE, ENOBUFS, ENOMEM...), seen by tracing since it started.",
-		"netns", "pid", "process", "errno")
+		"Failed accept()/accept4() calls of a process, by errno (EMFILE, ENFILE, ENOBUFS, ENOMEM...), seen by tracing since it started; with the Kubernetes pod, namespace and container of a process that owns a listener there.",
+		"netns", "pid", "process", "errno", "pod", "namespace", "container")
 	descTraceUp = desc("trace_up",
 		"1 when exporter --trace has its eBPF programs attached, 0 when tracing was asked for and the kernel refused it.")
 )
@@ -141,9 +141,20 @@ func collectAcceptErrors(ch chan<- prometheus.Metric, ns model.NamespaceSnapshot
 		}
 	}
 	add(ns.UnattributedAcceptErrors)
+	// A count is a process's own (a sum over processes would fall when one
+	// exits, which Prometheus takes for a reset), so pid stays; its pod is
+	// its owner's, where it owns a listener.
+	workloads := map[int]model.Workload{}
+	for _, l := range ns.Listeners {
+		for _, p := range l.Processes {
+			workloads[p.PID] = p.Workload
+		}
+	}
 	label := ns.Netns.Label()
 	for _, k := range order {
-		ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(sums[k]), label, strconv.Itoa(k.pid), k.comm, k.errno)
+		w := workloads[k.pid]
+		ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(sums[k]),
+			label, strconv.Itoa(k.pid), k.comm, k.errno, w.Pod, w.Namespace, w.Container)
 	}
 }
 

@@ -47,7 +47,11 @@ type Finding struct {
 	// one; then Current is that key's value (nil when not visible here).
 	Key string `json:"key,omitempty"`
 	// Listener is the listener a process finding is about, when there is one.
-	Listener    string `json:"listener,omitempty"`
+	Listener string `json:"listener,omitempty"`
+	// Workload is the Kubernetes pod (and container) that the process, or
+	// the listener's owners, run in; for a finding about a pod's own
+	// network namespace, that pod. Empty outside pods.
+	model.Workload
 	Current     *int64 `json:"current,omitempty"`
 	Recommended *int64 `json:"recommended,omitempty"`
 	// Reason says why, in terms of what the kernel does.

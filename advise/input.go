@@ -67,6 +67,7 @@ func Advise(in Input) []Finding {
 		v.found = append(v.found, rule(v)...)
 	}
 	out := dedupeProfile(v.found)
+	attachWorkloads(v, out)
 	Sort(out)
 	return out
 }

@@ -116,6 +116,10 @@ func (v *view) nofileFix(l model.Listener, owner model.Process, want int64) stri
 	var lasting string
 	if unit := v.in.Units[owner.PID]; unit != "" {
 		lasting = fmt.Sprintf("make it permanent with `backlogctl rlimit set --systemd-unit %s --nofile %d:%d --write`, then `systemctl daemon-reload && systemctl restart %s`", unit, want, want, unit)
+	} else if owner.InPod() {
+		// Kubernetes has no setting for it: a container starts with the
+		// runtime's limits, which its program may raise up to the hard one.
+		lasting = fmt.Sprintf("it lasts until container %s restarts: make it permanent in its image (`ulimit -n %d` in the entrypoint, or %s raising its own soft limit up to the hard one, which the container runtime sets)", owner.Ref(), want, owner.Comm)
 	} else {
 		lasting = fmt.Sprintf("make it permanent where %s is started (its service's LimitNOFILE=, or ulimit -n)", owner.Comm)
 	}

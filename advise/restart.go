@@ -97,6 +97,12 @@ func restartText(l model.Listener, units map[int]string) string {
 			s += fmt.Sprintf(" (`systemctl restart %s`)", u)
 			break
 		}
+		if p.InPod() {
+			// kubectl's own words: a pod a controller owns is replaced.
+			s += fmt.Sprintf(" (in pod %s: `kubectl -n %s rollout restart` the workload that owns it, or `kubectl -n %s delete pod %s` if a controller recreates it)",
+				p.PodName(), p.Namespace, p.Namespace, p.Pod)
+			break
+		}
 	}
 	s += " (or make it call listen() again)"
 	if prog := recognise(l.Processes); prog != nil && prog.relisten != "" {

@@ -51,8 +51,8 @@ func TestPodNamer(t *testing.T) {
 	if calls := f.Calls(); len(calls) != 2 {
 		t.Errorf("CRI calls %q, want one listing (ListContainers, ListPodSandbox)", calls)
 	}
-	if got := nginx.String(); got != "shop/"+podstest.WebPod+"/nginx" {
-		t.Errorf("String() = %q", got)
+	if got := nginx.Ref(); got != "shop/"+podstest.WebPod+"/nginx" {
+		t.Errorf("Ref() = %q", got)
 	}
 }
 

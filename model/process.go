@@ -2,6 +2,8 @@ package model
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -65,10 +67,11 @@ func (w Workload) PodName() string {
 	return w.Namespace + "/" + w.Pod
 }
 
-// String is "namespace/pod/container" (without the container for a pod's
+// Ref is "namespace/pod/container" (without the container for a pod's
 // sandbox), "container:ID12" for a container with no pod name (the short
-// ID docker ps shows), or "".
-func (w Workload) String() string {
+// ID docker ps shows), or "". (Not String: types that embed a Workload
+// would print as it.)
+func (w Workload) Ref() string {
 	switch {
 	case w.Pod != "" && w.Container != "":
 		return w.PodName() + "/" + w.Container
@@ -78,6 +81,32 @@ func (w Workload) String() string {
 		return "container:" + w.ContainerID[:min(12, len(w.ContainerID))]
 	}
 	return ""
+}
+
+// PodsOf names the pods and containers ps run in ("shop/web/app", see
+// Workload.Ref), each once, comma-joined in order; "" when none runs in
+// a known pod: what a table's POD column shows.
+func PodsOf(ps []Process) string {
+	var names []string
+	for _, p := range ps {
+		if s := p.Ref(); p.InPod() && !slices.Contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// AnyInPod reports whether an owner of any of ls runs in a known pod: a
+// table then has a POD column.
+func AnyInPod(ls []Listener) bool {
+	for _, l := range ls {
+		for _, p := range l.Processes {
+			if p.InPod() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // FDUsage is the descriptors below the soft RLIMIT_NOFILE against it (what

@@ -53,7 +53,7 @@ func TestPHPFPMUnixSocketCommands(t *testing.T) {
 		t.Errorf("table lacks the row 'unix <path>':\n%s", table.stdout)
 	}
 	prom := run(t, bin, "inspect", "--path", fpm.Socket, "-o", "prom")
-	if !strings.Contains(prom.stdout, `backlogctl_listener_backlog{address="",netns=`) || !strings.Contains(prom.stdout, `path="`+fpm.Socket+`",port="",process="php-fpm`) {
+	if !strings.Contains(prom.stdout, `backlogctl_listener_backlog{address="",container="",namespace="",netns=`) || !strings.Contains(prom.stdout, `path="`+fpm.Socket+`",pod="",port="",process="php-fpm`) {
 		t.Errorf("-o prom has no series labelled with the path:\n%s", prom.stdout)
 	}
 	if strings.Contains(prom.stdout, "backlogctl_listener_syn_queue{") {

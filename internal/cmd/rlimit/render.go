@@ -2,6 +2,7 @@ package rlimit
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,12 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 		nrOpen = strconv.FormatInt(*rep.NrOpen, 10)
 	}
 	header := []string{"PID", "COMM", "UNIT", "PORTS", "OPEN", "SOFT", "HARD", "USAGE", "NR-OPEN", "STATUS"}
+	// A POD column where a process runs in a Kubernetes pod the runtime
+	// named: there, not in a unit, is where its limit comes from.
+	pods := slices.ContainsFunc(rep.Processes, func(p model.ProcessLimits) bool { return p.InPod() })
+	if pods {
+		header = slices.Insert(header, 3, "POD")
+	}
 	if namespaces {
 		header = append([]string{"NETNS"}, header...)
 	}
@@ -44,6 +51,9 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 		}
 		row := []string{strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports, p.Paths), open,
 			model.FormatLimit(p.Nofile.Soft), model.FormatLimit(p.Nofile.Hard), usage, nrOpen, orDash(p.Status)}
+		if pods {
+			row = slices.Insert(row, 3, orDash(model.PodsOf([]model.Process{{Workload: p.Workload}})))
+		}
 		if namespaces {
 			row = append([]string{orDash(p.Netns)}, row...)
 		}

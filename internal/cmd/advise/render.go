@@ -30,7 +30,7 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 		t := tableprinter.New(w, tty, header...).
 			SetWidth(io.TerminalWidth()).WrapColumn("EVIDENCE")
 		for i, f := range r.Findings {
-			row := []string{strconv.Itoa(i+1), string(f.Severity), f.ID, f.Subject,
+			row := []string{strconv.Itoa(i + 1), string(f.Severity), f.ID, f.Subject,
 				valueText(f.Current), valueText(f.Recommended), evidenceText(f.Evidence)}
 			if pods {
 				row = slices.Insert(row, 4, cmp.Or(f.Ref(), "-"))

@@ -6,8 +6,9 @@
 // go test ./internal/golden -update rewrites the golden files.
 //
 // The recording is read below every collector (inspect.EnvSockDiagReplay,
-// trace.EnvTraceReplay, the fixture roots), so what the goldens pin is the
-// whole path from the kernel's answers to the output.
+// trace.EnvTraceReplay, the fixture roots, a container runtime serving
+// recorded CRI answers), so what the goldens pin is the whole path from the
+// kernel's and the runtime's answers to the output.
 package golden
 
 import (
@@ -29,9 +30,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/pods/podstest"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -129,11 +132,21 @@ var checkRequires = []string{
 	"--require", "files.usage<0.5", "--require", "counter.TcpExtListenOverflows==0",
 }
 
+// runtime is the recorded container runtime's CRI socket: gosrv (pid 5001)
+// runs in the Kubernetes pod shop/gosrv-6b7f9d8c5-q4zrt it names
+// (testdata/cri.json).
+var runtime string
+
 func TestGolden(t *testing.T) {
 	host, err := filepath.Abs(filepath.Join("testdata", "host"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	recording, err := os.ReadFile(filepath.Join("testdata", "cri.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime = podstest.Serve(t, filepath.Join(t.TempDir(), "containerd.sock"), recording).Socket
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
@@ -164,6 +177,7 @@ func (r run) execute(t *testing.T, host string) string {
 		cmdutil.EnvProcRoot+"="+filepath.Join(host, "proc"),
 		cmdutil.EnvSysRoot+"="+filepath.Join(host, "sys"),
 		cmdutil.EnvNetnsRoot+"="+filepath.Join(host, "netns"),
+		hostfs.EnvRuntimeEndpoint+"=unix://"+runtime,
 		// tune's persist check reads no host sysctl.d.
 		"BACKLOGCTL_SYSCTL_D_DIRS="+t.TempDir(), "BACKLOGCTL_SYSCTL_CONF="+filepath.Join(t.TempDir(), "sysctl.conf"))
 	if r.sockdiag != "" {

@@ -1,7 +1,10 @@
 package collect
 
 import (
+	"net/netip"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +110,44 @@ func TestPodNamerNoRuntime(t *testing.T) {
 	if got, pending := none.workload(10); got != (model.Workload{}) || pending {
 		t.Errorf("a nil namer named %+v", got)
 	}
+}
+
+// The exporter's owner cache holds a listener back (OwnersPending) while
+// the runtime is being asked about its owner's pod, so no series is
+// published without its pod labels; once the runtime has answered, the
+// owner carries its pod. This process stands in for a pod's: its cgroup is
+// read from a fixture tree that puts it in shop/web's nginx container.
+func TestOwnerCachePendingPod(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	cgroups := filepath.Join(t.TempDir(), "proc")
+	pidDir := filepath.Join(cgroups, strconv.Itoa(os.Getpid()))
+	if err := os.MkdirAll(pidDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(pidDir, os.DirFS(filepath.Join(podsProc, "10"))); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "containerd.sock")
+	release := podstest.Serve(t, sock, podstest.Recorded).Hold()
+	defer release()
+	c := &ownerCache{MaxAge: 1 << 62, Background: true, Pods: newPodNamer(hostfs.Roots{Proc: cgroups, Runtime: sock}, true)}
+	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 4, nstest.ListenOpts{})
+	attach := func() model.Listener {
+		snap, err := gatherHere(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Attach(snap)
+		return nstest.FindListener(t, snap.Listeners, ep.Port())
+	}
+	if l := attach(); !l.OwnersPending || len(l.Processes) != 1 || l.Processes[0].Pod != "" || l.Processes[0].PodUID != podstest.WebPodUID {
+		t.Fatalf("while the runtime is asked: pending %v, owners %+v; want pending, the pod's UID only", l.OwnersPending, l.Processes)
+	}
+	release()
+	nstest.Eventually(t, 10*time.Second, "the owner's pod, named", func() bool {
+		l := attach()
+		return !l.OwnersPending && len(l.Processes) == 1 && l.Processes[0].Workload == nginx
+	})
 }

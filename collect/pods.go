@@ -39,6 +39,10 @@ func newPodNamer(roots hostfs.Roots, background bool) *podNamer {
 	return &podNamer{roots: roots, background: background}
 }
 
+// PodsUnnamed begins the warning that the container runtime could not name
+// the pods (each distinct one is given once in a Collector's life).
+const PodsUnnamed = "pods are shown by UID, not by name"
+
 // workload is where pid runs: its container and pod, with their names when
 // the runtime could give them. pending is set, in the background mode,
 // while the runtime is being asked about its pod.
@@ -56,7 +60,7 @@ func (n *podNamer) workload(pid int) (w model.Workload, pending bool) {
 	}
 	r := n.runtime()
 	if r == nil {
-		n.warn(fmt.Sprintf("pods are shown by UID, not by name: %v (mount the node's socket, or name it in %s)", n.absent, hostfs.EnvRuntimeEndpoint))
+		n.warn(fmt.Sprintf("%s: %v (mount the node's socket, or name it in %s)", PodsUnnamed, n.absent, hostfs.EnvRuntimeEndpoint))
 		return w, false
 	}
 	c, ok, err := r.Lookup(context.Background(), cg)
@@ -64,7 +68,7 @@ func (n *podNamer) workload(pid int) (w model.Workload, pending bool) {
 		return w, true
 	}
 	if err != nil {
-		n.warn(fmt.Sprintf("pods are shown by UID, not by name, where the runtime was not asked: %v", err))
+		n.warn(fmt.Sprintf("%s where the runtime could not be asked: %v", PodsUnnamed, err))
 	}
 	if ok {
 		w.Pod, w.Namespace, w.Container = c.Pod, c.Namespace, c.Name

@@ -70,7 +70,12 @@ type run struct {
 	lines int
 	// scrapes, when set, runs the exporter and scrapes /metrics this many times.
 	scrapes int
+	// env replaces the recorded ones (KEY=VALUE).
+	env []string
 }
+
+// noRuntime points at a container runtime socket that does not exist.
+var noRuntime = []string{hostfs.EnvRuntimeEndpoint + "=unix:///nonexistent/containerd.sock"}
 
 var runs = []run{
 	{name: "inspect-json", args: []string{"inspect", "-o", "json"}, sockdiag: dumps},
@@ -119,6 +124,11 @@ var runs = []run{
 	{name: "exporter-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0"}, sockdiag: dumps, scrapes: 1},
 	{name: "exporter-trace-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0", "--trace"}, sockdiag: dumps, trace: tracedReads, scrapes: 2},
 	{name: "exporter-aggregated-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0", "--max-listeners", "3", "--trace"}, sockdiag: dumps, trace: tracedReads, scrapes: 1},
+
+	// No container runtime to ask: gosrv's pod is known by its UID, and
+	// each command says why, once.
+	{name: "inspect-no-runtime-json", args: []string{"inspect", "--port", "443", "-o", "json"}, sockdiag: dumps, env: noRuntime},
+	{name: "exporter-no-runtime-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0", "--port", "443"}, sockdiag: dumps, scrapes: 2, env: noRuntime},
 
 	{name: "sysctl-get-json", args: []string{"sysctl", "get", "somaxconn", "tcp_syncookies", "fs.file-max", "-o", "json"}},
 	{name: "explain-json", args: []string{"explain", "somaxconn", "-o", "json"}},
@@ -186,6 +196,7 @@ func (r run) execute(t *testing.T, host string) string {
 	if r.trace != "" {
 		cmd.Env = append(cmd.Env, trace.EnvTraceReplay+"="+filepath.Join("testdata", r.trace))
 	}
+	cmd.Env = append(cmd.Env, r.env...) // the last of a key wins
 	var stdout, stderr bytes.Buffer
 	var err error
 	switch {

@@ -61,7 +61,16 @@ func (o *Options) Handler() (http.Handler, error) {
 		if o.beforeSnapshot != nil {
 			o.beforeSnapshot()
 		}
-		return o.collector.Untraced()
+		m, err := o.collector.Untraced()
+		if err == nil {
+			// Why the series have no pod names: said once, when first seen.
+			for _, n := range m.Notes {
+				if strings.HasPrefix(n, collect.PodsUnnamed) {
+					fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: warning: %s\n", n)
+				}
+			}
+		}
+		return m, err
 	}
 	// Overlapping scrapes share one snapshot; the snapshot itself is never
 	// changed after take returns. Each scrape reads the traced evidence

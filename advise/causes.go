@@ -160,7 +160,7 @@ func (v *view) causeFinding(l model.Listener, p pressure, a attribution) Finding
 	ev := v.listenerEvidence(l, p)
 	v.countersEvidence(ev)
 	rose := fmt.Sprintf("its drop count rose by %d in %v and its accept queue was not full when sampled", p.drops, v.in.Interval)
-	f := Finding{Subject: ListenerSubject(l.Address, l.Port), Evidence: ev}
+	f := Finding{Subject: SubjectOf(l), Evidence: ev}
 	d := a.counters
 	switch a.cause {
 	case causeDeferAccept:

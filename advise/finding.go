@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
@@ -39,14 +40,18 @@ type Finding struct {
 	ID       string   `json:"id"`
 	Severity Severity `json:"severity"`
 	// Subject is what the finding is about: a sysctl key
-	// (net.core.somaxconn), a listener (ListenerSubject: "127.0.0.1:80",
-	// "[::]:443"), a process (PIDSubject: "pid:4242") or a counter name.
+	// (net.core.somaxconn), a listener (SubjectOf: "127.0.0.1:80",
+	// "[::]:443", a Unix listener's path "/run/php/php8.2-fpm.sock"), a process (PIDSubject: "pid:4242") or a counter name.
 	Subject string `json:"subject"`
 	// Key is the sysctl the recommendation applies to, when it applies to
 	// one; then Current is that key's value (nil when not visible here).
 	Key string `json:"key,omitempty"`
 	// Listener is the listener a process finding is about, when there is one.
-	Listener    string `json:"listener,omitempty"`
+	Listener string `json:"listener,omitempty"`
+	// Workload is the Kubernetes pod (and container) that the process, or
+	// the listener's owners, run in; for a finding about a pod's own
+	// network namespace, that pod. Empty outside pods.
+	model.Workload
 	Current     *int64 `json:"current,omitempty"`
 	Recommended *int64 `json:"recommended,omitempty"`
 	// Reason says why, in terms of what the kernel does.
@@ -64,6 +69,15 @@ func ListenerSubject(address string, port uint16) string {
 		return netip.AddrPortFrom(a, port).String()
 	}
 	return address + ":" + strconv.Itoa(int(port))
+}
+
+// SubjectOf is the Subject of findings about listener l: its address and
+// port, or a Unix listener's path (or @abstract name).
+func SubjectOf(l model.Listener) string {
+	if l.IsUnix() {
+		return l.Path
+	}
+	return ListenerSubject(l.Address, l.Port)
 }
 
 // PIDSubject is the Subject of findings about process pid.

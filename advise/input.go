@@ -67,6 +67,7 @@ func Advise(in Input) []Finding {
 		v.found = append(v.found, rule(v)...)
 	}
 	out := dedupeProfile(v.found)
+	attachWorkloads(v, out)
 	Sort(out)
 	return out
 }
@@ -74,6 +75,7 @@ func Advise(in Input) []Finding {
 // rules are every rule, each a function of the view.
 var rules = []func(*view) []Finding{
 	listenerFindings,
+	configuredFindings,
 	synQueueFindings,
 	syncookieFindings,
 	synBacklogFindings,

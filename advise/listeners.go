@@ -65,6 +65,11 @@ func listenerFindings(v *view) []Finding {
 func (v *view) overflowText(l model.Listener, p pressure) string {
 	var s string
 	switch {
+	case p.full && p.unix:
+		s = fmt.Sprintf("its accept queue is full (%d waiting, backlog %d: the kernel holds backlog+1), so a connect() to it now fails with EAGAIN when non-blocking (nginx logs \"Resource temporarily unavailable\" and answers 502) or waits when blocking, and the kernel counts neither", l.AcceptQueue, l.AcceptQueueMax)
+		if p.fullBefore {
+			s += fmt.Sprintf("; it was full at both samples, %v apart", v.in.Interval)
+		}
 	case p.full:
 		s = fmt.Sprintf("its accept queue is full (%d waiting, backlog %d: the kernel holds backlog+1)", l.AcceptQueue, l.AcceptQueueMax)
 	case v.sampled():
@@ -108,7 +113,7 @@ func (v *view) clampedFinding(l model.Listener, p pressure, somax int64) Finding
 	}
 	return Finding{
 		ID: "somaxconn-clamps-listener", Severity: sev,
-		Subject: ListenerSubject(l.Address, l.Port), Key: "net.core.somaxconn",
+		Subject: SubjectOf(l), Key: "net.core.somaxconn",
 		Current: int64p(somax), Recommended: int64p(want),
 		Reason: fmt.Sprintf("%s, and its backlog %d equals net.core.somaxconn: listen() clamps a larger backlog to somaxconn (net/socket.c __sys_listen_socket), so the program probably asked for more.%s",
 			v.overflowText(l, p), l.AcceptQueueMax, v.note(p)),
@@ -134,12 +139,15 @@ func (v *view) programFinding(l model.Listener, p pressure, somax int64, known b
 		why = fmt.Sprintf("its backlog is %d; net.core.somaxconn is not visible here, so whether it clamped the program's backlog is unknown.", l.AcceptQueueMax)
 	case int64(l.AcceptQueueMax) > somax:
 		why = fmt.Sprintf("its backlog %d is above net.core.somaxconn (%d): somaxconn was lowered after it called listen(), so the backlog is the program's own request or an older somaxconn.", l.AcceptQueueMax, somax)
+	case l.ConfiguredBacklog != nil && configuredEffective(l.ConfiguredBacklog, somax) == int64(l.AcceptQueueMax):
+		// The program's own configuration says so: no hedge needed.
+		why = fmt.Sprintf("its backlog %d is the program's own: %s, below net.core.somaxconn (%d), so raising somaxconn would change nothing.", l.AcceptQueueMax, configuredText(l.ConfiguredBacklog), somax)
 	default:
 		why = fmt.Sprintf("its backlog %d is below net.core.somaxconn (%d), so it is the program's own listen() backlog and raising somaxconn would change nothing — unless the listener predates a raise of somaxconn that backlogctl did not make (a listener keeps the clamp it got at listen(); a restart would tell).", l.AcceptQueueMax, somax)
 	}
 	f := Finding{
 		ID: "listener-backlog-too-small", Severity: v.severityOf(p),
-		Subject:  ListenerSubject(l.Address, l.Port),
+		Subject:  SubjectOf(l),
 		Current:  int64p(int64(l.AcceptQueueMax)),
 		Reason:   fmt.Sprintf("%s; %s%s", v.overflowText(l, p), why, v.note(p)),
 		Fix:      programFix(l, want) + clampNote(somax, known, want),
@@ -173,7 +181,7 @@ func (v *view) historyFinding(l model.Listener, p pressure, somax int64, known b
 	}
 	return Finding{
 		ID: "listener-drops-history", Severity: Info,
-		Subject: ListenerSubject(l.Address, l.Port),
+		Subject: SubjectOf(l),
 		Reason: fmt.Sprintf("its drop count is %d since the socket was created, its accept queue is not full now (%d waiting, backlog %d), and %s: %s",
 			p.total, l.AcceptQueue, l.AcceptQueueMax, v.noRise(), why),
 		Fix:      "run `backlogctl advise --interval 10s` (or watch) under load: a rise over an interval is evidence, a total is history",
@@ -186,7 +194,7 @@ func (v *view) historyFinding(l model.Listener, p pressure, somax int64, known b
 func (v *view) loweredFinding(l model.Listener, p pressure, somax int64) Finding {
 	return Finding{
 		ID: "somaxconn-lowered-since-listen", Severity: Info,
-		Subject: ListenerSubject(l.Address, l.Port), Key: "net.core.somaxconn",
+		Subject: SubjectOf(l), Key: "net.core.somaxconn",
 		Current: int64p(somax), Recommended: int64p(int64(l.AcceptQueueMax)),
 		Reason: fmt.Sprintf("its backlog %d is above net.core.somaxconn (%d): somaxconn was lowered after it called listen(), and a restart will clamp it to %d (net/socket.c __sys_listen_socket).",
 			l.AcceptQueueMax, somax, somax),

@@ -59,7 +59,7 @@ func (v *view) nofileFinding(l model.Listener, owner model.Process, p pressure) 
 	fix := v.nofileFix(l, owner, want)
 	return Finding{
 		ID: "accept-queue-full-at-nofile", Severity: sev,
-		Subject: PIDSubject(owner.PID), Listener: ListenerSubject(l.Address, l.Port),
+		Subject: PIDSubject(owner.PID), Listener: SubjectOf(l),
 		Current: int64p(int64(min(soft, math.MaxInt64))), Recommended: int64p(want),
 		Reason: fmt.Sprintf("%s. Meanwhile %s[%d] %s: accept() fails with EMFILE and leaves the connection queued (net/socket.c reserves the descriptor first), so this is a descriptor problem, not a backlog one.%s",
 			v.overflowText(l, p), owner.Comm, owner.PID, usesText(owner), v.note(p)),
@@ -116,6 +116,10 @@ func (v *view) nofileFix(l model.Listener, owner model.Process, want int64) stri
 	var lasting string
 	if unit := v.in.Units[owner.PID]; unit != "" {
 		lasting = fmt.Sprintf("make it permanent with `backlogctl rlimit set --systemd-unit %s --nofile %d:%d --write`, then `systemctl daemon-reload && systemctl restart %s`", unit, want, want, unit)
+	} else if owner.InPod() {
+		// Kubernetes has no setting for it: a container starts with the
+		// runtime's limits, which its program may raise up to the hard one.
+		lasting = fmt.Sprintf("it lasts until container %s restarts: make it permanent in its image (`ulimit -n %d` in the entrypoint, or %s raising its own soft limit up to the hard one, which the container runtime sets)", owner.Ref(), want, owner.Comm)
 	} else {
 		lasting = fmt.Sprintf("make it permanent where %s is started (its service's LimitNOFILE=, or ulimit -n)", owner.Comm)
 	}
@@ -162,7 +166,7 @@ func nofileLimitFindings(v *view) []Finding {
 			}
 			out = append(out, Finding{
 				ID: "nofile-near-limit", Severity: sev,
-				Subject: PIDSubject(p.PID), Listener: ListenerSubject(l.Address, l.Port),
+				Subject: PIDSubject(p.PID), Listener: SubjectOf(l),
 				Current: int64p(int64(min(p.NofileSoft, math.MaxInt64))), Recommended: int64p(want),
 				Reason: fmt.Sprintf("%s[%d] %s, %s. accept() fails with EMFILE at the limit whatever the accept queue shows (the connection stays queued, net/socket.c reserves the descriptor first), so the queue may look short while clients wait.",
 					p.Comm, p.PID, usesText(p), state),
@@ -206,7 +210,7 @@ func nrOpenFindings(v *view) []Finding {
 			want := int64(min(p.NofileHard, 2147483584)) // fs.nr_open's own maximum
 			out = append(out, Finding{
 				ID: "nofile-hard-above-nr-open", Severity: Warning,
-				Subject: PIDSubject(p.PID), Key: "fs.nr_open", Listener: ListenerSubject(l.Address, l.Port),
+				Subject: PIDSubject(p.PID), Key: "fs.nr_open", Listener: SubjectOf(l),
 				Current: int64p(nr), Recommended: int64p(want),
 				Reason: fmt.Sprintf("%s[%d] has a hard RLIMIT_NOFILE of %d, above fs.nr_open (%d): no process can be given that limit now (kernel/sys.c do_prlimit returns EPERM), so it was set before nr_open was lowered, and setting it again on restart will fail.",
 					p.Comm, p.PID, p.NofileHard, nr),

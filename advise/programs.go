@@ -37,9 +37,13 @@ var programs = []program{
 	{"Redis", []string{"redis-server", "valkey-server"}, "raise `tcp-backlog %s` in redis.conf (default 511)", "", "Redis sizes its limit from `maxclients` (plus 32): raise maxclients"},
 	{"PostgreSQL", []string{"postgres", "postmaster"}, "PostgreSQL derives its listen() backlog from max_connections (2 × max_connections, at most somaxconn) and has no backlog setting (%s wanted): raise max_connections or put a pooler such as PgBouncer in front", "", ""},
 	{"Apache httpd", []string{"apache2", "httpd"}, "raise `ListenBacklog %s` in the Apache configuration (default 511)", "", ""},
-	{"PHP-FPM", []string{"php-fpm*"}, "raise `listen.backlog = %s` in the PHP-FPM pool", "", "set `rlimit_files = %s` in php-fpm.conf"},
-	{"gunicorn", []string{"gunicorn"}, "raise gunicorn's `--backlog %s` (default 2048)", "", ""},
-	{"uWSGI", []string{"uwsgi"}, "raise uWSGI's `--listen %s` (default 100)", "", ""},
+	{"PHP-FPM", []string{"php-fpm*"}, "raise `listen.backlog = %s` in the PHP-FPM pool (default 511; -1 asks for somaxconn), then restart php-fpm: a reload keeps the listening socket. A queue that stays full means every worker is busy: raise pm.max_children (the status page's \"max children reached\" counts it) or make requests faster, since a longer queue only makes them wait longer",
+		"php-fpm keeps its listening sockets across a reload (SIGUSR2, `systemctl reload`), so only a restart calls listen() again",
+		"set `rlimit_files = %s` in php-fpm.conf"},
+	{"gunicorn", []string{"gunicorn"}, "raise gunicorn's `--backlog %s` (default 2048), then restart it or upgrade it in place (SIGUSR2): SIGHUP keeps the socket. A queue that stays full means every worker is busy: raise `--workers` (or `--threads`) first",
+		"gunicorn keeps its listening socket on SIGHUP; a restart, or SIGUSR2's new master, calls listen() again", ""},
+	{"uWSGI", []string{"uwsgi", "uwsgi-core"}, "raise uWSGI's `--listen %s` (`listen = %s` in its ini; default 100, which it warns about at start: \"your server socket listen backlog is limited to 100 connections\"); uWSGI refuses to start when it is above net.core.somaxconn, so raise somaxconn first. A queue that stays full means every worker is busy: raise `--processes` first", "", ""},
+	{"PgBouncer", []string{"pgbouncer"}, "raise `listen_backlog = %s` in pgbouncer.ini (default 128)", "", "raise the service's `LimitNOFILE=` to %s: PgBouncer needs a descriptor for each client (max_client_conn) and each server connection"},
 	{"uvicorn", []string{"uvicorn"}, "raise uvicorn's `--backlog %s` (default 2048)", "", ""},
 	{"Python", []string{"python", "python2*", "python3*"}, "raise the backlog the Python program passes to listen(): socketserver's `request_queue_size = %s` on the server class (default 5, which http.server uses), or `sock.listen(%s)`", "", ""},
 	{"MySQL", []string{"mysqld", "mariadbd"}, "raise `back_log = %s` in my.cnf", "", "set `open_files_limit = %s` in my.cnf"},
@@ -115,8 +119,11 @@ func programFix(l model.Listener, want int64) string {
 	}
 	if p := recognise(l.Processes); p != nil {
 		fix := fmt.Sprintf("%s: %s", p.Name, strings.ReplaceAll(p.setting, "%s", value))
-		if strings.HasPrefix(p.setting, "raise ") && !strings.Contains(p.setting, "reload") {
+		if strings.HasPrefix(p.setting, "raise ") && !strings.Contains(p.setting, "reload") && !strings.Contains(p.setting, "restart") {
 			fix += "; it takes effect when the program calls listen() again (usually a restart)"
+		}
+		if c := l.ConfiguredBacklog; c != nil && c.Program == p.Name {
+			fix += ". Now " + configuredText(c)
 		}
 		return fix
 	}

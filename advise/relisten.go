@@ -27,7 +27,7 @@ func StaysClamped(snap *model.Snapshot, c model.SysctlChange, units map[int]stri
 		if int64(l.AcceptQueueMax) != c.From {
 			continue
 		}
-		r := Relisten{Listener: ListenerSubject(l.Address, l.Port), Backlog: l.AcceptQueueMax, Restart: restartText(l, units)}
+		r := Relisten{Listener: SubjectOf(l), Backlog: l.AcceptQueueMax, Restart: restartText(l, units)}
 		if len(l.Processes) > 0 {
 			r.Owner = ownerName(l.Processes)
 			r.Unit = units[l.Processes[0].PID]

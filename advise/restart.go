@@ -82,7 +82,7 @@ func (v *view) predatesFinding(l model.Listener, p pressure, somax int64, known 
 	ev["somaxconn_changed_at"] = float64(c.At.Unix())
 	return Finding{
 		ID: "listener-predates-somaxconn-change", Severity: sev,
-		Subject:  ListenerSubject(l.Address, l.Port),
+		Subject:  SubjectOf(l),
 		Reason:   reason,
 		Fix:      restartText(l, v.in.Units) + " to give it the new backlog; raising somaxconn again would change nothing for it",
 		Evidence: ev,
@@ -95,6 +95,12 @@ func restartText(l model.Listener, units map[int]string) string {
 	for _, p := range l.Processes {
 		if u := units[p.PID]; u != "" {
 			s += fmt.Sprintf(" (`systemctl restart %s`)", u)
+			break
+		}
+		if p.InPod() {
+			// kubectl's own words: a pod a controller owns is replaced.
+			s += fmt.Sprintf(" (in pod %s: `kubectl -n %s rollout restart` the workload that owns it, or `kubectl -n %s delete pod %s` if a controller recreates it)",
+				p.PodName(), p.Namespace, p.Namespace, p.Pod)
 			break
 		}
 	}

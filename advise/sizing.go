@@ -123,7 +123,7 @@ func sizingFindings(v *view) []Finding {
 			continue
 		}
 		f := Finding{
-			ID: "listener-below-sizing", Severity: Warning, Subject: ListenerSubject(l.Address, l.Port),
+			ID: "listener-below-sizing", Severity: Warning, Subject: SubjectOf(l),
 			Current: int64p(backlog), Recommended: int64p(want),
 			Evidence: map[string]float64{"backlog": float64(backlog), "recommended_backlog": float64(want)},
 		}

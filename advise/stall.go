@@ -12,7 +12,8 @@ import (
 // stopped (T) or stuck in the kernel (D) per /proc/PID/stat, or no handshake
 // completing into the queue while it stayed as long (TcpPassiveOpens counts
 // every child socket created, tcp_create_openreq_child, so queue_before +
-// opens - queue_now bounds what was accepted). A bigger backlog would only
+// opens - queue_now bounds what was accepted), or, for a Unix listener, the
+// same connection first in its queue at both samples. A bigger backlog would only
 // hold more connections nobody accepts.
 func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool) {
 	if !v.sampled() {
@@ -32,9 +33,16 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 		}
 	}
 	opens, opensKnown := v.counter("TcpPassiveOpens")
+	if l.IsUnix() {
+		opensKnown = false // TCP's counter: it says nothing of a Unix listener
+	}
 	// At most this many connections left the queue during the interval.
 	acceptedAtMost := int64(b.FirstAcceptQueue) + int64(opens) - int64(l.AcceptQueue)
 	proven := opensKnown && acceptedAtMost <= 0
+	// A Unix listener's queue is first in, first out: the same oldest
+	// connection at both samples means accept() took none.
+	headHeld := l.IsUnix() && b.FirstQueueHead != 0 && l.QueueHead == b.FirstQueueHead
+	proven = proven || headHeld
 	allBlocked := len(l.Processes) > 0 && len(stopped)+len(stuck) == len(l.Processes)
 	if !proven && !allBlocked {
 		return Finding{}, false
@@ -49,6 +57,8 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	}
 	held := fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.FirstAcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
 	switch {
+	case headHeld:
+		held += ", and the connection that was oldest in it then is still first in line (accept() takes the oldest), so none was accepted"
 	case proven && opens == 0:
 		held += ", and no handshake completed in that time (TcpPassiveOpens), so none was accepted"
 	case proven:
@@ -107,7 +117,7 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	}
 	return Finding{
 		ID: "listener-not-accepting", Severity: sev,
-		Subject: ListenerSubject(l.Address, l.Port),
+		Subject: SubjectOf(l),
 		Reason:  reason, Fix: fix, Evidence: ev,
 	}, true
 }

@@ -47,7 +47,7 @@ func synQueueFindings(v *view) []Finding {
 
 func (v *view) synQueueFinding(l model.Listener, limit int64, rule synFullRule, mode, somax int64, somaxKnown bool) Finding {
 	f := Finding{
-		ID: "syn-queue-full", Severity: Info, Subject: ListenerSubject(l.Address, l.Port),
+		ID: "syn-queue-full", Severity: Info, Subject: SubjectOf(l),
 		Evidence: map[string]float64{
 			"syn_queue": float64(l.SynQueue), "backlog": float64(l.AcceptQueueMax), "tcp_syncookies": float64(mode),
 		},

@@ -141,6 +141,9 @@ type pressure struct {
 	dropsKnown bool
 	// total is the drop count since the socket was created.
 	total uint64
+	// unix: a Unix listener, which refuses a connect() to its full queue
+	// (EAGAIN) or makes it wait, and counts neither.
+	unix bool
 }
 
 // active means the queue is overflowing now: full when sampled, or dropping
@@ -157,7 +160,13 @@ func acceptQueueFull(l model.Listener) bool { return l.AcceptQueue > l.AcceptQue
 
 // pressureOf judges one listener of the current sample.
 func (v *view) pressureOf(l model.Listener) pressure {
-	p := pressure{full: acceptQueueFull(l), dropsKnown: l.Drops != nil}
+	p := pressure{full: acceptQueueFull(l), dropsKnown: l.Drops != nil, unix: l.IsUnix()}
+	if p.unix && v.sampled() {
+		// No drop count: being full at both samples is the evidence.
+		if b, ok := v.beforeListener(l.Inode); ok {
+			p.fullBefore = b.FirstAcceptQueue > b.FirstAcceptQueueMax
+		}
+	}
 	if !p.dropsKnown {
 		return p
 	}
@@ -209,7 +218,7 @@ func (v *view) listenerEvidence(l model.Listener, p pressure) map[string]float64
 // totals say so.
 func (v *view) severityOf(p pressure) Severity {
 	switch {
-	case p.full && p.fullBefore && p.drops > 0:
+	case p.full && p.fullBefore && (p.drops > 0 || p.unix):
 		return Critical
 	case p.active(v.sampled()):
 		return Warning

@@ -259,10 +259,17 @@ func noListener(obs *model.Observation) string {
 		return "listeners could not be read: " + obs.ListenersError
 	}
 	if len(obs.Listeners) == 0 {
+		var sel []string
 		if len(obs.Ports) > 0 {
-			return fmt.Sprintf("no listener matched (port %s)", joinPorts(obs.Ports))
+			sel = append(sel, "port "+joinPorts(obs.Ports))
 		}
-		return "no listener matched (no listening TCP socket here)"
+		if len(obs.Paths) > 0 {
+			sel = append(sel, "path "+strings.Join(obs.Paths, ","))
+		}
+		if len(sel) > 0 {
+			return fmt.Sprintf("no listener matched (%s)", strings.Join(sel, "; "))
+		}
+		return "no listener matched (no listening socket here)"
 	}
 	return ""
 }
@@ -273,6 +280,16 @@ func joinPorts(ports []uint16) string {
 		s[i] = strconv.Itoa(int(p))
 	}
 	return strings.Join(s, ",")
+}
+
+// allUnix reports whether every listener is a Unix one.
+func allUnix(ls []model.ListenerObservation) bool {
+	for _, l := range ls {
+		if !l.Unix {
+			return false
+		}
+	}
+	return true
 }
 
 // listenerWhere names a listener, saying if it came or went during a window.
@@ -303,7 +320,10 @@ func listenerValues(field string, obs *model.Observation) ([]value, string) {
 		case "fill":
 			out = append(out, floatValue(where, target, l.Fill))
 		case "syn_queue":
-			out = append(out, uintValue(where, target, uint64(l.SynQueue)))
+			// A Unix listener has no handshake, so no SYN queue to judge.
+			if !l.Unix {
+				out = append(out, uintValue(where, target, uint64(l.SynQueue)))
+			}
 		case "drops":
 			if l.Drops != nil {
 				out = append(out, uintValue(where, target, uint64(*l.Drops)))
@@ -311,6 +331,9 @@ func listenerValues(field string, obs *model.Observation) ([]value, string) {
 		}
 	}
 	if len(out) == 0 {
+		if allUnix(obs.Listeners) {
+			return nil, fmt.Sprintf("listener.%s does not apply to Unix listeners: the kernel keeps no SYN queue or drop count for them", field)
+		}
 		return nil, "listener drops are not reported by this kernel (SK_MEMINFO_DROPS needs 4.7)"
 	}
 	return out, ""

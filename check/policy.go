@@ -14,6 +14,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/userfile"
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // ErrBadPolicy reports a policy file that cannot be used.
@@ -22,6 +23,7 @@ var ErrBadPolicy = errors.New("invalid policy")
 // Policy is a parsed policy file. Its YAML schema (README "check"):
 //
 //	ports: [443, 8443]        # optional: listener.* and process.* look only here
+//	paths: [/run/php/*.sock]  # optional: and at these Unix listeners
 //	observe: 60s              # optional: judge over a window (as --observe)
 //	sample_interval: 100ms    # optional: queue sampling period in the window
 //	missing: error            # optional: error | pass | fail (as --missing)
@@ -31,6 +33,7 @@ var ErrBadPolicy = errors.New("invalid policy")
 type Policy struct {
 	File           string
 	Ports          []uint16
+	Paths          []string
 	Observe        time.Duration
 	SampleInterval time.Duration
 	// Missing is empty when the file does not set it.
@@ -43,6 +46,7 @@ type Policy struct {
 // reports the line it is on.
 type policyFile struct {
 	Ports          []policyPort    `yaml:"ports"`
+	Paths          []policyPath    `yaml:"paths"`
 	Observe        *policyDuration `yaml:"observe"`
 	SampleInterval *policyDuration `yaml:"sample_interval"`
 	Missing        *policyMissing  `yaml:"missing"`
@@ -84,6 +88,9 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	p := &Policy{File: name}
 	for _, port := range doc.Ports {
 		p.Ports = append(p.Ports, uint16(port))
+	}
+	for _, path := range doc.Paths {
+		p.Paths = append(p.Paths, string(path))
 	}
 	if doc.Observe != nil {
 		p.Observe = time.Duration(*doc.Observe)
@@ -139,7 +146,7 @@ var (
 )
 
 // policyFields are the fields a policy may have, for messages.
-const policyFields = "ports, observe, sample_interval, missing, profile, require"
+const policyFields = "ports, paths, observe, sample_interval, missing, profile, require"
 
 // typeMessage rewrites one of yaml's type errors in our words: an unknown
 // field is named only when it looks like a field name, and a value of the
@@ -216,6 +223,19 @@ func (p *policyPort) UnmarshalYAML(n *yaml.Node) error {
 			return 0, fmt.Errorf("%q is not a port (1..65535)", s)
 		}
 		return policyPort(v), nil
+	})
+	*p = v
+	return err
+}
+
+type policyPath string
+
+func (p *policyPath) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalarField(n, "paths", func(s string) (policyPath, error) {
+		if model.ValidUnixPathPattern(s) != nil {
+			return "", fmt.Errorf("%q is not a Unix socket's absolute path, a pattern such as /run/php/*.sock, or an @abstract name", s)
+		}
+		return policyPath(s), nil
 	})
 	*p = v
 	return err

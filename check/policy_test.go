@@ -14,6 +14,7 @@ import (
 func TestParsePolicy(t *testing.T) {
 	doc := `# readiness for the web tier
 ports: [80, 443]
+paths: [/run/php/*.sock, "@app"]
 observe: 60s
 sample_interval: 50ms
 missing: fail
@@ -33,20 +34,21 @@ require:
 	}
 	got := struct {
 		Ports    []uint16
+		Paths    []string
 		Observe  time.Duration
 		Interval time.Duration
 		Missing  Missing
 		Profile  string
 		Reqs     []string
-	}{p.Ports, p.Observe, p.SampleInterval, p.Missing, p.Profile.Name, reqs}
+	}{p.Ports, p.Paths, p.Observe, p.SampleInterval, p.Missing, p.Profile.Name, reqs}
 	want := got
-	want.Ports = []uint16{80, 443}
+	want.Ports, want.Paths = []uint16{80, 443}, []string{"/run/php/*.sock", "@app"}
 	want.Observe, want.Interval = 60*time.Second, 50*time.Millisecond
 	want.Missing, want.Profile = MissingFail, "default"
 	want.Reqs = []string{
-		"net.core.somaxconn >= 4096 @web.yaml:8",
-		"listener.fill <= 0.8 @web.yaml:9",
-		"counter.TcpExtListenOverflows == 0 @web.yaml:10",
+		"net.core.somaxconn >= 4096 @web.yaml:9",
+		"listener.fill <= 0.8 @web.yaml:10",
+		"counter.TcpExtListenOverflows == 0 @web.yaml:11",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -70,6 +72,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"require entry a map", "require:\n  - somaxconn: 1\n", "p.yaml: line 2: require: want a single value"},
 		{"bad port", "ports: [0]\nrequire: [somaxconn>=1]\n", `p.yaml: line 1: ports: "0" is not a port`},
 		{"port too big", "ports: [70000]\nrequire: [somaxconn>=1]\n", `p.yaml: line 1: ports: "70000" is not a port`},
+		{"relative path", "paths: [php.sock]\nrequire: [somaxconn>=1]\n", `p.yaml: line 1: paths: "php.sock" is not a Unix socket's absolute path`},
 		{"bad duration", "observe: 60\nrequire: [somaxconn>=1]\n", `p.yaml: line 1: "60" is not a duration`},
 		{"zero interval", "sample_interval: 0s\nrequire: [somaxconn>=1]\n", "sample_interval must be positive"},
 		{"bad missing", "missing: ignore\nrequire: [somaxconn>=1]\n", "p.yaml: line 1: missing: invalid missing mode"},

@@ -19,7 +19,7 @@ func BenchmarkLiveOwners(b *testing.B) {
 		for i := range ls {
 			ls[i].Processes = ls[i].Processes[:0]
 		}
-		if _, err := attachProcesses(hostfs.Roots{Proc: "/proc"}, inspect.StartOwnerWalk("/proc", true), ls); err != nil {
+		if _, err := attachProcesses(hostfs.Roots{Proc: "/proc"}, inspect.StartOwnerWalk("/proc", true), ls, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -36,6 +36,9 @@ func NewCollector(o Options) (*Collector, error) {
 	switch o.Owners {
 	case OwnersCached, OwnersUnaccepted:
 		c.owners = &ownerCache{Roots: o.Roots, MaxAge: cmp.Or(o.OwnersMaxAge, ownersMaxAge), Background: true}
+		if o.Pods {
+			c.owners.Pods = newPodNamer(o.Roots.WithDefaults(), true)
+		}
 	}
 	if o.Trace == TraceOff {
 		return c, nil
@@ -145,6 +148,7 @@ func (c *Collector) attachOwners(m *model.MultiSnapshot) {
 	if warn := c.owners.Attach(snaps...); warn != "" {
 		m.Notes = append(m.Notes, warn)
 	}
+	m.Notes = append(m.Notes, c.owners.Pods.take()...)
 }
 
 // unownedQueue reports whether a listener holds connections while no

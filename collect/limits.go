@@ -29,7 +29,8 @@ func (e *ListenersError) Unwrap() error { return e.Err }
 // Limits reads the descriptor limits and usage of pids, or, when none is
 // given, of every process that owns a listener in the namespaces o names
 // (found by one /proc/*/fd walk on the host, since socket inodes are unique
-// host-wide), with the ports each listens on. With a namespace named, a
+// host-wide), with the ports each listens on and, with o.Pods, the
+// container and pod each runs in. With a namespace named, a
 // process has a row per namespace it listens in, labelled. Smaller gaps
 // become warnings; a namespace under --all-netns that cannot be read is one.
 func Limits(o Options, pids []int) (*model.LimitsReport, error) {
@@ -69,6 +70,7 @@ func limits(o Options, pids []int, list listenersFunc) (*model.LimitsReport, err
 		pids = uniquePIDs(pids)
 	}
 	var unreadable []string
+	names := o.podNamer()
 	for _, pid := range pids {
 		p, err := rlimit.ReadProcess(roots, pid)
 		var gone *rlimit.NoProcessError
@@ -81,8 +83,10 @@ func limits(o Options, pids []int, list listenersFunc) (*model.LimitsReport, err
 		if p.OpenFDs == nil {
 			unreadable = append(unreadable, strconv.Itoa(pid))
 		}
+		p.Workload, _ = names.workload(pid)
 		rep.Processes = append(rep.Processes, rows(p, ls, labels)...)
 	}
+	rep.Warnings = append(rep.Warnings, names.take()...)
 	if len(unreadable) > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
 			"could not count the open descriptors of pid %s (/proc/PID/fd needs root or the same user)", strings.Join(unreadable, ",")))
@@ -101,14 +105,18 @@ func limitListeners(o Options, owners bool) (ls []model.Listener, labels []strin
 	}
 	warnings = notes
 	if nss == nil {
-		if ls, err = inspect.Listeners(nil, o.Ports); err != nil {
+		var warn string
+		if ls, warn, err = inspect.SelectedListeners(nil, o.selection()); err != nil {
 			return nil, nil, nil, err
+		}
+		if warn != "" {
+			warnings = append(warnings, warn)
 		}
 	} else {
 		found := make([][]model.Listener, len(nss))
 		errs := each(nss, 1, func(i int, _ model.Namespace) error {
 			var err error
-			found[i], err = inspect.Listeners(nil, o.Ports)
+			found[i], _, err = inspect.SelectedListeners(nil, o.selection())
 			return err
 		})
 		skips, err := skipped(o.Namespaces, nss, errs)
@@ -145,6 +153,7 @@ func rows(p model.ProcessLimits, ls []model.Listener, labels []string) []model.P
 	}
 	var order []string
 	ports := map[string][]uint16{}
+	paths := map[string][]string{}
 	for i, l := range ls {
 		if !held[l.Inode] {
 			continue
@@ -155,8 +164,14 @@ func rows(p model.ProcessLimits, ls []model.Listener, labels []string) []model.P
 		}
 		if _, ok := ports[label]; !ok {
 			order = append(order, label)
+			ports[label] = []uint16{}
 		}
-		if !slices.Contains(ports[label], l.Port) {
+		switch {
+		case l.IsUnix():
+			if !slices.Contains(paths[label], l.Path) {
+				paths[label] = append(paths[label], l.Path)
+			}
+		case !slices.Contains(ports[label], l.Port):
 			ports[label] = append(ports[label], l.Port)
 		}
 	}
@@ -168,8 +183,9 @@ func rows(p model.ProcessLimits, ls []model.Listener, labels []string) []model.P
 	for _, label := range order {
 		row := p
 		row.Netns = label
-		row.Ports = ports[label]
+		row.Ports, row.Paths = ports[label], paths[label]
 		slices.Sort(row.Ports)
+		slices.Sort(row.Paths)
 		out = append(out, row)
 	}
 	return out

@@ -84,10 +84,10 @@ func observeSampled(ctx context.Context, o Options, nss []model.Namespace, w Obs
 		cur, _ := netns.Current()
 		var obs *model.Observation
 		if w.Window == 0 {
-			obs = observePoint(o.Roots, o.Ports, processes, nil)
+			obs = observePoint(o.Roots, o.selection(), processes, nil)
 		} else {
 			var err error
-			if obs, err = observeWindow(ctx, o.Roots, o.Ports, processes, w); err != nil {
+			if obs, err = observeWindow(ctx, o.Roots, o.selection(), processes, w); err != nil {
 				return nil, nil, fmt.Errorf("observing: %w", err)
 			}
 		}
@@ -102,11 +102,11 @@ func observeSampled(ctx context.Context, o Options, nss []model.Namespace, w Obs
 	obs := make([]*model.Observation, len(nss))
 	errs := each(nss, parallel, func(i int, _ model.Namespace) error {
 		if w.Window == 0 {
-			obs[i] = observePoint(inner, o.Ports, false, nil)
+			obs[i] = observePoint(inner, o.selection(), false, nil)
 			return nil
 		}
 		var err error
-		obs[i], err = observeWindow(ctx, inner, o.Ports, false, w)
+		obs[i], err = observeWindow(ctx, inner, o.selection(), false, w)
 		return err
 	})
 	var got []Observed
@@ -141,7 +141,7 @@ func attachOwners(roots hostfs.Roots, got []Observed) []string {
 			all = append(all, g.Snapshot.Listeners...)
 		}
 	}
-	warnings := appendOwnerWarnings(nil, inspect.StartOwnerWalk(roots.WithDefaults().Proc, true), all)
+	warnings := appendOwnerWarnings(nil, inspect.StartOwnerWalk(roots.WithDefaults().Proc, true), all, nil)
 	owners := make(map[uint32][]model.Process, len(all))
 	for _, l := range all {
 		owners[l.Inode] = l.Processes
@@ -166,20 +166,20 @@ func attachOwners(roots hostfs.Roots, got []Observed) []string {
 // SysctlErrors, Warnings) and the requirements that need it are reported as
 // not evaluated. The tunables are read once: their per-key errors come with
 // the snapshot.
-func observePoint(roots hostfs.Roots, ports []uint16, processes bool, d *inspect.Dumper) *model.Observation {
+func observePoint(roots hostfs.Roots, sel inspect.Selection, processes bool, d *inspect.Dumper) *model.Observation {
 	roots = roots.WithDefaults()
 	var walk *inspect.OwnerWalk
 	if processes {
 		walk = inspect.StartOwnerWalk(roots.Proc, true)
 	}
-	snap, err := read(roots, ports, d)
+	snap, err := read(roots, sel, d)
 	if err == nil {
 		if walk != nil {
-			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners)
+			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners, nil)
 		}
 		obs := model.ObservationOf(snap)
 		obs.ProcessesScanned = processes
-		obs.Ports = ports
+		obs.Ports, obs.Paths = sel.Ports, sel.Paths
 		var known bool
 		obs.ChildNetns, known = childNetns(roots, snap.Sysctls)
 		obs.NetnsUnknown = !known
@@ -192,7 +192,7 @@ func observePoint(roots hostfs.Roots, ports []uint16, processes bool, d *inspect
 	obs := model.ObservationOf(&model.Snapshot{Sysctls: vals, SysctlErrors: sysErrs})
 	obs.Snapshot = nil
 	obs.ListenersError = err.Error()
-	obs.Ports = ports
+	obs.Ports, obs.Paths = sel.Ports, sel.Paths
 	if obs.Counters, err = inspect.ReadCounters(roots.Proc); err != nil {
 		obs.Counters = map[string]uint64{}
 		obs.Warnings = append(obs.Warnings, err.Error())
@@ -212,7 +212,7 @@ func observePoint(roots hostfs.Roots, ports []uint16, processes bool, d *inspect
 // if asked, listener owners are read once, at the end: /proc is never
 // scanned per sample. ctx ends the window early (the observation then
 // covers the shorter window).
-func observeWindow(ctx context.Context, roots hostfs.Roots, ports []uint16, processes bool, w ObserveOptions) (*model.Observation, error) {
+func observeWindow(ctx context.Context, roots hostfs.Roots, sel inspect.Selection, processes bool, w ObserveOptions) (*model.Observation, error) {
 	if w.Interval <= 0 {
 		return nil, fmt.Errorf("sample interval must be positive, got %v", w.Interval)
 	}
@@ -232,7 +232,7 @@ func observeWindow(ctx context.Context, roots hostfs.Roots, ports []uint16, proc
 		if listenersErr != nil {
 			return
 		}
-		ls, err := inspect.Listeners(d, ports)
+		ls, _, err := inspect.SelectedListeners(d, sel)
 		if err != nil {
 			listenersErr = err
 			return
@@ -259,7 +259,7 @@ wait:
 			break wait
 		}
 	}
-	end := observePoint(roots, ports, processes, d)
+	end := observePoint(roots, sel, processes, d)
 	if end.ListenersError == "" && listenersErr == nil {
 		// The last dump is the last sample, and carries the owners.
 		win.AddListeners(end.Snapshot.Listeners)

@@ -23,7 +23,7 @@ func TestGatherWithoutListeners(t *testing.T) {
 		t.Skipf("no sock_diag socket here: %v", err)
 	}
 	d.Close()
-	obs := observePoint(hostfs.Roots{Proc: "testdata/observe/proc", Sys: "testdata/observe/sys"}, nil, false, d)
+	obs := observePoint(hostfs.Roots{Proc: "testdata/observe/proc", Sys: "testdata/observe/sys"}, inspect.Selection{}, false, d)
 	if obs.ListenersError == "" {
 		t.Fatalf("dump on a closed socket succeeded: %+v", obs)
 	}
@@ -67,7 +67,7 @@ func TestGatherKeepsPerKeyErrors(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(sys, "net/ipv4/tcp_max_syn_backlog"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	obs := observePoint(hostfs.Roots{Proc: "testdata/observe/proc", Sys: sys}, []uint16{1}, false, nil)
+	obs := observePoint(hostfs.Roots{Proc: "testdata/observe/proc", Sys: sys}, inspect.SelectPorts([]uint16{1}), false, nil)
 	if obs.ListenersError != "" {
 		t.Fatalf("listeners: %s", obs.ListenersError)
 	}

@@ -137,7 +137,7 @@ func TestObserveIgnoresOverflowBeforeWindow(t *testing.T) {
 	unix.Close(fd)
 	_, quiet := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 100, nstest.ListenOpts{})
 
-	point := mustEval(t, observePoint(hostfs.Roots{}, nil, false, nil), "counter.TcpExtListenOverflows==0")
+	point := mustEval(t, observePoint(hostfs.Roots{}, inspect.Selection{}, false, nil), "counter.TcpExtListenOverflows==0")
 	if r := point["counter.TcpExtListenOverflows==0"]; r.Status != check.StatusFail {
 		t.Fatalf("without a window the total since boot should fail: %+v", r)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/hostfs"
+	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -15,13 +16,25 @@ type Options struct {
 	// Namespaces are the network namespaces to read; none set: this one,
 	// in place.
 	Namespaces Namespaces
-	// Ports, when not empty, keeps only listeners on these ports.
+	// Ports, when not empty, keeps only TCP listeners on these ports;
+	// Paths, when not empty, keeps only Unix listeners whose path (or
+	// "@abstract" name) matches one, exactly or as a path.Match pattern.
+	// With only ports no Unix listener is kept, with only paths no TCP one
+	// (inspect.Selection).
 	Ports []uint16
+	Paths []string
 	// Owners says whether and how each listener's owning processes are
 	// found (a walk of every /proc/PID/fd); OwnersMaxAge is how long cached
 	// owners are trusted before a new walk (0: a minute).
 	Owners       Owners
 	OwnersMaxAge time.Duration
+	// Pods names each owner's container and Kubernetes pod
+	// (model.Workload), where Owners finds owners: the container ID and pod
+	// UID from its cgroup, the names from the node's container runtime
+	// (Roots.Runtime, or the CRI socket found on the host), asked only
+	// about a process in a pod, with a short timeout; a runtime that cannot
+	// be asked is a warning.
+	Pods bool
 	// Trace says whether and how the listeners are traced with eBPF.
 	Trace TraceMode
 	// TraceListeners raises the programs' listener table to room for this
@@ -81,6 +94,11 @@ func (o Options) stall() time.Duration {
 		return DefaultStall
 	}
 	return o.Stall
+}
+
+// selection is which listeners o keeps.
+func (o Options) selection() inspect.Selection {
+	return inspect.Selection{Ports: o.Ports, Paths: o.Paths}
 }
 
 func (o Options) openTrace(to trace.Options) (trace.Source, error) {

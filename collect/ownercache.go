@@ -22,12 +22,15 @@ import (
 // With Background set, only the first walk is made by Attach; later ones run
 // in a goroutine while Attach answers from the cache, so a scrape never waits
 // for a walk. A listener the cache cannot answer for yet (new, or every
-// owner it knew has exited) is marked OwnersPending until that walk is done.
+// owner it knew has exited) is marked OwnersPending until that walk is done;
+// so is one whose owner's pod the runtime is still being asked about.
 type ownerCache struct {
 	// Roots are where /proc is read ("": the host's).
 	Roots      hostfs.Roots
 	MaxAge     time.Duration
 	Background bool
+	// Pods, when set, names each owner's container and pod.
+	Pods *podNamer
 
 	mu         sync.Mutex
 	owners     map[uint32][]int // socket inode -> pids; an empty list means none found
@@ -50,6 +53,7 @@ func (c *ownerCache) Attach(snaps ...*model.Snapshot) string {
 		c.refresh(procRoot, snaps)
 	}
 	procs := map[int]*model.Process{}
+	pending := map[int]bool{}
 	gone := false
 	for _, s := range snaps {
 		for i := range s.Listeners {
@@ -61,12 +65,18 @@ func (c *ownerCache) Attach(snaps ...*model.Snapshot) string {
 				p, ok := procs[pid]
 				if !ok {
 					p = ownerProcess(procRoot, pid)
+					if p != nil {
+						p.Workload, pending[pid] = c.Pods.workload(pid)
+					}
 					procs[pid] = p
 				}
 				if p == nil {
 					gone = true
 					continue
 				}
+				// Not published until its pod is named: a series labelled
+				// without it would be a series of its own.
+				l.OwnersPending = l.OwnersPending || pending[pid]
 				l.Processes = append(l.Processes, *p)
 			}
 			if len(pids) > 0 && len(l.Processes) == 0 {

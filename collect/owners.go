@@ -18,8 +18,10 @@ func listenerInodes(ls []model.Listener) *hostfs.InodeSet {
 }
 
 // attachProcesses finishes walk, the owner walk started for ls, and fills in
-// each listener's owners and their descriptor limits.
-func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Listener) (string, error) {
+// each listener's owners and their descriptor limits, the container and
+// pod each runs in (with names, when names is not nil), and the backlog
+// their configuration asks for where backlogctl can read it.
+func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Listener, names *podNamer) (string, error) {
 	want := listenerInodes(ls)
 	if want.Len() == 0 {
 		walk.Stop()
@@ -51,12 +53,16 @@ func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Lis
 				if n, ok := scan.Nofile[pid]; ok {
 					p.NofileSoft, p.NofileHard = n.Soft, n.Hard
 				}
+				p.Workload, _ = names.workload(pid)
 				procs[pid] = p
 			}
 			backing = append(backing, p)
 		}
 		ls[i].Processes = backing[start:len(backing):len(backing)]
 	}
+	// What the owners' own configuration asks listen() for (php-fpm,
+	// gunicorn, uWSGI, PgBouncer), now that they are known.
+	inspect.ReadConfiguredBacklogs(roots, ls)
 	var warn string
 	if scan.Unreadable > 0 {
 		warn = inspect.UnreadableNote(scan.Unreadable)
@@ -64,31 +70,32 @@ func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Lis
 	return warn, nil
 }
 
-// appendOwnerWarnings finishes walk for ls and appends what it could not
-// read to warnings.
-func appendOwnerWarnings(warnings []string, walk *inspect.OwnerWalk, ls []model.Listener) []string {
-	warn, err := attachProcesses(walk.Roots(), walk, ls)
+// appendOwnerWarnings finishes walk for ls (naming the owners' pods with
+// names, if not nil) and appends what it could not read to warnings.
+func appendOwnerWarnings(warnings []string, walk *inspect.OwnerWalk, ls []model.Listener, names *podNamer) []string {
+	warn, err := attachProcesses(walk.Roots(), walk, ls, names)
 	if err != nil {
 		warnings = append(warnings, fmt.Sprintf("process attribution: %v", err))
 	}
 	if warn != "" {
 		warnings = append(warnings, warn)
 	}
-	return warnings
+	return append(warnings, names.take()...)
 }
 
 // attachAll finishes walk for every namespace's listeners: one scan, whose
 // gaps are notes of the whole report.
-func attachAll(walk *inspect.OwnerWalk, m *model.MultiSnapshot) {
+func attachAll(walk *inspect.OwnerWalk, m *model.MultiSnapshot, names *podNamer) {
 	var all []model.Listener
 	for _, ns := range m.Namespaces {
 		all = append(all, ns.Listeners...)
 	}
-	m.Notes = appendOwnerWarnings(m.Notes, walk, all)
+	m.Notes = appendOwnerWarnings(m.Notes, walk, all, names)
 	i := 0
 	for _, ns := range m.Namespaces {
 		for j := range ns.Listeners {
 			ns.Listeners[j].Processes = all[i].Processes
+			ns.Listeners[j].ConfiguredBacklog = all[i].ConfiguredBacklog
 			i++
 		}
 	}

@@ -18,7 +18,8 @@ import (
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
-// Snapshot reads every namespace o names once: listeners (on o.Ports),
+// Snapshot reads every namespace o names once: listeners (TCP and Unix,
+// as o.Ports and o.Paths select),
 // tunables, counters and descriptor accounting, and with OwnersOn the
 // listeners' owners, found by one /proc walk for all of them that runs
 // beside the dumps. With no namespace named it reads this one in place and
@@ -41,17 +42,19 @@ func Snapshot(o Options) (*model.MultiSnapshot, error) {
 func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSnapshot, error) {
 	roots := o.Roots.WithDefaults()
 	var walk *inspect.OwnerWalk // beside the dumps
+	var names *podNamer
 	if o.Owners == OwnersOn {
 		walk = inspect.StartOwnerWalk(roots.Proc, true)
+		names = o.podNamer()
 	}
 	if nss == nil {
-		snap, err := read(roots, o.Ports, nil)
+		snap, err := read(roots, o.selection(), nil)
 		if err != nil {
 			stop(walk)
 			return nil, err
 		}
 		if walk != nil {
-			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners)
+			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners, names)
 		}
 		cur, _ := netns.Current()
 		return &model.MultiSnapshot{Time: snap.Time, Namespaces: []model.NamespaceSnapshot{{Netns: cur, Snapshot: snap}}}, nil
@@ -60,7 +63,7 @@ func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSna
 	snaps := make([]*model.Snapshot, len(nss))
 	errs := each(nss, 1, func(i int, _ model.Namespace) error {
 		var err error
-		snaps[i], err = read(inside(roots), o.Ports, nil)
+		snaps[i], err = read(inside(roots), o.selection(), nil)
 		return err
 	})
 	skips, err := skipped(o.Namespaces, nss, errs)
@@ -77,14 +80,14 @@ func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSna
 		// One namespace: it is the report, with its own time and warnings.
 		snap := m.Namespaces[0].Snapshot
 		if walk != nil {
-			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners)
+			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners, names)
 		}
 		m.Time = snap.Time
 		return m, nil
 	}
 	m.Notes = skips
 	if walk != nil {
-		attachAll(walk, m)
+		attachAll(walk, m, names)
 	}
 	m.Notes = append(notes, m.Notes...)
 	return m, nil
@@ -109,17 +112,20 @@ func stop(walk *inspect.OwnerWalk) {
 // tunables, counters and descriptor accounting below roots. It returns an
 // error only when the listeners could not be dumped; smaller gaps become
 // Warnings.
-func read(roots hostfs.Roots, ports []uint16, d *inspect.Dumper) (*model.Snapshot, error) {
+func read(roots hostfs.Roots, sel inspect.Selection, d *inspect.Dumper) (*model.Snapshot, error) {
 	snap := &model.Snapshot{Time: time.Now().UTC(), Warnings: []string{}}
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
 		snap.Kernel = unix.ByteSliceToString(uts.Release[:])
 	}
-	listeners, err := inspect.Listeners(d, ports)
+	listeners, warning, err := inspect.SelectedListeners(d, sel)
 	if err != nil {
 		return nil, err
 	}
 	snap.Listeners = listeners
+	if warning != "" {
+		snap.Warnings = append(snap.Warnings, warning)
+	}
 	readHost(roots, snap)
 	return snap, nil
 }

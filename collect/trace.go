@@ -133,6 +133,9 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 		inode := ns.Netns.Inode
 		for i := range ns.Listeners {
 			l := &ns.Listeners[i]
+			if l.IsUnix() {
+				continue // the programs trace TCP listeners: no evidence, not zero evidence
+			}
 			k := trace.Key{Netns: inode, Cookie: l.Cookie}
 			l.Traced = traced(l, k, ev.Listeners[k], ev, states)
 			if ev.Mode == trace.ModeQueue {

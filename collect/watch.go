@@ -33,6 +33,9 @@ type Watcher struct {
 	here uint64
 	// notes say which namespaces were dropped since the last Notes.
 	notes []string
+	// pods names the owners' pods in every report, keeping what the
+	// runtime said between them; nil without Options.Pods.
+	pods *podNamer
 }
 
 // target is one namespace being watched: its own sock_diag socket, and
@@ -45,6 +48,8 @@ type target struct {
 	// synEvery: every how many samples the SYN queue is recounted.
 	synEvery int
 	n        int
+	// pods names the owners' pods (the watcher's, shared by every target).
+	pods *podNamer
 
 	// Per print interval, reset by report.
 	samples int
@@ -75,9 +80,9 @@ func NewWatcher(o Options, w WatchOptions) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	wa := &Watcher{o: o, notes: notes}
+	wa := &Watcher{o: o, notes: notes, pods: o.podNamer()}
 	k, skipped, firstErr := keep(nss, func(ns *model.Namespace) (*target, error) {
-		return newTarget(ns, o.Roots, o.Ports, w.SynEvery)
+		return newTarget(ns, o.Roots, o.selection(), w.SynEvery, wa.pods)
 	})
 	wa.kept = k
 	if firstErr != nil && (nss == nil || !o.Namespaces.All) {
@@ -220,8 +225,8 @@ func (w *Watcher) each(fn func(*target) error) error {
 
 // newTarget opens the dumper (inside ns, if any) and takes the first sample,
 // which is the baseline for the first interval's rates.
-func newTarget(ns *model.Namespace, roots hostfs.Roots, ports []uint16, synEvery int) (*target, error) {
-	t := &target{ns: ns, roots: roots.WithDefaults(), synEvery: max(synEvery, 1),
+func newTarget(ns *model.Namespace, roots hostfs.Roots, sel inspect.Selection, synEvery int, pods *podNamer) (*target, error) {
+	t := &target{ns: ns, roots: roots.WithDefaults(), synEvery: max(synEvery, 1), pods: pods,
 		prevDrops: map[uint32]uint32{}, spareDrops: map[uint32]uint32{}}
 	var err error
 	// Opened where keep runs it: inside ns (the socket keeps the namespace
@@ -229,7 +234,7 @@ func newTarget(ns *model.Namespace, roots hostfs.Roots, ports []uint16, synEvery
 	if t.dumper, err = inspect.NewDumper(); err != nil {
 		return nil, err
 	}
-	t.sampler = inspect.NewSampler(t.dumper, ports)
+	t.sampler = inspect.NewSampler(t.dumper, sel)
 	if err := t.sample(true); err != nil {
 		t.close()
 		return nil, err
@@ -317,7 +322,7 @@ func (t *target) report(now time.Time, processes bool) (*model.WatchReport, erro
 	}
 	if processes {
 		snap := &model.Snapshot{Listeners: ls}
-		snap.Warnings = appendOwnerWarnings(snap.Warnings, inspect.StartOwnerWalk(t.roots.Proc, true), snap.Listeners)
+		snap.Warnings = appendOwnerWarnings(snap.Warnings, inspect.StartOwnerWalk(t.roots.Proc, true), snap.Listeners, t.pods)
 		r.Warnings = snap.Warnings
 	}
 	drops := t.spareDrops

@@ -28,8 +28,9 @@ const UID = "backlogctl-listeners"
 // label too, e.g. a host scraped without a node label).
 const sel = `job="backlogctl", node=~"$node", pod=~"$pod"`
 
-// listener is how a listener's series are told apart.
-const listener = "node, pod, netns, address, port, process"
+// listener is how a listener's series are told apart: a TCP one by
+// address and port, a Unix one by path.
+const listener = "node, pod, netns, address, port, path, process"
 
 var datasource = common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
 
@@ -45,15 +46,17 @@ func series(title, desc, unit string, w, h uint32, q *prometheus.DataqueryBuilde
 // stalled is examples/alerts.yml's ListenerStalled condition: a queue that
 // holds connections while no accept() returned one.
 const stalled = `backlogctl_listener_accept_queue{` + sel + `} > 0
-  and on (instance, netns, address, port, process)
+  and on (instance, netns, address, port, path, process)
 increase(backlogctl_listener_accept_wait_seconds_count{` + sel + `}[2m]) == 0`
 
 // Build returns the dashboard.
 func Build() (dashboard.Dashboard, error) {
-	legendListener := "{{node}} {{pod}} {{address}}:{{port}} {{process}}"
-	b := dashboard.NewDashboardBuilder("backlogctl: TCP listeners").
+	// A TCP listener shows "address port", a Unix one its path (the
+	// other labels are empty).
+	legendListener := "{{node}} {{pod}} {{address}} {{port}}{{path}} {{process}}"
+	b := dashboard.NewDashboardBuilder("backlogctl: listeners").
 		Uid(UID).
-		Description("Accept and SYN queues, overflows, drops, accept waits and errors, and descriptor headroom of every TCP listener, from backlogctl exporter (--trace for the traced panels).").
+		Description("Accept and SYN queues, overflows, drops, accept waits and errors, and descriptor headroom of every TCP and Unix-socket listener, from backlogctl exporter (--trace for the traced panels).").
 		Tags([]string{"backlogctl", "tcp", "prometheus"}).
 		Refresh("30s").
 		Time("now-1h", "now").

@@ -21,6 +21,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/ociimage"
+	"github.com/backlogctl/backlogctl/pods"
 )
 
 // manifests are examples/kubernetes/*.yaml, decoded strictly (an unknown or
@@ -143,6 +144,16 @@ func TestKubernetesManifestsFit(t *testing.T) {
 	if !relabelsNode {
 		t.Error("the ServiceMonitor does not label series with the node's name (node)")
 	}
+	// The operator's own pod, namespace and container target labels would
+	// push the series' aside (exported_pod) and label the node's listeners
+	// with the exporter's pod: they are dropped.
+	dropsTargetPod := slices.ContainsFunc(sm.Spec.Endpoints[0].RelabelConfigs, func(r monitoringv1.RelabelConfig) bool {
+		re := regexp.MustCompile("^(?:" + string(r.Regex) + ")$")
+		return r.Action == "labeldrop" && re.MatchString("pod") && re.MatchString("namespace") && re.MatchString("container") && !re.MatchString("node")
+	})
+	if !dropsTargetPod {
+		t.Error("the ServiceMonitor keeps the operator's pod, namespace and container target labels, which clash with the series'")
+	}
 }
 
 // imageRef finds image references with a version-like tag (VERSION, a
@@ -262,6 +273,36 @@ func TestFullDaemonSet(t *testing.T) {
 	if !strings.Contains(string(raw), "SYS_ADMIN with hostPID") || !strings.Contains(string(raw), "root on the node") {
 		t.Error("daemonset.yaml does not say that SYS_ADMIN with hostPID is root on the node")
 	}
+	// The runtime's CRI socket, read-only, where backlogctl looks for it.
+	socket := criSocket(t, spec, c)
+	if socket == nil {
+		t.Fatal("the full variant does not mount the container runtime's CRI socket")
+	}
+	if !socket.ReadOnly || !slices.Contains(pods.Endpoints, strings.TrimPrefix(socket.MountPath, "/")) {
+		t.Errorf("CRI socket mounted at %s (read-only %v), want read-only at one of %v", socket.MountPath, socket.ReadOnly, pods.Endpoints)
+	}
+	if !strings.Contains(string(raw), "the CRI runs containers for whoever") {
+		t.Error("daemonset.yaml does not say what the CRI socket amounts to")
+	}
+}
+
+// criSocket is c's mount of a hostPath Socket volume, if any.
+func criSocket(t *testing.T, spec corev1.PodSpec, c corev1.Container) *corev1.VolumeMount {
+	t.Helper()
+	for _, v := range spec.Volumes {
+		if v.HostPath == nil || v.HostPath.Type == nil || *v.HostPath.Type != corev1.HostPathSocket {
+			continue
+		}
+		for i, m := range c.VolumeMounts {
+			if m.Name == v.Name {
+				if m.MountPath != v.HostPath.Path {
+					t.Errorf("the CRI socket %s is mounted at %s: mount it where the node has it", v.HostPath.Path, m.MountPath)
+				}
+				return &c.VolumeMounts[i]
+			}
+		}
+	}
+	return nil
 }
 
 // The reduced DaemonSet: no --trace or --all-netns, no capability, not
@@ -284,6 +325,9 @@ func TestReducedDaemonSet(t *testing.T) {
 	psc := spec.SecurityContext
 	if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
 		t.Error("the reduced variant must run as a non-root user")
+	}
+	if criSocket(t, spec, c) != nil {
+		t.Error("the reduced variant mounts the CRI socket: root's, and with --no-processes it names nothing")
 	}
 }
 

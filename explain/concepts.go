@@ -88,6 +88,26 @@ var concepts = []Topic{
 		SeeAlso:  []string{"accept-queue", "syn-queue", "syncookies"},
 	},
 	{
+		Name: "unix-sockets", Kind: KindConcept, Aliases: []string{"unix", "unix-socket", "af_unix", "unix-listeners"},
+		Summary: "Unix-socket listeners (php-fpm, gunicorn, uWSGI, PgBouncer): one accept queue, no SYN queue, no counter",
+		Text: []string{
+			"A Unix stream or seqpacket listener (php-fpm's /run/php/php-fpm.sock, gunicorn or uWSGI behind a proxy, PgBouncer, PostgreSQL's local socket) has an accept queue like a TCP listener's: each connect() creates the server side of the connection at once and queues it on the listener (unix_stream_connect in net/unix/af_unix.c) until the program calls accept().",
+			"Its limit is the same effective backlog: listen()'s backlog clamped to net.core.somaxconn when listen() is called (__sys_listen_socket), a negative backlog becoming somaxconn. somaxconn is that of the socket's network namespace. The queue is full when its length exceeds the backlog (unix_recvq_full), so a full queue holds backlog+1, as for TCP; ss -xl shows the length as Recv-Q and the backlog as Send-Q, and backlogctl inspect as accept_queue and accept_queue_max with family unix.",
+			"There is no handshake, so there is no SYN queue, no syncookies, and none of the net.ipv4.tcp_* tunables applies. net.unix.max_dgram_qlen is for datagram sockets: listen() replaces it with the backlog.",
+			"A connect() to a full listener is refused with EAGAIN when the client's socket is non-blocking, which nginx logs as \"connect() to unix:/run/php/php-fpm.sock failed (11: Resource temporarily unavailable) while connecting to upstream\" and answers 502. A blocking connect() waits for room instead (up to the client's SO_SNDTIMEO): the client stalls with no error.",
+			"No kernel counter counts either: nothing in /proc/net/netstat or /proc/net/snmp, and no per-socket drop count. The queue's length and backlog, read through sock_diag, are all the kernel shows.",
+			"The path is a file, but the socket belongs to the network namespace of the process that created it: a namespace's sock_diag lists its own Unix listeners, wherever their files are. Abstract names (written @name) exist per network namespace, with no file at all.",
+			"As for TCP, raising somaxconn helps only listeners clamped by it, and only once the program calls listen() again (a restart). The programs' own settings: php-fpm listen.backlog (default 511; -1 means somaxconn), gunicorn --backlog (default 2048), uWSGI --listen (default 100, which it warns about at start: \"your server socket listen backlog is limited to 100 connections\"), PgBouncer listen_backlog (default 128).",
+			"A program out of descriptors (EMFILE) leaves connections in the queue, as for TCP; so does a stalled acceptor, such as a php-fpm pool whose workers are all busy or a gunicorn sync worker stuck in a request.",
+		},
+		Folklore: []string{
+			"\"A Unix socket has no backlog.\" It has listen()'s backlog, clamped by net.core.somaxconn, and refuses connections beyond it.",
+			"\"php-fpm's status page shows the listen queue.\" Only for a pool on TCP: php-fpm reads listen queue, max listen queue and listen queue len with TCP_INFO, which a Unix socket does not have, so for a pool on a Unix socket they stay 0 (PHP 8.2).",
+			"\"ListenOverflows counts refused Unix connections.\" It counts TCP only; a refused Unix connect() is counted nowhere in the kernel.",
+		},
+		SeeAlso: []string{"backlog", "accept-queue", "descriptors", "net.core.somaxconn"},
+	},
+	{
 		Name: "descriptors", Kind: KindConcept, Aliases: []string{"fd", "fds", "rlimit", "nofile", "files"},
 		Summary: "the descriptor limits accept() needs: RLIMIT_NOFILE, fs.nr_open, fs.file-max",
 		Text: []string{

@@ -27,6 +27,8 @@ func TestLookup(t *testing.T) {
 		{"listenoverflows", "TcpExtListenOverflows", KindCounter},
 		{"descriptors", "descriptors", KindConcept},
 		{"counters", "counters", KindConcept},
+		{"unix", "unix-sockets", KindConcept},
+		{"unix-sockets", "unix-sockets", KindConcept},
 	}
 	for _, tt := range tests {
 		got, ok := Lookup(tt.query)
@@ -54,6 +56,12 @@ func TestKeyFacts(t *testing.T) {
 		{"syn-queue", "effective backlog"},
 		{"accept-queue", "backlog+1"},
 		{"syncookies", "3 to 255 behave like 1"},
+		{"unix", "no SYN queue"},
+		{"unix", "holds backlog+1"},
+		{"unix", "EAGAIN"},
+		{"unix", "blocking connect() waits"},
+		{"unix", "No kernel counter"},
+		{"unix", "network namespace of the process that created it"},
 	}
 	for _, tt := range tests {
 		topic, _ := Lookup(tt.topic)

@@ -27,30 +27,37 @@ type Cgroup struct {
 	PodUID string `json:"pod_uid,omitempty"`
 }
 
-// Cgroup reads /proc/PID/cgroup (through procfs) and parses it. A missing
+// Cgroup reads /proc/PID/cgroup (through procfs) and parses it: the path
+// and unit of the hierarchy that follows systemd's units, and the container
+// and pod of whichever hierarchy shows one (on a cgroup v1 host without
+// systemd's named hierarchy only the controllers' paths do). A missing
 // process passes the not-exist error through unwrapped.
 func (r Roots) Cgroup(pid int) (Cgroup, error) {
 	cgs, err := r.cgroups(pid)
 	if err != nil {
 		return Cgroup{}, err
 	}
-	return ParseCgroup(cgroupPath(cgs)), nil
+	cg := ParseCgroup(cgroupPath(cgs))
+	if cg.ContainerID == "" && cg.PodUID == "" {
+		for _, c := range cgs {
+			if other := ParseCgroup(c.Path); other.ContainerID != "" || other.PodUID != "" {
+				cg.ContainerID, cg.Runtime, cg.PodUID = other.ContainerID, other.Runtime, other.PodUID
+				break
+			}
+		}
+	}
+	return cg, nil
 }
 
 // CgroupHint names the container or pod pid runs in ("docker:3f2a9c0d1e2f",
 // "pod:UID"; see Cgroup.Hint), from whichever hierarchy shows one first: a
 // v1 host may show the container in any controller's path. "" when none does.
 func (r Roots) CgroupHint(pid int) (string, error) {
-	cgs, err := r.cgroups(pid)
+	cg, err := r.Cgroup(pid)
 	if err != nil {
 		return "", err
 	}
-	for _, cg := range cgs {
-		if h := ParseCgroup(cg.Path).Hint(); h != "" {
-			return h, nil
-		}
-	}
-	return "", nil
+	return cg.Hint(), nil
 }
 
 func (r Roots) cgroups(pid int) ([]procfs.Cgroup, error) {
@@ -112,11 +119,14 @@ var containerScopes = []string{"docker-", "cri-containerd-", "crio-", "libpod-",
 
 // containerID returns the ID in one path component, and the runtime its
 // scope names: "docker-ID.scope" and its kin under systemd's driver (an ID
-// of at least 12 hex digits), or a bare 64-hex ID under the cgroupfs driver
-// ("/kubepods/besteffort/podUID/ID").
+// of at least 12 hex digits), a bare 64-hex ID under the cgroupfs driver
+// ("/kubepods/besteffort/podUID/ID"), or CRI-O's "crio-ID" under it.
 func containerID(part string) (id, runtime string) {
 	if len(part) == 64 && isHex(part) {
 		return part, ""
+	}
+	if id, ok := strings.CutPrefix(part, "crio-"); ok && len(id) == 64 && isHex(id) {
+		return id, "crio"
 	}
 	scope, ok := strings.CutSuffix(part, ".scope")
 	if !ok {

@@ -27,12 +27,28 @@ func (r Roots) Comm(pid int) (string, error) {
 // Cmdline is the process's command line from /proc/PID/cmdline, its
 // arguments joined by spaces ("" for a kernel thread or a zombie).
 func (r Roots) Cmdline(pid int) (string, error) {
+	args, err := r.Args(pid)
+	return strings.Join(args, " "), err
+}
+
+// Args is the process's command line from /proc/PID/cmdline, one string
+// per argument.
+func (r Roots) Args(pid int) ([]string, error) {
 	p, err := r.proc(pid)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	args, err := p.CmdLine()
-	return strings.Join(args, " "), err
+	return p.CmdLine()
+}
+
+// Environ is the process's environment from /proc/PID/environ, as it was
+// when it started: "NAME=value" strings.
+func (r Roots) Environ(pid int) ([]string, error) {
+	p, err := r.proc(pid)
+	if err != nil {
+		return nil, err
+	}
+	return p.Environ()
 }
 
 // ProcStat is what backlogctl reads of /proc/PID/stat.

@@ -14,7 +14,16 @@ type Roots struct {
 	Sys string
 	// Netns is where named network namespaces are bound, /run/netns.
 	Netns string
+	// Runtime is the container runtime's CRI socket, which names the pods
+	// and containers of the processes (a path, or crictl's
+	// "unix:///run/containerd/containerd.sock"); "" looks for containerd's,
+	// CRI-O's and cri-dockerd's in their usual places.
+	Runtime string
 }
+
+// EnvRuntimeEndpoint is the environment variable that names Roots.Runtime,
+// as it does for crictl.
+const EnvRuntimeEndpoint = "CONTAINER_RUNTIME_ENDPOINT"
 
 // Host is the running host's roots.
 func Host() Roots { return Roots{Proc: "/proc", Sys: "/proc/sys", Netns: "/run/netns"} }

@@ -267,3 +267,24 @@ func BenchmarkLiveDumpKernel(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "sockets")
 }
+
+// BenchmarkLiveUnixListeners is the unix_diag dump of this namespace's
+// Unix listeners, decoded: the kernel walks every Unix socket of the
+// namespace (connected ones too) to find them.
+func BenchmarkLiveUnixListeners(b *testing.B) {
+	d, err := NewDumper()
+	if err != nil {
+		b.Skipf("sock_diag not available: %v", err)
+	}
+	defer d.Close()
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		ls, err := UnixListeners(d, nil)
+		if err != nil {
+			b.Skipf("unix_diag: %v", err)
+		}
+		n = len(ls)
+	}
+	b.ReportMetric(float64(n), "listeners")
+}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backlogctl/backlogctl/model"
-
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // indented is what json.Encoder with SetIndent("", "  ") writes for v: the
@@ -96,7 +96,17 @@ func TestWriteJSONMatchesEncodingJSON(t *testing.T) {
 				{Family: "ipv4", Address: "127.0.0.1", Port: 80, AcceptQueue: 3, AcceptQueueMax: 511, Fill: model.Fill(3, 511), Drops: &zero, Processes: []model.Process{}},
 				{Family: "ipv6", Address: "::", Port: 443, V6Only: &no, SynQueue: 7, SynQueueShared: true, ReuseportGroup: 1, ReuseportSize: 2,
 					Processes: []model.Process{{PID: 1, Comm: "nginx", OpenFDs: 12, NofileSoft: 1024, NofileHard: 1 << 20}, {PID: 2, Comm: "w\x00rker"}}},
+				{Family: "ipv4", Address: "0.0.0.0", Port: 8080, Processes: []model.Process{
+					{PID: 4, Comm: "app", Workload: model.Workload{Pod: "web-7d4b9c8f6-x2k9p", Namespace: "shop", Container: "app", ContainerID: "a1b2", PodUID: "0f9a8b7c"}},
+					{PID: 5, Comm: "pause", Workload: model.Workload{Pod: "web", Namespace: "shop", ContainerID: "c3d4", PodUID: "0f9a8b7c"}},
+					{PID: 6, Comm: "gosrv", Workload: model.Workload{ContainerID: "e5f6"}}}},
 				{Family: "ipv6", Address: "::1", Port: 443, V6Only: &yes, BoundIfindex: 3, Fill: math.Nextafter(0, 1)},
+				{Family: "unix", Path: "/run/php/php8.2-fpm.sock", SocketType: "stream", AcceptQueue: 9, AcceptQueueMax: 8, Fill: 1,
+					Processes:         []model.Process{{PID: 3, Comm: "php-fpm8.2"}},
+					ConfiguredBacklog: &model.ConfiguredBacklog{Program: "PHP-FPM", Setting: "listen.backlog", Value: 8, Source: "/etc/php/8.2/fpm/pool.d/www.conf:12"}},
+				{Family: "unix", Path: "/run/gunicorn.sock", SocketType: "stream",
+					ConfiguredBacklog: &model.ConfiguredBacklog{Program: "gunicorn", Setting: "--backlog", Value: 2048, Default: true}},
+				{Family: "unix", Path: "@abstract\"name\"", SocketType: "seqpacket"},
 			},
 			Warnings: []string{"could not read <something> & more"},
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -31,9 +32,10 @@ type Recording struct {
 	Dumps [][]RecordedSocket `json:"dumps"`
 }
 
-// RecordedSocket is one DiagSocket of a Recording.
+// RecordedSocket is one DiagSocket, or a Unix listener's UnixDiagSocket,
+// of a Recording.
 type RecordedSocket struct {
-	// Family is "ipv4" or "ipv6"; State "listen" or "syn-recv".
+	// Family is "ipv4", "ipv6" or "unix"; State "listen" or "syn-recv".
 	Family  string `json:"family"`
 	State   string `json:"state"`
 	Address string `json:"address"`
@@ -48,6 +50,9 @@ type RecordedSocket struct {
 	V6Only  *bool  `json:"v6only,omitempty"`
 	IfIndex uint32 `json:"ifindex,omitempty"`
 	Cookie  uint64 `json:"cookie,omitempty"`
+	// Path and Type are a Unix listener's name and "stream" or "seqpacket".
+	Path string `json:"path,omitempty"`
+	Type string `json:"type,omitempty"`
 }
 
 // replayer serves a Recording's dumps in order to every Dumper of the process.
@@ -116,6 +121,9 @@ func (r *replayer) dump(states uint32, ext uint8, visit func(*DiagSocket)) error
 	r.next++
 	r.mu.Unlock()
 	for _, rs := range socks {
+		if rs.Family == "unix" {
+			continue // for DumpUnix
+		}
 		d, err := rs.diagSocket()
 		if err != nil {
 			return err
@@ -203,11 +211,88 @@ func (r *recorder) record(visit func(*DiagSocket)) (func(*DiagSocket), func(), f
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.rec.Dumps = append(r.rec.Dumps, append([]RecordedSocket{}, dump...))
-		b, err := json.MarshalIndent(r.rec, "", "  ")
-		if err != nil {
-			return err
+		return r.write()
+	}
+	return wrapped, reset, done
+}
+
+// write rewrites the recording's file; r.mu is held.
+func (r *recorder) write() error {
+	b, err := json.MarshalIndent(r.rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(r.path, append(b, '\n'), 0o644)
+}
+
+// A recording's Unix listeners are kept in the dumps beside the TCP
+// sockets: a Unix dump replays those of the last TCP dump served (the
+// first, before any), without advancing, since a sample may dump Unix
+// listeners more than once; recording, it replaces them in the last dump.
+
+// dumpUnix visits the Unix listeners of the last dump served.
+func (r *replayer) dumpUnix(states, show uint32, visit func(*UnixDiagSocket)) error {
+	r.mu.Lock()
+	socks := r.rec.Dumps[min(max(r.next-1, 0), len(r.rec.Dumps)-1)]
+	r.mu.Unlock()
+	for _, rs := range socks {
+		if rs.Family != "unix" {
+			continue
 		}
-		return os.WriteFile(r.path, append(b, '\n'), 0o644)
+		if rs.State != "listen" {
+			return fmt.Errorf("recorded unix socket %d: state %q, want listen", rs.Inode, rs.State)
+		}
+		if states&(1<<stateListen) == 0 {
+			continue
+		}
+		u := UnixDiagSocket{State: stateListen, Inode: rs.Inode, Cookie: rs.Cookie}
+		switch rs.Type {
+		case "stream":
+			u.Type = unix.SOCK_STREAM
+		case "seqpacket":
+			u.Type = unix.SOCK_SEQPACKET
+		default:
+			return fmt.Errorf("recorded unix socket %d: type %q, want stream or seqpacket", rs.Inode, rs.Type)
+		}
+		if show&udiagShowName != 0 {
+			u.Name = rs.Path
+		}
+		if show&udiagShowRQLen != 0 {
+			u.RQueue, u.WQueue, u.HasRQLen = rs.RQueue, rs.WQueue, true
+		}
+		if show&udiagShowUID != 0 {
+			u.UID, u.HasUID = rs.UID, true
+		}
+		visit(&u)
+	}
+	return nil
+}
+
+// recordUnix wraps visit to keep the listeners it is given (with their
+// names only when show asks for them); done puts them in the last dump.
+func (r *recorder) recordUnix(show uint32, visit func(*UnixDiagSocket)) (func(*UnixDiagSocket), func(), func() error) {
+	var socks []RecordedSocket
+	wrapped := func(u *UnixDiagSocket) {
+		if u.State == stateListen {
+			socks = append(socks, RecordedSocket{Family: "unix", State: "listen", Path: u.Name, Type: unixTypeName(u.Type),
+				Inode: u.Inode, UID: u.UID, RQueue: u.RQueue, WQueue: u.WQueue, Cookie: u.Cookie})
+		}
+		visit(u)
+	}
+	reset := func() { socks = socks[:0] }
+	done := func() error {
+		if show&udiagShowName == 0 {
+			return nil // a queue-only sample: the named dump records them
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.rec.Dumps) == 0 {
+			r.rec.Dumps = append(r.rec.Dumps, nil)
+		}
+		last := &r.rec.Dumps[len(r.rec.Dumps)-1]
+		*last = slices.DeleteFunc(*last, func(rs RecordedSocket) bool { return rs.Family == "unix" })
+		*last = append(*last, socks...)
+		return r.write()
 	}
 	return wrapped, reset, done
 }

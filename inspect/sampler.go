@@ -20,7 +20,11 @@ import (
 // carries each listener's SYN-queue count from the last SynQueue sample.
 type Sampler struct {
 	d     *Dumper
+	tcp   bool            // the selection keeps TCP listeners
 	ports map[uint16]bool // when non-nil, keep only these ports
+	// unix samples the Unix listeners, after the TCP ones; nil when the
+	// selection keeps none.
+	unix *unixSampler
 
 	// socks are the last sample's listeners in dump order; requests the
 	// last full sample's request sockets.
@@ -36,16 +40,27 @@ type Sampler struct {
 	layout listenerLayout
 }
 
-// NewSampler returns a sampler on d keeping only ports (all when empty).
-func NewSampler(d *Dumper, ports []uint16) *Sampler {
-	s := &Sampler{d: d, syn: map[uint32]uint32{}, addrs: addrCache{}}
-	if len(ports) > 0 {
+// NewSampler returns a sampler on d keeping the listeners sel selects.
+func NewSampler(d *Dumper, sel Selection) *Sampler {
+	s := &Sampler{d: d, tcp: sel.TCP(), syn: map[uint32]uint32{}, addrs: addrCache{}}
+	if len(sel.Ports) > 0 {
 		s.ports = map[uint16]bool{}
-		for _, p := range ports {
+		for _, p := range sel.Ports {
 			s.ports[p] = true
 		}
 	}
+	if sel.Unix() {
+		s.unix = newUnixSampler(sel.Paths)
+	}
 	return s
+}
+
+// Warning says what the samples cannot show (NoUnixDiag), or "".
+func (s *Sampler) Warning() string {
+	if s.unix != nil && s.unix.unavailable {
+		return NoUnixDiag
+	}
+	return ""
 }
 
 // SampleOptions say what a sample fetches beyond the accept queues.
@@ -80,13 +95,20 @@ func (s *Sampler) Sample(o SampleOptions) ([]model.QueueSample, error) {
 		}
 	}
 	reset()
-	if err := s.d.dumpAll(states, ext, func(d *DiagSocket) { s.add(d, synQueue) }, reset); err != nil {
-		return nil, fmt.Errorf("dumping listeners: %w", err)
+	if s.tcp {
+		if err := s.d.dumpAll(states, ext, func(d *DiagSocket) { s.add(d, synQueue) }, reset); err != nil {
+			return nil, fmt.Errorf("dumping listeners: %w", err)
+		}
+	}
+	if s.unix != nil {
+		if err := s.unix.sample(s.d); err != nil {
+			return nil, err
+		}
 	}
 	if synQueue {
 		s.layout.valid = false // new requests to attribute
 		clear(s.syn)
-		for _, l := range s.Listeners() {
+		for _, l := range s.tcpListeners() {
 			if l.SynQueue > 0 {
 				s.syn[l.Inode] = l.SynQueue
 			}
@@ -100,6 +122,9 @@ func (s *Sampler) Sample(o SampleOptions) ([]model.QueueSample, error) {
 			q.SynQueue = s.syn[d.Inode]
 		}
 		s.queues = append(s.queues, q)
+	}
+	if s.unix != nil {
+		s.queues = s.unix.appendQueues(s.queues)
 	}
 	return s.queues, nil
 }
@@ -118,11 +143,21 @@ func (s *Sampler) add(d *DiagSocket, synQueue bool) {
 	}
 }
 
-// Listeners returns the last sample's listeners as Listeners would have
-// reported them (sorted, SO_REUSEPORT groups numbered), with the request
-// sockets of the last full sample attributed to them. Drops are set only
-// when the last sample fetched them. Each call returns a new slice.
+// Listeners returns the last sample's listeners as SelectedListeners would
+// have reported them (TCP ones sorted, SO_REUSEPORT groups numbered, with
+// the request sockets of the last full sample attributed to them; then the
+// Unix ones). Drops are set only when the last sample fetched them. Each
+// call returns a new slice.
 func (s *Sampler) Listeners() []model.Listener {
+	ls := s.tcpListeners()
+	if s.unix != nil {
+		ls = append(ls, s.unix.listeners()...)
+	}
+	return ls
+}
+
+// tcpListeners is Listeners' TCP part.
+func (s *Sampler) tcpListeners() []model.Listener {
 	ls := make([]model.Listener, len(s.socks))
 	drops := make([]uint32, len(s.socks))
 	v6only := make([]bool, len(s.socks))

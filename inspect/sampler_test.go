@@ -24,7 +24,7 @@ func TestSamplerFastAndFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	s := NewSampler(d, nil)
+	s := NewSampler(d, Selection{})
 	nstest.Connect(t, stalled)
 	byPort := func() map[uint16]model.Listener {
 		m := map[uint16]model.Listener{}

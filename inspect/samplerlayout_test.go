@@ -28,7 +28,7 @@ func TestSamplerListenersLayout(t *testing.T) {
 		}
 		return set.finish()
 	}
-	s := NewSampler(nil, nil)
+	s := NewSampler(nil, Selection{})
 	load := func(socks []*DiagSocket, reqs []*DiagSocket, full bool) {
 		s.socks = s.socks[:0]
 		for _, d := range socks {

@@ -243,24 +243,41 @@ func (d *Dumper) dumpAllOnce(states uint32, ext uint8, visit func(*DiagSocket), 
 func (d *Dumper) dumpOnce(family uint8, states uint32, ext uint8, visit func(*DiagSocket)) error {
 	req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
 	req.AddData(&diagRequest{family: family, states: states, ext: ext})
-	return d.run(req, visit)
+	return d.runInet(req, visit)
 }
 
 func (d *Dumper) dumpCompat(states uint32, ext uint8, visit func(*DiagSocket)) error {
 	req := nl.NewNetlinkRequest(tcpDiagGetSock, unix.NLM_F_DUMP)
 	req.AddData(&compatRequest{states: states, ext: ext})
-	return d.run(req, visit)
+	return d.runInet(req, visit)
 }
 
-// run sends a dump request and decodes the replies until the dump is done.
-func (d *Dumper) run(req *nl.NetlinkRequest, visit func(*DiagSocket)) error {
+// runInet runs a dump whose replies are struct inet_diag_msg.
+func (d *Dumper) runInet(req *nl.NetlinkRequest, visit func(*DiagSocket)) error {
+	return d.run(req, decodeEach(decodeDiagMsg, new(DiagSocket), visit))
+}
+
+// decodeEach is a message handler that decodes each reply body into one
+// reused *sock and visits it.
+func decodeEach[S any](decode func([]byte, *S) error, sock *S, visit func(*S)) func([]byte) error {
+	return func(body []byte) error {
+		if err := decode(body, sock); err != nil {
+			return err
+		}
+		visit(sock)
+		return nil
+	}
+}
+
+// run sends a dump request and hands each reply's body to msg until the
+// dump is done.
+func (d *Dumper) run(req *nl.NetlinkRequest, msg func(body []byte) error) error {
 	d.seq++
 	req.Seq = d.seq
 	if err := unix.Sendto(d.fd, req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("sending sock_diag request: %w", err)
 	}
 	interrupted := false
-	var sock DiagSocket
 	for {
 		// read, not recvfrom: the sender is the kernel, and recvfrom allocates
 		// a Sockaddr for every datagram.
@@ -271,7 +288,7 @@ func (d *Dumper) run(req *nl.NetlinkRequest, visit func(*DiagSocket)) error {
 			}
 			return fmt.Errorf("reading sock_diag reply: %w", err)
 		}
-		done, intr, err := parseBatch(d.buf[:n], d.seq, &sock, visit)
+		done, intr, err := parseMessages(d.buf[:n], d.seq, msg)
 		interrupted = interrupted || intr
 		if err != nil {
 			return err
@@ -286,9 +303,17 @@ func (d *Dumper) run(req *nl.NetlinkRequest, visit func(*DiagSocket)) error {
 	return nil
 }
 
-// parseBatch decodes one datagram of netlink messages. It reports whether the
-// dump is complete and whether any message carried NLM_F_DUMP_INTR.
+// parseBatch decodes one datagram of inet_diag replies into sock, calling
+// visit for each. It reports whether the dump is complete and whether any
+// message carried NLM_F_DUMP_INTR.
 func parseBatch(b []byte, seq uint32, sock *DiagSocket, visit func(*DiagSocket)) (done, interrupted bool, err error) {
+	return parseMessages(b, seq, decodeEach(decodeDiagMsg, sock, visit))
+}
+
+// parseMessages walks one datagram of netlink messages, handing the body of
+// each sock_diag reply of seq to msg. It reports whether the dump is
+// complete and whether any message carried NLM_F_DUMP_INTR.
+func parseMessages(b []byte, seq uint32, msg func(body []byte) error) (done, interrupted bool, err error) {
 	for len(b) >= nlmsgHdrLen {
 		msgLen := binary.NativeEndian.Uint32(b[0:4])
 		typ := binary.NativeEndian.Uint16(b[4:6])
@@ -322,10 +347,9 @@ func parseBatch(b []byte, seq uint32, sock *DiagSocket, visit func(*DiagSocket))
 				}
 				return false, interrupted, fmt.Errorf("sock_diag request: %w", syscall.Errno(-errno))
 			case nl.SOCK_DIAG_BY_FAMILY, tcpDiagGetSock:
-				if err := decodeDiagMsg(body, sock); err != nil {
+				if err := msg(body); err != nil {
 					return false, interrupted, err
 				}
-				visit(sock)
 			}
 		}
 		adv := nlmAlign(int(msgLen))

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,27 +90,27 @@ func TestCollectorPerListener(t *testing.T) {
 	fams := parse(t, fixture(), 1000)
 	want := map[string][]string{
 		"backlogctl_listener_accept_queue": {
-			"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 7",
-			"address=127.0.0.1,netns=netns:[4026531840],port=80,process= 1",
-			"address=::,netns=netns:[4026531840],port=443,process= 0",
+			"address=0.0.0.0,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process=nginx 7",
+			"address=127.0.0.1,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process= 1",
+			"address=::,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=443,process= 0",
 		},
 		"backlogctl_listener_backlog": {
-			"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 1022",
-			"address=127.0.0.1,netns=netns:[4026531840],port=80,process= 10",
-			"address=::,netns=netns:[4026531840],port=443,process= 128",
+			"address=0.0.0.0,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process=nginx 1022",
+			"address=127.0.0.1,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process= 10",
+			"address=::,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=443,process= 128",
 		},
 		"backlogctl_listener_syn_queue": {
-			"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 2",
-			"address=127.0.0.1,netns=netns:[4026531840],port=80,process= 1",
-			"address=::,netns=netns:[4026531840],port=443,process= 0",
+			"address=0.0.0.0,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process=nginx 2",
+			"address=127.0.0.1,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process= 1",
+			"address=::,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=443,process= 0",
 		},
-		"backlogctl_listener_drops_total":        {"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 6"},
-		"backlogctl_listener_reuseport_max_fill": {"address=0.0.0.0,netns=netns:[4026531840],port=80,process=nginx 0.0078125"},
+		"backlogctl_listener_drops_total":        {"address=0.0.0.0,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process=nginx 6"},
+		"backlogctl_listener_reuseport_max_fill": {"address=0.0.0.0,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process=nginx 0.0078125"},
 		"backlogctl_listeners_aggregated":        {" 0"},
 		"backlogctl_tcp_listen_overflows_total":  {"netns=netns:[4026531840] 7"},
 		"backlogctl_sysctl":                      {"name=net.core.somaxconn,netns=netns:[4026531840] 4096"},
-		"backlogctl_process_open_fds":            {"pid=42,process=nginx 900"},
-		"backlogctl_process_max_fds":             {"pid=42,process=nginx 1024"},
+		"backlogctl_process_open_fds":            {"container=,namespace=,pid=42,pod=,process=nginx 900"},
+		"backlogctl_process_max_fds":             {"container=,namespace=,pid=42,pod=,process=nginx 1024"},
 		"backlogctl_files_max":                   {" 1000"},
 	}
 	for name, w := range want {
@@ -126,14 +127,14 @@ func TestCollectorPerListener(t *testing.T) {
 // the rest are summed under port="other".
 func TestCardinalityGuardFoldsPorts(t *testing.T) {
 	fams := parse(t, fixture(), 1)
-	want := []string{"address=*,netns=netns:[4026531840],port=other,process= 8"}
+	want := []string{"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=other,process= 8"}
 	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	fams = parse(t, fixture(), 2) // 4 listeners > 2: per port, 2 ports fit
 	want = []string{
-		"address=*,netns=netns:[4026531840],port=443,process= 0",
-		"address=*,netns=netns:[4026531840],port=80,process= 8",
+		"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=443,process= 0",
+		"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process= 8",
 	}
 	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -144,12 +145,12 @@ func TestCardinalityGuard(t *testing.T) {
 	fams := parse(t, fixture(), 3)
 	want := map[string][]string{
 		"backlogctl_listener_accept_queue": {
-			"address=*,netns=netns:[4026531840],port=443,process= 0",
-			"address=*,netns=netns:[4026531840],port=80,process= 8",
+			"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=443,process= 0",
+			"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process= 8",
 		},
 		"backlogctl_listener_syn_queue": {
-			"address=*,netns=netns:[4026531840],port=443,process= 0",
-			"address=*,netns=netns:[4026531840],port=80,process= 3",
+			"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=443,process= 0",
+			"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process= 3",
 		},
 		"backlogctl_listeners_aggregated": {" 1"},
 		"backlogctl_listeners":            {"netns=netns:[4026531840] 4"},
@@ -179,10 +180,46 @@ func TestOwnersPendingHeldBack(t *testing.T) {
 	}
 	fams = parse(t, m, 3)
 	want := []string{
-		"address=*,netns=netns:[4026531840],port=443,process= 0",
-		"address=*,netns=netns:[4026531840],port=80,process= 10",
+		"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=443,process= 0",
+		"address=*,container=,namespace=,netns=netns:[4026531840],path=,pod=,port=80,process= 10",
 	}
 	if diff := cmp.Diff(want, series(fams, "backlogctl_listener_accept_queue")); diff != "" {
 		t.Errorf("under the guard (-want +got):\n%s", diff)
+	}
+}
+
+// A listener in a Kubernetes pod is labelled with its pod, namespace and
+// container; its owners' descriptor series drop pid for them (one series
+// per container and command name, from the process nearest its limit), so
+// a process restarted in the same container keeps its series.
+func TestPodLabels(t *testing.T) {
+	web := model.Workload{Pod: "web-7d4b9c8f6-x2k9p", Namespace: "shop", Container: "app", ContainerID: "a1b2", PodUID: "0f9a"}
+	master := model.Process{PID: 100, Comm: "gunicorn", OpenFDs: 10, NofileSoft: 1024, Workload: web}
+	worker := model.Process{PID: 101, Comm: "gunicorn", OpenFDs: 1000, NofileSoft: 1024, Workload: web}
+	m := fixture()
+	ns := m.Namespaces[0]
+	ns.Listeners = append(ns.Listeners, model.Listener{Address: "0.0.0.0", Port: 8000, AcceptQueue: 5, AcceptQueueMax: 2048,
+		Processes: []model.Process{master, worker}})
+	fams := parse(t, m, 1000)
+	want := "address=0.0.0.0,container=app,namespace=shop,netns=netns:[4026531840],path=,pod=web-7d4b9c8f6-x2k9p,port=8000,process=gunicorn 5"
+	if got := series(fams, "backlogctl_listener_accept_queue"); !slices.Contains(got, want) {
+		t.Errorf("accept queue series %q, want one %q", got, want)
+	}
+	for name, w := range map[string][]string{
+		"backlogctl_process_open_fds": {"container=,namespace=,pid=42,pod=,process=nginx 900",
+			"container=app,namespace=shop,pid=,pod=web-7d4b9c8f6-x2k9p,process=gunicorn 1000"},
+		"backlogctl_process_max_fds": {"container=,namespace=,pid=42,pod=,process=nginx 1024",
+			"container=app,namespace=shop,pid=,pod=web-7d4b9c8f6-x2k9p,process=gunicorn 1024"},
+	} {
+		if diff := cmp.Diff(w, series(fams, name)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+	// Under the guard the pod labels go with the process label.
+	fams = parse(t, m, 3)
+	for _, s := range series(fams, "backlogctl_listener_accept_queue") {
+		if strings.Contains(s, "pod=web") {
+			t.Errorf("a per-port series under the guard kept its pod: %s", s)
+		}
 	}
 }

@@ -3,8 +3,20 @@ package metrics
 import "github.com/prometheus/client_golang/prometheus"
 
 // Labels every listener metric carries. netns is the namespace's name, or
-// "netns:[INODE]"; process is the owners' command names, comma-joined.
-var listenerLabels = []string{"netns", "address", "port", "process"}
+// "netns:[INODE]"; a TCP listener has address and port, a Unix one path
+// (its socket file, or @abstract name) instead, the others empty (which
+// Prometheus stores as absent); process is the owners' command names,
+// comma-joined; pod, namespace and container name the owners' Kubernetes
+// pod and container (empty outside one), so a listener keeps its series
+// across its process's restarts in the same container, and a new one comes
+// with a new pod: the series are bounded by the listeners on the node.
+var listenerLabels = []string{"netns", "address", "port", "path", "process", "pod", "namespace", "container"}
+
+// Labels of the listener owners' descriptor metrics: a process in a
+// Kubernetes pod is labelled by its pod, namespace, container and command
+// name, with pid "" (one series per container and command: the process of
+// them nearest its limit); any other process by pid and command name.
+var processLabels = []string{"pid", "process", "pod", "namespace", "container"}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("backlogctl_"+name, help, labels, nil)
@@ -27,9 +39,9 @@ var (
 		"Fill (accept queue / (backlog+1)) of the fullest SO_REUSEPORT member summed into this series, present when it sums two or more: one member that stopped accepting is full while the sums look half empty.",
 		listenerLabels...)
 	descListeners = desc("listeners",
-		"Listening TCP sockets found in the network namespace.", "netns")
+		"Listening sockets found in the network namespace, TCP and Unix.", "netns")
 	descAggregated = desc("listeners_aggregated",
-		"1 when there were more listeners than --max-listeners and listener metrics were summed per port (address=\"*\", process=\"\"; beyond --max-listeners ports, port=\"other\"), else 0.")
+		"1 when there were more listeners than --max-listeners and listener metrics were summed per port or Unix path (address=\"*\", process=\"\"; beyond --max-listeners of them, port=\"other\"), else 0.")
 	descSysctl = desc("sysctl",
 		"Value of a kernel tunable that decides connection admission, as read in the network namespace.", "netns", "name")
 	descFilesAllocated = desc("files_allocated",
@@ -39,9 +51,9 @@ var (
 	descNrOpen = desc("files_nr_open",
 		"Ceiling for any process's RLIMIT_NOFILE (fs.nr_open).")
 	descOpenFDs = desc("process_open_fds",
-		"Open file descriptors of a process that owns a listener.", "pid", "process")
+		"Open file descriptors of a process that owns a listener. In a Kubernetes pod, per container and command name (pid \"\"): the process nearest its limit.", processLabels...)
 	descMaxFDs = desc("process_max_fds",
-		"Soft RLIMIT_NOFILE of a process that owns a listener: accept() fails with EMFILE at this many descriptors.", "pid", "process")
+		"Soft RLIMIT_NOFILE of a process that owns a listener: accept() fails with EMFILE at this many descriptors. In a Kubernetes pod, per container and command name (pid \"\"): the process nearest its limit.", processLabels...)
 	descScrapeDuration = desc("scrape_duration_seconds",
 		"Time this scrape took to gather the listeners, tunables and counters.")
 	descScrapeNotes = desc("scrape_skipped_namespaces",

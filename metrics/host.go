@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,21 +59,37 @@ func collectFiles(ch chan<- prometheus.Metric, m *model.MultiSnapshot) {
 	}
 }
 
-// collectProcesses sends each listener owner's descriptors, once per process.
+// collectProcesses sends each listener owner's descriptors: once per
+// process, or for a process in a Kubernetes pod once per container and
+// command name, from the one of them nearest its limit, so that a
+// container's restart keeps its series (processLabels).
 func collectProcesses(ch chan<- prometheus.Metric, m *model.MultiSnapshot) {
-	procs := map[int]model.Process{}
+	series := map[[5]string]model.Process{}
 	for _, ns := range m.Namespaces {
 		for _, l := range ns.Listeners {
 			for _, p := range l.Processes {
-				procs[p.PID] = p
+				k := processKey(p)
+				if have, ok := series[k]; !ok || p.FDUsage() > have.FDUsage() || p.FDUsage() == have.FDUsage() && p.PID < have.PID {
+					series[k] = p
+				}
 			}
 		}
 	}
-	for _, pid := range sortedKeys(procs) {
-		p := procs[pid]
-		ch <- gauge(descOpenFDs, float64(p.OpenFDs), strconv.Itoa(pid), p.Comm)
-		ch <- gauge(descMaxFDs, limitFloat(p.NofileSoft), strconv.Itoa(pid), p.Comm)
+	keys := slices.Collect(maps.Keys(series))
+	slices.SortFunc(keys, func(a, b [5]string) int { return slices.Compare(a[:], b[:]) })
+	for _, k := range keys {
+		p := series[k]
+		ch <- gauge(descOpenFDs, float64(p.OpenFDs), k[:]...)
+		ch <- gauge(descMaxFDs, limitFloat(p.NofileSoft), k[:]...)
 	}
+}
+
+// processKey is p's processLabels values.
+func processKey(p model.Process) [5]string {
+	if p.InPod() {
+		return [5]string{"", p.Comm, p.Pod, p.Namespace, p.Container}
+	}
+	return [5]string{strconv.Itoa(p.PID), p.Comm, "", "", ""}
 }
 
 // skipped keeps the notes that record a skipped namespace.

@@ -30,7 +30,9 @@ func (listenersSource) collect(ch chan<- prometheus.Metric, s *scrape) {
 			lv := r.labels()
 			ch <- gauge(descAcceptQueue, float64(r.acceptQueue), lv...)
 			ch <- gauge(descBacklog, float64(r.backlog), lv...)
-			ch <- gauge(descSynQueue, float64(r.synQueue), lv...)
+			if r.path == "" { // a Unix listener has no SYN queue
+				ch <- gauge(descSynQueue, float64(r.synQueue), lv...)
+			}
 			if r.hasDrops {
 				ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(r.drops), lv...)
 			}
@@ -44,7 +46,9 @@ func (listenersSource) collect(ch chan<- prometheus.Metric, s *scrape) {
 // row is one listener series: a listener, a group of listeners that share
 // every label (SO_REUSEPORT), or, under the guard, a whole port.
 type row struct {
-	netns, address, port, process  string
+	netns, address, port, path     string
+	process                        string
+	pod, namespace, container      string
 	acceptQueue, backlog, synQueue uint64
 	drops                          uint64
 	hasDrops                       bool
@@ -58,13 +62,15 @@ type row struct {
 	reuseportMaxFill float64
 }
 
-func (r *row) labels() []string { return []string{r.netns, r.address, r.port, r.process} }
+func (r *row) labels() []string {
+	return []string{r.netns, r.address, r.port, r.path, r.process, r.pod, r.namespace, r.container}
+}
 
 // listenerRows merges listeners that would produce the same label set:
 // queues, backlogs and drops add up; an SO_REUSEPORT group's SYN queue is
 // one shared count, so it is taken once (max).
 func listenerRows(netns string, ls []model.Listener, perPort bool) []row {
-	idx := map[[3]string]int{}
+	idx := map[[7]string]int{}
 	var rows []row
 	for i := range ls {
 		l := &ls[i]
@@ -72,10 +78,17 @@ func listenerRows(netns string, ls []model.Listener, perPort bool) []row {
 			continue
 		}
 		r := row{netns: netns, address: l.Address, port: strconv.Itoa(int(l.Port)), process: processLabel(l.Processes)}
-		if perPort {
-			r.address, r.process = "*", ""
+		r.pod, r.namespace, r.container = workloadLabels(l.Processes)
+		if l.IsUnix() {
+			r.address, r.port, r.path = "", "", l.Path
 		}
-		k := [3]string{r.address, r.port, r.process}
+		if perPort {
+			r.process, r.pod, r.namespace, r.container = "", "", "", ""
+			if !l.IsUnix() {
+				r.address = "*"
+			}
+		}
+		k := [7]string{r.address, r.port, r.path, r.process, r.pod, r.namespace, r.container}
 		j, ok := idx[k]
 		if !ok {
 			j = len(rows)
@@ -111,8 +124,9 @@ func (r *row) add(l *model.Listener) {
 	}
 }
 
-// foldPorts keeps at most limit per-port rows: the limit-1 lowest ports,
-// and one port="other" row summing the rest.
+// foldPorts keeps at most limit per-port (or per-path) rows: the limit-1
+// lowest ports, then Unix paths in order, and one port="other" row summing
+// the rest.
 func foldPorts(rows []row, limit int) []row {
 	if len(rows) <= limit {
 		return rows
@@ -120,7 +134,8 @@ func foldPorts(rows []row, limit int) []row {
 	slices.SortFunc(rows, func(a, b row) int {
 		pa, _ := strconv.Atoi(a.port)
 		pb, _ := strconv.Atoi(b.port)
-		return cmp.Compare(pa, pb)
+		// A Unix row (path, no port) after every TCP one.
+		return cmp.Or(cmp.Compare(boolFloat(a.path != ""), boolFloat(b.path != "")), cmp.Compare(pa, pb), cmp.Compare(a.path, b.path))
 	})
 	keep := max(limit-1, 0)
 	other := row{netns: rows[0].netns, address: "*", port: "other"}
@@ -141,10 +156,25 @@ func foldPorts(rows []row, limit int) []row {
 
 // processLabel is the owners' distinct command names, sorted, comma-joined.
 func processLabel(ps []model.Process) string {
+	return joined(ps, func(p model.Process) string { return p.Comm })
+}
+
+// workloadLabels are the owners' distinct pods, namespaces and container
+// names, each sorted and comma-joined (one each, but for a socket passed
+// between containers).
+func workloadLabels(ps []model.Process) (pod, namespace, container string) {
+	return joined(ps, func(p model.Process) string { return p.Pod }),
+		joined(ps, func(p model.Process) string { return p.Namespace }),
+		joined(ps, func(p model.Process) string { return p.Container })
+}
+
+// joined is the distinct non-empty values of field over ps, sorted,
+// comma-joined.
+func joined(ps []model.Process, field func(model.Process) string) string {
 	names := make([]string, 0, len(ps))
 	for _, p := range ps {
-		if !slices.Contains(names, p.Comm) {
-			names = append(names, p.Comm)
+		if v := field(p); v != "" && !slices.Contains(names, v) {
+			names = append(names, v)
 		}
 	}
 	slices.Sort(names)

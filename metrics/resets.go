@@ -92,7 +92,7 @@ func (r *Resets) drops(client string, rows []row, now time.Time) []uint64 {
 	s := r.scraper(client, now)
 	out := make([]uint64, len(rows))
 	for i, row := range rows {
-		key := strings.Join([]string{row.netns, row.address, row.port, row.process}, "\xff")
+		key := strings.Join(row.labels(), "\xff")
 		send := row.drops
 		if prev, ok := s.series[key]; ok && prev.drops > 0 && row.drops >= prev.drops && disjoint(prev.inodes, row.inodes) {
 			send = 0

@@ -16,7 +16,7 @@ var (
 		"Time connections waited in the accept queue, from entering it to accept() returning (eBPF, exporter --trace), since tracing started. Classic buckets are exact at their bounds (powers of two in nanoseconds); the native histogram's buckets (schema 0) are those log2-nanosecond buckets with bounds 7.4% low (2^30 ns taken as 1 s).",
 		listenerLabels...)
 	descTracedOverflows = desc("listener_traced_overflows_total",
-		"Connections dropped because the accept queue was full, seen by tracing since it started, by site: ack_time (exact, kfree_skb reason TCP_LISTEN_OVERFLOW) or syn_time (derived from the counters).",
+		"Connections dropped because the accept queue was full, seen by tracing since it started, by site: ack_time (a request socket's final ACK; exact), cookie_ack_time (an ACK carrying a SYN cookie; exact) or syn_time (derived from the counters). The sites sum to the namespace's TcpExtListenOverflows.",
 		append(slices.Clone(listenerLabels), "site")...)
 	descTracedDrops = desc("listener_traced_drops_total",
 		"Drops at the listener seen by tracing since it started, by kernel drop reason (skb_drop_reason without its prefix; TCP_DEFER_ACCEPT for defer-accept drops).",
@@ -25,8 +25,8 @@ var (
 		"Longest the accept queue was since the previous scrape, over backlog+1 (what a full queue holds): 1 means it was full at some point in between. Exact: each scrape closes an interval in the eBPF programs (exporter --trace), so with several scrapers each sees the peak since any scraper's previous scrape.",
 		listenerLabels...)
 	descAcceptErrors = desc("process_accept_errors_total",
-		"Failed accept()/accept4() calls of a process, by errno (EMFILE, ENFILE, ENOBUFS, ENOMEM...), seen by tracing since it started.",
-		"netns", "pid", "process", "errno")
+		"Failed accept()/accept4() calls of a process, by errno (EMFILE, ENFILE, ENOBUFS, ENOMEM...), seen by tracing since it started; with the Kubernetes pod, namespace and container of a process that owns a listener there.",
+		"netns", "pid", "process", "errno", "pod", "namespace", "container")
 	descTraceUp = desc("trace_up",
 		"1 when exporter --trace has its eBPF programs attached, 0 when tracing was asked for and the kernel refused it.")
 	descTraceUntracedEvents = desc("trace_untraced_events_total",
@@ -107,6 +107,7 @@ func tracedRowOf(r *row) tracedRow {
 		out.wait.Add(&t.AcceptWait)
 		out.overflows.SynTime += t.Overflows.SynTime
 		out.overflows.AckTime += t.Overflows.AckTime
+		out.overflows.CookieAckTime += t.Overflows.CookieAckTime
 		for reason, n := range t.Drops {
 			if out.drops == nil {
 				out.drops = map[string]uint64{}
@@ -125,6 +126,7 @@ func collectTraced(ch chan<- prometheus.Metric, t tracedRow, lv []string) {
 	}
 	ch <- newWaitHistogram(&t.wait, lv)
 	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflows.AckTime), append(slices.Clone(lv), "ack_time")...)
+	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflows.CookieAckTime), append(slices.Clone(lv), "cookie_ack_time")...)
 	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflows.SynTime), append(slices.Clone(lv), "syn_time")...)
 	for _, reason := range sortedKeys(t.drops) {
 		ch <- prometheus.MustNewConstMetric(descTracedDrops, prometheus.CounterValue, float64(t.drops[reason]), append(slices.Clone(lv), reason)...)
@@ -158,9 +160,20 @@ func collectAcceptErrors(ch chan<- prometheus.Metric, ns model.NamespaceSnapshot
 		}
 	}
 	add(ns.UnattributedAcceptErrors)
+	// A count is a process's own (a sum over processes would fall when one
+	// exits, which Prometheus takes for a reset), so pid stays; its pod is
+	// its owner's, where it owns a listener.
+	workloads := map[int]model.Workload{}
+	for _, l := range ns.Listeners {
+		for _, p := range l.Processes {
+			workloads[p.PID] = p.Workload
+		}
+	}
 	label := ns.Netns.Label()
 	for _, k := range order {
-		ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(sums[k]), label, strconv.Itoa(k.pid), k.comm, k.errno)
+		w := workloads[k.pid]
+		ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(sums[k]),
+			label, strconv.Itoa(k.pid), k.comm, k.errno, w.Pod, w.Namespace, w.Container)
 	}
 }
 

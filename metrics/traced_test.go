@@ -109,6 +109,22 @@ func TestTracedMetrics(t *testing.T) {
 	}
 }
 
+// A process's accept errors keep its pid (a count is its own) and carry
+// the pod of the listener it owns.
+func TestAcceptErrorsInPod(t *testing.T) {
+	m := tracedFixture()
+	ls := m.Namespaces[0].Listeners
+	for i := range ls {
+		for j := range ls[i].Processes {
+			ls[i].Processes[j].Workload = model.Workload{Pod: "web", Namespace: "shop", Container: "nginx"}
+		}
+	}
+	e := gatherTraced(t, m, 1000)["backlogctl_process_accept_errors_total"].Metric[0]
+	if label(e, "pid") != "42" || label(e, "pod") != "web" || label(e, "namespace") != "shop" || label(e, "container") != "nginx" {
+		t.Errorf("accept errors %v, want pid 42 in shop/web/nginx", e)
+	}
+}
+
 // Under the cardinality guard the traced series are summed per port too.
 func TestTracedMetricsUnderGuard(t *testing.T) {
 	fams := gatherTraced(t, tracedFixture(), 1)
@@ -133,7 +149,7 @@ func label(m *dto.Metric, name string) string {
 // from its first series) and a span (later ones).
 func TestEmptyWaitHistogramIsNative(t *testing.T) {
 	var m dto.Metric
-	if err := newWaitHistogram(&model.WaitHistogram{}, []string{"netns", "127.0.0.1", "1", ""}).Write(&m); err != nil {
+	if err := newWaitHistogram(&model.WaitHistogram{}, []string{"netns", "127.0.0.1", "1", "", "", "", "", ""}).Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	h := m.GetHistogram()

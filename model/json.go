@@ -61,6 +61,12 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 	b = append(b, `,"address":`...)
 	b = jsonfmt.AppendString(b, l.Address)
 	b = appendUint(b, `,"port":`, uint64(l.Port))
+	if l.Path != "" {
+		b = jsonfmt.AppendString(append(b, `,"path":`...), l.Path)
+	}
+	if l.SocketType != "" {
+		b = jsonfmt.AppendString(append(b, `,"socket_type":`...), l.SocketType)
+	}
 	b = appendUint(b, `,"accept_queue":`, uint64(l.AcceptQueue))
 	b = appendUint(b, `,"accept_queue_max":`, uint64(l.AcceptQueueMax))
 	b = jsonfmt.AppendFloat(append(b, `,"fill":`...), l.Fill)
@@ -87,16 +93,30 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 		b = appendInt(b, `,"reuseport_size":`, int64(l.ReuseportSize))
 	}
 	if l.Processes == nil {
-		return append(b, `,"processes":null`...)
-	}
-	b = append(b, `,"processes":[`...)
-	for i := range l.Processes {
-		if i > 0 {
-			b = append(b, ',')
+		b = append(b, `,"processes":null`...)
+	} else {
+		b = append(b, `,"processes":[`...)
+		for i := range l.Processes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = l.Processes[i].appendJSON(b)
 		}
-		b = l.Processes[i].appendJSON(b)
+		b = append(b, ']')
 	}
-	return append(b, ']')
+	if c := l.ConfiguredBacklog; c != nil {
+		b = jsonfmt.AppendString(append(b, `,"configured_backlog":{"program":`...), c.Program)
+		b = jsonfmt.AppendString(append(b, `,"setting":`...), c.Setting)
+		b = appendInt(b, `,"value":`, c.Value)
+		if c.Default {
+			b = append(b, `,"default":true`...)
+		}
+		if c.Source != "" {
+			b = jsonfmt.AppendString(append(b, `,"source":`...), c.Source)
+		}
+		b = append(b, '}')
+	}
+	return b
 }
 
 // appendJSON appends p as encoding/json marshals a Process.
@@ -121,6 +141,12 @@ func (p *Process) appendJSON(b []byte) []byte {
 	}
 	if p.GoVersion != "" {
 		b = jsonfmt.AppendString(append(b, `,"go_version":`...), p.GoVersion)
+	}
+	for _, f := range [...]struct{ key, value string }{{`,"pod":`, p.Pod}, {`,"namespace":`, p.Namespace},
+		{`,"container":`, p.Container}, {`,"container_id":`, p.ContainerID}, {`,"pod_uid":`, p.PodUID}} {
+		if f.value != "" {
+			b = jsonfmt.AppendString(append(b, f.key...), f.value)
+		}
 	}
 	return append(b, '}')
 }

@@ -79,13 +79,13 @@ var (
 	readers = []string{"inspect", "netns", "trace", "pods"}
 	// testSupport are packages only tests import, which make the
 	// namespaces, sockets, servers and fixtures the tests need.
-	testSupport = []string{"internal/nstest", "netns/netnstest", "sysctl/sysctltest", "trace/tracetest"}
+	testSupport = []string{"internal/nstest", "netns/netnstest", "sysctl/sysctltest", "trace/tracetest", "pods/podstest"}
 	// kernelLibraries speak netlink, load eBPF programs or parse procfs.
 	kernelLibraries = []string{"github.com/vishvananda/", "github.com/cilium/ebpf", "github.com/prometheus/procfs"}
 	// hostfsValues are what a package above the collector may use of
 	// hostfs: the roots it passes to the collector and the writers, never
 	// a reader.
-	hostfsValues = []string{"Roots", "Host", "WithDefaults", "Proc", "Sys", "Netns"}
+	hostfsValues = []string{"Roots", "Host", "WithDefaults", "Proc", "Sys", "Netns", "Runtime", "EnvRuntimeEndpoint"}
 )
 
 // listed is one package as go list describes it.

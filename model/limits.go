@@ -43,8 +43,13 @@ type ProcessLimits struct {
 	// Unit is the systemd service the process runs in ("" when none): where
 	// LimitNOFILE= belongs to make a limit survive a restart.
 	Unit string `json:"unit"`
-	// Ports are the TCP ports of the listeners the process holds.
+	// Workload is the container and Kubernetes pod the process runs in,
+	// when it runs in one: there, not in a unit, is where its limit is set.
+	Workload
+	// Ports are the TCP ports of the listeners the process holds, Paths
+	// the paths of its Unix listeners.
 	Ports  []uint16 `json:"ports"`
+	Paths  []string `json:"paths,omitempty"`
 	Nofile Nofile   `json:"nofile"`
 	// OpenFDs is nil when /proc/PID/fd is not readable (it needs ptrace access).
 	OpenFDs *int `json:"open_fds"`

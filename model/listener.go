@@ -1,13 +1,25 @@
 package model
 
-import "net/netip"
+import (
+	"net/netip"
+	"strconv"
+)
 
-// Listener is one listening TCP socket and what its queues are doing.
+// Listener is one listening socket, TCP or Unix, and what its queues are
+// doing.
 type Listener struct {
-	// Family is "ipv4" or "ipv6".
-	Family  string `json:"family"`
+	// Family is "ipv4", "ipv6" or "unix".
+	Family string `json:"family"`
+	// Address and Port are a TCP listener's; empty and 0 for a Unix one.
 	Address string `json:"address"`
 	Port    uint16 `json:"port"`
+	// Path is a Unix listener's bound path, or its abstract name written
+	// "@name" as ss(8) does; empty for TCP. It is where a TCP listener has
+	// its port.
+	Path string `json:"path,omitempty"`
+	// SocketType is a Unix listener's type, "stream" or "seqpacket";
+	// omitted for TCP.
+	SocketType string `json:"socket_type,omitempty"`
 	// AcceptQueue is completed handshakes waiting for accept() (sk_ack_backlog).
 	AcceptQueue uint32 `json:"accept_queue"`
 	// AcceptQueueMax is the effective backlog, min(listen backlog, somaxconn)
@@ -40,6 +52,16 @@ type Listener struct {
 	ReuseportSize  int `json:"reuseport_size,omitempty"`
 	// Processes hold the socket; empty when attribution was skipped or denied.
 	Processes []Process `json:"processes"`
+	// ConfiguredBacklog is the backlog the owning program's running
+	// configuration asks listen() for, when backlogctl knows the program
+	// and could read it: what the socket gets the next time the program
+	// calls listen(), which may differ from AcceptQueueMax.
+	ConfiguredBacklog *ConfiguredBacklog `json:"configured_backlog,omitempty"`
+	// QueueHead is, for a Unix listener, the client socket inode of the
+	// oldest connection waiting in its queue (UNIX_DIAG_ICONS), 0 when the
+	// queue is empty or it is not known. accept() takes the oldest, so the
+	// same head at two samples means nothing was accepted in between.
+	QueueHead uint32 `json:"-"`
 	// OwnersPending is set by an owner cache while this listener's owners are
 	// still being looked up: Processes is empty because they are not known
 	// yet, not because there are none.
@@ -51,9 +73,32 @@ type Listener struct {
 	Traced *Traced `json:"-"`
 }
 
-// Endpoint is "address:port", with IPv6 addresses in brackets.
+// FamilyUnix is a Unix-socket listener's Family.
+const FamilyUnix = "unix"
+
+// IsUnix reports whether l is a Unix-socket listener.
+func (l Listener) IsUnix() bool { return l.Family == FamilyUnix }
+
+// Endpoint is "address:port", with IPv6 addresses in brackets; a Unix
+// listener's path (or "@abstract" name).
 func (l Listener) Endpoint() string {
+	if l.IsUnix() {
+		return l.Path
+	}
 	return netip.AddrPortFrom(l.Addr, l.Port).String()
+}
+
+// Columns are what a table shows in its ADDRESS and PORT columns: a Unix
+// listener has "unix" (or "unix/seqpacket") where the address is and its
+// path where the port is.
+func (l Listener) Columns() (address, port string) {
+	if l.IsUnix() {
+		if l.SocketType == "stream" {
+			return "unix", l.Path
+		}
+		return "unix/" + l.SocketType, l.Path
+	}
+	return l.Address, strconv.Itoa(int(l.Port))
 }
 
 // DropCount is Drops, or 0 where the kernel does not report it.
@@ -68,4 +113,24 @@ func (l Listener) DropCount() uint32 {
 // max: the kernel's queue is full when it holds max+1 (sk_acceptq_is_full).
 func Fill(queue, max uint32) float64 {
 	return float64(queue) / (float64(max) + 1)
+}
+
+// ConfiguredBacklog is a program's own backlog setting for a listener, as
+// read from the configuration the running program was started with.
+type ConfiguredBacklog struct {
+	// Program names the program as advise does: "PHP-FPM", "gunicorn",
+	// "uWSGI", "PgBouncer".
+	Program string `json:"program"`
+	// Setting is the setting's name in the program's own terms
+	// ("listen.backlog", "--backlog", "listen", "listen_backlog").
+	Setting string `json:"setting"`
+	// Value is what listen() is asked for; negative means somaxconn.
+	Value int64 `json:"value"`
+	// Default is set when the configuration does not set it and Value is
+	// the program's default.
+	Default bool `json:"default,omitempty"`
+	// Source says where Value comes from: "FILE:LINE" (a path inside the
+	// program's mount namespace), "command line", or an environment
+	// variable's name; the program's default has none.
+	Source string `json:"source,omitempty"`
 }

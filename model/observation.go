@@ -18,7 +18,9 @@ type Observation struct {
 	// when they could not be dumped at all.
 	Listeners []ListenerObservation `json:"listeners"`
 	// Ports are the ports listeners were selected by, if any.
-	Ports          []uint16 `json:"ports,omitempty"`
+	Ports []uint16 `json:"ports,omitempty"`
+	// Paths are the Unix paths listeners were selected by, if any.
+	Paths          []string `json:"paths,omitempty"`
 	ListenersError string   `json:"listeners_error,omitempty"`
 	// ProcessesScanned is true when listener owners were looked up.
 	ProcessesScanned bool `json:"processes_scanned"`
@@ -48,7 +50,10 @@ type WindowInfo struct {
 // ListenerObservation is one listener as judged. In a window, AcceptQueue,
 // Fill and SynQueue are the peaks seen, and Drops the increase.
 type ListenerObservation struct {
-	Endpoint       string  `json:"endpoint"`
+	// Endpoint is "address:port", or a Unix listener's path.
+	Endpoint string `json:"endpoint"`
+	// Unix marks a Unix listener: it has no SYN queue and no drop count.
+	Unix           bool    `json:"unix,omitempty"`
 	Inode          uint32  `json:"inode"`
 	AcceptQueue    uint32  `json:"accept_queue"`
 	AcceptQueueMax uint32  `json:"accept_queue_max"`
@@ -111,6 +116,7 @@ func listenerObservation(l Listener) ListenerObservation {
 	}
 	return ListenerObservation{
 		Endpoint:       l.Endpoint(),
+		Unix:           l.IsUnix(),
 		Inode:          l.Inode,
 		AcceptQueue:    l.AcceptQueue,
 		AcceptQueueMax: l.AcceptQueueMax,

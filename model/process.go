@@ -2,6 +2,8 @@ package model
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,82 @@ type Process struct {
 	// a Go program (its net.Listen uses somaxconn as the backlog); filled by
 	// callers that recognise programs (advise).
 	GoVersion string `json:"go_version,omitempty"`
+	// Workload is the container and Kubernetes pod the process runs in,
+	// when it runs in one (its fields are the process's own in JSON).
+	Workload
+}
+
+// Workload names the container a process runs in and, on a Kubernetes
+// node, its pod: the IDs from the process's cgroup, the names from the
+// node's container runtime. Every field is "" when not known: a process
+// outside any container has none, a Docker container outside Kubernetes
+// only ContainerID, and a pod's process has its names only when the
+// runtime's CRI socket could be asked.
+type Workload struct {
+	// Pod and Namespace are the Kubernetes pod's name and namespace.
+	Pod       string `json:"pod,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// Container is the container's name in the pod's spec; "" for a pod's
+	// sandbox (pause) process.
+	Container string `json:"container,omitempty"`
+	// ContainerID is the runtime's full container ID.
+	ContainerID string `json:"container_id,omitempty"`
+	// PodUID is the pod's UID, from the kubelet's cgroup path.
+	PodUID string `json:"pod_uid,omitempty"`
+}
+
+// InPod reports whether w names a Kubernetes pod.
+func (w Workload) InPod() bool { return w.Pod != "" }
+
+// PodName is "namespace/pod", as kubectl's -n NAMESPACE POD names it; ""
+// outside a known pod.
+func (w Workload) PodName() string {
+	if w.Pod == "" {
+		return ""
+	}
+	return w.Namespace + "/" + w.Pod
+}
+
+// Ref is "namespace/pod/container" (without the container for a pod's
+// sandbox), "container:ID12" for a container with no pod name (the short
+// ID docker ps shows), or "". (Not String: types that embed a Workload
+// would print as it.)
+func (w Workload) Ref() string {
+	switch {
+	case w.Pod != "" && w.Container != "":
+		return w.PodName() + "/" + w.Container
+	case w.Pod != "":
+		return w.PodName()
+	case w.ContainerID != "":
+		return "container:" + w.ContainerID[:min(12, len(w.ContainerID))]
+	}
+	return ""
+}
+
+// PodsOf names the pods and containers ps run in ("shop/web/app", see
+// Workload.Ref), each once, comma-joined in order; "" when none runs in
+// a known pod: what a table's POD column shows.
+func PodsOf(ps []Process) string {
+	var names []string
+	for _, p := range ps {
+		if s := p.Ref(); p.InPod() && !slices.Contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// AnyInPod reports whether an owner of any of ls runs in a known pod: a
+// table then has a POD column.
+func AnyInPod(ls []Listener) bool {
+	for _, l := range ls {
+		for _, p := range l.Processes {
+			if p.InPod() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // FDUsage is the descriptors below the soft RLIMIT_NOFILE against it (what

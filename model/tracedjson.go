@@ -213,8 +213,10 @@ type AdviseTraceListener struct {
 	HighWaterAt      time.Time `json:"high_water_at"`
 	OverflowsSynTime uint64    `json:"overflows_syn_time"`
 	OverflowsAckTime uint64    `json:"overflows_ack_time"`
-	Enqueued         uint64    `json:"enqueued"`
-	Accepted         uint64    `json:"accepted"`
+	// OverflowsCookieAckTime: SYN-cookie ACKs that found the queue full.
+	OverflowsCookieAckTime uint64 `json:"overflows_cookie_ack_time"`
+	Enqueued               uint64 `json:"enqueued"`
+	Accepted               uint64 `json:"accepted"`
 	// AcceptWait* are in seconds, from entering the queue to accept()
 	// returning; P99 is a log2 bucket's upper bound, Max exact.
 	AcceptWaitCount uint64               `json:"accept_wait_count"`
@@ -255,7 +257,8 @@ func NewAdviseTrace(s *Snapshot, seconds float64, stall time.Duration) *AdviseTr
 		out := AdviseTraceListener{Address: l.Address, Port: l.Port, Backlog: l.AcceptQueueMax,
 			HighWater: t.HighWater, HighWaterAt: t.HighWaterAt,
 			OverflowsSynTime: t.Overflows.SynTime, OverflowsAckTime: t.Overflows.AckTime,
-			Enqueued: t.Enqueued, Accepted: t.Accepted,
+			OverflowsCookieAckTime: t.Overflows.CookieAckTime,
+			Enqueued:               t.Enqueued, Accepted: t.Accepted,
 			AcceptWaitCount: t.AcceptWait.Count, AcceptWaitSum: t.AcceptWait.Sum(),
 			AcceptWaitP99: t.AcceptWait.Quantile(0.99), AcceptWaitMax: t.AcceptWait.Max(),
 			AcceptErrors: []AdviseAcceptErrors{}}
@@ -286,10 +289,12 @@ type WatchTraced struct {
 	AcceptQueueHighWater uint32  `json:"accept_queue_high_water"`
 	HighWaterRose        bool    `json:"high_water_rose"`
 	HighWaterFill        float64 `json:"high_water_fill"`
-	// Enqueued, Accepted and OverflowsAckTime are this interval's, exact.
-	Enqueued         uint64 `json:"enqueued"`
-	Accepted         uint64 `json:"accepted"`
-	OverflowsAckTime uint64 `json:"overflows_ack_time"`
+	// Enqueued, Accepted, OverflowsAckTime and OverflowsCookieAckTime are
+	// this interval's, exact.
+	Enqueued               uint64 `json:"enqueued"`
+	Accepted               uint64 `json:"accepted"`
+	OverflowsAckTime       uint64 `json:"overflows_ack_time"`
+	OverflowsCookieAckTime uint64 `json:"overflows_cookie_ack_time"`
 	// AcceptWait is this interval's waits in the accept queue.
 	AcceptWait WatchWait `json:"accept_wait_seconds"`
 }
@@ -317,6 +322,7 @@ func NewWatchTraced(lw *ListenerWindow, backlog uint32) *WatchTraced {
 		IntervalHighWater: last.IntervalHighWater, IntervalHighWaterFill: last.IntervalFill(backlog),
 		AcceptQueueHighWater: last.HighWater, HighWaterRose: lw.HighWaterRose(), HighWaterFill: last.Fill(backlog),
 		Enqueued: interval.Enqueued, Accepted: interval.Accepted, OverflowsAckTime: interval.Overflows.AckTime,
+		OverflowsCookieAckTime: interval.Overflows.CookieAckTime,
 		AcceptWait: WatchWait{Count: interval.AcceptWait.Count, MaxSinceStart: maxWait,
 			P50: interval.AcceptWait.QuantileCapped(0.50, maxWait),
 			P90: interval.AcceptWait.QuantileCapped(0.90, maxWait),

@@ -14,6 +14,9 @@ type QueueSample struct {
 	// Drops is the listener's own drop counter, when HasDrops.
 	Drops    uint32
 	HasDrops bool
+	// QueueHead marks the oldest connection in a Unix listener's queue
+	// (Listener.QueueHead), 0 when unknown.
+	QueueHead uint32
 }
 
 // Fill is Listener.Fill for this sample.
@@ -22,7 +25,7 @@ func (q QueueSample) Fill() float64 { return Fill(q.AcceptQueue, q.AcceptQueueMa
 // QueueSampleOf is the queues of l.
 func QueueSampleOf(l *Listener) QueueSample {
 	return QueueSample{Inode: l.Inode, AcceptQueue: l.AcceptQueue, AcceptQueueMax: l.AcceptQueueMax,
-		SynQueue: l.SynQueue, Drops: l.DropCount(), HasDrops: l.Drops != nil}
+		SynQueue: l.SynQueue, Drops: l.DropCount(), HasDrops: l.Drops != nil, QueueHead: l.QueueHead}
 }
 
 // ListenerWindow is what the samples of a window saw of one listener (one
@@ -39,6 +42,9 @@ type ListenerWindow struct {
 	// FirstAcceptQueue and FirstAcceptQueueMax are what the first sample
 	// that saw the listener held (set by Add, not AddPeaks).
 	FirstAcceptQueue, FirstAcceptQueueMax uint32
+	// FirstQueueHead is the first sample's QueueHead: if a later sample
+	// still has that connection waiting, nothing was accepted in between.
+	FirstQueueHead uint32
 	// FirstSample and LastSample number the samples (from 1) the listener
 	// was first and last seen in.
 	FirstSample, LastSample int
@@ -190,6 +196,7 @@ func raise(l *ListenerWindow, q *QueueSample, n int) {
 	l.lastDrops, l.hasDrops = q.Drops, q.HasDrops
 	if n == l.FirstSample {
 		l.FirstAcceptQueue, l.FirstAcceptQueueMax = q.AcceptQueue, q.AcceptQueueMax
+		l.FirstQueueHead = q.QueueHead
 		if n == 1 {
 			l.baseDrops = q.Drops
 		}

@@ -22,10 +22,14 @@ const (
 type CRI struct {
 	// Endpoint is the socket's path (Detect finds it).
 	Endpoint string
-	// Timeout bounds each listing (default 2s): a scrape must not wait on
-	// a stuck runtime.
+	// Timeout bounds each listing (DefaultTimeout when 0): a snapshot must
+	// not wait long on a stuck runtime.
 	Timeout time.Duration
 }
+
+// DefaultTimeout bounds a listing: a healthy runtime answers in
+// milliseconds, and a stuck one must not hold up a command for long.
+const DefaultTimeout = time.Second
 
 // List returns the runtime's containers and pod sandboxes, running or
 // not: a listener may outlive nothing, but a process of an exited
@@ -33,7 +37,7 @@ type CRI struct {
 func (c *CRI) List(ctx context.Context) (containers, sandboxes []Container, err error) {
 	timeout := c.Timeout
 	if timeout == 0 {
-		timeout = 2 * time.Second
+		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

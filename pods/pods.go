@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,23 +64,55 @@ func Detect(root string) (string, error) {
 	return "", ErrNoRuntime
 }
 
+// Endpoint is the CRI socket to ask: configured, as a path or as crictl
+// writes it ("unix:///run/containerd/containerd.sock"), or when that is ""
+// the first of Endpoints found on the host (Detect("/")).
+func Endpoint(configured string) (string, error) {
+	if configured == "" {
+		return Detect("/")
+	}
+	p, ok := strings.CutPrefix(configured, "unix://")
+	if !ok && strings.Contains(configured, "://") {
+		return "", fmt.Errorf("container runtime endpoint %q: only unix:// sockets are supported", configured)
+	}
+	if fi, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("container runtime endpoint: %w", err)
+	} else if fi.Mode()&os.ModeSocket == 0 {
+		return "", fmt.Errorf("container runtime endpoint %s is not a socket", p)
+	}
+	return p, nil
+}
+
 // Resolver names processes' containers from their cgroups, listing the
 // runtime's containers when it meets one it does not know, at most once
 // per MinRefresh (a container that exited is not looked up again and
-// again), and otherwise every MaxAge.
+// again), and otherwise every MaxAge. Each container ID is resolved from
+// the listing once, and answered from it until the next.
 type Resolver struct {
 	Source     Source
 	MinRefresh time.Duration
 	MaxAge     time.Duration
+	// Background lists in a goroutine instead of in Lookup, which answers
+	// from what it knows meanwhile: a container the running listing may
+	// name is ErrPending until it is done (the exporter, whose scrapes must
+	// not wait on the runtime).
+	Background bool
 	// now is time.Now; tests replace it.
 	now func() time.Time
 
-	mu       sync.Mutex
-	byID     map[string]Container
-	byPodUID map[string]Container
-	listed   time.Time
-	err      error
+	mu         sync.Mutex
+	byID       map[string]Container
+	byPodUID   map[string]Container
+	listed     time.Time
+	err        error
+	refreshing bool
+	// done, when set, is called after each background listing (tests).
+	done func()
 }
+
+// ErrPending is Lookup's error in the Background mode while a listing that
+// may name the container is under way.
+var ErrPending = errors.New("the container runtime is being asked")
 
 // Defaults for Resolver's refresh bounds.
 const (
@@ -107,11 +140,37 @@ func (r *Resolver) Lookup(ctx context.Context, cg hostfs.Cgroup) (c Container, o
 	}
 	c, exact := r.find(cg)
 	age := now().Sub(r.listed)
-	if r.byID == nil || age >= r.MaxAge || !exact && age >= r.MinRefresh {
-		r.refresh(ctx, now())
-		c, exact = r.find(cg)
+	if age >= r.MaxAge || !exact && age >= r.MinRefresh {
+		if r.Background {
+			r.refreshBackground(now())
+		} else {
+			r.refresh(ctx, now())
+			c, exact = r.find(cg)
+		}
+	}
+	if r.refreshing && !exact {
+		return c, false, ErrPending
 	}
 	return c, exact || c.Pod != "", r.err
+}
+
+// refreshBackground starts a listing unless one is running. r.mu is held.
+func (r *Resolver) refreshBackground(now time.Time) {
+	if r.refreshing {
+		return
+	}
+	r.refreshing, r.listed = true, now
+	go func() {
+		containers, sandboxes, err := r.Source.List(context.Background())
+		r.mu.Lock()
+		r.install(containers, sandboxes, err)
+		r.refreshing = false
+		done := r.done
+		r.mu.Unlock()
+		if done != nil {
+			done()
+		}
+	}()
 }
 
 // find names cg's container; exact is false when only its pod is known
@@ -131,6 +190,12 @@ func (r *Resolver) find(cg hostfs.Cgroup) (c Container, exact bool) {
 func (r *Resolver) refresh(ctx context.Context, now time.Time) {
 	r.listed = now
 	containers, sandboxes, err := r.Source.List(ctx)
+	r.install(containers, sandboxes, err)
+}
+
+// install makes a listing the one Lookup answers from; a failed one keeps
+// the last that worked, and its error. r.mu is held.
+func (r *Resolver) install(containers, sandboxes []Container, err error) {
 	if err != nil {
 		r.err = err
 		return

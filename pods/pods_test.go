@@ -2,97 +2,30 @@ package pods
 
 import (
 	"context"
-	"encoding/json"
-	"net"
-	"os"
+	"errors"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/backlogctl/backlogctl/hostfs"
-	"github.com/backlogctl/backlogctl/internal/cmd/app"
-	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/pods/podstest"
 )
 
-// fakeRuntime serves testdata/containerd.json over the CRI on a unix
-// socket, as containerd does, and records every method called. The
-// responses are written in the shape containerd returns them (kubelet's
-// io.kubernetes.* labels), for the cases a live runtime does not easily
-// give (a container without kubelet's labels, two pods); containerd_test.go
-// runs the real one.
-type fakeRuntime struct {
-	runtimeapi.UnimplementedRuntimeServiceServer
-	containers *runtimeapi.ListContainersResponse
-	sandboxes  *runtimeapi.ListPodSandboxResponse
-
-	mu    sync.Mutex
-	calls []string
-}
-
-func (f *fakeRuntime) ListContainers(context.Context, *runtimeapi.ListContainersRequest) (*runtimeapi.ListContainersResponse, error) {
-	return f.containers, nil
-}
-
-func (f *fakeRuntime) ListPodSandbox(context.Context, *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {
-	return f.sandboxes, nil
-}
-
-func (f *fakeRuntime) called() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// startRuntime serves the recorded responses at DIR/run/containerd/containerd.sock.
-func startRuntime(t *testing.T) (root string, f *fakeRuntime) {
+// startRuntime serves podstest.Recorded at DIR/run/containerd/containerd.sock.
+func startRuntime(t *testing.T) (root string, f *podstest.Fake) {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/containerd.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec struct{ Sandboxes, Containers json.RawMessage }
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		t.Fatal(err)
-	}
-	f = &fakeRuntime{containers: &runtimeapi.ListContainersResponse{}, sandboxes: &runtimeapi.ListPodSandboxResponse{}}
-	if err := protojson.Unmarshal(rec.Containers, f.containers); err != nil {
-		t.Fatal(err)
-	}
-	if err := protojson.Unmarshal(rec.Sandboxes, f.sandboxes); err != nil {
-		t.Fatal(err)
-	}
 	root = t.TempDir()
-	sock := filepath.Join(root, "run/containerd/containerd.sock")
-	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		f.mu.Lock()
-		f.calls = append(f.calls, info.FullMethod)
-		f.mu.Unlock()
-		return h(ctx, req)
-	}))
-	runtimeapi.RegisterRuntimeServiceServer(srv, f)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	return root, f
+	return root, podstest.Serve(t, filepath.Join(root, "run/containerd/containerd.sock"), podstest.Recorded)
 }
 
 const (
-	podUID    = "0f9a8b7c-1d2e-4f3a-9b8c-7d6e5f4a3b2c"
-	nginxID   = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
-	corednsID = "c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2"
+	podUID    = podstest.WebPodUID
+	nginxID   = podstest.NginxID
+	corednsID = podstest.CorednsID
 )
 
 // Cgroup paths as kubelet and the runtimes lay them out, under the systemd
@@ -144,7 +77,7 @@ func TestResolverNamesCgroups(t *testing.T) {
 	}
 	// Only the CRI's read-only list calls, once each: the rest were cached.
 	want := []string{"/runtime.v1.RuntimeService/ListContainers", "/runtime.v1.RuntimeService/ListPodSandbox"}
-	if diff := cmp.Diff(want, f.called()); diff != "" {
+	if diff := cmp.Diff(want, f.Calls()); diff != "" {
 		t.Errorf("CRI calls (-want +got)\n%s", diff)
 	}
 }
@@ -157,7 +90,7 @@ func TestResolverRefreshBounds(t *testing.T) {
 	now := time.Unix(1000, 0)
 	r.now = func() time.Time { return now }
 	unknown := hostfs.ParseCgroup("/kubepods/besteffort/pod" + podUID + "/" + "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")
-	lists := func() int { return len(f.called()) / 2 }
+	lists := func() int { return len(f.Calls()) / 2 }
 	lookup := func() {
 		if _, _, err := r.Lookup(context.Background(), unknown); err != nil {
 			t.Fatal(err)
@@ -188,6 +121,63 @@ func TestResolverRefreshBounds(t *testing.T) {
 	}
 }
 
+// In the Background mode a lookup never waits for the runtime: a container
+// it does not know yet is ErrPending while the listing runs (here held up
+// until the test lets it go: a lookup that waited would never return), and
+// named once it is done.
+func TestResolverBackground(t *testing.T) {
+	root, f := startRuntime(t)
+	release := f.Hold()
+	r := NewResolver(&CRI{Endpoint: filepath.Join(root, Endpoints[0])})
+	r.Background = true
+	listed := make(chan struct{}, 1)
+	r.done = func() { listed <- struct{}{} }
+	cg := hostfs.ParseCgroup("/kubepods/burstable/pod" + podUID + "/" + nginxID)
+	for range 2 {
+		if _, ok, err := r.Lookup(context.Background(), cg); ok || !errors.Is(err, ErrPending) {
+			t.Fatalf("Lookup during the listing: ok %v err %v, want ErrPending", ok, err)
+		}
+	}
+	release()
+	<-listed
+	got, ok, err := r.Lookup(context.Background(), cg)
+	if !ok || err != nil || got.String() != "shop/web-7d4b9c8f6-x2k9p/nginx" {
+		t.Errorf("Lookup after the listing: %+v ok %v err %v", got, ok, err)
+	}
+	if n := len(f.Calls()); n != 2 {
+		t.Errorf("%d CRI calls, want one listing (2): lookups during it start no other", n)
+	}
+}
+
+// A runtime that does not answer costs a synchronous lookup its Timeout,
+// and an error, not a hang.
+func TestResolverStuckRuntime(t *testing.T) {
+	root, f := startRuntime(t)
+	defer f.Hold()()
+	r := NewResolver(&CRI{Endpoint: filepath.Join(root, Endpoints[0]), Timeout: 100 * time.Millisecond})
+	_, ok, err := r.Lookup(context.Background(), hostfs.ParseCgroup("/kubepods/burstable/pod"+podUID+"/"+nginxID))
+	if ok || !errors.Is(err, context.DeadlineExceeded) && status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("Lookup on a stuck runtime: ok %v err %v, want a deadline error", ok, err)
+	}
+}
+
+// Endpoint takes a path or crictl's unix:// form, and says what is wrong
+// with anything else.
+func TestEndpoint(t *testing.T) {
+	root, _ := startRuntime(t)
+	sock := filepath.Join(root, Endpoints[0])
+	for _, in := range []string{sock, "unix://" + sock} {
+		if got, err := Endpoint(in); err != nil || got != sock {
+			t.Errorf("Endpoint(%q) = %q, %v; want %q", in, got, err, sock)
+		}
+	}
+	for _, in := range []string{"tcp://127.0.0.1:1234", filepath.Join(root, "absent.sock"), root} {
+		if _, err := Endpoint(in); err == nil {
+			t.Errorf("Endpoint(%q): no error", in)
+		}
+	}
+}
+
 // No runtime: Detect says so; a resolver on a dead socket reports the
 // error and names nothing.
 func TestNoRuntime(t *testing.T) {
@@ -200,5 +190,3 @@ func TestNoRuntime(t *testing.T) {
 		t.Errorf("Lookup with no runtime: ok %v err %v, want an error", ok, err)
 	}
 }
-
-func TestMain(m *testing.M) { nstest.Main(m, app.Main) }

@@ -32,6 +32,7 @@ declare -A need=(
 	[python3]=python3
 	[pgrep]=procps
 	[wrk]=wrk
+	[gunicorn]=gunicorn
 	[clang]=clang
 	[systemd-analyze]=systemd
 	[setpriv]=util-linux
@@ -63,6 +64,8 @@ apt_get() {
 		sleep 5
 	done
 }
+# Debian's php-fpm installs its binary under its PHP version (php-fpm8.2)
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
 # trace's eBPF programs include libbpf's headers (scripts/check-bpf.sh)
 [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
 # trace's io_uring test builds a liburing accept loop (trace/testdata)

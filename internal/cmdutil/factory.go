@@ -13,7 +13,9 @@ type Factory struct {
 	IOStreams *iostreams.IOStreams
 	// Roots are where the host is read from: /proc, /proc/sys and
 	// /run/netns, or the fixture trees named by BACKLOGCTL_PROC_ROOT,
-	// BACKLOGCTL_SYSCTL_ROOT and BACKLOGCTL_NETNS_ROOT.
+	// BACKLOGCTL_SYSCTL_ROOT and BACKLOGCTL_NETNS_ROOT; and the container
+	// runtime's CRI socket named by CONTAINER_RUNTIME_ENDPOINT (crictl's
+	// variable), if set.
 	Roots hostfs.Roots
 	// Version, Commit and Date are set by the release build.
 	Version string
@@ -47,5 +49,6 @@ func RootsFromEnv() hostfs.Roots {
 	if v := os.Getenv(EnvNetnsRoot); v != "" {
 		r.Netns = v
 	}
+	r.Runtime = os.Getenv(hostfs.EnvRuntimeEndpoint)
 	return r
 }

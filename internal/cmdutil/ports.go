@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // Ports validates --port values (1..65535) and converts them.
@@ -56,4 +58,22 @@ func (v *portsValue) Set(s string) error {
 // listeners on this port".
 func AddPortFlag(cmd *cobra.Command, target *[]uint, what string) {
 	cmd.Flags().Var(&portsValue{target: target}, "port", what+" `PORT` (repeatable, or comma-separated)")
+}
+
+// Paths validates --path values: an absolute path, a pattern of one
+// (path.Match: /run/php/*.sock), or an @abstract name.
+func Paths(in []string) ([]string, error) {
+	for _, p := range in {
+		if err := model.ValidUnixPathPattern(p); err != nil {
+			return nil, UsageErrorf("invalid --path %q: want a Unix socket's absolute path, a pattern such as /run/php/*.sock, or an @abstract name", p)
+		}
+	}
+	return in, nil
+}
+
+// AddPathFlag registers --path PATH (repeatable, or comma-separated) on
+// cmd, the Unix-socket counterpart of --port; what says what the command
+// does with them.
+func AddPathFlag(cmd *cobra.Command, target *[]string, what string) {
+	cmd.Flags().StringSliceVar(target, "path", nil, what+" the Unix socket `PATH`: a path, a pattern such as /run/php/*.sock, or an @abstract name (repeatable, or comma-separated); with --port, both kinds are kept")
 }

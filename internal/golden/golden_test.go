@@ -6,8 +6,9 @@
 // go test ./internal/golden -update rewrites the golden files.
 //
 // The recording is read below every collector (inspect.EnvSockDiagReplay,
-// trace.EnvTraceReplay, the fixture roots), so what the goldens pin is the
-// whole path from the kernel's answers to the output.
+// trace.EnvTraceReplay, the fixture roots, a container runtime serving
+// recorded CRI answers), so what the goldens pin is the whole path from the
+// kernel's and the runtime's answers to the output.
 package golden
 
 import (
@@ -29,9 +30,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/pods/podstest"
 	"github.com/backlogctl/backlogctl/trace"
 )
 
@@ -67,7 +70,12 @@ type run struct {
 	lines int
 	// scrapes, when set, runs the exporter and scrapes /metrics this many times.
 	scrapes int
+	// env replaces the recorded ones (KEY=VALUE).
+	env []string
 }
+
+// noRuntime points at a container runtime socket that does not exist.
+var noRuntime = []string{hostfs.EnvRuntimeEndpoint + "=unix:///nonexistent/containerd.sock"}
 
 var runs = []run{
 	{name: "inspect-json", args: []string{"inspect", "-o", "json"}, sockdiag: dumps},
@@ -117,6 +125,11 @@ var runs = []run{
 	{name: "exporter-trace-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0", "--trace"}, sockdiag: dumps, trace: tracedReads, scrapes: 2},
 	{name: "exporter-aggregated-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0", "--max-listeners", "3", "--trace"}, sockdiag: dumps, trace: tracedReads, scrapes: 1},
 
+	// No container runtime to ask: gosrv's pod is known by its UID, and
+	// each command says why, once.
+	{name: "inspect-no-runtime-json", args: []string{"inspect", "--port", "443", "-o", "json"}, sockdiag: dumps, env: noRuntime},
+	{name: "exporter-no-runtime-metrics", args: []string{"exporter", "--web.listen-address", "127.0.0.1:0", "--port", "443"}, sockdiag: dumps, scrapes: 2, env: noRuntime},
+
 	{name: "sysctl-get-json", args: []string{"sysctl", "get", "somaxconn", "tcp_syncookies", "fs.file-max", "-o", "json"}},
 	{name: "explain-json", args: []string{"explain", "somaxconn", "-o", "json"}},
 }
@@ -129,11 +142,21 @@ var checkRequires = []string{
 	"--require", "files.usage<0.5", "--require", "counter.TcpExtListenOverflows==0",
 }
 
+// runtime is the recorded container runtime's CRI socket: gosrv (pid 5001)
+// runs in the Kubernetes pod shop/gosrv-6b7f9d8c5-q4zrt it names
+// (testdata/cri.json).
+var runtime string
+
 func TestGolden(t *testing.T) {
 	host, err := filepath.Abs(filepath.Join("testdata", "host"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	recording, err := os.ReadFile(filepath.Join("testdata", "cri.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime = podstest.Serve(t, filepath.Join(t.TempDir(), "containerd.sock"), recording).Socket
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
@@ -164,6 +187,7 @@ func (r run) execute(t *testing.T, host string) string {
 		cmdutil.EnvProcRoot+"="+filepath.Join(host, "proc"),
 		cmdutil.EnvSysRoot+"="+filepath.Join(host, "sys"),
 		cmdutil.EnvNetnsRoot+"="+filepath.Join(host, "netns"),
+		hostfs.EnvRuntimeEndpoint+"=unix://"+runtime,
 		// tune's persist check reads no host sysctl.d.
 		"BACKLOGCTL_SYSCTL_D_DIRS="+t.TempDir(), "BACKLOGCTL_SYSCTL_CONF="+filepath.Join(t.TempDir(), "sysctl.conf"))
 	if r.sockdiag != "" {
@@ -172,6 +196,7 @@ func (r run) execute(t *testing.T, host string) string {
 	if r.trace != "" {
 		cmd.Env = append(cmd.Env, trace.EnvTraceReplay+"="+filepath.Join("testdata", r.trace))
 	}
+	cmd.Env = append(cmd.Env, r.env...) // the last of a key wins
 	var stdout, stderr bytes.Buffer
 	var err error
 	switch {

@@ -52,6 +52,12 @@ func FreePort(t testing.TB) uint16 {
 // test ends, and waits until addr is listening.
 func start(t testing.TB, cmd *exec.Cmd, addr netip.AddrPort, dir string) *Server {
 	t.Helper()
+	return startUntil(t, cmd, addr, dir, addr.String(), func() bool { return listening(addr.Port()) })
+}
+
+// startUntil is start, waiting until ready says the server listens on what.
+func startUntil(t testing.TB, cmd *exec.Cmd, addr netip.AddrPort, dir, what string, ready func() bool) *Server {
+	t.Helper()
 	requireChild(t, cmd.Path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := os.Create(filepath.Join(dir, "output.log"))
@@ -76,14 +82,14 @@ func start(t testing.TB, cmd *exec.Cmd, addr netip.AddrPort, dir string) *Server
 	})
 	// Until it listens, or it exits (then its output says why); the
 	// backstop only catches a server that hangs.
-	Eventually(t, MinBackstop, cmd.Path+" to listen on "+addr.String(), func() bool {
+	Eventually(t, MinBackstop, cmd.Path+" to listen on "+what, func() bool {
 		select {
 		case <-exited:
 			log, _ := os.ReadFile(out.Name())
-			t.Fatalf("%s exited before it listened on %s: %v\n%s", cmd.Path, addr, cmd.ProcessState, log)
+			t.Fatalf("%s exited before it listened on %s: %v\n%s", cmd.Path, what, cmd.ProcessState, log)
 		default:
 		}
-		return listening(addr.Port())
+		return ready()
 	})
 	return s
 }
@@ -121,6 +127,9 @@ type NginxOpts struct {
 	Workers int
 	// Extra is added to the main context (e.g. "worker_rlimit_nofile 64;").
 	Extra string
+	// Server is the server block's contents after its listen directive
+	// (default: every request answered "ok" by nginx itself).
+	Server string
 }
 
 // StartNginx runs Debian's nginx (master and workers, in the foreground) on
@@ -137,6 +146,9 @@ func StartNginx(t testing.TB, o NginxOpts) *Server {
 	if o.Workers == 0 {
 		o.Workers = 1
 	}
+	if o.Server == "" {
+		o.Server = `location / { return 200 "ok\n"; }`
+	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	if o.Backlog > 0 {
 		listen += fmt.Sprintf(" backlog=%d", o.Backlog)
@@ -152,9 +164,9 @@ http {
   client_body_temp_path %[2]s/body; proxy_temp_path %[2]s/proxy; fastcgi_temp_path %[2]s/fastcgi;
   uwsgi_temp_path %[2]s/uwsgi; scgi_temp_path %[2]s/scgi;
   keepalive_timeout 60s;
-  server { listen %[4]s; location / { return 200 "ok\n"; } }
+  server { listen %[4]s; %[5]s }
 }
-`, o.Workers, dir, o.Extra, listen)
+`, o.Workers, dir, o.Extra, listen, o.Server)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -166,15 +178,22 @@ http {
 // NginxPIDs returns the master's pid and its workers'.
 func NginxPIDs(t testing.TB, s *Server) (master int, workers []int) {
 	t.Helper()
-	out, err := exec.Command("pgrep", "-P", strconv.Itoa(s.PID())).Output()
+	return s.PID(), children(t, s.PID())
+}
+
+// children returns the pids of pid's children.
+func children(t testing.TB, pid int) []int {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-P", strconv.Itoa(pid)).Output()
 	if err != nil {
-		t.Fatalf("pgrep workers of %d: %v", s.PID(), err)
+		t.Fatalf("pgrep children of %d: %v", pid, err)
 	}
+	var pids []int
 	for _, f := range strings.Fields(string(out)) {
-		pid, _ := strconv.Atoi(f)
-		workers = append(workers, pid)
+		p, _ := strconv.Atoi(f)
+		pids = append(pids, p)
 	}
-	return s.PID(), workers
+	return pids
 }
 
 // StartPython runs python3 with args (e.g. "-m", "http.server", PORT) and
@@ -299,6 +318,28 @@ func OpenRequests(t testing.TB, addr netip.AddrPort, n int) {
 		Eventually(t, 5*time.Second, "connect to "+addr.String(), func() bool {
 			_, err := unix.Write(fd, req)
 			return err == nil
+		})
+	}
+}
+
+// Stop sends SIGSTOP to each pid and waits until the kernel has stopped it
+// (state T in /proc/PID/stat): kill() returns before the signal is
+// delivered, and a process still in accept() may take a connection meant
+// to wait in its queue. Each is continued when the test ends.
+func Stop(t testing.TB, pids ...int) {
+	t.Helper()
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatalf("SIGSTOP %d: %v", pid, err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	}
+	for _, pid := range pids {
+		Eventually(t, 5*time.Second, fmt.Sprintf("process %d to stop", pid), func() bool {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			// The state follows the last ')' (the command name may hold one).
+			i := strings.LastIndexByte(string(b), ')')
+			return err == nil && i >= 0 && i+2 < len(b) && b[i+2] == 'T'
 		})
 	}
 }

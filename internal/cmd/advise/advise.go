@@ -24,8 +24,10 @@ import (
 type Options struct {
 	IO *iostreams.IOStreams
 	// Roots are where the host is read from: the factory's.
-	Roots         hostfs.Roots
-	Ports         []uint
+	Roots hostfs.Roots
+	Ports []uint
+	// Paths are --path: Unix listeners by path or pattern.
+	Paths         []string
 	Interval      time.Duration
 	Rate          float64
 	AcceptLatency time.Duration
@@ -183,6 +185,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 		},
 	}
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
+	cmdutil.AddPathFlag(cmd, &opts.Paths, "judge only listeners on")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "take two samples this far apart and judge counters by their change (e.g. 10s)")
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
@@ -232,6 +235,9 @@ func (o *Options) Validate() error {
 		return err
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	if _, err := cmdutil.Paths(o.Paths); err != nil {
 		return err
 	}
 	if o.IntervalSet && o.Interval <= 0 {
@@ -293,7 +299,7 @@ type SizingReport struct {
 
 func adviseRun(o *Options) error {
 	ports, _ := cmdutil.Ports(o.Ports)
-	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Stall: traceStall}
+	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Paths: o.Paths, Stall: traceStall, Pods: true}
 	if o.Trace > 0 {
 		co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	}

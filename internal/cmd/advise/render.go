@@ -1,11 +1,13 @@
 package advise
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
 )
@@ -18,18 +20,33 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 	if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "no findings")
 	} else {
-		t := tableprinter.New(w, tty, "#", "SEVERITY", "ID", "SUBJECT", "CURRENT", "RECOMMENDED", "EVIDENCE").
+		// A POD column where a finding is about a Kubernetes pod's process,
+		// listener or network namespace.
+		pods := slices.ContainsFunc(r.Findings, func(f advise.Finding) bool { return f.InPod() })
+		header := []string{"#", "SEVERITY", "ID", "SUBJECT", "CURRENT", "RECOMMENDED", "EVIDENCE"}
+		if pods {
+			header = slices.Insert(header, 4, "POD")
+		}
+		t := tableprinter.New(w, tty, header...).
 			SetWidth(io.TerminalWidth()).WrapColumn("EVIDENCE")
 		for i, f := range r.Findings {
-			t.AddRow(strconv.Itoa(i+1), string(f.Severity), f.ID, f.Subject,
-				valueText(f.Current), valueText(f.Recommended), evidenceText(f.Evidence))
+			row := []string{strconv.Itoa(i + 1), string(f.Severity), f.ID, f.Subject,
+				valueText(f.Current), valueText(f.Recommended), evidenceText(f.Evidence)}
+			if pods {
+				row = slices.Insert(row, 4, cmp.Or(f.Ref(), "-"))
+			}
+			t.AddRow(row...)
 		}
 		if err := t.Render(); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
 		for i, f := range r.Findings {
-			fmt.Fprintf(w, "%d. %s %s\n   why: %s\n", i+1, f.ID, f.Subject, f.Reason)
+			where := ""
+			if f.InPod() {
+				where = " in pod " + f.Ref()
+			}
+			fmt.Fprintf(w, "%d. %s %s%s\n   why: %s\n", i+1, f.ID, f.Subject, where, f.Reason)
 			if f.Fix != "" {
 				fmt.Fprintf(w, "   fix: %s\n", f.Fix)
 			}

@@ -32,6 +32,7 @@ type Options struct {
 	PolicyFile string
 	Profile    string
 	Ports      []uint
+	Paths      []string
 	Observe    time.Duration
 	// TraceListeners raises eBPF's listener table (--trace-listeners).
 	TraceListeners int
@@ -62,6 +63,7 @@ type Options struct {
 	// Filled by Complete.
 	requirements []check.Requirement
 	ports        []uint16
+	paths        []string
 	missing      check.Missing
 }
 
@@ -85,8 +87,10 @@ beside a load test. Each requirement is SUBJECT OP VALUE, OP one of
 
   any tunable, by name or alias   net.core.somaxconn>=4096, somaxconn>=4096,
                                   tcp_syncookies==1, fs.file-max>=2097152
-  listener.FIELD                  every listener (or those on --port):
-                                  accept_queue, accept_queue_max, fill, drops, syn_queue
+  listener.FIELD                  every listener, TCP and Unix (or those on
+                                  --port, --path): accept_queue,
+                                  accept_queue_max, fill, drops, syn_queue
+                                  (a Unix listener has no drops or syn_queue)
   process.FIELD                   every process owning such a listener:
                                   nofile_soft, nofile_hard, open_fds, fd_usage
   files.FIELD                     usage (fs.file-nr against fs.file-max),
@@ -193,6 +197,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML policy `FILE` with requirements (schema in the README)")
 	fl.StringVar(&opts.Profile, "profile", "", "require what 'tune --profile `NAME`' sets: "+profileNames())
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
+	cmdutil.AddPathFlag(cmd, &opts.Paths, "judge only listeners on")
 	fl.DurationVar(&opts.Observe, "observe", 0, "judge counters and drops by their increase, queues by their peak, over this window (e.g. 60s)")
 	fl.DurationVar(&opts.SampleInterval, "sample-interval", DefaultSampleInterval, "how often queues are sampled with --observe")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
@@ -227,6 +232,9 @@ func (o *Options) Complete() error {
 	}
 	var err error
 	if o.ports, err = cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	if o.paths, err = cmdutil.Paths(o.Paths); err != nil {
 		return err
 	}
 	if o.missing, err = check.ParseMissing(o.Missing); err != nil {
@@ -279,8 +287,9 @@ func (o *Options) mergePolicy(p *check.Policy) {
 	if p.Profile != nil {
 		o.requirements = append(o.requirements, check.ProfileRequirements(*p.Profile)...)
 	}
-	if len(p.Ports) > 0 && !o.set("port") {
-		o.ports = p.Ports
+	// The policy's selection applies unless the command line makes one.
+	if (len(p.Ports) > 0 || len(p.Paths) > 0) && !o.set("port") && !o.set("path") {
+		o.ports, o.paths = p.Ports, p.Paths
 	}
 	if p.Observe > 0 && !o.set("observe") {
 		o.Observe = p.Observe
@@ -319,7 +328,7 @@ func needsTrace(reqs []check.Requirement) bool {
 }
 
 func checkRun(ctx context.Context, o *Options) error {
-	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: o.ports, Stall: o.Stall}
+	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: o.ports, Paths: o.paths, Stall: o.Stall}
 	if needsProcesses(o.requirements) {
 		co.Owners = collect.OwnersOn
 	}

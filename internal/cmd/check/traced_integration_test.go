@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -69,11 +70,18 @@ func TestTracedSubjectsWithNginx(t *testing.T) {
 	ng := nstest.StartNginx(t, nstest.NginxOpts{Backlog: 2, Workers: 2})
 	url := fmt.Sprintf("http://%s/", ng.Addr)
 	p := strconv.Itoa(int(ng.Addr.Port()))
+	// The listener is not locked while a handshake completes: each CPU
+	// checks sk_acceptq_is_full (queue > backlog) and then adds its child
+	// (tcp_v4_syn_recv_sock, inet_csk_reqsk_queue_add), so with the queue at
+	// the backlog every CPU may pass the check at once and the queue reach
+	// backlog + NumCPU, not only backlog+1. The traced high water reports
+	// that truly; what may not happen is more than that.
+	maxFill := fmt.Sprintf("listener.high_water_fill<=%.4f", float64(2+runtime.NumCPU())/3+0.0001)
 
 	r, err := tracedCheck(t, func() { nstest.Wrk(t, url, 16, time.Second) },
 		"--observe", "2s", "--port", p,
 		"--require", "listener.accept_wait_p99<5", "--require", "listener.accept_wait_max<5",
-		"--require", "listener.high_water_fill<=1", "--require", "process.accept_errors==0",
+		"--require", maxFill, "--require", "process.accept_errors==0",
 		"--require", "process.accept_errors.EMFILE==0", "--require", "listener.stalled==0")
 	if err != nil {
 		t.Fatalf("check under wrk: %v\n%+v", err, r.Results)

@@ -61,8 +61,10 @@ type Options struct {
 	WebConfigFile string
 	MaxListeners  int
 	Ports         []uint
-	NoProcesses   bool
-	Namespaces    nsflag.Flags
+	// Paths are --path: Unix listeners by path or pattern.
+	Paths       []string
+	NoProcesses bool
+	Namespaces  nsflag.Flags
 	// IdleTimeout closes kept-alive connections idle this long.
 	IdleTimeout time.Duration
 	// MaxRequests caps the scrapes served at once (0: no cap); more wait
@@ -167,8 +169,8 @@ exporter's lifetime and adds, under the same cardinality guard and labels:
       entering the accept queue to accept() returning; classic buckets
       (powers of two in ns, ~1us to ~69s), and native buckets (schema 0)
       for a scraper that negotiates native histograms
-  backlogctl_listener_traced_overflows_total{site}  counter: ack_time (exact)
-      and syn_time (derived from the counters)
+  backlogctl_listener_traced_overflows_total{site}  counter: ack_time and
+      cookie_ack_time (exact) and syn_time (derived from the counters)
   backlogctl_listener_traced_drops_total{reason}    counter, by drop reason
   backlogctl_listener_accept_queue_high_water_fill  gauge: the longest queue
       since the previous scrape (exact) over backlog+1 (1: it was full)
@@ -221,6 +223,7 @@ loopback; bind elsewhere only behind a firewall or network policy, or with
 	cmd.Flags().IntVar(&opts.MaxRequests, "web.max-requests", DefaultMaxRequests, "answer at most `N` scrapes at once; more wait up to 5s, then get 503 (0: no limit)")
 	cmd.Flags().IntVar(&opts.MaxListeners, "max-listeners", metrics.DefaultMaxListeners, "beyond `N` listeners, aggregate listener metrics per port")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "export only listeners on")
+	cmdutil.AddPathFlag(cmd, &opts.Paths, "export only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, high-water fill, and with --trace-mode full accept() errors")
@@ -261,6 +264,9 @@ func (o *Options) Validate() error {
 		return err
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	if _, err := cmdutil.Paths(o.Paths); err != nil {
 		return err
 	}
 	return o.Namespaces.Validate()

@@ -38,7 +38,7 @@ func (o *Options) Handler() (http.Handler, error) {
 		// Owners are looked up in the background after the first walk, so
 		// a scrape never waits for a /proc walk (hundreds of ms on a busy
 		// host).
-		co.Roots, co.Namespaces, co.Ports, co.Owners = o.Roots, o.Namespaces.Collect(), ports, collect.OwnersCached
+		co.Roots, co.Namespaces, co.Ports, co.Paths, co.Owners, co.Pods = o.Roots, o.Namespaces.Collect(), ports, o.Paths, collect.OwnersCached, true
 		if o.NoProcesses {
 			co.Owners = collect.OwnersOff
 		}
@@ -61,7 +61,16 @@ func (o *Options) Handler() (http.Handler, error) {
 		if o.beforeSnapshot != nil {
 			o.beforeSnapshot()
 		}
-		return o.collector.Untraced()
+		m, err := o.collector.Untraced()
+		if err == nil {
+			// Why the series have no pod names: said once, when first seen.
+			for _, n := range m.Notes {
+				if strings.HasPrefix(n, collect.PodsUnnamed) {
+					fmt.Fprintf(o.IO.ErrOut, "backlogctl exporter: warning: %s\n", n)
+				}
+			}
+		}
+		return m, err
 	}
 	// Overlapping scrapes share one snapshot; the snapshot itself is never
 	// changed after take returns. Each scrape reads the traced evidence

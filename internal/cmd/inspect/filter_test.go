@@ -102,7 +102,7 @@ func TestFilterByOwnerAndAddress(t *testing.T) {
 
 	// no match is said in words, not drawn as an empty table
 	out, _, err := runInspect(t, "--process", "nosuchname")
-	if err != nil || !strings.Contains(out, "no listening TCP sockets") {
+	if err != nil || !strings.Contains(out, "no listening sockets") {
 		t.Errorf("table for no match: err %v\n%s", err, out)
 	}
 }

@@ -26,7 +26,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"inspect", "--port"}, "flag needs an argument: --port"},
 		{[]string{"inspect", "-o", "yaml"}, `invalid --output "yaml": want one of table, json`},
 		{[]string{"inspect", "--bogus"}, "unknown flag: --bogus"},
-		{[]string{"inspect", "9000"}, `inspect takes no arguments, got "9000" (to pick listeners use --port)`},
+		{[]string{"inspect", "9000"}, `inspect takes no arguments, got "9000" (to pick listeners use --port or --path)`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

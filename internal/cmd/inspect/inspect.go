@@ -21,6 +21,8 @@ type Options struct {
 	// Roots are where the host is read from: the factory's.
 	Roots hostfs.Roots
 	Ports []uint
+	// Paths are --path: Unix listeners by path or pattern.
+	Paths []string
 	// PIDs, Processes and Addresses are --pid, --process and --address:
 	// listeners are filtered by them after gathering (filter.go).
 	PIDs        []int
@@ -43,8 +45,8 @@ func NewCmdInspect(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "Show every listener's queues, the tunables, the counters and descriptor limits",
-		Long: `Show everything that decides whether this host accepts TCP connections, in
-one report:
+		Long: `Show everything that decides whether this host accepts TCP and Unix-socket
+connections, in one report:
 
   Tunables   net.core.somaxconn, net.ipv4.tcp_max_syn_backlog, tcp_syncookies,
              tcp_abort_on_overflow, tcp_synack_retries, netdev_max_backlog,
@@ -55,7 +57,12 @@ one report:
              accept queue against the effective backlog, fill, SYN queue
              (half-open requests), the listener's own drop count, inode, uid,
              and the processes holding it with their descriptor usage and
-             RLIMIT_NOFILE soft/hard limits.
+             RLIMIT_NOFILE soft/hard limits. Then every Unix stream and
+             seqpacket listener (sock_diag's unix_diag), with "unix" where
+             the address is and its path (or @abstract name) where the port
+             is: its accept queue and backlog, inode, uid and owners. It has
+             no SYN queue, and the kernel counts no drops for it: a connect()
+             to a full one fails with EAGAIN or waits (explain unix-sockets).
   Counters   TcpExtListenOverflows, ListenDrops, TCPReqQFullDrop,
              TCPReqQFullDoCookies and the Syncookies counters, as nstat names them.
   Files      fs.file-nr allocated against fs.file-max, and fs.nr_open.
@@ -70,11 +77,14 @@ lines. -o json prints one object whose field names are a stable contract
 (see the README). -o prom prints the Prometheus text exposition that
 'backlogctl exporter' serves, once.
 
---port, --pid, --process and --address pick listeners: by port, by the
-pid or name (comm, as ps -o comm shows it) of a process holding the socket,
-or by the address it is bound to (an IP address or a prefix; 0.0.0.0 and ::
-are the wildcard listeners). Values of one flag are alternatives; different
-flags must all hold. The tunables, counters and descriptors are shown whole.
+--port, --path, --pid, --process and --address pick listeners: by port,
+by Unix socket path (exact, a pattern such as /run/php/*.sock, or an
+@abstract name), by the pid or name (comm, as ps -o comm shows it) of a
+process holding the socket, or by the address it is bound to (an IP address
+or a prefix; 0.0.0.0 and :: are the wildcard listeners). --port alone shows
+no Unix listener and --path alone no TCP one; together they show both.
+Values of one flag are alternatives; different flags must all hold. The
+tunables, counters and descriptors are shown whole.
 
 --netns NAME|PATH reads another network namespace (a name under /run/netns,
 or a path such as /proc/PID/ns/net); --all-netns reads every namespace on
@@ -91,6 +101,9 @@ entered) are reported as warnings or notes on stderr.`,
 
   # one service, for a script
   backlogctl inspect --port 443 -o json | jq '.listeners[] | {port, accept_queue, accept_queue_max, drops}'
+
+  # php-fpm's Unix sockets, and what each pool's configuration asks for
+  backlogctl inspect --path '/run/php/*.sock' -o json | jq '.listeners[] | {path, accept_queue, accept_queue_max, configured_backlog}'
 
   # nginx's listeners, or one process's, or those on loopback
   backlogctl inspect --process nginx
@@ -109,7 +122,7 @@ entered) are reported as warnings or notes on stderr.`,
     mv /var/lib/node_exporter/backlogctl.prom.$$ /var/lib/node_exporter/backlogctl.prom`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cmdutil.UsageErrorf("inspect takes no arguments, got %q (to pick listeners use --port)", args[0])
+				return cmdutil.UsageErrorf("inspect takes no arguments, got %q (to pick listeners use --port or --path)", args[0])
 			}
 			return nil
 		},
@@ -126,6 +139,7 @@ entered) are reported as warnings or notes on stderr.`,
 		},
 	}
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "show only listeners on")
+	cmdutil.AddPathFlag(cmd, &opts.Paths, "show only listeners on")
 	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show only listeners held by the process `PID` (repeatable, or comma-separated)")
 	cmd.Flags().StringSliceVar(&opts.Processes, "process", nil, "show only listeners held by a process named `NAME`, as ps -o comm shows it (repeatable, or comma-separated)")
 	cmd.Flags().StringSliceVar(&opts.Addresses, "address", nil, "show only listeners bound to `ADDRESS`, an IP address or a prefix such as 10.0.0.0/8; 0.0.0.0 and :: are the wildcards (repeatable, or comma-separated)")
@@ -143,6 +157,9 @@ func (o *Options) Validate() error {
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
 	}
+	if _, err := cmdutil.Paths(o.Paths); err != nil {
+		return err
+	}
 	if _, err := newFilter(o); err != nil {
 		return err
 	}
@@ -151,7 +168,7 @@ func (o *Options) Validate() error {
 
 func inspectRun(o *Options) error {
 	ports, _ := cmdutil.Ports(o.Ports)
-	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Owners: collect.OwnersOn}
+	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Paths: o.Paths, Owners: collect.OwnersOn, Pods: true}
 	if o.NoProcesses {
 		co.Owners = collect.OwnersOff
 	}

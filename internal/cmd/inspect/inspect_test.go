@@ -83,6 +83,13 @@ func fixedSnapshot() *model.Snapshot {
 					{PID: 4242, Comm: "nginx", OpenFDs: 17, NofileSoft: 1024, NofileHard: 524288, Cmdline: "nginx: master process"},
 					{PID: 4243, Comm: "nginx", OpenFDs: 1024, NofileSoft: 1024, NofileHard: 524288, Cmdline: "nginx: worker process"},
 				}},
+			// A Kubernetes pod's listener, its owner named by the runtime.
+			{Family: "ipv4", Address: "0.0.0.0", Port: 8000, AcceptQueue: 1, AcceptQueueMax: 2048, Fill: 1.0 / 2049,
+				Drops: ptr(uint32(0)), Inode: 7001, UID: 1000, Processes: []model.Process{
+					{PID: 7100, Comm: "gunicorn", OpenFDs: 12, NofileSoft: 1048576, NofileHard: 1048576, Cmdline: "gunicorn app:app",
+						Workload: model.Workload{Pod: "web-7d4b9c8f6-x2k9p", Namespace: "shop", Container: "app",
+							ContainerID: "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90", PodUID: "0f9a8b7c-1d2e-4f3a-9b8c-7d6e5f4a3b2c"}},
+				}},
 		},
 		Warnings: []string{"could not read the descriptors of 3 processes (run as root to see every owner)"},
 	}
@@ -172,7 +179,7 @@ func TestTableAbsent(t *testing.T) {
 		"net.core.somaxconn\t8\tper-netns\t",
 		"net.core.netdev_max_backlog\tabsent\tglobal\t",
 		"TcpExtListenOverflows\tabsent\t",
-		"no listening TCP sockets\n",
+		"no listening sockets\n",
 		"fs.file-nr not visible here\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -186,7 +193,7 @@ func TestOptionsReachTheCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := collect.Options{Roots: hostfs.Roots{Proc: "/p", Sys: "/s"}, Ports: []uint16{443, 80}, Owners: collect.OwnersOff}
+	want := collect.Options{Roots: hostfs.Roots{Proc: "/p", Sys: "/s"}, Ports: []uint16{443, 80}, Owners: collect.OwnersOff, Pods: true}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(collect.Options{}, "OpenTrace")); diff != "" {
 		t.Errorf("collect options (-want +got):\n%s", diff)
 	}

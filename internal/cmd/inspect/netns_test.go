@@ -115,7 +115,7 @@ func TestNetnsByNameAndPath(t *testing.T) {
 		}
 	}
 	out, _, err := runInspect(t, "--netns", name, "-o", "prom")
-	if err != nil || !strings.Contains(out, fmt.Sprintf(`backlogctl_listener_backlog{address="127.0.0.1",netns="%s",port="%d"`, name, port)) {
+	if err != nil || !strings.Contains(out, fmt.Sprintf(`backlogctl_listener_backlog{address="127.0.0.1",container="",namespace="",netns="%s",path="",pod="",port="%d"`, name, port)) {
 		t.Errorf("--netns %s -o prom: %v\n%s", name, err, out)
 	}
 }

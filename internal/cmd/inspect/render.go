@@ -1,8 +1,10 @@
 package inspect
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -62,8 +64,14 @@ func scopeText(s sysctl.Scope) string {
 }
 
 func drawListeners(w io.Writer, tty bool, width int, s *model.Snapshot) error {
-	t := tableprinter.New(w, tty, "ADDRESS", "PORT", "ACCEPT-Q", "BACKLOG", "FILL", "SYN-Q", "DROPS", "GROUP", "INODE", "UID", "PROCESSES").
-		SetWidth(width).WrapColumn("PROCESSES").DropColumns("INODE", "UID", "GROUP")
+	header := []string{"ADDRESS", "PORT", "ACCEPT-Q", "BACKLOG", "FILL", "SYN-Q", "DROPS", "GROUP", "INODE", "UID", "PROCESSES"}
+	// A POD column where an owner runs in a Kubernetes pod the runtime named.
+	pods := model.AnyInPod(s.Listeners)
+	if pods {
+		header = slices.Insert(header, len(header)-1, "POD")
+	}
+	t := tableprinter.New(w, tty, header...).
+		SetWidth(width).WrapColumn("PROCESSES").DropColumns("INODE", "UID", "GROUP", "POD")
 	for _, l := range s.Listeners {
 		drops := "-"
 		if l.Drops != nil {
@@ -73,22 +81,30 @@ func drawListeners(w io.Writer, tty bool, width int, s *model.Snapshot) error {
 		if l.ReuseportGroup > 0 {
 			group = fmt.Sprintf("rp%d/%d", l.ReuseportGroup, l.ReuseportSize)
 		}
-		addr := l.Address
+		addr, port := l.Columns()
+		syn := strconv.FormatUint(uint64(l.SynQueue), 10)
 		if l.BoundIfindex != 0 {
 			addr += "%" + strconv.FormatUint(uint64(l.BoundIfindex), 10) // like ss's 0.0.0.0%eth0, by index
 		}
-		t.AddRow(addr, strconv.Itoa(int(l.Port)),
+		if l.IsUnix() {
+			syn = "-" // no handshake, so no SYN queue
+		}
+		row := []string{addr, port,
 			strconv.FormatUint(uint64(l.AcceptQueue), 10),
 			strconv.FormatUint(uint64(l.AcceptQueueMax), 10),
 			strconv.FormatFloat(l.Fill, 'f', 2, 64),
-			strconv.FormatUint(uint64(l.SynQueue), 10),
+			syn,
 			drops, group,
 			strconv.FormatUint(uint64(l.Inode), 10),
 			strconv.FormatUint(uint64(l.UID), 10),
-			processText(l.Processes))
+			processText(l.Processes)}
+		if pods {
+			row = slices.Insert(row, len(row)-1, cmp.Or(model.PodsOf(l.Processes), "-"))
+		}
+		t.AddRow(row...)
 	}
 	if t.Len() == 0 {
-		fmt.Fprintln(w, "no listening TCP sockets")
+		fmt.Fprintln(w, "no listening sockets")
 		return nil
 	}
 	return t.Render()

@@ -2,6 +2,7 @@ package rlimit
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,12 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 		nrOpen = strconv.FormatInt(*rep.NrOpen, 10)
 	}
 	header := []string{"PID", "COMM", "UNIT", "PORTS", "OPEN", "SOFT", "HARD", "USAGE", "NR-OPEN", "STATUS"}
+	// A POD column where a process runs in a Kubernetes pod the runtime
+	// named: there, not in a unit, is where its limit comes from.
+	pods := slices.ContainsFunc(rep.Processes, func(p model.ProcessLimits) bool { return p.InPod() })
+	if pods {
+		header = slices.Insert(header, 3, "POD")
+	}
 	if namespaces {
 		header = append([]string{"NETNS"}, header...)
 	}
@@ -42,8 +49,11 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 		if p.Usage != nil {
 			usage = strconv.FormatFloat(*p.Usage, 'f', 2, 64)
 		}
-		row := []string{strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports), open,
+		row := []string{strconv.Itoa(p.PID), orDash(p.Comm), orDash(p.Unit), portsText(p.Ports, p.Paths), open,
 			model.FormatLimit(p.Nofile.Soft), model.FormatLimit(p.Nofile.Hard), usage, nrOpen, orDash(p.Status)}
+		if pods {
+			row = slices.Insert(row, 3, orDash(model.PodsOf([]model.Process{{Workload: p.Workload}})))
+		}
 		if namespaces {
 			row = append([]string{orDash(p.Netns)}, row...)
 		}
@@ -52,15 +62,16 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 	return t.Render()
 }
 
-func portsText(ports []uint16) string {
-	if len(ports) == 0 {
+// portsText is the PORTS column: the TCP ports, then the Unix paths.
+func portsText(ports []uint16, paths []string) string {
+	if len(ports)+len(paths) == 0 {
 		return "-"
 	}
-	parts := make([]string, len(ports))
-	for i, p := range ports {
-		parts[i] = strconv.Itoa(int(p))
+	parts := make([]string, 0, len(ports)+len(paths))
+	for _, p := range ports {
+		parts = append(parts, strconv.Itoa(int(p)))
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(append(parts, paths...), ",")
 }
 
 func orDash(s string) string {

@@ -52,9 +52,9 @@ descriptor problem, not a backlog one: accept() fails with EMFILE and leaves
 the connection in the queue.
 
 Columns: PID, COMM, UNIT (the systemd service the process runs in, read from
-/proc/PID/cgroup: where LimitNOFILE= belongs), PORTS (the listeners it holds),
-OPEN, SOFT, HARD, USAGE (open/soft, as check's process.fd_usage; 1.00 means
-accept() is failing), NR-OPEN, STATUS. OPEN and USAGE are "-" where
+/proc/PID/cgroup: where LimitNOFILE= belongs), PORTS (the listeners it holds:
+TCP ports, then Unix socket paths), OPEN, SOFT, HARD, USAGE (open/soft, as
+check's process.fd_usage; 1.00 means accept() is failing), NR-OPEN, STATUS. OPEN and USAGE are "-" where
 /proc/PID/fd is not readable (run as root).
 
 STATUS judges USAGE: ok; near (within 1% of the soft limit, at least 2
@@ -143,7 +143,7 @@ func checkPID(pid int) error {
 }
 
 func listRun(o *Options) error {
-	rep, err := o.Limits(collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect()}, o.PIDs)
+	rep, err := o.Limits(collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Pods: true}, o.PIDs)
 	var lerr *collect.ListenersError
 	switch {
 	case errors.As(err, &lerr):

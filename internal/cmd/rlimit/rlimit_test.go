@@ -53,6 +53,43 @@ func TestListTable(t *testing.T) {
 	}
 }
 
+// A process in a Kubernetes pod has its pod in a POD column (there, not in
+// a unit, is where its limit comes from); JSON has the pod's fields.
+func TestListPodColumn(t *testing.T) {
+	rep := report()
+	open, usage := 512, 0.5
+	rep.Processes = append(rep.Processes, model.ProcessLimits{PID: 4194307, Comm: "gunicorn", Ports: []uint16{8000},
+		Nofile: model.Nofile{Soft: 1024, Hard: 1048576}, OpenFDs: &open, Usage: &usage, Status: model.StatusOK,
+		Workload: model.Workload{Pod: "web-7d4b9c8f6-x2k9p", Namespace: "shop", Container: "app", ContainerID: "a1b2", PodUID: "0f9a"}})
+	o, out, _ := listOpts(rep)
+	if err := listRun(o); err != nil {
+		t.Fatal(err)
+	}
+	want := "PID\tCOMM\tUNIT\tPOD\tPORTS\tOPEN\tSOFT\tHARD\tUSAGE\tNR-OPEN\tSTATUS\n" +
+		"4194305\tnginx\tnginx.service\t-\t80,443\t4\t1024\t4096\t0.00\t1048576\tok\n" +
+		"4194306\tworker\t-\t-\t-\t-\t1024\t4096\t-\t1048576\tunknown\n" +
+		"4194307\tgunicorn\t-\tshop/web-7d4b9c8f6-x2k9p/app\t8000\t512\t1024\t1048576\t0.50\t1048576\tok\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+	o, out, _ = listOpts(rep)
+	o.Output = "json"
+	if err := listRun(o); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Processes []map[string]any }
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	p := got.Processes[2]
+	if p["pod"] != "web-7d4b9c8f6-x2k9p" || p["namespace"] != "shop" || p["container"] != "app" || p["container_id"] != "a1b2" || p["pod_uid"] != "0f9a" {
+		t.Errorf("JSON process %v, want its pod's fields", p)
+	}
+	if _, ok := got.Processes[0]["pod"]; ok {
+		t.Errorf("a process in no pod has a pod field: %v", got.Processes[0])
+	}
+}
+
 // With --netns or --all-netns the table has a NETNS column first: equal
 // ports in two namespaces are told apart.
 func TestListNamespaceColumn(t *testing.T) {

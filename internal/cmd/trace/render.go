@@ -73,7 +73,7 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 		t.AddRow(row(l)...)
 	}
 	if t.Len() == 0 {
-		fmt.Fprintln(p.buf, "no listening TCP sockets")
+		fmt.Fprintln(p.buf, "no traced TCP listeners")
 	} else if err := t.Render(); err != nil {
 		return err
 	}

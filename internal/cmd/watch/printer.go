@@ -82,7 +82,7 @@ func (p *printer) print(rs []*model.WatchReport, notes []string) error {
 // narrowDrops are the listener columns a narrow terminal leaves out, first
 // to last: the current SYN queue, then the backlog, the SYN peak, the
 // owners and the accept-queue peak, keeping queue, fill and drops.
-var narrowDrops = []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "PEAK"}
+var narrowDrops = []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "POD", "PEAK"}
 
 // drawReport draws r with at most rows listeners (all when rows is 0): the
 // fullest, since they are sorted by peak fill; in width columns (0: any),
@@ -96,20 +96,23 @@ func drawReport(w io.Writer, r *model.WatchReport, rows, width int) error {
 	if rows > 0 && len(shown) > rows {
 		shown = shown[:rows]
 	}
+	// A POD column where an owner (with --processes) runs in a known pod.
+	pods := slices.ContainsFunc(shown, func(l model.WatchListener) bool { return model.AnyInPod([]model.Listener{l.Listener}) })
 	var t *tableprinter.Printer
 	if r.Traced {
-		t = tracedTable(w, width, shown)
+		t = tracedTable(w, width, shown, pods)
 	} else {
-		t = tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
+		t = tableprinter.New(w, true, withPod(pods, "ADDRESS", "PORT", "ACCEPT-Q", "PEAK", "BACKLOG", "PEAK-FILL", "SYN-Q", "PEAK-SYN", "DROPS/S", "POD", "PROCESSES")...).
 			SetWidth(width).DropColumns(narrowDrops...)
 		for _, l := range shown {
-			t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), u32(l.PeakAcceptQueue),
+			addr, port := l.Columns()
+			t.AddRow(withPod(pods, addr, port, u32(l.AcceptQueue), u32(l.PeakAcceptQueue),
 				u32(l.AcceptQueueMax), strconv.FormatFloat(l.PeakFill, 'f', 2, 64), u32(l.SynQueue),
-				u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
+				u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), podText(l.Processes), owners(l.Processes))...)
 		}
 	}
 	if t.Len() == 0 {
-		fmt.Fprintln(w, "no listening TCP sockets")
+		fmt.Fprintln(w, "no listening sockets")
 	} else if err := t.Render(); err != nil {
 		return err
 	}
@@ -152,6 +155,23 @@ func (p *printer) summary(w *collect.Watcher) error {
 
 func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
+// withPod is a row or header whose second to last field is the POD
+// column's, without it when no listener shown has a pod.
+func withPod(pods bool, fields ...string) []string {
+	if pods {
+		return fields
+	}
+	return slices.Delete(fields, len(fields)-2, len(fields)-1)
+}
+
+// podText is the POD column: the owners' pods, or "-".
+func podText(ps []model.Process) string {
+	if s := model.PodsOf(ps); s != "" {
+		return s
+	}
+	return "-"
+}
+
 func owners(ps []model.Process) string {
 	if len(ps) == 0 {
 		return "-"
@@ -184,8 +204,8 @@ func listenerRows(height, n int) int {
 
 // tracedTable is the listener table of a traced report: the interval's
 // exact high water and accept-wait percentiles instead of sampled peaks.
-func tracedTable(w io.Writer, width int, ls []model.WatchListener) *tableprinter.Printer {
-	t := tableprinter.New(w, true, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "SYN-Q", "PEAK-SYN", "DROPS/S", "PROCESSES").
+func tracedTable(w io.Writer, width int, ls []model.WatchListener, pods bool) *tableprinter.Printer {
+	t := tableprinter.New(w, true, withPod(pods, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "SYN-Q", "PEAK-SYN", "DROPS/S", "POD", "PROCESSES")...).
 		SetWidth(width).DropColumns(narrowDrops...)
 	for _, l := range ls {
 		tr := l.Traced
@@ -196,10 +216,11 @@ func tracedTable(w io.Writer, width int, ls []model.WatchListener) *tableprinter
 		if tr.HighWaterRose {
 			high += "*"
 		}
-		t.AddRow(l.Address, strconv.Itoa(int(l.Port)), u32(l.AcceptQueue), high,
+		addr, port := l.Columns()
+		t.AddRow(withPod(pods, addr, port, u32(l.AcceptQueue), high,
 			u32(l.AcceptQueueMax), strconv.FormatFloat(tr.IntervalHighWaterFill, 'f', 2, 64),
 			waitText(tr.AcceptWait.Count, tr.AcceptWait.P50), waitText(tr.AcceptWait.Count, tr.AcceptWait.P99), u32(l.SynQueue),
-			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), owners(l.Processes))
+			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), podText(l.Processes), owners(l.Processes))...)
 	}
 	return t
 }

@@ -92,3 +92,32 @@ func TestViewFitsTerminalWidth(t *testing.T) {
 		}
 	}
 }
+
+// With --processes, a listener whose owner runs in a known pod has it in a
+// POD column; with no pod among the listeners there is no such column.
+func TestDrawReportPodColumn(t *testing.T) {
+	web := model.Workload{Pod: "web-7d4b9c8f6-x2k9p", Namespace: "shop", Container: "app"}
+	r := &model.WatchReport{Listeners: []model.WatchListener{
+		{Listener: model.Listener{Address: "0.0.0.0", Port: 8000, Processes: []model.Process{{Comm: "gunicorn", PID: 7100, Workload: web}}}},
+		{Listener: model.Listener{Address: "127.0.0.1", Port: 22, Processes: []model.Process{{Comm: "sshd", PID: 1}}}},
+	}}
+	for _, traced := range []bool{false, true} {
+		r.Traced = traced
+		var b bytes.Buffer
+		if err := drawReport(&b, r, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(b.String(), "\n")
+		if !strings.Contains(lines[1], " POD ") || !strings.Contains(b.String(), "shop/web-7d4b9c8f6-x2k9p/app  gunicorn[7100]") {
+			t.Errorf("traced %v: no POD column with the pod before its process:\n%s", traced, b.String())
+		}
+	}
+	r.Listeners = r.Listeners[1:]
+	var b bytes.Buffer
+	if err := drawReport(&b, r, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "POD") {
+		t.Errorf("a POD column with no pod:\n%s", b.String())
+	}
+}

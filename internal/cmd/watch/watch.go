@@ -40,7 +40,9 @@ type Options struct {
 	SynSampleInterval time.Duration
 	Duration          time.Duration
 	Ports             []uint
-	Processes         bool
+	// Paths are --path: Unix listeners by path or pattern.
+	Paths     []string
+	Processes bool
 	// Output is "table", "json", or "" for table on a terminal, json otherwise.
 	Output     string
 	Namespaces nsflag.Flags
@@ -104,9 +106,12 @@ p99 (log2 bucket bounds); the header says "traced". In JSON, each listener
 gains "traced": {interval_high_water, interval_high_water_fill (this
 interval's, exact), accept_queue_high_water, high_water_rose,
 high_water_fill (since watch started), enqueued, accepted,
-overflows_ack_time, accept_wait_seconds: {count, p50, p90, p99,
-max_since_start}} and the report "traced": true. Where the kernel refuses the programs, one warning line says
-so and watch shows the sampled peaks.`,
+overflows_ack_time, overflows_cookie_ack_time, accept_wait_seconds:
+{count, p50, p90, p99, max_since_start}} and the report "traced": true with
+"trace_mode". --trace-mode queue traces the queue's side only (no syscall
+tracepoint: accepts inferred from the queue, waits upper bounds); full, the
+default, traces accept() and io_uring's accepts too. Where the kernel refuses
+the programs, one warning line says so and watch shows the sampled peaks.`,
 		Example: `  backlogctl watch
   backlogctl watch --port 443 --interval 5s
   backlogctl watch -o json --duration 1m > queues.jsonl
@@ -131,6 +136,7 @@ so and watch shows the sampled peaks.`,
 	cmd.Flags().DurationVar(&opts.SynSampleInterval, "syn-sample-interval", 0, "recount the SYN queue every `DURATION` (default the sample interval, at least 500ms)")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 0, "stop after `DURATION` (default: until Ctrl-C)")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "watch only listeners on")
+	cmdutil.AddPathFlag(cmd, &opts.Paths, "watch only listeners on")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs: exact high water and accept-wait percentiles per interval")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
@@ -174,6 +180,9 @@ func (o *Options) Validate() error {
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
 		return err
 	}
+	if _, err := cmdutil.Paths(o.Paths); err != nil {
+		return err
+	}
 	return o.Namespaces.Validate()
 }
 
@@ -202,7 +211,7 @@ func watchRun(ctx context.Context, o *Options) error {
 	debug.SetGCPercent(400)
 	ports, _ := cmdutil.Ports(o.Ports)
 	co := o.Collect
-	co.Roots, co.Namespaces, co.Ports = o.Roots, o.Namespaces.Collect(), ports
+	co.Roots, co.Namespaces, co.Ports, co.Paths, co.Pods = o.Roots, o.Namespaces.Collect(), ports, o.Paths, true
 	if o.Trace {
 		co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	}

@@ -1,0 +1,2 @@
+bind = "unix:/run/g.sock"
+backlog = 64  # from the file

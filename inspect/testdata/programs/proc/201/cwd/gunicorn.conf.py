@@ -1,0 +1,1 @@
+backlog = 8

@@ -22,6 +22,21 @@ type bpfAcceptErrorKey struct {
 	Pad    uint32
 }
 
+type bpfConnectRefusalKey struct {
+	_     structs.HostLayout
+	Netns uint32
+	Tgid  uint32
+	Type  uint16
+	Len   uint16
+	Path  [108]uint8
+}
+
+type bpfConnectStart struct {
+	_     structs.HostLayout
+	Ns    uint64
+	Nvcsw uint64
+}
+
 type bpfDropKey struct {
 	_      structs.HostLayout
 	Cookie uint64
@@ -53,7 +68,7 @@ type bpfListenerStats struct {
 	LastLen         uint32
 	QueueSeen       uint32
 	BaseLen         uint32
-	Pad             uint32
+	UnixListener    uint32
 	DequeuedKnownNs uint64
 	WaitBoundMaxNs  uint64
 	WaitUnbounded   uint64
@@ -66,6 +81,20 @@ type bpfRingSlot struct {
 	Since uint64
 	Conn  uint32
 	Pad   uint32
+}
+
+type bpfUnixBlockedKey struct {
+	_      structs.HostLayout
+	Cookie uint64
+	Netns  uint32
+	Pad    uint32
+}
+
+type bpfUnixBlockedStats struct {
+	_     structs.HostLayout
+	Count uint64
+	SumNs uint64
+	MaxNs uint64
 }
 
 type bpfUntracedKey struct {
@@ -92,14 +121,19 @@ type bpfUringListener struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	bpfMapAcceptErrors     = "accept_errors"
+	bpfMapConnectRefusals  = "connect_refusals"
+	bpfMapConnects         = "connects"
 	bpfMapDrops            = "drops"
 	bpfMapListeners        = "listeners"
 	bpfMapNetnsFilter      = "netns_filter"
 	bpfMapRing             = "ring"
+	bpfMapUnixBlocked      = "unix_blocked"
 	bpfMapUntraced         = "untraced"
 	bpfMapUntracedEvents   = "untraced_events"
 	bpfMapUringAccepts     = "uring_accepts"
 	bpfProgBlAcceptExit    = "bl_accept_exit"
+	bpfProgBlConnectEnter  = "bl_connect_enter"
+	bpfProgBlConnectExit   = "bl_connect_exit"
 	bpfProgBlDataReady     = "bl_data_ready"
 	bpfProgBlKfreeSkb      = "bl_kfree_skb"
 	bpfProgBlSynack        = "bl_synack"
@@ -156,6 +190,8 @@ type bpfSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfProgramSpecs struct {
 	BlAcceptExit    *ebpf.ProgramSpec `ebpf:"bl_accept_exit"`
+	BlConnectEnter  *ebpf.ProgramSpec `ebpf:"bl_connect_enter"`
+	BlConnectExit   *ebpf.ProgramSpec `ebpf:"bl_connect_exit"`
 	BlDataReady     *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
 	BlKfreeSkb      *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
 	BlSynack        *ebpf.ProgramSpec `ebpf:"bl_synack"`
@@ -168,14 +204,17 @@ type bpfProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfMapSpecs struct {
-	AcceptErrors   *ebpf.MapSpec `ebpf:"accept_errors"`
-	Drops          *ebpf.MapSpec `ebpf:"drops"`
-	Listeners      *ebpf.MapSpec `ebpf:"listeners"`
-	NetnsFilter    *ebpf.MapSpec `ebpf:"netns_filter"`
-	Ring           *ebpf.MapSpec `ebpf:"ring"`
-	Untraced       *ebpf.MapSpec `ebpf:"untraced"`
-	UntracedEvents *ebpf.MapSpec `ebpf:"untraced_events"`
-	UringAccepts   *ebpf.MapSpec `ebpf:"uring_accepts"`
+	AcceptErrors    *ebpf.MapSpec `ebpf:"accept_errors"`
+	ConnectRefusals *ebpf.MapSpec `ebpf:"connect_refusals"`
+	Connects        *ebpf.MapSpec `ebpf:"connects"`
+	Drops           *ebpf.MapSpec `ebpf:"drops"`
+	Listeners       *ebpf.MapSpec `ebpf:"listeners"`
+	NetnsFilter     *ebpf.MapSpec `ebpf:"netns_filter"`
+	Ring            *ebpf.MapSpec `ebpf:"ring"`
+	UnixBlocked     *ebpf.MapSpec `ebpf:"unix_blocked"`
+	Untraced        *ebpf.MapSpec `ebpf:"untraced"`
+	UntracedEvents  *ebpf.MapSpec `ebpf:"untraced_events"`
+	UringAccepts    *ebpf.MapSpec `ebpf:"uring_accepts"`
 }
 
 // bpfVariableSpecs contains global variables before they are loaded into the kernel.
@@ -209,23 +248,29 @@ func (o *bpfObjects) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfMaps struct {
-	AcceptErrors   *ebpf.Map `ebpf:"accept_errors"`
-	Drops          *ebpf.Map `ebpf:"drops"`
-	Listeners      *ebpf.Map `ebpf:"listeners"`
-	NetnsFilter    *ebpf.Map `ebpf:"netns_filter"`
-	Ring           *ebpf.Map `ebpf:"ring"`
-	Untraced       *ebpf.Map `ebpf:"untraced"`
-	UntracedEvents *ebpf.Map `ebpf:"untraced_events"`
-	UringAccepts   *ebpf.Map `ebpf:"uring_accepts"`
+	AcceptErrors    *ebpf.Map `ebpf:"accept_errors"`
+	ConnectRefusals *ebpf.Map `ebpf:"connect_refusals"`
+	Connects        *ebpf.Map `ebpf:"connects"`
+	Drops           *ebpf.Map `ebpf:"drops"`
+	Listeners       *ebpf.Map `ebpf:"listeners"`
+	NetnsFilter     *ebpf.Map `ebpf:"netns_filter"`
+	Ring            *ebpf.Map `ebpf:"ring"`
+	UnixBlocked     *ebpf.Map `ebpf:"unix_blocked"`
+	Untraced        *ebpf.Map `ebpf:"untraced"`
+	UntracedEvents  *ebpf.Map `ebpf:"untraced_events"`
+	UringAccepts    *ebpf.Map `ebpf:"uring_accepts"`
 }
 
 func (m *bpfMaps) Close() error {
 	return _BpfClose(
 		m.AcceptErrors,
+		m.ConnectRefusals,
+		m.Connects,
 		m.Drops,
 		m.Listeners,
 		m.NetnsFilter,
 		m.Ring,
+		m.UnixBlocked,
 		m.Untraced,
 		m.UntracedEvents,
 		m.UringAccepts,
@@ -248,6 +293,8 @@ type bpfVariables struct {
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfPrograms struct {
 	BlAcceptExit    *ebpf.Program `ebpf:"bl_accept_exit"`
+	BlConnectEnter  *ebpf.Program `ebpf:"bl_connect_enter"`
+	BlConnectExit   *ebpf.Program `ebpf:"bl_connect_exit"`
 	BlDataReady     *ebpf.Program `ebpf:"bl_data_ready"`
 	BlKfreeSkb      *ebpf.Program `ebpf:"bl_kfree_skb"`
 	BlSynack        *ebpf.Program `ebpf:"bl_synack"`
@@ -259,6 +306,8 @@ type bpfPrograms struct {
 func (p *bpfPrograms) Close() error {
 	return _BpfClose(
 		p.BlAcceptExit,
+		p.BlConnectEnter,
+		p.BlConnectExit,
 		p.BlDataReady,
 		p.BlKfreeSkb,
 		p.BlSynack,

@@ -67,15 +67,25 @@ var QueueHooks = []Hook{
 }
 
 // Hooks are full mode's programs in attach order: the queue's, io_uring's
-// submissions and completions (IORING_OP_ACCEPT), and accept() and
-// accept4() at their own syscall tracepoints, which run only for those
-// calls.
-var Hooks = append(slices.Clone(QueueHooks),
+// submissions and completions (IORING_OP_ACCEPT), accept() and accept4()
+// at their own syscall tracepoints, which run only for those calls, and
+// connect()'s entry and exit (ConnectHooks).
+var Hooks = append(append(slices.Clone(QueueHooks),
 	Hook{Program: bpfProgBlUringSubmit, Tracepoint: "tp_btf/io_uring_submit_req"},
 	Hook{Program: bpfProgBlUringComplete, Tracepoint: "tp_btf/io_uring_complete"},
 	Hook{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept4"},
-	Hook{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept"},
-)
+	Hook{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept"}),
+	ConnectHooks...)
+
+// ConnectHooks see connect() to Unix listeners (full mode): its entry, to
+// time a blocking connect that sleeps on a full queue until its enqueue,
+// and its exit, to count the EAGAIN refusals of a full one. They run for
+// connect() calls only; for anything but a Unix stream or seqpacket
+// socket they return after looking up the descriptor's socket.
+var ConnectHooks = []Hook{
+	{Program: bpfProgBlConnectEnter, Tracepoint: "tracepoint/syscalls/sys_enter_connect"},
+	{Program: bpfProgBlConnectExit, Tracepoint: "tracepoint/syscalls/sys_exit_connect"},
+}
 
 // hooksOf are mode's programs.
 func hooksOf(m Mode) []Hook {
@@ -89,7 +99,8 @@ func hooksOf(m Mode) []Hook {
 // IDs cannot be read from tracefs (not mounted, and no CAP_SYS_ADMIN to
 // mount it privately): the raw sys_exit tracepoint, where a program runs at
 // every system call's exit on the host and returns at once unless it is an
-// accept.
+// accept or a failed connect (refusals are counted; blocking connects
+// that slept are not seen, for want of connect()'s entry).
 var FallbackAcceptHook = Hook{Program: bpfProgBlSysExit, Tracepoint: "tp_btf/sys_exit"}
 
 // uringHook reports whether h is one of io_uring's.
@@ -330,7 +341,8 @@ func (c *Collector) Since() time.Time { return c.start }
 func (c *Collector) Memory() uint64 {
 	var total uint64
 	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring,
-		c.objs.Untraced, c.objs.UntracedEvents, c.objs.NetnsFilter, c.objs.UringAccepts} {
+		c.objs.Untraced, c.objs.UntracedEvents, c.objs.NetnsFilter, c.objs.UringAccepts,
+		c.objs.Connects, c.objs.UnixBlocked, c.objs.ConnectRefusals} {
 		if m == nil {
 			continue
 		}

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -45,6 +46,30 @@ type Evidence struct {
 	// may be one (UntracedUnnamed).
 	Untraced       map[Key]uint64
 	UntracedEvents uint64
+	// ConnectRefusals are connect() calls on Unix stream and seqpacket
+	// sockets that failed with EAGAIN because the listener's queue was full
+	// (full mode), by connecting process and address: the listener is the
+	// one the address leads to, which the programs cannot tell.
+	ConnectRefusals []ConnectRefusal
+}
+
+// ConnectRefusal counts one process's connect() calls to one Unix address
+// that a full listener refused with EAGAIN.
+type ConnectRefusal struct {
+	// Netns is the connecting socket's network namespace, where an
+	// abstract name is looked up.
+	Netns uint64
+	PID   int
+	// SocketType is "stream" or "seqpacket": a listener of that type only
+	// takes the connection.
+	SocketType string
+	// SunPath is the address as the process gave it, sun_path's bytes: a
+	// path (relative to its working directory unless absolute, in its own
+	// root) up to its first NUL, where the kernel ends it
+	// (unix_mkname_bsd), or an abstract name: a leading NUL and every byte
+	// of the address after it.
+	SunPath []byte
+	Count   uint64
 }
 
 // UntracedUnnamed are the untraced events of listeners Untraced had no
@@ -115,6 +140,22 @@ type ListenerEvidence struct {
 	// LastAcceptPID is the process whose accept() last took a connection
 	// (0: none): the listener's owner, known without walking /proc.
 	LastAcceptPID int
+	// Unix: an AF_UNIX listener (its queue is its receive queue; it has
+	// no SYN queue and no drops).
+	Unix bool
+	// ConnectBlocked are blocking connect() calls to this Unix listener
+	// that slept before their connection was queued (the listener was
+	// full: unix_wait_for_peer), timed from connect()'s entry to the
+	// enqueue (full mode).
+	ConnectBlocked ConnectWait
+}
+
+// ConnectWait counts connect() calls that slept, with the time they took
+// in all and at most.
+type ConnectWait struct {
+	Count uint64
+	SumNs uint64
+	MaxNs uint64
 }
 
 // Wait is the programs' histogram of accept-queue waits: Buckets[i] counts
@@ -197,6 +238,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			LastAccept:    wall(st.LastAcceptNs),
 			WaitingSince:  wall(st.NonemptySinceNs),
 			LastAcceptPID: int(st.LastAcceptTgid),
+			Unix:          st.UnixListener != 0,
 		}
 		if c.mode == ModeQueue && le.Tracked {
 			le.Accepted = st.Enqueued + uint64(st.BaseLen) - min(uint64(st.LastLen), st.Enqueued+uint64(st.BaseLen))
@@ -242,6 +284,9 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 	}
 	for _, n := range perCPU {
 		ev.UntracedEvents += n
+	}
+	if err := c.readUnix(ev, get); err != nil {
+		return nil, err
 	}
 	var ek bpfAcceptErrorKey
 	it = c.objs.AcceptErrors.Iterate()
@@ -315,3 +360,52 @@ func (c *Collector) readListeners() error {
 
 // listenerBatch is how many slots one system call reads.
 const listenerBatch = 512
+
+// readUnix reads the Unix listeners' blocked connects into their evidence
+// and the connect() refusals into ev.
+func (c *Collector) readUnix(ev *Evidence, get func(Key) *ListenerEvidence) error {
+	var bk bpfUnixBlockedKey
+	var b bpfUnixBlockedStats
+	it := c.objs.UnixBlocked.Iterate()
+	for it.Next(&bk, &b) {
+		le := get(Key{uint64(bk.Netns), bk.Cookie})
+		le.Unix = true
+		le.ConnectBlocked = ConnectWait{Count: b.Count, SumNs: b.SumNs, MaxNs: b.MaxNs}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("reading blocked connects: %w", err)
+	}
+	var rk bpfConnectRefusalKey
+	var n uint64
+	it = c.objs.ConnectRefusals.Iterate()
+	for it.Next(&rk, &n) {
+		ev.ConnectRefusals = append(ev.ConnectRefusals, ConnectRefusal{Netns: uint64(rk.Netns), PID: int(rk.Tgid),
+			SocketType: unixSocketType(rk.Type), SunPath: sunPath(rk.Path[:min(int(rk.Len), len(rk.Path))]), Count: n})
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("reading connect refusals: %w", err)
+	}
+	return nil
+}
+
+// sunPath is a copy of an address's sun_path bytes p, a path cut at its
+// first NUL.
+func sunPath(p []byte) []byte {
+	if len(p) > 0 && p[0] != 0 {
+		if i := bytes.IndexByte(p, 0); i >= 0 {
+			p = p[:i]
+		}
+	}
+	return bytes.Clone(p)
+}
+
+// unixSocketType names SOCK_STREAM and SOCK_SEQPACKET as inspect does.
+func unixSocketType(t uint16) string {
+	switch t {
+	case unix.SOCK_STREAM:
+		return "stream"
+	case unix.SOCK_SEQPACKET:
+		return "seqpacket"
+	}
+	return fmt.Sprintf("type%d", t)
+}

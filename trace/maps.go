@@ -32,6 +32,18 @@ const (
 	RingSlots = 65536
 	// RingSlotBytes: the listener and place, the time, the connection.
 	RingSlotBytes = 24
+	// MaxConnects: connect() calls on Unix sockets in progress at once
+	// (MAX_CONNECTS), their start by task, 8+16 bytes: ~0.2 MiB. An LRU:
+	// past it the oldest start is forgotten, and that connect's sleep, if
+	// it slept, is not seen.
+	MaxConnects = 2048
+	// MaxUnixBlockedKeys: Unix listeners whose blocked connects are
+	// counted (MAX_UNIX_BLOCKED_KEYS), 16+24 bytes: ~0.1 MiB.
+	MaxUnixBlockedKeys = 1024
+	// MaxConnectRefusalKeys: (process, address) pairs whose EAGAIN
+	// refusals are counted (MAX_CONNECT_REFUSAL_KEYS), 124+8 bytes: ~0.2
+	// MiB. An LRU: past it the pair refused longest ago is forgotten.
+	MaxConnectRefusalKeys = 1024
 )
 
 // WaitBuckets is WAIT_BUCKETS: bucket i counts waits in [2^i, 2^(i+1)) ns.

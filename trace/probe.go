@@ -120,5 +120,7 @@ func programsOf(o *bpfObjects) map[string]*ebpf.Program {
 		bpfProgBlSysExit:       o.BlSysExit,
 		bpfProgBlUringSubmit:   o.BlUringSubmit,
 		bpfProgBlUringComplete: o.BlUringComplete,
+		bpfProgBlConnectEnter:  o.BlConnectEnter,
+		bpfProgBlConnectExit:   o.BlConnectExit,
 	}
 }

@@ -1,9 +1,13 @@
 package nstest
 
 import (
+	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -78,4 +82,37 @@ func UnixListening(name string) bool {
 		}
 	}
 	return false
+}
+
+// BlockedConnectUnix starts a blocking connect to the Unix listener name
+// on a thread of its own and returns once the kernel has put that thread
+// to sleep in connect() (the listener is full: unix_wait_for_peer), as
+// /proc/self/task/TID/syscall and stat show. The channel gets connect()'s
+// result when it returns; the descriptor is closed when the test ends.
+func BlockedConnectUnix(t testing.TB, typ int, name string) <-chan error {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("socket(AF_UNIX): %v", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	tid := make(chan int, 1)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		tid <- unix.Gettid()
+		done <- unix.Connect(fd, &unix.SockaddrUnix{Name: name})
+	}()
+	task := fmt.Sprintf("/proc/self/task/%d/", <-tid)
+	Eventually(t, 5*time.Second, "the connect to "+name+" to sleep", func() bool {
+		sc, err := os.ReadFile(task + "syscall")
+		if err != nil || !strings.HasPrefix(string(sc), strconv.Itoa(unix.SYS_CONNECT)+" ") {
+			return false
+		}
+		st, err := os.ReadFile(task + "stat")
+		// pid (comm) STATE ...: comm may hold spaces, the state follows its ')'.
+		i := strings.LastIndexByte(string(st), ')')
+		return err == nil && i > 0 && strings.HasPrefix(string(st[i:]), ") S ")
+	})
+	return done
 }

@@ -12,7 +12,11 @@
 #define TCP_LISTEN 10
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define AF_UNIX 1
+#define SOCK_STREAM 1
+#define SOCK_SEQPACKET 5
 #define EAGAIN 11
+#define EINPROGRESS 115
 #define ECANCELED 125
 
 #if defined(__TARGET_ARCH_arm64)
@@ -20,18 +24,25 @@
 // regs[0] holds the return value; the first argument is kept in orig_x0.
 #define NR_ACCEPT 202
 #define NR_ACCEPT4 242
+#define NR_CONNECT 203
 struct pt_regs___bl_arm64 {
+	__u64 regs[31];
 	__u64 orig_x0;
 	__s32 syscallno;
 } __attribute__((preserve_access_index));
 #define SYSCALL_NR(regs) BPF_CORE_READ((struct pt_regs___bl_arm64 *)(regs), syscallno)
 #define SYSCALL_ARG0(regs) BPF_CORE_READ((struct pt_regs___bl_arm64 *)(regs), orig_x0)
+#define SYSCALL_ARG1(regs) BPF_CORE_READ((struct pt_regs___bl_arm64 *)(regs), regs[1])
+#define SYSCALL_ARG2(regs) BPF_CORE_READ((struct pt_regs___bl_arm64 *)(regs), regs[2])
 #else
 // x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl).
 #define NR_ACCEPT 43
 #define NR_ACCEPT4 288
+#define NR_CONNECT 42
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
 #define SYSCALL_ARG0(regs) ((regs)->di)
+#define SYSCALL_ARG1(regs) ((regs)->si)
+#define SYSCALL_ARG2(regs) ((regs)->dx)
 #endif
 
 // WAIT_BUCKETS log2 buckets of nanoseconds: bucket i counts waits in
@@ -86,7 +97,9 @@ struct listener_stats {
 	// base_len is the queue's length before this listener's first traced
 	// event: in queue mode accepted = enqueued + base_len - the length now.
 	__u32 base_len;
-	__u32 pad;
+	// unix_listener is set for an AF_UNIX listener, whose queue is its
+	// sk_receive_queue (unix_stream_connect), not an inet accept queue.
+	__u32 unix_listener;
 	// Queue mode (no accept hook): dequeued is inferred at each enqueue,
 	// the enqueued less the queue's length, and known since
 	// dequeued_known_ns; the connections found taken between two enqueues
@@ -364,6 +377,19 @@ static __always_inline __u32 sk_netns(const struct sock *sk)
 	return sk->__sk_common.skc_net.net->ns.inum;
 }
 
+// unix_conn_tag identifies a Unix connection among its listener's by the
+// embryo socket unix_stream_connect queues (as the owner of its skb) and
+// accept() returns: the inode of its peer, the connecting socket (what
+// unix_diag's UNIX_DIAG_ICONS lists for a queued connection); 0 once the
+// client has closed (sock_orphan).
+static __always_inline __u32 unix_conn_tag(const struct sock *embryo)
+{
+	struct sock *client = CAST(embryo, unix_sock)->peer;
+	if (!client || !client->sk_socket)
+		return 0;
+	return (__u32)CAST(client->sk_socket, socket_alloc)->vfs_inode.i_ino;
+}
+
 // syn_queue_len is the listener's request-socket count (inet_csk_reqsk_queue_len).
 static __always_inline __u32 syn_queue_len(const struct sock *sk)
 {
@@ -630,24 +656,13 @@ __attribute__((noinline)) int infer_accepts(__u32 k, __u64 cookie, __u64 taken, 
 	return 0;
 }
 
-// A connection completed the handshake into a listener's accept queue
-// (tcp_child_process -> parent->sk_data_ready, or a Fast Open child in
-// tcp_conn_request). sk_ack_backlog already counts it.
-SEC("tp_btf/sk_data_ready")
-int BPF_PROG(bl_data_ready, const struct sock *sk)
+// enqueued records one connection entering listener sk's queue, now qlen
+// long; conn tags it for accept() to find (0: not read). unix says sk is
+// an AF_UNIX listener: no SYN queue. Always inlined with unix constant, so
+// the TCP and the Unix listener each get their own copy.
+static __always_inline int enqueued(const struct sock *sk, __u32 netns, __u64 cookie, __u32 k,
+				    struct listener_stats *s, __u32 qlen, __u32 conn, __u64 now, bool unix)
 {
-	if (sk->__sk_common.skc_state != TCP_LISTEN)
-		return 0;
-	__u32 netns = sk_netns(sk);
-	if (!traced_netns(netns))
-		return 0;
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	__u32 k;
-	struct listener_stats *s = find_stats(sk, cookie, netns, &k);
-	if (!s)
-		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	__u32 qlen = sk->sk_ack_backlog;
 	__u64 n = __sync_fetch_and_add(&s->enqueued, 1);
 	s->last_enqueue_ns = now;
 	if (!s->queue_seen) {
@@ -659,12 +674,6 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	}
 	struct ring_slot *sl = ring_slot_of(cookie, n);
 	if (sl) {
-		__u32 conn = 0;
-		// Only an accept hook matches a connection to its slot: queue mode
-		// times places, and leaves the connection's socket unread.
-		struct request_sock *tail = queue_mode ? 0 : CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
-		if (tail && tail->sk)
-			conn = conn_tag(tail->sk);
 		// The time before the tag: a reader that finds the tag finds the time.
 		WRITE_ONCE(sl->since, now);
 		WRITE_ONCE(sl->conn, conn);
@@ -672,13 +681,48 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 	}
 	raise_u32(&s->accept_queue_hw, qlen);
 	epoch_event(s, qlen > 0 ? qlen - 1 : 0, qlen);
-	raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
+	if (unix) {
+		if (!s->unix_listener)
+			s->unix_listener = 1;
+	} else {
+		raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
+	}
 	__u32 max_backlog = sk->sk_max_ack_backlog;
 	if (s->max_backlog != max_backlog) // no write, no cache-line transfer, when unchanged
 		s->max_backlog = max_backlog;
 	if (qlen == 1)
 		s->nonempty_since_ns = now;
 	return 0;
+}
+
+static int unix_enqueued(const struct sock *sk);
+
+// A connection entered a listener's queue: a TCP handshake completed
+// (tcp_child_process -> parent->sk_data_ready, or a Fast Open child in
+// tcp_conn_request; sk_ack_backlog already counts it), or a Unix
+// connect() queued its embryo (unix_enqueued).
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(bl_data_ready, const struct sock *sk)
+{
+	if (sk->__sk_common.skc_state != TCP_LISTEN)
+		return 0;
+	if (sk->__sk_common.skc_family == AF_UNIX)
+		return unix_enqueued(sk);
+	__u32 netns = sk_netns(sk);
+	if (!traced_netns(netns))
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	__u32 k;
+	struct listener_stats *s = find_stats(sk, cookie, netns, &k);
+	if (!s)
+		return 0;
+	__u32 conn = 0;
+	// Only an accept hook matches a connection to its slot: queue mode
+	// times places, and leaves the connection's socket unread.
+	struct request_sock *tail = queue_mode ? 0 : CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
+	if (tail && tail->sk)
+		conn = conn_tag(tail->sk);
+	return enqueued(sk, netns, cookie, k, s, sk->sk_ack_backlog, conn, bpf_ktime_get_ns(), false);
 }
 
 // A SYN-ACK was retransmitted for a request socket: the SYN queue is sampled here too.
@@ -798,8 +842,11 @@ static __always_inline int accepted(struct sock *lsk, long ret)
 			bpf_map_update_elem(&accept_errors, &k, &one, BPF_NOEXIST);
 		return 0;
 	}
-	if (!cookie || lsk->sk_protocol != IPPROTO_TCP)
-		return 0; // a listener no dump or enqueue has given a cookie yet, or not TCP's
+	if (!cookie)
+		return 0; // a listener no dump or enqueue has given a cookie yet
+	bool unix = lsk->__sk_common.skc_family == AF_UNIX;
+	if (!unix && lsk->sk_protocol != IPPROTO_TCP)
+		return 0; // neither TCP's nor Unix's
 	struct listener_stats *s = stats_of(lsk, cookie, netns);
 	if (!s)
 		return 0;
@@ -807,7 +854,7 @@ static __always_inline int accepted(struct sock *lsk, long ret)
 	__sync_fetch_and_add(&s->accepted, 1);
 	s->last_accept_ns = now;
 	s->last_accept_tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 qlen = lsk->sk_ack_backlog;
+	__u32 qlen = unix ? lsk->sk_receive_queue.qlen : lsk->sk_ack_backlog;
 	__u64 enq = s->enqueued;
 	if (!s->queue_seen)
 		s->dequeued = enq - qlen - 1; // this one and those behind it were queued before tracing
@@ -830,7 +877,7 @@ static __always_inline int accepted(struct sock *lsk, long ret)
 		__sync_fetch_and_add(&s->wait_unmatched, 1);
 	} else {
 		struct sock *child = fd_sock((int)ret);
-		__u32 want = child ? conn_tag(child) : 0;
+		__u32 want = child ? (unix ? unix_conn_tag(child) : conn_tag(child)) : 0;
 		// Its own place first, then the neighbours' (-1, +1, -2, +2).
 		__u64 found = 0, at_place = 0;
 		for (int i = 0; i < 5; i++) {
@@ -868,6 +915,182 @@ static __always_inline int accept_done(int lfd, long ret)
 	return accepted(fd_sock(lfd), ret);
 }
 
+// Unix-socket listeners. A connect() to a Unix stream or seqpacket listener
+// (unix_stream_connect) finds it full when its receive queue is longer than
+// sk_max_ack_backlog (unix_recvq_full_lockless; a full queue holds
+// backlog+1, as TCP's); a non-blocking one then fails with EAGAIN before
+// anything is queued, a blocking one sleeps (unix_wait_for_peer) and tries
+// again. No counter and no tracepoint inside sees either: the refusals are
+// counted at connect()'s syscall exit, by the connecting process and the
+// address it asked for (the listener is found from it in user space), and
+// a blocking connect that slept is seen at its enqueue, which runs in the
+// connecting task.
+
+// connect_start: when a task's connect() on a Unix stream or seqpacket
+// socket began, and its voluntary context switches then (task_struct
+// nvcsw), by task (pid_tgid). The connect's enqueue, in the same task,
+// finds it, and knows the connect slept if nvcsw moved.
+struct connect_start {
+	__u64 ns;
+	__u64 nvcsw;
+};
+
+// Map sizes, named in trace/maps.go with their memory.
+#define MAX_CONNECTS 2048
+#define MAX_UNIX_BLOCKED_KEYS 1024
+#define MAX_CONNECT_REFUSAL_KEYS 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNECTS);
+	__type(key, __u64);
+	__type(value, struct connect_start);
+} connects SEC(".maps");
+
+struct unix_blocked_key {
+	__u64 cookie;
+	__u32 netns;
+	__u32 pad;
+};
+
+// unix_blocked: by listener, the connects that slept before their
+// connection was queued, and for how long in all and at most (from
+// connect()'s entry to the enqueue). A hash: it never forgets a listener
+// it holds; one that finds it full is not counted.
+struct unix_blocked_stats {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 max_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_UNIX_BLOCKED_KEYS);
+	__type(key, struct unix_blocked_key);
+	__type(value, struct unix_blocked_stats);
+} unix_blocked SEC(".maps");
+
+// connect_refusal_key: who was refused with EAGAIN, and at what address:
+// the connecting socket's network namespace (where an abstract name is
+// looked up), the process (whose root and working directory a path is
+// resolved in), the socket's type, and the address as given: len bytes of
+// sun_path (a leading NUL for an abstract name).
+struct connect_refusal_key {
+	__u32 netns;
+	__u32 tgid;
+	__u16 type;
+	__u16 len;
+	__u8 path[108];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNECT_REFUSAL_KEYS);
+	__type(key, struct connect_refusal_key);
+	__type(value, __u64);
+} connect_refusals SEC(".maps");
+
+// connect_blocked: the current task just queued a connection on listener
+// (cookie, netns); if its connect() slept since it began, count it.
+static __always_inline void connect_blocked(__u64 cookie, __u32 netns, __u64 now)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct connect_start *c = bpf_map_lookup_elem(&connects, &id);
+	if (!c)
+		return;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->nvcsw != c->nvcsw) {
+		__u64 wait = now > c->ns ? now - c->ns : 0;
+		struct unix_blocked_key k = {.cookie = cookie, .netns = netns};
+		struct unix_blocked_stats *b = bpf_map_lookup_elem(&unix_blocked, &k);
+		if (!b) {
+			struct unix_blocked_stats zero = {};
+			bpf_map_update_elem(&unix_blocked, &k, &zero, BPF_NOEXIST);
+			b = bpf_map_lookup_elem(&unix_blocked, &k);
+		}
+		if (b) {
+			__sync_fetch_and_add(&b->count, 1);
+			__sync_fetch_and_add(&b->sum_ns, wait);
+			raise_u64(&b->max_ns, wait);
+		}
+	}
+	bpf_map_delete_elem(&connects, &id);
+}
+
+// A Unix connect() queued its connection on listener sk: unix_stream_connect
+// appends an skb owned by the embryo socket (which accept() will return) to
+// the listener's sk_receive_queue, then calls sk_data_ready, in the
+// connecting task. The queue's length is the receive queue's; unix
+// listeners leave sk_ack_backlog alone.
+static __attribute__((noinline)) int unix_enqueued(const struct sock *sk)
+{
+	__u32 netns = sk_netns(sk);
+	if (!traced_netns(netns))
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	__u32 k;
+	struct listener_stats *s = find_stats(sk, cookie, netns, &k);
+	if (!s)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 conn = 0;
+	if (!queue_mode) {
+		struct sk_buff *tail = sk->sk_receive_queue.prev;
+		if (tail && (__u64)tail != (__u64)&sk->sk_receive_queue && tail->sk)
+			conn = unix_conn_tag(tail->sk);
+		connect_blocked(cookie, netns, now);
+	}
+	return enqueued(sk, netns, cookie, k, s, sk->sk_receive_queue.qlen, conn, now, true);
+}
+
+// unix_connecting is the Unix stream or seqpacket socket behind descriptor
+// fd of the current task, or NULL.
+static __always_inline struct sock *unix_connecting(int fd)
+{
+	struct sock *sk = fd_sock(fd);
+	if (!sk || sk->__sk_common.skc_family != AF_UNIX)
+		return 0;
+	__u16 type = sk->sk_type;
+	if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
+		return 0;
+	return sk;
+}
+
+// connect_done: connect(fd, uaddr, addrlen) failed with ret. On a Unix
+// stream or seqpacket socket EAGAIN means the listener was full
+// (unix_stream_connect returns it there only): counted by process and
+// address. Abstract names are looked up in the connecting socket's
+// namespace, so the namespace filter applies; a path may lead to a listener
+// in any namespace, so those are all counted.
+static __always_inline int connect_done(int fd, const void *uaddr, long addrlen, long ret)
+{
+	struct sock *sk = unix_connecting(fd);
+	if (!sk)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&connects, &id);
+	if (ret != -EAGAIN || !uaddr || addrlen <= 2)
+		return 0;
+	struct connect_refusal_key k = {.netns = sk_netns(sk), .tgid = id >> 32, .type = sk->sk_type};
+	__u32 len = addrlen - 2; // sun_path's bytes: the address less sun_family
+	if (len > sizeof(k.path))
+		len = sizeof(k.path);
+	if (bpf_probe_read_user(k.path, len, uaddr + 2))
+		return 0;
+	if (k.path[0] == 0 && !traced_netns(k.netns))
+		return 0;
+	k.len = len;
+	__u64 one = 1;
+	__u64 *n = bpf_map_lookup_elem(&connect_refusals, &k);
+	if (!n && bpf_map_update_elem(&connect_refusals, &k, &one, BPF_NOEXIST) == 0)
+		return 0;
+	if (!n)
+		n = bpf_map_lookup_elem(&connect_refusals, &k); // another CPU added it first
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return 0;
+}
+
 // accept()/accept4() returned, seen at the raw sys_exit tracepoint: it runs
 // at every system call's exit, so this is the fallback for when the
 // per-syscall tracepoints below cannot be attached (no tracefs for their IDs).
@@ -875,6 +1098,11 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(bl_sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = SYSCALL_NR(regs);
+	if (nr == NR_CONNECT) {
+		if (ret >= 0 || ret == -EINPROGRESS)
+			return 0;
+		return connect_done((int)SYSCALL_ARG0(regs), (const void *)SYSCALL_ARG1(regs), (long)SYSCALL_ARG2(regs), ret);
+	}
 	if (nr != NR_ACCEPT && nr != NR_ACCEPT4)
 		return 0;
 	return accept_done((int)SYSCALL_ARG0(regs), ret);
@@ -896,6 +1124,43 @@ int bl_accept_exit(struct syscall_exit_ctx *ctx)
 {
 	struct pt_regs *regs = CAST((void *)bpf_task_pt_regs(bpf_get_current_task_btf()), pt_regs);
 	return accept_done((int)SYSCALL_ARG0(regs), ctx->ret);
+}
+
+// syscall_enter_connect_ctx is syscalls:sys_enter_connect's record: the
+// common header, __syscall_nr, fd, uservaddr, addrlen.
+struct syscall_enter_connect_ctx {
+	__u64 common;
+	__s32 nr;
+	__u64 fd;
+	__u64 uservaddr;
+	__u64 addrlen;
+};
+
+// connect() began: on a Unix stream or seqpacket socket, its start is kept
+// for its enqueue (connect_blocked).
+SEC("tracepoint/syscalls/sys_enter_connect")
+int bl_connect_enter(struct syscall_enter_connect_ctx *ctx)
+{
+	if (!unix_connecting((int)ctx->fd))
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct connect_start v = {.ns = bpf_ktime_get_ns(), .nvcsw = task->nvcsw};
+	__u64 id = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&connects, &id, &v, BPF_ANY);
+	return 0;
+}
+
+// connect() returned. Success (its enqueue took its start) and a TCP
+// connect in progress return at once; the arguments are still in the
+// task's saved registers, the address in its memory.
+SEC("tracepoint/syscalls/sys_exit_connect")
+int bl_connect_exit(struct syscall_exit_ctx *ctx)
+{
+	long ret = ctx->ret;
+	if (ret >= 0 || ret == -EINPROGRESS)
+		return 0;
+	struct pt_regs *regs = CAST((void *)bpf_task_pt_regs(bpf_get_current_task_btf()), pt_regs);
+	return connect_done((int)SYSCALL_ARG0(regs), (const void *)SYSCALL_ARG1(regs), (long)SYSCALL_ARG2(regs), ret);
 }
 
 // io_uring's accepts (IORING_OP_ACCEPT) return through no system call:

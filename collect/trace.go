@@ -21,6 +21,9 @@ type tracer struct {
 
 	mu   sync.Mutex
 	base *baseline
+	// files are the socket files the paths refused connects asked for
+	// lead to, resolved once each (unixtrace.go).
+	files refusalFiles
 }
 
 // startTracer attaches the programs, their listener table sized from the
@@ -133,9 +136,6 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 		inode := ns.Netns.Inode
 		for i := range ns.Listeners {
 			l := &ns.Listeners[i]
-			if l.IsUnix() {
-				continue // the programs trace TCP listeners: no evidence, not zero evidence
-			}
 			k := trace.Key{Netns: inode, Cookie: l.Cookie}
 			l.Traced = traced(l, k, ev.Listeners[k], ev, states)
 			if ev.Mode == trace.ModeQueue {
@@ -151,6 +151,9 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 			}
 		}
 		model.SortAcceptErrors(ns.UnattributedAcceptErrors)
+	}
+	if ev.Mode != trace.ModeQueue {
+		t.joinUnix(ev, m, states)
 	}
 	mode := ev.Mode
 	if mode == "" {
@@ -233,6 +236,9 @@ func deriveSynTime(ns model.NamespaceSnapshot, ev *trace.Evidence, base baseline
 	in := make([]synTimeListener, 0, len(ns.Listeners))
 	index := map[trace.Key]int{}
 	for _, l := range ns.Listeners {
+		if l.IsUnix() {
+			continue // TCP's counter: a Unix listener's full queue overflows nothing
+		}
 		k := trace.Key{Netns: inode, Cookie: l.Cookie}
 		dropsBefore, sampled := base.drops[k]
 		s := synTimeListener{key: k, filled: base.queue[k] > l.AcceptQueueMax || l.AcceptQueue > l.AcceptQueueMax,
@@ -245,7 +251,7 @@ func deriveSynTime(ns model.NamespaceSnapshot, ev *trace.Evidence, base baseline
 		in = append(in, s)
 	}
 	for k, le := range ev.Listeners {
-		if _, seen := index[k]; k.Netns == inode && !seen {
+		if _, seen := index[k]; k.Netns == inode && !seen && !le.Unix {
 			in = append(in, synTimeListener{key: k, filled: le.Filled() || base.queue[k] > le.MaxBacklog && le.MaxBacklog > 0,
 				ackOverflows: le.AckOverflows, cookieAckOverflows: le.CookieAckOverflows})
 		}
@@ -324,6 +330,9 @@ func tracedPIDs(ev *trace.Evidence, m *model.MultiSnapshot) []int {
 		if reported[e.Netns] {
 			add(e.PID)
 		}
+	}
+	for _, r := range ev.ConnectRefusals {
+		add(r.PID)
 	}
 	return pids
 }

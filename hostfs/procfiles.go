@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // ProcessFile reads a file as process pid sees it: an absolute name
@@ -38,4 +40,33 @@ func (r Roots) ProcessGlob(pid int, pattern string) []string {
 		out = append(out, "/"+filepath.ToSlash(strings.TrimPrefix(strings.TrimPrefix(m, root), "/")))
 	}
 	return out
+}
+
+// ProcessFileID is the device (st_dev) and inode of the file name leads to
+// as process pid sees it, following symbolic links: an absolute name
+// resolved in the process's root (/proc/PID/root, with its own absolute
+// links kept inside it), a relative one from its working directory. It is
+// how a path the process passed to connect() is matched to the socket file
+// a Unix listener was bound to.
+func (r Roots) ProcessFileID(pid int, name string) (dev, ino uint64, err error) {
+	dir := filepath.Join(r.WithDefaults().Proc, strconv.Itoa(pid))
+	base, resolve := filepath.Join(dir, "cwd"), uint64(0)
+	if path.IsAbs(name) {
+		base, resolve = filepath.Join(dir, "root"), unix.RESOLVE_IN_ROOT
+	}
+	dfd, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, 0, &os.PathError{Op: "open", Path: base, Err: err}
+	}
+	defer unix.Close(dfd)
+	fd, err := unix.Openat2(dfd, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolve})
+	if err != nil {
+		return 0, 0, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, 0, &os.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	return st.Dev, st.Ino, nil
 }

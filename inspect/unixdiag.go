@@ -137,7 +137,7 @@ func decodeUnixDiagMsg(b []byte, sock *UnixDiagSocket) error {
 		payload := attrs[4:alen]
 		switch atype {
 		case unixDiagName:
-			sock.Name = unixName(payload)
+			sock.Name = UnixName(payload)
 		case unixDiagVFS:
 			if len(payload) >= 8 {
 				sock.VFSInode = binary.NativeEndian.Uint32(payload[0:4])
@@ -173,10 +173,11 @@ func decodeUnixDiagMsg(b []byte, sock *UnixDiagSocket) error {
 	return nil
 }
 
-// unixName is a UNIX_DIAG_NAME payload (sun_path, addr->len bytes of it)
-// as text: a path up to its terminating NUL; an abstract name (leading
-// NUL) whole, its NULs written "@" as ss(8) does.
-func unixName(p []byte) string {
+// UnixName is a Unix socket address's sun_path bytes (a UNIX_DIAG_NAME
+// payload: addr->len bytes of it) as text: a path up to its terminating
+// NUL; an abstract name (leading NUL) whole, its NULs written "@" as ss(8)
+// does.
+func UnixName(p []byte) string {
 	if len(p) == 0 {
 		return ""
 	}

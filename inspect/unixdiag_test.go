@@ -108,7 +108,7 @@ func TestUnixDiagRequestBytes(t *testing.T) {
 	want := make([]byte, unixDiagReqLen)
 	want[0] = unix.AF_UNIX
 	binary.NativeEndian.PutUint32(want[4:], 1<<10)
-	binary.NativeEndian.PutUint32(want[12:], 0x01|0x08|0x10|0x40)
+	binary.NativeEndian.PutUint32(want[12:], 0x01|0x02|0x08|0x10|0x40) // name, vfs, icons, rqlen, uid
 	binary.NativeEndian.PutUint32(want[16:], nl.TCPDIAG_NOCOOKIE)
 	binary.NativeEndian.PutUint32(want[20:], nl.TCPDIAG_NOCOOKIE)
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/backlogctl/backlogctl/model"
 )
 
 // unixListenerShow is what a Unix listener dump asks the kernel for: the
-// name, the queue and its backlog, the owner's uid, and who is waiting in
-// the queue (a u32 per waiting connection).
-const unixListenerShow = udiagShowName | udiagShowRQLen | udiagShowUID | udiagShowIcons
+// name, the socket file's inode and device, the queue and its backlog, the
+// owner's uid, and who is waiting in the queue (a u32 per waiting
+// connection).
+const unixListenerShow = udiagShowName | udiagShowVFS | udiagShowRQLen | udiagShowUID | udiagShowIcons
 
 // unixListenerSet accumulates a dump's Unix listeners.
 type unixListenerSet struct {
@@ -49,6 +52,11 @@ func unixListenerFrom(d *UnixDiagSocket) model.Listener {
 	}
 	if len(d.Pending) > 0 {
 		l.QueueHead = d.Pending[0]
+	}
+	if d.HasVFS {
+		// udiag_vfs_dev is the kernel's dev_t (MAJOR << 20 | MINOR);
+		// stat(2)'s st_dev encodes it as unix.Mkdev does (new_encode_dev).
+		l.SocketFile = &model.UnixSocketFile{Dev: unix.Mkdev(d.VFSDev>>20, d.VFSDev&(1<<20-1)), Inode: uint64(d.VFSInode)}
 	}
 	return l
 }

@@ -62,6 +62,11 @@ type Listener struct {
 	// queue is empty or it is not known. accept() takes the oldest, so the
 	// same head at two samples means nothing was accepted in between.
 	QueueHead uint32 `json:"-"`
+	// SocketFile is, for a Unix listener bound to a path, the device and
+	// inode of its socket file (unix_diag's UNIX_DIAG_VFS): what stat(2)
+	// of the path gives while it leads to this listener. A connect() to a
+	// path finds its listener by that inode, in any network namespace.
+	SocketFile *UnixSocketFile `json:"-"`
 	// OwnersPending is set by an owner cache while this listener's owners are
 	// still being looked up: Processes is empty because they are not known
 	// yet, not because there are none.

@@ -60,6 +60,9 @@ type Traced struct {
 	// with no figures, may be among them.
 	Untraced       bool
 	UntracedEvents uint64
+	// Unix listeners' evidence in full mode (UnixTraced): connect() calls
+	// refused, and blocking ones that slept, because the queue was full.
+	UnixTraced
 }
 
 // Overflows are connections dropped because an accept queue was full, by
@@ -278,6 +281,7 @@ func (t *Traced) Since(prev *Traced) Traced {
 	out.AcceptWait.SumNs -= prev.AcceptWait.SumNs
 	out.AcceptWait.Unmatched -= prev.AcceptWait.Unmatched
 	out.AcceptWait.Unbounded -= prev.AcceptWait.Unbounded
+	out.UnixTraced = t.UnixTraced.since(&prev.UnixTraced)
 	out.AcceptErrors = nil
 	for _, e := range t.AcceptErrors {
 		e.Count -= prev.acceptErrors(e.PID, e.Errno)

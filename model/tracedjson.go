@@ -37,7 +37,7 @@ type TraceReport struct {
 // ExactFields are counted by the programs at the event itself.
 var ExactFields = []string{"accept_queue_high_water", "interval_high_water", "enqueued", "accepted", "overflows.ack_time",
 	"overflows.cookie_ack_time", "drops", "accept_wait_seconds.count", "accept_wait_seconds.sum", "accept_wait_seconds.max",
-	"accept_wait_seconds.buckets", "accept_wait_seconds.unmatched", "accept_errors"}
+	"accept_wait_seconds.buckets", "accept_wait_seconds.unmatched", "accept_errors", "connect_eagain", "connect_refusals"}
 
 // QueueExactFields are exact in queue mode: accepted is the connections
 // enqueued less those still queued (the queue is first in, first out).
@@ -53,7 +53,8 @@ var QueueExactFields = []string{"accept_queue_high_water", "enqueued", "accepted
 var QueueDerivedFields = []string{"interval_high_water", "overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled"}
 
 // QueueUnavailableFields are not seen in queue mode (no accept hook).
-var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched"}
+var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched",
+	"connect_eagain", "connect_refusals", "connect_blocked"}
 
 // TraceFieldClasses are the exact, derived and unavailable fields of a
 // trace mode.
@@ -66,9 +67,10 @@ func TraceFieldClasses(mode string) (exact, derived, unavailable []string) {
 
 // DerivedFields are inferred: syn_time overflows from counters, the SYN
 // queue's high water from samples, percentiles from log2 buckets, stalls
-// from the last accept and the current queue.
+// from the last accept and the current queue, a Unix listener's blocked
+// connects from the connecting task having slept.
 var DerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds.p50",
-	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled"}
+	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled", "connect_blocked"}
 
 // TraceReportListener is one listening socket in a TraceReport.
 type TraceReportListener struct {
@@ -79,6 +81,10 @@ type TraceReportListener struct {
 	Family    string `json:"family"`
 	Address   string `json:"address"`
 	Port      uint16 `json:"port"`
+	// Path and SocketType are a Unix listener's (its Address and Port are
+	// empty): its path or "@abstract" name, "stream" or "seqpacket".
+	Path       string `json:"path,omitempty"`
+	SocketType string `json:"socket_type,omitempty"`
 	// Backlog is the effective backlog; the queue is full at Backlog+1.
 	Backlog uint32 `json:"backlog"`
 	// AcceptQueue is the queue's length now (sock_diag).
@@ -102,6 +108,9 @@ type TraceReportListener struct {
 	// programs' listener table full, and its figures miss that many events.
 	Untraced       bool   `json:"untraced"`
 	UntracedEvents uint64 `json:"untraced_events"`
+	// A Unix listener's connect() refusals and blocked connects, in full
+	// mode only: connect_eagain, connect_refusals, connect_blocked.
+	*UnixTraced
 }
 
 // WaitSummary is a WaitHistogram in seconds, with its percentiles: each
@@ -166,7 +175,11 @@ func NewTraceReport(m *MultiSnapshot, stall time.Duration) *TraceReport {
 		for i := range ns.Listeners {
 			l := &ns.Listeners[i]
 			if l.Traced != nil {
-				r.Listeners = append(r.Listeners, traceReportListener(ns.Netns, l, stall))
+				rl := traceReportListener(ns.Netns, l, stall)
+				if l.IsUnix() && r.Mode == "full" {
+					rl.UnixTraced = l.Traced.unixReport()
+				}
+				r.Listeners = append(r.Listeners, rl)
 			}
 		}
 		r.UnattributedAcceptErrors = append(r.UnattributedAcceptErrors, ns.UnattributedAcceptErrors...)
@@ -178,7 +191,7 @@ func NewTraceReport(m *MultiSnapshot, stall time.Duration) *TraceReport {
 func traceReportListener(ns Namespace, l *Listener, stall time.Duration) TraceReportListener {
 	t := l.Traced
 	out := TraceReportListener{Netns: ns.Inode, NetnsName: ns.Name, Cookie: l.Cookie, Family: l.Family,
-		Address: l.Address, Port: l.Port, Backlog: l.AcceptQueueMax, AcceptQueue: l.AcceptQueue,
+		Address: l.Address, Port: l.Port, Path: l.Path, SocketType: l.SocketType, Backlog: l.AcceptQueueMax, AcceptQueue: l.AcceptQueue,
 		Processes: append([]TracedOwner{}, t.Owners...), AcceptQueueHighWater: t.HighWater,
 		IntervalHighWater: t.IntervalHighWater, SynQueueHighWater: t.SynQueueHighWater,
 		Enqueued: t.Enqueued, Accepted: t.Accepted, Overflows: t.Overflows, Drops: map[string]uint64{},

@@ -63,6 +63,7 @@ type RecordedRead struct {
 	Untraced        []RecordedUntraced `json:"untraced,omitempty"`
 	UntracedEvents  uint64             `json:"untraced_events,omitempty"`
 	ListenersTraced int                `json:"listeners_traced,omitempty"`
+	ConnectRefusals []RecordedRefusal  `json:"connect_refusals,omitempty"`
 }
 
 // RecordedUntraced is one listener of Evidence.Untraced.
@@ -104,6 +105,21 @@ type RecordedListener struct {
 	BaseLen            uint32 `json:"base_len,omitempty"`
 	LastLen            uint32 `json:"last_len,omitempty"`
 	IntervalEvents     bool   `json:"interval_events,omitempty"`
+	// Unix listeners' (absent from older recordings).
+	Unix           bool   `json:"unix,omitempty"`
+	ConnectBlocked uint64 `json:"connect_blocked,omitempty"`
+	BlockedSumNs   uint64 `json:"connect_blocked_sum_ns,omitempty"`
+	BlockedMaxNs   uint64 `json:"connect_blocked_max_ns,omitempty"`
+}
+
+// RecordedRefusal is one ConnectRefusal; Netns 0 as in RecordedListener.
+// SunPath is the address as text, an abstract name's NULs kept.
+type RecordedRefusal struct {
+	Netns      uint64 `json:"netns,omitempty"`
+	PID        int    `json:"pid"`
+	SocketType string `json:"socket_type"`
+	SunPath    string `json:"sun_path"`
+	Count      uint64 `json:"count"`
 }
 
 // RecordedAcceptErrs is one AcceptErrors; Netns 0 as in RecordedListener.
@@ -174,7 +190,8 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 			AcceptWait: Wait{Count: rl.WaitCount, SumNs: rl.WaitSumNs, MaxNs: rl.WaitMaxNs, Unmatched: rl.WaitUnmatched},
 			MaxBacklog: rl.MaxBacklog, AckOverflows: rl.AckOverflows, CookieAckOverflows: rl.CookieAckOverflows,
 			WaitBound: time.Duration(rl.WaitBoundNs), WaitUnbounded: rl.WaitUnbounded, BaseLen: rl.BaseLen, LastLen: rl.LastLen,
-			IntervalEvents: rl.IntervalEvents}
+			IntervalEvents: rl.IntervalEvents, Unix: rl.Unix,
+			ConnectBlocked: ConnectWait{Count: rl.ConnectBlocked, SumNs: rl.BlockedSumNs, MaxNs: rl.BlockedMaxNs}}
 		if rl.AckOverflows == 0 && rl.CookieAckOverflows == 0 {
 			le.AckOverflows = rl.Drops[ListenOverflowReason]
 		}
@@ -193,6 +210,10 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 	}
 	for _, e := range read.UnattributedErrors {
 		ev.UnattributedErrors = append(ev.UnattributedErrors, AcceptErrors{Netns: r.netns(e.Netns), PID: e.PID, Errno: e.Errno, Count: e.Count})
+	}
+	for _, c := range read.ConnectRefusals {
+		ev.ConnectRefusals = append(ev.ConnectRefusals, ConnectRefusal{Netns: r.netns(c.Netns), PID: c.PID, SocketType: c.SocketType,
+			SunPath: []byte(c.SunPath), Count: c.Count})
 	}
 	return ev, nil
 }
@@ -226,7 +247,8 @@ func (r *recordingSource) Snapshot() (*Evidence, error) {
 			WaitUnmatched: le.AcceptWait.Unmatched, LastAccept: le.LastAccept, WaitingSince: le.WaitingSince, LastAcceptPID: le.LastAcceptPID,
 			MaxBacklog: le.MaxBacklog, AckOverflows: le.AckOverflows, CookieAckOverflows: le.CookieAckOverflows,
 			WaitBoundNs: uint64(le.WaitBound), WaitUnbounded: le.WaitUnbounded, BaseLen: le.BaseLen, LastLen: le.LastLen,
-			IntervalEvents: le.IntervalEvents}
+			IntervalEvents: le.IntervalEvents, Unix: le.Unix, ConnectBlocked: le.ConnectBlocked.Count,
+			BlockedSumNs: le.ConnectBlocked.SumNs, BlockedMaxNs: le.ConnectBlocked.MaxNs}
 		for i, n := range le.AcceptWait.Buckets {
 			if n > 0 {
 				rl.WaitBuckets[i] = n
@@ -239,6 +261,10 @@ func (r *recordingSource) Snapshot() (*Evidence, error) {
 	}
 	for _, e := range ev.UnattributedErrors {
 		read.UnattributedErrors = append(read.UnattributedErrors, RecordedAcceptErrs{Netns: e.Netns, PID: e.PID, Errno: e.Errno, Count: e.Count})
+	}
+	for _, c := range ev.ConnectRefusals {
+		read.ConnectRefusals = append(read.ConnectRefusals, RecordedRefusal{Netns: c.Netns, PID: c.PID, SocketType: c.SocketType,
+			SunPath: string(c.SunPath), Count: c.Count})
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

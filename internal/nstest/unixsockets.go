@@ -1,8 +1,11 @@
 package nstest
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -115,4 +118,70 @@ func BlockedConnectUnix(t testing.TB, typ int, name string) <-chan error {
 		return err == nil && i > 0 && strings.HasPrefix(string(st[i:]), ") S ")
 	})
 	return done
+}
+
+// unixClient connects to a Unix address n times without blocking, prints
+// how many connects failed with EAGAIN, and stays until its stdin closes.
+const unixClient = `import errno, socket, sys
+name, n = sys.argv[1], int(sys.argv[2])
+if name.startswith("@"):
+    name = "\0" + name[1:]
+refused, keep = 0, []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(name)
+        keep.append(s)
+    except OSError as e:
+        if e.errno != errno.EAGAIN:
+            raise
+        refused += 1
+print(refused, flush=True)
+sys.stdin.read()
+`
+
+// UnixClient is a python3 process that connected to a Unix address.
+type UnixClient struct {
+	PID int
+	// Refused is how many of its connects failed with EAGAIN.
+	Refused int
+	stdin   io.Closer
+	cmd     *exec.Cmd
+}
+
+// Exit ends the client and waits for it.
+func (c *UnixClient) Exit() {
+	c.stdin.Close()
+	c.cmd.Wait()
+}
+
+// ConnectUnixFrom runs a python3 client in directory dir (prefix, such as
+// `unshare -n`, before it) that makes n non-blocking connects to name, a
+// path (relative to dir unless absolute) or an "@abstract" name, and
+// returns once they are done; the client stays until Exit or the test's end.
+func ConnectUnixFrom(t testing.TB, dir, name string, n int, prefix ...string) *UnixClient {
+	t.Helper()
+	args := append(prefix, Python(t), "-c", unixClient, name, strconv.Itoa(n))
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the client: %v", err)
+	}
+	c := &UnixClient{PID: cmd.Process.Pid, stdin: stdin, cmd: cmd}
+	t.Cleanup(c.Exit)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if c.Refused, err = strconv.Atoi(strings.TrimSpace(line)); err != nil {
+		t.Fatalf("the client connecting to %s printed %q: %v", name, line, err)
+	}
+	return c
 }

@@ -77,7 +77,7 @@ func TestTracedUnixRefusals(t *testing.T) {
 
 	report := model.NewTraceReport(&model.MultiSnapshot{Trace: &model.TraceInfo{Mode: "full"},
 		Namespaces: []model.NamespaceSnapshot{{Snapshot: &model.Snapshot{Listeners: []model.Listener{l}}}}}, time.Second)
-	if r := report.Listeners[0]; r.UnixTraced == nil || r.ConnectEAGAIN != 10 || r.Path != path || r.SocketType != "stream" || r.Port != 0 {
+	if r := report.Listeners[0]; r.UnixConnects == nil || r.ConnectEAGAIN != 10 || r.Path != path || r.SocketType != "stream" || r.Port != 0 {
 		t.Errorf("trace's report of the listener: %+v", r)
 	}
 }

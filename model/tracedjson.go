@@ -54,7 +54,7 @@ var QueueDerivedFields = []string{"interval_high_water", "overflows.syn_time", "
 
 // QueueUnavailableFields are not seen in queue mode (no accept hook).
 var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched",
-	"connect_eagain", "connect_refusals", "connect_blocked"}
+	"connect_eagain", "connect_refusals", "connect_blocked_seconds"}
 
 // TraceFieldClasses are the exact, derived and unavailable fields of a
 // trace mode.
@@ -70,7 +70,7 @@ func TraceFieldClasses(mode string) (exact, derived, unavailable []string) {
 // from the last accept and the current queue, a Unix listener's blocked
 // connects from the connecting task having slept.
 var DerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds.p50",
-	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled", "connect_blocked"}
+	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled", "connect_blocked_seconds"}
 
 // TraceReportListener is one listening socket in a TraceReport.
 type TraceReportListener struct {
@@ -109,8 +109,8 @@ type TraceReportListener struct {
 	Untraced       bool   `json:"untraced"`
 	UntracedEvents uint64 `json:"untraced_events"`
 	// A Unix listener's connect() refusals and blocked connects, in full
-	// mode only: connect_eagain, connect_refusals, connect_blocked.
-	*UnixTraced
+	// mode only: connect_eagain, connect_refusals, connect_blocked_seconds.
+	*UnixConnects
 }
 
 // WaitSummary is a WaitHistogram in seconds, with its percentiles: each
@@ -177,7 +177,7 @@ func NewTraceReport(m *MultiSnapshot, stall time.Duration) *TraceReport {
 			if l.Traced != nil {
 				rl := traceReportListener(ns.Netns, l, stall)
 				if l.IsUnix() && r.Mode == "full" {
-					rl.UnixTraced = l.Traced.unixReport()
+					rl.UnixConnects = l.Traced.unixConnects()
 				}
 				r.Listeners = append(r.Listeners, rl)
 			}

@@ -15,14 +15,14 @@ type UnixTraced struct {
 	// SO_SNDTIMEO): exact, counted at the syscall's exit by connecting
 	// process and address, and given to the listener the address leads to.
 	// ConnectRefusals are the same by process, most first.
-	ConnectEAGAIN   uint64           `json:"connect_eagain"`
-	ConnectRefusals []ConnectRefusal `json:"connect_refusals"`
+	ConnectEAGAIN   uint64
+	ConnectRefusals []ConnectRefusal
 	// ConnectBlocked are blocking connect() calls that slept before their
 	// connection was queued (unix_wait_for_peer: the queue was full), with
 	// how long they took from connect()'s entry to the enqueue. Derived: a
 	// connect that slept for another reason (memory reclaim, a path
 	// lookup on a slow filesystem) is counted too.
-	ConnectBlocked ConnectWait `json:"connect_blocked"`
+	ConnectBlocked ConnectWait
 }
 
 // ConnectRefusal counts one process's connect() calls that a full Unix
@@ -36,9 +36,9 @@ type ConnectRefusal struct {
 // ConnectWait counts connect() calls that slept, with their time in all
 // and at most, in nanoseconds.
 type ConnectWait struct {
-	Count uint64 `json:"count"`
-	SumNs uint64 `json:"sum_ns"`
-	MaxNs uint64 `json:"max_ns"`
+	Count uint64
+	SumNs uint64
+	MaxNs uint64
 }
 
 // UnixSocketFile identifies a Unix socket's file: its device (as stat(2)
@@ -93,10 +93,25 @@ func (u UnixTraced) since(prev *UnixTraced) UnixTraced {
 func (w ConnectWait) Sum() float64 { return float64(w.SumNs) / 1e9 }
 func (w ConnectWait) Max() float64 { return float64(w.MaxNs) / 1e9 }
 
-// unixReport is t's UnixTraced as a report prints it: a copy, its lists
-// never null.
-func (t *Traced) unixReport() *UnixTraced {
+// UnixConnects is a Unix listener's UnixTraced as trace's JSON prints it.
+type UnixConnects struct {
+	ConnectEAGAIN   uint64           `json:"connect_eagain"`
+	ConnectRefusals []ConnectRefusal `json:"connect_refusals"`
+	// ConnectBlocked is in seconds.
+	ConnectBlocked ConnectWaitSummary `json:"connect_blocked_seconds"`
+}
+
+// ConnectWaitSummary is a ConnectWait in seconds.
+type ConnectWaitSummary struct {
+	Count uint64  `json:"count"`
+	Sum   float64 `json:"sum"`
+	Max   float64 `json:"max"`
+}
+
+// unixConnects is t's UnixTraced as a report prints it, its lists never
+// null.
+func (t *Traced) unixConnects() *UnixConnects {
 	u := t.UnixTraced
-	u.ConnectRefusals = append([]ConnectRefusal{}, u.ConnectRefusals...)
-	return &u
+	return &UnixConnects{ConnectEAGAIN: u.ConnectEAGAIN, ConnectRefusals: append([]ConnectRefusal{}, u.ConnectRefusals...),
+		ConnectBlocked: ConnectWaitSummary{Count: u.ConnectBlocked.Count, Sum: u.ConnectBlocked.Sum(), Max: u.ConnectBlocked.Max()}}
 }

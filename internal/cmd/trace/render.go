@@ -19,7 +19,7 @@ import (
 const clearScreen = "\x1b[H\x1b[2J"
 
 var header = []string{"NETNS", "ADDRESS", "PORT", "BACKLOG", "ACCEPT-Q", "AQ-HIGH", "SYNQ-HIGH", "ENQUEUED", "ACCEPTED",
-	"OVF-SYN*", "OVF-ACK", "OVF-COOKIE", "DROPS", "WAIT-P50", "WAIT-P99", "WAIT-MAX", "ACCEPT-ERRORS", "STALLED", "PROCESSES"}
+	"OVF-SYN*", "OVF-ACK", "OVF-COOKIE", "REFUSED", "DROPS", "WAIT-P50", "WAIT-P99", "WAIT-MAX", "ACCEPT-ERRORS", "STALLED", "PROCESSES"}
 
 type printer struct {
 	o       *Options
@@ -73,17 +73,17 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 		t.AddRow(row(l)...)
 	}
 	if t.Len() == 0 {
-		fmt.Fprintln(p.buf, "no traced TCP listeners")
+		fmt.Fprintln(p.buf, "no traced listeners")
 	} else if err := t.Render(); err != nil {
 		return err
 	}
 	if more := len(ls) - rows; more > 0 {
-		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json or --port for all)\n", more)
+		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json, --port or --path for all)\n", more)
 	}
 	if r.Mode == "queue" {
-		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason). Queue mode: accept() is not traced; ACCEPTED is the connections enqueued less those still queued, the waits are upper bounds (to the enqueue that found each taken), accept errors are not seen. Stalled: no accept() found for %s with connections queued.\n", p.o.Stall)
+		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason). Queue mode: accept() and connect() are not traced; ACCEPTED is the connections enqueued less those still queued, the waits are upper bounds (to the enqueue that found each taken), accept errors and Unix listeners' refused connects are not seen. Stalled: no accept() found for %s with connections queued.\n", p.o.Stall)
 	} else {
-		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.\n", p.o.Stall)
+		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. REFUSED: connect() calls a full Unix listener failed with EAGAIN. Stalled: no accept() for %s with connections queued.\n", p.o.Stall)
 	}
 	if len(r.UnattributedAcceptErrors) > 0 {
 		fmt.Fprintf(p.buf, "accept() errors on unresolved listeners: %s\n", errorsCell(r.UnattributedAcceptErrors))
@@ -96,7 +96,7 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 func sorted(in []model.TraceReportListener) []model.TraceReportListener {
 	ls := slices.Clone(in)
 	trouble := func(l model.TraceReportListener) uint64 {
-		n := l.Overflows.Total()
+		n := l.Overflows.Total() + refused(l)
 		for _, d := range l.Drops {
 			n += d
 		}
@@ -107,7 +107,7 @@ func sorted(in []model.TraceReportListener) []model.TraceReportListener {
 	}
 	slices.SortStableFunc(ls, func(a, b model.TraceReportListener) int {
 		return cmp.Or(boolCmp(b.Stalled, a.Stalled), cmp.Compare(trouble(b), trouble(a)),
-			cmp.Compare(fill(b), fill(a)), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Port, b.Port))
+			cmp.Compare(fill(b), fill(a)), cmp.Compare(a.Netns, b.Netns), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Path, b.Path))
 	})
 	return ls
 }
@@ -139,14 +139,29 @@ func row(l model.TraceReportListener) []string {
 	if l.Untraced {
 		enqueued += " untraced"
 	}
-	return []string{netns, l.Address, u(uint64(l.Port)), u(uint64(l.Backlog)), u(uint64(l.AcceptQueue)),
+	address, port, refusedCell := l.Address, u(uint64(l.Port)), "-"
+	if l.Family == model.FamilyUnix {
+		address, port = (model.Listener{Family: l.Family, Path: l.Path, SocketType: l.SocketType}).Columns()
+	}
+	if l.UnixConnects != nil {
+		refusedCell = u(l.ConnectEAGAIN)
+	}
+	return []string{netns, address, port, u(uint64(l.Backlog)), u(uint64(l.AcceptQueue)),
 		u(uint64(l.AcceptQueueHighWater)), u(uint64(l.SynQueueHighWater)), enqueued, u(l.Accepted),
-		u(l.Overflows.SynTime), u(l.Overflows.AckTime), u(l.Overflows.CookieAckTime), dropsCell(l.Drops),
+		u(l.Overflows.SynTime), u(l.Overflows.AckTime), u(l.Overflows.CookieAckTime), refusedCell, dropsCell(l.Drops),
 		seconds(l.AcceptWait.P50, l.AcceptWait.Count), seconds(l.AcceptWait.P99, l.AcceptWait.Count),
 		seconds(l.AcceptWait.Max, l.AcceptWait.Count), errorsCell(l.AcceptErrors), stalled, owners(l.Processes)}
 }
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// refused is a Unix listener's connect() refusals, 0 for others.
+func refused(l model.TraceReportListener) uint64 {
+	if l.UnixConnects == nil {
+		return 0
+	}
+	return l.ConnectEAGAIN
+}
 
 // seconds prints a wait with a unit, "-" when nothing was measured.
 func seconds(s float64, count uint64) string {
@@ -218,6 +233,11 @@ func renderProbe(o *Options, p *model.TraceProbe) error {
 		t.AddRow("accept-hook", "raw", "tp_btf/sys_exit, run at every system call: "+p.AcceptFallback)
 	} else if p.BTF && p.Loaded {
 		t.AddRow("accept-hook", "syscall", "syscalls:sys_exit_accept4 and sys_exit_accept, run only for accepts")
+	}
+	if p.AcceptFallback != "" {
+		t.AddRow("connect-hook", "raw", "tp_btf/sys_exit: Unix listeners' refused connects are seen, blocking connects that slept are not")
+	} else if p.BTF && p.Loaded {
+		t.AddRow("connect-hook", "syscall", "syscalls:sys_enter_connect and sys_exit_connect, run only for connects: Unix listeners' refused and blocked connects")
 	}
 	reason := "absent: ACK-time overflows are not seen"
 	if p.ListenOverflowReason >= 0 {

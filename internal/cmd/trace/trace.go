@@ -36,6 +36,7 @@ type Options struct {
 	Interval time.Duration
 	Stall    time.Duration
 	Ports    []uint
+	Paths    []string
 	Output   string
 	Check    bool
 	// Processes walks /proc for every listener's owners.
@@ -63,10 +64,10 @@ func NewCmdTrace(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 	opts := &Options{IO: f.IOStreams, Probe: collect.ProbeTrace}
 	cmd := &cobra.Command{
 		Use:   "trace",
-		Short: "Trace listeners' accept queues exactly with eBPF: overflows, drops, waits, accept errors",
+		Short: "Trace listeners' accept queues exactly with eBPF: overflows, drops, waits, accept errors, refused connects",
 		Long: `Attach eBPF programs to kernel tracepoints and report, every --interval and
-at the end, for every listener (netns, address, port, owner, effective
-backlog) what happened since trace started:
+at the end, for every listener (netns, address and port or Unix socket
+path, owner, effective backlog) what happened since trace started:
 
   accept_queue_high_water  the exact longest accept queue (full is backlog+1)
   interval_high_water      the exact longest accept queue since the previous
@@ -103,17 +104,37 @@ backlog) what happened since trace started:
   stalled                  the queue holds connections and no accept() took
                            one for --stall or longer; the owners' state
                            (e.g. "T (stopped)") is shown beside them
+  connect_eagain           Unix listeners, full mode: connect() calls that
+                           failed with EAGAIN because the queue was full
+                           (nginx's "connect() to unix:... failed (11:
+                           Resource temporarily unavailable)"), which no
+                           kernel counter keeps; exact, by process in
+                           connect_refusals (JSON)
+  connect_blocked          Unix listeners, full mode: blocking connect()
+                           calls that slept until the queue had room, with
+                           their time (JSON; derived: a connect that slept
+                           for another reason counts too)
+
+A Unix stream or seqpacket listener has the same queue without a SYN queue:
+its high water, enqueued, accepted, waits and stalls are counted as a TCP
+listener's (sk_data_ready fires when connect() queues a connection). The
+kernel finds the listener of a refused connect() by the address given: an
+abstract name in the connecting socket's network namespace, a path by the
+inode of the socket file it leads to, from the connecting process's root
+and working directory (in any namespace); trace resolves it the same way
+shortly after the refusal, and names the address's listener.
 
 --trace-mode full (the default) traces both sides of the queue: enqueues,
 drops, and accepts, at accept()/accept4()'s syscall tracepoints and at
-io_uring's completions of IORING_OP_ACCEPT. --trace-mode queue traces the
-queue's side only (no syscall tracepoint, so nothing for processes that make
+io_uring's completions of IORING_OP_ACCEPT, and connect() at its own
+syscall tracepoints, for Unix listeners' refusals (a connect() made through
+io_uring is not seen). --trace-mode queue traces the queue's side only (no syscall tracepoint, so nothing for processes that make
 no connections): high water, overflows, drops and enqueued as in full mode;
 accepted exact (the connections enqueued less those still queued); waits
 derived, each timed to the enqueue that found its connection taken, an upper
 bound (accept_wait_seconds.bound says by how much at most); stalls from the
 last enqueue that found a connection taken; no accept errors and no
-accepting process (the JSON's "unavailable").
+accepting process, no connect() refusals (the JSON's "unavailable").
 Measured under nginx, a Go net/http server and lighttpd with wrk
 (docs/BENCHMARKS-trace.md, trivial 9-50 us requests): queue mode adds
 0.6-0.9 us of CPU per connection with a connection per request (1.5-2.4%;
@@ -143,11 +164,12 @@ the README).
 Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints
 (kfree_skb's receiving socket is in 6.11 and later) and CAP_BPF with
 CAP_PERFMON (or root). Only tracepoints are used, no kprobes or fentry.
-accept() is seen at the syscalls:sys_exit_accept4/sys_exit_accept
-tracepoints, whose IDs trace reads from a tracefs it mounts, when the host
-has none, in a private mount namespace (CAP_SYS_ADMIN); failing that, at the
-raw sys_exit tracepoint, which costs a program run per system call. --check
-reports what this kernel allows.
+accept() and connect() are seen at the syscalls:sys_exit_accept4,
+sys_exit_accept, sys_enter_connect and sys_exit_connect tracepoints, whose
+IDs trace reads from a tracefs it mounts, when the host has none, in a
+private mount namespace (CAP_SYS_ADMIN); failing that, at the raw sys_exit
+tracepoint, which costs a program run per system call (and sees connect()'s
+refusals but not blocked connects). --check reports what this kernel allows.
 
 The listener table holds twice the listeners there are at start and a
 quarter more (about 1.4 KiB of kernel memory each); --trace-listeners raises
@@ -163,6 +185,9 @@ error; a signal ends trace as --duration does, with a final report.`,
 
   # one service, as JSON Lines every 5 seconds
   backlogctl trace --port 443 --interval 5s -o json | jq -c '.listeners[] | {port, accept_queue_high_water, overflows, accept_errors}'
+
+  # php-fpm's pool socket: refused connects (nginx's EAGAIN) by client
+  backlogctl trace --path /run/php/php-fpm.sock -o json | jq -c '.listeners[] | {path, accept_queue_high_water, connect_eagain, connect_refusals}'
 
   # every container's listeners
   backlogctl trace --all-netns
@@ -187,6 +212,7 @@ error; a signal ends trace as --duration does, with a final report.`,
 	cmd.Flags().DurationVar(&opts.Interval, "interval", DefaultInterval, "report every `DURATION`")
 	cmd.Flags().DurationVar(&opts.Stall, "stall", DefaultStall, "a queue that holds connections with no accept() for `DURATION` is stalled")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "report only listeners on")
+	cmdutil.AddPathFlag(cmd, &opts.Paths, "report only listeners on")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
@@ -211,6 +237,9 @@ func (o *Options) Validate() error {
 		return cmdutil.UsageErrorf("invalid --stall %s: want a positive duration such as 1s", o.Stall)
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	if _, err := cmdutil.Paths(o.Paths); err != nil {
 		return err
 	}
 	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(collect.TraceFull)); err != nil {
@@ -244,7 +273,7 @@ func traceRun(ctx context.Context, o *Options) error {
 	// server: the case a stall is about) has no accepting process to name,
 	// so its owners are looked up the same way, only then.
 	co := o.Collect
-	co.Roots, co.Namespaces, co.Ports, co.Stall = o.Roots, o.Namespaces.Collect(), ports, o.Stall
+	co.Roots, co.Namespaces, co.Ports, co.Paths, co.Stall = o.Roots, o.Namespaces.Collect(), ports, o.Paths, o.Stall
 	co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	co.Owners, co.OwnersMaxAge = collect.OwnersUnaccepted, ownersMaxAge
 	// Queue mode sees no accept(), so no accepting process names an owner.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,11 +170,31 @@ func TestStalledRow(t *testing.T) {
 	l := model.TraceReportListener{Address: "::", Port: 8080, Stalled: true, StalledSeconds: 2.5,
 		Processes: []model.TracedOwner{{PID: 9, Comm: "srv", State: "T (stopped)"}}}
 	r := row(l)
-	if got := r[17]; got != "2.5s" {
+	if got := r[slices.Index(header, "STALLED")]; got != "2.5s" {
 		t.Errorf("STALLED %q, want 2.5s", got)
 	}
-	if got := r[18]; got != "srv[9]:T (stopped)" {
+	if got := r[slices.Index(header, "PROCESSES")]; got != "srv[9]:T (stopped)" {
 		t.Errorf("PROCESSES %q", got)
+	}
+	if got := r[slices.Index(header, "REFUSED")]; got != "-" {
+		t.Errorf("REFUSED %q for a TCP listener, want -", got)
+	}
+}
+
+// A Unix listener's row: "unix" and its path where the address and port
+// are, its refused connects in REFUSED (in full mode; "-" without them).
+func TestUnixRow(t *testing.T) {
+	l := model.TraceReportListener{Family: "unix", Path: "/run/php/php-fpm.sock", SocketType: "stream", Backlog: 8,
+		UnixConnects: &model.UnixConnects{ConnectEAGAIN: 42}}
+	r := row(l)
+	col := func(name string) string { return r[slices.Index(header, name)] }
+	if col("ADDRESS") != "unix" || col("PORT") != l.Path || col("REFUSED") != "42" {
+		t.Errorf("ADDRESS %q PORT %q REFUSED %q, want unix, %s, 42", col("ADDRESS"), col("PORT"), col("REFUSED"), l.Path)
+	}
+	l.SocketType, l.UnixConnects = "seqpacket", nil
+	r = row(l)
+	if col("ADDRESS") != "unix/seqpacket" || col("REFUSED") != "-" {
+		t.Errorf("queue mode's seqpacket listener: ADDRESS %q REFUSED %q", col("ADDRESS"), col("REFUSED"))
 	}
 }
 

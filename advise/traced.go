@@ -78,7 +78,7 @@ func MeasureSizing(in *Input, rate float64, rateSet bool, latency time.Duration,
 	var measured []string
 	if !rateSet {
 		s.Rate = t.ArrivalRate(in.TraceSeconds)
-		measured = append(measured, fmt.Sprintf("rate (%s)", ListenerSubject(busiest.Address, busiest.Port)))
+		measured = append(measured, fmt.Sprintf("rate (%s)", SubjectOf(*busiest)))
 	}
 	if !latencySet {
 		if s.AcceptLatency = t.AcceptWait.Mean(); s.AcceptLatency <= 0 {
@@ -104,15 +104,19 @@ func tracedFindings(v *view) []Finding {
 		if t == nil {
 			continue
 		}
-		subject := ListenerSubject(l.Address, l.Port)
+		subject := SubjectOf(*l)
 		out = append(out, acceptErrorFindings(v, t, subject)...)
-		if f, ok := tracedOverflowFinding(v, l, subject); ok {
+		if l.IsUnix() {
+			if f, ok := unixQueueFullFinding(v, l, subject); ok {
+				out = append(out, f)
+			}
+		} else if f, ok := tracedOverflowFinding(v, l, subject); ok {
 			out = append(out, f)
 		}
 		if v.stalled(t) > 0 {
 			out = append(out, stallFinding(v, t, subject))
 		}
-		if slow(t) && t.Overflows.Total() == 0 {
+		if slow(t) && t.Overflows.Total() == 0 && t.ConnectEAGAIN == 0 {
 			p99, mx := t.AcceptWait.Quantile(0.99), t.AcceptWait.Max()
 			out = append(out, Finding{
 				ID: "traced-slow-acceptor", Severity: Warning, Subject: subject,
@@ -249,7 +253,7 @@ func stallFinding(v *view, t *model.Traced, subject string) Finding {
 // SO_REUSEPORT group's findings name the program fix of one member.
 func (v *view) first(l *model.Listener) model.Listener {
 	for _, o := range v.now.Listeners {
-		if o.Address == l.Address && o.Port == l.Port {
+		if o.Address == l.Address && o.Port == l.Port && o.Path == l.Path {
 			return o
 		}
 	}

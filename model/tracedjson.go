@@ -218,6 +218,12 @@ type AdviseTrace struct {
 type AdviseTraceListener struct {
 	Address string `json:"address"`
 	Port    uint16 `json:"port"`
+	// Path is a Unix listener's; ConnectEAGAIN its connect() calls refused
+	// because its queue was full, ConnectBlocked the blocking ones that
+	// waited (full mode).
+	Path           string `json:"path,omitempty"`
+	ConnectEAGAIN  uint64 `json:"connect_eagain,omitempty"`
+	ConnectBlocked uint64 `json:"connect_blocked,omitempty"`
 	// Backlog is the effective backlog; a full queue holds Backlog+1.
 	Backlog uint32 `json:"backlog"`
 	// HighWater is the longest accept queue; HighWaterAt when it was
@@ -267,7 +273,8 @@ func NewAdviseTrace(s *Snapshot, seconds float64, stall time.Duration) *AdviseTr
 		if t == nil {
 			continue
 		}
-		out := AdviseTraceListener{Address: l.Address, Port: l.Port, Backlog: l.AcceptQueueMax,
+		out := AdviseTraceListener{Address: l.Address, Port: l.Port, Path: l.Path, ConnectEAGAIN: t.ConnectEAGAIN,
+			ConnectBlocked: t.ConnectBlocked.Count, Backlog: l.AcceptQueueMax,
 			HighWater: t.HighWater, HighWaterAt: t.HighWaterAt,
 			OverflowsSynTime: t.Overflows.SynTime, OverflowsAckTime: t.Overflows.AckTime,
 			OverflowsCookieAckTime: t.Overflows.CookieAckTime,

@@ -30,7 +30,7 @@ func tracedListenerValue(field, where, target string, ts []model.Listener, stall
 		return value{}, false
 	}
 	var p99, maxWait, fill float64
-	var overflows uint64
+	var overflows, eagain uint64
 	stalled := false
 	for i := range ts {
 		t := ts[i].Traced
@@ -38,6 +38,7 @@ func tracedListenerValue(field, where, target string, ts []model.Listener, stall
 		maxWait = max(maxWait, t.AcceptWait.Max())
 		fill = max(fill, t.Fill(ts[i].AcceptQueueMax))
 		overflows += t.Overflows.Total()
+		eagain += t.ConnectEAGAIN
 		stalled = stalled || t.Stall.Held > 0 && t.Stall.Held >= stall.Stall
 	}
 	switch field {
@@ -49,6 +50,8 @@ func tracedListenerValue(field, where, target string, ts []model.Listener, stall
 		return floatValue(where, target, fill), true
 	case "overflows":
 		return uintValue(where, target, overflows), true
+	case "connect_eagain":
+		return uintValue(where, target, eagain), true
 	case "stalled":
 		v := int64(0)
 		if stalled {
@@ -121,10 +124,12 @@ func init() {
 	for subject, why := range map[string]string{
 		"listener.accept_wait_p99": "connections waited this long in the accept queue, from the final ACK to accept() returning (traced at sk_data_ready and accept's exit): " +
 			"the application accepts too slowly; a longer backlog would only lengthen the wait",
-		"listener.accept_wait_max":      "the longest wait in the accept queue before accept() returned the connection: the acceptor stalled at least this long",
-		"listener.high_water_fill":      "the accept queue reached this share of backlog+1 (traced at every enqueue, sk_data_ready): at 1 it was full and handshakes were dropped (tcp_conn_request, tcp_check_req)",
-		"listener.overflows":            "connections dropped because the accept queue was full: final ACKs (kfree_skb reason TCP_LISTEN_OVERFLOW, exact) and SYNs (tcp_conn_request, derived from the counters)",
-		"listener.stalled":              "the accept queue held connections and no accept() took one for the --stall threshold or longer: the owner is stopped, blocked or overloaded",
+		"listener.accept_wait_max": "the longest wait in the accept queue before accept() returned the connection: the acceptor stalled at least this long",
+		"listener.high_water_fill": "the accept queue reached this share of backlog+1 (traced at every enqueue, sk_data_ready): at 1 it was full and handshakes were dropped (tcp_conn_request, tcp_check_req)",
+		"listener.overflows":       "connections dropped because the accept queue was full: final ACKs (kfree_skb reason TCP_LISTEN_OVERFLOW, exact) and SYNs (tcp_conn_request, derived from the counters)",
+		"listener.stalled":         "the accept queue held connections and no accept() took one for the --stall threshold or longer: the owner is stopped, blocked or overloaded",
+		"listener.connect_eagain": "connect() to a Unix listener failed with EAGAIN because its queue was full (unix_stream_connect; traced at connect()'s exit, which no kernel counter records): " +
+			"each is an error at the client, such as nginx's 502 with \"connect() to unix:... failed (11: Resource temporarily unavailable)\"",
 		"process.accept_errors":         "accept()/accept4() returned errors (traced at the syscall's exit): EMFILE at RLIMIT_NOFILE, ENFILE at fs.file-max, ENOBUFS/ENOMEM under memory pressure; the connection stays queued",
 		"process.accept_errors.EMFILE":  emfile,
 		"process.accept_errors.ENFILE":  "accept() failed with ENFILE: the host reached fs.file-max (alloc_empty_file); connections stay in the accept queue",

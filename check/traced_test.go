@@ -18,7 +18,8 @@ func tracedFixture() *model.Observation {
 	slow := &model.Traced{HighWater: 512, Overflows: model.Overflows{SynTime: 2, AckTime: 10},
 		AcceptWait: model.WaitHistogram{Count: 100, MaxNs: 300e6}, Stall: model.Stall{Held: 5 * time.Second, Queue: 512}}
 	slow.AcceptWait.Buckets[27] = 100 // p99 at most 2^28 ns
-	fast := &model.Traced{HighWater: 3, AcceptWait: model.WaitHistogram{Count: 50, MaxNs: 20e3}}
+	fast := &model.Traced{HighWater: 3, AcceptWait: model.WaitHistogram{Count: 50, MaxNs: 20e3},
+		UnixTraced: model.UnixTraced{ConnectEAGAIN: 7}}
 	fast.AcceptWait.Buckets[13] = 50
 	obs.Listeners[0].Traced = []model.Listener{{AcceptQueueMax: 511, Traced: slow}}
 	obs.Listeners[1].Traced = []model.Listener{{AcceptQueueMax: 4095, Traced: fast}}
@@ -39,6 +40,7 @@ func TestTracedSubjects(t *testing.T) {
 		{"listener.high_water_fill<1", verdict{StatusFail, "1", "0.0.0.0:80", []string{"0.0.0.0:80=1"}}},
 		{"listener.overflows==0", verdict{StatusFail, "12", "0.0.0.0:80", []string{"0.0.0.0:80=12"}}},
 		{"listener.stalled==0", verdict{StatusFail, "1", "0.0.0.0:80", []string{"0.0.0.0:80=1"}}},
+		{"listener.connect_eagain==0", verdict{StatusFail, "7", "127.0.0.1:8080", []string{"127.0.0.1:8080=7"}}},
 		{"process.accept_errors==0", verdict{StatusFail, "22", "nginx[4242]", []string{"nginx[4242]=22"}}},
 		{"process.accept_errors.EMFILE<=20", verdict{StatusFail, "21", "nginx[4242]", []string{"nginx[4242]=21"}}},
 		{"process.accept_errors.ENOBUFS==0", verdict{StatusPass, "0", "nginx[4242]", nil}},

@@ -110,6 +110,9 @@ Traced subjects, measured exactly with eBPF over an --observe window (as
                                   full, at SYN and at final-ACK time
   listener.stalled                1 if the queue held connections with no
                                   accept() for --stall or longer, else 0
+  listener.connect_eagain         connect() calls a full Unix listener
+                                  refused with EAGAIN (0 for TCP listeners;
+                                  full --trace-mode only)
   process.accept_errors[.ERRNO]   failed accept() calls of each owner (all,
                                   or one errno: process.accept_errors.EMFILE)
 

@@ -184,6 +184,9 @@ func (w *Watcher) trace(rs []*model.WatchReport) error {
 		for j := range r.Listeners {
 			if lw, ok := t.traced.Get(ls[j].Inode); ok {
 				r.Listeners[j].Traced = model.NewWatchTraced(lw, ls[j].AcceptQueueMax)
+				if ls[j].IsUnix() && m.Trace.Mode != string(TraceQueue) {
+					r.Listeners[j].Traced.WithUnixConnects(lw)
+				}
 			}
 		}
 	}

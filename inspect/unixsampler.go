@@ -37,6 +37,9 @@ type unixIdentity struct {
 	name string
 	typ  uint8
 	keep bool
+	// vfsInode and vfsDev are the socket file's, when hasVFS.
+	vfsInode, vfsDev uint32
+	hasVFS           bool
 }
 
 func newUnixSampler(paths []string) *unixSampler {
@@ -83,9 +86,9 @@ func (u *unixSampler) sample(d *Dumper) error {
 // learnNames replaces names with a dump's.
 func (u *unixSampler) learnNames(d *Dumper) error {
 	names := map[uint32]unixIdentity{}
-	err := d.DumpUnix(1<<stateListen, udiagShowName, func(s *UnixDiagSocket) {
+	err := d.DumpUnix(1<<stateListen, udiagShowName|udiagShowVFS, func(s *UnixDiagSocket) {
 		if s.State == stateListen {
-			names[s.Inode] = unixIdentity{s.Name, s.Type, model.MatchUnixPath(u.paths, s.Name)}
+			names[s.Inode] = unixIdentity{s.Name, s.Type, model.MatchUnixPath(u.paths, s.Name), s.VFSInode, s.VFSDev, s.HasVFS}
 		}
 	}, func() { clear(names) })
 	if err != nil {
@@ -111,7 +114,8 @@ func (u *unixSampler) listeners() []model.Listener {
 	for _, q := range u.socks {
 		n := u.names[q.inode]
 		d := UnixDiagSocket{Type: n.typ, State: stateListen, Inode: q.inode, Cookie: q.cookie, Name: n.name,
-			RQueue: q.queue, WQueue: q.backlog, HasRQLen: true, UID: q.uid, HasUID: true}
+			RQueue: q.queue, WQueue: q.backlog, HasRQLen: true, UID: q.uid, HasUID: true,
+			VFSInode: n.vfsInode, VFSDev: n.vfsDev, HasVFS: n.hasVFS}
 		ls = append(ls, unixListenerFrom(&d))
 	}
 	sortUnix(ls)

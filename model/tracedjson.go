@@ -317,6 +317,11 @@ type WatchTraced struct {
 	OverflowsCookieAckTime uint64 `json:"overflows_cookie_ack_time"`
 	// AcceptWait is this interval's waits in the accept queue.
 	AcceptWait WatchWait `json:"accept_wait_seconds"`
+	// ConnectEAGAIN and ConnectBlocked are a Unix listener's connect()
+	// calls refused with EAGAIN, and blocking ones that waited, because its
+	// queue was full, in this interval (full mode; absent otherwise).
+	ConnectEAGAIN  *uint64 `json:"connect_eagain,omitempty"`
+	ConnectBlocked *uint64 `json:"connect_blocked,omitempty"`
 }
 
 // WatchWait is one interval's accept-queue waits: the count, and
@@ -348,4 +353,16 @@ func NewWatchTraced(lw *ListenerWindow, backlog uint32) *WatchTraced {
 			P90: interval.AcceptWait.QuantileCapped(0.90, maxWait),
 			P99: interval.AcceptWait.QuantileCapped(0.99, maxWait)},
 	}
+}
+
+// WithUnixConnects adds to w the connect() figures of lw's last interval:
+// a Unix listener's, traced in full mode.
+func (w *WatchTraced) WithUnixConnects(lw *ListenerWindow) *WatchTraced {
+	if w == nil {
+		return nil
+	}
+	interval := lw.TracedInterval()
+	eagain, blocked := interval.ConnectEAGAIN, interval.ConnectBlocked.Count
+	w.ConnectEAGAIN, w.ConnectBlocked = &eagain, &blocked
+	return w
 }

@@ -82,7 +82,7 @@ func (p *printer) print(rs []*model.WatchReport, notes []string) error {
 // narrowDrops are the listener columns a narrow terminal leaves out, first
 // to last: the current SYN queue, then the backlog, the SYN peak, the
 // owners and the accept-queue peak, keeping queue, fill and drops.
-var narrowDrops = []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "POD", "PEAK"}
+var narrowDrops = []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "REFUSED", "POD", "PEAK"}
 
 // drawReport draws r with at most rows listeners (all when rows is 0): the
 // fullest, since they are sorted by peak fill; in width columns (0: any),
@@ -205,7 +205,7 @@ func listenerRows(height, n int) int {
 // tracedTable is the listener table of a traced report: the interval's
 // exact high water and accept-wait percentiles instead of sampled peaks.
 func tracedTable(w io.Writer, width int, ls []model.WatchListener, pods bool) *tableprinter.Printer {
-	t := tableprinter.New(w, true, withPod(pods, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "SYN-Q", "PEAK-SYN", "DROPS/S", "POD", "PROCESSES")...).
+	t := tableprinter.New(w, true, withPod(pods, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "SYN-Q", "PEAK-SYN", "DROPS/S", "REFUSED", "POD", "PROCESSES")...).
 		SetWidth(width).DropColumns(narrowDrops...)
 	for _, l := range ls {
 		tr := l.Traced
@@ -220,9 +220,18 @@ func tracedTable(w io.Writer, width int, ls []model.WatchListener, pods bool) *t
 		t.AddRow(withPod(pods, addr, port, u32(l.AcceptQueue), high,
 			u32(l.AcceptQueueMax), strconv.FormatFloat(tr.IntervalHighWaterFill, 'f', 2, 64),
 			waitText(tr.AcceptWait.Count, tr.AcceptWait.P50), waitText(tr.AcceptWait.Count, tr.AcceptWait.P99), u32(l.SynQueue),
-			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), podText(l.Processes), owners(l.Processes))...)
+			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), refusedText(tr), podText(l.Processes), owners(l.Processes))...)
 	}
 	return t
+}
+
+// refusedText is a Unix listener's connect() refusals in the interval,
+// "-" for a TCP listener or in queue mode.
+func refusedText(tr *model.WatchTraced) string {
+	if tr.ConnectEAGAIN == nil {
+		return "-"
+	}
+	return strconv.FormatUint(*tr.ConnectEAGAIN, 10)
 }
 
 // waitText prints a wait in ms, or "-" when nothing was accepted.

@@ -191,3 +191,51 @@ func TestWatchTraceRefused(t *testing.T) {
 		t.Errorf("reports %+v, want sampled ones", rs)
 	}
 }
+
+// watch --trace on a Unix listener (backlog 2, never accepting): the
+// interval that saw it fill shows its exact high water 3 (backlog+1) and
+// the 4 connect() calls it refused with EAGAIN; summed over the intervals
+// the refusals are exactly those made.
+func TestWatchTraceUnixRefusals(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tracetest.Require(t)
+	path := t.TempDir() + "/app.sock"
+	nstest.ListenUnix(t, unix.SOCK_STREAM, path, 2)
+	o := &Options{Interval: 200 * time.Millisecond, SampleInterval: 200 * time.Millisecond, Output: "json",
+		Paths: []string{path}, Trace: true}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, stop := startWatch(o)
+	nstest.Eventually(t, 5*time.Second, "the first JSON line", func() bool { return len(reports(t, out.String())) > 0 })
+	if n := nstest.FillUnix(t, unix.SOCK_STREAM, path, 3); n != 3 {
+		t.Fatalf("%d queued, want 3", n)
+	}
+	for range 4 {
+		if _, err := nstest.ConnectUnix(t, unix.SOCK_STREAM, path); err != unix.EAGAIN {
+			t.Fatalf("connect to the full listener: %v, want EAGAIN", err)
+		}
+	}
+	var refused uint64
+	var full bool
+	nstest.Eventually(t, 10*time.Second, "the refusals reported", func() bool {
+		refused, full = 0, false
+		for _, r := range reports(t, out.String()) {
+			if len(r.Listeners) != 1 || r.Listeners[0].Traced == nil || r.Listeners[0].Traced.ConnectEAGAIN == nil {
+				t.Fatalf("report without a Unix listener's traced refusals: %+v", r)
+			}
+			tr := r.Listeners[0].Traced
+			refused += *tr.ConnectEAGAIN
+			full = full || tr.IntervalHighWater == 3 && tr.IntervalHighWaterFill == 1
+		}
+		return refused >= 4 && full
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if refused != 4 {
+		t.Errorf("connect_eagain over the intervals: %d, want 4", refused)
+	}
+}

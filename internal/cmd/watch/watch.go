@@ -108,9 +108,13 @@ interval's, exact), accept_queue_high_water, high_water_rose,
 high_water_fill (since watch started), enqueued, accepted,
 overflows_ack_time, overflows_cookie_ack_time, accept_wait_seconds:
 {count, p50, p90, p99, max_since_start}} and the report "traced": true with
-"trace_mode". --trace-mode queue traces the queue's side only (no syscall
-tracepoint: accepts inferred from the queue, waits upper bounds); full, the
-default, traces accept() and io_uring's accepts too. Where the kernel refuses
+"trace_mode"; a Unix listener's also connect_eagain (REFUSED in the table:
+connect() calls its full queue refused with EAGAIN in the interval, which
+no kernel counter keeps) and connect_blocked (blocking connects that waited
+for room). --trace-mode queue traces the queue's side only (no syscall
+tracepoint: accepts inferred from the queue, waits upper bounds, no refused
+connects); full, the default, traces accept(), io_uring's accepts and
+connect() too. Where the kernel refuses
 the programs, one warning line says so and watch shows the sampled peaks.`,
 		Example: `  backlogctl watch
   backlogctl watch --port 443 --interval 5s

@@ -34,6 +34,12 @@ var (
 	descTraceMode = desc("trace_mode",
 		"1, labelled with what exporter --trace's eBPF programs trace: queue (the queue's side only; accepts inferred, waits bounded, no accept() errors) or full (accept() and io_uring accepts too).",
 		"mode")
+	descConnectEAGAIN = desc("listener_connect_eagain_total",
+		"connect() calls a Unix listener refused with EAGAIN because its queue was full (nginx's \"connect() to unix:... failed (11: Resource temporarily unavailable)\"), which no kernel counter keeps; seen by tracing in full mode (exporter --trace) since it started, exact.",
+		listenerLabels...)
+	descConnectBlocked = desc("listener_connect_blocked_total",
+		"Blocking connect() calls to a Unix listener that waited for room in its full queue, seen by tracing in full mode (exporter --trace) since it started.",
+		listenerLabels...)
 	descListenerUntraced = desc("listener_traced_untraced",
 		"1 when a socket of this listener found the eBPF listener table full: its traced metrics miss events (exporter --trace).",
 		listenerLabels...)
@@ -53,7 +59,7 @@ type tracedSource struct {
 
 func (tracedSource) describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp,
-		descTraceUntracedEvents, descTraceMode, descListenerUntraced} {
+		descTraceUntracedEvents, descTraceMode, descListenerUntraced, descConnectEAGAIN, descConnectBlocked} {
 		ch <- d
 	}
 }
@@ -72,11 +78,16 @@ func (t tracedSource) collect(ch chan<- prometheus.Metric, s *scrape) {
 	if s.m.Trace.Mode != "" {
 		ch <- gauge(descTraceMode, 1, s.m.Trace.Mode)
 	}
+	full := s.m.Trace.Mode != "queue"
 	for _, nr := range s.rows {
 		collectAcceptErrors(ch, nr.ns)
 		for i := range nr.rows {
 			r := &nr.rows[i]
-			collectTraced(ch, tracedRowOf(r), r.labels())
+			t := tracedRowOf(r)
+			collectTraced(ch, t, r.labels())
+			if full && t.unix {
+				collectUnixConnects(ch, t, r.labels())
+			}
 		}
 	}
 }
@@ -92,6 +103,10 @@ type tracedRow struct {
 	// intervalFill is the fullest socket's longest queue since the
 	// previous scrape, over its backlog+1.
 	intervalFill float64
+	// unix: the row's sockets are Unix listeners, with their refused and
+	// blocked connects.
+	unix                   bool
+	connectEAGAIN, blocked uint64
 }
 
 // tracedRowOf sums the evidence behind r.
@@ -115,8 +130,21 @@ func tracedRowOf(r *row) tracedRow {
 			out.drops[reason] += n
 		}
 		out.intervalFill = max(out.intervalFill, t.IntervalFill(l.AcceptQueueMax))
+		out.unix = out.unix || l.IsUnix()
+		out.connectEAGAIN += t.ConnectEAGAIN
+		out.blocked += t.ConnectBlocked.Count
 	}
 	return out
+}
+
+// collectUnixConnects sends a Unix listener row's refused and blocked
+// connects.
+func collectUnixConnects(ch chan<- prometheus.Metric, t tracedRow, lv []string) {
+	if !t.seen {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descConnectEAGAIN, prometheus.CounterValue, float64(t.connectEAGAIN), lv...)
+	ch <- prometheus.MustNewConstMetric(descConnectBlocked, prometheus.CounterValue, float64(t.blocked), lv...)
 }
 
 // collectTraced sends a row's traced metrics.

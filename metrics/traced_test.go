@@ -158,3 +158,32 @@ func TestEmptyWaitHistogramIsNative(t *testing.T) {
 			h.GetZeroThreshold(), h.PositiveSpan, h.GetSampleCount())
 	}
 }
+
+// A Unix listener's refused and blocked connects are counters labelled with
+// its path, in full mode; TCP listeners have none, and queue mode none.
+func TestUnixConnectMetrics(t *testing.T) {
+	m := tracedFixture()
+	m.Namespaces[0].Listeners = append(m.Namespaces[0].Listeners, model.Listener{Family: "unix", Path: "/run/php/php-fpm.sock",
+		SocketType: "stream", AcceptQueueMax: 8, Inode: 99, Cookie: 99, Processes: []model.Process{},
+		Traced: &model.Traced{Drops: map[string]uint64{}, UnixTraced: model.UnixTraced{ConnectEAGAIN: 57,
+			ConnectBlocked: model.ConnectWait{Count: 3}}}})
+	m.Trace.Mode = "full"
+	fams := gatherTraced(t, m, 1000)
+	for name, want := range map[string]float64{"backlogctl_listener_connect_eagain_total": 57, "backlogctl_listener_connect_blocked_total": 3} {
+		f := fams[name]
+		if f == nil || len(f.Metric) != 1 {
+			t.Fatalf("%s: %v, want one series, the Unix listener's", name, f)
+		}
+		labels := map[string]string{}
+		for _, l := range f.Metric[0].Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if got := f.Metric[0].GetCounter().GetValue(); got != want || labels["path"] != "/run/php/php-fpm.sock" || labels["port"] != "" {
+			t.Errorf("%s = %v %v, want %v with the path label", name, got, labels, want)
+		}
+	}
+	m.Trace.Mode = "queue"
+	if f := gatherTraced(t, m, 1000)["backlogctl_listener_connect_eagain_total"]; f != nil {
+		t.Errorf("queue mode exports refusals it cannot see: %v", f)
+	}
+}

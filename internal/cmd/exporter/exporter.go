@@ -176,6 +176,11 @@ exporter's lifetime and adds, under the same cardinality guard and labels:
       since the previous scrape (exact) over backlog+1 (1: it was full)
   backlogctl_process_accept_errors_total{netns,pid,process,errno}  counter
       (--trace-mode full only)
+  backlogctl_listener_connect_eagain_total          counter: connect() calls
+      a full Unix listener refused with EAGAIN, exact (--trace-mode full)
+  backlogctl_listener_connect_blocked_total         counter: blocking
+      connects that waited for room in a full Unix listener's queue
+      (--trace-mode full)
   backlogctl_listener_traced_untraced               gauge: 1 when the
       listener found the eBPF listener table full (raise --trace-listeners)
   backlogctl_trace_untraced_events_total            counter: their events
@@ -184,9 +189,10 @@ exporter's lifetime and adds, under the same cardinality guard and labels:
 
 --trace-mode queue (the exporter's default) traces the queue's side only:
 no syscall tracepoint, so accepts are inferred from the queue, waits are
-upper bounds and accept() errors are not seen; its cost under real servers
-is in docs/BENCHMARKS-trace.md. --trace-mode full adds accept() and
-io_uring's accepts: exact waits and accept errors by process.
+upper bounds, and accept() errors and Unix listeners' refused connects are
+not seen; its cost under real servers is in docs/BENCHMARKS-trace.md.
+--trace-mode full adds accept(), io_uring's accepts and connect(): exact
+waits, accept errors by process, refused connects by Unix listener.
 Counting starts when the exporter starts. Where the kernel refuses the
 programs, one warning line says so and the sampled metrics are served, with
 backlogctl_trace_up 0.

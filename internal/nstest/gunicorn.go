@@ -83,3 +83,9 @@ func (g *Gunicorn) Stall(t testing.TB) {
 		return err == nil
 	})
 }
+
+// Workers returns the pids of the arbiter's children (its workers).
+func (g *Gunicorn) Workers(t testing.TB) []int {
+	t.Helper()
+	return children(t, g.PID())
+}

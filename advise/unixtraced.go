@@ -25,8 +25,10 @@ func unixQueueFullFinding(v *view, l *model.Listener, subject string) (Finding, 
 		return Finding{}, false
 	}
 	f := Finding{Subject: subject, Evidence: map[string]float64{"high_water": float64(t.HighWater), "capacity": float64(full),
-		"connect_eagain": float64(t.ConnectEAGAIN), "connect_blocked": float64(blocked.Count),
-		"connect_blocked_max_seconds": blocked.Max(), "seconds": v.in.TraceSeconds}}
+		"connect_eagain": float64(t.ConnectEAGAIN), "seconds": v.in.TraceSeconds}}
+	if blocked.Count > 0 {
+		f.Evidence["connect_blocked"], f.Evidence["connect_blocked_max_seconds"] = float64(blocked.Count), blocked.Max()
+	}
 	queue := fmt.Sprintf("its queue reached %d of backlog+1 = %d", t.HighWater, full)
 	var reason []string
 	switch {

@@ -159,7 +159,7 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 	if mode == "" {
 		mode = trace.ModeFull
 	}
-	m.Trace = &model.TraceInfo{Since: ev.Since, Time: ev.Time, Mode: string(mode),
+	m.Trace = &model.TraceInfo{Since: ev.Since, Time: ev.Time, Mode: string(mode), ConnectBlockedSince: ev.ConnectBlockedSince,
 		Tracer: model.Tracer{Programs: programs(t.src.Hooks()), MapMemoryBytes: t.src.Memory(), RSSBytes: t.selfRSS(),
 			ListenerSlots: ev.ListenerSlots, ListenersTraced: ev.ListenersTraced, UntracedEvents: ev.UntracedEvents}}
 	if note := untracedNote(ev); note != "" {

@@ -107,6 +107,10 @@ func TestTracedUnixAbstractAndBlocked(t *testing.T) {
 	if client.Refused != 2 {
 		t.Fatalf("refused %d, want 2", client.Refused)
 	}
+	// The read that sees the full listener attaches connect()'s entry.
+	if m, err := c.Snapshot(); err != nil || m.Trace.ConnectBlockedSince.IsZero() {
+		t.Fatalf("after a full listener was read: %v, blocked connects timed since %v", err, m.Trace.ConnectBlockedSince)
+	}
 	done := nstest.BlockedConnectUnix(t, unix.SOCK_STREAM, name)
 	nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
 	if err != nil {

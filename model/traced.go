@@ -338,6 +338,10 @@ type TraceInfo struct {
 	Mode string
 	// Tracer is the attached programs and their memory.
 	Tracer Tracer
+	// ConnectBlockedSince is when tracing began to time blocking connects
+	// to Unix listeners (full mode: at the first read that found one full);
+	// zero when it has not.
+	ConnectBlockedSince time.Time
 }
 
 // Seconds is how long the programs had been attached at the read.

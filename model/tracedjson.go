@@ -31,7 +31,12 @@ type TraceReport struct {
 	Derived     []string `json:"derived"`
 	Unavailable []string `json:"unavailable"`
 	Tracer      Tracer   `json:"tracer"`
-	Notes       []string `json:"notes,omitempty"`
+	// ConnectBlockedSince is when blocking connects to Unix listeners
+	// began to be timed (connect_blocked_seconds): connect()'s entry is
+	// traced from the first report that found a Unix listener full, as it
+	// costs every system call. Absent until then, and in queue mode.
+	ConnectBlockedSince *time.Time `json:"connect_blocked_since,omitempty"`
+	Notes               []string   `json:"notes,omitempty"`
 }
 
 // ExactFields are counted by the programs at the event itself.
@@ -166,6 +171,9 @@ func NewTraceReport(m *MultiSnapshot, stall time.Duration) *TraceReport {
 		UnattributedAcceptErrors: []AcceptErrors{}, Notes: m.Notes}
 	if m.Trace != nil {
 		r.Mode, r.Time, r.Since, r.Tracer = m.Trace.Mode, m.Trace.Time, m.Trace.Since, m.Trace.Tracer
+		if at := m.Trace.ConnectBlockedSince; !at.IsZero() {
+			r.ConnectBlockedSince = &at
+		}
 	}
 	if r.Mode == "" {
 		r.Mode = "full"

@@ -82,10 +82,21 @@ var Hooks = append(append(slices.Clone(QueueHooks),
 // and its exit, to count the EAGAIN refusals of a full one. They run for
 // connect() calls only; for anything but a Unix stream or seqpacket
 // socket they return after looking up the descriptor's socket.
-var ConnectHooks = []Hook{
-	{Program: bpfProgBlConnectEnter, Tracepoint: "tracepoint/syscalls/sys_enter_connect"},
-	{Program: bpfProgBlConnectExit, Tracepoint: "tracepoint/syscalls/sys_exit_connect"},
-}
+var ConnectHooks = []Hook{connectEnterHook,
+	{Program: bpfProgBlConnectExit, Tracepoint: "tracepoint/syscalls/sys_exit_connect"}}
+
+// StartHooks are what Start attaches in full mode: Hooks but
+// connectEnterHook, which a read attaches later.
+var StartHooks = slices.DeleteFunc(slices.Clone(Hooks), func(h Hook) bool { return h == connectEnterHook })
+
+// connectEnterHook is attached by Snapshot, not Start: once a read finds a
+// Unix listener full (a blocking connect can only wait on a full queue).
+// Enabling a syscall's entry tracepoint sends every system call of every
+// process through the entry tracepoint's probe (+5 ns each, measured with
+// dd in docs/BENCHMARKS-trace.md), where the exit tracepoints accept()
+// already enabled cost connect()'s exit nothing more; so that cost is paid
+// only on hosts where a Unix listener fills, from the first read that saw it.
+var connectEnterHook = Hook{Program: bpfProgBlConnectEnter, Tracepoint: "tracepoint/syscalls/sys_enter_connect"}
 
 // hooksOf are mode's programs.
 func hooksOf(m Mode) []Hook {
@@ -180,6 +191,11 @@ type Collector struct {
 	// tableSlots is the listener table's size.
 	tableSlots int
 	mode       Mode
+	// enterPending is connectEnterHook while it waits to be attached, with
+	// its tracepoint's ID (ids); enterSince is when it was.
+	enterPending *Hook
+	ids          map[string]uint64
+	enterSince   time.Time
 }
 
 // Mode is what the collector attached.
@@ -247,25 +263,57 @@ func Start(o Options) (c *Collector, err error) {
 			return nil, fmt.Errorf("limiting trace to network namespace %d: %w", ns, err)
 		}
 	}
-	progs := programsOf(&c.objs)
 	hooks, ids, _ := hookPlan(o.Mode, uring)
 	c.start, c.startMono = time.Now(), monotonicNow()
 	c.epoch, c.epochStart = firstEpoch, c.start
 	for _, h := range hooks {
-		p := progs[h.Program]
-		l, err := attachHook(h, p, ids)
-		if err != nil {
-			return nil, fmt.Errorf("attaching %s to %s: %w", h.Program, h.Tracepoint, loadError(err))
+		if h == connectEnterHook {
+			c.enterPending, c.ids = &h, ids
+			continue
 		}
-		c.links = append(c.links, l)
-		if info, err := p.Info(); err == nil {
-			if id, ok := info.ID(); ok {
-				h.ID = uint32(id)
-			}
+		if err := c.attach(h, ids); err != nil {
+			return nil, err
 		}
-		c.hooks = append(c.hooks, h)
 	}
 	return c, nil
+}
+
+// attach attaches h's program where h says, and records the link.
+func (c *Collector) attach(h Hook, ids map[string]uint64) error {
+	p := programsOf(&c.objs)[h.Program]
+	l, err := attachHook(h, p, ids)
+	if err != nil {
+		return fmt.Errorf("attaching %s to %s: %w", h.Program, h.Tracepoint, loadError(err))
+	}
+	c.links = append(c.links, l)
+	if info, err := p.Info(); err == nil {
+		if id, ok := info.ID(); ok {
+			h.ID = uint32(id)
+		}
+	}
+	c.hooks = append(c.hooks, h)
+	return nil
+}
+
+// attachConnectEnter attaches connect()'s entry program the first time a
+// read (ev) finds a Unix listener full or a connect() refused, and says
+// since when blocking connects are timed (zero: not yet). A failure to
+// attach leaves them untimed; it is not retried.
+func (c *Collector) attachConnectEnter(ev *Evidence) {
+	if c.enterPending != nil {
+		full := len(ev.ConnectRefusals) > 0
+		for _, le := range ev.Listeners {
+			full = full || le.Unix && le.Filled()
+		}
+		if full {
+			h := *c.enterPending
+			c.enterPending = nil
+			if c.attach(h, c.ids) == nil {
+				c.enterSince = ev.Time
+			}
+		}
+	}
+	ev.ConnectBlockedSince = c.enterSince
 }
 
 // sizedSpec is the programs' spec with a listener table of slots, and
@@ -321,6 +369,8 @@ func loadError(err error) error {
 
 // Close detaches and unloads everything. It may be called more than once.
 func (c *Collector) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var errs []error
 	for _, l := range c.links {
 		errs = append(errs, l.Close())
@@ -332,7 +382,11 @@ func (c *Collector) Close() error {
 }
 
 // Hooks are the attached programs with their IDs.
-func (c *Collector) Hooks() []Hook { return c.hooks }
+func (c *Collector) Hooks() []Hook {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.hooks)
+}
 
 // Since is when the programs were attached: Evidence counts from then.
 func (c *Collector) Since() time.Time { return c.start }

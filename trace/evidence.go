@@ -46,6 +46,10 @@ type Evidence struct {
 	// may be one (UntracedUnnamed).
 	Untraced       map[Key]uint64
 	UntracedEvents uint64
+	// ConnectBlockedSince is when connect()'s entry program was attached
+	// (at the first read that found a Unix listener full): blocking
+	// connects are timed from then. Zero: not yet, or not in this mode.
+	ConnectBlockedSince time.Time
 	// ConnectRefusals are connect() calls on Unix stream and seqpacket
 	// sockets that failed with EAGAIN because the listener's queue was full
 	// (full mode), by connecting process and address: the listener is the
@@ -302,6 +306,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading accept errors: %w", err)
 	}
+	c.attachConnectEnter(ev)
 	return ev, nil
 }
 

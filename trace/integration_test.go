@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -693,18 +694,31 @@ func TestCloseDetachesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every hook but connect()'s entry, which waits for a full Unix listener.
+	want := StartHooks
 	hooks := c.Hooks()
-	if len(hooks) != len(Hooks) {
-		t.Fatalf("%d programs attached, want %d", len(hooks), len(Hooks))
+	if len(hooks) != len(want) {
+		t.Fatalf("%d programs attached, want %d", len(hooks), len(want))
 	}
 	// As root the syscall tracepoints' IDs can always be read, from a
 	// tracefs mounted privately if need be: accept is not seen at the raw
 	// sys_exit (a program run per system call), and no tracefs mount is
 	// left in the process's (the host's) mount namespace.
 	for i, h := range hooks {
-		if h.Program != Hooks[i].Program || h.Tracepoint != Hooks[i].Tracepoint {
-			t.Errorf("hook %d is %s at %s, want %s at %s", i, h.Program, h.Tracepoint, Hooks[i].Program, Hooks[i].Tracepoint)
+		if h.Program != want[i].Program || h.Tracepoint != want[i].Tracepoint {
+			t.Errorf("hook %d is %s at %s, want %s at %s", i, h.Program, h.Tracepoint, want[i].Program, want[i].Tracepoint)
 		}
+	}
+	// A full Unix listener (in the test's temporary directory) makes the
+	// next read attach connect()'s entry; Close detaches it with the rest.
+	path := filepath.Join(t.TempDir(), "full.sock")
+	nstest.ListenUnix(t, unix.SOCK_STREAM, path, 0)
+	nstest.FillUnix(t, unix.SOCK_STREAM, path, 2)
+	if _, err := c.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if hooks = c.Hooks(); len(hooks) != len(Hooks) || hooks[len(hooks)-1].Program != bpfProgBlConnectEnter || hooks[len(hooks)-1].ID == 0 {
+		t.Fatalf("after a read found a Unix listener full: %+v, want connect()'s entry attached last", hooks)
 	}
 	if after := tracefsMounts(t); after != mountsBefore {
 		t.Errorf("tracefs mounts %d before Start, %d after: a private mount leaked", mountsBefore, after)

@@ -117,17 +117,34 @@ func TestUnixAbstractSeqpacketRefusals(t *testing.T) {
 	}
 }
 
-// A blocking connect to a full listener sleeps until accept() makes room:
-// counted once as blocked, for at least as long as it was seen asleep.
+// connect()'s entry program is attached at the first read that finds a
+// Unix listener full, not before. Then a blocking connect to the full
+// listener sleeps until accept() makes room: counted once as blocked, for
+// at least as long as it was seen asleep.
 func TestUnixBlockedConnect(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
 	tr := startTracing(t)
+	enterAttached := func() bool {
+		return slices.ContainsFunc(tr.c.Hooks(), func(h Hook) bool { return h.Program == bpfProgBlConnectEnter })
+	}
 	path := filepath.Join(t.TempDir(), "app.sock")
 	fd := nstest.ListenUnix(t, unix.SOCK_STREAM, path, 1)
-	if n := nstest.FillUnix(t, unix.SOCK_STREAM, path, 2); n != 2 {
-		t.Fatalf("%d connects queued, want 2", n)
+	if n := nstest.FillUnix(t, unix.SOCK_STREAM, path, 1); n != 1 {
+		t.Fatalf("%d connects queued, want 1", n)
+	}
+	if tr.unixReport(path); enterAttached() {
+		t.Fatalf("connect()'s entry attached before any Unix listener was full: %+v", tr.c.Hooks())
+	}
+	if n := nstest.FillUnix(t, unix.SOCK_STREAM, path, 1); n != 1 {
+		t.Fatalf("%d connects queued, want 1", n)
+	}
+	if _, err := tr.c.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if !enterAttached() {
+		t.Fatalf("connect()'s entry not attached after a read found the listener full: %+v", tr.c.Hooks())
 	}
 	start := time.Now()
 	done := nstest.BlockedConnectUnix(t, unix.SOCK_STREAM, path)

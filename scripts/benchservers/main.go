@@ -59,7 +59,8 @@ var (
 	rounds     = flag.Int("rounds", 20, "rounds: each runs every case once")
 	chunk      = flag.Duration("chunk", 3*time.Second, "how long each case's load runs in a round (whole seconds)")
 	conns      = flag.Int("connections", 16, "wrk's connections")
-	casesFlag  = flag.String("cases", "queue,full,exporter", "cases besides off: queue, full, exporter, noop (programs that return at once on queue mode's two busy hooks)")
+	casesFlag  = flag.String("cases", "queue,full,exporter", "cases besides off: queue, full, exporter, noop (programs that return at once on queue mode's two busy hooks), and with -base queue-base, full-base")
+	base       = flag.String("base", "", "another backlogctl binary (an older build) whose trace the cases queue-base and full-base run, in the same rounds")
 	stats      = flag.Bool("stats", false, "then run one chunk per traced mode with BPF statistics on")
 	ddBytes    = flag.Int("dd-bytes", 1_000_000, "dd's one-byte reads and writes per chunk")
 )
@@ -203,7 +204,12 @@ func measure(dir string, srv *server, c string, statsFor func(ids []uint32) func
 	switch c {
 	case "off":
 	case "queue", "full":
-		tr, err = startTrace(dir, c)
+		tr, err = startTrace(*backlogctl, c)
+	case "queue-base", "full-base":
+		if *base == "" {
+			return sample{}, fmt.Errorf("case %s needs -base", c)
+		}
+		tr, err = startTrace(*base, strings.TrimSuffix(c, "-base"))
 	case "exporter":
 		tr, err = startExporter(dir)
 	case "noop":
@@ -441,8 +447,8 @@ var programID = regexp.MustCompile(`"id":\s*(\d+)`)
 
 // startTrace runs backlogctl trace in mode on CPU 0 and waits for its first
 // report (the programs are attached then).
-func startTrace(dir, mode string) (*tracer, error) {
-	cmd := exec.Command("taskset", "-c", "0", *backlogctl, "trace", "--trace-mode", mode, "--interval", "1s", "-o", "json")
+func startTrace(bin, mode string) (*tracer, error) {
+	cmd := exec.Command("taskset", "-c", "0", bin, "trace", "--trace-mode", mode, "--interval", "1s", "-o", "json")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

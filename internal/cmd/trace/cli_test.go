@@ -47,11 +47,11 @@ func TestSignalsDetachEverything(t *testing.T) {
 			if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
 				t.Fatalf("first line %q: %v", lines.Text(), err)
 			}
-			if len(r.Tracer.Programs) != len(trace.Hooks) {
-				t.Fatalf("report lists programs %+v, want %d", r.Tracer.Programs, len(trace.Hooks))
+			if len(r.Tracer.Programs) != len(trace.StartHooks) {
+				t.Fatalf("report lists programs %+v, want %d", r.Tracer.Programs, len(trace.StartHooks))
 			}
-			if still, err := trace.Loaded(hooksOf(r.Tracer.Programs)); err != nil || len(still) != len(trace.Hooks) {
-				t.Fatalf("while running, loaded %+v (%v); want all %d", still, err, len(trace.Hooks))
+			if still, err := trace.Loaded(hooksOf(r.Tracer.Programs)); err != nil || len(still) != len(trace.StartHooks) {
+				t.Fatalf("while running, loaded %+v (%v); want all %d", still, err, len(trace.StartHooks))
 			}
 			if r.Tracer.RSSBytes == 0 {
 				t.Errorf("rss_bytes 0: RSS not reported") // the 32 MiB bound: e2e's TestTraceMemory
@@ -94,7 +94,7 @@ func TestEverySignalEndsWithAFinalReport(t *testing.T) {
 			defer cmd.Process.Kill()
 			// Its programs are attached once it holds a link for each.
 			nstest.Eventually(t, time.Minute, "trace to attach its programs", func() bool {
-				return bpfLinks(cmd.Process.Pid) >= len(trace.Hooks)
+				return bpfLinks(cmd.Process.Pid) >= len(trace.StartHooks)
 			})
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
@@ -104,7 +104,7 @@ func TestEverySignalEndsWithAFinalReport(t *testing.T) {
 			}
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 			var r model.TraceReport
-			if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &r) != nil || len(r.Tracer.Programs) != len(trace.Hooks) {
+			if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &r) != nil || len(r.Tracer.Programs) != len(trace.StartHooks) {
 				t.Fatalf("after %s trace printed %q; want one final JSON report", sig, stdout.String())
 			}
 			if still, err := trace.Loaded(hooksOf(r.Tracer.Programs)); err != nil || len(still) != 0 {

@@ -117,7 +117,8 @@ func BenchmarkHookCost(b *testing.B) {
 				hooks = append(hooks, Hook{Program: name, Tracepoint: ps.SectionName})
 			}
 		}
-		cases = append(cases, costCase{name: "base", hooks: hooks, progs: coll.Programs})
+		cases = append(cases, costCase{name: "base", hooks: hooks, progs: coll.Programs},
+			costCase{name: "base_data_ready", hooks: hooksOf(bpfProgBlDataReady), progs: coll.Programs})
 	}
 	if *costCases != "" {
 		keep := strings.Split(*costCases, ",")

@@ -149,7 +149,7 @@ func run() error {
 	fmt.Printf("# load average at end %s\n", loadAvg())
 	if *stats {
 		for _, c := range cases {
-			if c == "queue" || c == "full" {
+			if strings.HasPrefix(c, "queue") || strings.HasPrefix(c, "full") {
 				if err := programStats(dir, srv, c); err != nil {
 					return err
 				}

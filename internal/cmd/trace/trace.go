@@ -143,7 +143,9 @@ request (1.1-2.2%: two sk_data_ready runs per request, which fires at every
 socket's data arrival), and nothing to processes that make no connection.
 Full mode adds 1.3-1.5 us per connection (3.3-3.8%), 0.2 us per kept-alive
 request, and 6-7 ns to every system call of every process (the syscall
-tracepoint; +6-7% for dd's one-byte reads and writes).
+tracepoint; +6-7% for dd's one-byte reads and writes); once a Unix listener
+is seen full, connect()'s entry tracepoint (for blocked connects) adds about
+5 ns more to every system call.
 
 A listener's owner is the process whose accept() last took a connection from
 it, as the programs saw it: no /proc walk (in queue mode owners are always

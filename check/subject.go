@@ -27,7 +27,7 @@ const (
 // Fields each multi-valued kind knows, in documentation order.
 var (
 	ListenerFields = []string{"accept_queue", "accept_queue_max", "fill", "drops", "syn_queue",
-		"accept_wait_p99", "accept_wait_max", "high_water_fill", "overflows", "stalled"}
+		"accept_wait_p99", "accept_wait_max", "oldest_queued", "high_water_fill", "overflows", "stalled"}
 	ProcessFields = []string{"nofile_soft", "nofile_hard", "open_fds", "fd_usage", "accept_errors"}
 	FilesFields   = []string{"usage", "allocated", "max", "nr_open"}
 )
@@ -64,7 +64,7 @@ func (s Subject) Windowed() bool {
 }
 
 // tracedFields are the fields only a traced --observe window measures.
-var tracedFields = map[string]bool{"accept_wait_p99": true, "accept_wait_max": true,
+var tracedFields = map[string]bool{"accept_wait_p99": true, "accept_wait_max": true, "oldest_queued": true,
 	"high_water_fill": true, "overflows": true, "stalled": true, "accept_errors": true}
 
 // Traced reports whether the subject is measured by eBPF tracing over an

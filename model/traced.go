@@ -45,6 +45,20 @@ type Traced struct {
 	// with no accept() taking one (meaningful while the sampled queue is
 	// not empty).
 	Held time.Duration
+	// OldestQueued is how long the oldest connection still in the accept
+	// queue at At (as sampled) had waited there; 0 with the queue empty.
+	// It is part of every wait, though no accept() has ended it: a stall
+	// in progress shows here before it shows in AcceptWait. Exact from its
+	// enqueue time when OldestQueuedExact (the programs' ring holds when
+	// each queued connection entered); otherwise a lower bound: the
+	// connection was queued before tracing began (it waited at least since
+	// then), or its enqueue time is no longer held (it waited at least as
+	// long as the queue has been non-empty with no accept, Held).
+	OldestQueued      time.Duration
+	OldestQueuedExact bool
+	// OldestQueuedMax is the longest OldestQueued at any read of a window
+	// (its fold), or this read's own.
+	OldestQueuedMax time.Duration
 	// Owners are the listener's owners at At, with their state: those
 	// found in /proc or, without, the process whose accept() last took a
 	// connection (the owner as the programs saw it, known without a walk).
@@ -172,6 +186,13 @@ func WaitBucketLE(i int) float64 {
 		return math.Inf(1)
 	}
 	return math.Ldexp(1, i+1) / 1e9
+}
+
+// LongestWait is the longest wait the evidence knows in seconds: of a
+// connection accept() returned (AcceptWait.Max) or of one still queued at
+// a read (OldestQueuedMax), whichever is longer.
+func (t *Traced) LongestWait() float64 {
+	return max(t.AcceptWait.Max(), t.OldestQueuedMax.Seconds())
 }
 
 // Sum and Max are in seconds.

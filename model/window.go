@@ -58,6 +58,7 @@ type ListenerWindow struct {
 	traced, prevTraced *Traced
 	highWaterAt        time.Time
 	stall              Stall
+	oldestQueued       time.Duration
 }
 
 // Traced is the listener's last eBPF evidence in the window, with the
@@ -69,7 +70,7 @@ func (l *ListenerWindow) Traced() *Traced {
 		return nil
 	}
 	t := *l.traced
-	t.HighWaterAt, t.Stall = l.highWaterAt, l.stall
+	t.HighWaterAt, t.Stall, t.OldestQueuedMax = l.highWaterAt, l.stall, max(l.oldestQueued, t.OldestQueued)
 	return &t
 }
 
@@ -107,6 +108,7 @@ func (lw *ListenerWindow) foldTraced(t *Traced, queue uint32) {
 	if queue > 0 && t.Held > lw.stall.Held {
 		lw.stall = Stall{Held: t.Held, Queue: queue, Owners: t.Owners}
 	}
+	lw.oldestQueued = max(lw.oldestQueued, t.OldestQueued, t.OldestQueuedMax)
 }
 
 // DropsIncrease is the listener's drop counter's increase over the window:

@@ -104,6 +104,11 @@ type RecordedListener struct {
 	BaseLen            uint32 `json:"base_len,omitempty"`
 	LastLen            uint32 `json:"last_len,omitempty"`
 	IntervalEvents     bool   `json:"interval_events,omitempty"`
+	// Dequeued is ListenerEvidence's; OldestSince is when the connection at
+	// that place entered the queue (EnqueueTimes), zero when the ring did
+	// not hold it or the queue was empty.
+	Dequeued    uint64    `json:"dequeued,omitempty"`
+	OldestSince time.Time `json:"oldest_since,omitzero"`
 }
 
 // RecordedAcceptErrs is one AcceptErrors; Netns 0 as in RecordedListener.
@@ -120,6 +125,9 @@ type replaySource struct {
 	here uint64
 	mu   sync.Mutex
 	next int
+	// oldest are the last read's enqueue times of each listener's oldest
+	// queued connection, by place, for EnqueuedAt.
+	oldest map[Key]RecordedListener
 }
 
 func openReplay(path string) (*replaySource, error) {
@@ -153,6 +161,12 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 	r.mu.Lock()
 	read := r.rec.Reads[min(r.next, len(r.rec.Reads)-1)]
 	r.next++
+	r.oldest = map[Key]RecordedListener{}
+	for _, rl := range read.Listeners {
+		if !rl.OldestSince.IsZero() {
+			r.oldest[Key{Netns: r.netns(rl.Netns), Cookie: rl.Cookie}] = rl
+		}
+	}
 	r.mu.Unlock()
 	mode := r.rec.Mode
 	if mode == "" {
@@ -174,7 +188,7 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 			AcceptWait: Wait{Count: rl.WaitCount, SumNs: rl.WaitSumNs, MaxNs: rl.WaitMaxNs, Unmatched: rl.WaitUnmatched},
 			MaxBacklog: rl.MaxBacklog, AckOverflows: rl.AckOverflows, CookieAckOverflows: rl.CookieAckOverflows,
 			WaitBound: time.Duration(rl.WaitBoundNs), WaitUnbounded: rl.WaitUnbounded, BaseLen: rl.BaseLen, LastLen: rl.LastLen,
-			IntervalEvents: rl.IntervalEvents}
+			IntervalEvents: rl.IntervalEvents, Dequeued: rl.Dequeued}
 		if rl.AckOverflows == 0 && rl.CookieAckOverflows == 0 {
 			le.AckOverflows = rl.Drops[ListenOverflowReason]
 		}
@@ -195,6 +209,18 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 		ev.UnattributedErrors = append(ev.UnattributedErrors, AcceptErrors{Netns: r.netns(e.Netns), PID: e.PID, Errno: e.Errno, Count: e.Count})
 	}
 	return ev, nil
+}
+
+// EnqueuedAt is the recorded enqueue time of the oldest connection of the
+// last read, for its place only.
+func (r *replaySource) EnqueuedAt(k Key, place uint64) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rl, ok := r.oldest[k]
+	if !ok || rl.Dequeued != place {
+		return time.Time{}, false
+	}
+	return rl.OldestSince, true
 }
 
 func (r *replaySource) Hooks() []Hook  { return r.rec.Hooks }
@@ -226,7 +252,10 @@ func (r *recordingSource) Snapshot() (*Evidence, error) {
 			WaitUnmatched: le.AcceptWait.Unmatched, LastAccept: le.LastAccept, WaitingSince: le.WaitingSince, LastAcceptPID: le.LastAcceptPID,
 			MaxBacklog: le.MaxBacklog, AckOverflows: le.AckOverflows, CookieAckOverflows: le.CookieAckOverflows,
 			WaitBoundNs: uint64(le.WaitBound), WaitUnbounded: le.WaitUnbounded, BaseLen: le.BaseLen, LastLen: le.LastLen,
-			IntervalEvents: le.IntervalEvents}
+			IntervalEvents: le.IntervalEvents, Dequeued: le.Dequeued}
+		if int64(le.Enqueued-le.Dequeued) > 0 {
+			rl.OldestSince, _ = r.Collector.EnqueuedAt(le.Key, le.Dequeued)
+		}
 		for i, n := range le.AcceptWait.Buckets {
 			if n > 0 {
 				rl.WaitBuckets[i] = n

@@ -102,8 +102,14 @@ Traced subjects, measured exactly with eBPF over an --observe window (as
 'backlogctl trace' measures them; they need --observe):
 
   listener.accept_wait_p99        p99 seconds from entering the accept queue
-                                  to accept() returning (a log2 bucket bound)
-  listener.accept_wait_max        the longest such wait, exact
+                                  to accept() returning (a log2 bucket bound);
+                                  with none returned while connections
+                                  waited, the oldest one's wait so far
+  listener.accept_wait_max        the longest wait, exact: of a connection
+                                  accept() returned, or of one still queued
+  listener.oldest_queued          the longest a connection still in the
+                                  queue had waited at any read: a stall in
+                                  progress, before any accept() ends it
   listener.high_water_fill        the longest accept queue over backlog+1,
                                   what a full queue holds: 1 means it was full
   listener.overflows              connections dropped because the queue was

@@ -349,7 +349,10 @@ func (o *Options) report(s *model.Samples) (*Report, error) {
 		r.Profile = in.Profile.Name
 	}
 	if s := in.Sizing; s != nil {
-		r.Sizing = &SizingReport{Rate: s.Rate, AcceptLatencySeconds: s.AcceptLatency.Seconds(), Backlog: s.Backlog(), Measured: in.SizingMeasured}
+		r.Sizing = &SizingReport{Rate: model.Round(s.Rate), AcceptLatencySeconds: model.Round(s.AcceptLatency.Seconds()), Backlog: s.Backlog(), Measured: in.SizingMeasured}
+		if b, ok := advise.SizedBacklog(findings); ok {
+			r.Sizing.Backlog = b
+		}
 	}
 	if in.TraceSeconds > 0 {
 		r.Trace = model.NewAdviseTrace(in.Now.Snapshot, in.TraceSeconds, in.TraceStall)

@@ -372,8 +372,32 @@ func stallFinding(v *view, l *model.Listener, subject string) Finding {
 		ev["owners_stopped"] = float64(len(stopped))
 		f.Reason += " It was stopped (SIGSTOP, or a debugger): a stopped process runs no code, so accept() could not be called."
 		f.Fix = fmt.Sprintf("resume it (`kill -CONT %s`) if it was stopped by mistake, or %s", strings.Join(stopped, " "), restartText(*l, v.in.Units))
+		if now := runningAgain(l.Processes, t.Stall.Owners); now != "" {
+			f.Reason += " " + now
+			f.Fix = "find what stopped it (a debugger, a job-control SIGSTOP, an orchestrator pausing it): the stall ends when it is resumed, and comes back if it is stopped again"
+		}
 	}
 	return f
+}
+
+// runningAgain says, when every owner stopped during the stall runs again
+// now (/proc/PID/stat when the window ended), that it does: "" otherwise.
+func runningAgain(now []model.Process, during []model.TracedOwner) string {
+	var names []string
+	for _, o := range during {
+		if !strings.HasPrefix(o.State, "T") && !strings.HasPrefix(o.State, "t") {
+			continue
+		}
+		p, ok := ownerByPID(now, o.PID)
+		if !ok || p.State == "" || p.State == "T" || p.State == "t" {
+			return ""
+		}
+		names = append(names, fmt.Sprintf("%s[%d] is %s now", p.Comm, p.PID, model.StateName(p.State)))
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "It runs again since (" + strings.Join(names, ", ") + "), so the stall is over unless it is stopped again."
 }
 
 // first is the first listener of the snapshot at l's address and port: an

@@ -117,7 +117,9 @@ func SortAcceptErrors(es []AcceptErrors) {
 }
 
 // TracedOwner is a process holding (or accepting from) a listener, with
-// its scheduler state spelled out ("T (stopped)").
+// its scheduler state spelled out ("T (stopped)"); in a Stall, every state
+// it was seen in while the stall lasted, in order ("T (stopped), then S
+// (sleeping)").
 type TracedOwner struct {
 	PID   int    `json:"pid"`
 	Comm  string `json:"comm"`
@@ -144,11 +146,6 @@ func StateName(letter string) string {
 		return ""
 	}
 	return letter + " (" + stateNames[letter] + ")"
-}
-
-// OwnerOf is p as a TracedOwner, its state spelled out.
-func OwnerOf(p Process) TracedOwner {
-	return TracedOwner{PID: p.PID, Comm: p.Comm, State: StateName(p.State)}
 }
 
 // WaitBuckets is how many log2 buckets an accept-wait histogram has:

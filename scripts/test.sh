@@ -40,6 +40,10 @@ declare -A need=(
 	[containerd]=containerd
 	[ctr]=containerd
 	[runc]=runc
+	[haproxy]=haproxy
+	[redis-server]=redis-server
+	[memcached]=memcached
+	[node]=nodejs
 )
 missing=()
 for cmd in "${!need[@]}"; do
@@ -66,6 +70,8 @@ apt_get() {
 }
 # Debian's php-fpm installs its binary under its PHP version (php-fpm8.2)
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
+# Debian's PostgreSQL is not on PATH (pg_ctlcluster runs it from here)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 # trace's eBPF programs include libbpf's headers (scripts/check-bpf.sh)
 [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
 # trace's io_uring test builds a liburing accept loop (trace/testdata)

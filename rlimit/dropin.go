@@ -93,9 +93,19 @@ func WriteDropIn(dir, unit string, n model.Nofile) (string, error) {
 		return "", fmt.Errorf("creating %s: %s exists and is not a directory", p, unitDir)
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
-		if err := os.Mkdir(unitDir, 0o755); err != nil {
+		err := os.Mkdir(unitDir, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			// Another writer made it meanwhile: it must be a real directory.
+			if fi, err := os.Lstat(unitDir); err != nil || !fi.IsDir() {
+				return "", fmt.Errorf("creating %s: it appeared meanwhile and is not a directory", unitDir)
+			}
+			statErr, err = nil, nil
+		}
+		if err != nil {
 			return "", fmt.Errorf("creating %s: %w", unitDir, err)
 		}
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
 		if err := os.Chmod(unitDir, 0o755); err != nil {
 			os.Remove(unitDir)
 			return "", fmt.Errorf("creating %s: %w", unitDir, err)

@@ -78,6 +78,7 @@ func Advise(in Input) []Finding {
 // rules are every rule, each a function of the view.
 var rules = []func(*view) []Finding{
 	listenerFindings,
+	capFindings,
 	configuredFindings,
 	synQueueFindings,
 	syncookieFindings,

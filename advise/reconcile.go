@@ -32,6 +32,9 @@ func verdictRank(f Finding) (rank int, ok bool) {
 	case "accept-queue-full-at-nofile":
 		return 1, true
 	case "owner-at-connection-cap":
+		if f.Evidence["refuses"] > 0 {
+			return 8, true // it refuses beyond its cap: its queue is not why
+		}
 		return 2, true
 	case "traced-slow-acceptor":
 		return 4, true
@@ -120,6 +123,7 @@ func reconcile(v *view, fs []Finding) []Finding {
 		}
 	}
 	foldCounters(v, fs, folded, verdicts)
+	sizingAgrees(v, fs, verdicts)
 	out := make([]Finding, 0, len(fs))
 	for i, f := range fs {
 		if !folded[i] {
@@ -244,6 +248,25 @@ func foldCounters(v *view, fs []Finding, folded []bool, verdicts map[string]int)
 		}
 		fold(verdict, f)
 		folded[j] = true
+	}
+}
+
+// sizingAgrees makes backlog-sizing say so when the listener it sized has
+// a verdict that no backlog fixes (a slow or stalled acceptor, a stopped
+// owner, a cap): the size would hold the load, not make it move.
+func sizingAgrees(v *view, fs []Finding, verdicts map[string]int) {
+	l, ok := v.sizedListener()
+	if !ok {
+		return
+	}
+	i, ok := verdicts[SubjectOf(*l)]
+	if !ok || fs[i].Recommended != nil || fs[i].Key != "" {
+		return
+	}
+	for j := range fs {
+		if fs[j].ID == "backlog-sizing" {
+			fs[j].Reason += fmt.Sprintf(" But what limits %s is not its backlog (%s): a backlog this size would hold the load, not take it any faster.", SubjectOf(*l), fs[i].ID)
+		}
 	}
 }
 

@@ -220,3 +220,21 @@ func TestMeasuredSizingNeverLowers(t *testing.T) {
 		t.Errorf("sizing finding %+v does not say why it is above the measured load", f)
 	}
 }
+
+// A listener whose verdict is a slow acceptor gets no backlog fix; the
+// sizing measured from it says so instead of offering a backlog as if it
+// were the fix.
+func TestSizingBesideASlowAcceptor(t *testing.T) {
+	tr := &model.Traced{HighWater: 65, Enqueued: 4000, Overflows: model.Overflows{AckTime: 5}, AcceptWait: waits(27, 4000, 200*time.Millisecond)}
+	in := tracedInput(4096, tr)
+	MeasureSizing(&in, 0, false, 0, false)
+	fs := Advise(in)
+	v, ok := FindingByID(fs, "traced-queue-overflow", "127.0.0.1:80")
+	if !ok || v.Recommended != nil || !strings.Contains(v.Reason, "The acceptor is slow") {
+		t.Fatalf("verdict %+v, want a slow acceptor with no backlog", v)
+	}
+	s, ok := FindingByID(fs, "backlog-sizing", "")
+	if !ok || !strings.Contains(s.Reason, "what limits 127.0.0.1:80 is not its backlog (traced-queue-overflow)") {
+		t.Errorf("sizing %+v does not say the backlog is not what limits the listener", s)
+	}
+}

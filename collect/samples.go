@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 )
@@ -120,6 +121,9 @@ func samples(o Options, s SampleOptions, ns *model.Namespace) (*model.Samples, e
 	warnings = append(append(warnings, snap.Warnings...), warn...)
 	out.Units = units(roots, snap)
 	ownerFacts(roots, snap)
+	if err := countConnections(snap, ns); err != nil {
+		warnings = append(warnings, fmt.Sprintf("could not count the connections of the listeners whose owners cap them: %v", err))
+	}
 	if window != nil {
 		withEvidence(snap, window.Namespaces[0].Netns.Inode, window)
 	}
@@ -138,6 +142,18 @@ func samples(o Options, s SampleOptions, ns *model.Namespace) (*model.Samples, e
 	}
 	out.Warnings = warnings
 	return out, nil
+}
+
+// countConnections counts, inside namespace ns (nil: here), the
+// connections held by the owners of snap's listeners whose owners cap them
+// (inspect.CountConnections).
+func countConnections(snap *model.Snapshot, ns *model.Namespace) error {
+	if ns == nil {
+		return inspect.CountConnections(nil, snap.Listeners)
+	}
+	return each([]model.Namespace{*ns}, 1, func(int, model.Namespace) error {
+		return inspect.CountConnections(nil, snap.Listeners)
+	})[0]
 }
 
 // sample takes one snapshot of nss (nil: here) and the softnet drop total.

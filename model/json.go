@@ -114,7 +114,31 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 		if c.Source != "" {
 			b = jsonfmt.AppendString(append(b, `,"source":`...), c.Source)
 		}
+		if c.Detail != "" {
+			b = jsonfmt.AppendString(append(b, `,"detail":`...), c.Detail)
+		}
 		b = append(b, '}')
+	}
+	if c := l.ConnectionCap; c != nil {
+		b = jsonfmt.AppendString(append(b, `,"connection_cap":{"program":`...), c.Program)
+		b = jsonfmt.AppendString(append(b, `,"setting":`...), c.Setting)
+		b = appendInt(b, `,"value":`, c.Value)
+		if c.Default {
+			b = append(b, `,"default":true`...)
+		}
+		if c.Source != "" {
+			b = jsonfmt.AppendString(append(b, `,"source":`...), c.Source)
+		}
+		if c.Detail != "" {
+			b = jsonfmt.AppendString(append(b, `,"detail":`...), c.Detail)
+		}
+		if c.Refuses {
+			b = append(b, `,"refuses":true`...)
+		}
+		b = append(b, '}')
+	}
+	if l.Connections != nil {
+		b = appendUint(b, `,"connections":`, uint64(*l.Connections))
 	}
 	return b
 }

@@ -1,6 +1,9 @@
 package advise
 
 import (
+	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,3 +158,101 @@ func emfile(t *testing.T, r Report, subject, who, ownFix string) {
 
 var _ = collect.Options{}
 var _ = model.Traced{}
+
+// HAProxy with maxconn 20 in front of a backend that holds every
+// connection, under 30 clients: it accepts 20 and stops, and 10 wait in
+// its queue. advise (plain, and traced) names maxconn, read from the
+// configuration file on its command line, as the cause; never "raise
+// HAProxy's backlog" nor "a bigger backlog would only hold ..." alone.
+func TestAdviseHAProxyAtMaxconn(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	_, backend := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 1000, nstest.ListenOpts{})
+	hp := nstest.StartHAProxy(t, nstest.HAProxyOpts{Maxconn: 20, Backend: backend})
+	for range 30 {
+		nstest.Connect(t, hp.Addr)
+	}
+	nstest.Eventually(t, nstest.MinBackstop, "HAProxy to hold 20 and queue 10", func() bool {
+		return listenerOn(t, hp.Addr).AcceptQueue == 10
+	})
+	check := func(what string, r Report) {
+		t.Helper()
+		consistent(t, r)
+		fs := advise.FindingsFor(r.Findings, hp.Addr.String())
+		if len(fs) != 1 || fs[0].ID != "owner-at-connection-cap" {
+			t.Fatalf("%s: findings about HAProxy: %v, want one owner-at-connection-cap verdict", what, ids(r))
+		}
+		f := fs[0]
+		if !strings.Contains(f.Reason, "holds 20 connections") || !strings.Contains(f.Reason, "maxconn (global) 20") ||
+			!strings.Contains(f.Reason, "haproxy.cfg:2") || !strings.Contains(f.Reason, "10 wait in its accept queue") ||
+			!strings.Contains(f.Fix, "raise `maxconn`") || f.Evidence["connections"] != 20 {
+			t.Errorf("%s: verdict %+v, want maxconn named as the cause", what, f)
+		}
+		for _, f := range r.Findings {
+			if strings.Contains(f.Fix, "`backlog ") || f.Key == "net.core.somaxconn" {
+				t.Errorf("%s: %s recommends a bigger backlog: %s", what, f.ID, f.Fix)
+			}
+		}
+	}
+	check("advise", runJSON(t, realOptions(hp.Addr.Port())))
+	tracetest.Require(t)
+	check("advise --trace", runJSON(t, tracedOptions(hp.Addr.Port(), 1500*time.Millisecond, func() {})))
+}
+
+// PostgreSQL with max_connections 20 listens with 2 × MaxBackends = 84 (20
+// + 3 autovacuum workers + 1 + 8 worker processes + 10 WAL senders), which
+// backlogctl reads from the cluster's configuration as the kernel shows
+// it. Its queue overflowing (postmaster stopped while 120 clients connect,
+// then resumed), the fix says so and does not recommend raising
+// max_connections; it says how to read the settings.
+func TestAdvisePostgresBacklogFacts(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	pg := nstest.StartPostgres(t, nstest.PostgresOpts{MaxConnections: 20})
+	m, err := collect.Snapshot(collect.Options{Ports: []uint16{pg.Addr.Port()}, Owners: collect.OwnersOn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := m.Namespaces[0].Listeners[0]
+	if c := l.ConfiguredBacklog; l.AcceptQueueMax != 84 || c == nil || c.Value != 84 || c.Setting != "2 × MaxBackends" ||
+		c.Detail != "MaxBackends 42 = max_connections 20 + autovacuum_max_workers 3 + 1 + max_worker_processes 8 + max_wal_senders 10" ||
+		!strings.HasSuffix(c.Source, "postgresql.conf:"+strconv.Itoa(lines(t, pg.Dir+"/data/postgresql.conf"))) {
+		t.Fatalf("postgres listens with backlog %d; configured %+v: want 84 = 2 × MaxBackends, read from its postgresql.conf's last line", l.AcceptQueueMax, c)
+	}
+	r := during(t, pg.Addr.Port(), func() {
+		pg.Signal(t, syscall.SIGSTOP)
+		for range 120 {
+			nstest.Connect(t, pg.Addr)
+		}
+		nstest.Eventually(t, nstest.MinBackstop, "a full accept queue", func() bool {
+			l := listenerOn(t, pg.Addr)
+			return l.AcceptQueue > l.AcceptQueueMax && l.DropCount() > 0
+		})
+		pg.Signal(t, syscall.SIGCONT)
+	})
+	consistent(t, r)
+	f := mustFind(t, r, "listener-backlog-too-small", pg.Addr.String())
+	for _, want := range []string{"asks listen() for 2 × MaxBackends = 84, MaxBackends 42 = max_connections 20", "2 × MaxBackends (max_connections + autovacuum_max_workers + 1 + max_worker_processes + max_wal_senders",
+		"raising max_connections for a longer queue is poor advice", "SHOW max_connections", "postgres -C max_connections"} {
+		if !strings.Contains(f.Reason+f.Fix, want) {
+			t.Errorf("finding %s does not say %q:\nwhy: %s\nfix: %s", f.ID, want, f.Reason, f.Fix)
+		}
+	}
+	for _, f := range r.Findings {
+		if strings.Contains(f.Reason+f.Fix, "2 × max_connections") || strings.Contains(f.Fix, "raise max_connections") {
+			t.Errorf("%s: %s / %s", f.ID, f.Reason, f.Fix)
+		}
+	}
+}
+
+// lines counts the lines of a file.
+func lines(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}

@@ -131,7 +131,11 @@ func samples(o Options, s SampleOptions, ns *model.Namespace) (*model.Samples, e
 	out.ChildNetns, known = childNetns(roots, snap.Sysctls)
 	out.NetnsUnknown = !known
 	if s.StateDir != "" {
-		recorded, err := recordedChanges(s.StateDir, roots)
+		var inode uint64
+		if ns != nil {
+			inode = ns.Inode
+		}
+		recorded, err := recordedChanges(s.StateDir, roots, inode)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("could not read what backlogctl changed: %v", err))
 		}

@@ -32,6 +32,9 @@ type Report struct {
 	StateFile string `json:"state_file,omitempty"`
 	// Persisted is the sysctl.d file written (apply) or restored (rollback).
 	Persisted string `json:"persisted,omitempty"`
+	// Undo is the command that undoes an apply, with the --netns and
+	// --state-dir it was given.
+	Undo string `json:"undo,omitempty"`
 	// Relisten are the listeners a somaxconn raise does not reach until
 	// their program calls listen() again.
 	Relisten []advise.Relisten `json:"relisten,omitempty"`

@@ -21,6 +21,11 @@ type tracer struct {
 
 	mu   sync.Mutex
 	base *baseline
+
+	// owners, when set, names the owners of a queue that holds
+	// connections while no accept() from it was seen (nothing else names
+	// them), so that each read gives their state while it lasts.
+	owners *ownerCache
 }
 
 // startTracer attaches the programs, their listener table sized from the
@@ -121,8 +126,22 @@ func (t *tracer) read(m *model.MultiSnapshot, stall time.Duration) error {
 	t.mu.Lock()
 	base := *t.base
 	t.mu.Unlock()
+	t.attachUnowned(ev, m)
 	t.join(ev, m, base)
 	return nil
+}
+
+// attachUnowned gives the listeners of m their owners, from t.owners, when
+// one holds connections that no accept() seen names an owner of.
+func (t *tracer) attachUnowned(ev *trace.Evidence, m *model.MultiSnapshot) {
+	if t.owners == nil || !unownedQueue(ev, m) {
+		return
+	}
+	snaps := make([]*model.Snapshot, len(m.Namespaces))
+	for i := range m.Namespaces {
+		snaps[i] = m.Namespaces[i].Snapshot
+	}
+	t.owners.Attach(snaps...)
 }
 
 // join gives m's listeners ev's evidence, by socket cookie within each

@@ -52,7 +52,7 @@ func traceWindow(ctx context.Context, o Options, nss []model.Namespace, w Traced
 	// programs: its owners are looked up (once, then cached) so that each
 	// read gives their state while the stall lasts, which is what the
 	// stall records, not their state when the window ends.
-	owners := &ownerCache{Roots: o.Roots, MaxAge: ownersMaxAge}
+	tr.owners = &ownerCache{Roots: o.Roots, MaxAge: ownersMaxAge}
 	read := func() error {
 		ev, err := tr.src.Snapshot()
 		if err != nil {
@@ -62,13 +62,7 @@ func traceWindow(ctx context.Context, o Options, nss []model.Namespace, w Traced
 		if err != nil {
 			return err
 		}
-		if unownedQueue(ev, now) {
-			snaps := make([]*model.Snapshot, len(now.Namespaces))
-			for i := range now.Namespaces {
-				snaps[i] = now.Namespaces[i].Snapshot
-			}
-			owners.Attach(snaps...)
-		}
+		tr.attachUnowned(ev, now)
 		tr.join(ev, now, *tr.base)
 		for _, ns := range now.Namespaces {
 			fold := folds[ns.Netns.Inode]

@@ -193,7 +193,11 @@ func traceReportListener(ns Namespace, l *Listener, stall time.Duration) TraceRe
 // AdviseTrace is advise -o json's "trace": the evidence its findings cite,
 // per listener, over the traced window.
 type AdviseTrace struct {
-	// Seconds is how long the window was traced.
+	// Since and Until are when the traced window began (the programs
+	// attached) and ended (their last read); Seconds is how long that was.
+	// Under --all-netns every namespace shares the one window.
+	Since     time.Time             `json:"since"`
+	Until     time.Time             `json:"until"`
 	Seconds   float64               `json:"seconds"`
 	Listeners []AdviseTraceListener `json:"listeners"`
 	// SizingMeasured names the sizing inputs taken from this evidence
@@ -246,8 +250,11 @@ type AdviseTracedOwner struct {
 
 // NewAdviseTrace is s's traced evidence over a window of seconds as advise
 // prints it; stall is the threshold under which a held queue is not a stall.
-func NewAdviseTrace(s *Snapshot, seconds float64, stall time.Duration) *AdviseTrace {
-	a := &AdviseTrace{Seconds: seconds, Listeners: []AdviseTraceListener{}}
+func NewAdviseTrace(s *Snapshot, since time.Time, seconds float64, stall time.Duration) *AdviseTrace {
+	a := &AdviseTrace{Since: since, Seconds: Round(seconds), Listeners: []AdviseTraceListener{}}
+	if !since.IsZero() {
+		a.Until = since.Add(time.Duration(seconds * float64(time.Second)))
+	}
 	for i := range s.Listeners {
 		l := &s.Listeners[i]
 		t := l.Traced
@@ -290,13 +297,25 @@ type WatchTraced struct {
 	HighWaterRose        bool    `json:"high_water_rose"`
 	HighWaterFill        float64 `json:"high_water_fill"`
 	// Enqueued, Accepted, OverflowsAckTime and OverflowsCookieAckTime are
-	// this interval's, exact.
+	// this interval's, exact; OverflowsSynTime too, derived from the
+	// namespace's ListenOverflows (the sites sum to its rise).
 	Enqueued               uint64 `json:"enqueued"`
 	Accepted               uint64 `json:"accepted"`
+	OverflowsSynTime       uint64 `json:"overflows_syn_time"`
 	OverflowsAckTime       uint64 `json:"overflows_ack_time"`
 	OverflowsCookieAckTime uint64 `json:"overflows_cookie_ack_time"`
 	// AcceptWait is this interval's waits in the accept queue.
 	AcceptWait WatchWait `json:"accept_wait_seconds"`
+	// OldestQueuedSeconds is how long the oldest connection still in the
+	// queue had waited at the report: a stall in progress.
+	OldestQueuedSeconds float64 `json:"oldest_queued_seconds"`
+	// Stalled: at the report the queue held connections with no accept()
+	// for the --stall threshold or longer, StalledSeconds for how long.
+	Stalled        bool    `json:"stalled"`
+	StalledSeconds float64 `json:"stalled_seconds"`
+	// Owners are the processes holding (or last accepting from) the
+	// listener, with their state at the report ("T (stopped)").
+	Owners []TracedOwner `json:"owners,omitempty"`
 }
 
 // WatchWait is one interval's accept-queue waits: the count, and
@@ -311,21 +330,26 @@ type WatchWait struct {
 }
 
 // NewWatchTraced is the interval that lw's last two reads of a listener
-// with backlog span, as watch prints it; nil when lw has no evidence.
-func NewWatchTraced(lw *ListenerWindow, backlog uint32) *WatchTraced {
+// with backlog span, as watch prints it, with the queue of queue
+// connections at the report judged stalled after stall; nil when lw has
+// no evidence.
+func NewWatchTraced(lw *ListenerWindow, backlog, queue uint32, stall time.Duration) *WatchTraced {
 	last, interval := lw.Traced(), lw.TracedInterval()
 	if last == nil {
 		return nil
 	}
 	maxWait := last.AcceptWait.Max()
+	stalled, held := last.Stalled(queue, stall)
 	return &WatchTraced{
 		IntervalHighWater: last.IntervalHighWater, IntervalHighWaterFill: last.IntervalFill(backlog),
 		AcceptQueueHighWater: last.HighWater, HighWaterRose: lw.HighWaterRose(), HighWaterFill: last.Fill(backlog),
-		Enqueued: interval.Enqueued, Accepted: interval.Accepted, OverflowsAckTime: interval.Overflows.AckTime,
-		OverflowsCookieAckTime: interval.Overflows.CookieAckTime,
+		Enqueued: interval.Enqueued, Accepted: interval.Accepted, OverflowsSynTime: interval.Overflows.SynTime,
+		OverflowsAckTime: interval.Overflows.AckTime, OverflowsCookieAckTime: interval.Overflows.CookieAckTime,
 		AcceptWait: WatchWait{Count: interval.AcceptWait.Count, MaxSinceStart: maxWait,
 			P50: interval.AcceptWait.QuantileCapped(0.50, maxWait),
 			P90: interval.AcceptWait.QuantileCapped(0.90, maxWait),
 			P99: interval.AcceptWait.QuantileCapped(0.99, maxWait)},
+		OldestQueuedSeconds: last.OldestQueued.Seconds(), Stalled: stalled, StalledSeconds: held.Seconds(),
+		Owners: last.Owners,
 	}
 }

@@ -355,7 +355,7 @@ func (o *Options) report(s *model.Samples) (*Report, error) {
 		}
 	}
 	if in.TraceSeconds > 0 {
-		r.Trace = model.NewAdviseTrace(in.Now.Snapshot, in.TraceSeconds, in.TraceStall)
+		r.Trace = model.NewAdviseTrace(in.Now.Snapshot, s.TraceSince, in.TraceSeconds, in.TraceStall)
 		r.Trace.SizingMeasured = in.SizingMeasured
 	}
 	if r.Findings == nil {

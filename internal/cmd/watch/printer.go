@@ -66,7 +66,7 @@ func (p *printer) print(rs []*model.WatchReport, notes []string) error {
 		if rs[0].TraceMode == "queue" {
 			waits = "WAIT-P50/P99 upper bounds of this interval's accept waits (accept() is not traced)"
 		}
-		fmt.Fprintf(&frame, "traced with eBPF (%s mode): HIGH is this interval's exact accept-queue high water (* a new high since start), %s\n", rs[0].TraceMode, waits)
+		fmt.Fprintf(&frame, "traced with eBPF (%s mode): HIGH is this interval's exact accept-queue high water (* a new high since start), %s, STALL how long the queue has held connections with no accept() (from %v), PROCESSES with their state\n", rs[0].TraceMode, waits, collect.DefaultStall)
 	}
 	rows := listenerRows(p.io.TerminalHeight(), len(rs))
 	for _, r := range rs {
@@ -205,7 +205,7 @@ func listenerRows(height, n int) int {
 // tracedTable is the listener table of a traced report: the interval's
 // exact high water and accept-wait percentiles instead of sampled peaks.
 func tracedTable(w io.Writer, width int, ls []model.WatchListener, pods bool) *tableprinter.Printer {
-	t := tableprinter.New(w, true, withPod(pods, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "SYN-Q", "PEAK-SYN", "DROPS/S", "POD", "PROCESSES")...).
+	t := tableprinter.New(w, true, withPod(pods, "ADDRESS", "PORT", "ACCEPT-Q", "HIGH", "BACKLOG", "HIGH-FILL", "WAIT-P50", "WAIT-P99", "STALL", "SYN-Q", "PEAK-SYN", "DROPS/S", "POD", "PROCESSES")...).
 		SetWidth(width).DropColumns(narrowDrops...)
 	for _, l := range ls {
 		tr := l.Traced
@@ -217,12 +217,41 @@ func tracedTable(w io.Writer, width int, ls []model.WatchListener, pods bool) *t
 			high += "*"
 		}
 		addr, port := l.Columns()
+		procs := owners(l.Processes)
+		if len(tr.Owners) > 0 {
+			procs = tracedOwners(tr.Owners)
+		}
 		t.AddRow(withPod(pods, addr, port, u32(l.AcceptQueue), high,
 			u32(l.AcceptQueueMax), strconv.FormatFloat(tr.IntervalHighWaterFill, 'f', 2, 64),
-			waitText(tr.AcceptWait.Count, tr.AcceptWait.P50), waitText(tr.AcceptWait.Count, tr.AcceptWait.P99), u32(l.SynQueue),
-			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), podText(l.Processes), owners(l.Processes))...)
+			waitText(tr.AcceptWait.Count, tr.AcceptWait.P50), waitText(tr.AcceptWait.Count, tr.AcceptWait.P99), stallText(tr), u32(l.SynQueue),
+			u32(l.PeakSynQueue), strconv.FormatFloat(l.DropsPerSecond, 'f', 1, 64), podText(l.Processes), procs)...)
 	}
 	return t
+}
+
+// stallText is how long a stalled queue has held connections with no
+// accept(), "-" when it is not stalled.
+func stallText(tr *model.WatchTraced) string {
+	if !tr.Stalled {
+		return "-"
+	}
+	return strconv.FormatFloat(tr.StalledSeconds, 'f', 1, 64) + "s"
+}
+
+// tracedOwners names the owners the trace saw with their state letter:
+// "memcached[42]:T".
+func tracedOwners(os []model.TracedOwner) string {
+	s := ""
+	for i, o := range os {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf("%s[%d]", o.Comm, o.PID)
+		if o.State != "" {
+			s += ":" + o.State[:1]
+		}
+	}
+	return s
 }
 
 // waitText prints a wait in ms, or "-" when nothing was accepted.

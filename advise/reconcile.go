@@ -98,7 +98,7 @@ func reconcile(v *view, fs []Finding) []Finding {
 	for l, i := range verdicts {
 		verdict := &fs[i]
 		rank, _ := verdictRank(*verdict)
-		overflowed := false
+		overflowed, stalled := false, false
 		for j := range fs {
 			f := fs[j]
 			if j == i || folded[j] || about(f) != l {
@@ -110,6 +110,15 @@ func reconcile(v *view, fs []Finding) []Finding {
 			fold(verdict, f)
 			folded[j] = true
 			overflowed = overflowed || f.ID == "traced-queue-overflow"
+			stalled = stalled || f.ID == "traced-stall"
+		}
+		if t := v.tracedAt(l); stalled && t != nil && verdict.ID != "traced-stall" {
+			// What the folded stall finding said, in a sentence.
+			verdict.Reason += fmt.Sprintf(" Its queue held %d with no accept() for %.1fs", t.Stall.Queue, t.Stall.Held.Seconds())
+			if t.OldestQueuedMax > 0 {
+				verdict.Reason += fmt.Sprintf(", the oldest connection waiting %.1fs", t.OldestQueuedMax.Seconds())
+			}
+			verdict.Reason += "."
 		}
 		if overflowed {
 			// What the folded overflow finding said, in a sentence.
@@ -189,7 +198,9 @@ func fold(verdict *Finding, f Finding) {
 		verdict.Evidence = map[string]float64{}
 	}
 	for k, n := range f.Evidence {
-		if _, ok := verdict.Evidence[k]; !ok {
+		// Measurements, not what the folded finding would have
+		// recommended: the verdict's fix is the one to follow.
+		if _, ok := verdict.Evidence[k]; !ok && !strings.HasPrefix(k, "recommended") {
 			verdict.Evidence[k] = n
 		}
 	}

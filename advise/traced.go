@@ -152,7 +152,7 @@ func acceptErrorFindings(v *view, l *model.Listener, subject string) []Finding {
 			f.Evidence["count"] += float64(e.Count)
 			who = append(who, fmt.Sprintf("%s[%d] got %s %d times", e.Comm, e.PID, e.Errno, e.Count))
 		}
-		did := fmt.Sprintf("%s in %.1fs", strings.Join(who, ", "), v.in.TraceSeconds)
+		did := fmt.Sprintf("%s in %.1fs, accepting on %s", strings.Join(who, ", "), v.in.TraceSeconds, subject)
 		switch errno {
 		case "EMFILE":
 			f.Severity = Critical

@@ -40,7 +40,7 @@ func TestTracedFindings(t *testing.T) {
 	}{
 		{"EMFILE per owner", tracedInput(4096, &model.Traced{
 			AcceptErrors: []model.AcceptErrors{{PID: 4242, Comm: "nginx", Errno: "EMFILE", Count: 21}}}),
-			[]tracedSummary{{"traced-accept-errors", Critical, "pid:4242"}}, "nginx[4242] got EMFILE 21 times in 2.0s: it is at its descriptor limit"},
+			[]tracedSummary{{"traced-accept-errors", Critical, "pid:4242"}}, "nginx[4242] got EMFILE 21 times in 2.0s, accepting on 127.0.0.1:80: it is at its descriptor limit"},
 		{"overflow, program's own backlog", tracedInput(4096, &model.Traced{
 			HighWater: 65, HighWaterAt: at, Overflows: model.Overflows{AckTime: 3, SynTime: 26}}),
 			[]tracedSummary{{"traced-queue-overflow", Critical, "127.0.0.1:80"}}, "the queue was full, first at 12:01:03.4: it reached 65 of 65 (backlog+1); 29 overflows (3 at final-ACK time, 26 at SYN time); no accept() completed in the window."},

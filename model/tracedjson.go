@@ -50,7 +50,7 @@ var QueueExactFields = []string{"accept_queue_high_water", "enqueued", "accepted
 // interval's high water is its longest queue at an enqueue, or its length at
 // the read when it had none (its length at the start was counted in the
 // interval before: every peak is just after an enqueue).
-var QueueDerivedFields = []string{"interval_high_water", "overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled"}
+var QueueDerivedFields = []string{"interval_high_water", "overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled", "oldest_queued_seconds"}
 
 // QueueUnavailableFields are not seen in queue mode (no accept hook).
 var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched"}
@@ -66,9 +66,11 @@ func TraceFieldClasses(mode string) (exact, derived, unavailable []string) {
 
 // DerivedFields are inferred: syn_time overflows from counters, the SYN
 // queue's high water from samples, percentiles from log2 buckets, stalls
-// from the last accept and the current queue.
+// from the last accept and the current queue, the oldest queued wait from
+// the sampled queue and the enqueue time the programs kept for its place
+// (oldest_queued_exact says when that is exact, and when a lower bound).
 var DerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds.p50",
-	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled"}
+	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled", "oldest_queued_seconds"}
 
 // TraceReportListener is one listening socket in a TraceReport.
 type TraceReportListener struct {
@@ -98,6 +100,11 @@ type TraceReportListener struct {
 	// least the --stall threshold; StalledSeconds is for how long.
 	Stalled        bool    `json:"stalled"`
 	StalledSeconds float64 `json:"stalled_seconds"`
+	// OldestQueuedSeconds is how long the oldest connection still in the
+	// queue had waited at the read (0: none queued); exact from its
+	// enqueue time when OldestQueuedExact, else at least that.
+	OldestQueuedSeconds float64 `json:"oldest_queued_seconds"`
+	OldestQueuedExact   bool    `json:"oldest_queued_exact"`
 	// Untraced and UntracedEvents are Traced's: the listener found the
 	// programs' listener table full, and its figures miss that many events.
 	Untraced       bool   `json:"untraced"`
@@ -186,6 +193,7 @@ func traceReportListener(ns Namespace, l *Listener, stall time.Duration) TraceRe
 	maps.Copy(out.Drops, t.Drops)
 	stalled, held := t.Stalled(l.AcceptQueue, stall)
 	out.Stalled, out.StalledSeconds = stalled, held.Seconds()
+	out.OldestQueuedSeconds, out.OldestQueuedExact = t.OldestQueued.Seconds(), t.OldestQueuedExact
 	out.Untraced, out.UntracedEvents = t.Untraced, t.UntracedEvents
 	return out
 }

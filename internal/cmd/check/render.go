@@ -124,7 +124,15 @@ func message(res check.Result) string {
 	}
 	m := fmt.Sprintf("observed %s, expected %s %s", observedText(res), res.Op, res.Expected)
 	if len(res.Failing) > 1 {
-		m += "; failing: " + strings.Join(res.Failing, " ")
+		failing := make([]string, len(res.Failing))
+		for i, f := range res.Failing {
+			// WHERE=VALUE, the value rounded as the observed one is.
+			if j := strings.LastIndexByte(f, '='); j >= 0 {
+				f = f[:j+1] + roundedText(f[j+1:], res.Expected)
+			}
+			failing[i] = f
+		}
+		m += "; failing: " + strings.Join(failing, " ")
 	}
 	if res.Reason != "" {
 		m += ": " + res.Reason

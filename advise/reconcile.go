@@ -116,7 +116,7 @@ func reconcile(v *view, fs []Finding) []Finding {
 			// What the folded stall finding said, in a sentence.
 			verdict.Reason += fmt.Sprintf(" Its queue held %d with no accept() for %.1fs", t.Stall.Queue, t.Stall.Held.Seconds())
 			if t.OldestQueuedMax > 0 {
-				verdict.Reason += fmt.Sprintf(", the oldest connection waiting %.1fs", t.OldestQueuedMax.Seconds())
+				verdict.Reason += ", the oldest connection waiting " + t.OldestQueuedText()
 			}
 			verdict.Reason += "."
 		}

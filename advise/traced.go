@@ -354,7 +354,7 @@ func stallFinding(v *view, l *model.Listener, subject string) Finding {
 	ev := map[string]float64{"stall_seconds": stall, "waiting": float64(t.Stall.Queue)}
 	if t.OldestQueuedMax > 0 {
 		ev["oldest_queued_seconds"] = t.OldestQueuedMax.Seconds()
-		reason += fmt.Sprintf("; the oldest connection still queued had waited %.1fs", t.OldestQueuedMax.Seconds())
+		reason += "; the oldest connection still queued had waited " + t.OldestQueuedText()
 	}
 	f := Finding{
 		ID: "traced-stall", Severity: Critical, Subject: subject,

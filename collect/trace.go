@@ -162,7 +162,7 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 				queueAccepts(l, k, ev.Listeners[k], base)
 			}
 			l.Traced.OldestQueued, l.Traced.OldestQueuedExact = oldestQueued(l, ev.Listeners[k], ev, enq)
-			l.Traced.OldestQueuedMax = l.Traced.OldestQueued
+			l.Traced.OldestQueuedMax, l.Traced.OldestQueuedMaxExact = l.Traced.OldestQueued, l.Traced.OldestQueuedExact
 		}
 		deriveSynTime(ns, ev, base)
 		ns.UnattributedAcceptErrors = []model.AcceptErrors{}

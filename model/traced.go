@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -57,8 +58,10 @@ type Traced struct {
 	OldestQueued      time.Duration
 	OldestQueuedExact bool
 	// OldestQueuedMax is the longest OldestQueued at any read of a window
-	// (its fold), or this read's own.
-	OldestQueuedMax time.Duration
+	// (its fold), or this read's own; OldestQueuedMaxExact is that read's
+	// OldestQueuedExact.
+	OldestQueuedMax      time.Duration
+	OldestQueuedMaxExact bool
 	// Owners are the listener's owners at At, with their state: those
 	// found in /proc or, without, the process whose accept() last took a
 	// connection (the owner as the programs saw it, known without a walk).
@@ -183,6 +186,16 @@ func WaitBucketLE(i int) float64 {
 		return math.Inf(1)
 	}
 	return math.Ldexp(1, i+1) / 1e9
+}
+
+// OldestQueuedText is OldestQueuedMax for a sentence: "5.0s", or "at
+// least 5.0s" when it is a lower bound.
+func (t *Traced) OldestQueuedText() string {
+	s := strconv.FormatFloat(t.OldestQueuedMax.Seconds(), 'f', 1, 64) + "s"
+	if !t.OldestQueuedMaxExact {
+		s = "at least " + s
+	}
+	return s
 }
 
 // LongestWait is the longest wait the evidence knows in seconds: of a

@@ -63,6 +63,7 @@ type ListenerWindow struct {
 	highWaterAt        time.Time
 	stall, current     Stall
 	oldestQueued       time.Duration
+	oldestExact        bool
 }
 
 // Traced is the listener's last eBPF evidence in the window, with the
@@ -74,7 +75,12 @@ func (l *ListenerWindow) Traced() *Traced {
 		return nil
 	}
 	t := *l.traced
-	t.HighWaterAt, t.Stall, t.OldestQueuedMax = l.highWaterAt, l.stall, max(l.oldestQueued, t.OldestQueued)
+	t.HighWaterAt, t.Stall = l.highWaterAt, l.stall
+	if l.oldestQueued > t.OldestQueued {
+		t.OldestQueuedMax, t.OldestQueuedMaxExact = l.oldestQueued, l.oldestExact
+	} else {
+		t.OldestQueuedMax, t.OldestQueuedMaxExact = t.OldestQueued, t.OldestQueuedExact
+	}
 	return &t
 }
 
@@ -123,7 +129,12 @@ func (lw *ListenerWindow) foldTraced(t *Traced, queue uint32) {
 		lw.stall = lw.current
 		lw.stall.Owners = append([]TracedOwner(nil), lw.current.Owners...)
 	}
-	lw.oldestQueued = max(lw.oldestQueued, t.OldestQueued, t.OldestQueuedMax)
+	if t.OldestQueuedMax > lw.oldestQueued {
+		lw.oldestQueued, lw.oldestExact = t.OldestQueuedMax, t.OldestQueuedMaxExact
+	}
+	if t.OldestQueued > lw.oldestQueued {
+		lw.oldestQueued, lw.oldestExact = t.OldestQueued, t.OldestQueuedExact
+	}
 }
 
 // mergeStates adds the states of the owners read now to those seen earlier

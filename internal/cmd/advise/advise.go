@@ -100,9 +100,14 @@ What the rules know:
     (ListenOverflows, TCPReqQFullDrop, TCPDeferAcceptDrop, ListenDrops) and
     only the fix for that cause is given; where they cannot be separated the
     finding says so.
-  - A queue that holds connections and does not drain while no handshake
-    completes, or whose owner is stopped (T) or in uninterruptible sleep (D)
-    per /proc/PID/stat, is "NAME[PID] is not accepting", not a small backlog.
+  - An owner stopped (T) per /proc/PID/stat is the finding in every mode,
+    "NAME[PID] is not accepting", not a small backlog; so is a queue that
+    holds connections and does not drain over an interval while no
+    handshake completes, or whose owner stays in uninterruptible sleep (D).
+  - An owner that holds as many connections as its own configuration allows
+    (HAProxy maxconn, memcached -c, gunicorn and uWSGI workers, PostgreSQL
+    max_connections: read from the files and command line it was started
+    with) stops accepting there: that cap is named as the cause.
   - An owner at or within 1% of its soft RLIMIT_NOFILE is a finding whatever
     its queue shows; fixes use backlogctl rlimit set on the process that
     holds the limit (for nginx the master and worker_rlimit_nofile).
@@ -110,7 +115,15 @@ What the rules know:
     backlog is the old value and whose owner started before the change
     predates it: restart it. Fixes name where each server sets its backlog
     (nginx, Python socketserver, Go, Node.js, Java, HAProxy, Envoy,
-    gunicorn, uWSGI, Redis, PostgreSQL, ...).
+    gunicorn, uWSGI, Redis, memcached, ...; PostgreSQL has none: it asks
+    for 2 x MaxBackends, and more max_connections is poor advice).
+
+Each listener gets one verdict: the findings about it are reconciled into
+the one that explains most (a stopped owner, descriptors run out, its own
+cap, not accepting, a slow acceptor, a listener older than a change, the
+traced overflow, then sampled guesses and history), with their evidence
+merged and their ids in "folded" (JSON). No finding recommends less than the
+value it changes.
 
 Counters are judged by change: --interval D takes two samples D apart and
 reasons from the deltas (ListenOverflows, SYN-queue drops and cookies, each
@@ -130,7 +143,8 @@ of two. Each listener's effective backlog and somaxconn are compared with it.
 judges what they saw, exactly, besides two samples D apart: accept() errors
 per process and errno ("nginx[PID] got EMFILE 21 times in 2.0s"), the queue's
 exact high water against backlog+1 with its time and the overflows at SYN
-and at final-ACK time, stalls with the owner's state, and a p99 accept wait
+and at final-ACK time, stalls with the owner's state while they lasted and
+the oldest queued connection's wait, and a p99 accept wait
 over 100ms, where the acceptor, not the backlog, is to blame; a queue that
 overflowed while its owner accepted nothing gets no bigger backlog. Sizing
 then takes what --rate and --accept-latency leave out from the busiest
@@ -150,7 +164,9 @@ at the end (and as "plan" in JSON): backlogctl tune applies them.
 --netns NAME|PATH judges another network namespace (its listeners, tunables
 and counters, read inside it; owners and host facts from the host's /proc);
 the JSON report then has "netns". --all-netns judges every namespace on its
-own: one report each, under its label ({"namespaces": [...], "notes"} in JSON).
+own: one report each, under its label ({"namespaces": [...], "notes"} in JSON);
+--interval and --trace wait once for them all (one traced window, every
+namespace traced at once).
 
 Exit status: 0 whether or not there are findings (gating is check's job),
 2 on a bad flag value, 3 when the listeners could not be read.`,

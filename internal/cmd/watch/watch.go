@@ -101,14 +101,17 @@ are {"time", "namespaces": [one object per namespace, with "netns"]}.
 --trace attaches eBPF programs (as 'backlogctl trace' does): each listener
 then shows the exact accept-queue high water of the interval (HIGH and
 HIGH-FILL, over backlog+1; HIGH is marked * when it is a new high since watch
-started) instead of the sampled peak, and the interval's accept-wait p50 and
-p99 (log2 bucket bounds); the header says "traced". In JSON, each listener
-gains "traced": {interval_high_water, interval_high_water_fill (this
-interval's, exact), accept_queue_high_water, high_water_rose,
-high_water_fill (since watch started), enqueued, accepted,
-overflows_ack_time, overflows_cookie_ack_time, accept_wait_seconds:
-{count, p50, p90, p99, max_since_start}} and the report "traced": true with
-"trace_mode". --trace-mode queue traces the queue's side only (no syscall
+started) instead of the sampled peak, the interval's accept-wait p50 and
+p99 (log2 bucket bounds), STALL (how long the queue has held connections
+with no accept(), from 1s) and the owners with their state letter (a held
+queue's owners are looked up, with or without --processes); the header says
+"traced". In JSON, each listener gains "traced": {interval_high_water,
+interval_high_water_fill (this interval's, exact), accept_queue_high_water,
+high_water_rose, high_water_fill (since watch started), enqueued, accepted,
+overflows_syn_time, overflows_ack_time, overflows_cookie_ack_time (the
+interval's, by site), accept_wait_seconds: {count, p50, p90, p99,
+max_since_start}, oldest_queued_seconds, stalled, stalled_seconds, owners}
+and the report "traced": true with "trace_mode". --trace-mode queue traces the queue's side only (no syscall
 tracepoint: accepts inferred from the queue, waits upper bounds); full, the
 default, traces accept() and io_uring's accepts too. Where the kernel refuses
 the programs, one warning line says so and watch shows the sampled peaks.`,

@@ -466,43 +466,15 @@ func gunicornCap(p procFiles, conf string, args []string) *model.ConnectionCap {
 }
 
 // uwsgiCap is how many requests uWSGI's workers handle at once: processes
-// (--processes, -p, --workers) × threads, from UWSGI_ env, its --ini files'
-// [uwsgi] section and the command line, in order.
-func uwsgiCap(p procFiles, args []string) *model.ConnectionCap {
+// (--processes, -p, --workers) × threads, as its options set them last.
+func uwsgiCap(opts []uwsgiOption) *model.ConnectionCap {
 	vals := map[string]setAt{}
-	put := func(key, v, source string) {
-		if key == "workers" {
-			key = "processes"
-		}
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-			vals[key] = setAt{n, source}
-		}
-	}
-	for _, k := range []string{"processes", "workers", "threads"} {
-		if env, ok := p.env("UWSGI_" + strings.ToUpper(k)); ok {
-			put(k, env, "UWSGI_"+strings.ToUpper(k))
-		}
-	}
-	for i := 0; i < len(args); i++ {
-		file, n := flagValue(args, i, "--ini", "")
-		if n == 0 && strings.HasSuffix(args[i], ".ini") && !strings.HasPrefix(args[i], "-") {
-			file, n = args[i], 1
-		}
-		if n > 0 {
-			p.readINI(file, func(iniLine) []string { return nil }, func(l iniLine) {
-				if l.section == "uwsgi" && (l.key == "processes" || l.key == "workers" || l.key == "threads") {
-					put(l.key, l.value, l.source())
-				}
-			})
-			i += n - 1
+	for _, o := range opts {
+		if o.key != "processes" && o.key != "threads" {
 			continue
 		}
-		for _, f := range []struct{ long, short, key string }{{"--processes", "-p", "processes"}, {"--workers", "", "processes"}, {"--threads", "", "threads"}} {
-			if v, n := flagValue(args, i, f.long, f.short); n > 0 {
-				put(f.key, v, "command line")
-				i += n - 1
-				break
-			}
+		if n, err := strconv.ParseInt(strings.TrimSpace(o.value), 10, 64); err == nil {
+			vals[o.key] = setAt{n, o.source}
 		}
 	}
 	procs, ok := vals["processes"]

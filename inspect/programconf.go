@@ -394,14 +394,31 @@ func readGunicorn(p procFiles, args []string) programConf {
 	return globalConf{backlog: &out, cap: gunicornCap(p, conf, args)}
 }
 
-// readUWSGI reads uWSGI's listen queue: its default, UWSGI_LISTEN, then
-// the command line in order, with the [uwsgi] section of each --ini file
-// (or bare *.ini argument) where it appears.
-func readUWSGI(p procFiles, args []string) programConf {
-	out := model.ConfiguredBacklog{Program: "uWSGI", Setting: "listen", Value: uwsgiDefaultBacklog, Default: true}
-	if env, ok := p.env("UWSGI_LISTEN"); ok {
-		if c, ok := setting("uWSGI", "listen", env, "UWSGI_LISTEN"); ok {
-			out = c
+// uwsgiOption is one of uWSGI's options as its configuration gives it:
+// its name as an ini key ("listen", "processes"), its value, where it is set.
+type uwsgiOption struct{ key, value, source string }
+
+// uwsgiFlags are the command-line flags of the options backlogctl reads,
+// with the ini key each sets.
+var uwsgiFlags = []struct{ long, short, key string }{
+	{"--listen", "-l", "listen"}, {"--processes", "-p", "processes"}, {"--workers", "", "processes"}, {"--threads", "", "threads"},
+}
+
+// uwsgiOptions are uWSGI's options in the order it applies them: UWSGI_
+// environment variables, then the command line in order, with the [uwsgi]
+// section of each --ini file (or bare *.ini argument) where it appears.
+// "workers" is named "processes".
+func uwsgiOptions(p procFiles, args []string) []uwsgiOption {
+	var out []uwsgiOption
+	add := func(key, value, source string) {
+		if key == "workers" {
+			key = "processes"
+		}
+		out = append(out, uwsgiOption{key, value, source})
+	}
+	for _, k := range []string{"listen", "processes", "workers", "threads"} {
+		if env, ok := p.env("UWSGI_" + strings.ToUpper(k)); ok {
+			add(k, env, "UWSGI_"+strings.ToUpper(k))
 		}
 	}
 	for i := 0; i < len(args); i++ {
@@ -411,23 +428,41 @@ func readUWSGI(p procFiles, args []string) programConf {
 		}
 		if n > 0 {
 			p.readINI(file, func(iniLine) []string { return nil }, func(l iniLine) {
-				if l.section == "uwsgi" && l.key == "listen" {
-					if c, ok := setting("uWSGI", "listen", l.value, l.source()); ok {
-						out = c
-					}
+				if l.section == "uwsgi" {
+					add(l.key, l.value, l.source())
 				}
 			})
 			i += n - 1
 			continue
 		}
-		if v, n := flagValue(args, i, "--listen", "-l"); n > 0 {
-			if c, ok := setting("uWSGI", "--listen", v, "command line"); ok {
-				out = c
+		for _, f := range uwsgiFlags {
+			if v, n := flagValue(args, i, f.long, f.short); n > 0 {
+				add(f.key, v, "command line")
+				i += n - 1
+				break
 			}
-			i += n - 1
 		}
 	}
-	return globalConf{backlog: &out, cap: uwsgiCap(p, args)}
+	return out
+}
+
+// readUWSGI reads uWSGI's listen queue and its workers (uwsgiOptions).
+func readUWSGI(p procFiles, args []string) programConf {
+	opts := uwsgiOptions(p, args)
+	out := model.ConfiguredBacklog{Program: "uWSGI", Setting: "listen", Value: uwsgiDefaultBacklog, Default: true}
+	for _, o := range opts {
+		if o.key != "listen" {
+			continue
+		}
+		name := "listen"
+		if o.source == "command line" {
+			name = "--listen"
+		}
+		if c, ok := setting("uWSGI", name, o.value, o.source); ok {
+			out = c
+		}
+	}
+	return globalConf{backlog: &out, cap: uwsgiCap(opts)}
 }
 
 // readPgBouncer reads listen_backlog from the [pgbouncer] section of the

@@ -14,6 +14,26 @@ import (
 	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
+// tracedExporter starts exporter --trace (no owners) beside a listener on
+// 127.0.0.1 with backlog 8 that nobody accepts from, and returns its
+// descriptor, its address and a function that scrapes one of its metrics.
+func tracedExporter(t *testing.T) (int, netip.AddrPort, func(name string) float64) {
+	t.Helper()
+	tracetest.Require(t)
+	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
+	o := newOpts()
+	o.Trace, o.NoProcesses = true, true
+	h, err := o.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return fd, ep, func(name string) float64 {
+		t.Helper()
+		return value(t, scrape(t, h), name, map[string]string{"address": "127.0.0.1", "port": strconv.Itoa(int(ep.Port()))})
+	}
+}
+
 // exporter --trace's high-water fill is the peak since the previous scrape,
 // not since tracing started: a listener (backlog 8) that gets 5
 // connections, all accepted before the scrape, shows 5/9 at that scrape,
@@ -23,19 +43,10 @@ func TestTracedHighWaterSinceLastScrape(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	tracetest.Require(t)
-	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
-	o := newOpts()
-	o.Trace, o.NoProcesses = true, true
-	h, err := o.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	fd, ep, metric := tracedExporter(t)
 	fill := func() float64 {
 		t.Helper()
-		return value(t, scrape(t, h), "backlogctl_listener_accept_queue_high_water_fill",
-			map[string]string{"address": "127.0.0.1", "port": strconv.Itoa(int(ep.Port()))})
+		return metric("backlogctl_listener_accept_queue_high_water_fill")
 	}
 	queued := func(n uint32) {
 		nstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d queued", n), func() bool {
@@ -79,19 +90,10 @@ func TestTracedOldestWaitIsAStallInProgress(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	tracetest.Require(t)
-	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
-	o := newOpts()
-	o.Trace, o.NoProcesses = true, true
-	h, err := o.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	fd, ep, metric := tracedExporter(t)
 	oldest := func() float64 {
 		t.Helper()
-		return value(t, scrape(t, h), "backlogctl_listener_accept_queue_oldest_wait_seconds",
-			map[string]string{"address": "127.0.0.1", "port": strconv.Itoa(int(ep.Port()))})
+		return metric("backlogctl_listener_accept_queue_oldest_wait_seconds")
 	}
 	if got := oldest(); got != 0 {
 		t.Errorf("nothing queued: oldest wait %v, want 0", got)

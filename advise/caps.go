@@ -30,7 +30,7 @@ func capFindings(v *view) []Finding {
 		switch {
 		case c.Refuses:
 			f.Evidence["refuses"] = 1
-			f.Reason = at + ": it accepts each new connection and refuses it itself (PostgreSQL: \"sorry, too many clients already\"), so clients fail rather than wait; the accept queue is not the limit."
+			f.Reason = at + ": it accepts each new connection and " + refuses(c.Program) + ", so clients fail rather than wait; the accept queue is not the limit."
 		case l.AcceptQueue > 0:
 			f.Reason = fmt.Sprintf("%s: at its cap it stops accepting, so %d wait in its accept queue (backlog %d) until one of its connections closes", at, l.AcceptQueue, l.AcceptQueueMax)
 			if p.full {
@@ -45,6 +45,17 @@ func capFindings(v *view) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// refuses says what a program that refuses beyond its cap does.
+func refuses(program string) string {
+	switch program {
+	case "PostgreSQL":
+		return "refuses it itself (\"sorry, too many clients already\")"
+	case "nginx":
+		return "closes it at once (its error log says \"worker_connections are not enough\")"
+	}
+	return "refuses it itself"
 }
 
 // ownerOrProgram names the owner, or the program when none is known.
@@ -79,6 +90,8 @@ func capFix(c *model.ConnectionCap) string {
 		return "if the host can hold more connections, raise `maxconn` (the global section's caps the process; a frontend's, or its defaults section's, caps the frontend) and reload HAProxy, which raises its own descriptor limit from it; otherwise find why its connections last (slow servers behind it: its stats' scur against slim, `timeout server`)"
 	case "PostgreSQL":
 		return "find what holds the connections (`SELECT state, count(*) FROM pg_stat_activity GROUP BY 1;` in a session) and put a pooler such as PgBouncer in front; raising max_connections costs memory for every backend and, beyond the cores, slows every query. " + pgReadSettings
+	case "nginx":
+		return "raise `worker_connections` in nginx.conf's events block (with worker_rlimit_nofile to match: each connection is a descriptor, two when proxied) and reload nginx, or add workers (worker_processes)"
 	case "memcached":
 		return "raise memcached's `-c` (its connection limit) and restart it, or find the clients that hold idle connections"
 	case "gunicorn":

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/backlogctl/backlogctl/model"
 )
@@ -20,6 +21,10 @@ const (
 	gunicornDefaultWorkers  = 1
 	gunicornDefaultConns    = 1000 // worker_connections of async workers
 	uwsgiDefaultProcesses   = 1
+	nginxDefaultConns       = 512 // worker_connections
+	// nginxDefaultConf is where Debian's nginx reads its configuration
+	// when no -c names it.
+	nginxDefaultConf = "/etc/nginx/nginx.conf"
 	// PostgreSQL's defaults for what makes MaxBackends (postinit.c
 	// InitializeMaxBackends), and PG_SOMAXCONN (pg_config_manual.h), the
 	// most it asks listen() for.
@@ -187,6 +192,121 @@ func readHAProxy(p procFiles, args []string) programConf {
 	}
 	closeProxy()
 	return c
+}
+
+// nginxConf is nginx's worker_connections: how many connections each
+// worker holds at most (upstream ones too).
+type nginxConf struct{ conns setAt }
+
+func (nginxConf) backlogFor(*model.Listener) *model.ConfiguredBacklog { return nil }
+
+// capFor is worker_connections times the workers among l's owners: a
+// worker with none free accepts and closes the connection at once
+// (ngx_event_accept, "worker_connections are not enough").
+func (c nginxConf) capFor(l *model.Listener) *model.ConnectionCap {
+	workers := 0
+	for _, p := range l.Processes {
+		if strings.HasPrefix(p.Cmdline, "nginx: worker process") {
+			workers++
+		}
+	}
+	if workers == 0 {
+		return nil
+	}
+	cp := &model.ConnectionCap{Program: "nginx", Setting: "worker_connections", Value: c.conns.value * int64(workers),
+		Source: c.conns.source, Default: c.conns.source == "", Refuses: true}
+	cp.Detail = fmt.Sprintf("worker_connections %d × %d workers", c.conns.value, workers)
+	if workers == 1 {
+		cp.Detail = fmt.Sprintf("worker_connections %d × 1 worker", c.conns.value)
+	}
+	return cp
+}
+
+// readNginx reads worker_connections from the configuration file the
+// master names with -c (relative to its -p prefix), or Debian's, in its
+// events block; -g's directives do not set it.
+func readNginx(p procFiles, args []string) programConf {
+	conf, prefix := nginxDefaultConf, ""
+	for i := 0; i < len(args); i++ {
+		if v, n := flagValue(args, i, "-c", ""); n > 0 {
+			conf = v
+			i += n - 1
+		} else if v, n := flagValue(args, i, "-p", ""); n > 0 {
+			prefix = v
+			i += n - 1
+		}
+	}
+	if !path.IsAbs(conf) && prefix != "" {
+		conf = path.Join(prefix, conf)
+	}
+	text, shown, err := p.file(conf)
+	if err != nil {
+		return noConf{}
+	}
+	c := nginxConf{conns: setAt{value: nginxDefaultConns}}
+	var blocks []string
+	line := 1
+	for _, tok := range nginxTokens(string(text), &line) {
+		switch {
+		case tok.word == "{":
+			blocks = append(blocks, tok.prev)
+		case tok.word == "}" && len(blocks) > 0:
+			blocks = blocks[:len(blocks)-1]
+		case len(tok.args) == 2 && tok.args[0] == "worker_connections" && len(blocks) == 1 && blocks[0] == "events":
+			if n, err := strconv.ParseInt(tok.args[1], 10, 64); err == nil {
+				c.conns = setAt{n, fmt.Sprintf("%s:%d", shown, tok.line)}
+			}
+		}
+	}
+	return c
+}
+
+// nginxToken is a brace, or a directive ended by ';' with its words and
+// line; prev is the directive a '{' opens.
+type nginxToken struct {
+	word, prev string
+	args       []string
+	line       int
+}
+
+// nginxTokens splits an nginx configuration into directives and braces,
+// without comments.
+func nginxTokens(text string, line *int) []nginxToken {
+	var out []nginxToken
+	var words []string
+	start := *line
+	flush := func(end string) {
+		if len(words) > 0 || end == ";" {
+			out = append(out, nginxToken{word: ";", args: words, line: start})
+		}
+		words = nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for ; sc.Scan(); *line++ {
+		l, _, _ := strings.Cut(sc.Text(), "#")
+		for _, f := range strings.FieldsFunc(strings.NewReplacer("{", " { ", "}", " } ", ";", " ; ").Replace(l), unicode.IsSpace) {
+			switch f {
+			case ";":
+				flush(";")
+			case "{":
+				prev := strings.Join(words, " ")
+				if len(words) > 0 {
+					prev = words[0]
+				}
+				words = nil
+				out = append(out, nginxToken{word: "{", prev: prev, line: *line})
+			case "}":
+				words = nil
+				out = append(out, nginxToken{word: "}", line: *line})
+			default:
+				if len(words) == 0 {
+					start = *line
+				}
+				words = append(words, f)
+			}
+		}
+	}
+	return out
 }
 
 // postgresConf is what PostgreSQL's configuration makes of its listen()

@@ -118,6 +118,10 @@ func readProgramConf(roots hostfs.Roots, pid int) programConf {
 	}
 	p := procFiles{roots: roots, pid: pid}
 	p.environ, _ = roots.Environ(pid)
+	// nginx's master rewrites its title into one argument.
+	if rest, ok := strings.CutPrefix(args[0], "nginx: master process "); ok {
+		return readNginx(p, strings.Fields(rest))
+	}
 	// php-fpm rewrites its title into one argument.
 	if conf, ok := strings.CutPrefix(args[0], "php-fpm: master process ("); ok {
 		if i := strings.LastIndexByte(conf, ')'); i >= 0 {

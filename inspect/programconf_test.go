@@ -143,6 +143,28 @@ func TestReadConnectionCaps(t *testing.T) {
 			&model.ConnectionCap{Program: "uWSGI", Setting: "--processes", Value: 8, Source: "/etc/uwsgi/app.ini:4", Detail: "--processes 4 × --threads 2"},
 			&model.ConfiguredBacklog{Program: "uWSGI", Setting: "--listen", Value: 256, Source: "command line"}},
 	}
+	nginx := func(ep string, master int, workers int) model.Listener {
+		l := tcpL(ep, master)
+		l.Processes[0].Cmdline = "nginx: master process"
+		for i := range workers {
+			l.Processes = append(l.Processes, model.Process{PID: 1000 + i, Cmdline: "nginx: worker process"})
+		}
+		return l
+	}
+	tests = append(tests, []struct {
+		name    string
+		l       model.Listener
+		want    *model.ConnectionCap
+		backlog *model.ConfiguredBacklog
+	}{
+		{"nginx: worker_connections in events × its workers", nginx("0.0.0.0:80", 900, 2),
+			&model.ConnectionCap{Program: "nginx", Setting: "worker_connections", Value: 1536, Refuses: true,
+				Source: "/etc/nginx/nginx.conf:6", Detail: "worker_connections 768 × 2 workers"}, nil},
+		{"nginx: -c relative to -p, the default", nginx("0.0.0.0:8080", 901, 1),
+			&model.ConnectionCap{Program: "nginx", Setting: "worker_connections", Value: 512, Refuses: true, Default: true,
+				Detail: "worker_connections 512 × 1 worker"}, nil},
+		{"nginx: no worker among the owners", nginx("0.0.0.0:80", 900, 0), nil, nil},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ls := []model.Listener{tt.l}

@@ -105,9 +105,10 @@ What the rules know:
     holds connections and does not drain over an interval while no
     handshake completes, or whose owner stays in uninterruptible sleep (D).
   - An owner that holds as many connections as its own configuration allows
-    (HAProxy maxconn, memcached -c, gunicorn and uWSGI workers, PostgreSQL
-    max_connections: read from the files and command line it was started
-    with) stops accepting there: that cap is named as the cause.
+    (HAProxy maxconn, memcached -c, gunicorn and uWSGI workers; nginx
+    worker_connections and PostgreSQL max_connections, which refuse beyond
+    it: read from the files and command line it was started with) stops
+    accepting there: that cap is named as the cause.
   - An owner at or within 1% of its soft RLIMIT_NOFILE is a finding whatever
     its queue shows; fixes use backlogctl rlimit set on the process that
     holds the limit (for nginx the master and worker_rlimit_nofile).

@@ -142,6 +142,9 @@ var checkRequires = []string{
 	"--require", "files.usage<0.5", "--require", "counter.TcpExtListenOverflows==0",
 }
 
+// htmlEscape is how encoding/json escapes < > & by default.
+var htmlEscape = regexp.MustCompile(`\\u00(3c|3e|26)`)
+
 // runtime is the recorded container runtime's CRI socket: gosrv (pid 5001)
 // runs in the Kubernetes pod shop/gosrv-6b7f9d8c5-q4zrt it names
 // (testdata/cri.json).
@@ -161,6 +164,9 @@ func TestGolden(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
 			got := r.execute(t, host)
+			if m := htmlEscape.FindString(got); m != "" {
+				t.Errorf("output has the HTML escape %s: JSON is written without HTML escaping", m)
+			}
 			golden(t, r.name+".txt", got)
 		})
 	}

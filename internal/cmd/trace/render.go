@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
 	"github.com/backlogctl/backlogctl/model"
 )
@@ -30,7 +31,7 @@ type printer struct {
 
 func newPrinter(o *Options) *printer {
 	buf := bufio.NewWriterSize(o.IO.Out, 64*1024)
-	return &printer{o: o, buf: buf, enc: json.NewEncoder(buf)}
+	return &printer{o: o, buf: buf, enc: jsonfmt.NewEncoder(buf)}
 }
 
 // print writes one interval's report: a JSON line, a redrawn view on a

@@ -13,6 +13,7 @@ import (
 
 	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
 	"github.com/backlogctl/backlogctl/model"
 )
@@ -31,7 +32,7 @@ type printer struct {
 
 func newPrinter(o *Options) *printer {
 	buf := bufio.NewWriterSize(o.IO.Out, 64*1024)
-	return &printer{io: o.IO, opts: o, buf: buf, enc: json.NewEncoder(buf)}
+	return &printer{io: o.IO, opts: o, buf: buf, enc: jsonfmt.NewEncoder(buf)}
 }
 
 func (p *printer) print(rs []*model.WatchReport, notes []string) error {

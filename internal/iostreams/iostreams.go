@@ -22,6 +22,38 @@ type IOStreams struct {
 	stdoutTTY bool
 	// width overrides the terminal's width when above 0 (tests).
 	width int
+
+	// The printing choices the output flags made (cmdutil.AddOutputFlag).
+	yaml, wide, noHeaders bool
+}
+
+// SetYAML makes data written as JSON be written as YAML instead (-o yaml):
+// the same document, the same field names, in YAML.
+func (s *IOStreams) SetYAML(v bool) { s.yaml = v }
+
+// YAML reports whether -o yaml was asked for.
+func (s *IOStreams) YAML() bool { return s.yaml }
+
+// SetWide makes tables show every column, whatever the terminal's width
+// (-o wide).
+func (s *IOStreams) SetWide(v bool) { s.wide = v }
+
+// Wide reports whether -o wide was asked for.
+func (s *IOStreams) Wide() bool { return s.wide }
+
+// SetNoHeaders leaves the header line out of tables (--no-headers).
+func (s *IOStreams) SetNoHeaders(v bool) { s.noHeaders = v }
+
+// NoHeaders reports whether --no-headers was asked for.
+func (s *IOStreams) NoHeaders() bool { return s.noHeaders }
+
+// TableWidth is the width tables are fitted to: the terminal's, or 0 (no
+// limit) with -o wide or when output is not a terminal.
+func (s *IOStreams) TableWidth() int {
+	if s.wide {
+		return 0
+	}
+	return s.TerminalWidth()
 }
 
 // System returns the process's own streams.

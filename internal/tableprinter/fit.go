@@ -14,8 +14,16 @@ const columnGap = 2
 // text would be more line breaks than words.
 const minWrapWidth = 12
 
+// minCutWidth is the narrowest a shortened column may become: three
+// characters and the ellipsis.
+const minCutWidth = 4
+
+// ellipsis marks a field shortened to fit.
+const ellipsis = "…"
+
 // SetWidth makes the terminal table fit width columns (0: no limit), using
-// DropColumns and WrapColumn. Tab-separated output for pipes is never cut.
+// WrapColumn, DropColumns and CutColumns in that order. Tab-separated output
+// for pipes is never cut.
 func (p *Printer) SetWidth(width int) *Printer {
 	p.width = width
 	return p
@@ -23,7 +31,8 @@ func (p *Printer) SetWidth(width int) *Printer {
 
 // WrapColumn names the column (by header) whose text is word-wrapped onto
 // continuation lines when the table is wider than its width: MEANING,
-// REASON, the prose a person reads last.
+// REASON, the prose a person reads last. Lines break at spaces and after
+// commas (a list of processes).
 func (p *Printer) WrapColumn(header string) *Printer {
 	p.wrap = header
 	return p
@@ -31,9 +40,19 @@ func (p *Printer) WrapColumn(header string) *Printer {
 
 // DropColumns names columns left out, in this order, while the table is
 // wider than its width and the WrapColumn (if any) has too little room to
-// wrap in: a narrow terminal keeps the columns that matter most.
+// wrap in: a narrow terminal keeps the columns that matter most. -o wide
+// (no width) shows them all.
 func (p *Printer) DropColumns(headers ...string) *Printer {
 	p.drop = headers
+	return p
+}
+
+// CutColumns names the columns that may be shortened, with an ellipsis,
+// when dropping every DropColumns column still leaves the table too wide
+// (a long Unix socket path, a list of owners); without it, any column may
+// be, the widest first. Numbers a person compares should not be named.
+func (p *Printer) CutColumns(headers ...string) *Printer {
+	p.cut = headers
 	return p
 }
 
@@ -60,27 +79,89 @@ func (p *Printer) fit() ([]string, [][]string) {
 			widths = slices.Delete(widths, i, i+1)
 		}
 	}
+	if tableWidth(widths) <= p.width {
+		return header, rows
+	}
 	wrap := slices.Index(header, p.wrap)
-	if wrap < 0 || tableWidth(widths) <= p.width {
-		return header, rows
+	if wrap >= 0 && wrapRoom() >= minWrapWidth {
+		return header, wrapColumn(rows, wrap, wrapRoom())
 	}
-	room := wrapRoom()
-	if room < minWrapWidth {
-		return header, rows
+	// Still too wide: shorten the widest columns that may be, the wrapped
+	// one no narrower than minWrapWidth, then wrap it at what it has left.
+	target := p.shrink(header, widths, wrap)
+	rows = cutRows(rows, target, wrap)
+	header = cutRow(header, target, -1)
+	if wrap >= 0 && target[wrap] < widths[wrap] {
+		rows = wrapColumn(rows, wrap, target[wrap])
 	}
+	return header, rows
+}
+
+// shrink returns column widths that fit p.width as nearly as the columns
+// allowed to shrink can make it: first the wrapped column, down to
+// minWrapWidth (wrapping loses nothing), then the others that may be cut,
+// one column at a time, always the widest of them.
+func (p *Printer) shrink(header []string, widths []int, wrap int) []int {
+	target := slices.Clone(widths)
+	over := tableWidth(target) - p.width
+	if wrap >= 0 {
+		by := min(over, max(0, target[wrap]-minWrapWidth))
+		target[wrap] -= by
+		over -= by
+	}
+	may := func(i int) bool { return i != wrap && (len(p.cut) == 0 || slices.Contains(p.cut, header[i])) }
+	for ; over > 0; over-- {
+		widest := -1
+		for i, w := range target {
+			if may(i) && w > minCutWidth && (widest < 0 || w > target[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break // nothing left to shorten: the terminal is too narrow
+		}
+		target[widest]--
+	}
+	return target
+}
+
+func cutRows(rows [][]string, widths []int, wrap int) [][]string {
+	out := make([][]string, len(rows))
+	for j, r := range rows {
+		out[j] = cutRow(r, widths, wrap)
+	}
+	return out
+}
+
+// cutRow shortens each field to its column's width, with an ellipsis,
+// except the wrapped column (wrap), which is broken into lines instead.
+func cutRow(r []string, widths []int, wrap int) []string {
+	out := slices.Clone(r)
+	for i := range min(len(out), len(widths)) {
+		if i != wrap && displaywidth.String(out[i]) > widths[i] {
+			out[i] = displaywidth.TruncateString(out[i], widths[i], ellipsis)
+		}
+	}
+	return out
+}
+
+// wrapColumn breaks column i of each row into lines of at most room
+// columns, each continuation line a row of its own with the other fields
+// blank.
+func wrapColumn(rows [][]string, i, room int) [][]string {
 	var wrapped [][]string
 	for _, r := range rows {
-		lines := wrapText(r[wrap], room)
+		lines := WrapText(r[i], room)
 		for j, line := range lines {
 			row := make([]string, len(r))
 			if j == 0 {
 				copy(row, r)
 			}
-			row[wrap] = line
+			row[i] = line
 			wrapped = append(wrapped, row)
 		}
 	}
-	return header, wrapped
+	return wrapped
 }
 
 func columnWidths(header []string, rows [][]string) []int {
@@ -115,41 +196,67 @@ func dropColumn(rows [][]string, i int) [][]string {
 	return out
 }
 
-// wrapText breaks s at spaces into lines at most width wide; a word longer
-// than width is cut.
-func wrapText(s string, width int) []string {
+// WrapText breaks s into lines at most width columns wide, at spaces or
+// after a comma (so "a[1],b[2]" breaks between its items); a word longer
+// than width is cut across lines.
+func WrapText(s string, width int) []string {
 	var lines []string
 	var line strings.Builder
 	lineWidth := 0
-	for _, word := range strings.Fields(s) {
+	flush := func() {
+		lines = append(lines, line.String())
+		line.Reset()
+		lineWidth = 0
+	}
+	for _, tok := range tokens(s) {
+		word := tok.text
 		w := displaywidth.String(word)
 		for w > width { // a word that fits no line: cut it
 			if lineWidth > 0 {
-				lines = append(lines, line.String())
-				line.Reset()
-				lineWidth = 0
+				flush()
 			}
 			head := displaywidth.TruncateString(word, width, "")
 			lines = append(lines, head)
 			word = word[len(head):]
 			w = displaywidth.String(word)
 		}
-		if lineWidth > 0 && lineWidth+1+w > width {
-			lines = append(lines, line.String())
-			line.Reset()
-			lineWidth = 0
+		gap := 0
+		if lineWidth > 0 && tok.space {
+			gap = 1
 		}
-		if lineWidth > 0 {
+		if lineWidth > 0 && lineWidth+gap+w > width {
+			flush()
+			gap = 0
+		}
+		if gap > 0 {
 			line.WriteByte(' ')
-			lineWidth++
 		}
 		line.WriteString(word)
-		lineWidth += w
+		lineWidth += gap + w
 	}
 	if lineWidth > 0 || len(lines) == 0 {
 		lines = append(lines, line.String())
 	}
 	return lines
+}
+
+// token is a piece of text a line may break before: a word after a space
+// (space true), or the part of a word after a comma.
+type token struct {
+	text  string
+	space bool
+}
+
+func tokens(s string) []token {
+	var out []token
+	for _, field := range strings.Fields(s) {
+		for i, part := range strings.SplitAfter(field, ",") {
+			if part != "" {
+				out = append(out, token{text: part, space: i == 0})
+			}
+		}
+	}
+	return out
 }
 
 // Cut shortens each line of s to at most width columns (0: no limit), for a
@@ -166,4 +273,25 @@ func Cut(s string, width int) string {
 		}
 	}
 	return strings.Join(lines, "")
+}
+
+// Paragraph wraps text to width columns (0: one line, as in a pipe): the
+// first line starts with first, the others with rest, a hanging indent
+// (first "   why: ", rest eight blanks). Every line ends in a newline.
+func Paragraph(text string, width int, first, rest string) string {
+	if width <= 0 {
+		return first + strings.Join(strings.Fields(text), " ") + "\n"
+	}
+	room := max(minWrapWidth, width-max(displaywidth.String(first), displaywidth.String(rest)))
+	var b strings.Builder
+	for i, line := range WrapText(text, room) {
+		if i == 0 {
+			b.WriteString(first)
+		} else {
+			b.WriteString(rest)
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -90,8 +90,8 @@ func TestWrapText(t *testing.T) {
 		{"", 5, []string{""}},
 	}
 	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, wrapText(tt.in, tt.width)); diff != "" {
-			t.Errorf("wrapText(%q, %d) (-want +got):\n%s", tt.in, tt.width, diff)
+		if diff := cmp.Diff(tt.want, WrapText(tt.in, tt.width)); diff != "" {
+			t.Errorf("WrapText(%q, %d) (-want +got):\n%s", tt.in, tt.width, diff)
 		}
 	}
 }
@@ -102,5 +102,55 @@ func TestCut(t *testing.T) {
 	}
 	if got := Cut("abcdef\n", 0); got != "abcdef\n" {
 		t.Errorf("Cut with no width = %q", got)
+	}
+}
+
+func TestWrapTextBreaksAfterCommas(t *testing.T) {
+	got := WrapText("nginx[4242] fds=5/1024,nginx[4243] fds=64/64", 24)
+	want := []string{"nginx[4242] fds=5/1024,", "nginx[4243] fds=64/64"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// With every droppable column gone and still too wide, the columns that may
+// be shortened are, with an ellipsis, and the wrapped one wraps in what is
+// left: no line is wider than the terminal.
+func TestCutColumnsWhenDroppingIsNotEnough(t *testing.T) {
+	var b bytes.Buffer
+	p := New(&b, true, "ADDRESS", "PORT", "ACCEPT-Q", "INODE", "PROCESSES").SetWidth(48).
+		WrapColumn("PROCESSES").DropColumns("INODE").CutColumns("PORT")
+	p.AddRow("unix", "/run/php/php8.2-fpm-www-long-pool.sock", "3", "123456", "php-fpm8.2[100],php-fpm8.2[101]")
+	p.AddRow("0.0.0.0", "80", "0", "7", "nginx[1]")
+	want := "ADDRESS  PORT             ACCEPT-Q  PROCESSES\n" +
+		"unix     /run/php/php8.…  3         php-fpm8.2[1\n" +
+		"                                    00],\n" +
+		"                                    php-fpm8.2[1\n" +
+		"                                    01]\n" +
+		"0.0.0.0  80               0         nginx[1]\n"
+	got := render(t, p)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if w := twwidth.Width(l); w > 48 {
+			t.Errorf("line of %d columns: %q", w, l)
+		}
+	}
+}
+
+func TestNoHeaders(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var b bytes.Buffer
+		p := New(&b, tty, "KEY", "VALUE")
+		p.noHeader = true
+		p.AddRow("somaxconn", "4096")
+		want := "somaxconn\t4096\n"
+		if tty {
+			want = "somaxconn  4096\n"
+		}
+		if diff := cmp.Diff(want, render(t, p)); diff != "" {
+			t.Errorf("tty %v (-want +got):\n%s", tty, diff)
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"unicode"
 
 	"github.com/clipperhouse/displaywidth"
+
+	"github.com/backlogctl/backlogctl/internal/iostreams"
 )
 
 // Printer collects rows and writes them on Render.
@@ -21,11 +23,24 @@ type Printer struct {
 	width int
 	wrap  string
 	drop  []string
+	cut   []string
+	// noHeader leaves the header line out (--no-headers).
+	noHeader bool
 }
 
 // New returns a printer; tty selects aligned columns, otherwise tab-separated.
 func New(w io.Writer, tty bool, header ...string) *Printer {
 	return &Printer{w: w, tty: tty, header: header}
+}
+
+// For returns a printer writing to w as the output flags and s ask:
+// aligned and fitted to the terminal's width on a terminal (every column
+// with -o wide), tab-separated in a pipe, without the header line with
+// --no-headers.
+func For(w io.Writer, s *iostreams.IOStreams, header ...string) *Printer {
+	p := New(w, s.IsStdoutTTY(), header...).SetWidth(s.TableWidth())
+	p.noHeader = s.NoHeaders()
+	return p
 }
 
 // AddRow appends one row; it should have as many fields as the header.
@@ -53,7 +68,7 @@ func (p *Printer) Len() int { return len(p.rows) }
 func (p *Printer) Render() error {
 	if !p.tty {
 		var b strings.Builder
-		if len(p.header) > 0 {
+		if len(p.header) > 0 && !p.noHeader {
 			b.WriteString(strings.Join(p.header, "\t"))
 			b.WriteByte('\n')
 		}
@@ -65,7 +80,7 @@ func (p *Printer) Render() error {
 		return err
 	}
 	header, rows := p.fit()
-	if len(header) > 0 {
+	if len(header) > 0 && !p.noHeader {
 		rows = append([][]string{header}, rows...)
 	}
 	var widths []int

@@ -190,7 +190,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	nsflag.Add(cmd, &opts.Namespaces)
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` where tune records what it changed (to tell listeners that predate a change)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	return cmd
 }
 
@@ -359,7 +359,7 @@ func (o *Options) report(s *model.Samples) (*Report, error) {
 func (o *Options) render(r *Report) error {
 	switch o.Output {
 	case "json":
-		return cmdutil.WriteJSON(o.IO.Out, r)
+		return cmdutil.PrintData(o.IO, r)
 	case "table":
 		return renderTable(o.IO, r)
 	default:

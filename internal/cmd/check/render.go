@@ -16,7 +16,7 @@ func render(io *iostreams.IOStreams, format string, r *Report) error {
 	case cmdutil.OutputTable:
 		return renderText(io, r)
 	case "json":
-		return cmdutil.WriteJSON(io.Out, r)
+		return cmdutil.PrintData(io, r)
 	case "junit":
 		return renderJUnit(io.Out, r)
 	case "github":
@@ -34,7 +34,7 @@ func renderText(io *iostreams.IOStreams, r *Report) error {
 	if labelled {
 		cols = append([]string{"NETNS"}, cols...)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), cols...).SetWidth(io.TerminalWidth()).WrapColumn("REASON")
+	t := tableprinter.For(io.Out, io, cols...).WrapColumn("REASON").DropColumns("NETNS").CutColumns("OBSERVED", "SUBJECT", "NETNS")
 	for _, res := range r.Results {
 		row := []string{strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
 			string(res.Op) + " " + res.Expected, res.Reason}

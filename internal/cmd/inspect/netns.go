@@ -28,9 +28,9 @@ func namespacesRun(o *Options, m *model.MultiSnapshot) error {
 		}
 		return metrics.WriteText(o.IO.Out, m, metrics.DefaultMaxListeners)
 	case o.Output == "json" && o.Namespaces.All:
-		return cmdutil.WriteJSON(o.IO.Out, m)
+		return cmdutil.PrintData(o.IO, m)
 	case o.Output == "json":
-		return cmdutil.WriteJSON(o.IO.Out, m.Namespaces[0])
+		return cmdutil.PrintData(o.IO, m.Namespaces[0])
 	}
 	for i, ns := range m.Namespaces {
 		if i > 0 {

@@ -37,7 +37,10 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 	if namespaces {
 		header = append([]string{"NETNS"}, header...)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), header...)
+	// A narrow terminal keeps the limits and the usage: it drops the
+	// host-wide nr_open, the pod, the unit and the ports first.
+	t := tableprinter.For(io.Out, io, header...).WrapColumn("STATUS").
+		DropColumns("NR-OPEN", "POD", "UNIT", "PORTS", "HARD", "NETNS").CutColumns("COMM", "UNIT", "PORTS", "NETNS")
 	for _, p := range rep.Processes {
 		open, usage := "-", "-"
 		if p.OpenFDs != nil {

@@ -133,7 +133,7 @@ changed on exit 2 or 3.`,
 	// Accepted to be refused: a limit belongs to a process, not a namespace.
 	cmd.Flags().Lookup("netns").Usage = "refused: a limit belongs to a process (find its pid with rlimit --netns `NAME`)"
 	cmd.Flags().Lookup("all-netns").Usage = "refused: a limit belongs to a process (find its pid with rlimit --all-netns)"
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	return cmd
 }
 

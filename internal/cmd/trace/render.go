@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
+	"github.com/backlogctl/backlogctl/internal/yamlfmt"
 	"github.com/backlogctl/backlogctl/model"
 )
 
@@ -41,17 +43,21 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 		fmt.Fprintf(p.o.IO.ErrOut, "backlogctl: note: %s\n", n)
 	}
 	if p.o.Output == "json" {
-		if err := p.enc.Encode(r); err != nil {
+		if p.o.IO.YAML() {
+			if err := writeYAML(p.buf, r); err != nil {
+				return err
+			}
+		} else if err := p.enc.Encode(r); err != nil {
 			return err
 		}
 		return p.buf.Flush()
 	}
 	ls := sorted(r.Listeners)
 	if !p.o.IO.IsStdoutTTY() {
-		if !p.started {
+		if !p.started && !p.o.IO.NoHeaders() {
 			fmt.Fprintln(p.buf, "TIME\t"+strings.Join(header, "\t"))
-			p.started = true
 		}
+		p.started = true
 		stamp := r.Time.UTC().Format(time.RFC3339)
 		for _, l := range ls {
 			fmt.Fprintln(p.buf, stamp+"\t"+strings.Join(row(l), "\t"))
@@ -61,15 +67,21 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 	if !final {
 		p.buf.WriteString(clearScreen)
 	}
-	fmt.Fprintf(p.buf, "backlogctl trace  %s  since %s (%s), every %s; %d programs, %s of maps, RSS %s%s\n",
+	width := p.o.IO.TerminalWidth()
+	fmt.Fprint(p.buf, tableprinter.Paragraph(fmt.Sprintf("backlogctl trace  %s  since %s (%s), every %s; %d programs, %s of maps, RSS %s%s",
 		r.Time.Local().Format(time.TimeOnly), r.Since.Local().Format(time.TimeOnly),
 		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, len(r.Tracer.Programs),
-		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), map[bool]string{true: "  (final)", false: "  (Ctrl-C: exit)"}[final])
+		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), map[bool]string{true: "  (final)", false: "  (Ctrl-C: exit)"}[final]), width, "", "  "))
 	rows := len(ls)
 	if h := p.o.IO.TerminalHeight(); h > 0 && !final {
 		rows = min(rows, max(3, h-6))
 	}
-	t := tableprinter.New(p.buf, true, header...)
+	// A narrow terminal keeps what says whether a listener is in trouble:
+	// its high water against the backlog, overflows, p99 wait, accept
+	// errors, stalls and owner.
+	t := tableprinter.For(p.buf, p.o.IO, header...).WrapColumn("PROCESSES").
+		DropColumns("NETNS", "SYNQ-HIGH", "ENQUEUED", "WAIT-P50", "WAIT-MAX", "ACCEPT-Q", "DROPS", "ACCEPTED", "OVF-SYN*").
+		CutColumns("ADDRESS", "ACCEPT-ERRORS", "NETNS")
 	for _, l := range ls[:rows] {
 		t.AddRow(row(l)...)
 	}
@@ -81,9 +93,9 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 	if more := len(ls) - rows; more > 0 {
 		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json or --port for all)\n", more)
 	}
-	fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.\n", p.o.Stall)
+	fmt.Fprint(p.buf, tableprinter.Paragraph(fmt.Sprintf("* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.", p.o.Stall), width, "", "  "))
 	if len(r.UnattributedAcceptErrors) > 0 {
-		fmt.Fprintf(p.buf, "accept() errors on unresolved listeners: %s\n", errorsCell(r.UnattributedAcceptErrors))
+		fmt.Fprint(p.buf, tableprinter.Paragraph("accept() errors on unresolved listeners: "+errorsCell(r.UnattributedAcceptErrors), width, "", "  "))
 	}
 	return p.buf.Flush()
 }
@@ -137,6 +149,15 @@ func row(l model.TraceReportListener) []string {
 		u(l.Overflows.SynTime), u(l.Overflows.AckTime), dropsCell(l.Drops),
 		seconds(l.AcceptWait.P50, l.AcceptWait.Count), seconds(l.AcceptWait.P99, l.AcceptWait.Count),
 		seconds(l.AcceptWait.Max, l.AcceptWait.Count), errorsCell(l.AcceptErrors), stalled, owners(l.Processes)}
+}
+
+// writeYAML writes one report of the stream as a YAML document (-o yaml).
+func writeYAML(w io.Writer, v any) error {
+	b, err := jsonfmt.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return yamlfmt.WriteStream(w, b)
 }
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -198,10 +219,10 @@ func renderProbe(o *Options, p *model.TraceProbe) error {
 		return nil
 	}
 	if o.Output == "json" {
-		return cmdutil.WriteJSON(o.IO.Out, p)
+		return cmdutil.PrintData(o.IO, p)
 	}
 	w := o.IO.Out
-	t := tableprinter.New(w, o.IO.IsStdoutTTY(), "CHECK", "RESULT", "DETAIL")
+	t := tableprinter.For(w, o.IO, "CHECK", "RESULT", "DETAIL").WrapColumn("DETAIL")
 	t.AddRow("btf", yes(p.BTF), "/sys/kernel/btf/vmlinux")
 	t.AddRow("load", yes(p.Loaded), cmp.Or(p.Error, "the verifier accepted every program (CAP_BPF, CAP_PERFMON)"))
 	for _, h := range p.Hooks {
@@ -220,7 +241,9 @@ func renderProbe(o *Options, p *model.TraceProbe) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "exact: %s\nderived: %s\n", strings.Join(model.ExactFields, ", "), strings.Join(model.DerivedFields, ", "))
+	width := o.IO.TerminalWidth()
+	_, err := fmt.Fprint(w, tableprinter.Paragraph(strings.Join(model.ExactFields, ", "), width, "exact: ", "  "),
+		tableprinter.Paragraph(strings.Join(model.DerivedFields, ", "), width, "derived: ", "  "))
 	return err
 }
 

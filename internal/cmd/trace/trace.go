@@ -151,7 +151,7 @@ error; a signal ends trace as --duration does, with a final report.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "report only listeners on")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }

@@ -37,7 +37,7 @@ func renderRelisten(o *Options, r *Report) error {
 	}
 	fmt.Fprintf(o.IO.Out, "\n# Listeners at backlog %d, the old somaxconn: they %s it until their program calls listen() again (unless it asks for exactly %d)\n",
 		r.Relisten[0].Backlog, verb, r.Relisten[0].Backlog)
-	t := tableprinter.New(o.IO.Out, o.IO.IsStdoutTTY(), "LISTENER", "BACKLOG", "OWNER", "UNIT", "RESTART")
+	t := tableprinter.For(o.IO.Out, o.IO, "LISTENER", "BACKLOG", "OWNER", "UNIT", "RESTART").WrapColumn("RESTART").DropColumns("UNIT").CutColumns("LISTENER", "OWNER")
 	for _, l := range r.Relisten {
 		t.AddRow(l.Listener, strconv.FormatUint(uint64(l.Backlog), 10), dash(l.Owner), dash(l.Unit), l.Restart)
 	}

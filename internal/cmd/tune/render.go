@@ -69,7 +69,7 @@ func renderDiff(o *Options, r *Report) error {
 		fmt.Fprintln(o.IO.Out, "nothing to change: every key already has its planned value")
 		return nil
 	}
-	t := tableprinter.New(o.IO.Out, o.IO.IsStdoutTTY(), "KEY", "CURRENT", "NEW", "SCOPE", "WHY").SetWidth(o.IO.TerminalWidth()).WrapColumn("WHY")
+	t := tableprinter.For(o.IO.Out, o.IO, "KEY", "CURRENT", "NEW", "SCOPE", "WHY").WrapColumn("WHY").DropColumns("SCOPE")
 	for _, c := range r.Changes {
 		cur := "absent"
 		if c.Current != nil {
@@ -88,7 +88,7 @@ func renderDiff(o *Options, r *Report) error {
 // and a closing line for people.
 func renderResult(o *Options, r *Report, summary string) error {
 	if o.Output == "json" {
-		return cmdutil.WriteJSON(o.IO.Out, r)
+		return cmdutil.PrintData(o.IO, r)
 	}
 	if summary != "" {
 		fmt.Fprintln(o.IO.ErrOut, summary)

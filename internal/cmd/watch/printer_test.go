@@ -27,7 +27,7 @@ func TestDrawReportFitsTheTerminal(t *testing.T) {
 		{10, 1, 3},
 	} {
 		var b bytes.Buffer
-		if err := drawReport(&b, r, listenerRows(tt.height, tt.reports), 0); err != nil {
+		if err := drawReport(&b, ttyStreams(), r, listenerRows(tt.height, tt.reports)); err != nil {
 			t.Fatal(err)
 		}
 		got := strings.Count(b.String(), "127.0.0.1")
@@ -104,7 +104,7 @@ func TestDrawReportPodColumn(t *testing.T) {
 	for _, traced := range []bool{false, true} {
 		r.Traced = traced
 		var b bytes.Buffer
-		if err := drawReport(&b, r, 0, 0); err != nil {
+		if err := drawReport(&b, ttyStreams(), r, 0); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(b.String(), "\n")
@@ -114,10 +114,17 @@ func TestDrawReportPodColumn(t *testing.T) {
 	}
 	r.Listeners = r.Listeners[1:]
 	var b bytes.Buffer
-	if err := drawReport(&b, r, 0, 0); err != nil {
+	if err := drawReport(&b, ttyStreams(), r, 0); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(b.String(), "POD") {
 		t.Errorf("a POD column with no pod:\n%s", b.String())
 	}
+}
+
+// ttyStreams are streams that say they are a terminal of unknown width.
+func ttyStreams() *iostreams.IOStreams {
+	ios, _, _, _ := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	return ios
 }

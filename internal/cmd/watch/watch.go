@@ -132,7 +132,7 @@ so and watch shows the sampled peaks.`,
 	cmdutil.AddPathFlag(cmd, &opts.Paths, "watch only listeners on")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs: exact high water and accept-wait percentiles per interval")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
-	cmdutil.AddAutoOutputFlag(cmd, &opts.Output, "table (default on a terminal), json (JSON Lines; default otherwise)", "table", "json")
+	cmdutil.AddAutoOutputFlag(cmd, opts.IO, &opts.Output, "table (default on a terminal; plain tab-separated lines in a pipe), wide (every column), json (JSON Lines; default otherwise), yaml (a YAML document per interval)", "table", "json")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }

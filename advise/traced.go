@@ -183,12 +183,14 @@ func tracedOverflowFinding(v *view, l *model.Listener, subject string) (Finding,
 		ID: "traced-queue-overflow", Severity: Warning, Subject: subject,
 		Evidence: map[string]float64{"high_water": float64(t.HighWater), "capacity": float64(full),
 			"overflows_syn_time": float64(t.Overflows.SynTime), "overflows_ack_time": float64(t.Overflows.AckTime),
-			"accept_wait_p99_seconds": p99},
+			"overflows_cookie_ack_time": float64(t.Overflows.CookieAckTime),
+			"accept_wait_p99_seconds":   p99},
 	}
 	f.Reason = fmt.Sprintf("the queue reached %d of %d%s", t.HighWater, full, at)
 	if t.Overflows.Total() > 0 {
 		f.Severity = Critical
-		f.Reason += fmt.Sprintf(" (%d overflows at final-ACK time, %d at SYN time)", t.Overflows.AckTime, t.Overflows.SynTime)
+		f.Reason += fmt.Sprintf(" (%d overflows: %d at final-ACK time, %d at SYN-cookie ACKs, %d at SYN time)",
+			t.Overflows.Total(), t.Overflows.AckTime, t.Overflows.CookieAckTime, t.Overflows.SynTime)
 	}
 	f.Reason += "."
 	if stall := v.stalled(t); stall > 0 {

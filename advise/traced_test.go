@@ -43,7 +43,7 @@ func TestTracedFindings(t *testing.T) {
 			[]tracedSummary{{"traced-accept-errors", Critical, "pid:4242"}}, "nginx[4242] got EMFILE 21 times in 2.0s: it is at its descriptor limit"},
 		{"overflow, program's own backlog", tracedInput(4096, &model.Traced{
 			HighWater: 65, HighWaterAt: at, Overflows: model.Overflows{AckTime: 3, SynTime: 26}}),
-			[]tracedSummary{{"traced-queue-overflow", Critical, "127.0.0.1:80"}}, "the queue reached 65 of 65 at 12:01:03.4 (3 overflows at final-ACK time, 26 at SYN time)"},
+			[]tracedSummary{{"traced-queue-overflow", Critical, "127.0.0.1:80"}}, "the queue reached 65 of 65 at 12:01:03.4 (29 overflows: 3 at final-ACK time, 0 at SYN-cookie ACKs, 26 at SYN time)"},
 		{"overflow, slow acceptor", tracedInput(4096, &model.Traced{
 			HighWater: 65, Overflows: model.Overflows{AckTime: 1}, AcceptWait: waits(27, 100, 300*time.Millisecond)}),
 			[]tracedSummary{{"traced-queue-overflow", Critical, "127.0.0.1:80"}}, "p99 accept wait 268 ms: the acceptor is slow, not the backlog"},

@@ -35,14 +35,18 @@ type Options struct {
 	// about a process in a pod, with a short timeout; a runtime that cannot
 	// be asked is a warning.
 	Pods bool
-	// Trace says whether the listeners are traced with eBPF.
+	// Trace says whether and how the listeners are traced with eBPF.
 	Trace TraceMode
+	// TraceListeners raises the programs' listener table to room for this
+	// many listeners (--trace-listeners); by default it is sized from the
+	// listeners there are when tracing starts.
+	TraceListeners int
 	// Stall is the tracing threshold of a stalled queue: held this long
 	// with no accept(). Zero: DefaultStall.
 	Stall time.Duration
-	// OpenTrace starts tracing; nil means trace.Open (the kernel's
-	// programs, or a recording). Tests replace it.
-	OpenTrace func() (trace.Source, error)
+	// OpenTrace starts tracing with the options given; nil means
+	// trace.Open (the kernel's programs, or a recording). Tests replace it.
+	OpenTrace func(trace.Options) (trace.Source, error)
 }
 
 // Owners says how listeners' owners are found.
@@ -64,17 +68,22 @@ const (
 	OwnersUnaccepted
 )
 
-// TraceMode says whether and how the listeners are traced with eBPF.
-// Tracing that more than one set of programs can do (a queue-only mode
-// beside the full one) selects the set here.
+// TraceMode says whether and how the listeners are traced with eBPF
+// (--trace-mode): which of trace's sets of programs is attached.
 type TraceMode string
 
 const (
 	// TraceOff: no eBPF.
 	TraceOff TraceMode = ""
-	// TraceOn: attach trace's programs and join their evidence to the
+	// TraceFull: attach every program of trace (trace.ModeFull: the queue's
+	// side, accept() and io_uring's accepts) and join their evidence to the
 	// listeners (model.Listener.Traced).
-	TraceOn TraceMode = "on"
+	TraceFull TraceMode = TraceMode(trace.ModeFull)
+	// TraceQueue: the queue's side only (trace.ModeQueue): no syscall
+	// tracepoint; accepts are inferred from the queue.
+	TraceQueue TraceMode = TraceMode(trace.ModeQueue)
+	// TraceOn is TraceFull.
+	TraceOn = TraceFull
 )
 
 // DefaultStall is the stall threshold when Options.Stall is zero.
@@ -92,9 +101,18 @@ func (o Options) selection() inspect.Selection {
 	return inspect.Selection{Ports: o.Ports, Paths: o.Paths}
 }
 
-func (o Options) openTrace() (trace.Source, error) {
+func (o Options) openTrace(to trace.Options) (trace.Source, error) {
 	if o.OpenTrace != nil {
-		return o.OpenTrace()
+		return o.OpenTrace(to)
 	}
-	return trace.Open()
+	return trace.Open(to)
+}
+
+// TraceModeOf is the tracing --trace-mode asks for: "queue" or "full", and
+// full when not given.
+func TraceModeOf(flag string) TraceMode {
+	if flag == string(TraceQueue) {
+		return TraceQueue
+	}
+	return TraceFull
 }

@@ -1,9 +1,8 @@
 package collect
 
 import (
-	"cmp"
 	"maps"
-	"slices"
+	"math"
 	"sync"
 	"time"
 
@@ -18,19 +17,56 @@ import (
 type tracer struct {
 	src   trace.Source
 	roots hostfs.Roots
+	mode  trace.Mode
 
 	mu   sync.Mutex
 	base *baseline
 }
 
-// startTracer attaches the programs. A refusal (trace.Unavailable) means
-// nothing was attached.
+// startTracer attaches the programs, their listener table sized from the
+// listeners there are now (traceOptions). A refusal (trace.Unavailable)
+// means nothing was attached.
 func startTracer(o Options) (*tracer, error) {
-	src, err := o.openTrace()
+	to, err := traceOptions(o)
 	if err != nil {
 		return nil, err
 	}
-	return &tracer{src: src, roots: o.Roots.WithDefaults()}, nil
+	src, err := o.openTrace(to)
+	if err != nil {
+		return nil, err
+	}
+	return &tracer{src: src, roots: o.Roots.WithDefaults(), mode: to.Mode}, nil
+}
+
+// traceOptions are the programs' options for o: its mode, a listener table
+// with room for the listeners of o's namespaces now and a quarter more
+// (trace.ListenerHeadroom; o.TraceListeners if more), and, unless every
+// namespace is read (now and later), those namespaces only, so that
+// listeners elsewhere take no slot.
+func traceOptions(o Options) (trace.Options, error) {
+	to := trace.Options{Mode: trace.Mode(o.Trace)}
+	if o.Trace == TraceOn || o.Trace == "on" {
+		to.Mode = trace.ModeFull
+	}
+	nss, notes, err := o.Namespaces.Resolve(o.Roots)
+	if err != nil {
+		return to, err
+	}
+	count := o
+	count.Trace, count.Owners, count.Ports = TraceOff, OwnersOff, nil
+	m, err := snapshot(count, nss, notes)
+	if err != nil {
+		return to, err
+	}
+	n := 0
+	for _, ns := range m.Namespaces {
+		n += len(ns.Listeners)
+		if !o.Namespaces.All {
+			to.Netns = append(to.Netns, ns.Netns.Inode)
+		}
+	}
+	to.Listeners = max(int(math.Ceil(float64(n)*trace.ListenerHeadroom)), o.TraceListeners)
+	return to, nil
 }
 
 func (t *tracer) close() error {
@@ -45,8 +81,10 @@ func (t *tracer) close() error {
 type baseline struct {
 	// overflows is TcpExtListenOverflows by namespace inode.
 	overflows map[uint64]uint64
-	// drops is each listener's own drop count (sk_drops).
+	// drops is each listener's own drop count (sk_drops), queue its accept
+	// queue's length.
 	drops map[trace.Key]uint32
+	queue map[trace.Key]uint32
 }
 
 // setBaseline records m's counters and listener drop counts, once: the
@@ -57,11 +95,13 @@ func (t *tracer) setBaseline(m *model.MultiSnapshot) {
 	if t.base != nil {
 		return
 	}
-	b := &baseline{overflows: map[uint64]uint64{}, drops: map[trace.Key]uint32{}}
+	b := &baseline{overflows: map[uint64]uint64{}, drops: map[trace.Key]uint32{}, queue: map[trace.Key]uint32{}}
 	for _, ns := range m.Namespaces {
 		b.overflows[ns.Netns.Inode] = ns.Counters["TcpExtListenOverflows"]
 		for _, l := range ns.Listeners {
-			b.drops[trace.Key{Netns: ns.Netns.Inode, Cookie: l.Cookie}] = l.DropCount()
+			k := trace.Key{Netns: ns.Netns.Inode, Cookie: l.Cookie}
+			b.drops[k] = l.DropCount()
+			b.queue[k] = l.AcceptQueue
 		}
 	}
 	t.base = b
@@ -96,7 +136,11 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 			if l.IsUnix() {
 				continue // the programs trace TCP listeners: no evidence, not zero evidence
 			}
-			l.Traced = traced(l, ev.Listeners[trace.Key{Netns: inode, Cookie: l.Cookie}], ev, states)
+			k := trace.Key{Netns: inode, Cookie: l.Cookie}
+			l.Traced = traced(l, k, ev.Listeners[k], ev, states)
+			if ev.Mode == trace.ModeQueue {
+				queueAccepts(l, k, ev.Listeners[k], base)
+			}
 		}
 		deriveSynTime(ns, ev, base)
 		ns.UnattributedAcceptErrors = []model.AcceptErrors{}
@@ -108,14 +152,22 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 		}
 		model.SortAcceptErrors(ns.UnattributedAcceptErrors)
 	}
-	m.Trace = &model.TraceInfo{Since: ev.Since, Time: ev.Time,
-		Tracer: model.Tracer{Programs: programs(t.src.Hooks()), MapMemoryBytes: t.src.Memory(), RSSBytes: t.selfRSS()}}
+	mode := ev.Mode
+	if mode == "" {
+		mode = trace.ModeFull
+	}
+	m.Trace = &model.TraceInfo{Since: ev.Since, Time: ev.Time, Mode: string(mode),
+		Tracer: model.Tracer{Programs: programs(t.src.Hooks()), MapMemoryBytes: t.src.Memory(), RSSBytes: t.selfRSS(),
+			ListenerSlots: ev.ListenerSlots, ListenersTraced: ev.ListenersTraced, UntracedEvents: ev.UntracedEvents}}
+	if note := untracedNote(ev); note != "" {
+		m.Notes = append(m.Notes, note)
+	}
 }
 
 // traced is l's evidence, le (nil: none was counted), joined to the
 // sampled listener: a queue the programs saw no event of held sock_diag's
 // length throughout.
-func traced(l *model.Listener, le *trace.ListenerEvidence, ev *trace.Evidence, states map[int]procState) *model.Traced {
+func traced(l *model.Listener, k trace.Key, le *trace.ListenerEvidence, ev *trace.Evidence, states map[int]procState) *model.Traced {
 	t := &model.Traced{At: ev.Time, HighWater: l.AcceptQueue, IntervalHighWater: l.AcceptQueue,
 		SynQueueHighWater: l.SynQueue, Drops: map[string]uint64{}, AcceptErrors: []model.AcceptErrors{}, Owners: []model.TracedOwner{}}
 	for _, p := range l.Processes {
@@ -127,6 +179,10 @@ func traced(l *model.Listener, le *trace.ListenerEvidence, ev *trace.Evidence, s
 			t.Owners = append(t.Owners, model.TracedOwner{PID: le.LastAcceptPID, Comm: st.comm, State: model.StateName(st.state)})
 		}
 	}
+	// A listener that found the programs' table full misses events; when
+	// more did than could be named, any listener without figures may be one.
+	t.UntracedEvents = ev.Untraced[k]
+	t.Untraced = t.UntracedEvents > 0 || le == nil && ev.UntracedUnnamed() > 0
 	waitingSince := ev.Since
 	if le != nil {
 		t.HighWater = max(t.HighWater, le.AcceptQueueHighWater)
@@ -137,9 +193,10 @@ func traced(l *model.Listener, le *trace.ListenerEvidence, ev *trace.Evidence, s
 		t.SynQueueHighWater = max(t.SynQueueHighWater, le.SynQueueHighWater)
 		t.Enqueued, t.Accepted = le.Enqueued, le.Accepted
 		maps.Copy(t.Drops, le.Drops)
-		t.Overflows.AckTime = le.Drops[trace.ListenOverflowReason]
+		t.Overflows.AckTime, t.Overflows.CookieAckTime = le.AckOverflows, le.CookieAckOverflows
 		w := le.AcceptWait
-		t.AcceptWait = model.WaitHistogram{Buckets: w.Buckets, Count: w.Count, SumNs: w.SumNs, MaxNs: w.MaxNs, Unmatched: w.Unmatched}
+		t.AcceptWait = model.WaitHistogram{Buckets: w.Buckets, Count: w.Count, SumNs: w.SumNs, MaxNs: w.MaxNs, Unmatched: w.Unmatched,
+			BoundNs: uint64(le.WaitBound), Unbounded: le.WaitUnbounded}
 		for _, e := range le.AcceptErrors {
 			t.AcceptErrors = append(t.AcceptErrors, acceptErrors(e, states))
 		}
@@ -161,42 +218,76 @@ func acceptErrors(e trace.AcceptErrors, states map[int]procState) model.AcceptEr
 	return model.AcceptErrors{PID: e.PID, Comm: states[e.PID].comm, Errno: e.Errno, Count: e.Count}
 }
 
-// deriveSynTime fills Overflows.SynTime for one namespace's listeners: the
-// namespace's ListenOverflows rise not seen as ACK-time overflows is shared
-// out to the listeners whose own drop count rose more than the drops
-// kfree_skb saw at them, most unexplained first.
+// deriveSynTime fills Overflows.SynTime for one namespace's listeners
+// (splitSynTime): its ListenOverflows rise less the ACK-time overflows
+// counted, given to the listeners whose queue filled. The programs see
+// every namespace traced, so its traced listeners not in the snapshot
+// (another port) take their part too.
 func deriveSynTime(ns model.NamespaceSnapshot, ev *trace.Evidence, base baseline) {
-	before, ok := base.overflows[ns.Netns.Inode]
+	inode := ns.Netns.Inode
+	before, ok := base.overflows[inode]
 	now := ns.Counters["TcpExtListenOverflows"]
 	if !ok || now < before {
 		return
 	}
-	remaining := now - before
+	in := make([]synTimeListener, 0, len(ns.Listeners))
+	index := map[trace.Key]int{}
+	for _, l := range ns.Listeners {
+		k := trace.Key{Netns: inode, Cookie: l.Cookie}
+		dropsBefore, sampled := base.drops[k]
+		s := synTimeListener{key: k, filled: base.queue[k] > l.AcceptQueueMax || l.AcceptQueue > l.AcceptQueueMax,
+			dropsKnown: sampled && l.Drops != nil, dropsRise: uint64(l.DropCount() - dropsBefore)} // sk_drops wraps as a u32
+		if le := ev.Listeners[k]; le != nil {
+			s.filled = s.filled || le.Filled()
+			s.ackOverflows, s.cookieAckOverflows, s.deferAcceptDrops = le.AckOverflows, le.CookieAckOverflows, le.Drops[trace.DeferAcceptReason]
+		}
+		index[k] = len(in)
+		in = append(in, s)
+	}
 	for k, le := range ev.Listeners {
-		if k.Netns == ns.Netns.Inode {
-			remaining -= min(remaining, le.Drops[trace.ListenOverflowReason])
+		if _, seen := index[k]; k.Netns == inode && !seen {
+			in = append(in, synTimeListener{key: k, filled: le.Filled() || base.queue[k] > le.MaxBacklog && le.MaxBacklog > 0,
+				ackOverflows: le.AckOverflows, cookieAckOverflows: le.CookieAckOverflows})
 		}
 	}
-	ls := ns.Listeners
-	unexplained := make([]uint64, len(ls))
-	order := make([]int, len(ls))
-	for i := range ls {
-		order[i] = i
-		k := trace.Key{Netns: ns.Netns.Inode, Cookie: ls[i].Cookie}
-		rise := uint64(ls[i].DropCount() - base.drops[k]) // sk_drops wraps as a u32
-		var seen uint64
-		for _, n := range ls[i].Traced.Drops {
-			seen += n
-		}
-		if rise > seen {
-			unexplained[i] = rise - seen
+	shares := splitSynTime(now-before, in)
+	for i := range ns.Listeners {
+		l := &ns.Listeners[i]
+		if j, ok := index[trace.Key{Netns: inode, Cookie: l.Cookie}]; ok && l.Traced != nil {
+			l.Traced.Overflows.SynTime = shares[j]
 		}
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(unexplained[b], unexplained[a]) })
-	for _, i := range order {
-		n := min(unexplained[i], remaining)
-		ls[i].Traced.Overflows.SynTime = n
-		remaining -= n
+}
+
+// queueAccepts fills, in queue mode (no accept hook), what is inferred from
+// the queue: accepted, the connections enqueued less those still queued now
+// (sock_diag), not fewer than the programs inferred at the last enqueue; an
+// interval with no enqueue has the queue's length now as its high water
+// (it can only have shrunk, and its length at the interval's start was
+// counted in the interval before: every peak is just after an enqueue);
+// and an accept after the last enqueue, if the queue is shorter now, ends
+// any stall now (the latest it can have been: a stall is never longer than
+// it was).
+func queueAccepts(l *model.Listener, k trace.Key, le *trace.ListenerEvidence, base baseline) {
+	t := l.Traced
+	t.AcceptWait.Unmatched = 0
+	if le == nil || !le.Tracked {
+		// No enqueue since tracing began: what left the queue was accepted.
+		if before, ok := base.queue[k]; ok && before > l.AcceptQueue {
+			t.Accepted = uint64(before - l.AcceptQueue)
+			t.Held = 0
+		}
+		return
+	}
+	if !le.IntervalEvents {
+		t.IntervalHighWater = l.AcceptQueue
+	}
+	total := le.Enqueued + uint64(le.BaseLen)
+	if now := total - min(uint64(l.AcceptQueue), total); now > t.Accepted {
+		t.Accepted = now
+	}
+	if l.AcceptQueue < le.LastLen {
+		t.Held = 0
 	}
 }
 

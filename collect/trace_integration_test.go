@@ -17,7 +17,9 @@ import (
 // skipping only where the kernel has no BTF.
 func tracedCollector(t *testing.T, o Options) *Collector {
 	t.Helper()
-	o.Trace = TraceOn
+	if o.Trace == TraceOff {
+		o.Trace = TraceOn
+	}
 	c, err := NewCollector(o)
 	if errors.Is(err, trace.ErrNoBTF) {
 		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
@@ -152,5 +154,48 @@ func TestTracedUntrackedQueue(t *testing.T) {
 	})
 	if l, _ := tracedListener(t, c, addr.Port()); l.Traced.IntervalHighWater != 2 || l.Traced.Enqueued != 0 {
 		t.Errorf("after the drop: interval high water %d, enqueued %d; want 2, 0", l.Traced.IntervalHighWater, l.Traced.Enqueued)
+	}
+}
+
+// Queue mode sees no accept(): accepted is the connections enqueued less
+// those still queued (exact), an interval with no enqueue has the queue's
+// length at the read as its high water, and the waits are timed to the
+// next enqueue, with their bound.
+func TestTracedQueueMode(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	const n, pause = 5, 60 * time.Millisecond
+	c := tracedCollector(t, Options{Trace: TraceQueue})
+	fd, addr := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 64, nstest.ListenOpts{})
+	for range n {
+		nstest.Connect(t, addr)
+	}
+	nstest.Eventually(t, 5*time.Second, "every client queued", func() bool {
+		l, _ := tracedListener(t, c, addr.Port())
+		return l.AcceptQueue == n
+	})
+	time.Sleep(pause)
+	for range n {
+		nfd, _, err := syscall.Accept4(fd, syscall.SOCK_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { syscall.Close(nfd) })
+	}
+	l, m := tracedListener(t, c, addr.Port())
+	if m.Trace.Mode != "queue" || l.Traced.Enqueued != n || l.Traced.Accepted != n || l.Traced.IntervalHighWater != 0 {
+		t.Errorf("mode %q, enqueued %d, accepted %d, interval high water %d; want queue, %d, %d (sock_diag's queue is empty), 0",
+			m.Trace.Mode, l.Traced.Enqueued, l.Traced.Accepted, l.Traced.IntervalHighWater, n, n)
+	}
+	nstest.Connect(t, addr)
+	nstest.Eventually(t, 5*time.Second, "the next client queued", func() bool {
+		l, _ = tracedListener(t, c, addr.Port())
+		return l.AcceptQueue == 1
+	})
+	w := l.Traced.AcceptWait
+	if l.Traced.Accepted != n || w.Count != n || time.Duration(w.MaxNs) < pause || w.BoundNs == 0 || len(l.Traced.AcceptErrors) != 0 {
+		t.Errorf("accepted %d, waits %d (max %s, bound %s), errors %v; want %d, %d waits of at least %s, a bound, none",
+			l.Traced.Accepted, w.Count, time.Duration(w.MaxNs), time.Duration(w.BoundNs), l.Traced.AcceptErrors, n, n, pause)
 	}
 }

@@ -177,7 +177,7 @@ func (w *Watcher) trace(rs []*model.WatchReport) error {
 	}
 	targets := w.targets()
 	for i, r := range rs {
-		r.Traced = true
+		r.Traced, r.TraceMode = true, m.Trace.Mode
 		t := targets[i]
 		ls := m.Namespaces[i].Listeners
 		t.traced.AddListeners(ls)

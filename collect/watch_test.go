@@ -44,7 +44,7 @@ func TestWatcherTracedIntervalAfterReset(t *testing.T) {
 	}
 	src := &reads{evs: []*trace.Evidence{read(10, 10), read(3, 2)}}
 	w, err := NewWatcher(Options{Ports: []uint16{addr.Port()}, Trace: TraceOn,
-		OpenTrace: func() (trace.Source, error) { return src, nil }}, WatchOptions{SynEvery: 1})
+		OpenTrace: func(trace.Options) (trace.Source, error) { return src, nil }}, WatchOptions{SynEvery: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func Build() (dashboard.Dashboard, error) {
 			WithTarget(query(`sum by (le) (rate(backlogctl_listener_accept_wait_seconds_bucket{`+sel+`}[$__rate_interval]))`, "{{le}}").Format(prometheus.PromQueryFormatHeatmap))).
 		WithPanel(series("Accept wait p99 (traced)", "99th percentile of the accept wait by listener.", "s", 12, 8,
 			query(`histogram_quantile(0.99, sum by (le, `+listener+`) (rate(backlogctl_listener_accept_wait_seconds_bucket{`+sel+`}[$__rate_interval])))`, legendListener))).
-		WithPanel(series("accept() errors by errno (traced)", "EMFILE: the process is at its RLIMIT_NOFILE; ENFILE: fs.file-max; ENOBUFS/ENOMEM: memory. The connection stays queued.", "ops", 24, 8,
+		WithPanel(series("accept() errors by errno (traced)", "EMFILE: the process is at its RLIMIT_NOFILE; ENFILE: fs.file-max; ENOBUFS/ENOMEM: memory. The connection stays queued. Empty unless the exporter runs with --trace-mode full.", "ops", 24, 8,
 			query(`sum by (node, pod, process, errno) (rate(backlogctl_process_accept_errors_total{`+sel+`}[$__rate_interval]))`, "{{node}} {{pod}} {{process}} {{errno}}"))).
 		WithRow(dashboard.NewRowBuilder("Descriptors")).
 		WithPanel(series("Descriptor headroom by process", "Share of RLIMIT_NOFILE still free for each listener's owner: at 0, accept() fails with EMFILE (descriptors opened before a lower limit was set can take it below 0; shown as 0).", "percentunit", 12, 8,

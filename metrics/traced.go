@@ -16,7 +16,7 @@ var (
 		"Time connections waited in the accept queue, from entering it to accept() returning (eBPF, exporter --trace), since tracing started. Classic buckets are exact at their bounds (powers of two in nanoseconds); the native histogram's buckets (schema 0) are those log2-nanosecond buckets with bounds 7.4% low (2^30 ns taken as 1 s).",
 		listenerLabels...)
 	descTracedOverflows = desc("listener_traced_overflows_total",
-		"Connections dropped because the accept queue was full, seen by tracing since it started, by site: ack_time (exact, kfree_skb reason TCP_LISTEN_OVERFLOW) or syn_time (derived from the counters).",
+		"Connections dropped because the accept queue was full, seen by tracing since it started, by site: ack_time (a request socket's final ACK; exact), cookie_ack_time (an ACK carrying a SYN cookie; exact) or syn_time (derived from the counters). The sites sum to the namespace's TcpExtListenOverflows.",
 		append(slices.Clone(listenerLabels), "site")...)
 	descTracedDrops = desc("listener_traced_drops_total",
 		"Drops at the listener seen by tracing since it started, by kernel drop reason (skb_drop_reason without its prefix; TCP_DEFER_ACCEPT for defer-accept drops).",
@@ -29,6 +29,14 @@ var (
 		"netns", "pid", "process", "errno", "pod", "namespace", "container")
 	descTraceUp = desc("trace_up",
 		"1 when exporter --trace has its eBPF programs attached, 0 when tracing was asked for and the kernel refused it.")
+	descTraceUntracedEvents = desc("trace_untraced_events_total",
+		"Events of listeners that found the eBPF listener table full (exporter --trace), not counted in their traced metrics; raise --trace-listeners.")
+	descTraceMode = desc("trace_mode",
+		"1, labelled with what exporter --trace's eBPF programs trace: queue (the queue's side only; accepts inferred, waits bounded, no accept() errors) or full (accept() and io_uring accepts too).",
+		"mode")
+	descListenerUntraced = desc("listener_traced_untraced",
+		"1 when a socket of this listener found the eBPF listener table full: its traced metrics miss events (exporter --trace).",
+		listenerLabels...)
 )
 
 // classicWaitBounds are the classic buckets' upper bounds, as log2 bucket
@@ -44,7 +52,8 @@ type tracedSource struct {
 }
 
 func (tracedSource) describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp} {
+	for _, d := range []*prometheus.Desc{descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp,
+		descTraceUntracedEvents, descTraceMode, descListenerUntraced} {
 		ch <- d
 	}
 }
@@ -59,6 +68,10 @@ func (t tracedSource) collect(ch chan<- prometheus.Metric, s *scrape) {
 	if !t.traced || s.m.Trace == nil {
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(descTraceUntracedEvents, prometheus.CounterValue, float64(s.m.Trace.Tracer.UntracedEvents))
+	if s.m.Trace.Mode != "" {
+		ch <- gauge(descTraceMode, 1, s.m.Trace.Mode)
+	}
 	for _, nr := range s.rows {
 		collectAcceptErrors(ch, nr.ns)
 		for i := range nr.rows {
@@ -70,7 +83,9 @@ func (t tracedSource) collect(ch chan<- prometheus.Metric, s *scrape) {
 
 // tracedRow sums the traced evidence of a row's sockets.
 type tracedRow struct {
-	seen      bool
+	seen bool
+	// untraced: a socket found the programs' listener table full.
+	untraced  bool
 	wait      model.WaitHistogram
 	overflows model.Overflows
 	drops     map[string]uint64
@@ -88,9 +103,11 @@ func tracedRowOf(r *row) tracedRow {
 			continue
 		}
 		out.seen = true
+		out.untraced = out.untraced || t.Untraced
 		out.wait.Add(&t.AcceptWait)
 		out.overflows.SynTime += t.Overflows.SynTime
 		out.overflows.AckTime += t.Overflows.AckTime
+		out.overflows.CookieAckTime += t.Overflows.CookieAckTime
 		for reason, n := range t.Drops {
 			if out.drops == nil {
 				out.drops = map[string]uint64{}
@@ -109,11 +126,13 @@ func collectTraced(ch chan<- prometheus.Metric, t tracedRow, lv []string) {
 	}
 	ch <- newWaitHistogram(&t.wait, lv)
 	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflows.AckTime), append(slices.Clone(lv), "ack_time")...)
+	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflows.CookieAckTime), append(slices.Clone(lv), "cookie_ack_time")...)
 	ch <- prometheus.MustNewConstMetric(descTracedOverflows, prometheus.CounterValue, float64(t.overflows.SynTime), append(slices.Clone(lv), "syn_time")...)
 	for _, reason := range sortedKeys(t.drops) {
 		ch <- prometheus.MustNewConstMetric(descTracedDrops, prometheus.CounterValue, float64(t.drops[reason]), append(slices.Clone(lv), reason)...)
 	}
 	ch <- gauge(descHighWaterFill, t.intervalFill, lv...)
+	ch <- gauge(descListenerUntraced, boolFloat(t.untraced), lv...)
 }
 
 // collectAcceptErrors sends the accept errors seen in one namespace: its

@@ -52,21 +52,40 @@ type Traced struct {
 	// Stall is the longest the queue was held with no accept() at any read
 	// of a window (its fold), with the queue's length and the owners then.
 	Stall Stall
+	// Untraced: the programs' listener table was full when this listener
+	// had events, so its figures are not its whole story: they count only
+	// the events after it got a slot (all zero if it has none).
+	// UntracedEvents are the events not counted; 0 with Untraced when more
+	// listeners found the table full than could be named, and this one,
+	// with no figures, may be among them.
+	Untraced       bool
+	UntracedEvents uint64
 }
 
-// Overflows are connections dropped because an accept queue was full.
+// Overflows are connections dropped because an accept queue was full, by
+// where the kernel found it full. Their sum is the namespace's
+// TcpExtListenOverflows rise over the same time, shared among its
+// listeners.
 type Overflows struct {
 	// SynTime: the SYN arrived with the queue full (tcp_conn_request). The
-	// kernel frees that SYN without a drop reason, so this is derived from
-	// the listener's drop count and the namespace's ListenOverflows.
+	// kernel consumes that SYN with no drop reason and no tracepoint, so
+	// this is derived: the namespace's ListenOverflows rise less the
+	// ACK-time overflows counted, given to the listener whose queue was
+	// seen full (exact when one was).
 	SynTime uint64 `json:"syn_time"`
-	// AckTime: the final ACK arrived with the queue full (tcp_check_req),
-	// counted exactly by kfree_skb's TCP_LISTEN_OVERFLOW reason.
+	// AckTime: the final ACK of a request socket arrived with the queue
+	// full (tcp_check_req), counted exactly by kfree_skb's
+	// TCP_LISTEN_OVERFLOW reason.
 	AckTime uint64 `json:"ack_time"`
+	// CookieAckTime: an ACK carrying a SYN cookie arrived with the queue
+	// full (cookie_v4_check/cookie_v6_check -> tcp_get_cookie_sock ->
+	// syn_recv_sock), counted exactly at kfree_skb, where Linux 6.9 and
+	// later give it the reason NO_SOCKET (no child socket was made).
+	CookieAckTime uint64 `json:"cookie_ack_time"`
 }
 
-// Total is every overflow, at either site.
-func (o Overflows) Total() uint64 { return o.SynTime + o.AckTime }
+// Total is every overflow, all sites.
+func (o Overflows) Total() uint64 { return o.SynTime + o.AckTime + o.CookieAckTime }
 
 // AcceptErrors counts one process's failed accept() calls with one errno.
 type AcceptErrors struct {
@@ -135,7 +154,16 @@ type WaitHistogram struct {
 	// (a concurrent enqueue moved the tail first); such a wait can be off
 	// by the time between two enqueues.
 	Unmatched uint64
+	// BoundNs, in queue mode (no accept hook), is how much longer than the
+	// real wait each one may be: a wait is timed to the enqueue that found
+	// its connection taken, not to the accept() (0 in full mode).
+	// Unbounded were found taken too many at once to be timed.
+	BoundNs   uint64
+	Unbounded uint64
 }
+
+// Bound is BoundNs in seconds.
+func (h *WaitHistogram) Bound() float64 { return float64(h.BoundNs) / 1e9 }
 
 // WaitBucketLE is bucket i's upper bound in seconds, 2^(i+1) ns; +Inf for
 // the last, unbounded one.
@@ -194,6 +222,8 @@ func (h *WaitHistogram) Add(o *WaitHistogram) {
 	h.SumNs += o.SumNs
 	h.MaxNs = max(h.MaxNs, o.MaxNs)
 	h.Unmatched += o.Unmatched
+	h.BoundNs = max(h.BoundNs, o.BoundNs)
+	h.Unbounded += o.Unbounded
 }
 
 // Fill is the high water over backlog+1, what a full queue holds: 1 means
@@ -235,7 +265,8 @@ func (t *Traced) Since(prev *Traced) Traced {
 	}
 	out.Enqueued -= prev.Enqueued
 	out.Accepted -= prev.Accepted
-	out.Overflows = Overflows{SynTime: Delta(prev.Overflows.SynTime, t.Overflows.SynTime), AckTime: t.Overflows.AckTime - prev.Overflows.AckTime}
+	out.Overflows = Overflows{SynTime: Delta(prev.Overflows.SynTime, t.Overflows.SynTime), AckTime: t.Overflows.AckTime - prev.Overflows.AckTime,
+		CookieAckTime: t.Overflows.CookieAckTime - prev.Overflows.CookieAckTime}
 	out.Drops = make(map[string]uint64, len(t.Drops))
 	for reason, n := range t.Drops {
 		out.Drops[reason] = n - prev.Drops[reason]
@@ -246,6 +277,7 @@ func (t *Traced) Since(prev *Traced) Traced {
 	out.AcceptWait.Count -= prev.AcceptWait.Count
 	out.AcceptWait.SumNs -= prev.AcceptWait.SumNs
 	out.AcceptWait.Unmatched -= prev.AcceptWait.Unmatched
+	out.AcceptWait.Unbounded -= prev.AcceptWait.Unbounded
 	out.AcceptErrors = nil
 	for _, e := range t.AcceptErrors {
 		e.Count -= prev.acceptErrors(e.PID, e.Errno)
@@ -260,6 +292,7 @@ func (t *Traced) Since(prev *Traced) Traced {
 // prev and t.
 func (t *Traced) reset(prev *Traced) bool {
 	if t.Enqueued < prev.Enqueued || t.Accepted < prev.Accepted || t.Overflows.AckTime < prev.Overflows.AckTime ||
+		t.Overflows.CookieAckTime < prev.Overflows.CookieAckTime || t.AcceptWait.Unbounded < prev.AcceptWait.Unbounded ||
 		t.AcceptWait.Count < prev.AcceptWait.Count || t.AcceptWait.SumNs < prev.AcceptWait.SumNs ||
 		t.AcceptWait.Unmatched < prev.AcceptWait.Unmatched {
 		return true
@@ -297,6 +330,8 @@ type TraceInfo struct {
 	// Since is when the programs were attached; Time the read.
 	Since time.Time
 	Time  time.Time
+	// Mode is what the programs trace: "full" or "queue" (--trace-mode).
+	Mode string
 	// Tracer is the attached programs and their memory.
 	Tracer Tracer
 }
@@ -311,6 +346,14 @@ type Tracer struct {
 	MapMemoryBytes uint64 `json:"map_memory_bytes"`
 	// RSSBytes is backlogctl's own resident memory.
 	RSSBytes uint64 `json:"rss_bytes"`
+	// ListenerSlots is the size of the programs' listener table,
+	// ListenersTraced the slots taken (listeners of every namespace traced,
+	// open or since closed).
+	ListenerSlots   int `json:"listener_slots"`
+	ListenersTraced int `json:"listeners_traced"`
+	// UntracedEvents are the events of listeners that found the table full
+	// (each listener's own count is its Traced.UntracedEvents).
+	UntracedEvents uint64 `json:"untraced_events"`
 }
 
 // TracerProgram is one attached program and its tracepoint.

@@ -15,6 +15,8 @@ import (
 // listener's evidence since tracing began, joined to the snapshot taken at
 // Time.
 type TraceReport struct {
+	// Mode is what the programs traced: "full" or "queue" (--trace-mode).
+	Mode  string    `json:"mode"`
 	Time  time.Time `json:"time"`
 	Since time.Time `json:"since"`
 	// StallSeconds is the --stall threshold.
@@ -23,17 +25,44 @@ type TraceReport struct {
 	// UnattributedAcceptErrors are accept() errors whose listening socket
 	// could not be resolved, by process (e.g. EBADF on a closed descriptor).
 	UnattributedAcceptErrors []AcceptErrors `json:"unattributed_accept_errors"`
-	// Exact and Derived name the listener fields in each class.
-	Exact   []string `json:"exact"`
-	Derived []string `json:"derived"`
-	Tracer  Tracer   `json:"tracer"`
-	Notes   []string `json:"notes,omitempty"`
+	// Exact and Derived name the listener fields in each class; Unavailable
+	// those the mode does not see.
+	Exact       []string `json:"exact"`
+	Derived     []string `json:"derived"`
+	Unavailable []string `json:"unavailable"`
+	Tracer      Tracer   `json:"tracer"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 // ExactFields are counted by the programs at the event itself.
 var ExactFields = []string{"accept_queue_high_water", "interval_high_water", "enqueued", "accepted", "overflows.ack_time",
-	"drops", "accept_wait_seconds.count", "accept_wait_seconds.sum", "accept_wait_seconds.max",
+	"overflows.cookie_ack_time", "drops", "accept_wait_seconds.count", "accept_wait_seconds.sum", "accept_wait_seconds.max",
 	"accept_wait_seconds.buckets", "accept_wait_seconds.unmatched", "accept_errors"}
+
+// QueueExactFields are exact in queue mode: accepted is the connections
+// enqueued less those still queued (the queue is first in, first out).
+var QueueExactFields = []string{"accept_queue_high_water", "enqueued", "accepted",
+	"overflows.ack_time", "overflows.cookie_ack_time", "drops"}
+
+// QueueDerivedFields are inferred in queue mode: the waits are upper
+// bounds (accept_wait_seconds.bound says by how much at most), stalls are
+// measured from the last enqueue that found a connection taken, and an
+// interval's high water is its longest queue at an enqueue, or its length at
+// the read when it had none (its length at the start was counted in the
+// interval before: every peak is just after an enqueue).
+var QueueDerivedFields = []string{"interval_high_water", "overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled"}
+
+// QueueUnavailableFields are not seen in queue mode (no accept hook).
+var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched"}
+
+// TraceFieldClasses are the exact, derived and unavailable fields of a
+// trace mode.
+func TraceFieldClasses(mode string) (exact, derived, unavailable []string) {
+	if mode == "queue" {
+		return QueueExactFields, QueueDerivedFields, QueueUnavailableFields
+	}
+	return ExactFields, DerivedFields, []string{}
+}
 
 // DerivedFields are inferred: syn_time overflows from counters, the SYN
 // queue's high water from samples, percentiles from log2 buckets, stalls
@@ -69,19 +98,28 @@ type TraceReportListener struct {
 	// least the --stall threshold; StalledSeconds is for how long.
 	Stalled        bool    `json:"stalled"`
 	StalledSeconds float64 `json:"stalled_seconds"`
+	// Untraced and UntracedEvents are Traced's: the listener found the
+	// programs' listener table full, and its figures miss that many events.
+	Untraced       bool   `json:"untraced"`
+	UntracedEvents uint64 `json:"untraced_events"`
 }
 
 // WaitSummary is a WaitHistogram in seconds, with its percentiles: each
 // the upper bound of the log2 bucket it falls in (at most twice the true
 // value), capped at Max, which is exact.
 type WaitSummary struct {
-	Count     uint64       `json:"count"`
-	Sum       float64      `json:"sum"`
-	P50       float64      `json:"p50"`
-	P90       float64      `json:"p90"`
-	P99       float64      `json:"p99"`
-	Max       float64      `json:"max"`
-	Unmatched uint64       `json:"unmatched"`
+	Count     uint64  `json:"count"`
+	Sum       float64 `json:"sum"`
+	P50       float64 `json:"p50"`
+	P90       float64 `json:"p90"`
+	P99       float64 `json:"p99"`
+	Max       float64 `json:"max"`
+	Unmatched uint64  `json:"unmatched"`
+	// Bound and Unbounded are queue mode's: each wait is an upper bound, at
+	// most Bound seconds over the real one; Unbounded were found taken too
+	// many at once to be timed.
+	Bound     float64      `json:"bound,omitempty"`
+	Unbounded uint64       `json:"unbounded,omitempty"`
 	Buckets   []WaitBucket `json:"buckets"`
 }
 
@@ -96,6 +134,7 @@ type WaitBucket struct {
 // Summary is h in seconds, with its percentiles and non-empty buckets.
 func (h *WaitHistogram) Summary() WaitSummary {
 	s := WaitSummary{Count: h.Count, Sum: h.Sum(), Max: h.Max(), Unmatched: h.Unmatched, Buckets: []WaitBucket{},
+		Bound: h.Bound(), Unbounded: h.Unbounded,
 		P50: h.Quantile(0.50), P90: h.Quantile(0.90), P99: h.Quantile(0.99)}
 	for i, n := range h.Buckets {
 		if n == 0 {
@@ -115,10 +154,14 @@ func (h *WaitHistogram) Summary() WaitSummary {
 // threshold of Stalled. Listeners without evidence (m not traced) are left out.
 func NewTraceReport(m *MultiSnapshot, stall time.Duration) *TraceReport {
 	r := &TraceReport{StallSeconds: stall.Seconds(), Listeners: []TraceReportListener{},
-		UnattributedAcceptErrors: []AcceptErrors{}, Exact: ExactFields, Derived: DerivedFields, Notes: m.Notes}
+		UnattributedAcceptErrors: []AcceptErrors{}, Notes: m.Notes}
 	if m.Trace != nil {
-		r.Time, r.Since, r.Tracer = m.Trace.Time, m.Trace.Since, m.Trace.Tracer
+		r.Mode, r.Time, r.Since, r.Tracer = m.Trace.Mode, m.Trace.Time, m.Trace.Since, m.Trace.Tracer
 	}
+	if r.Mode == "" {
+		r.Mode = "full"
+	}
+	r.Exact, r.Derived, r.Unavailable = TraceFieldClasses(r.Mode)
 	for _, ns := range m.Namespaces {
 		for i := range ns.Listeners {
 			l := &ns.Listeners[i]
@@ -143,6 +186,7 @@ func traceReportListener(ns Namespace, l *Listener, stall time.Duration) TraceRe
 	maps.Copy(out.Drops, t.Drops)
 	stalled, held := t.Stalled(l.AcceptQueue, stall)
 	out.Stalled, out.StalledSeconds = stalled, held.Seconds()
+	out.Untraced, out.UntracedEvents = t.Untraced, t.UntracedEvents
 	return out
 }
 
@@ -169,8 +213,10 @@ type AdviseTraceListener struct {
 	HighWaterAt      time.Time `json:"high_water_at"`
 	OverflowsSynTime uint64    `json:"overflows_syn_time"`
 	OverflowsAckTime uint64    `json:"overflows_ack_time"`
-	Enqueued         uint64    `json:"enqueued"`
-	Accepted         uint64    `json:"accepted"`
+	// OverflowsCookieAckTime: SYN-cookie ACKs that found the queue full.
+	OverflowsCookieAckTime uint64 `json:"overflows_cookie_ack_time"`
+	Enqueued               uint64 `json:"enqueued"`
+	Accepted               uint64 `json:"accepted"`
 	// AcceptWait* are in seconds, from entering the queue to accept()
 	// returning; P99 is a log2 bucket's upper bound, Max exact.
 	AcceptWaitCount uint64               `json:"accept_wait_count"`
@@ -211,7 +257,8 @@ func NewAdviseTrace(s *Snapshot, seconds float64, stall time.Duration) *AdviseTr
 		out := AdviseTraceListener{Address: l.Address, Port: l.Port, Backlog: l.AcceptQueueMax,
 			HighWater: t.HighWater, HighWaterAt: t.HighWaterAt,
 			OverflowsSynTime: t.Overflows.SynTime, OverflowsAckTime: t.Overflows.AckTime,
-			Enqueued: t.Enqueued, Accepted: t.Accepted,
+			OverflowsCookieAckTime: t.Overflows.CookieAckTime,
+			Enqueued:               t.Enqueued, Accepted: t.Accepted,
 			AcceptWaitCount: t.AcceptWait.Count, AcceptWaitSum: t.AcceptWait.Sum(),
 			AcceptWaitP99: t.AcceptWait.Quantile(0.99), AcceptWaitMax: t.AcceptWait.Max(),
 			AcceptErrors: []AdviseAcceptErrors{}}
@@ -242,10 +289,12 @@ type WatchTraced struct {
 	AcceptQueueHighWater uint32  `json:"accept_queue_high_water"`
 	HighWaterRose        bool    `json:"high_water_rose"`
 	HighWaterFill        float64 `json:"high_water_fill"`
-	// Enqueued, Accepted and OverflowsAckTime are this interval's, exact.
-	Enqueued         uint64 `json:"enqueued"`
-	Accepted         uint64 `json:"accepted"`
-	OverflowsAckTime uint64 `json:"overflows_ack_time"`
+	// Enqueued, Accepted, OverflowsAckTime and OverflowsCookieAckTime are
+	// this interval's, exact.
+	Enqueued               uint64 `json:"enqueued"`
+	Accepted               uint64 `json:"accepted"`
+	OverflowsAckTime       uint64 `json:"overflows_ack_time"`
+	OverflowsCookieAckTime uint64 `json:"overflows_cookie_ack_time"`
 	// AcceptWait is this interval's waits in the accept queue.
 	AcceptWait WatchWait `json:"accept_wait_seconds"`
 }
@@ -273,6 +322,7 @@ func NewWatchTraced(lw *ListenerWindow, backlog uint32) *WatchTraced {
 		IntervalHighWater: last.IntervalHighWater, IntervalHighWaterFill: last.IntervalFill(backlog),
 		AcceptQueueHighWater: last.HighWater, HighWaterRose: lw.HighWaterRose(), HighWaterFill: last.Fill(backlog),
 		Enqueued: interval.Enqueued, Accepted: interval.Accepted, OverflowsAckTime: interval.Overflows.AckTime,
+		OverflowsCookieAckTime: interval.Overflows.CookieAckTime,
 		AcceptWait: WatchWait{Count: interval.AcceptWait.Count, MaxSinceStart: maxWait,
 			P50: interval.AcceptWait.QuantileCapped(0.50, maxWait),
 			P90: interval.AcceptWait.QuantileCapped(0.90, maxWait),

@@ -14,6 +14,8 @@ type WatchReport struct {
 	Netns *Namespace `json:"netns,omitempty"`
 	// Traced is true when the listeners carry eBPF evidence (--trace).
 	Traced bool `json:"traced,omitempty"`
+	// TraceMode is what the programs trace, with Traced: queue or full.
+	TraceMode string `json:"trace_mode,omitempty"`
 	// Listeners are sorted by peak fill, fullest first.
 	Listeners []WatchListener `json:"listeners"`
 	// Counters are the key counters (model.CounterNames) now; Rates their

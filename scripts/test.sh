@@ -68,6 +68,8 @@ apt_get() {
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
 # trace's eBPF programs include libbpf's headers (scripts/check-bpf.sh)
 [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
+# trace's io_uring test builds a liburing accept loop (trace/testdata)
+[ -f /usr/include/liburing.h ] || missing+=(liburing-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "installing: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
 	apt_get update -qq

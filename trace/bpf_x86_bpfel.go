@@ -33,6 +33,7 @@ type bpfListenerStats struct {
 	_               structs.HostLayout
 	Cookie          uint64
 	Netns           uint64
+	Sk              uint64
 	Enqueued        uint64
 	NonemptySinceNs uint64
 	AcceptQueueHw   uint32
@@ -40,7 +41,6 @@ type bpfListenerStats struct {
 	MaxBacklog      uint32
 	LastAcceptTgid  uint32
 	LastEnqueueNs   uint64
-	_               [8]byte
 	Accepted        uint64
 	Dequeued        uint64
 	LastAcceptNs    uint64
@@ -52,7 +52,12 @@ type bpfListenerStats struct {
 	EpochHw         [2]uint64
 	LastLen         uint32
 	QueueSeen       uint32
-	_               [48]byte
+	BaseLen         uint32
+	Pad             uint32
+	DequeuedKnownNs uint64
+	WaitBoundMaxNs  uint64
+	WaitUnbounded   uint64
+	_               [16]byte
 }
 
 type bpfRingSlot struct {
@@ -63,21 +68,49 @@ type bpfRingSlot struct {
 	Pad   uint32
 }
 
+type bpfUntracedKey struct {
+	_      structs.HostLayout
+	Cookie uint64
+	Netns  uint32
+	Pad    uint32
+}
+
+type bpfUringKey struct {
+	_        structs.HostLayout
+	Ctx      uint64
+	UserData uint64
+}
+
+type bpfUringListener struct {
+	_      structs.HostLayout
+	Sk     uint64
+	Cookie uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bpfMapAcceptErrors  = "accept_errors"
-	bpfMapDrops         = "drops"
-	bpfMapListeners     = "listeners"
-	bpfMapRing          = "ring"
-	bpfMapZero          = "zero"
-	bpfProgBlAcceptExit = "bl_accept_exit"
-	bpfProgBlDataReady  = "bl_data_ready"
-	bpfProgBlKfreeSkb   = "bl_kfree_skb"
-	bpfProgBlSynack     = "bl_synack"
-	bpfProgBlSysExit    = "bl_sys_exit"
-	bpfVarCurEpoch      = "cur_epoch"
+	bpfMapAcceptErrors     = "accept_errors"
+	bpfMapDrops            = "drops"
+	bpfMapListeners        = "listeners"
+	bpfMapNetnsFilter      = "netns_filter"
+	bpfMapRing             = "ring"
+	bpfMapUntraced         = "untraced"
+	bpfMapUntracedEvents   = "untraced_events"
+	bpfMapUringAccepts     = "uring_accepts"
+	bpfProgBlAcceptExit    = "bl_accept_exit"
+	bpfProgBlDataReady     = "bl_data_ready"
+	bpfProgBlKfreeSkb      = "bl_kfree_skb"
+	bpfProgBlSynack        = "bl_synack"
+	bpfProgBlSysExit       = "bl_sys_exit"
+	bpfProgBlUringComplete = "bl_uring_complete"
+	bpfProgBlUringSubmit   = "bl_uring_submit"
+	bpfVarCurEpoch         = "cur_epoch"
+	bpfVarFilterNetns      = "filter_netns"
+	bpfVarListenerSlots    = "listener_slots"
+	bpfVarNetnsInline      = "netns_inline"
+	bpfVarQueueMode        = "queue_mode"
 )
 
 // loadBpf returns the embedded CollectionSpec for bpf.
@@ -122,29 +155,38 @@ type bpfSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfProgramSpecs struct {
-	BlAcceptExit *ebpf.ProgramSpec `ebpf:"bl_accept_exit"`
-	BlDataReady  *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
-	BlKfreeSkb   *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
-	BlSynack     *ebpf.ProgramSpec `ebpf:"bl_synack"`
-	BlSysExit    *ebpf.ProgramSpec `ebpf:"bl_sys_exit"`
+	BlAcceptExit    *ebpf.ProgramSpec `ebpf:"bl_accept_exit"`
+	BlDataReady     *ebpf.ProgramSpec `ebpf:"bl_data_ready"`
+	BlKfreeSkb      *ebpf.ProgramSpec `ebpf:"bl_kfree_skb"`
+	BlSynack        *ebpf.ProgramSpec `ebpf:"bl_synack"`
+	BlSysExit       *ebpf.ProgramSpec `ebpf:"bl_sys_exit"`
+	BlUringComplete *ebpf.ProgramSpec `ebpf:"bl_uring_complete"`
+	BlUringSubmit   *ebpf.ProgramSpec `ebpf:"bl_uring_submit"`
 }
 
 // bpfMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfMapSpecs struct {
-	AcceptErrors *ebpf.MapSpec `ebpf:"accept_errors"`
-	Drops        *ebpf.MapSpec `ebpf:"drops"`
-	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
-	Ring         *ebpf.MapSpec `ebpf:"ring"`
-	Zero         *ebpf.MapSpec `ebpf:"zero"`
+	AcceptErrors   *ebpf.MapSpec `ebpf:"accept_errors"`
+	Drops          *ebpf.MapSpec `ebpf:"drops"`
+	Listeners      *ebpf.MapSpec `ebpf:"listeners"`
+	NetnsFilter    *ebpf.MapSpec `ebpf:"netns_filter"`
+	Ring           *ebpf.MapSpec `ebpf:"ring"`
+	Untraced       *ebpf.MapSpec `ebpf:"untraced"`
+	UntracedEvents *ebpf.MapSpec `ebpf:"untraced_events"`
+	UringAccepts   *ebpf.MapSpec `ebpf:"uring_accepts"`
 }
 
 // bpfVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bpfVariableSpecs struct {
-	CurEpoch *ebpf.VariableSpec `ebpf:"cur_epoch"`
+	CurEpoch      *ebpf.VariableSpec `ebpf:"cur_epoch"`
+	FilterNetns   *ebpf.VariableSpec `ebpf:"filter_netns"`
+	ListenerSlots *ebpf.VariableSpec `ebpf:"listener_slots"`
+	NetnsInline   *ebpf.VariableSpec `ebpf:"netns_inline"`
+	QueueMode     *ebpf.VariableSpec `ebpf:"queue_mode"`
 }
 
 // bpfObjects contains all objects after they have been loaded into the kernel.
@@ -167,11 +209,14 @@ func (o *bpfObjects) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfMaps struct {
-	AcceptErrors *ebpf.Map `ebpf:"accept_errors"`
-	Drops        *ebpf.Map `ebpf:"drops"`
-	Listeners    *ebpf.Map `ebpf:"listeners"`
-	Ring         *ebpf.Map `ebpf:"ring"`
-	Zero         *ebpf.Map `ebpf:"zero"`
+	AcceptErrors   *ebpf.Map `ebpf:"accept_errors"`
+	Drops          *ebpf.Map `ebpf:"drops"`
+	Listeners      *ebpf.Map `ebpf:"listeners"`
+	NetnsFilter    *ebpf.Map `ebpf:"netns_filter"`
+	Ring           *ebpf.Map `ebpf:"ring"`
+	Untraced       *ebpf.Map `ebpf:"untraced"`
+	UntracedEvents *ebpf.Map `ebpf:"untraced_events"`
+	UringAccepts   *ebpf.Map `ebpf:"uring_accepts"`
 }
 
 func (m *bpfMaps) Close() error {
@@ -179,8 +224,11 @@ func (m *bpfMaps) Close() error {
 		m.AcceptErrors,
 		m.Drops,
 		m.Listeners,
+		m.NetnsFilter,
 		m.Ring,
-		m.Zero,
+		m.Untraced,
+		m.UntracedEvents,
+		m.UringAccepts,
 	)
 }
 
@@ -188,18 +236,24 @@ func (m *bpfMaps) Close() error {
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfVariables struct {
-	CurEpoch *ebpf.Variable `ebpf:"cur_epoch"`
+	CurEpoch      *ebpf.Variable `ebpf:"cur_epoch"`
+	FilterNetns   *ebpf.Variable `ebpf:"filter_netns"`
+	ListenerSlots *ebpf.Variable `ebpf:"listener_slots"`
+	NetnsInline   *ebpf.Variable `ebpf:"netns_inline"`
+	QueueMode     *ebpf.Variable `ebpf:"queue_mode"`
 }
 
 // bpfPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadBpfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bpfPrograms struct {
-	BlAcceptExit *ebpf.Program `ebpf:"bl_accept_exit"`
-	BlDataReady  *ebpf.Program `ebpf:"bl_data_ready"`
-	BlKfreeSkb   *ebpf.Program `ebpf:"bl_kfree_skb"`
-	BlSynack     *ebpf.Program `ebpf:"bl_synack"`
-	BlSysExit    *ebpf.Program `ebpf:"bl_sys_exit"`
+	BlAcceptExit    *ebpf.Program `ebpf:"bl_accept_exit"`
+	BlDataReady     *ebpf.Program `ebpf:"bl_data_ready"`
+	BlKfreeSkb      *ebpf.Program `ebpf:"bl_kfree_skb"`
+	BlSynack        *ebpf.Program `ebpf:"bl_synack"`
+	BlSysExit       *ebpf.Program `ebpf:"bl_sys_exit"`
+	BlUringComplete *ebpf.Program `ebpf:"bl_uring_complete"`
+	BlUringSubmit   *ebpf.Program `ebpf:"bl_uring_submit"`
 }
 
 func (p *bpfPrograms) Close() error {
@@ -209,6 +263,8 @@ func (p *bpfPrograms) Close() error {
 		p.BlKfreeSkb,
 		p.BlSynack,
 		p.BlSysExit,
+		p.BlUringComplete,
+		p.BlUringSubmit,
 	)
 }
 

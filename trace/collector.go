@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
@@ -34,14 +36,53 @@ type Hook struct {
 	ID uint32 `json:"id,omitempty"`
 }
 
-// Hooks are the programs in attach order. accept() and accept4() are seen
-// at their own syscall tracepoints, which run only for those calls.
-var Hooks = []Hook{
+// Mode is what trace attaches: the queue's side only, or accept() too.
+type Mode string
+
+const (
+	// ModeQueue attaches the queue's hooks only (enqueues, drops, SYN-ACK
+	// retransmits): no syscall tracepoint, so no cost to processes that make
+	// no connections. Accepts are inferred from the queue's length: accepted
+	// is exact, waits are bounded, accept() errors are not seen.
+	ModeQueue Mode = "queue"
+	// ModeFull adds accept()'s and io_uring's completions: exact waits,
+	// accept errors by process and errno, the accepting process.
+	ModeFull Mode = "full"
+)
+
+// ParseMode reads a --trace-mode value.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeQueue, ModeFull:
+		return m, nil
+	}
+	return "", fmt.Errorf("want %s or %s", ModeQueue, ModeFull)
+}
+
+// QueueHooks are queue mode's programs, in attach order.
+var QueueHooks = []Hook{
 	{Program: bpfProgBlDataReady, Tracepoint: "tp_btf/sk_data_ready"},
 	{Program: bpfProgBlSynack, Tracepoint: "tp_btf/tcp_retransmit_synack"},
 	{Program: bpfProgBlKfreeSkb, Tracepoint: "tp_btf/kfree_skb"},
-	{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept4"},
-	{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept"},
+}
+
+// Hooks are full mode's programs in attach order: the queue's, io_uring's
+// submissions and completions (IORING_OP_ACCEPT), and accept() and
+// accept4() at their own syscall tracepoints, which run only for those
+// calls.
+var Hooks = append(slices.Clone(QueueHooks),
+	Hook{Program: bpfProgBlUringSubmit, Tracepoint: "tp_btf/io_uring_submit_req"},
+	Hook{Program: bpfProgBlUringComplete, Tracepoint: "tp_btf/io_uring_complete"},
+	Hook{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept4"},
+	Hook{Program: bpfProgBlAcceptExit, Tracepoint: "tracepoint/syscalls/sys_exit_accept"},
+)
+
+// hooksOf are mode's programs.
+func hooksOf(m Mode) []Hook {
+	if m == ModeQueue {
+		return QueueHooks
+	}
+	return Hooks
 }
 
 // FallbackAcceptHook replaces the syscall tracepoints of Hooks where their
@@ -51,14 +92,38 @@ var Hooks = []Hook{
 // accept.
 var FallbackAcceptHook = Hook{Program: bpfProgBlSysExit, Tracepoint: "tp_btf/sys_exit"}
 
-// hookPlan is what Start attaches: Hooks, or Hooks with FallbackAcceptHook
-// for the syscall tracepoints, with fallback saying why.
-func hookPlan() (hooks []Hook, ids map[string]uint64, fallback error) {
-	ids, err := tracepointIDs(Hooks)
-	if err == nil {
-		return Hooks, ids, nil
+// uringHook reports whether h is one of io_uring's.
+func uringHook(h Hook) bool {
+	return h.Program == bpfProgBlUringSubmit || h.Program == bpfProgBlUringComplete
+}
+
+// hasUring reports whether the kernel has io_uring's completion tracepoint.
+func hasUring(kernel *btf.Spec) bool {
+	var t *btf.Typedef
+	return kernel.TypeByName("btf_trace_io_uring_complete", &t) == nil
+}
+
+// withoutUring makes spec's io_uring programs return at once on a hook that
+// exists, for a kernel without io_uring, where they would not load (and
+// hookPlan does not attach them).
+func withoutUring(spec *ebpf.CollectionSpec) {
+	for _, name := range []string{bpfProgBlUringSubmit, bpfProgBlUringComplete} {
+		p := spec.Programs[name]
+		p.AttachTo = "sk_data_ready"
+		p.Instructions = asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
 	}
-	for _, h := range Hooks {
+}
+
+// hookPlan is what Start attaches in mode m: its hooks (io_uring's only if
+// uring), or with FallbackAcceptHook for the syscall tracepoints, with
+// fallback saying why.
+func hookPlan(m Mode, uring bool) (hooks []Hook, ids map[string]uint64, fallback error) {
+	want := slices.DeleteFunc(slices.Clone(hooksOf(m)), func(h Hook) bool { return !uring && uringHook(h) })
+	ids, err := tracepointIDs(want)
+	if err == nil {
+		return want, ids, nil
+	}
+	for _, h := range want {
 		if _, _, classic := classicTracepoint(h.Tracepoint); !classic {
 			hooks = append(hooks, h)
 		}
@@ -101,25 +166,62 @@ type Collector struct {
 	// listeners array.
 	slots    []bpfListenerStats
 	slotKeys []uint32
+	// tableSlots is the listener table's size.
+	tableSlots int
+	mode       Mode
+}
+
+// Mode is what the collector attached.
+func (c *Collector) Mode() Mode { return c.mode }
+
+// Options shape what Start loads.
+type Options struct {
+	// Listeners is how many listeners the listener table is sized for
+	// (ListenerSlotsFor): the callers pass the listeners found at start,
+	// with ListenerHeadroom, or more when asked to. A listener that finds
+	// no slot is reported in Evidence.Untraced, never silently.
+	Listeners int
+	// Netns, when not empty, are the only network namespaces (by inode)
+	// whose listeners are traced: the programs return at once for others,
+	// and their listeners take no slot.
+	Netns []uint64
+	// Mode is what to attach; "" is ModeFull.
+	Mode Mode
+	// slots, in tests, is the table's size, overriding Listeners.
+	slots int
 }
 
 // Start loads the programs and attaches them. On any error everything
 // loaded so far is closed again.
-func Start() (c *Collector, err error) {
+func Start(o Options) (c *Collector, err error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, ErrNoBTF
 	}
+	if len(o.Netns) > MaxNetnsFilter {
+		return nil, fmt.Errorf("trace can be limited to at most %d network namespaces, not %d: trace them all instead", MaxNetnsFilter, len(o.Netns))
+	}
 	// Kernels before 5.11 charge map memory to RLIMIT_MEMLOCK.
 	_ = rlimit.RemoveMemlock()
-	spec, err := loadBpf()
-	if err != nil {
-		return nil, err
-	}
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoBTF, err)
 	}
-	c = &Collector{reasons: dropReasons(kernel)}
+	c = &Collector{reasons: dropReasons(kernel), tableSlots: ListenerSlotsFor(o.Listeners)}
+	if o.slots > 0 {
+		c.tableSlots = o.slots
+	}
+	if o.Mode == "" {
+		o.Mode = ModeFull
+	}
+	c.mode = o.Mode
+	spec, err := sizedSpec(c.tableSlots, o.Netns, o.Mode)
+	if err != nil {
+		return nil, err
+	}
+	uring := hasUring(kernel)
+	if !uring {
+		withoutUring(spec)
+	}
 	if err := spec.LoadAndAssign(&c.objs, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}}); err != nil {
 		return nil, loadError(err)
 	}
@@ -129,8 +231,13 @@ func Start() (c *Collector, err error) {
 			c = nil
 		}
 	}()
+	for _, ns := range o.Netns {
+		if err := c.objs.NetnsFilter.Put(uint32(ns), uint8(1)); err != nil {
+			return nil, fmt.Errorf("limiting trace to network namespace %d: %w", ns, err)
+		}
+	}
 	progs := programsOf(&c.objs)
-	hooks, ids, _ := hookPlan()
+	hooks, ids, _ := hookPlan(o.Mode, uring)
 	c.start, c.startMono = time.Now(), monotonicNow()
 	c.epoch, c.epochStart = firstEpoch, c.start
 	for _, h := range hooks {
@@ -149,6 +256,43 @@ func Start() (c *Collector, err error) {
 	}
 	return c, nil
 }
+
+// sizedSpec is the programs' spec with a listener table of slots, and
+// limited to the network namespaces netns when there are any.
+func sizedSpec(slots int, netns []uint64, mode Mode) (*ebpf.CollectionSpec, error) {
+	filter := len(netns) > 0
+	spec, err := loadBpf()
+	if err != nil {
+		return nil, err
+	}
+	spec.Maps[bpfMapListeners].MaxEntries = uint32(slots)
+	spec.Maps[bpfMapUntraced].MaxEntries = uint32(slots)
+	spec.Maps[bpfMapDrops].MaxEntries = uint32(ListenerDropKeys(slots))
+	if err := spec.Variables[bpfVarListenerSlots].Set(uint32(slots)); err != nil {
+		return nil, fmt.Errorf("sizing the listener table: %w", err)
+	}
+	if filter {
+		if err := spec.Variables[bpfVarFilterNetns].Set(uint32(len(netns))); err != nil {
+			return nil, fmt.Errorf("limiting trace to namespaces: %w", err)
+		}
+		var inline [netnsInline]uint32
+		for i := range min(len(netns), netnsInline) {
+			inline[i] = uint32(netns[i])
+		}
+		if err := spec.Variables[bpfVarNetnsInline].Set(inline); err != nil {
+			return nil, fmt.Errorf("limiting trace to namespaces: %w", err)
+		}
+	}
+	if mode == ModeQueue {
+		if err := spec.Variables[bpfVarQueueMode].Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("queue mode: %w", err)
+		}
+	}
+	return spec, nil
+}
+
+// ListenerSlots is the listener table's size.
+func (c *Collector) ListenerSlots() int { return c.tableSlots }
 
 // loadError maps a refusal to ErrNoPermission, in our words: the loader's
 // own text (the map or field it was at, and its advice to programmers to
@@ -185,7 +329,8 @@ func (c *Collector) Since() time.Time { return c.start }
 // Memory is what the kernel charges for the maps and programs (memlock), in bytes.
 func (c *Collector) Memory() uint64 {
 	var total uint64
-	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring, c.objs.Zero} {
+	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring,
+		c.objs.Untraced, c.objs.UntracedEvents, c.objs.NetnsFilter, c.objs.UringAccepts} {
 		if m == nil {
 			continue
 		}
@@ -211,7 +356,7 @@ func (c *Collector) Memory() uint64 {
 // dropReasons names enum skb_drop_reason's values without the
 // SKB_DROP_REASON_ prefix; empty when the kernel has no such enum.
 func dropReasons(kernel *btf.Spec) map[uint32]string {
-	names := map[uint32]string{dropDeferAccept: DeferAcceptReason}
+	names := map[uint32]string{dropDeferAccept: DeferAcceptReason, dropCookieOverflow: ListenOverflowReason}
 	var e *btf.Enum
 	if err := kernel.TypeByName("skb_drop_reason", &e); err != nil {
 		return names

@@ -19,6 +19,9 @@ type Key struct {
 // Evidence is everything the programs counted since Since, cumulative,
 // and each listener's high water in the interval the read closed.
 type Evidence struct {
+	// Mode is what the programs attached: in ModeQueue accept() is not
+	// seen (Accepted, LastAccept and the waits are inferred from the queue).
+	Mode  Mode
 	Since time.Time
 	Time  time.Time
 	// IntervalSince is when the interval this read closed began: the
@@ -29,6 +32,29 @@ type Evidence struct {
 	// UnattributedErrors are accept() errors whose listening socket could
 	// not be resolved (cookie 0), by namespace of the calling process.
 	UnattributedErrors []AcceptErrors
+	// ListenerSlots is the listener table's size, ListenersTraced the
+	// slots taken.
+	ListenerSlots   int
+	ListenersTraced int
+	// Untraced are the listeners that found the table full (every slot of
+	// their window held by a live listener) at some event, with the events
+	// the programs did not count for them: their exact figures, if any,
+	// count only the events after they got a slot. UntracedEvents is every
+	// such event; when Untraced sums to less, listeners beyond its room
+	// (ListenerSlots) missed events too, and any listener without figures
+	// may be one (UntracedUnnamed).
+	Untraced       map[Key]uint64
+	UntracedEvents uint64
+}
+
+// UntracedUnnamed are the untraced events of listeners Untraced had no
+// room to name.
+func (ev *Evidence) UntracedUnnamed() uint64 {
+	var named uint64
+	for _, n := range ev.Untraced {
+		named += n
+	}
+	return ev.UntracedEvents - min(named, ev.UntracedEvents)
 }
 
 // ListenerEvidence is one listener's traced figures.
@@ -42,6 +68,9 @@ type ListenerEvidence struct {
 	// began, or, with no traced event in the interval, the length it held
 	// throughout. Valid when Tracked.
 	IntervalHighWater uint32
+	// IntervalEvents: the interval had an event of this listener's queue
+	// (its high water is then the slot's, not the length it was left at).
+	IntervalEvents bool
 	// Tracked: the programs followed this listener's queue (it had an
 	// enqueue or an accept since Since). Without, the queue did not change
 	// while traced and a sock_diag sample gives its length.
@@ -51,10 +80,30 @@ type ListenerEvidence struct {
 	SynQueueHighWater uint32
 	Enqueued          uint64
 	Accepted          uint64
-	// Drops by kernel drop reason name (skb_drop_reason without its prefix).
+	// MaxBacklog is the effective backlog (sk_max_ack_backlog) at the
+	// listener's last enqueue or drop; 0 when neither was seen.
+	MaxBacklog uint32
+	// AckOverflows are final ACKs of request sockets dropped because the
+	// accept queue was full (tcp_check_req, drop reason
+	// TCP_LISTEN_OVERFLOW); CookieAckOverflows the same for ACKs carrying a
+	// SYN cookie (cookie_v4_check, which the kernel frees as NO_SOCKET).
+	// Both are exact and both are in Drops as ListenOverflowReason.
+	AckOverflows       uint64
+	CookieAckOverflows uint64
+	// Drops by kernel drop reason name (skb_drop_reason without its
+	// prefix), but for the cookie ACKs above, filed as ListenOverflowReason.
 	Drops map[string]uint64
-	// AcceptWait is the accept-queue wait of the connections accepted.
-	AcceptWait Wait
+	// AcceptWait is the accept-queue wait of the connections accepted. In
+	// ModeQueue each wait is its upper bound, at most WaitBound more than
+	// the real one, and WaitUnbounded were found taken too many at once to
+	// be timed.
+	AcceptWait    Wait
+	WaitBound     time.Duration
+	WaitUnbounded uint64
+	// BaseLen is the queue's length before the listener's first traced
+	// event, LastLen its length after the last one (valid when Tracked): in
+	// ModeQueue, Accepted is Enqueued + BaseLen - LastLen, as of that event.
+	BaseLen, LastLen uint32
 	// AcceptErrors are failed accept() calls on this listener.
 	AcceptErrors []AcceptErrors
 	// LastAccept is when accept() last returned a connection (zero: never
@@ -116,30 +165,41 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 		}
 		return now.Add(-time.Duration(mono - ns))
 	}
-	ev := &Evidence{Since: c.start, Time: now, IntervalSince: intervalSince, Listeners: map[Key]*ListenerEvidence{}}
+	ev := &Evidence{Mode: c.mode, Since: c.start, Time: now, IntervalSince: intervalSince, Listeners: map[Key]*ListenerEvidence{},
+		ListenerSlots: c.tableSlots, Untraced: map[Key]uint64{}}
 	if err := c.readListeners(); err != nil {
 		return nil, fmt.Errorf("reading listener stats: %w", err)
 	}
 	for i := range c.slots {
 		st := &c.slots[i]
-		if st.Cookie == 0 {
-			continue // a free slot
+		if st.Cookie == 0 || st.Cookie == slotTaking {
+			continue // a free slot, or one being taken over
 		}
+		ev.ListenersTraced++
 		k := Key{Netns: st.Netns, Cookie: st.Cookie}
 		le := &ListenerEvidence{
 			Key:                  k,
 			AcceptQueueHighWater: st.AcceptQueueHw,
 			IntervalHighWater:    intervalHighWater(st, closed),
+			IntervalEvents:       uint32(st.EpochHw[closed&1]>>32) == closed,
 			Tracked:              st.QueueSeen != 0,
 			SynQueueHighWater:    st.SynQueueHw,
 			Enqueued:             st.Enqueued,
 			Accepted:             st.Accepted,
+			MaxBacklog:           st.MaxBacklog,
+			WaitBound:            time.Duration(st.WaitBoundMaxNs),
+			WaitUnbounded:        st.WaitUnbounded,
+			BaseLen:              st.BaseLen,
+			LastLen:              st.LastLen,
 			Drops:                map[string]uint64{},
 			AcceptWait: Wait{Buckets: st.WaitBuckets, Count: st.WaitCount, SumNs: st.WaitSumNs, MaxNs: st.WaitMaxNs,
 				Unmatched: st.WaitUnmatched},
 			LastAccept:    wall(st.LastAcceptNs),
 			WaitingSince:  wall(st.NonemptySinceNs),
 			LastAcceptPID: int(st.LastAcceptTgid),
+		}
+		if c.mode == ModeQueue && le.Tracked {
+			le.Accepted = st.Enqueued + uint64(st.BaseLen) - min(uint64(st.LastLen), st.Enqueued+uint64(st.BaseLen))
 		}
 		ev.Listeners[k] = le
 	}
@@ -155,10 +215,33 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 	var n uint64
 	it := c.objs.Drops.Iterate()
 	for it.Next(&dk, &n) {
-		get(Key{uint64(dk.Netns), dk.Cookie}).Drops[c.reasonName(dk.Reason)] += n
+		le := get(Key{uint64(dk.Netns), dk.Cookie})
+		name := c.reasonName(dk.Reason)
+		switch {
+		case dk.Reason == dropCookieOverflow:
+			le.CookieAckOverflows += n
+		case name == ListenOverflowReason:
+			le.AckOverflows += n
+		}
+		le.Drops[name] += n
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("reading drops: %w", err)
+	}
+	var uk bpfUntracedKey
+	it = c.objs.Untraced.Iterate()
+	for it.Next(&uk, &n) {
+		ev.Untraced[Key{uint64(uk.Netns), uk.Cookie}] = n
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading untraced listeners: %w", err)
+	}
+	var perCPU []uint64
+	if err := c.objs.UntracedEvents.Lookup(uint32(0), &perCPU); err != nil {
+		return nil, fmt.Errorf("reading untraced events: %w", err)
+	}
+	for _, n := range perCPU {
+		ev.UntracedEvents += n
 	}
 	var ek bpfAcceptErrorKey
 	it = c.objs.AcceptErrors.Iterate()
@@ -187,6 +270,12 @@ func intervalHighWater(st *bpfListenerStats, e uint32) uint32 {
 	return st.LastLen
 }
 
+// Filled reports whether the listener's accept queue was seen full while
+// traced: longer than its backlog at an enqueue, or an overflow at ACK time.
+func (le *ListenerEvidence) Filled() bool {
+	return le.AcceptQueueHighWater > le.MaxBacklog || le.AckOverflows+le.CookieAckOverflows > 0
+}
+
 func (c *Collector) reasonName(r uint32) string {
 	if name, ok := c.reasons[r]; ok {
 		return name
@@ -206,12 +295,13 @@ func ErrnoName(errno int32) string {
 // batches of system calls rather than one per slot.
 func (c *Collector) readListeners() error {
 	if c.slots == nil {
-		c.slots = make([]bpfListenerStats, ListenerSlots)
+		c.slots = make([]bpfListenerStats, c.tableSlots)
 		c.slotKeys = make([]uint32, listenerBatch)
 	}
 	var cursor ebpf.MapBatchCursor
 	for off := 0; off < len(c.slots); {
-		n, err := c.objs.Listeners.BatchLookup(&cursor, c.slotKeys, c.slots[off:min(off+listenerBatch, len(c.slots))], nil)
+		vals := c.slots[off:min(off+listenerBatch, len(c.slots))]
+		n, err := c.objs.Listeners.BatchLookup(&cursor, c.slotKeys[:len(vals)], vals, nil)
 		off += n
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestGeneratedObjectsCurrent checks that the committed objects were
@@ -50,7 +51,7 @@ func TestMapSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]uint32{
-		bpfMapListeners: ListenerSlots, bpfMapDrops: MaxDropKeys,
+		bpfMapListeners: DefaultListenerSlots, bpfMapDrops: MaxDropKeys, bpfMapUntraced: DefaultListenerSlots,
 		bpfMapAcceptErrors: MaxAcceptErrorKeys, bpfMapRing: RingSlots,
 	} {
 		if got := spec.Maps[name].MaxEntries; got != want {
@@ -61,6 +62,9 @@ func TestMapSizes(t *testing.T) {
 		t.Errorf("map ring: %d-byte slots in the object, %d expected", got, want)
 	}
 	var st bpfListenerStats
+	if got := unsafe.Sizeof(st); got != ListenerSlotBytes {
+		t.Errorf("struct listener_stats is %d bytes, ListenerSlotBytes %d", got, ListenerSlotBytes)
+	}
 	if len(st.WaitBuckets) != WaitBuckets {
 		t.Errorf("WAIT_BUCKETS is %d in the object, %d in maps.go", len(st.WaitBuckets), WaitBuckets)
 	}

@@ -97,7 +97,19 @@ type tracing struct {
 // startTracing attaches the programs, skipping only where the kernel has no BTF.
 func startTracing(t *testing.T) *tracing {
 	t.Helper()
-	c, err := Start()
+	return startTracingWith(t, Options{})
+}
+
+// startTracingWith is startTracing with options; the collector traces the
+// test's namespace only, as the commands do by default.
+func startTracingWith(t *testing.T, o Options) *tracing {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		t.Fatal(err)
+	}
+	o.Netns = []uint64{st.Ino}
+	c, err := Start(o)
 	if err == ErrNoBTF {
 		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
 	}
@@ -105,10 +117,6 @@ func startTracing(t *testing.T) *tracing {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
-		t.Fatal(err)
-	}
 	return &tracing{t: t, c: c, ns: st.Ino}
 }
 
@@ -337,52 +345,116 @@ func TestAcceptWaitAfterUnseenAccepts(t *testing.T) {
 	}
 }
 
-// A listener whose window of slots is full of other listeners' stats takes
-// the slot of the one idle longest, and is counted exactly from there; the
-// others keep theirs.
-func TestListenerSlotEviction(t *testing.T) {
+// A listener table that is full leaves the listeners that find no slot
+// untraced, and says so; none is dropped from the table to make room, but
+// the slot of one that closed is taken over. A table of 32 slots (one
+// window: every listener's window is the whole table), 40 listeners with a
+// connection each. Listeners in other namespaces (other tests') take no
+// slot: the collector traces this one only.
+func TestListenerTableFull(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	const n = 5
-	tr := startTracing(t)
-	fd, addr := nstest.Listen(t, loopback(0), 128, nstest.ListenOpts{})
-	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+	const slots, n, closed = 32, 40, 4
+	var nsSt unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &nsSt); err != nil {
+		t.Fatal(err)
+	}
+	// Only this namespace: the programs see every one, and other tests'
+	// listeners would take slots.
+	c, err := Start(Options{slots: slots, Netns: []uint64{nsSt.Ino}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := listenerWindow(cookie)
-	const stalest = 2
-	recent := monotonicNow()
-	for i := range uint32(ListenerWays) {
-		st := bpfListenerStats{Cookie: cookie + 1000 + uint64(i), LastEnqueueNs: recent, LastAcceptNs: recent}
-		if i == stalest {
-			st.LastEnqueueNs, st.LastAcceptNs = 1, 0
-		}
-		if err := tr.c.objs.Listeners.Update((base+i)&(ListenerSlots-1), &st, ebpf.UpdateAny); err != nil {
+	t.Cleanup(func() { c.Close() })
+	type listener struct {
+		fd     int
+		port   uint16
+		cookie uint64
+	}
+	ls := make([]listener, n)
+	for i := range ls {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	for range n {
-		nstest.Connect(t, addr)
-	}
-	nstest.Eventually(t, 5*time.Second, "every client queued", func() bool { return acceptQueue(t, addr.Port()) == n })
-	acceptN(t, fd, n)
-	l := tr.report(addr.Port())
-	if l.Enqueued != n || l.Accepted != n || l.AcceptWait.Count != n {
-		t.Errorf("enqueued %d, accepted %d, accept_wait_seconds.count %d; want %d each", l.Enqueued, l.Accepted, l.AcceptWait.Count, n)
-	}
-	for i := range uint32(ListenerWays) {
-		var st bpfListenerStats
-		if err := tr.c.objs.Listeners.Lookup((base+i)&(ListenerSlots-1), &st); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 			t.Fatal(err)
 		}
-		want := cookie + 1000 + uint64(i)
-		if i == stalest {
-			want = cookie
+		if err := unix.Listen(fd, 8); err != nil {
+			t.Fatal(err)
 		}
-		if st.Cookie != want {
-			t.Errorf("slot %d of the window holds cookie %d, want %d", i, st.Cookie, want)
+		sa, _ := unix.Getsockname(fd)
+		cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls[i] = listener{fd, uint16(sa.(*unix.SockaddrInet4).Port), cookie}
+	}
+	t.Cleanup(func() {
+		for _, l := range ls {
+			if l.fd >= 0 {
+				unix.Close(l.fd)
+			}
+		}
+	})
+	for _, l := range ls {
+		nstest.Connect(t, loopback(l.port))
+		nstest.Eventually(t, 5*time.Second, "the client queued", func() bool { return acceptQueue(t, l.port) == 1 })
+	}
+	ev, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var traced, untraced []int
+	for i, l := range ls {
+		k := Key{nsSt.Ino, l.cookie}
+		le, missed := ev.Listeners[k], ev.Untraced[k]
+		switch {
+		case le != nil && le.Enqueued == 1 && missed == 0:
+			traced = append(traced, i)
+		case le == nil && missed == 1:
+			untraced = append(untraced, i)
+		default:
+			t.Errorf("listener %d: evidence %+v, untraced events %d: want traced with 1 enqueued, or untraced with 1 event", l.port, le, missed)
+		}
+	}
+	if len(traced) != slots || len(untraced) != n-slots || ev.UntracedEvents != n-slots || ev.ListenersTraced != slots {
+		t.Fatalf("%d traced, %d untraced, untraced_events %d, %d slots taken; want %d, %d, %d, %d",
+			len(traced), len(untraced), ev.UntracedEvents, ev.ListenersTraced, slots, n-slots, n-slots, slots)
+	}
+	// 4 traced listeners close: 4 of the untraced take their slots at their
+	// next connection, the others are still untraced.
+	for _, i := range traced[:closed] {
+		unix.Close(ls[i].fd)
+		ls[i].fd = -1
+	}
+	for _, i := range untraced {
+		nstest.Connect(t, loopback(ls[i].port))
+		nstest.Eventually(t, 5*time.Second, "the client queued", func() bool { return acceptQueue(t, ls[i].port) == 2 })
+	}
+	if ev, err = c.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	var tookOver, still int
+	for _, i := range untraced {
+		k := Key{nsSt.Ino, ls[i].cookie}
+		le, missed := ev.Listeners[k], ev.Untraced[k]
+		switch {
+		case le != nil && le.Enqueued == 1 && missed == 1:
+			tookOver++
+		case le == nil && missed == 2:
+			still++
+		default:
+			t.Errorf("listener %d: evidence %+v, untraced events %d", ls[i].port, le, missed)
+		}
+	}
+	if tookOver != closed || still != n-slots-closed {
+		t.Errorf("%d took a closed listener's slot, %d still untraced; want %d, %d", tookOver, still, closed, n-slots-closed)
+	}
+	for _, i := range traced[closed:] {
+		if le := ev.Listeners[Key{nsSt.Ino, ls[i].cookie}]; le == nil || le.Enqueued != 1 {
+			t.Errorf("listener %d lost its figures: %+v", ls[i].port, le)
 		}
 	}
 }
@@ -401,7 +473,7 @@ func TestListenerSlotFirstFree(t *testing.T) {
 	nstest.Connect(t, addr)
 	nstest.Eventually(t, 5*time.Second, "the client queued", func() bool { return acceptQueue(t, addr.Port()) == 1 })
 	var st bpfListenerStats
-	if err := tr.c.objs.Listeners.Lookup(listenerWindow(cookie), &st); err != nil {
+	if err := tr.c.objs.Listeners.Lookup(listenerWindow(cookie, uint32(tr.c.ListenerSlots())), &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.Cookie != cookie || st.Enqueued != 1 {
@@ -439,7 +511,7 @@ func detachAcceptHooks(t *testing.T, c *Collector) (reattach func()) {
 	}
 	return func() {
 		t.Helper()
-		_, ids, _ := hookPlan()
+		_, ids, _ := hookPlan(ModeFull, true)
 		for _, i := range detached {
 			l, err := attachHook(c.hooks[i], programsOf(&c.objs)[c.hooks[i].Program], ids)
 			if err != nil {
@@ -547,6 +619,15 @@ func TestAcceptErrorsEMFILE(t *testing.T) {
 	}
 	tr := startTracing(t)
 	proc, port := startServer(t, "prlimit", "--nofile=16:16")
+	tr.checkEMFILE(proc.Pid, port)
+}
+
+// checkEMFILE connects 20 clients to a server (pid) that keeps accepting
+// under RLIMIT_NOFILE 16 and checks its EMFILE errors are counted against
+// the listener and the process, after 1 to 15 accepts.
+func (tr *tracing) checkEMFILE(pid int, port uint16) {
+	t := tr.t
+	t.Helper()
 	for range 20 {
 		nstest.Connect(t, loopback(port))
 	}
@@ -554,7 +635,7 @@ func TestAcceptErrorsEMFILE(t *testing.T) {
 	nstest.Eventually(t, 10*time.Second, "EMFILE in accept_errors", func() bool {
 		l = tr.report(port)
 		for _, e := range l.AcceptErrors {
-			if e.Errno == "EMFILE" && e.PID == proc.Pid && e.Count > 0 {
+			if e.Errno == "EMFILE" && e.PID == pid && e.Count > 0 {
 				return true
 			}
 		}
@@ -601,7 +682,7 @@ func TestQueueHeldSinceLastAccept(t *testing.T) {
 func TestCloseDetachesEverything(t *testing.T) {
 	nstest.RequireRoot(t)
 	mountsBefore := tracefsMounts(t)
-	c, err := Start()
+	c, err := Start(Options{})
 	if err == ErrNoBTF {
 		t.Skipf("this kernel has no BTF (/sys/kernel/btf/vmlinux): trace cannot run")
 	}
@@ -668,7 +749,7 @@ func TestAcceptHookFallback(t *testing.T) {
 	saved := tracefsRoots
 	tracefsRoots = []string{t.TempDir() + "/absent"}
 	defer func() { tracefsRoots = saved }()
-	hooks, ids, why := hookPlan()
+	hooks, ids, why := hookPlan(ModeFull, true)
 	if why == nil || ids != nil {
 		t.Fatalf("hookPlan with no tracefs: ids %v, fallback reason %v; want none and a reason", ids, why)
 	}

@@ -5,12 +5,19 @@ package trace
 // possible CPU for the LRU free lists' bookkeeping aside); Collector.Memory
 // reports the real figure from the kernel.
 const (
-	// ListenerSlots: per-listener stats (LISTENER_SLOTS), 448-byte values:
-	// 1.8 MiB. A listener's cookie picks a window of ListenerWays slots;
-	// when all are taken, the listener idle longest gives up its slot.
-	ListenerSlots = 4096
-	// ListenerWays is LISTENER_WAYS.
-	ListenerWays = 4
+	// DefaultListenerSlots is the fewest slots the listener table has
+	// (DEFAULT_LISTENER_SLOTS): 2 MiB. See ListenerSlotsFor.
+	DefaultListenerSlots = 4096
+	// ListenerSlotBytes is one slot's size (struct listener_stats).
+	ListenerSlotBytes = 512
+	// ListenerWays is LISTENER_WAYS: a listener's cookie picks a window of
+	// that many slots, and it takes a free one or one whose listener closed.
+	ListenerWays = 32
+	// MaxNetnsFilter: the network namespaces a collector can be limited to.
+	MaxNetnsFilter = 1024
+	// netnsInline is NETNS_INLINE: up to that many, the programs compare
+	// the namespace with constants instead of looking it up.
+	netnsInline = 4
 	// MaxDropKeys: (listener, drop reason) counters, 16+8 bytes: ~0.7 MiB.
 	MaxDropKeys = 8192
 	// MaxAcceptErrorKeys: (listener, process, errno) counters, 24+8 bytes: ~0.4 MiB.
@@ -37,6 +44,11 @@ const dropDeferAccept = 0xffff
 // DeferAcceptReason is the name reported for dropDeferAccept.
 const DeferAcceptReason = "TCP_DEFER_ACCEPT"
 
+// dropCookieOverflow is DROP_COOKIE_OVERFLOW: a SYN cookie's ACK that found
+// the accept queue full, which the kernel frees as NO_SOCKET
+// (cookie_v4_check); reported as a ListenOverflowReason drop.
+const dropCookieOverflow = 0xfffe
+
 // ListenOverflowReason is the drop reason of an ACK-time overflow
 // (SKB_DROP_REASON_TCP_LISTEN_OVERFLOW without its prefix).
 const ListenOverflowReason = "TCP_LISTEN_OVERFLOW"
@@ -45,8 +57,40 @@ const ListenOverflowReason = "TCP_LISTEN_OVERFLOW"
 // per-epoch slots (epoch 0) hold no epoch a Snapshot closes.
 const firstEpoch = 1
 
-// listenerWindow is the first slot of cookie's window (listener_window
-// with cookie_hash in bpf/trace.c).
-func listenerWindow(cookie uint64) uint32 {
-	return uint32((cookie*0x9E3779B97F4A7C15)>>32) & (ListenerSlots - 1)
+// listenerWindow is the first slot of cookie's window in a table of slots
+// (listener_window with cookie_hash in bpf/trace.c).
+func listenerWindow(cookie uint64, slots uint32) uint32 {
+	return uint32(uint64(uint32((cookie*0x9E3779B97F4A7C15)>>32)) * uint64(slots) >> 32)
 }
+
+// slotTaking is SLOT_TAKING: a slot being reset for a new listener.
+const slotTaking = ^uint64(0)
+
+// ListenerHeadroom is how many more listeners than there are at start the
+// table is sized for by default: a quarter more.
+const ListenerHeadroom = 1.25
+
+// ListenerSlotsFor is the listener table's size for n listeners: two slots
+// each, so that a window of ListenerWays slots holding only live listeners
+// (and a listener then left untraced) is unlikely (a simulation of 21,000
+// listeners in 42,000 slots left none without a slot), and at least
+// DefaultListenerSlots.
+func ListenerSlotsFor(n int) int {
+	return max(DefaultListenerSlots, 2*n)
+}
+
+// ListenerTableBytes is what a table of slots costs in kernel memory, with
+// the untraced map of as many entries (16+8 bytes and a ~56-byte element
+// each) and the drops map it sizes (ListenerDropKeys).
+func ListenerTableBytes(slots int) uint64 {
+	return uint64(slots)*(ListenerSlotBytes+untracedEntryBytes) + uint64(ListenerDropKeys(slots)-MaxDropKeys)*dropEntryBytes
+}
+
+const (
+	untracedEntryBytes = 80
+	dropEntryBytes     = 80
+)
+
+// ListenerDropKeys is the size of the (listener, drop reason) map for a
+// listener table of slots: MaxDropKeys, or one key per slot if more.
+func ListenerDropKeys(slots int) int { return max(MaxDropKeys, slots) }

@@ -77,6 +77,9 @@ func Check() (*Probe, error) {
 	if err != nil {
 		return p, err
 	}
+	if !hasUring(kernel) {
+		withoutUring(spec)
+	}
 	var objs bpfObjects
 	if err := spec.LoadAndAssign(&objs, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}}); err != nil {
 		err = loadError(err)
@@ -89,7 +92,7 @@ func Check() (*Probe, error) {
 	defer objs.Close()
 	p.Loaded = true
 	progs := programsOf(&objs)
-	hooks, ids, fallback := hookPlan()
+	hooks, ids, fallback := hookPlan(ModeFull, hasUring(kernel))
 	if fallback != nil {
 		p.AcceptFallback = fallback.Error()
 	}
@@ -110,10 +113,12 @@ func Check() (*Probe, error) {
 // programsOf maps program names to the loaded programs.
 func programsOf(o *bpfObjects) map[string]*ebpf.Program {
 	return map[string]*ebpf.Program{
-		bpfProgBlDataReady:  o.BlDataReady,
-		bpfProgBlAcceptExit: o.BlAcceptExit,
-		bpfProgBlSynack:     o.BlSynack,
-		bpfProgBlKfreeSkb:   o.BlKfreeSkb,
-		bpfProgBlSysExit:    o.BlSysExit,
+		bpfProgBlDataReady:     o.BlDataReady,
+		bpfProgBlAcceptExit:    o.BlAcceptExit,
+		bpfProgBlSynack:        o.BlSynack,
+		bpfProgBlKfreeSkb:      o.BlKfreeSkb,
+		bpfProgBlSysExit:       o.BlSysExit,
+		bpfProgBlUringSubmit:   o.BlUringSubmit,
+		bpfProgBlUringComplete: o.BlUringComplete,
 	}
 }

@@ -23,19 +23,19 @@ const (
 	EnvTraceRecord = "BACKLOGCTL_TRACE_RECORD"
 )
 
-// Open starts tracing: the kernel's programs (Start), or the recording
-// EnvTraceReplay names.
-func Open() (Source, error) {
+// Open starts tracing: the kernel's programs (Start with o), or the
+// recording EnvTraceReplay names.
+func Open(o Options) (Source, error) {
 	if path := os.Getenv(EnvTraceReplay); path != "" {
 		return openReplay(path)
 	}
-	c, err := Start()
+	c, err := Start(o)
 	if err != nil {
 		return nil, err
 	}
 	if path := os.Getenv(EnvTraceRecord); path != "" {
 		return &recordingSource{Collector: c, path: path,
-			rec: TraceRecording{Since: c.Since(), Hooks: c.Hooks(), Memory: c.Memory()}}, nil
+			rec: TraceRecording{Since: c.Since(), Hooks: c.Hooks(), Memory: c.Memory(), Mode: c.Mode(), ListenerSlots: c.ListenerSlots()}}, nil
 	}
 	return c, nil
 }
@@ -43,10 +43,14 @@ func Open() (Source, error) {
 // TraceRecording is a sequence of reads of the programs' maps.
 type TraceRecording struct {
 	// Since is when the programs were attached.
-	Since  time.Time      `json:"since"`
-	Hooks  []Hook         `json:"hooks"`
-	Memory uint64         `json:"memory"`
-	Reads  []RecordedRead `json:"reads"`
+	Since  time.Time `json:"since"`
+	Hooks  []Hook    `json:"hooks"`
+	Memory uint64    `json:"memory"`
+	// Mode is what the programs traced ("" in recordings from before
+	// modes: full); ListenerSlots the listener table's size.
+	Mode          Mode           `json:"mode,omitempty"`
+	ListenerSlots int            `json:"listener_slots,omitempty"`
+	Reads         []RecordedRead `json:"reads"`
 }
 
 // RecordedRead is one Evidence.
@@ -55,6 +59,17 @@ type RecordedRead struct {
 	IntervalSince      time.Time            `json:"interval_since"`
 	Listeners          []RecordedListener   `json:"listeners"`
 	UnattributedErrors []RecordedAcceptErrs `json:"unattributed_errors,omitempty"`
+	// Untraced and UntracedEvents are Evidence's.
+	Untraced        []RecordedUntraced `json:"untraced,omitempty"`
+	UntracedEvents  uint64             `json:"untraced_events,omitempty"`
+	ListenersTraced int                `json:"listeners_traced,omitempty"`
+}
+
+// RecordedUntraced is one listener of Evidence.Untraced.
+type RecordedUntraced struct {
+	Netns  uint64 `json:"netns,omitempty"`
+	Cookie uint64 `json:"cookie"`
+	Events uint64 `json:"events"`
 }
 
 // RecordedListener is one ListenerEvidence. Netns 0 stands for the
@@ -78,6 +93,17 @@ type RecordedListener struct {
 	LastAccept           time.Time            `json:"last_accept,omitzero"`
 	WaitingSince         time.Time            `json:"waiting_since,omitzero"`
 	LastAcceptPID        int                  `json:"last_accept_pid,omitempty"`
+	// The fields below are absent from recordings made before them: a
+	// replay then takes every TCP_LISTEN_OVERFLOW drop as an ACK-time
+	// overflow, as they were counted.
+	MaxBacklog         uint32 `json:"max_backlog,omitempty"`
+	AckOverflows       uint64 `json:"ack_overflows,omitempty"`
+	CookieAckOverflows uint64 `json:"cookie_ack_overflows,omitempty"`
+	WaitBoundNs        uint64 `json:"wait_bound_ns,omitempty"`
+	WaitUnbounded      uint64 `json:"wait_unbounded,omitempty"`
+	BaseLen            uint32 `json:"base_len,omitempty"`
+	LastLen            uint32 `json:"last_len,omitempty"`
+	IntervalEvents     bool   `json:"interval_events,omitempty"`
 }
 
 // RecordedAcceptErrs is one AcceptErrors; Netns 0 as in RecordedListener.
@@ -128,13 +154,30 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 	read := r.rec.Reads[min(r.next, len(r.rec.Reads)-1)]
 	r.next++
 	r.mu.Unlock()
-	ev := &Evidence{Since: r.rec.Since, Time: read.Time, IntervalSince: read.IntervalSince, Listeners: map[Key]*ListenerEvidence{}}
+	mode := r.rec.Mode
+	if mode == "" {
+		mode = ModeFull
+	}
+	ev := &Evidence{Mode: mode, Since: r.rec.Since, Time: read.Time, IntervalSince: read.IntervalSince, Listeners: map[Key]*ListenerEvidence{},
+		ListenerSlots: r.rec.ListenerSlots, ListenersTraced: read.ListenersTraced, Untraced: map[Key]uint64{}, UntracedEvents: read.UntracedEvents}
+	if ev.ListenerSlots == 0 {
+		ev.ListenerSlots = DefaultListenerSlots
+	}
+	for _, u := range read.Untraced {
+		ev.Untraced[Key{Netns: r.netns(u.Netns), Cookie: u.Cookie}] = u.Events
+	}
 	for _, rl := range read.Listeners {
 		k := Key{Netns: r.netns(rl.Netns), Cookie: rl.Cookie}
 		le := &ListenerEvidence{Key: k, AcceptQueueHighWater: rl.AcceptQueueHighWater, IntervalHighWater: rl.IntervalHighWater,
 			Tracked: rl.Tracked, SynQueueHighWater: rl.SynQueueHighWater, Enqueued: rl.Enqueued, Accepted: rl.Accepted,
 			Drops: map[string]uint64{}, LastAccept: rl.LastAccept, WaitingSince: rl.WaitingSince, LastAcceptPID: rl.LastAcceptPID,
-			AcceptWait: Wait{Count: rl.WaitCount, SumNs: rl.WaitSumNs, MaxNs: rl.WaitMaxNs, Unmatched: rl.WaitUnmatched}}
+			AcceptWait: Wait{Count: rl.WaitCount, SumNs: rl.WaitSumNs, MaxNs: rl.WaitMaxNs, Unmatched: rl.WaitUnmatched},
+			MaxBacklog: rl.MaxBacklog, AckOverflows: rl.AckOverflows, CookieAckOverflows: rl.CookieAckOverflows,
+			WaitBound: time.Duration(rl.WaitBoundNs), WaitUnbounded: rl.WaitUnbounded, BaseLen: rl.BaseLen, LastLen: rl.LastLen,
+			IntervalEvents: rl.IntervalEvents}
+		if rl.AckOverflows == 0 && rl.CookieAckOverflows == 0 {
+			le.AckOverflows = rl.Drops[ListenOverflowReason]
+		}
 		for i, n := range rl.WaitBuckets {
 			if i >= 0 && i < WaitBuckets {
 				le.AcceptWait.Buckets[i] = n
@@ -171,13 +214,19 @@ func (r *recordingSource) Snapshot() (*Evidence, error) {
 	if err != nil {
 		return nil, err
 	}
-	read := RecordedRead{Time: ev.Time, IntervalSince: ev.IntervalSince}
+	read := RecordedRead{Time: ev.Time, IntervalSince: ev.IntervalSince, UntracedEvents: ev.UntracedEvents, ListenersTraced: ev.ListenersTraced}
+	for k, n := range ev.Untraced {
+		read.Untraced = append(read.Untraced, RecordedUntraced{Netns: k.Netns, Cookie: k.Cookie, Events: n})
+	}
 	for _, le := range ev.Listeners {
 		rl := RecordedListener{Netns: le.Netns, Cookie: le.Cookie, AcceptQueueHighWater: le.AcceptQueueHighWater,
 			IntervalHighWater: le.IntervalHighWater, Tracked: le.Tracked, SynQueueHighWater: le.SynQueueHighWater,
 			Enqueued: le.Enqueued, Accepted: le.Accepted, Drops: le.Drops, WaitBuckets: map[int]uint64{},
 			WaitCount: le.AcceptWait.Count, WaitSumNs: le.AcceptWait.SumNs, WaitMaxNs: le.AcceptWait.MaxNs,
-			WaitUnmatched: le.AcceptWait.Unmatched, LastAccept: le.LastAccept, WaitingSince: le.WaitingSince, LastAcceptPID: le.LastAcceptPID}
+			WaitUnmatched: le.AcceptWait.Unmatched, LastAccept: le.LastAccept, WaitingSince: le.WaitingSince, LastAcceptPID: le.LastAcceptPID,
+			MaxBacklog: le.MaxBacklog, AckOverflows: le.AckOverflows, CookieAckOverflows: le.CookieAckOverflows,
+			WaitBoundNs: uint64(le.WaitBound), WaitUnbounded: le.WaitUnbounded, BaseLen: le.BaseLen, LastLen: le.LastLen,
+			IntervalEvents: le.IntervalEvents}
 		for i, n := range le.AcceptWait.Buckets {
 			if n > 0 {
 				rl.WaitBuckets[i] = n

@@ -298,6 +298,16 @@ func DropFinalACK(t testing.TB, ports ...uint16) {
 	}
 }
 
+// AllowFinalACK removes DropFinalACK's rules: the handshakes left open
+// complete when the server retransmits its SYN-ACK and the client answers.
+func AllowFinalACK(t testing.TB) {
+	t.Helper()
+	requireChild(t, "nft")
+	if out, err := exec.Command("nft", "delete", "table", "inet", "backlogctl_test").CombinedOutput(); err != nil {
+		t.Fatalf("nft delete table inet backlogctl_test: %v\n%s", err, out)
+	}
+}
+
 // OpenRequests opens n connections to addr that each send a keep-alive HTTP
 // request, so the server holds a descriptor for each it accepts.
 func OpenRequests(t testing.TB, addr netip.AddrPort, n int) {

@@ -13,6 +13,7 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EAGAIN 11
+#define ECANCELED 125
 
 #if defined(__TARGET_ARCH_arm64)
 // arm64 syscall numbers (include/uapi/asm-generic/unistd.h). At sys_exit
@@ -40,6 +41,10 @@ struct pt_regs___bl_arm64 {
 // DROP_DEFER_ACCEPT labels a bare ACK that a TCP_DEFER_ACCEPT listener
 // dropped (tcp_check_req returns NULL without a reason): not a kernel enum value.
 #define DROP_DEFER_ACCEPT 0xffff
+// DROP_COOKIE_OVERFLOW labels a SYN cookie's ACK that found the accept queue
+// full: cookie_v4_check/cookie_v6_check free it as NO_SOCKET when
+// tcp_get_cookie_sock gets no child (syn_recv_sock counted ListenOverflows).
+#define DROP_COOKIE_OVERFLOW 0xfffe
 
 // listener_stats: the fields the enqueue side writes (sk_data_ready, on the
 // CPU that took the final ACK) come first, and those accept() writes start
@@ -48,6 +53,9 @@ struct pt_regs___bl_arm64 {
 struct listener_stats {
 	__u64 cookie; // the listener's socket cookie; 0: a free slot
 	__u64 netns;
+	// sk is the listening socket's address, for telling (listener_alive)
+	// whether the slot's listener still exists when another needs a slot.
+	__u64 sk;
 	__u64 enqueued;
 	__u64 nonempty_since_ns;
 	__u32 accept_queue_hw;
@@ -75,6 +83,19 @@ struct listener_stats {
 	// program (a drop, a SYN-ACK retransmit) know nothing of the queue.
 	__u32 last_len;
 	__u32 queue_seen;
+	// base_len is the queue's length before this listener's first traced
+	// event: in queue mode accepted = enqueued + base_len - the length now.
+	__u32 base_len;
+	__u32 pad;
+	// Queue mode (no accept hook): dequeued is inferred at each enqueue,
+	// the enqueued less the queue's length, and known since
+	// dequeued_known_ns; the connections found taken between two enqueues
+	// waited at most until the later one, at least until the earlier (the
+	// widest such gap is wait_bound_max_ns); past BOUND_PER_EVENT at once
+	// they are wait_unbounded.
+	__u64 dequeued_known_ns;
+	__u64 wait_bound_max_ns;
+	__u64 wait_unbounded;
 };
 
 struct drop_key {
@@ -92,25 +113,71 @@ struct accept_error_key {
 };
 
 // Map sizes: the Go side (trace/maps.go) names them and their memory cost.
-#define LISTENER_SLOTS 4096 // a power of two
-#define LISTENER_WAYS 4
+// The listener table's size is set when the programs are loaded
+// (listener_slots), from the number of listeners then.
+#define DEFAULT_LISTENER_SLOTS 4096
+#define LISTENER_WAYS 32
 #define MAX_DROP_KEYS 8192
 #define MAX_ACCEPT_ERROR_KEYS 4096
+#define MAX_NETNS_FILTER 1024
 
-// listeners: each listener's stats, in an array: a listener's cookie picks
-// a window of LISTENER_WAYS consecutive slots, and its stats are in the
-// slot of the window that holds its cookie. A lookup is inlined to an
-// address computation and a compare, with no hashing or bucket walk (the
-// LRU hash this replaces cost about 80 ns per lookup, two per connection).
-// A new listener takes a free slot of its window, or else the slot whose
-// listener has been idle longest (no enqueue or accept): like an LRU, the
-// table forgets listeners that have closed.
+// listeners: each listener's stats, in an array of listener_slots slots: a
+// listener's cookie picks a window of LISTENER_WAYS consecutive slots, and
+// its stats are in the slot of the window that holds its cookie. A lookup is
+// inlined to an address computation and a compare, with no hashing or
+// bucket walk (the LRU hash this replaces cost about 80 ns per lookup, two
+// per connection). A new listener takes a free slot of its window, or one
+// whose listener has closed; a listener that finds neither is not traced,
+// and says so in untraced: no listener's figures are ever dropped to make
+// room for another's.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LISTENER_SLOTS);
+	__uint(max_entries, DEFAULT_LISTENER_SLOTS);
 	__type(key, __u32);
 	__type(value, struct listener_stats);
 } listeners SEC(".maps");
+
+// listener_slots is the listeners array's size, set at load.
+volatile const __u32 listener_slots = DEFAULT_LISTENER_SLOTS;
+
+// untraced counts, by listener, the events of listeners that found no slot
+// (their window held live listeners only); untraced_events all of them, so
+// that listeners this map had no room for are known to exist. A hash, not
+// an LRU: it never forgets one it holds. Sized at load like listeners.
+struct untraced_key {
+	__u64 cookie;
+	__u32 netns;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DEFAULT_LISTENER_SLOTS);
+	__type(key, struct untraced_key);
+	__type(value, __u64);
+} untraced SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} untraced_events SEC(".maps");
+
+// netns_filter: with filter_netns set, only listeners in these network
+// namespaces (by inode) are traced; events in others return at once. Up to
+// NETNS_INLINE of them are also in netns_inline (filter_netns of them), so
+// that the usual case, one namespace, is a compare, not a hash lookup.
+#define NETNS_INLINE 4
+volatile const __u32 filter_netns = 0;
+volatile const __u32 netns_inline[NETNS_INLINE];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_NETNS_FILTER);
+	__type(key, __u32);
+	__type(value, __u8);
+} netns_filter SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -188,6 +255,13 @@ static __always_inline struct ring_slot *ring_slot_of(__u64 cookie, __u64 n)
 	return bpf_map_lookup_elem(&ring, &k);
 }
 
+// queue_mode: no accept hook is attached (trace --trace-mode queue):
+// bl_data_ready infers the accepts from the queue's length at each enqueue.
+volatile const __u32 queue_mode = 0;
+
+// BOUND_PER_EVENT bounds the waits one enqueue times in queue mode.
+#define BOUND_PER_EVENT 128
+
 // cur_epoch is the epoch events are counted in. User space advances it at
 // each read (watch's interval, the exporter's scrape), closing the epoch
 // before; a listener's epoch_hw slot for that epoch is then final, as its
@@ -195,14 +269,6 @@ static __always_inline struct ring_slot *ring_slot_of(__u64 cookie, __u64 n)
 // listener's zeroed slots (epoch 0) belong to no epoch anyone reads.
 volatile __u32 cur_epoch = 1;
 
-// zero resets a listener slot taken from another listener (stats_of): a
-// whole listener_stats is too big for the stack.
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct listener_stats);
-} zero SEC(".maps");
 
 static __always_inline void raise_u32(__u32 *p, __u32 v)
 {
@@ -280,8 +346,10 @@ static __always_inline void epoch_event(struct listener_stats *s, __u32 seed, __
 	epoch_slot_raise(now, e, seed, len);
 	if (s->last_len != len)
 		s->last_len = len;
-	if (!s->queue_seen)
+	if (!s->queue_seen) {
+		s->base_len = seed;
 		s->queue_seen = 1;
+	}
 }
 
 // The programs read kernel structures by direct loads from BTF-typed
@@ -302,59 +370,264 @@ static __always_inline __u32 syn_queue_len(const struct sock *sk)
 	return CAST(sk, inet_connection_sock)->icsk_accept_queue.qlen.counter;
 }
 
+// traced_netns reports whether listeners in network namespace netns are
+// traced: all of them, or those in netns_filter.
+static __always_inline bool traced_netns(__u32 netns)
+{
+	__u32 n = filter_netns;
+	if (!n)
+		return true;
+	if (n <= NETNS_INLINE) {
+		for (__u32 i = 0; i < NETNS_INLINE; i++)
+			if (i < n && netns_inline[i] == netns)
+				return true;
+		return false;
+	}
+	return bpf_map_lookup_elem(&netns_filter, &netns);
+}
+
+// listener_window is the first slot of cookie's window: cookie_hash scaled
+// to listener_slots (a multiply and a shift, for any table size).
 static __always_inline __u32 listener_window(__u64 cookie)
 {
-	return cookie_hash(cookie) & (LISTENER_SLOTS - 1);
+	return (__u32)(((__u64)cookie_hash(cookie) * listener_slots) >> 32);
 }
 
-static __always_inline __u64 listener_activity(const struct listener_stats *s)
+// listener_alive reports whether slot s's listener still listens: the socket
+// at its recorded address is a listener with its cookie. A closed listener
+// is in TCP_CLOSE before it is freed, and freed memory reused by another
+// socket holds another cookie (cookies are never reused); reading freed
+// memory through an untrusted pointer cannot fault.
+static __always_inline bool listener_alive(const struct listener_stats *s, __u64 cookie)
 {
-	__u64 a = s->last_enqueue_ns, b = s->last_accept_ns;
-	return a > b ? a : b;
+	if (!s->sk)
+		return true; // just claimed: its taker records the socket next
+	const struct sock *sk = CAST((void *)s->sk, sock);
+	return sk->__sk_common.skc_state == TCP_LISTEN && sk->__sk_common.skc_cookie.counter == cookie;
 }
 
-// stats_of is listener cookie's stats, taking a slot for it if it has none.
-static __always_inline struct listener_stats *stats_of(__u64 cookie, __u32 netns)
+// NO_SLOT is slot_of's result for a listener without a slot.
+#define NO_SLOT 0xffffffff
+
+// SLOT_CLAIMED, or'ed into slot_of's result, says the slot was just taken:
+// the caller records the listener's socket in it (a global function's
+// arguments are numbers, not pointers).
+#define SLOT_CLAIMED 0x80000000
+
+// claim makes slot s listener cookie's, from the free state (cookie 0):
+// SLOT_CLAIMED if this call took it, 0 if it was already cookie's, NO_SLOT
+// if another listener's.
+static __always_inline __u32 claim(struct listener_stats *s, __u64 cookie, __u32 netns)
 {
-	__u32 base = listener_window(cookie);
-	__u32 victim = base;
-	__u64 victim_activity = ~0ULL;
-	for (__u32 i = 0; i < LISTENER_WAYS; i++) {
-		__u32 k = (base + i) & (LISTENER_SLOTS - 1);
-		struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
-		if (!s)
-			return 0;
-		__u64 c = READ_ONCE(s->cookie);
-		if (c == cookie)
-			return s;
-		if (c == 0) {
-			__u64 was = __sync_val_compare_and_swap(&s->cookie, 0, cookie);
-			if (was == 0) {
-				s->netns = netns;
-				return s;
-			}
-			if (was == cookie)
-				return s;
-			continue;
-		}
-		__u64 a = listener_activity(s);
-		if (a < victim_activity) {
-			victim_activity = a;
-			victim = k;
-		}
-	}
-	// The window is full: the listener idle longest gives up its slot,
-	// reset from the zero template (which frees it), then claimed.
-	__u32 z0 = 0;
-	struct listener_stats *z = bpf_map_lookup_elem(&zero, &z0);
-	if (!z)
-		return 0;
-	bpf_map_update_elem(&listeners, &victim, z, BPF_ANY);
-	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &victim);
-	if (!s || __sync_val_compare_and_swap(&s->cookie, 0, cookie) != 0)
-		return 0; // another listener took it meanwhile
+	__u64 was = __sync_val_compare_and_swap(&s->cookie, 0, cookie);
+	if (was != 0)
+		return was == cookie ? 0 : NO_SLOT;
 	s->netns = netns;
+	return SLOT_CLAIMED;
+}
+
+// SLOT_TAKING marks a slot being reset for a new listener (take_over).
+#define SLOT_TAKING (~0ULL)
+
+// take_over makes slot s, held by closed listener old, listener cookie's:
+// one compare-and-swap decides which of several new listeners gets it, the
+// others leave it be while it is reset.
+static __always_inline bool take_over(struct listener_stats *s, __u64 old, __u64 cookie, __u32 netns)
+{
+	if (__sync_val_compare_and_swap(&s->cookie, old, SLOT_TAKING) != old)
+		return false;
+	__u64 *w = (__u64 *)s;
+	for (__u32 i = 1; i < sizeof(*s) / sizeof(__u64); i++)
+		w[i] = 0;
+	s->netns = netns;
+	__sync_val_compare_and_swap(&s->cookie, SLOT_TAKING, cookie);
+	return true;
+}
+
+// untraced_event counts an event of a listener that has no slot.
+static __always_inline void untraced_event(__u64 cookie, __u32 netns)
+{
+	__u32 z0 = 0;
+	__u64 *total = bpf_map_lookup_elem(&untraced_events, &z0);
+	if (total)
+		*total += 1;
+	struct untraced_key k = {.cookie = cookie, .netns = netns};
+	__u64 one = 1;
+	__u64 *n = bpf_map_lookup_elem(&untraced, &k);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&untraced, &k, &one, BPF_NOEXIST);
+}
+
+
+// slot_of is the slot of listener lsk's stats (cookie, netns), taking one
+// for it if it has none: a free one of its window, else one whose listener
+// closed. Slots are never freed, only taken over, so a listener's slot is
+// before the first free one of its window. NO_SLOT when every slot of the
+// window holds a live listener: the event is counted in untraced. A global
+// function, verified once on its own: the verifier does not carry each way
+// out of its loops into the rest of the caller.
+struct slot_scan {
+	__u64 cookie;
+	__u32 base;
+	__u32 slots;
+	__u32 netns;
+	__u32 take_closed; // second pass: take over a closed listener's slot
+	__u32 result;
+};
+
+// scan_way looks at way i of a listener's window (bpf_loop's callback: the
+// verifier checks it once, not once per way): 1 stops the scan, with
+// result set.
+static long scan_way(__u32 i, struct slot_scan *sc)
+{
+	__u32 k = sc->base + i;
+	if (k >= sc->slots)
+		k -= sc->slots;
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+	if (!s)
+		return 1;
+	__u64 c = READ_ONCE(s->cookie);
+	if (c == sc->cookie) {
+		sc->result = k;
+		return 1;
+	}
+	if (c == 0) {
+		__u32 r = claim(s, sc->cookie, sc->netns);
+		if (r != NO_SLOT) {
+			sc->result = k | r;
+			return 1;
+		}
+		return 0;
+	}
+	if (sc->take_closed && c != SLOT_TAKING && !listener_alive(s, c) && take_over(s, c, sc->cookie, sc->netns)) {
+		sc->result = k | SLOT_CLAIMED;
+		return 1;
+	}
+	return 0;
+}
+
+__attribute__((noinline)) __u32 slot_of(__u64 cookie, __u32 netns)
+{
+	struct slot_scan sc = {.cookie = cookie, .base = listener_window(cookie), .slots = listener_slots,
+			       .netns = netns, .result = NO_SLOT};
+	bpf_loop(LISTENER_WAYS, scan_way, &sc, 0);
+	if (sc.result != NO_SLOT)
+		return sc.result;
+	// The window is full: take over the first slot whose listener closed.
+	sc.take_closed = 1;
+	bpf_loop(LISTENER_WAYS, scan_way, &sc, 0);
+	if (sc.result != NO_SLOT)
+		return sc.result;
+	untraced_event(cookie, netns);
+	return NO_SLOT;
+}
+
+// stats_at is listener lsk's stats at slot_of's result r, recording its
+// socket in a slot just claimed; NULL when it has no slot.
+static __always_inline struct listener_stats *stats_at(const struct sock *lsk, __u32 r, __u32 *slot)
+{
+	if (r == NO_SLOT)
+		return 0;
+	__u32 k = r & ~SLOT_CLAIMED;
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+	if (s && (r & SLOT_CLAIMED))
+		s->sk = (__u64)lsk;
+	*slot = k;
 	return s;
+}
+
+// find_stats is listener lsk's stats and slot (*slot), or NULL when it has
+// none. The first slot of its window, where a listener usually is, is
+// looked at here, inline; the rest by slot_of.
+static __always_inline struct listener_stats *find_stats(const struct sock *lsk, __u64 cookie, __u32 netns, __u32 *slot)
+{
+	__u32 k = listener_window(cookie);
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+	if (s && READ_ONCE(s->cookie) == cookie) {
+		*slot = k;
+		return s;
+	}
+	return stats_at(lsk, slot_of(cookie, netns), slot);
+}
+
+// stats_of is listener lsk's stats, or NULL when it has no slot.
+static __always_inline struct listener_stats *stats_of(const struct sock *lsk, __u64 cookie, __u32 netns)
+{
+	__u32 k;
+	return find_stats(lsk, cookie, netns, &k);
+}
+
+// record_wait adds one accept-queue wait to s's histogram.
+static __always_inline void record_wait(struct listener_stats *s, __u64 wait)
+{
+	__u32 b = log2_u64(wait);
+	if (b >= WAIT_BUCKETS)
+		b = WAIT_BUCKETS - 1;
+	__sync_fetch_and_add(&s->wait_buckets[b], 1);
+	__sync_fetch_and_add(&s->wait_count, 1);
+	__sync_fetch_and_add(&s->wait_sum_ns, wait);
+	raise_u64(&s->wait_max_ns, wait);
+}
+
+// infer_accepts: in queue mode, an enqueue at now found the connections at
+// places before `taken` accepted (enqueued less the queue's length). Those
+// from the last known place were taken since dequeued_known_ns: each waited
+// at most now - its enqueue (recorded), and at least dequeued_known_ns - its
+// enqueue. Those queued before tracing began have no enqueue time. A global
+// function (slot k's stats), verified once: its loop's ways do not multiply
+// the caller's.
+struct bound_scan {
+	__u32 k;
+	__u64 cookie;
+	__u64 from;
+	__u64 taken;
+	__u64 now;
+	__u64 known;
+};
+
+// bound_wait times the connection at place from + i (bpf_loop's callback).
+static long bound_wait(__u32 i, struct bound_scan *b)
+{
+	__u64 m = b->from + i;
+	if (m == b->taken)
+		return 1;
+	if ((__s64)m < 0)
+		return 0; // queued before tracing began
+	struct ring_slot *sl = ring_slot_of(b->cookie, m);
+	if (!sl || READ_ONCE(sl->tag) != ring_tag(b->cookie, m))
+		return 0; // its slot since reused
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &b->k);
+	if (!s)
+		return 1;
+	__u64 since = READ_ONCE(sl->since);
+	__u64 upper = b->now > since ? b->now - since : 0;
+	__u64 lower = b->known > since ? b->known - since : 0;
+	record_wait(s, upper);
+	raise_u64(&s->wait_bound_max_ns, upper - lower);
+	return 0;
+}
+
+__attribute__((noinline)) int infer_accepts(__u32 k, __u64 cookie, __u64 taken, __u64 now)
+{
+	struct listener_stats *s = bpf_map_lookup_elem(&listeners, &k);
+	if (!s)
+		return 0;
+	__u64 from = s->dequeued, known = s->dequeued_known_ns;
+	if ((__s64)(taken - from) <= 0) {
+		s->dequeued_known_ns = now;
+		return 0;
+	}
+	if (__sync_val_compare_and_swap(&s->dequeued, from, taken) != from)
+		return 0; // another CPU's enqueue is timing them
+	s->dequeued_known_ns = now;
+	s->last_accept_ns = now;
+	struct bound_scan b = {.k = k, .cookie = cookie, .from = from, .taken = taken, .now = now, .known = known};
+	bpf_loop(BOUND_PER_EVENT, bound_wait, &b, 0);
+	if (taken - from > BOUND_PER_EVENT)
+		__sync_fetch_and_add(&s->wait_unbounded, taken - from - BOUND_PER_EVENT);
+	return 0;
 }
 
 // A connection completed the handshake into a listener's accept queue
@@ -365,20 +638,31 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 {
 	if (sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
+	__u32 netns = sk_netns(sk);
+	if (!traced_netns(netns))
+		return 0;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct listener_stats *s = stats_of(cookie, sk_netns(sk));
+	__u32 k;
+	struct listener_stats *s = find_stats(sk, cookie, netns, &k);
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 qlen = sk->sk_ack_backlog;
 	__u64 n = __sync_fetch_and_add(&s->enqueued, 1);
 	s->last_enqueue_ns = now;
-	if (!s->queue_seen)
+	if (!s->queue_seen) {
 		s->dequeued = n + 1 - qlen; // those queued before tracing began are not timed
+		if (queue_mode)
+			s->dequeued_known_ns = now;
+	} else if (queue_mode) {
+		infer_accepts(k, cookie, n + 1 - qlen, now);
+	}
 	struct ring_slot *sl = ring_slot_of(cookie, n);
 	if (sl) {
 		__u32 conn = 0;
-		struct request_sock *tail = CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
+		// Only an accept hook matches a connection to its slot: queue mode
+		// times places, and leaves the connection's socket unread.
+		struct request_sock *tail = queue_mode ? 0 : CAST(sk, inet_connection_sock)->icsk_accept_queue.rskq_accept_tail;
 		if (tail && tail->sk)
 			conn = conn_tag(tail->sk);
 		// The time before the tag: a reader that finds the tag finds the time.
@@ -403,8 +687,11 @@ int BPF_PROG(bl_synack, const struct sock *sk, const struct request_sock *req)
 {
 	if (sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
+	__u32 netns = sk_netns(sk);
+	if (!traced_netns(netns))
+		return 0;
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct listener_stats *s = stats_of(cookie, sk_netns(sk));
+	struct listener_stats *s = stats_of(sk, cookie, netns);
 	if (s)
 		raise_u32(&s->syn_queue_hw, syn_queue_len(sk));
 	return 0;
@@ -416,13 +703,30 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 {
 	if (!rx_sk || rx_sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
+	__u32 netns = sk_netns(rx_sk);
+	if (!traced_netns(netns))
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie(rx_sk);
+	struct listener_stats *s = stats_of(rx_sk, cookie, netns);
+	__u32 max_backlog = rx_sk->sk_max_ack_backlog;
 	__u32 r = reason;
 	if (r == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED) &&
-	    CAST(rx_sk, inet_connection_sock)->icsk_accept_queue.rskq_defer_accept > 0)
+	    CAST(rx_sk, inet_connection_sock)->icsk_accept_queue.rskq_defer_accept > 0) {
 		r = DROP_DEFER_ACCEPT;
+	} else if (r == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET)) {
+		// At a listener, NO_SOCKET is a SYN cookie's ACK that got no child
+		// (cookie_v4_check): an overflow if syn_recv_sock found the queue
+		// full. It is full now, or was at the last event traced here and an
+		// accept() on another CPU, not yet seen returning, took one since
+		// the kernel's check. Otherwise the child could not be made (memory,
+		// a duplicate of a connection just made from the same cookie).
+		if (rx_sk->sk_ack_backlog > max_backlog ||
+		    (s && s->queue_seen && s->last_len > max_backlog))
+			r = DROP_COOKIE_OVERFLOW;
+	}
 	struct drop_key k = {
-		.cookie = bpf_get_socket_cookie(rx_sk),
-		.netns = sk_netns(rx_sk),
+		.cookie = cookie,
+		.netns = netns,
 		.reason = r,
 	};
 	__u64 one = 1;
@@ -431,10 +735,23 @@ int BPF_PROG(bl_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 		__sync_fetch_and_add(n, 1);
 	else
 		bpf_map_update_elem(&drops, &k, &one, BPF_NOEXIST);
-	struct listener_stats *s = stats_of(k.cookie, k.netns);
-	if (s)
+	if (s) {
 		raise_u32(&s->syn_queue_hw, syn_queue_len(rx_sk));
+		if (s->max_backlog != max_backlog)
+			s->max_backlog = max_backlog;
+	}
 	return 0;
+}
+
+// file_sock is the socket behind file f, or NULL when f is not a socket's.
+static __always_inline struct sock *file_sock(struct file *f)
+{
+	if (!f)
+		return 0;
+	struct file *file = CAST(f, file);
+	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	return CAST(file->private_data, socket)->sk;
 }
 
 // fd_sock is the socket behind descriptor fd of the current task, or NULL.
@@ -447,22 +764,14 @@ static __always_inline struct sock *fd_sock(int fd)
 	struct file **fds = fdt->fd;
 	struct file *f = 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return 0;
-	struct file *file = CAST(f, file);
-	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
-	return CAST(file->private_data, socket)->sk;
+	return file_sock(f);
 }
 
-// accept_done: accept()/accept4() on descriptor lfd returned ret: an error
-// by errno, or a connection taken from the listener's queue, timed from its
-// enqueue.
-static __always_inline int accept_done(int lfd, long ret)
+// accepted: an accept on listener lsk (NULL: not resolved) returned ret: an
+// error by errno, or a connection taken from the listener's queue (its
+// descriptor in the current task), timed from its enqueue.
+static __always_inline int accepted(struct sock *lsk, long ret)
 {
-	if (ret == -EAGAIN)
-		return 0; // a non-blocking accept() with nothing queued: not an error
-	struct sock *lsk = fd_sock(lfd);
 	__u64 cookie = 0;
 	__u32 netns;
 	if (lsk) {
@@ -472,6 +781,8 @@ static __always_inline int accept_done(int lfd, long ret)
 		struct task_struct *task = bpf_get_current_task_btf();
 		netns = task->nsproxy->net_ns->ns.inum;
 	}
+	if (!traced_netns(netns))
+		return 0;
 	if (ret < 0) {
 		struct accept_error_key k = {
 			.cookie = cookie,
@@ -487,9 +798,9 @@ static __always_inline int accept_done(int lfd, long ret)
 			bpf_map_update_elem(&accept_errors, &k, &one, BPF_NOEXIST);
 		return 0;
 	}
-	if (!cookie)
-		return 0; // a listener no dump or enqueue has given a cookie yet
-	struct listener_stats *s = stats_of(cookie, netns);
+	if (!cookie || lsk->sk_protocol != IPPROTO_TCP)
+		return 0; // a listener no dump or enqueue has given a cookie yet, or not TCP's
+	struct listener_stats *s = stats_of(lsk, cookie, netns);
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
@@ -545,17 +856,17 @@ static __always_inline int accept_done(int lfd, long ret)
 			__sync_fetch_and_add(&s->wait_unmatched, 1);
 		}
 	}
-	__u64 wait = now > since ? now - since : 0;
-	__u32 b = log2_u64(wait);
-	if (b >= WAIT_BUCKETS)
-		b = WAIT_BUCKETS - 1;
-	__sync_fetch_and_add(&s->wait_buckets[b], 1);
-	__sync_fetch_and_add(&s->wait_count, 1);
-	__sync_fetch_and_add(&s->wait_sum_ns, wait);
-	raise_u64(&s->wait_max_ns, wait);
+	record_wait(s, now > since ? now - since : 0);
 	return 0;
 }
 
+// accept_done: accept()/accept4() on descriptor lfd returned ret.
+static __always_inline int accept_done(int lfd, long ret)
+{
+	if (ret == -EAGAIN)
+		return 0; // a non-blocking accept() with nothing queued: not an error
+	return accepted(fd_sock(lfd), ret);
+}
 
 // accept()/accept4() returned, seen at the raw sys_exit tracepoint: it runs
 // at every system call's exit, so this is the fallback for when the
@@ -585,6 +896,82 @@ int bl_accept_exit(struct syscall_exit_ctx *ctx)
 {
 	struct pt_regs *regs = CAST((void *)bpf_task_pt_regs(bpf_get_current_task_btf()), pt_regs);
 	return accept_done((int)SYSCALL_ARG0(regs), ctx->ret);
+}
+
+// io_uring's accepts (IORING_OP_ACCEPT) return through no system call:
+// they are seen where io_uring posts their completions. A request's own
+// completion (io_fill_cqe_req) names the request; a multishot accept's
+// further completions (io_req_post_cqe -> io_fill_cqe_aux) do not, only the
+// ring and the request's user_data, so the listener is recorded by those
+// when the accept is submitted.
+struct uring_key {
+	__u64 ctx;
+	__u64 user_data;
+};
+
+struct uring_listener {
+	__u64 sk;
+	__u64 cookie;
+};
+
+#define MAX_URING_ACCEPTS 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_URING_ACCEPTS);
+	__type(key, struct uring_key);
+	__type(value, struct uring_listener);
+} uring_accepts SEC(".maps");
+
+// IOSQE_FIXED_FILE (uapi bit 0) is mirrored as bit 0 of the request's flags
+// (REQ_F_FIXED_FILE_BIT = IOSQE_FIXED_FILE_BIT): fd is then an index into
+// the ring's registered files, not a descriptor.
+#define REQ_FIXED_FILE 1
+
+static __always_inline bool uring_accept(const struct io_kiocb *req)
+{
+	return req->opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_ACCEPT);
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(bl_uring_submit, struct io_kiocb *req)
+{
+	if (!uring_accept(req) || (req->flags & REQ_FIXED_FILE))
+		return 0;
+	struct sock *lsk = fd_sock(req->cqe.fd);
+	if (!lsk || lsk->__sk_common.skc_state != TCP_LISTEN)
+		return 0;
+	struct uring_key k = {.ctx = (__u64)req->ctx, .user_data = req->cqe.user_data};
+	// The cookie as the listener holds it (0 if none was ever asked for).
+	struct uring_listener v = {.sk = (__u64)lsk, .cookie = lsk->__sk_common.skc_cookie.counter};
+	bpf_map_update_elem(&uring_accepts, &k, &v, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(bl_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
+{
+	struct sock *lsk;
+	if (req) {
+		struct io_kiocb *r = CAST(req, io_kiocb);
+		if (!uring_accept(r))
+			return 0;
+		lsk = file_sock(r->file);
+	} else {
+		struct uring_key k = {.ctx = (__u64)ring, .user_data = cqe->user_data};
+		struct uring_listener *v = bpf_map_lookup_elem(&uring_accepts, &k);
+		if (!v)
+			return 0;
+		lsk = CAST((void *)v->sk, sock);
+		// The listener may have closed since (then its memory is not a
+		// listener with this cookie any more).
+		if (lsk->__sk_common.skc_state != TCP_LISTEN || (v->cookie && lsk->__sk_common.skc_cookie.counter != v->cookie))
+			return 0;
+	}
+	long res = cqe->res;
+	if (res == -EAGAIN || res == -ECANCELED)
+		return 0; // not an accept that failed: nothing queued, or the request cancelled
+	return accepted(lsk, res);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

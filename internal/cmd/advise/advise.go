@@ -38,6 +38,10 @@ type Options struct {
 
 	// Trace is --trace: judge an eBPF-traced window of this length.
 	Trace time.Duration
+	// TraceListeners raises eBPF's listener table (--trace-listeners).
+	TraceListeners int
+	// TraceMode is --trace-mode: queue or full.
+	TraceMode string
 
 	// Which flags were given: --interval 0 is an error, not "no interval".
 	IntervalSet, RateSet, LatencySet, TraceSet bool
@@ -185,6 +189,8 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "take two samples this far apart and judge counters by their change (e.g. 10s)")
 	cmd.Flags().Float64Var(&opts.Rate, "rate", 0, "peak new connections per second, for backlog sizing (needs --accept-latency)")
 	cmd.Flags().DurationVar(&opts.AcceptLatency, "accept-latency", 0, "how long a connection waits for accept(), for backlog sizing (needs --rate)")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
 	cmd.Flags().DurationVar(&opts.Trace, "trace", 0, "trace the listeners with eBPF for `DURATION` and cite what was seen (exact high water, overflows, stalls, accept waits and errors)")
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "report keys below the profile `NAME`: "+profileNames())
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -219,6 +225,9 @@ func profileHelp() string {
 
 // Validate checks the flags before anything is read.
 func (o *Options) Validate() error {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(collect.TraceFull)); err != nil {
+		return err
+	}
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
 		return err
 	}
@@ -292,7 +301,7 @@ func adviseRun(o *Options) error {
 	ports, _ := cmdutil.Ports(o.Ports)
 	co := collect.Options{Roots: o.Roots, Namespaces: o.Namespaces.Collect(), Ports: ports, Paths: o.Paths, Stall: traceStall, Pods: true}
 	if o.Trace > 0 {
-		co.Trace = collect.TraceOn
+		co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	}
 	all, notes, err := o.Collect(co, collect.SampleOptions{Interval: o.Interval, Trace: o.Trace,
 		TraceInterval: traceReadInterval, StateDir: o.StateDir})

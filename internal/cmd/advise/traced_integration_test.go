@@ -94,7 +94,7 @@ func TestAdviseTracedStallWithNginx(t *testing.T) {
 	if !ok {
 		t.Fatalf("no traced-queue-overflow for %s in %v", subject, ids(r))
 	}
-	if f.Severity != advise.Critical || !strings.HasPrefix(f.Reason, "the queue reached 5 of 5 at ") || !strings.Contains(f.Reason, "overflows at final-ACK time") {
+	if f.Severity != advise.Critical || !strings.HasPrefix(f.Reason, "the queue reached 5 of 5 at ") || !strings.Contains(f.Reason, "at final-ACK time") {
 		t.Errorf("overflow finding %+v", f)
 	}
 	// The queue overflowed because nobody accepted: no bigger backlog, and no

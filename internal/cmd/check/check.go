@@ -28,12 +28,16 @@ type Options struct {
 	// Roots are where the host is read from: the factory's.
 	Roots hostfs.Roots
 
-	Requires       []string
-	PolicyFile     string
-	Profile        string
-	Ports          []uint
-	Paths          []string
-	Observe        time.Duration
+	Requires   []string
+	PolicyFile string
+	Profile    string
+	Ports      []uint
+	Paths      []string
+	Observe    time.Duration
+	// TraceListeners raises eBPF's listener table (--trace-listeners).
+	TraceListeners int
+	// TraceMode is --trace-mode: queue or full.
+	TraceMode      string
 	SampleInterval time.Duration
 	Missing        string
 	Output         string
@@ -196,6 +200,8 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	cmdutil.AddPathFlag(cmd, &opts.Paths, "judge only listeners on")
 	fl.DurationVar(&opts.Observe, "observe", 0, "judge counters and drops by their increase, queues by their peak, over this window (e.g. 60s)")
 	fl.DurationVar(&opts.SampleInterval, "sample-interval", DefaultSampleInterval, "how often queues are sampled with --observe")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
 	fl.DurationVar(&opts.Stall, "stall", DefaultStall, "with --observe, listener.stalled is a queue held this `LONG` without an accept()")
 	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as `OUTCOME`: error (exit 3), pass or fail")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
@@ -216,6 +222,9 @@ func (o *Options) set(flag string) bool { return o.Set != nil && o.Set(flag) }
 // the flags (a flag given on the command line wins over the policy).
 func (o *Options) Complete() error {
 	if err := cmdutil.CheckOutput(o.Output, formats...); err != nil {
+		return err
+	}
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(collect.TraceFull)); err != nil {
 		return err
 	}
 	if err := o.Namespaces.Validate(); err != nil {
@@ -324,7 +333,7 @@ func checkRun(ctx context.Context, o *Options) error {
 		co.Owners = collect.OwnersOn
 	}
 	if o.Observe > 0 && needsTrace(o.requirements) {
-		co.Trace = collect.TraceOn
+		co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	}
 	if ctx == nil {
 		ctx = context.Background()

@@ -19,6 +19,11 @@ import (
 	"github.com/backlogctl/backlogctl/metrics"
 )
 
+// DefaultTraceMode is --trace-mode's default: the queue's side only, whose
+// cost under real servers meets the goal for leaving it on
+// (docs/BENCHMARKS-trace.md).
+const DefaultTraceMode = collect.TraceQueue
+
 // DefaultListen is loopback: exposing the exporter is a deliberate choice.
 const DefaultListen = "127.0.0.1:9597"
 
@@ -67,6 +72,10 @@ type Options struct {
 	MaxRequests int
 	// Trace is --trace: attach the eBPF programs and export their evidence.
 	Trace bool
+	// TraceMode is --trace-mode: queue (the default) or full;
+	// TraceListeners raises the programs' listener table.
+	TraceMode      string
+	TraceListeners int
 	// Collect is what the collector is asked for beside what the flags
 	// say: tests set its OpenTrace.
 	Collect collect.Options
@@ -160,13 +169,24 @@ exporter's lifetime and adds, under the same cardinality guard and labels:
       entering the accept queue to accept() returning; classic buckets
       (powers of two in ns, ~1us to ~69s), and native buckets (schema 0)
       for a scraper that negotiates native histograms
-  backlogctl_listener_traced_overflows_total{site}  counter: ack_time (exact)
-      and syn_time (derived from the counters)
+  backlogctl_listener_traced_overflows_total{site}  counter: ack_time and
+      cookie_ack_time (exact) and syn_time (derived from the counters)
   backlogctl_listener_traced_drops_total{reason}    counter, by drop reason
   backlogctl_listener_accept_queue_high_water_fill  gauge: the longest queue
       since the previous scrape (exact) over backlog+1 (1: it was full)
   backlogctl_process_accept_errors_total{netns,pid,process,errno}  counter
+      (--trace-mode full only)
+  backlogctl_listener_traced_untraced               gauge: 1 when the
+      listener found the eBPF listener table full (raise --trace-listeners)
+  backlogctl_trace_untraced_events_total            counter: their events
+  backlogctl_trace_mode{mode}                       1: queue or full
   backlogctl_trace_up                              1 attached, 0 refused
+
+--trace-mode queue (the exporter's default) traces the queue's side only:
+no syscall tracepoint, so accepts are inferred from the queue, waits are
+upper bounds and accept() errors are not seen; its cost under real servers
+is in docs/BENCHMARKS-trace.md. --trace-mode full adds accept() and
+io_uring's accepts: exact waits and accept errors by process.
 Counting starts when the exporter starts. Where the kernel refuses the
 programs, one warning line says so and the sampled metrics are served, with
 backlogctl_trace_up 0.
@@ -206,7 +226,9 @@ loopback; bind elsewhere only behind a firewall or network policy, or with
 	cmdutil.AddPathFlag(cmd, &opts.Paths, "export only listeners on")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding owners (no process label, no per-process descriptor metrics)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a kept-alive connection idle this long")
-	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, accept() errors and high-water fill")
+	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs and also export accept waits, traced overflows and drops, high-water fill, and with --trace-mode full accept() errors")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(DefaultTraceMode))
 	// Old names, kept so existing units and manifests keep starting.
 	cmd.Flags().StringVar(&deprecatedListen, "listen", DefaultListen, "`ADDRESS` to serve on")
 	_ = cmd.Flags().MarkDeprecated("listen", "use --web.listen-address")
@@ -218,6 +240,9 @@ loopback; bind elsewhere only behind a firewall or network policy, or with
 
 // Validate checks the flags before anything is bound or read.
 func (o *Options) Validate() error {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(DefaultTraceMode)); err != nil {
+		return err
+	}
 	if len(o.ListenAddresses) == 0 {
 		return cmdutil.UsageErrorf("no --web.listen-address: give at least one HOST:PORT (e.g. %s)", DefaultListen)
 	}

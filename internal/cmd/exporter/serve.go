@@ -43,7 +43,7 @@ func (o *Options) Handler() (http.Handler, error) {
 			co.Owners = collect.OwnersOff
 		}
 		if o.Trace {
-			co.Trace = collect.TraceOn
+			co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 		}
 		c, err := collect.NewCollector(co)
 		if o.Trace && err != nil && collect.TraceUnavailable(err) {
@@ -98,7 +98,7 @@ func (o *Options) Handler() (http.Handler, error) {
 	if !o.NoProcesses {
 		// Warm the owner cache now, so the first scrape does not walk /proc
 		// either; a failure here is reported by that scrape instead.
-		_, _ = o.flight.do(take)
+		o.warm(take)
 	}
 	var inFlight chan struct{}
 	if o.MaxRequests > 0 {
@@ -371,4 +371,35 @@ func shutdown(servers []*http.Server) error {
 		return cmdutil.EnvError(errors.Join(errs...))
 	}
 	return nil
+}
+
+// warmWait bounds how long the exporter waits at start for its owners and
+// their pods to be looked up.
+const warmWait = 5 * time.Second
+
+// warm takes snapshots until no listener's owners are still being looked
+// up (the /proc walk, the container runtime's pod names), for at most
+// warmWait: the first scrape then has every owner's labels, instead of a
+// series that changes its labels on the second.
+func (o *Options) warm(take func() (*model.MultiSnapshot, error)) {
+	deadline := time.Now().Add(warmWait)
+	for {
+		m, err := take()
+		if err != nil || !pending(m) || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pending reports whether a listener of m has owners still being looked up.
+func pending(m *model.MultiSnapshot) bool {
+	for _, ns := range m.Namespaces {
+		for _, l := range ns.Listeners {
+			if l.OwnersPending {
+				return true
+			}
+		}
+	}
+	return false
 }

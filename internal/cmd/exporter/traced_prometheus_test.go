@@ -122,7 +122,7 @@ func TestTraceRefusedServesSampled(t *testing.T) {
 	ios, _, _, stderr := iostreams.Test()
 	o := newOpts()
 	o.IO, o.Trace, o.NoProcesses = ios, true, true
-	o.Collect.OpenTrace = func() (trace.Source, error) { return nil, trace.ErrNoPermission }
+	o.Collect.OpenTrace = func(trace.Options) (trace.Source, error) { return nil, trace.ErrNoPermission }
 	h, err := o.Handler()
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ import (
 const clearScreen = "\x1b[H\x1b[2J"
 
 var header = []string{"NETNS", "ADDRESS", "PORT", "BACKLOG", "ACCEPT-Q", "AQ-HIGH", "SYNQ-HIGH", "ENQUEUED", "ACCEPTED",
-	"OVF-SYN*", "OVF-ACK", "DROPS", "WAIT-P50", "WAIT-P99", "WAIT-MAX", "ACCEPT-ERRORS", "STALLED", "PROCESSES"}
+	"OVF-SYN*", "OVF-ACK", "OVF-COOKIE", "DROPS", "WAIT-P50", "WAIT-P99", "WAIT-MAX", "ACCEPT-ERRORS", "STALLED", "PROCESSES"}
 
 type printer struct {
 	o       *Options
@@ -68,9 +68,9 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 		p.buf.WriteString(clearScreen)
 	}
 	width := p.o.IO.TerminalWidth()
-	fmt.Fprint(p.buf, tableprinter.Paragraph(fmt.Sprintf("backlogctl trace  %s  since %s (%s), every %s; %d programs, %s of maps, RSS %s%s",
+	fmt.Fprint(p.buf, tableprinter.Paragraph(fmt.Sprintf("backlogctl trace  %s  since %s (%s), every %s; %s mode, %d programs, %s of maps, RSS %s%s",
 		r.Time.Local().Format(time.TimeOnly), r.Since.Local().Format(time.TimeOnly),
-		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, len(r.Tracer.Programs),
+		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, r.Mode, len(r.Tracer.Programs),
 		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), map[bool]string{true: "  (final)", false: "  (Ctrl-C: exit)"}[final]), width, "", "  "))
 	rows := len(ls)
 	if h := p.o.IO.TerminalHeight(); h > 0 && !final {
@@ -93,7 +93,11 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 	if more := len(ls) - rows; more > 0 {
 		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json or --port for all)\n", more)
 	}
-	fmt.Fprint(p.buf, tableprinter.Paragraph(fmt.Sprintf("* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.", p.o.Stall), width, "", "  "))
+	note := fmt.Sprintf("* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.", p.o.Stall)
+	if r.Mode == "queue" {
+		note = fmt.Sprintf("* derived (the kernel drops these SYNs without a reason). Queue mode: accept() is not traced; ACCEPTED is the connections enqueued less those still queued, the waits are upper bounds (to the enqueue that found each taken), accept errors are not seen. Stalled: no accept() found for %s with connections queued.", p.o.Stall)
+	}
+	fmt.Fprint(p.buf, tableprinter.Paragraph(note, width, "", "  "))
 	if len(r.UnattributedAcceptErrors) > 0 {
 		fmt.Fprint(p.buf, tableprinter.Paragraph("accept() errors on unresolved listeners: "+errorsCell(r.UnattributedAcceptErrors), width, "", "  "))
 	}
@@ -105,7 +109,7 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 func sorted(in []model.TraceReportListener) []model.TraceReportListener {
 	ls := slices.Clone(in)
 	trouble := func(l model.TraceReportListener) uint64 {
-		n := l.Overflows.SynTime + l.Overflows.AckTime
+		n := l.Overflows.Total()
 		for _, d := range l.Drops {
 			n += d
 		}
@@ -144,9 +148,13 @@ func row(l model.TraceReportListener) []string {
 	if netns == "" {
 		netns = strconv.FormatUint(l.Netns, 10)
 	}
+	enqueued := u(l.Enqueued)
+	if l.Untraced {
+		enqueued += " untraced"
+	}
 	return []string{netns, l.Address, u(uint64(l.Port)), u(uint64(l.Backlog)), u(uint64(l.AcceptQueue)),
-		u(uint64(l.AcceptQueueHighWater)), u(uint64(l.SynQueueHighWater)), u(l.Enqueued), u(l.Accepted),
-		u(l.Overflows.SynTime), u(l.Overflows.AckTime), dropsCell(l.Drops),
+		u(uint64(l.AcceptQueueHighWater)), u(uint64(l.SynQueueHighWater)), enqueued, u(l.Accepted),
+		u(l.Overflows.SynTime), u(l.Overflows.AckTime), u(l.Overflows.CookieAckTime), dropsCell(l.Drops),
 		seconds(l.AcceptWait.P50, l.AcceptWait.Count), seconds(l.AcceptWait.P99, l.AcceptWait.Count),
 		seconds(l.AcceptWait.Max, l.AcceptWait.Count), errorsCell(l.AcceptErrors), stalled, owners(l.Processes)}
 }

@@ -40,6 +40,10 @@ type Options struct {
 	Check    bool
 	// Processes walks /proc for every listener's owners.
 	Processes bool
+	// TraceListeners raises the listener table's size to this many
+	// listeners; TraceMode is --trace-mode: queue or full.
+	TraceListeners int
+	TraceMode      string
 	// Namespaces are --netns and --all-netns.
 	Namespaces nsflag.Flags
 
@@ -69,16 +73,24 @@ backlog) what happened since trace started:
                            report (JSON only)
   syn_queue_high_water     the longest SYN queue seen at the listener's events
   enqueued, accepted       connections that entered the queue / accept() took
-  overflows.ack_time       final ACKs dropped because the queue was full (exact,
-                           kfree_skb reason TCP_LISTEN_OVERFLOW)
+  overflows.ack_time       final ACKs of handshakes in the SYN queue dropped
+                           because the accept queue was full (exact, kfree_skb
+                           reason TCP_LISTEN_OVERFLOW)
+  overflows.cookie_ack_time
+                           ACKs carrying a SYN cookie dropped because the
+                           accept queue was full (exact; the kernel gives
+                           them the reason NO_SOCKET)
   overflows.syn_time       SYNs dropped because the queue was full (derived:
-                           the kernel frees them without a reason, so this is
-                           the listener's own drop-count rise not otherwise
-                           explained, capped by the namespace's
-                           TcpExtListenOverflows rise minus ack_time)
+                           the kernel consumes them with no reason or
+                           tracepoint, so this is the namespace's
+                           TcpExtListenOverflows rise less the ACK-time
+                           overflows, given to the listener whose queue
+                           filled; exact when one did). The three sum to
+                           that rise.
   drops                    drops at the listener by kernel drop reason;
                            TCP_DEFER_ACCEPT is a bare ACK a TCP_DEFER_ACCEPT
-                           listener dropped while waiting for data
+                           listener dropped while waiting for data, and
+                           TCP_LISTEN_OVERFLOW includes the cookie ACKs
   accept_wait_seconds      how long accepted connections waited in the queue,
                            from entering it (not from the SYN) to accept()
                            returning: count, p50, p90, p99 (log2 bucket
@@ -92,8 +104,29 @@ backlog) what happened since trace started:
                            one for --stall or longer; the owners' state
                            (e.g. "T (stopped)") is shown beside them
 
+--trace-mode full (the default) traces both sides of the queue: enqueues,
+drops, and accepts, at accept()/accept4()'s syscall tracepoints and at
+io_uring's completions of IORING_OP_ACCEPT. --trace-mode queue traces the
+queue's side only (no syscall tracepoint, so nothing for processes that make
+no connections): high water, overflows, drops and enqueued as in full mode;
+accepted exact (the connections enqueued less those still queued); waits
+derived, each timed to the enqueue that found its connection taken, an upper
+bound (accept_wait_seconds.bound says by how much at most); stalls from the
+last enqueue that found a connection taken; no accept errors and no
+accepting process (the JSON's "unavailable").
+Measured under nginx, a Go net/http server and lighttpd with wrk
+(docs/BENCHMARKS-trace.md, trivial 9-50 us requests): queue mode adds
+0.6-0.9 us of CPU per connection with a connection per request (1.5-2.4%;
+having the hooks at all is 0.3-0.5 us of it) and 0.1-0.2 us per kept-alive
+request (1.1-2.2%: two sk_data_ready runs per request, which fires at every
+socket's data arrival), and nothing to processes that make no connection.
+Full mode adds 1.3-1.5 us per connection (3.3-3.8%), 0.2 us per kept-alive
+request, and 6-7 ns to every system call of every process (the syscall
+tracepoint; +6-7% for dd's one-byte reads and writes).
+
 A listener's owner is the process whose accept() last took a connection from
-it, as the programs saw it: no /proc walk. When a listener holds connections
+it, as the programs saw it: no /proc walk (in queue mode owners are always
+found by the walk below). When a listener holds connections
 and none was accepted while traced (a stopped server), or with --processes
 for every listener, owners are found by walking every process's descriptors
 (as inspect does); on a busy host that walk costs seconds of CPU, so it is
@@ -113,8 +146,13 @@ CAP_PERFMON (or root). Only tracepoints are used, no kprobes or fentry.
 accept() is seen at the syscalls:sys_exit_accept4/sys_exit_accept
 tracepoints, whose IDs trace reads from a tracefs it mounts, when the host
 has none, in a private mount namespace (CAP_SYS_ADMIN); failing that, at the
-raw sys_exit tracepoint, which costs a program run per system call. accept()
-calls made through io_uring are not seen. --check reports what this kernel allows.
+raw sys_exit tracepoint, which costs a program run per system call. --check
+reports what this kernel allows.
+
+The listener table holds twice the listeners there are at start and a
+quarter more (about 1.4 KiB of kernel memory each); --trace-listeners raises
+it. A listener that finds it full is marked "untraced" (with the events not
+counted), never shown as silent zeros, and a note says so.
 Without BTF or the capabilities trace exits 3; 'backlogctl watch' samples the
 same queues without eBPF.
 
@@ -150,6 +188,8 @@ error; a signal ends trace as --duration does, with a final report.`,
 	cmd.Flags().DurationVar(&opts.Stall, "stall", DefaultStall, "a queue that holds connections with no accept() for `DURATION` is stalled")
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "report only listeners on")
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find every listener's owners by walking /proc (default: the process that last accepted)")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
 	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -171,6 +211,9 @@ func (o *Options) Validate() error {
 		return cmdutil.UsageErrorf("invalid --stall %s: want a positive duration such as 1s", o.Stall)
 	}
 	if _, err := cmdutil.Ports(o.Ports); err != nil {
+		return err
+	}
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(collect.TraceFull)); err != nil {
 		return err
 	}
 	return o.Namespaces.Validate()
@@ -202,8 +245,10 @@ func traceRun(ctx context.Context, o *Options) error {
 	// so its owners are looked up the same way, only then.
 	co := o.Collect
 	co.Roots, co.Namespaces, co.Ports, co.Stall = o.Roots, o.Namespaces.Collect(), ports, o.Stall
-	co.Trace, co.Owners, co.OwnersMaxAge = collect.TraceOn, collect.OwnersUnaccepted, ownersMaxAge
-	if o.Processes {
+	co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
+	co.Owners, co.OwnersMaxAge = collect.OwnersUnaccepted, ownersMaxAge
+	// Queue mode sees no accept(), so no accepting process names an owner.
+	if o.Processes || co.Trace == collect.TraceQueue {
 		co.Owners = collect.OwnersCached
 	}
 	c, err := collect.NewCollector(co)

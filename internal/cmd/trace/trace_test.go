@@ -3,6 +3,7 @@ package trace
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -27,12 +28,17 @@ type fakeSource struct {
 	reads     int
 	stopAfter int
 	stop      func()
+	// err, when set, is every read's error.
+	err error
 }
 
 func (f *fakeSource) Snapshot() (*trace.Evidence, error) {
 	f.reads++
 	if f.stop != nil && f.reads == f.stopAfter {
 		f.stop()
+	}
+	if f.err != nil {
+		return nil, f.err
 	}
 	return f.ev, nil
 }
@@ -44,7 +50,7 @@ func testOptions(t *testing.T, src *fakeSource) (*Options, *strings.Builder, *st
 	ios, _, _, _ := iostreams.Test()
 	o := &Options{IO: ios, Roots: hostfs.Roots{Proc: t.TempDir()}, Interval: 10 * time.Millisecond, Duration: 35 * time.Millisecond,
 		Stall: time.Second, Output: "json",
-		Collect: collect.Options{OpenTrace: func() (trace.Source, error) { return src, nil }}}
+		Collect: collect.Options{OpenTrace: func(trace.Options) (trace.Source, error) { return src, nil }}}
 	var so, se strings.Builder
 	o.IO.Out, o.IO.ErrOut = &so, &se
 	return o, &so, &se
@@ -67,7 +73,7 @@ func TestJSONLines(t *testing.T) {
 	port, key := listener(t)
 	src := &fakeSource{ev: &trace.Evidence{Time: time.Now(), Since: time.Now(), Listeners: map[trace.Key]*trace.ListenerEvidence{
 		key: {Key: key, AcceptQueueHighWater: 3, Enqueued: 5, Accepted: 2,
-			Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 1}},
+			AckOverflows: 1, Drops: map[string]uint64{"TCP_LISTEN_OVERFLOW": 1}},
 	}}}
 	o, out, _ := testOptions(t, src)
 	o.Ports = []uint{uint(port)}
@@ -132,7 +138,7 @@ func TestPlainLines(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	for _, cause := range []error{trace.ErrNoBTF, trace.ErrNoPermission} {
 		o, out, _ := testOptions(t, nil)
-		o.Collect.OpenTrace = func() (trace.Source, error) { return nil, cause }
+		o.Collect.OpenTrace = func(trace.Options) (trace.Source, error) { return nil, cause }
 		err := traceRun(context.Background(), o)
 		if cmdutil.ExitCode(err) != cmdutil.ExitEnv {
 			t.Errorf("%v: exit %d, want %d", cause, cmdutil.ExitCode(err), cmdutil.ExitEnv)
@@ -148,11 +154,10 @@ func TestUnavailable(t *testing.T) {
 
 // A failure after the programs are attached still closes them.
 func TestErrorClosesSource(t *testing.T) {
-	src := &fakeSource{}
+	src := &fakeSource{err: errors.New("reading the maps failed")}
 	o, _, _ := testOptions(t, src)
-	o.Namespaces.Netns = t.TempDir() + "/gone" // the snapshot after attaching fails
 	if err := traceRun(context.Background(), o); err == nil {
-		t.Fatal("want the snapshot's error")
+		t.Fatal("want the read's error")
 	}
 	if src.closed != 1 {
 		t.Errorf("source closed %d times, want 1", src.closed)
@@ -164,10 +169,10 @@ func TestStalledRow(t *testing.T) {
 	l := model.TraceReportListener{Address: "::", Port: 8080, Stalled: true, StalledSeconds: 2.5,
 		Processes: []model.TracedOwner{{PID: 9, Comm: "srv", State: "T (stopped)"}}}
 	r := row(l)
-	if got := r[16]; got != "2.5s" {
+	if got := r[17]; got != "2.5s" {
 		t.Errorf("STALLED %q, want 2.5s", got)
 	}
-	if got := r[17]; got != "srv[9]:T (stopped)" {
+	if got := r[18]; got != "srv[9]:T (stopped)" {
 		t.Errorf("PROCESSES %q", got)
 	}
 }

@@ -19,7 +19,7 @@ func TestTraceRefusedPlansFromSnapshot(t *testing.T) {
 	}
 	ios, _, _, stderr := iostreams.Test()
 	o := &Options{IO: ios, Trace: 1, Collect: func(co collect.Options, so collect.SampleOptions) ([]*model.Samples, []string, error) {
-		co.OpenTrace = func() (trace.Source, error) { return nil, trace.ErrNoPermission }
+		co.OpenTrace = func(trace.Options) (trace.Source, error) { return nil, trace.ErrNoPermission }
 		return collect.Samples(co, so)
 	}}
 	plan, err := planFromFindings(o, nil)

@@ -28,6 +28,9 @@ func appendReport(b []byte, r *model.WatchReport) ([]byte, error) {
 	}
 	if r.Traced {
 		b = append(b, `,"traced":true`...)
+		if r.TraceMode != "" {
+			b = append(append(append(b, `,"trace_mode":"`...), r.TraceMode...), '"')
+		}
 	}
 	b = append(b, `,"listeners":[`...)
 	for i := range r.Listeners {

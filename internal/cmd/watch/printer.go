@@ -84,7 +84,11 @@ func (p *printer) print(rs []*model.WatchReport, notes []string) error {
 	fmt.Fprintf(&frame, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
 		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
 	if rs[0].Traced {
-		fmt.Fprintln(&frame, "traced with eBPF: HIGH is this interval's exact accept-queue high water (* a new high since start), WAIT-P50/P99 this interval's accept waits")
+		waits := "WAIT-P50/P99 this interval's accept waits"
+		if rs[0].TraceMode == "queue" {
+			waits = "WAIT-P50/P99 upper bounds of this interval's accept waits (accept() is not traced)"
+		}
+		fmt.Fprintf(&frame, "traced with eBPF (%s mode): HIGH is this interval's exact accept-queue high water (* a new high since start), %s\n", rs[0].TraceMode, waits)
 	}
 	rows := listenerRows(p.io.TerminalHeight(), len(rs))
 	for _, r := range rs {

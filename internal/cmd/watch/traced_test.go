@@ -173,7 +173,7 @@ func TestWatchTraceRefused(t *testing.T) {
 	}
 	ios, _, _, stderr := iostreams.Test()
 	o := &Options{Interval: 50 * time.Millisecond, Duration: 200 * time.Millisecond, Output: "json", Trace: true,
-		Collect: collect.Options{OpenTrace: func() (trace.Source, error) { return nil, trace.ErrNoPermission }}}
+		Collect: collect.Options{OpenTrace: func(trace.Options) (trace.Source, error) { return nil, trace.ErrNoPermission }}}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}

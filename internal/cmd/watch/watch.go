@@ -49,6 +49,10 @@ type Options struct {
 	// Trace is --trace: attach eBPF programs for exact high water and
 	// accept waits.
 	Trace bool
+	// TraceMode is --trace-mode: queue or full (the default);
+	// TraceListeners raises the programs' listener table.
+	TraceMode      string
+	TraceListeners int
 	// Collect is what the collector is asked for beside what the flags
 	// say: tests set its OpenTrace.
 	Collect collect.Options
@@ -102,9 +106,12 @@ p99 (log2 bucket bounds); the header says "traced". In JSON, each listener
 gains "traced": {interval_high_water, interval_high_water_fill (this
 interval's, exact), accept_queue_high_water, high_water_rose,
 high_water_fill (since watch started), enqueued, accepted,
-overflows_ack_time, accept_wait_seconds: {count, p50, p90, p99,
-max_since_start}} and the report "traced": true. Where the kernel refuses the programs, one warning line says
-so and watch shows the sampled peaks.`,
+overflows_ack_time, overflows_cookie_ack_time, accept_wait_seconds:
+{count, p50, p90, p99, max_since_start}} and the report "traced": true with
+"trace_mode". --trace-mode queue traces the queue's side only (no syscall
+tracepoint: accepts inferred from the queue, waits upper bounds); full, the
+default, traces accept() and io_uring's accepts too. Where the kernel refuses
+the programs, one warning line says so and watch shows the sampled peaks.`,
 		Example: `  backlogctl watch
   backlogctl watch --port 443 --interval 5s
   backlogctl watch -o json --duration 1m > queues.jsonl
@@ -131,6 +138,8 @@ so and watch shows the sampled peaks.`,
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "watch only listeners on")
 	cmdutil.AddPathFlag(cmd, &opts.Paths, "watch only listeners on")
 	cmd.Flags().BoolVar(&opts.Trace, "trace", false, "attach eBPF programs: exact high water and accept-wait percentiles per interval")
+	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
+	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
 	cmdutil.AddAutoOutputFlag(cmd, opts.IO, &opts.Output, "table (default on a terminal; plain tab-separated lines in a pipe), wide (every column), json (JSON Lines; default otherwise), yaml (a YAML document per interval)", "table", "json")
 	nsflag.Add(cmd, &opts.Namespaces)
@@ -139,6 +148,9 @@ so and watch shows the sampled peaks.`,
 
 // Validate checks the flags and fills in the defaults that depend on them.
 func (o *Options) Validate() error {
+	if err := cmdutil.CheckTraceFlags(o.TraceListeners, &o.TraceMode, string(collect.TraceFull)); err != nil {
+		return err
+	}
 	if o.Output != "" {
 		if err := cmdutil.CheckOutput(o.Output, "table", "json"); err != nil {
 			return err
@@ -201,7 +213,7 @@ func watchRun(ctx context.Context, o *Options) error {
 	co := o.Collect
 	co.Roots, co.Namespaces, co.Ports, co.Paths, co.Pods = o.Roots, o.Namespaces.Collect(), ports, o.Paths, true
 	if o.Trace {
-		co.Trace = collect.TraceOn
+		co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	}
 	wo := collect.WatchOptions{SynEvery: o.synEvery()}
 	ws, err := collect.NewWatcher(co, wo)

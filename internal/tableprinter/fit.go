@@ -38,6 +38,21 @@ func (p *Printer) WrapColumn(header string) *Printer {
 	return p
 }
 
+// WrapAtLeast sets how narrow the WrapColumn may become (default
+// minWrapWidth) before columns are dropped instead: a column of
+// name=value pairs reads badly below 30.
+func (p *Printer) WrapAtLeast(cols int) *Printer {
+	p.minWrap = cols
+	return p
+}
+
+func (p *Printer) minWrapWidth() int {
+	if p.minWrap > 0 {
+		return p.minWrap
+	}
+	return minWrapWidth
+}
+
 // DropColumns names columns left out, in this order, while the table is
 // wider than its width and the WrapColumn (if any) has too little room to
 // wrap in: a narrow terminal keeps the columns that matter most. -o wide
@@ -70,7 +85,7 @@ func (p *Printer) fit() ([]string, [][]string) {
 		return 0
 	}
 	for _, name := range p.drop {
-		if tableWidth(widths) <= p.width || wrapRoom() >= minWrapWidth {
+		if tableWidth(widths) <= p.width || wrapRoom() >= p.minWrapWidth() {
 			break
 		}
 		if i := slices.Index(header, name); i >= 0 {
@@ -83,7 +98,7 @@ func (p *Printer) fit() ([]string, [][]string) {
 		return header, rows
 	}
 	wrap := slices.Index(header, p.wrap)
-	if wrap >= 0 && wrapRoom() >= minWrapWidth {
+	if wrap >= 0 && wrapRoom() >= p.minWrapWidth() {
 		return header, wrapColumn(rows, wrap, wrapRoom())
 	}
 	// Still too wide: shorten the widest columns that may be, the wrapped
@@ -99,13 +114,13 @@ func (p *Printer) fit() ([]string, [][]string) {
 
 // shrink returns column widths that fit p.width as nearly as the columns
 // allowed to shrink can make it: first the wrapped column, down to
-// minWrapWidth (wrapping loses nothing), then the others that may be cut,
+// its minimum width (wrapping loses nothing), then the others that may be cut,
 // one column at a time, always the widest of them.
 func (p *Printer) shrink(header []string, widths []int, wrap int) []int {
 	target := slices.Clone(widths)
 	over := tableWidth(target) - p.width
 	if wrap >= 0 {
-		by := min(over, max(0, target[wrap]-minWrapWidth))
+		by := min(over, max(0, target[wrap]-p.minWrapWidth()))
 		target[wrap] -= by
 		over -= by
 	}

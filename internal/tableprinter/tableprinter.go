@@ -24,6 +24,8 @@ type Printer struct {
 	wrap  string
 	drop  []string
 	cut   []string
+	// minWrap is WrapAtLeast's width; 0 means minWrapWidth.
+	minWrap int
 	// noHeader leaves the header line out (--no-headers).
 	noHeader bool
 }

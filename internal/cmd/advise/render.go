@@ -29,8 +29,8 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 		}
 		// The reasons follow the table: a narrow terminal drops the
 		// values before the evidence, and shortens the subject last.
-		t := tableprinter.For(w, io, header...).WrapColumn("EVIDENCE").
-			DropColumns("POD", "RECOMMENDED", "CURRENT", "#").CutColumns("SUBJECT", "ID")
+		t := tableprinter.For(w, io, header...).WrapColumn("EVIDENCE").WrapAtLeast(30).
+			DropColumns("POD", "RECOMMENDED", "CURRENT", "#", "EVIDENCE").CutColumns("SUBJECT", "ID")
 		for i, f := range r.Findings {
 			row := []string{strconv.Itoa(i + 1), string(f.Severity), f.ID, f.Subject,
 				valueText(f.Current), valueText(f.Recommended), evidenceText(f.Evidence)}

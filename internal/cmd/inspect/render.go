@@ -73,7 +73,7 @@ func drawListeners(io *iostreams.IOStreams, s *model.Snapshot) error {
 	// it drops the socket's identity, the owners' pod, the SYN queue and the
 	// fill (the queue over the backlog), then shortens a long Unix path.
 	t := tableprinter.For(w, io, header...).
-		WrapColumn("PROCESSES").DropColumns("INODE", "UID", "GROUP", "POD", "SYN-Q", "FILL", "DROPS").CutColumns("PORT", "ADDRESS")
+		WrapColumn("PROCESSES").WrapAtLeast(16).DropColumns("INODE", "UID", "GROUP", "POD", "SYN-Q", "FILL", "DROPS").CutColumns("PORT", "ADDRESS")
 	for _, l := range s.Listeners {
 		drops := "-"
 		if l.Drops != nil {

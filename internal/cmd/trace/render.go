@@ -79,8 +79,9 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 	// A narrow terminal keeps what says whether a listener is in trouble:
 	// its high water against the backlog, overflows, p99 wait, accept
 	// errors, stalls and owner.
-	t := tableprinter.For(p.buf, p.o.IO, header...).WrapColumn("PROCESSES").
-		DropColumns("NETNS", "SYNQ-HIGH", "ENQUEUED", "WAIT-P50", "WAIT-MAX", "ACCEPT-Q", "DROPS", "ACCEPTED", "OVF-SYN*").
+	t := tableprinter.For(p.buf, p.o.IO, header...).WrapColumn("PROCESSES").WrapAtLeast(16).
+		DropColumns("NETNS", "SYNQ-HIGH", "ENQUEUED", "WAIT-P50", "WAIT-MAX", "ACCEPT-Q", "DROPS", "ACCEPTED",
+			"OVF-COOKIE", "OVF-SYN*", "STALLED", "OVF-ACK", "WAIT-P99").
 		CutColumns("ADDRESS", "ACCEPT-ERRORS", "NETNS")
 	for _, l := range ls[:rows] {
 		t.AddRow(row(l)...)

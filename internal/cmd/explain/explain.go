@@ -4,6 +4,8 @@ package explain
 import (
 	"strings"
 
+	"github.com/backlogctl/backlogctl/internal/suggest"
+
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/explain"
@@ -115,7 +117,7 @@ func explainRun(o *Options) error {
 	}
 	t, ok := explain.Lookup(o.Topic)
 	if !ok {
-		return cmdutil.UsageErrorf("unknown topic %q: run 'backlogctl explain' to list topics", o.Topic)
+		return cmdutil.UsageErrorf("unknown topic %q%s ('backlogctl explain' lists every topic)", o.Topic, suggest.DidYouMean(o.Topic, append(explain.Names(), profilesTopic)))
 	}
 	if o.Output == "json" {
 		return cmdutil.PrintData(o.IO, t)

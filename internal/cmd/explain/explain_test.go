@@ -135,8 +135,11 @@ func TestExplainUnknown(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 		t.Fatalf("exit code = %d (%v), want %d", cmdutil.ExitCode(err), err, cmdutil.ExitUsage)
 	}
-	if want := `unknown topic "somaxcon": run 'backlogctl explain' to list topics`; err.Error() != want {
+	if want := `unknown topic "somaxcon"; did you mean "somaxconn"? ('backlogctl explain' lists every topic)`; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
+	}
+	if _, err := run(t, "zzzzzz"); err == nil || err.Error() != `unknown topic "zzzzzz" ('backlogctl explain' lists every topic)` {
+		t.Errorf("a topic near nothing: error = %v, want no suggestion", err)
 	}
 	if out != "" {
 		t.Errorf("printed %q on error", out)

@@ -97,7 +97,7 @@ SIGINT, SIGTERM and SIGHUP are passed on to it and set exits as it did.
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow keys outside backlogctl's registry (values are written as given)")
-	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower, cmdutil.AllowLowerHelp)
 	cmd.Flags().BoolVar(&opts.ForceNew, "force-new", false, "start even though the last change is unresolved (its record is kept in the new one)")
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock, shared with tune")
 	nsflag.AddForWrite(cmd, &opts.Namespaces)

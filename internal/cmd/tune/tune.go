@@ -238,7 +238,7 @@ namespace; tune waits for it and exits as it did. --all-netns is refused
 	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")
 	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply or sysctl set")
-	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower, cmdutil.AllowLowerHelp)
 	fl.BoolVar(&opts.Force, "force", false, "with --rollback, also restore keys outside backlogctl's registry (recorded by sysctl set --force)")
 	fl.BoolVar(&opts.ForceNew, "force-new", false, "with --apply, start even though the last change is unresolved (its record is kept in the new one)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")

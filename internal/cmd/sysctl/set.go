@@ -154,6 +154,10 @@ func setHere(o *SetOptions) error {
 		return cmdutil.EnvError(err)
 	}
 	sys := sysctl.NewFS(o.Roots.Sys)
+	netns, _ := sysctl.NetnsInode(o.Roots.Proc) // 0: unknown, rollback does not check
+	if err := sysctl.CheckSupersede(superseded, netns, sys.Root()); err != nil {
+		return cmdutil.EnvError(err)
+	}
 	txn, err := sys.Prepare(o.settings)
 	if err != nil {
 		if sysctl.IsBadInput(err) {
@@ -172,7 +176,6 @@ func setHere(o *SetOptions) error {
 			return cmdutil.LoweringError(low)
 		}
 	}
-	netns, _ := sysctl.NetnsInode(o.Roots.Proc) // 0: unknown, rollback does not check
 	// From the record to the end, a termination signal waits for the write
 	// in progress, then everything written is restored.
 	guard := cmdutil.DeferSignals()

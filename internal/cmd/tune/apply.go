@@ -23,6 +23,9 @@ func applyRun(o *Options) error {
 		if o.superseded, err = sysctl.CheckResolved(o.StateDir, o.ForceNew); err != nil {
 			return cmdutil.EnvError(err)
 		}
+		if err := sysctl.CheckSupersede(o.superseded, netns, fs.Root()); err != nil {
+			return cmdutil.EnvError(err)
+		}
 	}
 	plan, warnings, err := buildPlan(o, fs)
 	if err != nil {

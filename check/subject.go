@@ -111,7 +111,7 @@ func ParseSubject(name string) (Subject, error) {
 	if k, ok := registry.Lookup(name); ok {
 		return Subject{Kind: KindSysctl, Field: k.Name}, nil
 	}
-	return Subject{}, fmt.Errorf("unknown subject %q: want a sysctl name or alias (see 'backlogctl inspect'), or listener.*, process.*, files.*, counter.*%s", name, suggest.DidYouMean(name, subjectNames()))
+	return Subject{}, fmt.Errorf("unknown subject %q: want a sysctl name or alias (see 'backlogctl inspect'), or listener.*, process.*, files.*, counter.*%s", name, suggest.DidYouMean(name, SubjectNames()))
 }
 
 func fieldSubject(kind Kind, field string, known []string) (Subject, error) {
@@ -123,9 +123,10 @@ func fieldSubject(kind Kind, field string, known []string) (Subject, error) {
 	return Subject{}, fmt.Errorf("unknown %s field %q (want one of %s)%s", kind, field, strings.Join(known, ", "), suggest.DidYouMean(field, known))
 }
 
-// subjectNames are every subject but counters: the sysctl names and
-// aliases, then KIND.FIELD for each field of the other kinds.
-func subjectNames() []string {
+// SubjectNames are every subject but counters: the sysctl names and
+// aliases, then KIND.FIELD for each field of the other kinds (for "did you
+// mean" and shell completion).
+func SubjectNames() []string {
 	names := registry.Names()
 	for _, k := range []struct {
 		kind   Kind

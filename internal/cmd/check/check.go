@@ -208,6 +208,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	nsflag.Add(cmd, &opts.Namespaces)
 	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
+	_ = cmd.RegisterFlagCompletionFunc("require", completeRequirement)
 	_ = cmd.RegisterFlagCompletionFunc("missing", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"error", "pass", "fail"}, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -405,4 +406,21 @@ func (r *Report) err() error {
 		return cmdutil.ErrSilentFailure
 	}
 	return cmdutil.EnvError(fmt.Errorf("%d requirement(s) could not be evaluated here (see --missing)", r.Summary.Errors))
+}
+
+// completeRequirement completes --require's subject (every subject but
+// counters, and counter.NAME for the counters inspect shows); the operator
+// and value are the user's to type.
+func completeRequirement(_ *cobra.Command, _ []string, partial string) ([]string, cobra.ShellCompDirective) {
+	var out []string
+	names := check.SubjectNames()
+	for _, c := range model.CounterNames {
+		names = append(names, "counter."+c)
+	}
+	for _, name := range names {
+		if cmdutil.MatchesCompletion(name, partial) {
+			out = append(out, name)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
 }

@@ -2,7 +2,6 @@ package sysctl
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,16 +33,9 @@ type SetOptions struct {
 func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command {
 	opts := &SetOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use: "set KEY=VALUE...",
-		ValidArgsFunction: func(c *cobra.Command, args []string, partial string) ([]string, cobra.ShellCompDirective) {
-			keys, _ := cmdutil.CompleteSysctlKeys(c, args, partial)
-			for i, k := range keys {
-				name, desc, _ := strings.Cut(k, "\t")
-				keys[i] = name + "=\t" + desc
-			}
-			return keys, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
-		},
-		Short: "Write tunables, validated and all or nothing",
+		Use:               "set KEY=VALUE...",
+		ValidArgsFunction: cmdutil.CompleteSysctlSettings,
+		Short:             "Write tunables, validated and all or nothing",
 		Long: `Write tunables, like sysctl -w, but safely:
 
   - every value is checked against the key's type and range (net.ipv4.tcp_syncookies

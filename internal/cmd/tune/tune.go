@@ -249,6 +249,7 @@ namespace; tune waits for it and exits as it did. --all-netns is refused
 	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock")
 	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
+	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteSysctlSettings)
 	return cmd
 }
 

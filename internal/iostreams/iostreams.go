@@ -20,6 +20,7 @@ type IOStreams struct {
 
 	stdinTTY  bool
 	stdoutTTY bool
+	stderrTTY bool
 	// width overrides the terminal's width when above 0 (tests).
 	width int
 
@@ -62,6 +63,7 @@ func System() *IOStreams {
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: isTerminal(os.Stdout),
+		stderrTTY: isTerminal(os.Stderr),
 	}
 }
 
@@ -79,6 +81,12 @@ func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
 
 // SetStdoutTTY overrides terminal detection (tests, --no-headers style flags).
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
+
+// IsStderrTTY reports whether errors and progress go to a terminal.
+func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
+
+// SetStderrTTY overrides terminal detection for stderr (tests).
+func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
 
 // SetStdinTTY overrides terminal detection for input.
 func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }

@@ -303,8 +303,10 @@ func adviseRun(o *Options) error {
 	if o.Trace > 0 {
 		co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	}
+	stop := o.IO.StartCountdown(o.waiting())
 	all, notes, err := o.Collect(co, collect.SampleOptions{Interval: o.Interval, Trace: o.Trace,
 		TraceInterval: traceReadInterval, StateDir: o.StateDir})
+	stop()
 	if err != nil {
 		return nsflag.Error(err)
 	}
@@ -320,6 +322,16 @@ func adviseRun(o *Options) error {
 		return o.render(reps[0])
 	}
 	return o.renderNamespaces(reps, notes)
+}
+
+// waiting says what advise waits for, and how long: the --interval between
+// two samples, or the --trace window (none: it does not wait).
+func (o *Options) waiting() (string, time.Duration) {
+	watched := cmdutil.Watched(o.Ports, o.Paths, o.Namespaces.Netns, o.Namespaces.All)
+	if o.Trace > 0 {
+		return "tracing " + watched + " with eBPF for " + o.Trace.String(), o.Trace
+	}
+	return "sampling " + watched + " and the counters " + o.Interval.String() + " apart", o.Interval
 }
 
 // report judges one namespace's samples.

@@ -344,7 +344,13 @@ func checkRun(ctx context.Context, o *Options) error {
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 	}
+	stop := func() {}
+	if !o.Quiet {
+		stop = o.IO.StartCountdown("observing "+cmdutil.Watched(uintPorts(o.ports), o.paths, o.Namespaces.Netns, o.Namespaces.All)+
+			" and the counters for "+o.Observe.String()+" (Ctrl-C ends the window early)", o.Observe)
+	}
 	views, notes, err := o.Collect(ctx, co, collect.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval, TraceInterval: minTraceInterval})
+	stop()
 	if err != nil {
 		return nsflag.Error(err)
 	}
@@ -376,6 +382,14 @@ func checkRun(ctx context.Context, o *Options) error {
 		return cmdutil.Silence(err)
 	}
 	return err
+}
+
+func uintPorts(ports []uint16) []uint {
+	out := make([]uint, len(ports))
+	for i, p := range ports {
+		out[i] = uint(p)
+	}
+	return out
 }
 
 // printAside prints the namespace notes and the warnings: JSON carries them,

@@ -29,6 +29,13 @@ type printer struct {
 	buf     *bufio.Writer
 	enc     *json.Encoder
 	started bool
+	// end is when --duration ends (zero: at Ctrl-C).
+	end time.Time
+}
+
+// view reports whether the output is the live view redrawn on a terminal.
+func (p *printer) view() bool {
+	return p.o.Output != "json" && p.o.IO.IsStdoutTTY()
 }
 
 func newPrinter(o *Options) *printer {
@@ -71,7 +78,7 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 	fmt.Fprint(p.buf, tableprinter.Paragraph(fmt.Sprintf("backlogctl trace  %s  since %s (%s), every %s; %s mode, %d programs, %s of maps, RSS %s%s",
 		r.Time.Local().Format(time.TimeOnly), r.Since.Local().Format(time.TimeOnly),
 		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, r.Mode, len(r.Tracer.Programs),
-		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), map[bool]string{true: "  (final)", false: "  (Ctrl-C: exit)"}[final]), width, "", "  "))
+		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), p.state(r, final)), width, "", "  "))
 	rows := len(ls)
 	if h := p.o.IO.TerminalHeight(); h > 0 && !final {
 		rows = min(rows, max(3, h-6))
@@ -103,6 +110,18 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 		fmt.Fprint(p.buf, tableprinter.Paragraph("accept() errors on unresolved listeners: "+errorsCell(r.UnattributedAcceptErrors), width, "", "  "))
 	}
 	return p.buf.Flush()
+}
+
+// state ends the view's first line: how long it traced at the end, how
+// long is left before.
+func (p *printer) state(r *model.TraceReport, final bool) string {
+	switch {
+	case final:
+		return fmt.Sprintf("  (final: traced for %s)", r.Time.Sub(r.Since).Round(100*time.Millisecond))
+	case !p.end.IsZero():
+		return fmt.Sprintf("  (%s left; Ctrl-C: exit)", max(0, time.Until(p.end)).Round(time.Second))
+	}
+	return "  (Ctrl-C: exit)"
 }
 
 // sorted puts stalled listeners first, then the ones with the most

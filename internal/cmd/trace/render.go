@@ -79,9 +79,10 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 		r.Time.Local().Format(time.TimeOnly), r.Since.Local().Format(time.TimeOnly),
 		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, r.Mode, len(r.Tracer.Programs),
 		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), p.state(r, final)), width, "", "  "))
+	waits := busiestWaits(ls)
 	rows := len(ls)
 	if h := p.o.IO.TerminalHeight(); h > 0 && !final {
-		rows = min(rows, max(3, h-6))
+		rows = min(rows, max(3, h-6-histogramRows(waits)))
 	}
 	// A narrow terminal keeps what says whether a listener is in trouble:
 	// its high water against the backlog, overflows, p99 wait, accept
@@ -100,6 +101,14 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 	}
 	if more := len(ls) - rows; more > 0 {
 		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json or --port for all)\n", more)
+	}
+	if waits != nil {
+		w := waits.AcceptWait
+		title := fmt.Sprintf("Accept waits at %s since %s: %d accepted, p99 %s, max %s",
+			endpoint(*waits), r.Since.Local().Format(time.TimeOnly), w.Count, seconds(w.P99, w.Count), seconds(w.Max, w.Count))
+		if err := cmdutil.WriteWaitHistogram(p.buf, width, title, w.Buckets); err != nil {
+			return err
+		}
 	}
 	note := fmt.Sprintf("* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. Stalled: no accept() for %s with connections queued.", p.o.Stall)
 	if r.Mode == "queue" {
@@ -122,6 +131,34 @@ func (p *printer) state(r *model.TraceReport, final bool) string {
 		return fmt.Sprintf("  (%s left; Ctrl-C: exit)", max(0, time.Until(p.end)).Round(time.Second))
 	}
 	return "  (Ctrl-C: exit)"
+}
+
+// busiestWaits is the listener whose accept waits the view draws: the one
+// that accepted the most, nil when none accepted anything.
+func busiestWaits(ls []model.TraceReportListener) *model.TraceReportListener {
+	var best *model.TraceReportListener
+	for i := range ls {
+		if n := ls[i].AcceptWait.Count; n > 0 && (best == nil || n > best.AcceptWait.Count) {
+			best = &ls[i]
+		}
+	}
+	return best
+}
+
+// histogramRows is how many lines the accept-wait histogram of l takes.
+func histogramRows(l *model.TraceReportListener) int {
+	if l == nil {
+		return 0
+	}
+	return cmdutil.WaitHistogramRows(l.AcceptWait.Buckets)
+}
+
+// endpoint is a listener's address:port, [::]:443 for IPv6.
+func endpoint(l model.TraceReportListener) string {
+	if strings.Contains(l.Address, ":") {
+		return "[" + l.Address + "]:" + u(uint64(l.Port))
+	}
+	return l.Address + ":" + u(uint64(l.Port))
 }
 
 // sorted puts stalled listeners first, then the ones with the most

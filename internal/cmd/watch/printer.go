@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/backlogctl/backlogctl/collect"
+	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
 	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
@@ -32,11 +33,13 @@ type printer struct {
 	line []byte // reused for each JSON line
 	// started is set once the plain lines' header is written.
 	started bool
+	// fills is the view's last minute of each listener's fill (FILL-1M).
+	fills fillHistory
 }
 
 func newPrinter(o *Options) *printer {
 	buf := bufio.NewWriterSize(o.IO.Out, 64*1024)
-	return &printer{io: o.IO, opts: o, buf: buf, enc: jsonfmt.NewEncoder(buf)}
+	return &printer{io: o.IO, opts: o, buf: buf, enc: jsonfmt.NewEncoder(buf), fills: fillHistory{}}
 }
 
 func (p *printer) print(rs []*model.WatchReport, notes []string) error {
@@ -81,18 +84,24 @@ func (p *printer) print(rs []*model.WatchReport, notes []string) error {
 	// push the view past the screen's height and break the next redraw.
 	width := p.io.TerminalWidth()
 	var frame bytes.Buffer
-	fmt.Fprintf(&frame, "backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)\n",
-		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval)
+	fmt.Fprint(&frame, tableprinter.Paragraph(fmt.Sprintf("backlogctl watch  %s  every %s, %d samples of %s (Ctrl-C: summary and exit)",
+		rs[0].Time.Local().Format(time.TimeOnly), p.opts.Interval, rs[0].Samples, p.opts.SampleInterval), width, "", "  "))
 	if rs[0].Traced {
 		waits := "WAIT-P50/P99 this interval's accept waits"
 		if rs[0].TraceMode == "queue" {
 			waits = "WAIT-P50/P99 upper bounds of this interval's accept waits (accept() is not traced)"
 		}
-		fmt.Fprintf(&frame, "traced with eBPF (%s mode): HIGH is this interval's exact accept-queue high water (* a new high since start), %s\n", rs[0].TraceMode, waits)
+		fmt.Fprint(&frame, tableprinter.Paragraph(fmt.Sprintf("traced with eBPF (%s mode): HIGH is this interval's exact accept-queue high water (* a new high since start), %s", rs[0].TraceMode, waits), width, "", "  "))
 	}
-	rows := listenerRows(p.io.TerminalHeight(), len(rs))
+	p.fills.record(rs)
+	// The header and the histograms take lines the listeners cannot.
+	taken := strings.Count(frame.String(), "\n") - 1
 	for _, r := range rs {
-		if err := drawReport(&frame, p.io, r, rows); err != nil {
+		taken += waitRows(busiestWaits(r.Listeners))
+	}
+	rows := listenerRows(p.io.TerminalHeight()-max(0, taken), len(rs))
+	for _, r := range rs {
+		if err := drawReport(&frame, p.io, r, rows, p.fills); err != nil {
 			return err
 		}
 	}
@@ -103,8 +112,30 @@ func (p *printer) print(rs []*model.WatchReport, notes []string) error {
 
 // narrowDrops are the listener columns a narrow terminal leaves out, first
 // to last: the current SYN queue, then the backlog, the SYN peak, the
-// owners and the accept-queue peak, keeping queue, fill and drops.
-var narrowDrops = []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "POD", "PEAK"}
+// owners, the minute's sparkline and the accept-queue peak, keeping queue,
+// fill and drops.
+var narrowDrops = []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "POD", "WAIT-P50", "FILL-1M", "PEAK"}
+
+// busiestWaits is the traced listener that accepted the most in the
+// interval, whose accept waits the view draws; nil when none accepted.
+func busiestWaits(ls []model.WatchListener) *model.WatchListener {
+	var best *model.WatchListener
+	for i := range ls {
+		if tr := ls[i].Traced; tr != nil && tr.AcceptWait.Count > 0 && (best == nil || tr.AcceptWait.Count > best.Traced.AcceptWait.Count) {
+			best = &ls[i]
+		}
+	}
+	return best
+}
+
+// waitRows is how many lines l's accept-wait histogram takes (title
+// included), 0 for none.
+func waitRows(l *model.WatchListener) int {
+	if l == nil {
+		return 0
+	}
+	return cmdutil.WaitHistogramRows(l.Traced.AcceptWait.Buckets)
+}
 
 // plain writes one interval as tab-separated lines, one per listener, each
 // starting with the time (and the namespace with --netns or --all-netns),
@@ -142,7 +173,7 @@ func (p *printer) plain(rs []*model.WatchReport) error {
 // fullest, since they are sorted by peak fill; fitted to the terminal's
 // width (every column with -o wide), leaving out the least telling columns
 // when they do not all fit.
-func drawReport(w io.Writer, s *iostreams.IOStreams, r *model.WatchReport, rows int) error {
+func drawReport(w io.Writer, s *iostreams.IOStreams, r *model.WatchReport, rows int, fills fillHistory) error {
 	fmt.Fprintln(w)
 	if r.Netns != nil {
 		fmt.Fprintf(w, "network namespace %s\n", r.Netns.Label())
@@ -154,6 +185,14 @@ func drawReport(w io.Writer, s *iostreams.IOStreams, r *model.WatchReport, rows 
 	// A POD column where an owner (with --processes) runs in a known pod.
 	pods := slices.ContainsFunc(shown, func(l model.WatchListener) bool { return model.AnyInPod([]model.Listener{l.Listener}) })
 	header, cells := listenerTable(r.Traced, pods, shown)
+	if fills != nil {
+		// FILL-1M after the interval's fill: the last minute as a sparkline.
+		at := max(slices.Index(header, "PEAK-FILL"), slices.Index(header, "HIGH-FILL")) + 1
+		header = slices.Insert(header, at, "FILL-1M")
+		for i, l := range shown {
+			cells[i] = slices.Insert(cells[i], at, fills.sparkline(listenerKey(r, l), r.Time))
+		}
+	}
 	t := tableprinter.For(w, s, header...).DropColumns(narrowDrops...).CutColumns("PORT", "PROCESSES", "POD", "ADDRESS")
 	for _, row := range cells {
 		t.AddRow(row...)
@@ -165,6 +204,17 @@ func drawReport(w io.Writer, s *iostreams.IOStreams, r *model.WatchReport, rows 
 	}
 	if more := len(r.Listeners) - len(shown); more > 0 {
 		fmt.Fprintf(w, "... %d more listeners, less full (all: -o json or --port)\n", more)
+	}
+	if l := busiestWaits(r.Listeners); l != nil {
+		addr, port := l.Columns()
+		if !l.IsUnix() {
+			addr = l.Endpoint()
+			port = ""
+		}
+		title := fmt.Sprintf("Accept waits at %s%s in the last interval: %d accepted", addr, port, l.Traced.AcceptWait.Count)
+		if err := cmdutil.WriteWaitHistogram(w, s.TerminalWidth(), title, l.Traced.AcceptWait.Buckets); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(w)
 	c := tableprinter.For(w, s, "COUNTER", "TOTAL", "PER-SECOND")

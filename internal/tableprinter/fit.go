@@ -46,6 +46,15 @@ func (p *Printer) WrapAtLeast(cols int) *Printer {
 	return p
 }
 
+// WrapBelow makes the WrapColumn leave the table when the terminal is too
+// narrow for it to get WrapAtLeast columns (after DropColumns): its text is
+// printed under the table instead, a paragraph per row that has any, led by
+// the row's first lead fields ("FAIL listener.fill: its accept queue...").
+func (p *Printer) WrapBelow(lead int) *Printer {
+	p.below = lead
+	return p
+}
+
 func (p *Printer) minWrapWidth() int {
 	if p.minWrap > 0 {
 		return p.minWrap
@@ -98,6 +107,21 @@ func (p *Printer) fit() ([]string, [][]string) {
 		return header, rows
 	}
 	wrap := slices.Index(header, p.wrap)
+	if wrap >= 0 && p.below > 0 && wrapRoom() < p.minWrapWidth() {
+		p.detached = nil
+		for _, r := range rows {
+			if wrap < len(r) && strings.TrimSpace(r[wrap]) != "" {
+				p.detached = append(p.detached, [2]string{strings.Join(r[:min(p.below, len(r))], " "), r[wrap]})
+			}
+		}
+		header = slices.Delete(slices.Clone(header), wrap, wrap+1)
+		rows = dropColumn(rows, wrap)
+		widths = slices.Delete(widths, wrap, wrap+1)
+		if tableWidth(widths) <= p.width {
+			return header, rows
+		}
+		wrap = -1
+	}
 	if wrap >= 0 && wrapRoom() >= p.minWrapWidth() {
 		return header, wrapColumn(rows, wrap, wrapRoom())
 	}
@@ -215,9 +239,21 @@ func dropColumn(rows [][]string, i int) [][]string {
 // after a comma (so "a[1],b[2]" breaks between its items); a word longer
 // than width is cut across lines.
 func WrapText(s string, width int) []string {
+	return wrapLines(s, width, width)
+}
+
+// wrapLines is WrapText with the first line first columns wide and the
+// others rest.
+func wrapLines(s string, first, rest int) []string {
 	var lines []string
 	var line strings.Builder
 	lineWidth := 0
+	width := func() int {
+		if len(lines) == 0 {
+			return max(1, first)
+		}
+		return max(1, rest)
+	}
 	flush := func() {
 		lines = append(lines, line.String())
 		line.Reset()
@@ -226,12 +262,13 @@ func WrapText(s string, width int) []string {
 	for _, tok := range tokens(s) {
 		word := tok.text
 		w := displaywidth.String(word)
-		for w > width { // a word that fits no line: cut it
+		for w > width() { // a word that fits no line: cut it
 			if lineWidth > 0 {
 				flush()
 			}
-			head := displaywidth.TruncateString(word, width, "")
-			lines = append(lines, head)
+			head := displaywidth.TruncateString(word, width(), "")
+			line.WriteString(head)
+			flush()
 			word = word[len(head):]
 			w = displaywidth.String(word)
 		}
@@ -239,7 +276,7 @@ func WrapText(s string, width int) []string {
 		if lineWidth > 0 && tok.space {
 			gap = 1
 		}
-		if lineWidth > 0 && lineWidth+gap+w > width {
+		if lineWidth > 0 && lineWidth+gap+w > width() {
 			flush()
 			gap = 0
 		}
@@ -297,9 +334,9 @@ func Paragraph(text string, width int, first, rest string) string {
 	if width <= 0 {
 		return first + strings.Join(strings.Fields(text), " ") + "\n"
 	}
-	room := max(minWrapWidth, width-max(displaywidth.String(first), displaywidth.String(rest)))
 	var b strings.Builder
-	for i, line := range WrapText(text, room) {
+	lines := wrapLines(text, max(minWrapWidth, width-displaywidth.String(first)), max(minWrapWidth, width-displaywidth.String(rest)))
+	for i, line := range lines {
 		if i == 0 {
 			b.WriteString(first)
 		} else {

@@ -154,3 +154,21 @@ func TestNoHeaders(t *testing.T) {
 		}
 	}
 }
+
+// Too narrow for the prose column to get its least width, the prose goes
+// under the table, a paragraph per row led by its first fields.
+func TestWrapBelow(t *testing.T) {
+	var b bytes.Buffer
+	p := New(&b, true, "STATUS", "SUBJECT", "REASON").SetWidth(40).WrapColumn("REASON").WrapAtLeast(30).WrapBelow(2)
+	p.AddRow("FAIL", "listener.fill", "its accept queue is full (6 waiting, backlog 5)")
+	p.AddRow("PASS", "somaxconn", "")
+	want := "STATUS  SUBJECT\n" +
+		"FAIL    listener.fill\n" +
+		"PASS    somaxconn\n" +
+		"\n" +
+		"FAIL listener.fill: its accept queue is\n" +
+		"  full (6 waiting, backlog 5)\n"
+	if diff := cmp.Diff(want, render(t, p)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

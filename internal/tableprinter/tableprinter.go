@@ -26,6 +26,10 @@ type Printer struct {
 	cut   []string
 	// minWrap is WrapAtLeast's width; 0 means minWrapWidth.
 	minWrap int
+	// below is WrapBelow's lead; detached the texts fit moved under the
+	// table, with their leads.
+	below    int
+	detached [][2]string
 	// noHeader leaves the header line out (--no-headers).
 	noHeader bool
 }
@@ -106,6 +110,12 @@ func (p *Printer) Render() error {
 		// No trailing blanks: they only get in the way.
 		out.WriteString(strings.TrimRight(line.String(), " "))
 		out.WriteByte('\n')
+	}
+	for i, d := range p.detached {
+		if i == 0 {
+			out.WriteByte('\n')
+		}
+		out.WriteString(Paragraph(d[1], p.width, d[0]+": ", "  "))
 	}
 	_, err := io.WriteString(p.w, out.String())
 	return err

@@ -34,7 +34,9 @@ func renderText(io *iostreams.IOStreams, r *Report) error {
 	if labelled {
 		cols = append([]string{"NETNS"}, cols...)
 	}
-	t := tableprinter.For(io.Out, io, cols...).WrapColumn("REASON").DropColumns("NETNS").CutColumns("OBSERVED", "SUBJECT", "NETNS")
+	// A narrow terminal prints the reasons under the table, as paragraphs.
+	t := tableprinter.For(io.Out, io, cols...).WrapColumn("REASON").WrapAtLeast(30).WrapBelow(len(cols) - 3).
+		CutColumns("OBSERVED", "NETNS")
 	for _, res := range r.Results {
 		row := []string{strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
 			string(res.Op) + " " + res.Expected, res.Reason}

@@ -35,7 +35,7 @@ func renderText(io *iostreams.IOStreams, r *Report) error {
 		cols = append([]string{"NETNS"}, cols...)
 	}
 	// A narrow terminal prints the reasons under the table, as paragraphs.
-	t := tableprinter.For(io.Out, io, cols...).WrapColumn("REASON").WrapAtLeast(30).WrapBelow(len(cols) - 3).
+	t := tableprinter.For(io.Out, io, cols...).WrapColumn("REASON").WrapAtLeast(30).WrapBelow(len(cols)-3).
 		CutColumns("OBSERVED", "NETNS")
 	for _, res := range r.Results {
 		row := []string{strings.ToUpper(string(res.Status)), res.Subject, observedText(res),

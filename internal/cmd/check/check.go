@@ -118,10 +118,11 @@ Tracing needs BTF and CAP_BPF with CAP_PERFMON (see 'backlogctl trace
 judges the sampled subjects as usual, and reports the traced ones as not
 evaluated (exit 3 unless --missing says otherwise).
 
-Requirements come from --require (repeatable), --policy FILE (YAML, see the
-README) and --profile NAME: the profiles tune applies, so 'check --profile X'
-verifies what 'tune --profile X --apply' set (each key at least its target,
-exactly its target for syncookies and abort_on_overflow).
+Requirements come from --require (repeatable), --policy FILE (YAML, see
+docs/REFERENCE.md, "Policy file") and --profile NAME: the profiles tune
+applies, so 'check --profile X' verifies what 'tune --profile X --apply'
+set (each key at least its target, exactly its target for syncookies and
+abort_on_overflow).
 
 A listener or process requirement must hold for every listener or process it
 covers; one matching nothing is not passed but reported as "no listener
@@ -194,7 +195,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.Requires, "require", nil, "requirement `EXPR` as SUBJECT OP VALUE, e.g. 'somaxconn>=4096' (repeatable)")
-	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML policy `FILE` with requirements (schema in the README)")
+	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML policy `FILE` with requirements (schema in docs/REFERENCE.md)")
 	fl.StringVar(&opts.Profile, "profile", "", "require what 'tune --profile `NAME`' sets: "+profileNames())
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
 	cmdutil.AddPathFlag(cmd, &opts.Paths, "judge only listeners on")

@@ -74,7 +74,7 @@ counted for the group, since request sockets do not say which member owns them.
 
 On a terminal the sections are aligned tables; piped, they are tab-separated
 lines. -o json prints one object whose field names are a stable contract
-(see the README). -o prom prints the Prometheus text exposition that
+(see docs/REFERENCE.md). -o prom prints the Prometheus text exposition that
 'backlogctl exporter' serves, once.
 
 --port, --path, --pid, --process and --address pick listeners: by port,

@@ -138,7 +138,7 @@ listed in the JSON's "derived" array.
 On a terminal the table is a view redrawn in place, like top; piped, it is
 plain tab-separated lines, one per listener per interval. -o json prints one
 JSON object per interval (JSON Lines) whose field names are a contract (see
-the README).
+docs/REFERENCE.md).
 
 Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints
 (kfree_skb's receiving socket is in 6.11 and later) and CAP_BPF with

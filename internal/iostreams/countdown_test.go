@@ -25,3 +25,14 @@ func TestCountdown(t *testing.T) {
 		t.Errorf("countdown into a pipe wrote %q", errOut.String())
 	}
 }
+
+// Warnings are one line into a pipe; on a terminal they wrap at its width
+// (here unknown: a buffer), so they stay one line too.
+func TestWarn(t *testing.T) {
+	ios, _, _, errOut := Test()
+	ios.Warn("pods are shown by UID,   not by name")
+	ios.Note("namespace  gone")
+	if got, want := errOut.String(), "backlogctl: warning: pods are shown by UID, not by name\nbacklogctl: note: namespace gone\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

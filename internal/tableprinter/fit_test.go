@@ -79,37 +79,12 @@ func TestPipeIsNeverCut(t *testing.T) {
 	}
 }
 
-func TestWrapText(t *testing.T) {
-	tests := []struct {
-		in    string
-		width int
-		want  []string
-	}{
-		{"one two three", 7, []string{"one two", "three"}},
-		{"abcdefghij k", 4, []string{"abcd", "efgh", "ij k"}},
-		{"", 5, []string{""}},
-	}
-	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, WrapText(tt.in, tt.width)); diff != "" {
-			t.Errorf("WrapText(%q, %d) (-want +got):\n%s", tt.in, tt.width, diff)
-		}
-	}
-}
-
 func TestCut(t *testing.T) {
 	if got := Cut("abcdef\nab\n", 3); got != "abc\nab\n" {
 		t.Errorf("Cut = %q", got)
 	}
 	if got := Cut("abcdef\n", 0); got != "abcdef\n" {
 		t.Errorf("Cut with no width = %q", got)
-	}
-}
-
-func TestWrapTextBreaksAfterCommas(t *testing.T) {
-	got := WrapText("nginx[4242] fds=5/1024,nginx[4243] fds=64/64", 24)
-	want := []string{"nginx[4242] fds=5/1024,", "nginx[4243] fds=64/64"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
 

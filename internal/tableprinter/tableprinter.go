@@ -11,6 +11,7 @@ import (
 	"github.com/clipperhouse/displaywidth"
 
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/textwrap"
 )
 
 // Printer collects rows and writes them on Render.
@@ -115,7 +116,7 @@ func (p *Printer) Render() error {
 		if i == 0 {
 			out.WriteByte('\n')
 		}
-		out.WriteString(Paragraph(d[1], p.width, d[0]+": ", "  "))
+		out.WriteString(textwrap.Paragraph(d[1], p.width, d[0]+": ", "  "))
 	}
 	_, err := io.WriteString(p.w, out.String())
 	return err

@@ -37,7 +37,7 @@ func (o *Options) renderNamespaces(reps []*Report, notes []string) error {
 		}
 	}
 	for _, n := range notes {
-		fmt.Fprintf(o.IO.ErrOut, "note: %s\n", n)
+		o.IO.Note(n)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 		}
 	}
 	for _, warn := range r.Warnings {
-		fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", warn)
+		io.Warn(warn)
 	}
 	return nil
 }

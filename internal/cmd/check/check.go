@@ -408,7 +408,11 @@ func aside(o *Options, level, kind string, msgs []string) {
 		case "github":
 			fmt.Fprintf(o.IO.Out, "::%s title=backlogctl check::%s\n", level, escapeData(m))
 		default:
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: %s: %s\n", kind, m)
+			if kind == "note" {
+				o.IO.Note(m)
+			} else {
+				o.IO.Warn(m)
+			}
 		}
 	}
 }

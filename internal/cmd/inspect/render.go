@@ -35,7 +35,7 @@ func renderTable(io *iostreams.IOStreams, s *model.Snapshot) error {
 		}
 	}
 	for _, warn := range s.Warnings {
-		fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", warn)
+		io.Warn(warn)
 	}
 	return nil
 }

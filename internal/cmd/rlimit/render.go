@@ -16,7 +16,7 @@ import (
 func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string, namespaces bool) error {
 	defer func() {
 		for _, w := range rep.Warnings {
-			fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", w)
+			io.Warn(w)
 		}
 	}()
 	if len(rep.Processes) == 0 {

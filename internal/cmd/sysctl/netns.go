@@ -80,7 +80,7 @@ func printNamespaces(io *iostreams.IOStreams, output string, valuesOnly bool, re
 		}
 	}
 	for _, n := range rep.Notes {
-		fmt.Fprintf(io.ErrOut, "note: %s\n", n)
+		io.Note(n)
 	}
 	return nil
 }

@@ -187,7 +187,7 @@ func setHere(o *SetOptions) error {
 		return cmdutil.EnvError(entry.Fail(sys.Undo(txn.Steps, err)))
 	}
 	if err := entry.Done(); err != nil {
-		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: could not mark the change as complete: %v\n", err)
+		o.IO.Warn(fmt.Sprintf("could not mark the change as complete: %v", err))
 	}
 	vals := make([]Value, 0, len(o.settings))
 	for _, s := range o.settings {

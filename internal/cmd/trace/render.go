@@ -47,7 +47,7 @@ func newPrinter(o *Options) *printer {
 // terminal, or plain lines (with a header before the first).
 func (p *printer) print(r *model.TraceReport, final bool) error {
 	for _, n := range r.Notes {
-		fmt.Fprintf(p.o.IO.ErrOut, "backlogctl: note: %s\n", n)
+		p.o.IO.Note(n)
 	}
 	if p.o.Output == "json" {
 		if p.o.IO.YAML() {

@@ -101,7 +101,7 @@ func warn(o *Options, r *Report, msgs ...string) {
 	r.Warnings = append(r.Warnings, msgs...)
 	if o.Output != "json" {
 		for _, m := range msgs {
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", m)
+			o.IO.Warn(m)
 		}
 	}
 }

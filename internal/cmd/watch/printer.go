@@ -44,7 +44,7 @@ func newPrinter(o *Options) *printer {
 
 func (p *printer) print(rs []*model.WatchReport, notes []string) error {
 	for _, n := range notes {
-		fmt.Fprintf(p.io.ErrOut, "backlogctl: note: %s\n", n)
+		p.io.Note(n)
 	}
 	if p.opts.json() {
 		if p.io.YAML() {

@@ -218,7 +218,7 @@ func watchRun(ctx context.Context, o *Options) error {
 	wo := collect.WatchOptions{SynEvery: o.synEvery()}
 	ws, err := collect.NewWatcher(co, wo)
 	if o.Trace && collect.TraceUnavailable(err) {
-		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: eBPF tracing unavailable (%v): showing sampled peaks\n", err)
+		o.IO.Warn(fmt.Sprintf("eBPF tracing unavailable (%v): showing sampled peaks", err))
 		co.Trace = collect.TraceOff
 		ws, err = collect.NewWatcher(co, wo)
 	}

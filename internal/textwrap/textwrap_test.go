@@ -31,7 +31,6 @@ func TestWrapTextBreaksAfterCommas(t *testing.T) {
 	}
 }
 
-
 // A paragraph's first line and the rest wrap at their own widths.
 func TestParagraph(t *testing.T) {
 	got := Paragraph("accept() fails with EMFILE at the limit whatever the queue shows", 30, "   why: ", "        ")

@@ -2,12 +2,10 @@ package iostreams
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/clipperhouse/displaywidth"
-	"golang.org/x/sys/unix"
 )
 
 // countdownTick is how often the countdown is redrawn.
@@ -61,12 +59,8 @@ func (s *IOStreams) StartCountdown(what string, d time.Duration) (stop func()) {
 
 // stderrWidth is the width of the terminal stderr goes to, 0 when unknown.
 func (s *IOStreams) stderrWidth() int {
-	f, ok := s.ErrOut.(*os.File)
+	ws, ok := winsize(s.ErrOut)
 	if !ok {
-		return 0
-	}
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
 		return 0
 	}
 	return int(ws.Col)

@@ -123,15 +123,22 @@ func (s *IOStreams) SetTerminalWidth(cols int) { s.width = cols }
 // TerminalHeight is the output terminal's height in rows, or 0 when unknown
 // (not a terminal), for views that redraw in place like top.
 func (s *IOStreams) TerminalHeight() int {
-	f, ok := s.Out.(*os.File)
+	ws, ok := winsize(s.Out)
 	if !ok {
 		return 0
 	}
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
-		return 0
-	}
 	return int(ws.Row)
+}
+
+// winsize asks the terminal w writes to for its size; ok is false when w
+// is not a terminal.
+func winsize(w io.Writer) (*unix.Winsize, bool) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil, false
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	return ws, err == nil
 }
 
 func isTerminal(f *os.File) bool {

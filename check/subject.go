@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/internal/suggest"
+
 	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
@@ -109,7 +111,7 @@ func ParseSubject(name string) (Subject, error) {
 	if k, ok := registry.Lookup(name); ok {
 		return Subject{Kind: KindSysctl, Field: k.Name}, nil
 	}
-	return Subject{}, fmt.Errorf("unknown subject %q: want a sysctl name or alias (see 'backlogctl inspect'), or listener.*, process.*, files.*, counter.*", name)
+	return Subject{}, fmt.Errorf("unknown subject %q: want a sysctl name or alias (see 'backlogctl inspect'), or listener.*, process.*, files.*, counter.*%s", name, suggest.DidYouMean(name, SubjectNames()))
 }
 
 func fieldSubject(kind Kind, field string, known []string) (Subject, error) {
@@ -118,5 +120,21 @@ func fieldSubject(kind Kind, field string, known []string) (Subject, error) {
 			return Subject{Kind: kind, Field: field}, nil
 		}
 	}
-	return Subject{}, fmt.Errorf("unknown %s field %q (want one of %s)", kind, field, strings.Join(known, ", "))
+	return Subject{}, fmt.Errorf("unknown %s field %q (want one of %s)%s", kind, field, strings.Join(known, ", "), suggest.DidYouMean(field, known))
+}
+
+// SubjectNames are every subject but counters: the sysctl names and
+// aliases, then KIND.FIELD for each field of the other kinds (for "did you
+// mean" and shell completion).
+func SubjectNames() []string {
+	names := registry.Names()
+	for _, k := range []struct {
+		kind   Kind
+		fields []string
+	}{{KindListener, ListenerFields}, {KindProcess, ProcessFields}, {KindFiles, FilesFields}} {
+		for _, f := range k.fields {
+			names = append(names, string(k.kind)+"."+f)
+		}
+	}
+	return names
 }

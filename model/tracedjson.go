@@ -335,6 +335,9 @@ type WatchWait struct {
 	P90           float64 `json:"p90"`
 	P99           float64 `json:"p99"`
 	MaxSinceStart float64 `json:"max_since_start"`
+	// Buckets are the interval's non-empty buckets, for the view's
+	// histogram; the JSON keeps the percentiles only.
+	Buckets []WaitBucket `json:"-"`
 }
 
 // NewWatchTraced is the interval that lw's last two reads of a listener
@@ -354,9 +357,10 @@ func NewWatchTraced(lw *ListenerWindow, backlog, queue uint32, stall time.Durati
 		Enqueued: interval.Enqueued, Accepted: interval.Accepted, OverflowsSynTime: interval.Overflows.SynTime,
 		OverflowsAckTime: interval.Overflows.AckTime, OverflowsCookieAckTime: interval.Overflows.CookieAckTime,
 		AcceptWait: WatchWait{Count: interval.AcceptWait.Count, MaxSinceStart: maxWait,
-			P50: interval.AcceptWait.QuantileCapped(0.50, maxWait),
-			P90: interval.AcceptWait.QuantileCapped(0.90, maxWait),
-			P99: interval.AcceptWait.QuantileCapped(0.99, maxWait)},
+			P50:     interval.AcceptWait.QuantileCapped(0.50, maxWait),
+			P90:     interval.AcceptWait.QuantileCapped(0.90, maxWait),
+			P99:     interval.AcceptWait.QuantileCapped(0.99, maxWait),
+			Buckets: interval.AcceptWait.Summary().Buckets},
 		OldestQueuedSeconds: last.OldestQueued.Seconds(), Stalled: stalled, StalledSeconds: held.Seconds(),
 		Owners: last.Owners,
 	}

@@ -49,6 +49,8 @@ missing=()
 for cmd in "${!need[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
+# Not a command: the completion test runs bash with and without it.
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 # Another apt run (unattended-upgrades, a second engineer) may hold apt's
 # locks: wait for them, up to APT_LOCK_WAIT seconds, instead of failing.
 apt_lock_wait=${APT_LOCK_WAIT:-600}

@@ -213,7 +213,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	nsflag.Add(cmd, &opts.Namespaces)
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` where tune records what it changed (to tell listeners that predate a change)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	return cmd
 }
 
@@ -320,8 +320,10 @@ func adviseRun(o *Options) error {
 	if o.Trace > 0 {
 		co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	}
+	stop := o.IO.StartCountdown(o.waiting())
 	all, notes, err := o.Collect(co, collect.SampleOptions{Interval: o.Interval, Trace: o.Trace,
 		TraceInterval: traceReadInterval, StateDir: o.StateDir})
+	stop()
 	if err != nil {
 		return nsflag.Error(err)
 	}
@@ -337,6 +339,16 @@ func adviseRun(o *Options) error {
 		return o.render(reps[0])
 	}
 	return o.renderNamespaces(reps, notes)
+}
+
+// waiting says what advise waits for, and how long: the --interval between
+// two samples, or the --trace window (none: it does not wait).
+func (o *Options) waiting() (string, time.Duration) {
+	watched := cmdutil.Watched(o.Ports, o.Paths, o.Namespaces.Netns, o.Namespaces.All)
+	if o.Trace > 0 {
+		return "tracing " + watched + " with eBPF for " + o.Trace.String(), o.Trace
+	}
+	return "sampling " + watched + " and the counters " + o.Interval.String() + " apart", o.Interval
 }
 
 // report judges one namespace's samples.
@@ -388,7 +400,7 @@ func (o *Options) report(s *model.Samples) (*Report, error) {
 func (o *Options) render(r *Report) error {
 	switch o.Output {
 	case "json":
-		return cmdutil.WriteJSON(o.IO.Out, r)
+		return cmdutil.PrintData(o.IO, r)
 	case "table":
 		return renderTable(o.IO, r)
 	default:

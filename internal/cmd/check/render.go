@@ -16,7 +16,7 @@ func render(io *iostreams.IOStreams, format string, r *Report) error {
 	case cmdutil.OutputTable:
 		return renderText(io, r)
 	case "json":
-		return cmdutil.WriteJSON(io.Out, r)
+		return cmdutil.PrintData(io, r)
 	case "junit":
 		return renderJUnit(io.Out, r)
 	case "github":
@@ -34,7 +34,9 @@ func renderText(io *iostreams.IOStreams, r *Report) error {
 	if labelled {
 		cols = append([]string{"NETNS"}, cols...)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), cols...).SetWidth(io.TerminalWidth()).WrapColumn("REASON")
+	// A narrow terminal prints the reasons under the table, as paragraphs.
+	t := tableprinter.For(io.Out, io, cols...).WrapColumn("REASON").WrapAtLeast(30).WrapBelow(len(cols)-3).
+		CutColumns("OBSERVED", "NETNS")
 	for _, res := range r.Results {
 		row := []string{strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
 			string(res.Op) + " " + res.Expected, res.Reason}

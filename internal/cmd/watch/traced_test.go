@@ -236,8 +236,8 @@ func TestWatchTraceStalledOwner(t *testing.T) {
 		t.Errorf("stalled report %+v: want %s in state T, the oldest waiting as long as the stall", stalled, want)
 	}
 	var frame strings.Builder
-	if err := drawReport(&frame, &model.WatchReport{Traced: true, Listeners: []model.WatchListener{{
-		Listener: model.Listener{Address: "127.0.0.1", Port: mc.Addr.Port(), AcceptQueue: 5, AcceptQueueMax: 4}, Traced: stalled}}}, 0, 0); err != nil {
+	if err := drawReport(&frame, ttyStreams(), &model.WatchReport{Traced: true, Listeners: []model.WatchListener{{
+		Listener: model.Listener{Address: "127.0.0.1", Port: mc.Addr.Port(), AcceptQueue: 5, AcceptQueueMax: 4}, Traced: stalled}}}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(frame.String(), "STALL") || !strings.Contains(frame.String(), want+":T") {

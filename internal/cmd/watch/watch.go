@@ -144,7 +144,7 @@ the programs, one warning line says so and watch shows the sampled peaks.`,
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
-	cmdutil.AddAutoOutputFlag(cmd, &opts.Output, "table (default on a terminal), json (JSON Lines; default otherwise)", "table", "json")
+	cmdutil.AddAutoOutputFlag(cmd, opts.IO, &opts.Output, "table (default on a terminal; plain tab-separated lines in a pipe), wide (every column), json (JSON Lines; default otherwise), yaml (a YAML document per interval)", "table", "json")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }
@@ -221,7 +221,7 @@ func watchRun(ctx context.Context, o *Options) error {
 	wo := collect.WatchOptions{SynEvery: o.synEvery()}
 	ws, err := collect.NewWatcher(co, wo)
 	if o.Trace && collect.TraceUnavailable(err) {
-		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: eBPF tracing unavailable (%v): showing sampled peaks\n", err)
+		o.IO.Warn(fmt.Sprintf("eBPF tracing unavailable (%v): showing sampled peaks", err))
 		co.Trace = collect.TraceOff
 		ws, err = collect.NewWatcher(co, wo)
 	}

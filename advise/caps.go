@@ -17,11 +17,11 @@ func capFindings(v *view) []Finding {
 	var out []Finding
 	for _, l := range v.now.Listeners {
 		c := l.ConnectionCap
-		if c == nil || l.Connections == nil || int64(*l.Connections) < c.Value {
+		if c == nil || c.Held == nil || int64(*c.Held) < c.Value {
 			continue
 		}
 		p := v.pressureOf(l)
-		held := *l.Connections
+		held := *c.Held
 		f := Finding{ID: "owner-at-connection-cap", Subject: SubjectOf(l), Severity: Warning,
 			Current: int64p(c.Value),
 			Evidence: v.withInterval(map[string]float64{"connections": float64(held), "cap": float64(c.Value),

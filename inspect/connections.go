@@ -13,8 +13,8 @@ const (
 	stateCloseWait   = 8
 )
 
-// CountConnections sets Connections on each TCP listener of ls that has a
-// ConnectionCap: the connections its owners accepted and still hold, from
+// CountConnections sets ConnectionCap.Held on each TCP listener of ls that
+// has a ConnectionCap: the connections its owners accepted and still hold, from
 // one dump of the namespace's established and CLOSE_WAIT sockets (d, or a
 // dumper opened for the call, where the calling thread is). A connection
 // belongs to the listener bound to its local address and port, or else to
@@ -73,7 +73,7 @@ func CountConnections(d *Dumper, ls []model.Listener) error {
 			}
 		}
 		n -= min(n, l.AcceptQueue)
-		l.Connections = &n
+		l.ConnectionCap.Held = &n
 	}
 	return nil
 }

@@ -113,10 +113,10 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 		if c.Refuses {
 			b = append(b, `,"refuses":true`...)
 		}
+		if c.Held != nil {
+			b = appendUint(b, `,"held":`, uint64(*c.Held))
+		}
 		b = append(b, '}')
-	}
-	if l.Connections != nil {
-		b = appendUint(b, `,"connections":`, uint64(*l.Connections))
 	}
 	return b
 }

@@ -62,12 +62,6 @@ type Listener struct {
 	// max_connections, memcached -c, gunicorn and uWSGI workers), as read
 	// from its running configuration; nil when not known.
 	ConnectionCap *ConnectionCap `json:"connection_cap,omitempty"`
-	// Connections are the connections the listener's owners accepted and
-	// still hold: TCP sockets on its address and port, established or
-	// closing (CLOSE_WAIT), less those still in its accept queue. Counted
-	// only where a ConnectionCap is known (it costs a dump of every
-	// connection); nil otherwise.
-	Connections *uint32 `json:"connections,omitempty"`
 	// QueueHead is, for a Unix listener, the client socket inode of the
 	// oldest connection waiting in its queue (UNIX_DIAG_ICONS), 0 when the
 	// queue is empty or it is not known. accept() takes the oldest, so the
@@ -172,4 +166,10 @@ type ConnectionCap struct {
 	// already"), so its accept queue does not fill; otherwise it stops
 	// accepting and connections wait in the queue.
 	Refuses bool `json:"refuses,omitempty"`
+	// Held are the connections the listener's owners accepted and still
+	// hold: TCP sockets on its address and port, established or closing
+	// (CLOSE_WAIT), less those still in its accept queue. Counted where a
+	// cap is known and only by advise (it costs a dump of every
+	// connection); nil otherwise.
+	Held *uint32 `json:"held,omitempty"`
 }

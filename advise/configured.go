@@ -9,6 +9,14 @@ import (
 // configuredText says what a program's running configuration sets, for a
 // reason or a fix: "listen.backlog = 8 (/etc/php/8.2/fpm/pool.d/www.conf:5)".
 func configuredText(c *model.ConfiguredBacklog) string {
+	if c.Detail != "" {
+		// A value made of several settings (PostgreSQL's 2 × MaxBackends).
+		where := ""
+		if c.Source != "" {
+			where = " (read at " + c.Source + ")"
+		}
+		return fmt.Sprintf("%s asks listen() for %s = %d, %s%s", c.Program, c.Setting, c.Value, c.Detail, where)
+	}
 	switch {
 	case c.Default:
 		return fmt.Sprintf("%s is not set, so %s uses its default %d", c.Setting, c.Program, c.Value)

@@ -60,6 +60,10 @@ type Finding struct {
 	Fix string `json:"fix,omitempty"`
 	// Evidence holds the numbers that triggered the finding.
 	Evidence map[string]float64 `json:"evidence"`
+	// Folded names the findings about the same listener that this one, its
+	// verdict, stands for: advise gives each listener one verdict, its
+	// evidence merged from the others (Reconcile).
+	Folded []string `json:"folded,omitempty"`
 }
 
 // ListenerSubject is the Subject of findings about the listener on

@@ -66,8 +66,11 @@ func Advise(in Input) []Finding {
 	for _, rule := range rules {
 		v.found = append(v.found, rule(v)...)
 	}
-	out := dedupeProfile(v.found)
+	out := reconcile(v, dedupeProfile(v.found))
 	attachWorkloads(v, out)
+	for i := range out {
+		model.RoundEvidence(out[i].Evidence)
+	}
 	Sort(out)
 	return out
 }
@@ -75,6 +78,7 @@ func Advise(in Input) []Finding {
 // rules are every rule, each a function of the view.
 var rules = []func(*view) []Finding{
 	listenerFindings,
+	capFindings,
 	configuredFindings,
 	synQueueFindings,
 	syncookieFindings,

@@ -130,8 +130,9 @@ func (v *view) programFinding(l model.Listener, p pressure, somax int64, known b
 	if known {
 		want = somax // the most the program can get without touching sysctls
 	}
-	if v.in.Sizing != nil {
-		want = v.in.Sizing.Backlog()
+	if v.in.Sizing != nil || known && want <= int64(l.AcceptQueueMax) {
+		// The sized backlog, and never less than twice what overflowed.
+		want = v.raisedBacklog(int64(l.AcceptQueueMax))
 	}
 	var why string
 	switch {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/internal/suggest"
+
 	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
@@ -83,7 +85,7 @@ func LookupProfile(name string) (Profile, error) {
 			return p, nil
 		}
 	}
-	return Profile{}, fmt.Errorf("unknown profile %q (known: %s)", name, strings.Join(ProfileNames(), ", "))
+	return Profile{}, fmt.Errorf("unknown profile %q (known: %s)%s", name, strings.Join(ProfileNames(), ", "), suggest.DidYouMean(name, ProfileNames()))
 }
 
 // PlanProfile plans the changes that bring current up to profile p. Keys the

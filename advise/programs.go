@@ -32,10 +32,12 @@ var programs = []program{
 		"set `worker_rlimit_nofile %s;` in nginx.conf and reload (`nginx -s reload`): the workers, which accept, set it themselves; without it they inherit the master's limit"},
 	{"HAProxy", []string{"haproxy"}, "raise HAProxy's `backlog %s` in the frontend (or `bind ... backlog %s`; default: maxconn)", "", "HAProxy raises its own limit from maxconn (or `fd-hard-limit`); raise `maxconn` in the global section"},
 	{"Envoy", []string{"envoy"}, "raise the listener's `tcp_backlog_size: %s` in Envoy's configuration (default 128)", "", ""},
-	{"Node.js", []string{"node", "nodejs"}, "raise `server.listen({port, backlog: %s})` in the Node.js program (default 511)", "", ""},
+	{"Node.js", []string{"node", "nodejs"}, "raise `server.listen({port, backlog: %s})` in the Node.js program (default 511)", "",
+		"Node.js keeps the limit it is started with: raise LimitNOFILE= in its unit (or `ulimit -n %s` in what starts it), then restart it"},
 	{"Java", []string{"java"}, "raise the Java server's accept queue: `new ServerSocket(port, %s)` (default 50), Tomcat `acceptCount=\"%s\"` (Spring Boot server.tomcat.accept-count, default 100), Jetty acceptQueueSize, Netty SO_BACKLOG", "", ""},
-	{"Redis", []string{"redis-server", "valkey-server"}, "raise `tcp-backlog %s` in redis.conf (default 511)", "", "Redis sizes its limit from `maxclients` (plus 32): raise maxclients"},
-	{"PostgreSQL", []string{"postgres", "postmaster"}, "PostgreSQL derives its listen() backlog from max_connections (2 × max_connections, at most somaxconn) and has no backlog setting (%s wanted): raise max_connections or put a pooler such as PgBouncer in front", "", ""},
+	{"Redis", []string{"redis-server", "valkey-server"}, "raise `tcp-backlog %s` in redis.conf (default 511)", "",
+		"Redis sets its own limit at start to maxclients + 32 when its hard limit allows, and lowers maxclients when it cannot: start it with a hard limit of at least maxclients + 32 (LimitNOFILE=%s in its unit, or ulimit -Hn), then restart it; `redis-cli CONFIG GET maxclients` shows what it settled on"},
+	{"PostgreSQL", []string{"postgres", "postmaster"}, "PostgreSQL has no backlog setting (%s wanted): it asks listen() for 2 × MaxBackends (max_connections + autovacuum_max_workers + 1 + max_worker_processes + max_wal_senders; at most 10000, then somaxconn), and raising max_connections for a longer queue is poor advice (each connection is a backend process with its own memory, and beyond the cores more of them slow every query). Put a pooler such as PgBouncer in front (its listen_backlog), or find why the postmaster is slow to accept (it forks a backend for each connection). " + pgReadSettings, "", ""},
 	{"Apache httpd", []string{"apache2", "httpd"}, "raise `ListenBacklog %s` in the Apache configuration (default 511)", "", ""},
 	{"PHP-FPM", []string{"php-fpm*"}, "raise `listen.backlog = %s` in the PHP-FPM pool (default 511; -1 asks for somaxconn), then restart php-fpm: a reload keeps the listening socket. A queue that stays full means every worker is busy: raise pm.max_children (the status page's \"max children reached\" counts it) or make requests faster, since a longer queue only makes them wait longer",
 		"php-fpm keeps its listening sockets across a reload (SIGUSR2, `systemctl reload`), so only a restart calls listen() again",
@@ -47,9 +49,14 @@ var programs = []program{
 	{"uvicorn", []string{"uvicorn"}, "raise uvicorn's `--backlog %s` (default 2048)", "", ""},
 	{"Python", []string{"python", "python2*", "python3*"}, "raise the backlog the Python program passes to listen(): socketserver's `request_queue_size = %s` on the server class (default 5, which http.server uses), or `sock.listen(%s)`", "", ""},
 	{"MySQL", []string{"mysqld", "mariadbd"}, "raise `back_log = %s` in my.cnf", "", "set `open_files_limit = %s` in my.cnf"},
-	{"memcached", []string{"memcached"}, "raise memcached's `-b %s` (default 1024)", "", ""},
+	{"memcached", []string{"memcached"}, "raise memcached's `-b %s` (default 1024)", "",
+		"memcached sets its own limit at start from `-c` (its connection limit, default 1024): raise `-c` and restart it"},
 	{"a Go program", []string{"caddy", "traefik", "etcd", "consul", "prometheus"}, goSetting, goRelisten, ""},
 }
+
+// pgReadSettings says how to read PostgreSQL's settings: backlogctl reads
+// its configuration files; SHOW needs a login.
+const pgReadSettings = "backlogctl reads them from the configuration the postmaster was started with; to read them yourself, `SHOW max_connections;` in a session (it needs a login), or `postgres -C max_connections -D DATADIR` as the server's user"
 
 // goSetting and goRelisten are the Go net package's facts, for programs
 // recognised by name or by their Go build information.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/backlogctl/backlogctl/model"
 )
 
 // BurstHeadroom multiplies the mean queue length from Little's law: arrivals
@@ -100,12 +102,27 @@ func sizingFindings(v *view) []Finding {
 		ev["capped"] = 1
 		sized = fmt.Sprintf("more than any listener can have: capped at %d (INT_MAX, the largest somaxconn the kernel accepts)", want)
 	}
+	reason := fmt.Sprintf("Little's law: %s connections/s × %s waiting for accept() = %s queued on average; ×%d headroom for bursts, %s.",
+		model.Num(s.Rate), model.Duration(s.AcceptLatency), queueText(s.MeanQueue()), BurstHeadroom, sized) + v.measuredNote()
+	if l, ok := v.sizedListener(); ok && !s.Capped() {
+		// Never below what the listener sized has, nor what overflowed it.
+		subject, backlog := SubjectOf(*l), int64(l.AcceptQueueMax)
+		t := l.Traced
+		switch {
+		case t != nil && want <= backlog && (t.Overflows.Total() > 0 || t.HighWater > l.AcceptQueueMax):
+			want = v.raisedBacklog(backlog)
+			reason += fmt.Sprintf(" That is no more than %s's backlog %d, yet its queue filled in the window: the connections came in a burst that a mean does not show, so %d, twice what filled, rounded up to a power of two.", subject, backlog, want)
+		case want < backlog:
+			want = backlog
+			reason += fmt.Sprintf(" %s's backlog %d already holds that: nothing to raise (advise never recommends a smaller backlog).", subject, backlog)
+		}
+		ev["recommended_backlog"] = float64(want)
+	}
 	out := []Finding{{
 		ID: "backlog-sizing", Severity: Info, Subject: "sizing",
 		Recommended: int64p(want),
-		Reason: fmt.Sprintf("Little's law: %g connections/s × %v waiting for accept() = %s queued on average; ×%d headroom for bursts, %s.",
-			s.Rate, s.AcceptLatency, queueText(s.MeanQueue()), BurstHeadroom, sized) + v.measuredNote(),
-		Evidence: ev,
+		Reason:      reason,
+		Evidence:    ev,
 	}}
 	somax, known := v.sysctl("net.core.somaxconn")
 	if known && somax < want {
@@ -137,6 +154,36 @@ func sizingFindings(v *view) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// sizedListener is the listener sizing is about: the busiest traced one,
+// whose load was measured, or the only TCP listener in view (--port).
+func (v *view) sizedListener() (*model.Listener, bool) {
+	if v.in.TraceSeconds > 0 && len(v.in.SizingMeasured) > 0 {
+		return Busiest(v.now, v.in.TraceSeconds)
+	}
+	var only *model.Listener
+	for i := range v.now.Listeners {
+		if l := &v.now.Listeners[i]; !l.IsUnix() {
+			if only != nil {
+				return nil, false
+			}
+			only = l
+		}
+	}
+	return only, only != nil
+}
+
+// SizedBacklog is the backlog the backlog-sizing finding among fs
+// recommends, and false when there is none: what --rate and
+// --accept-latency (or the traced load) call for, never below the sized
+// listener's backlog.
+func SizedBacklog(fs []Finding) (int64, bool) {
+	f, ok := FindingByID(fs, "backlog-sizing", "")
+	if !ok || f.Recommended == nil {
+		return 0, false
+	}
+	return *f.Recommended, true
 }
 
 // queueText prints a mean queue length: one decimal, or in e-notation when

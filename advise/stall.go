@@ -7,24 +7,10 @@ import (
 	"github.com/backlogctl/backlogctl/model"
 )
 
-// notAcceptingFinding: a queue that holds connections and does not drain
-// over the interval, when the evidence shows nobody took one: an owner
-// stopped (T) or stuck in the kernel (D) per /proc/PID/stat, or no handshake
-// completing into the queue while it stayed as long (TcpPassiveOpens counts
-// every child socket created, tcp_create_openreq_child, so queue_before +
-// opens - queue_now bounds what was accepted), or, for a Unix listener, the
-// same connection first in its queue at both samples. A bigger backlog would only
-// hold more connections nobody accepts.
-func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool) {
-	if !v.sampled() {
-		return Finding{}, false
-	}
-	b, ok := v.beforeListener(l.Inode)
-	if !ok || b.FirstAcceptQueue == 0 || l.AcceptQueue < b.FirstAcceptQueue {
-		return Finding{}, false
-	}
-	var stopped, stuck []model.Process
-	for _, o := range l.Processes {
+// blockedOwners are l's owners that cannot accept: stopped (T, or t under
+// a debugger) or in uninterruptible sleep (D), per /proc/PID/stat.
+func blockedOwners(ps []model.Process) (stopped, stuck []model.Process) {
+	for _, o := range ps {
 		switch o.State {
 		case "T", "t":
 			stopped = append(stopped, o)
@@ -32,18 +18,47 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 			stuck = append(stuck, o)
 		}
 	}
-	opens, opensKnown := v.counter("TcpPassiveOpens")
-	if l.IsUnix() {
-		opensKnown = false // TCP's counter: it says nothing of a Unix listener
+	return stopped, stuck
+}
+
+// notAcceptingFinding: nobody takes connections from the listener's queue.
+// In every mode, its owners' state says so when all of them are stopped (T)
+// or, with connections waiting, stuck in the kernel (D), per
+// /proc/PID/stat: a stopped server is the finding, whatever its backlog.
+// Over an interval, a queue that holds connections and does not drain is
+// also proven not accepting when no handshake completed into it while it
+// stayed as long (TcpPassiveOpens counts every child socket created,
+// tcp_create_openreq_child, so queue_before + opens - queue_now bounds what
+// was accepted), or, for a Unix listener, when the same connection is first
+// in its queue at both samples. A bigger backlog would only hold more
+// connections nobody accepts.
+func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool) {
+	stopped, stuck := blockedOwners(l.Processes)
+	var b *model.ListenerWindow
+	if v.sampled() {
+		b, _ = v.beforeListener(l.Inode)
 	}
-	// At most this many connections left the queue during the interval.
-	acceptedAtMost := int64(b.FirstAcceptQueue) + int64(opens) - int64(l.AcceptQueue)
-	proven := opensKnown && acceptedAtMost <= 0
-	// A Unix listener's queue is first in, first out: the same oldest
-	// connection at both samples means accept() took none.
-	headHeld := l.IsUnix() && b.FirstQueueHead != 0 && l.QueueHead == b.FirstQueueHead
-	proven = proven || headHeld
+	held := b != nil && b.FirstAcceptQueue > 0 && l.AcceptQueue >= b.FirstAcceptQueue
 	allBlocked := len(l.Processes) > 0 && len(stopped)+len(stuck) == len(l.Processes)
+	if allBlocked && len(stopped) == 0 && !held {
+		// D alone is often a moment's I/O: only a queue that did not drain
+		// over an interval shows it is not accepting.
+		allBlocked = false
+	}
+	opens, opensKnown := v.counter("TcpPassiveOpens")
+	if l.IsUnix() || !v.sampled() {
+		opensKnown = false // TCP's counter, judged over an interval
+	}
+	proven, headHeld := false, false
+	if held {
+		// At most this many connections left the queue during the interval.
+		acceptedAtMost := int64(b.FirstAcceptQueue) + int64(opens) - int64(l.AcceptQueue)
+		proven = opensKnown && acceptedAtMost <= 0
+		// A Unix listener's queue is first in, first out: the same oldest
+		// connection at both samples means accept() took none.
+		headHeld = l.IsUnix() && b.FirstQueueHead != 0 && l.QueueHead == b.FirstQueueHead
+		proven = proven || headHeld
+	}
 	if !proven && !allBlocked {
 		return Finding{}, false
 	}
@@ -55,17 +70,25 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	if len(stopped)+len(stuck) > 0 {
 		who = ownerList(append(stopped, stuck...))
 	}
-	held := fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.FirstAcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
+	var what string
+	switch {
+	case b != nil && b.FirstAcceptQueue > 0:
+		what = fmt.Sprintf("its accept queue held %d and holds %d after %v (backlog %d)", b.FirstAcceptQueue, l.AcceptQueue, v.in.Interval, l.AcceptQueueMax)
+	case l.AcceptQueue > 0:
+		what = fmt.Sprintf("its accept queue holds %d (backlog %d), and every connection that arrives waits there until its client gives up", l.AcceptQueue, l.AcceptQueueMax)
+	default:
+		what = fmt.Sprintf("its accept queue is empty now (backlog %d), but every connection that arrives will wait there until its client gives up", l.AcceptQueueMax)
+	}
 	switch {
 	case headHeld:
-		held += ", and the connection that was oldest in it then is still first in line (accept() takes the oldest), so none was accepted"
+		what += ", and the connection that was oldest in it then is still first in line (accept() takes the oldest), so none was accepted"
 	case proven && opens == 0:
-		held += ", and no handshake completed in that time (TcpPassiveOpens), so none was accepted"
+		what += ", and no handshake completed in that time (TcpPassiveOpens), so none was accepted"
 	case proven:
-		held += fmt.Sprintf(", and only %d handshakes completed in that time (TcpPassiveOpens), all still queued, so none was accepted", opens)
+		what += fmt.Sprintf(", and only %d handshakes completed in that time (TcpPassiveOpens), all still queued, so none was accepted", opens)
 	}
 	if p.full && p.fullBefore && p.drops > 0 {
-		held += fmt.Sprintf("; it was full at both samples while its drop count rose by %d", p.drops)
+		what += fmt.Sprintf("; it was full at both samples while its drop count rose by %d", p.drops)
 	}
 	var state []string
 	for _, o := range stopped {
@@ -78,7 +101,7 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	if strings.Contains(who, ", ") {
 		verb = "are"
 	}
-	reason := fmt.Sprintf("%s %s not accepting: %s.", who, verb, held)
+	reason := fmt.Sprintf("%s %s not accepting: %s.", who, verb, what)
 	failing, out := v.failedAccepts(l)
 	switch {
 	case len(state) > 0:
@@ -110,6 +133,12 @@ func (v *view) notAcceptingFinding(l model.Listener, p pressure) (Finding, bool)
 	if opensKnown {
 		ev[v.counterKey("TcpPassiveOpens")] = float64(opens)
 	}
+	if len(stopped) > 0 {
+		ev["owners_stopped"] = float64(len(stopped))
+	}
+	if len(stuck) > 0 {
+		ev["owners_blocked"] = float64(len(stuck))
+	}
 	for _, o := range l.Processes {
 		if o.State != "" {
 			ev[fmt.Sprintf("pid_%d_stopped", o.PID)] = boolFloat(o.State == "T" || o.State == "t")
@@ -139,7 +168,7 @@ func (v *view) failedAccepts(l model.Listener) (reason, fix string) {
 		if fix == "" {
 			fix = "raise fs.file-max, and find what holds the descriptors (see traced-accept-errors)"
 			if e.Errno == "EMFILE" {
-				fix = v.emfileFix(e.PID) + " (see traced-accept-errors)"
+				fix = v.emfileFix(&l, e)
 			}
 		}
 	}

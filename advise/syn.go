@@ -122,9 +122,21 @@ func cookieCounterFindings(v *view) []Finding {
 		sev, note = Info, v.totalsNote()
 		fix = "run `backlogctl advise --interval 10s`: if it still rises, the listener whose SYN queue fills needs a larger backlog (not net.ipv4.tcp_max_syn_backlog)"
 	}
+	reason := fmt.Sprintf("%d SYNs found a SYN queue full and were answered with a cookie instead of a request socket (tcp_conn_request). The SYN queue's cap is the listener's effective backlog min(backlog, somaxconn) (inet_csk_reqsk_queue_is_full), not tcp_max_syn_backlog, which has no effect with syncookies on.", n)
+	if ovf, ok := v.counter("TcpExtListenOverflows"); ok && ovf > 0 {
+		// A cookie's ACK that finds the accept queue full is dropped with
+		// nothing kept (cookie_v4_check): that client waits.
+		rose := fmt.Sprintf("rose too (%d)", ovf)
+		if !v.sampled() {
+			rose = fmt.Sprintf("counts %d too", ovf)
+		}
+		reason += fmt.Sprintf(" TcpExtListenOverflows %s: an accept queue was full as well, and a client whose cookie ACK finds it full is dropped with nothing kept on the server; it believes it is connected and waits until it sends data the queue has room for, or times out.", rose)
+	} else {
+		reason += " Those connections complete when the client's ACK returns the cookie, without window scaling or SACK unless TCP timestamps carry them."
+	}
 	return []Finding{{
 		ID: "syn-queue-overflow-cookies", Severity: sev, Subject: "TcpExtTCPReqQFullDoCookies",
-		Reason: fmt.Sprintf("%d SYNs found a SYN queue full and were answered with a cookie: the connections still work, but the SYN queue cap is the listener's effective backlog min(backlog, somaxconn) (inet_csk_reqsk_queue_is_full), not tcp_max_syn_backlog, which has no effect with syncookies on.%s", n, note),
+		Reason: reason + note,
 		Fix:    fix,
 		Evidence: v.withInterval(map[string]float64{
 			v.counterKey("TcpExtTCPReqQFullDoCookies"): float64(n),

@@ -78,8 +78,8 @@ func (v *view) synQueueFinding(l model.Listener, limit int64, rule synFullRule, 
 		return f
 	}
 	want := somax
-	if v.in.Sizing != nil {
-		want = v.in.Sizing.Backlog()
+	if v.in.Sizing != nil || want <= int64(l.AcceptQueueMax) {
+		want = v.raisedBacklog(int64(l.AcceptQueueMax))
 	}
 	f.Current = int64p(int64(l.AcceptQueueMax))
 	if want > 0 {

@@ -40,19 +40,19 @@ func TestTracedFindings(t *testing.T) {
 	}{
 		{"EMFILE per owner", tracedInput(4096, &model.Traced{
 			AcceptErrors: []model.AcceptErrors{{PID: 4242, Comm: "nginx", Errno: "EMFILE", Count: 21}}}),
-			[]tracedSummary{{"traced-accept-errors", Critical, "pid:4242"}}, "nginx[4242] got EMFILE 21 times in 2.0s: it is at its descriptor limit"},
+			[]tracedSummary{{"traced-accept-errors", Critical, "pid:4242"}}, "nginx[4242] got EMFILE 21 times in 2.0s, accepting on 127.0.0.1:80: it is at its descriptor limit"},
 		{"overflow, program's own backlog", tracedInput(4096, &model.Traced{
 			HighWater: 65, HighWaterAt: at, Overflows: model.Overflows{AckTime: 3, SynTime: 26}}),
-			[]tracedSummary{{"traced-queue-overflow", Critical, "127.0.0.1:80"}}, "the queue reached 65 of 65 at 12:01:03.4 (29 overflows: 3 at final-ACK time, 0 at SYN-cookie ACKs, 26 at SYN time)"},
+			[]tracedSummary{{"traced-queue-overflow", Critical, "127.0.0.1:80"}}, "the queue was full, first at 12:01:03.4: it reached 65 of 65 (backlog+1); 29 overflows (3 at final-ACK time, 26 at SYN time); no accept() completed in the window."},
 		{"overflow, slow acceptor", tracedInput(4096, &model.Traced{
 			HighWater: 65, Overflows: model.Overflows{AckTime: 1}, AcceptWait: waits(27, 100, 300*time.Millisecond)}),
-			[]tracedSummary{{"traced-queue-overflow", Critical, "127.0.0.1:80"}}, "p99 accept wait 268 ms: the acceptor is slow, not the backlog"},
+			[]tracedSummary{{"traced-queue-overflow", Critical, "127.0.0.1:80"}}, "p99 accept wait 268 ms over 100 accepted. The acceptor is slow, not the backlog."},
 		{"slow acceptor without overflow", tracedInput(4096, &model.Traced{
 			HighWater: 12, AcceptWait: waits(27, 100, 200*time.Millisecond)}),
 			[]tracedSummary{{"traced-slow-acceptor", Warning, "127.0.0.1:80"}}, "p99 accept wait 200 ms (max 200 ms, 100 accepted)"},
 		{"stall with the owner's state", tracedInput(4096, &model.Traced{HighWater: 40,
 			Stall: model.Stall{Held: 5 * time.Second, Queue: 40, Owners: []model.TracedOwner{{PID: 4242, Comm: "nginx", State: "T (stopped)"}}}}),
-			[]tracedSummary{{"traced-stall", Critical, "127.0.0.1:80"}}, "nginx[4242] accepted nothing for 5.0s with 40 waiting (state: T (stopped))"},
+			[]tracedSummary{{"traced-stall", Critical, "127.0.0.1:80"}}, "nginx[4242] accepted nothing for 5.0s with 40 waiting (state during the stall: T (stopped))"},
 		{"a hold shorter than the stall threshold", tracedInput(4096, &model.Traced{HighWater: 3,
 			Stall: model.Stall{Held: 900 * time.Millisecond, Queue: 3}}), nil, ""},
 		{"nothing happened", tracedInput(4096, &model.Traced{HighWater: 3}), nil, ""},
@@ -84,16 +84,22 @@ func TestTracedOverflowPlan(t *testing.T) {
 		t.Errorf("slow acceptor's overflow finding %+v names a key", f)
 	}
 	// A queue that overflowed because its owner stopped accepting (nginx
-	// under SIGSTOP): no bigger backlog, whether somaxconn clamps it or not.
+	// under SIGSTOP): the stall is the verdict, the overflow folded into
+	// it, and no bigger backlog, whether somaxconn clamps it or not.
 	for _, somax := range []int64{64, 4096} {
 		stalled := clamped()
 		stalled.Stall = model.Stall{Held: 3 * time.Second, Queue: 65}
 		in := tracedInput(somax, stalled)
-		f, ok := FindingByID(Advise(in), "traced-queue-overflow", "127.0.0.1:80")
-		if !ok || f.Key != "" || f.Recommended != nil || !strings.Contains(f.Reason, "accepted nothing for 3.0s with 65 waiting") {
-			t.Errorf("somaxconn %d: stalled listener's overflow finding %+v recommends a change or hides the stall", somax, f)
+		fs := Advise(in)
+		if _, ok := FindingByID(fs, "traced-queue-overflow", "127.0.0.1:80"); ok {
+			t.Errorf("somaxconn %d: the overflow is a finding of its own beside the stall: %v", somax, fs)
 		}
-		if plan := PlanFindings(Advise(in)); len(plan.Changes) != 0 {
+		f, ok := FindingByID(fs, "traced-stall", "127.0.0.1:80")
+		if !ok || f.Key != "" || f.Recommended != nil || !strings.Contains(f.Reason, "accepted nothing for 3.0s with 65 waiting") ||
+			!strings.Contains(f.Reason, "The queue was full: it reached 65 of 65 (backlog+1); 2 overflows") || !slices.Contains(f.Folded, "traced-queue-overflow") {
+			t.Errorf("somaxconn %d: stalled listener's verdict %+v recommends a change or hides the overflow", somax, f)
+		}
+		if plan := PlanFindings(fs); len(plan.Changes) != 0 {
 			t.Errorf("somaxconn %d: a stalled listener's overflows plan %+v", somax, plan.Changes)
 		}
 	}
@@ -149,8 +155,9 @@ func summarizeTraced(fs []Finding) []tracedSummary {
 }
 
 // A queue that holds connections while the trace saw its owner call
-// accept() and get EMFILE is descriptor exhaustion: listener-not-accepting
-// says so and gives the descriptor fix, never "does not call accept()".
+// accept() and get EMFILE is descriptor exhaustion: one verdict,
+// traced-accept-errors, with the not-accepting evidence folded into it and
+// the owner's own descriptor fix, never "does not call accept()".
 func TestNotAcceptingAtEMFILE(t *testing.T) {
 	owner := proc(4242, "nginx", 64, 64, 64)
 	before := once(with(listening(lst(80, 20, 511, nil, owner))))
@@ -161,17 +168,73 @@ func TestNotAcceptingAtEMFILE(t *testing.T) {
 	in.TraceSeconds, in.TraceStall = 10, time.Second
 	in.Now.Snapshot.Listeners[0].Traced = &model.Traced{HighWater: 23,
 		AcceptErrors: []model.AcceptErrors{{PID: 4242, Comm: "nginx", Errno: "EMFILE", Count: 21}}}
-	f, ok := FindingByID(Advise(in), "listener-not-accepting", "127.0.0.1:80")
+	fs := Advise(in)
+	if f, ok := FindingByID(fs, "listener-not-accepting", "127.0.0.1:80"); ok {
+		t.Fatalf("a listener-not-accepting finding beside the EMFILE one: %+v", f)
+	}
+	f, ok := FindingByID(fs, "traced-accept-errors", "127.0.0.1:80")
 	if !ok {
-		t.Fatal("no listener-not-accepting finding")
+		t.Fatalf("no traced-accept-errors verdict in %v", fs)
 	}
-	if strings.Contains(f.Reason, "does not call accept()") {
-		t.Errorf("reason %q says accept() is not called; the trace saw it fail", f.Reason)
+	if strings.Contains(f.Reason, "does not call accept()") || f.Subject != "pid:4242" || !slices.Contains(f.Folded, "listener-not-accepting") {
+		t.Errorf("verdict %+v", f)
 	}
-	if !strings.Contains(f.Reason, "nginx[4242] got EMFILE 21 times in 10.0s") || !strings.Contains(f.Reason, "out of file descriptors") {
+	if !strings.Contains(f.Reason, "nginx[4242] got EMFILE 21 times in 10.0s") || !strings.Contains(f.Reason, "descriptor exhaustion") {
 		t.Errorf("reason %q, want the EMFILE failures named", f.Reason)
 	}
-	if !strings.Contains(f.Fix, "RLIMIT_NOFILE") {
-		t.Errorf("fix %q, want the descriptor limit raised", f.Fix)
+	if !strings.Contains(f.Fix, "worker_rlimit_nofile 65536") || !strings.Contains(f.Fix, "backlogctl rlimit set --pid 4242") {
+		t.Errorf("fix %q, want nginx's own descriptor fix", f.Fix)
+	}
+	if len(fs) != 1 {
+		t.Errorf("findings %v, want the one verdict (nofile-near-limit folded into it)", fs)
+	}
+}
+
+// Sizing measured from a listener whose queue overflowed may come out
+// below its backlog (a burst, and a mean that does not see it): no finding
+// then recommends less than the backlog, and every one that names a
+// backlog names the same, above what overflowed (backlog-sizing once said
+// 1 beside a traced overflow's 128).
+func TestMeasuredSizingNeverLowers(t *testing.T) {
+	tr := &model.Traced{HighWater: 65, Enqueued: 2, Overflows: model.Overflows{SynTime: 30}, AcceptWait: waits(10, 2, time.Microsecond)}
+	in := tracedInput(4096, tr)
+	in.Before = &model.Sample{Snapshot: with(listening(lst(80, 0, 64, p32(0))))}
+	in.Now.Snapshot.Listeners[0].Drops = p32(30)
+	in.Interval = 2 * time.Second
+	MeasureSizing(&in, 0, false, 0, false)
+	if in.Sizing == nil || in.Sizing.Backlog() >= 64 {
+		t.Fatalf("sizing %+v: the test wants a measured load that sizes below the backlog", in.Sizing)
+	}
+	fs := Advise(in)
+	var wants []int64
+	for _, f := range fs {
+		if f.Recommended != nil && f.Key == "" {
+			wants = append(wants, *f.Recommended)
+		}
+	}
+	slices.Sort(wants)
+	if wants = slices.Compact(wants); len(wants) != 1 || wants[0] <= 64 {
+		t.Errorf("recommended backlogs %v: want one, above the 64 that overflowed; findings %v", wants, fs)
+	}
+	if f, ok := FindingByID(fs, "backlog-sizing", ""); !ok || !strings.Contains(f.Reason, "yet its queue filled in the window") {
+		t.Errorf("sizing finding %+v does not say why it is above the measured load", f)
+	}
+}
+
+// A listener whose verdict is a slow acceptor gets no backlog fix; the
+// sizing measured from it says so instead of offering a backlog as if it
+// were the fix.
+func TestSizingBesideASlowAcceptor(t *testing.T) {
+	tr := &model.Traced{HighWater: 65, Enqueued: 4000, Overflows: model.Overflows{AckTime: 5}, AcceptWait: waits(27, 4000, 200*time.Millisecond)}
+	in := tracedInput(4096, tr)
+	MeasureSizing(&in, 0, false, 0, false)
+	fs := Advise(in)
+	v, ok := FindingByID(fs, "traced-queue-overflow", "127.0.0.1:80")
+	if !ok || v.Recommended != nil || !strings.Contains(v.Reason, "The acceptor is slow") {
+		t.Fatalf("verdict %+v, want a slow acceptor with no backlog", v)
+	}
+	s, ok := FindingByID(fs, "backlog-sizing", "")
+	if !ok || !strings.Contains(s.Reason, "what limits 127.0.0.1:80 is not its backlog (traced-queue-overflow)") {
+		t.Errorf("sizing %+v does not say the backlog is not what limits the listener", s)
 	}
 }

@@ -20,7 +20,7 @@ import (
 // ErrBadPolicy reports a policy file that cannot be used.
 var ErrBadPolicy = errors.New("invalid policy")
 
-// Policy is a parsed policy file. Its YAML schema (README "check"):
+// Policy is a parsed policy file. Its YAML schema (docs/REFERENCE.md, "Policy file"):
 //
 //	ports: [443, 8443]        # optional: listener.* and process.* look only here
 //	paths: [/run/php/*.sock]  # optional: and at these Unix listeners

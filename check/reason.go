@@ -67,8 +67,18 @@ func (KernelReasons) Reason(r Result, obs *model.Observation) string {
 	}
 	if r.Windowed {
 		why = fmt.Sprintf("during the %v window: %s", obs.Window.Duration, why)
+	} else if strings.HasPrefix(r.Subject, "counter.") {
+		why += "; this is the total since " + since(obs) + ": --observe 60s judges its increase over a window instead"
 	}
 	return why
+}
+
+// since is when a namespace's counters started.
+func since(obs *model.Observation) string {
+	if obs.ChildNetns {
+		return "this network namespace was created"
+	}
+	return "boot"
 }
 
 // LookupReasons explains a failure by a finding about the same thing, such

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/internal/suggest"
+
 	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
@@ -27,7 +29,7 @@ const (
 // Fields each multi-valued kind knows, in documentation order.
 var (
 	ListenerFields = []string{"accept_queue", "accept_queue_max", "fill", "drops", "syn_queue",
-		"accept_wait_p99", "accept_wait_max", "high_water_fill", "overflows", "stalled", "connect_eagain"}
+		"accept_wait_p99", "accept_wait_max", "oldest_queued", "high_water_fill", "overflows", "stalled", "connect_eagain"}
 	ProcessFields = []string{"nofile_soft", "nofile_hard", "open_fds", "fd_usage", "accept_errors"}
 	FilesFields   = []string{"usage", "allocated", "max", "nr_open"}
 )
@@ -64,7 +66,7 @@ func (s Subject) Windowed() bool {
 }
 
 // tracedFields are the fields only a traced --observe window measures.
-var tracedFields = map[string]bool{"accept_wait_p99": true, "accept_wait_max": true,
+var tracedFields = map[string]bool{"accept_wait_p99": true, "accept_wait_max": true, "oldest_queued": true,
 	"high_water_fill": true, "overflows": true, "stalled": true, "accept_errors": true, "connect_eagain": true}
 
 // Traced reports whether the subject is measured by eBPF tracing over an
@@ -109,7 +111,7 @@ func ParseSubject(name string) (Subject, error) {
 	if k, ok := registry.Lookup(name); ok {
 		return Subject{Kind: KindSysctl, Field: k.Name}, nil
 	}
-	return Subject{}, fmt.Errorf("unknown subject %q: want a sysctl name or alias (see 'backlogctl inspect'), or listener.*, process.*, files.*, counter.*", name)
+	return Subject{}, fmt.Errorf("unknown subject %q: want a sysctl name or alias (see 'backlogctl inspect'), or listener.*, process.*, files.*, counter.*%s", name, suggest.DidYouMean(name, SubjectNames()))
 }
 
 func fieldSubject(kind Kind, field string, known []string) (Subject, error) {
@@ -118,5 +120,21 @@ func fieldSubject(kind Kind, field string, known []string) (Subject, error) {
 			return Subject{Kind: kind, Field: field}, nil
 		}
 	}
-	return Subject{}, fmt.Errorf("unknown %s field %q (want one of %s)", kind, field, strings.Join(known, ", "))
+	return Subject{}, fmt.Errorf("unknown %s field %q (want one of %s)%s", kind, field, strings.Join(known, ", "), suggest.DidYouMean(field, known))
+}
+
+// SubjectNames are every subject but counters: the sysctl names and
+// aliases, then KIND.FIELD for each field of the other kinds (for "did you
+// mean" and shell completion).
+func SubjectNames() []string {
+	names := registry.Names()
+	for _, k := range []struct {
+		kind   Kind
+		fields []string
+	}{{KindListener, ListenerFields}, {KindProcess, ProcessFields}, {KindFiles, FilesFields}} {
+		for _, f := range k.fields {
+			names = append(names, string(k.kind)+"."+f)
+		}
+	}
+	return names
 }

@@ -29,13 +29,15 @@ func tracedListenerValue(field, where, target string, ts []model.Listener, stall
 	if len(ts) == 0 {
 		return value{}, false
 	}
-	var p99, maxWait, fill float64
-	var overflows, eagain uint64
+	var p99, maxWait, oldest, fill float64
+	var overflows, completed, eagain uint64
 	stalled := false
 	for i := range ts {
 		t := ts[i].Traced
 		p99 = max(p99, t.AcceptWait.Quantile(0.99))
-		maxWait = max(maxWait, t.AcceptWait.Max())
+		completed += t.AcceptWait.Count
+		maxWait = max(maxWait, t.LongestWait())
+		oldest = max(oldest, t.OldestQueuedMax.Seconds())
 		fill = max(fill, t.Fill(ts[i].AcceptQueueMax))
 		overflows += t.Overflows.Total()
 		eagain += t.ConnectEAGAIN
@@ -43,9 +45,16 @@ func tracedListenerValue(field, where, target string, ts []model.Listener, stall
 	}
 	switch field {
 	case "accept_wait_p99":
+		if completed == 0 && oldest > 0 {
+			// No accept completed, yet connections waited: their waits,
+			// still running, are at least the oldest one's so far.
+			return floatValue(where+" (no accept completed: the oldest queued connection's wait so far)", target, oldest), true
+		}
 		return floatValue(where, target, p99), true
 	case "accept_wait_max":
 		return floatValue(where, target, maxWait), true
+	case "oldest_queued":
+		return floatValue(where, target, oldest), true
 	case "high_water_fill":
 		return floatValue(where, target, fill), true
 	case "overflows":
@@ -124,7 +133,8 @@ func init() {
 	for subject, why := range map[string]string{
 		"listener.accept_wait_p99": "connections waited this long in the accept queue, from the final ACK to accept() returning (traced at sk_data_ready and accept's exit): " +
 			"the application accepts too slowly; a longer backlog would only lengthen the wait",
-		"listener.accept_wait_max": "the longest wait in the accept queue before accept() returned the connection: the acceptor stalled at least this long",
+		"listener.accept_wait_max": "the longest wait in the accept queue, of a connection accept() returned or of one still waiting at a read of the trace: the acceptor stalled at least this long",
+		"listener.oldest_queued":   "the longest any connection still in the accept queue had waited at a read of the trace (its enqueue time from sk_data_ready): a stall in progress, which no completed accept() has measured yet",
 		"listener.high_water_fill": "the accept queue reached this share of backlog+1 (traced at every enqueue, sk_data_ready): at 1 it was full and handshakes were dropped (tcp_conn_request, tcp_check_req)",
 		"listener.overflows":       "connections dropped because the accept queue was full: final ACKs (kfree_skb reason TCP_LISTEN_OVERFLOW, exact) and SYNs (tcp_conn_request, derived from the counters)",
 		"listener.stalled":         "the accept queue held connections and no accept() took one for the --stall threshold or longer: the owner is stopped, blocked or overloaded",

@@ -11,11 +11,13 @@ import (
 )
 
 // recordedChanges returns the changes of the last apply recorded in
-// stateDir that are still in force in this network namespace: an apply that
-// wrote its values (applied, or died midway) and was not rolled back, made
-// in this namespace when its keys are per namespace. No record is no
-// changes. It is the one place that turns tune's record into the model.
-func recordedChanges(stateDir string, roots hostfs.Roots) ([]model.SysctlChange, error) {
+// stateDir that are still in force in the network namespace judged (ns,
+// its inode; 0: the one this process runs in): an apply that wrote its
+// values (applied, or died midway) and was not rolled back, made in that
+// namespace when its keys are per namespace (tune --netns records the
+// namespace it ran inside). No record is no changes. It is the one place
+// that turns tune's record into the model.
+func recordedChanges(stateDir string, roots hostfs.Roots, ns uint64) ([]model.SysctlChange, error) {
 	st, err := sysctl.LoadState(stateDir)
 	if errors.Is(err, sysctl.ErrNoState) {
 		return nil, nil
@@ -26,7 +28,10 @@ func recordedChanges(stateDir string, roots hostfs.Roots) ([]model.SysctlChange,
 	if st.Status != sysctl.StatusApplied && st.Status != sysctl.StatusApplying {
 		return nil, nil
 	}
-	here, _ := sysctl.NetnsInode(roots.Proc)
+	here := ns
+	if here == 0 {
+		here, _ = sysctl.NetnsInode(roots.Proc)
+	}
 	var out []model.SysctlChange
 	for _, s := range st.Steps {
 		k, ok := sysctl.Lookup(s.Key)

@@ -31,7 +31,7 @@ func TestChildNetnsFromSysctls(t *testing.T) {
 
 func TestRecorded(t *testing.T) {
 	dir := t.TempDir()
-	if got, err := recordedChanges(dir, hostfs.Roots{Proc: t.TempDir()}); err != nil || got != nil {
+	if got, err := recordedChanges(dir, hostfs.Roots{Proc: t.TempDir()}, 0); err != nil || got != nil {
 		t.Fatalf("no record: %v %v, want nothing", got, err)
 	}
 	at := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
@@ -42,7 +42,7 @@ func TestRecorded(t *testing.T) {
 	if err := sysctl.SaveState(dir, st); err != nil {
 		t.Fatal(err)
 	}
-	got, err := recordedChanges(dir, hostfs.Roots{Proc: t.TempDir()})
+	got, err := recordedChanges(dir, hostfs.Roots{Proc: t.TempDir()}, 0)
 	want := []model.SysctlChange{{Key: "net.core.somaxconn", From: 128, To: 4096, At: at}}
 	if err != nil || !cmp.Equal(want, got) {
 		t.Errorf("Recorded = %v, %v; want %v", got, err, want)
@@ -51,7 +51,7 @@ func TestRecorded(t *testing.T) {
 	if err := sysctl.SaveState(dir, st); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := recordedChanges(dir, hostfs.Roots{Proc: t.TempDir()}); got != nil {
+	if got, _ := recordedChanges(dir, hostfs.Roots{Proc: t.TempDir()}, 0); got != nil {
 		t.Errorf("rolled back: %v, want nothing in force", got)
 	}
 }

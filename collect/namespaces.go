@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/model"
@@ -26,10 +27,20 @@ func (n Namespaces) Set() bool { return n.Netns != "" || n.All }
 type NamespaceError struct {
 	Arg string
 	Err error
+	// Known are the names under the run directory (`ip netns list`), for
+	// a --netns name that is not among them; RunDir is where they were
+	// looked for.
+	Known  []string
+	RunDir string
 }
 
 func (e *NamespaceError) Error() string {
 	switch {
+	case errors.Is(e.Err, netns.ErrVanished) && e.RunDir != "":
+		if len(e.Known) == 0 {
+			return fmt.Sprintf("invalid --netns %q: no such network namespace, and there is none under %s (give a path such as /proc/PID/ns/net for a container's)", e.Arg, e.RunDir)
+		}
+		return fmt.Sprintf("invalid --netns %q: no such network namespace; under %s there are: %s (or give a path such as /proc/PID/ns/net)", e.Arg, e.RunDir, strings.Join(e.Known, ", "))
 	case errors.Is(e.Err, netns.ErrVanished):
 		return fmt.Sprintf("invalid --netns %q: no such network namespace", e.Arg)
 	case errors.Is(e.Err, fs.ErrPermission):
@@ -51,9 +62,14 @@ func (e *NamespaceError) Usage() bool { return !errors.Is(e.Err, fs.ErrPermissio
 func (n Namespaces) Resolve(roots hostfs.Roots) ([]model.Namespace, []string, error) {
 	switch {
 	case n.Netns != "":
-		ns, err := netns.Resolve(n.Netns, roots.WithDefaults().Netns)
+		runDir := roots.WithDefaults().Netns
+		ns, err := netns.Resolve(n.Netns, runDir)
 		if err != nil {
-			return nil, nil, &NamespaceError{Arg: n.Netns, Err: err}
+			nerr := &NamespaceError{Arg: n.Netns, Err: err}
+			if errors.Is(err, netns.ErrVanished) && !strings.Contains(n.Netns, "/") {
+				nerr.RunDir, nerr.Known = runDir, netns.Names(runDir)
+			}
+			return nil, nil, nerr
 		}
 		return []model.Namespace{ns}, nil, nil
 	case n.All:

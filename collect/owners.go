@@ -60,9 +60,9 @@ func attachProcesses(roots hostfs.Roots, walk *inspect.OwnerWalk, ls []model.Lis
 		}
 		ls[i].Processes = backing[start:len(backing):len(backing)]
 	}
-	// What the owners' own configuration asks listen() for (php-fpm,
-	// gunicorn, uWSGI, PgBouncer), now that they are known.
-	inspect.ReadConfiguredBacklogs(roots, ls)
+	// What the owners' own configuration asks listen() for, and how many
+	// connections it holds at most, now that they are known.
+	inspect.ReadProgramConfs(roots, ls)
 	var warn string
 	if scan.Unreadable > 0 {
 		warn = inspect.UnreadableNote(scan.Unreadable)

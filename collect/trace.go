@@ -24,6 +24,11 @@ type tracer struct {
 	// files are the socket files the paths refused connects asked for
 	// lead to, resolved once each (unixtrace.go).
 	files refusalFiles
+
+	// owners, when set, names the owners of a queue that holds
+	// connections while no accept() from it was seen (nothing else names
+	// them), so that each read gives their state while it lasts.
+	owners *ownerCache
 }
 
 // startTracer attaches the programs, their listener table sized from the
@@ -124,14 +129,29 @@ func (t *tracer) read(m *model.MultiSnapshot, stall time.Duration) error {
 	t.mu.Lock()
 	base := *t.base
 	t.mu.Unlock()
+	t.attachUnowned(ev, m)
 	t.join(ev, m, base)
 	return nil
+}
+
+// attachUnowned gives the listeners of m their owners, from t.owners, when
+// one holds connections that no accept() seen names an owner of.
+func (t *tracer) attachUnowned(ev *trace.Evidence, m *model.MultiSnapshot) {
+	if t.owners == nil || !unownedQueue(ev, m) {
+		return
+	}
+	snaps := make([]*model.Snapshot, len(m.Namespaces))
+	for i := range m.Namespaces {
+		snaps[i] = m.Namespaces[i].Snapshot
+	}
+	t.owners.Attach(snaps...)
 }
 
 // join gives m's listeners ev's evidence, by socket cookie within each
 // namespace.
 func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline) {
 	states := t.states(tracedPIDs(ev, m))
+	enq, _ := t.src.(trace.EnqueueTimes)
 	for _, ns := range m.Namespaces {
 		inode := ns.Netns.Inode
 		for i := range ns.Listeners {
@@ -141,6 +161,8 @@ func (t *tracer) join(ev *trace.Evidence, m *model.MultiSnapshot, base baseline)
 			if ev.Mode == trace.ModeQueue {
 				queueAccepts(l, k, ev.Listeners[k], base)
 			}
+			l.Traced.OldestQueued, l.Traced.OldestQueuedExact = oldestQueued(l, ev.Listeners[k], ev, enq)
+			l.Traced.OldestQueuedMax, l.Traced.OldestQueuedMaxExact = l.Traced.OldestQueued, l.Traced.OldestQueuedExact
 		}
 		deriveSynTime(ns, ev, base)
 		ns.UnattributedAcceptErrors = []model.AcceptErrors{}
@@ -295,6 +317,44 @@ func queueAccepts(l *model.Listener, k trace.Key, le *trace.ListenerEvidence, ba
 	if l.AcceptQueue < le.LastLen {
 		t.Held = 0
 	}
+}
+
+// oldestQueued is how long the oldest connection in l's accept queue (as
+// sampled) had waited at the read, and whether exactly: the queue is first
+// in, first out, so the oldest is at the place accept() takes next, whose
+// enqueue time the programs' ring holds (enq). In full mode that place is
+// the programs' own, as of the read; in queue mode (no accept hook) it is
+// the connections enqueued less those sampled in the queue, to within the
+// connections that arrived between the read and the sample. Otherwise a
+// lower bound: queued before tracing began, it waited at least since then;
+// with its time no longer held, at least as long as the queue has been
+// held with no accept (Held).
+func oldestQueued(l *model.Listener, le *trace.ListenerEvidence, ev *trace.Evidence, enq trace.EnqueueTimes) (time.Duration, bool) {
+	switch {
+	case l.AcceptQueue == 0:
+		return 0, true
+	case le == nil || !le.Tracked:
+		// No enqueue or accept since tracing began: queued before it.
+		return ev.Time.Sub(ev.Since), false
+	}
+	place := le.Dequeued
+	if ev.Mode == trace.ModeQueue {
+		if p := le.Enqueued - uint64(l.AcceptQueue); int64(p-place) > 0 {
+			place = p // taken since the last enqueue inferred them
+		}
+	}
+	switch {
+	case int64(le.Enqueued-place) <= 0:
+		return 0, true // every one the read saw was taken: these came after it
+	case int64(place) < 0:
+		return ev.Time.Sub(ev.Since), false
+	}
+	if enq != nil {
+		if at, ok := enq.EnqueuedAt(le.Key, place); ok {
+			return max(0, ev.Time.Sub(at)), true
+		}
+	}
+	return l.Traced.Held, false
 }
 
 // tracedPIDs are the processes the join names: the snapshot's owners and

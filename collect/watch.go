@@ -98,6 +98,8 @@ func NewWatcher(o Options, w WatchOptions) (*Watcher, error) {
 			wa.Close()
 			return nil, err
 		}
+		// A stalled queue's owners, with their state, without --processes.
+		wa.tracer.owners = &ownerCache{Roots: o.Roots, MaxAge: ownersMaxAge}
 		cur, _ := netns.Current()
 		wa.here = cur.Inode
 	}
@@ -183,7 +185,7 @@ func (w *Watcher) trace(rs []*model.WatchReport) error {
 		t.traced.AddListeners(ls)
 		for j := range r.Listeners {
 			if lw, ok := t.traced.Get(ls[j].Inode); ok {
-				r.Listeners[j].Traced = model.NewWatchTraced(lw, ls[j].AcceptQueueMax)
+				r.Listeners[j].Traced = model.NewWatchTraced(lw, ls[j].AcceptQueueMax, ls[j].AcceptQueue, w.o.stall())
 				if ls[j].IsUnix() && m.Trace.Mode != string(TraceQueue) {
 					r.Listeners[j].Traced.WithUnixConnects(lw)
 				}

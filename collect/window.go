@@ -48,6 +48,11 @@ func traceWindow(ctx context.Context, o Options, nss []model.Namespace, w Traced
 	}
 	folds := map[uint64]*model.Window{}
 	var last *model.MultiSnapshot
+	// A queue held with no accept() seen has no owner named by the
+	// programs: its owners are looked up (once, then cached) so that each
+	// read gives their state while the stall lasts, which is what the
+	// stall records, not their state when the window ends.
+	tr.owners = &ownerCache{Roots: o.Roots, MaxAge: ownersMaxAge}
 	read := func() error {
 		ev, err := tr.src.Snapshot()
 		if err != nil {
@@ -57,6 +62,7 @@ func traceWindow(ctx context.Context, o Options, nss []model.Namespace, w Traced
 		if err != nil {
 			return err
 		}
+		tr.attachUnowned(ev, now)
 		tr.join(ev, now, *tr.base)
 		for _, ns := range now.Namespaces {
 			fold := folds[ns.Netns.Inode]
@@ -98,8 +104,8 @@ func traceWindow(ctx context.Context, o Options, nss []model.Namespace, w Traced
 
 // withEvidence gives snap's listeners (a later snapshot of namespace
 // inode, with owners) the window's evidence, by socket cookie; a stall
-// whose owners the programs could not name (no accept() seen from them)
-// names the snapshot's owners, in their state now.
+// whose owners could not be named during it names the snapshot's owners,
+// without a state (theirs now is not theirs during the stall).
 func withEvidence(snap *model.Snapshot, inode uint64, window *model.MultiSnapshot) {
 	evidence := map[uint64]*model.Traced{}
 	for _, ns := range window.Namespaces {
@@ -118,8 +124,9 @@ func withEvidence(snap *model.Snapshot, inode uint64, window *model.MultiSnapsho
 			continue
 		}
 		if t.Stall.Held > 0 && len(t.Stall.Owners) == 0 {
+			// Named only: their state now is not their state during the stall.
 			for _, p := range l.Processes {
-				t.Stall.Owners = append(t.Stall.Owners, model.OwnerOf(p))
+				t.Stall.Owners = append(t.Stall.Owners, model.TracedOwner{PID: p.PID, Comm: p.Comm})
 			}
 		}
 		l.Traced = t

@@ -10,16 +10,18 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 	"github.com/backlogctl/backlogctl/model"
 )
 
-// indented is what json.Encoder with SetIndent("", "  ") writes for v: the
-// bytes `inspect -o json` has always printed.
+// indented is what json.Encoder with SetIndent("", "  ") and no HTML
+// escaping writes for v: the bytes `inspect -o json` prints.
 func indented(t *testing.T, v any) string {
 	t.Helper()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func TestWriteJSONMatchesEncodingJSON(t *testing.T) {
 				t.Errorf("WriteJSON differs from encoding/json (-want +got):\n%s", diff)
 			}
 			for i := range snap.Listeners {
-				want, err := json.Marshal(snap.Listeners[i])
+				want, err := jsonfmt.Marshal(snap.Listeners[i])
 				if err != nil {
 					t.Fatal(err)
 				}

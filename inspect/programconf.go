@@ -21,13 +21,16 @@ const (
 	pgbouncerDefaultBacklog = 128  // cf_listen_backlog
 )
 
-// ReadConfiguredBacklogs fills the ConfiguredBacklog of each listener
-// whose owner is php-fpm, gunicorn, uWSGI or PgBouncer, from the
-// configuration that owner was started with: its command line and
-// environment, and its configuration files read through /proc/PID/root
-// (hostfs.ProcessFile), so a containerised program's own files are read. A listener whose configuration cannot be read, or which no pool
-// of it matches, is left without.
-func ReadConfiguredBacklogs(roots hostfs.Roots, ls []model.Listener) {
+// ReadProgramConfs fills the ConfiguredBacklog and ConnectionCap of each
+// listener whose owner backlogctl knows how to read: the backlog of
+// php-fpm, gunicorn, uWSGI, PgBouncer, memcached and PostgreSQL; the
+// connection cap of HAProxy, PostgreSQL, memcached, gunicorn and uWSGI.
+// It reads the configuration the owner was started with: its command line
+// and environment, and its configuration files read through
+// /proc/PID/root (hostfs.ProcessFile), so a containerised program's own
+// files are read. A listener whose configuration cannot be read, or which
+// no part of it matches, is left without.
+func ReadProgramConfs(roots hostfs.Roots, ls []model.Listener) {
 	cache := map[int]programConf{}
 	for i := range ls {
 		for _, p := range ls[i].Processes {
@@ -36,30 +39,52 @@ func ReadConfiguredBacklogs(roots hostfs.Roots, ls []model.Listener) {
 				conf = readProgramConf(roots, p.PID)
 				cache[p.PID] = conf
 			}
-			if c := conf.backlogFor(&ls[i]); c != nil {
-				ls[i].ConfiguredBacklog = c
-				break
+			if ls[i].ConfiguredBacklog == nil {
+				ls[i].ConfiguredBacklog = conf.backlogFor(&ls[i])
+			}
+			if ls[i].ConnectionCap == nil {
+				ls[i].ConnectionCap = conf.capFor(&ls[i])
 			}
 		}
 	}
 }
 
-// programConf is what one process's configuration says about backlogs.
+// programConf is what one process's configuration says about its
+// listeners.
 type programConf interface {
 	// backlogFor is the backlog l gets from this program, or nil.
 	backlogFor(l *model.Listener) *model.ConfiguredBacklog
+	// capFor is the cap on the connections this program holds at once
+	// that applies to l, or nil.
+	capFor(l *model.Listener) *model.ConnectionCap
 }
 
 // noConf is a process backlogctl does not know or could not read.
 type noConf struct{}
 
 func (noConf) backlogFor(*model.Listener) *model.ConfiguredBacklog { return nil }
+func (noConf) capFor(*model.Listener) *model.ConnectionCap         { return nil }
 
-// globalConf is a program with one backlog for all its sockets.
-type globalConf struct{ model.ConfiguredBacklog }
+// globalConf is a program with one backlog and one connection cap (nil
+// when not known) for all its sockets.
+type globalConf struct {
+	backlog *model.ConfiguredBacklog
+	cap     *model.ConnectionCap
+}
 
 func (g globalConf) backlogFor(*model.Listener) *model.ConfiguredBacklog {
-	c := g.ConfiguredBacklog
+	if g.backlog == nil {
+		return nil
+	}
+	c := *g.backlog
+	return &c
+}
+
+func (g globalConf) capFor(*model.Listener) *model.ConnectionCap {
+	if g.cap == nil {
+		return nil
+	}
+	c := *g.cap
 	return &c
 }
 
@@ -93,6 +118,10 @@ func readProgramConf(roots hostfs.Roots, pid int) programConf {
 	}
 	p := procFiles{roots: roots, pid: pid}
 	p.environ, _ = roots.Environ(pid)
+	// nginx's master rewrites its title into one argument.
+	if rest, ok := strings.CutPrefix(args[0], "nginx: master process "); ok {
+		return readNginx(p, strings.Fields(rest))
+	}
 	// php-fpm rewrites its title into one argument.
 	if conf, ok := strings.CutPrefix(args[0], "php-fpm: master process ("); ok {
 		if i := strings.LastIndexByte(conf, ')'); i >= 0 {
@@ -111,6 +140,12 @@ func readProgramConf(roots hostfs.Roots, pid int) programConf {
 			return readUWSGI(p, args[i+1:])
 		case base == "pgbouncer":
 			return readPgBouncer(p, args[i+1:])
+		case i == 0 && base == "haproxy":
+			return readHAProxy(p, args[1:])
+		case i == 0 && (base == "postgres" || base == "postmaster"):
+			return readPostgres(p, args[1:])
+		case i == 0 && base == "memcached":
+			return readMemcached(args[1:])
 		}
 	}
 	return noConf{}
@@ -259,6 +294,8 @@ func (p procFiles) expand(v string) string {
 	}
 }
 
+func (phpFPMConf) capFor(*model.Listener) *model.ConnectionCap { return nil }
+
 func (c phpFPMConf) backlogFor(l *model.Listener) *model.ConfiguredBacklog {
 	for _, pool := range c.pools {
 		if !phpFPMListens(pool.listen, l) {
@@ -358,17 +395,34 @@ func readGunicorn(p procFiles, args []string) programConf {
 		fromArgs(strings.Fields(env), "GUNICORN_CMD_ARGS")
 	}
 	fromArgs(args, "command line")
-	return globalConf{out}
+	return globalConf{backlog: &out, cap: gunicornCap(p, conf, args)}
 }
 
-// readUWSGI reads uWSGI's listen queue: its default, UWSGI_LISTEN, then
-// the command line in order, with the [uwsgi] section of each --ini file
-// (or bare *.ini argument) where it appears.
-func readUWSGI(p procFiles, args []string) programConf {
-	out := model.ConfiguredBacklog{Program: "uWSGI", Setting: "listen", Value: uwsgiDefaultBacklog, Default: true}
-	if env, ok := p.env("UWSGI_LISTEN"); ok {
-		if c, ok := setting("uWSGI", "listen", env, "UWSGI_LISTEN"); ok {
-			out = c
+// uwsgiOption is one of uWSGI's options as its configuration gives it:
+// its name as an ini key ("listen", "processes"), its value, where it is set.
+type uwsgiOption struct{ key, value, source string }
+
+// uwsgiFlags are the command-line flags of the options backlogctl reads,
+// with the ini key each sets.
+var uwsgiFlags = []struct{ long, short, key string }{
+	{"--listen", "-l", "listen"}, {"--processes", "-p", "processes"}, {"--workers", "", "processes"}, {"--threads", "", "threads"},
+}
+
+// uwsgiOptions are uWSGI's options in the order it applies them: UWSGI_
+// environment variables, then the command line in order, with the [uwsgi]
+// section of each --ini file (or bare *.ini argument) where it appears.
+// "workers" is named "processes".
+func uwsgiOptions(p procFiles, args []string) []uwsgiOption {
+	var out []uwsgiOption
+	add := func(key, value, source string) {
+		if key == "workers" {
+			key = "processes"
+		}
+		out = append(out, uwsgiOption{key, value, source})
+	}
+	for _, k := range []string{"listen", "processes", "workers", "threads"} {
+		if env, ok := p.env("UWSGI_" + strings.ToUpper(k)); ok {
+			add(k, env, "UWSGI_"+strings.ToUpper(k))
 		}
 	}
 	for i := 0; i < len(args); i++ {
@@ -378,23 +432,41 @@ func readUWSGI(p procFiles, args []string) programConf {
 		}
 		if n > 0 {
 			p.readINI(file, func(iniLine) []string { return nil }, func(l iniLine) {
-				if l.section == "uwsgi" && l.key == "listen" {
-					if c, ok := setting("uWSGI", "listen", l.value, l.source()); ok {
-						out = c
-					}
+				if l.section == "uwsgi" {
+					add(l.key, l.value, l.source())
 				}
 			})
 			i += n - 1
 			continue
 		}
-		if v, n := flagValue(args, i, "--listen", "-l"); n > 0 {
-			if c, ok := setting("uWSGI", "--listen", v, "command line"); ok {
-				out = c
+		for _, f := range uwsgiFlags {
+			if v, n := flagValue(args, i, f.long, f.short); n > 0 {
+				add(f.key, v, "command line")
+				i += n - 1
+				break
 			}
-			i += n - 1
 		}
 	}
-	return globalConf{out}
+	return out
+}
+
+// readUWSGI reads uWSGI's listen queue and its workers (uwsgiOptions).
+func readUWSGI(p procFiles, args []string) programConf {
+	opts := uwsgiOptions(p, args)
+	out := model.ConfiguredBacklog{Program: "uWSGI", Setting: "listen", Value: uwsgiDefaultBacklog, Default: true}
+	for _, o := range opts {
+		if o.key != "listen" {
+			continue
+		}
+		name := "listen"
+		if o.source == "command line" {
+			name = "--listen"
+		}
+		if c, ok := setting("uWSGI", name, o.value, o.source); ok {
+			out = c
+		}
+	}
+	return globalConf{backlog: &out, cap: uwsgiCap(opts)}
 }
 
 // readPgBouncer reads listen_backlog from the [pgbouncer] section of the
@@ -430,5 +502,5 @@ func readPgBouncer(p procFiles, args []string) programConf {
 	if !ok {
 		return noConf{}
 	}
-	return globalConf{out}
+	return globalConf{backlog: &out}
 }

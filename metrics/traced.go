@@ -24,6 +24,9 @@ var (
 	descHighWaterFill = desc("listener_accept_queue_high_water_fill",
 		"Longest the accept queue was since the previous scrape, over backlog+1 (what a full queue holds): 1 means it was full at some point in between. Exact: each scrape closes an interval in the eBPF programs (exporter --trace), so with several scrapers each sees the peak since any scraper's previous scrape.",
 		listenerLabels...)
+	descOldestQueued = desc("listener_accept_queue_oldest_wait_seconds",
+		"How long the oldest connection still in the accept queue had waited at the scrape (0 with the queue empty): a stall in progress, which the accept-wait histogram counts only once accept() ends it. From its enqueue time as the eBPF programs recorded it (exporter --trace); for a connection queued before tracing began, at least the time since then.",
+		listenerLabels...)
 	descAcceptErrors = desc("process_accept_errors_total",
 		"Failed accept()/accept4() calls of a process, by errno (EMFILE, ENFILE, ENOBUFS, ENOMEM...), seen by tracing since it started; with the Kubernetes pod, namespace and container of a process that owns a listener there.",
 		"netns", "pid", "process", "errno", "pod", "namespace", "container")
@@ -58,7 +61,7 @@ type tracedSource struct {
 }
 
 func (tracedSource) describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descAcceptErrors, descTraceUp,
+	for _, d := range []*prometheus.Desc{descAcceptWait, descTracedOverflows, descTracedDrops, descHighWaterFill, descOldestQueued, descAcceptErrors, descTraceUp,
 		descTraceUntracedEvents, descTraceMode, descListenerUntraced, descConnectEAGAIN, descConnectBlocked} {
 		ch <- d
 	}
@@ -103,6 +106,9 @@ type tracedRow struct {
 	// intervalFill is the fullest socket's longest queue since the
 	// previous scrape, over its backlog+1.
 	intervalFill float64
+	// oldestQueued is the longest wait of a connection still queued in
+	// any of the sockets, in seconds.
+	oldestQueued float64
 	// unix: the row's sockets are Unix listeners, with their refused and
 	// blocked connects.
 	unix                   bool
@@ -130,6 +136,7 @@ func tracedRowOf(r *row) tracedRow {
 			out.drops[reason] += n
 		}
 		out.intervalFill = max(out.intervalFill, t.IntervalFill(l.AcceptQueueMax))
+		out.oldestQueued = max(out.oldestQueued, t.OldestQueued.Seconds())
 		out.unix = out.unix || l.IsUnix()
 		out.connectEAGAIN += t.ConnectEAGAIN
 		out.blocked += t.ConnectBlocked.Count
@@ -160,6 +167,7 @@ func collectTraced(ch chan<- prometheus.Metric, t tracedRow, lv []string) {
 		ch <- prometheus.MustNewConstMetric(descTracedDrops, prometheus.CounterValue, float64(t.drops[reason]), append(slices.Clone(lv), reason)...)
 	}
 	ch <- gauge(descHighWaterFill, t.intervalFill, lv...)
+	ch <- gauge(descOldestQueued, t.oldestQueued, lv...)
 	ch <- gauge(descListenerUntraced, boolFloat(t.untraced), lv...)
 }
 

@@ -105,16 +105,37 @@ func (l *Listener) AppendJSONFields(b []byte) []byte {
 		b = append(b, ']')
 	}
 	if c := l.ConfiguredBacklog; c != nil {
-		b = jsonfmt.AppendString(append(b, `,"configured_backlog":{"program":`...), c.Program)
-		b = jsonfmt.AppendString(append(b, `,"setting":`...), c.Setting)
-		b = appendInt(b, `,"value":`, c.Value)
-		if c.Default {
-			b = append(b, `,"default":true`...)
+		b = appendProgramSetting(append(b, `,"configured_backlog":`...), c.Program, c.Setting, c.Value, c.Default, c.Source, c.Detail)
+		b = append(b, '}')
+	}
+	if c := l.ConnectionCap; c != nil {
+		b = appendProgramSetting(append(b, `,"connection_cap":`...), c.Program, c.Setting, c.Value, c.Default, c.Source, c.Detail)
+		if c.Refuses {
+			b = append(b, `,"refuses":true`...)
 		}
-		if c.Source != "" {
-			b = jsonfmt.AppendString(append(b, `,"source":`...), c.Source)
+		if c.Held != nil {
+			b = appendUint(b, `,"held":`, uint64(*c.Held))
 		}
 		b = append(b, '}')
+	}
+	return b
+}
+
+// appendProgramSetting appends the fields ConfiguredBacklog and
+// ConnectionCap share, as encoding/json marshals them, after an opening
+// brace and without the closing one.
+func appendProgramSetting(b []byte, program, setting string, value int64, def bool, source, detail string) []byte {
+	b = jsonfmt.AppendString(append(b, `{"program":`...), program)
+	b = jsonfmt.AppendString(append(b, `,"setting":`...), setting)
+	b = appendInt(b, `,"value":`, value)
+	if def {
+		b = append(b, `,"default":true`...)
+	}
+	if source != "" {
+		b = jsonfmt.AppendString(append(b, `,"source":`...), source)
+	}
+	if detail != "" {
+		b = jsonfmt.AppendString(append(b, `,"detail":`...), detail)
 	}
 	return b
 }

@@ -27,9 +27,10 @@ var judges = []string{"advise", "check", "metrics"}
 
 // allowed are the only packages of this module a judge may link: the model,
 // the data-only sysctl registry, JSON formatting, the judges themselves
-// (check reuses advise's rules), and the reader of a file the user names
-// (check's policy), which reads no host state.
-var allowed = []string{"model", "sysctl/registry", "internal/jsonfmt", "internal/userfile", "advise", "check", "metrics"}
+// (check reuses advise's rules), the reader of a file the user names
+// (check's policy), which reads no host state, and the "did you mean" of
+// their errors.
+var allowed = []string{"model", "sysctl/registry", "internal/jsonfmt", "internal/userfile", "internal/suggest", "advise", "check", "metrics"}
 
 // TestJudgesDoNotImportTheCollector lists every package each judge links
 // (`go list -deps`, tests excluded) and fails on any package of this module

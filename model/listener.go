@@ -57,6 +57,11 @@ type Listener struct {
 	// and could read it: what the socket gets the next time the program
 	// calls listen(), which may differ from AcceptQueueMax.
 	ConfiguredBacklog *ConfiguredBacklog `json:"configured_backlog,omitempty"`
+	// ConnectionCap is the limit the owning program puts on its own
+	// concurrent connections (HAProxy maxconn, PostgreSQL
+	// max_connections, memcached -c, gunicorn and uWSGI workers), as read
+	// from its running configuration; nil when not known.
+	ConnectionCap *ConnectionCap `json:"connection_cap,omitempty"`
 	// QueueHead is, for a Unix listener, the client socket inode of the
 	// oldest connection waiting in its queue (UNIX_DIAG_ICONS), 0 when the
 	// queue is empty or it is not known. accept() takes the oldest, so the
@@ -138,4 +143,38 @@ type ConfiguredBacklog struct {
 	// program's mount namespace), "command line", or an environment
 	// variable's name; the program's default has none.
 	Source string `json:"source,omitempty"`
+	// Detail says how Value is made from the program's settings, when it
+	// is not one setting's value ("max_connections 20 + ...").
+	Detail string `json:"detail,omitempty"`
+}
+
+// ConnectionCap is a limit a program puts on its own concurrent
+// connections, as read from the configuration the running program was
+// started with.
+type ConnectionCap struct {
+	// Program names the program as advise does: "HAProxy", "PostgreSQL".
+	Program string `json:"program"`
+	// Setting is the setting as its configuration names it ("maxconn",
+	// "max_connections", "-c", "--workers").
+	Setting string `json:"setting"`
+	// Value is how many connections the program holds at once, at most.
+	Value int64 `json:"value"`
+	// Default marks the program's default, no setting being found.
+	Default bool `json:"default,omitempty"`
+	// Source is where Value was read, as ConfiguredBacklog's.
+	Source string `json:"source,omitempty"`
+	// Detail says how Value is made when it is not one setting alone
+	// ("--workers 2 × --threads 4").
+	Detail string `json:"detail,omitempty"`
+	// Refuses: at its cap the program still accepts, and closes or refuses
+	// the connection itself (PostgreSQL's "sorry, too many clients
+	// already"), so its accept queue does not fill; otherwise it stops
+	// accepting and connections wait in the queue.
+	Refuses bool `json:"refuses,omitempty"`
+	// Held are the connections the listener's owners accepted and still
+	// hold: TCP sockets on its address and port, established or closing
+	// (CLOSE_WAIT), less those still in its accept queue. Counted where a
+	// cap is known and only by advise (it costs a dump of every
+	// connection); nil otherwise.
+	Held *uint32 `json:"held,omitempty"`
 }

@@ -41,6 +41,9 @@ type Samples struct {
 	// stall.
 	TraceSeconds float64
 	TraceStall   time.Duration
+	// TraceSince is when the traced window began (its programs attached):
+	// every namespace of one run shares one window.
+	TraceSince time.Time
 	// Warnings say what could not be seen, once each.
 	Warnings []string
 }

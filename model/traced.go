@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -45,6 +46,22 @@ type Traced struct {
 	// with no accept() taking one (meaningful while the sampled queue is
 	// not empty).
 	Held time.Duration
+	// OldestQueued is how long the oldest connection still in the accept
+	// queue at At (as sampled) had waited there; 0 with the queue empty.
+	// It is part of every wait, though no accept() has ended it: a stall
+	// in progress shows here before it shows in AcceptWait. Exact from its
+	// enqueue time when OldestQueuedExact (the programs' ring holds when
+	// each queued connection entered); otherwise a lower bound: the
+	// connection was queued before tracing began (it waited at least since
+	// then), or its enqueue time is no longer held (it waited at least as
+	// long as the queue has been non-empty with no accept, Held).
+	OldestQueued      time.Duration
+	OldestQueuedExact bool
+	// OldestQueuedMax is the longest OldestQueued at any read of a window
+	// (its fold), or this read's own; OldestQueuedMaxExact is that read's
+	// OldestQueuedExact.
+	OldestQueuedMax      time.Duration
+	OldestQueuedMaxExact bool
 	// Owners are the listener's owners at At, with their state: those
 	// found in /proc or, without, the process whose accept() last took a
 	// connection (the owner as the programs saw it, known without a walk).
@@ -106,7 +123,9 @@ func SortAcceptErrors(es []AcceptErrors) {
 }
 
 // TracedOwner is a process holding (or accepting from) a listener, with
-// its scheduler state spelled out ("T (stopped)").
+// its scheduler state spelled out ("T (stopped)"); in a Stall, every state
+// it was seen in while the stall lasted, in order ("T (stopped), then S
+// (sleeping)").
 type TracedOwner struct {
 	PID   int    `json:"pid"`
 	Comm  string `json:"comm"`
@@ -133,11 +152,6 @@ func StateName(letter string) string {
 		return ""
 	}
 	return letter + " (" + stateNames[letter] + ")"
-}
-
-// OwnerOf is p as a TracedOwner, its state spelled out.
-func OwnerOf(p Process) TracedOwner {
-	return TracedOwner{PID: p.PID, Comm: p.Comm, State: StateName(p.State)}
 }
 
 // WaitBuckets is how many log2 buckets an accept-wait histogram has:
@@ -175,6 +189,23 @@ func WaitBucketLE(i int) float64 {
 		return math.Inf(1)
 	}
 	return math.Ldexp(1, i+1) / 1e9
+}
+
+// OldestQueuedText is OldestQueuedMax for a sentence: "5.0s", or "at
+// least 5.0s" when it is a lower bound.
+func (t *Traced) OldestQueuedText() string {
+	s := strconv.FormatFloat(t.OldestQueuedMax.Seconds(), 'f', 1, 64) + "s"
+	if !t.OldestQueuedMaxExact {
+		s = "at least " + s
+	}
+	return s
+}
+
+// LongestWait is the longest wait the evidence knows in seconds: of a
+// connection accept() returned (AcceptWait.Max) or of one still queued at
+// a read (OldestQueuedMax), whichever is longer.
+func (t *Traced) LongestWait() float64 {
+	return max(t.AcceptWait.Max(), t.OldestQueuedMax.Seconds())
 }
 
 // Sum and Max are in seconds.

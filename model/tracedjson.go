@@ -55,7 +55,7 @@ var QueueExactFields = []string{"accept_queue_high_water", "enqueued", "accepted
 // interval's high water is its longest queue at an enqueue, or its length at
 // the read when it had none (its length at the start was counted in the
 // interval before: every peak is just after an enqueue).
-var QueueDerivedFields = []string{"interval_high_water", "overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled"}
+var QueueDerivedFields = []string{"interval_high_water", "overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds", "stalled", "oldest_queued_seconds"}
 
 // QueueUnavailableFields are not seen in queue mode (no accept hook).
 var QueueUnavailableFields = []string{"accept_errors", "unattributed_accept_errors", "accept_wait_seconds.unmatched",
@@ -72,10 +72,12 @@ func TraceFieldClasses(mode string) (exact, derived, unavailable []string) {
 
 // DerivedFields are inferred: syn_time overflows from counters, the SYN
 // queue's high water from samples, percentiles from log2 buckets, stalls
-// from the last accept and the current queue, a Unix listener's blocked
-// connects from the connecting task having slept.
+// from the last accept and the current queue, the oldest queued wait from
+// the sampled queue and the enqueue time the programs kept for its place
+// (oldest_queued_exact says when that is exact, and when a lower bound), a
+// Unix listener's blocked connects from the connecting task having slept.
 var DerivedFields = []string{"overflows.syn_time", "syn_queue_high_water", "accept_wait_seconds.p50",
-	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled", "connect_blocked_seconds"}
+	"accept_wait_seconds.p90", "accept_wait_seconds.p99", "stalled", "oldest_queued_seconds", "connect_blocked_seconds"}
 
 // TraceReportListener is one listening socket in a TraceReport.
 type TraceReportListener struct {
@@ -109,6 +111,11 @@ type TraceReportListener struct {
 	// least the --stall threshold; StalledSeconds is for how long.
 	Stalled        bool    `json:"stalled"`
 	StalledSeconds float64 `json:"stalled_seconds"`
+	// OldestQueuedSeconds is how long the oldest connection still in the
+	// queue had waited at the read (0: none queued); exact from its
+	// enqueue time when OldestQueuedExact, else at least that.
+	OldestQueuedSeconds float64 `json:"oldest_queued_seconds"`
+	OldestQueuedExact   bool    `json:"oldest_queued_exact"`
 	// Untraced and UntracedEvents are Traced's: the listener found the
 	// programs' listener table full, and its figures miss that many events.
 	Untraced       bool   `json:"untraced"`
@@ -207,6 +214,7 @@ func traceReportListener(ns Namespace, l *Listener, stall time.Duration) TraceRe
 	maps.Copy(out.Drops, t.Drops)
 	stalled, held := t.Stalled(l.AcceptQueue, stall)
 	out.Stalled, out.StalledSeconds = stalled, held.Seconds()
+	out.OldestQueuedSeconds, out.OldestQueuedExact = t.OldestQueued.Seconds(), t.OldestQueuedExact
 	out.Untraced, out.UntracedEvents = t.Untraced, t.UntracedEvents
 	return out
 }
@@ -214,7 +222,11 @@ func traceReportListener(ns Namespace, l *Listener, stall time.Duration) TraceRe
 // AdviseTrace is advise -o json's "trace": the evidence its findings cite,
 // per listener, over the traced window.
 type AdviseTrace struct {
-	// Seconds is how long the window was traced.
+	// Since and Until are when the traced window began (the programs
+	// attached) and ended (their last read); Seconds is how long that was.
+	// Under --all-netns every namespace shares the one window.
+	Since     time.Time             `json:"since"`
+	Until     time.Time             `json:"until"`
 	Seconds   float64               `json:"seconds"`
 	Listeners []AdviseTraceListener `json:"listeners"`
 	// SizingMeasured names the sizing inputs taken from this evidence
@@ -273,8 +285,11 @@ type AdviseTracedOwner struct {
 
 // NewAdviseTrace is s's traced evidence over a window of seconds as advise
 // prints it; stall is the threshold under which a held queue is not a stall.
-func NewAdviseTrace(s *Snapshot, seconds float64, stall time.Duration) *AdviseTrace {
-	a := &AdviseTrace{Seconds: seconds, Listeners: []AdviseTraceListener{}}
+func NewAdviseTrace(s *Snapshot, since time.Time, seconds float64, stall time.Duration) *AdviseTrace {
+	a := &AdviseTrace{Since: since, Seconds: Round(seconds), Listeners: []AdviseTraceListener{}}
+	if !since.IsZero() {
+		a.Until = since.Add(time.Duration(seconds * float64(time.Second)))
+	}
 	for i := range s.Listeners {
 		l := &s.Listeners[i]
 		t := l.Traced
@@ -318,13 +333,25 @@ type WatchTraced struct {
 	HighWaterRose        bool    `json:"high_water_rose"`
 	HighWaterFill        float64 `json:"high_water_fill"`
 	// Enqueued, Accepted, OverflowsAckTime and OverflowsCookieAckTime are
-	// this interval's, exact.
+	// this interval's, exact; OverflowsSynTime too, derived from the
+	// namespace's ListenOverflows (the sites sum to its rise).
 	Enqueued               uint64 `json:"enqueued"`
 	Accepted               uint64 `json:"accepted"`
+	OverflowsSynTime       uint64 `json:"overflows_syn_time"`
 	OverflowsAckTime       uint64 `json:"overflows_ack_time"`
 	OverflowsCookieAckTime uint64 `json:"overflows_cookie_ack_time"`
 	// AcceptWait is this interval's waits in the accept queue.
 	AcceptWait WatchWait `json:"accept_wait_seconds"`
+	// OldestQueuedSeconds is how long the oldest connection still in the
+	// queue had waited at the report: a stall in progress.
+	OldestQueuedSeconds float64 `json:"oldest_queued_seconds"`
+	// Stalled: at the report the queue held connections with no accept()
+	// for the --stall threshold or longer, StalledSeconds for how long.
+	Stalled        bool    `json:"stalled"`
+	StalledSeconds float64 `json:"stalled_seconds"`
+	// Owners are the processes holding (or last accepting from) the
+	// listener, with their state at the report ("T (stopped)").
+	Owners []TracedOwner `json:"owners,omitempty"`
 	// ConnectEAGAIN and ConnectBlocked are a Unix listener's connect()
 	// calls refused with EAGAIN, and blocking ones that waited, because its
 	// queue was full, in this interval (full mode; absent otherwise).
@@ -341,25 +368,34 @@ type WatchWait struct {
 	P90           float64 `json:"p90"`
 	P99           float64 `json:"p99"`
 	MaxSinceStart float64 `json:"max_since_start"`
+	// Buckets are the interval's non-empty buckets, for the view's
+	// histogram; the JSON keeps the percentiles only.
+	Buckets []WaitBucket `json:"-"`
 }
 
 // NewWatchTraced is the interval that lw's last two reads of a listener
-// with backlog span, as watch prints it; nil when lw has no evidence.
-func NewWatchTraced(lw *ListenerWindow, backlog uint32) *WatchTraced {
+// with backlog span, as watch prints it, with the queue of queue
+// connections at the report judged stalled after stall; nil when lw has
+// no evidence.
+func NewWatchTraced(lw *ListenerWindow, backlog, queue uint32, stall time.Duration) *WatchTraced {
 	last, interval := lw.Traced(), lw.TracedInterval()
 	if last == nil {
 		return nil
 	}
 	maxWait := last.AcceptWait.Max()
+	stalled, held := last.Stalled(queue, stall)
 	return &WatchTraced{
 		IntervalHighWater: last.IntervalHighWater, IntervalHighWaterFill: last.IntervalFill(backlog),
 		AcceptQueueHighWater: last.HighWater, HighWaterRose: lw.HighWaterRose(), HighWaterFill: last.Fill(backlog),
-		Enqueued: interval.Enqueued, Accepted: interval.Accepted, OverflowsAckTime: interval.Overflows.AckTime,
-		OverflowsCookieAckTime: interval.Overflows.CookieAckTime,
+		Enqueued: interval.Enqueued, Accepted: interval.Accepted, OverflowsSynTime: interval.Overflows.SynTime,
+		OverflowsAckTime: interval.Overflows.AckTime, OverflowsCookieAckTime: interval.Overflows.CookieAckTime,
 		AcceptWait: WatchWait{Count: interval.AcceptWait.Count, MaxSinceStart: maxWait,
-			P50: interval.AcceptWait.QuantileCapped(0.50, maxWait),
-			P90: interval.AcceptWait.QuantileCapped(0.90, maxWait),
-			P99: interval.AcceptWait.QuantileCapped(0.99, maxWait)},
+			P50:     interval.AcceptWait.QuantileCapped(0.50, maxWait),
+			P90:     interval.AcceptWait.QuantileCapped(0.90, maxWait),
+			P99:     interval.AcceptWait.QuantileCapped(0.99, maxWait),
+			Buckets: interval.AcceptWait.Summary().Buckets},
+		OldestQueuedSeconds: last.OldestQueued.Seconds(), Stalled: stalled, StalledSeconds: held.Seconds(),
+		Owners: last.Owners,
 	}
 }
 

@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // QueueSample is one listener's queues in one sample: what a fold over time
 // needs, without the rest of a Listener.
@@ -57,7 +61,9 @@ type ListenerWindow struct {
 	// highWaterAt and stall are the window's marks over every read.
 	traced, prevTraced *Traced
 	highWaterAt        time.Time
-	stall              Stall
+	stall, current     Stall
+	oldestQueued       time.Duration
+	oldestExact        bool
 }
 
 // Traced is the listener's last eBPF evidence in the window, with the
@@ -70,6 +76,11 @@ func (l *ListenerWindow) Traced() *Traced {
 	}
 	t := *l.traced
 	t.HighWaterAt, t.Stall = l.highWaterAt, l.stall
+	if l.oldestQueued > t.OldestQueued {
+		t.OldestQueuedMax, t.OldestQueuedMaxExact = l.oldestQueued, l.oldestExact
+	} else {
+		t.OldestQueuedMax, t.OldestQueuedMaxExact = t.OldestQueued, t.OldestQueuedExact
+	}
 	return &t
 }
 
@@ -104,9 +115,46 @@ func (lw *ListenerWindow) foldTraced(t *Traced, queue uint32) {
 	if lw.HighWaterRose() {
 		lw.highWaterAt = t.At
 	}
-	if queue > 0 && t.Held > lw.stall.Held {
-		lw.stall = Stall{Held: t.Held, Queue: queue, Owners: t.Owners}
+	switch {
+	case queue == 0 || t.Held == 0:
+		lw.current = Stall{}
+	case lw.current.Held > 0 && t.Held >= lw.current.Held:
+		// The same hold, longer: the owners' states seen at each read.
+		lw.current.Held, lw.current.Queue = t.Held, queue
+		lw.current.Owners = mergeStates(lw.current.Owners, t.Owners)
+	default:
+		lw.current = Stall{Held: t.Held, Queue: queue, Owners: append([]TracedOwner(nil), t.Owners...)}
 	}
+	if lw.current.Held > lw.stall.Held {
+		lw.stall = lw.current
+		lw.stall.Owners = append([]TracedOwner(nil), lw.current.Owners...)
+	}
+	if t.OldestQueuedMax > lw.oldestQueued {
+		lw.oldestQueued, lw.oldestExact = t.OldestQueuedMax, t.OldestQueuedMaxExact
+	}
+	if t.OldestQueued > lw.oldestQueued {
+		lw.oldestQueued, lw.oldestExact = t.OldestQueued, t.OldestQueuedExact
+	}
+}
+
+// mergeStates adds the states of the owners read now to those seen earlier
+// in a stall: an owner seen stopped, then (resumed) in disk sleep has State
+// "T (stopped), then D (disk sleep)". Owners seen for the first time join.
+func mergeStates(seen, now []TracedOwner) []TracedOwner {
+	for _, o := range now {
+		i := slices.IndexFunc(seen, func(s TracedOwner) bool { return s.PID == o.PID })
+		switch {
+		case i < 0:
+			seen = append(seen, o)
+		case o.State != "" && !strings.HasSuffix(seen[i].State, o.State):
+			if seen[i].State == "" {
+				seen[i].State = o.State
+			} else {
+				seen[i].State += ", then " + o.State
+			}
+		}
+	}
+	return seen
 }
 
 // DropsIncrease is the listener's drop counter's increase over the window:

@@ -53,6 +53,9 @@ func do(path string, fn func() error) (bool, error) {
 	defer target.Close()
 	if err := vnetns.Set(target); err != nil {
 		// setns failed: the thread is still where it started.
+		if errors.Is(err, unix.EPERM) {
+			return true, fmt.Errorf("entering network namespace %s: %w: it needs root (CAP_SYS_ADMIN); run backlogctl as root", path, err)
+		}
 		return true, fmt.Errorf("entering network namespace %s: %w", path, err)
 	}
 	fnErr := fn()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -102,6 +103,19 @@ func nsTypeName(kind int) string {
 		return "time"
 	}
 	return fmt.Sprintf("type %#x", kind)
+}
+
+// Names lists the namespaces mounted under runDir (`ip netns list`), sorted.
+func Names(runDir string) []string {
+	if runDir == "" {
+		runDir = DefaultRunDir
+	}
+	var names []string
+	for _, name := range namesByInode(runDir) {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // namesByInode maps the inode of every namespace mounted under runDir to its name.

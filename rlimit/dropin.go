@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/backlogctl/backlogctl/internal/userfile"
 	"github.com/backlogctl/backlogctl/model"
 )
@@ -91,14 +93,32 @@ func WriteDropIn(dir, unit string, n model.Nofile) (string, error) {
 		return "", fmt.Errorf("creating %s: %s exists and is not a directory", p, unitDir)
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
-		if err := os.Mkdir(unitDir, 0o755); err != nil {
+		err := os.Mkdir(unitDir, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			// Another writer made it meanwhile: it must be a real directory.
+			if fi, err := os.Lstat(unitDir); err != nil || !fi.IsDir() {
+				return "", fmt.Errorf("creating %s: it appeared meanwhile and is not a directory", unitDir)
+			}
+			statErr, err = nil, nil
+		}
+		if err != nil {
 			return "", fmt.Errorf("creating %s: %w", unitDir, err)
 		}
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
 		if err := os.Chmod(unitDir, 0o755); err != nil {
 			os.Remove(unitDir)
 			return "", fmt.Errorf("creating %s: %w", unitDir, err)
 		}
 	}
+	// Writers of one unit's drop-in take turns (an flock on its directory):
+	// WriteAtomic first removes an interrupted write's temporary file, which
+	// must never be another writer's, still being written.
+	unlock, err := lockDir(unitDir)
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	defer unlock()
 	if err := userfile.WriteAtomic(p, []byte(DropIn(n)), 0o644); err != nil {
 		if errors.Is(statErr, fs.ErrNotExist) {
 			os.Remove(unitDir) // leave no empty UNIT.d behind
@@ -106,4 +126,17 @@ func WriteDropIn(dir, unit string, n model.Nofile) (string, error) {
 		return "", fmt.Errorf("writing %s: %w", p, err)
 	}
 	return p, nil
+}
+
+// lockDir takes an exclusive flock on dir, held until unlock.
+func lockDir(dir string) (unlock func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return func() { f.Close() }, nil // closing releases the lock
 }

@@ -137,3 +137,32 @@ func TestWriteDropInRefusesSymlinkedUnitDir(t *testing.T) {
 		t.Errorf("the symlink's target was written: %v", entries)
 	}
 }
+
+// Concurrent writers of one unit's drop-in never remove each other's
+// temporary file (each write first cleans an interrupted one's): every
+// write succeeds, and the file is one of theirs, whole.
+func TestWriteDropInConcurrentWriters(t *testing.T) {
+	dir := t.TempDir()
+	const writers, writes = 4, 300
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range writes {
+				if _, err := WriteDropIn(dir, "nginx.service", model.Nofile{Soft: uint64(1000 + w), Hard: uint64(2000 + i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatalf("a concurrent write failed: %v", err)
+		}
+	}
+	b, err := os.ReadFile(DropInPath(dir, "nginx.service"))
+	if err != nil || !strings.HasPrefix(string(b), "[Service]\nLimitNOFILE=") {
+		t.Errorf("drop-in = %q, %v", b, err)
+	}
+}

@@ -40,11 +40,17 @@ declare -A need=(
 	[containerd]=containerd
 	[ctr]=containerd
 	[runc]=runc
+	[haproxy]=haproxy
+	[redis-server]=redis-server
+	[memcached]=memcached
+	[node]=nodejs
 )
 missing=()
 for cmd in "${!need[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
+# Not a command: the completion test runs bash with and without it.
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 # Another apt run (unattended-upgrades, a second engineer) may hold apt's
 # locks: wait for them, up to APT_LOCK_WAIT seconds, instead of failing.
 apt_lock_wait=${APT_LOCK_WAIT:-600}
@@ -66,6 +72,8 @@ apt_get() {
 }
 # Debian's php-fpm installs its binary under its PHP version (php-fpm8.2)
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || missing+=(php-fpm)
+# Debian's PostgreSQL is not on PATH (pg_ctlcluster runs it from here)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 # trace's eBPF programs include libbpf's headers (scripts/check-bpf.sh)
 [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
 # trace's io_uring test builds a liburing accept loop (trace/testdata)

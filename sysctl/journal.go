@@ -176,6 +176,37 @@ func CheckResolved(dir string, forceNew bool) (*State, error) {
 	return &s, nil
 }
 
+// CheckSupersede refuses to let a change in network namespace netns of
+// tree sysRoot supersede (--force-new) sup, an unresolved record of another
+// namespace or tree: the new record's rollback could not restore what sup
+// owes (that is written in sup's namespace), and once superseded sup could
+// no longer be rolled back where it was made. nil sup, or a namespace not
+// known on either side (0), is allowed.
+func CheckSupersede(sup *State, netns uint64, sysRoot string) error {
+	if sup == nil {
+		return nil
+	}
+	keys := make([]string, 0)
+	for _, st := range sup.RollbackSteps() {
+		keys = append(keys, st.Key)
+	}
+	where := ""
+	switch {
+	case sup.SysRoot != sysRoot:
+		where = fmt.Sprintf("the tree %s, this run writes %s", sup.SysRoot, sysRoot)
+	case sup.Netns != 0 && netns != 0 && sup.Netns != netns:
+		where = fmt.Sprintf("network namespace netns:[%d], this run is in netns:[%d]", sup.Netns, netns)
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: --force-new cannot carry the unresolved %s (%s), made in %s: roll it back there first (%s, with --netns or nsenter --net), or keep this change in another --state-dir",
+		ErrOtherNamespace, sup.What(), strings.Join(keys, ", "), where, RollbackCommand)
+}
+
+// ErrOtherNamespace: an unresolved record of another network namespace or
+// tree cannot be superseded from here.
+var ErrOtherNamespace = errors.New("the unresolved change is another namespace's")
+
 // RestoreError lists the keys a Restore could not put back.
 type RestoreError struct {
 	// Restored are the keys put back; NotRestored maps the others to why.

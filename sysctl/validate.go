@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/backlogctl/backlogctl/internal/suggest"
+
 	"github.com/backlogctl/backlogctl/sysctl/registry"
 )
 
@@ -41,7 +43,7 @@ func Resolve(name string, allowUnknown bool) (Key, error) {
 		return Key{}, err
 	}
 	if !allowUnknown {
-		return Key{}, fmt.Errorf("%w: %q", ErrUnknownKey, name)
+		return Key{}, fmt.Errorf("%w: %q%s", ErrUnknownKey, name, suggest.DidYouMean(name, Names()))
 	}
 	return Key{Name: strings.ReplaceAll(rel, "/", "."), Kind: KindText}, nil
 }

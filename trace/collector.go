@@ -24,7 +24,7 @@ var ErrNoBTF = errors.New("the kernel has no BTF (/sys/kernel/btf/vmlinux); trac
 
 // ErrNoPermission: loading programs was refused (CAP_BPF and CAP_PERFMON,
 // or root where kernel.unprivileged_bpf_disabled is set, are needed).
-var ErrNoPermission = errors.New("loading eBPF programs was refused: trace needs CAP_BPF and CAP_PERFMON (or root)")
+var ErrNoPermission = errors.New("the kernel refused to load trace's eBPF programs")
 
 // Hook is one program and the tracepoint it attaches to.
 type Hook struct {
@@ -358,11 +358,7 @@ func (c *Collector) ListenerSlots() int { return c.tableSlots }
 // raise RLIMIT_MEMLOCK) says nothing an operator can act on; the errno does.
 func loadError(err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		var errno unix.Errno
-		if errors.As(err, &errno) {
-			return fmt.Errorf("%w (%s)", ErrNoPermission, errno.Error())
-		}
-		return ErrNoPermission
+		return fmt.Errorf("%w: %s", ErrNoPermission, capabilityNote())
 	}
 	return err
 }

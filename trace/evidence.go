@@ -109,6 +109,12 @@ type ListenerEvidence struct {
 	SynQueueHighWater uint32
 	Enqueued          uint64
 	Accepted          uint64
+	// Dequeued is the place (counted as Enqueued counts) of the next
+	// connection accept() takes: in ModeFull exact, as of the read; in
+	// ModeQueue inferred at the last enqueue. Below Enqueued, the
+	// connection at that place is the oldest still queued; as a signed
+	// number below 0, it was queued before tracing began.
+	Dequeued uint64
 	// MaxBacklog is the effective backlog (sk_max_ack_backlog) at the
 	// listener's last enqueue or drop; 0 when neither was seen.
 	MaxBacklog uint32
@@ -231,6 +237,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			SynQueueHighWater:    st.SynQueueHw,
 			Enqueued:             st.Enqueued,
 			Accepted:             st.Accepted,
+			Dequeued:             st.Dequeued,
 			MaxBacklog:           st.MaxBacklog,
 			WaitBound:            time.Duration(st.WaitBoundMaxNs),
 			WaitUnbounded:        st.WaitUnbounded,

@@ -72,7 +72,7 @@ const firstEpoch = 1
 // listenerWindow is the first slot of cookie's window in a table of slots
 // (listener_window with cookie_hash in bpf/trace.c).
 func listenerWindow(cookie uint64, slots uint32) uint32 {
-	return uint32(uint64(uint32((cookie*0x9E3779B97F4A7C15)>>32)) * uint64(slots) >> 32)
+	return uint32(uint64(cookieHash(cookie)) * uint64(slots) >> 32)
 }
 
 // slotTaking is SLOT_TAKING: a slot being reset for a new listener.

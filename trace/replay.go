@@ -105,6 +105,11 @@ type RecordedListener struct {
 	BaseLen            uint32 `json:"base_len,omitempty"`
 	LastLen            uint32 `json:"last_len,omitempty"`
 	IntervalEvents     bool   `json:"interval_events,omitempty"`
+	// Dequeued is ListenerEvidence's; OldestSince is when the connection at
+	// that place entered the queue (EnqueueTimes), zero when the ring did
+	// not hold it or the queue was empty.
+	Dequeued    uint64    `json:"dequeued,omitempty"`
+	OldestSince time.Time `json:"oldest_since,omitzero"`
 	// Unix listeners' (absent from older recordings).
 	Unix           bool   `json:"unix,omitempty"`
 	ConnectBlocked uint64 `json:"connect_blocked,omitempty"`
@@ -136,6 +141,9 @@ type replaySource struct {
 	here uint64
 	mu   sync.Mutex
 	next int
+	// oldest are the last read's enqueue times of each listener's oldest
+	// queued connection, by place, for EnqueuedAt.
+	oldest map[Key]RecordedListener
 }
 
 func openReplay(path string) (*replaySource, error) {
@@ -169,6 +177,12 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 	r.mu.Lock()
 	read := r.rec.Reads[min(r.next, len(r.rec.Reads)-1)]
 	r.next++
+	r.oldest = map[Key]RecordedListener{}
+	for _, rl := range read.Listeners {
+		if !rl.OldestSince.IsZero() {
+			r.oldest[Key{Netns: r.netns(rl.Netns), Cookie: rl.Cookie}] = rl
+		}
+	}
 	r.mu.Unlock()
 	mode := r.rec.Mode
 	if mode == "" {
@@ -190,7 +204,7 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 			AcceptWait: Wait{Count: rl.WaitCount, SumNs: rl.WaitSumNs, MaxNs: rl.WaitMaxNs, Unmatched: rl.WaitUnmatched},
 			MaxBacklog: rl.MaxBacklog, AckOverflows: rl.AckOverflows, CookieAckOverflows: rl.CookieAckOverflows,
 			WaitBound: time.Duration(rl.WaitBoundNs), WaitUnbounded: rl.WaitUnbounded, BaseLen: rl.BaseLen, LastLen: rl.LastLen,
-			IntervalEvents: rl.IntervalEvents, Unix: rl.Unix,
+			IntervalEvents: rl.IntervalEvents, Dequeued: rl.Dequeued, Unix: rl.Unix,
 			ConnectBlocked: ConnectWait{Count: rl.ConnectBlocked, SumNs: rl.BlockedSumNs, MaxNs: rl.BlockedMaxNs}}
 		if rl.AckOverflows == 0 && rl.CookieAckOverflows == 0 {
 			le.AckOverflows = rl.Drops[ListenOverflowReason]
@@ -216,6 +230,18 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 			SunPath: []byte(c.SunPath), Count: c.Count})
 	}
 	return ev, nil
+}
+
+// EnqueuedAt is the recorded enqueue time of the oldest connection of the
+// last read, for its place only.
+func (r *replaySource) EnqueuedAt(k Key, place uint64) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rl, ok := r.oldest[k]
+	if !ok || rl.Dequeued != place {
+		return time.Time{}, false
+	}
+	return rl.OldestSince, true
 }
 
 func (r *replaySource) Hooks() []Hook  { return r.rec.Hooks }
@@ -247,8 +273,11 @@ func (r *recordingSource) Snapshot() (*Evidence, error) {
 			WaitUnmatched: le.AcceptWait.Unmatched, LastAccept: le.LastAccept, WaitingSince: le.WaitingSince, LastAcceptPID: le.LastAcceptPID,
 			MaxBacklog: le.MaxBacklog, AckOverflows: le.AckOverflows, CookieAckOverflows: le.CookieAckOverflows,
 			WaitBoundNs: uint64(le.WaitBound), WaitUnbounded: le.WaitUnbounded, BaseLen: le.BaseLen, LastLen: le.LastLen,
-			IntervalEvents: le.IntervalEvents, Unix: le.Unix, ConnectBlocked: le.ConnectBlocked.Count,
+			IntervalEvents: le.IntervalEvents, Dequeued: le.Dequeued, Unix: le.Unix, ConnectBlocked: le.ConnectBlocked.Count,
 			BlockedSumNs: le.ConnectBlocked.SumNs, BlockedMaxNs: le.ConnectBlocked.MaxNs}
+		if int64(le.Enqueued-le.Dequeued) > 0 {
+			rl.OldestSince, _ = r.Collector.EnqueuedAt(le.Key, le.Dequeued)
+		}
 		for i, n := range le.AcceptWait.Buckets {
 			if n > 0 {
 				rl.WaitBuckets[i] = n

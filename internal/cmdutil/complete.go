@@ -24,6 +24,17 @@ func CompleteSysctlKeys(_ *cobra.Command, _ []string, toComplete string) ([]stri
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
+// CompleteSysctlSettings completes KEY= for a KEY=VALUE argument or flag
+// (sysctl set, tune --set), leaving the cursor after the "=".
+func CompleteSysctlSettings(c *cobra.Command, args []string, partial string) ([]string, cobra.ShellCompDirective) {
+	keys, _ := CompleteSysctlKeys(c, args, partial)
+	for i, k := range keys {
+		name, desc, _ := strings.Cut(k, "\t")
+		keys[i] = name + "=\t" + desc
+	}
+	return keys, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
+}
+
 // CompleteProfiles completes the built-in profile names (--profile), with
 // their description.
 func CompleteProfiles(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {

@@ -7,13 +7,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// AllowLowerHelp is the one description of --allow-lower that tune,
-// sysctl set and rlimit set share.
+// AllowLowerHelp is the one description of --allow-lower that tune and
+// sysctl set share.
 const AllowLowerHelp = "allow changes that lower a value (mode keys such as tcp_syncookies are never 'lowered')"
 
-// AddAllowLowerFlag registers --allow-lower on a command that writes.
-func AddAllowLowerFlag(cmd *cobra.Command, allow *bool) {
-	cmd.Flags().BoolVar(allow, "allow-lower", false, AllowLowerHelp)
+// AllowLowerLimitHelp is rlimit set's --allow-lower: it lowers limits, not keys.
+const AllowLowerLimitHelp = "allow a soft or hard RLIMIT_NOFILE below the process's current one (never below the descriptors it has open)"
+
+// AddAllowLowerFlag registers --allow-lower on a command that writes, with
+// usage AllowLowerHelp or AllowLowerLimitHelp.
+func AddAllowLowerFlag(cmd *cobra.Command, allow *bool, usage string) {
+	cmd.Flags().BoolVar(allow, "allow-lower", false, usage)
 }
 
 // LoweringError refuses changes that lower a value without --allow-lower;

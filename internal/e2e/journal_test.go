@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,5 +145,54 @@ func TestRollbackKeepsAnAdministratorsEdit(t *testing.T) {
 	}
 	if _, err := os.Stat(h.persist); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s still exists after the rollback (%v)", h.persist, err)
+	}
+}
+
+// --force-new never supersedes an unresolved change made in another network
+// namespace: the new record's rollback could not restore those values (they
+// are written in that namespace), and once superseded the old change could
+// not be rolled back where it was made. tune and sysctl set refuse in one
+// line (exit 3), naming the namespace and the rollback, and change nothing.
+func TestForceNewRefusesAnotherNamespacesChange(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	h := newTuneHost(t, t.TempDir())
+	here, err := sysctl.NetnsInode("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := here + 1
+	owed := sysctl.State{Time: time.Now().UTC(), Command: "tune --apply", SysRoot: "/proc/sys", Netns: other,
+		Status: sysctl.StatusApplying, Steps: []sysctl.Step{{Key: "net.core.somaxconn", Previous: "4096", Value: "8000"}}}
+	if err := os.MkdirAll(h.state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := sysctl.SaveState(h.state, owed); err != nil {
+		t.Fatal(err)
+	}
+	somax := readKey(t, "net.core.somaxconn")
+	want := fmt.Sprintf("made in network namespace netns:[%d], this run is in netns:[%d]", other, here)
+	for _, args := range [][]string{
+		{"tune", "--set", fmt.Sprintf("somaxconn=%d", somax+1), "--apply", "--yes", "--force-new", "--state-dir", h.state},
+		{"sysctl", "set", fmt.Sprintf("net.core.somaxconn=%d", somax+1), "--force-new", "--state-dir", h.state},
+	} {
+		c := exec.Command(bin, args...)
+		c.Env = append(os.Environ(), "BACKLOGCTL_SYSCTL_D_DIRS="+h.etcD, "BACKLOGCTL_SYSCTL_CONF=", "TMPDIR="+h.tmp)
+		var errOut strings.Builder
+		c.Stderr = &errOut
+		err := c.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errOut.String(), want) ||
+			!strings.Contains(errOut.String(), sysctl.RollbackCommand) || strings.Count(strings.TrimSpace(errOut.String()), "\n") > 0 {
+			t.Errorf("%s %s: %v, stderr %q; want exit 3 and one line with %q and %q", args[0], args[1], err, errOut.String(), want, sysctl.RollbackCommand)
+		}
+		if got := readKey(t, "net.core.somaxconn"); got != somax {
+			t.Errorf("%s %s: somaxconn = %d, want %d unchanged", args[0], args[1], got, somax)
+		}
+		st, err := sysctl.LoadState(h.state)
+		if err != nil || st.Netns != other || st.Status != sysctl.StatusApplying || st.Superseded != nil {
+			t.Errorf("%s %s: the record is now %+v (%v); want the other namespace's, untouched", args[0], args[1], st, err)
+		}
 	}
 }

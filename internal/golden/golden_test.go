@@ -23,11 +23,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/clipperhouse/displaywidth"
+	"github.com/creack/pty"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backlogctl/backlogctl/hostfs"
@@ -72,6 +75,9 @@ type run struct {
 	scrapes int
 	// env replaces the recorded ones (KEY=VALUE).
 	env []string
+	// cols, when set, runs the command on a terminal (a pty) that many
+	// columns wide and 50 rows high; stderr stays a pipe.
+	cols int
 }
 
 // noRuntime points at a container runtime socket that does not exist.
@@ -132,7 +138,27 @@ var runs = []run{
 
 	{name: "sysctl-get-json", args: []string{"sysctl", "get", "somaxconn", "tcp_syncookies", "fs.file-max", "-o", "json"}},
 	{name: "explain-json", args: []string{"explain", "somaxconn", "-o", "json"}},
+	{name: "check-yaml", args: []string{"check", "-o", "yaml", "--require", "somaxconn>=4096", "--require", "listener.fill<=0.8"}, sockdiag: dumps},
+	{name: "inspect-no-headers", args: []string{"inspect", "--no-headers", "--port", "80,443"}, sockdiag: dumps},
 }
+
+// terminalRuns are printed on a terminal 60, 80 and 200 columns wide: what
+// a person sees, fitted to the width. They are named NAME-COLS.
+var terminalRuns = []run{
+	{name: "inspect-tty", args: []string{"inspect"}, sockdiag: dumps},
+	{name: "inspect-wide-tty", args: []string{"inspect", "-o", "wide", "--port", "80,443"}, sockdiag: dumps},
+	{name: "advise-tty", args: []string{"advise"}, sockdiag: dumps},
+	{name: "advise-trace-tty", args: []string{"advise", "--trace", "300ms"}, sockdiag: twoDumps, trace: traced},
+	{name: "check-tty", args: append([]string{"check"}, checkRequires...), sockdiag: dumps},
+	{name: "rlimit-tty", args: []string{"rlimit"}, sockdiag: dumps},
+	{name: "tune-tty", args: []string{"tune"}, sockdiag: dumps},
+	{name: "trace-tty", args: []string{"trace", "--duration", "300ms", "--interval", "1s"}, sockdiag: dumps, trace: tracedReads},
+	{name: "explain-tty", args: []string{"explain"}},
+	{name: "explain-topic-tty", args: []string{"explain", "tcp_max_syn_backlog"}},
+}
+
+// terminalWidths are the widths terminalRuns are printed at.
+var terminalWidths = []int{60, 80, 200}
 
 // checkRequires are requirements on every kind of subject.
 var checkRequires = []string{
@@ -141,6 +167,9 @@ var checkRequires = []string{
 	"--require", "process.nofile_soft>=1024", "--require", "process.fd_usage<0.9",
 	"--require", "files.usage<0.5", "--require", "counter.TcpExtListenOverflows==0",
 }
+
+// htmlEscape is how encoding/json escapes < > & by default.
+var htmlEscape = regexp.MustCompile(`\\u00(3c|3e|26)`)
 
 // runtime is the recorded container runtime's CRI socket: gosrv (pid 5001)
 // runs in the Kubernetes pod shop/gosrv-6b7f9d8c5-q4zrt it names
@@ -157,10 +186,24 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime = podstest.Serve(t, filepath.Join(t.TempDir(), "containerd.sock"), recording).Socket
-	for _, r := range runs {
+	all := runs
+	for _, r := range terminalRuns {
+		for _, cols := range terminalWidths {
+			at := r
+			at.cols, at.name = cols, fmt.Sprintf("%s-%d", r.name, cols)
+			all = append(all, at)
+		}
+	}
+	for _, r := range all {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
 			got := r.execute(t, host)
+			if m := htmlEscape.FindString(got); m != "" {
+				t.Errorf("output has the HTML escape %s: JSON is written without HTML escaping", m)
+			}
+			if r.cols > 0 && !slices.Contains(r.args, "wide") {
+				checkFits(t, got, r.cols)
+			}
 			golden(t, r.name+".txt", got)
 		})
 	}
@@ -199,7 +242,13 @@ func (r run) execute(t *testing.T, host string) string {
 	cmd.Env = append(cmd.Env, r.env...) // the last of a key wins
 	var stdout, stderr bytes.Buffer
 	var err error
+	if r.cols > 0 {
+		// The width comes from the terminal itself, not from $COLUMNS.
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "COLUMNS=") })
+	}
 	switch {
+	case r.cols > 0:
+		err = r.terminal(t, cmd, &stdout, &stderr)
 	case r.lines > 0:
 		err = r.stream(t, cmd, &stdout, &stderr)
 	case r.scrapes > 0:
@@ -241,6 +290,41 @@ func (r run) stream(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) e
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	_, _ = io.Copy(stdout, br)
 	return cmd.Wait()
+}
+
+// terminal runs cmd with its stdin and stdout on a pty r.cols columns wide,
+// and returns what it printed there (with the terminal's CR LF line ends
+// as LF).
+func (r run) terminal(t *testing.T, cmd *exec.Cmd, stdout, stderr *bytes.Buffer) error {
+	t.Helper()
+	cmd.Stderr = stderr
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(r.cols), Rows: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	copied := make(chan struct{})
+	var screen bytes.Buffer
+	go func() {
+		_, _ = io.Copy(&screen, tty) // ends with EIO once the command has exited
+		close(copied)
+	}()
+	err = cmd.Wait()
+	<-copied
+	stdout.WriteString(strings.ReplaceAll(screen.String(), "\r\n", "\n"))
+	return err
+}
+
+// checkFits fails the test for a line of stdout wider than cols.
+func checkFits(t *testing.T, got string, cols int) {
+	t.Helper()
+	_, out, _ := strings.Cut(got, "--- stdout\n")
+	out, _, _ = strings.Cut(out, "--- stderr\n")
+	for _, l := range strings.Split(out, "\n") {
+		if w := displaywidth.String(l); w > cols {
+			t.Errorf("a line of %d columns on a terminal of %d: %q", w, cols, l)
+		}
+	}
 }
 
 var serving = regexp.MustCompile(`serving http://(\S+)/metrics`)

@@ -20,8 +20,41 @@ type IOStreams struct {
 
 	stdinTTY  bool
 	stdoutTTY bool
+	stderrTTY bool
 	// width overrides the terminal's width when above 0 (tests).
 	width int
+
+	// The printing choices the output flags made (cmdutil.AddOutputFlag).
+	yaml, wide, noHeaders bool
+}
+
+// SetYAML makes data written as JSON be written as YAML instead (-o yaml):
+// the same document, the same field names, in YAML.
+func (s *IOStreams) SetYAML(v bool) { s.yaml = v }
+
+// YAML reports whether -o yaml was asked for.
+func (s *IOStreams) YAML() bool { return s.yaml }
+
+// SetWide makes tables show every column, whatever the terminal's width
+// (-o wide).
+func (s *IOStreams) SetWide(v bool) { s.wide = v }
+
+// Wide reports whether -o wide was asked for.
+func (s *IOStreams) Wide() bool { return s.wide }
+
+// SetNoHeaders leaves the header line out of tables (--no-headers).
+func (s *IOStreams) SetNoHeaders(v bool) { s.noHeaders = v }
+
+// NoHeaders reports whether --no-headers was asked for.
+func (s *IOStreams) NoHeaders() bool { return s.noHeaders }
+
+// TableWidth is the width tables are fitted to: the terminal's, or 0 (no
+// limit) with -o wide or when output is not a terminal.
+func (s *IOStreams) TableWidth() int {
+	if s.wide {
+		return 0
+	}
+	return s.TerminalWidth()
 }
 
 // System returns the process's own streams.
@@ -30,6 +63,7 @@ func System() *IOStreams {
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: isTerminal(os.Stdout),
+		stderrTTY: isTerminal(os.Stderr),
 	}
 }
 
@@ -47,6 +81,12 @@ func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
 
 // SetStdoutTTY overrides terminal detection (tests, --no-headers style flags).
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
+
+// IsStderrTTY reports whether errors and progress go to a terminal.
+func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
+
+// SetStderrTTY overrides terminal detection for stderr (tests).
+func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
 
 // SetStdinTTY overrides terminal detection for input.
 func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
@@ -83,15 +123,22 @@ func (s *IOStreams) SetTerminalWidth(cols int) { s.width = cols }
 // TerminalHeight is the output terminal's height in rows, or 0 when unknown
 // (not a terminal), for views that redraw in place like top.
 func (s *IOStreams) TerminalHeight() int {
-	f, ok := s.Out.(*os.File)
+	ws, ok := winsize(s.Out)
 	if !ok {
 		return 0
 	}
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
-		return 0
-	}
 	return int(ws.Row)
+}
+
+// winsize asks the terminal w writes to for its size; ok is false when w
+// is not a terminal.
+func winsize(w io.Writer) (*unix.Winsize, bool) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil, false
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	return ws, err == nil
 }
 
 func isTerminal(f *os.File) bool {

@@ -1,7 +1,6 @@
 package jsonfmt
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -27,14 +26,14 @@ func AppendFloat(b []byte, f float64) []byte {
 	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }
 
-// AppendString appends s quoted as encoding/json quotes it. Printable ASCII
-// other than " \ < > & (addresses, most process names) is copied as is;
-// anything else goes through encoding/json, so escapes, HTML-safe forms and
-// invalid UTF-8 come out exactly as it writes them.
+// AppendString appends s quoted as Marshal quotes it. Printable ASCII other
+// than " and \ (addresses, most process names) is copied as is; anything
+// else goes through Marshal, so escapes and invalid UTF-8 come out exactly
+// as it writes them.
 func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			q, _ := Marshal(s) // a string always marshals
 			return append(b, q...)
 		}
 	}

@@ -4,19 +4,16 @@
 // 9,000-listener report costs more than the marshalling itself.
 package jsonfmt
 
-import (
-	"encoding/json"
-	"io"
-)
+import "io"
 
 // chunk is how much compact input Write indents per write to w.
 const chunk = 32 << 10
 
-// Write writes v to w as json.Encoder with SetIndent("", "  ") would, trailing
-// newline included. The indented text is streamed through a small buffer
+// Write writes v to w as json.Encoder with SetIndent("", "  ") and
+// SetEscapeHTML(false) would, trailing newline included. The indented text is streamed through a small buffer
 // rather than built whole.
 func Write(w io.Writer, v any) error {
-	compact, err := json.Marshal(v)
+	compact, err := Marshal(v)
 	if err != nil {
 		return err
 	}

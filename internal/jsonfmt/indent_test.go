@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-// encoderOutput is what encoding/json's indented Encoder writes for v.
+// encoderOutput is what encoding/json's indented Encoder, without HTML
+// escaping, writes for v.
 func encoderOutput(t testing.TB, v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,6 @@
 package jsonfmt
 
-import (
-	"encoding/json"
-	"io"
-)
+import "io"
 
 // Stream writes one indented document from compact pieces, the way Write
 // would indent the whole, through a buffer that is flushed to w whenever it
@@ -38,12 +35,12 @@ func streamAppend[T []byte | string](s *Stream, p T) {
 	}
 }
 
-// Value appends v as json.Marshal encodes it.
+// Value appends v as Marshal encodes it.
 func (s *Stream) Value(v any) {
 	if s.err != nil {
 		return
 	}
-	b, err := json.Marshal(v)
+	b, err := Marshal(v)
 	if err != nil {
 		s.err = err
 		return

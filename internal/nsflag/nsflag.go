@@ -30,10 +30,12 @@ func Add(cmd *cobra.Command, f *Flags) {
 
 // AddForWrite registers the pair on a command that writes: --netns runs
 // the write inside that namespace, --all-netns is there to be refused with
-// a clear message rather than an unknown-flag error.
+// a clear message rather than an unknown-flag error, and is left out of
+// --help.
 func AddForWrite(cmd *cobra.Command, f *Flags) {
 	cmd.Flags().StringVar(&f.Netns, "netns", "", "write inside the network namespace `NAME` (under /run/netns) or PATH (e.g. /proc/PID/ns/net)")
 	cmd.Flags().BoolVar(&f.All, "all-netns", false, "refused: a write names the one network namespace it changes (use --netns)")
+	_ = cmd.Flags().MarkHidden("all-netns")
 }
 
 // Set reports whether either flag was given.

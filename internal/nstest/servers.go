@@ -59,7 +59,10 @@ func start(t testing.TB, cmd *exec.Cmd, addr netip.AddrPort, dir string) *Server
 func startUntil(t testing.TB, cmd *exec.Cmd, addr netip.AddrPort, dir, what string, ready func() bool) *Server {
 	t.Helper()
 	requireChild(t, cmd.Path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
 	out, err := os.Create(filepath.Join(dir, "output.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -79,28 +79,71 @@ func TestPipeIsNeverCut(t *testing.T) {
 	}
 }
 
-func TestWrapText(t *testing.T) {
-	tests := []struct {
-		in    string
-		width int
-		want  []string
-	}{
-		{"one two three", 7, []string{"one two", "three"}},
-		{"abcdefghij k", 4, []string{"abcd", "efgh", "ij k"}},
-		{"", 5, []string{""}},
-	}
-	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, wrapText(tt.in, tt.width)); diff != "" {
-			t.Errorf("wrapText(%q, %d) (-want +got):\n%s", tt.in, tt.width, diff)
-		}
-	}
-}
-
 func TestCut(t *testing.T) {
 	if got := Cut("abcdef\nab\n", 3); got != "abc\nab\n" {
 		t.Errorf("Cut = %q", got)
 	}
 	if got := Cut("abcdef\n", 0); got != "abcdef\n" {
 		t.Errorf("Cut with no width = %q", got)
+	}
+}
+
+// With every droppable column gone and still too wide, the columns that may
+// be shortened are, with an ellipsis, and the wrapped one wraps in what is
+// left: no line is wider than the terminal.
+func TestCutColumnsWhenDroppingIsNotEnough(t *testing.T) {
+	var b bytes.Buffer
+	p := New(&b, true, "ADDRESS", "PORT", "ACCEPT-Q", "INODE", "PROCESSES").SetWidth(48).
+		WrapColumn("PROCESSES").DropColumns("INODE").CutColumns("PORT")
+	p.AddRow("unix", "/run/php/php8.2-fpm-www-long-pool.sock", "3", "123456", "php-fpm8.2[100],php-fpm8.2[101]")
+	p.AddRow("0.0.0.0", "80", "0", "7", "nginx[1]")
+	want := "ADDRESS  PORT             ACCEPT-Q  PROCESSES\n" +
+		"unix     /run/php/php8.…  3         php-fpm8.2[1\n" +
+		"                                    00],\n" +
+		"                                    php-fpm8.2[1\n" +
+		"                                    01]\n" +
+		"0.0.0.0  80               0         nginx[1]\n"
+	got := render(t, p)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if w := twwidth.Width(l); w > 48 {
+			t.Errorf("line of %d columns: %q", w, l)
+		}
+	}
+}
+
+func TestNoHeaders(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var b bytes.Buffer
+		p := New(&b, tty, "KEY", "VALUE")
+		p.noHeader = true
+		p.AddRow("somaxconn", "4096")
+		want := "somaxconn\t4096\n"
+		if tty {
+			want = "somaxconn  4096\n"
+		}
+		if diff := cmp.Diff(want, render(t, p)); diff != "" {
+			t.Errorf("tty %v (-want +got):\n%s", tty, diff)
+		}
+	}
+}
+
+// Too narrow for the prose column to get its least width, the prose goes
+// under the table, a paragraph per row led by its first fields.
+func TestWrapBelow(t *testing.T) {
+	var b bytes.Buffer
+	p := New(&b, true, "STATUS", "SUBJECT", "REASON").SetWidth(40).WrapColumn("REASON").WrapAtLeast(30).WrapBelow(2)
+	p.AddRow("FAIL", "listener.fill", "its accept queue is full (6 waiting, backlog 5)")
+	p.AddRow("PASS", "somaxconn", "")
+	want := "STATUS  SUBJECT\n" +
+		"FAIL    listener.fill\n" +
+		"PASS    somaxconn\n" +
+		"\n" +
+		"FAIL listener.fill: its accept queue is\n" +
+		"  full (6 waiting, backlog 5)\n"
+	if diff := cmp.Diff(want, render(t, p)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"unicode"
 
 	"github.com/clipperhouse/displaywidth"
+
+	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/textwrap"
 )
 
 // Printer collects rows and writes them on Render.
@@ -21,11 +24,30 @@ type Printer struct {
 	width int
 	wrap  string
 	drop  []string
+	cut   []string
+	// minWrap is WrapAtLeast's width; 0 means minWrapWidth.
+	minWrap int
+	// below is WrapBelow's lead; detached the texts fit moved under the
+	// table, with their leads.
+	below    int
+	detached [][2]string
+	// noHeader leaves the header line out (--no-headers).
+	noHeader bool
 }
 
 // New returns a printer; tty selects aligned columns, otherwise tab-separated.
 func New(w io.Writer, tty bool, header ...string) *Printer {
 	return &Printer{w: w, tty: tty, header: header}
+}
+
+// For returns a printer writing to w as the output flags and s ask:
+// aligned and fitted to the terminal's width on a terminal (every column
+// with -o wide), tab-separated in a pipe, without the header line with
+// --no-headers.
+func For(w io.Writer, s *iostreams.IOStreams, header ...string) *Printer {
+	p := New(w, s.IsStdoutTTY(), header...).SetWidth(s.TableWidth())
+	p.noHeader = s.NoHeaders()
+	return p
 }
 
 // AddRow appends one row; it should have as many fields as the header.
@@ -53,7 +75,7 @@ func (p *Printer) Len() int { return len(p.rows) }
 func (p *Printer) Render() error {
 	if !p.tty {
 		var b strings.Builder
-		if len(p.header) > 0 {
+		if len(p.header) > 0 && !p.noHeader {
 			b.WriteString(strings.Join(p.header, "\t"))
 			b.WriteByte('\n')
 		}
@@ -65,7 +87,7 @@ func (p *Printer) Render() error {
 		return err
 	}
 	header, rows := p.fit()
-	if len(header) > 0 {
+	if len(header) > 0 && !p.noHeader {
 		rows = append([][]string{header}, rows...)
 	}
 	var widths []int
@@ -89,6 +111,12 @@ func (p *Printer) Render() error {
 		// No trailing blanks: they only get in the way.
 		out.WriteString(strings.TrimRight(line.String(), " "))
 		out.WriteByte('\n')
+	}
+	for i, d := range p.detached {
+		if i == 0 {
+			out.WriteByte('\n')
+		}
+		out.WriteString(textwrap.Paragraph(d[1], p.width, d[0]+": ", "  "))
 	}
 	_, err := io.WriteString(p.w, out.String())
 	return err

@@ -100,9 +100,15 @@ What the rules know:
     (ListenOverflows, TCPReqQFullDrop, TCPDeferAcceptDrop, ListenDrops) and
     only the fix for that cause is given; where they cannot be separated the
     finding says so.
-  - A queue that holds connections and does not drain while no handshake
-    completes, or whose owner is stopped (T) or in uninterruptible sleep (D)
-    per /proc/PID/stat, is "NAME[PID] is not accepting", not a small backlog.
+  - An owner stopped (T) per /proc/PID/stat is the finding in every mode,
+    "NAME[PID] is not accepting", not a small backlog; so is a queue that
+    holds connections and does not drain over an interval while no
+    handshake completes, or whose owner stays in uninterruptible sleep (D).
+  - An owner that holds as many connections as its own configuration allows
+    (HAProxy maxconn, memcached -c, gunicorn and uWSGI workers; nginx
+    worker_connections and PostgreSQL max_connections, which refuse beyond
+    it: read from the files and command line it was started with) stops
+    accepting there: that cap is named as the cause.
   - An owner at or within 1% of its soft RLIMIT_NOFILE is a finding whatever
     its queue shows; fixes use backlogctl rlimit set on the process that
     holds the limit (for nginx the master and worker_rlimit_nofile).
@@ -110,7 +116,15 @@ What the rules know:
     backlog is the old value and whose owner started before the change
     predates it: restart it. Fixes name where each server sets its backlog
     (nginx, Python socketserver, Go, Node.js, Java, HAProxy, Envoy,
-    gunicorn, uWSGI, Redis, PostgreSQL, ...).
+    gunicorn, uWSGI, Redis, memcached, ...; PostgreSQL has none: it asks
+    for 2 x MaxBackends, and more max_connections is poor advice).
+
+Each listener gets one verdict: the findings about it are reconciled into
+the one that explains most (a stopped owner, descriptors run out, its own
+cap, not accepting, a slow acceptor, a listener older than a change, the
+traced overflow, then sampled guesses and history), with their evidence
+merged and their ids in "folded" (JSON). No finding recommends less than the
+value it changes.
 
 Counters are judged by change: --interval D takes two samples D apart and
 reasons from the deltas (ListenOverflows, SYN-queue drops and cookies, each
@@ -130,7 +144,8 @@ of two. Each listener's effective backlog and somaxconn are compared with it.
 judges what they saw, exactly, besides two samples D apart: accept() errors
 per process and errno ("nginx[PID] got EMFILE 21 times in 2.0s"), the queue's
 exact high water against backlog+1 with its time and the overflows at SYN
-and at final-ACK time, stalls with the owner's state, and a p99 accept wait
+and at final-ACK time, stalls with the owner's state while they lasted and
+the oldest queued connection's wait, and a p99 accept wait
 over 100ms, where the acceptor, not the backlog, is to blame; a queue that
 overflowed while its owner accepted nothing gets no bigger backlog. Sizing
 then takes what --rate and --accept-latency leave out from the busiest
@@ -150,7 +165,9 @@ at the end (and as "plan" in JSON): backlogctl tune applies them.
 --netns NAME|PATH judges another network namespace (its listeners, tunables
 and counters, read inside it; owners and host facts from the host's /proc);
 the JSON report then has "netns". --all-netns judges every namespace on its
-own: one report each, under its label ({"namespaces": [...], "notes"} in JSON).
+own: one report each, under its label ({"namespaces": [...], "notes"} in JSON);
+--interval and --trace wait once for them all (one traced window, every
+namespace traced at once).
 
 Exit status: 0 whether or not there are findings (gating is check's job),
 2 on a bad flag value, 3 when the listeners could not be read.`,
@@ -196,7 +213,7 @@ Exit status: 0 whether or not there are findings (gating is check's job),
 	nsflag.Add(cmd, &opts.Namespaces)
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` where tune records what it changed (to tell listeners that predate a change)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	return cmd
 }
 
@@ -303,8 +320,10 @@ func adviseRun(o *Options) error {
 	if o.Trace > 0 {
 		co.Trace, co.TraceListeners = collect.TraceModeOf(o.TraceMode), o.TraceListeners
 	}
+	stop := o.IO.StartCountdown(o.waiting())
 	all, notes, err := o.Collect(co, collect.SampleOptions{Interval: o.Interval, Trace: o.Trace,
 		TraceInterval: traceReadInterval, StateDir: o.StateDir})
+	stop()
 	if err != nil {
 		return nsflag.Error(err)
 	}
@@ -320,6 +339,16 @@ func adviseRun(o *Options) error {
 		return o.render(reps[0])
 	}
 	return o.renderNamespaces(reps, notes)
+}
+
+// waiting says what advise waits for, and how long: the --interval between
+// two samples, or the --trace window (none: it does not wait).
+func (o *Options) waiting() (string, time.Duration) {
+	watched := cmdutil.Watched(o.Ports, o.Paths, o.Namespaces.Netns, o.Namespaces.All)
+	if o.Trace > 0 {
+		return "tracing " + watched + " with eBPF for " + o.Trace.String(), o.Trace
+	}
+	return "sampling " + watched + " and the counters " + o.Interval.String() + " apart", o.Interval
 }
 
 // report judges one namespace's samples.
@@ -349,10 +378,13 @@ func (o *Options) report(s *model.Samples) (*Report, error) {
 		r.Profile = in.Profile.Name
 	}
 	if s := in.Sizing; s != nil {
-		r.Sizing = &SizingReport{Rate: s.Rate, AcceptLatencySeconds: s.AcceptLatency.Seconds(), Backlog: s.Backlog(), Measured: in.SizingMeasured}
+		r.Sizing = &SizingReport{Rate: model.Round(s.Rate), AcceptLatencySeconds: model.Round(s.AcceptLatency.Seconds()), Backlog: s.Backlog(), Measured: in.SizingMeasured}
+		if b, ok := advise.SizedBacklog(findings); ok {
+			r.Sizing.Backlog = b
+		}
 	}
 	if in.TraceSeconds > 0 {
-		r.Trace = model.NewAdviseTrace(in.Now.Snapshot, in.TraceSeconds, in.TraceStall)
+		r.Trace = model.NewAdviseTrace(in.Now.Snapshot, s.TraceSince, in.TraceSeconds, in.TraceStall)
 		r.Trace.SizingMeasured = in.SizingMeasured
 	}
 	if r.Findings == nil {
@@ -368,7 +400,7 @@ func (o *Options) report(s *model.Samples) (*Report, error) {
 func (o *Options) render(r *Report) error {
 	switch o.Output {
 	case "json":
-		return cmdutil.WriteJSON(o.IO.Out, r)
+		return cmdutil.PrintData(o.IO, r)
 	case "table":
 		return renderTable(o.IO, r)
 	default:

@@ -207,7 +207,7 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--rate", "100", "--accept-latency", "0s"}, wantErr: "invalid --accept-latency 0s"},
 		{args: []string{"--profile", "turbo"}, wantErr: `invalid --profile: unknown profile "turbo"`},
 		{args: []string{"--port", "70000"}, wantErr: "invalid --port 70000"},
-		{args: []string{"-o", "yaml"}, wantErr: `invalid --output "yaml"`},
+		{args: []string{"-o", "xml"}, wantErr: `invalid --output "xml"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

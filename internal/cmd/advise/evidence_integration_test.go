@@ -256,7 +256,10 @@ func TestAdviseNginxAtNofileWithoutFullQueue(t *testing.T) {
 	}
 }
 
-// Item 12: the fix names where each real server sets its backlog.
+// Item 12: the fix names where each real server sets its backlog. Each
+// server is stopped while 40 clients fill its queue past overflowing, then
+// resumed before the second sample, so what advise judges is a running
+// server whose queue overflowed (a stopped one is judged not accepting).
 func TestAdviseServerAwareFixes(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
@@ -264,15 +267,17 @@ func TestAdviseServerAwareFixes(t *testing.T) {
 	nstest.SetSysctl(t, "net.core.somaxconn", 16)
 	fill := func(srv *nstest.Server) Report {
 		t.Helper()
-		srv.Signal(t, syscall.SIGSTOP)
-		for i := 0; i < 40; i++ {
-			nstest.Connect(t, srv.Addr)
-		}
-		nstest.Eventually(t, 5*time.Second, "a full accept queue on "+srv.Addr.String(), func() bool {
-			l := listenerOn(t, srv.Addr)
-			return l.AcceptQueue > l.AcceptQueueMax
+		return during(t, srv.Addr.Port(), func() {
+			srv.Signal(t, syscall.SIGSTOP)
+			for i := 0; i < 40; i++ {
+				nstest.Connect(t, srv.Addr)
+			}
+			nstest.Eventually(t, 5*time.Second, "a full accept queue on "+srv.Addr.String(), func() bool {
+				l := listenerOn(t, srv.Addr)
+				return l.AcceptQueue > l.AcceptQueueMax && l.DropCount() > 0
+			})
+			srv.Signal(t, syscall.SIGCONT)
 		})
-		return runJSON(t, realOptions(srv.Addr.Port()))
 	}
 
 	nginx := nstest.StartNginx(t, nstest.NginxOpts{Backlog: 8})

@@ -25,7 +25,7 @@ func (o *Options) renderNamespaces(reps []*Report, notes []string) error {
 		return cmdutil.EnvError(errors.New("--all-netns: no network namespace could be read (entering one needs root)"))
 	}
 	if o.Output == "json" {
-		return cmdutil.WriteJSON(o.IO.Out, multiReport{Namespaces: reps, Notes: notes})
+		return cmdutil.PrintData(o.IO, multiReport{Namespaces: reps, Notes: notes})
 	}
 	for i, r := range reps {
 		if i > 0 {
@@ -37,7 +37,7 @@ func (o *Options) renderNamespaces(reps []*Report, notes []string) error {
 		}
 	}
 	for _, n := range notes {
-		fmt.Fprintf(o.IO.ErrOut, "note: %s\n", n)
+		o.IO.Note(n)
 	}
 	return nil
 }

@@ -7,14 +7,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/backlogctl/backlogctl/advise"
+	"github.com/backlogctl/backlogctl/collect"
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
 	"github.com/backlogctl/backlogctl/internal/iostreams"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/internal/nstest"
+	"github.com/backlogctl/backlogctl/model"
 	"github.com/backlogctl/backlogctl/netns"
 	"github.com/backlogctl/backlogctl/netns/netnstest"
 	"github.com/backlogctl/backlogctl/trace/tracetest"
@@ -150,7 +154,94 @@ func TestAdviseTraceInNamespace(t *testing.T) {
 		t.Errorf("traced listeners on ports %v: want %d, the namespace's, and not %d, the caller's", ports, port, here.Port())
 	}
 	subject := fmt.Sprintf("127.0.0.1:%d", port)
-	if f, ok := advise.FindingByID(r.Findings, "traced-queue-overflow", subject); !ok || !strings.HasPrefix(f.Reason, "the queue reached 3 of 3") {
-		t.Errorf("no traced-queue-overflow for %s's full queue: %v", subject, r.Findings)
+	// Nobody accepts there: the verdict says so, with the traced overflow
+	// folded into it.
+	if fs := advise.FindingsFor(r.Findings, subject); len(fs) != 1 || !slices.Contains(fs[0].Folded, "traced-queue-overflow") ||
+		!strings.Contains(fs[0].Reason, "The queue was full: it reached 3 of 3 (backlog+1)") {
+		t.Errorf("want one verdict for %s's full queue, citing its traced high water: %v", subject, fs)
+	}
+}
+
+// advise --all-netns --trace D traces every namespace in one window, with
+// one set of programs: connections made in three namespaces once, when
+// the programs are attached, are each seen enqueued in its own namespace,
+// and every namespace's report has the same window (it once traced them
+// one after another, D each: a namespace after the first saw nothing of
+// what happened before its own window). advise --netns NS --trace traces
+// NS itself (its programs once filtered the caller's namespace instead).
+func TestAdviseAllNetnsTracesAtOnce(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tracetest.Require(t)
+	type target struct {
+		path string
+		port uint16
+	}
+	var targets []target
+	for range 3 {
+		p := netnstest.Hold(t)
+		targets = append(targets, target{p, nstest.PrepareNetns(t, p, 4096, 64)})
+	}
+	run := func(flags nsflag.Flags) []*Report {
+		t.Helper()
+		ios, _, out, _ := iostreams.Test()
+		o := &Options{IO: ios, Output: "json", Namespaces: flags, Trace: time.Second, TraceSet: true, StateDir: t.TempDir(),
+			Collect: func(co collect.Options, so collect.SampleOptions) ([]*model.Samples, []string, error) {
+				so.Ready = func() {
+					for _, tg := range targets {
+						fill(t, tg.path, tg.port, 3)
+					}
+				}
+				return collect.Samples(co, so)
+			}}
+		if err := adviseRun(o); err != nil {
+			t.Fatal(err)
+		}
+		if !flags.All {
+			var r Report
+			if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			return []*Report{&r}
+		}
+		var m multiReport
+		if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return m.Namespaces
+	}
+	enqueued := func(r *Report, port uint16) uint64 {
+		for _, l := range r.Trace.Listeners {
+			if l.Port == port {
+				return l.Enqueued
+			}
+		}
+		return 0
+	}
+	reports := run(nsflag.Flags{All: true})
+	var window *model.AdviseTrace
+	for _, tg := range targets {
+		ns, err := netns.Resolve(tg.path, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(reports, func(r *Report) bool { return r.Netns != nil && r.Netns.Inode == ns.Inode })
+		if i < 0 || reports[i].Trace == nil {
+			t.Fatalf("no traced report for %s", tg.path)
+		}
+		r := reports[i]
+		if n := enqueued(r, tg.port); n != 3 {
+			t.Errorf("%s: listener on %d enqueued %d, want the 3 connections made when tracing began", tg.path, tg.port, n)
+		}
+		if window == nil {
+			window = r.Trace
+		} else if !r.Trace.Since.Equal(window.Since) || !r.Trace.Until.Equal(window.Until) {
+			t.Errorf("%s traced %v to %v, another namespace %v to %v: want one window", tg.path, r.Trace.Since, r.Trace.Until, window.Since, window.Until)
+		}
+	}
+	r := run(nsflag.Flags{Netns: targets[0].path})[0]
+	if n := enqueued(r, targets[0].port); n != 3 {
+		t.Errorf("--netns %s --trace: enqueued %d, want 3 (the namespace itself traced)", targets[0].path, n)
 	}
 }

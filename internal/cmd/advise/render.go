@@ -15,7 +15,7 @@ import (
 // renderTable draws the findings as a table, then each one's reason and
 // fix, then the sysctl plan.
 func renderTable(io *iostreams.IOStreams, r *Report) error {
-	w, tty := io.Out, io.IsStdoutTTY()
+	w, width := io.Out, io.TerminalWidth()
 	fmt.Fprintln(w, "# Findings")
 	if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "no findings")
@@ -27,8 +27,10 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 		if pods {
 			header = slices.Insert(header, 4, "POD")
 		}
-		t := tableprinter.New(w, tty, header...).
-			SetWidth(io.TerminalWidth()).WrapColumn("EVIDENCE")
+		// The reasons follow the table: a narrow terminal drops the
+		// values before the evidence, and shortens the subject last.
+		t := tableprinter.For(w, io, header...).WrapColumn("EVIDENCE").WrapAtLeast(30).
+			DropColumns("POD", "RECOMMENDED", "CURRENT", "#", "EVIDENCE").CutColumns("SUBJECT", "ID")
 		for i, f := range r.Findings {
 			row := []string{strconv.Itoa(i + 1), string(f.Severity), f.ID, f.Subject,
 				valueText(f.Current), valueText(f.Recommended), evidenceText(f.Evidence)}
@@ -46,9 +48,10 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 			if f.InPod() {
 				where = " in pod " + f.Ref()
 			}
-			fmt.Fprintf(w, "%d. %s %s%s\n   why: %s\n", i+1, f.ID, f.Subject, where, f.Reason)
+			fmt.Fprint(w, tableprinter.Paragraph(fmt.Sprintf("%s %s%s", f.ID, f.Subject, where), width, fmt.Sprintf("%d. ", i+1), "   "))
+			fmt.Fprint(w, tableprinter.Paragraph(f.Reason, width, "   why: ", "        "))
 			if f.Fix != "" {
-				fmt.Fprintf(w, "   fix: %s\n", f.Fix)
+				fmt.Fprint(w, tableprinter.Paragraph(f.Fix, width, "   fix: ", "        "))
 			}
 		}
 	}
@@ -57,11 +60,11 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 		if r.ChildNetns {
 			since = "since this network namespace was created"
 		}
-		fmt.Fprintf(w, "\nCounters were judged by their totals %s and drop counts by theirs since each socket was created (history, not evidence); --interval 10s judges what changes.\n", since)
+		fmt.Fprint(w, "\n"+tableprinter.Paragraph(fmt.Sprintf("Counters were judged by their totals %s and drop counts by theirs since each socket was created (history, not evidence); --interval 10s judges what changes.", since), width, "", ""))
 	}
 	if len(r.Plan.Changes) > 0 {
 		fmt.Fprintln(w, "\n# Sysctl changes recommended (backlogctl tune applies them)")
-		t := tableprinter.New(w, tty, "KEY", "CURRENT", "TARGET", "SCOPE", "REASON").SetWidth(io.TerminalWidth()).WrapColumn("REASON")
+		t := tableprinter.For(w, io, "KEY", "CURRENT", "TARGET", "SCOPE", "REASON").WrapColumn("REASON").DropColumns("SCOPE", "CURRENT")
 		for _, c := range r.Plan.Changes {
 			t.AddRow(c.Key, valueText(c.Current), strconv.FormatInt(c.Target, 10), string(c.Scope), c.Reason)
 		}
@@ -70,7 +73,7 @@ func renderTable(io *iostreams.IOStreams, r *Report) error {
 		}
 	}
 	for _, warn := range r.Warnings {
-		fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", warn)
+		io.Warn(warn)
 	}
 	return nil
 }

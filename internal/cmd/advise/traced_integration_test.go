@@ -2,6 +2,7 @@ package advise
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,26 +91,28 @@ func TestAdviseTracedStallWithNginx(t *testing.T) {
 		}
 	}))
 	subject := addr.String()
-	f, ok := advise.FindingByID(r.Findings, "traced-queue-overflow", subject)
-	if !ok {
-		t.Fatalf("no traced-queue-overflow for %s in %v", subject, ids(r))
-	}
-	if f.Severity != advise.Critical || !strings.HasPrefix(f.Reason, "the queue reached 5 of 5 at ") || !strings.Contains(f.Reason, "at final-ACK time") {
-		t.Errorf("overflow finding %+v", f)
-	}
-	// The queue overflowed because nobody accepted: no bigger backlog, and no
-	// Little's-law sizing from waits that only measure the stop.
-	if f.Recommended != nil || !strings.Contains(f.Reason, "a bigger backlog would only hold more connections nobody accepts") {
-		t.Errorf("a stopped owner's overflow finding recommends %v: %q", f.Recommended, f.Reason)
-	}
-	if z, ok := advise.FindingByID(r.Findings, "backlog-sizing", ""); ok {
-		t.Errorf("sizing from a stalled listener: %+v", z)
+	// One verdict: the stall, with the overflow and the sampled
+	// not-accepting finding folded into it.
+	if fs := advise.FindingsFor(r.Findings, subject); len(fs) != 1 {
+		t.Fatalf("findings about %s: %v, want one verdict", subject, fs)
 	}
 	s, ok := advise.FindingByID(r.Findings, "traced-stall", subject)
 	if !ok {
 		t.Fatalf("no traced-stall for %s in %v", subject, ids(r))
 	}
-	if s.Severity != advise.Critical || !strings.Contains(s.Reason, "nginx[") || !strings.Contains(s.Reason, "with 5 waiting (state: T (stopped)") {
+	if s.Severity != advise.Critical || !strings.Contains(s.Reason, "nginx[") || !strings.Contains(s.Reason, "with 5 waiting (state during the stall: T (stopped)") {
 		t.Errorf("stall finding %+v", s)
+	}
+	if !strings.Contains(s.Reason, "The queue was full: it reached 5 of 5 (backlog+1)") || !strings.Contains(s.Reason, " overflows (") ||
+		!slices.Contains(s.Folded, "traced-queue-overflow") || !slices.Contains(s.Folded, "listener-not-accepting") {
+		t.Errorf("stall verdict %+v does not cite the overflow folded into it", s)
+	}
+	// The queue overflowed because nobody accepted: no bigger backlog, and no
+	// Little's-law sizing from waits that only measure the stop.
+	if s.Recommended != nil || !strings.Contains(s.Fix, "kill -CONT") {
+		t.Errorf("a stopped owner's verdict recommends %v, fix %q", s.Recommended, s.Fix)
+	}
+	if z, ok := advise.FindingByID(r.Findings, "backlog-sizing", ""); ok {
+		t.Errorf("sizing from a stalled listener: %+v", z)
 	}
 }

@@ -102,8 +102,14 @@ Traced subjects, measured exactly with eBPF over an --observe window (as
 'backlogctl trace' measures them; they need --observe):
 
   listener.accept_wait_p99        p99 seconds from entering the accept queue
-                                  to accept() returning (a log2 bucket bound)
-  listener.accept_wait_max        the longest such wait, exact
+                                  to accept() returning (a log2 bucket bound);
+                                  with none returned while connections
+                                  waited, the oldest one's wait so far
+  listener.accept_wait_max        the longest wait, exact: of a connection
+                                  accept() returned, or of one still queued
+  listener.oldest_queued          the longest a connection still in the
+                                  queue had waited at any read: a stall in
+                                  progress, before any accept() ends it
   listener.high_water_fill        the longest accept queue over backlog+1,
                                   what a full queue holds: 1 means it was full
   listener.overflows              connections dropped because the queue was
@@ -121,10 +127,11 @@ Tracing needs BTF and CAP_BPF with CAP_PERFMON (see 'backlogctl trace
 judges the sampled subjects as usual, and reports the traced ones as not
 evaluated (exit 3 unless --missing says otherwise).
 
-Requirements come from --require (repeatable), --policy FILE (YAML, see the
-README) and --profile NAME: the profiles tune applies, so 'check --profile X'
-verifies what 'tune --profile X --apply' set (each key at least its target,
-exactly its target for syncookies and abort_on_overflow).
+Requirements come from --require (repeatable), --policy FILE (YAML, see
+docs/REFERENCE.md, "Policy file") and --profile NAME: the profiles tune
+applies, so 'check --profile X' verifies what 'tune --profile X --apply'
+set (each key at least its target, exactly its target for syncookies and
+abort_on_overflow).
 
 A listener or process requirement must hold for every listener or process it
 covers; one matching nothing is not passed but reported as "no listener
@@ -197,7 +204,7 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.Requires, "require", nil, "requirement `EXPR` as SUBJECT OP VALUE, e.g. 'somaxconn>=4096' (repeatable)")
-	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML policy `FILE` with requirements (schema in the README)")
+	fl.StringVar(&opts.PolicyFile, "policy", "", "YAML policy `FILE` with requirements (schema in docs/REFERENCE.md)")
 	fl.StringVar(&opts.Profile, "profile", "", "require what 'tune --profile `NAME`' sets: "+profileNames())
 	cmdutil.AddPortFlag(cmd, &opts.Ports, "judge only listeners on")
 	cmdutil.AddPathFlag(cmd, &opts.Paths, "judge only listeners on")
@@ -209,8 +216,9 @@ evaluated); 2 usage or policy error; 3 a requirement could not be evaluated.`,
 	fl.StringVar(&opts.Missing, "missing", string(check.MissingError), "a requirement that cannot be evaluated here counts as `OUTCOME`: error (exit 3), pass or fail")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit code speaks")
 	nsflag.Add(cmd, &opts.Namespaces)
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
+	_ = cmd.RegisterFlagCompletionFunc("require", completeRequirement)
 	_ = cmd.RegisterFlagCompletionFunc("missing", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"error", "pass", "fail"}, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -346,7 +354,13 @@ func checkRun(ctx context.Context, o *Options) error {
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 	}
+	stop := func() {}
+	if !o.Quiet {
+		stop = o.IO.StartCountdown("observing "+cmdutil.Watched(uintPorts(o.ports), o.paths, o.Namespaces.Netns, o.Namespaces.All)+
+			" and the counters for "+o.Observe.String()+" (Ctrl-C ends the window early)", o.Observe)
+	}
 	views, notes, err := o.Collect(ctx, co, collect.ObserveOptions{Window: o.Observe, Interval: o.SampleInterval, TraceInterval: minTraceInterval})
+	stop()
 	if err != nil {
 		return nsflag.Error(err)
 	}
@@ -380,6 +394,14 @@ func checkRun(ctx context.Context, o *Options) error {
 	return err
 }
 
+func uintPorts(ports []uint16) []uint {
+	out := make([]uint, len(ports))
+	for i, p := range ports {
+		out[i] = uint(p)
+	}
+	return out
+}
+
 // printAside prints the namespace notes and the warnings: JSON carries them,
 // GitHub annotates them, other formats use stderr.
 func printAside(o *Options, r *Report) {
@@ -395,7 +417,11 @@ func aside(o *Options, level, kind string, msgs []string) {
 		case "github":
 			fmt.Fprintf(o.IO.Out, "::%s title=backlogctl check::%s\n", level, escapeData(m))
 		default:
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: %s: %s\n", kind, m)
+			if kind == "note" {
+				o.IO.Note(m)
+			} else {
+				o.IO.Warn(m)
+			}
 		}
 	}
 }
@@ -408,4 +434,21 @@ func (r *Report) err() error {
 		return cmdutil.ErrSilentFailure
 	}
 	return cmdutil.EnvError(fmt.Errorf("%d requirement(s) could not be evaluated here (see --missing)", r.Summary.Errors))
+}
+
+// completeRequirement completes --require's subject (every subject but
+// counters, and counter.NAME for the counters inspect shows); the operator
+// and value are the user's to type.
+func completeRequirement(_ *cobra.Command, _ []string, partial string) ([]string, cobra.ShellCompDirective) {
+	var out []string
+	names := check.SubjectNames()
+	for _, c := range model.CounterNames {
+		names = append(names, "counter."+c)
+	}
+	for _, name := range names {
+		if cmdutil.MatchesCompletion(name, partial) {
+			out = append(out, name)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
 }

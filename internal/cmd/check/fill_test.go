@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/inspect"
 	"github.com/backlogctl/backlogctl/internal/nstest"
 )
@@ -33,5 +34,16 @@ func TestFillRoundedInText(t *testing.T) {
 	r = runReal(t, "--port", port, "--require", "listener.fill<0.9", "-o", "json")
 	if !strings.Contains(r.stdout, `"observed": 0.3333333333333333`) {
 		t.Errorf("JSON lost the exact fill:\n%s", r.stdout)
+	}
+}
+
+// The failing values a JUnit or GitHub message lists are rounded as the
+// observed one is (they once printed every digit of a float).
+func TestFailingValuesRoundedInMessages(t *testing.T) {
+	res := check.Result{Subject: "listener.accept_wait_max", Op: "<", Expected: "1", Evaluated: true, Status: check.StatusFail,
+		Observed: "2.418293847", Where: "127.0.0.1:80", Failing: []string{"127.0.0.1:80=2.418293847", "127.0.0.1:81=1.3333333333333333"}}
+	m := message(res)
+	if !strings.Contains(m, "observed 2.418 (127.0.0.1:80, 2 failing)") || !strings.Contains(m, "failing: 127.0.0.1:80=2.418 127.0.0.1:81=1.333") {
+		t.Errorf("message %q: want every value rounded to 4 significant digits", m)
 	}
 }

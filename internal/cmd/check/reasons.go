@@ -1,6 +1,8 @@
 package check
 
 import (
+	"strings"
+
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/check"
 	"github.com/backlogctl/backlogctl/model"
@@ -17,8 +19,13 @@ func adviseReasons(obs *model.Observation) check.Reasoner {
 	in := advise.Input{Now: model.Sample{Snapshot: obs.Snapshot}, ChildNetns: obs.ChildNetns, NetnsUnknown: obs.NetnsUnknown}
 	findings := advise.Advise(in)
 	return check.LookupReasons{Lookup: func(target string) (string, bool) {
+		if _, counter := obs.Snapshot.Counters[target]; counter {
+			// A counter's total is history; check's own way to judge a
+			// change is --observe, not advise's --interval.
+			return "", false
+		}
 		if m := advise.FindingsFor(findings, target); len(m) > 0 {
-			return m[0].Reason, true
+			return strings.ReplaceAll(m[0].Reason, "run with --interval", "run check with --observe 60s"), true
 		}
 		return "", false
 	}}

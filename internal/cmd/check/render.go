@@ -16,7 +16,7 @@ func render(io *iostreams.IOStreams, format string, r *Report) error {
 	case cmdutil.OutputTable:
 		return renderText(io, r)
 	case "json":
-		return cmdutil.WriteJSON(io.Out, r)
+		return cmdutil.PrintData(io, r)
 	case "junit":
 		return renderJUnit(io.Out, r)
 	case "github":
@@ -34,7 +34,9 @@ func renderText(io *iostreams.IOStreams, r *Report) error {
 	if labelled {
 		cols = append([]string{"NETNS"}, cols...)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), cols...).SetWidth(io.TerminalWidth()).WrapColumn("REASON")
+	// A narrow terminal prints the reasons under the table, as paragraphs.
+	t := tableprinter.For(io.Out, io, cols...).WrapColumn("REASON").WrapAtLeast(30).WrapBelow(len(cols)-3).
+		CutColumns("OBSERVED", "NETNS")
 	for _, res := range r.Results {
 		row := []string{strings.ToUpper(string(res.Status)), res.Subject, observedText(res),
 			string(res.Op) + " " + res.Expected, res.Reason}
@@ -124,7 +126,15 @@ func message(res check.Result) string {
 	}
 	m := fmt.Sprintf("observed %s, expected %s %s", observedText(res), res.Op, res.Expected)
 	if len(res.Failing) > 1 {
-		m += "; failing: " + strings.Join(res.Failing, " ")
+		failing := make([]string, len(res.Failing))
+		for i, f := range res.Failing {
+			// WHERE=VALUE, the value rounded as the observed one is.
+			if j := strings.LastIndexByte(f, '='); j >= 0 {
+				f = f[:j+1] + roundedText(f[j+1:], res.Expected)
+			}
+			failing[i] = f
+		}
+		m += "; failing: " + strings.Join(failing, " ")
 	}
 	if res.Reason != "" {
 		m += ": " + res.Reason

@@ -119,3 +119,39 @@ func TestTracedSubjectsWithNginx(t *testing.T) {
 		t.Errorf("listener.overflows: %+v, want fail: 10 clients into a queue of 3", res)
 	}
 }
+
+// A stall in progress is part of the wait: nginx stopped with SIGSTOP and
+// 20 connections queued (well below its backlog, so nothing overflows),
+// none accepted during the window. No accept() completes, yet
+// listener.accept_wait_max, listener.accept_wait_p99 and
+// listener.oldest_queued all fail: the queued connections' own waits are
+// counted, exactly, from when each entered the queue.
+func TestTracedWaitCountsAStallInProgress(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tracetest.Require(t)
+	ng := nstest.StartNginx(t, nstest.NginxOpts{Workers: 2})
+	ng.Signal(t, syscall.SIGSTOP)
+	addr := ng.Addr
+	r, err := tracedCheck(t, func() {
+		for range 20 {
+			nstest.Connect(t, addr)
+		}
+	}, "--observe", "4s", "--port", strconv.Itoa(int(addr.Port())),
+		"--require", "listener.accept_wait_max<1", "--require", "listener.accept_wait_p99<1",
+		"--require", "listener.oldest_queued<1", "--require", "listener.overflows==0")
+	if err == nil {
+		t.Fatalf("check passed with 20 connections waiting on a stopped nginx: %+v", r.Results)
+	}
+	for _, subject := range []string{"listener.accept_wait_max", "listener.accept_wait_p99", "listener.oldest_queued"} {
+		res := result(t, r, subject)
+		v, perr := strconv.ParseFloat(string(res.Observed), 64)
+		if res.Status != check.StatusFail || perr != nil || v < 1 || v > 4.5 {
+			t.Errorf("%s: %+v, want fail with the oldest connection's wait, between 1s and the 4s window", subject, res)
+		}
+	}
+	if res := result(t, r, "listener.overflows"); res.Status != check.StatusPass {
+		t.Errorf("listener.overflows: %+v, want pass: 20 connections fit nginx's backlog of 511", res)
+	}
+}

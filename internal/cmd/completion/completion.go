@@ -28,12 +28,23 @@ topics and counters, output formats. Completion asks the backlogctl binary
 itself, so it stays right after an upgrade.
 
 The deb and rpm packages install these scripts; from source, load one as
-shown below.`,
+shown below. The bash script works with or without the bash-completion
+package (which is what loads scripts from /etc/bash_completion.d in every
+new shell; without it, source the script from ~/.bashrc).
+
+Besides commands and flags it completes what exists on this host: --netns
+names (under /run/netns), --port from the live TCP listeners, --path from
+the Unix ones, --pid and --process from their owners, --systemd-unit from
+the units those owners run in; sysctl keys (sysctl get, sysctl set, tune
+--set), check --require subjects, explain topics, profiles and -o formats.`,
 		Example: `  # bash, for this shell
   source <(backlogctl completion bash)
 
   # bash, for every shell (needs the bash-completion package)
   backlogctl completion bash > /etc/bash_completion.d/backlogctl
+
+  # bash, without the bash-completion package
+  echo 'source <(backlogctl completion bash)' >> ~/.bashrc
 
   # zsh
   backlogctl completion zsh > "${fpath[1]}/_backlogctl"
@@ -59,7 +70,7 @@ shown below.`,
 func completionRun(o *Options, root *cobra.Command) error {
 	switch o.Shell {
 	case "bash":
-		return root.GenBashCompletionV2(o.IO.Out, true)
+		return writeBash(o.IO.Out, root)
 	case "zsh":
 		return root.GenZshCompletion(o.IO.Out)
 	case "fish":

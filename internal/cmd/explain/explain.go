@@ -4,6 +4,8 @@ package explain
 import (
 	"strings"
 
+	"github.com/backlogctl/backlogctl/internal/suggest"
+
 	"github.com/spf13/cobra"
 
 	"github.com/backlogctl/backlogctl/explain"
@@ -79,7 +81,7 @@ Exit status: 0 on success, 2 for an unknown topic.`,
 			return explainRun(opts)
 		},
 	}
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	return cmd
 }
 
@@ -103,22 +105,22 @@ func explainRun(o *Options) error {
 	if o.Topic == "" {
 		entries := listEntries(explain.All())
 		if o.Output == cmdutil.OutputJSON {
-			return cmdutil.WriteJSON(o.IO.Out, entries)
+			return cmdutil.PrintData(o.IO, entries)
 		}
 		return renderList(o.IO, entries)
 	}
 	if strings.EqualFold(strings.TrimSpace(o.Topic), profilesTopic) {
 		if o.Output == cmdutil.OutputJSON {
-			return cmdutil.WriteJSON(o.IO.Out, profileEntries())
+			return cmdutil.PrintData(o.IO, profileEntries())
 		}
 		return renderProfiles(o.IO, profileEntries())
 	}
 	t, ok := explain.Lookup(o.Topic)
 	if !ok {
-		return cmdutil.UsageErrorf("unknown topic %q: run 'backlogctl explain' to list topics", o.Topic)
+		return cmdutil.UsageErrorf("unknown topic %q%s ('backlogctl explain' lists every topic)", o.Topic, suggest.DidYouMean(o.Topic, append(explain.Names(), profilesTopic)))
 	}
 	if o.Output == "json" {
-		return cmdutil.WriteJSON(o.IO.Out, t)
+		return cmdutil.PrintData(o.IO, t)
 	}
-	return renderTopic(o.IO.Out, t)
+	return renderTopic(o.IO.Out, o.IO.TerminalWidth(), t)
 }

@@ -3,6 +3,7 @@ package explain
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,7 +15,17 @@ import (
 
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	return runAt(t, 0, args...)
+}
+
+// runAt runs explain as on a terminal width columns wide (0: into a pipe).
+func runAt(t *testing.T, width int, args ...string) (string, error) {
+	t.Helper()
 	ios, _, out, _ := iostreams.Test()
+	if width > 0 {
+		ios.SetStdoutTTY(true)
+		ios.SetTerminalWidth(width)
+	}
 	cmd := NewCmdExplain(&cmdutil.Factory{IOStreams: ios}, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(&bytes.Buffer{})
@@ -41,14 +52,33 @@ func TestExplainTunable(t *testing.T) {
 			t.Errorf("explain tcp_max_syn_backlog lacks %q:\n%s", want, out)
 		}
 	}
-	for _, l := range strings.Split(out, "\n") {
-		if len(l) > width && !strings.Contains(strings.TrimSpace(l), " ") {
-			continue // one word longer than the line
+	// On a terminal the prose wraps at its width; in a pipe each paragraph
+	// is one line.
+	for _, width := range []int{60, 80, 200} {
+		out, err := runAt(t, width, "tcp_max_syn_backlog")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if len(l) > width {
-			t.Errorf("line longer than %d: %q", width, l)
+		for _, l := range strings.Split(out, "\n") {
+			if len(l) > width && !strings.Contains(strings.TrimSpace(l), " ") {
+				continue // one word longer than the line
+			}
+			if len(l) > width {
+				t.Errorf("line longer than %d: %q", width, l)
+			}
 		}
 	}
+	if longest := slices.Max(lineLengths(out)); longest <= 200 {
+		t.Errorf("piped, the longest line is %d columns: the prose was wrapped", longest)
+	}
+}
+
+func lineLengths(s string) []int {
+	var n []int
+	for _, l := range strings.Split(s, "\n") {
+		n = append(n, len(l))
+	}
+	return n
 }
 
 func TestExplainCounterJSON(t *testing.T) {
@@ -105,13 +135,16 @@ func TestExplainUnknown(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 		t.Fatalf("exit code = %d (%v), want %d", cmdutil.ExitCode(err), err, cmdutil.ExitUsage)
 	}
-	if want := `unknown topic "somaxcon": run 'backlogctl explain' to list topics`; err.Error() != want {
+	if want := `unknown topic "somaxcon"; did you mean "somaxconn"? ('backlogctl explain' lists every topic)`; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
+	}
+	if _, err := run(t, "zzzzzz"); err == nil || err.Error() != `unknown topic "zzzzzz" ('backlogctl explain' lists every topic)` {
+		t.Errorf("a topic near nothing: error = %v, want no suggestion", err)
 	}
 	if out != "" {
 		t.Errorf("printed %q on error", out)
 	}
-	if _, err := run(t, "somaxconn", "-o", "yaml"); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+	if _, err := run(t, "somaxconn", "-o", "xml"); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 		t.Errorf("-o yaml: exit %d, want 2", cmdutil.ExitCode(err))
 	}
 }

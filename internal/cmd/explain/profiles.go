@@ -64,19 +64,18 @@ func profilesListEntry() listEntry {
 func renderProfiles(io *iostreams.IOStreams, entries []profileEntry) error {
 	w := io.Out
 	var head strings.Builder
-	wrap(&head, profilesTopic+": "+profilesSummary, "", "  ")
+	wrap(&head, io.TerminalWidth(), profilesTopic+": "+profilesSummary, "", "  ")
 	head.WriteByte('\n')
-	wrap(&head, `tune --profile raises a key marked "at least" to the value when it is below and leaves it alone when above; it sets an "exactly" key to the value. check --profile requires the same (>= or ==).`, "", "")
+	wrap(&head, io.TerminalWidth(), `tune --profile raises a key marked "at least" to the value when it is below and leaves it alone when above; it sets an "exactly" key to the value. check --profile requires the same (>= or ==).`, "", "")
 	if _, err := fmt.Fprint(w, head.String()); err != nil {
 		return err
 	}
 	for _, e := range entries {
 		var b strings.Builder
 		b.WriteByte('\n')
-		wrap(&b, e.Name+": "+e.Description, "", "  ")
+		wrap(&b, io.TerminalWidth(), e.Name+": "+e.Description, "", "  ")
 		fmt.Fprint(w, b.String())
-		t := tableprinter.New(w, io.IsStdoutTTY(), "KEY", "SETS", "SCOPE", "MEANING").
-			SetWidth(io.TerminalWidth()).WrapColumn("MEANING").DropColumns("SCOPE")
+		t := tableprinter.For(w, io, "KEY", "SETS", "SCOPE", "MEANING").WrapColumn("MEANING").DropColumns("SCOPE")
 		for _, s := range e.Settings {
 			rule := "at least "
 			if s.Exact {

@@ -36,24 +36,24 @@ func listEntries(topics []explain.Topic) []listEntry {
 }
 
 func renderList(io *iostreams.IOStreams, entries []listEntry) error {
-	tp := tableprinter.New(io.Out, io.IsStdoutTTY(), "TOPIC", "KIND", "SUMMARY").SetWidth(io.TerminalWidth()).WrapColumn("SUMMARY")
+	tp := tableprinter.For(io.Out, io, "TOPIC", "KIND", "SUMMARY").WrapColumn("SUMMARY").DropColumns("KIND")
 	for _, e := range entries {
 		tp.AddRow(e.Name, string(e.Kind), e.Summary)
 	}
 	return tp.Render()
 }
 
-const width = 78
-
-func renderTopic(w io.Writer, t explain.Topic) error {
+// renderTopic prints a topic, its prose wrapped at width columns (the
+// terminal's; 0, in a pipe, leaves each paragraph on one line).
+func renderTopic(w io.Writer, width int, t explain.Topic) error {
 	var b strings.Builder
-	wrap(&b, t.Name+": "+t.Summary, "", "  ")
+	wrap(&b, width, t.Name+": "+t.Summary, "", "  ")
 	if len(t.Aliases) > 0 {
 		fmt.Fprintf(&b, "  aliases: %s\n", strings.Join(t.Aliases, ", "))
 	}
 	if t.Key != nil {
 		for _, fact := range explain.KeyFacts(*t.Key) {
-			wrap(&b, fact, "  ", "    ")
+			wrap(&b, width, fact, "  ", "    ")
 		}
 	}
 	for _, p := range t.Text {
@@ -62,32 +62,33 @@ func renderTopic(w io.Writer, t explain.Topic) error {
 		if strings.HasPrefix(p, "- ") {
 			rest = "    "
 		}
-		wrap(&b, p, "  ", rest)
+		wrap(&b, width, p, "  ", rest)
 	}
 	if len(t.Counters) > 0 {
 		b.WriteString("\nCounters that show this limit being hit:\n")
 		for _, c := range t.Counters {
 			ct, _ := explain.Lookup(c)
-			wrap(&b, fmt.Sprintf("%-28s %s", c, ct.Summary), "  ", strings.Repeat(" ", 31))
+			wrap(&b, width, fmt.Sprintf("%-28s %s", c, ct.Summary), "  ", strings.Repeat(" ", 31))
 		}
 	}
 	if len(t.Folklore) > 0 {
 		b.WriteString("\nFolklore:\n")
 		for _, f := range t.Folklore {
-			wrap(&b, "- "+f, "  ", "    ")
+			wrap(&b, width, "- "+f, "  ", "    ")
 		}
 	}
 	if len(t.SeeAlso) > 0 {
-		fmt.Fprintf(&b, "\nSee also: backlogctl explain %s\n", strings.Join(t.SeeAlso, ", "))
+		b.WriteByte('\n')
+		wrap(&b, width, "See also: backlogctl explain "+strings.Join(t.SeeAlso, ", "), "", "  ")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// wrap writes text as lines of at most width columns, the first starting
-// with first and the others with rest. Runs of spaces inside text are kept
+// wrap writes text as lines of at most width columns (0: no limit), the
+// first starting with first and the others with rest. Runs of spaces inside text are kept
 // only where they align columns (before the first break).
-func wrap(b *strings.Builder, text, first, rest string) {
+func wrap(b *strings.Builder, width int, text, first, rest string) {
 	line, empty := first, true
 	words := strings.Fields(text)
 	if lead, _, ok := strings.Cut(text, "  "); ok && len(words) > 1 && lead == words[0] {
@@ -95,7 +96,7 @@ func wrap(b *strings.Builder, text, first, rest string) {
 		words[0] = text[:len(text)-len(strings.TrimLeft(text[len(lead):], " "))-1]
 	}
 	for _, word := range words {
-		if !empty && len(line)+1+len(word) > width {
+		if !empty && width > 0 && len(line)+1+len(word) > width {
 			b.WriteString(line + "\n")
 			line, empty = rest, true
 		}

@@ -14,6 +14,26 @@ import (
 	"github.com/backlogctl/backlogctl/trace/tracetest"
 )
 
+// tracedExporter starts exporter --trace (no owners) beside a listener on
+// 127.0.0.1 with backlog 8 that nobody accepts from, and returns its
+// descriptor, its address and a function that scrapes one of its metrics.
+func tracedExporter(t *testing.T) (int, netip.AddrPort, func(name string) float64) {
+	t.Helper()
+	tracetest.Require(t)
+	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
+	o := newOpts()
+	o.Trace, o.NoProcesses = true, true
+	h, err := o.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return fd, ep, func(name string) float64 {
+		t.Helper()
+		return value(t, scrape(t, h), name, map[string]string{"address": "127.0.0.1", "port": strconv.Itoa(int(ep.Port()))})
+	}
+}
+
 // exporter --trace's high-water fill is the peak since the previous scrape,
 // not since tracing started: a listener (backlog 8) that gets 5
 // connections, all accepted before the scrape, shows 5/9 at that scrape,
@@ -23,19 +43,10 @@ func TestTracedHighWaterSinceLastScrape(t *testing.T) {
 	if !nstest.Isolate(t) {
 		return
 	}
-	tracetest.Require(t)
-	fd, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 8, nstest.ListenOpts{})
-	o := newOpts()
-	o.Trace, o.NoProcesses = true, true
-	h, err := o.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	fd, ep, metric := tracedExporter(t)
 	fill := func() float64 {
 		t.Helper()
-		return value(t, scrape(t, h), "backlogctl_listener_accept_queue_high_water_fill",
-			map[string]string{"address": "127.0.0.1", "port": strconv.Itoa(int(ep.Port()))})
+		return metric("backlogctl_listener_accept_queue_high_water_fill")
 	}
 	queued := func(n uint32) {
 		nstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d queued", n), func() bool {
@@ -69,4 +80,48 @@ func TestTracedHighWaterSinceLastScrape(t *testing.T) {
 	queued(2)
 	check("2 queued since the last scrape", 2.0/9)
 	check("2 held since the last scrape", 2.0/9)
+}
+
+// exporter --trace's oldest-wait gauge is a stall in progress: two
+// connections left in the queue (nobody accepts) show a wait that grows
+// from scrape to scrape, as old as they are, though no accept() has ended
+// one; once accepted it is 0 again.
+func TestTracedOldestWaitIsAStallInProgress(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	fd, ep, metric := tracedExporter(t)
+	oldest := func() float64 {
+		t.Helper()
+		return metric("backlogctl_listener_accept_queue_oldest_wait_seconds")
+	}
+	if got := oldest(); got != 0 {
+		t.Errorf("nothing queued: oldest wait %v, want 0", got)
+	}
+	connected := time.Now()
+	nstest.Connect(t, ep)
+	nstest.Connect(t, ep)
+	nstest.Eventually(t, 5*time.Second, "2 queued", func() bool {
+		ls, err := inspect.Listeners(nil, []uint16{ep.Port()})
+		return err == nil && len(ls) == 1 && ls[0].AcceptQueue == 2
+	})
+	var last float64
+	nstest.Eventually(t, nstest.MinBackstop, "the oldest wait to pass 1s", func() bool {
+		got := oldest()
+		if got < last || got > time.Since(connected).Seconds() {
+			t.Fatalf("oldest wait %v after %v (the scrape before: %v): want it growing, and no older than the connection", got, time.Since(connected), last)
+		}
+		last = got
+		return got >= 1
+	})
+	for range 2 {
+		c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(c) })
+	}
+	if got := oldest(); got != 0 {
+		t.Errorf("both accepted: oldest wait %v, want 0", got)
+	}
 }

@@ -145,7 +145,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 	for _, args := range [][]string{
 		{"inspect", "--port", "70000"},
 		{"inspect", "--port", "0"},
-		{"inspect", "-o", "yaml"},
+		{"inspect", "-o", "xml"},
 		{"inspect", "--bogus"},
 		{"inspect", "9000"},
 	} {

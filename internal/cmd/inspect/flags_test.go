@@ -24,7 +24,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"inspect", "--port", "-1"}, `invalid --port "-1": want a port number 1..65535`},
 		{[]string{"inspect", "--port", "http"}, `invalid --port "http": want a port number 1..65535`},
 		{[]string{"inspect", "--port"}, "flag needs an argument: --port"},
-		{[]string{"inspect", "-o", "yaml"}, `invalid --output "yaml": want one of table, json`},
+		{[]string{"inspect", "-o", "xml"}, `invalid --output "xml": want one of table, json, yaml, prom`},
 		{[]string{"inspect", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"inspect", "9000"}, `inspect takes no arguments, got "9000" (to pick listeners use --port or --path)`},
 	}

@@ -74,7 +74,7 @@ counted for the group, since request sockets do not say which member owns them.
 
 On a terminal the sections are aligned tables; piped, they are tab-separated
 lines. -o json prints one object whose field names are a stable contract
-(see the README). -o prom prints the Prometheus text exposition that
+(see docs/REFERENCE.md). -o prom prints the Prometheus text exposition that
 'backlogctl exporter' serves, once.
 
 --port, --path, --pid, --process and --address pick listeners: by port,
@@ -144,7 +144,7 @@ entered) are reported as warnings or notes on stderr.`,
 	cmd.Flags().StringSliceVar(&opts.Processes, "process", nil, "show only listeners held by a process named `NAME`, as ps -o comm shows it (repeatable, or comma-separated)")
 	cmd.Flags().StringSliceVar(&opts.Addresses, "address", nil, "show only listeners bound to `ADDRESS`, an IP address or a prefix such as 10.0.0.0/8; 0.0.0.0 and :: are the wildcards (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding the processes that own each listener (faster)")
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }
@@ -185,6 +185,9 @@ func inspectRun(o *Options) error {
 	}
 	switch o.Output {
 	case "json":
+		if o.IO.YAML() {
+			return cmdutil.PrintData(o.IO, snap)
+		}
 		return snap.WriteJSON(o.IO.Out) // the bytes cmdutil.WriteJSON would write, streamed
 	case "table":
 		return renderTable(o.IO, snap)

@@ -24,13 +24,13 @@ func namespacesRun(o *Options, m *model.MultiSnapshot) error {
 	switch {
 	case o.Output == "prom":
 		for _, n := range m.Notes {
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: note: %s\n", n)
+			o.IO.Note(n)
 		}
 		return metrics.WriteText(o.IO.Out, m, metrics.DefaultMaxListeners)
 	case o.Output == "json" && o.Namespaces.All:
-		return cmdutil.WriteJSON(o.IO.Out, m)
+		return cmdutil.PrintData(o.IO, m)
 	case o.Output == "json":
-		return cmdutil.WriteJSON(o.IO.Out, m.Namespaces[0])
+		return cmdutil.PrintData(o.IO, m.Namespaces[0])
 	}
 	for i, ns := range m.Namespaces {
 		if i > 0 {
@@ -42,7 +42,7 @@ func namespacesRun(o *Options, m *model.MultiSnapshot) error {
 		}
 	}
 	for _, n := range m.Notes {
-		fmt.Fprintf(o.IO.ErrOut, "backlogctl: note: %s\n", n)
+		o.IO.Note(n)
 	}
 	return nil
 }
@@ -59,7 +59,7 @@ func hintText(h string) string {
 // fails with exit 3 rather than printing an empty report and exiting 0.
 func allSkipped(o *Options, notes []string) error {
 	for _, n := range notes {
-		fmt.Fprintf(o.IO.ErrOut, "backlogctl: note: %s\n", n)
+		o.IO.Note(n)
 	}
 	if len(notes) == 0 {
 		return cmdutil.EnvError(errors.New("--all-netns: no network namespace found to read"))

@@ -3,7 +3,6 @@ package inspect
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,16 +15,15 @@ import (
 
 // renderTable draws the snapshot as four sections.
 func renderTable(io *iostreams.IOStreams, s *model.Snapshot) error {
-	tty, width := io.IsStdoutTTY(), io.TerminalWidth()
 	w := io.Out
 	sections := []struct {
 		title string
 		draw  func() error
 	}{
-		{"Tunables", func() error { return drawTunables(w, tty, width, s) }},
-		{"Listeners", func() error { return drawListeners(w, tty, width, s) }},
-		{"Counters", func() error { return drawCounters(w, tty, width, s) }},
-		{"Descriptors", func() error { return drawFiles(w, tty, s) }},
+		{"Tunables", func() error { return drawTunables(io, s) }},
+		{"Listeners", func() error { return drawListeners(io, s) }},
+		{"Counters", func() error { return drawCounters(io, s) }},
+		{"Descriptors", func() error { return drawFiles(io, s) }},
 	}
 	for i, sec := range sections {
 		if i > 0 {
@@ -37,14 +35,14 @@ func renderTable(io *iostreams.IOStreams, s *model.Snapshot) error {
 		}
 	}
 	for _, warn := range s.Warnings {
-		fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", warn)
+		io.Warn(warn)
 	}
 	return nil
 }
 
-func drawTunables(w io.Writer, tty bool, width int, s *model.Snapshot) error {
-	t := tableprinter.New(w, tty, "KEY", "VALUE", "SCOPE", "MEANING").
-		SetWidth(width).WrapColumn("MEANING").DropColumns("SCOPE")
+func drawTunables(io *iostreams.IOStreams, s *model.Snapshot) error {
+	t := tableprinter.For(io.Out, io, "KEY", "VALUE", "SCOPE", "MEANING").
+		WrapColumn("MEANING").DropColumns("SCOPE")
 	for _, k := range sysctl.Registry {
 		v, ok := s.Sysctls[k.Name]
 		val := "absent"
@@ -63,15 +61,19 @@ func scopeText(s sysctl.Scope) string {
 	return "global"
 }
 
-func drawListeners(w io.Writer, tty bool, width int, s *model.Snapshot) error {
+func drawListeners(io *iostreams.IOStreams, s *model.Snapshot) error {
+	w := io.Out
 	header := []string{"ADDRESS", "PORT", "ACCEPT-Q", "BACKLOG", "FILL", "SYN-Q", "DROPS", "GROUP", "INODE", "UID", "PROCESSES"}
 	// A POD column where an owner runs in a Kubernetes pod the runtime named.
 	pods := model.AnyInPod(s.Listeners)
 	if pods {
 		header = slices.Insert(header, len(header)-1, "POD")
 	}
-	t := tableprinter.New(w, tty, header...).
-		SetWidth(width).WrapColumn("PROCESSES").DropColumns("INODE", "UID", "GROUP", "POD")
+	// A narrow terminal keeps the accept queue, backlog, drops and owners:
+	// it drops the socket's identity, the owners' pod, the SYN queue and the
+	// fill (the queue over the backlog), then shortens a long Unix path.
+	t := tableprinter.For(w, io, header...).
+		WrapColumn("PROCESSES").WrapAtLeast(16).DropColumns("INODE", "UID", "GROUP", "POD", "SYN-Q", "FILL", "DROPS").CutColumns("PORT", "ADDRESS")
 	for _, l := range s.Listeners {
 		drops := "-"
 		if l.Drops != nil {
@@ -135,8 +137,8 @@ func limitText(v uint64) string {
 	return strconv.FormatUint(v, 10)
 }
 
-func drawCounters(w io.Writer, tty bool, width int, s *model.Snapshot) error {
-	t := tableprinter.New(w, tty, "COUNTER", "VALUE", "MEANING").SetWidth(width).WrapColumn("MEANING")
+func drawCounters(io *iostreams.IOStreams, s *model.Snapshot) error {
+	t := tableprinter.For(io.Out, io, "COUNTER", "VALUE", "MEANING").WrapColumn("MEANING")
 	for _, name := range model.CounterNames {
 		val := "absent"
 		if v, ok := s.Counters[name]; ok {
@@ -147,10 +149,10 @@ func drawCounters(w io.Writer, tty bool, width int, s *model.Snapshot) error {
 	return t.Render()
 }
 
-func drawFiles(w io.Writer, tty bool, s *model.Snapshot) error {
-	t := tableprinter.New(w, tty, "ALLOCATED", "FILE-MAX", "USAGE", "NR-OPEN")
+func drawFiles(io *iostreams.IOStreams, s *model.Snapshot) error {
+	t := tableprinter.For(io.Out, io, "ALLOCATED", "FILE-MAX", "USAGE", "NR-OPEN")
 	if s.Files == nil {
-		fmt.Fprintln(w, "fs.file-nr not visible here")
+		fmt.Fprintln(io.Out, "fs.file-nr not visible here")
 		return nil
 	}
 	f := s.Files

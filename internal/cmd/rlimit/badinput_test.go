@@ -24,7 +24,7 @@ func TestBadInput(t *testing.T) {
 		{"rlimit --pid -5", 2, "invalid --pid -5: want a positive process id"},
 		{"rlimit --pid 0", 2, "invalid --pid 0: want a positive process id"},
 		{"rlimit extra", 2, `takes no arguments, got "extra"`},
-		{"rlimit -o yaml", 2, `invalid --output "yaml"`},
+		{"rlimit -o xml", 2, `invalid --output "xml"`},
 		{"rlimit --pid 4194399", 3, "no process with pid 4194399"},
 		{"rlimit set --nofile 1024", 2, "give --pid PID to change a running process, or --systemd-unit UNIT"},
 		{"rlimit set --pid 4194305", 2, "--nofile SOFT[:HARD] is required"},

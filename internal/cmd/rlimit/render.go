@@ -16,7 +16,7 @@ import (
 func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string, namespaces bool) error {
 	defer func() {
 		for _, w := range rep.Warnings {
-			fmt.Fprintf(io.ErrOut, "backlogctl: warning: %s\n", w)
+			io.Warn(w)
 		}
 	}()
 	if len(rep.Processes) == 0 {
@@ -37,7 +37,10 @@ func renderTable(io *iostreams.IOStreams, rep *model.LimitsReport, where string,
 	if namespaces {
 		header = append([]string{"NETNS"}, header...)
 	}
-	t := tableprinter.New(io.Out, io.IsStdoutTTY(), header...)
+	// A narrow terminal keeps the limits and the usage: it drops the
+	// host-wide nr_open, the pod, the unit and the ports first.
+	t := tableprinter.For(io.Out, io, header...).WrapColumn("STATUS").
+		DropColumns("NR-OPEN", "POD", "UNIT", "PORTS", "HARD", "NETNS").CutColumns("COMM", "UNIT", "PORTS", "NETNS")
 	for _, p := range rep.Processes {
 		open, usage := "-", "-"
 		if p.OpenFDs != nil {

@@ -10,7 +10,7 @@ import (
 // only printed, so it can be redirected into a file; advice goes to stderr.
 func renderSet(o *SetOptions, r *SetResult) error {
 	if o.Output == "json" {
-		return cmdutil.WriteJSON(o.IO.Out, r)
+		return cmdutil.PrintData(o.IO, r)
 	}
 	out, hint := o.IO.Out, o.IO.ErrOut
 	if r.Nofile != nil {

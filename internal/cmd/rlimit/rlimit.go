@@ -105,7 +105,7 @@ could not be read.`,
 	}
 	cmd.Flags().IntSliceVar(&opts.PIDs, "pid", nil, "show the process `PID` (repeatable, or comma-separated); default: every listener's owner")
 	nsflag.Add(cmd, &opts.Namespaces)
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	cmd.AddCommand(NewCmdSet(f, nil))
 	return cmd
 }
@@ -153,7 +153,7 @@ func listRun(o *Options) error {
 	}
 	switch o.Output {
 	case "json":
-		err = cmdutil.WriteJSON(o.IO.Out, rep)
+		err = cmdutil.PrintData(o.IO, rep)
 	case "table":
 		err = renderTable(o.IO, rep, o.where(), o.Namespaces.Set())
 	default:

@@ -126,14 +126,18 @@ changed on exit 2 or 3.`,
 	cmd.Flags().StringVar(&opts.Nofile, "nofile", "", "new RLIMIT_NOFILE as `SOFT[:HARD]`")
 	cmd.Flags().StringVar(&opts.Unit, "systemd-unit", "", "print the LimitNOFILE= drop-in for the service `UNIT`")
 	cmd.Flags().BoolVar(&opts.Write, "write", false, "with --systemd-unit: install the drop-in under /etc/systemd/system/UNIT.d/")
-	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower, cmdutil.AllowLowerLimitHelp)
 	cmd.Flags().StringVar(&opts.SystemdDir, "systemd-dir", rlimit.SystemdDir, "directory holding unit drop-ins (for tests)")
 	_ = cmd.Flags().MarkHidden("systemd-dir")
 	nsflag.Add(cmd, &opts.Namespaces)
-	// Accepted to be refused: a limit belongs to a process, not a namespace.
+	// Accepted to be refused, with a message that says why (a limit belongs
+	// to a process, not a namespace), and left out of --help: a flag that
+	// never works is not an option.
 	cmd.Flags().Lookup("netns").Usage = "refused: a limit belongs to a process (find its pid with rlimit --netns `NAME`)"
 	cmd.Flags().Lookup("all-netns").Usage = "refused: a limit belongs to a process (find its pid with rlimit --all-netns)"
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	_ = cmd.Flags().MarkHidden("netns")
+	_ = cmd.Flags().MarkHidden("all-netns")
+	cmdutil.AddOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package root
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,8 +133,23 @@ func TestOutputNamesAreShared(t *testing.T) {
 				t.Errorf("%v -o %s stored %q, want table", args, v, got)
 			}
 		}
+		// yaml wherever there is json: the same document.
+		if !strings.Contains(f.Usage, "yaml") {
+			t.Errorf("%v -o offers %q: no yaml", args, f.Usage)
+		} else if err := c.LocalFlags().Set("output", "yaml"); err != nil || f.Value.String() != "json" {
+			t.Errorf("%v -o yaml stored %q (%v), want json", args, f.Value.String(), err)
+		}
+		// Every command that prints tables has -o wide and --no-headers.
+		table := slices.Contains(tableCommands, strings.Join(args, " "))
+		if nh := c.LocalFlags().Lookup("no-headers"); (nh != nil) != table || strings.Contains(f.Usage, "wide") != table {
+			t.Errorf("%v: --no-headers %v, -o %q; want both wide and --no-headers exactly on the commands that print tables", args, nh != nil, f.Usage)
+		}
+		_ = c.LocalFlags().Set("output", "table")
 	})
 }
+
+// tableCommands print tables with headers.
+var tableCommands = []string{"inspect", "advise", "tune", "check", "rlimit", "trace", "watch", "explain"}
 
 // Stray arguments are errors on one line, in words, on every command. None
 // of these is a valid KEY=VALUE, shell or topic, so nothing runs (commands

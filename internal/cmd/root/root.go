@@ -57,6 +57,7 @@ overflow and syncookie counters, and the descriptor limits accept() needs.`,
 	cmd.AddCommand(watch.NewCmdWatch(f, nil))
 	cmd.AddCommand(tracecmd.NewCmdTrace(f, nil))
 	cmd.AddCommand(newHelpTopic("exit-codes", "Exit codes backlogctl returns", cmdutil.ExitCodesHelp))
+	cmdutil.CompleteFromHost(cmd, f)
 	cmdutil.TidyFlagHelp(cmd)
 	cmdutil.RefuseEmptyValues(cmd)
 	return cmd

@@ -73,6 +73,14 @@ func TestCommandTree(t *testing.T) {
 			if strings.TrimSpace(f.Usage) == "" {
 				t.Errorf("%s: flag --%s has no usage text", path, f.Name)
 			}
+			// A flag the command always refuses is not one of its options.
+			if strings.HasPrefix(f.Usage, "refused") && !f.Hidden {
+				t.Errorf("%s: flag --%s is always refused but shown in --help", path, f.Name)
+			}
+			// rlimit set lowers limits, not sysctl keys.
+			if c.Name() == "set" && c.Parent().Name() == "rlimit" && strings.Contains(f.Usage, "tcp_syncookies") {
+				t.Errorf("%s: --%s speaks of tcp_syncookies: %q", path, f.Name, f.Usage)
+			}
 		}
 		c.LocalFlags().VisitAll(check)
 		c.PersistentFlags().VisitAll(check)

@@ -49,7 +49,7 @@ func TestGet(t *testing.T) {
 		{name: "dot-dot", args: []string{"get", "--force", "net/../../etc/passwd"}, code: 2, stderr: "'..'"},
 		{name: "absolute", args: []string{"get", "--force", "/etc/passwd"}, code: 2, stderr: "absolute"},
 		{name: "directory", args: []string{"get", "--force", "net.core"}, code: 2, stderr: "is a directory"},
-		{name: "bad output", args: []string{"get", "-o", "yaml"}, code: 2, stderr: "invalid --output"},
+		{name: "bad output", args: []string{"get", "-o", "xml"}, code: 2, stderr: "invalid --output"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

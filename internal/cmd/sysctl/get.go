@@ -64,7 +64,7 @@ under a "LABEL:" line (JSON: {"namespaces": [{"netns", "values"}], "notes"}).`,
 	cmd.Flags().BoolVarP(&opts.ValuesOnly, "values", "n", false, "print only the values")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow keys outside backlogctl's registry")
 	nsflag.Add(cmd, &opts.Namespaces)
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	cmd.ValidArgs = sysctl.Names()
 	return cmd
 }
@@ -168,7 +168,7 @@ func readValues(o *GetOptions) ([]Value, error) {
 // printValues writes key = value lines, values only, or JSON.
 func printValues(io *iostreams.IOStreams, output string, valuesOnly bool, vals []Value) error {
 	if output == "json" {
-		return cmdutil.WriteJSON(io.Out, vals)
+		return cmdutil.PrintData(io, vals)
 	}
 	for _, v := range vals {
 		if valuesOnly {

@@ -71,7 +71,7 @@ func getIn(o *GetOptions) error {
 // line, or JSON; notes go to stderr in the table form.
 func printNamespaces(io *iostreams.IOStreams, output string, valuesOnly bool, rep getAllReport) error {
 	if output == "json" {
-		return cmdutil.WriteJSON(io.Out, rep)
+		return cmdutil.PrintData(io, rep)
 	}
 	for _, ns := range rep.Namespaces {
 		fmt.Fprintf(io.Out, "%s:\n", ns.Netns.Label())
@@ -80,7 +80,7 @@ func printNamespaces(io *iostreams.IOStreams, output string, valuesOnly bool, re
 		}
 	}
 	for _, n := range rep.Notes {
-		fmt.Fprintf(io.ErrOut, "note: %s\n", n)
+		io.Note(n)
 	}
 	return nil
 }

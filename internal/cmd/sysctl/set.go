@@ -2,7 +2,6 @@ package sysctl
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,16 +33,9 @@ type SetOptions struct {
 func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command {
 	opts := &SetOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use: "set KEY=VALUE...",
-		ValidArgsFunction: func(c *cobra.Command, args []string, partial string) ([]string, cobra.ShellCompDirective) {
-			keys, _ := cmdutil.CompleteSysctlKeys(c, args, partial)
-			for i, k := range keys {
-				name, desc, _ := strings.Cut(k, "\t")
-				keys[i] = name + "=\t" + desc
-			}
-			return keys, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
-		},
-		Short: "Write tunables, validated and all or nothing",
+		Use:               "set KEY=VALUE...",
+		ValidArgsFunction: cmdutil.CompleteSysctlSettings,
+		Short:             "Write tunables, validated and all or nothing",
 		Long: `Write tunables, like sysctl -w, but safely:
 
   - every value is checked against the key's type and range (net.ipv4.tcp_syncookies
@@ -97,11 +89,11 @@ SIGINT, SIGTERM and SIGHUP are passed on to it and set exits as it did.
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow keys outside backlogctl's registry (values are written as given)")
-	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower, cmdutil.AllowLowerHelp)
 	cmd.Flags().BoolVar(&opts.ForceNew, "force-new", false, "start even though the last change is unresolved (its record is kept in the new one)")
 	cmd.Flags().StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock, shared with tune")
 	nsflag.AddForWrite(cmd, &opts.Namespaces)
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	return cmd
 }
 
@@ -154,6 +146,10 @@ func setHere(o *SetOptions) error {
 		return cmdutil.EnvError(err)
 	}
 	sys := sysctl.NewFS(o.Roots.Sys)
+	netns, _ := sysctl.NetnsInode(o.Roots.Proc) // 0: unknown, rollback does not check
+	if err := sysctl.CheckSupersede(superseded, netns, sys.Root()); err != nil {
+		return cmdutil.EnvError(err)
+	}
 	txn, err := sys.Prepare(o.settings)
 	if err != nil {
 		if sysctl.IsBadInput(err) {
@@ -172,7 +168,6 @@ func setHere(o *SetOptions) error {
 			return cmdutil.LoweringError(low)
 		}
 	}
-	netns, _ := sysctl.NetnsInode(o.Roots.Proc) // 0: unknown, rollback does not check
 	// From the record to the end, a termination signal waits for the write
 	// in progress, then everything written is restored.
 	guard := cmdutil.DeferSignals()
@@ -192,7 +187,7 @@ func setHere(o *SetOptions) error {
 		return cmdutil.EnvError(entry.Fail(sys.Undo(txn.Steps, err)))
 	}
 	if err := entry.Done(); err != nil {
-		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: could not mark the change as complete: %v\n", err)
+		o.IO.Warn(fmt.Sprintf("could not mark the change as complete: %v", err))
 	}
 	vals := make([]Value, 0, len(o.settings))
 	for _, s := range o.settings {

@@ -5,13 +5,16 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/jsonfmt"
 	"github.com/backlogctl/backlogctl/internal/tableprinter"
+	"github.com/backlogctl/backlogctl/internal/yamlfmt"
 	"github.com/backlogctl/backlogctl/model"
 )
 
@@ -26,31 +29,42 @@ type printer struct {
 	buf     *bufio.Writer
 	enc     *json.Encoder
 	started bool
+	// end is when --duration ends (zero: at Ctrl-C).
+	end time.Time
+}
+
+// view reports whether the output is the live view redrawn on a terminal.
+func (p *printer) view() bool {
+	return p.o.Output != "json" && p.o.IO.IsStdoutTTY()
 }
 
 func newPrinter(o *Options) *printer {
 	buf := bufio.NewWriterSize(o.IO.Out, 64*1024)
-	return &printer{o: o, buf: buf, enc: json.NewEncoder(buf)}
+	return &printer{o: o, buf: buf, enc: jsonfmt.NewEncoder(buf)}
 }
 
 // print writes one interval's report: a JSON line, a redrawn view on a
 // terminal, or plain lines (with a header before the first).
 func (p *printer) print(r *model.TraceReport, final bool) error {
 	for _, n := range r.Notes {
-		fmt.Fprintf(p.o.IO.ErrOut, "backlogctl: note: %s\n", n)
+		p.o.IO.Note(n)
 	}
 	if p.o.Output == "json" {
-		if err := p.enc.Encode(r); err != nil {
+		if p.o.IO.YAML() {
+			if err := writeYAML(p.buf, r); err != nil {
+				return err
+			}
+		} else if err := p.enc.Encode(r); err != nil {
 			return err
 		}
 		return p.buf.Flush()
 	}
 	ls := sorted(r.Listeners)
 	if !p.o.IO.IsStdoutTTY() {
-		if !p.started {
+		if !p.started && !p.o.IO.NoHeaders() {
 			fmt.Fprintln(p.buf, "TIME\t"+strings.Join(header, "\t"))
-			p.started = true
 		}
+		p.started = true
 		stamp := r.Time.UTC().Format(time.RFC3339)
 		for _, l := range ls {
 			fmt.Fprintln(p.buf, stamp+"\t"+strings.Join(row(l), "\t"))
@@ -60,15 +74,23 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 	if !final {
 		p.buf.WriteString(clearScreen)
 	}
-	fmt.Fprintf(p.buf, "backlogctl trace  %s  since %s (%s), every %s; %s mode, %d programs, %s of maps, RSS %s%s\n",
+	width := p.o.IO.TerminalWidth()
+	fmt.Fprint(p.buf, tableprinter.Paragraph(fmt.Sprintf("backlogctl trace  %s  since %s (%s), every %s; %s mode, %d programs, %s of maps, RSS %s%s",
 		r.Time.Local().Format(time.TimeOnly), r.Since.Local().Format(time.TimeOnly),
 		r.Time.Sub(r.Since).Round(time.Second), p.o.Interval, r.Mode, len(r.Tracer.Programs),
-		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), map[bool]string{true: "  (final)", false: "  (Ctrl-C: exit)"}[final])
+		mib(r.Tracer.MapMemoryBytes), mib(r.Tracer.RSSBytes), p.state(r, final)), width, "", "  "))
+	waits := busiestWaits(ls)
 	rows := len(ls)
 	if h := p.o.IO.TerminalHeight(); h > 0 && !final {
-		rows = min(rows, max(3, h-6))
+		rows = min(rows, max(3, h-6-histogramRows(waits)))
 	}
-	t := tableprinter.New(p.buf, true, header...)
+	// A narrow terminal keeps what says whether a listener is in trouble:
+	// its high water against the backlog, overflows, p99 wait, accept
+	// errors, stalls and owner.
+	t := tableprinter.For(p.buf, p.o.IO, header...).WrapColumn("PROCESSES").WrapAtLeast(16).
+		DropColumns("NETNS", "SYNQ-HIGH", "ENQUEUED", "WAIT-P50", "WAIT-MAX", "ACCEPT-Q", "DROPS", "ACCEPTED",
+			"OVF-COOKIE", "OVF-SYN*", "REFUSED", "STALLED", "OVF-ACK", "WAIT-P99").
+		CutColumns("ADDRESS", "ACCEPT-ERRORS", "NETNS")
 	for _, l := range ls[:rows] {
 		t.AddRow(row(l)...)
 	}
@@ -80,15 +102,71 @@ func (p *printer) print(r *model.TraceReport, final bool) error {
 	if more := len(ls) - rows; more > 0 {
 		fmt.Fprintf(p.buf, "... and %d more listeners, with less happening (-o json, --port or --path for all)\n", more)
 	}
-	if r.Mode == "queue" {
-		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason). Queue mode: accept() and connect() are not traced; ACCEPTED is the connections enqueued less those still queued, the waits are upper bounds (to the enqueue that found each taken), accept errors and Unix listeners' refused connects are not seen. Stalled: no accept() found for %s with connections queued.\n", p.o.Stall)
-	} else {
-		fmt.Fprintf(p.buf, "* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. REFUSED: connect() calls a full Unix listener failed with EAGAIN. Stalled: no accept() for %s with connections queued.\n", p.o.Stall)
+	if waits != nil {
+		w := waits.AcceptWait
+		title := fmt.Sprintf("Accept waits at %s since %s: %d accepted, p99 %s, max %s",
+			endpoint(*waits), r.Since.Local().Format(time.TimeOnly), w.Count, seconds(w.P99, w.Count), seconds(w.Max, w.Count))
+		if err := cmdutil.WriteWaitHistogram(p.buf, width, title, w.Buckets); err != nil {
+			return err
+		}
 	}
+	refused := ""
+	if slices.ContainsFunc(ls, func(l model.TraceReportListener) bool { return l.UnixConnects != nil }) {
+		refused = "REFUSED: connect() calls a full Unix listener failed with EAGAIN. "
+	}
+	note := fmt.Sprintf("* derived (the kernel drops these SYNs without a reason); everything else is counted at the event. %sStalled: no accept() for %s with connections queued.", refused, p.o.Stall)
+	if r.Mode == "queue" {
+		note = fmt.Sprintf("* derived (the kernel drops these SYNs without a reason). Queue mode: accept() and connect() are not traced; ACCEPTED is the connections enqueued less those still queued, the waits are upper bounds (to the enqueue that found each taken), accept errors and Unix listeners' refused connects are not seen. Stalled: no accept() found for %s with connections queued.", p.o.Stall)
+	}
+	fmt.Fprint(p.buf, tableprinter.Paragraph(note, width, "", "  "))
 	if len(r.UnattributedAcceptErrors) > 0 {
-		fmt.Fprintf(p.buf, "accept() errors on unresolved listeners: %s\n", errorsCell(r.UnattributedAcceptErrors))
+		fmt.Fprint(p.buf, tableprinter.Paragraph("accept() errors on unresolved listeners: "+errorsCell(r.UnattributedAcceptErrors), width, "", "  "))
 	}
 	return p.buf.Flush()
+}
+
+// state ends the view's first line: how long it traced at the end, how
+// long is left before.
+func (p *printer) state(r *model.TraceReport, final bool) string {
+	switch {
+	case final:
+		return fmt.Sprintf("  (final: traced for %s)", r.Time.Sub(r.Since).Round(100*time.Millisecond))
+	case !p.end.IsZero():
+		return fmt.Sprintf("  (%s left; Ctrl-C: exit)", max(0, time.Until(p.end)).Round(time.Second))
+	}
+	return "  (Ctrl-C: exit)"
+}
+
+// busiestWaits is the listener whose accept waits the view draws: the one
+// that accepted the most, nil when none accepted anything.
+func busiestWaits(ls []model.TraceReportListener) *model.TraceReportListener {
+	var best *model.TraceReportListener
+	for i := range ls {
+		if n := ls[i].AcceptWait.Count; n > 0 && (best == nil || n > best.AcceptWait.Count) {
+			best = &ls[i]
+		}
+	}
+	return best
+}
+
+// histogramRows is how many lines the accept-wait histogram of l takes.
+func histogramRows(l *model.TraceReportListener) int {
+	if l == nil {
+		return 0
+	}
+	return cmdutil.WaitHistogramRows(l.AcceptWait.Buckets)
+}
+
+// endpoint is a listener's address:port, [::]:443 for IPv6, or a Unix
+// listener's path.
+func endpoint(l model.TraceReportListener) string {
+	if l.Family == model.FamilyUnix {
+		return l.Path
+	}
+	if strings.Contains(l.Address, ":") {
+		return "[" + l.Address + "]:" + u(uint64(l.Port))
+	}
+	return l.Address + ":" + u(uint64(l.Port))
 }
 
 // sorted puts stalled listeners first, then the ones with the most
@@ -151,6 +229,15 @@ func row(l model.TraceReportListener) []string {
 		u(l.Overflows.SynTime), u(l.Overflows.AckTime), u(l.Overflows.CookieAckTime), refusedCell, dropsCell(l.Drops),
 		seconds(l.AcceptWait.P50, l.AcceptWait.Count), seconds(l.AcceptWait.P99, l.AcceptWait.Count),
 		seconds(l.AcceptWait.Max, l.AcceptWait.Count), errorsCell(l.AcceptErrors), stalled, owners(l.Processes)}
+}
+
+// writeYAML writes one report of the stream as a YAML document (-o yaml).
+func writeYAML(w io.Writer, v any) error {
+	b, err := jsonfmt.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return yamlfmt.WriteStream(w, b)
 }
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -220,10 +307,10 @@ func renderProbe(o *Options, p *model.TraceProbe) error {
 		return nil
 	}
 	if o.Output == "json" {
-		return cmdutil.WriteJSON(o.IO.Out, p)
+		return cmdutil.PrintData(o.IO, p)
 	}
 	w := o.IO.Out
-	t := tableprinter.New(w, o.IO.IsStdoutTTY(), "CHECK", "RESULT", "DETAIL")
+	t := tableprinter.For(w, o.IO, "CHECK", "RESULT", "DETAIL").WrapColumn("DETAIL")
 	t.AddRow("btf", yes(p.BTF), "/sys/kernel/btf/vmlinux")
 	t.AddRow("load", yes(p.Loaded), cmp.Or(p.Error, "the verifier accepted every program (CAP_BPF, CAP_PERFMON)"))
 	for _, h := range p.Hooks {
@@ -247,7 +334,9 @@ func renderProbe(o *Options, p *model.TraceProbe) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "exact: %s\nderived: %s\n", strings.Join(model.ExactFields, ", "), strings.Join(model.DerivedFields, ", "))
+	width := o.IO.TerminalWidth()
+	_, err := fmt.Fprint(w, tableprinter.Paragraph(strings.Join(model.ExactFields, ", "), width, "exact: ", "  "),
+		tableprinter.Paragraph(strings.Join(model.DerivedFields, ", "), width, "derived: ", "  "))
 	return err
 }
 

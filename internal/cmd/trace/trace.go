@@ -161,7 +161,7 @@ listed in the JSON's "derived" array.
 On a terminal the table is a view redrawn in place, like top; piped, it is
 plain tab-separated lines, one per listener per interval. -o json prints one
 JSON object per interval (JSON Lines) whose field names are a contract (see
-the README).
+docs/REFERENCE.md).
 
 Needs Linux with BTF (/sys/kernel/btf/vmlinux), tp_btf tracepoints
 (kfree_skb's receiving socket is in 6.11 and later) and CAP_BPF with
@@ -219,7 +219,7 @@ error; a signal ends trace as --duration does, with a final report.`,
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
 	cmd.Flags().BoolVar(&opts.Check, "check", false, "probe what this kernel allows trace to do, report it and exit")
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }
@@ -259,11 +259,6 @@ func traceRun(ctx context.Context, o *Options) error {
 	if o.Check {
 		return checkRun(o)
 	}
-	if o.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Duration)
-		defer cancel()
-	}
 	limitMemory()
 	ports, _ := cmdutil.Ports(o.Ports)
 	// Without --processes a listener's owner is the process that last
@@ -298,6 +293,18 @@ func traceRun(ctx context.Context, o *Options) error {
 		o.Ready()
 	}
 	out := newPrinter(o)
+	// --duration is how long the programs trace: it starts now that they
+	// are loaded and attached, which can take seconds on a busy host.
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+		out.end = time.Now().Add(o.Duration)
+		// The live view says how long is left itself; otherwise stderr does.
+		if !out.view() {
+			defer o.IO.StartCountdown("tracing "+o.watched()+" with eBPF for "+o.Duration.String(), o.Duration)()
+		}
+	}
 	ticker := time.NewTicker(o.Interval)
 	defer ticker.Stop()
 	for {
@@ -318,6 +325,11 @@ func traceRun(ctx context.Context, o *Options) error {
 			return nil
 		}
 	}
+}
+
+// watched says which listeners are traced, for the countdown.
+func (o *Options) watched() string {
+	return cmdutil.Watched(o.Ports, nil, o.Namespaces.Netns, o.Namespaces.All)
 }
 
 // limitMemory keeps trace's RSS well under 32 MiB, unless GOGC or

@@ -3,10 +3,12 @@ package tune
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/backlogctl/backlogctl/advise"
 	"github.com/backlogctl/backlogctl/internal/cmdutil"
+	"github.com/backlogctl/backlogctl/internal/nsflag"
 	"github.com/backlogctl/backlogctl/sysctl"
 )
 
@@ -21,6 +23,9 @@ func applyRun(o *Options) error {
 		}
 		defer lock.Release()
 		if o.superseded, err = sysctl.CheckResolved(o.StateDir, o.ForceNew); err != nil {
+			return cmdutil.EnvError(err)
+		}
+		if err := sysctl.CheckSupersede(o.superseded, netns, fs.Root()); err != nil {
 			return cmdutil.EnvError(err)
 		}
 	}
@@ -122,11 +127,33 @@ func makeChanges(o *Options, fs sysctl.FS, r *Report, plan advise.Plan, persist 
 	if err := renderRelisten(o, r); err != nil {
 		return err
 	}
-	summary := fmt.Sprintf("applied %d change(s); previous values recorded in %s (undo: backlogctl tune --rollback)", len(settings), r.StateFile)
+	r.Undo = undoCommand(o)
+	summary := fmt.Sprintf("applied %d change(s); previous values recorded in %s (undo: %s)", len(settings), r.StateFile, r.Undo)
 	if r.Persisted != "" {
 		summary += "; persisted to " + r.Persisted
 	}
 	return renderResult(o, r, summary)
+}
+
+// undoCommand is the command that undoes this apply: tune --rollback with
+// the --netns and --state-dir this run was given, for a shell.
+func undoCommand(o *Options) string {
+	cmd := "backlogctl tune --rollback"
+	if ns, inside := nsflag.Inside(); inside {
+		cmd += " --netns " + shellWord(ns)
+	}
+	if o.StateDir != sysctl.DefaultStateDir {
+		cmd += " --state-dir " + shellWord(o.StateDir)
+	}
+	return cmd
+}
+
+// shellWord is s as one shell word: as it is when it needs no quoting.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // describe lists changes as "net.core.somaxconn from 8192 to 4096", ...

@@ -269,7 +269,7 @@ func TestTuneBadInput(t *testing.T) {
 		{"absolute key", nil, []string{"--set", "/proc/sys/net/core/somaxconn=1"}, 2, "absolute"},
 		{"same key twice", nil, []string{"--set", "somaxconn=8192", "--set", "net.core.somaxconn=9000"}, 2, "given twice"},
 		{"unknown profile", nil, []string{"--profile", "fast"}, 2, `unknown profile "fast"`},
-		{"bad output", nil, []string{"--set", "somaxconn=8192", "-o", "yaml"}, 2, "invalid --output"},
+		{"bad output", nil, []string{"--set", "somaxconn=8192", "-o", "xml"}, 2, "invalid --output"},
 		{"stray argument", nil, []string{"somaxconn=8192"}, 2, "unknown command"},
 		{"persist without apply", nil, []string{"--set", "somaxconn=8192", "--persist"}, 2, "--persist needs --apply"},
 		{"rollback with set", nil, []string{"--rollback", "--set", "somaxconn=8192"}, 2, "--rollback takes no"},

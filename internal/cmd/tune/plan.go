@@ -52,7 +52,7 @@ func (o *Options) evidence() (advise.Input, error) {
 		// Refused: say so once, as advise does; the plan stands on the samples.
 		for _, w := range s.Warnings {
 			if strings.HasPrefix(w, collect.TraceUnavailableWarning) {
-				fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", w)
+				o.IO.Warn(w)
 			}
 		}
 	}

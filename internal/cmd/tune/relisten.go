@@ -35,9 +35,9 @@ func renderRelisten(o *Options, r *Report) error {
 	if r.Done {
 		verb = "keep"
 	}
-	fmt.Fprintf(o.IO.Out, "\n# Listeners at backlog %d, the old somaxconn: they %s it until their program calls listen() again (unless it asks for exactly %d)\n",
-		r.Relisten[0].Backlog, verb, r.Relisten[0].Backlog)
-	t := tableprinter.New(o.IO.Out, o.IO.IsStdoutTTY(), "LISTENER", "BACKLOG", "OWNER", "UNIT", "RESTART")
+	fmt.Fprint(o.IO.Out, "\n"+tableprinter.Paragraph(fmt.Sprintf("Listeners at backlog %d, the old somaxconn: they %s it until their program calls listen() again (unless it asks for exactly %d)",
+		r.Relisten[0].Backlog, verb, r.Relisten[0].Backlog), o.IO.TerminalWidth(), "# ", "# "))
+	t := tableprinter.For(o.IO.Out, o.IO, "LISTENER", "BACKLOG", "OWNER", "UNIT", "RESTART").WrapColumn("RESTART").DropColumns("UNIT").CutColumns("LISTENER", "OWNER")
 	for _, l := range r.Relisten {
 		t.AddRow(l.Listener, strconv.FormatUint(uint64(l.Backlog), 10), dash(l.Owner), dash(l.Unit), l.Restart)
 	}

@@ -32,6 +32,9 @@ type Report struct {
 	StateFile string `json:"state_file,omitempty"`
 	// Persisted is the sysctl.d file written (apply) or restored (rollback).
 	Persisted string `json:"persisted,omitempty"`
+	// Undo is the command that undoes an apply, with the --netns and
+	// --state-dir it was given.
+	Undo string `json:"undo,omitempty"`
 	// Relisten are the listeners a somaxconn raise does not reach until
 	// their program calls listen() again.
 	Relisten []advise.Relisten `json:"relisten,omitempty"`
@@ -69,7 +72,7 @@ func renderDiff(o *Options, r *Report) error {
 		fmt.Fprintln(o.IO.Out, "nothing to change: every key already has its planned value")
 		return nil
 	}
-	t := tableprinter.New(o.IO.Out, o.IO.IsStdoutTTY(), "KEY", "CURRENT", "NEW", "SCOPE", "WHY").SetWidth(o.IO.TerminalWidth()).WrapColumn("WHY")
+	t := tableprinter.For(o.IO.Out, o.IO, "KEY", "CURRENT", "NEW", "SCOPE", "WHY").WrapColumn("WHY").DropColumns("SCOPE")
 	for _, c := range r.Changes {
 		cur := "absent"
 		if c.Current != nil {
@@ -88,7 +91,7 @@ func renderDiff(o *Options, r *Report) error {
 // and a closing line for people.
 func renderResult(o *Options, r *Report, summary string) error {
 	if o.Output == "json" {
-		return cmdutil.WriteJSON(o.IO.Out, r)
+		return cmdutil.PrintData(o.IO, r)
 	}
 	if summary != "" {
 		fmt.Fprintln(o.IO.ErrOut, summary)
@@ -101,7 +104,7 @@ func warn(o *Options, r *Report, msgs ...string) {
 	r.Warnings = append(r.Warnings, msgs...)
 	if o.Output != "json" {
 		for _, m := range msgs {
-			fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: %s\n", m)
+			o.IO.Warn(m)
 		}
 	}
 }

@@ -238,7 +238,7 @@ namespace; tune waits for it and exits as it did. --all-netns is refused
 	fl.StringArrayVar(&opts.Sets, "set", nil, "plan `KEY=VALUE` (repeatable; wins over --profile)")
 	fl.BoolVar(&opts.Apply, "apply", false, "make the changes (root); without it nothing is changed")
 	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the values recorded by the last apply or sysctl set")
-	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower)
+	cmdutil.AddAllowLowerFlag(cmd, &opts.AllowLower, cmdutil.AllowLowerHelp)
 	fl.BoolVar(&opts.Force, "force", false, "with --rollback, also restore keys outside backlogctl's registry (recorded by sysctl set --force)")
 	fl.BoolVar(&opts.ForceNew, "force-new", false, "with --apply, start even though the last change is unresolved (its record is kept in the new one)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
@@ -247,8 +247,9 @@ namespace; tune waits for it and exits as it did. --all-netns is refused
 	fl.DurationVar(&opts.Trace, "trace", 0, "plan from advise's findings over an eBPF-traced window of `DURATION`, as advise --trace")
 	fl.DurationVar(&opts.Interval, "interval", 0, "plan from advise's findings over two samples this far apart, as advise --interval (e.g. 10s)")
 	fl.StringVar(&opts.StateDir, "state-dir", sysctl.DefaultStateDir, "`DIR` for the record of the last change and the lock")
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddTableOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	_ = cmd.RegisterFlagCompletionFunc("profile", cmdutil.CompleteProfiles)
+	_ = cmd.RegisterFlagCompletionFunc("set", cmdutil.CompleteSysctlSettings)
 	return cmd
 }
 

@@ -59,13 +59,13 @@ says dev/none/unknown. backlogctl --version prints the same text.`,
 			return versionRun(opts)
 		},
 	}
-	cmdutil.AddOutputFlag(cmd, &opts.Output, formats...)
+	cmdutil.AddOutputFlag(cmd, opts.IO, &opts.Output, formats...)
 	return cmd
 }
 
 func versionRun(o *Options) error {
 	if o.Output == "json" {
-		return cmdutil.WriteJSON(o.IO.Out, o.Info)
+		return cmdutil.PrintData(o.IO, o.Info)
 	}
 	_, err := fmt.Fprint(o.IO.Out, Text(o.Info))
 	return err

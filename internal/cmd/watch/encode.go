@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
 
@@ -21,7 +20,7 @@ func appendReport(b []byte, r *model.WatchReport) ([]byte, error) {
 	b = append(b, `,"samples":`...)
 	b = strconv.AppendInt(b, int64(r.Samples), 10)
 	if r.Netns != nil {
-		ns, err := json.Marshal(r.Netns)
+		ns, err := jsonfmt.Marshal(r.Netns)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +54,7 @@ func appendReport(b []byte, r *model.WatchReport) ([]byte, error) {
 	}
 	b = append(b, '}')
 	if len(r.Warnings) > 0 {
-		w, err := json.Marshal(r.Warnings)
+		w, err := jsonfmt.Marshal(r.Warnings)
 		if err != nil {
 			return nil, err
 		}
@@ -73,7 +72,7 @@ func appendListener(b []byte, l *model.WatchListener) ([]byte, error) {
 	b = appendUint(b, `,"peak_syn_queue":`, uint64(l.PeakSynQueue))
 	b = appendFloat(append(b, `,"drops_per_second":`...), l.DropsPerSecond)
 	if l.Traced != nil {
-		t, err := json.Marshal(l.Traced)
+		t, err := jsonfmt.Marshal(l.Traced)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"bytes"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestDrawReportFitsTheTerminal(t *testing.T) {
 		{10, 1, 3},
 	} {
 		var b bytes.Buffer
-		if err := drawReport(&b, r, listenerRows(tt.height, tt.reports), 0); err != nil {
+		if err := drawReport(&b, ttyStreams(), r, listenerRows(tt.height, tt.reports), nil); err != nil {
 			t.Fatal(err)
 		}
 		got := strings.Count(b.String(), "127.0.0.1")
@@ -65,7 +66,7 @@ func TestViewFitsTerminalWidth(t *testing.T) {
 	}{
 		{60, []string{"ADDRESS", "PORT", "ACCEPT-Q", "PEAK-FILL", "DROPS/S"}, []string{"PROCESSES", "SYN-Q"}},
 		{80, []string{"ADDRESS", "PORT", "ACCEPT-Q", "PEAK-FILL", "DROPS/S", "PEAK "}, []string{"SYN-Q"}},
-		{200, []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "nginx[123457]"}, nil},
+		{200, []string{"SYN-Q", "BACKLOG", "PEAK-SYN", "PROCESSES", "nginx[123457]", "FILL-1M", "                   █"}, nil},
 	} {
 		ios, _, out, _ := iostreams.Test()
 		ios.SetStdoutTTY(true)
@@ -104,7 +105,7 @@ func TestDrawReportPodColumn(t *testing.T) {
 	for _, traced := range []bool{false, true} {
 		r.Traced = traced
 		var b bytes.Buffer
-		if err := drawReport(&b, r, 0, 0); err != nil {
+		if err := drawReport(&b, ttyStreams(), r, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(b.String(), "\n")
@@ -114,10 +115,77 @@ func TestDrawReportPodColumn(t *testing.T) {
 	}
 	r.Listeners = r.Listeners[1:]
 	var b bytes.Buffer
-	if err := drawReport(&b, r, 0, 0); err != nil {
+	if err := drawReport(&b, ttyStreams(), r, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(b.String(), "POD") {
 		t.Errorf("a POD column with no pod:\n%s", b.String())
+	}
+}
+
+// ttyStreams are streams that say they are a terminal of unknown width.
+func ttyStreams() *iostreams.IOStreams {
+	ios, _, _, _ := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	return ios
+}
+
+// FILL-1M draws the last minute of a listener's fill, one character per
+// three seconds: blank before the first sample, a slot without a sample of
+// its own repeating the one before, and a minute-old fill forgotten.
+func TestFillSparkline(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	l := model.WatchListener{Listener: model.Listener{Address: "127.0.0.1", Port: 80}}
+	h := fillHistory{}
+	report := func(at time.Duration, fill float64) *model.WatchReport {
+		l.PeakFill = fill
+		return &model.WatchReport{Time: start.Add(at), Listeners: []model.WatchListener{l}}
+	}
+	for _, s := range []struct {
+		at   time.Duration
+		fill float64
+	}{{0, 0}, {3 * time.Second, 0.3}, {9 * time.Second, 1}, {10 * time.Second, 0.5}, {30 * time.Second, 0.6}} {
+		h.record([]*model.WatchReport{report(s.at, s.fill)})
+	}
+	r := report(30*time.Second, 0.6)
+	key := listenerKey(r, l)
+	if got, want := h.sparkline(key, r.Time), "         ▁▃▃█▅▅▅▅▅▅▅"; got != want {
+		t.Errorf("sparkline at 30s = %q, want %q", got, want)
+	}
+	h.record([]*model.WatchReport{report(100*time.Second, 0.2)})
+	if got, want := h.sparkline(key, start.Add(100*time.Second)), "                   ▂"; got != want {
+		t.Errorf("a minute later the old fills are gone: %q, want %q", got, want)
+	}
+}
+
+// watch --trace draws the interval's accept waits of the listener that
+// accepted the most as a histogram under its table; JSON is unchanged.
+func TestTracedViewDrawsWaitHistogram(t *testing.T) {
+	le := func(i int) *float64 { v := model.WaitBucketLE(i); return &v }
+	r := &model.WatchReport{Time: time.Now(), Traced: true, Counters: map[string]uint64{}, Rates: map[string]float64{}}
+	for i, n := range []uint64{3, 50} {
+		r.Listeners = append(r.Listeners, model.WatchListener{
+			Listener: model.Listener{Family: "ipv4", Address: "127.0.0.1", Addr: netip.MustParseAddr("127.0.0.1"), Port: uint16(8080 + i), AcceptQueueMax: 128},
+			Traced: &model.WatchTraced{AcceptWait: model.WatchWait{Count: n,
+				Buckets: []model.WaitBucket{{LE: le(19), Count: n - 1}, {LE: le(21), Count: 1}}}},
+		})
+	}
+	var b bytes.Buffer
+	if err := drawReport(&b, ttyStreams(), r, 0, fillHistory{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "Accept waits at 127.0.0.1:8081 in the last interval: 50 accepted\n" +
+		"  ≤1.05ms  ████████████████████████████████████████ 49\n" +
+		"   ≤2.1ms   0\n" +
+		"  ≤4.19ms  ▉ 1\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("view lacks the histogram\n%s\ngot:\n%s", want, b.String())
+	}
+	line, err := appendReport(nil, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(line), "buckets") {
+		t.Errorf("the JSON line gained the buckets: %s", line)
 	}
 }

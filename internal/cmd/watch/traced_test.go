@@ -192,6 +192,59 @@ func TestWatchTraceRefused(t *testing.T) {
 	}
 }
 
+// watch --trace on a stopped server: a memcached stopped with SIGSTOP (no
+// --processes) whose queue (backlog 4) 20 clients overflow shows, in its
+// JSON, the stall with how long the oldest has waited, its owner in state
+// T, and the overflows by site, SYN time too (it once carried only those
+// at ACK time); its view shows the STALL column and memcached[PID]:T.
+func TestWatchTraceStalledOwner(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	tracetest.Require(t)
+	mc := nstest.StartMemcached(t, nstest.MemcachedOpts{Backlog: 4})
+	nstest.Stop(t, mc.PID())
+	o := &Options{Interval: 300 * time.Millisecond, SampleInterval: 100 * time.Millisecond, Output: "json",
+		Ports: []uint{uint(mc.Addr.Port())}, Trace: true}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, stop := startWatch(o)
+	nstest.Eventually(t, nstest.MinBackstop, "the first JSON line", func() bool { return len(reports(t, out.String())) > 0 })
+	for range 20 {
+		nstest.Connect(t, mc.Addr)
+	}
+	var stalled *model.WatchTraced
+	var synTime uint64
+	nstest.Eventually(t, nstest.MinBackstop, "a stalled report with SYN-time overflows", func() bool {
+		synTime = 0
+		for _, r := range reports(t, out.String()) {
+			tr := r.Listeners[0].Traced
+			synTime += tr.OverflowsSynTime
+			if tr.Stalled && tr.StalledSeconds >= 1 {
+				stalled = tr
+			}
+		}
+		return stalled != nil && synTime > 0
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("memcached[%d]", mc.PID())
+	if len(stalled.Owners) != 1 || fmt.Sprintf("%s[%d]", stalled.Owners[0].Comm, stalled.Owners[0].PID) != want ||
+		stalled.Owners[0].State != "T (stopped)" || stalled.OldestQueuedSeconds < stalled.StalledSeconds-0.01 {
+		t.Errorf("stalled report %+v: want %s in state T, the oldest waiting as long as the stall", stalled, want)
+	}
+	var frame strings.Builder
+	if err := drawReport(&frame, ttyStreams(), &model.WatchReport{Traced: true, Listeners: []model.WatchListener{{
+		Listener: model.Listener{Address: "127.0.0.1", Port: mc.Addr.Port(), AcceptQueue: 5, AcceptQueueMax: 4}, Traced: stalled}}}, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(frame.String(), "STALL") || !strings.Contains(frame.String(), want+":T") {
+		t.Errorf("view:\n%s\nwant the STALL column and %s:T", frame.String(), want)
+	}
+}
+
 // watch --trace on a Unix listener (backlog 2, never accepting): the
 // interval that saw it fill shows its exact high water 3 (backlog+1) and
 // the 4 connect() calls it refused with EAGAIN; summed over the intervals

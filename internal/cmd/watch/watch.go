@@ -101,20 +101,23 @@ are {"time", "namespaces": [one object per namespace, with "netns"]}.
 --trace attaches eBPF programs (as 'backlogctl trace' does): each listener
 then shows the exact accept-queue high water of the interval (HIGH and
 HIGH-FILL, over backlog+1; HIGH is marked * when it is a new high since watch
-started) instead of the sampled peak, and the interval's accept-wait p50 and
-p99 (log2 bucket bounds); the header says "traced". In JSON, each listener
-gains "traced": {interval_high_water, interval_high_water_fill (this
-interval's, exact), accept_queue_high_water, high_water_rose,
-high_water_fill (since watch started), enqueued, accepted,
-overflows_ack_time, overflows_cookie_ack_time, accept_wait_seconds:
-{count, p50, p90, p99, max_since_start}} and the report "traced": true with
-"trace_mode"; a Unix listener's also connect_eagain (REFUSED in the table:
-connect() calls its full queue refused with EAGAIN in the interval, which
-no kernel counter keeps) and connect_blocked (blocking connects that waited
-for room). --trace-mode queue traces the queue's side only (no syscall
-tracepoint: accepts inferred from the queue, waits upper bounds, no refused
-connects); full, the default, traces accept(), io_uring's accepts and
-connect() too. Where the kernel refuses
+started) instead of the sampled peak, the interval's accept-wait p50 and
+p99 (log2 bucket bounds), STALL (how long the queue has held connections
+with no accept(), from 1s) and the owners with their state letter (a held
+queue's owners are looked up, with or without --processes); the header says
+"traced". In JSON, each listener gains "traced": {interval_high_water,
+interval_high_water_fill (this interval's, exact), accept_queue_high_water,
+high_water_rose, high_water_fill (since watch started), enqueued, accepted,
+overflows_syn_time, overflows_ack_time, overflows_cookie_ack_time (the
+interval's, by site), accept_wait_seconds: {count, p50, p90, p99,
+max_since_start}, oldest_queued_seconds, stalled, stalled_seconds, owners}
+and the report "traced": true with "trace_mode"; a Unix listener's also
+connect_eagain (REFUSED in the table: connect() calls its full queue
+refused with EAGAIN in the interval, which no kernel counter keeps) and
+connect_blocked (blocking connects that waited for room). --trace-mode
+queue traces the queue's side only (no syscall tracepoint: accepts
+inferred from the queue, waits upper bounds, no refused connects); full,
+the default, traces accept(), io_uring's accepts and connect() too. Where the kernel refuses
 the programs, one warning line says so and watch shows the sampled peaks.`,
 		Example: `  backlogctl watch
   backlogctl watch --port 443 --interval 5s
@@ -145,7 +148,7 @@ the programs, one warning line says so and watch shows the sampled peaks.`,
 	cmdutil.AddTraceListenersFlag(cmd, &opts.TraceListeners)
 	cmdutil.AddTraceModeFlag(cmd, &opts.TraceMode, string(collect.TraceFull))
 	cmd.Flags().BoolVar(&opts.Processes, "processes", false, "find each listener's owners (a /proc scan once per print)")
-	cmdutil.AddAutoOutputFlag(cmd, &opts.Output, "table (default on a terminal), json (JSON Lines; default otherwise)", "table", "json")
+	cmdutil.AddAutoOutputFlag(cmd, opts.IO, &opts.Output, "table (default on a terminal; plain tab-separated lines in a pipe), wide (every column), json (JSON Lines; default otherwise), yaml (a YAML document per interval)", "table", "json")
 	nsflag.Add(cmd, &opts.Namespaces)
 	return cmd
 }
@@ -222,7 +225,7 @@ func watchRun(ctx context.Context, o *Options) error {
 	wo := collect.WatchOptions{SynEvery: o.synEvery()}
 	ws, err := collect.NewWatcher(co, wo)
 	if o.Trace && collect.TraceUnavailable(err) {
-		fmt.Fprintf(o.IO.ErrOut, "backlogctl: warning: eBPF tracing unavailable (%v): showing sampled peaks\n", err)
+		o.IO.Warn(fmt.Sprintf("eBPF tracing unavailable (%v): showing sampled peaks", err))
 		co.Trace = collect.TraceOff
 		ws, err = collect.NewWatcher(co, wo)
 	}

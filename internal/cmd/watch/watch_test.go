@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,7 +67,13 @@ func jsonLines[T any](t *testing.T, out string) []T {
 
 // startWatch runs watchRun in the background; stop cancels it and returns its error.
 func startWatch(o *Options) (out *syncBuffer, stop func() error) {
+	return startWatchOn(o, false)
+}
+
+// startWatchOn is startWatch with stdout a terminal (tty) or a pipe.
+func startWatchOn(o *Options, tty bool) (out *syncBuffer, stop func() error) {
 	ios, _, _, _ := iostreams.Test()
+	ios.SetStdoutTTY(tty)
 	out = &syncBuffer{}
 	ios.Out, ios.ErrOut = out, &syncBuffer{} // ErrOut: read with o.IO.ErrOut.(*syncBuffer)
 	o.IO, o.Roots = ios, hostfs.Host()
@@ -179,7 +186,7 @@ func TestWatchTableAndSummary(t *testing.T) {
 	}
 	// Redrawn again and again, however slowly a loaded machine prints (the
 	// bound only stops a hang); the summary comes when watch is stopped.
-	out, stop := startWatch(o)
+	out, stop := startWatchOn(o, true)
 	nstest.Eventually(t, time.Minute, "three redraws", func() bool { return strings.Count(out.String(), clearScreen) >= 3 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -191,6 +198,42 @@ func TestWatchTableAndSummary(t *testing.T) {
 	}
 	if fields := strings.Fields(summary[strings.Index(summary, ep.String()):]); fields[1] != "7" || fields[2] != "1" {
 		t.Errorf("summary row %v, want backlog 7 and peak accept queue 1", fields[:6])
+	}
+}
+
+// -o table into a pipe writes plain tab-separated lines, one per listener
+// per interval under one header, with no escape sequences and no summary.
+func TestWatchTableIntoAPipe(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 7, nstest.ListenOpts{})
+	nstest.Connect(t, ep)
+	o := &Options{Interval: 50 * time.Millisecond, Output: "table", Ports: []uint{uint(ep.Port())}}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, stop := startWatchOn(o, false)
+	nstest.Eventually(t, time.Minute, "three intervals", func() bool { return strings.Count(out.String(), "\n") >= 4 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if strings.Contains(text, "\x1b") || strings.Contains(text, "Peaks over the run") {
+		t.Fatalf("escape sequences or a summary in a pipe:\n%q", text)
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "TIME\tADDRESS\tPORT\tACCEPT-Q\tPEAK\tBACKLOG") || strings.Count(text, "TIME\t") != 1 {
+		t.Fatalf("want one header line first:\n%s", text)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, "\t")
+		if len(f) != strings.Count(lines[0], "\t")+1 || f[1] != "127.0.0.1" || f[2] != strconv.Itoa(int(ep.Port())) || f[5] != "7" {
+			t.Errorf("line %q: want the listener's time, address, port and backlog 7", l)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, f[0]); err != nil {
+			t.Errorf("line %q: time: %v", l, err)
+		}
 	}
 }
 

@@ -1,0 +1,2 @@
+import multiprocessing
+workers = multiprocessing.cpu_count() * 2 + 1

@@ -40,7 +40,7 @@ func verdictRank(f Finding) (rank int, ok bool) {
 		return 4, true
 	case "listener-predates-somaxconn-change", "configured-backlog-not-applied":
 		return 5, true
-	case "traced-queue-overflow":
+	case "traced-queue-overflow", "traced-connect-refused", "traced-connect-blocked", "traced-queue-full":
 		return 6, true
 	case "somaxconn-clamps-listener", "listener-backlog-too-small", "syn-queue-full",
 		"listener-drops-defer-accept", "listener-drops-syn-queue-full", "listener-drops-syn-backlog", "listener-drops-cause-unknown":
@@ -98,7 +98,7 @@ func reconcile(v *view, fs []Finding) []Finding {
 	for l, i := range verdicts {
 		verdict := &fs[i]
 		rank, _ := verdictRank(*verdict)
-		overflowed, stalled := false, false
+		overflowed, stalled, refused := false, false, false
 		for j := range fs {
 			f := fs[j]
 			if j == i || folded[j] || about(f) != l {
@@ -111,6 +111,7 @@ func reconcile(v *view, fs []Finding) []Finding {
 			folded[j] = true
 			overflowed = overflowed || f.ID == "traced-queue-overflow"
 			stalled = stalled || f.ID == "traced-stall"
+			refused = refused || f.ID == "traced-connect-refused"
 		}
 		if t := v.tracedAt(l); stalled && t != nil && verdict.ID != "traced-stall" {
 			// What the folded stall finding said, in a sentence.
@@ -119,6 +120,10 @@ func reconcile(v *view, fs []Finding) []Finding {
 				verdict.Reason += ", the oldest connection waiting " + t.OldestQueuedText()
 			}
 			verdict.Reason += "."
+		}
+		if t := v.tracedAt(l); refused && t != nil {
+			// What the folded refusal finding said, in a sentence (unixtraced.go).
+			verdict.Reason += fmt.Sprintf(" connect() to it failed with EAGAIN %d times while traced%s: its queue was full.", t.ConnectEAGAIN, refusers(t.ConnectRefusals))
 		}
 		if overflowed {
 			// What the folded overflow finding said, in a sentence.

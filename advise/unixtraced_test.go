@@ -61,9 +61,10 @@ func TestUnixTracedFindings(t *testing.T) {
 			return t
 		}()),
 			[]tracedSummary{{"traced-connect-refused", Critical, fpmSock}}, []string{"Its backlog 128 is net.core.somaxconn's"}, "set net.core.somaxconn=", "net.core.somaxconn"},
-		{"stalled owner: not the backlog", unixTracedInput(4096, fpm, stalled),
-			[]tracedSummary{{"traced-connect-refused", Critical, fpmSock}, {"traced-stall", Critical, fpmSock}},
-			[]string{"Its owner accepted nothing for 3.0s with 9 waiting (traced-stall)"}, "make the program accept again", ""},
+		{"stalled owner: the stall is the verdict, the refusals in it", unixTracedInput(4096, fpm, stalled),
+			[]tracedSummary{{"traced-stall", Critical, fpmSock}},
+			[]string{"php-fpm8.2[10] accepted nothing for 3.0s with 9 waiting", "connect() to it failed with EAGAIN 57 times while traced: its queue was full."},
+			"find what stopped it", ""},
 		{"never full", unixTracedInput(4096, fpm, &model.Traced{HighWater: 4}), nil, nil, "", ""},
 	}
 	for _, tt := range tests {
@@ -80,6 +81,11 @@ func TestUnixTracedFindings(t *testing.T) {
 			}
 			if len(got) > 0 && !strings.Contains(got[0].Fix, tt.fix) {
 				t.Errorf("fix %q lacks %q", got[0].Fix, tt.fix)
+			}
+			// One verdict per listener: the sampled full-queue finding
+			// (the program's backlog, or the somaxconn clamp) folds into it.
+			if sampled := only(fs, "listener-backlog-too-small", "somaxconn-clamps-listener"); len(got) > 0 && (len(sampled) > 0 || len(got[0].Folded) == 0) {
+				t.Errorf("verdict %s folds %v, and %d sampled findings stand beside it: want them folded (one verdict per listener)", got[0].ID, got[0].Folded, len(sampled))
 			}
 			if plan := PlanFindings(fs); tt.plan != "" && (len(plan.Changes) == 0 || plan.Changes[0].Key != tt.plan) {
 				t.Errorf("plan %+v, want %s changed", plan.Changes, tt.plan)

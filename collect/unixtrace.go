@@ -57,6 +57,7 @@ func (t *tracer) unixTarget(r trace.ConnectRefusal, m *model.MultiSnapshot) *mod
 	if len(r.SunPath) == 0 {
 		return nil
 	}
+	typ := inspect.UnixTypeName(uint8(r.Type))
 	if r.SunPath[0] == 0 {
 		name := inspect.UnixName(r.SunPath)
 		for _, ns := range m.Namespaces {
@@ -64,7 +65,7 @@ func (t *tracer) unixTarget(r trace.ConnectRefusal, m *model.MultiSnapshot) *mod
 				continue
 			}
 			for i := range ns.Listeners {
-				if l := &ns.Listeners[i]; l.IsUnix() && l.Traced != nil && l.Path == name && l.SocketType == r.SocketType {
+				if l := &ns.Listeners[i]; l.IsUnix() && l.Traced != nil && l.Path == name && l.SocketType == typ {
 					return l
 				}
 			}
@@ -78,7 +79,7 @@ func (t *tracer) unixTarget(r trace.ConnectRefusal, m *model.MultiSnapshot) *mod
 	for _, ns := range m.Namespaces {
 		for i := range ns.Listeners {
 			l := &ns.Listeners[i]
-			if !l.IsUnix() || l.Traced == nil || l.SocketType != r.SocketType {
+			if !l.IsUnix() || l.Traced == nil || l.SocketType != typ {
 				continue
 			}
 			if resolved && l.SocketFile != nil && *l.SocketFile == file {

@@ -274,7 +274,7 @@ func (r *recorder) recordUnix(show uint32, visit func(*UnixDiagSocket)) (func(*U
 	var socks []RecordedSocket
 	wrapped := func(u *UnixDiagSocket) {
 		if u.State == stateListen {
-			socks = append(socks, RecordedSocket{Family: "unix", State: "listen", Path: u.Name, Type: unixTypeName(u.Type),
+			socks = append(socks, RecordedSocket{Family: "unix", State: "listen", Path: u.Name, Type: UnixTypeName(u.Type),
 				Inode: u.Inode, UID: u.UID, RQueue: u.RQueue, WQueue: u.WQueue, Cookie: u.Cookie})
 		}
 		visit(u)

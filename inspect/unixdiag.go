@@ -196,8 +196,9 @@ func UnixName(p []byte) string {
 	return string(b)
 }
 
-// unixTypeName names a unix socket type as inspect reports it.
-func unixTypeName(t uint8) string {
+// UnixTypeName names a Unix socket type as inspect reports it: "stream",
+// "seqpacket", "dgram".
+func UnixTypeName(t uint8) string {
 	switch t {
 	case unix.SOCK_STREAM:
 		return "stream"

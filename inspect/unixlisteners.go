@@ -39,7 +39,7 @@ func unixListenerFrom(d *UnixDiagSocket) model.Listener {
 	l := model.Listener{
 		Family:         model.FamilyUnix,
 		Path:           d.Name,
-		SocketType:     unixTypeName(d.Type),
+		SocketType:     UnixTypeName(d.Type),
 		AcceptQueue:    d.RQueue,
 		AcceptQueueMax: d.WQueue,
 		Fill:           model.Fill(d.RQueue, d.WQueue),

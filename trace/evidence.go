@@ -64,9 +64,9 @@ type ConnectRefusal struct {
 	// abstract name is looked up.
 	Netns uint64
 	PID   int
-	// SocketType is "stream" or "seqpacket": a listener of that type only
-	// takes the connection.
-	SocketType string
+	// Type is the connecting socket's, SOCK_STREAM or SOCK_SEQPACKET: a
+	// listener of that type only takes the connection.
+	Type uint16
 	// SunPath is the address as the process gave it, sun_path's bytes: a
 	// path (relative to its working directory unless absolute, in its own
 	// root) up to its first NUL, where the kernel ends it
@@ -392,7 +392,7 @@ func (c *Collector) readUnix(ev *Evidence, get func(Key) *ListenerEvidence) erro
 	it = c.objs.ConnectRefusals.Iterate()
 	for it.Next(&rk, &n) {
 		ev.ConnectRefusals = append(ev.ConnectRefusals, ConnectRefusal{Netns: uint64(rk.Netns), PID: int(rk.Tgid),
-			SocketType: unixSocketType(rk.Type), SunPath: sunPath(rk.Path[:min(int(rk.Len), len(rk.Path))]), Count: n})
+			Type: rk.Type, SunPath: sunPath(rk.Path[:min(int(rk.Len), len(rk.Path))]), Count: n})
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("reading connect refusals: %w", err)
@@ -409,15 +409,4 @@ func sunPath(p []byte) []byte {
 		}
 	}
 	return bytes.Clone(p)
-}
-
-// unixSocketType names SOCK_STREAM and SOCK_SEQPACKET as inspect does.
-func unixSocketType(t uint16) string {
-	switch t {
-	case unix.SOCK_STREAM:
-		return "stream"
-	case unix.SOCK_SEQPACKET:
-		return "seqpacket"
-	}
-	return fmt.Sprintf("type%d", t)
 }

@@ -120,11 +120,11 @@ type RecordedListener struct {
 // RecordedRefusal is one ConnectRefusal; Netns 0 as in RecordedListener.
 // SunPath is the address as text, an abstract name's NULs kept.
 type RecordedRefusal struct {
-	Netns      uint64 `json:"netns,omitempty"`
-	PID        int    `json:"pid"`
-	SocketType string `json:"socket_type"`
-	SunPath    string `json:"sun_path"`
-	Count      uint64 `json:"count"`
+	Netns   uint64 `json:"netns,omitempty"`
+	PID     int    `json:"pid"`
+	Type    uint16 `json:"type"`
+	SunPath string `json:"sun_path"`
+	Count   uint64 `json:"count"`
 }
 
 // RecordedAcceptErrs is one AcceptErrors; Netns 0 as in RecordedListener.
@@ -226,7 +226,7 @@ func (r *replaySource) Snapshot() (*Evidence, error) {
 		ev.UnattributedErrors = append(ev.UnattributedErrors, AcceptErrors{Netns: r.netns(e.Netns), PID: e.PID, Errno: e.Errno, Count: e.Count})
 	}
 	for _, c := range read.ConnectRefusals {
-		ev.ConnectRefusals = append(ev.ConnectRefusals, ConnectRefusal{Netns: r.netns(c.Netns), PID: c.PID, SocketType: c.SocketType,
+		ev.ConnectRefusals = append(ev.ConnectRefusals, ConnectRefusal{Netns: r.netns(c.Netns), PID: c.PID, Type: c.Type,
 			SunPath: []byte(c.SunPath), Count: c.Count})
 	}
 	return ev, nil
@@ -292,7 +292,7 @@ func (r *recordingSource) Snapshot() (*Evidence, error) {
 		read.UnattributedErrors = append(read.UnattributedErrors, RecordedAcceptErrs{Netns: e.Netns, PID: e.PID, Errno: e.Errno, Count: e.Count})
 	}
 	for _, c := range ev.ConnectRefusals {
-		read.ConnectRefusals = append(read.ConnectRefusals, RecordedRefusal{Netns: c.Netns, PID: c.PID, SocketType: c.SocketType,
+		read.ConnectRefusals = append(read.ConnectRefusals, RecordedRefusal{Netns: c.Netns, PID: c.PID, Type: c.Type,
 			SunPath: string(c.SunPath), Count: c.Count})
 	}
 	r.mu.Lock()

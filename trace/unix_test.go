@@ -79,7 +79,7 @@ func TestUnixListenerQueueAndRefusals(t *testing.T) {
 	if l.SynQueueHighWater != 0 || len(l.Drops) != 0 {
 		t.Errorf("a Unix listener has no SYN queue and no drops: syn high water %d, drops %v", l.SynQueueHighWater, l.Drops)
 	}
-	want := []ConnectRefusal{{Netns: tr.ns, PID: os.Getpid(), SocketType: "stream", SunPath: []byte(path), Count: refused}}
+	want := []ConnectRefusal{{Netns: tr.ns, PID: os.Getpid(), Type: unix.SOCK_STREAM, SunPath: []byte(path), Count: refused}}
 	if !slices.EqualFunc(refusals, want, refusalEqual) {
 		t.Errorf("refusals %+v, want %+v", refusals, want)
 	}
@@ -111,7 +111,7 @@ func TestUnixAbstractSeqpacketRefusals(t *testing.T) {
 	if !l.Unix || l.Enqueued != 2 || l.AcceptQueueHighWater != 2 {
 		t.Errorf("unix %v, enqueued %d, high water %d; want true, 2, 2", l.Unix, l.Enqueued, l.AcceptQueueHighWater)
 	}
-	want := []ConnectRefusal{{Netns: tr.ns, PID: os.Getpid(), SocketType: "seqpacket", SunPath: append([]byte{0}, name[1:]...), Count: 1}}
+	want := []ConnectRefusal{{Netns: tr.ns, PID: os.Getpid(), Type: unix.SOCK_SEQPACKET, SunPath: append([]byte{0}, name[1:]...), Count: 1}}
 	if !slices.EqualFunc(refusals, want, refusalEqual) {
 		t.Errorf("refusals %+v, want %+v", refusals, want)
 	}
@@ -187,5 +187,5 @@ func TestUnixQueueMode(t *testing.T) {
 }
 
 func refusalEqual(a, b ConnectRefusal) bool {
-	return a.Netns == b.Netns && a.PID == b.PID && a.SocketType == b.SocketType && string(a.SunPath) == string(b.SunPath) && a.Count == b.Count
+	return a.Netns == b.Netns && a.PID == b.PID && a.Type == b.Type && string(a.SunPath) == string(b.SunPath) && a.Count == b.Count
 }

@@ -695,6 +695,17 @@ static __always_inline int enqueued(const struct sock *sk, __u32 netns, __u64 co
 	return 0;
 }
 
+// listener_of is listener sk's stats, with its namespace, cookie and slot;
+// NULL when its namespace is not traced or it has no slot.
+static __always_inline struct listener_stats *listener_of(const struct sock *sk, __u32 *netns, __u64 *cookie, __u32 *k)
+{
+	*netns = sk_netns(sk);
+	if (!traced_netns(*netns))
+		return 0;
+	*cookie = bpf_get_socket_cookie((void *)sk);
+	return find_stats(sk, *cookie, *netns, k);
+}
+
 static int unix_enqueued(const struct sock *sk);
 
 // A connection entered a listener's queue: a TCP handshake completed
@@ -708,12 +719,9 @@ int BPF_PROG(bl_data_ready, const struct sock *sk)
 		return 0;
 	if (sk->__sk_common.skc_family == AF_UNIX)
 		return unix_enqueued(sk);
-	__u32 netns = sk_netns(sk);
-	if (!traced_netns(netns))
-		return 0;
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	__u32 k;
-	struct listener_stats *s = find_stats(sk, cookie, netns, &k);
+	__u32 netns, k;
+	__u64 cookie;
+	struct listener_stats *s = listener_of(sk, &netns, &cookie, &k);
 	if (!s)
 		return 0;
 	__u32 conn = 0;
@@ -1024,12 +1032,9 @@ static __always_inline void connect_blocked(__u64 cookie, __u32 netns, __u64 now
 // listeners leave sk_ack_backlog alone.
 static __attribute__((noinline)) int unix_enqueued(const struct sock *sk)
 {
-	__u32 netns = sk_netns(sk);
-	if (!traced_netns(netns))
-		return 0;
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	__u32 k;
-	struct listener_stats *s = find_stats(sk, cookie, netns, &k);
+	__u32 netns, k;
+	__u64 cookie;
+	struct listener_stats *s = listener_of(sk, &netns, &cookie, &k);
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();

@@ -82,7 +82,7 @@ func (t *tracer) unixTarget(r trace.ConnectRefusal, m *model.MultiSnapshot) *mod
 			if !l.IsUnix() || l.Traced == nil || l.SocketType != typ {
 				continue
 			}
-			if resolved && l.SocketFile != nil && *l.SocketFile == file {
+			if f, ok := l.SocketFile(); resolved && ok && f == file {
 				return l
 			}
 			if l.Path == name && path.IsAbs(name) {

@@ -55,8 +55,9 @@ func unixListenerFrom(d *UnixDiagSocket) model.Listener {
 	}
 	if d.HasVFS {
 		// udiag_vfs_dev is the kernel's dev_t (MAJOR << 20 | MINOR);
-		// stat(2)'s st_dev encodes it as unix.Mkdev does (new_encode_dev).
-		l.SocketFile = &model.UnixSocketFile{Dev: unix.Mkdev(d.VFSDev>>20, d.VFSDev&(1<<20-1)), Inode: uint64(d.VFSInode)}
+		// stat(2)'s st_dev encodes it as unix.Mkdev does (new_encode_dev),
+		// in 32 bits.
+		l.SocketFileInode, l.SocketFileDev = d.VFSInode, uint32(unix.Mkdev(d.VFSDev>>20, d.VFSDev&(1<<20-1)))
 	}
 	return l
 }

@@ -36,10 +36,19 @@ type Listener struct {
 	// since the socket was created; absent on kernels before 4.7.
 	Drops *uint32 `json:"drops,omitempty"`
 	Inode uint32  `json:"inode"`
+	// SocketFileInode and SocketFileDev are, for a Unix listener bound to a
+	// path, its socket file's inode and device (unix_diag's UNIX_DIAG_VFS,
+	// the device as stat(2)'s st_dev encodes it), 0 otherwise: what stat(2)
+	// of the path gives while it leads to this listener. A connect() to a
+	// path finds its listener by that inode, in any network namespace. In
+	// the struct's alignment holes, so a listener costs no more memory.
+	SocketFileInode uint32 `json:"-"`
 	// Cookie is the socket cookie: unique on the host while it runs, and
 	// what backlogctl trace keys its eBPF evidence by.
 	Cookie uint64 `json:"cookie"`
 	UID    uint32 `json:"uid"`
+	// SocketFileDev: see SocketFileInode.
+	SocketFileDev uint32 `json:"-"`
 	// V6Only is reported for IPv6 listeners: false means dual-stack.
 	V6Only *bool `json:"v6only,omitempty"`
 	// BoundIfindex is the device the listener is bound to (SO_BINDTODEVICE),
@@ -67,11 +76,6 @@ type Listener struct {
 	// queue is empty or it is not known. accept() takes the oldest, so the
 	// same head at two samples means nothing was accepted in between.
 	QueueHead uint32 `json:"-"`
-	// SocketFile is, for a Unix listener bound to a path, the device and
-	// inode of its socket file (unix_diag's UNIX_DIAG_VFS): what stat(2)
-	// of the path gives while it leads to this listener. A connect() to a
-	// path finds its listener by that inode, in any network namespace.
-	SocketFile *UnixSocketFile `json:"-"`
 	// OwnersPending is set by an owner cache while this listener's owners are
 	// still being looked up: Processes is empty because they are not known
 	// yet, not because there are none.

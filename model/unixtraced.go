@@ -48,6 +48,11 @@ type UnixSocketFile struct {
 	Inode uint64
 }
 
+// SocketFile is l's socket file, when it is a Unix listener bound to a path.
+func (l *Listener) SocketFile() (UnixSocketFile, bool) {
+	return UnixSocketFile{Dev: uint64(l.SocketFileDev), Inode: uint64(l.SocketFileInode)}, l.SocketFileInode != 0
+}
+
 // SortConnectRefusals orders refusals most first, then by pid.
 func SortConnectRefusals(rs []ConnectRefusal) {
 	slices.SortFunc(rs, func(a, b ConnectRefusal) int {

@@ -324,7 +324,7 @@ func renderProbe(o *Options, p *model.TraceProbe) error {
 	if p.AcceptFallback != "" {
 		t.AddRow("connect-hook", "raw", "tp_btf/sys_exit: Unix listeners' refused connects are seen, blocking connects that slept are not")
 	} else if p.BTF && p.Loaded {
-		t.AddRow("connect-hook", "syscall", "syscalls:sys_enter_connect and sys_exit_connect, run only for connects: Unix listeners' refused and blocked connects")
+		t.AddRow("connect-hook", "syscall", "syscalls:sys_exit_connect, run only for connects: Unix listeners' refused connects; sys_enter_connect once a Unix listener is seen full: blocked connects (it adds ~5 ns to every system call)")
 	}
 	reason := "absent: ACK-time overflows are not seen"
 	if p.ListenOverflowReason >= 0 {

@@ -53,7 +53,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), nstest.FreePort(t)).String()
 	// Full mode: the accept() errors panel needs the syscall tracepoint.
 	exp := nstest.CLICommand("exporter", "--trace", "--trace-mode", "full", "--web.listen-address", addr)
-	var expErr lockedBuffer
+	var expErr nstest.SyncBuffer
 	exp.Stderr = &expErr
 	if err := exp.Start(); err != nil {
 		t.Fatal(err)
@@ -215,23 +215,4 @@ func halfOpenListener(t *testing.T) {
 func emfileAcceptor(t *testing.T, stop <-chan struct{}, load *sync.WaitGroup) {
 	srv := nstest.StartEMFILEAcceptor(t, 32)
 	connectLoop(srv.Addr.String(), 1, 50*time.Millisecond, stop, load)
-}
-
-// lockedBuffer is a strings.Builder the exporter's stderr copier writes
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

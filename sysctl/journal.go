@@ -136,12 +136,17 @@ type UnresolvedError struct {
 	State State
 }
 
-func (e *UnresolvedError) Error() string {
-	steps := e.State.RollbackSteps()
+// rollbackKeys are the keys a rollback of s restores, in its order.
+func (s State) rollbackKeys() []string {
+	steps := s.RollbackSteps()
 	keys := make([]string, 0, len(steps))
 	for _, st := range steps {
 		keys = append(keys, st.Key)
 	}
+	return keys
+}
+
+func (e *UnresolvedError) Error() string {
 	why := "was interrupted midway"
 	switch {
 	case e.State.Status == StatusFailed && len(e.State.Owed) > 0:
@@ -150,7 +155,7 @@ func (e *UnresolvedError) Error() string {
 		why = "failed over an earlier change that is still unresolved"
 	}
 	return fmt.Sprintf("%s %s: %s may still differ from the values before it (%s); run `%s --state-dir %s` to restore them, or give --force-new to start a new change anyway (the old record is kept in the new one)",
-		e.State.What(), why, strings.Join(keys, ", "), filepath.Join(e.Dir, StateFile), RollbackCommand, e.Dir)
+		e.State.What(), why, strings.Join(e.State.rollbackKeys(), ", "), filepath.Join(e.Dir, StateFile), RollbackCommand, e.Dir)
 }
 
 // CheckResolved returns nil when a new change may be recorded in dir. When
@@ -186,10 +191,6 @@ func CheckSupersede(sup *State, netns uint64, sysRoot string) error {
 	if sup == nil {
 		return nil
 	}
-	keys := make([]string, 0)
-	for _, st := range sup.RollbackSteps() {
-		keys = append(keys, st.Key)
-	}
 	where := ""
 	switch {
 	case sup.SysRoot != sysRoot:
@@ -200,7 +201,7 @@ func CheckSupersede(sup *State, netns uint64, sysRoot string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: --force-new cannot carry the unresolved %s (%s), made in %s: roll it back there first (%s, with --netns or nsenter --net), or keep this change in another --state-dir",
-		ErrOtherNamespace, sup.What(), strings.Join(keys, ", "), where, RollbackCommand)
+		ErrOtherNamespace, sup.What(), strings.Join(sup.rollbackKeys(), ", "), where, RollbackCommand)
 }
 
 // ErrOtherNamespace: an unresolved record of another network namespace or

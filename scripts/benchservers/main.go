@@ -63,6 +63,7 @@ var (
 	base       = flag.String("base", "", "another backlogctl binary (an older build) whose trace the cases queue-base and full-base run, in the same rounds")
 	stats      = flag.Bool("stats", false, "then run one chunk per traced mode with BPF statistics on")
 	ddBytes    = flag.Int("dd-bytes", 1_000_000, "dd's one-byte reads and writes per chunk")
+	fires      = flag.Bool("fires", false, "then run one chunk with no-op programs on every tracepoint that could see an enqueue (sk_data_ready, kfree_skb, inet_sock_set_state) and print how often each fires per request")
 )
 
 func main() {
@@ -147,6 +148,11 @@ func run() error {
 	}
 	report(cases, samples)
 	fmt.Printf("# load average at end %s\n", loadAvg())
+	if *fires {
+		if err := hookFires(dir, srv); err != nil {
+			return err
+		}
+	}
 	if *stats {
 		for _, c := range cases {
 			if strings.HasPrefix(c, "queue") || strings.HasPrefix(c, "full") {
@@ -525,27 +531,93 @@ func startExporter(dir string) (*tracer, error) {
 	return t, nil
 }
 
+// fireHooks are the tracepoints whose firing rate decides what a program on
+// them costs: queue mode's two (sk_data_ready, kfree_skb), and
+// inet_sock_set_state, the only other hook that sees a connection reach a
+// listener's queue (at the child's state changes, without the listener).
+var fireHooks = []string{"sk_data_ready", "kfree_skb", "inet_sock_set_state"}
+
+// hookFires runs one chunk with a no-op program on each of fireHooks and the
+// kernel's statistics on, and prints how often each hook fired per request.
+func hookFires(dir string, srv *server) error {
+	var progs []*ebpf.Program
+	tr := &tracer{}
+	for _, tp := range fireHooks {
+		p, l, err := attachNoopTo(tp)
+		if err != nil {
+			tr.stop()
+			return err
+		}
+		progs = append(progs, p)
+		tr.closers = append(tr.closers, l, p)
+	}
+	defer tr.stop()
+	stop, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		return fmt.Errorf("BPF statistics: %w", err)
+	}
+	defer stop.Close()
+	before := make([]uint64, len(progs))
+	for i, p := range progs {
+		st, err := p.Stats()
+		if err != nil {
+			return err
+		}
+		before[i] = st.RunCount
+	}
+	var s sample
+	if *serverName == "dd" {
+		s, err = runDD()
+	} else {
+		s, err = runWrk(srv.port)
+	}
+	if err != nil {
+		return err
+	}
+	unit := map[bool]string{true: "syscall", false: "request"}[*serverName == "dd"]
+	fmt.Printf("\nHooks fired per %s (no-op programs, %.0f %ss):\n\n| tracepoint | fires per %s |\n|---|---:|\n", unit, s.requests, unit, unit)
+	for i, p := range progs {
+		st, err := p.Stats()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %s | %.2f |\n", fireHooks[i], float64(st.RunCount-before[i])/s.requests)
+	}
+	return nil
+}
+
+// attachNoopTo loads a program that returns at once and attaches it to
+// tp_btf/tp.
+func attachNoopTo(tp string) (*ebpf.Program, io.Closer, error) {
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "bl_bench_noop", Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: tp, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading a no-op program on %s: %w", tp, err)
+	}
+	l, err := link.AttachTracing(link.TracingOptions{Program: p})
+	if err != nil {
+		p.Close()
+		return nil, nil, fmt.Errorf("attaching a no-op program to %s: %w", tp, err)
+	}
+	return p, l, nil
+}
+
 // attachNoop attaches, in this process, a program that returns at once to
 // tp_btf/sk_data_ready and tp_btf/kfree_skb: what the hooks' dispatch costs
 // before any program work (the floor of queue mode's cost).
 func attachNoop() (*tracer, error) {
-	var closers []io.Closer
-	for _, tp := range []string{"sk_data_ready", "kfree_skb"} {
-		p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-			Name: "bl_bench_noop", Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: tp, License: "GPL",
-			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-		})
+	t := &tracer{}
+	for _, tp := range fireHooks[:2] {
+		p, l, err := attachNoopTo(tp)
 		if err != nil {
-			return nil, fmt.Errorf("loading a no-op program on %s: %w", tp, err)
+			t.stop()
+			return nil, err
 		}
-		l, err := link.AttachTracing(link.TracingOptions{Program: p})
-		if err != nil {
-			p.Close()
-			return nil, fmt.Errorf("attaching a no-op program to %s: %w", tp, err)
-		}
-		closers = append(closers, l, p)
+		t.closers = append(t.closers, l, p)
 	}
-	return &tracer{closers: closers}, nil
+	return t, nil
 }
 
 // programStats runs one chunk of mode with BPF statistics on and prints each

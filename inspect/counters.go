@@ -35,6 +35,27 @@ func ReadCounters(procRoot string) (map[string]uint64, error) {
 	return out, nil
 }
 
+// ReadTCPInSegs reads Tcp InSegs, every TCP segment the namespace has
+// received (tcp_v4_rcv and tcp_v6_rcv count each one, bad ones too, before
+// looking up its socket), from /proc/net/snmp below procRoot.
+func ReadTCPInSegs(procRoot string) (uint64, error) {
+	p := filepath.Join(procRoot, "net", "snmp")
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, fmt.Errorf("reading counters: %w", err)
+	}
+	defer f.Close()
+	out := make(map[string]uint64, 128)
+	if err := parseCounters(f, out); err != nil {
+		return 0, fmt.Errorf("parsing %s: %w", p, err)
+	}
+	n, ok := out["TcpInSegs"]
+	if !ok {
+		return 0, fmt.Errorf("%s has no Tcp InSegs", p)
+	}
+	return n, nil
+}
+
 // parseCounters reads the /proc/net/{netstat,snmp} format: pairs of lines,
 // "Prefix: Name1 Name2 ..." then "Prefix: v1 v2 ...".
 func parseCounters(r io.Reader, out map[string]uint64) error {

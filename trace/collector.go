@@ -190,6 +190,8 @@ type Collector struct {
 	slotKeys []uint32
 	// tableSlots is the listener table's size.
 	tableSlots int
+	// memory is Memory, read at Start.
+	memory uint64
 	mode       Mode
 	// enterPending is connectEnterHook while it waits to be attached, with
 	// its tracepoint's ID (ids); enterSince is when it was.
@@ -275,6 +277,7 @@ func Start(o Options) (c *Collector, err error) {
 			return nil, err
 		}
 	}
+	c.memory = c.memlock()
 	return c, nil
 }
 
@@ -387,8 +390,15 @@ func (c *Collector) Hooks() []Hook {
 // Since is when the programs were attached: Evidence counts from then.
 func (c *Collector) Since() time.Time { return c.start }
 
-// Memory is what the kernel charges for the maps and programs (memlock), in bytes.
-func (c *Collector) Memory() uint64 {
+// Memory is what the kernel charges for the maps and programs (memlock), in
+// bytes: read once, when they were loaded. Every map is preallocated and the
+// programs do not change, so the figure does not either; reading it again
+// at each report (a program's info carries its instructions) was a fifth
+// of an idle tracer's CPU.
+func (c *Collector) Memory() uint64 { return c.memory }
+
+// memlock asks the kernel what the maps and programs cost now.
+func (c *Collector) memlock() uint64 {
 	var total uint64
 	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring,
 		c.objs.Untraced, c.objs.UntracedEvents, c.objs.NetnsFilter, c.objs.UringAccepts,

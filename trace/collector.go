@@ -192,7 +192,7 @@ type Collector struct {
 	tableSlots int
 	// memory is Memory, read at Start.
 	memory uint64
-	mode       Mode
+	mode   Mode
 	// enterPending is connectEnterHook while it waits to be attached, with
 	// its tracepoint's ID (ids); enterSince is when it was.
 	enterPending *Hook

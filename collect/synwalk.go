@@ -2,6 +2,7 @@ package collect
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/backlogctl/backlogctl/hostfs"
 	"github.com/backlogctl/backlogctl/inspect"
@@ -22,6 +23,8 @@ import (
 type synWalks struct {
 	mu   sync.Mutex
 	last map[uint64]synWalk
+	// skipped counts the walks left out.
+	skipped atomic.Int64
 }
 
 // synWalk is what one namespace's last walk was preceded by and found.
@@ -45,6 +48,9 @@ func (w *synWalks) plan(roots hostfs.Roots, netns uint64, sel inspect.Selection)
 	prev, seen := w.last[netns]
 	w.mu.Unlock()
 	sel.NoRequests = seen && prev.empty && prev.inSegs == inSegs
+	if sel.NoRequests {
+		w.skipped.Add(1)
+	}
 	return sel, func(ls []model.Listener) {
 		empty := true
 		for _, l := range ls {

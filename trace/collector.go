@@ -188,6 +188,9 @@ type Collector struct {
 	// listeners array.
 	slots    []bpfListenerStats
 	slotKeys []uint32
+	// table is the listeners array mapped into this process, nil where
+	// the kernel does not map it (readListeners then looks it up).
+	table *ebpf.Memory
 	// tableSlots is the listener table's size.
 	tableSlots int
 	// memory is Memory, read at Start.
@@ -328,6 +331,9 @@ func sizedSpec(slots int, netns []uint64, mode Mode) (*ebpf.CollectionSpec, erro
 		return nil, err
 	}
 	spec.Maps[bpfMapListeners].MaxEntries = uint32(slots)
+	// Mapped into this process, so that a read copies the slots in use
+	// only (readListeners), not the whole table through a system call.
+	spec.Maps[bpfMapListeners].Flags |= unix.BPF_F_MMAPABLE
 	spec.Maps[bpfMapUntraced].MaxEntries = uint32(slots)
 	spec.Maps[bpfMapDrops].MaxEntries = uint32(ListenerDropKeys(slots))
 	if err := spec.Variables[bpfVarListenerSlots].Set(uint32(slots)); err != nil {

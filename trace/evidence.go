@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -348,12 +349,20 @@ func ErrnoName(errno int32) string {
 	return fmt.Sprintf("errno %d", errno)
 }
 
-// readListeners reads every slot of the listeners array into c.slots, in
-// batches of system calls rather than one per slot.
+// readListeners reads the listeners array into c.slots: from the table's
+// mapping, only the slots a listener holds (a free slot is left with cookie
+// 0); without one, every slot, in batches of system calls. A slot is copied
+// as it is while the programs write it, as a lookup copies it too.
 func (c *Collector) readListeners() error {
 	if c.slots == nil {
 		c.slots = make([]bpfListenerStats, c.tableSlots)
 		c.slotKeys = make([]uint32, listenerBatch)
+		if mm, err := c.objs.Listeners.Memory(); err == nil && int(mm.Size()) >= c.tableSlots*int(unsafe.Sizeof(bpfListenerStats{})) {
+			c.table = mm
+		}
+	}
+	if c.table != nil {
+		return c.readMapped()
 	}
 	var cursor ebpf.MapBatchCursor
 	for off := 0; off < len(c.slots); {
@@ -364,6 +373,28 @@ func (c *Collector) readListeners() error {
 			return nil
 		}
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readMapped copies the slots in use from the table's mapping: a slot's
+// cookie first, the whole slot when a listener holds it.
+func (c *Collector) readMapped() error {
+	const size = int64(unsafe.Sizeof(bpfListenerStats{}))
+	cookieAt := int64(unsafe.Offsetof(bpfListenerStats{}.Cookie))
+	var cookie [8]byte
+	for i := range c.slots {
+		st := &c.slots[i]
+		if _, err := c.table.ReadAt(cookie[:], int64(i)*size+cookieAt); err != nil {
+			return err
+		}
+		if *(*uint64)(unsafe.Pointer(&cookie)) == 0 {
+			st.Cookie = 0
+			continue
+		}
+		if _, err := c.table.ReadAt(unsafe.Slice((*byte)(unsafe.Pointer(st)), size), int64(i)*size); err != nil {
 			return err
 		}
 	}

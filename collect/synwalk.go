@@ -33,6 +33,29 @@ type synWalk struct {
 	empty  bool
 }
 
+// skip says whether the walk may be left out in the namespace netns whose
+// InSegs, read just now, is inSegs; walked records what a walk preceded by
+// that read found.
+func (w *synWalks) skip(netns, inSegs uint64) bool {
+	w.mu.Lock()
+	prev, seen := w.last[netns]
+	w.mu.Unlock()
+	if seen && prev.empty && prev.inSegs == inSegs {
+		w.skipped.Add(1)
+		return true
+	}
+	return false
+}
+
+func (w *synWalks) walked(netns, inSegs uint64, empty bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		w.last = map[uint64]synWalk{}
+	}
+	w.last[netns] = synWalk{inSegs: inSegs, empty: empty}
+}
+
 // plan reads the namespace's InSegs below roots (as read from inside it)
 // and says whether sel may leave the request sockets out; done records
 // what the dump then found. A nil w always walks.
@@ -44,13 +67,7 @@ func (w *synWalks) plan(roots hostfs.Roots, netns uint64, sel inspect.Selection)
 	if err != nil {
 		return sel, func([]model.Listener) {} // unknown: walk, and remember nothing
 	}
-	w.mu.Lock()
-	prev, seen := w.last[netns]
-	w.mu.Unlock()
-	sel.NoRequests = seen && prev.empty && prev.inSegs == inSegs
-	if sel.NoRequests {
-		w.skipped.Add(1)
-	}
+	sel.NoRequests = w.skip(netns, inSegs)
 	return sel, func(ls []model.Listener) {
 		empty := true
 		for _, l := range ls {
@@ -59,11 +76,6 @@ func (w *synWalks) plan(roots hostfs.Roots, netns uint64, sel inspect.Selection)
 				break
 			}
 		}
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.last == nil {
-			w.last = map[uint64]synWalk{}
-		}
-		w.last[netns] = synWalk{inSegs: inSegs, empty: empty}
+		w.walked(netns, inSegs, empty)
 	}
 }

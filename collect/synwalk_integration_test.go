@@ -70,3 +70,53 @@ func TestSynQueueWalkSkippedOnlyWhenEmpty(t *testing.T) {
 	skipped := w.skipped.Load()
 	check("the walk skipped again once none is left", func(got uint32) bool { return got == 0 && w.skipped.Load() > skipped })
 }
+
+// watch's sampler follows the same rule: quiet, its SYN-queue recounts
+// skip the walk; half-open handshakes are counted at the next recount, and
+// walked while they last.
+func TestWatchSynQueueWalkSkippedOnlyWhenEmpty(t *testing.T) {
+	if !nstest.Isolate(t) {
+		return
+	}
+	_, ep := nstest.Listen(t, netip.MustParseAddrPort("127.0.0.1:0"), 64, nstest.ListenOpts{})
+	nstest.DropFinalACK(t, ep.Port())
+	w, err := NewWatcher(Options{Ports: []uint16{ep.Port()}}, WatchOptions{SynEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	target := w.targets()[0]
+	peakSynQueue := func() uint32 {
+		if err := w.Sample(true); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := w.Report(time.Now(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range rs[0].Listeners {
+			if l.Port == ep.Port() {
+				return l.PeakSynQueue
+			}
+		}
+		t.Fatalf("no listener on %s in the report", ep)
+		return 0
+	}
+	nstest.Eventually(t, 10*time.Second, "a recount to skip the walk", func() bool {
+		return peakSynQueue() == 0 && target.syn.skipped.Load() > 0
+	})
+	const n = 3
+	for range n {
+		nstest.Connect(t, ep)
+	}
+	nstest.Eventually(t, 10*time.Second, "3 half-open handshakes counted", func() bool { return peakSynQueue() == n })
+	before := target.syn.skipped.Load()
+	for range 3 {
+		if got := peakSynQueue(); got != n {
+			t.Errorf("peak_syn_queue %d while %d handshakes are half-open", got, n)
+		}
+	}
+	if after := target.syn.skipped.Load(); after != before {
+		t.Errorf("the walk was skipped %d times while request sockets existed", after-before)
+	}
+}

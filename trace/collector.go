@@ -190,7 +190,7 @@ type Collector struct {
 	slotKeys []uint32
 	// table is the listeners array mapped into this process, nil where
 	// the kernel does not map it (readListeners then looks it up).
-	table *ebpf.Memory
+	table []byte
 	// tableSlots is the listener table's size.
 	tableSlots int
 	// memory is Memory, read at Start.
@@ -381,6 +381,11 @@ func (c *Collector) Close() error {
 		errs = append(errs, l.Close())
 	}
 	c.links = nil
+	if c.table != nil {
+		// The mapping holds the map: unmapped, it is freed with the rest.
+		errs = append(errs, unix.Munmap(c.table))
+		c.table, c.slots = nil, nil
+	}
 	errs = append(errs, c.objs.Close())
 	c.objs = bpfObjects{}
 	return errors.Join(errs...)

@@ -2,8 +2,10 @@ package trace
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 	"unsafe"
 
@@ -357,12 +359,11 @@ func (c *Collector) readListeners() error {
 	if c.slots == nil {
 		c.slots = make([]bpfListenerStats, c.tableSlots)
 		c.slotKeys = make([]uint32, listenerBatch)
-		if mm, err := c.objs.Listeners.Memory(); err == nil && int(mm.Size()) >= c.tableSlots*int(unsafe.Sizeof(bpfListenerStats{})) {
-			c.table = mm
-		}
+		c.table = mapTable(c.objs.Listeners, c.tableSlots)
 	}
 	if c.table != nil {
-		return c.readMapped()
+		c.readMapped()
+		return nil
 	}
 	var cursor ebpf.MapBatchCursor
 	for off := 0; off < len(c.slots); {
@@ -379,26 +380,32 @@ func (c *Collector) readListeners() error {
 	return nil
 }
 
+// mapTable maps the listeners array (created BPF_F_MMAPABLE) read-only into
+// this process; nil where the kernel refuses. Close unmaps it.
+func mapTable(m *ebpf.Map, slots int) []byte {
+	size := slots * int(unsafe.Sizeof(bpfListenerStats{}))
+	page := os.Getpagesize()
+	b, err := unix.Mmap(m.FD(), 0, (size+page-1)/page*page, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 // readMapped copies the slots in use from the table's mapping: a slot's
 // cookie first, the whole slot when a listener holds it.
-func (c *Collector) readMapped() error {
-	const size = int64(unsafe.Sizeof(bpfListenerStats{}))
-	cookieAt := int64(unsafe.Offsetof(bpfListenerStats{}.Cookie))
-	var cookie [8]byte
+func (c *Collector) readMapped() {
+	const size = int(unsafe.Sizeof(bpfListenerStats{}))
+	cookieAt := int(unsafe.Offsetof(bpfListenerStats{}.Cookie))
 	for i := range c.slots {
 		st := &c.slots[i]
-		if _, err := c.table.ReadAt(cookie[:], int64(i)*size+cookieAt); err != nil {
-			return err
-		}
-		if *(*uint64)(unsafe.Pointer(&cookie)) == 0 {
+		slot := c.table[i*size : (i+1)*size]
+		if binary.NativeEndian.Uint64(slot[cookieAt:]) == 0 {
 			st.Cookie = 0
 			continue
 		}
-		if _, err := c.table.ReadAt(unsafe.Slice((*byte)(unsafe.Pointer(st)), size), int64(i)*size); err != nil {
-			return err
-		}
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(st)), size), slot)
 	}
-	return nil
 }
 
 // listenerBatch is how many slots one system call reads.

@@ -23,6 +23,9 @@ type Collector struct {
 	o      Options
 	owners *ownerCache
 	tracer *tracer
+	// syn lets its snapshots skip the walk of request sockets where none
+	// can exist (synwalk.go).
+	syn *synWalks
 }
 
 // NewCollector starts what o asks for. With tracing the programs are
@@ -32,8 +35,7 @@ type Collector struct {
 // nothing was attached, and a caller that can do without tracing asks again
 // with TraceOff.
 func NewCollector(o Options) (*Collector, error) {
-	o.synWalks = &synWalks{}
-	c := &Collector{o: o}
+	c := &Collector{o: o, syn: &synWalks{}}
 	switch o.Owners {
 	case OwnersCached, OwnersUnaccepted:
 		c.owners = &ownerCache{Roots: o.Roots, MaxAge: cmp.Or(o.OwnersMaxAge, ownersMaxAge), Background: true}
@@ -130,7 +132,7 @@ func (c *Collector) untraced(owners Owners) (*model.MultiSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := snapshot(o, nss, notes)
+	m, err := snapshot(o, nss, notes, c.syn)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func TestSnapshotAllSkipsVanished(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := model.Namespace{Inode: 1, Path: "/proc/999999999/ns/net"}
-	m, err := snapshot(Options{Namespaces: Namespaces{All: true}, Owners: OwnersOn}, []model.Namespace{gone, live}, nil)
+	m, err := snapshot(Options{Namespaces: Namespaces{All: true}, Owners: OwnersOn}, []model.Namespace{gone, live}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,7 +236,7 @@ func countConnections(snap *model.Snapshot, ns *model.Namespace) error {
 
 // sample takes one snapshot of nss (nil: here) and the softnet drop total.
 func sample(o Options, nss []model.Namespace) (model.Sample, []string, error) {
-	m, err := snapshot(o, nss, nil)
+	m, err := snapshot(o, nss, nil, nil)
 	if err != nil {
 		return model.Sample{}, nil, err
 	}

@@ -35,11 +35,12 @@ func Snapshot(o Options) (*model.MultiSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return snapshot(o, nss, notes)
+	return snapshot(o, nss, notes, nil)
 }
 
-// snapshot reads nss (nil: here) as Snapshot does.
-func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSnapshot, error) {
+// snapshot reads nss (nil: here) as Snapshot does; syn, when set, skips
+// the walks of request sockets that can find none.
+func snapshot(o Options, nss []model.Namespace, notes []string, syn *synWalks) (*model.MultiSnapshot, error) {
 	roots := o.Roots.WithDefaults()
 	var walk *inspect.OwnerWalk // beside the dumps
 	var names *podNamer
@@ -49,7 +50,7 @@ func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSna
 	}
 	if nss == nil {
 		cur, _ := netns.Current()
-		sel, done := o.synWalks.plan(roots, cur.Inode, o.selection())
+		sel, done := syn.plan(roots, cur.Inode, o.selection())
 		snap, err := read(roots, sel, nil)
 		if err != nil {
 			stop(walk)
@@ -64,7 +65,7 @@ func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSna
 	m := &model.MultiSnapshot{Time: time.Now().UTC(), Namespaces: []model.NamespaceSnapshot{}}
 	snaps := make([]*model.Snapshot, len(nss))
 	errs := each(nss, 1, func(i int, ns model.Namespace) error {
-		sel, done := o.synWalks.plan(inside(roots), ns.Inode, o.selection())
+		sel, done := syn.plan(inside(roots), ns.Inode, o.selection())
 		var err error
 		if snaps[i], err = read(inside(roots), sel, nil); err == nil {
 			done(snaps[i].Listeners)

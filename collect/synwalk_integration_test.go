@@ -26,7 +26,7 @@ func TestSynQueueWalkSkippedOnlyWhenEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	w := c.o.synWalks
+	w := c.syn
 	synQueue := func() (got, walked uint32) {
 		m, err := c.Snapshot()
 		if err != nil {

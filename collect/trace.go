@@ -62,7 +62,7 @@ func traceOptions(o Options) (trace.Options, error) {
 	}
 	count := o
 	count.Trace, count.Owners, count.Ports = TraceOff, OwnersOff, nil
-	m, err := snapshot(count, nss, notes)
+	m, err := snapshot(count, nss, notes, nil)
 	if err != nil {
 		return to, err
 	}

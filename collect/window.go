@@ -38,7 +38,7 @@ func traceWindow(ctx context.Context, o Options, nss []model.Namespace, w Traced
 	}
 	defer tr.close()
 	o.Owners, o.Trace = OwnersOff, TraceOff
-	base, err := snapshot(o, nss, nil)
+	base, err := snapshot(o, nss, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func traceWindow(ctx context.Context, o Options, nss []model.Namespace, w Traced
 		if err != nil {
 			return fmt.Errorf("trace: %w", err)
 		}
-		now, err := snapshot(o, nss, nil)
+		now, err := snapshot(o, nss, nil, nil)
 		if err != nil {
 			return err
 		}

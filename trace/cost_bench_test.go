@@ -58,6 +58,17 @@ func BenchmarkHookCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer objs.Close()
+	// Queue mode's programs: the same spec with queue_mode set, as
+	// --trace-mode queue loads it.
+	qspec := spec.Copy()
+	if err := qspec.Variables[bpfVarQueueMode].Set(uint32(1)); err != nil {
+		b.Fatal(err)
+	}
+	var qobjs bpfObjects
+	if err := qspec.LoadAndAssign(&qobjs, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}}); err != nil {
+		b.Fatal(err)
+	}
+	defer qobjs.Close()
 	noop, ids := syscallNoop(b)
 	// The same at the tp_btf hook sk_data_ready: with the kernel's run-time
 	// statistics on, its time per run is what the statistics and the
@@ -92,6 +103,7 @@ func BenchmarkHookCost(b *testing.B) {
 		{name: "syscall_tp_noop", hooks: hooksOf(bpfProgBlAcceptExit), prog: noop},
 		{name: "accept_exit", hooks: hooksOf(bpfProgBlAcceptExit)},
 		{name: "data_ready", hooks: hooksOf(bpfProgBlDataReady)},
+		{name: "data_ready_queue", hooks: hooksOf(bpfProgBlDataReady), progs: programsOf(&qobjs)},
 		{name: "data_ready_noop", hooks: hooksOf(bpfProgBlDataReady), prog: btfNoop},
 		{name: "all", hooks: Hooks},
 	}
@@ -102,11 +114,24 @@ func BenchmarkHookCost(b *testing.B) {
 		if err != nil {
 			b.Fatalf("-cost.base: %v", err)
 		}
-		coll, err := ebpf.NewCollectionWithOptions(bspec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}})
-		if err != nil {
-			b.Fatalf("-cost.base: loading %s: %v", *costBase, err)
+		load := func(spec *ebpf.CollectionSpec) *ebpf.Collection {
+			coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}})
+			if err != nil {
+				b.Fatalf("-cost.base: loading %s: %v", *costBase, err)
+			}
+			return coll
 		}
+		coll := load(bspec.Copy())
 		defer coll.Close()
+		// And in queue mode, where the other build has one.
+		var qcoll *ebpf.Collection
+		if v := bspec.Variables[bpfVarQueueMode]; v != nil {
+			if err := v.Set(uint32(1)); err != nil {
+				b.Fatal(err)
+			}
+			qcoll = load(bspec)
+			defer qcoll.Close()
+		}
 		var hooks []Hook
 		for name, ps := range bspec.Programs {
 			switch hs := hooksOf(name); {
@@ -118,7 +143,11 @@ func BenchmarkHookCost(b *testing.B) {
 			}
 		}
 		cases = append(cases, costCase{name: "base", hooks: hooks, progs: coll.Programs},
-			costCase{name: "base_data_ready", hooks: hooksOf(bpfProgBlDataReady), progs: coll.Programs})
+			costCase{name: "base_data_ready", hooks: hooksOf(bpfProgBlDataReady), progs: coll.Programs},
+			costCase{name: "base_accept_exit", hooks: hooksOf(bpfProgBlAcceptExit), progs: coll.Programs})
+		if qcoll != nil {
+			cases = append(cases, costCase{name: "base_data_ready_queue", hooks: hooksOf(bpfProgBlDataReady), progs: qcoll.Programs})
+		}
 	}
 	if *costCases != "" {
 		keep := strings.Split(*costCases, ",")

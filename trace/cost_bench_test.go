@@ -33,7 +33,7 @@ import (
 // and connections per second against the run without tracing in the same
 // round. Run as root:
 //
-//	go test ./trace -run '^$' -bench HookCost -benchtime 1x [-args -cost.rounds 8 -cost.seconds 4 -cost.cases all,data_ready_noop -cost.pin 1 -cost.base OLD.o]
+//	go test ./trace -run '^$' -bench HookCost -benchtime 1x [-args -cost.rounds 8 -cost.seconds 4 -cost.cases all,data_ready_noop -cost.pin 1 -cost.base OLD.o -cost.stats-rounds 20]
 //
 // docs/BENCHMARKS-trace.md records the results. The tracepoints are global:
 // attached here, in the benchmark's own process, they see the benchconn runs.
@@ -171,8 +171,10 @@ func BenchmarkHookCost(b *testing.B) {
 	abs := map[string][]float64{} // each case's own CPU per connection, by round
 	// The last round runs with the kernel's per-program statistics on
 	// (benchconn prints them to stderr): not counted in the medians.
-	for round := range rounds + 1 {
-		stats := round == rounds
+	statsNs := map[string][]float64{} // by "case program": ns per run, one per statistics round
+	var statsKeys []string
+	for round := range rounds + max(*costStatsRounds, 1) {
+		stats := round >= rounds
 		base := map[string][2]float64{}
 		stalled := false // in a chunk of the live load: the round is not counted
 		for i := range cases {
@@ -253,6 +255,11 @@ func BenchmarkHookCost(b *testing.B) {
 					ns := float64((st.Runtime - before[name].Runtime).Nanoseconds())
 					fmt.Printf("statistics %s: %s runs/conn %.2f ns/run %.1f ns/conn %.1f\n",
 						c.name, name, runs/conns, ns/max(runs, 1), ns/conns)
+					key := c.name + " " + name
+					if _, ok := statsNs[key]; !ok {
+						statsKeys = append(statsKeys, key)
+					}
+					statsNs[key] = append(statsNs[key], ns/max(runs, 1))
 				}
 				statsOff.Close()
 			}
@@ -260,7 +267,7 @@ func BenchmarkHookCost(b *testing.B) {
 		}
 		off := base["off"]
 		if stats {
-			break
+			continue
 		}
 		if stalled {
 			fmt.Printf("round %d: not counted: benchconn made no connection in a chunk (a SYN retransmit wait)\n", round+1)
@@ -307,17 +314,26 @@ func BenchmarkHookCost(b *testing.B) {
 		}
 		row("all − base, paired by round", d, nil, quantile(abs["all"], 0.25)-quantile(abs["base"], 0.25))
 	}
+	if *costStatsRounds > 1 {
+		slices.Sort(statsKeys)
+		fmt.Fprintf(&report, "\n| case and program | median ns/run over %d statistics rounds | 95%% interval |\n|---|---:|---:|\n", *costStatsRounds)
+		for _, k := range statsKeys {
+			lo, hi := medianInterval(statsNs[k])
+			fmt.Fprintf(&report, "| %s | %.1f | %.1f to %.1f |\n", k, median(statsNs[k]), lo, hi)
+		}
+	}
 	fmt.Print(report.String())
 }
 
 var (
-	costRounds    = flag.Int("cost.rounds", 6, "BenchmarkHookCost: rounds")
-	costSeconds   = flag.Float64("cost.seconds", 4, "BenchmarkHookCost: seconds per benchconn run")
-	costCases     = flag.String("cost.cases", "", "BenchmarkHookCost: comma-separated cases to run beside off (default: all of them)")
-	costBase      = flag.String("cost.base", "", "BenchmarkHookCost: another build's bpf_x86_bpfel.o, run as the case base")
-	costChunk     = flag.Duration("cost.chunk", 0, "BenchmarkHookCost: run one benchconn throughout (on -cost.pin's CPU, default 1) and measure each case for this long in turn, instead of a benchconn run per case")
-	costMaxQueued = flag.Int("cost.max-queued", 64, "BenchmarkHookCost with -cost.chunk: benchconn's -max-queued")
-	costPin       = flag.Int("cost.pin", -1, "BenchmarkHookCost: run benchconn on this CPU only, with GOMAXPROCS=1 (-1: anywhere)")
+	costRounds      = flag.Int("cost.rounds", 6, "BenchmarkHookCost: rounds")
+	costStatsRounds = flag.Int("cost.stats-rounds", 1, "BenchmarkHookCost: rounds run last with the kernel's per-program statistics on (not counted in the CPU medians); with more than one, the median ns per run of each program is reported")
+	costSeconds     = flag.Float64("cost.seconds", 4, "BenchmarkHookCost: seconds per benchconn run")
+	costCases       = flag.String("cost.cases", "", "BenchmarkHookCost: comma-separated cases to run beside off (default: all of them)")
+	costBase        = flag.String("cost.base", "", "BenchmarkHookCost: another build's bpf_x86_bpfel.o, run as the case base")
+	costChunk       = flag.Duration("cost.chunk", 0, "BenchmarkHookCost: run one benchconn throughout (on -cost.pin's CPU, default 1) and measure each case for this long in turn, instead of a benchconn run per case")
+	costMaxQueued   = flag.Int("cost.max-queued", 64, "BenchmarkHookCost with -cost.chunk: benchconn's -max-queued")
+	costPin         = flag.Int("cost.pin", -1, "BenchmarkHookCost: run benchconn on this CPU only, with GOMAXPROCS=1 (-1: anywhere)")
 )
 
 // benchconnCmd runs benchconn for d in a fresh network namespace (unshare

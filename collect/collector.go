@@ -32,6 +32,7 @@ type Collector struct {
 // nothing was attached, and a caller that can do without tracing asks again
 // with TraceOff.
 func NewCollector(o Options) (*Collector, error) {
+	o.synWalks = &synWalks{}
 	c := &Collector{o: o}
 	switch o.Owners {
 	case OwnersCached, OwnersUnaccepted:

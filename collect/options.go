@@ -10,6 +10,9 @@ import (
 
 // Options say what to collect and from where.
 type Options struct {
+	// synWalks, set by a Collector, lets its snapshots skip the walk of
+	// request sockets where none can exist (synwalk.go).
+	synWalks *synWalks
 	// Roots are where /proc, /proc/sys and /run/netns are read ("" parts:
 	// the host's).
 	Roots hostfs.Roots

@@ -48,22 +48,27 @@ func snapshot(o Options, nss []model.Namespace, notes []string) (*model.MultiSna
 		names = o.podNamer()
 	}
 	if nss == nil {
-		snap, err := read(roots, o.selection(), nil)
+		cur, _ := netns.Current()
+		sel, done := o.synWalks.plan(roots, cur.Inode, o.selection())
+		snap, err := read(roots, sel, nil)
 		if err != nil {
 			stop(walk)
 			return nil, err
 		}
+		done(snap.Listeners)
 		if walk != nil {
 			snap.Warnings = appendOwnerWarnings(snap.Warnings, walk, snap.Listeners, names)
 		}
-		cur, _ := netns.Current()
 		return &model.MultiSnapshot{Time: snap.Time, Namespaces: []model.NamespaceSnapshot{{Netns: cur, Snapshot: snap}}}, nil
 	}
 	m := &model.MultiSnapshot{Time: time.Now().UTC(), Namespaces: []model.NamespaceSnapshot{}}
 	snaps := make([]*model.Snapshot, len(nss))
-	errs := each(nss, 1, func(i int, _ model.Namespace) error {
+	errs := each(nss, 1, func(i int, ns model.Namespace) error {
+		sel, done := o.synWalks.plan(inside(roots), ns.Inode, o.selection())
 		var err error
-		snaps[i], err = read(inside(roots), o.selection(), nil)
+		if snaps[i], err = read(inside(roots), sel, nil); err == nil {
+			done(snaps[i].Listeners)
+		}
 		return err
 	})
 	skips, err := skipped(o.Namespaces, nss, errs)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -48,6 +49,11 @@ type target struct {
 	// synEvery: every how many samples the SYN queue is recounted.
 	synEvery int
 	n        int
+	// snmp is the namespace's /proc/net/snmp, opened inside it, and syn
+	// what its SYN-queue walks found: the walk is left out where it cannot
+	// find a request socket (synWalks).
+	snmp *os.File
+	syn  synWalks
 	// pods names the owners' pods (the watcher's, shared by every target).
 	pods *podNamer
 
@@ -240,6 +246,10 @@ func newTarget(ns *model.Namespace, roots hostfs.Roots, sel inspect.Selection, s
 		return nil, err
 	}
 	t.sampler = inspect.NewSampler(t.dumper, sel)
+	// Opened here, inside ns: it keeps reading that namespace's counters.
+	if f, err := os.Open(filepath.Join(t.roots.Proc, "thread-self", "net", "snmp")); err == nil {
+		t.snmp = f
+	}
 	if err := t.sample(true); err != nil {
 		t.close()
 		return nil, err
@@ -266,17 +276,41 @@ func (t *target) close() {
 	if t.dumper != nil {
 		t.dumper.Close()
 	}
+	if t.snmp != nil {
+		t.snmp.Close()
+	}
 }
 
 // sample takes one dump and raises the peaks. No /proc access, no setns;
 // the SYN queue is recounted every synEvery samples (the first one
 // included); drop counters are fetched only for the last sample before a
 // print (final), the one report reads.
+// errNoSNMP: a target without its namespace's /proc/net/snmp walks the
+// SYN queue whenever it recounts it.
+var errNoSNMP = errors.New("no /proc/net/snmp")
+
 func (t *target) sample(final bool) error {
-	qs, err := t.sampler.Sample(inspect.SampleOptions{SynQueue: t.n%t.synEvery == 0, Drops: final})
+	syn := t.n%t.synEvery == 0
+	var inSegs uint64
+	var inSegsErr error = errNoSNMP
+	if syn && t.snmp != nil {
+		// The walk is left out where it cannot find a request socket
+		// (synWalks): the count carried, 0, is then exact.
+		if inSegs, inSegsErr = inspect.TCPInSegs(t.snmp); inSegsErr == nil && t.syn.skip(0, inSegs) {
+			syn = false
+		}
+	}
+	qs, err := t.sampler.Sample(inspect.SampleOptions{SynQueue: syn, Drops: final})
 	t.n++
 	if err != nil {
 		return err
+	}
+	if syn && inSegsErr == nil {
+		empty := true
+		for _, q := range qs {
+			empty = empty && q.SynQueue == 0
+		}
+		t.syn.walked(0, inSegs, empty)
 	}
 	t.samples++
 	t.peaks.AddPeaks(qs)

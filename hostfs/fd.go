@@ -337,12 +337,18 @@ type FDs struct {
 // the limit itself means the next accept() fails with EMFILE.
 func (f FDs) InLimit() int { return f.Open - f.AboveLimit }
 
+// fdReaders are the readers Descriptors reuses: a new one's buffers (64 KiB
+// of directory entries at least) were an allocation per owner per report of
+// trace, watch and the exporter.
+var fdReaders = sync.Pool{New: func() any { return new(FDReader) }}
+
 // Descriptors reads /proc/PID/fd: the count, how many sit at or above
 // softLimit (0: no limit to compare with), and the socket inodes. Errors
 // are *fs.PathError, with ENOENT (gone) and EACCES (needs ptrace access)
 // passed through.
 func (r Roots) Descriptors(pid int, softLimit uint64) (FDs, error) {
-	var fr FDReader
+	fr := fdReaders.Get().(*FDReader)
+	defer fdReaders.Put(fr)
 	open, inodes, err := fr.Scan(filepath.Join(r.WithDefaults().Proc, strconv.Itoa(pid), "fd"))
 	if err != nil {
 		return FDs{}, err

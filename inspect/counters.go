@@ -35,6 +35,35 @@ func ReadCounters(procRoot string) (map[string]uint64, error) {
 	return out, nil
 }
 
+// ReadTCPInSegs reads Tcp InSegs, every TCP segment the namespace has
+// received (tcp_v4_rcv and tcp_v6_rcv count each one, bad ones too, before
+// looking up its socket), from /proc/net/snmp below procRoot.
+func ReadTCPInSegs(procRoot string) (uint64, error) {
+	f, err := os.Open(filepath.Join(procRoot, "net", "snmp"))
+	if err != nil {
+		return 0, fmt.Errorf("reading counters: %w", err)
+	}
+	defer f.Close()
+	return TCPInSegs(f)
+}
+
+// TCPInSegs reads Tcp InSegs from f, a /proc/net/snmp opened earlier (it
+// keeps the namespace it was opened in), from its start.
+func TCPInSegs(f *os.File) (uint64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	out := make(map[string]uint64, 128)
+	if err := parseCounters(f, out); err != nil {
+		return 0, fmt.Errorf("parsing %s: %w", f.Name(), err)
+	}
+	n, ok := out["TcpInSegs"]
+	if !ok {
+		return 0, fmt.Errorf("%s has no Tcp InSegs", f.Name())
+	}
+	return n, nil
+}
+
 // parseCounters reads the /proc/net/{netstat,snmp} format: pairs of lines,
 // "Prefix: Name1 Name2 ..." then "Prefix: v1 v2 ...".
 func parseCounters(r io.Reader, out map[string]uint64) error {

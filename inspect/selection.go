@@ -15,6 +15,13 @@ import (
 type Selection struct {
 	Ports []uint16
 	Paths []string
+	// NoRequests leaves the request sockets out of the TCP dump: every
+	// SynQueue is then 0. Asking for them makes the kernel walk the
+	// established table, which is shared by every namespace of the host
+	// (inet_diag_dump_icsk), while listeners alone are the listening
+	// table's; only a caller that knows no listener kept can have a
+	// request socket sets it (collect's synWalks).
+	NoRequests bool
 }
 
 // SelectPorts is the selection of the listeners on ports (every listener,
@@ -44,7 +51,7 @@ func SelectedListeners(d *Dumper, sel Selection) (ls []model.Listener, warning s
 	}
 	ls = []model.Listener{}
 	if sel.TCP() {
-		if ls, err = Listeners(d, sel.Ports); err != nil {
+		if ls, err = listeners(d, sel.Ports, !sel.NoRequests); err != nil {
 			return nil, "", err
 		}
 	}

@@ -11,6 +11,12 @@ import (
 // with their SYN-queue counts, keeping only those on ports (every one when
 // ports is empty).
 func Listeners(d *Dumper, ports []uint16) ([]model.Listener, error) {
+	return listeners(d, ports, true)
+}
+
+// listeners is Listeners, with the request sockets (the SYN-queue counts)
+// only when requests is set.
+func listeners(d *Dumper, ports []uint16, requests bool) ([]model.Listener, error) {
 	if d == nil {
 		var err error
 		if d, err = NewDumper(); err != nil {
@@ -25,7 +31,10 @@ func Listeners(d *Dumper, ports []uint16) ([]model.Listener, error) {
 			set.ports[p] = true
 		}
 	}
-	states := uint32(1<<stateListen | 1<<stateSynRecv)
+	states := uint32(1 << stateListen)
+	if requests {
+		states |= 1 << stateSynRecv
+	}
 	// One request for both families: the kernel walks the listening and
 	// established tables once (inet_diag_dump_icsk).
 	if err := d.DumpAll(states, set.add, set.reset); err != nil {

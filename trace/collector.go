@@ -188,9 +188,14 @@ type Collector struct {
 	// listeners array.
 	slots    []bpfListenerStats
 	slotKeys []uint32
+	// table is the listeners array mapped into this process, nil where
+	// the kernel does not map it (readListeners then looks it up).
+	table []byte
 	// tableSlots is the listener table's size.
 	tableSlots int
-	mode       Mode
+	// memory is Memory, read at Start.
+	memory uint64
+	mode   Mode
 	// enterPending is connectEnterHook while it waits to be attached, with
 	// its tracepoint's ID (ids); enterSince is when it was.
 	enterPending *Hook
@@ -275,6 +280,7 @@ func Start(o Options) (c *Collector, err error) {
 			return nil, err
 		}
 	}
+	c.memory = c.memlock()
 	return c, nil
 }
 
@@ -325,6 +331,9 @@ func sizedSpec(slots int, netns []uint64, mode Mode) (*ebpf.CollectionSpec, erro
 		return nil, err
 	}
 	spec.Maps[bpfMapListeners].MaxEntries = uint32(slots)
+	// Mapped into this process, so that a read copies the slots in use
+	// only (readListeners), not the whole table through a system call.
+	spec.Maps[bpfMapListeners].Flags |= unix.BPF_F_MMAPABLE
 	spec.Maps[bpfMapUntraced].MaxEntries = uint32(slots)
 	spec.Maps[bpfMapDrops].MaxEntries = uint32(ListenerDropKeys(slots))
 	if err := spec.Variables[bpfVarListenerSlots].Set(uint32(slots)); err != nil {
@@ -372,6 +381,11 @@ func (c *Collector) Close() error {
 		errs = append(errs, l.Close())
 	}
 	c.links = nil
+	if c.table != nil {
+		// The mapping holds the map: unmapped, it is freed with the rest.
+		errs = append(errs, unix.Munmap(c.table))
+		c.table, c.slots = nil, nil
+	}
 	errs = append(errs, c.objs.Close())
 	c.objs = bpfObjects{}
 	return errors.Join(errs...)
@@ -387,8 +401,15 @@ func (c *Collector) Hooks() []Hook {
 // Since is when the programs were attached: Evidence counts from then.
 func (c *Collector) Since() time.Time { return c.start }
 
-// Memory is what the kernel charges for the maps and programs (memlock), in bytes.
-func (c *Collector) Memory() uint64 {
+// Memory is what the kernel charges for the maps and programs (memlock), in
+// bytes: read once, when they were loaded. Every map is preallocated and the
+// programs do not change, so the figure does not either; reading it again
+// at each report (a program's info carries its instructions) was a fifth
+// of an idle tracer's CPU.
+func (c *Collector) Memory() uint64 { return c.memory }
+
+// memlock asks the kernel what the maps and programs cost now.
+func (c *Collector) memlock() uint64 {
 	var total uint64
 	for _, m := range []*ebpf.Map{c.objs.Listeners, c.objs.Drops, c.objs.AcceptErrors, c.objs.Ring,
 		c.objs.Untraced, c.objs.UntracedEvents, c.objs.NetnsFilter, c.objs.UringAccepts,

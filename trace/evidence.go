@@ -2,9 +2,12 @@ package trace
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -348,12 +351,19 @@ func ErrnoName(errno int32) string {
 	return fmt.Sprintf("errno %d", errno)
 }
 
-// readListeners reads every slot of the listeners array into c.slots, in
-// batches of system calls rather than one per slot.
+// readListeners reads the listeners array into c.slots: from the table's
+// mapping, only the slots a listener holds (a free slot is left with cookie
+// 0); without one, every slot, in batches of system calls. A slot is copied
+// as it is while the programs write it, as a lookup copies it too.
 func (c *Collector) readListeners() error {
 	if c.slots == nil {
 		c.slots = make([]bpfListenerStats, c.tableSlots)
 		c.slotKeys = make([]uint32, listenerBatch)
+		c.table = mapTable(c.objs.Listeners, c.tableSlots)
+	}
+	if c.table != nil {
+		c.readMapped()
+		return nil
 	}
 	var cursor ebpf.MapBatchCursor
 	for off := 0; off < len(c.slots); {
@@ -368,6 +378,34 @@ func (c *Collector) readListeners() error {
 		}
 	}
 	return nil
+}
+
+// mapTable maps the listeners array (created BPF_F_MMAPABLE) read-only into
+// this process; nil where the kernel refuses. Close unmaps it.
+func mapTable(m *ebpf.Map, slots int) []byte {
+	size := slots * int(unsafe.Sizeof(bpfListenerStats{}))
+	page := os.Getpagesize()
+	b, err := unix.Mmap(m.FD(), 0, (size+page-1)/page*page, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// readMapped copies the slots in use from the table's mapping: a slot's
+// cookie first, the whole slot when a listener holds it.
+func (c *Collector) readMapped() {
+	const size = int(unsafe.Sizeof(bpfListenerStats{}))
+	cookieAt := int(unsafe.Offsetof(bpfListenerStats{}.Cookie))
+	for i := range c.slots {
+		st := &c.slots[i]
+		slot := c.table[i*size : (i+1)*size]
+		if binary.NativeEndian.Uint64(slot[cookieAt:]) == 0 {
+			st.Cookie = 0
+			continue
+		}
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(st)), size), slot)
+	}
 }
 
 // listenerBatch is how many slots one system call reads.

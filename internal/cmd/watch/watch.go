@@ -91,7 +91,10 @@ scan) only with --processes, once per print. Counting the SYN queue is the
 expensive part (the kernel walks its whole established hash to find request
 sockets, ~15ms on a large host), so it is recounted every
 --syn-sample-interval (default: the sample interval, but at most twice a
-second); peak_syn_queue is the highest of those counts.
+second), and not walked at all while the namespace has received no TCP
+segment since a count found no request socket (its Tcp InSegs has not
+moved: a request socket is made only by an arriving SYN), when 0 is exact;
+peak_syn_queue is the highest of those counts.
 
 With --netns or --all-netns each namespace is sampled through a sock_diag
 socket opened inside it. --all-netns watches the namespaces that exist when

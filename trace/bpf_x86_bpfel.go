@@ -55,11 +55,10 @@ type bpfListenerStats struct {
 	SynQueueHw      uint32
 	MaxBacklog      uint32
 	LastAcceptTgid  uint32
-	LastEnqueueNs   uint64
+	_               [8]byte
 	Accepted        uint64
 	Dequeued        uint64
 	LastAcceptNs    uint64
-	WaitCount       uint64
 	WaitSumNs       uint64
 	WaitMaxNs       uint64
 	WaitUnmatched   uint64
@@ -72,7 +71,7 @@ type bpfListenerStats struct {
 	DequeuedKnownNs uint64
 	WaitBoundMaxNs  uint64
 	WaitUnbounded   uint64
-	_               [16]byte
+	_               [24]byte
 }
 
 type bpfRingSlot struct {

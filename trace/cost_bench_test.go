@@ -33,7 +33,7 @@ import (
 // and connections per second against the run without tracing in the same
 // round. Run as root:
 //
-//	go test ./trace -run '^$' -bench HookCost -benchtime 1x [-args -cost.rounds 8 -cost.seconds 4 -cost.cases all,data_ready_noop -cost.pin 1 -cost.base OLD.o]
+//	go test ./trace -run '^$' -bench HookCost -benchtime 1x [-args -cost.rounds 8 -cost.seconds 4 -cost.cases all,data_ready_noop -cost.pin 1 -cost.base OLD.o -cost.stats-rounds 20]
 //
 // docs/BENCHMARKS-trace.md records the results. The tracepoints are global:
 // attached here, in the benchmark's own process, they see the benchconn runs.
@@ -58,6 +58,17 @@ func BenchmarkHookCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer objs.Close()
+	// Queue mode's programs: the same spec with queue_mode set, as
+	// --trace-mode queue loads it.
+	qspec := spec.Copy()
+	if err := qspec.Variables[bpfVarQueueMode].Set(uint32(1)); err != nil {
+		b.Fatal(err)
+	}
+	var qobjs bpfObjects
+	if err := qspec.LoadAndAssign(&qobjs, &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}}); err != nil {
+		b.Fatal(err)
+	}
+	defer qobjs.Close()
 	noop, ids := syscallNoop(b)
 	// The same at the tp_btf hook sk_data_ready: with the kernel's run-time
 	// statistics on, its time per run is what the statistics and the
@@ -92,6 +103,7 @@ func BenchmarkHookCost(b *testing.B) {
 		{name: "syscall_tp_noop", hooks: hooksOf(bpfProgBlAcceptExit), prog: noop},
 		{name: "accept_exit", hooks: hooksOf(bpfProgBlAcceptExit)},
 		{name: "data_ready", hooks: hooksOf(bpfProgBlDataReady)},
+		{name: "data_ready_queue", hooks: hooksOf(bpfProgBlDataReady), progs: programsOf(&qobjs)},
 		{name: "data_ready_noop", hooks: hooksOf(bpfProgBlDataReady), prog: btfNoop},
 		{name: "all", hooks: Hooks},
 	}
@@ -102,11 +114,24 @@ func BenchmarkHookCost(b *testing.B) {
 		if err != nil {
 			b.Fatalf("-cost.base: %v", err)
 		}
-		coll, err := ebpf.NewCollectionWithOptions(bspec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}})
-		if err != nil {
-			b.Fatalf("-cost.base: loading %s: %v", *costBase, err)
+		load := func(spec *ebpf.CollectionSpec) *ebpf.Collection {
+			coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernel}})
+			if err != nil {
+				b.Fatalf("-cost.base: loading %s: %v", *costBase, err)
+			}
+			return coll
 		}
+		coll := load(bspec.Copy())
 		defer coll.Close()
+		// And in queue mode, where the other build has one.
+		var qcoll *ebpf.Collection
+		if v := bspec.Variables[bpfVarQueueMode]; v != nil {
+			if err := v.Set(uint32(1)); err != nil {
+				b.Fatal(err)
+			}
+			qcoll = load(bspec)
+			defer qcoll.Close()
+		}
 		var hooks []Hook
 		for name, ps := range bspec.Programs {
 			switch hs := hooksOf(name); {
@@ -118,7 +143,11 @@ func BenchmarkHookCost(b *testing.B) {
 			}
 		}
 		cases = append(cases, costCase{name: "base", hooks: hooks, progs: coll.Programs},
-			costCase{name: "base_data_ready", hooks: hooksOf(bpfProgBlDataReady), progs: coll.Programs})
+			costCase{name: "base_data_ready", hooks: hooksOf(bpfProgBlDataReady), progs: coll.Programs},
+			costCase{name: "base_accept_exit", hooks: hooksOf(bpfProgBlAcceptExit), progs: coll.Programs})
+		if qcoll != nil {
+			cases = append(cases, costCase{name: "base_data_ready_queue", hooks: hooksOf(bpfProgBlDataReady), progs: qcoll.Programs})
+		}
 	}
 	if *costCases != "" {
 		keep := strings.Split(*costCases, ",")
@@ -142,8 +171,10 @@ func BenchmarkHookCost(b *testing.B) {
 	abs := map[string][]float64{} // each case's own CPU per connection, by round
 	// The last round runs with the kernel's per-program statistics on
 	// (benchconn prints them to stderr): not counted in the medians.
-	for round := range rounds + 1 {
-		stats := round == rounds
+	statsNs := map[string][]float64{} // by "case program": ns per run, one per statistics round
+	var statsKeys []string
+	for round := range rounds + max(*costStatsRounds, 1) {
+		stats := round >= rounds
 		base := map[string][2]float64{}
 		stalled := false // in a chunk of the live load: the round is not counted
 		for i := range cases {
@@ -224,6 +255,11 @@ func BenchmarkHookCost(b *testing.B) {
 					ns := float64((st.Runtime - before[name].Runtime).Nanoseconds())
 					fmt.Printf("statistics %s: %s runs/conn %.2f ns/run %.1f ns/conn %.1f\n",
 						c.name, name, runs/conns, ns/max(runs, 1), ns/conns)
+					key := c.name + " " + name
+					if _, ok := statsNs[key]; !ok {
+						statsKeys = append(statsKeys, key)
+					}
+					statsNs[key] = append(statsNs[key], ns/max(runs, 1))
 				}
 				statsOff.Close()
 			}
@@ -231,7 +267,7 @@ func BenchmarkHookCost(b *testing.B) {
 		}
 		off := base["off"]
 		if stats {
-			break
+			continue
 		}
 		if stalled {
 			fmt.Printf("round %d: not counted: benchconn made no connection in a chunk (a SYN retransmit wait)\n", round+1)
@@ -278,17 +314,26 @@ func BenchmarkHookCost(b *testing.B) {
 		}
 		row("all − base, paired by round", d, nil, quantile(abs["all"], 0.25)-quantile(abs["base"], 0.25))
 	}
+	if *costStatsRounds > 1 {
+		slices.Sort(statsKeys)
+		fmt.Fprintf(&report, "\n| case and program | median ns/run over %d statistics rounds | 95%% interval |\n|---|---:|---:|\n", *costStatsRounds)
+		for _, k := range statsKeys {
+			lo, hi := medianInterval(statsNs[k])
+			fmt.Fprintf(&report, "| %s | %.1f | %.1f to %.1f |\n", k, median(statsNs[k]), lo, hi)
+		}
+	}
 	fmt.Print(report.String())
 }
 
 var (
-	costRounds    = flag.Int("cost.rounds", 6, "BenchmarkHookCost: rounds")
-	costSeconds   = flag.Float64("cost.seconds", 4, "BenchmarkHookCost: seconds per benchconn run")
-	costCases     = flag.String("cost.cases", "", "BenchmarkHookCost: comma-separated cases to run beside off (default: all of them)")
-	costBase      = flag.String("cost.base", "", "BenchmarkHookCost: another build's bpf_x86_bpfel.o, run as the case base")
-	costChunk     = flag.Duration("cost.chunk", 0, "BenchmarkHookCost: run one benchconn throughout (on -cost.pin's CPU, default 1) and measure each case for this long in turn, instead of a benchconn run per case")
-	costMaxQueued = flag.Int("cost.max-queued", 64, "BenchmarkHookCost with -cost.chunk: benchconn's -max-queued")
-	costPin       = flag.Int("cost.pin", -1, "BenchmarkHookCost: run benchconn on this CPU only, with GOMAXPROCS=1 (-1: anywhere)")
+	costRounds      = flag.Int("cost.rounds", 6, "BenchmarkHookCost: rounds")
+	costStatsRounds = flag.Int("cost.stats-rounds", 1, "BenchmarkHookCost: rounds run last with the kernel's per-program statistics on (not counted in the CPU medians); with more than one, the median ns per run of each program is reported")
+	costSeconds     = flag.Float64("cost.seconds", 4, "BenchmarkHookCost: seconds per benchconn run")
+	costCases       = flag.String("cost.cases", "", "BenchmarkHookCost: comma-separated cases to run beside off (default: all of them)")
+	costBase        = flag.String("cost.base", "", "BenchmarkHookCost: another build's bpf_x86_bpfel.o, run as the case base")
+	costChunk       = flag.Duration("cost.chunk", 0, "BenchmarkHookCost: run one benchconn throughout (on -cost.pin's CPU, default 1) and measure each case for this long in turn, instead of a benchconn run per case")
+	costMaxQueued   = flag.Int("cost.max-queued", 64, "BenchmarkHookCost with -cost.chunk: benchconn's -max-queued")
+	costPin         = flag.Int("cost.pin", -1, "BenchmarkHookCost: run benchconn on this CPU only, with GOMAXPROCS=1 (-1: anywhere)")
 )
 
 // benchconnCmd runs benchconn for d in a fresh network namespace (unshare

@@ -247,7 +247,7 @@ func (c *Collector) Snapshot() (*Evidence, error) {
 			BaseLen:              st.BaseLen,
 			LastLen:              st.LastLen,
 			Drops:                map[string]uint64{},
-			AcceptWait: Wait{Buckets: st.WaitBuckets, Count: st.WaitCount, SumNs: st.WaitSumNs, MaxNs: st.WaitMaxNs,
+			AcceptWait: Wait{Buckets: st.WaitBuckets, Count: bucketsSum(st.WaitBuckets), SumNs: st.WaitSumNs, MaxNs: st.WaitMaxNs,
 				Unmatched: st.WaitUnmatched},
 			LastAccept:    wall(st.LastAcceptNs),
 			WaitingSince:  wall(st.NonemptySinceNs),
@@ -447,4 +447,14 @@ func sunPath(p []byte) []byte {
 		}
 	}
 	return bytes.Clone(p)
+}
+
+// bucketsSum is the number of waits a listener's histogram holds: the
+// programs count each wait in its bucket only.
+func bucketsSum(b [40]uint64) uint64 {
+	var n uint64
+	for _, v := range b {
+		n += v
+	}
+	return n
 }

@@ -73,16 +73,16 @@ struct listener_stats {
 	__u32 syn_queue_hw;
 	__u32 max_backlog;
 	__u32 last_accept_tgid;
-	__u64 last_enqueue_ns;
 	__u64 accepted __attribute__((aligned(64)));
 	// dequeued: the place in the queue (counted like enqueued) of the next
 	// connection accept() takes; see ring.
 	__u64 dequeued;
 	__u64 last_accept_ns;
-	__u64 wait_count;
+	// The waits' count is the sum of wait_buckets (user space adds them up):
+	// one atomic fewer per wait.
 	__u64 wait_sum_ns;
 	__u64 wait_max_ns;
-	__u64 wait_unmatched; // of wait_count: timed from the place, not matched
+	__u64 wait_unmatched; // of the waits: timed from the place, not matched
 	__u64 wait_buckets[WAIT_BUCKETS];
 	// The per-interval high water: epoch_hw[e & 1] is (e << 32) | the
 	// longest accept queue during epoch e (see cur_epoch), one word so that
@@ -592,7 +592,6 @@ static __always_inline void record_wait(struct listener_stats *s, __u64 wait)
 	if (b >= WAIT_BUCKETS)
 		b = WAIT_BUCKETS - 1;
 	__sync_fetch_and_add(&s->wait_buckets[b], 1);
-	__sync_fetch_and_add(&s->wait_count, 1);
 	__sync_fetch_and_add(&s->wait_sum_ns, wait);
 	raise_u64(&s->wait_max_ns, wait);
 }
@@ -664,7 +663,6 @@ static __always_inline int enqueued(const struct sock *sk, __u32 netns, __u64 co
 				    struct listener_stats *s, __u32 qlen, __u32 conn, __u64 now, bool unix)
 {
 	__u64 n = __sync_fetch_and_add(&s->enqueued, 1);
-	s->last_enqueue_ns = now;
 	if (!s->queue_seen) {
 		s->dequeued = n + 1 - qlen; // those queued before tracing began are not timed
 		if (queue_mode)
@@ -702,7 +700,10 @@ static __always_inline struct listener_stats *listener_of(const struct sock *sk,
 	*netns = sk_netns(sk);
 	if (!traced_netns(*netns))
 		return 0;
-	*cookie = bpf_get_socket_cookie((void *)sk);
+	// The cookie as the socket holds it; the helper (a call) makes one
+	// only for a listener nothing asked for one yet.
+	__u64 c = sk->__sk_common.skc_cookie.counter;
+	*cookie = c ? c : bpf_get_socket_cookie((void *)sk);
 	return find_stats(sk, *cookie, *netns, k);
 }
 
@@ -806,23 +807,36 @@ static __always_inline struct sock *file_sock(struct file *f)
 	return CAST(file->private_data, socket)->sk;
 }
 
-// fd_sock is the socket behind descriptor fd of the current task, or NULL.
-static __always_inline struct sock *fd_sock(int fd)
+// current_fdt is the current task's descriptor table.
+static __always_inline struct fdtable *current_fdt(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
+	return task->files->fdt;
+}
+
+// fdt_sock is the socket behind descriptor fd in table fdt, or NULL. The
+// descriptor's slot is read by a load through a cast pointer (struct kiocb
+// starts with a struct file *), not a helper call: the verifier allows no
+// variable offset into a BTF-typed pointer, and the cast gives a new one.
+static __always_inline struct sock *fdt_sock(struct fdtable *fdt, int fd)
+{
 	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return 0;
 	struct file **fds = fdt->fd;
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return file_sock(f);
+	return file_sock(CAST(&fds[fd], kiocb)->ki_filp);
+}
+
+// fd_sock is the socket behind descriptor fd of the current task, or NULL.
+static __always_inline struct sock *fd_sock(int fd)
+{
+	return fdt_sock(current_fdt(), fd);
 }
 
 // accepted: an accept on listener lsk (NULL: not resolved) returned ret: an
 // error by errno, or a connection taken from the listener's queue (its
-// descriptor in the current task), timed from its enqueue.
-static __always_inline int accepted(struct sock *lsk, long ret)
+// descriptor in the current task, whose descriptor table is fdt, or NULL
+// if not read yet), timed from its enqueue.
+static __always_inline int accepted(struct sock *lsk, long ret, struct fdtable *fdt)
 {
 	__u64 cookie = 0;
 	__u32 netns;
@@ -861,7 +875,10 @@ static __always_inline int accepted(struct sock *lsk, long ret)
 	__u64 now = bpf_ktime_get_ns();
 	__sync_fetch_and_add(&s->accepted, 1);
 	s->last_accept_ns = now;
-	s->last_accept_tgid = bpf_get_current_pid_tgid() >> 32;
+	// On the enqueue side's cache line: written only when it changes.
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (s->last_accept_tgid != tgid)
+		s->last_accept_tgid = tgid;
 	__u32 qlen = unix ? lsk->sk_receive_queue.qlen : lsk->sk_ack_backlog;
 	__u64 enq = s->enqueued;
 	if (!s->queue_seen)
@@ -884,7 +901,7 @@ static __always_inline int accepted(struct sock *lsk, long ret)
 		since = now;
 		__sync_fetch_and_add(&s->wait_unmatched, 1);
 	} else {
-		struct sock *child = fd_sock((int)ret);
+		struct sock *child = fdt_sock(fdt ? fdt : current_fdt(), (int)ret);
 		__u32 want = child ? (unix ? unix_conn_tag(child) : conn_tag(child)) : 0;
 		// Its own place first, then the neighbours' (-1, +1, -2, +2).
 		__u64 found = 0, at_place = 0;
@@ -920,7 +937,8 @@ static __always_inline int accept_done(int lfd, long ret)
 {
 	if (ret == -EAGAIN)
 		return 0; // a non-blocking accept() with nothing queued: not an error
-	return accepted(fd_sock(lfd), ret);
+	struct fdtable *fdt = current_fdt();
+	return accepted(fdt_sock(fdt, lfd), ret, fdt);
 }
 
 // Unix-socket listeners. A connect() to a Unix stream or seqpacket listener
@@ -1241,7 +1259,7 @@ int BPF_PROG(bl_uring_complete, struct io_ring_ctx *ring, void *req, struct io_u
 	long res = cqe->res;
 	if (res == -EAGAIN || res == -ECANCELED)
 		return 0; // not an accept that failed: nothing queued, or the request cancelled
-	return accepted(lsk, res);
+	return accepted(lsk, res, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

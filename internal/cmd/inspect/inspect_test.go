@@ -194,7 +194,7 @@ func TestOptionsReachTheCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := collect.Options{Roots: hostfs.Roots{Proc: "/p", Sys: "/s"}, Ports: []uint16{443, 80}, Owners: collect.OwnersOff, Pods: true}
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(collect.Options{}, "OpenTrace")); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(collect.Options{}, "OpenTrace"), cmpopts.IgnoreUnexported(collect.Options{})); diff != "" {
 		t.Errorf("collect options (-want +got):\n%s", diff)
 	}
 	_, _, got, _ = run(t, Options{Output: "json"}, false)

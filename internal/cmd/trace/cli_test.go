@@ -104,7 +104,10 @@ func TestEverySignalEndsWithAFinalReport(t *testing.T) {
 			}
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 			var r model.TraceReport
-			if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &r) != nil || len(r.Tracer.Programs) != len(trace.StartHooks) {
+			// At least the programs attached at start: connect()'s entry
+			// program joins them once any Unix listener on the host is seen
+			// full (another test's, in a suite run in parallel).
+			if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &r) != nil || len(r.Tracer.Programs) < len(trace.StartHooks) {
 				t.Fatalf("after %s trace printed %q; want one final JSON report", sig, stdout.String())
 			}
 			if still, err := trace.Loaded(hooksOf(r.Tracer.Programs)); err != nil || len(still) != 0 {

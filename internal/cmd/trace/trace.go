@@ -136,15 +136,15 @@ bound (accept_wait_seconds.bound says by how much at most); stalls from the
 last enqueue that found a connection taken; no accept errors and no
 accepting process, no connect() refusals (the JSON's "unavailable").
 Measured under nginx, a Go net/http server and lighttpd with wrk
-(docs/BENCHMARKS-trace.md, trivial 9-50 us requests): queue mode adds
-0.6-0.9 us of CPU per connection with a connection per request (1.5-2.4%;
-having the hooks at all is 0.3-0.5 us of it) and 0.1-0.2 us per kept-alive
-request (1.1-2.2%: two sk_data_ready runs per request, which fires at every
-socket's data arrival), and nothing to processes that make no connection.
-Full mode adds 1.3-1.5 us per connection (3.3-3.8%), 0.2 us per kept-alive
-request, and 6-7 ns to every system call of every process (the syscall
-tracepoint; +6-7% for dd's one-byte reads and writes); once a Unix listener
-is seen full, connect()'s entry tracepoint (for blocked connects) adds about
+(docs/BENCHMARKS-trace.md, trivial 9-42 us requests, 2 cores): queue mode
+adds 0.6-1.8 us of CPU per connection with a connection per request
+(1.5-4.5%; its hooks alone fire five times, ~0.15 us) and 0.04-0.11 us per
+kept-alive request (0.3-1.2%: two sk_data_ready firings of ~30 ns each,
+which fires at every socket's data arrival), and nothing to processes that
+make no connection. Full mode adds 1.1-2.0 us per connection (2.9-4.8%),
+0.1-0.3 us per kept-alive request, and 8 ns to every system call of every
+process (the syscall tracepoint; +8% for dd's one-byte reads and writes);
+once a Unix listener is seen full, connect()'s entry tracepoint adds about
 5 ns more to every system call.
 
 A listener's owner is the process whose accept() last took a connection from

@@ -284,20 +284,18 @@ func (t *target) close() {
 // sample takes one dump and raises the peaks. No /proc access, no setns;
 // the SYN queue is recounted every synEvery samples (the first one
 // included); drop counters are fetched only for the last sample before a
-// print (final), the one report reads.
-// errNoSNMP: a target without its namespace's /proc/net/snmp walks the
-// SYN queue whenever it recounts it.
-var errNoSNMP = errors.New("no /proc/net/snmp")
-
+// print (final), the one report reads. A target without its namespace's
+// /proc/net/snmp walks the SYN queue whenever it recounts it.
 func (t *target) sample(final bool) error {
 	syn := t.n%t.synEvery == 0
 	var inSegs uint64
-	var inSegsErr error = errNoSNMP
+	counted := false // inSegs was read before this recount
 	if syn && t.snmp != nil {
-		// The walk is left out where it cannot find a request socket
-		// (synWalks): the count carried, 0, is then exact.
-		if inSegs, inSegsErr = inspect.TCPInSegs(t.snmp); inSegsErr == nil && t.syn.skip(0, inSegs) {
-			syn = false
+		if n, err := inspect.TCPInSegs(t.snmp); err == nil {
+			// The walk is left out where it cannot find a request socket
+			// (synWalks): the count carried, 0, is then exact.
+			inSegs, counted = n, true
+			syn = !t.syn.skip(0, n)
 		}
 	}
 	qs, err := t.sampler.Sample(inspect.SampleOptions{SynQueue: syn, Drops: final})
@@ -305,7 +303,7 @@ func (t *target) sample(final bool) error {
 	if err != nil {
 		return err
 	}
-	if syn && inSegsErr == nil {
+	if syn && counted {
 		empty := true
 		for _, q := range qs {
 			empty = empty && q.SynQueue == 0

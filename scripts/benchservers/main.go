@@ -8,7 +8,8 @@
 // One load runs in chunks; each round runs every case once, in an order
 // rotated from round to round: nothing attached ("off"), `backlogctl trace
 // --trace-mode queue`, `--trace-mode full`, and `backlogctl exporter --trace`
-// with its defaults, scraped every second. A chunk's CPU is every CPU the
+// with its defaults, scraped every second; optionally no-op programs
+// ("noop") and queue mode with no report during the chunk ("queue-unread"). A chunk's CPU is every CPU the
 // work took: the server's threads and wrk's (where loopback's softirqs run),
 // both CPUs' ksoftirqd and the tracer's threads (scheduler run time from
 // /proc/PID/task/*/schedstat; wrk's rusage), over the requests wrk made in
@@ -59,7 +60,7 @@ var (
 	rounds     = flag.Int("rounds", 20, "rounds: each runs every case once")
 	chunk      = flag.Duration("chunk", 3*time.Second, "how long each case's load runs in a round (whole seconds)")
 	conns      = flag.Int("connections", 16, "wrk's connections")
-	casesFlag  = flag.String("cases", "queue,full,exporter", "cases besides off: queue, full, exporter, noop (programs that return at once on queue mode's two busy hooks), and with -base queue-base, full-base")
+	casesFlag  = flag.String("cases", "queue,full,exporter", "cases besides off: queue, full, exporter, noop (programs that return at once on queue mode's two busy hooks), queue-unread (queue mode's programs, no report read during the chunk), and with -base queue-base, full-base")
 	base       = flag.String("base", "", "another backlogctl binary (an older build) whose trace the cases queue-base and full-base run, in the same rounds")
 	stats      = flag.Bool("stats", false, "then run one chunk per traced mode with BPF statistics on")
 	ddBytes    = flag.Int("dd-bytes", 1_000_000, "dd's one-byte reads and writes per chunk")
@@ -155,7 +156,7 @@ func run() error {
 	}
 	if *stats {
 		for _, c := range cases {
-			if strings.HasPrefix(c, "queue") || strings.HasPrefix(c, "full") {
+			if c != "queue-unread" && (strings.HasPrefix(c, "queue") || strings.HasPrefix(c, "full")) {
 				if err := programStats(dir, srv, c); err != nil {
 					return err
 				}
@@ -210,12 +211,15 @@ func measure(dir string, srv *server, c string, statsFor func(ids []uint32) func
 	switch c {
 	case "off":
 	case "queue", "full":
-		tr, err = startTrace(*backlogctl, c)
+		tr, err = startTrace(*backlogctl, c, time.Second)
+	case "queue-unread":
+		// Its first report is due an hour on: none is made in the chunk.
+		tr, err = startUnread(*backlogctl)
 	case "queue-base", "full-base":
 		if *base == "" {
 			return sample{}, fmt.Errorf("case %s needs -base", c)
 		}
-		tr, err = startTrace(*base, strings.TrimSuffix(c, "-base"))
+		tr, err = startTrace(*base, strings.TrimSuffix(c, "-base"), time.Second)
 	case "exporter":
 		tr, err = startExporter(dir)
 	case "noop":
@@ -451,10 +455,10 @@ func (t *tracer) stop() {
 
 var programID = regexp.MustCompile(`"id":\s*(\d+)`)
 
-// startTrace runs backlogctl trace in mode on CPU 0 and waits for its first
-// report (the programs are attached then).
-func startTrace(bin, mode string) (*tracer, error) {
-	cmd := exec.Command("taskset", "-c", "0", bin, "trace", "--trace-mode", mode, "--interval", "1s", "-o", "json")
+// startTrace runs backlogctl trace in mode on CPU 0, reporting every
+// interval, and waits for its first report (the programs are attached then).
+func startTrace(bin, mode string, interval time.Duration) (*tracer, error) {
+	cmd := exec.Command("taskset", "-c", "0", bin, "trace", "--trace-mode", mode, "--interval", interval.String(), "-o", "json")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -476,6 +480,58 @@ func startTrace(bin, mode string) (*tracer, error) {
 		t.ids = append(t.ids, uint32(id))
 	}
 	return t, nil
+}
+
+// startUnread runs backlogctl trace --trace-mode queue on CPU 0 with an
+// hour between reports, so none is made during a chunk, and waits until its
+// programs are attached (it prints nothing before its first report).
+func startUnread(bin string) (*tracer, error) {
+	before := map[ebpf.ProgramID]bool{}
+	for _, id := range programIDsNow() {
+		before[id] = true
+	}
+	cmd := exec.Command("taskset", "-c", "0", bin, "trace", "--trace-mode", "queue", "--interval", "1h", "-o", "json")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	t := &tracer{cmd: cmd}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var ids []uint32
+		attached := false
+		for _, id := range programIDsNow() {
+			if before[id] {
+				continue
+			}
+			ids = append(ids, uint32(id))
+			if p, err := ebpf.NewProgramFromID(id); err == nil {
+				if info, err := p.Info(); err == nil && info.Name == "bl_data_ready" {
+					attached = true
+				}
+				p.Close()
+			}
+		}
+		if attached {
+			t.ids = ids
+			// The program is loaded; its link and the first dump follow.
+			time.Sleep(300 * time.Millisecond)
+			return t, nil
+		}
+	}
+	t.stop()
+	return nil, errors.New("backlogctl trace loaded no bl_data_ready program in 20 s")
+}
+
+// programIDsNow lists the IDs of every BPF program loaded now.
+func programIDsNow() []ebpf.ProgramID {
+	var ids []ebpf.ProgramID
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return ids
+		}
+		ids, id = append(ids, next), next
+	}
 }
 
 var serving = regexp.MustCompile(`serving http://(\S+)/metrics`)

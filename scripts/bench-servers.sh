@@ -6,7 +6,8 @@
 # private network namespace with the server on CPU 1 and wrk and the tracer
 # on CPU 0. Every case (nothing attached, no-op programs on queue mode's two
 # busy hooks, trace --trace-mode queue with no report during the chunk, trace
-# --trace-mode queue, --trace-mode full, exporter --trace as shipped) runs once a round, in rotated order, against the same load;
+# --trace-mode queue, --trace-mode full, exporter --trace as shipped) runs
+# once a round, in rotated order, against the same load;
 # then one chunk counts how often each hook fires per request (-fires)
 # and one per traced mode gives the programs' own run times (-stats).
 # Results go in docs/BENCHMARKS-trace.md.

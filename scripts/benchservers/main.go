@@ -9,11 +9,11 @@
 // rotated from round to round: nothing attached ("off"), `backlogctl trace
 // --trace-mode queue`, `--trace-mode full`, and `backlogctl exporter --trace`
 // with its defaults, scraped every second; optionally no-op programs
-// ("noop") and queue mode with no report during the chunk ("queue-unread"). A chunk's CPU is every CPU the
-// work took: the server's threads and wrk's (where loopback's softirqs run),
-// both CPUs' ksoftirqd and the tracer's threads (scheduler run time from
-// /proc/PID/task/*/schedstat; wrk's rusage), over the requests wrk made in
-// it. Each case is compared with the "off" chunk of the same round, so slow
+// ("noop") and queue mode with no report during the chunk ("queue-unread").
+// A chunk's CPU is every CPU the work took: the server's threads and wrk's
+// (where loopback's softirqs run), both CPUs' ksoftirqd and the tracer's
+// threads (scheduler run time from /proc/PID/task/*/schedstat; wrk's
+// rusage), over the requests wrk made in it. Each case is compared with the "off" chunk of the same round, so slow
 // drifts of a shared machine cancel; the report gives the median paired
 // difference with a distribution-free 95% interval, and the mean's.
 //
@@ -484,7 +484,7 @@ func startTrace(bin, mode string, interval time.Duration) (*tracer, error) {
 
 // startUnread runs backlogctl trace --trace-mode queue on CPU 0 with an
 // hour between reports, so none is made during a chunk, and waits until its
-// programs are attached (it prints nothing before its first report).
+// bl_data_ready is attached (it prints nothing before its first report).
 func startUnread(bin string) (*tracer, error) {
 	before := map[ebpf.ProgramID]bool{}
 	for _, id := range programIDsNow() {
@@ -497,29 +497,35 @@ func startUnread(bin string) (*tracer, error) {
 	}
 	t := &tracer{cmd: cmd}
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		var ids []uint32
-		attached := false
-		for _, id := range programIDsNow() {
-			if before[id] {
-				continue
-			}
-			ids = append(ids, uint32(id))
-			if p, err := ebpf.NewProgramFromID(id); err == nil {
-				if info, err := p.Info(); err == nil && info.Name == "bl_data_ready" {
-					attached = true
-				}
-				p.Close()
-			}
-		}
-		if attached {
-			t.ids = ids
-			// The program is loaded; its link and the first dump follow.
-			time.Sleep(300 * time.Millisecond)
+		if dataReadyAttached(before) {
 			return t, nil
 		}
 	}
 	t.stop()
-	return nil, errors.New("backlogctl trace loaded no bl_data_ready program in 20 s")
+	return nil, errors.New("backlogctl trace attached no bl_data_ready program in 20 s")
+}
+
+// dataReadyAttached says whether a link now holds a program named
+// bl_data_ready that was not loaded before.
+func dataReadyAttached(before map[ebpf.ProgramID]bool) bool {
+	it := new(link.Iterator)
+	defer it.Close()
+	for it.Next() {
+		info, err := it.Link.Info()
+		if err != nil || before[info.Program] {
+			continue
+		}
+		p, err := ebpf.NewProgramFromID(info.Program)
+		if err != nil {
+			continue
+		}
+		pi, err := p.Info()
+		p.Close()
+		if err == nil && pi.Name == "bl_data_ready" {
+			return true
+		}
+	}
+	return false
 }
 
 // programIDsNow lists the IDs of every BPF program loaded now.

@@ -146,16 +146,21 @@ func TestUnixBlockedConnect(t *testing.T) {
 	if !enterAttached() {
 		t.Fatalf("connect()'s entry not attached after a read found the listener full: %+v", tr.c.Hooks())
 	}
-	start := time.Now()
 	done := nstest.BlockedConnectUnix(t, unix.SOCK_STREAM, path)
+	// The connect is asleep now (it entered connect() before this): it
+	// sleeps at least until the accept below makes room. Timed from here,
+	// not from before the connecting thread was started, whose start a busy
+	// machine can delay by more than the sleep itself.
+	start := time.Now()
+	time.Sleep(20 * time.Millisecond)
 	asleep := time.Since(start)
 	acceptUnix(t, fd, 1)
 	if err := <-done; err != nil {
 		t.Fatalf("the blocked connect: %v", err)
 	}
 	l, refusals := tr.unixReport(path)
-	if b := l.ConnectBlocked; b.Count != 1 || b.MaxNs != b.SumNs || time.Duration(b.MaxNs) < asleep/2 {
-		t.Errorf("blocked connects %+v: want one, of at least %v", b, asleep/2)
+	if b := l.ConnectBlocked; b.Count != 1 || b.MaxNs != b.SumNs || time.Duration(b.MaxNs) < asleep {
+		t.Errorf("blocked connects %+v: want one, of at least %v", b, asleep)
 	}
 	if l.Enqueued != 3 || l.Accepted != 1 || len(refusals) != 0 {
 		t.Errorf("enqueued %d, accepted %d, refusals %+v; want 3, 1, none (a blocking connect waits)", l.Enqueued, l.Accepted, refusals)
